@@ -1,0 +1,1052 @@
+// Hand-written recursive-descent parser for D, with C's precedence.          [dt_grammar.y]
+//
+// Declarations take effect while parsing (C needs to know type names to parse casts), so the
+// parser writes struct, union, enum and typedef definitions straight into the TypeScope.
+
+import * as A from './ast.js';
+import { DCompileError } from './diagnostics.js';
+import { Lexer, Token } from './lexer.js';
+import { OUTER_DECL_KEYWORDS, T } from './tokens.js';
+import { TypeScope } from './typescope.js';
+import {
+  DType,
+  Kind,
+  MemberDecl,
+  VOID,
+  arrayOf,
+  constOf,
+  functionType,
+  isInteger,
+  layoutStruct,
+  pointerTo,
+  resolve,
+} from './types.js';
+
+const ASSIGN_OPS: ReadonlyMap<T, A.AssignOp> = new Map([
+  [T.Assign, '='],
+  [T.StarAssign, '*='],
+  [T.SlashAssign, '/='],
+  [T.PercentAssign, '%='],
+  [T.PlusAssign, '+='],
+  [T.MinusAssign, '-='],
+  [T.ShlAssign, '<<='],
+  [T.ShrAssign, '>>='],
+  [T.AmpAssign, '&='],
+  [T.CaretAssign, '^='],
+  [T.PipeAssign, '|='],
+]);
+
+/** Binary operators by precedence level (higher binds tighter), as C. */
+const BINARY: ReadonlyMap<T, [number, A.BinaryOp]> = new Map([
+  [T.Pipe, [4, '|']],
+  [T.Caret, [5, '^']],
+  [T.Amp, [6, '&']],
+  [T.EqEq, [7, '==']],
+  [T.NotEq, [7, '!=']],
+  [T.Lt, [8, '<']],
+  [T.Gt, [8, '>']],
+  [T.Le, [8, '<=']],
+  [T.Ge, [8, '>=']],
+  [T.Shl, [9, '<<']],
+  [T.Shr, [9, '>>']],
+  [T.Plus, [10, '+']],
+  [T.Minus, [10, '-']],
+  [T.Star, [11, '*']],
+  [T.Slash, [11, '/']],
+  [T.Percent, [11, '%']],
+]);
+
+const TYPE_KEYWORDS = new Set([
+  T.KwChar, T.KwShort, T.KwInt, T.KwLong, T.KwFloat, T.KwDouble, T.KwSigned, T.KwUnsigned,
+  T.KwVoid, T.KwString, T.KwStruct, T.KwUnion, T.KwEnum, T.KwConst, T.KwVolatile, T.KwRestrict,
+]);
+
+const STORAGE_KEYWORDS = new Set([T.KwTypedef, T.KwExtern, T.KwStatic, T.KwRegister, T.KwAuto, T.KwSelf, T.KwThis]);
+
+interface Specifiers {
+  storage: 'typedef' | 'extern' | 'static' | 'register' | 'auto' | 'self' | 'this' | null;
+  type: DType;
+  isConst: boolean;
+  line: number;
+}
+
+/** A declarator's result: the name (or "" for an abstract one) and its full type. */
+interface Declarator {
+  name: string;
+  type: DType;
+  /** associative array key types, when the declarator was name[type, ...] */
+  keys: DType[] | null;
+  line: number;
+}
+
+export interface ParseOptions {
+  /** -n / -P etc. programs: a probe description alone is a complete clause */
+  fromFile: boolean;
+}
+
+export class Parser {
+  private tok!: Token;
+  /** identifiers known to be variables (so `x` followed by `*` is not read as a type) */
+  private readonly knownIdents: Set<string>;
+
+  constructor(
+    private readonly lx: Lexer,
+    private readonly types: TypeScope,
+    knownIdents: Set<string>,
+    private readonly opts: ParseOptions,
+  ) {
+    this.knownIdents = knownIdents;
+  }
+
+  // -- token helpers ---------------------------------------------------------------------------
+
+  private advance(): Token {
+    const t = this.tok;
+    this.tok = this.lx.next();
+    return t;
+  }
+
+  private at(kind: T): boolean {
+    return this.tok.kind === kind;
+  }
+
+  private accept(kind: T): boolean {
+    if (this.tok.kind === kind) {
+      this.advance();
+      return true;
+    }
+    return false;
+  }
+
+  private expect(kind: T): Token {
+    if (this.tok.kind !== kind) this.syntax();
+    return this.advance();
+  }
+
+  /** Checks the item-ending token without reading past it (the next item may be outer scope). */
+  private expectLast(kind: T): void {
+    if (this.tok.kind !== kind) this.syntax();
+  }
+
+  private syntax(message = 'syntax error'): never {
+    this.lx.syntaxNear(this.tok, message);
+  }
+
+  private error(tag: string, line: number, message: string): never {
+    throw new DCompileError(tag, line, message);
+  }
+
+  // -- program ---------------------------------------------------------------------------------
+
+  parseProgram(): A.Program {
+    const items: A.Item[] = [];
+    for (;;) {
+      this.lx.skipTrivia();
+      if (this.lx.pos >= this.lx.text.length) break;
+      if (this.startsDeclaration()) {
+        this.tok = this.lx.next();
+        this.outerDeclaration(items);
+      } else {
+        items.push(this.clause());
+      }
+    }
+    if (items.length === 0 && !this.opts.fromFile) {
+      // an empty -n program
+    }
+    return new A.Program(items);
+  }
+
+  /** The outer-scope decision of dt_lex.l state S2: a declaration, or a probe description. */
+  private startsDeclaration(): boolean {
+    const id = this.lx.peekIdent();
+    if (id !== null && OUTER_DECL_KEYWORDS.has(id)) return true;
+    const spec = this.lx.peekPspec();
+    if (spec === null) return false;
+    if (/[:\-.?!`]/.test(spec) || spec === 'BEGIN' || spec === 'END' || spec === 'ERROR') return false;
+    const star = spec.indexOf('*');
+    const name = star > 0 ? spec.slice(0, star) : spec;
+    return this.types.isTypeName(name);
+  }
+
+  private clause(): A.Clause {
+    const probes: A.ProbeSpec[] = [];
+    let t = this.lx.nextOuter();
+    const line = t.line;
+    for (;;) {
+      if (t.kind === T.PSpec) probes.push(new A.ProbeSpec(t.line, t.value, -1));
+      else if (t.kind === T.Int) probes.push(new A.ProbeSpec(t.line, t.text, Number(t.int)));
+      else this.lx.syntaxNear(t);
+      this.lx.skipTrivia();
+      if (this.lx.peekChar() === 44 /* , */) {
+        this.lx.nextOuter();
+        t = this.lx.nextOuter();
+        continue;
+      }
+      break;
+    }
+    this.lx.skipTrivia();
+    const c = this.lx.peekChar();
+    let predicate: A.Expr | null = null;
+    if (c === 47 /* / */) {
+      this.lx.nextOuter();
+      this.tok = this.lx.next();
+      predicate = this.expression();
+      if (!this.at(T.EPred)) this.syntax();
+      this.lx.skipTrivia();
+      if (this.lx.peekChar() !== 123 /* { */) {
+        throw new DCompileError(
+          'D_SYNTAX',
+          predicate.line,
+          'expected actions { } following probe description and predicate',
+        );
+      }
+    } else if (c !== 123) {
+      if (this.opts.fromFile) {
+        throw new DCompileError('D_SYNTAX', line, 'expected predicate and/or actions following probe description');
+      }
+      if (c >= 0) {
+        const t2 = this.lx.nextOuter();
+        this.lx.syntaxNear(t2);
+      }
+      return new A.Clause(line, probes, null, null);
+    }
+    this.lx.nextOuter(); // {
+    this.tok = this.lx.next();
+    const body = this.statements();
+    this.expectLast(T.RBrace);
+    return new A.Clause(line, probes, predicate, body);
+  }
+
+  /** statement_list up to the closing brace (the brace is left as the current token). */
+  private statements(): A.Stmt[] {
+    const list: A.Stmt[] = [];
+    for (;;) {
+      if (this.at(T.RBrace)) return list;
+      if (this.accept(T.Semi)) continue;
+      if (this.at(T.KwIf)) {
+        list.push(this.ifStatement());
+        continue;
+      }
+      if (this.at(T.EOF)) this.syntax();
+      const line = this.tok.line;
+      const e = this.expression();
+      list.push(new A.ExprStmt(line, e));
+      if (this.at(T.RBrace)) return list;
+      this.expect(T.Semi);
+    }
+  }
+
+  private ifStatement(): A.IfStmt {
+    const line = this.advance().line;
+    this.expect(T.LParen);
+    const cond = this.expression();
+    this.expect(T.RParen);
+    const then = this.statementOrBlock();
+    let otherwise: A.Stmt[] | null = null;
+    if (this.accept(T.KwElse)) otherwise = this.statementOrBlock();
+    return new A.IfStmt(line, cond, then, otherwise);
+  }
+
+  private statementOrBlock(): A.Stmt[] {
+    if (this.accept(T.LBrace)) {
+      const body = this.statements();
+      this.expect(T.RBrace);
+      return body;
+    }
+    if (this.accept(T.Semi)) return [];
+    if (this.at(T.KwIf)) return [this.ifStatement()];
+    const line = this.tok.line;
+    const e = this.expression();
+    if (!this.at(T.RBrace)) this.expect(T.Semi);
+    return [new A.ExprStmt(line, e)];
+  }
+
+  // -- expressions -----------------------------------------------------------------------------
+
+  expression(): A.Expr {
+    let e = this.assignment();
+    while (this.at(T.Comma)) {
+      const line = this.advance().line;
+      e = new A.Comma(line, e, this.assignment());
+    }
+    return e;
+  }
+
+  private assignment(): A.Expr {
+    const left = this.conditional();
+    const op = ASSIGN_OPS.get(this.tok.kind);
+    if (op !== undefined) {
+      const line = this.advance().line;
+      return new A.Assign(line, op, left, this.assignment());
+    }
+    return left;
+  }
+
+  private conditional(): A.Expr {
+    const cond = this.logicalOr();
+    if (!this.at(T.Question)) return cond;
+    const line = this.advance().line;
+    const then = this.expression();
+    this.expect(T.Colon);
+    const otherwise = this.conditional();
+    return new A.Ternary(line, cond, then, otherwise);
+  }
+
+  private logicalOr(): A.Expr {
+    let e = this.logicalXor();
+    while (this.at(T.PipePipe)) {
+      const line = this.advance().line;
+      e = new A.Logical(line, '||', e, this.logicalXor());
+    }
+    return e;
+  }
+
+  private logicalXor(): A.Expr {
+    let e = this.logicalAnd();
+    while (this.at(T.CaretCaret)) {
+      const line = this.advance().line;
+      e = new A.Logical(line, '^^', e, this.logicalAnd());
+    }
+    return e;
+  }
+
+  private logicalAnd(): A.Expr {
+    let e = this.binary(4);
+    while (this.at(T.AmpAmp)) {
+      const line = this.advance().line;
+      e = new A.Logical(line, '&&', e, this.binary(4));
+    }
+    return e;
+  }
+
+  /** Precedence climbing over C's binary operators from `minPrec` up. */
+  private binary(minPrec: number): A.Expr {
+    let left = this.cast();
+    for (;;) {
+      const entry = BINARY.get(this.tok.kind);
+      if (entry === undefined || entry[0] < minPrec) return left;
+      const [prec, op] = entry;
+      const line = this.advance().line;
+      const right = this.binary(prec + 1);
+      left = new A.Binary(line, op, left, right);
+    }
+  }
+
+  private cast(): A.Expr {
+    if (this.at(T.LParen) && this.typeNameFollows()) {
+      const line = this.advance().line;
+      const to = this.typeName();
+      this.expect(T.RParen);
+      return new A.Cast(line, to, this.cast());
+    }
+    return this.unary();
+  }
+
+  /** After "(": does a type name start here? (dt_lex.l's id_or_type heuristics) */
+  private typeNameFollows(): boolean {
+    // the current token is "("; look at what the lexer has after it
+    const save = this.saveLexer();
+    const t = this.lx.next();
+    let result = false;
+    if (TYPE_KEYWORDS.has(t.kind)) result = true;
+    else if (t.kind === T.Ident) result = this.identIsType(t.value);
+    this.restoreLexer(save);
+    return result;
+  }
+
+  private saveLexer(): [number, number, number, number, number] {
+    return [this.lx.pos, this.lx.line, this.lx.parens, this.lx.brackets, this.lx.braces];
+  }
+
+  private restoreLexer(s: [number, number, number, number, number]): void {
+    [this.lx.pos, this.lx.line, this.lx.parens, this.lx.brackets, this.lx.braces] = s;
+  }
+
+  /** An identifier just read (lexer positioned after it) names a type rather than a variable. */
+  private identIsType(name: string): boolean {
+    if (this.knownIdents.has(name)) return false;
+    if (!this.types.isTypeName(name)) return false;
+    const c = this.lx.peekChar();
+    const c1 = this.lx.peekChar2();
+    if ((c === 43 || c === 45) && c1 === c) return false; // ++ --
+    if (c === 61 && c1 !== 61) return false; // = but not ==
+    if (c === 91 || c === 59) return false; // [ ;
+    return true;
+  }
+
+  private unary(): A.Expr {
+    const t = this.tok;
+    switch (t.kind) {
+      case T.PlusPlus:
+      case T.MinusMinus: {
+        this.advance();
+        return new A.Unary(t.line, t.kind === T.PlusPlus ? '++' : '--', this.unary());
+      }
+      case T.Amp:
+        this.advance();
+        return new A.Unary(t.line, '&', this.cast());
+      case T.Star:
+        this.advance();
+        return new A.Unary(t.line, '*', this.cast());
+      case T.Plus:
+        this.advance();
+        return new A.Unary(t.line, '+', this.cast());
+      case T.Minus:
+        this.advance();
+        return new A.Unary(t.line, '-', this.cast());
+      case T.Tilde:
+        this.advance();
+        return new A.Unary(t.line, '~', this.cast());
+      case T.Bang:
+        this.advance();
+        return new A.Unary(t.line, '!', this.cast());
+      case T.KwSizeof: {
+        this.advance();
+        if (this.at(T.LParen) && this.typeNameFollows()) {
+          this.advance();
+          const ty = this.typeName();
+          this.expect(T.RParen);
+          return new A.SizeofType(t.line, ty);
+        }
+        return new A.SizeofExpr(t.line, this.unary());
+      }
+      case T.KwStringof:
+        this.advance();
+        return new A.Stringof(t.line, this.unary());
+    }
+    return this.postfix();
+  }
+
+  private postfix(): A.Expr {
+    let e = this.primary();
+    for (;;) {
+      const t = this.tok;
+      switch (t.kind) {
+        case T.LBrack: {
+          this.advance();
+          const args = this.argumentList(T.RBrack);
+          this.expect(T.RBrack);
+          e = new A.Index(t.line, e, args);
+          continue;
+        }
+        case T.LParen: {
+          this.advance();
+          const args = this.at(T.RParen) ? [] : this.argumentList(T.RParen);
+          this.expect(T.RParen);
+          if (e.kind !== A.N.Ident) {
+            throw new DCompileError('D_FUNC_IDENT', t.line, 'function designator is not of function type');
+          }
+          e = new A.Call(e.line, e.name, args);
+          continue;
+        }
+        case T.Dot:
+        case T.Arrow: {
+          this.advance();
+          const name = this.memberName();
+          e = new A.Member(t.line, e, name, t.kind === T.Arrow);
+          continue;
+        }
+        case T.PlusPlus:
+          this.advance();
+          e = new A.Postfix(t.line, '++', e);
+          continue;
+        case T.MinusMinus:
+          this.advance();
+          e = new A.Postfix(t.line, '--', e);
+          continue;
+      }
+      return e;
+    }
+  }
+
+  /** After "." or "->": an identifier, even if it spells a keyword-free type name. */
+  private memberName(): string {
+    const t = this.tok;
+    if (t.kind === T.Ident) {
+      this.advance();
+      return t.value;
+    }
+    // keywords are not member names, but type names are (dt_lex.l's SIDENT state)
+    this.syntax();
+  }
+
+  private argumentList(close: T): A.Expr[] {
+    const args: A.Expr[] = [];
+    if (this.at(close)) return args;
+    args.push(this.assignment());
+    while (this.accept(T.Comma)) args.push(this.assignment());
+    return args;
+  }
+
+  private primary(): A.Expr {
+    const t = this.tok;
+    switch (t.kind) {
+      case T.Int: {
+        this.advance();
+        const lit = new A.IntLit(t.line, t.int, t.suffix, t.decimal);
+        // a macro argument like "-3" arrives as an integer token marked negative
+        return t.value === '-' ? new A.Unary(t.line, '-', lit) : lit;
+      }
+      case T.String: {
+        this.advance();
+        // adjacent string literals are not concatenated in D
+        return new A.StrLit(t.line, t.value);
+      }
+      case T.Ident:
+        this.advance();
+        return new A.Ident(t.line, t.value);
+      case T.Agg:
+        this.advance();
+        return new A.AggRef(t.line, t.value);
+      case T.KwSelf:
+      case T.KwThis: {
+        this.advance();
+        if (!this.at(T.Arrow)) this.syntax();
+        this.advance();
+        const name = this.memberName();
+        return t.kind === T.KwSelf ? new A.SelfVar(t.line, name) : new A.ThisVar(t.line, name);
+      }
+      case T.LParen: {
+        this.advance();
+        const e = this.expression();
+        this.expect(T.RParen);
+        return e;
+      }
+      case T.KwOffsetof: {
+        this.advance();
+        this.expect(T.LParen);
+        const ty = this.typeName();
+        this.expect(T.Comma);
+        const name = this.memberName();
+        this.expect(T.RParen);
+        return new A.Offsetof(t.line, ty, name);
+      }
+      case T.KwXlate: {
+        this.advance();
+        this.expect(T.Lt);
+        const ty = this.typeName();
+        this.expect(T.Gt);
+        this.expect(T.LParen);
+        const e = this.expression();
+        this.expect(T.RParen);
+        return new A.Xlate(t.line, ty, e);
+      }
+    }
+    this.syntax();
+  }
+
+  // -- types and declarations --------------------------------------------------------------------
+
+  /** type_name: specifier-qualifier-list followed by an abstract declarator. */
+  typeName(): DType {
+    const spec = this.specifiers(false);
+    const d = this.declarator(spec.type, true);
+    return d.type;
+  }
+
+  private isSpecifierStart(): boolean {
+    const k = this.tok.kind;
+    if (TYPE_KEYWORDS.has(k) || STORAGE_KEYWORDS.has(k)) return true;
+    return k === T.Ident && this.types.isTypeName(this.tok.value) && !this.knownIdents.has(this.tok.value);
+  }
+
+  /** declaration_specifiers: storage class, qualifiers and the type specifier words. */
+  private specifiers(allowStorage: boolean): Specifiers {
+    const line = this.tok.line;
+    let storage: Specifiers['storage'] = null;
+    let isConst = false;
+    let signedness: 'signed' | 'unsigned' | null = null;
+    let shorts = 0;
+    let longs = 0;
+    let base: string | null = null;
+    let named: DType | null = null;
+    const combo = (): never => this.error('D_DECL_COMBO', this.tok.line, 'invalid type combination');
+    for (;;) {
+      const t = this.tok;
+      if (STORAGE_KEYWORDS.has(t.kind)) {
+        if (!allowStorage) break;
+        if (storage !== null) this.error('D_DECL_CLASS', t.line, 'only one storage class allowed in a declaration');
+        storage = t.text as Specifiers['storage'];
+        this.advance();
+        continue;
+      }
+      switch (t.kind) {
+        case T.KwConst:
+          isConst = true;
+          this.advance();
+          continue;
+        case T.KwVolatile:
+        case T.KwRestrict:
+          this.advance();
+          continue;
+        case T.KwSigned:
+        case T.KwUnsigned:
+          if (signedness !== null || named) combo();
+          signedness = t.kind === T.KwSigned ? 'signed' : 'unsigned';
+          this.advance();
+          continue;
+        case T.KwShort:
+          if (shorts || longs || named) combo();
+          shorts++;
+          this.advance();
+          continue;
+        case T.KwLong:
+          if (shorts || longs >= 2 || named) combo();
+          longs++;
+          this.advance();
+          continue;
+        case T.KwChar:
+        case T.KwInt:
+        case T.KwVoid:
+        case T.KwFloat:
+        case T.KwDouble:
+          if (base !== null || named) combo();
+          base = t.text;
+          this.advance();
+          continue;
+        case T.KwString:
+          if (base !== null || named || signedness || shorts || longs) combo();
+          named = this.types.strsizeType;
+          this.advance();
+          continue;
+        case T.KwStruct:
+        case T.KwUnion:
+          if (base !== null || named || signedness || shorts || longs) combo();
+          named = this.structSpecifier();
+          continue;
+        case T.KwEnum:
+          if (base !== null || named || signedness || shorts || longs) combo();
+          named = this.enumSpecifier();
+          continue;
+        case T.Ident:
+          if (base === null && named === null && signedness === null && shorts === 0 && longs === 0) {
+            const ty = this.types.lookup(t.value);
+            if (ty && !this.knownIdents.has(t.value)) {
+              named = ty;
+              this.advance();
+              continue;
+            }
+          }
+          break;
+      }
+      break;
+    }
+    let type: DType;
+    if (named) {
+      type = named;
+    } else {
+      if (base === null && signedness === null && shorts === 0 && longs === 0) {
+        if (storage !== null || isConst) {
+          // "self x;" or "const x" with no type: C's implicit int is not D
+          type = this.types.get('int');
+        } else {
+          this.syntax();
+        }
+      } else {
+        type = this.composeBase(base, signedness, shorts, longs, line);
+      }
+    }
+    if (isConst) type = constOf(type);
+    return { storage, type, isConst, line };
+  }
+
+  private composeBase(
+    base: string | null,
+    signedness: 'signed' | 'unsigned' | null,
+    shorts: number,
+    longs: number,
+    line: number,
+  ): DType {
+    let name: string;
+    if (base === 'void' || base === 'float') {
+      if (signedness || shorts || longs) this.error('D_DECL_COMBO', line, 'invalid type combination');
+      name = base;
+    } else if (base === 'double') {
+      if (signedness || shorts || longs > 1) this.error('D_DECL_COMBO', line, 'invalid type combination');
+      name = longs ? 'long double' : 'double';
+    } else if (base === 'char') {
+      if (shorts || longs) this.error('D_DECL_COMBO', line, 'invalid type combination');
+      name = signedness ? `${signedness} char` : 'char';
+    } else {
+      const size = shorts ? 'short' : longs === 2 ? 'long long' : longs === 1 ? 'long' : 'int';
+      name = signedness === 'unsigned' ? `unsigned ${size === 'int' ? 'int' : size}` : size;
+    }
+    return this.types.get(name);
+  }
+
+  private structSpecifier(): DType {
+    const kw = this.advance();
+    const kind = kw.kind === T.KwStruct ? Kind.Struct : Kind.Union;
+    let tag = '';
+    if (this.at(T.Ident)) tag = this.advance().value;
+    if (!this.at(T.LBrace)) {
+      if (tag === '') this.syntax();
+      return this.types.tag(kind, tag);
+    }
+    const line = this.advance().line;
+    let t: DType;
+    if (tag === '') {
+      t = this.types.tag(kind, `<anon:${line}:${this.lx.pos}>`);
+      t.name = kind === Kind.Struct ? 'struct <anon>' : 'union <anon>';
+    } else {
+      t = this.types.tag(kind, tag);
+      if (t.complete) {
+        this.error('D_DECL_TYPERED', line, `type redeclared: ${t.name}`);
+      }
+    }
+    const decls: MemberDecl[] = [];
+    while (!this.at(T.RBrace)) {
+      const spec = this.specifiers(false);
+      for (;;) {
+        let name = '';
+        let type = spec.type;
+        let bits = -1;
+        if (!this.at(T.Colon)) {
+          const d = this.declarator(spec.type, false);
+          name = d.name;
+          type = d.type;
+        }
+        if (this.accept(T.Colon)) {
+          const line2 = this.tok.line;
+          const w = this.constantInt(this.conditional());
+          if (!isInteger(type)) this.error('D_DECL_BFTYPE', line2, 'invalid type for bit-field: ' + type.name);
+          if (w < 0 || w > type.size * 8) this.error('D_DECL_BFSIZE', line2, `bit-field '${name}' size exceeds size of its type`);
+          bits = Number(w);
+        }
+        if (name !== '' && decls.some((m) => m.name === name)) {
+          this.error('D_DECL_MEMBER', this.tok.line, `duplicate member name: ${name}`);
+        }
+        if (bits < 0 && !resolve(type).complete && resolve(type).kind !== Kind.Function) {
+          this.error('D_DECL_INCOMPLETE', this.tok.line, `incomplete struct/union/enum ${type.name}: ${name}`);
+        }
+        decls.push({ name, type, bits });
+        if (!this.accept(T.Comma)) break;
+      }
+      this.expect(T.Semi);
+    }
+    this.advance(); // }
+    layoutStruct(t, decls);
+    return t;
+  }
+
+  private enumSpecifier(): DType {
+    this.advance();
+    let tag = '';
+    if (this.at(T.Ident)) tag = this.advance().value;
+    if (!this.at(T.LBrace)) {
+      if (tag === '') this.syntax();
+      return this.types.tag(Kind.Enum, tag);
+    }
+    const line = this.advance().line;
+    const t = tag === '' ? this.types.tag(Kind.Enum, `<anon:${line}:${this.lx.pos}>`) : this.types.tag(Kind.Enum, tag);
+    if (tag === '') t.name = 'enum <anon>';
+    else if (t.complete) this.error('D_DECL_TYPERED', line, `type redeclared: ${t.name}`);
+    let next = 0n;
+    for (;;) {
+      const id = this.tok;
+      if (id.kind !== T.Ident) this.syntax();
+      this.advance();
+      if (this.types.enumConsts.has(id.value) || this.knownIdents.has(id.value)) {
+        this.error('D_DECL_IDRED', id.line, `identifier redeclared: ${id.value}`);
+      }
+      if (this.accept(T.Assign)) next = this.constantInt(this.conditional());
+      if (next < -0x80000000n || next > 0x7fffffffn) {
+        this.error('D_DECL_ENOFLOW', id.line, `enumerator '${id.value}' overflows INT_MAX (2147483647)`);
+      }
+      t.enumerators.push([id.value, Number(next)]);
+      this.types.enumConsts.set(id.value, { value: Number(next), type: t });
+      next++;
+      if (!this.accept(T.Comma)) break;
+      if (this.at(T.RBrace)) break;
+    }
+    this.expect(T.RBrace);
+    t.complete = true;
+    return t;
+  }
+
+  /**
+   * A declarator around `base`: pointers, a name (or none when abstract), array and function
+   * suffixes, and parenthesised inner declarators, composed inside out as C reads them.
+   */
+  private declarator(base: DType, abstract: boolean): Declarator {
+    const line = this.tok.line;
+    const shape = this.declaratorShape(abstract);
+    return { name: shape.name, type: shape.apply(base), keys: shape.keys, line };
+  }
+
+  private declaratorShape(abstract: boolean): { name: string; keys: DType[] | null; apply: (t: DType) => DType } {
+    let ptrs = 0;
+    while (this.at(T.Star)) {
+      this.advance();
+      ptrs++;
+      while (this.at(T.KwConst) || this.at(T.KwVolatile) || this.at(T.KwRestrict)) this.advance();
+    }
+    let name = '';
+    let keys: DType[] | null = null;
+    let inner: ((t: DType) => DType) | null = null;
+    if (this.at(T.Ident) && !abstract) {
+      name = this.advance().value;
+    } else if (this.at(T.LParen) && this.parenIsDeclarator()) {
+      this.advance();
+      const d = this.declaratorShape(abstract);
+      this.expect(T.RParen);
+      name = d.name;
+      keys = d.keys;
+      inner = d.apply;
+    }
+
+    const suffixes: Array<(t: DType) => DType> = [];
+    for (;;) {
+      if (this.at(T.LBrack)) {
+        const bline = this.advance().line;
+        if (this.at(T.RBrack)) {
+          this.advance();
+          suffixes.push((t) => arrayOf(t, 0));
+          continue;
+        }
+        if (this.isSpecifierStart()) {
+          // name[type, type, ...]: an associative array's key signature
+          const list: DType[] = [];
+          for (;;) {
+            list.push(this.typeName());
+            if (!this.accept(T.Comma)) break;
+          }
+          this.expect(T.RBrack);
+          keys = list;
+          continue;
+        }
+        const n = this.constantInt(this.conditional());
+        this.expect(T.RBrack);
+        if (n < 0n) this.error('D_DECL_ARRSUB', bline, 'array declaration requires array dimension of at least 1');
+        const count = Number(n);
+        suffixes.push((t) => arrayOf(t, count));
+        continue;
+      }
+      if (this.at(T.LParen)) {
+        this.advance();
+        const params: DType[] = [];
+        let variadic = false;
+        if (!this.at(T.RParen)) {
+          for (;;) {
+            if (this.accept(T.Ellipsis)) {
+              variadic = true;
+              break;
+            }
+            const spec = this.specifiers(true);
+            const d = this.declarator(spec.type, false);
+            params.push(d.type);
+            if (!this.accept(T.Comma)) break;
+          }
+        }
+        this.expect(T.RParen);
+        const ps = params.length === 1 && resolve(params[0]) === VOID ? [] : params;
+        suffixes.push((t) => functionType(t, ps, variadic));
+        continue;
+      }
+      break;
+    }
+    const apply = (base: DType): DType => {
+      let t = base;
+      for (let i = 0; i < ptrs; i++) t = pointerTo(t);
+      // int a[2][3] is an array of 2 arrays of 3: apply suffixes right to left
+      for (let i = suffixes.length - 1; i >= 0; i--) t = suffixes[i](t);
+      return inner ? inner(t) : t;
+    };
+    return { name, keys, apply };
+  }
+
+  /** After "(" in a declarator: a nested declarator "(*p)" rather than a parameter list. */
+  private parenIsDeclarator(): boolean {
+    const save = this.saveLexer();
+    const t = this.lx.next();
+    this.restoreLexer(save);
+    return t.kind === T.Star || (t.kind === T.Ident && !this.types.isTypeName(t.value)) || t.kind === T.LParen;
+  }
+
+  /** external_declaration other than a probe clause. */
+  private outerDeclaration(items: A.Item[]): void {
+    const t = this.tok;
+    if (t.kind === T.KwInline) return this.inlineDefinition(items);
+    if (t.kind === T.KwTranslator) return this.translatorDefinition(items);
+    if (t.kind === T.KwProvider) return this.providerDefinition(items);
+    if (t.kind === T.KwCounter || t.kind === T.KwImport) this.syntax();
+
+    const spec = this.specifiers(true);
+    if (this.at(T.Semi)) {
+      // "struct foo { ... };" or "enum e { ... };"
+      this.expectLast(T.Semi);
+      return;
+    }
+    for (;;) {
+      const d = this.declarator(spec.type, false);
+      if (d.name === '') this.syntax();
+      this.declare(spec, d, items);
+      if (!this.accept(T.Comma)) break;
+    }
+    this.expectLast(T.Semi);
+  }
+
+  private declare(spec: Specifiers, d: Declarator, items: A.Item[]): void {
+    if (spec.storage === 'typedef') {
+      if (d.keys) this.syntax();
+      const existing = this.types.lookup(d.name);
+      if (existing && existing.kind === Kind.Typedef && existing.base === d.type) return;
+      if (existing) this.error('D_DECL_IDRED', d.line, `identifier redeclared: ${d.name}`);
+      this.types.defineTypedef(d.name, d.type);
+      return;
+    }
+    if (spec.storage === 'extern' || spec.storage === 'static' || spec.storage === 'register' || spec.storage === 'auto') {
+      // extern declarations name kernel symbols; others are accepted and ignored as DTrace does
+      if (spec.storage === 'extern') {
+        this.knownIdents.add(d.name);
+        items.push(new A.VarDecl(d.line, 'global', d.name, d.type, null));
+        return;
+      }
+    }
+    const scope: A.VarScope = spec.storage === 'self' ? 'self' : spec.storage === 'this' ? 'this' : 'global';
+    if (resolve(d.type).kind === Kind.Function) {
+      // a function prototype declaration: accepted, nothing to do
+      return;
+    }
+    this.knownIdents.add(d.name);
+    items.push(new A.VarDecl(d.line, scope, d.name, d.type, d.keys));
+  }
+
+  private inlineDefinition(items: A.Item[]): void {
+    const line = this.advance().line;
+    const spec = this.specifiers(false);
+    const d = this.declarator(spec.type, false);
+    if (d.name === '') this.syntax();
+    this.expect(T.Assign);
+    const e = this.assignment();
+    this.knownIdents.add(d.name);
+    items.push(new A.InlineDecl(line, d.name, d.type, e));
+    this.expectLast(T.Semi);
+  }
+
+  private translatorDefinition(items: A.Item[]): void {
+    const line = this.advance().line;
+    const output = this.typeName();
+    this.expect(T.Lt);
+    const input = this.typeName();
+    const param = this.expect(T.Ident).value;
+    this.expect(T.Gt);
+    this.expect(T.LBrace);
+    const members: Array<{ line: number; name: string; expr: A.Expr }> = [];
+    while (!this.at(T.RBrace)) {
+      const id = this.expect(T.Ident);
+      this.expect(T.Assign);
+      const e = this.assignment();
+      this.expect(T.Semi);
+      members.push({ line: id.line, name: id.value, expr: e });
+    }
+    this.advance();
+    this.expectLast(T.Semi);
+    items.push(new A.TranslatorDecl(line, output, input, param, members));
+  }
+
+  private providerDefinition(items: A.Item[]): void {
+    const line = this.advance().line;
+    const name = this.expect(T.Ident).value;
+    this.expect(T.LBrace);
+    const probes: Array<{ name: string; args: DType[] }> = [];
+    while (!this.at(T.RBrace)) {
+      if (!this.at(T.KwProbe)) this.syntax();
+      this.advance();
+      const pname = this.expect(T.Ident).value;
+      this.expect(T.LParen);
+      const args: DType[] = [];
+      if (!this.at(T.RParen)) {
+        for (;;) {
+          const spec = this.specifiers(false);
+          const d = this.declarator(spec.type, false);
+          if (resolve(d.type) !== VOID) args.push(d.type);
+          if (!this.accept(T.Comma)) break;
+        }
+      }
+      this.expect(T.RParen);
+      if (this.accept(T.Colon)) {
+        this.expect(T.LParen);
+        while (!this.at(T.RParen)) this.advance();
+        this.expect(T.RParen);
+      }
+      this.expect(T.Semi);
+      probes.push({ name: pname, args });
+    }
+    this.advance();
+    this.expectLast(T.Semi);
+    items.push(new A.ProviderDecl(line, name, probes));
+  }
+
+  // -- constant expressions (array sizes, bit-field widths, enumerator values) -----------------
+
+  constantInt(e: A.Expr): bigint {
+    const v = evalConstant(e, this.types);
+    if (v === null) {
+      throw new DCompileError('D_DECL_ARRSUB', e.line, 'positive integral constant expression required as array size');
+    }
+    return v;
+  }
+}
+
+/** Folds an integer constant expression at parse time, or returns null if it is not one. */
+export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
+  switch (e.kind) {
+    case A.N.Int:
+      return e.value;
+    case A.N.Ident: {
+      const c = types.enumConsts.get(e.name);
+      return c ? BigInt(c.value) : null;
+    }
+    case A.N.SizeofType:
+      return BigInt(e.of.size);
+    case A.N.Cast: {
+      const v = evalConstant(e.operand, types);
+      if (v === null || !isInteger(e.to)) return null;
+      const r = resolve(e.to);
+      return r.signed ? BigInt.asIntN(r.size * 8, v) : BigInt.asUintN(r.size * 8, v);
+    }
+    case A.N.Unary: {
+      const v = evalConstant(e.operand, types);
+      if (v === null) return null;
+      switch (e.op) {
+        case '-': return -v;
+        case '+': return v;
+        case '~': return ~v;
+        case '!': return v === 0n ? 1n : 0n;
+        default: return null;
+      }
+    }
+    case A.N.Binary: {
+      const l = evalConstant(e.left, types);
+      const r = evalConstant(e.right, types);
+      if (l === null || r === null) return null;
+      switch (e.op) {
+        case '+': return l + r;
+        case '-': return l - r;
+        case '*': return l * r;
+        case '/': return r === 0n ? null : l / r;
+        case '%': return r === 0n ? null : l % r;
+        case '<<': return l << r;
+        case '>>': return l >> r;
+        case '&': return l & r;
+        case '|': return l | r;
+        case '^': return l ^ r;
+        case '<': return l < r ? 1n : 0n;
+        case '>': return l > r ? 1n : 0n;
+        case '<=': return l <= r ? 1n : 0n;
+        case '>=': return l >= r ? 1n : 0n;
+        case '==': return l === r ? 1n : 0n;
+        case '!=': return l !== r ? 1n : 0n;
+      }
+      return null;
+    }
+    case A.N.Ternary: {
+      const c = evalConstant(e.cond, types);
+      if (c === null) return null;
+      return evalConstant(c !== 0n ? e.then : e.otherwise, types);
+    }
+    default:
+      return null;
+  }
+}
