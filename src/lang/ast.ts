@@ -53,9 +53,43 @@ export type Expr =
   | Xlate
   | Comma;
 
+/** A D variable, as the checker resolved it (globals, self->, this->, associative arrays). */
+export interface VarInfo {
+  name: string;
+  scope: 'global' | 'self' | 'this';
+  /** scalar; assoc: associative array (keys); array: a declared C array global */
+  kind: 'scalar' | 'assoc' | 'array';
+  /** null until the first assignment gives it one */
+  type: DType | null;
+  keys: DType[] | null;
+  /** slot in its scope's storage */
+  id: number;
+  line: number;
+  /** declared with a type, or already assigned (D's "declared or assigned") */
+  defined: boolean;
+}
+
+export interface AggInfo {
+  /** without the @; "_" for the anonymous one */
+  name: string;
+  id: number;
+  /** the aggregating function, fixed by the first assignment */
+  fn: string | null;
+  keys: DType[] | null;
+  /** lquantize/llquantize parameters, fixed by the first assignment */
+  params: bigint[];
+  /** type of the aggregated value expression (null for count) */
+  valueType: DType | null;
+  line: number;
+  /** assigned somewhere (printa of an aggregation never assigned is an error) */
+  assigned: boolean;
+}
+
 abstract class ExprBase {
   /** set by the checker */
   type: DType | null = null;
+  /** the variable or aggregation this node names, set by the checker */
+  ref: VarInfo | AggInfo | null = null;
   constructor(readonly line: number) {}
 }
 
@@ -154,6 +188,8 @@ export class Index extends ExprBase {
 
 export class Call extends ExprBase {
   readonly kind = N.Call;
+  /** checker-attached details for code generation (format plans, aggregation info, ...) */
+  data: unknown = null;
   constructor(
     line: number,
     readonly name: string,

@@ -1,0 +1,855 @@
+// Code generation: one JavaScript function per clause, built as source text.         [dt_cg.c]
+//
+// D has no loops, so the generated code is bounded. Expressions compile to JavaScript
+// expressions over the value representations of compile/repr.ts; the function calls only
+// the runtime entry points listed in runtime/abi.ts.
+
+import * as A from '../lang/ast.js';
+import type { CheckedClause } from '../lang/check.js';
+import {
+  DType,
+  Kind,
+  Repr,
+  findMember,
+  isArray,
+  isCharArray,
+  isCharPointer,
+  isInteger,
+  isPointer,
+  isString,
+  isStructLike,
+  reprOf,
+  resolve,
+} from '../lang/types.js';
+import { accessor, convertScalar, intLiteral, narrowBig, narrowNum, truthCode, zeroCode } from './repr.js';
+
+/** Constants the generated code refers to as K[i] (format plans, types, strings). */
+export class ConstPool {
+  readonly items: unknown[] = [];
+  add(v: unknown): string {
+    let i = this.items.indexOf(v);
+    if (i < 0) {
+      i = this.items.length;
+      this.items.push(v);
+    }
+    return `K[${i}]`;
+  }
+}
+
+const BUILTIN_CODE: Record<string, string> = {
+  arg0: 'ctx.args[0]',
+  arg1: 'ctx.args[1]',
+  arg2: 'ctx.args[2]',
+  arg3: 'ctx.args[3]',
+  arg4: 'ctx.args[4]',
+  arg5: 'ctx.args[5]',
+  arg6: 'ctx.args[6]',
+  arg7: 'ctx.args[7]',
+  arg8: 'ctx.args[8]',
+  arg9: 'ctx.args[9]',
+  caller: '0n',
+  ucaller: '0n',
+  cpu: 'ctx.cpu',
+  epid: 'BigInt(ctx.epid)',
+  errno: 'ctx.errno',
+  execname: 'ctx.execname',
+  gid: 'ctx.gid',
+  uid: 'ctx.uid',
+  id: 'ctx.probe.id',
+  ipl: '0',
+  pid: 'ctx.pid',
+  ppid: 'ctx.ppid',
+  tid: 'ctx.tid',
+  probefunc: 'ctx.probe.func',
+  probemod: 'ctx.probe.module',
+  probename: 'ctx.probe.name',
+  probeprov: 'ctx.probe.provider',
+  stackdepth: '0',
+  ustackdepth: '0',
+  timestamp: 'rt.timestamp(ctx)',
+  vtimestamp: 'rt.vtimestamp(ctx)',
+  walltimestamp: 'rt.walltimestamp(ctx)',
+  curthread: '0n',
+};
+
+/** A compiled clause: its source text and what the runtime needs to run it. */
+export interface GeneratedClause {
+  source: string;
+  /** number of actions, for "in action #N" in error messages */
+  actions: number;
+}
+
+export class ClauseGen {
+  private temps = 0;
+  private maxTemps = 0;
+  private action = 0;
+  /** the translator parameter currently bound (xlate member expressions) */
+  private binding: { name: string; code: string } | null = null;
+
+  constructor(
+    private readonly K: ConstPool,
+    private readonly types: { int: DType; int64: DType; uint64: DType; str: DType; char: DType; sizeT: DType },
+  ) {}
+
+  private tmp(): string {
+    const t = `t${this.temps++}`;
+    if (this.temps > this.maxTemps) this.maxTemps = this.temps;
+    return t;
+  }
+
+  /** The body of `function (ctx) { ... }` for one clause. */
+  clause(cc: CheckedClause): GeneratedClause {
+    const c = cc.clause;
+    const lines: string[] = [];
+    this.temps = 0;
+    this.maxTemps = 0;
+    this.action = 0;
+    if (c.predicate) lines.push(`if (!(${this.truth(c.predicate)})) return;`);
+    this.temps = 0;
+    if (cc.recordsData) lines.push('rt.beginRecord(ctx);');
+    if (c.body) for (const s of c.body) this.stmt(s, lines);
+    if (cc.recordsData) lines.push('rt.endRecord(ctx);');
+    const decl = this.maxTemps > 0 ? `let ${Array.from({ length: this.maxTemps }, (_, i) => `t${i}`).join(', ')};\n` : '';
+    return { source: decl + lines.join('\n'), actions: this.action };
+  }
+
+  private stmt(s: A.Stmt, out: string[]): void {
+    this.temps = 0;
+    if (s.kind === 'if') {
+      out.push(`if (${this.truth(s.cond)}) {`);
+      for (const t of s.then) this.stmt(t, out);
+      if (s.otherwise) {
+        out.push('} else {');
+        for (const t of s.otherwise) this.stmt(t, out);
+      }
+      out.push('}');
+      return;
+    }
+    const e = s.expr;
+    this.action++;
+    out.push(`ctx.action = ${this.action};`);
+    if (e.kind === A.N.Call && e.type !== null && resolve(e.type).kind === Kind.Void && !isSubrCall(e)) {
+      out.push(this.actionCall(e) + ';');
+      return;
+    }
+    if (e.kind === A.N.Assign && e.ref && 'fn' in e.ref) {
+      out.push(this.aggregate(e) + ';');
+      return;
+    }
+    out.push(this.expr(e) + ';');
+  }
+
+  // -- expressions -----------------------------------------------------------------------------
+
+  /** A JavaScript boolean expression for a D condition. */
+  truth(e: A.Expr): string {
+    if (e.kind === A.N.Logical) {
+      const l = this.truth(e.left);
+      const r = this.truth(e.right);
+      if (e.op === '&&') return `(${l} && ${r})`;
+      if (e.op === '||') return `(${l} || ${r})`;
+      return `((${l}) !== (${r}))`;
+    }
+    if (e.kind === A.N.Unary && e.op === '!') return `!(${this.truth(e.operand)})`;
+    if (e.kind === A.N.Binary && isComparison(e.op)) return this.compare(e);
+    return truthCode(this.expr(e), e.type!);
+  }
+
+  /** The JavaScript expression for a D expression, in the representation of its type. */
+  expr(e: A.Expr): string {
+    switch (e.kind) {
+      case A.N.Int:
+        return intLiteral(e.value, e.type!);
+      case A.N.Str:
+        return JSON.stringify(e.value);
+      case A.N.Ident:
+        return this.ident(e);
+      case A.N.SelfVar:
+        return `rt.tlsGet(ctx, ${(e.ref as A.VarInfo).id}, ${zeroCode(e.type!)})`;
+      case A.N.ThisVar: {
+        if (this.binding && this.binding.name === e.name) return this.binding.code;
+        return `(ctx.L[${(e.ref as A.VarInfo).id}] ?? ${zeroCode(e.type!)})`;
+      }
+      case A.N.Index:
+        return this.index(e);
+      case A.N.Call:
+        return this.subr(e);
+      case A.N.Member:
+        return this.member(e);
+      case A.N.Unary:
+        return this.unary(e);
+      case A.N.Postfix:
+        return this.incdec(e.operand, e.op, true);
+      case A.N.Binary:
+        if (isComparison(e.op)) return `(${this.compare(e)} ? 1 : 0)`;
+        return this.binary(e);
+      case A.N.Logical:
+        return `(${this.truth(e)} ? 1 : 0)`;
+      case A.N.Assign:
+        return this.assign(e);
+      case A.N.Ternary: {
+        const t = e.type!;
+        const a = this.valueAs(e.then, t);
+        const b = this.valueAs(e.otherwise, t);
+        return `(${this.truth(e.cond)} ? ${a} : ${b})`;
+      }
+      case A.N.Cast:
+        return this.valueAs(e.operand, e.to, true);
+      case A.N.SizeofType:
+        return intLiteral(BigInt(e.of.size), e.type!);
+      case A.N.SizeofExpr:
+        return intLiteral(BigInt(e.operand.type!.size), e.type!);
+      case A.N.Stringof:
+        return this.toStr(e.operand);
+      case A.N.Offsetof:
+        return intLiteral(BigInt(findMember(e.of, e.member)!.offset), e.type!);
+      case A.N.Xlate:
+        return this.xlate(e);
+      case A.N.Comma:
+        return `(${this.expr(e.left)}, ${this.expr(e.right)})`;
+      case A.N.Agg:
+        throw new Error('internal: aggregation in expression');
+    }
+  }
+
+  /** The value of `e` converted to type `to` (assignment conversion, or a cast). */
+  valueAs(e: A.Expr, to: DType, cast = false): string {
+    const from = e.type!;
+    const tr = reprOf(to);
+    if (tr === Repr.Str) return this.toStr(e);
+    if (tr === Repr.Bytes) {
+      const code = this.expr(e);
+      return reprOf(from) === Repr.Bytes ? code : code;
+    }
+    if (tr === Repr.None) return this.expr(e);
+    if (reprOf(from) === Repr.Str) {
+      // a string used as a pointer (char *): its address in the string table
+      return cast ? `rt.strAddr(${this.expr(e)})` : `rt.strAddr(${this.expr(e)})`;
+    }
+    if (reprOf(from) === Repr.Bytes) {
+      // an array decays to a pointer to its storage
+      return `rt.bytesAddr(${this.expr(e)})`;
+    }
+    if (e.kind === A.N.Int) return intLiteral(e.value, to);
+    return convertScalar(this.expr(e), from, to);
+  }
+
+  /** A string-typed value from a string, char array, char pointer or (stringof) scalar. */
+  private toStr(e: A.Expr): string {
+    const t = e.type!;
+    if (isString(t)) return this.expr(e);
+    if (isCharArray(t) || reprOf(t) === Repr.Bytes) return `rt.bytesStr(${this.expr(e)})`;
+    if (isPointer(t)) return `rt.mem.str(${this.expr(e)})`;
+    if (isInteger(t)) return `rt.intStr(${this.expr(e)})`;
+    return this.expr(e);
+  }
+
+  private ident(e: A.Ident): string {
+    switch (e.resolved) {
+      case A.IdentKind.Global:
+      case A.IdentKind.GlobalArray:
+        if (this.binding && this.binding.name === e.name) return this.binding.code;
+        return `G[${(e.ref as A.VarInfo).id}]`;
+      case A.IdentKind.Builtin:
+        return BUILTIN_CODE[e.name] ?? '0';
+      case A.IdentKind.EnumConst:
+        return intLiteral(e.constValue, e.type!);
+      case A.IdentKind.Inline: {
+        const inner = e.inlineExpr!;
+        return this.valueAs(inner, e.type!);
+      }
+      default:
+        throw new Error(`internal: unresolved identifier ${e.name}`);
+    }
+  }
+
+  private keyCodes(args: A.Expr[], keyTypes: DType[]): string[] {
+    return args.map((a, i) => {
+      const kt = keyTypes[i] ?? a.type!;
+      const code = this.valueAs(a, kt);
+      return reprOf(kt) === Repr.Bytes ? `rt.bytesKey(${code})` : code;
+    });
+  }
+
+  private index(e: A.Index): string {
+    switch (e.mode) {
+      case 'assoc': {
+        const v = e.ref as A.VarInfo;
+        const keys = this.keyCodes(e.args, v.keys ?? []);
+        const store = v.scope === 'self' ? `rt.tlsArray(ctx, ${v.id})` : `D[${v.id}]`;
+        return `(${store}.get(${keys.join(', ')}) ?? ${zeroCode(e.type!)})`;
+      }
+      case 'args': {
+        const i = this.valueAs(e.args[0], this.types.int);
+        const t = e.type!;
+        return convertScalar(`rt.arg(ctx, ${i})`, this.types.int64, t);
+      }
+      case 'builtin':
+        return `rt.uregs(ctx, ${this.valueAs(e.args[0], this.types.int)})`;
+      case 'array':
+        return this.load(e.type!, this.elementAddress(e));
+      default:
+        throw new Error('internal: aggregation index in expression');
+    }
+  }
+
+  /** An lvalue location: either memory (`{addr}`) or a byte image (`{bytes, off}`). */
+  private elementAddress(e: A.Index): Loc {
+    const base = e.base;
+    const bt = resolve(base.type!);
+    const elem = e.type!;
+    const size = Math.max(1, resolve(elem).size);
+    const idx = this.valueAs(e.args[0], this.types.int64);
+    if (bt.kind === Kind.String) {
+      return { kind: 'str', code: this.expr(base), off: `Number(${idx})` };
+    }
+    if (bt.kind === Kind.Array) {
+      const loc = this.locationOf(base);
+      const count = bt.count;
+      const i = this.tmp();
+      const check = count > 1 ? `(${i} = ${idx}, (${i} < 0n || ${i} >= ${count}n) ? rt.faultIndex(${i}) : 0, Number(${i}) * ${size})` : `Number(${idx}) * ${size}`;
+      if (loc.kind === 'bytes') return { kind: 'bytes', code: loc.code, off: `(${loc.off} + ${check})` };
+      if (loc.kind === 'mem') return { kind: 'mem', code: `(${loc.code} + BigInt(${check}))`, off: '0' };
+      return { kind: 'bytes', code: this.expr(base), off: check };
+    }
+    // pointer arithmetic
+    return { kind: 'mem', code: `BigInt.asUintN(64, ${this.expr(base)} + ${idx} * ${size}n)`, off: '0' };
+  }
+
+  /** Where an lvalue of aggregate or scalar type lives. */
+  private locationOf(e: A.Expr): Loc {
+    switch (e.kind) {
+      case A.N.Member: {
+        const base = e.base;
+        let t = resolve(base.type!);
+        if (e.arrow) t = resolve(t.base!);
+        const m = findMember(t, e.name)!;
+        if (e.arrow) return { kind: 'mem', code: `(${this.expr(base)} + ${m.offset}n)`, off: '0' };
+        const loc = this.locationOf(base);
+        if (loc.kind === 'mem') return { kind: 'mem', code: `(${loc.code} + ${m.offset}n)`, off: '0' };
+        return { kind: 'bytes', code: loc.code, off: `(${loc.off} + ${m.offset})` };
+      }
+      case A.N.Unary:
+        if (e.op === '*') return { kind: 'mem', code: this.expr(e.operand), off: '0' };
+        break;
+      case A.N.Index:
+        if (e.mode === 'array') return this.elementAddress(e);
+        break;
+      case A.N.Ident:
+        if (e.resolved === A.IdentKind.Global || e.resolved === A.IdentKind.GlobalArray) {
+          if (reprOf(e.type!) === Repr.Bytes) return { kind: 'bytes', code: `G[${(e.ref as A.VarInfo).id}]`, off: '0' };
+        }
+        break;
+      case A.N.ThisVar:
+        if (reprOf(e.type!) === Repr.Bytes) {
+          const id = (e.ref as A.VarInfo).id;
+          return { kind: 'bytes', code: `(ctx.L[${id}] ??= ${zeroCode(e.type!)})`, off: '0' };
+        }
+        break;
+      case A.N.SelfVar:
+        if (reprOf(e.type!) === Repr.Bytes) {
+          return { kind: 'bytes', code: `rt.tlsBytes(ctx, ${(e.ref as A.VarInfo).id}, ${resolve(e.type!).size})`, off: '0' };
+        }
+        break;
+    }
+    // a value (not addressable): operate on a copy of its bytes
+    return { kind: 'bytes', code: this.expr(e), off: '0' };
+  }
+
+  /** Loads a value of type t from a location. */
+  private load(t: DType, loc: Loc): string {
+    const r = reprOf(t);
+    if (loc.kind === 'str') {
+      return `rt.strByte(${loc.code}, ${loc.off})`;
+    }
+    if (r === Repr.Bytes) {
+      const size = resolve(t).size;
+      if (loc.kind === 'mem') return `rt.mem.bytes(${loc.code}, ${size})`;
+      return `${loc.code}.subarray(${loc.off}, ${loc.off} + ${size})`;
+    }
+    if (r === Repr.Str) {
+      if (loc.kind === 'mem') return `rt.mem.str(${loc.code})`;
+      return `rt.bytesStr(${loc.code}.subarray(${loc.off}))`;
+    }
+    const acc = accessor(t);
+    if (loc.kind === 'mem') return `rt.mem.ld_${acc}(${loc.code})`;
+    return `rt.bld_${acc}(${loc.code}, ${loc.off})`;
+  }
+
+  private store(t: DType, loc: Loc, value: string): string {
+    const r = reprOf(t);
+    if (r === Repr.Bytes || r === Repr.Str) {
+      const size = resolve(t).size;
+      const src = r === Repr.Str ? `rt.strBytes(${value}, ${size})` : value;
+      if (loc.kind === 'mem') return `rt.mem.copyIn(${loc.code}, ${src}, ${size})`;
+      return `rt.bcopyInto(${loc.code}, ${loc.off}, ${src}, ${size})`;
+    }
+    const acc = accessor(t);
+    if (loc.kind === 'mem') return `rt.mem.st_${acc}(${loc.code}, ${value})`;
+    if (loc.kind === 'str') throw new Error('internal: store into string');
+    return `rt.bst_${acc}(${loc.code}, ${loc.off}, ${value})`;
+  }
+
+  private member(e: A.Member): string {
+    const base = e.base;
+    // xlate<T *>(x)->m and xlate<T>(x).m: evaluate the translator's member expression
+    if (base.kind === A.N.Xlate) return this.xlateMember(base, e.name);
+    let t = resolve(base.type!);
+    if (e.arrow) t = resolve(t.base!);
+    const m = findMember(t, e.name)!;
+    const loc = this.locationOf(e);
+    if (m.bitWidth >= 0) {
+      const unit = this.load(m.type, loc);
+      const shift = m.bitOffset - m.offset * 8;
+      const r = reprOf(m.type);
+      if (r === Repr.Big) {
+        return narrowBig(`BigInt.asUintN(${m.bitWidth}, ${unit} >> ${shift}n)`, m.type);
+      }
+      const mask = m.bitWidth >= 32 ? 0xffffffff : (1 << m.bitWidth) - 1;
+      return `((${unit} >>> ${shift}) & ${mask})`;
+    }
+    return this.load(m.type, loc);
+  }
+
+  private xlateMember(x: A.Xlate, name: string): string {
+    const tr = (x as A.Xlate & { translator: A.TranslatorDecl }).translator;
+    const m = tr.members.find((mm) => mm.name === name);
+    if (!m) throw new Error(`internal: translator has no member ${name}`);
+    const t = this.tmp();
+    const save = this.binding;
+    this.binding = { name: tr.param, code: t };
+    const out = findMember(resolve(isPointer(x.to) ? resolve(x.to).base! : x.to), name)!;
+    const v = this.valueAs(m.expr, out.type);
+    this.binding = save;
+    return `(${t} = ${this.valueAs(x.operand, tr.input)}, ${v})`;
+  }
+
+  private xlate(e: A.Xlate): string {
+    const tr = (e as A.Xlate & { translator: A.TranslatorDecl }).translator;
+    const outType = isPointer(e.to) ? resolve(e.to).base! : e.to;
+    const size = resolve(outType).size;
+    const b = this.tmp();
+    const parts: string[] = [`${b} = new Uint8Array(${size})`];
+    const p = this.tmp();
+    parts.push(`${p} = ${this.valueAs(e.operand, tr.input)}`);
+    const save = this.binding;
+    this.binding = { name: tr.param, code: p };
+    for (const m of tr.members) {
+      const mem = findMember(outType, m.name)!;
+      parts.push(this.store(mem.type, { kind: 'bytes', code: b, off: `${mem.offset}` }, this.valueAs(m.expr, mem.type)));
+    }
+    this.binding = save;
+    parts.push(isPointer(e.to) ? `rt.bytesAddr(${b})` : b);
+    return `(${parts.join(', ')})`;
+  }
+
+  private unary(e: A.Unary): string {
+    const t = e.type!;
+    switch (e.op) {
+      case '+':
+        return this.valueAs(e.operand, t);
+      case '-': {
+        const v = this.valueAs(e.operand, t);
+        return reprOf(t) === Repr.Big ? narrowBig(`-(${v})`, t) : narrowNum(`-(${v})`, t);
+      }
+      case '~': {
+        const v = this.valueAs(e.operand, t);
+        return reprOf(t) === Repr.Big ? narrowBig(`~(${v})`, t) : narrowNum(`~(${v})`, t);
+      }
+      case '!':
+        return `(${this.truth(e.operand)} ? 0 : 1)`;
+      case '*': {
+        const ot = resolve(e.operand.type!);
+        if (ot.kind === Kind.Array) return this.load(t, { kind: 'bytes', code: this.expr(e.operand), off: '0' });
+        return this.load(t, { kind: 'mem', code: this.expr(e.operand), off: '0' });
+      }
+      case '&': {
+        const loc = this.locationOf(e.operand);
+        if (loc.kind === 'mem') return loc.code;
+        return `(rt.bytesAddr(${loc.code}) + BigInt(${loc.off}))`;
+      }
+      case '++':
+      case '--':
+        return this.incdec(e.operand, e.op, false);
+    }
+  }
+
+  private arith(op: string, l: string, r: string, t: DType): string {
+    const big = reprOf(t) === Repr.Big;
+    const signed = resolve(t).signed || resolve(t).kind === Kind.Enum;
+    if (big) {
+      switch (op) {
+        case '+':
+        case '-':
+        case '*':
+        case '&':
+        case '|':
+        case '^':
+          return narrowBig(`${l} ${op} ${r}`, t);
+        case '/':
+          return `rt.div64(${l}, ${r}, ${signed})`;
+        case '%':
+          return `rt.mod64(${l}, ${r}, ${signed})`;
+        case '<<':
+          return narrowBig(`${l} << (${r} & 63n)`, t);
+        case '>>':
+          return signed ? `(${l} >> (${r} & 63n))` : `(${l} >> (${r} & 63n))`;
+      }
+    }
+    switch (op) {
+      case '+':
+      case '-':
+        return narrowNum(`${l} ${op} ${r}`, t);
+      case '*':
+        return signed ? `Math.imul(${l}, ${r})` : `(Math.imul(${l}, ${r}) >>> 0)`;
+      case '/':
+        return `rt.div32(${l}, ${r}, ${signed})`;
+      case '%':
+        return `rt.mod32(${l}, ${r}, ${signed})`;
+      case '&':
+      case '|':
+      case '^':
+        return signed ? `(${l} ${op} ${r})` : `((${l} ${op} ${r}) >>> 0)`;
+      case '<<':
+        return narrowNum(`${l} << (${r} & 31)`, t);
+      case '>>':
+        return signed ? `(${l} >> (${r} & 31))` : `(${l} >>> (${r} & 31))`;
+    }
+    throw new Error(`internal: operator ${op}`);
+  }
+
+  private binary(e: A.Binary): string {
+    const t = e.type!;
+    const op = e.op;
+    const lt = e.left.type!;
+    const rt = e.right.type!;
+    if ((op === '+' || op === '-') && !isInteger(t)) return this.pointerArith(e);
+    if (op === '-' && (isPointer(lt) || isArray(lt)) && (isPointer(rt) || isArray(rt))) {
+      const size = Math.max(1, resolve(resolve(lt).base!).size);
+      return `((${this.valueAs(e.left, this.types.uint64)} - ${this.valueAs(e.right, this.types.uint64)}) / ${size}n)`;
+    }
+    if (op === '<<' || op === '>>') {
+      const l = this.valueAs(e.left, t);
+      const r = this.valueAs(e.right, reprOf(t) === Repr.Big ? this.types.int64 : this.types.int);
+      return this.arith(op, l, r, t);
+    }
+    return this.arith(op, this.valueAs(e.left, t), this.valueAs(e.right, t), t);
+  }
+
+  private pointerArith(e: A.Binary): string {
+    const t = e.type!;
+    const ptrLeft = !isInteger(e.left.type!);
+    const p = ptrLeft ? e.left : e.right;
+    const n = ptrLeft ? e.right : e.left;
+    if (isString(t)) {
+      return `rt.strOffset(${this.expr(p)}, ${this.valueAs(n, this.types.int64)}${e.op === '-' ? ', true' : ''})`;
+    }
+    const size = Math.max(1, resolve(resolve(t).base!).size);
+    const sign = e.op === '-' ? '-' : '+';
+    return `BigInt.asUintN(64, ${this.valueAs(p, t)} ${sign} ${this.valueAs(n, this.types.int64)} * ${size}n)`;
+  }
+
+  private compare(e: A.Binary): string {
+    const op = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
+    const lt = e.left.type!;
+    const rt = e.right.type!;
+    if (isString(lt) || isString(rt)) {
+      return `(${this.toStr(e.left)} ${op} ${this.toStr(e.right)})`;
+    }
+    let ct: DType;
+    if (isInteger(lt) && isInteger(rt)) {
+      ct = promoteForCompare(lt, rt, this.types.int);
+    } else {
+      ct = this.types.uint64;
+    }
+    return `(${this.valueAs(e.left, ct)} ${op} ${this.valueAs(e.right, ct)})`;
+  }
+
+  // -- assignment ------------------------------------------------------------------------------
+
+  private assign(e: A.Assign): string {
+    const target = e.target;
+    const t = target.type!;
+    if (e.op === '=') {
+      const v = this.valueAs(e.value, t);
+      return this.storeTo(target, v);
+    }
+    const op = e.op.slice(0, -1);
+    // evaluate the target's location once
+    const cur = this.expr(target);
+    let next: string;
+    if ((op === '+' || op === '-') && isPointer(t)) {
+      const size = Math.max(1, resolve(resolve(t).base!).size);
+      next = `BigInt.asUintN(64, ${cur} ${op} ${this.valueAs(e.value, this.types.int64)} * ${size}n)`;
+    } else if (op === '<<' || op === '>>') {
+      next = this.arith(op, cur, this.valueAs(e.value, reprOf(t) === Repr.Big ? this.types.int64 : this.types.int), t);
+    } else {
+      // the operation happens in the promoted type, then converts back
+      const pt = isInteger(t) && isInteger(e.value.type!) ? promoteForCompare(t, e.value.type!, this.types.int) : t;
+      const r = this.arith(op, convertScalar(cur, t, pt), this.valueAs(e.value, pt), pt);
+      next = convertScalar(r, pt, t);
+    }
+    return this.storeTo(target, next);
+  }
+
+  /** Stores `value` (already in the target's representation) into an lvalue; yields the value. */
+  private storeTo(target: A.Expr, value: string): string {
+    const t = target.type!;
+    switch (target.kind) {
+      case A.N.Ident: {
+        const id = (target.ref as A.VarInfo).id;
+        return `(G[${id}] = ${value})`;
+      }
+      case A.N.ThisVar:
+        return `(ctx.L[${(target.ref as A.VarInfo).id}] = ${value})`;
+      case A.N.SelfVar:
+        return `rt.tlsSet(ctx, ${(target.ref as A.VarInfo).id}, ${value})`;
+      case A.N.Index: {
+        if (target.mode === 'assoc') {
+          const v = target.ref as A.VarInfo;
+          const keys = this.keyCodes(target.args, v.keys ?? []);
+          const store = v.scope === 'self' ? `rt.tlsArray(ctx, ${v.id})` : `D[${v.id}]`;
+          return `${store}.set(${value}, ${keys.join(', ')})`;
+        }
+        const loc = this.elementAddress(target);
+        const tv = this.tmp();
+        return `(${tv} = ${value}, ${this.store(t, loc, tv)}, ${tv})`;
+      }
+      case A.N.Member: {
+        const base = target.base;
+        let bt = resolve(base.type!);
+        if (target.arrow) bt = resolve(bt.base!);
+        const m = findMember(bt, target.name)!;
+        const loc = this.locationOf(target);
+        const tv = this.tmp();
+        if (m.bitWidth >= 0) {
+          return `(${tv} = ${value}, ${this.storeBits(m, loc, tv)}, ${tv})`;
+        }
+        return `(${tv} = ${value}, ${this.store(t, loc, tv)}, ${tv})`;
+      }
+      case A.N.Unary: {
+        const loc = this.locationOf(target);
+        const tv = this.tmp();
+        return `(${tv} = ${value}, ${this.store(t, loc, tv)}, ${tv})`;
+      }
+    }
+    throw new Error('internal: bad assignment target');
+  }
+
+  private storeBits(m: { type: DType; offset: number; bitOffset: number; bitWidth: number }, loc: Loc, v: string): string {
+    const shift = m.bitOffset - m.offset * 8;
+    const unit = this.load(m.type, loc);
+    if (reprOf(m.type) === Repr.Big) {
+      const mask = ((1n << BigInt(m.bitWidth)) - 1n) << BigInt(shift);
+      const nv = narrowBig(`(${unit} & ~${mask}n) | ((BigInt.asUintN(64, ${v}) << ${shift}n) & ${mask}n)`, m.type);
+      return this.store(m.type, loc, nv);
+    }
+    const mask = (m.bitWidth >= 32 ? 0xffffffff : (1 << m.bitWidth) - 1) * 2 ** shift;
+    const nv = narrowNum(`(${unit} & ~${mask}) | ((${v} << ${shift}) & ${mask})`, m.type);
+    return this.store(m.type, loc, nv);
+  }
+
+  private incdec(target: A.Expr, op: '++' | '--', post: boolean): string {
+    const t = target.type!;
+    const cur = this.tmp();
+    let one: string;
+    if (isPointer(t)) one = `${Math.max(1, resolve(resolve(t).base!).size)}n`;
+    else one = reprOf(t) === Repr.Big ? '1n' : '1';
+    const sign = op === '++' ? '+' : '-';
+    const next = isPointer(t) ? `BigInt.asUintN(64, ${cur} ${sign} ${one})` : reprOf(t) === Repr.Big ? narrowBig(`${cur} ${sign} ${one}`, t) : narrowNum(`${cur} ${sign} ${one}`, t);
+    const stored = this.storeTo(target, next);
+    return post ? `(${cur} = ${this.expr(target)}, ${stored}, ${cur})` : `(${cur} = ${this.expr(target)}, ${stored})`;
+  }
+
+  // -- aggregations ------------------------------------------------------------------------------
+
+  private aggregate(e: A.Assign): string {
+    const agg = e.ref as A.AggInfo;
+    const call = e.value as A.Call;
+    const target = e.target;
+    const keys = target.kind === A.N.Index ? this.keyCodes(target.args, agg.keys ?? []) : [];
+    const fn = call.name;
+    let value = 'undefined';
+    let incr = 'undefined';
+    if (fn !== 'count') {
+      const vt = call.args[0].type!;
+      value = isPointer(vt) || reprOf(vt) === Repr.Big ? this.valueAs(call.args[0], resolve(vt).signed ? this.types.int64 : this.types.uint64) : `BigInt(${this.expr(call.args[0])})`;
+      if (reprOf(vt) === Repr.Num) value = `BigInt(${this.expr(call.args[0])})`;
+      const incrArg = fn === 'quantize' ? call.args[1] : fn === 'lquantize' ? call.args[4] : fn === 'llquantize' ? call.args[5] : undefined;
+      if (incrArg) incr = this.valueAs(incrArg, this.types.int64);
+    }
+    return `rt.aggregate(${agg.id}, [${keys.join(', ')}], ${value}, ${incr})`;
+  }
+
+  // -- subroutines and actions -----------------------------------------------------------------------
+
+  private subr(e: A.Call): string {
+    const a = e.args;
+    const s = (i: number) => this.toStr(a[i]);
+    const i32 = (i: number) => this.valueAs(a[i], this.types.int);
+    const i64 = (i: number) => this.valueAs(a[i], this.types.int64);
+    const u64 = (i: number) => this.valueAs(a[i], this.types.uint64);
+    switch (e.name) {
+      case 'strlen':
+        return `BigInt(${s(0)}.length)`;
+      case 'strjoin':
+        return `rt.strjoin(${s(0)}, ${s(1)})`;
+      case 'substr':
+        return a.length > 2 ? `rt.substr(${s(0)}, ${i32(1)}, ${i32(2)})` : `rt.substr(${s(0)}, ${i32(1)})`;
+      case 'index':
+      case 'rindex':
+        return a.length > 2 ? `rt.${e.name}(${s(0)}, ${s(1)}, ${i32(2)})` : `rt.${e.name}(${s(0)}, ${s(1)})`;
+      case 'strchr':
+      case 'strrchr':
+        return `rt.${e.name}(${s(0)}, ${this.valueAs(a[1], this.types.char)})`;
+      case 'strstr':
+      case 'strtok':
+        return `rt.${e.name}(ctx, ${s(0)}, ${s(1)})`.replace('rt.strstr(ctx, ', 'rt.strstr(');
+      case 'basename':
+      case 'dirname':
+      case 'cleanpath':
+      case 'toupper':
+      case 'tolower':
+        return `rt.${e.name}(${s(0)})`;
+      case 'lltostr':
+        return a.length > 1 ? `rt.lltostr(${i64(0)}, ${i32(1)})` : `rt.lltostr(${i64(0)})`;
+      case 'strtoll':
+        return a.length > 1 ? `rt.strtoll(${s(0)}, ${i32(1)})` : `rt.strtoll(${s(0)})`;
+      case 'htons':
+      case 'ntohs':
+        return `rt.bswap16(${this.valueAs(a[0], e.type!)})`;
+      case 'htonl':
+      case 'ntohl':
+        return `rt.bswap32(${this.valueAs(a[0], e.type!)})`;
+      case 'htonll':
+      case 'ntohll':
+        return `rt.bswap64(${u64(0)})`;
+      case 'rand':
+        return 'rt.rand()';
+      case 'speculation':
+        return 'rt.speculation(ctx)';
+      case 'alloca':
+        return `rt.mem.alloca(${u64(0)})`;
+      case 'bcopy':
+        return `rt.mem.bcopy(${u64(0)}, ${u64(1)}, ${u64(2)})`;
+      case 'copyin':
+        return `rt.copyin(ctx, ${u64(0)}, ${u64(1)})`;
+      case 'copyinstr':
+        return a.length > 1 ? `rt.copyinstr(ctx, ${u64(0)}, ${u64(1)})` : `rt.copyinstr(ctx, ${u64(0)})`;
+      case 'copyinto':
+        return `rt.copyinto(ctx, ${u64(0)}, ${u64(1)}, ${u64(2)})`;
+      case 'progenyof':
+        return `rt.progenyof(ctx, ${i32(0)})`;
+      case 'getmajor':
+        return `((${this.valueAs(a[0], e.type!)}) >>> 20)`;
+      case 'getminor':
+        return `((${this.valueAs(a[0], e.type!)}) & 0xfffff)`;
+      case 'inet_ntoa':
+      case 'inet_ntoa6':
+        return `rt.${e.name}(${u64(0)})`;
+      case 'inet_ntop':
+        return `rt.inet_ntop(${i32(0)}, ${u64(1)})`;
+    }
+    return `rt.unsupported(${JSON.stringify(e.name)})`;
+  }
+
+  private actionCall(e: A.Call): string {
+    const a = e.args;
+    switch (e.name) {
+      case 'trace':
+        return `rt.trace(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+      case 'printf':
+      case 'system':
+      case 'freopen': {
+        const args = a.slice(1).map((x) => this.formatArg(x));
+        return `rt.${e.name}(ctx, ${this.K.add(e.data)}, [${args.join(', ')}])`;
+      }
+      case 'printa': {
+        const aggs = a.filter((x) => x.kind === A.N.Agg).map((x) => (x.ref as A.AggInfo).id);
+        return `rt.printa(ctx, ${e.data === null ? 'null' : this.K.add(e.data)}, [${aggs.join(', ')}])`;
+      }
+      case 'exit':
+        return `rt.exit(ctx, ${this.valueAs(a[0], this.types.int)})`;
+      case 'clear':
+        return `rt.aggClear(${(a[0].ref as A.AggInfo).id})`;
+      case 'trunc':
+        return `rt.aggTrunc(${(a[0].ref as A.AggInfo).id}${a[1] ? ', ' + this.valueAs(a[1], this.types.int64) : ''})`;
+      case 'normalize':
+        return `rt.aggNormalize(${(a[0].ref as A.AggInfo).id}, ${this.valueAs(a[1], this.types.uint64)})`;
+      case 'denormalize':
+        return `rt.aggDenormalize(${(a[0].ref as A.AggInfo).id})`;
+      case 'speculate':
+        return `rt.speculate(ctx, ${this.valueAs(a[0], this.types.int)})`;
+      case 'commit':
+        return `rt.commit(ctx, ${this.valueAs(a[0], this.types.int)})`;
+      case 'discard':
+        return `rt.discard(ctx, ${this.valueAs(a[0], this.types.int)})`;
+      case 'tracemem':
+        return `rt.tracemem(${this.valueAs(a[0], this.types.uint64)}, ${this.valueAs(a[1], this.types.int64)}${a[2] ? ', ' + this.valueAs(a[2], this.types.int64) : ''})`;
+      case 'print':
+        return `rt.print(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+      case 'setopt':
+        return `rt.setopt(ctx, ${this.toStr(a[0])}${a[1] ? ', ' + this.toStr(a[1]) : ''})`;
+      case 'raise':
+        return `rt.raise(ctx, ${this.valueAs(a[0], this.types.int)})`;
+      case 'stack':
+      case 'ustack':
+      case 'jstack':
+        return `rt.stack(ctx, ${JSON.stringify(e.name)}, ${a[0] ? this.valueAs(a[0], this.types.int) : -1})`;
+      case 'sym':
+      case 'func':
+      case 'usym':
+      case 'ufunc':
+      case 'uaddr':
+      case 'mod':
+      case 'umod':
+        return `rt.symbol(ctx, ${JSON.stringify(e.name)}, ${this.valueAs(a[0], this.types.uint64)})`;
+      case 'ftruncate':
+        return 'rt.ftruncate()';
+      case 'chill':
+        return `rt.chill(${this.valueAs(a[0], this.types.int)})`;
+      default:
+        return `rt.unsupported(${JSON.stringify(e.name)})`;
+    }
+  }
+
+  /** A printf argument: strings and byte images pass as they are, integers in their repr. */
+  private formatArg(e: A.Expr): string {
+    const t = e.type!;
+    if (isCharArray(t)) return this.toStr(e);
+    return this.expr(e);
+  }
+}
+
+interface Loc {
+  kind: 'mem' | 'bytes' | 'str';
+  /** mem: the address (BigInt code); bytes: the Uint8Array; str: the string */
+  code: string;
+  /** bytes/str: byte offset (Number code) */
+  off: string;
+}
+
+function isComparison(op: string): boolean {
+  return op === '<' || op === '>' || op === '<=' || op === '>=' || op === '==' || op === '!=';
+}
+
+function isSubrCall(e: A.Call): boolean {
+  return e.name === 'bcopy' || e.name === 'copyinto';
+}
+
+/** The type both sides of an integer comparison are converted to (K&R A6.5). */
+function promoteForCompare(a: DType, b: DType, int: DType): DType {
+  const ra = resolve(a);
+  const rb = resolve(b);
+  const ta = ra.size < 4 || ra.kind === Kind.Enum ? int : a;
+  const tb = rb.size < 4 || rb.kind === Kind.Enum ? int : b;
+  const sa = resolve(ta).size;
+  const sb = resolve(tb).size;
+  if (sa > sb) return ta;
+  if (sb > sa) return tb;
+  if (!resolve(ta).signed) return ta;
+  if (!resolve(tb).signed) return tb;
+  return ta;
+}
+
+export { isStructLike, isCharPointer };

@@ -1,0 +1,1570 @@
+// Name resolution and type checking: D's rules for variables (first assignment types them),
+// C's rules for operators, DTrace's rules for actions.          [dt_parser.c dt_node_cook_*, dt_cg.c]
+
+import * as A from './ast.js';
+import { Builtins, FnInfo, FnKind, Prototype } from './builtins.js';
+import { DCompileError } from './diagnostics.js';
+import { TypeScope } from './typescope.js';
+import {
+  DType,
+  Kind,
+  VOID,
+  findMember,
+  isArithmetic,
+  isArray,
+  isCharArray,
+  isCharPointer,
+  isInteger,
+  isPointer,
+  isScalar,
+  isString,
+  isStringLike,
+  isStructLike,
+  isVoid,
+  pointerTo,
+  resolve,
+  sameType,
+} from './types.js';
+
+/** A probe as the checker sees it: its name and the types of args[]. */
+export interface ProbeInfo {
+  id: number;
+  provider: string;
+  module: string;
+  func: string;
+  name: string;
+  /** types of args[0..]; empty when the probe has no typed arguments */
+  argTypes: DType[];
+}
+
+/** Format-string services (printf, printa, system, freopen); supplied by the runtime's printf module. */
+export interface FormatChecker {
+  /** parse + validate a format against its argument types; returns a plan for code generation */
+  check(fn: string, format: string, args: A.Expr[], line: number, aggregation: A.AggInfo | null): unknown;
+}
+
+export interface CheckEnv {
+  types: TypeScope;
+  builtins: Builtins;
+  /** the probes a description matches; throws DTrace's D_PDESC errors itself */
+  matchProbes(spec: A.ProbeSpec): ProbeInfo[];
+  formats: FormatChecker;
+  strsize: number;
+  /** -w / #pragma D option destructive */
+  destructiveAllowed: () => boolean;
+}
+
+/** What the code generator needs to know about one clause. */
+export interface CheckedClause {
+  clause: A.Clause;
+  probes: ProbeInfo[];
+  /** the clause records data (and so prints the probe line when not quiet) */
+  recordsData: boolean;
+  /** the clause uses destructive actions */
+  destructive: boolean;
+  /** clause-local variables (this->) it touches */
+  locals: A.VarInfo[];
+}
+
+/** The variable tables of one dtrace session, shared by every program it compiles. */
+export class Symbols {
+  readonly globals = new Map<string, A.VarInfo>();
+  readonly tls = new Map<string, A.VarInfo>();
+  readonly locals = new Map<string, A.VarInfo>();
+  readonly aggs = new Map<string, A.AggInfo>();
+  readonly inlines = new Map<string, A.InlineDecl>();
+  readonly translators: A.TranslatorDecl[] = [];
+  nextGlobal = 0;
+  nextTls = 0;
+  nextLocal = 0;
+}
+
+const CLS_DATAREC = 1;
+const CLS_AGG = 2;
+const CLS_SPECULATE = 4;
+const CLS_COMMIT = 8;
+const CLS_DISCARD = 16;
+
+const DATA_ACTIONS = new Set([
+  'trace', 'printf', 'printa', 'print', 'tracemem', 'exit', 'stack', 'ustack', 'jstack', 'sym', 'usym',
+  'func', 'ufunc', 'mod', 'umod', 'uaddr', 'system', 'raise', 'freopen', 'ftruncate', 'stop', 'panic',
+  'breakpoint', 'chill', 'setopt', 'clear', 'trunc', 'normalize', 'denormalize',
+]);
+
+/** Actions that record nothing the consumer prints per probe (they act on the consumer's state). */
+const LIBACT_ACTIONS = new Set(['clear', 'trunc', 'normalize', 'denormalize', 'setopt', 'ftruncate']);
+
+function opText(op: string): string {
+  return op;
+}
+
+export class Checker {
+  private clauseFlags = 0;
+  private probes: ProbeInfo[] = [];
+  private locals: A.VarInfo[] = [];
+  private readonly int: DType;
+  private readonly int64: DType;
+  private readonly uint64: DType;
+  private readonly str: DType;
+  /** the clause being checked is a predicate (some things are not allowed there) */
+  private region: 'predicate' | 'action list' | null = null;
+
+  constructor(
+    private readonly env: CheckEnv,
+    private readonly syms: Symbols,
+  ) {
+    this.int = env.types.get('int');
+    this.int64 = env.types.get('int64_t');
+    this.uint64 = env.types.get('uint64_t');
+    this.str = env.types.strsizeType;
+  }
+
+  private err(tag: string, line: number, message: string): never {
+    throw new DCompileError(tag, line, message, this.region);
+  }
+
+  // -- program items ---------------------------------------------------------------------------
+
+  declareVar(d: A.VarDecl): void {
+    const table = d.scope === 'global' ? this.syms.globals : d.scope === 'self' ? this.syms.tls : this.syms.locals;
+    if (d.scope === 'global' && this.env.builtins.variables.has(d.name)) {
+      this.err('D_DECL_IDRED', d.line, `built-in identifier redeclared: ${d.name}`);
+    }
+    if (d.scope === 'this' && d.keys) {
+      this.err('D_DECL_LOCASSC', d.line, `associative arrays may not be declared as local variables: ${d.name}`);
+    }
+    if (isVoid(d.type) && resolve(d.type).kind === Kind.Void) {
+      this.err('D_DECL_VOIDOBJ', d.line, `cannot have void object: ${d.name}`);
+    }
+    const kind: A.VarInfo['kind'] = d.keys ? 'assoc' : isArray(d.type) && d.scope === 'global' ? 'array' : 'scalar';
+    const old = table.get(d.name);
+    if (old) {
+      if (old.kind !== kind || (old.type && !sameType(old.type, d.type))) {
+        const cur = `${d.type.name}`;
+        const prev = `${old.type ? old.type.name : 'int64_t'}`;
+        this.err('D_DECL_IDRED', d.line, `identifier redeclared: ${d.name}\n\t current: ${cur}\n\tprevious: ${prev}`);
+      }
+      return;
+    }
+    table.set(d.name, this.newVar(d.name, d.scope, kind, d.type, d.keys, d.line, true));
+  }
+
+  declareInline(d: A.InlineDecl): void {
+    if (this.syms.inlines.has(d.name) || this.syms.globals.has(d.name)) {
+      this.err('D_DECL_IDRED', d.line, `identifier redefined: ${d.name}`);
+    }
+    if (isVoid(d.type)) this.err('D_DECL_VOIDOBJ', d.line, `cannot declare void inline: ${d.name}`);
+    const e = this.expr(d.expr);
+    if (!this.assignable(d.type, e)) {
+      this.err(
+        'D_OP_INCOMPAT',
+        d.line,
+        `inline ${d.name} definition uses incompatible types: "${d.type.name}" = "${e.type!.name}"`,
+      );
+    }
+    this.syms.inlines.set(d.name, d);
+  }
+
+  declareTranslator(d: A.TranslatorDecl): void {
+    if (!isStructLike(d.output)) {
+      this.err('D_XLATE_SOU', d.line, 'translator output type must be a struct or union');
+    }
+    if (!resolve(d.output).complete) this.err('D_XLATE_SOU', d.line, `incomplete struct/union/enum ${d.output.name}`);
+    for (const t of this.syms.translators) {
+      if (sameType(t.output, d.output) && sameType(t.input, d.input)) {
+        this.err('D_XLATE_REDECL', d.line, `translator from ${d.input.name} to ${d.output.name} has already been declared`);
+      }
+    }
+    // check member expressions with the input parameter bound
+    const param = this.newVar(d.param, 'this', 'scalar', d.input, null, d.line, true);
+    for (const m of d.members) {
+      const mem = findMember(d.output, m.name);
+      if (!mem) this.err('D_XLATE_MEMB', m.line, `translator member ${m.name} is not a member of ${d.output.name}`);
+      this.withParam(d.param, param, () => {
+        const e = this.expr(m.expr);
+        if (!this.assignable(mem.type, e)) {
+          this.err(
+            'D_XLATE_INCOMPAT',
+            m.line,
+            `translator member ${m.name} definition uses incompatible types: "${mem.type.name}" = "${e.type!.name}"`,
+          );
+        }
+      });
+    }
+    this.syms.translators.push(d);
+  }
+
+  private paramBinding: { name: string; v: A.VarInfo } | null = null;
+
+  private withParam(name: string, v: A.VarInfo, f: () => void): void {
+    const save = this.paramBinding;
+    this.paramBinding = { name, v };
+    try {
+      f();
+    } finally {
+      this.paramBinding = save;
+    }
+  }
+
+  private newVar(
+    name: string,
+    scope: A.VarInfo['scope'],
+    kind: A.VarInfo['kind'],
+    type: DType | null,
+    keys: DType[] | null,
+    line: number,
+    defined: boolean,
+  ): A.VarInfo {
+    const id = scope === 'global' ? this.syms.nextGlobal++ : scope === 'self' ? this.syms.nextTls++ : this.syms.nextLocal++;
+    return { name, scope, kind, type, keys, id, line, defined };
+  }
+
+  // -- clauses ---------------------------------------------------------------------------------
+
+  checkClause(c: A.Clause): CheckedClause {
+    const probes: ProbeInfo[] = [];
+    for (const spec of c.probes) for (const p of this.env.matchProbes(spec)) if (!probes.includes(p)) probes.push(p);
+    this.probes = probes;
+    this.clauseFlags = 0;
+    this.locals = [];
+    let destructive = false;
+    if (c.predicate) {
+      this.region = 'predicate';
+      const p = this.expr(c.predicate);
+      if (!isScalar(p.type!) && !isString(p.type!)) {
+        this.err('D_PRED_SCALAR', c.predicate.line, 'predicate result must be of scalar type');
+      }
+    }
+    this.region = 'action list';
+    if (c.body) {
+      for (const s of c.body) if (this.statement(s)) destructive = true;
+    }
+    this.region = null;
+    const flags = this.clauseFlags;
+    // an empty clause (or none) uses the default action, which records the probe
+    const recordsData = c.body === null || c.body.length === 0 || (flags & CLS_DATAREC) !== 0;
+    return { clause: c, probes, recordsData, destructive, locals: this.locals };
+  }
+
+  /** Returns true if the statement uses a destructive action. */
+  private statement(s: A.Stmt): boolean {
+    if (s.kind === 'if') {
+      const c = this.expr(s.cond);
+      if (!isScalar(c.type!) && !isString(c.type!)) {
+        this.err('D_COND_SCALAR', s.line, 'if condition must be of scalar type');
+      }
+      let d = false;
+      for (const t of s.then) if (this.statement(t)) d = true;
+      if (s.otherwise) for (const t of s.otherwise) if (this.statement(t)) d = true;
+      return d;
+    }
+    const e = s.expr;
+    if (e.kind === A.N.Call) {
+      const fn = this.env.builtins.functions.get(e.name);
+      if (fn && fn.kind === FnKind.Action) {
+        this.action(e, fn);
+        return fn.destructive;
+      }
+    }
+    this.expr(e);
+    if (e.kind === A.N.Assign && (e.target.kind === A.N.Agg || (e.target.kind === A.N.Index && e.target.base.kind === A.N.Agg))) {
+      this.clsFlags('aggregate', e.line);
+    } else if (e.kind === A.N.Agg || (e.kind === A.N.Index && e.base.kind === A.N.Agg)) {
+      const name = e.kind === A.N.Agg ? e.name : (e.base as A.AggRef).name;
+      this.err('D_AGG_NULL', e.line, `expression has null effect: ${name}`);
+    }
+    return false;
+  }
+
+  private clsFlags(kind: string, line: number): void {
+    const f = this.clauseFlags;
+    if (kind === 'commit') {
+      if (f & (CLS_DATAREC | CLS_AGG)) this.err('D_COMM_DREC', line, 'commit( ) may not follow data-recording action(s)');
+      this.clauseFlags |= CLS_COMMIT;
+      return;
+    }
+    if (kind === 'discard') {
+      this.clauseFlags |= CLS_DISCARD;
+      return;
+    }
+    if (kind === 'speculate') {
+      if (f & CLS_SPECULATE) this.err('D_SPEC_SPEC', line, 'speculate( ) may not follow speculate( )');
+      if (f & CLS_COMMIT) this.err('D_SPEC_COMM', line, 'speculate( ) may not follow commit( )');
+      if (f & (CLS_DATAREC | CLS_AGG)) this.err('D_SPEC_DREC', line, 'speculate( ) may not follow data-recording action(s)');
+      this.clauseFlags |= CLS_SPECULATE;
+      return;
+    }
+    if (kind === 'aggregate') {
+      if (f & CLS_COMMIT) this.err('D_AGG_COMM', line, 'aggregating actions may not follow commit( )');
+      if (f & CLS_SPECULATE) this.err('D_AGG_SPEC', line, 'aggregating actions may not follow speculate( )');
+      this.clauseFlags |= CLS_AGG;
+      return;
+    }
+    const fn = this.env.builtins.functions.get(kind);
+    if (f & CLS_SPECULATE) {
+      if (fn?.destructive) this.err('D_ACT_SPEC', line, 'destructive actions may not follow speculate( )');
+      if (kind === 'exit') this.err('D_EXIT_SPEC', line, 'exit( ) may not follow speculate( )');
+    }
+    if (f & CLS_COMMIT) this.err('D_DREC_COMM', line, 'data-recording actions may not follow commit( )');
+    if (!LIBACT_ACTIONS.has(kind)) this.clauseFlags |= CLS_DATAREC;
+  }
+
+  // -- actions ---------------------------------------------------------------------------------
+
+  private action(call: A.Call, fn: FnInfo): void {
+    const name = call.name;
+    const args = call.args;
+    call.type = VOID;
+    switch (name) {
+      case 'printf':
+      case 'system':
+      case 'freopen': {
+        if (name === 'freopen' || name === 'system') this.requireDestructive(call);
+        if (args.length === 0 && name !== 'freopen') {
+          this.err('D_PRINTF_PROTO', call.line, `${name}( ) prototype mismatch: 0 args passed, 1 expected`);
+        }
+        if (args.length === 0) {
+          this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: 0 args passed, at least 1 expected`);
+        }
+        for (const a of args) this.expr(a);
+        if (args[0].kind !== A.N.Str) {
+          this.err(
+            'D_PRINTF_ARG_FMT',
+            call.line,
+            `${name}( ) argument #1 is incompatible with prototype:\n\tprototype: string constant\n\t argument: ${args[0].type!.name}`,
+          );
+        }
+        call.data = this.env.formats.check(name, args[0].value, args.slice(1), call.line, null);
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'printa': {
+        let fmt: string | null = null;
+        let rest = args;
+        if (args.length > 0 && args[0].kind === A.N.Str) {
+          fmt = args[0].value;
+          rest = args.slice(1);
+        }
+        const argr = fmt !== null ? 2 : 1;
+        if (args.length < argr) {
+          this.err('D_PRINTA_PROTO', call.line, `printa( ) prototype mismatch: ${args.length} args passed, ${argr} expected`);
+        }
+        let first: A.AggInfo | null = null;
+        rest.forEach((a, i) => {
+          if (a.kind !== A.N.Agg) {
+            this.expr(a);
+            this.err(
+              'D_PRINTA_AGGARG',
+              call.line,
+              `printa( ) argument #${i + argr} is incompatible with prototype:\n\tprototype: aggregation\n\t argument: ${a.type!.name}`,
+            );
+          }
+          const agg = this.aggRef(a, false);
+          if (!agg.assigned) this.err('D_PRINTA_AGGBAD', call.line, `undefined aggregation: @${agg.name}`);
+          if (first && !sameKeys(first.keys, agg.keys)) {
+            this.err('D_PRINTA_AGGPROTO', call.line, `printa( ): aggregation key signatures do not match`);
+          }
+          if (!first) first = agg;
+        });
+        call.data = fmt !== null ? this.env.formats.check('printa', fmt, [], call.line, first) : null;
+        this.clsFlags('printa', call.line);
+        return;
+      }
+      case 'clear':
+      case 'trunc':
+      case 'normalize':
+      case 'denormalize': {
+        const tagBase = name === 'clear' ? 'D_CLEAR' : name === 'trunc' ? 'D_TRUNC' : 'D_NORMALIZE';
+        const min = name === 'normalize' ? 2 : 1;
+        const max = name === 'clear' || name === 'denormalize' ? 1 : 2;
+        if (args.length < min || args.length > max) {
+          const exp = min === max ? `${min}` : args.length < min ? `at least ${min}` : `at most ${max}`;
+          this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${args.length} arg${args.length === 1 ? '' : 's'} passed, ${exp} expected`);
+        }
+        const a0 = args[0];
+        if (a0.kind !== A.N.Agg) {
+          this.expr(a0);
+          this.err(
+            `${tagBase}_AGGARG`,
+            call.line,
+            `${name}( ) argument #1 is incompatible with prototype:\n\tprototype: aggregation\n\t argument: ${a0.type!.name}`,
+          );
+        }
+        const agg = this.aggRef(a0, false);
+        if (!agg.assigned) this.err(`${tagBase}_AGGBAD`, call.line, `undefined aggregation: @${agg.name}`);
+        if (args.length > 1) {
+          const n = this.expr(args[1]);
+          if (!isInteger(n.type!)) {
+            if (name === 'normalize') {
+              this.err('D_NORMALIZE_SCALAR', call.line, `normalize( ) argument #2 must be of scalar type`);
+            }
+            this.protoArg(name, 2, n, 'int64_t');
+          }
+        }
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'trace': {
+        this.protoLen(call, fn.proto);
+        const a = this.expr(args[0]);
+        if (isVoid(a.type!)) this.err('D_TRACE_VOID', a.line, 'trace( ) may not be applied to a void expression');
+        if (a.kind === A.N.Agg || (a.kind === A.N.Index && a.mode === 'agg')) {
+          this.err('D_TRACE_DYN', a.line, 'trace( ) may not be applied to a dynamic expression');
+        }
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'tracemem': {
+        this.protoLen(call, fn.proto);
+        const a = this.expr(args[0]);
+        if (!isInteger(a.type!) && !isPointer(a.type!)) {
+          this.err(
+            'D_TRACEMEM_ADDR',
+            a.line,
+            `tracemem( ) argument #1 is incompatible with prototype:\n\tprototype: pointer or integer\n\t argument: ${a.type!.name}`,
+          );
+        }
+        const n = this.expr(args[1]);
+        const nv = this.constValue(n);
+        if (nv === null || nv <= 0n) {
+          this.err('D_TRACEMEM_SIZE', n.line, 'tracemem( ) argument #2 must be a non-zero positive integral constant expression');
+        }
+        if (args[2]) this.expr(args[2]);
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'print': {
+        this.protoLen(call, fn.proto);
+        const a = this.expr(args[0]);
+        if (isVoid(a.type!)) this.err('D_PROTO_ARG', a.line, 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: void');
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'speculate':
+      case 'commit':
+      case 'discard': {
+        this.protoArgs(call, fn.proto);
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'exit':
+      case 'raise':
+      case 'chill':
+      case 'stop':
+      case 'panic':
+      case 'breakpoint':
+        if (fn.destructive) this.requireDestructive(call);
+        this.protoArgs(call, fn.proto);
+        this.clsFlags(name, call.line);
+        return;
+      case 'setopt': {
+        this.protoArgs(call, fn.proto);
+        this.clsFlags(name, call.line);
+        return;
+      }
+      case 'stack':
+      case 'ustack':
+      case 'jstack': {
+        this.protoArgs(call, fn.proto);
+        for (const a of args) {
+          const v = this.constValue(a);
+          if (v === null) this.err('D_STACK_SIZE', a.line, `${name}( ) size must be a non-zero positive integer constant`);
+        }
+        this.clsFlags(name, call.line);
+        return;
+      }
+      default:
+        this.protoArgs(call, fn.proto);
+        this.clsFlags(name, call.line);
+    }
+  }
+
+  private requireDestructive(call: A.Call): void {
+    // -w is checked when the program is enabled ("Destructive actions not allowed"), as DTrace does
+    void call;
+  }
+
+  private protoLen(call: A.Call, p: Prototype): void {
+    const argc = call.args.length;
+    const fixed = p.params.length;
+    let mismatch = false;
+    let cmp = '';
+    let limit = fixed;
+    if (p.variadic) {
+      mismatch = argc < fixed;
+      cmp = 'at least ';
+    } else if (p.optionalFrom >= 0) {
+      if (argc < p.optionalFrom) {
+        mismatch = true;
+        cmp = 'at least ';
+        limit = p.optionalFrom;
+      } else if (argc > fixed) {
+        mismatch = true;
+        cmp = 'at most ';
+      }
+    } else {
+      mismatch = argc !== fixed;
+    }
+    if (mismatch) {
+      this.err(
+        'D_PROTO_LEN',
+        call.line,
+        `${call.name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, ${cmp}${limit} expected`,
+      );
+    }
+  }
+
+  /** Checks count and types of a call's arguments against its prototype. */
+  private protoArgs(call: A.Call, p: Prototype): void {
+    this.protoLen(call, p);
+    call.args.forEach((a, i) => {
+      const e = this.expr(a);
+      const want = i < p.params.length ? p.params[i] : null;
+      if (want && !this.argCompatible(want, e)) {
+        this.err(
+          'D_PROTO_ARG',
+          call.line,
+          `${call.name}( ) argument #${i + 1} is incompatible with prototype:\n\tprototype: ${want.name}\n\t argument: ${e.type!.name}`,
+        );
+      }
+    });
+  }
+
+  private protoArg(fn: string, n: number, e: A.Expr, proto: string): never {
+    this.err('D_PROTO_ARG', e.line, `${fn}( ) argument #${n} is incompatible with prototype:\n\tprototype: ${proto}\n\t argument: ${e.type!.name}`);
+  }
+
+  // -- expressions -----------------------------------------------------------------------------
+
+  /** Type-checks an expression in place; returns it (or its replacement, for inlines). */
+  expr(e: A.Expr): A.Expr {
+    switch (e.kind) {
+      case A.N.Int:
+        e.type = this.intLiteralType(e);
+        return e;
+      case A.N.Str:
+        e.type = this.str;
+        return e;
+      case A.N.Ident:
+        return this.ident(e, false);
+      case A.N.Agg:
+        this.err('D_AGG_SCALAR', e.line, `aggregation ${e.name} must be used with [ ] or in an aggregating action`);
+        break;
+      case A.N.SelfVar:
+      case A.N.ThisVar:
+        return this.dynVar(e, false);
+      case A.N.Index:
+        return this.index(e, false);
+      case A.N.Call:
+        return this.call(e);
+      case A.N.Member:
+        return this.member(e);
+      case A.N.Unary:
+        return this.unary(e);
+      case A.N.Postfix:
+        this.incdec(e.operand, e.op, e.line);
+        e.type = e.operand.type;
+        return e;
+      case A.N.Binary:
+        return this.binary(e);
+      case A.N.Logical: {
+        const l = this.expr(e.left);
+        const r = this.expr(e.right);
+        if (!isScalar(l.type!) || !isScalar(r.type!)) {
+          this.err('D_OP_SCALAR', e.line, `operator ${e.op} requires operands of scalar type`);
+        }
+        e.type = this.int;
+        return e;
+      }
+      case A.N.Assign:
+        return this.assign(e);
+      case A.N.Ternary: {
+        const c = this.expr(e.cond);
+        if (!isScalar(c.type!)) this.err('D_OP_SCALAR', e.line, 'operator ?: expression must be of scalar type');
+        const a = this.expr(e.then);
+        const b = this.expr(e.otherwise);
+        const ta = a.type!;
+        const tb = b.type!;
+        if (isInteger(ta) && isInteger(tb)) {
+          e.type = this.promote(ta, tb);
+        } else if (sameType(ta, tb)) {
+          e.type = ta;
+        } else if (isStringLike(ta) && isStringLike(tb) && (isString(ta) || isString(tb))) {
+          e.type = this.str;
+        } else if (isPointer(ta) && isInteger(tb) && this.isZero(b)) {
+          e.type = ta;
+        } else if (isPointer(tb) && isInteger(ta) && this.isZero(a)) {
+          e.type = tb;
+        } else if (isPointer(ta) && isPointer(tb) && (isVoid(resolve(ta).base!) || isVoid(resolve(tb).base!))) {
+          e.type = isVoid(resolve(ta).base!) ? tb : ta;
+        } else {
+          this.err('D_OP_INCOMPAT', e.line, `operator ?: operands must have compatible types`);
+        }
+        return e;
+      }
+      case A.N.Cast:
+        return this.cast(e);
+      case A.N.SizeofType:
+        if (e.of.size === 0 && !isVoid(e.of)) this.err('D_SIZEOF_TYPE', e.line, 'cannot apply sizeof to an operand of unknown size');
+        e.type = this.env.types.get('size_t');
+        return e;
+      case A.N.SizeofExpr: {
+        const o = this.exprNoRef(e.operand);
+        if (o.kind === A.N.Member && this.isBitfield(o)) this.err('D_SIZEOF_BITFIELD', e.line, 'cannot apply sizeof to a bit-field');
+        if (o.type!.size === 0) this.err('D_SIZEOF_TYPE', e.line, 'cannot apply sizeof to an operand of unknown size');
+        e.type = this.env.types.get('size_t');
+        return e;
+      }
+      case A.N.Stringof: {
+        const o = this.expr(e.operand);
+        const t = o.type!;
+        if (!isScalar(t) && !isStringLike(t)) {
+          this.err('D_STRINGOF_TYPE', e.line, `cannot apply stringof to a value of type ${t.name}`);
+        }
+        e.type = this.str;
+        return e;
+      }
+      case A.N.Offsetof: {
+        if (!isStructLike(e.of)) this.err('D_OFFSETOF_TYPE', e.line, 'offsetof operand must be a struct or union type');
+        const m = findMember(e.of, e.member);
+        if (!m) this.err('D_UNKNOWN', e.line, `failed to determine offset of ${e.member}: Member name not found`);
+        if (m.bitWidth >= 0) this.err('D_OFFSETOF_BITFIELD', e.line, `cannot take offset of a bit-field: ${e.member}`);
+        e.type = this.env.types.get('size_t');
+        return e;
+      }
+      case A.N.Xlate:
+        return this.xlate(e);
+      case A.N.Comma:
+        this.expr(e.left);
+        e.type = this.expr(e.right).type;
+        return e;
+    }
+    throw new Error('unreachable');
+  }
+
+  /** Checks an expression whose value is not read (sizeof's operand): variables need not exist yet. */
+  private exprNoRef(e: A.Expr): A.Expr {
+    return this.expr(e);
+  }
+
+  private isZero(e: A.Expr): boolean {
+    return e.kind === A.N.Int && e.value === 0n;
+  }
+
+  /** dt_node_int: the first of int, unsigned, long, unsigned long, ... that holds the value. */
+  private intLiteralType(e: A.IntLit): DType {
+    const order = ['int', 'unsigned int', 'long', 'unsigned long', 'long long', 'unsigned long long'];
+    const limits = [0x7fffffffn, 0xffffffffn, 0x7fffffffffffffffn, 0xffffffffffffffffn, 0x7fffffffffffffffn, 0xffffffffffffffffn];
+    let i = 0;
+    for (const c of e.suffix) {
+      if (c === 'u') i += 1;
+      else if (c === 'l') i += 2;
+    }
+    const step = e.decimal || e.suffix.includes('u') ? 2 : 1;
+    for (; i < order.length; i += step) {
+      if (e.value <= limits[i]) return this.env.types.get(order[i]);
+    }
+    this.err('D_INT_OFLOW', e.line, `integer constant 0x${e.value.toString(16)} cannot be represented in any built-in integral type`);
+  }
+
+  /** The usual arithmetic conversions of two integer types (K&R A6.5), at least int. */
+  promote(a: DType, b: DType): DType {
+    const ra = resolve(a);
+    const rb = resolve(b);
+    const sa = Math.max(ra.size, 4);
+    const sb = Math.max(rb.size, 4);
+    const ta = ra.size < 4 || ra.kind === Kind.Enum ? this.int : a;
+    const tb = rb.size < 4 || rb.kind === Kind.Enum ? this.int : b;
+    if (sa > sb) return ta;
+    if (sb > sa) return tb;
+    const ua = !resolve(ta).signed;
+    const ub = !resolve(tb).signed;
+    if (ua) return ta;
+    if (ub) return tb;
+    return ta;
+  }
+
+  private ident(e: A.Ident, write: boolean): A.Expr {
+    const name = e.name;
+    if (this.paramBinding && this.paramBinding.name === name) {
+      e.resolved = A.IdentKind.Global;
+      e.ref = this.paramBinding.v;
+      e.type = this.paramBinding.v.type;
+      return e;
+    }
+    const g = this.syms.globals.get(name);
+    if (g) {
+      if (g.kind === 'assoc') {
+        this.err('D_ARR_BADREF', e.line, `associative array ${name} must be used with [ ]`);
+      }
+      if (!write && !g.defined) this.err('D_VAR_UNDEF', e.line, `${name} has not yet been declared or assigned`);
+      e.resolved = g.kind === 'array' ? A.IdentKind.GlobalArray : A.IdentKind.Global;
+      e.ref = g;
+      e.type = g.type ?? this.int64;
+      return e;
+    }
+    const inl = this.syms.inlines.get(name);
+    if (inl) {
+      e.resolved = A.IdentKind.Inline;
+      e.inlineExpr = inl.expr;
+      e.type = inl.type;
+      return e;
+    }
+    const b = this.env.builtins.variables.get(name);
+    if (b) {
+      if (b.array) this.err('D_IDENT_BADREF', e.line, `variable '${name}' may not be referenced as a scalar`);
+      e.resolved = A.IdentKind.Builtin;
+      e.type = b.type;
+      if (write) this.err('D_OP_WRITE', e.line, `operator = can only be applied to a writable variable`);
+      return e;
+    }
+    const ec = this.env.types.enumConsts.get(name);
+    if (ec) {
+      e.resolved = A.IdentKind.EnumConst;
+      e.constValue = BigInt(ec.value);
+      e.type = ec.type;
+      return e;
+    }
+    const fn = this.env.builtins.functions.get(name);
+    if (fn) {
+      const what = fn.kind === FnKind.Subr ? 'function' : fn.kind === FnKind.Action ? 'action' : 'aggregating function';
+      this.err('D_IDENT_BADREF', e.line, `${what} '${name}' may not be referenced as a scalar`);
+    }
+    if (write) {
+      const v = this.newVar(name, 'global', 'scalar', null, null, e.line, false);
+      this.syms.globals.set(name, v);
+      e.resolved = A.IdentKind.Global;
+      e.ref = v;
+      e.type = null;
+      return e;
+    }
+    this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${name}: Unknown variable name`);
+  }
+
+  private dynVar(e: A.SelfVar | A.ThisVar, write: boolean): A.Expr {
+    const scope = e.kind === A.N.SelfVar ? 'self' : 'this';
+    const table = scope === 'self' ? this.syms.tls : this.syms.locals;
+    let v = table.get(e.name);
+    if (!v) {
+      if (!write) {
+        this.err('D_VAR_UNDEF', e.line, `${scope}->${e.name} has not yet been declared or assigned`);
+      }
+      v = this.newVar(e.name, scope, 'scalar', null, null, e.line, false);
+      table.set(e.name, v);
+    }
+    if (v.kind === 'assoc' && !write) {
+      this.err('D_ARR_BADREF', e.line, `associative array ${scope}->${e.name} must be used with [ ]`);
+    }
+    if (!write && !v.defined) this.err('D_VAR_UNDEF', e.line, `${scope}->${e.name} has not yet been declared or assigned`);
+    if (scope === 'this' && !this.locals.includes(v)) this.locals.push(v);
+    e.ref = v;
+    e.type = v.type;
+    return e;
+  }
+
+  /** a[...]: associative arrays, aggregations, args[], C arrays and pointers. */
+  private index(e: A.Index, write: boolean): A.Expr {
+    const base = e.base;
+    if (base.kind === A.N.Agg) {
+      this.err('D_AGG_SCALAR', e.line, `aggregation ${base.name} must be used in an aggregating action or printa( )`);
+    }
+    if (base.kind === A.N.Ident) {
+      const name = base.name;
+      if (name === 'args' && !this.syms.globals.has('args')) return this.argsIndex(e);
+      if (name === 'uregs' && !this.syms.globals.has('uregs')) {
+        e.mode = 'builtin';
+        if (e.args.length !== 1) this.err('D_PROTO_LEN', e.line, `uregs[ ] prototype mismatch: ${e.args.length} args passed, 1 expected`);
+        this.expr(e.args[0]);
+        e.type = this.uint64;
+        return e;
+      }
+      const g = this.syms.globals.get(name);
+      if (!g || g.kind === 'assoc' || (!g.defined && g.type === null)) {
+        return this.assocIndex(e, this.syms.globals, 'global', name, base, write);
+      }
+    }
+    if (base.kind === A.N.SelfVar || base.kind === A.N.ThisVar) {
+      const table = base.kind === A.N.SelfVar ? this.syms.tls : this.syms.locals;
+      const v = table.get(base.name);
+      if (!v || v.kind === 'assoc') {
+        if (base.kind === A.N.ThisVar) {
+          this.err('D_DECL_LOCASSC', e.line, `associative arrays may not be declared as local variables: ${base.name}`);
+        }
+        return this.assocIndex(e, table, 'self', base.name, base, write);
+      }
+    }
+    // C array or pointer indexing: E1[E2] is *(E1 + E2)
+    const b = this.expr(base);
+    if (e.args.length !== 1) this.err('D_PROTO_LEN', e.line, `operator [ ] requires exactly one index`);
+    const i = this.expr(e.args[0]);
+    const bt = resolve(b.type!);
+    if (bt.kind !== Kind.Array && bt.kind !== Kind.Pointer) {
+      if (isString(bt)) {
+        e.mode = 'array';
+        if (!isInteger(i.type!)) this.err('D_OP_INT', e.line, 'operator [ ] requires an index of integral type');
+        e.type = this.env.types.get('char');
+        return e;
+      }
+      this.err('D_OP_ARRPTR', e.line, `operator [ ] requires an array or pointer operand`);
+    }
+    if (!isInteger(i.type!)) this.err('D_OP_INT', e.line, 'operator [ ] requires an index of integral type');
+    if (bt.kind === Kind.Array && i.kind === A.N.Int && bt.count > 1 && i.value >= BigInt(bt.count)) {
+      this.err('D_ARR_BOUNDS', e.line, `index outside array bounds: ${i.value}, max is ${bt.count}`);
+    }
+    if (bt.kind === Kind.Pointer && isVoid(bt.base!)) this.err('D_DEREF_VOID', e.line, 'cannot dereference pointer to void');
+    e.mode = 'array';
+    e.type = bt.base!;
+    return e;
+  }
+
+  private argsIndex(e: A.Index): A.Expr {
+    e.mode = 'args';
+    if (e.args.length !== 1) {
+      this.err('D_PROTO_LEN', e.line, `args[ ] prototype mismatch: ${e.args.length} args passed, 1 expected`);
+    }
+    const i = this.expr(e.args[0]);
+    if (!isInteger(i.type!)) {
+      this.err('D_PROTO_ARG', e.line, `args[ ] argument #1 is incompatible with prototype:\n\tprototype: int\n\t argument: ${i.type!.name}`);
+    }
+    const n = this.constValue(i);
+    if (n === null) {
+      e.type = this.int64;
+      return e;
+    }
+    const idx = Number(n);
+    let t: DType | null = null;
+    for (const p of this.probes) {
+      if (idx < 0 || idx >= p.argTypes.length) {
+        const desc = `${p.provider}:${p.module}:${p.func}:${p.name}`;
+        this.err('D_ARGS_IDX', e.line, `index ${idx} is out of range for ${desc} args[ ]`);
+      }
+      const pt = p.argTypes[idx];
+      if (t && !sameType(t, pt)) {
+        this.err('D_ARGS_TYPE', e.line, `args[${idx}] has conflicting types across probes`);
+      }
+      t = pt;
+    }
+    e.type = t ?? this.int64;
+    return e;
+  }
+
+  private assocIndex(
+    e: A.Index,
+    table: Map<string, A.VarInfo>,
+    scope: 'global' | 'self',
+    name: string,
+    base: A.Expr,
+    write: boolean,
+  ): A.Expr {
+    let v = table.get(name);
+    const prefix = scope === 'self' ? 'self->' : '';
+    if (!v) {
+      if (!write) this.err('D_VAR_UNDEF', e.line, `${prefix}${name} has not yet been declared or assigned`);
+      v = this.newVar(name, scope, 'assoc', null, null, e.line, false);
+      table.set(name, v);
+    } else if (v.kind !== 'assoc') {
+      if (v.type === null && !v.defined) v.kind = 'assoc';
+      else this.err('D_IDENT_BADREF', e.line, `${prefix}${name} is not an associative array`);
+    }
+    if (!write && !v.defined) this.err('D_VAR_UNDEF', e.line, `${prefix}${name} has not yet been declared or assigned`);
+    const keys = e.args.map((a) => this.expr(a));
+    for (const k of keys) {
+      const t = k.type!;
+      if (isVoid(t)) this.err('D_KEY_TYPE', k.line, `${prefix}${name}[ ] key #${keys.indexOf(k) + 1} is of type void`);
+    }
+    if (v.keys === null) {
+      v.keys = keys.map((k) => this.keyType(k.type!));
+    } else {
+      if (keys.length !== v.keys.length) {
+        this.err(
+          'D_PROTO_LEN',
+          e.line,
+          `${prefix}${name}[ ] prototype mismatch: ${keys.length} key${keys.length === 1 ? ' ' : 's '}passed, ${v.keys.length} expected`,
+        );
+      }
+      keys.forEach((k, i) => {
+        if (!this.keyCompatible(v!.keys![i], k)) {
+          this.err(
+            'D_PROTO_ARG',
+            e.line,
+            `${prefix}${name}[ ] key #${i + 1} is incompatible with prototype:\n\tprototype: ${v!.keys![i].name}\n\t      key: ${k.type!.name}`,
+          );
+        }
+      });
+    }
+    base.ref = v;
+    base.type = v.type;
+    e.ref = v;
+    e.mode = 'assoc';
+    e.type = v.type ?? this.int64;
+    return e;
+  }
+
+  /** Keys are stored by value: char arrays and char pointers key as strings. */
+  private keyType(t: DType): DType {
+    if (isCharArray(t)) return this.str;
+    return t;
+  }
+
+  private keyCompatible(want: DType, k: A.Expr): boolean {
+    const t = k.type!;
+    if (isInteger(want) && isInteger(t)) return true;
+    if (isString(want) && isStringLike(t)) return true;
+    if (isPointer(want) && isPointer(t)) return true;
+    return sameType(want, t);
+  }
+
+  private aggRef(e: A.Expr, create: boolean): A.AggInfo {
+    const ref = e as A.AggRef;
+    const name = ref.name.slice(1);
+    let a = this.syms.aggs.get(name);
+    if (!a) {
+      if (!create) this.err('D_PRINTA_AGGBAD', e.line, `undefined aggregation: @${name}`);
+      a = { name, id: this.syms.aggs.size, fn: null, keys: null, params: [], valueType: null, line: e.line, assigned: false };
+      this.syms.aggs.set(name, a);
+    }
+    ref.ref = a;
+    return a;
+  }
+
+  private call(e: A.Call): A.Expr {
+    const fn = this.env.builtins.functions.get(e.name);
+    if (!fn) {
+      if (this.syms.globals.has(e.name) || this.env.builtins.variables.has(e.name)) {
+        const kind = this.env.builtins.variables.has(e.name) ? 'variable' : 'variable';
+        this.err('D_FUNC_IDKIND', e.line, `${kind} '${e.name}' may not be referenced as a function`);
+      }
+      this.err('D_FUNC_UNDEF', e.line, `undefined function name: ${e.name}`);
+    }
+    if (fn.kind === FnKind.Action) {
+      this.err('D_ACT_SPEC', e.line, `action ${e.name}( ) may not be used in an expression`);
+    }
+    if (fn.kind === FnKind.Agg) {
+      this.err('D_AGG_FUNC', e.line, `aggregating function ${e.name}( ) may only be used as an aggregation value`);
+    }
+    this.protoArgs(e, fn.proto);
+    switch (e.name) {
+      case 'speculation':
+      case 'rand':
+        break;
+      case 'alloca':
+        e.type = pointerTo(VOID);
+        return e;
+      case 'copyin':
+        e.type = pointerTo(VOID);
+        return e;
+    }
+    e.type = fn.proto.ret;
+    return e;
+  }
+
+  private member(e: A.Member): A.Expr {
+    const b = this.expr(e.base);
+    let t = resolve(b.type!);
+    if (e.arrow) {
+      if (t.kind !== Kind.Pointer) this.err('D_OP_PTR', e.line, 'operator -> must be applied to a pointer');
+      t = resolve(t.base!);
+    } else if (t.kind === Kind.Pointer) {
+      this.err('D_OP_SOU', e.line, `operator . cannot be applied to type "${b.type!.name}"; must be applied to a struct or union`);
+    }
+    if (t.kind !== Kind.Struct && t.kind !== Kind.Union) {
+      const op = e.arrow ? '->' : '.';
+      const what = e.arrow ? `operator ${op} cannot be applied to pointer to type "${t.name}"; must be applied to a struct or union pointer` : `operator ${op} cannot be applied to type "${b.type!.name}"; must be applied to a struct or union`;
+      this.err(e.arrow ? 'D_OP_SOU' : 'D_OP_SOU', e.line, what);
+    }
+    if (!t.complete) {
+      this.err('D_OP_INCOMPLETE', e.line, `operator ${e.arrow ? '->' : '.'} cannot be applied to a forward declaration: no ${t.name} definition is available`);
+    }
+    const m = findMember(t, e.name);
+    if (!m) this.err('D_TYPE_MEMBER', e.line, `${t.name} is not a struct or union, or has no member ${e.name}`.replace(/.*/, `Member name not found: ${e.name}`));
+    e.type = m.type;
+    return e;
+  }
+
+  private isBitfield(e: A.Member): boolean {
+    let t = resolve(e.base.type!);
+    if (e.arrow) t = resolve(t.base!);
+    const m = findMember(t, e.name);
+    return !!m && m.bitWidth >= 0;
+  }
+
+  private unary(e: A.Unary): A.Expr {
+    switch (e.op) {
+      case '++':
+      case '--':
+        this.incdec(e.operand, e.op, e.line);
+        e.type = e.operand.type;
+        return e;
+      case '-':
+      case '+': {
+        const o = this.expr(e.operand);
+        if (!isArithmetic(o.type!)) this.err('D_OP_ARITH', e.line, `operator ${e.op} requires an operand of arithmetic type`);
+        e.type = this.promote(o.type!, o.type!);
+        return e;
+      }
+      case '~': {
+        const o = this.expr(e.operand);
+        if (!isInteger(o.type!)) this.err('D_OP_INT', e.line, 'operator ~ requires an operand of integral type');
+        e.type = this.promote(o.type!, o.type!);
+        return e;
+      }
+      case '!': {
+        const o = this.expr(e.operand);
+        if (!isScalar(o.type!)) this.err('D_OP_SCALAR', e.line, 'operator ! requires an operand of scalar type');
+        e.type = this.int;
+        return e;
+      }
+      case '*': {
+        const o = this.expr(e.operand);
+        const t = resolve(o.type!);
+        if (t.kind === Kind.Array) {
+          e.type = t.base!;
+          return e;
+        }
+        if (t.kind !== Kind.Pointer) this.err('D_DEREF_NONPTR', e.line, 'cannot dereference non-pointer type');
+        if (isVoid(t.base!)) this.err('D_DEREF_VOID', e.line, 'cannot dereference pointer to void');
+        if (resolve(t.base!).kind === Kind.Function) this.err('D_DEREF_FUNC', e.line, 'cannot dereference pointer to function');
+        e.type = t.base!;
+        return e;
+      }
+      case '&': {
+        const o = e.operand;
+        if (o.kind === A.N.Ident || o.kind === A.N.SelfVar || o.kind === A.N.ThisVar || (o.kind === A.N.Index && !this.isMemoryIndex(o))) {
+          this.expr(o);
+          if (o.kind === A.N.Ident && o.resolved === A.IdentKind.GlobalArray) {
+            this.err('D_ADDROF_VAR', e.line, 'cannot take address of dynamic variable');
+          }
+          this.err('D_ADDROF_VAR', e.line, 'cannot take address of dynamic variable');
+        }
+        this.expr(o);
+        if (o.kind === A.N.Member && this.isBitfield(o)) this.err('D_ADDROF_BITFIELD', e.line, 'cannot take address of bit-field');
+        if (!(o.kind === A.N.Member || (o.kind === A.N.Unary && o.op === '*') || o.kind === A.N.Index)) {
+          this.err('D_ADDROF_LVAL', e.line, 'unacceptable operand for unary & operator');
+        }
+        e.type = pointerTo(o.type!);
+        return e;
+      }
+    }
+  }
+
+  private isMemoryIndex(e: A.Index): boolean {
+    if (e.base.kind === A.N.Ident) {
+      const g = this.syms.globals.get(e.base.name);
+      return !!g && g.kind !== 'assoc' && g.type !== null;
+    }
+    return e.base.kind !== A.N.SelfVar && e.base.kind !== A.N.ThisVar;
+  }
+
+  private incdec(o: A.Expr, op: string, line: number): void {
+    if (o.kind === A.N.Ident || o.kind === A.N.SelfVar || o.kind === A.N.ThisVar) {
+      this.lvalue(o);
+      const v = o.ref as A.VarInfo | null;
+      if (v && v.type === null) {
+        v.type = this.int64;
+        o.type = this.int64;
+      }
+      if (v) v.defined = true;
+    } else {
+      this.lvalue(o);
+    }
+    const t = o.type!;
+    if (!isScalar(t)) this.err('D_OP_SCALAR', line, `operator ${op} requires operand of scalar type`);
+    if (isPointer(t) && resolve(resolve(t).base!).size === 0) {
+      this.err('D_OP_VFPTR', line, `operator ${op} requires an operand of known size`);
+    }
+  }
+
+  /** Resolves an assignment target, creating variables as D does. */
+  private lvalue(t: A.Expr): A.Expr {
+    switch (t.kind) {
+      case A.N.Ident: {
+        this.ident(t, true);
+        if (t.resolved !== A.IdentKind.Global) {
+          if (t.resolved === A.IdentKind.GlobalArray) {
+            this.err('D_OP_ARRFUN', t.line, `operator = may not be applied to operand of type "${t.type!.name}"`);
+          }
+          this.err('D_OP_WRITE', t.line, 'operator = can only be applied to a writable variable');
+        }
+        return t;
+      }
+      case A.N.SelfVar:
+      case A.N.ThisVar:
+        return this.dynVar(t, true);
+      case A.N.Index:
+        if (t.base.kind === A.N.Ident && t.base.name === 'args' && !this.syms.globals.has('args')) {
+          this.argsIndex(t);
+          this.err('D_OP_WRITE', t.line, 'operator = can only be applied to a writable variable');
+        }
+        return this.index(t, true);
+      case A.N.Member:
+      case A.N.Unary:
+        if (t.kind === A.N.Unary && t.op !== '*') break;
+        this.expr(t);
+        return t;
+      default:
+        break;
+    }
+    this.expr(t);
+    this.err('D_OP_LVAL', t.line, 'operator = requires modifiable lvalue as an operand');
+  }
+
+  private assign(e: A.Assign): A.Expr {
+    const target = e.target;
+    if (target.kind === A.N.Agg || (target.kind === A.N.Index && target.base.kind === A.N.Agg)) {
+      return this.aggAssign(e);
+    }
+    if (e.op === '=') {
+      const r = this.expr(e.value);
+      const l = this.lvalue(target);
+      const v = l.ref as A.VarInfo | null;
+      const isVar = v !== null && (l.kind === A.N.Ident || l.kind === A.N.SelfVar || l.kind === A.N.ThisVar || (l.kind === A.N.Index && l.mode === 'assoc'));
+      if (isVar && v.type === null) {
+        // the first assignment gives a variable its type
+        let t = r.type!;
+        if (isVoid(t)) this.err('D_OP_VOID', e.line, `operator = cannot be applied to a void expression`);
+        if (isCharArray(t) && v.kind === 'assoc') t = this.str;
+        v.type = t;
+        l.type = t;
+        if (l.kind === A.N.Index) l.base.type = t;
+      }
+      if (v && isVar) v.defined = true;
+      const lt = l.type!;
+      if (!isString(lt)) {
+        const k = resolve(lt).kind;
+        if (k === Kind.Array || k === Kind.Function) {
+          this.err('D_OP_ARRFUN', e.line, `operator = may not be applied to operand of type "${lt.name}"`);
+        }
+      }
+      if (!this.assignable(lt, r)) {
+        const dynDelete =
+          isVar && (v!.kind === 'assoc' || v!.scope === 'self') && r.kind === A.N.Int && r.value === 0n;
+        if (!dynDelete) {
+          this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" = "${r.type!.name}"`);
+        }
+      }
+      e.type = lt;
+      return e;
+    }
+    // compound assignment: the target must already exist
+    const l = this.lvalueExisting(target);
+    const r = this.expr(e.value);
+    const lt = l.type!;
+    const rt = r.type!;
+    const op = e.op;
+    if (op === '+=' || op === '-=') {
+      if (isString(lt) || isString(rt)) {
+        this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" ${op} "${rt.name}"`);
+      }
+      if (!isInteger(lt) || !isInteger(rt)) {
+        if (!isPointer(lt)) this.err('D_OP_VFPTR', e.line, `operator ${op} requires left-hand scalar operand of known size`);
+        else if (!isInteger(rt)) this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" ${op} "${rt.name}"`);
+      }
+    } else if (op === '*=' || op === '/=') {
+      if (!isArithmetic(lt) || !isArithmetic(rt)) this.err('D_OP_ARITH', e.line, `operator ${op} requires operands of arithmetic type`);
+    } else if (!isInteger(lt) || !isInteger(rt)) {
+      this.err('D_OP_INT', e.line, `operator ${op} requires operands of integral type`);
+    }
+    e.type = lt;
+    return e;
+  }
+
+  private lvalueExisting(t: A.Expr): A.Expr {
+    switch (t.kind) {
+      case A.N.Ident:
+      case A.N.SelfVar:
+      case A.N.ThisVar:
+      case A.N.Index:
+      case A.N.Member:
+        break;
+      default:
+        if (t.kind === A.N.Unary && t.op === '*') break;
+        this.expr(t);
+        this.err('D_OP_LVAL', t.line, 'operator = requires modifiable lvalue as an operand');
+    }
+    this.expr(t);
+    if (t.kind === A.N.Ident && t.resolved !== A.IdentKind.Global) {
+      this.err('D_OP_WRITE', t.line, 'operator = can only be applied to a writable variable');
+    }
+    if (t.kind === A.N.Index && t.mode === 'args') this.err('D_OP_WRITE', t.line, 'operator = can only be applied to a writable variable');
+    return t;
+  }
+
+  /** @a[keys] = fn(args): aggregation statements. */
+  private aggAssign(e: A.Assign): A.Expr {
+    const target = e.target;
+    const aggNode = target.kind === A.N.Agg ? target : ((target as A.Index).base as A.AggRef);
+    const agg = this.aggRef(aggNode, true);
+    const v = e.value;
+    if (e.op !== '=' ) this.err('D_OP_LVAL', e.line, `operator ${e.op} requires modifiable lvalue as an operand`);
+    if (v.kind !== A.N.Call) this.err('D_AGG_FUNC', e.line, `@${agg.name} must be assigned the result of an aggregating function`);
+    const fn = this.env.builtins.functions.get(v.name);
+    if (!fn) this.err('D_FUNC_UNDEF', v.line, `undefined function name: ${v.name}`);
+    if (fn.kind !== FnKind.Agg) this.err('D_AGG_FUNC', e.line, `@${agg.name} must be assigned the result of an aggregating function`);
+    if (agg.fn !== null && agg.fn !== v.name) {
+      this.err(
+        'D_AGG_REDEF',
+        e.line,
+        `aggregation redefined: @${agg.name}\n\t current: @${agg.name} = ${v.name}( )\n\tprevious: @${agg.name} = ${agg.fn}( ) : line ${agg.line}`,
+      );
+    }
+    // keys
+    const keys = target.kind === A.N.Index ? target.args.map((k) => this.expr(k)) : [];
+    const keyTypes = keys.map((k) => this.keyType(k.type!));
+    for (const k of keys) {
+      if (isVoid(k.type!)) this.err('D_KEY_TYPE', k.line, `@${agg.name}[ ] key #${keys.indexOf(k) + 1} is of type void`);
+    }
+    if (agg.keys === null) {
+      agg.keys = keyTypes;
+    } else {
+      if (agg.keys.length !== keys.length) {
+        this.err(
+          'D_PROTO_LEN',
+          e.line,
+          `@${agg.name}[ ] prototype mismatch: ${keys.length} key${keys.length === 1 ? ' ' : 's '}passed, ${agg.keys.length} expected`,
+        );
+      }
+      keys.forEach((k, i) => {
+        if (!this.keyCompatible(agg.keys![i], k)) {
+          this.err(
+            'D_PROTO_ARG',
+            e.line,
+            `@${agg.name}[ ] key #${i + 1} is incompatible with prototype:\n\tprototype: ${agg.keys![i].name}\n\t      key: ${k.type!.name}`,
+          );
+        }
+      });
+    }
+    if (target.kind === A.N.Index) {
+      target.mode = 'agg';
+      target.ref = agg;
+    }
+    this.aggFunction(v, fn, agg);
+    if (agg.fn === null) agg.line = e.line;
+    agg.fn = v.name;
+    agg.assigned = true;
+    e.type = VOID;
+    e.ref = agg;
+    return e;
+  }
+
+  private aggFunction(call: A.Call, fn: FnInfo, agg: A.AggInfo): void {
+    const args = call.args.map((a) => this.expr(a));
+    const name = call.name;
+    const needsValue = name !== 'count';
+    const argc = args.length;
+    const want = fn.proto.params.length;
+    if (name === 'count') {
+      if (argc !== 0) this.err('D_PROTO_LEN', call.line, `count( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, 0 expected`);
+    } else if (name === 'quantize' || name === 'lquantize' || name === 'llquantize') {
+      const max = want + 1;
+      if (argc < want) {
+        this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, at least ${want} expected`);
+      }
+      const extraAllowed = name === 'lquantize' ? 2 : 1;
+      if (argc > want + extraAllowed) {
+        this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} args passed, at most ${want + extraAllowed} expected`);
+      }
+      void max;
+    } else if (argc !== want) {
+      this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, ${want} expected`);
+    }
+    if (needsValue) {
+      const vt = args[0].type!;
+      if (!isScalar(vt)) {
+        this.err('D_AGG_SCALAR', call.line, `${name}( ) argument #1 must be of scalar type`);
+      }
+      agg.valueType = vt;
+    }
+    const params: bigint[] = [];
+    if (name === 'lquantize') {
+      const base = this.constValue(args[1]);
+      if (base === null) this.err('D_LQUANT_BASETYPE', args[1].line, 'lquantize( ) argument #1 must be a 32-bit quantity');
+      if (base < -0x80000000n || base > 0x7fffffffn) this.err('D_LQUANT_BASEVAL', args[1].line, 'lquantize( ) argument #1 must be a 32-bit quantity');
+      const limit = this.constValue(args[2]);
+      if (limit === null) this.err('D_LQUANT_LIMTYPE', args[2].line, 'lquantize( ) argument #2 must be a 32-bit quantity');
+      if (limit < -0x80000000n || limit > 0x7fffffffn) this.err('D_LQUANT_LIMVAL', args[2].line, 'lquantize( ) argument #2 must be a 32-bit quantity');
+      if (limit <= base) this.err('D_LQUANT_MISMATCH', call.line, 'lquantize( ) base (argument #1) must be less than limit (argument #2)');
+      let step = 1n;
+      if (argc > 3) {
+        const s = this.constValue(args[3]);
+        if (s === null) {
+          this.err('D_LQUANT_STEPTYPE', args[3].line, 'lquantize( ) argument #3 must be a non-zero positive integer constant');
+        }
+        if (s <= 0n || s > 0xffffn) {
+          this.err('D_LQUANT_STEPVAL', args[3].line, 'lquantize( ) argument #3 must be a non-zero positive integer constant');
+        }
+        step = s;
+      }
+      if ((limit - base) / step > 0xffffn) {
+        this.err('D_LQUANT_STEPLARGE', call.line, 'lquantize( ) difference between limit (argument #2) and base (argument #1) divided by step (argument #3) may not exceed 65535');
+      }
+      if ((limit - base) / step < 1n) {
+        this.err('D_LQUANT_STEPSMALL', call.line, 'lquantize( ) step (argument #3) too large: must have at least one quantization level');
+      }
+      params.push(base, limit, step);
+      if (agg.params.length && (agg.params[0] !== base || agg.params[1] !== limit || agg.params[2] !== step)) {
+        if (agg.params[0] !== base) this.err('D_LQUANT_MATCHBASE', call.line, `lquantize( ) base (argument #1) doesn't match previous declaration: expected ${agg.params[0]}, found ${base}`);
+        if (agg.params[1] !== limit) this.err('D_LQUANT_MATCHLIM', call.line, `lquantize( ) limit (argument #2) doesn't match previous declaration: expected ${agg.params[1]}, found ${limit}`);
+        this.err('D_LQUANT_MATCHSTEP', call.line, `lquantize( ) step (argument #3) doesn't match previous declaration: expected ${agg.params[2]}, found ${step}`);
+      }
+      if (argc > 4) this.aggIncrement(call, args[4], 5);
+    } else if (name === 'llquantize') {
+      const factor = this.constValue(args[1]);
+      if (factor === null) this.err('D_LLQUANT_FACTORTYPE', args[1].line, 'llquantize( ) argument #1 must be an integer constant');
+      if (factor < 2n || factor > 0xffffn) this.err('D_LLQUANT_FACTORVAL', args[1].line, 'llquantize( ) argument #1 must be an unsigned 16-bit quantity greater than or equal to 2');
+      const low = this.constValue(args[2]);
+      if (low === null) this.err('D_LLQUANT_LMAGTYPE', args[2].line, 'llquantize( ) argument #2 must be an integer constant');
+      if (low < 0n || low > 0xffffn) this.err('D_LLQUANT_LMAGVAL', args[2].line, 'llquantize( ) argument #2 must be an unsigned 16-bit quantity');
+      const high = this.constValue(args[3]);
+      if (high === null) this.err('D_LLQUANT_HMAGTYPE', args[3].line, 'llquantize( ) argument #3 must be an integer constant');
+      if (high < 0n || high > 0xffffn) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 must be an unsigned 16-bit quantity');
+      if (high < low) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 (high magnitude) must be at least argument #2 (low magnitude)');
+      let hv = 1n;
+      for (let i = 0n; i <= high; i++) {
+        hv *= factor;
+        if (hv > 0x7fffffffffffffffn) {
+          this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) factor (argument #1) raised to power of high magnitude (argument #3) plus 1 overflows 64-bits');
+        }
+      }
+      const steps = this.constValue(args[4]);
+      if (steps === null) this.err('D_LLQUANT_STEPTYPE', args[4].line, 'llquantize( ) argument #4 must be an integer constant');
+      if (steps < 1n || steps > 0xffffn) this.err('D_LLQUANT_STEPVAL', args[4].line, 'llquantize( ) argument #4 must be an unsigned 16-bit quantity');
+      if (steps > factor) {
+        if (steps % factor !== 0n) {
+          this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() factor (argument #1) must evenly divide the number of steps per magnitude (argument #4), or the number of steps per magnitude must evenly divide a power of the factor');
+        }
+      } else if (factor % steps !== 0n) {
+        this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() factor (argument #1) must evenly divide the number of steps per magnitude (argument #4), or the number of steps per magnitude must evenly divide a power of the factor');
+      }
+      params.push(factor, low, high, steps);
+      if (agg.params.length) {
+        if (agg.params[0] !== factor) this.err('D_LLQUANT_MATCHFACTOR', call.line, `llquantize() factor (argument #1) doesn't match previous declaration: expected ${agg.params[0]}, found ${factor}`);
+        if (agg.params[1] !== low) this.err('D_LLQUANT_MATCHLMAG', call.line, `llquantize() lmag (argument #2) doesn't match previous declaration: expected ${agg.params[1]}, found ${low}`);
+        if (agg.params[2] !== high) this.err('D_LLQUANT_MATCHHMAG', call.line, `llquantize() hmag (argument #3) doesn't match previous declaration: expected ${agg.params[2]}, found ${high}`);
+        if (agg.params[3] !== steps) this.err('D_LLQUANT_MATCHSTEPS', call.line, `llquantize() steps (argument #4) doesn't match previous declaration: expected ${agg.params[3]}, found ${steps}`);
+      }
+      if (argc > 5) this.aggIncrement(call, args[5], 6);
+    } else if (name === 'quantize') {
+      if (argc > 1) this.aggIncrement(call, args[1], 2);
+    }
+    agg.params = params;
+    call.type = VOID;
+  }
+
+  private aggIncrement(call: A.Call, incr: A.Expr, n: number): void {
+    if (!isScalar(incr.type!)) {
+      this.err('D_PROTO_ARG', incr.line, `${call.name}( ) increment value (argument #${n}) must be of scalar type`);
+    }
+  }
+
+  private binary(e: A.Binary): A.Expr {
+    const op = e.op;
+    // comparisons may name an enum's constant on the right without scope
+    const l = this.expr(e.left);
+    const r = this.expr(e.right);
+    const lt = l.type!;
+    const rt = r.type!;
+    switch (op) {
+      case '&':
+      case '^':
+      case '|':
+      case '%':
+        if (!isInteger(lt) || !isInteger(rt)) this.err('D_OP_INT', e.line, `operator ${opText(op)} requires operands of integral type`);
+        e.type = this.promote(lt, rt);
+        if (op === '%' && this.isZero(r)) this.err('D_DIV_ZERO', e.line, 'expression contains division by zero');
+        return e;
+      case '<<':
+      case '>>':
+        if (!isInteger(lt) || !isInteger(rt)) this.err('D_OP_INT', e.line, `operator ${op} requires operands of integral type`);
+        e.type = this.promote(lt, lt);
+        return e;
+      case '*':
+      case '/':
+        if (!isArithmetic(lt) || !isArithmetic(rt)) this.err('D_OP_ARITH', e.line, `operator ${op} requires operands of arithmetic type`);
+        e.type = this.promote(lt, rt);
+        if (op === '/' && this.isZero(r)) this.err('D_DIV_ZERO', e.line, 'expression contains division by zero');
+        return e;
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+      case '==':
+      case '!=': {
+        if (sameType(lt, rt) && !isStructLike(lt)) {
+          // ok
+        } else if (isInteger(lt) && isInteger(rt)) {
+          // ok
+        } else if (isStringLike(lt) && isStringLike(rt) && (isString(lt) || isString(rt))) {
+          // ok: strcmp
+        } else if (!this.pointerCompatible(l, r)) {
+          this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" ${op} "${rt.name}"`);
+        }
+        if (isStructLike(lt) || isStructLike(rt)) {
+          this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" ${op} "${rt.name}"`);
+        }
+        e.type = this.int;
+        return e;
+      }
+      case '+':
+      case '-': {
+        const lp = isString(lt) || isPointer(lt) || isArray(lt);
+        const rp = isString(rt) || isPointer(rt) || isArray(rt);
+        const li = isInteger(lt);
+        const ri = isInteger(rt);
+        if (li && ri) e.type = this.promote(lt, rt);
+        else if (lp && ri) e.type = isArray(lt) ? pointerTo(resolve(lt).base!) : lt;
+        else if (li && rp && op === '+') e.type = isArray(rt) ? pointerTo(resolve(rt).base!) : rt;
+        else if (lp && rp && op === '-' && this.pointerCompatible(l, r)) e.type = this.env.types.get('ptrdiff_t');
+        else this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" ${op} "${rt.name}"`);
+        if (isString(e.type!)) {
+          // string + n: D treats strings as pointers here; we keep the string and offset it
+        }
+        return e;
+      }
+    }
+  }
+
+  /** dt_node_is_ptrcompat: pointers to compatible types, void *, or a pointer and constant 0. */
+  private pointerCompatible(l: A.Expr, r: A.Expr): boolean {
+    const lt = resolve(l.type!);
+    const rt = resolve(r.type!);
+    const lptr = lt.kind === Kind.Pointer || lt.kind === Kind.Array;
+    const rptr = rt.kind === Kind.Pointer || rt.kind === Kind.Array;
+    if (lptr && isInteger(rt) && this.isZero(r)) return true;
+    if (rptr && isInteger(lt) && this.isZero(l)) return true;
+    if (!lptr || !rptr) return false;
+    const lb = resolve(lt.base!);
+    const rb = resolve(rt.base!);
+    if (lb.kind === Kind.Void || rb.kind === Kind.Void) return true;
+    return sameType(lb, rb);
+  }
+
+  /** dt_node_is_argcompat: may a value of e's type be stored in (or passed as) `want`? */
+  private argCompatible(want: DType, e: A.Expr): boolean {
+    const t = e.type!;
+    if (isInteger(want) && isInteger(t)) return true;
+    if (isString(want) && isStringLike(t)) return true;
+    if (isStringLike(want) && isString(t)) return true;
+    if (isPointer(want) && (isPointer(t) || isArray(t))) {
+      const wb = resolve(resolve(want).base!);
+      const tb = resolve(resolve(t).base!);
+      if (wb.kind === Kind.Void || tb.kind === Kind.Void) return true;
+      return sameType(wb, tb) || (isCharPointer(want) && isCharArray(t));
+    }
+    if (isPointer(want) && isInteger(t) && this.isZero(e)) return true;
+    if (isPointer(want) && isInteger(t)) return true;
+    return sameType(want, t);
+  }
+
+  private assignable(want: DType, e: A.Expr): boolean {
+    const t = e.type!;
+    if (isInteger(want) && isInteger(t)) return true;
+    if (isString(want) && isStringLike(t)) return true;
+    if (isStringLike(want) && isString(t)) return isCharArray(want) || isCharPointer(want);
+    if (isPointer(want) && (isPointer(t) || isArray(t))) {
+      const wb = resolve(resolve(want).base!);
+      const tb = resolve(resolve(t).base!);
+      if (wb.kind === Kind.Void || tb.kind === Kind.Void) return true;
+      return sameType(wb, tb);
+    }
+    if (isPointer(want) && isInteger(t) && this.isZero(e)) return true;
+    return sameType(want, t);
+  }
+
+  private cast(e: A.Cast): A.Expr {
+    const o = this.expr(e.operand);
+    const to = e.to;
+    const from = o.type!;
+    const rto = resolve(to);
+    if (rto.kind === Kind.Void) {
+      e.type = to;
+      return e;
+    }
+    if (isString(to)) {
+      if (!isStringLike(from) && !isScalar(from)) this.err('D_CAST_INVAL', e.line, `invalid cast expression: "${from.name}" to "${to.name}"`);
+      e.type = to;
+      return e;
+    }
+    if (isScalar(to) && (isScalar(from) || isArray(from))) {
+      e.type = to;
+      return e;
+    }
+    if (isString(from) && isPointer(to)) {
+      e.type = to;
+      return e;
+    }
+    if (sameType(to, from)) {
+      e.type = to;
+      return e;
+    }
+    this.err('D_CAST_INVAL', e.line, `invalid cast expression: "${from.name}" to "${to.name}"`);
+  }
+
+  private xlate(e: A.Xlate): A.Expr {
+    const o = this.expr(e.operand);
+    const to = e.to;
+    const toIsPtr = isPointer(to);
+    const out = toIsPtr ? resolve(to).base! : to;
+    const x = this.syms.translators.find(
+      (t) => sameType(t.output, out) && (sameType(t.input, o.type!) || (isPointer(t.input) && isPointer(o.type!) && this.pointerCompatible(o, { type: t.input } as A.Expr))),
+    );
+    if (!x) {
+      this.err('D_XLATE_NONE', e.line, `translator does not exist: ${o.type!.name} -> ${out.name}`);
+    }
+    e.type = to;
+    (e as A.Xlate & { translator: A.TranslatorDecl }).translator = x;
+    return e;
+  }
+
+  /** The value of an integer constant expression after checking, or null. */
+  constValue(e: A.Expr): bigint | null {
+    switch (e.kind) {
+      case A.N.Int:
+        return e.value;
+      case A.N.Ident:
+        if (e.resolved === A.IdentKind.EnumConst) return e.constValue;
+        if (e.resolved === A.IdentKind.Inline && e.inlineExpr) return this.constValue(e.inlineExpr);
+        return null;
+      case A.N.Unary: {
+        const v = this.constValue(e.operand);
+        if (v === null) return null;
+        if (e.op === '-') return -v;
+        if (e.op === '+') return v;
+        if (e.op === '~') return ~v;
+        if (e.op === '!') return v === 0n ? 1n : 0n;
+        return null;
+      }
+      case A.N.Binary: {
+        const l = this.constValue(e.left);
+        const r = this.constValue(e.right);
+        if (l === null || r === null) return null;
+        switch (e.op) {
+          case '+': return l + r;
+          case '-': return l - r;
+          case '*': return l * r;
+          case '/': return r === 0n ? null : l / r;
+          case '%': return r === 0n ? null : l % r;
+          case '<<': return l << r;
+          case '>>': return l >> r;
+          case '&': return l & r;
+          case '|': return l | r;
+          case '^': return l ^ r;
+          default: return null;
+        }
+      }
+      case A.N.SizeofType:
+        return BigInt(e.of.size);
+      case A.N.SizeofExpr:
+        return BigInt(e.operand.type!.size);
+      case A.N.Cast:
+        return isInteger(e.to) ? this.constValue(e.operand) : null;
+      default:
+        return null;
+    }
+  }
+}
+
+function sameKeys(a: DType[] | null, b: DType[] | null): boolean {
+  if (!a || !b) return a === b;
+  if (a.length !== b.length) return false;
+  return a.every((t, i) => sameType(t, b[i]) || (isInteger(t) && isInteger(b[i])));
+}
