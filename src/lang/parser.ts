@@ -82,6 +82,8 @@ interface Declarator {
 export interface ParseOptions {
   /** -n / -P etc. programs: a probe description alone is a complete clause */
   fromFile: boolean;
+  /** DTRACE_C_PSPEC: outer-scope words are probe specifiers even when they name types */
+  pspecOnly: boolean;
 }
 
 export class Parser {
@@ -162,6 +164,7 @@ export class Parser {
     if (id !== null && OUTER_DECL_KEYWORDS.has(id)) return true;
     const spec = this.lx.peekPspec();
     if (spec === null) return false;
+    if (this.opts.pspecOnly) return false;
     if (/[:\-.?!`]/.test(spec) || spec === 'BEGIN' || spec === 'END' || spec === 'ERROR') return false;
     const star = spec.indexOf('*');
     const name = star > 0 ? spec.slice(0, star) : spec;

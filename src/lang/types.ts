@@ -24,7 +24,7 @@ export const enum Repr {
   Num,
   /** 64-bit integers and pointers: a BigInt, always normalised with BigInt.asIntN/asUintN(64) */
   Big,
-  /** string: a JavaScript string, one char per byte (latin1), at most strsize - 1 long */
+  /** string: a JavaScript string, one char per byte (latin1), at most strsize long (null: NULL) */
   Str,
   /** struct, union, array: a Uint8Array holding the value's bytes (little-endian, C layout) */
   Bytes,

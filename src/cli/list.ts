@@ -1,0 +1,41 @@
+// dtrace -l / -lv: list probes, all of them or those the programs' descriptions match.
+
+import type { CompiledClause } from '../compile/compile.js';
+import type { ProbeDef } from '../providers/provider.js';
+import type { ProbeRegistry } from '../providers/registry.js';
+
+function line(d: ProbeDef): string {
+  const p = d.probe;
+  return `${String(p.id).padStart(5)} ${p.provider.padStart(10)} ${p.module.padStart(17)} ${p.func.padStart(33)} ${p.name}\n`;
+}
+
+/** Stability attributes as dtrace -lv reports them, by provider. */
+const ATTRS: Record<string, [string, string, string, string, string, string]> = {
+  dtrace: ['Stable', 'Stable', 'Common', 'Stable', 'Stable', 'Common'],
+  profile: ['Evolving', 'Evolving', 'Common', 'Evolving', 'Evolving', 'Common'],
+};
+
+function info(d: ProbeDef): string {
+  const a = ATTRS[d.probe.provider] ?? ['Unstable', 'Unstable', 'Common', 'Unstable', 'Unstable', 'Common'];
+  let s = '\n\tProbe Description Attributes\n';
+  s += `\t\tIdentifier Names: ${a[0]}\n\t\tData Semantics:   ${a[1]}\n\t\tDependency Class: ${a[2]}\n`;
+  s += '\n\tArgument Attributes\n';
+  s += `\t\tIdentifier Names: ${a[3]}\n\t\tData Semantics:   ${a[4]}\n\t\tDependency Class: ${a[5]}\n`;
+  s += '\n\tArgument Types\n';
+  const types = d.nativeTypes ?? d.argTypes;
+  types.forEach((t, i) => (s += `\t\targs[${i}]: ${t.name}\n`));
+  if (types.length === 0) s += '\t\tNone\n';
+  return s + '\n';
+}
+
+export function listProbes(registry: ProbeRegistry, clauses: CompiledClause[], filtered: boolean, verbose: boolean): string {
+  let out = `${'ID'.padStart(5)} ${'PROVIDER'.padStart(10)} ${'MODULE'.padStart(17)} ${'FUNCTION'.padStart(33)} NAME\n`;
+  const defs: ProbeDef[] = [];
+  if (!filtered) defs.push(...registry.probes);
+  else for (const c of clauses) for (const p of c.probes) if (!defs.includes(p)) defs.push(p);
+  for (const d of defs) {
+    out += line(d);
+    if (verbose) out += info(d);
+  }
+  return out;
+}

@@ -1,0 +1,381 @@
+// dtrace(1): the command line. Parses options, compiles the programs, lists or runs them,
+// and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
+
+import { spawnSync } from 'node:child_process';
+import { openSync, readFileSync, writeSync } from 'node:fs';
+import { Compiler, CompiledClause, ProgramSource, elementSize } from '../compile/compile.js';
+import { zeroCode } from '../compile/repr.js';
+import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
+import type { MacroEnv } from '../lang/lexer.js';
+import { resolve as resolveType } from '../lang/types.js';
+import { DtraceProvider } from '../providers/dtrace.js';
+import { ProfileProvider } from '../providers/profile.js';
+import { ProbeRegistry } from '../providers/registry.js';
+import { Options, OptionError } from '../runtime/options.js';
+import { OutputSink } from '../runtime/output.js';
+import { Runtime } from '../runtime/runtime.js';
+import { Session } from '../runtime/session.js';
+import type { Value } from '../runtime/values.js';
+import { UsageError, getopt } from './getopt.js';
+import { listProbes } from './list.js';
+import { usage } from './usage.js';
+
+const OPTSTRING = '3:6:aAb:Bc:CD:ef:FGhHi:I:lL:m:n:o:p:P:qs:SU:vVwx:X:Z';
+const PROG = 'dtrace';
+export const VERSION = 'dtrace-ts 0.1.0 (Oracle D 2.0)';
+
+const E_SUCCESS = 0;
+const E_ERROR = 1;
+const E_USAGE = 2;
+
+function stderr(s: string): void {
+  try {
+    writeSync(2, s);
+  } catch {
+    // stderr gone: nothing to tell
+  }
+}
+
+/** A program to compile, as dtrace(1) records each -n/-P/-m/-f/-i/-s. */
+interface Command {
+  kind: 's' | 'n' | 'P' | 'm' | 'f' | 'i';
+  arg: string;
+}
+
+const LEVEL: Record<string, number> = { n: 3, i: 3, f: 2, m: 1, P: 0, s: 3 };
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    stderr(usage(PROG));
+    return E_USAGE;
+  }
+  let parsed;
+  try {
+    parsed = getopt(argv, OPTSTRING, PROG);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr(e.message + '\n');
+      stderr(usage(PROG));
+      return E_USAGE;
+    }
+    throw e;
+  }
+  const testing = process.env._DTRACE_TESTING !== undefined;
+  let mode: 'exec' | 'list' | 'version' = 'exec';
+  let modes = 0;
+  let exec = true;
+  let verbose = 0;
+  for (const [c, v] of parsed.opts) {
+    if (c === 'l') {
+      mode = 'list';
+      modes++;
+    } else if (c === 'V') {
+      mode = 'version';
+      modes++;
+    } else if (c === 'G' || c === 'h') {
+      stderr(`${PROG}: -${c} is not supported: dtrace-ts has no ELF link or header generation\n`);
+      return E_USAGE;
+    } else if (c === 'e') exec = false;
+    else if (c === 'v') verbose++;
+    else if ((c === '3' && v !== '2') || (c === '6' && v !== '4')) {
+      stderr(`${PROG}: illegal option -- ${c}${v}\n`);
+      stderr(usage(PROG));
+      return E_USAGE;
+    }
+  }
+  if (modes > 1) {
+    stderr(`${PROG}: only one of the [-GhlV] options can be specified at a time\n`);
+    return E_USAGE;
+  }
+  if (mode === 'version') {
+    process.stdout.write(`${PROG}: ${VERSION}\n`);
+    return E_SUCCESS;
+  }
+
+  const opts = new Options();
+  opts.set('bufsize', '4m');
+  opts.set('aggsize', '4m');
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('DTRACE_OPT_') || v === undefined) continue;
+    const name = k.slice(11).toLowerCase();
+    try {
+      opts.set(name, v === '' ? null : v);
+    } catch {
+      // dtrace_setoptenv ignores bad environment options
+    }
+  }
+
+  const commands: Command[] = [];
+  let outFile: string | null = null;
+  let zdefs = mode === 'list';
+  let cpp = false;
+  const cppDefs: string[] = [];
+  const fail = (msg: string): number => {
+    stderr(`${PROG}: ${msg}\n`);
+    return E_ERROR;
+  };
+  for (const [c, v] of parsed.opts) {
+    const val = v ?? '';
+    const setopt = (name: string, arg: string | null, flag: string): number | null => {
+      try {
+        opts.set(name, arg);
+        return null;
+      } catch (e) {
+        const reason = e instanceof OptionError ? e.reason : String(e);
+        return fail(`failed to set ${flag}: ${reason}`);
+      }
+    };
+    let r: number | null = null;
+    switch (c) {
+      case 'b':
+        r = setopt('bufsize', val, `-b ${val}`);
+        break;
+      case 'C':
+        cpp = true;
+        break;
+      case 'D':
+        cppDefs.push(`-D${val}`);
+        break;
+      case 'U':
+        cppDefs.push(`-U${val}`);
+        break;
+      case 'I':
+        cppDefs.push(`-I${val}`);
+        break;
+      case 'F':
+        r = setopt('flowindent', null, '-F');
+        break;
+      case 'H':
+        r = setopt('cpphdrs', null, '-H');
+        break;
+      case 'q':
+        r = setopt('quiet', null, '-q');
+        break;
+      case 'w':
+        r = setopt('destructive', null, '-w');
+        break;
+      case 'o':
+        outFile = val;
+        break;
+      case 'x': {
+        const eq = val.indexOf('=');
+        const name = eq < 0 ? val : val.slice(0, eq);
+        const arg = eq < 0 ? null : val.slice(eq + 1);
+        if (name === 'cpp') cpp = true;
+        if (name === 'define' && arg) cppDefs.push(`-D${arg}`);
+        if (name === 'undef' && arg) cppDefs.push(`-U${arg}`);
+        if (name === 'incdir' && arg) cppDefs.push(`-I${arg}`);
+        if (name === 'zdefs') zdefs = true;
+        r = setopt(name, arg, `-x ${name}`);
+        break;
+      }
+      case 'X':
+        r = setopt('stdc', val, `-X ${val}`);
+        break;
+      case 'Z':
+        zdefs = true;
+        break;
+      case 's':
+      case 'n':
+      case 'P':
+      case 'm':
+      case 'f':
+      case 'i':
+        commands.push({ kind: c, arg: val });
+        break;
+      case 'c':
+      case 'p':
+        return fail(`-${c} needs the live-kernel providers, which this build does not include yet`);
+    }
+    if (r !== null) return r;
+  }
+
+  const registry = new ProbeRegistry();
+  const dtraceProv = new DtraceProvider();
+  registry.add(dtraceProv);
+  const compiler0Types = new Options();
+  void compiler0Types;
+  const macros: MacroEnv = {
+    args: [PROG, ...parsed.operands],
+    defaultArgs: opts.flag('defaultargs'),
+    vars: new Map([
+      ['pid', process.pid],
+      ['ppid', process.ppid],
+      ['uid', process.getuid?.() ?? 0],
+      ['gid', process.getgid?.() ?? 0],
+      ['euid', process.geteuid?.() ?? 0],
+      ['egid', process.getegid?.() ?? 0],
+      ['pgid', process.pid],
+      ['sid', process.pid],
+      ['target', 0],
+    ]),
+    used: new Set(),
+  };
+  const compiler = new Compiler(opts, registry, macros);
+  registry.add(new ProfileProvider(compiler.types.get('uint64_t')));
+  compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
+
+  // compile every program, in command-line order
+  const clauses: CompiledClause[] = [];
+  const notices: string[] = [];
+  let total = 0;
+  for (const cmd of commands) {
+    let src: ProgramSource;
+    let desc: string;
+    let name: string;
+    if (cmd.kind === 's') {
+      let text: string;
+      try {
+        text = readFileSync(cmd.arg, 'latin1');
+      } catch (e) {
+        return fail(`failed to open ${cmd.arg}: ${errnoText(e)}`);
+      }
+      if (cpp) {
+        const r = runCpp(text, cppDefs, cmd.arg);
+        if (typeof r !== 'string') return fail(`failed to compile script ${cmd.arg}: ${r.error}`);
+        text = r;
+      }
+      src = { text, fromFile: true, name: cmd.arg, level: 3 };
+      macros.args[0] = cmd.arg;
+      desc = 'script';
+      name = cmd.arg;
+    } else {
+      let text = cmd.arg;
+      if (cmd.kind === 'i') {
+        if (!/^\s*[0-9]+/.test(text)) return fail(`invalid probe specifier ${cmd.arg}: invalid probe identifier ${cmd.arg}`);
+      }
+      if (cmd.kind !== 'n' && cmd.kind !== 'i' && text === '') text = '';
+      src = { text, fromFile: false, name: cmd.arg, level: LEVEL[cmd.kind] };
+      macros.args[0] = PROG;
+      desc = 'description';
+      const cut = cmd.arg.search(/[{/;]/);
+      name = cut >= 0 ? cmd.arg.slice(0, cut) : cmd.arg;
+    }
+    try {
+      const prog = compiler.compile(src);
+      clauses.push(...prog.clauses);
+      total += prog.matches;
+      notices.push(`${desc} '${name}' matched ${prog.matches} probe${prog.matches === 1 ? '' : 's'}`);
+      if (mode === 'exec' && !opts.flag('quiet')) stderr(`${PROG}: ${notices[notices.length - 1]}\n`);
+    } catch (e) {
+      if (e instanceof DCompileError) {
+        const head = cmd.kind === 's' ? `failed to compile script ${cmd.arg}` : `invalid probe specifier ${cmd.arg}`;
+        return fail(`${head}: ${e.format(opts.flag('errtags'), src.fromFile)}`);
+      }
+      throw e;
+    }
+  }
+
+  if (mode === 'list') {
+    const out = outFile ? openSync(outFile, 'a') : 1;
+    const text = listProbes(registry, clauses, commands.length > 0, verbose > 0);
+    writeSync(out, text);
+    return E_SUCCESS;
+  }
+
+  if (!exec) return E_SUCCESS;
+
+  if (total === 0 && !compiler.allowZeroMatches) {
+    return fail(commands.length > 0 ? 'no probes matched' : 'no probes specified');
+  }
+  if (clauses.some((c) => c.checked.destructive) && !opts.flag('destructive')) {
+    return fail('could not enable tracing: Destructive actions not allowed');
+  }
+
+  let outFd = 1;
+  if (outFile !== null) {
+    try {
+      outFd = openSync(outFile, 'a');
+    } catch (e) {
+      return fail(`failed to open output file '${outFile}': ${errnoText(e)}`);
+    }
+  }
+  const warn = (m: string) => stderr(`${PROG}: ${m}\n`);
+  const out = new OutputSink(outFd, warn);
+  const rt = new Runtime(opts, out, warn, testing);
+  const syms = compiler.syms;
+  const globals = [...syms.globals.values()].map((v) => ({
+    id: v.id,
+    zero: zeroFactory(v.type ? zeroCode(v.type) : '0n'),
+    assoc: v.kind === 'assoc',
+    nkeys: v.keys?.length ?? 0,
+    elemSize: elementSize(v),
+  }));
+  const tlsSizes: number[] = [];
+  const tlsKeys: number[] = [];
+  for (const v of syms.tls.values()) {
+    tlsSizes[v.id] = elementSize(v);
+    tlsKeys[v.id] = v.keys?.length ?? 1;
+  }
+  rt.init(
+    globals,
+    { sizes: tlsSizes, keyCounts: tlsKeys },
+    [...syms.aggs.values()]
+      .filter((a) => a.fn !== null)
+      .map((a) => ({ name: a.name, id: a.id, fn: a.fn!, keys: a.keys ?? [], params: a.params })),
+  );
+  compiler.link(clauses, { rt, G: rt.G, D: rt.D });
+  if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
+
+  const session = new Session(rt, registry, dtraceProv, clauses, warn, testing);
+  const onSignal = () => session.interrupt();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    const status = await session.run();
+    return status;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
+}
+
+function zeroFactory(code: string): () => Value | null {
+  return new Function(`return ${code};`) as () => Value | null;
+}
+
+function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'No such file or directory';
+    case 'EACCES':
+      return 'Permission denied';
+    case 'EISDIR':
+      return 'Is a directory';
+    default:
+      return (e as Error).message;
+  }
+}
+
+/** Runs cpp(1) on a script (-C). Returns the preprocessed text or an error. */
+function runCpp(text: string, defs: string[], file: string): string | { error: string } {
+  const cppPath = ['/usr/bin/cpp', '/bin/cpp'].find((p) => {
+    try {
+      readFileSync(p, { flag: 'r' }).length;
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!cppPath) return { error: 'cpp(1) is not installed: install the cpp package to use -C' };
+  const extra = (process.env.DTRACE_OPT_CPPARGS ?? '').split(/\s+/).filter((s) => s !== '');
+  const args = [
+    '-E', '-x', 'c', '-undef',
+    '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
+    '-D__SUNW_D_64', ...extra, ...defs, '-',
+  ];
+  const r = spawnSync(cppPath, args, { input: Buffer.from(text, 'latin1'), maxBuffer: 1 << 28 });
+  if (r.error) return { error: `failed to run cpp: ${r.error.message}` };
+  if (r.status !== 0) {
+    const msg = r.stderr.toString('latin1').trim().split('\n')[0] ?? '';
+    return { error: `preprocessor failed: ${msg.replace(/^<stdin>/, file)}` };
+  }
+  return r.stdout.toString('latin1');
+}
+
+void resolveType;
+void DFatalError;
+void DUsageError;

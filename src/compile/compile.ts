@@ -1,0 +1,271 @@
+// The compiler driver: D source text -> checked clauses -> one JavaScript function per clause,
+// with the probes each one enables.                                                 [dt_cc.c]
+
+import * as A from '../lang/ast.js';
+import { Builtins } from '../lang/builtins.js';
+import { CheckedClause, Checker, ProbeInfo, Symbols } from '../lang/check.js';
+import { DCompileError } from '../lang/diagnostics.js';
+import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
+import { Parser } from '../lang/parser.js';
+import { TypeScope } from '../lang/typescope.js';
+import { DType, Kind, resolve } from '../lang/types.js';
+import type { ProbeDef } from '../providers/provider.js';
+import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
+import type { ProbeContext } from '../runtime/context.js';
+import { Options, OptionError } from '../runtime/options.js';
+import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
+import { ClauseGen, ConstPool } from './jsgen.js';
+
+export type ClauseFn = (ctx: ProbeContext) => void;
+
+/** One clause, ready to run. */
+export interface CompiledClause {
+  checked: CheckedClause;
+  probes: ProbeDef[];
+  /** the enabled probe ID of each (clause, probe) pair, by probe id */
+  epids: Map<number, number>;
+  fn: ClauseFn;
+  source: string;
+}
+
+export interface CompiledProgram {
+  clauses: CompiledClause[];
+  /** number of probe enablings, for "matched N probes" */
+  matches: number;
+}
+
+export interface ProgramSource {
+  text: string;
+  /** a -s file (errors name lines) or a -n/-P/-m/-f/-i description */
+  fromFile: boolean;
+  /** script path or description text, for messages */
+  name: string;
+  /** which field a short probe description ends in (3: name; -f 2, -m 1, -P 0) */
+  level: number;
+}
+
+/** Compiler state shared by every program of one dtrace invocation (as one dtrace handle). */
+export class Compiler {
+  readonly types: TypeScope;
+  readonly builtins: Builtins;
+  readonly syms = new Symbols();
+  readonly K = new ConstPool();
+  private nextEpid = 1;
+  private level = 3;
+  /** -Z: descriptions that match nothing are not an error */
+  allowZeroMatches = false;
+
+  constructor(
+    readonly opts: Options,
+    readonly registry: ProbeRegistry,
+    readonly macros: MacroEnv,
+  ) {
+    this.types = new TypeScope(opts.num('strsize'));
+    this.builtins = new Builtins(this.types);
+  }
+
+  compile(src: ProgramSource): CompiledProgram {
+    const lx = new Lexer(src.text, this.macros, src.fromFile);
+    lx.onControl = (c) => this.pragma(c);
+    this.macros.used.clear();
+    const parser = new Parser(lx, this.types, new Set([...this.syms.globals.keys(), ...this.syms.inlines.keys()]), {
+      fromFile: src.fromFile,
+      pspecOnly: !src.fromFile,
+    });
+    const prog = parser.parseProgram();
+    if (prog.items.length === 0 && !this.opts.flag('empty')) {
+      throw new DCompileError('D_EMPTY', 0, 'empty D program translation unit');
+    }
+    const args = this.macros.args;
+    if (args.length > 1 && !this.opts.flag('argref') && !this.macros.used.has(args.length - 1)) {
+      throw new DCompileError(
+        'D_MACRO_UNUSED',
+        0,
+        `extraneous argument '${args[args.length - 1]}' ($${args.length - 1} is not referenced)`,
+      );
+    }
+    this.level = src.level;
+    const checker = new Checker(
+      {
+        types: this.types,
+        builtins: this.builtins,
+        matchProbes: (spec) => this.matchProbes(spec),
+        formats: { check: (fn, fmt, fargs, line, agg) => this.checkFormat(fn, fmt, fargs, line, agg) },
+        strsize: this.opts.num('strsize'),
+        destructiveAllowed: () => this.opts.flag('destructive'),
+      },
+      this.syms,
+    );
+    const checked: CheckedClause[] = [];
+    for (const item of prog.items) {
+      switch (item.kind) {
+        case 'var':
+          checker.declareVar(item);
+          break;
+        case 'inline':
+          checker.declareInline(item);
+          break;
+        case 'translator':
+          checker.declareTranslator(item);
+          break;
+        case 'clause':
+          checked.push(checker.checkClause(item));
+          break;
+        default:
+          break;
+      }
+    }
+    const gen = new ClauseGen(this.K, {
+      int: this.types.get('int'),
+      int64: this.types.get('int64_t'),
+      uint64: this.types.get('uint64_t'),
+      str: this.types.strsizeType,
+      char: this.types.get('char'),
+      sizeT: this.types.get('size_t'),
+    });
+    const clauses: CompiledClause[] = [];
+    let matches = 0;
+    for (const cc of checked) {
+      const g = gen.clause(cc);
+      const probes = cc.probes.map((p) => this.registry.byId(p.id)!);
+      const epids = new Map<number, number>();
+      for (const p of probes) epids.set(p.probe.id, this.nextEpid++);
+      matches += probes.length;
+      clauses.push({ checked: cc, probes, epids, fn: null as unknown as ClauseFn, source: g.source });
+    }
+    return { clauses, matches };
+  }
+
+  /** Turns generated source into functions bound to the runtime (after every program compiled). */
+  link(clauses: CompiledClause[], bind: { rt: unknown; G: unknown; D: unknown }): void {
+    for (const c of clauses) {
+      const factory = new Function('rt', 'G', 'D', 'K', `return function clause(ctx) {\n${c.source}\n};`);
+      c.fn = factory(bind.rt, bind.G, bind.D, this.K.items) as ClauseFn;
+    }
+  }
+
+  private matchProbes(spec: A.ProbeSpec): ProbeInfo[] {
+    let defs: ProbeDef[];
+    let descText: string;
+    if (spec.id >= 0) {
+      const d = this.registry.byId(spec.id);
+      defs = d ? [d] : [];
+      descText = String(spec.id);
+    } else {
+      const text = this.expandMacros(spec.text, spec.line);
+      const desc = parseProbeDesc(text, spec.line, this.level);
+      defs = this.registry.match(desc);
+      descText = `${desc.provider}:${desc.module}:${desc.func}:${desc.name}`;
+    }
+    if (defs.length === 0 && !this.allowZeroMatches) {
+      throw new DCompileError('D_PDESC_ZERO', spec.line, `probe description ${descText} does not match any probes`);
+    }
+    return defs.map((d) => ({
+      id: d.probe.id,
+      provider: d.probe.provider,
+      module: d.probe.module,
+      func: d.probe.func,
+      name: d.probe.name,
+      argTypes: d.argTypes,
+    }));
+  }
+
+  /** $1, $target, ... inside a probe description. */
+  private expandMacros(text: string, line: number): string {
+    if (!text.includes('$')) return text;
+    return text.replace(/\$(\$?)([0-9]+|[a-zA-Z_][a-zA-Z0-9_]*)/g, (whole, _dbl: string, name: string) => {
+      if (/^[0-9]+$/.test(name)) {
+        const n = parseInt(name, 10);
+        if (n >= this.macros.args.length) {
+          if (!this.macros.defaultArgs) throw new DCompileError('D_MACRO_UNDEF', line, `macro argument ${whole} is not defined`);
+          return '';
+        }
+        this.macros.used.add(n);
+        return this.macros.args[n];
+      }
+      const v = this.macros.vars.get(name);
+      if (v === undefined) throw new DCompileError('D_MACRO_UNDEF', line, `macro variable ${whole} is not defined`);
+      return String(v);
+    });
+  }
+
+  private checkFormat(fn: string, fmt: string, args: A.Expr[], line: number, agg: A.AggInfo | null): FormatPlan {
+    if (fn === 'printa') {
+      const plan = parseFormat(fmt, line, 'printa');
+      return validateFormat(plan, agg?.keys ?? [], line, { func: 'printa', aggFunc: agg?.fn ?? undefined, argOffset: 2 });
+    }
+    const plan = parseFormat(fmt, line, fn as 'printf' | 'system' | 'freopen');
+    const types: DType[] = args.map((a) => (a.kind === A.N.Agg ? AGGREGATION_ARG : a.type!));
+    return validateFormat(plan, types, line, { func: fn });
+  }
+
+  /** #pragma lines, applied as the lexer meets them.                               [dt_pragma.c] */
+  private pragma(c: ControlLine): void {
+    const w = c.words;
+    if (w[0].text === 'pragma') {
+      if (w.length < 2) return;
+      if (w[1].text !== 'D') {
+        if (w[1].text === 'ident') return;
+        if (w[1].text === 'error') {
+          throw new DCompileError('D_PRAGERR', c.line, `#pragma error: ${w.slice(2).map((x) => x.text).join(' ')}`);
+        }
+        return; // K&R: unknown pragmas are ignored
+      }
+      const kw = w[2]?.text;
+      switch (kw) {
+        case 'option': {
+          if (w.length < 4) throw new DCompileError('D_PRAGMA_MALFORM', c.line, 'malformed #pragma option <option>=<val>');
+          if (w.length > 4) throw new DCompileError('D_PRAGMA_MALFORM', c.line, 'superfluous arguments specified for #pragma option');
+          const t = w[3].text;
+          const eq = t.indexOf('=');
+          const name = eq < 0 ? t : t.slice(0, eq);
+          const val = eq < 0 ? null : t.slice(eq + 1);
+          try {
+            this.opts.set(name, val, 'pragma');
+            if (name === 'strsize') this.types.strsizeType.size = this.opts.num('strsize');
+            if (name === 'defaultargs') this.macros.defaultArgs = true;
+            if (name === 'zdefs') this.allowZeroMatches = true;
+          } catch (e) {
+            const reason = e instanceof OptionError ? e.reason : String(e);
+            const msg = val === null ? `failed to set option '${name}': ${reason}` : `failed to set option '${name}' to '${val}': ${reason}`;
+            throw new DCompileError('D_PRAGMA_OPTSET', c.line, msg);
+          }
+          return;
+        }
+        case 'attributes':
+        case 'binding':
+          return;
+        case 'depends_on': {
+          const cls = w[3]?.text;
+          const what = w[4]?.text;
+          if (cls === undefined || what === undefined) {
+            throw new DCompileError('D_PRAGMA_MALFORM', c.line, 'malformed #pragma depends_on <class> <name>');
+          }
+          if (cls === 'provider') {
+            if (!this.registry.providers.some((p) => p.name === what)) {
+              throw new DCompileError('D_PRAGMA_DEPEND', c.line, `program requires provider ${what}`);
+            }
+          } else if (cls !== 'module' && cls !== 'library') {
+            throw new DCompileError('D_PRAGMA_INVAL', c.line, `invalid class ${cls} specified by #pragma depends_on`);
+          }
+          return;
+        }
+        default:
+          throw new DCompileError('D_PRAGMA_INVAL', c.line, `invalid D pragma: ${kw ?? ''}`);
+      }
+    }
+    if (w[0].text === 'ident') return;
+    if (w[0].text === 'error') {
+      throw new DCompileError('D_PRAGERR', c.line, `#error: ${w.slice(1).map((x) => x.text).join(' ')}`);
+    }
+    throw new DCompileError('D_PRAGCTL_INVAL', c.line, `invalid control directive: #${w[0].text}`);
+  }
+}
+
+/** Size in dynamic-variable space of one element of a variable (keys + value). */
+export function elementSize(v: A.VarInfo): number {
+  const vs = v.type ? Math.max(8, resolve(v.type).size) : 8;
+  let ks = 0;
+  for (const k of v.keys ?? []) ks += Math.max(8, resolve(k).kind === Kind.String ? resolve(k).size : resolve(k).size);
+  return 64 + ((ks + vs + 7) & ~7);
+}

@@ -1,0 +1,23 @@
+// The dtrace provider: BEGIN, END and ERROR. The session fires them itself. [dt_prov_dtrace.c]
+
+import type { FireFn, ProbeDef, Provider } from './provider.js';
+
+export class DtraceProvider implements Provider {
+  readonly name = 'dtrace';
+  begin!: ProbeDef;
+  end!: ProbeDef;
+  error!: ProbeDef;
+
+  populate(newProbe: (module: string, func: string, name: string, argTypes: []) => ProbeDef): void {
+    this.begin = newProbe('', '', 'BEGIN', []);
+    this.end = newProbe('', '', 'END', []);
+    this.error = newProbe('', '', 'ERROR', []);
+  }
+
+  enable(probes: ProbeDef[], fire: FireFn): void {
+    void probes;
+    void fire;
+  }
+
+  disable(): void {}
+}

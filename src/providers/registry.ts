@@ -1,0 +1,110 @@
+// The probe table: every provider's probes with stable IDs, and description matching with
+// DTrace's glob syntax.                                                   [dt_probe.c, dt_provider.c]
+
+import { DCompileError } from '../lang/diagnostics.js';
+import type { DType } from '../lang/types.js';
+import { Probe } from '../runtime/context.js';
+import type { ProbeDef, ProbeDesc, Provider } from './provider.js';
+
+/**
+ * Splits "p:m:f:n". Fewer fields are right-aligned at `level` (3: name, as -n and scripts; 2:
+ * function, as -f; 1: module, as -m; 0: provider, as -P): "BEGIN" is a name, -f "foo" a function.
+ */
+export function parseProbeDesc(text: string, line: number, level = 3): ProbeDesc {
+  const parts = text.split(':');
+  if (parts.length > level + 1) {
+    throw new DCompileError('D_PDESC_INVAL', line, `invalid probe description "${text}": Overspecified probe description`);
+  }
+  while (parts.length < level + 1) parts.unshift('');
+  while (parts.length < 4) parts.push('');
+  return { provider: parts[0], module: parts[1], func: parts[2], name: parts[3] };
+}
+
+const GLOB_CHARS = /[*?[\\]/;
+
+export function isGlob(s: string): boolean {
+  return GLOB_CHARS.test(s);
+}
+
+const globCache = new Map<string, RegExp>();
+
+/** gmatch(3GEN) semantics: *, ?, [set], [!set], \c. An empty pattern matches anything. */
+export function globMatch(pattern: string, s: string): boolean {
+  if (pattern === '') return true;
+  if (!isGlob(pattern)) return pattern === s;
+  let re = globCache.get(pattern);
+  if (!re) {
+    let src = '^';
+    for (let i = 0; i < pattern.length; i++) {
+      const c = pattern[i];
+      if (c === '*') src += '.*';
+      else if (c === '?') src += '.';
+      else if (c === '\\' && i + 1 < pattern.length) src += escapeRe(pattern[++i]);
+      else if (c === '[') {
+        const close = pattern.indexOf(']', i + 2);
+        if (close < 0) {
+          src += '\\[';
+          continue;
+        }
+        let set = pattern.slice(i + 1, close);
+        if (set.startsWith('!')) set = '^' + set.slice(1);
+        src += '[' + set.replace(/\\/g, '\\\\') + ']';
+        i = close;
+      } else src += escapeRe(c);
+    }
+    re = new RegExp(src + '$', 's');
+    globCache.set(pattern, re);
+  }
+  return re.test(s);
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+export class ProbeRegistry {
+  readonly probes: ProbeDef[] = [];
+  readonly providers: Provider[] = [];
+  private readonly byProvider = new Map<Provider, ProbeDef[]>();
+
+  add(provider: Provider): void {
+    this.providers.push(provider);
+    this.byProvider.set(provider, []);
+    provider.populate((m, f, n, args) => this.newProbe(provider, m, f, n, args));
+  }
+
+  private newProbe(provider: Provider, module: string, func: string, name: string, argTypes: DType[]): ProbeDef {
+    const def: ProbeDef = { probe: new Probe(this.probes.length + 1, provider.name, module, func, name), argTypes };
+    this.probes.push(def);
+    this.byProvider.get(provider)!.push(def);
+    return def;
+  }
+
+  providerOf(def: ProbeDef): Provider {
+    for (const [p, list] of this.byProvider) if (list.includes(def)) return p;
+    throw new Error(`internal: probe ${def.probe.desc} has no provider`);
+  }
+
+  byId(id: number): ProbeDef | undefined {
+    return this.probes[id - 1];
+  }
+
+  /** Probes matching a description, creating an exact one on demand if a provider can. */
+  match(desc: ProbeDesc): ProbeDef[] {
+    const out = this.probes.filter(
+      (d) =>
+        globMatch(desc.provider, d.probe.provider) &&
+        globMatch(desc.module, d.probe.module) &&
+        globMatch(desc.func, d.probe.func) &&
+        globMatch(desc.name, d.probe.name),
+    );
+    if (out.length > 0 || isGlob(desc.name) || desc.name === '') return out;
+    for (const p of this.providers) {
+      if (!p.provide) continue;
+      if (desc.provider !== '' && desc.provider !== p.name) continue;
+      const def = p.provide(desc, (m, f, n, args) => this.newProbe(p, m, f, n, args));
+      if (def) return [def];
+    }
+    return out;
+  }
+}

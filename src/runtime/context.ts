@@ -1,0 +1,41 @@
+// The probe context: one reused object of fixed shape per consumer, filled in place for each
+// firing (STYLE rules 1 and 2). Built-in variables read from it.
+
+import type { Value } from './values.js';
+
+/** A probe as the runtime knows it: identity and names. */
+export class Probe {
+  constructor(
+    readonly id: number,
+    readonly provider: string,
+    readonly module: string,
+    readonly func: string,
+    readonly name: string,
+  ) {}
+
+  get desc(): string {
+    return `${this.provider}:${this.module}:${this.func}:${this.name}`;
+  }
+}
+
+export class ProbeContext {
+  probe: Probe = new Probe(0, '', '', '', '');
+  /** enabled probe ID of the clause running */
+  epid = 0;
+  /** statement number within the clause (0: the predicate), for error messages */
+  action = 0;
+  cpu = 0;
+  pid = 0;
+  ppid = 0;
+  tid = 0;
+  uid = 0;
+  gid = 0;
+  errno = 0;
+  execname = '';
+  /** arg0..arg9 as 64-bit signed values */
+  args: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  /** nanoseconds since boot when the probe fired (-1n: not read yet) */
+  timestamp = -1n;
+  /** clause-local (this->) variables of this firing, by id */
+  L: Array<Value | null | undefined> = [];
+}

@@ -1,0 +1,150 @@
+// Dynamic variables: associative arrays and thread-locals, with D's rules: a missing element
+// reads as zero, storing zero deletes it, and space is bounded by dynvarsize (drops beyond).
+
+import type { Value } from './values.js';
+
+type Key = number | bigint | string;
+
+/** Whether a value is D's zero (assigning it deletes a dynamic variable). */
+export function isZero(v: Value | null): boolean {
+  if (v === 0 || v === 0n || v === '' || v === null) return true;
+  if (v instanceof Uint8Array) {
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
+    return true;
+  }
+  return false;
+}
+
+/** The shared dynamic variable space (dynvarsize): counts bytes in use and drops. */
+export class DynSpace {
+  used = 0;
+  drops = 0;
+  constructor(public limit: number) {}
+
+  /** Reserves room for one variable; false (and a drop) when full. */
+  take(size: number): boolean {
+    if (this.used + size > this.limit) {
+      this.drops++;
+      return false;
+    }
+    this.used += size;
+    return true;
+  }
+
+  give(size: number): void {
+    this.used -= size;
+  }
+}
+
+/** Bytes one dynamic variable occupies, as DTrace sizes a dynvar chunk (key + value + header). */
+export function dynvarSize(keyBytes: number, valueBytes: number): number {
+  return 64 + ((keyBytes + valueBytes + 7) & ~7);
+}
+
+/** An associative array keyed by tuples of N values: N levels of nested Maps. */
+export class DynArray {
+  private readonly root = new Map<Key, unknown>();
+
+  constructor(
+    readonly nkeys: number,
+    private readonly space: DynSpace,
+    /** bytes each element takes in dynvar space */
+    private readonly elemSize: number,
+  ) {}
+
+  get(k0: Key, k1?: Key, k2?: Key, ...rest: Key[]): Value | undefined {
+    let m: unknown = this.root.get(k0);
+    if (this.nkeys === 1) return m as Value | undefined;
+    if (m === undefined) return undefined;
+    m = (m as Map<Key, unknown>).get(k1!);
+    if (this.nkeys === 2 || m === undefined) return m as Value | undefined;
+    m = (m as Map<Key, unknown>).get(k2!);
+    for (let i = 0; i < rest.length && m !== undefined; i++) m = (m as Map<Key, unknown>).get(rest[i]);
+    return m as Value | undefined;
+  }
+
+  /** Stores (or, for zero, deletes) an element; returns the value stored. */
+  set<V extends Value | null>(v: V, ...keys: Key[]): V {
+    const zero = isZero(v);
+    let m = this.root;
+    const path: Array<Map<Key, unknown>> = [];
+    for (let i = 0; i < keys.length - 1; i++) {
+      let next = m.get(keys[i]) as Map<Key, unknown> | undefined;
+      if (next === undefined) {
+        if (zero) return v;
+        next = new Map();
+        m.set(keys[i], next);
+      }
+      path.push(m);
+      m = next;
+    }
+    const last = keys[keys.length - 1];
+    const had = m.has(last);
+    if (zero) {
+      if (had) {
+        m.delete(last);
+        this.space.give(this.elemSize);
+        // prune emptied levels
+        for (let i = path.length - 1; i >= 0 && m.size === 0; i--) {
+          path[i].delete(keys[i]);
+          m = path[i];
+        }
+      }
+      return v;
+    }
+    if (!had && !this.space.take(this.elemSize)) return v;
+    m.set(last, v);
+    return v;
+  }
+}
+
+/** Thread-local variables of every thread: per thread, an array of slots by variable id. */
+export class ThreadLocals {
+  private readonly threads = new Map<number, Array<Value | undefined>>();
+  private readonly arrays = new Map<number, Map<number, DynArray>>();
+
+  constructor(
+    private readonly space: DynSpace,
+    /** bytes each thread-local variable takes in dynvar space, by id */
+    private readonly sizes: number[],
+    private readonly keyCounts: number[],
+  ) {}
+
+  get(tid: number, id: number): Value | undefined {
+    const t = this.threads.get(tid);
+    return t === undefined ? undefined : t[id];
+  }
+
+  set<V extends Value | null>(tid: number, id: number, v: V): V {
+    let t = this.threads.get(tid);
+    if (isZero(v)) {
+      if (t !== undefined && t[id] !== undefined) {
+        t[id] = undefined;
+        this.space.give(this.sizes[id] ?? 64);
+      }
+      return v;
+    }
+    if (t === undefined) {
+      t = [];
+      this.threads.set(tid, t);
+    }
+    if (t[id] === undefined && !this.space.take(this.sizes[id] ?? 64)) return v;
+    t[id] = v as Value;
+    return v;
+  }
+
+  /** self->a[...]: a thread's associative array. */
+  array(tid: number, id: number): DynArray {
+    let m = this.arrays.get(tid);
+    if (m === undefined) {
+      m = new Map();
+      this.arrays.set(tid, m);
+    }
+    let a = m.get(id);
+    if (a === undefined) {
+      a = new DynArray(this.keyCounts[id] ?? 1, this.space, this.sizes[id] ?? 64);
+      m.set(id, a);
+    }
+    return a;
+  }
+}

@@ -1,0 +1,92 @@
+// The address space D code can touch: alloca() scratch space, valid for one probe firing.
+// Any other address faults with "invalid address", as it would in DTrace for unmapped memory.
+
+import { DFault, FLT_BADADDR, FLT_BADSIZE, FLT_NOSCRATCH } from './subr.js';
+import { bytesToStr } from './values.js';
+
+/** Where scratch space appears in the D address space (a kernel-looking address, never 0). */
+export const SCRATCH_BASE = 0xffff_c900_0000_0000n;
+
+export class Memory {
+  private readonly buf: Uint8Array;
+  private readonly view: DataView;
+  /** bytes of scratch handed out in this probe firing */
+  private top = 0;
+
+  constructor(
+    readonly scratchSize: number,
+    private readonly strsize: () => number,
+  ) {
+    this.buf = new Uint8Array(scratchSize);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Called at the start of every probe firing: alloca() memory does not outlive it. */
+  reset(): void {
+    if (this.top > 0) this.buf.fill(0, 0, this.top);
+    this.top = 0;
+  }
+
+  alloca(size: bigint): bigint {
+    // scratch allocations are 8-byte aligned, as DTrace's are
+    const start = (this.top + 7) & ~7;
+    if (size < 0n || BigInt(start) + size > BigInt(this.scratchSize)) throw new DFault(FLT_NOSCRATCH, 0n);
+    this.top = start + Number(size);
+    return SCRATCH_BASE + BigInt(start);
+  }
+
+  /** The scratch offset of [addr, addr+size), or a fault. */
+  private offset(addr: bigint, size: number): number {
+    const off = addr - SCRATCH_BASE;
+    if (off < 0n || off + BigInt(size) > BigInt(this.top)) throw new DFault(FLT_BADADDR, BigInt.asUintN(64, addr));
+    return Number(off);
+  }
+
+  ld_i8(a: bigint): number { return this.view.getInt8(this.offset(a, 1)); }
+  ld_u8(a: bigint): number { return this.view.getUint8(this.offset(a, 1)); }
+  ld_i16(a: bigint): number { return this.view.getInt16(this.offset(a, 2), true); }
+  ld_u16(a: bigint): number { return this.view.getUint16(this.offset(a, 2), true); }
+  ld_i32(a: bigint): number { return this.view.getInt32(this.offset(a, 4), true); }
+  ld_u32(a: bigint): number { return this.view.getUint32(this.offset(a, 4), true); }
+  ld_i64(a: bigint): bigint { return this.view.getBigInt64(this.offset(a, 8), true); }
+  ld_u64(a: bigint): bigint { return this.view.getBigUint64(this.offset(a, 8), true); }
+
+  st_i8(a: bigint, v: number): void { this.view.setInt8(this.offset(a, 1), v); }
+  st_u8(a: bigint, v: number): void { this.view.setUint8(this.offset(a, 1), v); }
+  st_i16(a: bigint, v: number): void { this.view.setInt16(this.offset(a, 2), v, true); }
+  st_u16(a: bigint, v: number): void { this.view.setUint16(this.offset(a, 2), v, true); }
+  st_i32(a: bigint, v: number): void { this.view.setInt32(this.offset(a, 4), v, true); }
+  st_u32(a: bigint, v: number): void { this.view.setUint32(this.offset(a, 4), v, true); }
+  st_i64(a: bigint, v: bigint): void { this.view.setBigInt64(this.offset(a, 8), v, true); }
+  st_u64(a: bigint, v: bigint): void { this.view.setBigUint64(this.offset(a, 8), v, true); }
+
+  /** A copy of `size` bytes at addr. */
+  bytes(addr: bigint, size: number): Uint8Array {
+    const off = this.offset(addr, size);
+    return this.buf.slice(off, off + size);
+  }
+
+  copyIn(addr: bigint, src: Uint8Array, size: number): void {
+    const off = this.offset(addr, size);
+    this.buf.set(src.length > size ? src.subarray(0, size) : src, off);
+    if (src.length < size) this.buf.fill(0, off + src.length, off + size);
+  }
+
+  bcopy(src: bigint, dst: bigint, size: bigint): void {
+    const n = Number(size);
+    if (n < 0) throw new DFault(FLT_BADSIZE, size);
+    const from = this.offset(src, n);
+    const to = this.offset(dst, n);
+    this.buf.copyWithin(to, from, from + n);
+  }
+
+  /** The NUL-terminated string at addr, at most strsize bytes. */
+  str(addr: bigint): string {
+    const max = this.strsize();
+    const off = this.offset(addr, 1);
+    let end = off;
+    const limit = Math.min(this.top, off + max);
+    while (end < limit && this.buf[end] !== 0) end++;
+    return bytesToStr(this.buf.subarray(off, end));
+  }
+}

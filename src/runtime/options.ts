@@ -1,0 +1,267 @@
+// DTrace options (-x, #pragma D option, setopt()): names, value syntax, defaults.   [dt_options.c]
+
+export const UNSET = -2n;
+
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'bufresize';
+
+interface OptionDef {
+  parse: Parser;
+  /** compile-time options may not be set by setopt() from within a running program */
+  when: 'compile' | 'runtime' | 'dynamic';
+  def: bigint;
+}
+
+const DEFS: Record<string, OptionDef> = {
+  // compile-time
+  aggpercpu: { parse: 'cflag', when: 'compile', def: UNSET },
+  amin: { parse: 'text', when: 'compile', def: UNSET },
+  argref: { parse: 'cflag', when: 'compile', def: UNSET },
+  core: { parse: 'text', when: 'compile', def: UNSET },
+  cpp: { parse: 'cflag', when: 'compile', def: UNSET },
+  cppargs: { parse: 'text', when: 'compile', def: UNSET },
+  cpphdrs: { parse: 'cflag', when: 'compile', def: UNSET },
+  cpppath: { parse: 'text', when: 'compile', def: UNSET },
+  ctypes: { parse: 'text', when: 'compile', def: UNSET },
+  defaultargs: { parse: 'cflag', when: 'compile', def: UNSET },
+  debug: { parse: 'cflag', when: 'compile', def: UNSET },
+  define: { parse: 'text', when: 'compile', def: UNSET },
+  disasm: { parse: 'text', when: 'compile', def: UNSET },
+  droptags: { parse: 'cflag', when: 'compile', def: UNSET },
+  dtypes: { parse: 'text', when: 'compile', def: UNSET },
+  empty: { parse: 'cflag', when: 'compile', def: UNSET },
+  errtags: { parse: 'cflag', when: 'compile', def: UNSET },
+  evaltime: { parse: 'text', when: 'compile', def: UNSET },
+  incdir: { parse: 'text', when: 'compile', def: UNSET },
+  iregs: { parse: 'text', when: 'compile', def: UNSET },
+  kdefs: { parse: 'cflag', when: 'compile', def: UNSET },
+  knodefs: { parse: 'cflag', when: 'compile', def: UNSET },
+  late: { parse: 'text', when: 'compile', def: UNSET },
+  lazyload: { parse: 'cflag', when: 'compile', def: UNSET },
+  ldpath: { parse: 'text', when: 'compile', def: UNSET },
+  libdir: { parse: 'text', when: 'compile', def: UNSET },
+  linkmode: { parse: 'text', when: 'compile', def: UNSET },
+  linktype: { parse: 'text', when: 'compile', def: UNSET },
+  modpath: { parse: 'text', when: 'compile', def: UNSET },
+  nolibs: { parse: 'cflag', when: 'compile', def: UNSET },
+  pgmax: { parse: 'text', when: 'compile', def: UNSET },
+  preallocate: { parse: 'text', when: 'compile', def: UNSET },
+  procfspath: { parse: 'text', when: 'compile', def: UNSET },
+  pspec: { parse: 'cflag', when: 'compile', def: UNSET },
+  stdc: { parse: 'text', when: 'compile', def: UNSET },
+  strip: { parse: 'cflag', when: 'compile', def: UNSET },
+  syslibdir: { parse: 'text', when: 'compile', def: UNSET },
+  tree: { parse: 'text', when: 'compile', def: UNSET },
+  tregs: { parse: 'text', when: 'compile', def: UNSET },
+  udefs: { parse: 'cflag', when: 'compile', def: UNSET },
+  undef: { parse: 'text', when: 'compile', def: UNSET },
+  unodefs: { parse: 'cflag', when: 'compile', def: UNSET },
+  useruid: { parse: 'text', when: 'compile', def: UNSET },
+  verbose: { parse: 'cflag', when: 'compile', def: UNSET },
+  version: { parse: 'text', when: 'compile', def: UNSET },
+  zdefs: { parse: 'cflag', when: 'compile', def: UNSET },
+  // run-time (fixed once tracing starts)
+  aggsize: { parse: 'size', when: 'runtime', def: UNSET },
+  bufsize: { parse: 'size', when: 'runtime', def: 4n * 1024n * 1024n },
+  bufpolicy: { parse: 'bufpolicy', when: 'runtime', def: 0n },
+  bufresize: { parse: 'bufresize', when: 'runtime', def: 0n },
+  cleanrate: { parse: 'rate', when: 'runtime', def: 101010101n },
+  cpu: { parse: 'runtime', when: 'runtime', def: UNSET },
+  destructive: { parse: 'runtime', when: 'runtime', def: UNSET },
+  dynvarsize: { parse: 'size', when: 'runtime', def: 1024n * 1024n },
+  grabanon: { parse: 'runtime', when: 'runtime', def: UNSET },
+  jstackframes: { parse: 'runtime', when: 'runtime', def: 50n },
+  jstackstrsize: { parse: 'size', when: 'runtime', def: 512n },
+  lockmem: { parse: 'size', when: 'runtime', def: UNSET },
+  maxframes: { parse: 'runtime', when: 'runtime', def: 127n },
+  nspec: { parse: 'runtime', when: 'runtime', def: 1n },
+  pcapsize: { parse: 'size', when: 'runtime', def: 128n },
+  scratchsize: { parse: 'scratch', when: 'runtime', def: 256n * 1024n + 8n },
+  specsize: { parse: 'size', when: 'runtime', def: 4n * 1024n * 1024n },
+  stackframes: { parse: 'runtime', when: 'runtime', def: 20n },
+  statusrate: { parse: 'rate', when: 'runtime', def: 1_000_000_000n },
+  strsize: { parse: 'strsize', when: 'runtime', def: 256n },
+  ustackframes: { parse: 'runtime', when: 'runtime', def: 100n },
+  noresolve: { parse: 'runtime', when: 'runtime', def: UNSET },
+  // dynamic (setopt() may change them while tracing)
+  aggrate: { parse: 'rate', when: 'dynamic', def: 0n },
+  aggsortkey: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  aggsortkeypos: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  aggsortpos: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  aggsortrev: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  flowindent: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  quiet: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  quietresize: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  rawbytes: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  stackindent: { parse: 'runtime', when: 'dynamic', def: 14n },
+  switchrate: { parse: 'rate', when: 'dynamic', def: 0n },
+  printsize: { parse: 'size', when: 'dynamic', def: 8192n },
+};
+
+export class OptionError extends Error {
+  constructor(
+    /** "Invalid option name", "Invalid value for specified option", ... (dtrace_errmsg) */
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export const BAD_NAME = 'Invalid option name';
+export const BAD_VALUE = 'Invalid value for specified option';
+export const ACTIVE = 'Operation illegal when tracing is active';
+export const BAD_CONTEXT = 'Option cannot be used from within a D program';
+
+/** strtoull(s, &end, 0): the number and where it stopped. */
+function strtoull(s: string): { v: bigint; rest: string; neg: boolean } {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?(.*)$/s.exec(s)!;
+  const neg = m[1] === '-';
+  const d = m[2];
+  if (d === undefined) return { v: 0n, rest: s, neg };
+  const v = /^0[xX]/.test(d) ? BigInt(d) : d.length > 1 && d[0] === '0' ? BigInt('0o' + d.slice(1)) : BigInt(d);
+  return { v, rest: m[3], neg };
+}
+
+function parseRuntime(arg: string | null): bigint {
+  if (arg === null) return 0n;
+  if (arg === '') return UNSET;
+  const lower = arg.toLowerCase();
+  for (const [pos, neg] of [
+    ['yes', 'no'],
+    ['enable', 'disable'],
+    ['enabled', 'disabled'],
+    ['true', 'false'],
+    ['on', 'off'],
+    ['set', 'unset'],
+  ]) {
+    if (lower === pos) return 1n;
+    if (lower === neg) return UNSET;
+  }
+  const { v, rest, neg } = strtoull(arg);
+  if (rest !== '' || neg) throw new OptionError(BAD_VALUE);
+  return v;
+}
+
+/** dt_optval_parse: sizes with k/m/g/t suffixes. */
+export function parseSize(arg: string): bigint {
+  let mul = 1n;
+  const last = arg[arg.length - 1]?.toLowerCase();
+  const units: Record<string, bigint> = { k: 1024n, m: 1024n ** 2n, g: 1024n ** 3n, t: 1024n ** 4n };
+  let body = arg;
+  if (last !== undefined && units[last] !== undefined) {
+    mul = units[last];
+    body = arg.slice(0, -1);
+  }
+  const { v, rest, neg } = strtoull(body);
+  if (rest !== '' || neg || body === '') throw new OptionError(BAD_VALUE);
+  return v * mul;
+}
+
+const RATE_SUFFIX: Record<string, bigint> = {
+  ns: 1n, nsec: 1n, us: 1000n, usec: 1000n, ms: 1_000_000n, msec: 1_000_000n, s: 1_000_000_000n, sec: 1_000_000_000n,
+  m: 60_000_000_000n, min: 60_000_000_000n, h: 3_600_000_000_000n, hour: 3_600_000_000_000n,
+  d: 86_400_000_000_000n, day: 86_400_000_000_000n, hz: 0n,
+};
+
+/** dt_opt_rate: a time interval in ns ("10ms", "5hz", bare numbers are ns). */
+export function parseRate(arg: string): bigint {
+  const { v, rest, neg } = strtoull(arg);
+  if (neg) throw new OptionError(BAD_VALUE);
+  if (rest === '') return v;
+  const mul = RATE_SUFFIX[rest.toLowerCase()];
+  if (mul === undefined) throw new OptionError(BAD_VALUE);
+  if (mul === 0n) {
+    // a frequency: the interval between events
+    if (v === 0n) throw new OptionError(BAD_VALUE);
+    return 1_000_000_000n / v;
+  }
+  return v * mul;
+}
+
+export class Options {
+  private readonly values = new Map<string, bigint>();
+  /** compile-time options with a text value (define, incdir, ...) */
+  readonly text = new Map<string, string[]>();
+  /** listeners for option changes made while tracing (quiet, switchrate, ...) */
+  onChange: ((name: string) => void) | null = null;
+
+  constructor() {
+    for (const [k, d] of Object.entries(DEFS)) this.values.set(k, d.def);
+  }
+
+  static isKnown(name: string): boolean {
+    return Object.prototype.hasOwnProperty.call(DEFS, name);
+  }
+
+  /**
+   * Sets an option from its text form (-x name=value, #pragma D option, setopt()).
+   * `phase` says who asks: the command line and pragmas may set anything; setopt() in a
+   * running program only dynamic options.
+   */
+  set(name: string, arg: string | null, phase: 'command' | 'pragma' | 'running' = 'command'): void {
+    const d = DEFS[name];
+    if (d === undefined) throw new OptionError(BAD_NAME);
+    if (phase === 'running' && d.when !== 'dynamic') {
+      throw new OptionError(d.when === 'compile' ? BAD_CONTEXT : ACTIVE);
+    }
+    let v: bigint;
+    switch (d.parse) {
+      case 'runtime':
+      case 'cflag':
+        v = parseRuntime(arg);
+        if (d.parse === 'cflag') v = v === UNSET ? UNSET : 1n;
+        break;
+      case 'size':
+        v = arg === null ? 0n : parseSize(arg);
+        break;
+      case 'scratch':
+        v = arg === null ? 0n : parseSize(arg);
+        if (v > 0n) v = ((v + 8n + 7n) / 8n) * 8n;
+        break;
+      case 'strsize':
+        if (arg === null) throw new OptionError(BAD_VALUE);
+        v = parseSize(arg);
+        if (v < 2n) throw new OptionError(BAD_VALUE);
+        if (v > 0xffffffffn) throw new OptionError('Value too large for defined data type');
+        break;
+      case 'rate':
+        v = arg === null ? 0n : parseRate(arg);
+        break;
+      case 'bufpolicy':
+        if (arg === 'ring') v = 1n;
+        else if (arg === 'fill') v = 2n;
+        else if (arg === 'switch') v = 0n;
+        else throw new OptionError(BAD_VALUE);
+        break;
+      case 'bufresize':
+        if (arg === 'auto') v = 0n;
+        else if (arg === 'manual') v = 1n;
+        else throw new OptionError(BAD_VALUE);
+        break;
+      case 'text': {
+        const list = this.text.get(name) ?? [];
+        list.push(arg ?? '');
+        this.text.set(name, list);
+        v = 1n;
+        break;
+      }
+      default:
+        v = 1n;
+    }
+    this.values.set(name, v);
+    if (phase === 'running' && this.onChange) this.onChange(name);
+  }
+
+  get(name: string): bigint {
+    return this.values.get(name) ?? UNSET;
+  }
+
+  /** A set boolean-ish option (anything but UNSET). */
+  flag(name: string): boolean {
+    return this.get(name) !== UNSET;
+  }
+
+  num(name: string): number {
+    const v = this.get(name);
+    return v === UNSET ? -1 : Number(v);
+  }
+}

@@ -1,0 +1,664 @@
+// The run-time entry points generated clause code calls (`rt.*`), and the state they act on:
+// variables, aggregations, speculations, output records, faults.        [dt_consume.c, dt_handle.c]
+
+import type { DType } from '../lang/types.js';
+import { AggFn, Aggregation, createAggregation } from './aggregate.js';
+import { ProbeContext } from './context.js';
+import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
+import { Memory, SCRATCH_BASE } from './memory.js';
+import { Options } from './options.js';
+import { OutputSink } from './output.js';
+import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
+import { FormatPlan, formatPrintf, formatPrinta, formatSprintf } from './printf.js';
+import * as S from './subr.js';
+import { formatPrint } from './trace-format-print.js';
+import { formatTraceValue, formatTracemem } from './trace-format.js';
+import { Value, bytesToStr, strToBytes } from './values.js';
+
+/** How an aggregation was declared, for creating its table. */
+export interface AggSpec {
+  name: string;
+  id: number;
+  fn: string;
+  keys: DType[];
+  params: bigint[];
+}
+
+/** A speculation buffer: records waiting for commit() or discard(). */
+class Speculation {
+  active = false;
+  /** committed or discarded: freed once the current probe firing ends */
+  draining = false;
+  records: string[] = [];
+  size = 0;
+}
+
+/** Fault kinds as DTrace numbers them, with their messages. */
+const FAULT_TEXT: Record<number, string> = {
+  [S.FLT_BADADDR]: 'invalid address',
+  [S.FLT_BADALIGN]: 'invalid alignment',
+  [S.FLT_ILLOP]: 'illegal operation',
+  [S.FLT_DIVZERO]: 'divide-by-zero',
+  [S.FLT_NOSCRATCH]: 'out of scratch space',
+  [S.FLT_KPRIV]: 'invalid kernel access',
+  [S.FLT_UPRIV]: 'invalid user access',
+  [S.FLT_TUPOFLOW]: 'tuple stack overflow',
+  [S.FLT_BADSTACK]: 'bad stack',
+  [S.FLT_BADSIZE]: 'invalid size',
+  [S.FLT_BADINDEX]: 'index out of bounds',
+};
+
+export function faultMessage(f: S.DFault): string {
+  const text = FAULT_TEXT[f.fault] ?? 'unknown fault';
+  switch (f.fault) {
+    case S.FLT_BADADDR:
+    case S.FLT_BADALIGN:
+    case S.FLT_BADSTACK:
+    case S.FLT_BADSIZE:
+      return `${text} (0x${BigInt.asUintN(64, f.value).toString(16)})`;
+    case S.FLT_BADINDEX:
+      return `${text} (${BigInt.asIntN(64, f.value)})`;
+    default:
+      return text;
+  }
+}
+
+/** The request to stop tracing made by exit(), with its status. */
+export class ExitRequest {
+  requested = false;
+  status = 0;
+}
+
+export class Runtime {
+  /** global scalars by id */
+  readonly G: Array<Value | null> = [];
+  /** global associative arrays by id */
+  readonly D: DynArray[] = [];
+  readonly dyn: DynSpace;
+  tls!: ThreadLocals;
+  readonly aggs: Aggregation[] = [];
+  readonly mem: Memory;
+  readonly exitReq = new ExitRequest();
+  private readonly specs: Speculation[] = [];
+  /** speculation drops by kind */
+  specDrops = 0;
+  specUnavail = 0;
+  specBusy = 0;
+  private readonly strtokState = new S.StrtokState();
+  private readonly rng = new S.Rand();
+
+  // -- the record being built by the running clause ------------------------------------------
+  private rec = '';
+  private recording = false;
+  /** speculation the current clause's record goes to (0: none) */
+  private specId = 0;
+  private headingDone = false;
+  private readonly bootWallNs: bigint;
+
+  constructor(
+    readonly opts: Options,
+    readonly out: OutputSink,
+    /** dtrace's own environment for messages on stderr */
+    readonly warn: (msg: string) => void,
+    private readonly testing: boolean,
+  ) {
+    this.dyn = new DynSpace(Number(opts.get('dynvarsize')));
+    this.mem = new Memory(Math.max(8, opts.num('scratchsize')), () => this.strsize);
+    const nspec = Math.max(0, opts.num('nspec'));
+    for (let i = 0; i <= nspec; i++) this.specs.push(new Speculation());
+    const now = process.hrtime.bigint();
+    this.bootWallNs = BigInt(Date.now()) * 1_000_000n - now;
+  }
+
+  get strsize(): number {
+    return this.opts.num('strsize');
+  }
+
+  get quiet(): boolean {
+    return this.opts.flag('quiet');
+  }
+
+  /** Sets up variable storage once the program is compiled. */
+  init(
+    globals: Array<{ id: number; zero: () => Value | null; assoc: boolean; nkeys: number; elemSize: number }>,
+    tls: { sizes: number[]; keyCounts: number[] },
+    aggs: AggSpec[],
+  ): void {
+    for (const g of globals) {
+      if (g.assoc) this.D[g.id] = new DynArray(g.nkeys, this.dyn, g.elemSize);
+      else this.G[g.id] = g.zero();
+    }
+    this.tls = new ThreadLocals(this.dyn, tls.sizes, tls.keyCounts);
+    for (const a of aggs) {
+      if (this.aggs[a.id]) continue;
+      const p = a.params.map(Number);
+      this.aggs[a.id] = createAggregation({
+        name: a.name === '_' ? '' : a.name,
+        id: a.id,
+        fn: AGG_FNS[a.fn],
+        keys: a.keys,
+        lquantize: a.fn === 'lquantize' ? { base: p[0], limit: p[1], step: p[2] } : undefined,
+        llquantize: a.fn === 'llquantize' ? { factor: p[0], lmag: p[1], hmag: p[2], steps: p[3] } : undefined,
+      });
+    }
+  }
+
+  // -- probe firing ------------------------------------------------------------------------------
+
+  /** Called before the clauses of one probe firing run. */
+  startFiring(ctx: ProbeContext): void {
+    ctx.timestamp = -1n;
+    this.mem.reset();
+    this.strtokState.reset();
+    ctx.L.length = 0;
+  }
+
+  timestamp(ctx: ProbeContext): bigint {
+    if (ctx.timestamp < 0n) ctx.timestamp = process.hrtime.bigint();
+    return ctx.timestamp;
+  }
+
+  vtimestamp(ctx: ProbeContext): bigint {
+    return this.timestamp(ctx);
+  }
+
+  walltimestamp(ctx: ProbeContext): bigint {
+    return this.bootWallNs + this.timestamp(ctx);
+  }
+
+  beginRecord(ctx: ProbeContext): void {
+    this.recording = true;
+    this.specId = 0;
+    if (!this.quiet) {
+      const p = ctx.probe;
+      const name = `${p.func}:${p.name}`;
+      this.rec = this.testing
+        ? `${name.padStart(32)} `
+        : `${String(ctx.cpu).padStart(3)} ${String(p.id).padStart(6)} ${name.padStart(32)} `;
+    } else {
+      this.rec = '';
+    }
+  }
+
+  endRecord(ctx: ProbeContext): void {
+    void ctx;
+    if (!this.recording) return;
+    this.recording = false;
+    let text = this.rec;
+    this.rec = '';
+    if (!this.quiet) text += '\n';
+    if (this.specId !== 0) {
+      const sp = this.specs[this.specId];
+      if (sp === undefined || !sp.active || sp.draining) return;
+      if (sp.size + text.length > this.opts.num('specsize')) {
+        this.specDrops++;
+        return;
+      }
+      sp.records.push(text);
+      sp.size += text.length;
+      return;
+    }
+    this.emitRecord(text);
+  }
+
+  /** Abandons the running clause's record (after a fault). */
+  abortRecord(): void {
+    this.recording = false;
+    this.rec = '';
+    this.specId = 0;
+  }
+
+  /** A record reaches the output: the column heading comes first, once. */
+  private emitRecord(text: string): void {
+    if (!this.headingDone) {
+      this.headingDone = true;
+      if (!this.quiet) {
+        this.out.write(this.testing ? `${'FUNCTION:NAME'.padStart(32)}\n` : `CPU     ID ${'FUNCTION:NAME'.padStart(32)}\n`);
+      }
+    }
+    this.out.write(text);
+  }
+
+  /** Output of an action: into the record being built. */
+  private put(s: string): void {
+    if (this.recording) this.rec += s;
+    else this.out.write(s);
+  }
+
+  // -- faults ----------------------------------------------------------------------------------------
+
+  faultIndex(i: bigint): never {
+    throw new S.DFault(S.FLT_BADINDEX, i);
+  }
+
+  div32(a: number, b: number, signed: boolean): number {
+    if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    return signed ? (a / b) | 0 : (a / b) >>> 0;
+  }
+
+  mod32(a: number, b: number, signed: boolean): number {
+    if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    return signed ? a % b | 0 : (a % b) >>> 0;
+  }
+
+  div64(a: bigint, b: bigint, signed: boolean): bigint {
+    if (b === 0n) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    return signed ? BigInt.asIntN(64, a / b) : a / b;
+  }
+
+  mod64(a: bigint, b: bigint, signed: boolean): bigint {
+    if (b === 0n) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    return signed ? BigInt.asIntN(64, a % b) : a % b;
+  }
+
+  unsupported(name: string): never {
+    throw new S.DFault(S.FLT_ILLOP, 0n);
+  }
+
+  // -- variables -----------------------------------------------------------------------------------
+
+  tlsGet<V extends Value | null>(ctx: ProbeContext, id: number, zero: V): Value | V {
+    const v = this.tls.get(ctx.tid, id);
+    return v === undefined ? zero : v;
+  }
+
+  tlsSet<V extends Value | null>(ctx: ProbeContext, id: number, v: V): V {
+    return this.tls.set(ctx.tid, id, v);
+  }
+
+  tlsArray(ctx: ProbeContext, id: number): DynArray {
+    return this.tls.array(ctx.tid, id);
+  }
+
+  tlsBytes(ctx: ProbeContext, id: number, size: number): Uint8Array {
+    let v = this.tls.get(ctx.tid, id) as Uint8Array | undefined;
+    if (v === undefined) {
+      v = new Uint8Array(size);
+      this.tls.set(ctx.tid, id, v);
+      // an all-zero value is not stored: keep the buffer until it is written
+      if (this.tls.get(ctx.tid, id) === undefined) this.pendingTls = { tid: ctx.tid, id, v };
+    }
+    return v;
+  }
+
+  private pendingTls: { tid: number; id: number; v: Uint8Array } | null = null;
+
+  arg(ctx: ProbeContext, i: number): bigint {
+    return i >= 0 && i < ctx.args.length ? ctx.args[i] : 0n;
+  }
+
+  uregs(ctx: ProbeContext, i: number): bigint {
+    void ctx;
+    void i;
+    return 0n;
+  }
+
+  // -- bytes and strings ---------------------------------------------------------------------------
+
+  bld_i8(b: Uint8Array, o: number): number { return (b[o] << 24) >> 24; }
+  bld_u8(b: Uint8Array, o: number): number { return b[o]; }
+  bld_i16(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getInt16(o, true); }
+  bld_u16(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getUint16(o, true); }
+  bld_i32(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getInt32(o, true); }
+  bld_u32(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getUint32(o, true); }
+  bld_i64(b: Uint8Array, o: number): bigint { return new DataView(b.buffer, b.byteOffset).getBigInt64(o, true); }
+  bld_u64(b: Uint8Array, o: number): bigint { return new DataView(b.buffer, b.byteOffset).getBigUint64(o, true); }
+  bst_i8(b: Uint8Array, o: number, v: number): void { b[o] = v; }
+  bst_u8(b: Uint8Array, o: number, v: number): void { b[o] = v; }
+  bst_i16(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setInt16(o, v, true); }
+  bst_u16(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setUint16(o, v, true); }
+  bst_i32(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setInt32(o, v, true); }
+  bst_u32(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setUint32(o, v, true); }
+  bst_i64(b: Uint8Array, o: number, v: bigint): void { new DataView(b.buffer, b.byteOffset).setBigInt64(o, v, true); }
+  bst_u64(b: Uint8Array, o: number, v: bigint): void { new DataView(b.buffer, b.byteOffset).setBigUint64(o, v, true); }
+
+  bcopyInto(dst: Uint8Array, off: number, src: Uint8Array, size: number): void {
+    const n = Math.min(size, src.length);
+    dst.set(src.subarray(0, n), off);
+    if (n < size) dst.fill(0, off + n, off + size);
+  }
+
+  bytesStr(b: Uint8Array | string | null): string | null {
+    if (typeof b === 'string' || b === null) return b;
+    const s = bytesToStr(b);
+    return s.length > this.strsize ? s.slice(0, this.strsize) : s;
+  }
+
+  strBytes(s: string | null, size: number): Uint8Array {
+    if (s === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    return strToBytes(s, size);
+  }
+
+  bytesKey(b: Uint8Array): string {
+    return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  }
+
+  /** A byte image's address: a copy in scratch space (D values have no address of their own). */
+  bytesAddr(b: Uint8Array): bigint {
+    const a = this.mem.alloca(BigInt(b.length));
+    this.mem.copyIn(a, b, b.length);
+    return a;
+  }
+
+  strAddr(s: string | null): bigint {
+    if (s === null) return 0n;
+    const b = strToBytes(s, s.length + 1);
+    return this.bytesAddr(b);
+  }
+
+  strByte(s: string | null, i: number): number {
+    if (s === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    if (i < 0 || i >= this.strsize) throw new S.DFault(S.FLT_BADINDEX, BigInt(i));
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    return (c << 24) >> 24;
+  }
+
+  strOffset(s: string | null, n: bigint, neg = false): string | null {
+    if (s === null) return null;
+    const k = Number(neg ? -n : n);
+    return k >= 0 ? s.slice(k) : s;
+  }
+
+  intStr(v: number | bigint): string {
+    return String(v);
+  }
+
+  // -- subroutines -------------------------------------------------------------------------------
+
+  strjoin(a: string | null, b: string | null): string { return S.strjoin(a, b, this.strsize); }
+  substr(s: string | null, i: number, n?: number): string { return S.substr(s, i, n, this.strsize); }
+  index(s: string | null, t: string | null, start?: number): number { return S.index(s, t, start, this.strsize); }
+  rindex(s: string | null, t: string | null, start?: number): number { return S.rindex(s, t, start, this.strsize); }
+  strchr(s: string | null, c: number): string | null { return S.strchr(s, c, this.strsize); }
+  strrchr(s: string | null, c: number): string | null { return S.strrchr(s, c, this.strsize); }
+  strstr(s: string | null, t: string | null): string | null { return S.strstr(s, t, this.strsize); }
+  strtok(ctx: ProbeContext, s: string | null, d: string | null): string | null {
+    void ctx;
+    return S.strtok(this.strtokState, s, d, this.strsize);
+  }
+  strtokNext(ctx: ProbeContext, d: string | null): string | null {
+    void ctx;
+    return S.strtokNext(this.strtokState, d, this.strsize);
+  }
+  basename(s: string | null): string { return S.basename(s, this.strsize); }
+  dirname(s: string | null): string { return S.dirname(s, this.strsize); }
+  cleanpath(s: string | null): string { return S.cleanpath(s, this.strsize); }
+  toupper(s: string | null): string { return S.toupper(s, this.strsize); }
+  tolower(s: string | null): string { return S.tolower(s, this.strsize); }
+  lltostr(v: bigint, base?: number): string { return S.lltostr(v, base, this.strsize); }
+  strtoll(s: string | null, base?: number): bigint { return S.strtoll(s, base); }
+  bswap16(v: number): number { return S.htons(v); }
+  bswap32(v: number): number { return S.htonl(v); }
+  bswap64(v: bigint): bigint { return S.htonll(v); }
+  rand(): number { return this.rng.next(); }
+  inet_ntoa(addr: bigint): string { return S.inet_ntoa(this.mem.bytes(addr, 4), this.strsize); }
+  inet_ntoa6(addr: bigint): string { return S.inet_ntoa6(this.mem.bytes(addr, 16), false, this.strsize); }
+  inet_ntop(af: number, addr: bigint): string {
+    return S.inet_ntop(af, this.mem.bytes(addr, af === S.AF_INET6 ? 16 : 4), this.strsize);
+  }
+
+  copyin(ctx: ProbeContext, addr: bigint, size: bigint): bigint {
+    void ctx;
+    void size;
+    throw new S.DFault(S.FLT_BADADDR, addr);
+  }
+
+  copyinstr(ctx: ProbeContext, addr: bigint, size?: bigint): string {
+    void ctx;
+    void size;
+    throw new S.DFault(S.FLT_BADADDR, addr);
+  }
+
+  copyinto(ctx: ProbeContext, addr: bigint, size: bigint, dst: bigint): void {
+    void ctx;
+    void size;
+    void dst;
+    throw new S.DFault(S.FLT_BADADDR, addr);
+  }
+
+  progenyof(ctx: ProbeContext, pid: number): number {
+    return ctx.pid === pid ? 1 : 0;
+  }
+
+  // -- aggregations --------------------------------------------------------------------------------
+
+  aggregate(id: number, keys: Value[], value: bigint | undefined, incr: bigint | undefined): void {
+    const a = this.aggs[id];
+    const slot = a.slotN(keys);
+    a.addBig(slot, value ?? 0n, incr ?? 1n);
+  }
+
+  aggClear(id: number): void {
+    this.aggs[id].clear();
+  }
+
+  aggTrunc(id: number, n?: bigint): void {
+    this.aggs[id].trunc(n ?? 0n);
+  }
+
+  aggNormalize(id: number, n: bigint): void {
+    this.aggs[id].normalize(n);
+  }
+
+  aggDenormalize(id: number): void {
+    this.aggs[id].denormalize();
+  }
+
+  private sortOptions() {
+    const o = this.opts;
+    return {
+      aggsortkey: o.flag('aggsortkey'),
+      aggsortrev: o.flag('aggsortrev'),
+      aggsortpos: Math.max(0, o.num('aggsortpos')),
+      aggsortkeypos: Math.max(0, o.num('aggsortkeypos')),
+      rawbytes: o.flag('rawbytes'),
+    };
+  }
+
+  /** What dtrace prints at exit for the aggregations no printa() printed. */
+  finalAggregations(): string {
+    return formatAggregations(this.aggs.filter((a) => a !== undefined), this.sortOptions());
+  }
+
+  // -- actions -------------------------------------------------------------------------------------
+
+  trace(t: DType, v: Value | null): void {
+    if (v === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    this.put(formatTraceValue(t, v, this.quiet, { rawbytes: this.opts.flag('rawbytes'), strsize: this.strsize }));
+  }
+
+  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
+    void ctx;
+    for (const a of args) if (a === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    this.put(formatPrintf(plan, args as Value[]));
+  }
+
+  printa(ctx: ProbeContext, plan: FormatPlan | null, ids: number[]): void {
+    void ctx;
+    const aggs = ids.map((i) => this.aggs[i]);
+    if (plan === null) {
+      this.put(formatPrintaRows(aggs, this.sortOptions()));
+      return;
+    }
+    this.put(this.formatPrintaWith(plan, aggs));
+  }
+
+  private formatPrintaWith(plan: FormatPlan, aggs: Aggregation[]): string {
+    const opts = this.sortOptions();
+    // rows: the union of keys, sorted as printa() sorts
+    let out = '';
+    const first = aggs[0];
+    const slots = aggs.length === 1 ? first.sortedSlots(opts) : null;
+    if (slots) {
+      for (const s of slots) {
+        const keys = first.keyValues(s);
+        out += formatPrinta(plan, keys, [first.printfValue(s, true) as Value]);
+      }
+      if (slots.length > 0) first.printed = true;
+      return out;
+    }
+    const rows = joinRows(aggs, opts);
+    for (const r of rows) {
+      const keys = r.rep.keyValues(r.repSlot);
+      const vals = aggs.map((a, i) => a.printfValue(r.slots[i], true) as Value);
+      out += formatPrinta(plan, keys, vals);
+    }
+    if (rows.length > 0) for (const a of aggs) a.printed = true;
+    return out;
+  }
+
+  exit(ctx: ProbeContext, status: number): void {
+    void ctx;
+    if (!this.exitReq.requested) {
+      this.exitReq.requested = true;
+      this.exitReq.status = status;
+    }
+  }
+
+  tracemem(addr: bigint, n: bigint, dyn?: bigint): void {
+    const size = Number(n);
+    const bytes = this.mem.bytes(addr, size);
+    let len = size;
+    if (dyn !== undefined) len = dyn < 0n ? 0 : Math.min(size, Number(dyn));
+    this.put(formatTracemem(bytes, len));
+  }
+
+  print(t: DType, v: Value | null): void {
+    if (typeof v === 'bigint') {
+      const base = (t as DType).base;
+      const size = base ? base.size : 0;
+      this.put(formatPrint(t, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.opts.num('printsize')));
+      return;
+    }
+    this.trace(t, v);
+  }
+
+  setopt(ctx: ProbeContext, name: string | null, value?: string | null): void {
+    if (name === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    try {
+      this.opts.set(name, value === undefined ? null : value, 'running');
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      const p = ctx.probe;
+      this.warn(
+        `error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): couldn't set option "${name}" to "${value ?? '1'}": ${reason}`,
+      );
+    }
+  }
+
+  raise(ctx: ProbeContext, sig: number): void {
+    try {
+      process.kill(ctx.pid, sig);
+    } catch {
+      // a process that is gone cannot be signalled; DTrace is silent too
+    }
+  }
+
+  system(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
+    void ctx;
+    // the command runs when its record reaches the output, after what was printed before it
+    this.put(`\u0000SYSTEM\u0000${formatSprintf(plan, args as Value[], this.strsize)}\u0000`);
+  }
+
+  freopen(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
+    void ctx;
+    const path = plan.restore ? '' : formatSprintf(plan, args as Value[], this.strsize);
+    this.put(`\u0000FREOPEN\u0000${path}\u0000`);
+  }
+
+  ftruncate(): void {
+    this.put('\u0000FTRUNCATE\u0000\u0000');
+  }
+
+  stack(ctx: ProbeContext, kind: string, n: number): void {
+    void ctx;
+    void kind;
+    void n;
+    // probes without a kernel or user context (BEGIN, END, tick) have an empty stack
+    this.put('\n');
+  }
+
+  symbol(ctx: ProbeContext, kind: string, addr: bigint): void {
+    void ctx;
+    void kind;
+    this.put(`  0x${addr.toString(16)}`);
+  }
+
+  chill(ns: number): void {
+    const end = process.hrtime.bigint() + BigInt(Math.max(0, ns));
+    while (process.hrtime.bigint() < end) {
+      // chill() spins by design
+    }
+  }
+
+  // -- speculations --------------------------------------------------------------------------------
+
+  speculation(ctx: ProbeContext): number {
+    void ctx;
+    for (let i = 1; i < this.specs.length; i++) {
+      const s = this.specs[i];
+      if (!s.active && !s.draining) {
+        s.active = true;
+        s.records = [];
+        s.size = 0;
+        return i;
+      }
+    }
+    if (this.specs.slice(1).some((s) => s.draining)) this.specBusy++;
+    else this.specUnavail++;
+    return 0;
+  }
+
+  speculate(ctx: ProbeContext, id: number): void {
+    void ctx;
+    this.specId = id;
+    if (id <= 0 || id >= this.specs.length || !this.specs[id].active) this.specId = -1;
+  }
+
+  commit(ctx: ProbeContext, id: number): void {
+    void ctx;
+    const s = this.specs[id];
+    if (id <= 0 || s === undefined || !s.active) return;
+    for (const r of s.records) this.emitRecord(r);
+    s.records = [];
+    s.size = 0;
+    s.active = false;
+    s.draining = true;
+  }
+
+  discard(ctx: ProbeContext, id: number): void {
+    void ctx;
+    const s = this.specs[id];
+    if (id <= 0 || s === undefined || !s.active) return;
+    s.records = [];
+    s.size = 0;
+    s.active = false;
+    s.draining = true;
+  }
+
+  /** After a probe firing: committed and discarded speculations become free again. */
+  endFiring(): void {
+    for (const s of this.specs) s.draining = false;
+    this.pendingTls = null;
+  }
+}
+
+const AGG_FNS: Record<string, AggFn> = {
+  count: AggFn.Count,
+  sum: AggFn.Sum,
+  avg: AggFn.Avg,
+  min: AggFn.Min,
+  max: AggFn.Max,
+  stddev: AggFn.Stddev,
+  quantize: AggFn.Quantize,
+  lquantize: AggFn.LQuantize,
+  llquantize: AggFn.LLQuantize,
+};
+
+import { joinAggregations } from './printa.js';
+
+function joinRows(aggs: Aggregation[], opts: ReturnType<Runtime['sortOptions']>) {
+  return joinAggregations(aggs, opts);
+}
+
+export { SCRATCH_BASE };

@@ -1,0 +1,240 @@
+// A tracing session: enable -> fire probes -> END -> aggregations -> teardown, on every exit
+// path (exit(), Ctrl-C, SIGTERM, errors).                                         [dt_work.c]
+
+import { readFileSync } from 'node:fs';
+import type { CompiledClause } from '../compile/compile.js';
+import type { DtraceProvider } from '../providers/dtrace.js';
+import type { ProbeDef, Provider } from '../providers/provider.js';
+import type { ProbeRegistry } from '../providers/registry.js';
+import { ProbeContext } from './context.js';
+import { Runtime, faultMessage } from './runtime.js';
+import { DFault } from './subr.js';
+
+/** One enabled clause on one probe (an ECB). */
+interface Enabling {
+  epid: number;
+  clause: CompiledClause;
+  /** statements of the clause, for "in action #N" */
+  isError: boolean;
+}
+
+function currentCpu(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return parseInt(fields[36], 10) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function readComm(): string {
+  try {
+    return readFileSync('/proc/self/comm', 'latin1').trim();
+  } catch {
+    return 'node';
+  }
+}
+
+export class Session {
+  private readonly ecbs = new Map<number, Enabling[]>();
+  private readonly ctx = new ProbeContext();
+  private readonly errorCtx = new ProbeContext();
+  private stopping = false;
+  private stopped = false;
+  private inError = false;
+  private dblErrors = 0;
+  private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0 };
+  private resolveDone: (() => void) | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
+  /** an interrupt (Ctrl-C/SIGTERM) asked us to stop */
+  interrupted = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly registry: ProbeRegistry,
+    private readonly dtrace: DtraceProvider,
+    clauses: CompiledClause[],
+    private readonly warn: (msg: string) => void,
+    private readonly testing: boolean,
+  ) {
+    for (const c of clauses) {
+      for (const p of c.probes) {
+        let list = this.ecbs.get(p.probe.id);
+        if (!list) this.ecbs.set(p.probe.id, (list = []));
+        list.push({ epid: c.epids.get(p.probe.id)!, clause: c, isError: p === dtrace.error });
+      }
+    }
+    const cpu = currentCpu();
+    const comm = readComm();
+    for (const ctx of [this.ctx, this.errorCtx]) {
+      ctx.cpu = cpu;
+      ctx.pid = process.pid;
+      ctx.tid = process.pid;
+      ctx.ppid = process.ppid;
+      ctx.uid = process.getuid?.() ?? 0;
+      ctx.gid = process.getgid?.() ?? 0;
+      ctx.execname = comm;
+    }
+  }
+
+  /** Runs the session to its end; resolves with dtrace's exit status. */
+  async run(): Promise<number> {
+    const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+    this.fire(this.dtrace.begin);
+    if (!this.rt.exitReq.requested && !this.stopping) {
+      this.enableProviders();
+      const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
+      this.statusTimer = setInterval(() => this.reportDrops(), Math.max(10, rate));
+    } else {
+      this.stop();
+    }
+    this.rt.out.flush();
+    await done;
+    return this.rt.exitReq.status;
+  }
+
+  private enabledProviders: Provider[] = [];
+
+  private enableProviders(): void {
+    const byProvider = new Map<Provider, ProbeDef[]>();
+    for (const id of this.ecbs.keys()) {
+      const def = this.registry.byId(id)!;
+      const prov = this.registry.providerOf(def);
+      if (prov === (this.dtrace as Provider)) continue;
+      let list = byProvider.get(prov);
+      if (!list) byProvider.set(prov, (list = []));
+      list.push(def);
+    }
+    for (const [prov, defs] of byProvider) {
+      this.enabledProviders.push(prov);
+      prov.enable(defs, (def, arg0) => {
+        this.fire(def, arg0);
+        this.rt.out.flush();
+      });
+    }
+  }
+
+  /** Fires a probe: its clauses run in program order. */
+  fire(def: ProbeDef, arg0?: bigint): void {
+    if (this.stopped) return;
+    const list = this.ecbs.get(def.probe.id);
+    if (!list) return;
+    if (this.stopping && def !== this.dtrace.end) return;
+    const ctx = this.ctx;
+    const rt = this.rt;
+    ctx.probe = def.probe;
+    const args = ctx.args;
+    for (let i = 0; i < args.length; i++) args[i] = 0n;
+    if (arg0 !== undefined) args[0] = arg0;
+    rt.startFiring(ctx);
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      ctx.epid = e.epid;
+      ctx.action = 0;
+      try {
+        e.clause.fn(ctx);
+      } catch (err) {
+        rt.abortRecord();
+        if (err instanceof DFault) this.fault(ctx, e, err);
+        else throw err;
+      }
+    }
+    rt.endFiring();
+    if (rt.exitReq.requested && !this.stopping) this.stop();
+  }
+
+  /** A fault in a clause: DTrace's error message, then the ERROR probe fires. */
+  private fault(ctx: ProbeContext, e: Enabling, f: DFault): void {
+    if (this.inError) {
+      this.dblErrors++;
+      return;
+    }
+    const p = ctx.probe;
+    const where = ctx.action === 0 ? 'predicate' : `action #${ctx.action}`;
+    this.warn(`error on enabled probe ID ${e.epid} (ID ${p.id}: ${p.desc}): ${faultMessage(f)} in ${where} at DIF offset ${ctx.action * 4 + 4}`);
+    const list = this.ecbs.get(this.dtrace.error.probe.id);
+    if (!list) return;
+    const ec = this.errorCtx;
+    ec.probe = this.dtrace.error.probe;
+    ec.args[0] = 0n;
+    ec.args[1] = BigInt(e.epid);
+    ec.args[2] = BigInt(ctx.action);
+    ec.args[3] = BigInt(ctx.action * 4 + 4);
+    ec.args[4] = BigInt(f.fault);
+    ec.args[5] = f.value;
+    ec.timestamp = -1n;
+    ec.L.length = 0;
+    this.inError = true;
+    try {
+      for (const x of list) {
+        ec.epid = x.epid;
+        ec.action = 0;
+        try {
+          x.clause.fn(ec);
+        } catch (err) {
+          this.rt.abortRecord();
+          if (err instanceof DFault) this.dblErrors++;
+          else throw err;
+        }
+      }
+    } finally {
+      this.inError = false;
+    }
+  }
+
+  /** Stops tracing: END fires, then the aggregations print and the session ends. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const p of this.enabledProviders) p.disable();
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    // let the current event finish before END runs
+    setImmediate(() => this.finish());
+  }
+
+  /** Ctrl-C / SIGTERM: the first stops tracing (END runs); a second exits at once. */
+  interrupt(): void {
+    this.interrupted++;
+    if (this.interrupted === 1) {
+      if (!this.testing && !this.stopping) this.rt.out.write('\n');
+      this.stop();
+    } else {
+      this.stopped = true;
+      this.rt.out.flush();
+      this.resolveDone?.();
+    }
+  }
+
+  private finish(): void {
+    if (this.stopped) return;
+    this.fire(this.dtrace.end);
+    this.stopped = true;
+    this.reportDrops();
+    const rt = this.rt;
+    rt.out.write('\n');
+    rt.out.write(rt.finalAggregations());
+    rt.out.flush();
+    this.resolveDone?.();
+  }
+
+  /** Drop counts that grew since the last report, in DTrace's words. */
+  private reportDrops(): void {
+    const rt = this.rt;
+    const r = this.reported;
+    const tag = (t: string) => (rt.opts.flag('droptags') ? `[${t}] ` : '');
+    const report = (now: number, was: number, kind: string, what: string, extra = '') => {
+      if (now > was) this.warn(`${tag(kind)}${now - was} ${what}${now - was > 1 ? 's' : ''}${extra}`);
+    };
+    report(rt.dyn.drops, r.dyn, 'DTRACEDROP_DYNAMIC', 'dynamic variable drop');
+    report(rt.specDrops, r.spec, 'DTRACEDROP_SPEC', 'speculative drop');
+    report(rt.specBusy, r.specBusy, 'DTRACEDROP_SPECBUSY', 'failed speculation', ' (available buffer(s) still busy)');
+    report(rt.specUnavail, r.specUnavail, 'DTRACEDROP_SPECUNAVAIL', 'failed speculation', ' (no speculative buffer available)');
+    report(this.dblErrors, r.dbl, 'DTRACEDROP_DBLERROR', 'error', ' in ERROR probe enabling');
+    r.dyn = rt.dyn.drops;
+    r.spec = rt.specDrops;
+    r.specBusy = rt.specBusy;
+    r.specUnavail = rt.specUnavail;
+    r.dbl = this.dblErrors;
+  }
+}
