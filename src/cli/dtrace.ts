@@ -3,6 +3,9 @@
 import { writeSync } from 'node:fs';
 import { main } from './main.js';
 
+// BEGIN and END fire in dtrace itself: its execname is "dtrace", as in DTrace
+process.title = 'dtrace';
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -314,6 +314,11 @@ export async function main(argv: string[]): Promise<number> {
       .filter((a) => a.fn !== null)
       .map((a) => ({ name: a.name, id: a.id, fn: a.fn!, keys: a.keys ?? [], params: a.params })),
   );
+  const T = compiler.types;
+  const psinfo = T.lookup('psinfo_t');
+  const lwpsinfo = T.lookup('lwpsinfo_t');
+  const cpuinfo = T.lookup('cpuinfo_t');
+  if (psinfo && lwpsinfo && cpuinfo) rt.procTypes = { psinfo, lwpsinfo, cpuinfo };
   compiler.link(clauses, { rt, G: rt.G, D: rt.D });
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 

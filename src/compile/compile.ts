@@ -5,6 +5,7 @@ import * as A from '../lang/ast.js';
 import { Builtins } from '../lang/builtins.js';
 import { CheckedClause, Checker, ProbeInfo, Symbols } from '../lang/check.js';
 import { DCompileError } from '../lang/diagnostics.js';
+import { D_LIBRARY_TYPES } from '../lang/dlib.js';
 import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
@@ -61,6 +62,7 @@ export class Compiler {
     readonly macros: MacroEnv,
   ) {
     this.types = new TypeScope(opts.num('strsize'));
+    new Parser(new Lexer(D_LIBRARY_TYPES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false }).parseProgram();
     this.builtins = new Builtins(this.types);
   }
 

@@ -70,6 +70,12 @@ const BUILTIN_CODE: Record<string, string> = {
   vtimestamp: 'rt.vtimestamp(ctx)',
   walltimestamp: 'rt.walltimestamp(ctx)',
   curthread: '0n',
+  curpsinfo: 'rt.curpsinfo(ctx)',
+  curlwpsinfo: 'rt.curlwpsinfo(ctx)',
+  curcpu: 'rt.curcpu(ctx)',
+  chip: '0',
+  pset: '0',
+  lgrp: '0',
 };
 
 /** A compiled clause: its source text and what the runtime needs to run it. */
@@ -165,7 +171,7 @@ export class ClauseGen {
       case A.N.Ident:
         return this.ident(e);
       case A.N.SelfVar:
-        return `rt.tlsGet(ctx, ${(e.ref as A.VarInfo).id}, ${zeroCode(e.type!)})`;
+        return `rt.tlsGet(ctx, ${(e.ref as A.VarInfo).id}, ${dynZero(e.type!)})`;
       case A.N.ThisVar: {
         if (this.binding && this.binding.name === e.name) return this.binding.code;
         return `(ctx.L[${(e.ref as A.VarInfo).id}] ?? ${zeroCode(e.type!)})`;
@@ -238,6 +244,7 @@ export class ClauseGen {
   private toStr(e: A.Expr): string {
     const t = e.type!;
     if (isString(t)) return this.expr(e);
+    if (isInteger(t) && constZero(e)) return 'null';
     if (isCharArray(t) || reprOf(t) === Repr.Bytes) return `rt.bytesStr(${this.expr(e)})`;
     if (isPointer(t)) return `rt.mem.str(${this.expr(e)})`;
     if (isInteger(t)) return `rt.intStr(${this.expr(e)})`;
@@ -277,7 +284,7 @@ export class ClauseGen {
         const v = e.ref as A.VarInfo;
         const keys = this.keyCodes(e.args, v.keys ?? []);
         const store = v.scope === 'self' ? `rt.tlsArray(ctx, ${v.id})` : `D[${v.id}]`;
-        return `(${store}.get(${keys.join(', ')}) ?? ${zeroCode(e.type!)})`;
+        return `(${store}.get(${keys.join(', ')}) ?? ${dynZero(e.type!)})`;
       }
       case 'args': {
         const i = this.valueAs(e.args[0], this.types.int);
@@ -554,7 +561,13 @@ export class ClauseGen {
     const lt = e.left.type!;
     const rt = e.right.type!;
     if (isString(lt) || isString(rt)) {
-      return `(${this.toStr(e.left)} ${op} ${this.toStr(e.right)})`;
+      const l = this.toStr(e.left);
+      const r = this.toStr(e.right);
+      // NULL sorts before every string; literals and built-ins are never NULL
+      if ((op === '===' || op === '!==') && (neverNull(e.left) || neverNull(e.right) || l === 'null' || r === 'null')) {
+        return `(${l} ${op} ${r})`;
+      }
+      return `(rt.strcmp(${l}, ${r}) ${op} 0)`;
     }
     let ct: DType;
     if (isInteger(lt) && isInteger(rt)) {
@@ -690,6 +703,18 @@ export class ClauseGen {
     const i64 = (i: number) => this.valueAs(a[i], this.types.int64);
     const u64 = (i: number) => this.valueAs(a[i], this.types.uint64);
     switch (e.name) {
+      case 'stack':
+      case 'ustack':
+      case 'jstack':
+        return `rt.stackValue(ctx, ${JSON.stringify(e.name)}, ${a[0] ? i32(0) : -1})`;
+      case 'sym':
+      case 'func':
+      case 'mod':
+      case 'usym':
+      case 'ufunc':
+      case 'umod':
+      case 'uaddr':
+        return u64(0);
       case 'strlen':
         return `BigInt(${s(0)}.length)`;
       case 'strjoin':
@@ -827,6 +852,23 @@ interface Loc {
   code: string;
   /** bytes/str: byte offset (Number code) */
   off: string;
+}
+
+/** The zero value a missing dynamic variable reads as: NULL for strings. */
+function dynZero(t: DType): string {
+  return reprOf(t) === Repr.Str ? 'null' : zeroCode(t);
+}
+
+function constZero(e: A.Expr): boolean {
+  if (e.kind === A.N.Int) return e.value === 0n;
+  if (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst) return e.constValue === 0n;
+  if (e.kind === A.N.Cast) return constZero(e.operand);
+  return false;
+}
+
+/** String expressions that can never be NULL: literals and built-in variables. */
+function neverNull(e: A.Expr): boolean {
+  return e.kind === A.N.Str || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin);
 }
 
 function isComparison(op: string): boolean {

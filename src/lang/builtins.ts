@@ -226,6 +226,17 @@ export class Builtins {
     this.variables.set('args', { name: 'args', type: typeFromName(types, 'int64_t'), array: true });
     this.variables.set('uregs', { name: 'uregs', type: typeFromName(types, 'uint64_t'), array: true });
     this.variables.set('curthread', { name: 'curthread', type: pointerTo(types.tag(Kind.Struct, 'task_struct')), array: false });
+    // the process, thread and CPU views (types from dlib.ts's D library)
+    for (const [name, type] of [
+      ['curpsinfo', 'psinfo_t *'],
+      ['curlwpsinfo', 'lwpsinfo_t *'],
+      ['curcpu', 'cpuinfo_t *'],
+      ['chip', 'chipid_t'],
+      ['pset', 'psetid_t'],
+      ['lgrp', 'lgrp_id_t'],
+    ]) {
+      if (types.lookup(type.replace(' *', ''))) this.variables.set(name, { name, type: typeFromName(types, type), array: false });
+    }
   }
 }
 

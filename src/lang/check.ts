@@ -4,6 +4,8 @@
 import * as A from './ast.js';
 import { Builtins, FnInfo, FnKind, Prototype } from './builtins.js';
 import { DCompileError } from './diagnostics.js';
+import { dConstants } from './dlib.js';
+import { STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from '../runtime/printf-parse.js';
 import { TypeScope } from './typescope.js';
 import {
   DType,
@@ -92,7 +94,7 @@ const DATA_ACTIONS = new Set([
 ]);
 
 /** Actions that record nothing the consumer prints per probe (they act on the consumer's state). */
-const LIBACT_ACTIONS = new Set(['clear', 'trunc', 'normalize', 'denormalize', 'setopt', 'ftruncate']);
+const LIBACT_ACTIONS = new Set(['clear', 'trunc', 'normalize', 'denormalize', 'setopt', 'ftruncate', 'chill']);
 
 function opText(op: string): string {
   return op;
@@ -228,18 +230,30 @@ export class Checker {
     this.clauseFlags = 0;
     this.locals = [];
     let destructive = false;
-    if (c.predicate) {
+    // as dt_parser.c does: the action list first (so a predicate may read what the clause
+    // assigns), and if that meets an undefined variable, the predicate first
+    const body = (): void => {
+      this.clauseFlags = 0;
+      destructive = false;
+      this.region = 'action list';
+      if (c.body) for (const s of c.body) if (this.statement(s)) destructive = true;
+      this.region = null;
+    };
+    const pred = (): void => {
+      if (!c.predicate) return;
       this.region = 'predicate';
       const p = this.expr(c.predicate);
-      if (!isScalar(p.type!) && !isString(p.type!)) {
-        this.err('D_PRED_SCALAR', c.predicate.line, 'predicate result must be of scalar type');
-      }
+      if (!isScalar(p.type!)) this.err('D_PRED_SCALAR', c.predicate.line, 'predicate result must be of scalar type');
+      this.region = null;
+    };
+    try {
+      body();
+    } catch (e) {
+      if (!c.predicate || !(e instanceof DCompileError) || (e.tag !== 'D_IDENT_UNDEF' && e.tag !== 'D_VAR_UNDEF')) throw e;
+      pred();
+      body();
     }
-    this.region = 'action list';
-    if (c.body) {
-      for (const s of c.body) if (this.statement(s)) destructive = true;
-    }
-    this.region = null;
+    pred();
     const flags = this.clauseFlags;
     // an empty clause (or none) uses the default action, which records the probe
     const recordsData = c.body === null || c.body.length === 0 || (flags & CLS_DATAREC) !== 0;
@@ -647,8 +661,9 @@ export class Checker {
     return this.expr(e);
   }
 
+  /** An integer constant zero (0, NULL, an inline or enum that is 0): what pointers compare with. */
   private isZero(e: A.Expr): boolean {
-    return e.kind === A.N.Int && e.value === 0n;
+    return isInteger(e.type!) && this.constValue(e) === 0n;
   }
 
   /** dt_node_int: the first of int, unsigned, long, unsigned long, ... that holds the value. */
@@ -725,6 +740,13 @@ export class Checker {
       e.type = ec.type;
       return e;
     }
+    const dc = dConstants().get(name);
+    if (dc) {
+      e.resolved = A.IdentKind.EnumConst;
+      e.constValue = dc.value;
+      e.type = this.env.types.get(dc.type);
+      return e;
+    }
     const fn = this.env.builtins.functions.get(name);
     if (fn) {
       const what = fn.kind === FnKind.Subr ? 'function' : fn.kind === FnKind.Action ? 'action' : 'aggregating function';
@@ -779,7 +801,8 @@ export class Checker {
         return e;
       }
       const g = this.syms.globals.get(name);
-      if (!g || g.kind === 'assoc' || (!g.defined && g.type === null)) {
+      const builtin = !g && this.env.builtins.variables.has(name);
+      if (!builtin && (!g || g.kind === 'assoc' || (!g.defined && g.type === null))) {
         return this.assocIndex(e, this.syms.globals, 'global', name, base, write);
       }
     }
@@ -937,7 +960,11 @@ export class Checker {
       this.err('D_FUNC_UNDEF', e.line, `undefined function name: ${e.name}`);
     }
     if (fn.kind === FnKind.Action) {
-      this.err('D_ACT_SPEC', e.line, `action ${e.name}( ) may not be used in an expression`);
+      const t = VALUE_ACTIONS.get(e.name);
+      if (t === undefined) this.err('D_ACT_SPEC', e.line, `action ${e.name}( ) may not be used in an expression`);
+      this.protoArgs(e, fn.proto);
+      e.type = t;
+      return e;
     }
     if (fn.kind === FnKind.Agg) {
       this.err('D_AGG_FUNC', e.line, `aggregating function ${e.name}( ) may only be used as an aggregation value`);
@@ -1395,6 +1422,8 @@ export class Checker {
           // ok
         } else if (isStringLike(lt) && isStringLike(rt) && (isString(lt) || isString(rt))) {
           // ok: strcmp
+        } else if ((isString(lt) && this.isZero(r)) || (isString(rt) && this.isZero(l))) {
+          // ok: a string compared with NULL
         } else if (!this.pointerCompatible(l, r)) {
           this.err('D_OP_INCOMPAT', e.line, `operands have incompatible types: "${lt.name}" ${op} "${rt.name}"`);
         }
@@ -1441,6 +1470,11 @@ export class Checker {
   /** dt_node_is_argcompat: may a value of e's type be stored in (or passed as) `want`? */
   private argCompatible(want: DType, e: A.Expr): boolean {
     const t = e.type!;
+    if (isStringLike(want) && this.isZero(e)) return true;
+    if (isString(t) && isPointer(want)) {
+      const wb = resolve(resolve(want).base!);
+      return wb.kind === Kind.Void || (wb.kind === Kind.Int && wb.size === 1);
+    }
     if (isInteger(want) && isInteger(t)) return true;
     if (isString(want) && isStringLike(t)) return true;
     if (isStringLike(want) && isString(t)) return true;
@@ -1457,6 +1491,7 @@ export class Checker {
 
   private assignable(want: DType, e: A.Expr): boolean {
     const t = e.type!;
+    if (isString(want) && this.isZero(e)) return true;
     if (isInteger(want) && isInteger(t)) return true;
     if (isString(want) && isStringLike(t)) return true;
     if (isStringLike(want) && isString(t)) return isCharArray(want) || isCharPointer(want);
@@ -1562,6 +1597,20 @@ export class Checker {
     }
   }
 }
+
+/** Actions whose result can also be used as a value (aggregation keys, printf arguments). */
+const VALUE_ACTIONS: ReadonlyMap<string, DType> = new Map([
+  ['stack', STACK_TYPE],
+  ['ustack', STACK_TYPE],
+  ['jstack', STACK_TYPE],
+  ['sym', SYMADDR_TYPE],
+  ['func', SYMADDR_TYPE],
+  ['mod', SYMADDR_TYPE],
+  ['usym', USYMADDR_TYPE],
+  ['ufunc', USYMADDR_TYPE],
+  ['umod', USYMADDR_TYPE],
+  ['uaddr', USYMADDR_TYPE],
+]);
 
 function sameKeys(a: DType[] | null, b: DType[] | null): boolean {
   if (!a || !b) return a === b;

@@ -71,6 +71,42 @@ const TYPEDEFS_64: Array<[string, string]> = [
   ['unsigned short', 'in_port_t'],
   ['int', 'boolean_t'],
   ['_Bool', 'bool'],
+  // the Linux kernel's own integer typedefs (linux/types.h, asm-generic/int-ll64.h)
+  ['unsigned char', 'u_char'],
+  ['unsigned short', 'u_short'],
+  ['unsigned', 'u_int'],
+  ['unsigned long', 'u_long'],
+  ['unsigned char', 'unchar'],
+  ['unsigned short', 'ushort'],
+  ['unsigned', 'uint'],
+  ['unsigned long', 'ulong'],
+  ['signed char', '__s8'],
+  ['unsigned char', '__u8'],
+  ['short', '__s16'],
+  ['unsigned short', '__u16'],
+  ['int', '__s32'],
+  ['unsigned', '__u32'],
+  ['long long', '__s64'],
+  ['unsigned long long', '__u64'],
+  ['signed char', 's8'],
+  ['unsigned char', 'u8'],
+  ['short', 's16'],
+  ['unsigned short', 'u16'],
+  ['int', 's32'],
+  ['unsigned', 'u32'],
+  ['long long', 's64'],
+  ['unsigned long long', 'u64'],
+  ['unsigned short', '__le16'],
+  ['unsigned short', '__be16'],
+  ['unsigned', '__le32'],
+  ['unsigned', '__be32'],
+  ['unsigned long long', '__le64'],
+  ['unsigned long long', '__be64'],
+  ['long long', 'loff_t'],
+  ['unsigned', 'gfp_t'],
+  ['long', '__kernel_long_t'],
+  ['unsigned long', '__kernel_ulong_t'],
+  ['int', '__kernel_pid_t'],
 ];
 
 export class TypeScope {
@@ -90,6 +126,7 @@ export class TypeScope {
 
   /** A type by its full name: "int", "unsigned long", "uint64_t", "struct foo", "string". */
   lookup(name: string): DType | undefined {
+    name = unscoped(name);
     const t = this.names.get(name);
     if (t) return t;
     const m = /^(struct|union|enum) (.+)$/.exec(name);
@@ -99,7 +136,7 @@ export class TypeScope {
 
   /** Whether an identifier names a type (a typedef or intrinsic), as the lexer's id_or_type asks. */
   isTypeName(name: string): boolean {
-    return this.names.has(name);
+    return this.names.has(unscoped(name));
   }
 
   get(name: string): DType {
@@ -118,6 +155,7 @@ export class TypeScope {
 
   /** The struct/union/enum with this tag, declared (incomplete) if it is new. */
   tag(kind: Kind.Struct | Kind.Union | Kind.Enum, tag: string): DType {
+    tag = unscoped(tag);
     const word = kind === Kind.Struct ? 'struct' : kind === Kind.Union ? 'union' : 'enum';
     const key = `${word} ${tag}`;
     let t = this.tags.get(key);
@@ -131,4 +169,10 @@ export class TypeScope {
   findTag(word: 'struct' | 'union' | 'enum', tag: string): DType | undefined {
     return this.tags.get(`${word} ${tag}`);
   }
+}
+
+/** A name without its module scope: D`s and vmlinux`int name s and int. */
+export function unscoped(name: string): string {
+  const i = name.lastIndexOf('`');
+  return i < 0 ? name : name.slice(i + 1);
 }

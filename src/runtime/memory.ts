@@ -6,6 +6,9 @@ import { bytesToStr } from './values.js';
 
 /** Where scratch space appears in the D address space (a kernel-looking address, never 0). */
 export const SCRATCH_BASE = 0xffff_c900_0000_0000n;
+/** Where read-only data the runtime maps (psinfo_t for curpsinfo, ...) appears. */
+const REGION_BASE = 0xffff_d000_0000_0000n;
+const REGION_STEP = 0x1_0000n;
 
 export class Memory {
   private readonly buf: Uint8Array;
@@ -21,10 +24,20 @@ export class Memory {
     this.view = new DataView(this.buf.buffer);
   }
 
+  /** read-only regions mapped for this firing */
+  private readonly regions: Uint8Array[] = [];
+
   /** Called at the start of every probe firing: alloca() memory does not outlive it. */
   reset(): void {
     if (this.top > 0) this.buf.fill(0, 0, this.top);
     this.top = 0;
+    this.regions.length = 0;
+  }
+
+  /** Makes bytes readable at an address until the end of the firing. */
+  map(bytes: Uint8Array): bigint {
+    this.regions.push(bytes);
+    return REGION_BASE + BigInt(this.regions.length - 1) * REGION_STEP;
   }
 
   alloca(size: bigint): bigint {
@@ -42,14 +55,78 @@ export class Memory {
     return Number(off);
   }
 
-  ld_i8(a: bigint): number { return this.view.getInt8(this.offset(a, 1)); }
-  ld_u8(a: bigint): number { return this.view.getUint8(this.offset(a, 1)); }
-  ld_i16(a: bigint): number { return this.view.getInt16(this.offset(a, 2), true); }
-  ld_u16(a: bigint): number { return this.view.getUint16(this.offset(a, 2), true); }
-  ld_i32(a: bigint): number { return this.view.getInt32(this.offset(a, 4), true); }
-  ld_u32(a: bigint): number { return this.view.getUint32(this.offset(a, 4), true); }
-  ld_i64(a: bigint): bigint { return this.view.getBigInt64(this.offset(a, 8), true); }
-  ld_u64(a: bigint): bigint { return this.view.getBigUint64(this.offset(a, 8), true); }
+  /** The mapped region holding [addr, addr+size) and the offset in it, or null. */
+  private region(addr: bigint, size: number): [Uint8Array, number] | null {
+    const r = addr - REGION_BASE;
+    if (r < 0n) return null;
+    const i = Number(r / REGION_STEP);
+    const off = Number(r % REGION_STEP);
+    const b = this.regions[i];
+    if (b === undefined || off + size > b.length) return null;
+    return [b, off];
+  }
+
+  private regionView(addr: bigint, size: number): DataView | null {
+    const r = this.region(addr, size);
+    return r ? new DataView(r[0].buffer, r[0].byteOffset + r[1], size) : null;
+  }
+
+  ld_i8(a: bigint): number {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 1);
+      if (v) return v.getInt8(0);
+    }
+    return this.view.getInt8(this.offset(a, 1));
+  }
+  ld_u8(a: bigint): number {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 1);
+      if (v) return v.getUint8(0);
+    }
+    return this.view.getUint8(this.offset(a, 1));
+  }
+  ld_i16(a: bigint): number {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 2);
+      if (v) return v.getInt16(0, true);
+    }
+    return this.view.getInt16(this.offset(a, 2), true);
+  }
+  ld_u16(a: bigint): number {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 2);
+      if (v) return v.getUint16(0, true);
+    }
+    return this.view.getUint16(this.offset(a, 2), true);
+  }
+  ld_i32(a: bigint): number {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 4);
+      if (v) return v.getInt32(0, true);
+    }
+    return this.view.getInt32(this.offset(a, 4), true);
+  }
+  ld_u32(a: bigint): number {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 4);
+      if (v) return v.getUint32(0, true);
+    }
+    return this.view.getUint32(this.offset(a, 4), true);
+  }
+  ld_i64(a: bigint): bigint {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 8);
+      if (v) return v.getBigInt64(0, true);
+    }
+    return this.view.getBigInt64(this.offset(a, 8), true);
+  }
+  ld_u64(a: bigint): bigint {
+    if (a >= REGION_BASE) {
+      const v = this.regionView(a, 8);
+      if (v) return v.getBigUint64(0, true);
+    }
+    return this.view.getBigUint64(this.offset(a, 8), true);
+  }
 
   st_i8(a: bigint, v: number): void { this.view.setInt8(this.offset(a, 1), v); }
   st_u8(a: bigint, v: number): void { this.view.setUint8(this.offset(a, 1), v); }
@@ -62,6 +139,10 @@ export class Memory {
 
   /** A copy of `size` bytes at addr. */
   bytes(addr: bigint, size: number): Uint8Array {
+    if (addr >= REGION_BASE) {
+      const r = this.region(addr, size);
+      if (r) return r[0].slice(r[1], r[1] + size);
+    }
     const off = this.offset(addr, size);
     return this.buf.slice(off, off + size);
   }
@@ -83,6 +164,10 @@ export class Memory {
   /** The NUL-terminated string at addr, at most strsize bytes. */
   str(addr: bigint): string {
     const max = this.strsize();
+    if (addr >= REGION_BASE) {
+      const r = this.region(addr, 1);
+      if (r) return bytesToStr(r[0].subarray(r[1], Math.min(r[0].length, r[1] + max)));
+    }
     const off = this.offset(addr, 1);
     let end = off;
     const limit = Math.min(this.top, off + max);

@@ -1,15 +1,16 @@
 // The run-time entry points generated clause code calls (`rt.*`), and the state they act on:
 // variables, aggregations, speculations, output records, faults.        [dt_consume.c, dt_handle.c]
 
-import type { DType } from '../lang/types.js';
-import { AggFn, Aggregation, createAggregation } from './aggregate.js';
+import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
+import { readProc } from '../kernel/procfs.js';
+import { AggFn, Aggregation, KeyType, OpaqueKeyType, createAggregation } from './aggregate.js';
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { Memory, SCRATCH_BASE } from './memory.js';
 import { Options } from './options.js';
 import { OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
-import { FormatPlan, formatPrintf, formatPrinta, formatSprintf } from './printf.js';
+import { FormatPlan, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint } from './trace-format-print.js';
 import { formatTraceValue, formatTracemem } from './trace-format.js';
@@ -136,7 +137,7 @@ export class Runtime {
         name: a.name === '_' ? '' : a.name,
         id: a.id,
         fn: AGG_FNS[a.fn],
-        keys: a.keys,
+        keys: a.keys.map(keyTypeOf),
         lquantize: a.fn === 'lquantize' ? { base: p[0], limit: p[1], step: p[2] } : undefined,
         llquantize: a.fn === 'llquantize' ? { factor: p[0], lmag: p[1], hmag: p[2], steps: p[3] } : undefined,
       });
@@ -149,6 +150,9 @@ export class Runtime {
   startFiring(ctx: ProbeContext): void {
     ctx.timestamp = -1n;
     this.mem.reset();
+    this.psinfoAddr = 0n;
+    this.lwpsinfoAddr = 0n;
+    this.cpuinfoAddr = 0n;
     this.strtokState.reset();
     ctx.L.length = 0;
   }
@@ -359,6 +363,14 @@ export class Runtime {
     return k >= 0 ? s.slice(k) : s;
   }
 
+  /** strcmp with NULL ordered before every string (DTrace compares the pointers first). */
+  strcmp(a: string | null, b: string | null): number {
+    if (a === b) return 0;
+    if (a === null) return -1;
+    if (b === null) return 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+
   intStr(v: number | bigint): string {
     return String(v);
   }
@@ -414,6 +426,73 @@ export class Runtime {
     void size;
     void dst;
     throw new S.DFault(S.FLT_BADADDR, addr);
+  }
+
+  // -- process and CPU views (curpsinfo, curlwpsinfo, curcpu) ----------------------------
+
+  /** psinfo_t, lwpsinfo_t and cpuinfo_t, from the compiler's type scope */
+  procTypes: { psinfo: DType; lwpsinfo: DType; cpuinfo: DType } | null = null;
+  private psinfoAddr = 0n;
+  private lwpsinfoAddr = 0n;
+  private cpuinfoAddr = 0n;
+
+  curpsinfo(ctx: ProbeContext): bigint {
+    if (this.psinfoAddr === 0n) this.fillProcViews(ctx);
+    return this.psinfoAddr;
+  }
+
+  curlwpsinfo(ctx: ProbeContext): bigint {
+    if (this.lwpsinfoAddr === 0n) this.fillProcViews(ctx);
+    return this.lwpsinfoAddr;
+  }
+
+  curcpu(ctx: ProbeContext): bigint {
+    if (this.cpuinfoAddr === 0n && this.procTypes) {
+      const b = new Uint8Array(resolveType(this.procTypes.cpuinfo).size);
+      setField(b, this.procTypes.cpuinfo, 'cpu_id', ctx.cpu);
+      this.cpuinfoAddr = this.mem.map(b);
+    }
+    return this.cpuinfoAddr;
+  }
+
+  private fillProcViews(ctx: ProbeContext): void {
+    const t = this.procTypes;
+    if (!t) return;
+    const info = readProc(ctx.pid, ctx.tid);
+    const ps = new Uint8Array(resolveType(t.psinfo).size);
+    const lw = new Uint8Array(resolveType(t.lwpsinfo).size);
+    if (info) {
+      const P = t.psinfo;
+      setField(ps, P, 'pr_nlwp', info.nlwp);
+      setField(ps, P, 'pr_pid', info.pid);
+      setField(ps, P, 'pr_ppid', info.ppid);
+      setField(ps, P, 'pr_pgid', info.pgid);
+      setField(ps, P, 'pr_sid', info.sid);
+      setField(ps, P, 'pr_uid', info.uid);
+      setField(ps, P, 'pr_euid', info.euid);
+      setField(ps, P, 'pr_gid', info.gid);
+      setField(ps, P, 'pr_egid', info.egid);
+      setField(ps, P, 'pr_size', info.sizeKb);
+      setField(ps, P, 'pr_rssize', info.rssKb);
+      setField(ps, P, 'pr_fname', info.fname);
+      setField(ps, P, 'pr_psargs', info.psargs);
+      setField(ps, P, 'pr_argc', info.argc);
+      setField(ps, P, 'pr_dmodel', 2);
+      const L = t.lwpsinfo;
+      setField(lw, L, 'pr_lwpid', ctx.tid);
+      setField(lw, L, 'pr_state', stateNumber(info.state));
+      setField(lw, L, 'pr_sname', info.state.charCodeAt(0));
+      setField(lw, L, 'pr_nice', info.nice);
+      setField(lw, L, 'pr_pri', info.pri);
+      setField(lw, L, 'pr_name', info.fname);
+      setField(lw, L, 'pr_onpro', ctx.cpu);
+      setField(lw, L, 'pr_bindpro', -1);
+      setField(lw, L, 'pr_bindpset', -1);
+      const m = findMember(P, 'pr_lwp');
+      if (m) ps.set(lw, m.offset);
+    }
+    this.psinfoAddr = this.mem.map(ps);
+    this.lwpsinfoAddr = this.mem.map(lw);
   }
 
   progenyof(ctx: ProbeContext, pid: number): number {
@@ -570,6 +649,15 @@ export class Runtime {
     this.put('\u0000FTRUNCATE\u0000\u0000');
   }
 
+  /** A stack as a value (an aggregation key): its frames, symbolised, one per line. */
+  stackValue(ctx: ProbeContext, kind: string, n: number): string {
+    void ctx;
+    void kind;
+    void n;
+    // probes without a kernel or user context (BEGIN, END, tick) have an empty stack
+    return '';
+  }
+
   stack(ctx: ProbeContext, kind: string, n: number): void {
     void ctx;
     void kind;
@@ -641,6 +729,75 @@ export class Runtime {
     for (const s of this.specs) s.draining = false;
     this.pendingTls = null;
   }
+}
+
+/** Writes a number or string into a struct member of a byte image. */
+function setField(b: Uint8Array, t: DType, name: string, v: number | string): void {
+  const m = findMember(t, name);
+  if (!m) return;
+  const mt = resolveType(m.type);
+  if (typeof v === 'string') {
+    const n = Math.min(v.length, mt.size - 1);
+    for (let i = 0; i < n; i++) b[m.offset + i] = v.charCodeAt(i) & 0xff;
+    return;
+  }
+  const dv = new DataView(b.buffer, b.byteOffset);
+  switch (mt.kind === Kind.Pointer ? 8 : mt.size) {
+    case 1:
+      dv.setInt8(m.offset, v);
+      break;
+    case 2:
+      dv.setInt16(m.offset, v, true);
+      break;
+    case 4:
+      dv.setInt32(m.offset, v, true);
+      break;
+    case 8:
+      dv.setBigInt64(m.offset, BigInt(v), true);
+      break;
+  }
+}
+
+/** lwpsinfo_t pr_state numbers for Linux's state letters (Solaris SSLEEP=1, SRUN=2, ...). */
+function stateNumber(s: string): number {
+  switch (s) {
+    case 'S':
+    case 'D':
+    case 'I':
+      return 1;
+    case 'R':
+      return 2;
+    case 'Z':
+      return 3;
+    case 'T':
+    case 't':
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+const STACK_KEY: OpaqueKeyType = {
+  opaque: true,
+  size: 8,
+  compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  format: (v) => formatStack(typeof v === 'string' && v !== '' ? v.split('\n') : []),
+};
+
+const SYM_KEY: OpaqueKeyType = {
+  opaque: true,
+  size: 8,
+  compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  format: (v) => `  ${('0x' + BigInt.asUintN(64, BigInt(v as bigint)).toString(16)).padEnd(50)}`,
+};
+
+/** Aggregation key types: stack() and sym() results are opaque to the aggregation engine. */
+function keyTypeOf(t: DType): KeyType {
+  for (let u: DType | null = t; u !== null && u.kind === Kind.Typedef; u = u.base) {
+    if (u.name === 'stack') return STACK_KEY;
+    if (u.name === '_symaddr' || u.name === '_usymaddr') return SYM_KEY;
+  }
+  return t;
 }
 
 const AGG_FNS: Record<string, AggFn> = {

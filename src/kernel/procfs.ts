@@ -1,0 +1,86 @@
+// /proc/<pid>: what DTrace's psinfo_t and lwpsinfo_t report about a process and thread. [dt_proc.c]
+
+import { readFileSync } from 'node:fs';
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  uid: number;
+  euid: number;
+  gid: number;
+  egid: number;
+  nlwp: number;
+  /** comm: the executable's name (at most 15 chars) */
+  fname: string;
+  /** the command line, arguments separated by spaces (at most 79 chars) */
+  psargs: string;
+  argc: number;
+  /** virtual and resident size in KiB */
+  sizeKb: number;
+  rssKb: number;
+  /** process start, and user+system CPU time, in ns */
+  startNs: bigint;
+  cpuNs: bigint;
+  /** thread state letter (R, S, D, ...), nice, priority, last CPU */
+  state: string;
+  nice: number;
+  pri: number;
+  cpu: number;
+}
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a process (or, with tid, one of its threads); null if it is gone. */
+export function readProc(pid: number, tid = pid): ProcInfo | null {
+  const base = tid === pid ? `/proc/${pid}` : `/proc/${pid}/task/${tid}`;
+  const stat = read(`${base}/stat`);
+  if (stat === null) return null;
+  const close = stat.lastIndexOf(')');
+  const fname = stat.slice(stat.indexOf('(') + 1, close);
+  // fields after the comm, numbered from field 3 (state)
+  const f = stat.slice(close + 2).split(' ');
+  const num = (i: number) => Number(f[i - 3]);
+  const hz = 100;
+  const status = read(`/proc/${pid}/status`) ?? '';
+  const ids = (key: string): number[] => {
+    const m = new RegExp(`^${key}:\\s+(.*)$`, 'm').exec(status);
+    return m ? m[1].split(/\s+/).map(Number) : [0, 0];
+  };
+  const [uid, euid] = ids('Uid');
+  const [gid, egid] = ids('Gid');
+  const cmdline = read(`/proc/${pid}/cmdline`) ?? '';
+  const args = cmdline.split('\0');
+  if (args[args.length - 1] === '') args.pop();
+  const statm = (read(`/proc/${pid}/statm`) ?? '0 0').split(' ').map(Number);
+  const pageKb = 4;
+  return {
+    pid,
+    ppid: num(4),
+    pgid: num(5),
+    sid: num(6),
+    uid,
+    euid,
+    gid,
+    egid,
+    nlwp: num(20),
+    fname: fname.slice(0, 15),
+    psargs: (args.length > 0 ? args.join(' ') : fname).slice(0, 79),
+    argc: args.length,
+    sizeKb: statm[0] * pageKb,
+    rssKb: statm[1] * pageKb,
+    startNs: (BigInt(num(22)) * 1_000_000_000n) / BigInt(hz),
+    cpuNs: (BigInt(num(14) + num(15)) * 1_000_000_000n) / BigInt(hz),
+    state: f[0] ?? 'R',
+    nice: num(19),
+    pri: num(18),
+    cpu: num(39),
+  };
+}
