@@ -21,7 +21,8 @@ import {
   reprOf,
   resolve,
 } from '../lang/types.js';
-import { accessor, convertScalar, intLiteral, narrowBig, narrowNum, truthCode, zeroCode } from './repr.js';
+import * as I from './intval.js';
+import { accessor, intLiteral, narrowBig, narrowNum, truthCode, zeroCode } from './repr.js';
 
 /** Constants the generated code refers to as K[i] (format plans, types, strings). */
 export class ConstPool {
@@ -158,11 +159,77 @@ export class ClauseGen {
     }
     if (e.kind === A.N.Unary && e.op === '!') return `!(${this.truth(e.operand)})`;
     if (e.kind === A.N.Binary && isComparison(e.op)) return this.compare(e);
+    if (isIntLike(e.type!)) return I.truth(this.ival(e));
     return truthCode(this.expr(e), e.type!);
+  }
+
+  /** An integer or pointer expression as a 64-bit register value (compile/intval.ts). */
+  ival(e: A.Expr): I.IntVal {
+    const t = e.type!;
+    const signed = I.typeSigned(t);
+    switch (e.kind) {
+      case A.N.Int: {
+        const [lo, hi] = I.typeRange(t);
+        const v = e.value < lo || e.value > hi ? (signed ? BigInt.asIntN(64, e.value) : BigInt.asUintN(64, e.value)) : e.value;
+        return I.constant(v);
+      }
+      case A.N.Ident:
+        if (e.resolved === A.IdentKind.EnumConst) return I.constant(e.constValue);
+        if (e.resolved === A.IdentKind.Inline) return I.loaded(this.valueAs(e.inlineExpr!, t), t);
+        return I.loaded(this.ident(e), t);
+      case A.N.Unary:
+        switch (e.op) {
+          case '+':
+            return this.ival(e.operand);
+          case '-':
+            return I.negate(this.ival(e.operand), signed);
+          case '~':
+            return I.complement(this.ival(e.operand), signed);
+          case '!':
+            return { code: `(${this.truth(e.operand)} ? 0 : 1)`, big: false, lo: 0n, hi: 1n, sig: true };
+          default:
+            break;
+        }
+        break;
+      case A.N.Binary:
+        if (isComparison(e.op)) return { code: `(${this.compare(e)} ? 1 : 0)`, big: false, lo: 0n, hi: 1n, sig: true };
+        return this.binary(e);
+      case A.N.Logical:
+        return { code: `(${this.truth(e)} ? 1 : 0)`, big: false, lo: 0n, hi: 1n, sig: true };
+      case A.N.Ternary: {
+        const [a, b, v] = I.join(this.ival(e.then), this.ival(e.otherwise), signed);
+        v.code = `(${this.truth(e.cond)} ? ${a} : ${b})`;
+        return v;
+      }
+      case A.N.Cast:
+        if (isIntLike(e.operand.type!)) return I.loaded(I.toStorage(this.ival(e.operand), e.to), e.to);
+        break;
+      case A.N.SizeofType:
+        return I.constant(BigInt(e.of.size));
+      case A.N.SizeofExpr:
+        return I.constant(BigInt(e.operand.type!.size));
+      case A.N.Offsetof:
+        return I.constant(BigInt(findMember(e.of, e.member)!.offset));
+      case A.N.Comma: {
+        const r = this.ival(e.right);
+        return { ...r, code: `(${this.expr(e.left)}, ${r.code})` };
+      }
+      default:
+        break;
+    }
+    return I.loaded(this.exprStored(e), t);
   }
 
   /** The JavaScript expression for a D expression, in the representation of its type. */
   expr(e: A.Expr): string {
+    if (isIntLike(e.type!) && e.kind !== A.N.Assign && e.kind !== A.N.Postfix && !(e.kind === A.N.Unary && (e.op === '++' || e.op === '--'))) {
+      return I.toStorage(this.ival(e), e.type!);
+    }
+    return this.exprStored(e);
+  }
+
+  /** Expressions whose code already yields their type's storage representation. */
+  private exprStored(e: A.Expr): string {
     switch (e.kind) {
       case A.N.Int:
         return intLiteral(e.value, e.type!);
@@ -187,8 +254,7 @@ export class ClauseGen {
       case A.N.Postfix:
         return this.incdec(e.operand, e.op, true);
       case A.N.Binary:
-        if (isComparison(e.op)) return `(${this.compare(e)} ? 1 : 0)`;
-        return this.binary(e);
+        return I.toStorage(this.binary(e), e.type!);
       case A.N.Logical:
         return `(${this.truth(e)} ? 1 : 0)`;
       case A.N.Assign:
@@ -220,24 +286,20 @@ export class ClauseGen {
 
   /** The value of `e` converted to type `to` (assignment conversion, or a cast). */
   valueAs(e: A.Expr, to: DType, cast = false): string {
+    void cast;
     const from = e.type!;
     const tr = reprOf(to);
     if (tr === Repr.Str) return this.toStr(e);
-    if (tr === Repr.Bytes) {
-      const code = this.expr(e);
-      return reprOf(from) === Repr.Bytes ? code : code;
-    }
-    if (tr === Repr.None) return this.expr(e);
+    if (tr === Repr.Bytes || tr === Repr.None) return this.expr(e);
     if (reprOf(from) === Repr.Str) {
-      // a string used as a pointer (char *): its address in the string table
-      return cast ? `rt.strAddr(${this.expr(e)})` : `rt.strAddr(${this.expr(e)})`;
+      // a string used as a pointer (const char *): its address
+      return `rt.strAddr(${this.expr(e)})`;
     }
     if (reprOf(from) === Repr.Bytes) {
       // an array decays to a pointer to its storage
       return `rt.bytesAddr(${this.expr(e)})`;
     }
-    if (e.kind === A.N.Int) return intLiteral(e.value, to);
-    return convertScalar(this.expr(e), from, to);
+    return I.toStorage(this.ival(e), to);
   }
 
   /** A string-typed value from a string, char array, char pointer or (stringof) scalar. */
@@ -289,7 +351,7 @@ export class ClauseGen {
       case 'args': {
         const i = this.valueAs(e.args[0], this.types.int);
         const t = e.type!;
-        return convertScalar(`rt.arg(ctx, ${i})`, this.types.int64, t);
+        return I.toStorage(I.loaded(`rt.arg(ctx, ${i})`, this.types.int64), t);
       }
       case 'builtin':
         return `rt.uregs(ctx, ${this.valueAs(e.args[0], this.types.int)})`;
@@ -405,16 +467,7 @@ export class ClauseGen {
     if (e.arrow) t = resolve(t.base!);
     const m = findMember(t, e.name)!;
     const loc = this.locationOf(e);
-    if (m.bitWidth >= 0) {
-      const unit = this.load(m.type, loc);
-      const shift = m.bitOffset - m.offset * 8;
-      const r = reprOf(m.type);
-      if (r === Repr.Big) {
-        return narrowBig(`BigInt.asUintN(${m.bitWidth}, ${unit} >> ${shift}n)`, m.type);
-      }
-      const mask = m.bitWidth >= 32 ? 0xffffffff : (1 << m.bitWidth) - 1;
-      return `((${unit} >>> ${shift}) & ${mask})`;
-    }
+    if (m.bitWidth >= 0) return this.loadBits(m, loc);
     return this.load(m.type, loc);
   }
 
@@ -453,18 +506,6 @@ export class ClauseGen {
   private unary(e: A.Unary): string {
     const t = e.type!;
     switch (e.op) {
-      case '+':
-        return this.valueAs(e.operand, t);
-      case '-': {
-        const v = this.valueAs(e.operand, t);
-        return reprOf(t) === Repr.Big ? narrowBig(`-(${v})`, t) : narrowNum(`-(${v})`, t);
-      }
-      case '~': {
-        const v = this.valueAs(e.operand, t);
-        return reprOf(t) === Repr.Big ? narrowBig(`~(${v})`, t) : narrowNum(`~(${v})`, t);
-      }
-      case '!':
-        return `(${this.truth(e.operand)} ? 0 : 1)`;
       case '*': {
         const ot = resolve(e.operand.type!);
         if (ot.kind === Kind.Array) return this.load(t, { kind: 'bytes', code: this.expr(e.operand), off: '0' });
@@ -478,82 +519,67 @@ export class ClauseGen {
       case '++':
       case '--':
         return this.incdec(e.operand, e.op, false);
+      default:
+        return this.expr(e);
     }
   }
 
-  private arith(op: string, l: string, r: string, t: DType): string {
-    const big = reprOf(t) === Repr.Big;
-    const signed = resolve(t).signed || resolve(t).kind === Kind.Enum;
-    if (big) {
-      switch (op) {
-        case '+':
-        case '-':
-        case '*':
-        case '&':
-        case '|':
-        case '^':
-          return narrowBig(`${l} ${op} ${r}`, t);
-        case '/':
-          return `rt.div64(${l}, ${r}, ${signed})`;
-        case '%':
-          return `rt.mod64(${l}, ${r}, ${signed})`;
-        case '<<':
-          return narrowBig(`${l} << (${r} & 63n)`, t);
-        case '>>':
-          return signed ? `(${l} >> (${r} & 63n))` : `(${l} >> (${r} & 63n))`;
-      }
-    }
+  /** An arithmetic or bitwise operator in register semantics, read with type t's signedness. */
+  private arith(op: string, l: I.IntVal, r: I.IntVal, t: DType): I.IntVal {
+    const signed = I.typeSigned(t);
     switch (op) {
       case '+':
       case '-':
-        return narrowNum(`${l} ${op} ${r}`, t);
       case '*':
-        return signed ? `Math.imul(${l}, ${r})` : `(Math.imul(${l}, ${r}) >>> 0)`;
+        return I.addSubMul(op, l, r, signed);
       case '/':
-        return `rt.div32(${l}, ${r}, ${signed})`;
       case '%':
-        return `rt.mod32(${l}, ${r}, ${signed})`;
+        return I.divMod(op, l, r, signed);
       case '&':
       case '|':
       case '^':
-        return signed ? `(${l} ${op} ${r})` : `((${l} ${op} ${r}) >>> 0)`;
+        return I.bitwise(op, l, r, signed);
       case '<<':
-        return narrowNum(`${l} << (${r} & 31)`, t);
       case '>>':
-        return signed ? `(${l} >> (${r} & 31))` : `(${l} >>> (${r} & 31))`;
+        return I.shift(op, l, r, signed);
     }
     throw new Error(`internal: operator ${op}`);
   }
 
-  private binary(e: A.Binary): string {
+  private binary(e: A.Binary): I.IntVal {
     const t = e.type!;
     const op = e.op;
     const lt = e.left.type!;
     const rt = e.right.type!;
-    if ((op === '+' || op === '-') && !isInteger(t)) return this.pointerArith(e);
-    if (op === '-' && (isPointer(lt) || isArray(lt)) && (isPointer(rt) || isArray(rt))) {
+    const lp = isPointer(lt) || isArray(lt) || isString(lt);
+    const rp = isPointer(rt) || isArray(rt) || isString(rt);
+    if (op === '-' && lp && rp) {
       const size = Math.max(1, resolve(resolve(lt).base!).size);
-      return `((${this.valueAs(e.left, this.types.uint64)} - ${this.valueAs(e.right, this.types.uint64)}) / ${size}n)`;
+      const d = I.addSubMul('-', this.ptrVal(e.left), this.ptrVal(e.right), true);
+      return I.divMod('/', d, I.constant(BigInt(size)), true);
     }
-    if (op === '<<' || op === '>>') {
-      const l = this.valueAs(e.left, t);
-      const r = this.valueAs(e.right, reprOf(t) === Repr.Big ? this.types.int64 : this.types.int);
-      return this.arith(op, l, r, t);
-    }
-    return this.arith(op, this.valueAs(e.left, t), this.valueAs(e.right, t), t);
+    if ((op === '+' || op === '-') && (lp || rp)) return this.pointerArith(e);
+    return this.arith(op, this.ival(e.left), this.ival(e.right), t);
   }
 
-  private pointerArith(e: A.Binary): string {
+  /** A pointer-valued operand as a register value (arrays and strings decay to addresses). */
+  private ptrVal(e: A.Expr): I.IntVal {
+    const t = e.type!;
+    if (isPointer(t)) return this.ival(e);
+    return I.loaded(this.valueAs(e, this.types.uint64), this.types.uint64);
+  }
+
+  private pointerArith(e: A.Binary): I.IntVal {
     const t = e.type!;
     const ptrLeft = !isInteger(e.left.type!);
     const p = ptrLeft ? e.left : e.right;
     const n = ptrLeft ? e.right : e.left;
     if (isString(t)) {
-      return `rt.strOffset(${this.expr(p)}, ${this.valueAs(n, this.types.int64)}${e.op === '-' ? ', true' : ''})`;
+      return I.loaded(`rt.strOffset(${this.expr(p)}, ${this.valueAs(n, this.types.int64)}${e.op === '-' ? ', true' : ''})`, t);
     }
     const size = Math.max(1, resolve(resolve(t).base!).size);
-    const sign = e.op === '-' ? '-' : '+';
-    return `BigInt.asUintN(64, ${this.valueAs(p, t)} ${sign} ${this.valueAs(n, this.types.int64)} * ${size}n)`;
+    const scaled = I.addSubMul('*', this.ival(n), I.constant(BigInt(size)), true);
+    return I.addSubMul(e.op as '+' | '-', this.ptrVal(p), scaled, false);
   }
 
   private compare(e: A.Binary): string {
@@ -569,13 +595,11 @@ export class ClauseGen {
       }
       return `(rt.strcmp(${l}, ${r}) ${op} 0)`;
     }
-    let ct: DType;
     if (isInteger(lt) && isInteger(rt)) {
-      ct = promoteForCompare(lt, rt, this.types.int);
-    } else {
-      ct = this.types.uint64;
+      const ct = promoteForCompare(lt, rt, this.types.int);
+      return I.compare(e.op, this.ival(e.left), this.ival(e.right), I.typeSigned(ct));
     }
-    return `(${this.valueAs(e.left, ct)} ${op} ${this.valueAs(e.right, ct)})`;
+    return I.compare(e.op, this.ptrVal(e.left), this.ptrVal(e.right), false);
   }
 
   // -- assignment ------------------------------------------------------------------------------
@@ -588,21 +612,18 @@ export class ClauseGen {
       return this.storeTo(target, v);
     }
     const op = e.op.slice(0, -1);
-    // evaluate the target's location once
-    const cur = this.expr(target);
-    let next: string;
+    const cur = I.loaded(this.expr(target), t);
+    let next: I.IntVal;
     if ((op === '+' || op === '-') && isPointer(t)) {
       const size = Math.max(1, resolve(resolve(t).base!).size);
-      next = `BigInt.asUintN(64, ${cur} ${op} ${this.valueAs(e.value, this.types.int64)} * ${size}n)`;
-    } else if (op === '<<' || op === '>>') {
-      next = this.arith(op, cur, this.valueAs(e.value, reprOf(t) === Repr.Big ? this.types.int64 : this.types.int), t);
+      const scaled = I.addSubMul('*', this.ival(e.value), I.constant(BigInt(size)), true);
+      next = I.addSubMul(op, cur, scaled, false);
     } else {
-      // the operation happens in the promoted type, then converts back
-      const pt = isInteger(t) && isInteger(e.value.type!) ? promoteForCompare(t, e.value.type!, this.types.int) : t;
-      const r = this.arith(op, convertScalar(cur, t, pt), this.valueAs(e.value, pt), pt);
-      next = convertScalar(r, pt, t);
+      // the operation happens in the promoted type, then converts back on the store
+      const pt = op === '<<' || op === '>>' ? t : isInteger(e.value.type!) ? promoteForCompare(t, e.value.type!, this.types.int) : t;
+      next = this.arith(op, cur, this.ival(e.value), pt);
     }
-    return this.storeTo(target, next);
+    return this.storeTo(target, I.toStorage(next, t));
   }
 
   /** Stores `value` (already in the target's representation) into an lvalue; yields the value. */
@@ -649,28 +670,27 @@ export class ClauseGen {
     throw new Error('internal: bad assignment target');
   }
 
-  private storeBits(m: { type: DType; offset: number; bitOffset: number; bitWidth: number }, loc: Loc, v: string): string {
-    const shift = m.bitOffset - m.offset * 8;
-    const unit = this.load(m.type, loc);
-    if (reprOf(m.type) === Repr.Big) {
-      const mask = ((1n << BigInt(m.bitWidth)) - 1n) << BigInt(shift);
-      const nv = narrowBig(`(${unit} & ~${mask}n) | ((BigInt.asUintN(64, ${v}) << ${shift}n) & ${mask}n)`, m.type);
-      return this.store(m.type, loc, nv);
-    }
-    const mask = (m.bitWidth >= 32 ? 0xffffffff : (1 << m.bitWidth) - 1) * 2 ** shift;
-    const nv = narrowNum(`(${unit} & ~${mask}) | ((${v} << ${shift}) & ${mask})`, m.type);
-    return this.store(m.type, loc, nv);
+  /** A bit-field's value: the low `bitWidth` bits of its ceil(width/8) bytes, sign-extended if signed. */
+  private loadBits(m: { type: DType; bitWidth: number }, loc: Loc): string {
+    const nbytes = Math.ceil(m.bitWidth / 8);
+    const signed = I.typeSigned(m.type);
+    const big = I.typeSize(m.type) === 8;
+    if (loc.kind === 'mem') return `rt.bfldMem(${loc.code}, ${nbytes}, ${m.bitWidth}, ${signed}, ${big})`;
+    return `rt.bfld(${loc.code}, ${loc.off}, ${nbytes}, ${m.bitWidth}, ${signed}, ${big})`;
+  }
+
+  private storeBits(m: { type: DType; bitWidth: number }, loc: Loc, v: string): string {
+    const nbytes = Math.ceil(m.bitWidth / 8);
+    if (loc.kind === 'mem') return `rt.bfstMem(${loc.code}, ${nbytes}, ${m.bitWidth}, ${v})`;
+    return `rt.bfst(${loc.code}, ${loc.off}, ${nbytes}, ${m.bitWidth}, ${v})`;
   }
 
   private incdec(target: A.Expr, op: '++' | '--', post: boolean): string {
     const t = target.type!;
     const cur = this.tmp();
-    let one: string;
-    if (isPointer(t)) one = `${Math.max(1, resolve(resolve(t).base!).size)}n`;
-    else one = reprOf(t) === Repr.Big ? '1n' : '1';
-    const sign = op === '++' ? '+' : '-';
-    const next = isPointer(t) ? `BigInt.asUintN(64, ${cur} ${sign} ${one})` : reprOf(t) === Repr.Big ? narrowBig(`${cur} ${sign} ${one}`, t) : narrowNum(`${cur} ${sign} ${one}`, t);
-    const stored = this.storeTo(target, next);
+    const step = isPointer(t) ? BigInt(Math.max(1, resolve(resolve(t).base!).size)) : 1n;
+    const next = I.addSubMul(op === '++' ? '+' : '-', I.loaded(cur, t), I.constant(step), I.typeSigned(t));
+    const stored = this.storeTo(target, I.toStorage(next, t));
     return post ? `(${cur} = ${this.expr(target)}, ${stored}, ${cur})` : `(${cur} = ${this.expr(target)}, ${stored})`;
   }
 
@@ -686,10 +706,10 @@ export class ClauseGen {
     let incr = 'undefined';
     if (fn !== 'count') {
       const vt = call.args[0].type!;
-      value = isPointer(vt) || reprOf(vt) === Repr.Big ? this.valueAs(call.args[0], resolve(vt).signed ? this.types.int64 : this.types.uint64) : `BigInt(${this.expr(call.args[0])})`;
-      if (reprOf(vt) === Repr.Num) value = `BigInt(${this.expr(call.args[0])})`;
+      // aggregations take the 64-bit register value of their argument
+      value = I.asBig(this.ival(call.args[0]), I.typeSigned(vt) || !isPointer(vt));
       const incrArg = fn === 'quantize' ? call.args[1] : fn === 'lquantize' ? call.args[4] : fn === 'llquantize' ? call.args[5] : undefined;
-      if (incrArg) incr = this.valueAs(incrArg, this.types.int64);
+      if (incrArg) incr = I.asBig(this.ival(incrArg), true);
     }
     return `rt.aggregate(${agg.id}, [${keys.join(', ')}], ${value}, ${incr})`;
   }
@@ -869,6 +889,12 @@ function constZero(e: A.Expr): boolean {
 /** String expressions that can never be NULL: literals and built-in variables. */
 function neverNull(e: A.Expr): boolean {
   return e.kind === A.N.Str || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin);
+}
+
+/** Integer, enum or pointer: values generated through compile/intval.ts. */
+function isIntLike(t: DType): boolean {
+  const r = reprOf(t);
+  return (r === Repr.Num || r === Repr.Big) && resolve(t).kind !== Kind.Float;
 }
 
 function isComparison(op: string): boolean {

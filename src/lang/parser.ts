@@ -712,8 +712,8 @@ export class Parser {
         if (this.accept(T.Colon)) {
           const line2 = this.tok.line;
           const w = this.constantInt(this.conditional());
-          if (!isInteger(type)) this.error('D_DECL_BFTYPE', line2, 'invalid type for bit-field: ' + type.name);
-          if (w < 0 || w > type.size * 8) this.error('D_DECL_BFSIZE', line2, `bit-field '${name}' size exceeds size of its type`);
+          if (!isInteger(type)) this.error('D_DECL_BFTYPE', line2, 'invalid type for bit-field: ' + (name || '(anon)'));
+          if (w < 0 || w > type.size * 8 || w > 64) this.error('D_DECL_BFSIZE', line2, `bit-field too big for type: ${name}`);
           bits = Number(w);
         }
         if (name !== '' && decls.some((m) => m.name === name)) {
@@ -820,7 +820,7 @@ export class Parser {
         }
         const n = this.constantInt(this.conditional());
         this.expect(T.RBrack);
-        if (n < 0n) this.error('D_DECL_ARRSUB', bline, 'array declaration requires array dimension of at least 1');
+        if (n <= 0n) this.error('D_DECL_ARRSUB', bline, 'positive integral constant expression or tuple signature expected as array declaration subscript');
         const count = Number(n);
         suffixes.push((t) => arrayOf(t, count));
         continue;
@@ -986,7 +986,7 @@ export class Parser {
   constantInt(e: A.Expr): bigint {
     const v = evalConstant(e, this.types);
     if (v === null) {
-      throw new DCompileError('D_DECL_ARRSUB', e.line, 'positive integral constant expression required as array size');
+      throw new DCompileError('D_DECL_ARRSUB', e.line, 'positive integral constant expression or tuple signature expected as array declaration subscript');
     }
     return v;
   }

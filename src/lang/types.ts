@@ -155,46 +155,47 @@ export interface MemberDecl {
   bits: number;
 }
 
-/** Lays out struct/union members with C's natural alignment (LP64), bit-fields packed in order. */
+/**
+ * Lays out struct/union members with C's natural alignment (LP64). Bit-fields are laid out as
+ * DTrace's own (libctf) declarations do: each takes ceil(width/8) bytes of its own, aligned to
+ * the largest power of two not above that, with the value in its low bits; a struct whose
+ * members are all bit-fields gets no tail padding.
+ */
 export function layoutStruct(t: DType, decls: MemberDecl[]): void {
   const isUnion = t.kind === Kind.Union;
-  let bitPos = 0; // current position in bits
+  let pos = 0; // bytes
   let maxSize = 0;
   let align = 1;
+  let onlyBits = decls.length > 0;
   const members: Member[] = [];
   for (const d of decls) {
     const mt = d.type;
-    const a = Math.max(1, resolve(mt).align);
-    align = Math.max(align, a);
     if (d.bits >= 0) {
-      const unitBits = mt.size * 8;
-      let start = isUnion ? 0 : bitPos;
-      if (d.bits === 0) {
-        // a zero-width bit-field aligns the next member to its unit
-        if (!isUnion) bitPos = Math.ceil(bitPos / unitBits) * unitBits;
-        continue;
-      }
-      // a bit-field may not straddle its storage unit
-      if (Math.floor(start / unitBits) !== Math.floor((start + d.bits - 1) / unitBits)) {
-        start = Math.ceil(start / unitBits) * unitBits;
-      }
-      const unitStart = Math.floor(start / unitBits) * (unitBits / 8);
-      members.push({ name: d.name, type: mt, offset: unitStart, bitOffset: start, bitWidth: d.bits });
-      if (isUnion) maxSize = Math.max(maxSize, Math.ceil(d.bits / 8));
-      else bitPos = start + d.bits;
+      if (d.bits === 0) continue;
+      const nbytes = Math.ceil(d.bits / 8);
+      let a = 1;
+      while (a * 2 <= nbytes) a *= 2;
+      const off = isUnion ? 0 : Math.ceil(pos / a) * a;
+      members.push({ name: d.name, type: mt, offset: off, bitOffset: off * 8, bitWidth: d.bits });
+      if (isUnion) maxSize = Math.max(maxSize, nbytes);
+      else pos = off + nbytes;
+      align = Math.max(align, a);
       continue;
     }
+    onlyBits = false;
+    const a = Math.max(1, resolve(mt).align);
+    align = Math.max(align, a);
     if (isUnion) {
       members.push({ name: d.name, type: mt, offset: 0, bitOffset: 0, bitWidth: -1 });
       maxSize = Math.max(maxSize, mt.size);
     } else {
-      const off = Math.ceil(Math.ceil(bitPos / 8) / a) * a;
+      const off = Math.ceil(pos / a) * a;
       members.push({ name: d.name, type: mt, offset: off, bitOffset: off * 8, bitWidth: -1 });
-      bitPos = (off + mt.size) * 8;
+      pos = off + mt.size;
     }
   }
-  const raw = isUnion ? maxSize : Math.ceil(bitPos / 8);
-  t.size = Math.ceil(raw / align) * align;
+  const raw = isUnion ? maxSize : pos;
+  t.size = onlyBits ? raw : Math.ceil(raw / align) * align;
   t.align = align;
   t.members = members;
   t.complete = true;

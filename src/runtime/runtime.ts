@@ -235,6 +235,31 @@ export class Runtime {
     throw new S.DFault(S.FLT_BADINDEX, i);
   }
 
+  /** Signed division of exact integers in Numbers (truncating, as BPF after making both positive). */
+  ndiv(a: number, b: number): number {
+    if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    return Math.trunc(a / b);
+  }
+
+  /** Remainder as Oracle's BPF computes it: |a| % |b|, negated when exactly one operand is negative. */
+  nmod(a: number, b: number): number {
+    if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    const r = Math.abs(a) % Math.abs(b);
+    return (a < 0) !== (b < 0) && r !== 0 ? -r : r;
+  }
+
+  bdiv(a: bigint, b: bigint, signed: boolean): bigint {
+    if (b === 0n) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    return signed ? BigInt.asIntN(64, a / b) : a / b;
+  }
+
+  bmod(a: bigint, b: bigint, signed: boolean): bigint {
+    if (b === 0n) throw new S.DFault(S.FLT_DIVZERO, 0n);
+    if (!signed) return a % b;
+    const r = (a < 0n ? -a : a) % (b < 0n ? -b : b);
+    return BigInt.asIntN(64, (a < 0n) !== (b < 0n) ? -r : r);
+  }
+
   div32(a: number, b: number, signed: boolean): number {
     if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
     return signed ? (a / b) | 0 : (a / b) >>> 0;
@@ -315,6 +340,37 @@ export class Runtime {
   bst_u32(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setUint32(o, v, true); }
   bst_i64(b: Uint8Array, o: number, v: bigint): void { new DataView(b.buffer, b.byteOffset).setBigInt64(o, v, true); }
   bst_u64(b: Uint8Array, o: number, v: bigint): void { new DataView(b.buffer, b.byteOffset).setBigUint64(o, v, true); }
+
+  /** Reads a bit-field: the low `bits` bits of `nbytes` little-endian bytes. */
+  bfld(b: Uint8Array, off: number, nbytes: number, bits: number, signed: boolean, big: boolean): number | bigint {
+    let v = 0n;
+    for (let i = nbytes - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[off + i]);
+    v = signed ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v);
+    return big ? v : Number(v);
+  }
+
+  bfst(b: Uint8Array, off: number, nbytes: number, bits: number, value: number | bigint): void {
+    let v = BigInt.asUintN(bits, BigInt(value));
+    // keep the bits above the field in its last byte
+    const keep = BigInt.asUintN(nbytes * 8, ~((1n << BigInt(bits)) - 1n));
+    let old = 0n;
+    for (let i = nbytes - 1; i >= 0; i--) old = (old << 8n) | BigInt(b[off + i]);
+    v |= old & keep;
+    for (let i = 0; i < nbytes; i++) {
+      b[off + i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+  }
+
+  bfldMem(addr: bigint, nbytes: number, bits: number, signed: boolean, big: boolean): number | bigint {
+    return this.bfld(this.mem.bytes(addr, nbytes), 0, nbytes, bits, signed, big);
+  }
+
+  bfstMem(addr: bigint, nbytes: number, bits: number, value: number | bigint): void {
+    const b = this.mem.bytes(addr, nbytes);
+    this.bfst(b, 0, nbytes, bits, value);
+    this.mem.copyIn(addr, b, nbytes);
+  }
 
   bcopyInto(dst: Uint8Array, off: number, src: Uint8Array, size: number): void {
     const n = Math.min(size, src.length);

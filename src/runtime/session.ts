@@ -139,6 +139,8 @@ export class Session {
         if (err instanceof DFault) this.fault(ctx, e, err);
         else throw err;
       }
+      // once exit() has run, the rest of the firing's clauses do not
+      if (rt.exitReq.requested && def !== this.dtrace.end) break;
     }
     rt.endFiring();
     if (rt.exitReq.requested && !this.stopping) this.stop();
