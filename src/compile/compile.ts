@@ -25,6 +25,8 @@ export interface CompiledClause {
   probes: ProbeDef[];
   /** the enabled probe ID of each (clause, probe) pair, by probe id */
   epids: Map<number, number>;
+  /** the clause's number among all compiled clauses */
+  index: number;
   fn: ClauseFn;
   source: string;
 }
@@ -52,6 +54,8 @@ export class Compiler {
   readonly syms = new Symbols();
   readonly K = new ConstPool();
   private nextEpid = 1;
+  /** clauses are numbered across all programs (dt_clause_N; the ERROR probe's arg2) */
+  private nextClause = 0;
   private level = 3;
   /** -Z: descriptions that match nothing are not an error */
   allowZeroMatches = false;
@@ -117,7 +121,7 @@ export class Compiler {
           break;
       }
     }
-    const gen = new ClauseGen(this.K, {
+    const gen = new ClauseGen(() => this.opts.num('strsize'), this.K, {
       int: this.types.get('int'),
       int64: this.types.get('int64_t'),
       uint64: this.types.get('uint64_t'),
@@ -127,13 +131,15 @@ export class Compiler {
     });
     const clauses: CompiledClause[] = [];
     let matches = 0;
+    let clauseIndex = 0;
     for (const cc of checked) {
       const g = gen.clause(cc);
       const probes = cc.probes.map((p) => this.registry.byId(p.id)!);
       const epids = new Map<number, number>();
       for (const p of probes) epids.set(p.probe.id, this.nextEpid++);
+      clauseIndex = this.nextClause++;
       matches += probes.length;
-      clauses.push({ checked: cc, probes, epids, fn: null as unknown as ClauseFn, source: g.source });
+      clauses.push({ checked: cc, probes, epids, index: clauseIndex, fn: null as unknown as ClauseFn, source: g.source });
     }
     return { clauses, matches };
   }

@@ -94,6 +94,7 @@ export class ClauseGen {
   private binding: { name: string; code: string } | null = null;
 
   constructor(
+    private readonly strsize: () => number,
     private readonly K: ConstPool,
     private readonly types: { int: DType; int64: DType; uint64: DType; str: DType; char: DType; sizeT: DType },
   ) {}
@@ -234,7 +235,8 @@ export class ClauseGen {
       case A.N.Int:
         return intLiteral(e.value, e.type!);
       case A.N.Str:
-        return JSON.stringify(e.value);
+        // a string constant holds at most strsize bytes, like any D string
+        return JSON.stringify(e.value.length > this.strsize() ? e.value.slice(0, this.strsize()) : e.value);
       case A.N.Ident:
         return this.ident(e);
       case A.N.SelfVar:
@@ -736,7 +738,7 @@ export class ClauseGen {
       case 'uaddr':
         return u64(0);
       case 'strlen':
-        return `BigInt(${s(0)}.length)`;
+        return `rt.strlen(${s(0)})`;
       case 'strjoin':
         return `rt.strjoin(${s(0)}, ${s(1)})`;
       case 'substr':
@@ -748,8 +750,11 @@ export class ClauseGen {
       case 'strrchr':
         return `rt.${e.name}(${s(0)}, ${this.valueAs(a[1], this.types.char)})`;
       case 'strstr':
+        return `rt.strstr(${s(0)}, ${s(1)})`;
       case 'strtok':
-        return `rt.${e.name}(ctx, ${s(0)}, ${s(1)})`.replace('rt.strstr(ctx, ', 'rt.strstr(');
+        // strtok(NULL, delims) continues the previous string
+        if (isInteger(a[0].type!) && constZero(a[0])) return `rt.strtokNext(ctx, ${s(1)})`;
+        return `rt.strtok(ctx, ${s(0)}, ${s(1)})`;
       case 'basename':
       case 'dirname':
       case 'cleanpath':

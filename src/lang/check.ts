@@ -5,7 +5,7 @@ import * as A from './ast.js';
 import { Builtins, FnInfo, FnKind, Prototype } from './builtins.js';
 import { DCompileError } from './diagnostics.js';
 import { dConstants } from './dlib.js';
-import { STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from '../runtime/printf-parse.js';
+import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from '../runtime/printf-parse.js';
 import { TypeScope } from './typescope.js';
 import {
   DType,
@@ -273,19 +273,25 @@ export class Checker {
       return d;
     }
     const e = s.expr;
+    if (e.kind === A.N.Agg || (e.kind === A.N.Index && e.base.kind === A.N.Agg)) {
+      const name = e.kind === A.N.Agg ? e.name : (e.base as A.AggRef).name;
+      this.expr(e);
+      this.err('D_AGG_NULL', e.line, `expression has null effect: @${name.slice(1)}`);
+    }
     if (e.kind === A.N.Call) {
       const fn = this.env.builtins.functions.get(e.name);
       if (fn && fn.kind === FnKind.Action) {
         this.action(e, fn);
         return fn.destructive;
       }
+      if (fn && fn.kind === FnKind.Agg) {
+        this.call(e);
+        this.err('D_CG_EXPR', e.line, `aggregating function ${e.name}( ) may not be called from a D expression (D program context required)`);
+      }
     }
     this.expr(e);
     if (e.kind === A.N.Assign && (e.target.kind === A.N.Agg || (e.target.kind === A.N.Index && e.target.base.kind === A.N.Agg))) {
       this.clsFlags('aggregate', e.line);
-    } else if (e.kind === A.N.Agg || (e.kind === A.N.Index && e.base.kind === A.N.Agg)) {
-      const name = e.kind === A.N.Agg ? e.name : (e.base as A.AggRef).name;
-      this.err('D_AGG_NULL', e.line, `expression has null effect: ${name}`);
     }
     return false;
   }
@@ -334,13 +340,17 @@ export class Checker {
       case 'system':
       case 'freopen': {
         if (name === 'freopen' || name === 'system') this.requireDestructive(call);
-        if (args.length === 0 && name !== 'freopen') {
-          this.err('D_PRINTF_PROTO', call.line, `${name}( ) prototype mismatch: 0 args passed, 1 expected`);
-        }
         if (args.length === 0) {
           this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: 0 args passed, at least 1 expected`);
         }
         for (const a of args) this.expr(a);
+        if (!isStringLike(args[0].type!)) {
+          this.err(
+            'D_PROTO_ARG',
+            call.line,
+            `${name}( ) argument #1 is incompatible with prototype:\n\tprototype: string\n\t argument: ${args[0].type!.name}`,
+          );
+        }
         if (args[0].kind !== A.N.Str) {
           this.err(
             'D_PRINTF_ARG_FMT',
@@ -360,6 +370,9 @@ export class Checker {
           rest = args.slice(1);
         }
         const argr = fmt !== null ? 2 : 1;
+        if (args.length === 0) {
+          this.err('D_PROTO_LEN', call.line, 'printa( ) prototype mismatch: 0 args passed, at least 1 expected');
+        }
         if (args.length < argr) {
           this.err('D_PRINTA_PROTO', call.line, `printa( ) prototype mismatch: ${args.length} args passed, ${argr} expected`);
         }
@@ -376,7 +389,11 @@ export class Checker {
           const agg = this.aggRef(a, false);
           if (!agg.assigned) this.err('D_PRINTA_AGGBAD', call.line, `undefined aggregation: @${agg.name}`);
           if (first && !sameKeys(first.keys, agg.keys)) {
-            this.err('D_PRINTA_AGGPROTO', call.line, `printa( ): aggregation key signatures do not match`);
+            this.err(
+              'D_PRINTA_AGGKEY',
+              call.line,
+              `printa( ) argument #${i + argr} is incompatible with argument #${argr}: key signatures differ`,
+            );
           }
           if (!first) first = agg;
         });
@@ -421,10 +438,8 @@ export class Checker {
       case 'trace': {
         this.protoLen(call, fn.proto);
         const a = this.expr(args[0]);
+        if (a.type === AGGREGATION_ARG) this.err('D_TRACE_DYN', a.line, 'trace( ) may not be applied to a dynamic expression');
         if (isVoid(a.type!)) this.err('D_TRACE_VOID', a.line, 'trace( ) may not be applied to a void expression');
-        if (a.kind === A.N.Agg || (a.kind === A.N.Index && a.mode === 'agg')) {
-          this.err('D_TRACE_DYN', a.line, 'trace( ) may not be applied to a dynamic expression');
-        }
         this.clsFlags(name, call.line);
         return;
       }
@@ -562,8 +577,11 @@ export class Checker {
       case A.N.Ident:
         return this.ident(e, false);
       case A.N.Agg:
-        this.err('D_AGG_SCALAR', e.line, `aggregation ${e.name} must be used with [ ] or in an aggregating action`);
-        break;
+        // an aggregation is a value only to printa() and friends; elsewhere its type is
+        // "aggregation", which the surrounding operator or action then rejects
+        this.aggRef(e, true);
+        e.type = AGGREGATION_ARG;
+        return e;
       case A.N.SelfVar:
       case A.N.ThisVar:
         return this.dynVar(e, false);
@@ -788,7 +806,12 @@ export class Checker {
   private index(e: A.Index, write: boolean): A.Expr {
     const base = e.base;
     if (base.kind === A.N.Agg) {
-      this.err('D_AGG_SCALAR', e.line, `aggregation ${base.name} must be used in an aggregating action or printa( )`);
+      this.aggRef(base, true);
+      base.type = AGGREGATION_ARG;
+      for (const k of e.args) this.expr(k);
+      e.mode = 'agg';
+      e.type = AGGREGATION_ARG;
+      return e;
     }
     if (base.kind === A.N.Ident) {
       const name = base.name;
@@ -818,7 +841,10 @@ export class Checker {
     }
     // C array or pointer indexing: E1[E2] is *(E1 + E2)
     const b = this.expr(base);
-    if (e.args.length !== 1) this.err('D_PROTO_LEN', e.line, `operator [ ] requires exactly one index`);
+    if (e.args.length !== 1) {
+      const what = base.kind === A.N.Ident ? `scalar ${base.name}` : 'expression';
+      this.err('D_ARR_BADREF', e.line, `cannot access ${what} as an associative array`);
+    }
     const i = this.expr(e.args[0]);
     const bt = resolve(b.type!);
     if (bt.kind !== Kind.Array && bt.kind !== Kind.Pointer) {
@@ -891,10 +917,7 @@ export class Checker {
     }
     if (!write && !v.defined) this.err('D_VAR_UNDEF', e.line, `${prefix}${name} has not yet been declared or assigned`);
     const keys = e.args.map((a) => this.expr(a));
-    for (const k of keys) {
-      const t = k.type!;
-      if (isVoid(t)) this.err('D_KEY_TYPE', k.line, `${prefix}${name}[ ] key #${keys.indexOf(k) + 1} is of type void`);
-    }
+    this.checkKeys(keys, 'associative array');
     if (v.keys === null) {
       v.keys = keys.map((k) => this.keyType(k.type!));
     } else {
@@ -921,6 +944,16 @@ export class Checker {
     e.mode = 'assoc';
     e.type = v.type ?? this.int64;
     return e;
+  }
+
+  /** dt_idcook_assc: a void or dynamic (aggregation) expression cannot be a key. */
+  private checkKeys(keys: A.Expr[], kind: string): void {
+    keys.forEach((k, i) => {
+      const t = k.type!;
+      if (t === AGGREGATION_ARG || (isVoid(t) && !VALUE_TYPES.has(t))) {
+        this.err('D_KEY_TYPE', k.line, `${t.name} expression may not be used as ${kind} index: key #${i + 1}`);
+      }
+    });
   }
 
   /** Keys are stored by value: char arrays and char pointers key as strings. */
@@ -959,15 +992,12 @@ export class Checker {
       }
       this.err('D_FUNC_UNDEF', e.line, `undefined function name: ${e.name}`);
     }
-    if (fn.kind === FnKind.Action) {
-      const t = VALUE_ACTIONS.get(e.name);
-      if (t === undefined) this.err('D_ACT_SPEC', e.line, `action ${e.name}( ) may not be used in an expression`);
-      this.protoArgs(e, fn.proto);
-      e.type = t;
+    if (fn.kind === FnKind.Action || fn.kind === FnKind.Agg) {
+      // a tracing or aggregating function has no value, except those that name a stack or symbol
+      for (const a of e.args) this.expr(a);
+      e.type = VALUE_ACTIONS.get(e.name) ?? VOID;
+      if (e.type === VOID) e.data = fn.kind === FnKind.Agg ? 'aggregating function' : 'tracing function';
       return e;
-    }
-    if (fn.kind === FnKind.Agg) {
-      this.err('D_AGG_FUNC', e.line, `aggregating function ${e.name}( ) may only be used as an aggregation value`);
     }
     this.protoArgs(e, fn.proto);
     switch (e.name) {
@@ -1140,6 +1170,9 @@ export class Checker {
     if (target.kind === A.N.Agg || (target.kind === A.N.Index && target.base.kind === A.N.Agg)) {
       return this.aggAssign(e);
     }
+    if (target.kind === A.N.Index && target.base.kind === A.N.Index && target.base.base.kind === A.N.Agg) {
+      this.err('D_AGG_MDIM', e.line, `improper attempt to reference ${target.base.base.name} as a multi-dimensional array`);
+    }
     if (e.op === '=') {
       const r = this.expr(e.value);
       const l = this.lvalue(target);
@@ -1237,9 +1270,7 @@ export class Checker {
     // keys
     const keys = target.kind === A.N.Index ? target.args.map((k) => this.expr(k)) : [];
     const keyTypes = keys.map((k) => this.keyType(k.type!));
-    for (const k of keys) {
-      if (isVoid(k.type!)) this.err('D_KEY_TYPE', k.line, `@${agg.name}[ ] key #${keys.indexOf(k) + 1} is of type void`);
-    }
+    this.checkKeys(keys, 'aggregation');
     if (agg.keys === null) {
       agg.keys = keyTypes;
     } else {
@@ -1302,30 +1333,31 @@ export class Checker {
       agg.valueType = vt;
     }
     const params: bigint[] = [];
+    const u64 = (v: bigint) => BigInt.asUintN(64, v);
+    const posconst = (v: bigint | null, e: A.Expr) => v !== null && v !== 0n && (!resolve(e.type!).signed || v > 0n);
     if (name === 'lquantize') {
       const base = this.constValue(args[1]);
-      if (base === null) this.err('D_LQUANT_BASETYPE', args[1].line, 'lquantize( ) argument #1 must be a 32-bit quantity');
+      if (base === null) this.err('D_LQUANT_BASETYPE', args[1].line, 'lquantize( ) argument #1 must be an integer constant');
       if (base < -0x80000000n || base > 0x7fffffffn) this.err('D_LQUANT_BASEVAL', args[1].line, 'lquantize( ) argument #1 must be a 32-bit quantity');
       const limit = this.constValue(args[2]);
-      if (limit === null) this.err('D_LQUANT_LIMTYPE', args[2].line, 'lquantize( ) argument #2 must be a 32-bit quantity');
+      if (limit === null) this.err('D_LQUANT_LIMTYPE', args[2].line, 'lquantize( ) argument #2 must be an integer constant');
       if (limit < -0x80000000n || limit > 0x7fffffffn) this.err('D_LQUANT_LIMVAL', args[2].line, 'lquantize( ) argument #2 must be a 32-bit quantity');
       if (limit <= base) this.err('D_LQUANT_MISMATCH', call.line, 'lquantize( ) base (argument #1) must be less than limit (argument #2)');
       let step = 1n;
       if (argc > 3) {
-        const s = this.constValue(args[3]);
-        if (s === null) {
+        const sv = this.constValue(args[3]);
+        if (!posconst(sv, args[3])) {
           this.err('D_LQUANT_STEPTYPE', args[3].line, 'lquantize( ) argument #3 must be a non-zero positive integer constant');
         }
-        if (s <= 0n || s > 0xffffn) {
-          this.err('D_LQUANT_STEPVAL', args[3].line, 'lquantize( ) argument #3 must be a non-zero positive integer constant');
-        }
-        step = s;
+        step = u64(sv!);
+        if (step > 0xffffn) this.err('D_LQUANT_STEPVAL', args[3].line, 'lquantize( ) argument #3 must be a 16-bit quantity');
       }
-      if ((limit - base) / step > 0xffffn) {
-        this.err('D_LQUANT_STEPLARGE', call.line, 'lquantize( ) difference between limit (argument #2) and base (argument #1) divided by step (argument #3) may not exceed 65535');
+      const nlevels = (limit - base) / step;
+      if (nlevels === 0n) {
+        this.err('D_LQUANT_STEPLARGE', call.line, 'lquantize( ) step (argument #3) too large: must have at least one quantization level');
       }
-      if ((limit - base) / step < 1n) {
-        this.err('D_LQUANT_STEPSMALL', call.line, 'lquantize( ) step (argument #3) too large: must have at least one quantization level');
+      if (nlevels > 0xffffn) {
+        this.err('D_LQUANT_STEPSMALL', call.line, 'lquantize( ) step (argument #3) too small: number of quantization levels must be a 16-bit quantity');
       }
       params.push(base, limit, step);
       if (agg.params.length && (agg.params[0] !== base || agg.params[1] !== limit || agg.params[2] !== step)) {
@@ -1335,32 +1367,40 @@ export class Checker {
       }
       if (argc > 4) this.aggIncrement(call, args[4], 5);
     } else if (name === 'llquantize') {
-      const factor = this.constValue(args[1]);
-      if (factor === null) this.err('D_LLQUANT_FACTORTYPE', args[1].line, 'llquantize( ) argument #1 must be an integer constant');
+      const fv = this.constValue(args[1]);
+      if (fv === null) this.err('D_LLQUANT_FACTORTYPE', args[1].line, 'llquantize( ) argument #1 must be an integer constant');
+      const factor = u64(fv);
       if (factor < 2n || factor > 0xffffn) this.err('D_LLQUANT_FACTORVAL', args[1].line, 'llquantize( ) argument #1 must be an unsigned 16-bit quantity greater than or equal to 2');
-      const low = this.constValue(args[2]);
-      if (low === null) this.err('D_LLQUANT_LMAGTYPE', args[2].line, 'llquantize( ) argument #2 must be an integer constant');
-      if (low < 0n || low > 0xffffn) this.err('D_LLQUANT_LMAGVAL', args[2].line, 'llquantize( ) argument #2 must be an unsigned 16-bit quantity');
-      const high = this.constValue(args[3]);
-      if (high === null) this.err('D_LLQUANT_HMAGTYPE', args[3].line, 'llquantize( ) argument #3 must be an integer constant');
-      if (high < 0n || high > 0xffffn) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 must be an unsigned 16-bit quantity');
+      const lv = this.constValue(args[2]);
+      if (lv === null) this.err('D_LLQUANT_LMAGTYPE', args[2].line, 'llquantize( ) argument #2 must be an integer constant');
+      const low = u64(lv);
+      if (low > 0xffffn) this.err('D_LLQUANT_LMAGVAL', args[2].line, 'llquantize( ) argument #2 must be an unsigned 16-bit quantity');
+      const hv = this.constValue(args[3]);
+      if (hv === null) this.err('D_LLQUANT_HMAGTYPE', args[3].line, 'llquantize( ) argument #3 must be an integer constant');
+      const high = u64(hv);
+      if (high > 0xffffn) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 must be an unsigned 16-bit quantity');
       if (high < low) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 (high magnitude) must be at least argument #2 (low magnitude)');
-      let hv = 1n;
-      for (let i = 0n; i <= high; i++) {
-        hv *= factor;
-        if (hv > 0x7fffffffffffffffn) {
-          this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) factor (argument #1) raised to power of high magnitude (argument #3) plus 1 overflows 64-bits');
-        }
+      if (factor ** (high + 1n) > 0xffffffffffffffffn) {
+        this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 (high magnitude) will cause overflow of 64 bits');
       }
-      const steps = this.constValue(args[4]);
-      if (steps === null) this.err('D_LLQUANT_STEPTYPE', args[4].line, 'llquantize( ) argument #4 must be an integer constant');
-      if (steps < 1n || steps > 0xffffn) this.err('D_LLQUANT_STEPVAL', args[4].line, 'llquantize( ) argument #4 must be an unsigned 16-bit quantity');
+      const sv = this.constValue(args[4]);
+      if (!posconst(sv, args[4])) this.err('D_LLQUANT_STEPTYPE', args[4].line, 'llquantize( ) argument #4 must be a non-zero positive integer constant');
+      const steps = u64(sv!);
+      if (steps > 0xffffn) this.err('D_LLQUANT_STEPVAL', args[4].line, 'llquantize( ) argument #4 must be an unsigned 16-bit quantity');
+      if (steps < factor && factor % steps !== 0n) {
+        this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must evenly divide argument #1 (factor) when steps<factor');
+      }
       if (steps > factor) {
         if (steps % factor !== 0n) {
-          this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() factor (argument #1) must evenly divide the number of steps per magnitude (argument #4), or the number of steps per magnitude must evenly divide a power of the factor');
+          this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must be a multiple of argument #1 (factor) when steps>factor');
         }
-      } else if (factor % steps !== 0n) {
-        this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() factor (argument #1) must evenly divide the number of steps per magnitude (argument #4), or the number of steps per magnitude must evenly divide a power of the factor');
+        if (low === 0n) {
+          if ((factor * factor) % steps !== 0n) {
+            this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must evenly divide the square of argument #1 (factor) when steps>factor and lmag==0');
+          }
+        } else if (factor ** (low + 1n) % steps !== 0n) {
+          this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must evenly divide pow(argument #1 (factor), lmag (argument #2) + 1) when steps>factor and lmag>0');
+        }
       }
       params.push(factor, low, high, steps);
       if (agg.params.length) {
@@ -1611,6 +1651,8 @@ const VALUE_ACTIONS: ReadonlyMap<string, DType> = new Map([
   ['umod', USYMADDR_TYPE],
   ['uaddr', USYMADDR_TYPE],
 ]);
+
+const VALUE_TYPES: ReadonlySet<DType> = new Set([STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE]);
 
 function sameKeys(a: DType[] | null, b: DType[] | null): boolean {
   if (!a || !b) return a === b;

@@ -584,17 +584,17 @@ export class Parser {
           continue;
         case T.KwSigned:
         case T.KwUnsigned:
-          if (signedness !== null || named) combo();
+          if (signedness !== null) combo();
           signedness = t.kind === T.KwSigned ? 'signed' : 'unsigned';
           this.advance();
           continue;
         case T.KwShort:
-          if (shorts || longs || named) combo();
+          if (shorts || longs) combo();
           shorts++;
           this.advance();
           continue;
         case T.KwLong:
-          if (shorts || longs >= 2 || named) combo();
+          if (shorts || longs >= 2) combo();
           longs++;
           this.advance();
           continue;
@@ -608,17 +608,17 @@ export class Parser {
           this.advance();
           continue;
         case T.KwString:
-          if (base !== null || named || signedness || shorts || longs) combo();
+          if (base !== null || named) combo();
           named = this.types.strsizeType;
           this.advance();
           continue;
         case T.KwStruct:
         case T.KwUnion:
-          if (base !== null || named || signedness || shorts || longs) combo();
+          if (base !== null || named) combo();
           named = this.structSpecifier();
           continue;
         case T.KwEnum:
-          if (base !== null || named || signedness || shorts || longs) combo();
+          if (base !== null || named) combo();
           named = this.enumSpecifier();
           continue;
         case T.Ident:
@@ -634,8 +634,27 @@ export class Parser {
       }
       break;
     }
+    // dt_decl_check: attributes that the base type cannot take
+    if (base === 'char' && (shorts || longs)) {
+      this.error('D_DECL_CHARATTR', line, 'invalid type declaration: short and long may not be used with char type');
+    }
+    if (base === 'void' && (shorts || longs || signedness)) {
+      this.error('D_DECL_VOIDATTR', line, 'invalid type declaration: attributes may not be used with void type');
+    }
+    const intKind = named ? resolve(named).kind === Kind.Int : base !== 'float' && base !== 'double' && base !== 'void';
+    if (signedness && !intKind) {
+      this.error('D_DECL_SIGNINT', line, 'invalid type declaration: signed and unsigned may only be used with integer type');
+    }
+    const floatKind = named ? resolve(named).kind === Kind.Float : base === 'float' || base === 'double';
+    if ((longs || shorts) && !intKind && !floatKind) {
+      this.error('D_DECL_LONGINT', line, 'invalid type declaration: long and long long may only be used with integer or floating-point type');
+    }
     let type: DType;
-    if (named) {
+    if (named && (signedness || shorts || longs)) {
+      // "unsigned my_int_typedef": the attribute applies to the typedef's integer type
+      const r = resolve(named);
+      type = this.composeBase(r.size === 1 ? 'char' : 'int', signedness, shorts || (r.size === 2 ? 1 : 0), longs || (r.size === 8 ? 1 : 0), line);
+    } else if (named) {
       type = named;
     } else {
       if (base === null && signedness === null && shorts === 0 && longs === 0) {
@@ -712,6 +731,12 @@ export class Parser {
         if (this.accept(T.Colon)) {
           const line2 = this.tok.line;
           const w = this.constantInt(this.conditional());
+          if (w === 0n && name === '') {
+            decls.push({ name, type, bits: 0 });
+            if (!this.accept(T.Comma)) break;
+            continue;
+          }
+          if (w <= 0n) this.error('D_DECL_BFCONST', line2, 'positive integral constant expression expected as bit-field size');
           if (!isInteger(type)) this.error('D_DECL_BFTYPE', line2, 'invalid type for bit-field: ' + (name || '(anon)'));
           if (w < 0 || w > type.size * 8 || w > 64) this.error('D_DECL_BFSIZE', line2, `bit-field too big for type: ${name}`);
           bits = Number(w);
@@ -774,10 +799,13 @@ export class Parser {
   private declarator(base: DType, abstract: boolean): Declarator {
     const line = this.tok.line;
     const shape = this.declaratorShape(abstract);
+    if (shape.emptyDim && !abstract && this.declaringVariable) {
+      this.error('D_DECL_ARRNULL', line, `array declaration requires array dimension or tuple signature: ${shape.name}`);
+    }
     return { name: shape.name, type: shape.apply(base), keys: shape.keys, line };
   }
 
-  private declaratorShape(abstract: boolean): { name: string; keys: DType[] | null; apply: (t: DType) => DType } {
+  private declaratorShape(abstract: boolean): { name: string; keys: DType[] | null; apply: (t: DType) => DType; emptyDim: boolean } {
     let ptrs = 0;
     while (this.at(T.Star)) {
       this.advance();
@@ -799,20 +827,39 @@ export class Parser {
     }
 
     const suffixes: Array<(t: DType) => DType> = [];
+    let emptyDim = false;
     for (;;) {
       if (this.at(T.LBrack)) {
         const bline = this.advance().line;
         if (this.at(T.RBrack)) {
           this.advance();
+          emptyDim = true;
           suffixes.push((t) => arrayOf(t, 0));
           continue;
         }
-        if (this.isSpecifierStart()) {
+        if (this.isSpecifierStart() || this.at(T.Ellipsis)) {
           // name[type, type, ...]: an associative array's key signature
           const list: DType[] = [];
+          let voids = 0;
           for (;;) {
-            list.push(this.typeName());
+            if (this.at(T.Ellipsis)) {
+              this.error('D_DECL_PROTO_VARARGS', this.tok.line, 'array prototype may not use a variable-length argument list');
+            }
+            if (STORAGE_KEYWORDS.has(this.tok.kind)) {
+              this.error('D_DECL_PARMCLASS', this.tok.line, 'inappropriate storage class for function or associative array parameter');
+            }
+            const spec = this.specifiers(false);
+            const d = this.declarator(spec.type, false);
+            if (resolve(d.type).kind === Kind.Void) {
+              voids++;
+              if (d.name !== '') this.error('D_DECL_PROTO_NAME', d.line, `void parameter may not have a name: ${d.name}`);
+            }
+            list.push(d.type);
             if (!this.accept(T.Comma)) break;
+          }
+          if (voids > 0 && list.length > 1) this.error('D_DECL_PROTO_VOID', this.tok.line, 'void must be sole parameter');
+          if (voids > 0) {
+            this.error('D_DECL_PROTO_TYPE', this.tok.line, 'array prototype may not use parameter of type void: (anonymous), parameter #1');
           }
           this.expect(T.RBrack);
           keys = list;
@@ -821,6 +868,7 @@ export class Parser {
         const n = this.constantInt(this.conditional());
         this.expect(T.RBrack);
         if (n <= 0n) this.error('D_DECL_ARRSUB', bline, 'positive integral constant expression or tuple signature expected as array declaration subscript');
+        if (n > 0xffffffffn) this.error('D_DECL_ARRBIG', bline, 'array dimension too big');
         const count = Number(n);
         suffixes.push((t) => arrayOf(t, count));
         continue;
@@ -855,7 +903,7 @@ export class Parser {
       for (let i = suffixes.length - 1; i >= 0; i--) t = suffixes[i](t);
       return inner ? inner(t) : t;
     };
-    return { name, keys, apply };
+    return { name, keys, apply, emptyDim };
   }
 
   /** After "(" in a declarator: a nested declarator "(*p)" rather than a parameter list. */
@@ -865,6 +913,9 @@ export class Parser {
     this.restoreLexer(save);
     return t.kind === T.Star || (t.kind === T.Ident && !this.types.isTypeName(t.value)) || t.kind === T.LParen;
   }
+
+  /** set while parsing the declarators of a variable declaration (not a struct member or type) */
+  private declaringVariable = false;
 
   /** external_declaration other than a probe clause. */
   private outerDeclaration(items: A.Item[]): void {
@@ -881,7 +932,9 @@ export class Parser {
       return;
     }
     for (;;) {
+      this.declaringVariable = spec.storage !== 'typedef' && spec.storage !== 'extern';
       const d = this.declarator(spec.type, false);
+      this.declaringVariable = false;
       if (d.name === '') this.syntax();
       this.declare(spec, d, items);
       if (!this.accept(T.Comma)) break;

@@ -65,6 +65,10 @@ export function faultMessage(f: S.DFault): string {
 }
 
 /** The request to stop tracing made by exit(), with its status. */
+/** Thrown to end a clause without an error (speculate() on an unusable speculation). */
+export class ClauseAbort extends Error {}
+export const CLAUSE_ABORT = new ClauseAbort('clause abort');
+
 export class ExitRequest {
   requested = false;
   status = 0;
@@ -146,10 +150,17 @@ export class Runtime {
 
   // -- probe firing ------------------------------------------------------------------------------
 
+  /** Called before each clause runs: alloca() space belongs to one clause. */
+  startClause(): void {
+    this.mem.reset();
+    this.psinfoAddr = 0n;
+    this.lwpsinfoAddr = 0n;
+    this.cpuinfoAddr = 0n;
+  }
+
   /** Called before the clauses of one probe firing run. */
   startFiring(ctx: ProbeContext): void {
     ctx.timestamp = -1n;
-    this.mem.reset();
     this.psinfoAddr = 0n;
     this.lwpsinfoAddr = 0n;
     this.cpuinfoAddr = 0n;
@@ -393,11 +404,9 @@ export class Runtime {
     return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
   }
 
-  /** A byte image's address: a copy in scratch space (D values have no address of their own). */
+  /** A byte image's address: a read-only mapping for this firing (D values have no address). */
   bytesAddr(b: Uint8Array): bigint {
-    const a = this.mem.alloca(BigInt(b.length));
-    this.mem.copyIn(a, b, b.length);
-    return a;
+    return this.mem.map(b);
   }
 
   strAddr(s: string | null): bigint {
@@ -432,6 +441,10 @@ export class Runtime {
   }
 
   // -- subroutines -------------------------------------------------------------------------------
+
+  strlen(s: string | null): bigint {
+    return S.strlen(s, this.strsize);
+  }
 
   strjoin(a: string | null, b: string | null): string { return S.strjoin(a, b, this.strsize); }
   substr(s: string | null, i: number, n?: number): string { return S.substr(s, i, n, this.strsize); }
@@ -644,10 +657,9 @@ export class Runtime {
 
   exit(ctx: ProbeContext, status: number): void {
     void ctx;
-    if (!this.exitReq.requested) {
-      this.exitReq.requested = true;
-      this.exitReq.status = status;
-    }
+    // the last exit() wins (exit(1) in BEGIN, then exit(0) in END, exits 0)
+    this.exitReq.requested = true;
+    this.exitReq.status = status;
   }
 
   tracemem(addr: bigint, n: bigint, dyn?: bigint): void {
@@ -753,10 +765,12 @@ export class Runtime {
     return 0;
   }
 
+  /** speculate(): the rest of the clause records into speculation `id`; an ID that names no
+   * active speculation ends the clause quietly (nothing after it runs). */
   speculate(ctx: ProbeContext, id: number): void {
     void ctx;
+    if (id <= 0 || id >= this.specs.length || !this.specs[id].active) throw CLAUSE_ABORT;
     this.specId = id;
-    if (id <= 0 || id >= this.specs.length || !this.specs[id].active) this.specId = -1;
   }
 
   commit(ctx: ProbeContext, id: number): void {

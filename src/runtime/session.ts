@@ -7,7 +7,7 @@ import type { DtraceProvider } from '../providers/dtrace.js';
 import type { ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from './context.js';
-import { Runtime, faultMessage } from './runtime.js';
+import { ClauseAbort, Runtime, faultMessage } from './runtime.js';
 import { DFault } from './subr.js';
 
 /** One enabled clause on one probe (an ECB). */
@@ -132,12 +132,13 @@ export class Session {
       const e = list[i];
       ctx.epid = e.epid;
       ctx.action = 0;
+      rt.startClause();
       try {
         e.clause.fn(ctx);
       } catch (err) {
         rt.abortRecord();
         if (err instanceof DFault) this.fault(ctx, e, err);
-        else throw err;
+        else if (!(err instanceof ClauseAbort)) throw err;
       }
       // once exit() has run, the rest of the firing's clauses do not
       if (rt.exitReq.requested && def !== this.dtrace.end) break;
@@ -159,9 +160,10 @@ export class Session {
     if (!list) return;
     const ec = this.errorCtx;
     ec.probe = this.dtrace.error.probe;
+    // Oracle's ERROR arguments: the probe ID, the clause number, the offset, fault, value
     ec.args[0] = 0n;
-    ec.args[1] = BigInt(e.epid);
-    ec.args[2] = BigInt(ctx.action);
+    ec.args[1] = BigInt(p.id);
+    ec.args[2] = BigInt(e.clause.index);
     ec.args[3] = BigInt(ctx.action * 4 + 4);
     ec.args[4] = BigInt(f.fault);
     ec.args[5] = f.value;
@@ -172,6 +174,7 @@ export class Session {
       for (const x of list) {
         ec.epid = x.epid;
         ec.action = 0;
+        this.rt.startClause();
         try {
           x.clause.fn(ec);
         } catch (err) {
