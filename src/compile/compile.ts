@@ -214,9 +214,7 @@ export class Compiler {
       if (w.length < 2) return;
       if (w[1].text !== 'D') {
         if (w[1].text === 'ident') return;
-        if (w[1].text === 'error') {
-          throw new DCompileError('D_PRAGERR', c.line, `#pragma error: ${w.slice(2).map((x) => x.text).join(' ')}`);
-        }
+        if (w[1].text === 'error') throw pragmaError(c, w.slice(2));
         return; // K&R: unknown pragmas are ignored
       }
       const kw = w[2]?.text;
@@ -240,7 +238,17 @@ export class Compiler {
           }
           return;
         }
-        case 'attributes':
+        case 'error':
+          throw pragmaError(c, w.slice(3));
+        case 'attributes': {
+          if (w.length < 5 || w[3].quoted || w[4].quoted) {
+            throw new DCompileError('D_PRAGMA_MALFORM', c.line, 'malformed #pragma attributes <attributes> <ident>');
+          }
+          if (!validAttributes(w[3].text)) {
+            throw new DCompileError('D_PRAGMA_INVAL', c.line, 'invalid attributes specified by #pragma attributes');
+          }
+          return;
+        }
         case 'binding':
           return;
         case 'depends_on': {
@@ -263,11 +271,24 @@ export class Compiler {
       }
     }
     if (w[0].text === 'ident') return;
-    if (w[0].text === 'error') {
-      throw new DCompileError('D_PRAGERR', c.line, `#error: ${w.slice(1).map((x) => x.text).join(' ')}`);
-    }
+    if (w[0].text === 'error') throw pragmaError(c, w.slice(1));
     throw new DCompileError('D_PRAGCTL_INVAL', c.line, `invalid control directive: #${w[0].text}`);
   }
+}
+
+/** #error / #pragma D error: the words, each followed by a space, as dt_pragma_error joins them. */
+function pragmaError(c: ControlLine, words: Array<{ text: string }>): DCompileError {
+  return new DCompileError('D_PRAGERR', c.line, `#error: ${words.map((x) => x.text + ' ').join('')}`);
+}
+
+const STABILITY = ['internal', 'private', 'obsolete', 'external', 'unstable', 'evolving', 'stable', 'standard'];
+const CLASSES = ['unknown', 'cpu', 'platform', 'group', 'isa', 'common'];
+
+/** dtrace_str2attr: "Stable/Stable/Common" and its prefixes. */
+function validAttributes(s: string): boolean {
+  const parts = s.split('/');
+  if (parts.length > 3) return false;
+  return parts.every((p, i) => (i < 2 ? STABILITY : CLASSES).includes(p.toLowerCase()));
 }
 
 /** Size in dynamic-variable space of one element of a variable (keys + value). */

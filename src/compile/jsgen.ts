@@ -5,7 +5,7 @@
 // the runtime entry points listed in runtime/abi.ts.
 
 import * as A from '../lang/ast.js';
-import type { CheckedClause } from '../lang/check.js';
+import { type CheckedClause, sizeofOperand } from '../lang/check.js';
 import {
   DType,
   Kind,
@@ -208,7 +208,7 @@ export class ClauseGen {
       case A.N.SizeofType:
         return I.constant(BigInt(e.of.size));
       case A.N.SizeofExpr:
-        return I.constant(BigInt(e.operand.type!.size));
+        return I.constant(BigInt(sizeofOperand(e.operand)));
       case A.N.Offsetof:
         return I.constant(BigInt(findMember(e.of, e.member)!.offset));
       case A.N.Comma: {

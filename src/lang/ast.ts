@@ -403,6 +403,8 @@ export class Clause {
     readonly predicate: Expr | null,
     /** null: no action list at all (default action); [] : an empty { } */
     readonly body: Stmt[] | null,
+    /** the line the predicate's errors name (DTrace's lexer has read to the "{" by then) */
+    readonly predicateLine = 0,
   ) {}
 }
 

@@ -2,7 +2,7 @@
 // their prototypes in DTrace's own notation.                                       [dt_open.c]
 
 import { TypeScope } from './typescope.js';
-import { DType, Kind, VOID, constOf, pointerTo, resolve } from './types.js';
+import { DType, Kind, VOID, constOf, pointerTo, resolve, typedefOf } from './types.js';
 
 export const enum FnKind {
   /** a subroutine: returns a value, usable in expressions (strlen, strjoin, ...) */
@@ -79,7 +79,7 @@ export function typeFromName(types: TypeScope, name: string): DType {
   let t = types.lookup(s);
   if (!t) {
     if (s.startsWith('struct ')) t = types.tag(Kind.Struct, s.slice(7));
-    else throw new Error(`internal: unknown builtin type ${name}`);
+    else t = typedefOf(s, types.tag(Kind.Struct, s));
   }
   if (isConst) t = constOf(t);
   for (let i = 0; i < ptrs; i++) t = pointerTo(t);
@@ -94,6 +94,19 @@ const SUBRS: Array<[string, string]> = [
   ['copyin', 'void *(uintptr_t, size_t)'],
   ['copyinstr', 'string(uintptr_t, [size_t])'],
   ['copyinto', 'void(uintptr_t, size_t, void *)'],
+  ['copyout', 'void(void *, uintptr_t, size_t)'],
+  ['copyoutstr', 'void(string, uintptr_t, size_t)'],
+  ['d_path', 'string(struct path *)'],
+  ['link_ntop', 'string(int, void *)'],
+  ['msgdsize', 'size_t(mblk_t *)'],
+  ['msgsize', 'size_t(mblk_t *)'],
+  ['mutex_owned', 'int(struct mutex *)'],
+  ['mutex_owner', 'struct task_struct *(struct mutex *)'],
+  ['mutex_type_adaptive', 'int(struct mutex *)'],
+  ['mutex_type_spin', 'int(struct mutex *)'],
+  ['rw_iswriter', 'int(rwlock_t *)'],
+  ['rw_read_held', 'int(rwlock_t *)'],
+  ['rw_write_held', 'int(rwlock_t *)'],
   ['dirname', 'string(const char *)'],
   ['getmajor', 'dev_t(dev_t)'],
   ['getminor', 'dev_t(dev_t)'],
@@ -139,6 +152,7 @@ const ACTIONS: Array<[string, string, boolean]> = [
   ['mod', 'void(uintptr_t)', false],
   ['normalize', 'void(@, uint64_t)', false],
   ['panic', 'void()', true],
+  ['pcap', 'void(void *, int)', false],
   ['print', 'void(@)', false],
   ['printa', 'void(@, ...)', false],
   ['printf', 'void(@, ...)', false],

@@ -243,7 +243,7 @@ export class Checker {
       if (!c.predicate) return;
       this.region = 'predicate';
       const p = this.expr(c.predicate);
-      if (!isScalar(p.type!)) this.err('D_PRED_SCALAR', c.predicate.line, 'predicate result must be of scalar type');
+      if (!isScalar(p.type!)) this.err('D_PRED_SCALAR', c.predicateLine || c.predicate.line, 'predicate result must be of scalar type');
       this.region = null;
     };
     try {
@@ -388,13 +388,7 @@ export class Checker {
           }
           const agg = this.aggRef(a, false);
           if (!agg.assigned) this.err('D_PRINTA_AGGBAD', call.line, `undefined aggregation: @${agg.name}`);
-          if (first && !sameKeys(first.keys, agg.keys)) {
-            this.err(
-              'D_PRINTA_AGGKEY',
-              call.line,
-              `printa( ) argument #${i + argr} is incompatible with argument #${argr}: key signatures differ`,
-            );
-          }
+          if (first) this.printaKeys(first, agg, call.line);
           if (!first) first = agg;
         });
         call.data = fmt !== null ? this.env.formats.check('printa', fmt, [], call.line, first) : null;
@@ -425,12 +419,7 @@ export class Checker {
         if (!agg.assigned) this.err(`${tagBase}_AGGBAD`, call.line, `undefined aggregation: @${agg.name}`);
         if (args.length > 1) {
           const n = this.expr(args[1]);
-          if (!isInteger(n.type!)) {
-            if (name === 'normalize') {
-              this.err('D_NORMALIZE_SCALAR', call.line, `normalize( ) argument #2 must be of scalar type`);
-            }
-            this.protoArg(name, 2, n, 'int64_t');
-          }
+          if (!isInteger(n.type!)) this.protoArg(name, 2, n, name === 'normalize' ? 'uint64_t' : 'int64_t');
         }
         this.clsFlags(name, call.line);
         return;
@@ -508,6 +497,31 @@ export class Checker {
     }
   }
 
+  /** dt_printa_validate: aggregations printed together need matching key signatures. */
+  private printaKeys(l: A.AggInfo, r: A.AggInfo, line: number): void {
+    const lk = l.keys ?? [];
+    const rk = r.keys ?? [];
+    if (lk.length !== rk.length) {
+      const s = (n: number) => (n === 1 ? '' : 's');
+      this.err(
+        'D_PRINTA_AGGKEY',
+        line,
+        `printa( ): @${l.name} and @${r.name} do not have matching key signatures: @${l.name} has ${lk.length} key${s(lk.length)}, @${r.name} has ${rk.length} key${s(rk.length)}`,
+      );
+    }
+    lk.forEach((t, i) => {
+      const u = rk[i];
+      const ok = (isInteger(t) && isInteger(u)) || (isStringLike(t) && isStringLike(u)) || sameType(t, u);
+      if (!ok) {
+        this.err(
+          'D_PRINTA_AGGPROTO',
+          line,
+          `printa( ): @${r.name}[ ] key #${i + 1} is incompatible with @${l.name}:\n${('@' + l.name).padStart(9)} key #${i + 1}: ${t.name}\n${('@' + r.name).padStart(9)} key #${i + 1}: ${u.name}`,
+        );
+      }
+    });
+  }
+
   private requireDestructive(call: A.Call): void {
     // -w is checked when the program is enabled ("Destructive actions not allowed"), as DTrace does
     void call;
@@ -579,7 +593,10 @@ export class Checker {
       case A.N.Agg:
         // an aggregation is a value only to printa() and friends; elsewhere its type is
         // "aggregation", which the surrounding operator or action then rejects
-        this.aggRef(e, true);
+        if (!this.syms.aggs.has(e.name.slice(1))) {
+          this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${e.name}: Unknown variable name`);
+        }
+        this.aggRef(e, false);
         e.type = AGGREGATION_ARG;
         return e;
       case A.N.SelfVar:
@@ -1032,8 +1049,14 @@ export class Checker {
     if (!t.complete) {
       this.err('D_OP_INCOMPLETE', e.line, `operator ${e.arrow ? '->' : '.'} cannot be applied to a forward declaration: no ${t.name} definition is available`);
     }
+    if (e.arrow && e.base.kind === A.N.Ident && e.base.resolved === A.IdentKind.Builtin) {
+      const allowed = TRANSLATED_MEMBERS[e.base.name];
+      if (allowed && !allowed.has(e.name)) {
+        this.err('D_XLATE_NOCONV', e.line, `translator does not define conversion for member: ${e.name}`);
+      }
+    }
     const m = findMember(t, e.name);
-    if (!m) this.err('D_TYPE_MEMBER', e.line, `${t.name} is not a struct or union, or has no member ${e.name}`.replace(/.*/, `Member name not found: ${e.name}`));
+    if (!m) this.err('D_TYPE_MEMBER', e.line, `${e.name} is not a member of ${t.name}`);
     e.type = m.type;
     return e;
   }
@@ -1086,6 +1109,7 @@ export class Checker {
       }
       case '&': {
         const o = e.operand;
+        if (o.kind === A.N.Agg) this.err('D_ADDROF_VAR', e.line, 'cannot take address of dynamic variable');
         if (o.kind === A.N.Ident || o.kind === A.N.SelfVar || o.kind === A.N.ThisVar || (o.kind === A.N.Index && !this.isMemoryIndex(o))) {
           this.expr(o);
           if (o.kind === A.N.Ident && o.resolved === A.IdentKind.GlobalArray) {
@@ -1228,6 +1252,17 @@ export class Checker {
     return e;
   }
 
+  /** A name that is something other than a new variable (builtin, inline, constant, function). */
+  private knownName(name: string): boolean {
+    return (
+      this.syms.inlines.has(name) ||
+      this.env.builtins.variables.has(name) ||
+      this.env.builtins.functions.has(name) ||
+      this.env.types.enumConsts.has(name) ||
+      dConstants().has(name)
+    );
+  }
+
   private lvalueExisting(t: A.Expr): A.Expr {
     switch (t.kind) {
       case A.N.Ident:
@@ -1240,6 +1275,10 @@ export class Checker {
         if (t.kind === A.N.Unary && t.op === '*') break;
         this.expr(t);
         this.err('D_OP_LVAL', t.line, 'operator = requires modifiable lvalue as an operand');
+    }
+    if (t.kind === A.N.Ident && !this.syms.globals.has(t.name) && !this.knownName(t.name)) {
+      this.ident(t, true);
+      this.err('D_VAR_UNDEF', t.line, `${t.name} has not yet been declared or assigned`);
     }
     this.expr(t);
     if (t.kind === A.N.Ident && t.resolved !== A.IdentKind.Global) {
@@ -1583,7 +1622,7 @@ export class Checker {
       (t) => sameType(t.output, out) && (sameType(t.input, o.type!) || (isPointer(t.input) && isPointer(o.type!) && this.pointerCompatible(o, { type: t.input } as A.Expr))),
     );
     if (!x) {
-      this.err('D_XLATE_NONE', e.line, `translator does not exist: ${o.type!.name} -> ${out.name}`);
+      this.err('D_XLATE_NONE', e.line, `cannot translate from "${o.type!.name}" to "${out.name}"`);
     }
     e.type = to;
     (e as A.Xlate & { translator: A.TranslatorDecl }).translator = x;
@@ -1629,7 +1668,7 @@ export class Checker {
       case A.N.SizeofType:
         return BigInt(e.of.size);
       case A.N.SizeofExpr:
-        return BigInt(e.operand.type!.size);
+        return BigInt(sizeofOperand(e.operand));
       case A.N.Cast:
         return isInteger(e.to) ? this.constValue(e.operand) : null;
       default:
@@ -1652,7 +1691,25 @@ const VALUE_ACTIONS: ReadonlyMap<string, DType> = new Map([
   ['uaddr', USYMADDR_TYPE],
 ]);
 
+/** The members DTrace's psinfo_t and lwpsinfo_t translators define on Linux. */
+const TRANSLATED_MEMBERS: Record<string, ReadonlySet<string>> = {
+  curpsinfo: new Set([
+    'pr_nlwp', 'pr_pid', 'pr_ppid', 'pr_pgid', 'pr_sid', 'pr_uid', 'pr_euid', 'pr_gid', 'pr_egid', 'pr_addr',
+    'pr_ttydev', 'pr_fname', 'pr_psargs', 'pr_wstat', 'pr_argc', 'pr_argv', 'pr_envp', 'pr_dmodel', 'pr_taskid',
+    'pr_projid', 'pr_nzomb', 'pr_poolid', 'pr_zoneid', 'pr_contract',
+  ]),
+  curlwpsinfo: new Set([
+    'pr_flag', 'pr_lwpid', 'pr_addr', 'pr_wchan', 'pr_stype', 'pr_state', 'pr_sname', 'pr_pri', 'pr_name', 'pr_onpro',
+  ]),
+};
+
 const VALUE_TYPES: ReadonlySet<DType> = new Set([STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE]);
+
+/** sizeof applied to an expression: a string constant counts its NUL. */
+export function sizeofOperand(e: A.Expr): number {
+  if (e.kind === A.N.Str) return e.value.length + 1;
+  return e.type!.size;
+}
 
 function sameKeys(a: DType[] | null, b: DType[] | null): boolean {
   if (!a || !b) return a === b;

@@ -123,7 +123,10 @@ function isPspecChar(c: number): boolean {
   return isPspecStart(c) || isDigit(c) || c === C.Backquote;
 }
 
-/** Decodes C escape sequences as DTrace's stresc2chr does. */
+/**
+ * Decodes escape sequences as DTrace's stresc2chr does: octal (up to 3 digits), \x with any
+ * number of hex digits, \a \b \f \n \r \t \v, \" and \\; any other escape keeps its backslash.
+ */
 export function unescape(s: string): string {
   if (s.indexOf('\\') < 0) return s;
   let out = '';
@@ -135,24 +138,20 @@ export function unescape(s: string): string {
     }
     const e = s[++i];
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
       case 'a': out += '\x07'; break;
       case 'b': out += '\b'; break;
       case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
       case 'v': out += '\v'; break;
-      case '\\': out += '\\'; break;
-      case '"': out += '"'; break;
-      case "'": out += "'"; break;
-      case '?': out += '?'; break;
+      case '"':
+      case '\\':
+        out += e;
+        break;
       case 'x': {
         let v = 0;
-        let n = 0;
-        while (n < 2 && i + 1 < s.length && /[0-9a-fA-F]/.test(s[i + 1])) {
-          v = v * 16 + parseInt(s[++i], 16);
-          n++;
-        }
+        while (i + 1 < s.length && /[0-9a-fA-F]/.test(s[i + 1])) v = v * 16 + parseInt(s[++i], 16);
         out += String.fromCharCode(v & 0xff);
         break;
       }
@@ -166,16 +165,24 @@ export function unescape(s: string): string {
           }
           out += String.fromCharCode(v & 0xff);
         } else {
-          out += e;
+          out += '\\' + e;
         }
     }
   }
   return out;
 }
 
+/** A string constant as D sees it: a C string ends at its first NUL. */
+function cString(s: string): string {
+  const nul = s.indexOf('\0');
+  return nul < 0 ? s : s.slice(0, nul);
+}
+
 export class Lexer {
   pos = 0;
   line = 1;
+  /** flex's yylineno: the line the lexer has read up to, lookahead included (error lines) */
+  yyline = 1;
   parens = 0;
   brackets = 0;
   braces = 0;
@@ -303,6 +310,23 @@ export class Lexer {
 
   /** The next token in expression mode (dt_lex.l state S0). */
   next(): Token {
+    const t = this.scan();
+    this.yyline = t.kind === T.EPred ? this.line + this.newlinesAhead() : this.line;
+    return t;
+  }
+
+  /** Newlines between here and the next non-blank character (EPRED's lookahead reads them). */
+  private newlinesAhead(): number {
+    let n = 0;
+    for (let j = this.pos; j < this.len; j++) {
+      const c = this.text.charCodeAt(j);
+      if (c === C.LF) n++;
+      else if (!isSpace(c)) break;
+    }
+    return n;
+  }
+
+  private scan(): Token {
     this.skipTrivia();
     const start = this.pos;
     const line = this.line;
@@ -535,7 +559,7 @@ export class Lexer {
     }
     this.pos = j + 1;
     const t = this.tok(T.String, start, line);
-    t.value = unescape(this.text.slice(start + 1, j));
+    t.value = cString(unescape(this.text.slice(start + 1, j)));
     return t;
   }
 

@@ -190,11 +190,13 @@ export class Parser {
     this.lx.skipTrivia();
     const c = this.lx.peekChar();
     let predicate: A.Expr | null = null;
+    let predLine = 0;
     if (c === 47 /* / */) {
       this.lx.nextOuter();
       this.tok = this.lx.next();
       predicate = this.expression();
       if (!this.at(T.EPred)) this.syntax();
+      predLine = this.lx.yyline;
       this.lx.skipTrivia();
       if (this.lx.peekChar() !== 123 /* { */) {
         throw new DCompileError(
@@ -217,7 +219,7 @@ export class Parser {
     this.tok = this.lx.next();
     const body = this.statements();
     this.expectLast(T.RBrace);
-    return new A.Clause(line, probes, predicate, body);
+    return new A.Clause(line, probes, predicate, body, predLine);
   }
 
   /** statement_list up to the closing brace (the brace is left as the current token). */
@@ -269,8 +271,9 @@ export class Parser {
   expression(): A.Expr {
     let e = this.assignment();
     while (this.at(T.Comma)) {
-      const line = this.advance().line;
-      e = new A.Comma(line, e, this.assignment());
+      this.advance();
+      const r = this.assignment();
+      e = new A.Comma(this.lx.yyline, e, r);
     }
     return e;
   }
@@ -279,8 +282,9 @@ export class Parser {
     const left = this.conditional();
     const op = ASSIGN_OPS.get(this.tok.kind);
     if (op !== undefined) {
-      const line = this.advance().line;
-      return new A.Assign(line, op, left, this.assignment());
+      this.advance();
+      const r = this.assignment();
+      return new A.Assign(this.lx.yyline, op, left, r);
     }
     return left;
   }
@@ -288,18 +292,19 @@ export class Parser {
   private conditional(): A.Expr {
     const cond = this.logicalOr();
     if (!this.at(T.Question)) return cond;
-    const line = this.advance().line;
+    this.advance();
     const then = this.expression();
     this.expect(T.Colon);
     const otherwise = this.conditional();
-    return new A.Ternary(line, cond, then, otherwise);
+    return new A.Ternary(this.lx.yyline, cond, then, otherwise);
   }
 
   private logicalOr(): A.Expr {
     let e = this.logicalXor();
     while (this.at(T.PipePipe)) {
-      const line = this.advance().line;
-      e = new A.Logical(line, '||', e, this.logicalXor());
+      this.advance();
+      const r = this.logicalXor();
+      e = new A.Logical(this.lx.yyline, '||', e, r);
     }
     return e;
   }
@@ -307,8 +312,9 @@ export class Parser {
   private logicalXor(): A.Expr {
     let e = this.logicalAnd();
     while (this.at(T.CaretCaret)) {
-      const line = this.advance().line;
-      e = new A.Logical(line, '^^', e, this.logicalAnd());
+      this.advance();
+      const r = this.logicalAnd();
+      e = new A.Logical(this.lx.yyline, '^^', e, r);
     }
     return e;
   }
@@ -316,8 +322,9 @@ export class Parser {
   private logicalAnd(): A.Expr {
     let e = this.binary(4);
     while (this.at(T.AmpAmp)) {
-      const line = this.advance().line;
-      e = new A.Logical(line, '&&', e, this.binary(4));
+      this.advance();
+      const r = this.binary(4);
+      e = new A.Logical(this.lx.yyline, '&&', e, r);
     }
     return e;
   }
@@ -329,9 +336,9 @@ export class Parser {
       const entry = BINARY.get(this.tok.kind);
       if (entry === undefined || entry[0] < minPrec) return left;
       const [prec, op] = entry;
-      const line = this.advance().line;
+      this.advance();
       const right = this.binary(prec + 1);
-      left = new A.Binary(line, op, left, right);
+      left = new A.Binary(this.lx.yyline, op, left, right);
     }
   }
 
@@ -429,7 +436,7 @@ export class Parser {
           this.advance();
           const args = this.argumentList(T.RBrack);
           this.expect(T.RBrack);
-          e = new A.Index(t.line, e, args);
+          e = new A.Index(this.lx.yyline, e, args);
           continue;
         }
         case T.LParen: {
@@ -439,14 +446,14 @@ export class Parser {
           if (e.kind !== A.N.Ident) {
             throw new DCompileError('D_FUNC_IDENT', t.line, 'function designator is not of function type');
           }
-          e = new A.Call(e.line, e.name, args);
+          e = new A.Call(this.lx.yyline, e.name, args);
           continue;
         }
         case T.Dot:
         case T.Arrow: {
           this.advance();
           const name = this.memberName();
-          e = new A.Member(t.line, e, name, t.kind === T.Arrow);
+          e = new A.Member(this.lx.yyline, e, name, t.kind === T.Arrow);
           continue;
         }
         case T.PlusPlus:
@@ -779,7 +786,7 @@ export class Parser {
       }
       if (this.accept(T.Assign)) next = this.constantInt(this.conditional());
       if (next < -0x80000000n || next > 0x7fffffffn) {
-        this.error('D_DECL_ENOFLOW', id.line, `enumerator '${id.value}' overflows INT_MAX (2147483647)`);
+        this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
       }
       t.enumerators.push([id.value, Number(next)]);
       this.types.enumConsts.set(id.value, { value: Number(next), type: t });
@@ -947,7 +954,7 @@ export class Parser {
       if (d.keys) this.syntax();
       const existing = this.types.lookup(d.name);
       if (existing && existing.kind === Kind.Typedef && existing.base === d.type) return;
-      if (existing) this.error('D_DECL_IDRED', d.line, `identifier redeclared: ${d.name}`);
+      if (existing) this.error('D_DECL_IDRED', d.line, `typedef redeclared: ${d.name}`);
       this.types.defineTypedef(d.name, d.type);
       return;
     }
@@ -998,7 +1005,8 @@ export class Parser {
     }
     this.advance();
     this.expectLast(T.Semi);
-    items.push(new A.TranslatorDecl(line, output, input, param, members));
+    void line;
+    items.push(new A.TranslatorDecl(this.lx.yyline, output, input, param, members));
   }
 
   private providerDefinition(items: A.Item[]): void {

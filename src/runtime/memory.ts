@@ -156,9 +156,8 @@ export class Memory {
   bcopy(src: bigint, dst: bigint, size: bigint): void {
     const n = Number(size);
     if (n < 0) throw new DFault(FLT_BADSIZE, size);
-    const from = this.offset(src, n);
-    const to = this.offset(dst, n);
-    this.buf.copyWithin(to, from, from + n);
+    const data = this.bytes(src, n);
+    this.copyIn(dst, data, n);
   }
 
   /** The NUL-terminated string at addr, at most strsize bytes. */
