@@ -3,7 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { openSync, readFileSync, writeSync } from 'node:fs';
-import { Compiler, CompiledClause, ProgramSource, elementSize } from '../compile/compile.js';
+import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
 import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
 import type { MacroEnv } from '../lang/lexer.js';
@@ -294,17 +294,18 @@ export async function main(argv: string[]): Promise<number> {
   const out = new OutputSink(outFd, warn);
   const rt = new Runtime(opts, out, warn, testing);
   const syms = compiler.syms;
+  const slot = dynvarSlotSize([...[...syms.globals.values()].filter((v) => v.kind === 'assoc'), ...syms.tls.values()]);
   const globals = [...syms.globals.values()].map((v) => ({
     id: v.id,
     zero: zeroFactory(v.type ? zeroCode(v.type) : '0n'),
     assoc: v.kind === 'assoc',
     nkeys: v.keys?.length ?? 0,
-    elemSize: elementSize(v),
+    elemSize: slot,
   }));
   const tlsSizes: number[] = [];
   const tlsKeys: number[] = [];
   for (const v of syms.tls.values()) {
-    tlsSizes[v.id] = elementSize(v);
+    tlsSizes[v.id] = slot;
     tlsKeys[v.id] = v.keys?.length ?? 1;
   }
   rt.init(

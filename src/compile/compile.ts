@@ -79,8 +79,9 @@ export class Compiler {
       pspecOnly: !src.fromFile,
     });
     const prog = parser.parseProgram();
-    if (prog.items.length === 0 && !this.opts.flag('empty')) {
-      throw new DCompileError('D_EMPTY', 0, 'empty D program translation unit');
+    if (prog.items.filter((i) => i.kind !== 'pragma').length === 0 && !this.opts.flag('empty')) {
+      // reported where the lexer stopped: the end of the input
+      throw new DCompileError('D_EMPTY', lx.line, 'empty D program translation unit');
     }
     const args = this.macros.args;
     if (args.length > 1 && !this.opts.flag('argref') && !this.macros.used.has(args.length - 1)) {
@@ -291,10 +292,19 @@ function validAttributes(s: string): boolean {
   return parts.every((p, i) => (i < 2 ? STABILITY : CLASSES).includes(p.toLowerCase()));
 }
 
-/** Size in dynamic-variable space of one element of a variable (keys + value). */
-export function elementSize(v: A.VarInfo): number {
-  const vs = v.type ? Math.max(8, resolve(v.type).size) : 8;
-  let ks = 0;
-  for (const k of v.keys ?? []) ks += Math.max(8, resolve(k).kind === Kind.String ? resolve(k).size : resolve(k).size);
-  return 64 + ((ks + vs + 7) & ~7);
+/**
+ * The space one dynamic variable takes, as Oracle sizes its dynamic variable map: every entry
+ * has room for the largest key tuple and the largest value of the program, so dynvarsize
+ * holds dynvarsize / (tuple + value) of them.
+ */
+export function dynvarSlotSize(vars: A.VarInfo[]): number {
+  let tuple = 0;
+  let value = 0;
+  for (const v of vars) {
+    let t = v.scope === 'self' ? 16 : 8;
+    for (const k of v.keys ?? []) t += (resolve(k).size + 7) & ~7;
+    tuple = Math.max(tuple, t);
+    value = Math.max(value, v.type ? (resolve(v.type).size + 7) & ~7 : 8);
+  }
+  return Math.max(1, tuple + value);
 }

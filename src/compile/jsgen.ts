@@ -5,7 +5,7 @@
 // the runtime entry points listed in runtime/abi.ts.
 
 import * as A from '../lang/ast.js';
-import { type CheckedClause, sizeofOperand } from '../lang/check.js';
+import { type CheckedClause, promoteTypes, sizeofOperand } from '../lang/check.js';
 import {
   DType,
   Kind,
@@ -910,19 +910,9 @@ function isSubrCall(e: A.Call): boolean {
   return e.name === 'bcopy' || e.name === 'copyinto';
 }
 
-/** The type both sides of an integer comparison are converted to (K&R A6.5). */
+/** The type both sides of an integer comparison are read as (DTrace's promotion). */
 function promoteForCompare(a: DType, b: DType, int: DType): DType {
-  const ra = resolve(a);
-  const rb = resolve(b);
-  const ta = ra.size < 4 || ra.kind === Kind.Enum ? int : a;
-  const tb = rb.size < 4 || rb.kind === Kind.Enum ? int : b;
-  const sa = resolve(ta).size;
-  const sb = resolve(tb).size;
-  if (sa > sb) return ta;
-  if (sb > sa) return tb;
-  if (!resolve(ta).signed) return ta;
-  if (!resolve(tb).signed) return tb;
-  return ta;
+  return promoteTypes(a, b, int);
 }
 
 export { isStructLike, isCharPointer };

@@ -153,7 +153,8 @@ export class Checker {
 
   declareInline(d: A.InlineDecl): void {
     if (this.syms.inlines.has(d.name) || this.syms.globals.has(d.name)) {
-      this.err('D_DECL_IDRED', d.line, `identifier redefined: ${d.name}`);
+      const prev = this.syms.inlines.has(d.name) ? 'scalar inline' : 'scalar variable';
+      this.err('D_DECL_IDRED', d.line, `identifier redefined: ${d.name}\n\t current: inline definition\n\tprevious: ${prev}`);
     }
     if (isVoid(d.type)) this.err('D_DECL_VOIDOBJ', d.line, `cannot declare void inline: ${d.name}`);
     const e = this.expr(d.expr);
@@ -717,21 +718,12 @@ export class Checker {
     this.err('D_INT_OFLOW', e.line, `integer constant 0x${e.value.toString(16)} cannot be represented in any built-in integral type`);
   }
 
-  /** The usual arithmetic conversions of two integer types (K&R A6.5), at least int. */
+  /**
+   * dt_type_promote: the operand type of higher rank (bits, plus one if unsigned); enums count
+   * as int. Unlike C there is no promotion to int: char + char is a char.
+   */
   promote(a: DType, b: DType): DType {
-    const ra = resolve(a);
-    const rb = resolve(b);
-    const sa = Math.max(ra.size, 4);
-    const sb = Math.max(rb.size, 4);
-    const ta = ra.size < 4 || ra.kind === Kind.Enum ? this.int : a;
-    const tb = rb.size < 4 || rb.kind === Kind.Enum ? this.int : b;
-    if (sa > sb) return ta;
-    if (sb > sa) return tb;
-    const ua = !resolve(ta).signed;
-    const ub = !resolve(tb).signed;
-    if (ua) return ta;
-    if (ub) return tb;
-    return ta;
+    return promoteTypes(a, b, this.int);
   }
 
   private ident(e: A.Ident, write: boolean): A.Expr {
@@ -1079,13 +1071,13 @@ export class Checker {
       case '+': {
         const o = this.expr(e.operand);
         if (!isArithmetic(o.type!)) this.err('D_OP_ARITH', e.line, `operator ${e.op} requires an operand of arithmetic type`);
-        e.type = this.promote(o.type!, o.type!);
+        e.type = o.type;
         return e;
       }
       case '~': {
         const o = this.expr(e.operand);
         if (!isInteger(o.type!)) this.err('D_OP_INT', e.line, 'operator ~ requires an operand of integral type');
-        e.type = this.promote(o.type!, o.type!);
+        e.type = o.type;
         return e;
       }
       case '!': {
@@ -1481,7 +1473,7 @@ export class Checker {
       case '<<':
       case '>>':
         if (!isInteger(lt) || !isInteger(rt)) this.err('D_OP_INT', e.line, `operator ${op} requires operands of integral type`);
-        e.type = this.promote(lt, lt);
+        e.type = lt;
         return e;
       case '*':
       case '/':
@@ -1704,6 +1696,14 @@ const TRANSLATED_MEMBERS: Record<string, ReadonlySet<string>> = {
 };
 
 const VALUE_TYPES: ReadonlySet<DType> = new Set([STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE]);
+
+/** DTrace's integer promotion of two operand types (see Checker.promote). */
+export function promoteTypes(a: DType, b: DType, int: DType): DType {
+  const ta = resolve(a).kind === Kind.Enum ? int : a;
+  const tb = resolve(b).kind === Kind.Enum ? int : b;
+  const rank = (t: DType) => resolve(t).size * 8 + (resolve(t).signed ? 0 : 1);
+  return rank(tb) > rank(ta) ? tb : ta;
+}
 
 /** sizeof applied to an expression: a string constant counts its NUL. */
 export function sizeofOperand(e: A.Expr): number {

@@ -53,6 +53,12 @@ export function dConstants(): Map<string, DConstant> {
   const t = new Map<string, DConstant>();
   const int = (name: string, v: number) => t.set(name, { type: 'int', value: BigInt(v) });
   t.set('NULL', { type: 'long', value: 0n });
+  // link-layer types for link_ntop() (linux/if_arp.h)
+  int('ARPHRD_ETHER', 1);
+  int('ARPHRD_INFINIBAND', 32);
+  // psinfo_t pr_dmodel values
+  t.set('PR_MODEL_ILP32', { type: 'char', value: 1n });
+  t.set('PR_MODEL_LP64', { type: 'char', value: 2n });
   FAULTS.forEach((n, i) => int(n, i));
   ERRNO_NAMES.forEach((n, i) => n !== '-' && int(n, i + 1));
   int('EWOULDBLOCK', 11);

@@ -473,8 +473,9 @@ export class Lexer {
     const c = this.code(j);
     const ends = c < 0 || c === C.Semi || c === C.LBrace || c === C.Slash;
     if (ends) {
-      if (this.parens !== 0) this.error('closing ) expected in predicate before /');
-      if (this.brackets !== 0) this.error('closing ] expected in predicate before /');
+      const line = this.line + this.newlinesAhead();
+      if (this.parens !== 0) this.error('closing ) expected in predicate before /', 'D_SYNTAX', line);
+      if (this.brackets !== 0) this.error('closing ] expected in predicate before /', 'D_SYNTAX', line);
     }
     return ends;
   }
@@ -548,9 +549,9 @@ export class Lexer {
         this.pos = j;
         this.error('syntax error near end of input');
       }
-      if (c === C.LF) this.error('newline encountered in string literal', 'D_STR_NL');
+      if (c === C.LF) this.error('newline encountered in string literal', 'D_STR_NL', this.line + 1);
       if (c === C.Backslash) {
-        if (this.code(j + 1) === C.LF) this.error('newline encountered in string literal', 'D_STR_NL');
+        if (this.code(j + 1) === C.LF) this.error('newline encountered in string literal', 'D_STR_NL', this.line + 1);
         j += 2;
         continue;
       }
@@ -567,9 +568,9 @@ export class Lexer {
     let j = this.pos + 1;
     for (;;) {
       const c = this.code(j);
-      if (c < 0 || c === C.LF) this.error('newline encountered in character constant', 'D_CHR_NL');
+      if (c < 0 || c === C.LF) this.error('newline encountered in character constant', 'D_CHR_NL', this.line + 1);
       if (c === C.Backslash) {
-        if (this.code(j + 1) === C.LF) this.error('newline encountered in character constant', 'D_CHR_NL');
+        if (this.code(j + 1) === C.LF) this.error('newline encountered in character constant', 'D_CHR_NL', this.line + 1);
         j += 2;
         continue;
       }

@@ -435,25 +435,27 @@ export class Parser {
         case T.LBrack: {
           this.advance();
           const args = this.argumentList(T.RBrack);
-          this.expect(T.RBrack);
-          e = new A.Index(this.lx.yyline, e, args);
+          // yacc reduces these without a lookahead: the node has the closing token's line
+          const close = this.expect(T.RBrack);
+          e = new A.Index(close.line, e, args);
           continue;
         }
         case T.LParen: {
           this.advance();
           const args = this.at(T.RParen) ? [] : this.argumentList(T.RParen);
-          this.expect(T.RParen);
+          const close = this.expect(T.RParen);
           if (e.kind !== A.N.Ident) {
             throw new DCompileError('D_FUNC_IDENT', t.line, 'function designator is not of function type');
           }
-          e = new A.Call(this.lx.yyline, e.name, args);
+          e = new A.Call(close.line, e.name, args);
           continue;
         }
         case T.Dot:
         case T.Arrow: {
           this.advance();
+          const nameLine = this.tok.line;
           const name = this.memberName();
-          e = new A.Member(this.lx.yyline, e, name, t.kind === T.Arrow);
+          e = new A.Member(nameLine, e, name, t.kind === T.Arrow);
           continue;
         }
         case T.PlusPlus:

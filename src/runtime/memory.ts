@@ -4,8 +4,13 @@
 import { DFault, FLT_BADADDR, FLT_BADSIZE, FLT_NOSCRATCH } from './subr.js';
 import { bytesToStr } from './values.js';
 
-/** Where scratch space appears in the D address space (a kernel-looking address, never 0). */
-export const SCRATCH_BASE = 0xffff_c900_0000_0000n;
+/**
+ * alloca() pointers are offsets into the clause's scratch space, as Oracle DTrace shows them
+ * (its scratch pointers are "scalarised" to offsets); offsets below 8 are never handed out, so
+ * NULL and other small addresses still fault.
+ */
+export const SCRATCH_BASE = 0n;
+const SCRATCH_START = 8;
 /** Where read-only data the runtime maps (psinfo_t for curpsinfo, ...) appears. */
 const REGION_BASE = 0xffff_d000_0000_0000n;
 const REGION_STEP = 0x1_0000n;
@@ -13,14 +18,14 @@ const REGION_STEP = 0x1_0000n;
 export class Memory {
   private readonly buf: Uint8Array;
   private readonly view: DataView;
-  /** bytes of scratch handed out in this probe firing */
-  private top = 0;
+  /** end of the scratch handed out in this clause */
+  private top = SCRATCH_START;
 
   constructor(
     readonly scratchSize: number,
     private readonly strsize: () => number,
   ) {
-    this.buf = new Uint8Array(scratchSize);
+    this.buf = new Uint8Array(scratchSize + SCRATCH_START);
     this.view = new DataView(this.buf.buffer);
   }
 
@@ -29,8 +34,8 @@ export class Memory {
 
   /** Called at the start of every probe firing: alloca() memory does not outlive it. */
   reset(): void {
-    if (this.top > 0) this.buf.fill(0, 0, this.top);
-    this.top = 0;
+    if (this.top > SCRATCH_START) this.buf.fill(0, 0, this.top);
+    this.top = SCRATCH_START;
     this.regions.length = 0;
   }
 
@@ -43,7 +48,7 @@ export class Memory {
   alloca(size: bigint): bigint {
     // scratch allocations are 8-byte aligned, as DTrace's are
     const start = (this.top + 7) & ~7;
-    if (size < 0n || BigInt(start) + size > BigInt(this.scratchSize)) throw new DFault(FLT_NOSCRATCH, 0n);
+    if (size < 0n || BigInt(start) + size > BigInt(this.scratchSize + SCRATCH_START)) throw new DFault(FLT_NOSCRATCH, 0n);
     this.top = start + Number(size);
     return SCRATCH_BASE + BigInt(start);
   }
@@ -51,7 +56,7 @@ export class Memory {
   /** The scratch offset of [addr, addr+size), or a fault. */
   private offset(addr: bigint, size: number): number {
     const off = addr - SCRATCH_BASE;
-    if (off < 0n || off + BigInt(size) > BigInt(this.top)) throw new DFault(FLT_BADADDR, BigInt.asUintN(64, addr));
+    if (off < BigInt(SCRATCH_START) || off + BigInt(size) > BigInt(this.top)) throw new DFault(FLT_BADADDR, BigInt.asUintN(64, addr));
     return Number(off);
   }
 
@@ -157,6 +162,8 @@ export class Memory {
     const n = Number(size);
     if (n < 0) throw new DFault(FLT_BADSIZE, size);
     const data = this.bytes(src, n);
+    const d = dst - SCRATCH_BASE;
+    if (d >= BigInt(SCRATCH_START) && d < BigInt(this.top) && d + size > BigInt(this.top)) throw new DFault(FLT_BADSIZE, size);
     this.copyIn(dst, data, n);
   }
 

@@ -416,7 +416,7 @@ export class Runtime {
   }
 
   strByte(s: string | null, i: number): number {
-    if (s === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    if (s === null) throw new S.DFault(S.FLT_BADADDR, BigInt(i));
     if (i < 0 || i >= this.strsize) throw new S.DFault(S.FLT_BADINDEX, BigInt(i));
     const c = i < s.length ? s.charCodeAt(i) : 0;
     return (c << 24) >> 24;
