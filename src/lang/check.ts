@@ -257,7 +257,8 @@ export class Checker {
     pred();
     const flags = this.clauseFlags;
     // an empty clause (or none) uses the default action, which records the probe
-    const recordsData = c.body === null || c.body.length === 0 || (flags & CLS_DATAREC) !== 0;
+    // a speculating clause records too (its record goes to the speculation)
+    const recordsData = c.body === null || c.body.length === 0 || (flags & (CLS_DATAREC | CLS_SPECULATE)) !== 0;
     return { clause: c, probes, recordsData, destructive, locals: this.locals };
   }
 

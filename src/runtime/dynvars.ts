@@ -15,15 +15,19 @@ export function isZero(v: Value | null): boolean {
   return false;
 }
 
-/** The shared dynamic variable space (dynvarsize): counts bytes in use and drops. */
+/**
+ * The shared dynamic variable space (dynvarsize): counts bytes in use and drops. Oracle's
+ * dynamic variable map never holds fewer than three variables, however small dynvarsize is.
+ */
 export class DynSpace {
   used = 0;
   drops = 0;
+  private minEntries = 3;
   constructor(public limit: number) {}
 
   /** Reserves room for one variable; false (and a drop) when full. */
   take(size: number): boolean {
-    if (this.used + size > this.limit) {
+    if (this.used + size > Math.max(this.limit, size * this.minEntries)) {
       this.drops++;
       return false;
     }

@@ -11,9 +11,11 @@ import { bytesToStr } from './values.js';
  */
 export const SCRATCH_BASE = 0n;
 const SCRATCH_START = 8;
-/** Where read-only data the runtime maps (psinfo_t for curpsinfo, ...) appears. */
+/** Where data the runtime maps for one clause (psinfo_t for curpsinfo, ...) appears. */
 const REGION_BASE = 0xffff_d000_0000_0000n;
 const REGION_STEP = 0x1_0000n;
+/** Where variables' own storage (global arrays and structs) appears, for the whole session. */
+const STATIC_BASE = 0xffff_e000_0000_0000n;
 
 export class Memory {
   private readonly buf: Uint8Array;
@@ -39,10 +41,24 @@ export class Memory {
     this.regions.length = 0;
   }
 
-  /** Makes bytes readable at an address until the end of the firing. */
+  /** Makes bytes addressable until the end of the clause. */
   map(bytes: Uint8Array): bigint {
     this.regions.push(bytes);
     return REGION_BASE + BigInt(this.regions.length - 1) * REGION_STEP;
+  }
+
+  private readonly statics: Uint8Array[] = [];
+  private readonly staticAddr = new WeakMap<Uint8Array, bigint>();
+
+  /** A stable address for a variable's storage (reads and writes go to the storage itself). */
+  mapStatic(bytes: Uint8Array): bigint {
+    let a = this.staticAddr.get(bytes);
+    if (a === undefined) {
+      this.statics.push(bytes);
+      a = STATIC_BASE + BigInt(this.statics.length - 1) * REGION_STEP;
+      this.staticAddr.set(bytes, a);
+    }
+    return a;
   }
 
   alloca(size: bigint): bigint {
@@ -62,11 +78,12 @@ export class Memory {
 
   /** The mapped region holding [addr, addr+size) and the offset in it, or null. */
   private region(addr: bigint, size: number): [Uint8Array, number] | null {
-    const r = addr - REGION_BASE;
+    const isStatic = addr >= STATIC_BASE;
+    const r = addr - (isStatic ? STATIC_BASE : REGION_BASE);
     if (r < 0n) return null;
     const i = Number(r / REGION_STEP);
     const off = Number(r % REGION_STEP);
-    const b = this.regions[i];
+    const b = isStatic ? this.statics[i] : this.regions[i];
     if (b === undefined || off + size > b.length) return null;
     return [b, off];
   }
@@ -133,14 +150,62 @@ export class Memory {
     return this.view.getBigUint64(this.offset(a, 8), true);
   }
 
-  st_i8(a: bigint, v: number): void { this.view.setInt8(this.offset(a, 1), v); }
-  st_u8(a: bigint, v: number): void { this.view.setUint8(this.offset(a, 1), v); }
-  st_i16(a: bigint, v: number): void { this.view.setInt16(this.offset(a, 2), v, true); }
-  st_u16(a: bigint, v: number): void { this.view.setUint16(this.offset(a, 2), v, true); }
-  st_i32(a: bigint, v: number): void { this.view.setInt32(this.offset(a, 4), v, true); }
-  st_u32(a: bigint, v: number): void { this.view.setUint32(this.offset(a, 4), v, true); }
-  st_i64(a: bigint, v: bigint): void { this.view.setBigInt64(this.offset(a, 8), v, true); }
-  st_u64(a: bigint, v: bigint): void { this.view.setBigUint64(this.offset(a, 8), v, true); }
+  st_i8(a: bigint, v: number): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 1);
+      if (w) return w.setInt8(0, v);
+    }
+    this.view.setInt8(this.offset(a, 1), v);
+  }
+  st_u8(a: bigint, v: number): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 1);
+      if (w) return w.setUint8(0, v);
+    }
+    this.view.setUint8(this.offset(a, 1), v);
+  }
+  st_i16(a: bigint, v: number): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 2);
+      if (w) return w.setInt16(0, v, true);
+    }
+    this.view.setInt16(this.offset(a, 2), v, true);
+  }
+  st_u16(a: bigint, v: number): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 2);
+      if (w) return w.setUint16(0, v, true);
+    }
+    this.view.setUint16(this.offset(a, 2), v, true);
+  }
+  st_i32(a: bigint, v: number): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 4);
+      if (w) return w.setInt32(0, v, true);
+    }
+    this.view.setInt32(this.offset(a, 4), v, true);
+  }
+  st_u32(a: bigint, v: number): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 4);
+      if (w) return w.setUint32(0, v, true);
+    }
+    this.view.setUint32(this.offset(a, 4), v, true);
+  }
+  st_i64(a: bigint, v: bigint): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 8);
+      if (w) return w.setBigInt64(0, v, true);
+    }
+    this.view.setBigInt64(this.offset(a, 8), v, true);
+  }
+  st_u64(a: bigint, v: bigint): void {
+    if (a >= REGION_BASE) {
+      const w = this.regionView(a, 8);
+      if (w) return w.setBigUint64(0, v, true);
+    }
+    this.view.setBigUint64(this.offset(a, 8), v, true);
+  }
 
   /** A copy of `size` bytes at addr. */
   bytes(addr: bigint, size: number): Uint8Array {
@@ -153,6 +218,14 @@ export class Memory {
   }
 
   copyIn(addr: bigint, src: Uint8Array, size: number): void {
+    if (addr >= REGION_BASE) {
+      const r = this.region(addr, size);
+      if (r) {
+        r[0].set(src.length > size ? src.subarray(0, size) : src, r[1]);
+        if (src.length < size) r[0].fill(0, r[1] + src.length, r[1] + size);
+        return;
+      }
+    }
     const off = this.offset(addr, size);
     this.buf.set(src.length > size ? src.subarray(0, size) : src, off);
     if (src.length < size) this.buf.fill(0, off + src.length, off + size);

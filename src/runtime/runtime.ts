@@ -177,8 +177,10 @@ export class Runtime {
     return this.timestamp(ctx);
   }
 
+  /** walltimestamp reads the clock each time (it advances within a firing, unlike timestamp) */
   walltimestamp(ctx: ProbeContext): bigint {
-    return this.bootWallNs + this.timestamp(ctx);
+    void ctx;
+    return this.bootWallNs + process.hrtime.bigint();
   }
 
   beginRecord(ctx: ProbeContext): void {
@@ -404,15 +406,16 @@ export class Runtime {
     return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
   }
 
-  /** A byte image's address: a read-only mapping for this firing (D values have no address). */
+  /** A byte image's address: the storage itself, mapped into the D address space (global
+   * arrays and structs keep one address for the whole session). */
   bytesAddr(b: Uint8Array): bigint {
-    return this.mem.map(b);
+    return this.mem.mapStatic(b);
   }
 
   strAddr(s: string | null): bigint {
     if (s === null) return 0n;
-    const b = strToBytes(s, s.length + 1);
-    return this.bytesAddr(b);
+    // a copy, addressable until the end of the clause
+    return this.mem.map(strToBytes(s, s.length + 1));
   }
 
   strByte(s: string | null, i: number): number {
@@ -775,6 +778,7 @@ export class Runtime {
 
   commit(ctx: ProbeContext, id: number): void {
     void ctx;
+    if (id < 0 || id >= this.specs.length) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
     for (const r of s.records) this.emitRecord(r);
@@ -786,6 +790,7 @@ export class Runtime {
 
   discard(ctx: ProbeContext, id: number): void {
     void ctx;
+    if (id < 0 || id >= this.specs.length) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
     s.records = [];
