@@ -231,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`failed to open ${cmd.arg}: ${errnoText(e)}`);
       }
       if (cpp) {
-        const r = runCpp(text, cppDefs, cmd.arg);
+        const r = runCpp(text, cppDefs, cmd.arg, opts.text.get('stdc')?.[0] === 's');
         if (typeof r !== 'string') return fail(`failed to compile script ${cmd.arg}: ${r.error}`);
         text = r;
       }
@@ -281,6 +281,7 @@ export async function main(argv: string[]): Promise<number> {
   if (clauses.some((c) => c.checked.destructive) && !opts.flag('destructive')) {
     return fail('could not enable tracing: Destructive actions not allowed');
   }
+  if (!buffersFit(opts, compiler)) return fail('could not enable tracing: Enabling exceeds size of buffer');
 
   let outFd = 1;
   if (outFile !== null) {
@@ -338,6 +339,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The smallest record a probe can write: DTrace refuses buffers that cannot hold one. */
+const MIN_RECORD = 64;
+
+/** Whether the principal, aggregation and dynamic-variable buffers can hold what the program stores. */
+function buffersFit(opts: Options, compiler: Compiler): boolean {
+  if (opts.get('bufsize') < BigInt(MIN_RECORD)) return false;
+  const syms = compiler.syms;
+  if (syms.aggs.size > 0 && opts.get('aggsize') < BigInt(MIN_RECORD)) return false;
+  const assocs = [...syms.globals.values()].filter((v) => v.kind === 'assoc');
+  if (assocs.length > 0 && opts.get('dynvarsize') < BigInt(dynvarSlotSize(assocs))) return false;
+  return true;
+}
+
 function zeroFactory(code: string): () => Value | null {
   return new Function(`return ${code};`) as () => Value | null;
 }
@@ -357,7 +371,7 @@ function errnoText(e: unknown): string {
 }
 
 /** Runs cpp(1) on a script (-C). Returns the preprocessed text or an error. */
-function runCpp(text: string, defs: string[], file: string): string | { error: string } {
+function runCpp(text: string, defs: string[], file: string, stdcK: boolean): string | { error: string } {
   const cppPath = ['/usr/bin/cpp', '/bin/cpp'].find((p) => {
     try {
       readFileSync(p, { flag: 'r' }).length;
@@ -371,7 +385,7 @@ function runCpp(text: string, defs: string[], file: string): string | { error: s
   const args = [
     '-E', '-x', 'c', '-undef',
     '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
-    '-D__SUNW_D_64', ...extra, ...defs, '-',
+    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...extra, ...defs, '-',
   ];
   const r = spawnSync(cppPath, args, { input: Buffer.from(text, 'latin1'), maxBuffer: 1 << 28 });
   if (r.error) return { error: `failed to run cpp: ${r.error.message}` };

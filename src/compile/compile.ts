@@ -201,7 +201,7 @@ export class Compiler {
   private checkFormat(fn: string, fmt: string, args: A.Expr[], line: number, agg: A.AggInfo | null): FormatPlan {
     if (fn === 'printa') {
       const plan = parseFormat(fmt, line, 'printa');
-      return validateFormat(plan, agg?.keys ?? [], line, { func: 'printa', aggFunc: agg?.fn ?? undefined, argOffset: 2 });
+      return validateFormat(plan, agg?.keys ?? [], line, { func: 'printa', aggFunc: agg?.fn ?? undefined, argOffset: 1 });
     }
     const plan = parseFormat(fmt, line, fn as 'printf' | 'system' | 'freopen');
     const types: DType[] = args.map((a) => (a.kind === A.N.Agg ? AGGREGATION_ARG : a.type!));

@@ -243,7 +243,10 @@ export class ClauseGen {
         return `rt.tlsGet(ctx, ${(e.ref as A.VarInfo).id}, ${dynZero(e.type!)})`;
       case A.N.ThisVar: {
         if (this.binding && this.binding.name === e.name) return this.binding.code;
-        return `(ctx.L[${(e.ref as A.VarInfo).id}] ?? ${zeroCode(e.type!)})`;
+        const id = (e.ref as A.VarInfo).id;
+        // a clause-local string may hold NULL; only a never-assigned one reads as ""
+        if (reprOf(e.type!) === Repr.Str) return `rt.localStr(ctx, ${id})`;
+        return `(ctx.L[${id}] ?? ${zeroCode(e.type!)})`;
       }
       case A.N.Index:
         return this.index(e);

@@ -182,13 +182,13 @@ export class Checker {
     const param = this.newVar(d.param, 'this', 'scalar', d.input, null, d.line, true);
     for (const m of d.members) {
       const mem = findMember(d.output, m.name);
-      if (!mem) this.err('D_XLATE_MEMB', m.line, `translator member ${m.name} is not a member of ${d.output.name}`);
+      if (!mem) this.err('D_XLATE_MEMB', d.line, `translator member ${m.name} is not a member of ${d.output.name}`);
       this.withParam(d.param, param, () => {
         const e = this.expr(m.expr);
         if (!this.assignable(mem.type, e)) {
           this.err(
             'D_XLATE_INCOMPAT',
-            m.line,
+            d.line,
             `translator member ${m.name} definition uses incompatible types: "${mem.type.name}" = "${e.type!.name}"`,
           );
         }
@@ -1131,7 +1131,7 @@ export class Checker {
 
   private incdec(o: A.Expr, op: string, line: number): void {
     if (o.kind === A.N.Ident || o.kind === A.N.SelfVar || o.kind === A.N.ThisVar) {
-      this.lvalue(o);
+      this.lvalue(o, op);
       const v = o.ref as A.VarInfo | null;
       if (v && v.type === null) {
         v.type = this.int64;
@@ -1139,7 +1139,7 @@ export class Checker {
       }
       if (v) v.defined = true;
     } else {
-      this.lvalue(o);
+      this.lvalue(o, op);
     }
     const t = o.type!;
     if (!isScalar(t)) this.err('D_OP_SCALAR', line, `operator ${op} requires operand of scalar type`);
@@ -1149,7 +1149,7 @@ export class Checker {
   }
 
   /** Resolves an assignment target, creating variables as D does. */
-  private lvalue(t: A.Expr): A.Expr {
+  private lvalue(t: A.Expr, op = '='): A.Expr {
     switch (t.kind) {
       case A.N.Ident: {
         this.ident(t, true);
@@ -1179,7 +1179,7 @@ export class Checker {
         break;
     }
     this.expr(t);
-    this.err('D_OP_LVAL', t.line, 'operator = requires modifiable lvalue as an operand');
+    this.err('D_OP_LVAL', t.line, `operator ${op} requires modifiable lvalue as an operand`);
   }
 
   private assign(e: A.Assign): A.Expr {
@@ -1709,6 +1709,8 @@ export function promoteTypes(a: DType, b: DType, int: DType): DType {
 /** sizeof applied to an expression: a string constant counts its NUL. */
 export function sizeofOperand(e: A.Expr): number {
   if (e.kind === A.N.Str) return e.value.length + 1;
+  // D's predefined constants are inlines of integer constants: sizeof sees the constant (an int)
+  if (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && dConstants().has(e.name)) return 4;
   return e.type!.size;
 }
 

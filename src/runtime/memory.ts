@@ -27,7 +27,8 @@ export class Memory {
     readonly scratchSize: number,
     private readonly strsize: () => number,
   ) {
-    this.buf = new Uint8Array(scratchSize + SCRATCH_START);
+    // the scratchsize option counts the 8 reserved bytes at the start (dt_opt_scratchsize)
+    this.buf = new Uint8Array(Math.max(scratchSize, SCRATCH_START));
     this.view = new DataView(this.buf.buffer);
   }
 
@@ -64,7 +65,7 @@ export class Memory {
   alloca(size: bigint): bigint {
     // scratch allocations are 8-byte aligned, as DTrace's are
     const start = (this.top + 7) & ~7;
-    if (size < 0n || BigInt(start) + size > BigInt(this.scratchSize + SCRATCH_START)) throw new DFault(FLT_NOSCRATCH, 0n);
+    if (size < 0n || BigInt(start) + size > BigInt(this.scratchSize)) throw new DFault(FLT_NOSCRATCH, 0n);
     this.top = start + Number(size);
     return SCRATCH_BASE + BigInt(start);
   }

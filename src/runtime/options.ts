@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'bufresize';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'bufresize' | 'regs' | 'stdc' | 'version';
 
 interface OptionDef {
   parse: Parser;
@@ -32,7 +32,7 @@ const DEFS: Record<string, OptionDef> = {
   errtags: { parse: 'cflag', when: 'compile', def: UNSET },
   evaltime: { parse: 'text', when: 'compile', def: UNSET },
   incdir: { parse: 'text', when: 'compile', def: UNSET },
-  iregs: { parse: 'text', when: 'compile', def: UNSET },
+  iregs: { parse: 'regs', when: 'compile', def: UNSET },
   kdefs: { parse: 'cflag', when: 'compile', def: UNSET },
   knodefs: { parse: 'cflag', when: 'compile', def: UNSET },
   late: { parse: 'text', when: 'compile', def: UNSET },
@@ -47,17 +47,17 @@ const DEFS: Record<string, OptionDef> = {
   preallocate: { parse: 'text', when: 'compile', def: UNSET },
   procfspath: { parse: 'text', when: 'compile', def: UNSET },
   pspec: { parse: 'cflag', when: 'compile', def: UNSET },
-  stdc: { parse: 'text', when: 'compile', def: UNSET },
+  stdc: { parse: 'stdc', when: 'compile', def: UNSET },
   strip: { parse: 'cflag', when: 'compile', def: UNSET },
   syslibdir: { parse: 'text', when: 'compile', def: UNSET },
   tree: { parse: 'text', when: 'compile', def: UNSET },
-  tregs: { parse: 'text', when: 'compile', def: UNSET },
+  tregs: { parse: 'regs', when: 'compile', def: UNSET },
   udefs: { parse: 'cflag', when: 'compile', def: UNSET },
   undef: { parse: 'text', when: 'compile', def: UNSET },
   unodefs: { parse: 'cflag', when: 'compile', def: UNSET },
   useruid: { parse: 'text', when: 'compile', def: UNSET },
   verbose: { parse: 'cflag', when: 'compile', def: UNSET },
-  version: { parse: 'text', when: 'compile', def: UNSET },
+  version: { parse: 'version', when: 'compile', def: UNSET },
   zdefs: { parse: 'cflag', when: 'compile', def: UNSET },
   // run-time (fixed once tracing starts)
   aggsize: { parse: 'size', when: 'runtime', def: UNSET },
@@ -96,6 +96,13 @@ const DEFS: Record<string, OptionDef> = {
   switchrate: { parse: 'rate', when: 'dynamic', def: 0n },
   printsize: { parse: 'size', when: 'dynamic', def: 8192n },
 };
+
+/** The D language versions this compiler implements (dt_version.h's list). */
+const D_VERSIONS = new Set([
+  '1.0', '1.1', '1.2', '1.2.1', '1.2.2', '1.3', '1.4', '1.4.1', '1.5', '1.6', '1.6.1', '1.6.2', '1.6.3',
+  '1.6.4', '1.7', '1.7.1', '1.8', '1.8.1', '1.9', '1.9.1', '1.10', '1.11', '1.12', '1.12.1', '1.13', '1.14',
+  '1.14.1', '2.0',
+]);
 
 export class OptionError extends Error {
   constructor(
@@ -237,6 +244,30 @@ export class Options {
         else if (arg === 'manual') v = 1n;
         else throw new OptionError(BAD_VALUE);
         break;
+      case 'regs': {
+        // the D machine has 8 registers of each kind (DIF_DIR_NREGS, DIF_DTR_NREGS)
+        const n = arg === null ? 0 : parseInt(arg, 10) || 0;
+        if (n <= 0 || n > 8) throw new OptionError(BAD_VALUE);
+        if (n < 8) throw new OptionError('Insufficient registers to generate code');
+        v = BigInt(n);
+        break;
+      }
+      case 'stdc':
+        if (arg !== 'a' && arg !== 'c' && arg !== 't' && arg !== 's') throw new OptionError(BAD_VALUE);
+        this.text.set('stdc', [arg]);
+        v = 1n;
+        break;
+      case 'version': {
+        if (arg === null) throw new OptionError(BAD_VALUE);
+        const m = /^([0-9]+)\.([0-9]+)(?:\.([0-9]+))?$/.exec(arg);
+        if (!m || Number(m[1]) > 255 || Number(m[2]) > 4095 || Number(m[3] ?? 0) > 4095) {
+          throw new OptionError('Version is not properly formatted or is too large');
+        }
+        const canonical = m[3] === '0' ? `${m[1]}.${m[2]}` : arg;
+        if (!D_VERSIONS.has(canonical)) throw new OptionError('Requested version is not supported by compiler');
+        v = 1n;
+        break;
+      }
       case 'text': {
         const list = this.text.get(name) ?? [];
         list.push(arg ?? '');

@@ -325,6 +325,11 @@ export class Runtime {
 
   private pendingTls: { tid: number; id: number; v: Uint8Array } | null = null;
 
+  localStr(ctx: ProbeContext, id: number): string | null {
+    const v = ctx.L[id];
+    return v === undefined ? '' : (v as string | null);
+  }
+
   arg(ctx: ProbeContext, i: number): bigint {
     return i >= 0 && i < ctx.args.length ? ctx.args[i] : 0n;
   }
