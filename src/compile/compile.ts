@@ -301,7 +301,7 @@ export function dynvarSlotSize(vars: A.VarInfo[]): number {
   let tuple = 0;
   let value = 0;
   for (const v of vars) {
-    let t = v.scope === 'self' ? 16 : 8;
+    let t = v.scope === 'self' ? 8 : 0;
     for (const k of v.keys ?? []) t += (resolve(k).size + 7) & ~7;
     tuple = Math.max(tuple, t);
     value = Math.max(value, v.type ? (resolve(v.type).size + 7) & ~7 : 8);

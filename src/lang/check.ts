@@ -81,6 +81,9 @@ export class Symbols {
   nextLocal = 0;
 }
 
+/** the most keys a tuple can have (the D machine's tuple registers) */
+const MAX_TUPLE = 10;
+
 const CLS_DATAREC = 1;
 const CLS_AGG = 2;
 const CLS_SPECULATE = 4;
@@ -958,6 +961,10 @@ export class Checker {
 
   /** dt_idcook_assc: a void or dynamic (aggregation) expression cannot be a key. */
   private checkKeys(keys: A.Expr[], kind: string): void {
+    if (keys.length > MAX_TUPLE) {
+      // DTrace reports this without a line: it is found while generating code
+      throw new DCompileError('D_TUPLE_OFLOW', 0, 'Insufficient tuple registers to generate code');
+    }
     keys.forEach((k, i) => {
       const t = k.type!;
       if (t === AGGREGATION_ARG || (isVoid(t) && !VALUE_TYPES.has(t))) {

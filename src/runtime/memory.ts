@@ -85,7 +85,11 @@ export class Memory {
     const i = Number(r / REGION_STEP);
     const off = Number(r % REGION_STEP);
     const b = isStatic ? this.statics[i] : this.regions[i];
-    if (b === undefined || off + size > b.length) return null;
+    if (b === undefined) return null;
+    if (off + size > b.length) {
+      // past a variable's storage lies more of DTrace's variable space: it reads as zeros
+      return isStatic ? [new Uint8Array(off + size), off] : null;
+    }
     return [b, off];
   }
 
