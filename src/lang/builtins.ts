@@ -153,7 +153,7 @@ const ACTIONS: Array<[string, string, boolean]> = [
   ['normalize', 'void(@, uint64_t)', false],
   ['panic', 'void()', true],
   ['pcap', 'void(void *, int)', false],
-  ['print', 'void(@)', false],
+  ['print', 'void(void *)', false],
   ['printa', 'void(@, ...)', false],
   ['printf', 'void(@, ...)', false],
   ['raise', 'void(int)', true],

@@ -155,8 +155,13 @@ export class Checker {
   }
 
   declareInline(d: A.InlineDecl): void {
-    if (this.syms.inlines.has(d.name) || this.syms.globals.has(d.name)) {
-      const prev = this.syms.inlines.has(d.name) ? 'scalar inline' : 'scalar variable';
+    const fn = this.env.builtins.functions.get(d.name);
+    if (this.syms.inlines.has(d.name) || this.syms.globals.has(d.name) || fn || this.env.builtins.variables.has(d.name)) {
+      const prev = this.syms.inlines.has(d.name)
+        ? 'scalar inline'
+        : fn
+          ? `${fn.kind === FnKind.Subr ? 'function' : fn.kind === FnKind.Action ? 'tracing function' : 'aggregating function'} `
+          : 'scalar variable';
       this.err('D_DECL_IDRED', d.line, `identifier redefined: ${d.name}\n\t current: inline definition\n\tprevious: ${prev}`);
     }
     if (isVoid(d.type)) this.err('D_DECL_VOIDOBJ', d.line, `cannot declare void inline: ${d.name}`);
@@ -448,6 +453,7 @@ export class Checker {
           );
         }
         const n = this.expr(args[1]);
+        if (!isInteger(n.type!)) this.protoArg('tracemem', 2, n, 'size_t');
         const nv = this.constValue(n);
         if (nv === null || nv <= 0n) {
           this.err('D_TRACEMEM_SIZE', n.line, 'tracemem( ) argument #2 must be a non-zero positive integral constant expression');
@@ -489,10 +495,13 @@ export class Checker {
       case 'ustack':
       case 'jstack': {
         this.protoArgs(call, fn.proto);
-        for (const a of args) {
+        args.forEach((a, i) => {
           const v = this.constValue(a);
-          if (v === null) this.err('D_STACK_SIZE', a.line, `${name}( ) size must be a non-zero positive integer constant`);
-        }
+          if (v === null || v <= 0n) {
+            const tag = name === 'stack' ? 'D_STACK_SIZE' : i === 0 ? 'D_USTACK_FRAMES' : 'D_USTACK_STRSIZE';
+            this.err(tag, a.line, `${name}( ) argument #${i + 1} must be a non-zero positive integer constant`);
+          }
+        });
         this.clsFlags(name, call.line);
         return;
       }
@@ -637,6 +646,7 @@ export class Checker {
         if (!isScalar(c.type!)) this.err('D_OP_SCALAR', e.line, 'operator ?: expression must be of scalar type');
         const a = this.expr(e.then);
         const b = this.expr(e.otherwise);
+        if (isActionCall(a) || isActionCall(b)) this.err('D_OP_ACT', e.line, 'action cannot be used in a conditional context');
         const ta = a.type!;
         const tb = b.type!;
         if (isInteger(ta) && isInteger(tb)) {
@@ -659,10 +669,13 @@ export class Checker {
       case A.N.Cast:
         return this.cast(e);
       case A.N.SizeofType:
-        if (e.of.size === 0 && !isVoid(e.of)) this.err('D_SIZEOF_TYPE', e.line, 'cannot apply sizeof to an operand of unknown size');
+        if (e.of.size === 0) this.err('D_SIZEOF_TYPE', e.line, 'cannot apply sizeof to an operand of unknown size');
         e.type = this.env.types.get('size_t');
         return e;
       case A.N.SizeofExpr: {
+        if (e.operand.kind === A.N.Ident && this.syms.globals.get(e.operand.name)?.kind === 'assoc') {
+          this.err('D_IDENT_BADREF', e.line, `associative array '${e.operand.name}' may not be referenced as scalar`);
+        }
         const o = this.exprNoRef(e.operand);
         if (o.kind === A.N.Member && this.isBitfield(o)) this.err('D_SIZEOF_BITFIELD', e.line, 'cannot apply sizeof to a bit-field');
         if (o.type!.size === 0) this.err('D_SIZEOF_TYPE', e.line, 'cannot apply sizeof to an operand of unknown size');
@@ -679,7 +692,7 @@ export class Checker {
         return e;
       }
       case A.N.Offsetof: {
-        if (!isStructLike(e.of)) this.err('D_OFFSETOF_TYPE', e.line, 'offsetof operand must be a struct or union type');
+        if (!isStructLike(e.of) || !resolve(e.of).complete) this.err('D_OFFSETOF_TYPE', e.line, 'offsetof operand must be a struct or union type');
         const m = findMember(e.of, e.member);
         if (!m) this.err('D_UNKNOWN', e.line, `failed to determine offset of ${e.member}: Member name not found`);
         if (m.bitWidth >= 0) this.err('D_OFFSETOF_BITFIELD', e.line, `cannot take offset of a bit-field: ${e.member}`);
@@ -847,7 +860,7 @@ export class Checker {
       const v = table.get(base.name);
       if (!v || v.kind === 'assoc') {
         if (base.kind === A.N.ThisVar) {
-          this.err('D_DECL_LOCASSC', e.line, `associative arrays may not be declared as local variables: ${base.name}`);
+          this.err('D_ARR_LOCAL', e.line, `local variables may not be used as associative arrays: ${base.name}`);
         }
         return this.assocIndex(e, table, 'self', base.name, base, write);
       }
@@ -1011,6 +1024,7 @@ export class Checker {
     }
     if (fn.kind === FnKind.Action || fn.kind === FnKind.Agg) {
       // a tracing or aggregating function has no value, except those that name a stack or symbol
+      if (fn.kind === FnKind.Action) this.protoLen(e, fn.proto);
       for (const a of e.args) this.expr(a);
       e.type = VALUE_ACTIONS.get(e.name) ?? VOID;
       if (e.type === VOID) e.data = fn.kind === FnKind.Agg ? 'aggregating function' : 'tracing function';
@@ -1514,8 +1528,9 @@ export class Checker {
       }
       case '+':
       case '-': {
-        const lp = isString(lt) || isPointer(lt) || isArray(lt);
-        const rp = isString(rt) || isPointer(rt) || isArray(rt);
+        // pointers to void or functions have no element size to step by
+        const lp = isString(lt) || ((isPointer(lt) || isArray(lt)) && !isVoidPtr(lt));
+        const rp = isString(rt) || ((isPointer(rt) || isArray(rt)) && !isVoidPtr(rt));
         const li = isInteger(lt);
         const ri = isInteger(rt);
         if (li && ri) e.type = this.promote(lt, rt);
@@ -1564,7 +1579,6 @@ export class Checker {
       return sameType(wb, tb) || (isCharPointer(want) && isCharArray(t));
     }
     if (isPointer(want) && isInteger(t) && this.isZero(e)) return true;
-    if (isPointer(want) && isInteger(t)) return true;
     return sameType(want, t);
   }
 
@@ -1719,6 +1733,17 @@ export function sizeofOperand(e: A.Expr): number {
   // D's predefined constants are inlines of integer constants: sizeof sees the constant (an int)
   if (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && dConstants().has(e.name)) return 4;
   return e.type!.size;
+}
+
+function isActionCall(e: A.Expr): boolean {
+  return e.kind === A.N.Call && e.type === VOID && typeof e.data === 'string';
+}
+
+function isVoidPtr(t: DType): boolean {
+  const r = resolve(t);
+  if (r.kind !== Kind.Pointer) return false;
+  const b = resolve(r.base!).kind;
+  return b === Kind.Void || b === Kind.Function;
 }
 
 function sameKeys(a: DType[] | null, b: DType[] | null): boolean {

@@ -500,15 +500,9 @@ export class Lexer {
     if (/[uU]/.test(this.text[j] ?? '')) j++;
     if (/[lL]/.test(this.text[j] ?? '')) j++;
     if (/[lL]/.test(this.text[j] ?? '')) j++;
-    let end = j;
-    while (isIdentChar(this.code(end))) end++;
-    this.pos = end;
-    const text = this.text.slice(start, end);
-    if (end !== j) {
-      // strtoull stops at the first bad character; DTrace names it
-      const bad = this.firstBadDigit(text, isHex);
-      this.error(`constant ${text} contains invalid digit ${bad}`, 'D_INT_DIGIT', line);
-    }
+    // RGX_INT matches digits and a suffix only: letters after them start the next token
+    this.pos = j;
+    const text = this.text.slice(start, j);
     const digits = this.text.slice(start, digitsEnd);
     const t = this.tok(T.Int, start, line);
     t.suffix = text.slice(digits.length).toLowerCase();
@@ -527,18 +521,6 @@ export class Lexer {
     if (v > 0xffffffffffffffffn) this.error(`constant ${text} results in integer overflow`, 'D_INT_OFLOW', line);
     t.int = v;
     return t;
-  }
-
-  private firstBadDigit(text: string, isHex: boolean): string {
-    let k = isHex ? 2 : 0;
-    const ok = isHex ? /[0-9a-fA-F]/ : text[0] === '0' ? /[0-7]/ : /[0-9]/;
-    while (k < text.length && ok.test(text[k])) k++;
-    // skip a valid suffix
-    let m = k;
-    if (/[uU]/.test(text[m] ?? '')) m++;
-    if (/[lL]/.test(text[m] ?? '')) m++;
-    if (/[lL]/.test(text[m] ?? '')) m++;
-    return m < text.length && /[uUlL]/.test(text[k] ?? '') ? text[m] : text[k];
   }
 
   private stringLiteral(start: number, line: number): Token {

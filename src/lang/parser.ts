@@ -750,8 +750,11 @@ export class Parser {
           if (w < 0 || w > type.size * 8 || w > 64) this.error('D_DECL_BFSIZE', line2, `bit-field too big for type: ${name}`);
           bits = Number(w);
         }
+        if (resolve(type).kind === Kind.Function || resolve(type).kind === Kind.Void) {
+          this.error('D_DECL_VOIDOBJ', this.tok.line, `cannot have void member: ${name}`);
+        }
         if (name !== '' && decls.some((m) => m.name === name)) {
-          this.error('D_DECL_MEMBER', this.tok.line, `duplicate member name: ${name}`);
+          this.error('D_UNKNOWN', this.tok.line, `failed to define member '${name}': Duplicate member or variable name`);
         }
         if (bits < 0 && !resolve(type).complete && resolve(type).kind !== Kind.Function) {
           this.error('D_DECL_INCOMPLETE', this.tok.line, `incomplete struct/union/enum ${type.name}: ${name}`);
@@ -783,6 +786,9 @@ export class Parser {
       const id = this.tok;
       if (id.kind !== T.Ident) this.syntax();
       this.advance();
+      if (t.enumerators.some(([n]) => n === id.value)) {
+        this.error('D_UNKNOWN', this.lx.yyline, `failed to define enumerator '${id.value}': Duplicate member or variable name`);
+      }
       if (this.types.enumConsts.has(id.value) || this.knownIdents.has(id.value)) {
         this.error('D_DECL_IDRED', id.line, `identifier redeclared: ${id.value}`);
       }
@@ -886,19 +892,32 @@ export class Parser {
         this.advance();
         const params: DType[] = [];
         let variadic = false;
+        let sawVoid = false;
         if (!this.at(T.RParen)) {
           for (;;) {
             if (this.accept(T.Ellipsis)) {
               variadic = true;
               break;
             }
-            const spec = this.specifiers(true);
+            if (STORAGE_KEYWORDS.has(this.tok.kind)) {
+              this.error('D_DECL_PARMCLASS', this.tok.line, 'inappropriate storage class for function or associative array parameter');
+            }
+            const spec = this.specifiers(false);
             const d = this.declarator(spec.type, false);
+            const n = params.length + 1;
+            if (d.keys) {
+              this.error('D_DECL_PROTO_TYPE', d.line, `function prototype may not use parameter of type dynamic variable: ${d.name || '(anonymous)'}, parameter #${n}`);
+            }
+            if (resolve(d.type).kind === Kind.Void) {
+              if (d.name !== '') this.error('D_DECL_PROTO_NAME', d.line, `void parameter may not have a name: ${d.name}`);
+              sawVoid = true;
+            }
             params.push(d.type);
             if (!this.accept(T.Comma)) break;
           }
         }
         this.expect(T.RParen);
+        if (sawVoid && params.length > 1) this.error('D_DECL_PROTO_VOID', this.tok.line, 'void must be sole parameter');
         const ps = params.length === 1 && resolve(params[0]) === VOID ? [] : params;
         suffixes.push((t) => functionType(t, ps, variadic));
         continue;
@@ -935,8 +954,15 @@ export class Parser {
     if (t.kind === T.KwCounter || t.kind === T.KwImport) this.syntax();
 
     const spec = this.specifiers(true);
+    if (spec.storage === 'register' || spec.storage === 'auto' || spec.storage === 'static') {
+      this.error('D_DECL_BADCLASS', spec.line, 'specified storage class not appropriate in D');
+    }
     if (this.at(T.Semi)) {
-      // "struct foo { ... };" or "enum e { ... };"
+      // "struct foo { ... };" or "enum e { ... };"; anything else declares nothing
+      const k = resolve(spec.type).kind;
+      if (!(k === Kind.Struct || k === Kind.Union || k === Kind.Enum) || spec.storage !== null) {
+        this.error('D_DECL_USELESS', this.tok.line, 'useless declaration');
+      }
       this.expectLast(T.Semi);
       return;
     }
