@@ -22,7 +22,8 @@ import { usage } from './usage.js';
 
 const OPTSTRING = '3:6:aAb:Bc:CD:ef:FGhHi:I:lL:m:n:o:p:P:qs:SU:vVwx:X:Z';
 const PROG = 'dtrace';
-export const VERSION = 'dtrace-ts 0.1.0 (Oracle D 2.0)';
+export const VERSION = 'dtrace-ts 0.1.0';
+const D_VERSION = 'Oracle D 2.0';
 
 const E_SUCCESS = 0;
 const E_ERROR = 1;
@@ -88,7 +89,9 @@ export async function main(argv: string[]): Promise<number> {
     return E_USAGE;
   }
   if (mode === 'version') {
-    process.stdout.write(`${PROG}: ${VERSION}\n`);
+    // -V reports the version of the D language and API, as DTrace's own does
+    process.stdout.write(`${PROG}: ${D_VERSION}\n`);
+    if (verbose > 0) process.stdout.write(`This is ${VERSION}\n`);
     return E_SUCCESS;
   }
 
@@ -217,7 +220,6 @@ export async function main(argv: string[]): Promise<number> {
 
   // compile every program, in command-line order
   const clauses: CompiledClause[] = [];
-  const notices: string[] = [];
   let total = 0;
   for (const cmd of commands) {
     let src: ProgramSource;
@@ -255,8 +257,10 @@ export async function main(argv: string[]): Promise<number> {
       const prog = compiler.compile(src);
       clauses.push(...prog.clauses);
       total += prog.matches;
-      notices.push(`${desc} '${name}' matched ${prog.matches} probe${prog.matches === 1 ? '' : 's'}`);
-      if (mode === 'exec' && !opts.flag('quiet')) stderr(`${PROG}: ${notices[notices.length - 1]}\n`);
+      // dtrace announces the match when it enables the program (so not with -e)
+      if (mode === 'exec' && exec && !opts.flag('quiet')) {
+        stderr(`${PROG}: ${desc} '${name}' matched ${prog.matches} probe${prog.matches === 1 ? '' : 's'}\n`);
+      }
     } catch (e) {
       if (e instanceof DCompileError) {
         const head = cmd.kind === 's' ? `failed to compile script ${cmd.arg}` : `invalid probe specifier ${cmd.arg}`;

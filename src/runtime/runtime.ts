@@ -678,14 +678,12 @@ export class Runtime {
     this.put(formatTracemem(bytes, len));
   }
 
+  /** print(p): the object p points to, member by member, with its type. */
   print(t: DType, v: Value | null): void {
-    if (typeof v === 'bigint') {
-      const base = (t as DType).base;
-      const size = base ? base.size : 0;
-      this.put(formatPrint(t, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.opts.num('printsize')));
-      return;
-    }
-    this.trace(t, v);
+    const pointee = resolveType(t).base;
+    if (typeof v !== 'bigint' || pointee === null) throw new S.DFault(S.FLT_ILLOP, 0n);
+    const size = resolveType(pointee).size;
+    this.put(formatPrint(pointee, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.opts.num('printsize')));
   }
 
   setopt(ctx: ProbeContext, name: string | null, value?: string | null): void {

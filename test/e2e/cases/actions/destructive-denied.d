@@ -1,0 +1,5 @@
+BEGIN
+{
+	system("true");
+	exit(0);
+}

@@ -1,0 +1,7 @@
+BEGIN
+{
+	setopt("quiet");
+	printf("quiet now\n");
+	setopt("nosuchoption");
+	exit(0);
+}

@@ -1,0 +1,6 @@
+/* dtrace: -q */
+BEGIN
+{
+	printf("hello, world\n");
+	exit(0);
+}

@@ -1,0 +1,6 @@
+/* dtrace: -x errtags -s $FILE */
+BEGIN
+{
+	@a = count();
+	@a = sum(1);
+}

@@ -1,0 +1,1 @@
+/* dtrace: -x nosuchoption -n BEGIN */

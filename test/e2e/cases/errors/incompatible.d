@@ -1,0 +1,5 @@
+/* dtrace: -x errtags -s $FILE */
+BEGIN
+{
+	trace("a" * 2);
+}

@@ -1,0 +1,1 @@
+/* dtrace: -n BEGIN{trace(1*"a")} */

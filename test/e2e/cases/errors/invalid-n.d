@@ -1,0 +1,1 @@
+/* dtrace: -n BEGIN{x=} */

@@ -1,0 +1,5 @@
+/* dtrace: -x errtags -s $FILE */
+BEGIN
+{
+	@a = lquantize(1, 10, 0, 1);
+}

@@ -1,0 +1,5 @@
+/* dtrace: -x errtags -s $FILE */
+nosuchprovider:::nosuchprobe
+{
+	exit(0);
+}

@@ -1,0 +1,5 @@
+/* dtrace: -x errtags -s $FILE */
+BEGIN
+{
+	printf("%d\n", "not a number");
+}

@@ -1,0 +1,11 @@
+/* dtrace: -q */
+BEGIN
+{
+	trace(*(int *)64);
+}
+
+BEGIN
+/x++ == 0/
+{
+	exit(0);
+}

@@ -1,0 +1,5 @@
+/* dtrace: -e -s $FILE */
+BEGIN
+{
+	printf("never printed\n");
+}

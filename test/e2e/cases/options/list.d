@@ -1,0 +1,1 @@
+/* dtrace: -l -n BEGIN -n profile:::tick-1s */
