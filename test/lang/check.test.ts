@@ -1,0 +1,107 @@
+// Type checking through the compiler driver: each case is a program and the DTrace error it
+// must produce (tag, line, message), or null when it must compile.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { Compiler } from '../../src/compile/compile.js';
+import { DCompileError } from '../../src/lang/diagnostics.js';
+import { DtraceProvider } from '../../src/providers/dtrace.js';
+import { ProfileProvider } from '../../src/providers/profile.js';
+import { ProbeRegistry } from '../../src/providers/registry.js';
+import { Options } from '../../src/runtime/options.js';
+
+function compile(text: string): DCompileError | null {
+  const opts = new Options();
+  const registry = new ProbeRegistry();
+  registry.add(new DtraceProvider());
+  const c = new Compiler(opts, registry, { args: ['t.d'], defaultArgs: false, vars: new Map([['pid', 1]]), used: new Set() });
+  registry.add(new ProfileProvider(c.types.get('uint64_t')));
+  try {
+    c.compile({ text, fromFile: true, name: 't.d', level: 3 });
+    return null;
+  } catch (e) {
+    if (e instanceof DCompileError) return e;
+    throw e;
+  }
+}
+
+const ok = (text: string) => assert.equal(compile(text)?.format(true, true) ?? null, null, text);
+
+function fails(text: string, tag: string, message: string, line?: number) {
+  const e = compile(text);
+  assert.ok(e, `expected ${tag} for: ${text}`);
+  assert.equal(e.tag, tag, text);
+  assert.equal(e.message, message, text);
+  if (line !== undefined) assert.equal(e.line, line, text);
+}
+
+test('variables are typed by their first assignment', () => {
+  ok('BEGIN { x = 1; y = x + 1; s = "a"; t = s; }');
+  ok('BEGIN { a["k", 1] = 2; b = a["k", 1]; }');
+  ok('BEGIN { self->t = timestamp; this->l = self->t; }');
+  fails('BEGIN { trace(x); }', 'D_IDENT_UNDEF', 'failed to resolve x: Unknown variable name');
+  fails('BEGIN { x = 1; x = "s"; }', 'D_OP_INCOMPAT', 'operands have incompatible types: "int" = "string"');
+  fails('BEGIN { p -= 1; }', 'D_VAR_UNDEF', 'p has not yet been declared or assigned');
+  fails('BEGIN { a[1] = 1; a["x"] = 2; }', 'D_PROTO_ARG', 'a[ ] key #1 is incompatible with prototype:\n\tprototype: int\n\t      key: string');
+});
+
+test('a predicate may read what its clause assigns (the action list is checked first)', () => {
+  ok('BEGIN /x == 0/ { exit(x++); }');
+  fails('END { t = timestamp - start; } BEGIN { start = timestamp; }', 'D_IDENT_UNDEF', 'failed to resolve start: Unknown variable name');
+});
+
+test('operators check their operand types', () => {
+  fails('BEGIN { trace("a" * 2); }', 'D_OP_ARITH', 'operator * requires operands of arithmetic type');
+  fails('BEGIN { trace("a" & 2); }', 'D_OP_INT', 'operator & requires operands of integral type');
+  fails('BEGIN { trace(1 / 0); }', 'D_DIV_ZERO', 'expression contains division by zero');
+  fails('BEGIN { x = 1; trace(*x); }', 'D_DEREF_NONPTR', 'cannot dereference non-pointer type');
+  ok('BEGIN { s = "x"; trace(s == NULL); trace(s < "y"); }');
+  fails('void *p; BEGIN { trace(p + 1); }', 'D_OP_INCOMPAT', 'operands have incompatible types: "void *" + "int"');
+});
+
+test('predicates must be scalar', () => {
+  fails('BEGIN /"str"/ { }', 'D_PRED_SCALAR', 'predicate result must be of scalar type');
+});
+
+test('function and action prototypes', () => {
+  fails('BEGIN { exit(); }', 'D_PROTO_LEN', 'exit( ) prototype mismatch: 0 args passed, 1 expected');
+  fails('BEGIN { exit("s"); }', 'D_PROTO_ARG', 'exit( ) argument #1 is incompatible with prototype:\n\tprototype: int\n\t argument: string');
+  fails('BEGIN { strlen(12); }', 'D_PROTO_ARG', 'strlen( ) argument #1 is incompatible with prototype:\n\tprototype: char *\n\t argument: int');
+  fails('BEGIN { nosuch(1); }', 'D_FUNC_UNDEF', 'undefined function name: nosuch');
+  fails('BEGIN { printf(); }', 'D_PROTO_LEN', 'printf( ) prototype mismatch: 0 args passed, at least 1 expected');
+  fails('BEGIN { x = "%d"; printf(x, 1); }', 'D_PRINTF_ARG_FMT', 'printf( ) argument #1 is incompatible with prototype:\n\tprototype: string constant\n\t argument: string');
+});
+
+test('aggregations', () => {
+  ok('BEGIN { @a[execname, pid] = count(); @q = quantize(1); @l = lquantize(1, 0, 10); printa(@a); }');
+  fails('BEGIN { @a = count(); @a = sum(1); }', 'D_AGG_REDEF', 'aggregation redefined: @a\n\t current: @a = sum( )\n\tprevious: @a = count( ) : line 1');
+  fails('BEGIN { @a; }', 'D_IDENT_UNDEF', 'failed to resolve @a: Unknown variable name');
+  fails('BEGIN { @a = count(); @a; }', 'D_AGG_NULL', 'expression has null effect: @a');
+  fails('BEGIN { @a = count(); trace(@a); }', 'D_TRACE_DYN', 'trace( ) may not be applied to a dynamic expression');
+  fails('BEGIN { @a = lquantize(1, 0, 10, 0); }', 'D_LQUANT_STEPTYPE', 'lquantize( ) argument #3 must be a non-zero positive integer constant');
+  fails('BEGIN { printa(@nosuch); }', 'D_PRINTA_AGGBAD', 'undefined aggregation: @nosuch');
+});
+
+test('clause action order rules', () => {
+  fails('BEGIN { trace(1); speculate(1); }', 'D_SPEC_DREC', 'speculate( ) may not follow data-recording action(s)');
+  fails('BEGIN { commit(1); trace(1); }', 'D_DREC_COMM', 'data-recording actions may not follow commit( )');
+  fails('BEGIN { speculate(1); exit(0); }', 'D_EXIT_SPEC', 'exit( ) may not follow speculate( )');
+});
+
+test('probe descriptions must match', () => {
+  fails('foo:::bar { }', 'D_PDESC_ZERO', 'probe description foo:::bar does not match any probes');
+  fails('profile:::tick-1ns { }', 'D_PDESC_ZERO', 'probe description profile:::tick-1ns does not match any probes');
+  ok('profile:::tick-5sec, tick-97hz, profile-1999 { }');
+});
+
+test('pragmas', () => {
+  fails('#pragma D option nosuch\nBEGIN { }', 'D_PRAGMA_OPTSET', "failed to set option 'nosuch': Invalid option name", 1);
+  fails('#pragma D nosuch\nBEGIN { }', 'D_PRAGMA_INVAL', 'invalid D pragma: nosuch');
+  fails('#pragma D depends_on provider nosuch\nBEGIN { }', 'D_PRAGMA_DEPEND', 'program requires provider nosuch');
+  ok('#pragma D option quiet\n#pragma ident "x"\nBEGIN { }');
+});
+
+test('error lines follow DTrace: node lines as its parser records them', () => {
+  fails('BEGIN\n{\n\texit()\n}', 'D_PROTO_LEN', 'exit( ) prototype mismatch: 0 args passed, 1 expected', 3);
+  fails('BEGIN\n/"a"/\n{\n}', 'D_PRED_SCALAR', 'predicate result must be of scalar type', 3);
+});
