@@ -325,7 +325,7 @@ export async function main(argv: string[]): Promise<number> {
   const lwpsinfo = T.lookup('lwpsinfo_t');
   const cpuinfo = T.lookup('cpuinfo_t');
   if (psinfo && lwpsinfo && cpuinfo) rt.procTypes = { psinfo, lwpsinfo, cpuinfo };
-  compiler.link(clauses, { rt, G: rt.G, D: rt.D });
+  compiler.link(clauses, { rt, G: rt.G, D: rt.D, AG: rt.aggs });
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
   const session = new Session(rt, registry, dtraceProv, clauses, warn, testing);

@@ -146,10 +146,10 @@ export class Compiler {
   }
 
   /** Turns generated source into functions bound to the runtime (after every program compiled). */
-  link(clauses: CompiledClause[], bind: { rt: unknown; G: unknown; D: unknown }): void {
+  link(clauses: CompiledClause[], bind: { rt: unknown; G: unknown; D: unknown; AG: unknown }): void {
     for (const c of clauses) {
-      const factory = new Function('rt', 'G', 'D', 'K', `return function clause(ctx) {\n${c.source}\n};`);
-      c.fn = factory(bind.rt, bind.G, bind.D, this.K.items) as ClauseFn;
+      const factory = new Function('rt', 'G', 'D', 'AG', 'K', `return function clause(ctx) {\n${c.source}\n};`);
+      c.fn = factory(bind.rt, bind.G, bind.D, bind.AG, this.K.items) as ClauseFn;
     }
   }
 

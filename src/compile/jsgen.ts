@@ -707,16 +707,22 @@ export class ClauseGen {
     const target = e.target;
     const keys = target.kind === A.N.Index ? this.keyCodes(target.args, agg.keys ?? []) : [];
     const fn = call.name;
-    let value = 'undefined';
-    let incr = 'undefined';
-    if (fn !== 'count') {
-      const vt = call.args[0].type!;
-      // aggregations take the 64-bit register value of their argument
-      value = I.asBig(this.ival(call.args[0]), I.typeSigned(vt) || !isPointer(vt));
-      const incrArg = fn === 'quantize' ? call.args[1] : fn === 'lquantize' ? call.args[4] : fn === 'llquantize' ? call.args[5] : undefined;
-      if (incrArg) incr = I.asBig(this.ival(incrArg), true);
+    // find the entry without allocating (slot0..slot3 take keys as arguments), then update it
+    // with a Number when the value's range allows (add) or a BigInt (addBig)
+    const a = `AG[${agg.id}]`;
+    const slot = keys.length <= 3 ? `${a}.slot${keys.length}(${keys.join(', ')})` : `${a}.slotN([${keys.join(', ')}])`;
+    if (fn === 'count') return `${a}.add(${slot}, 0, 1)`;
+    const vt = call.args[0].type!;
+    const v = this.ival(call.args[0]);
+    const signed = I.typeSigned(vt) || !isPointer(vt);
+    const incrArg = fn === 'quantize' ? call.args[1] : fn === 'lquantize' ? call.args[4] : fn === 'llquantize' ? call.args[5] : undefined;
+    let incr = '1';
+    if (incrArg) {
+      const iv = this.ival(incrArg);
+      incr = iv.big ? I.asBig(iv, true) : iv.code;
     }
-    return `rt.aggregate(${agg.id}, [${keys.join(', ')}], ${value}, ${incr})`;
+    const numeric = !v.big && v.lo >= -(2n ** 31n) && v.hi < 2n ** 31n;
+    return numeric ? `${a}.add(${slot}, ${v.code}, ${incr})` : `${a}.addBig(${slot}, ${I.asBig(v, signed)}, ${incr})`;
   }
 
   // -- subroutines and actions -----------------------------------------------------------------------

@@ -578,12 +578,6 @@ export class Runtime {
 
   // -- aggregations --------------------------------------------------------------------------------
 
-  aggregate(id: number, keys: Value[], value: bigint | undefined, incr: bigint | undefined): void {
-    const a = this.aggs[id];
-    const slot = a.slotN(keys);
-    a.addBig(slot, value ?? 0n, incr ?? 1n);
-  }
-
   aggClear(id: number): void {
     this.aggs[id].clear();
   }
