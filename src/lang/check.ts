@@ -5,6 +5,7 @@ import * as A from './ast.js';
 import { Builtins, FnInfo, FnKind, Prototype } from './builtins.js';
 import { DCompileError } from './diagnostics.js';
 import { dConstants } from './dlib.js';
+import { foldBinary, foldUnary } from './fold.js';
 import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from '../runtime/printf-parse.js';
 import { TypeScope } from './typescope.js';
 import {
@@ -1654,30 +1655,12 @@ export class Checker {
         return null;
       case A.N.Unary: {
         const v = this.constValue(e.operand);
-        if (v === null) return null;
-        if (e.op === '-') return -v;
-        if (e.op === '+') return v;
-        if (e.op === '~') return ~v;
-        if (e.op === '!') return v === 0n ? 1n : 0n;
-        return null;
+        return v === null ? null : foldUnary(e.op, v);
       }
       case A.N.Binary: {
         const l = this.constValue(e.left);
         const r = this.constValue(e.right);
-        if (l === null || r === null) return null;
-        switch (e.op) {
-          case '+': return l + r;
-          case '-': return l - r;
-          case '*': return l * r;
-          case '/': return r === 0n ? null : l / r;
-          case '%': return r === 0n ? null : l % r;
-          case '<<': return l << r;
-          case '>>': return l >> r;
-          case '&': return l & r;
-          case '|': return l | r;
-          case '^': return l ^ r;
-          default: return null;
-        }
+        return l === null || r === null ? null : foldBinary(e.op, l, r);
       }
       case A.N.SizeofType:
         return BigInt(e.of.size);

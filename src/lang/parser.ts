@@ -5,6 +5,7 @@
 
 import * as A from './ast.js';
 import { DCompileError } from './diagnostics.js';
+import { foldBinary, foldUnary } from './fold.js';
 import { Lexer, Token } from './lexer.js';
 import { OUTER_DECL_KEYWORDS, T } from './tokens.js';
 import { TypeScope } from './typescope.js';
@@ -1100,38 +1101,12 @@ export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
     }
     case A.N.Unary: {
       const v = evalConstant(e.operand, types);
-      if (v === null) return null;
-      switch (e.op) {
-        case '-': return -v;
-        case '+': return v;
-        case '~': return ~v;
-        case '!': return v === 0n ? 1n : 0n;
-        default: return null;
-      }
+      return v === null ? null : foldUnary(e.op, v);
     }
     case A.N.Binary: {
       const l = evalConstant(e.left, types);
       const r = evalConstant(e.right, types);
-      if (l === null || r === null) return null;
-      switch (e.op) {
-        case '+': return l + r;
-        case '-': return l - r;
-        case '*': return l * r;
-        case '/': return r === 0n ? null : l / r;
-        case '%': return r === 0n ? null : l % r;
-        case '<<': return l << r;
-        case '>>': return l >> r;
-        case '&': return l & r;
-        case '|': return l | r;
-        case '^': return l ^ r;
-        case '<': return l < r ? 1n : 0n;
-        case '>': return l > r ? 1n : 0n;
-        case '<=': return l <= r ? 1n : 0n;
-        case '>=': return l >= r ? 1n : 0n;
-        case '==': return l === r ? 1n : 0n;
-        case '!=': return l !== r ? 1n : 0n;
-      }
-      return null;
+      return l === null || r === null ? null : foldBinary(e.op, l, r);
     }
     case A.N.Ternary: {
       const c = evalConstant(e.cond, types);

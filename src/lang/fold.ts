@@ -1,0 +1,36 @@
+// Constant folding of integer operators, shared by the parser (array sizes, bit-field widths,
+// enumerator values) and the checker (constant arguments such as lquantize's).
+
+/** A unary operator on a constant, or null if the operator does not fold. */
+export function foldUnary(op: string, v: bigint): bigint | null {
+  switch (op) {
+    case '-': return -v;
+    case '+': return v;
+    case '~': return ~v;
+    case '!': return v === 0n ? 1n : 0n;
+    default: return null;
+  }
+}
+
+/** A binary operator on constants, or null if it does not fold (or divides by zero). */
+export function foldBinary(op: string, l: bigint, r: bigint): bigint | null {
+  switch (op) {
+    case '+': return l + r;
+    case '-': return l - r;
+    case '*': return l * r;
+    case '/': return r === 0n ? null : l / r;
+    case '%': return r === 0n ? null : l % r;
+    case '<<': return l << r;
+    case '>>': return l >> r;
+    case '&': return l & r;
+    case '|': return l | r;
+    case '^': return l ^ r;
+    case '<': return l < r ? 1n : 0n;
+    case '>': return l > r ? 1n : 0n;
+    case '<=': return l <= r ? 1n : 0n;
+    case '>=': return l >= r ? 1n : 0n;
+    case '==': return l === r ? 1n : 0n;
+    case '!=': return l !== r ? 1n : 0n;
+    default: return null;
+  }
+}
