@@ -16,6 +16,7 @@ import type { ProbeContext } from '../runtime/context.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
 import { ClauseGen, ConstPool } from './jsgen.js';
+import { ClausePlan, planClause } from './plan.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
 
@@ -27,6 +28,8 @@ export interface CompiledClause {
   epids: Map<number, number>;
   /** the clause's number among all compiled clauses */
   index: number;
+  /** what its probes must record, and the predicate tests a kernel filter can take over */
+  plan: ClausePlan;
   fn: ClauseFn;
   source: string;
 }
@@ -140,7 +143,7 @@ export class Compiler {
       for (const p of probes) epids.set(p.probe.id, this.nextEpid++);
       clauseIndex = this.nextClause++;
       matches += probes.length;
-      clauses.push({ checked: cc, probes, epids, index: clauseIndex, fn: null as unknown as ClauseFn, source: g.source });
+      clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan: planClause(cc), fn: null as unknown as ClauseFn, source: g.source });
     }
     return { clauses, matches };
   }

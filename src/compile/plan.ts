@@ -1,0 +1,153 @@
+// The clause plan: what a probe must record for a clause to run, and which parts of its
+// predicate a kernel-side filter can evaluate before an event ever reaches user space.
+//
+// Kernel providers use it to choose the event fields to fetch and to write tracefs filters
+// (e.g. "common_pid == 42") or BPF predicates; the rest of the clause runs in user space.
+
+import * as A from '../lang/ast.js';
+import type { CheckedClause } from '../lang/check.js';
+
+/** A predicate conjunct of the form <built-in> <op> <constant>. */
+export interface KernelTest {
+  /** pid, tid, uid, gid, execname, cpu, probefunc, arg0..arg9, or args[N] as "argN" */
+  field: string;
+  op: '==' | '!=' | '<' | '<=' | '>' | '>=';
+  value: bigint | string;
+}
+
+export interface ClausePlan {
+  /** built-in variables and arguments the clause reads (what each event must carry) */
+  reads: Set<string>;
+  /** the clause reads thread-local variables (events need the thread id) */
+  threadLocals: boolean;
+  /**
+   * Conjuncts of the predicate a kernel filter can evaluate. The predicate is their AND with
+   * `rest`; when `rest` is null the kernel filter is the whole predicate.
+   */
+  kernel: KernelTest[];
+  rest: A.Expr | null;
+}
+
+const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
+
+export function planClause(cc: CheckedClause): ClausePlan {
+  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernel: [], rest: null };
+  const c = cc.clause;
+  if (c.predicate) {
+    collectReads(c.predicate, plan);
+    const rest: A.Expr[] = [];
+    for (const conj of conjuncts(c.predicate)) {
+      const t = kernelTest(conj);
+      if (t) plan.kernel.push(t);
+      else rest.push(conj);
+    }
+    plan.rest = rest.length === 0 ? null : rest.reduce((a, b) => new A.Logical(a.line, '&&', a, b));
+  }
+  if (c.body) for (const s of c.body) collectStmt(s, plan);
+  return plan;
+}
+
+function conjuncts(e: A.Expr): A.Expr[] {
+  if (e.kind === A.N.Logical && e.op === '&&') return [...conjuncts(e.left), ...conjuncts(e.right)];
+  return [e];
+}
+
+function builtinField(e: A.Expr): string | null {
+  if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin) {
+    if (PUSHABLE.has(e.name) || /^arg[0-9]$/.test(e.name)) return e.name;
+  }
+  if (e.kind === A.N.Index && e.mode === 'args' && e.args[0].kind === A.N.Int) return `arg${e.args[0].value}`;
+  return null;
+}
+
+function constantOf(e: A.Expr): bigint | string | null {
+  if (e.kind === A.N.Int) return e.value;
+  if (e.kind === A.N.Str) return e.value;
+  if (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst) return e.constValue;
+  return null;
+}
+
+const FLIP: Record<string, KernelTest['op']> = { '==': '==', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+
+function kernelTest(e: A.Expr): KernelTest | null {
+  if (e.kind !== A.N.Binary || !(e.op in FLIP)) return null;
+  let field = builtinField(e.left);
+  let value = constantOf(e.right);
+  let op = e.op as KernelTest['op'];
+  if (field === null || value === null) {
+    field = builtinField(e.right);
+    value = constantOf(e.left);
+    op = FLIP[e.op];
+  }
+  if (field === null || value === null) return null;
+  // strings only compare for (in)equality in a kernel filter
+  const stringField = field === 'execname' || field === 'probefunc' || field === 'probename';
+  if (stringField !== (typeof value === 'string')) return null;
+  if (stringField && op !== '==' && op !== '!=') return null;
+  return { field, op, value };
+}
+
+function collectStmt(s: A.Stmt, plan: ClausePlan): void {
+  if (s.kind === 'if') {
+    collectReads(s.cond, plan);
+    for (const t of s.then) collectStmt(t, plan);
+    if (s.otherwise) for (const t of s.otherwise) collectStmt(t, plan);
+    return;
+  }
+  collectReads(s.expr, plan);
+}
+
+/** Walks an expression for built-in reads and thread-local use. */
+function collectReads(e: A.Expr, plan: ClausePlan): void {
+  switch (e.kind) {
+    case A.N.Ident:
+      if (e.resolved === A.IdentKind.Builtin) plan.reads.add(e.name);
+      if (e.resolved === A.IdentKind.Inline && e.inlineExpr) collectReads(e.inlineExpr, plan);
+      return;
+    case A.N.SelfVar:
+      plan.threadLocals = true;
+      return;
+    case A.N.Index:
+      if (e.mode === 'args') {
+        const i = e.args[0];
+        plan.reads.add(i.kind === A.N.Int ? `arg${i.value}` : 'args');
+      }
+      if (e.base.kind === A.N.SelfVar) plan.threadLocals = true;
+      if (e.mode !== 'args') collectReads(e.base, plan);
+      for (const a of e.args) collectReads(a, plan);
+      return;
+    case A.N.Call:
+      for (const a of e.args) collectReads(a, plan);
+      return;
+    case A.N.Member:
+      collectReads(e.base, plan);
+      return;
+    case A.N.Unary:
+    case A.N.Postfix:
+    case A.N.SizeofExpr:
+    case A.N.Stringof:
+      if (e.kind !== A.N.SizeofExpr) collectReads(e.operand, plan);
+      return;
+    case A.N.Binary:
+    case A.N.Logical:
+    case A.N.Comma:
+      collectReads(e.left, plan);
+      collectReads(e.right, plan);
+      return;
+    case A.N.Assign:
+      collectReads(e.target, plan);
+      collectReads(e.value, plan);
+      return;
+    case A.N.Ternary:
+      collectReads(e.cond, plan);
+      collectReads(e.then, plan);
+      collectReads(e.otherwise, plan);
+      return;
+    case A.N.Cast:
+    case A.N.Xlate:
+      collectReads(e.operand, plan);
+      return;
+    default:
+      return;
+  }
+}
