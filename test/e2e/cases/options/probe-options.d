@@ -1,0 +1,1 @@
+/* dtrace: -l -P dtrace -f BEGIN -i 3 */

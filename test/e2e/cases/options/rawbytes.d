@@ -1,0 +1,6 @@
+/* dtrace: -q -x rawbytes */
+BEGIN
+{
+	trace("ab");
+	exit(0);
+}
