@@ -6,6 +6,8 @@ import { Builtins, FnInfo, FnKind, Prototype } from './builtins.js';
 import { DCompileError } from './diagnostics.js';
 import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
+import { checkAction } from './check-actions.js';
+import { checkAggregation } from './check-aggs.js';
 import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from '../runtime/printf-parse.js';
 import { TypeScope } from './typescope.js';
 import {
@@ -116,8 +118,8 @@ export class Checker {
   private region: 'predicate' | 'action list' | null = null;
 
   constructor(
-    private readonly env: CheckEnv,
-    private readonly syms: Symbols,
+    readonly env: CheckEnv,
+    readonly syms: Symbols,
   ) {
     this.int = env.types.get('int');
     this.int64 = env.types.get('int64_t');
@@ -125,7 +127,8 @@ export class Checker {
     this.str = env.types.strsizeType;
   }
 
-  private err(tag: string, line: number, message: string): never {
+  /** @internal */
+  err(tag: string, line: number, message: string): never {
     throw new DCompileError(tag, line, message, this.region);
   }
 
@@ -307,7 +310,8 @@ export class Checker {
     return false;
   }
 
-  private clsFlags(kind: string, line: number): void {
+  /** @internal */
+  clsFlags(kind: string, line: number): void {
     const f = this.clauseFlags;
     if (kind === 'commit') {
       if (f & (CLS_DATAREC | CLS_AGG)) this.err('D_COMM_DREC', line, 'commit( ) may not follow data-recording action(s)');
@@ -342,207 +346,13 @@ export class Checker {
 
   // -- actions ---------------------------------------------------------------------------------
 
+  /** An action statement (lang/check-actions.ts). */
   private action(call: A.Call, fn: FnInfo): void {
-    const name = call.name;
-    const args = call.args;
-    call.type = VOID;
-    switch (name) {
-      case 'printf':
-      case 'system':
-      case 'freopen': {
-        if (name === 'freopen' || name === 'system') this.requireDestructive(call);
-        if (args.length === 0) {
-          this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: 0 args passed, at least 1 expected`);
-        }
-        for (const a of args) this.expr(a);
-        if (!isStringLike(args[0].type!)) {
-          this.err(
-            'D_PROTO_ARG',
-            call.line,
-            `${name}( ) argument #1 is incompatible with prototype:\n\tprototype: string\n\t argument: ${args[0].type!.name}`,
-          );
-        }
-        if (args[0].kind !== A.N.Str) {
-          this.err(
-            'D_PRINTF_ARG_FMT',
-            call.line,
-            `${name}( ) argument #1 is incompatible with prototype:\n\tprototype: string constant\n\t argument: ${args[0].type!.name}`,
-          );
-        }
-        call.data = this.env.formats.check(name, args[0].value, args.slice(1), call.line, null);
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'printa': {
-        let fmt: string | null = null;
-        let rest = args;
-        if (args.length > 0 && args[0].kind === A.N.Str) {
-          fmt = args[0].value;
-          rest = args.slice(1);
-        }
-        const argr = fmt !== null ? 2 : 1;
-        if (args.length === 0) {
-          this.err('D_PROTO_LEN', call.line, 'printa( ) prototype mismatch: 0 args passed, at least 1 expected');
-        }
-        if (args.length < argr) {
-          this.err('D_PRINTA_PROTO', call.line, `printa( ) prototype mismatch: ${args.length} args passed, ${argr} expected`);
-        }
-        let first: A.AggInfo | null = null;
-        rest.forEach((a, i) => {
-          if (a.kind !== A.N.Agg) {
-            this.expr(a);
-            this.err(
-              'D_PRINTA_AGGARG',
-              call.line,
-              `printa( ) argument #${i + argr} is incompatible with prototype:\n\tprototype: aggregation\n\t argument: ${a.type!.name}`,
-            );
-          }
-          const agg = this.aggRef(a, false);
-          if (!agg.assigned) this.err('D_PRINTA_AGGBAD', call.line, `undefined aggregation: @${agg.name}`);
-          if (first) this.printaKeys(first, agg, call.line);
-          if (!first) first = agg;
-        });
-        call.data = fmt !== null ? this.env.formats.check('printa', fmt, [], call.line, first) : null;
-        this.clsFlags('printa', call.line);
-        return;
-      }
-      case 'clear':
-      case 'trunc':
-      case 'normalize':
-      case 'denormalize': {
-        const tagBase = name === 'clear' ? 'D_CLEAR' : name === 'trunc' ? 'D_TRUNC' : 'D_NORMALIZE';
-        const min = name === 'normalize' ? 2 : 1;
-        const max = name === 'clear' || name === 'denormalize' ? 1 : 2;
-        if (args.length < min || args.length > max) {
-          const exp = min === max ? `${min}` : args.length < min ? `at least ${min}` : `at most ${max}`;
-          this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${args.length} arg${args.length === 1 ? '' : 's'} passed, ${exp} expected`);
-        }
-        const a0 = args[0];
-        if (a0.kind !== A.N.Agg) {
-          this.expr(a0);
-          this.err(
-            `${tagBase}_AGGARG`,
-            call.line,
-            `${name}( ) argument #1 is incompatible with prototype:\n\tprototype: aggregation\n\t argument: ${a0.type!.name}`,
-          );
-        }
-        const agg = this.aggRef(a0, false);
-        if (!agg.assigned) this.err(`${tagBase}_AGGBAD`, call.line, `undefined aggregation: @${agg.name}`);
-        if (args.length > 1) {
-          const n = this.expr(args[1]);
-          if (!isInteger(n.type!)) this.protoArg(name, 2, n, name === 'normalize' ? 'uint64_t' : 'int64_t');
-        }
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'trace': {
-        this.protoLen(call, fn.proto);
-        const a = this.expr(args[0]);
-        if (a.type === AGGREGATION_ARG) this.err('D_TRACE_DYN', a.line, 'trace( ) may not be applied to a dynamic expression');
-        if (isVoid(a.type!)) this.err('D_TRACE_VOID', a.line, 'trace( ) may not be applied to a void expression');
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'tracemem': {
-        this.protoLen(call, fn.proto);
-        const a = this.expr(args[0]);
-        if (!isInteger(a.type!) && !isPointer(a.type!)) {
-          this.err(
-            'D_TRACEMEM_ADDR',
-            a.line,
-            `tracemem( ) argument #1 is incompatible with prototype:\n\tprototype: pointer or integer\n\t argument: ${a.type!.name}`,
-          );
-        }
-        const n = this.expr(args[1]);
-        if (!isInteger(n.type!)) this.protoArg('tracemem', 2, n, 'size_t');
-        const nv = this.constValue(n);
-        if (nv === null || nv <= 0n) {
-          this.err('D_TRACEMEM_SIZE', n.line, 'tracemem( ) argument #2 must be a non-zero positive integral constant expression');
-        }
-        if (args[2]) this.expr(args[2]);
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'print': {
-        this.protoLen(call, fn.proto);
-        const a = this.expr(args[0]);
-        if (isVoid(a.type!)) this.err('D_PROTO_ARG', a.line, 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: void');
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'speculate':
-      case 'commit':
-      case 'discard': {
-        this.protoArgs(call, fn.proto);
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'exit':
-      case 'raise':
-      case 'chill':
-      case 'stop':
-      case 'panic':
-      case 'breakpoint':
-        if (fn.destructive) this.requireDestructive(call);
-        this.protoArgs(call, fn.proto);
-        this.clsFlags(name, call.line);
-        return;
-      case 'setopt': {
-        this.protoArgs(call, fn.proto);
-        this.clsFlags(name, call.line);
-        return;
-      }
-      case 'stack':
-      case 'ustack':
-      case 'jstack': {
-        this.protoArgs(call, fn.proto);
-        args.forEach((a, i) => {
-          const v = this.constValue(a);
-          if (v === null || v <= 0n) {
-            const tag = name === 'stack' ? 'D_STACK_SIZE' : i === 0 ? 'D_USTACK_FRAMES' : 'D_USTACK_STRSIZE';
-            this.err(tag, a.line, `${name}( ) argument #${i + 1} must be a non-zero positive integer constant`);
-          }
-        });
-        this.clsFlags(name, call.line);
-        return;
-      }
-      default:
-        this.protoArgs(call, fn.proto);
-        this.clsFlags(name, call.line);
-    }
+    checkAction(this, call, fn);
   }
 
-  /** dt_printa_validate: aggregations printed together need matching key signatures. */
-  private printaKeys(l: A.AggInfo, r: A.AggInfo, line: number): void {
-    const lk = l.keys ?? [];
-    const rk = r.keys ?? [];
-    if (lk.length !== rk.length) {
-      const s = (n: number) => (n === 1 ? '' : 's');
-      this.err(
-        'D_PRINTA_AGGKEY',
-        line,
-        `printa( ): @${l.name} and @${r.name} do not have matching key signatures: @${l.name} has ${lk.length} key${s(lk.length)}, @${r.name} has ${rk.length} key${s(rk.length)}`,
-      );
-    }
-    lk.forEach((t, i) => {
-      const u = rk[i];
-      const ok = (isInteger(t) && isInteger(u)) || (isStringLike(t) && isStringLike(u)) || sameType(t, u);
-      if (!ok) {
-        this.err(
-          'D_PRINTA_AGGPROTO',
-          line,
-          `printa( ): @${r.name}[ ] key #${i + 1} is incompatible with @${l.name}:\n${('@' + l.name).padStart(9)} key #${i + 1}: ${t.name}\n${('@' + r.name).padStart(9)} key #${i + 1}: ${u.name}`,
-        );
-      }
-    });
-  }
-
-  private requireDestructive(call: A.Call): void {
-    // -w is checked when the program is enabled ("Destructive actions not allowed"), as DTrace does
-    void call;
-  }
-
-  private protoLen(call: A.Call, p: Prototype): void {
+  /** @internal */
+  protoLen(call: A.Call, p: Prototype): void {
     const argc = call.args.length;
     const fixed = p.params.length;
     let mismatch = false;
@@ -573,7 +383,8 @@ export class Checker {
   }
 
   /** Checks count and types of a call's arguments against its prototype. */
-  private protoArgs(call: A.Call, p: Prototype): void {
+  /** @internal */
+  protoArgs(call: A.Call, p: Prototype): void {
     this.protoLen(call, p);
     call.args.forEach((a, i) => {
       const e = this.expr(a);
@@ -588,7 +399,8 @@ export class Checker {
     });
   }
 
-  private protoArg(fn: string, n: number, e: A.Expr, proto: string): never {
+  /** @internal */
+  protoArg(fn: string, n: number, e: A.Expr, proto: string): never {
     this.err('D_PROTO_ARG', e.line, `${fn}( ) argument #${n} is incompatible with prototype:\n\tprototype: ${proto}\n\t argument: ${e.type!.name}`);
   }
 
@@ -974,7 +786,8 @@ export class Checker {
   }
 
   /** dt_idcook_assc: a void or dynamic (aggregation) expression cannot be a key. */
-  private checkKeys(keys: A.Expr[], kind: string): void {
+  /** @internal */
+  checkKeys(keys: A.Expr[], kind: string): void {
     if (keys.length > MAX_TUPLE) {
       // DTrace reports this without a line: it is found while generating code
       throw new DCompileError('D_TUPLE_OFLOW', 0, 'Insufficient tuple registers to generate code');
@@ -988,12 +801,14 @@ export class Checker {
   }
 
   /** Keys are stored by value: char arrays and char pointers key as strings. */
-  private keyType(t: DType): DType {
+  /** @internal */
+  keyType(t: DType): DType {
     if (isCharArray(t)) return this.str;
     return t;
   }
 
-  private keyCompatible(want: DType, k: A.Expr): boolean {
+  /** @internal */
+  keyCompatible(want: DType, k: A.Expr): boolean {
     const t = k.type!;
     if (isInteger(want) && isInteger(t)) return true;
     if (isString(want) && isStringLike(t)) return true;
@@ -1001,7 +816,8 @@ export class Checker {
     return sameType(want, t);
   }
 
-  private aggRef(e: A.Expr, create: boolean): A.AggInfo {
+  /** @internal */
+  aggRef(e: A.Expr, create: boolean): A.AggInfo {
     const ref = e as A.AggRef;
     const name = ref.name.slice(1);
     let a = this.syms.aggs.get(name);
@@ -1303,178 +1119,9 @@ export class Checker {
     return t;
   }
 
-  /** @a[keys] = fn(args): aggregation statements. */
+  /** @a[keys] = fn(args): aggregation statements (lang/check-aggs.ts). */
   private aggAssign(e: A.Assign): A.Expr {
-    const target = e.target;
-    const aggNode = target.kind === A.N.Agg ? target : ((target as A.Index).base as A.AggRef);
-    const agg = this.aggRef(aggNode, true);
-    const v = e.value;
-    if (e.op !== '=' ) this.err('D_OP_LVAL', e.line, `operator ${e.op} requires modifiable lvalue as an operand`);
-    if (v.kind !== A.N.Call) this.err('D_AGG_FUNC', e.line, `@${agg.name} must be assigned the result of an aggregating function`);
-    const fn = this.env.builtins.functions.get(v.name);
-    if (!fn) this.err('D_FUNC_UNDEF', v.line, `undefined function name: ${v.name}`);
-    if (fn.kind !== FnKind.Agg) this.err('D_AGG_FUNC', e.line, `@${agg.name} must be assigned the result of an aggregating function`);
-    if (agg.fn !== null && agg.fn !== v.name) {
-      this.err(
-        'D_AGG_REDEF',
-        e.line,
-        `aggregation redefined: @${agg.name}\n\t current: @${agg.name} = ${v.name}( )\n\tprevious: @${agg.name} = ${agg.fn}( ) : line ${agg.line}`,
-      );
-    }
-    // keys
-    const keys = target.kind === A.N.Index ? target.args.map((k) => this.expr(k)) : [];
-    const keyTypes = keys.map((k) => this.keyType(k.type!));
-    this.checkKeys(keys, 'aggregation');
-    if (agg.keys === null) {
-      agg.keys = keyTypes;
-    } else {
-      if (agg.keys.length !== keys.length) {
-        this.err(
-          'D_PROTO_LEN',
-          e.line,
-          `@${agg.name}[ ] prototype mismatch: ${keys.length} key${keys.length === 1 ? ' ' : 's '}passed, ${agg.keys.length} expected`,
-        );
-      }
-      keys.forEach((k, i) => {
-        if (!this.keyCompatible(agg.keys![i], k)) {
-          this.err(
-            'D_PROTO_ARG',
-            e.line,
-            `@${agg.name}[ ] key #${i + 1} is incompatible with prototype:\n\tprototype: ${agg.keys![i].name}\n\t      key: ${k.type!.name}`,
-          );
-        }
-      });
-    }
-    if (target.kind === A.N.Index) {
-      target.mode = 'agg';
-      target.ref = agg;
-    }
-    this.aggFunction(v, fn, agg);
-    if (agg.fn === null) agg.line = e.line;
-    agg.fn = v.name;
-    agg.assigned = true;
-    e.type = VOID;
-    e.ref = agg;
-    return e;
-  }
-
-  private aggFunction(call: A.Call, fn: FnInfo, agg: A.AggInfo): void {
-    const args = call.args.map((a) => this.expr(a));
-    const name = call.name;
-    const needsValue = name !== 'count';
-    const argc = args.length;
-    const want = fn.proto.params.length;
-    if (name === 'count') {
-      if (argc !== 0) this.err('D_PROTO_LEN', call.line, `count( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, 0 expected`);
-    } else if (name === 'quantize' || name === 'lquantize' || name === 'llquantize') {
-      const max = want + 1;
-      if (argc < want) {
-        this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, at least ${want} expected`);
-      }
-      const extraAllowed = name === 'lquantize' ? 2 : 1;
-      if (argc > want + extraAllowed) {
-        this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} args passed, at most ${want + extraAllowed} expected`);
-      }
-      void max;
-    } else if (argc !== want) {
-      this.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, ${want} expected`);
-    }
-    if (needsValue) {
-      const vt = args[0].type!;
-      if (!isScalar(vt)) {
-        this.err('D_AGG_SCALAR', call.line, `${name}( ) argument #1 must be of scalar type`);
-      }
-      agg.valueType = vt;
-    }
-    const params: bigint[] = [];
-    const u64 = (v: bigint) => BigInt.asUintN(64, v);
-    const posconst = (v: bigint | null, e: A.Expr) => v !== null && v !== 0n && (!resolve(e.type!).signed || v > 0n);
-    if (name === 'lquantize') {
-      const base = this.constValue(args[1]);
-      if (base === null) this.err('D_LQUANT_BASETYPE', args[1].line, 'lquantize( ) argument #1 must be an integer constant');
-      if (base < -0x80000000n || base > 0x7fffffffn) this.err('D_LQUANT_BASEVAL', args[1].line, 'lquantize( ) argument #1 must be a 32-bit quantity');
-      const limit = this.constValue(args[2]);
-      if (limit === null) this.err('D_LQUANT_LIMTYPE', args[2].line, 'lquantize( ) argument #2 must be an integer constant');
-      if (limit < -0x80000000n || limit > 0x7fffffffn) this.err('D_LQUANT_LIMVAL', args[2].line, 'lquantize( ) argument #2 must be a 32-bit quantity');
-      if (limit <= base) this.err('D_LQUANT_MISMATCH', call.line, 'lquantize( ) base (argument #1) must be less than limit (argument #2)');
-      let step = 1n;
-      if (argc > 3) {
-        const sv = this.constValue(args[3]);
-        if (!posconst(sv, args[3])) {
-          this.err('D_LQUANT_STEPTYPE', args[3].line, 'lquantize( ) argument #3 must be a non-zero positive integer constant');
-        }
-        step = u64(sv!);
-        if (step > 0xffffn) this.err('D_LQUANT_STEPVAL', args[3].line, 'lquantize( ) argument #3 must be a 16-bit quantity');
-      }
-      const nlevels = (limit - base) / step;
-      if (nlevels === 0n) {
-        this.err('D_LQUANT_STEPLARGE', call.line, 'lquantize( ) step (argument #3) too large: must have at least one quantization level');
-      }
-      if (nlevels > 0xffffn) {
-        this.err('D_LQUANT_STEPSMALL', call.line, 'lquantize( ) step (argument #3) too small: number of quantization levels must be a 16-bit quantity');
-      }
-      params.push(base, limit, step);
-      if (agg.params.length && (agg.params[0] !== base || agg.params[1] !== limit || agg.params[2] !== step)) {
-        if (agg.params[0] !== base) this.err('D_LQUANT_MATCHBASE', call.line, `lquantize( ) base (argument #1) doesn't match previous declaration: expected ${agg.params[0]}, found ${base}`);
-        if (agg.params[1] !== limit) this.err('D_LQUANT_MATCHLIM', call.line, `lquantize( ) limit (argument #2) doesn't match previous declaration: expected ${agg.params[1]}, found ${limit}`);
-        this.err('D_LQUANT_MATCHSTEP', call.line, `lquantize( ) step (argument #3) doesn't match previous declaration: expected ${agg.params[2]}, found ${step}`);
-      }
-      if (argc > 4) this.aggIncrement(call, args[4], 5);
-    } else if (name === 'llquantize') {
-      const fv = this.constValue(args[1]);
-      if (fv === null) this.err('D_LLQUANT_FACTORTYPE', args[1].line, 'llquantize( ) argument #1 must be an integer constant');
-      const factor = u64(fv);
-      if (factor < 2n || factor > 0xffffn) this.err('D_LLQUANT_FACTORVAL', args[1].line, 'llquantize( ) argument #1 must be an unsigned 16-bit quantity greater than or equal to 2');
-      const lv = this.constValue(args[2]);
-      if (lv === null) this.err('D_LLQUANT_LMAGTYPE', args[2].line, 'llquantize( ) argument #2 must be an integer constant');
-      const low = u64(lv);
-      if (low > 0xffffn) this.err('D_LLQUANT_LMAGVAL', args[2].line, 'llquantize( ) argument #2 must be an unsigned 16-bit quantity');
-      const hv = this.constValue(args[3]);
-      if (hv === null) this.err('D_LLQUANT_HMAGTYPE', args[3].line, 'llquantize( ) argument #3 must be an integer constant');
-      const high = u64(hv);
-      if (high > 0xffffn) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 must be an unsigned 16-bit quantity');
-      if (high < low) this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 (high magnitude) must be at least argument #2 (low magnitude)');
-      if (factor ** (high + 1n) > 0xffffffffffffffffn) {
-        this.err('D_LLQUANT_HMAGVAL', args[3].line, 'llquantize( ) argument #3 (high magnitude) will cause overflow of 64 bits');
-      }
-      const sv = this.constValue(args[4]);
-      if (!posconst(sv, args[4])) this.err('D_LLQUANT_STEPTYPE', args[4].line, 'llquantize( ) argument #4 must be a non-zero positive integer constant');
-      const steps = u64(sv!);
-      if (steps > 0xffffn) this.err('D_LLQUANT_STEPVAL', args[4].line, 'llquantize( ) argument #4 must be an unsigned 16-bit quantity');
-      if (steps < factor && factor % steps !== 0n) {
-        this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must evenly divide argument #1 (factor) when steps<factor');
-      }
-      if (steps > factor) {
-        if (steps % factor !== 0n) {
-          this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must be a multiple of argument #1 (factor) when steps>factor');
-        }
-        if (low === 0n) {
-          if ((factor * factor) % steps !== 0n) {
-            this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must evenly divide the square of argument #1 (factor) when steps>factor and lmag==0');
-          }
-        } else if (factor ** (low + 1n) % steps !== 0n) {
-          this.err('D_LLQUANT_STEPVAL', args[1].line, 'llquantize() argument #4 (steps) must evenly divide pow(argument #1 (factor), lmag (argument #2) + 1) when steps>factor and lmag>0');
-        }
-      }
-      params.push(factor, low, high, steps);
-      if (agg.params.length) {
-        if (agg.params[0] !== factor) this.err('D_LLQUANT_MATCHFACTOR', call.line, `llquantize() factor (argument #1) doesn't match previous declaration: expected ${agg.params[0]}, found ${factor}`);
-        if (agg.params[1] !== low) this.err('D_LLQUANT_MATCHLMAG', call.line, `llquantize() lmag (argument #2) doesn't match previous declaration: expected ${agg.params[1]}, found ${low}`);
-        if (agg.params[2] !== high) this.err('D_LLQUANT_MATCHHMAG', call.line, `llquantize() hmag (argument #3) doesn't match previous declaration: expected ${agg.params[2]}, found ${high}`);
-        if (agg.params[3] !== steps) this.err('D_LLQUANT_MATCHSTEPS', call.line, `llquantize() steps (argument #4) doesn't match previous declaration: expected ${agg.params[3]}, found ${steps}`);
-      }
-      if (argc > 5) this.aggIncrement(call, args[5], 6);
-    } else if (name === 'quantize') {
-      if (argc > 1) this.aggIncrement(call, args[1], 2);
-    }
-    agg.params = params;
-    call.type = VOID;
-  }
-
-  private aggIncrement(call: A.Call, incr: A.Expr, n: number): void {
-    if (!isScalar(incr.type!)) {
-      this.err('D_PROTO_ARG', incr.line, `${call.name}( ) increment value (argument #${n}) must be of scalar type`);
-    }
+    return checkAggregation(this, e);
   }
 
   private binary(e: A.Binary): A.Expr {
