@@ -125,18 +125,12 @@ function loadZone(tz: string | undefined): Zone | null {
   }
 }
 
+function emptyZone(): Zone {
+  return { times: [], types: [], offsets: [], isdst: [], abbrevs: [], stdName: '', dstName: '', stdOffset: 0, hasRule: false };
+}
+
 function ruleZone(rule: string): Zone | null {
-  const z: Zone = {
-    times: [],
-    types: [],
-    offsets: [],
-    isdst: [],
-    abbrevs: [],
-    stdName: '',
-    dstName: '',
-    stdOffset: 0,
-    hasRule: false,
-  };
+  const z = emptyZone();
   return parseRule(z, rule) ? z : null;
 }
 
@@ -182,17 +176,7 @@ function parseTzif(buf: Buffer): Zone | null {
   }
   const [isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt] = counts;
   let p = pos + 44;
-  const z: Zone = {
-    times: [],
-    types: [],
-    offsets: [],
-    isdst: [],
-    abbrevs: [],
-    stdName: '',
-    dstName: '',
-    stdOffset: 0,
-    hasRule: false,
-  };
+  const z = emptyZone();
   for (let k = 0; k < timecnt; k++, p += timeSize) {
     z.times.push(timeSize === 8 ? Number(buf.readBigInt64BE(p)) : buf.readInt32BE(p));
   }
