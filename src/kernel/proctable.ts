@@ -1,0 +1,82 @@
+// Who a kernel event belongs to. tracefs events carry only the thread id (common_pid); D wants
+// the process id, parent, credentials and execname too. This table answers from /proc the
+// first time it meets a thread and is kept right afterwards by the task and sched events it
+// asks for (new tasks, renames, execs, exits), which arrive in order with everything else.
+
+import { readFileSync } from 'node:fs';
+
+export class TaskInfo {
+  constructor(
+    public tgid: number,
+    public comm: string,
+    public ppid: number,
+    public uid: number,
+    public gid: number,
+  ) {}
+}
+
+const CLONE_THREAD = 0x10000n;
+
+function readTask(tid: number): TaskInfo | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const field = (k: string): string => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+  return new TaskInfo(
+    Number(field('Tgid')) || tid,
+    field('Name'),
+    Number(field('PPid')) || 0,
+    Number(field('Uid').split(/\s+/)[0]) || 0,
+    Number(field('Gid').split(/\s+/)[0]) || 0,
+  );
+}
+
+export class ProcessTable {
+  private readonly tasks = new Map<number, TaskInfo>();
+  /** the entry for tasks that are gone before we could read them */
+  private readonly unknown = new TaskInfo(0, '', 0, 0, 0);
+
+  lookup(tid: number): TaskInfo {
+    let t = this.tasks.get(tid);
+    if (t === undefined) {
+      t = readTask(tid) ?? new TaskInfo(tid, this.unknown.comm, 0, 0, 0);
+      this.tasks.set(tid, t);
+    }
+    return t;
+  }
+
+  /** task:task_newtask, reported by the parent: a thread shares its tgid, a process gets its own. */
+  newTask(parentTid: number, childTid: number, comm: string, cloneFlags: bigint): void {
+    const parent = this.lookup(parentTid);
+    const isThread = (cloneFlags & CLONE_THREAD) !== 0n;
+    this.tasks.set(
+      childTid,
+      new TaskInfo(isThread ? parent.tgid : childTid, comm, isThread ? parent.ppid : parent.tgid, parent.uid, parent.gid),
+    );
+  }
+
+  /** task:task_rename (prctl(PR_SET_NAME), exec). */
+  rename(tid: number, comm: string): void {
+    this.lookup(tid).comm = comm;
+  }
+
+  /** sched:sched_process_exec: the exec'ing thread takes the process's pid and a new name. */
+  exec(tid: number, comm: string): void {
+    const t = this.lookup(tid);
+    t.comm = comm;
+    // credentials may change across exec (setuid programs): read them again
+    const fresh = readTask(tid);
+    if (fresh) {
+      t.uid = fresh.uid;
+      t.gid = fresh.gid;
+    }
+  }
+
+  /** sched:sched_process_exit: forget the thread once its last event is handled. */
+  exit(tid: number): void {
+    this.tasks.delete(tid);
+  }
+}

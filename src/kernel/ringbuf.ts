@@ -1,0 +1,208 @@
+// The binary reader of tracefs's per-CPU ring buffers (per_cpu/cpuN/trace_pipe_raw), and the
+// merge of all CPUs' events in timestamp order.                             [ring_buffer.c, kbuffer]
+//
+// Each read() returns one sub-buffer ("page"): a u64 timestamp, a u64 commit (the data size,
+// plus missed-event flags), then events. An event is a u32 header (type_len:5, time_delta:27)
+// and its data; type_len 1..28 give the data length in words, 0 puts the length in the next u32,
+// 29 is padding (or a discarded event), 30 extends the time delta, 31 is an absolute timestamp.
+//
+// Nothing is allocated per event: pages are read into a pool of buffers reused across drains,
+// and events are indexed in typed arrays.
+
+import { constants, readSync } from 'node:fs';
+import { closeQuietly, type TraceInstance } from './tracefs.js';
+
+const TYPE_PADDING = 29;
+const TYPE_TIME_EXTEND = 30;
+const TYPE_TIME_STAMP = 31;
+const DATA_START = 16;
+const COMMIT_MASK = 0x3fffffff; // the two high bits flag missed events
+
+/** Receives each event's data, in timestamp order across CPUs. */
+export interface EventSink {
+  /**
+   * `page` holds the event's data at [off, off + len); `ts` is nanoseconds after the reader's
+   * `base` timestamp (so it fits a Number whatever the uptime).
+   */
+  event(cpu: number, page: Uint8Array, view: DataView, off: number, len: number, ts: number): void;
+}
+
+class CpuBuffer {
+  fd = -1;
+  pages: Uint8Array[] = [];
+  views: DataView[] = [];
+  npages = 0;
+  /** decoded events of the current drain */
+  evPage = new Int32Array(1024);
+  evOff = new Int32Array(1024);
+  evLen = new Int32Array(1024);
+  evTs = new Float64Array(1024);
+  nev = 0;
+  next = 0;
+
+  constructor(readonly cpu: number) {}
+
+  push(page: number, off: number, len: number, ts: number): void {
+    if (this.nev === this.evPage.length) {
+      const n = this.nev * 2;
+      const grow = <T extends Int32Array | Float64Array>(a: T, ctor: new (n: number) => T): T => {
+        const b = new ctor(n);
+        b.set(a);
+        return b;
+      };
+      this.evPage = grow(this.evPage, Int32Array);
+      this.evOff = grow(this.evOff, Int32Array);
+      this.evLen = grow(this.evLen, Int32Array);
+      this.evTs = grow(this.evTs, Float64Array);
+    }
+    const i = this.nev++;
+    this.evPage[i] = page;
+    this.evOff[i] = off;
+    this.evLen[i] = len;
+    this.evTs[i] = ts;
+  }
+}
+
+export class RingReader {
+  private readonly bufs: CpuBuffer[];
+  /** timestamps passed to the sink are relative to this (ns, the instance's trace clock) */
+  base = -1n;
+  /** pages read in all, and pages that were partially filled */
+  pagesRead = 0;
+  /** most pages read from one CPU in one drain, so a flood cannot starve the others */
+  maxPagesPerDrain = 256;
+
+  constructor(
+    private readonly instance: TraceInstance,
+    cpus: number[],
+    private readonly pageSize: number,
+  ) {
+    this.bufs = cpus.map((c) => new CpuBuffer(c));
+  }
+
+  open(): void {
+    for (const b of this.bufs) b.fd = this.instance.openRaw(b.cpu, constants.O_RDONLY | constants.O_NONBLOCK);
+  }
+
+  close(): void {
+    for (const b of this.bufs) {
+      if (b.fd >= 0) closeQuietly(b.fd);
+      b.fd = -1;
+    }
+  }
+
+  /** Reads every CPU's available pages and hands their events to the sink in time order. */
+  drain(sink: EventSink): number {
+    for (const b of this.bufs) this.readCpu(b);
+    return this.merge(sink);
+  }
+
+  private page(b: CpuBuffer, i: number): Uint8Array {
+    while (b.pages.length <= i) {
+      const p = new Uint8Array(this.pageSize);
+      b.pages.push(p);
+      b.views.push(new DataView(p.buffer));
+    }
+    return b.pages[i];
+  }
+
+  private readCpu(b: CpuBuffer): void {
+    b.npages = 0;
+    b.nev = 0;
+    b.next = 0;
+    if (b.fd < 0) return;
+    let partials = 0;
+    while (b.npages < this.maxPagesPerDrain) {
+      const p = this.page(b, b.npages);
+      let n: number;
+      try {
+        n = readSync(b.fd, p, 0, this.pageSize, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EINTR') break;
+        throw e;
+      }
+      if (n <= 0) break;
+      this.pagesRead++;
+      const idx = b.npages++;
+      const full = this.decodePage(b, idx);
+      // a partly filled page means the writer is on it: two in a row and the CPU is drained
+      if (!full) {
+        if (++partials >= 2) break;
+      } else {
+        partials = 0;
+      }
+    }
+  }
+
+  /** Indexes a page's events; returns whether the page was full. */
+  private decodePage(b: CpuBuffer, idx: number): boolean {
+    const v = b.views[idx];
+    const pageTs = v.getBigUint64(0, true);
+    if (this.base < 0n) this.base = pageTs;
+    let ts = Number(pageTs - this.base);
+    const size = Number(v.getBigUint64(8, true) & BigInt(COMMIT_MASK));
+    const end = Math.min(DATA_START + size, this.pageSize);
+    let off = DATA_START;
+    while (off + 4 <= end) {
+      const hdr = v.getUint32(off, true);
+      const type = hdr & 31;
+      const delta = hdr >>> 5;
+      if (type === TYPE_PADDING) {
+        if (delta === 0) break; // the rest of the page is padding
+        // a discarded event: its time still passes
+        ts += delta;
+        off += 4 + v.getUint32(off + 4, true);
+        continue;
+      }
+      if (type === TYPE_TIME_EXTEND) {
+        ts += v.getUint32(off + 4, true) * 134217728 + delta; // array[0] << 27 | delta
+        off += 8;
+        continue;
+      }
+      if (type === TYPE_TIME_STAMP) {
+        const abs = BigInt(v.getUint32(off + 4, true)) * 134217728n + BigInt(delta);
+        // the absolute stamp holds the low 59 bits of the clock; the page supplies the rest
+        const full = (pageTs & ~((1n << 59n) - 1n)) | abs;
+        ts = Number(full - this.base);
+        off += 8;
+        continue;
+      }
+      ts += delta;
+      let len: number;
+      let data: number;
+      if (type === 0) {
+        len = v.getUint32(off + 4, true) - 4;
+        data = off + 8;
+      } else {
+        len = type * 4;
+        data = off + 4;
+      }
+      b.push(idx, data, len, ts);
+      off = data + len;
+    }
+    return size >= this.pageSize - DATA_START - 64;
+  }
+
+  /** k-way merge of the CPUs' events by timestamp (k is small: the CPU count). */
+  private merge(sink: EventSink): number {
+    const bufs = this.bufs;
+    let total = 0;
+    for (;;) {
+      let best: CpuBuffer | null = null;
+      let bestTs = Infinity;
+      for (let i = 0; i < bufs.length; i++) {
+        const b = bufs[i];
+        if (b.next < b.nev && b.evTs[b.next] < bestTs) {
+          best = b;
+          bestTs = b.evTs[b.next];
+        }
+      }
+      if (best === null) return total;
+      const i = best.next++;
+      const page = best.evPage[i];
+      sink.event(best.cpu, best.pages[page], best.views[page], best.evOff[i], best.evLen[i], best.evTs[i]);
+      total++;
+    }
+  }
+}

@@ -1,0 +1,169 @@
+// tracefs: finding (or mounting) it, and the private instance each dtrace process traces in.
+// Every instance is named dtrace-ts-<pid>-<tag>, so the next dtrace can remove what a killed
+// one left behind.
+
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DFatalError } from '../lang/diagnostics.js';
+
+export const INSTANCE_PREFIX = 'dtrace-ts-';
+
+const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/** tracefs's mount point, mounting it if needed; throws a plain error if the kernel has none. */
+export function tracefsRoot(): string {
+  for (const dir of CANDIDATES) if (existsSync(join(dir, 'events'))) return dir;
+  // not mounted: try tracefs at its usual place, then debugfs (old kernels keep tracing there)
+  for (const [fs, dir, probe] of [
+    ['tracefs', '/sys/kernel/tracing', '/sys/kernel/tracing'],
+    ['debugfs', '/sys/kernel/debug', '/sys/kernel/debug/tracing'],
+  ]) {
+    try {
+      execFileSync('mount', ['-t', fs, 'nodev', dir], { stdio: 'ignore' });
+    } catch {
+      continue;
+    }
+    if (existsSync(join(probe, 'events'))) return probe;
+  }
+  throw new DFatalError(
+    'cannot find tracefs: it is not mounted at /sys/kernel/tracing and mounting it failed (the kernel may lack CONFIG_FTRACE, or this is not root)',
+  );
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes instances whose dtrace process is gone (killed with SIGKILL); returns their names. */
+export function reapStaleInstances(root: string): string[] {
+  const dir = join(root, 'instances');
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^${INSTANCE_PREFIX}(\\d+)-`).exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      rmdirSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      // in use or already gone: the next run tries again
+    }
+  }
+  return removed;
+}
+
+export class TraceInstance {
+  private constructor(
+    readonly root: string,
+    readonly name: string,
+    readonly path: string,
+  ) {}
+
+  static create(root: string): TraceInstance {
+    const name = `${INSTANCE_PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const path = join(root, 'instances', name);
+    try {
+      mkdirSync(path);
+    } catch (e) {
+      throw new DFatalError(`cannot create tracefs instance ${path}: ${(e as Error).message}`);
+    }
+    const inst = new TraceInstance(root, name, path);
+    // stop tracing until everything is set up; a clock that all CPUs share, so events merge
+    inst.write('tracing_on', '0');
+    inst.write('trace_clock', 'mono');
+    return inst;
+  }
+
+  write(rel: string, text: string): void {
+    writeFileSync(join(this.path, rel), text);
+  }
+
+  read(rel: string): string {
+    return readFileSync(join(this.path, rel), 'latin1');
+  }
+
+  /** Enables one event, with a filter expression ("common_pid == 42") or none. */
+  enableEvent(system: string, event: string, filter: string | null): void {
+    const dir = `events/${system}/${event}`;
+    if (filter !== null) this.write(`${dir}/filter`, filter);
+    this.write(`${dir}/enable`, '1');
+  }
+
+  setBufferSizeKb(kb: number): void {
+    this.write('buffer_size_kb', String(kb));
+  }
+
+  /** Sub-buffer (page) size in bytes: what one read() of trace_pipe_raw returns. */
+  subbufSize(): number {
+    try {
+      return Number(this.read('buffer_subbuf_size_kb').trim()) * 1024 || 4096;
+    } catch {
+      return 4096;
+    }
+  }
+
+  cpus(): number[] {
+    return readdirSync(join(this.path, 'per_cpu'))
+      .map((d) => /^cpu(\d+)$/.exec(d))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+
+  openRaw(cpu: number, nonblock: number): number {
+    return openSync(join(this.path, 'per_cpu', `cpu${cpu}`, 'trace_pipe_raw'), nonblock);
+  }
+
+  /** Events the kernel dropped on a CPU (the ring buffer was full: overwrite is off). */
+  droppedOn(cpu: number): number {
+    try {
+      const stats = readFileSync(join(this.path, 'per_cpu', `cpu${cpu}`, 'stats'), 'latin1');
+      const m = /^dropped events: (\d+)/m.exec(stats);
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  start(): void {
+    this.write('tracing_on', '1');
+  }
+
+  stop(): void {
+    try {
+      this.write('tracing_on', '0');
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Removes the instance (its events go with it). Open per-CPU files must be closed first. */
+  remove(): void {
+    this.stop();
+    try {
+      rmdirSync(this.path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
