@@ -22,8 +22,11 @@ function info(d: ProbeDef): string {
   s += '\n\tArgument Attributes\n';
   s += `\t\tIdentifier Names: ${a[3]}\n\t\tData Semantics:   ${a[4]}\n\t\tDependency Class: ${a[5]}\n`;
   s += '\n\tArgument Types\n';
-  const types = d.nativeTypes ?? d.argTypes;
-  types.forEach((t, i) => (s += `\t\targs[${i}]: ${t.name}\n`));
+  const types = d.nativeTypes ?? d.argTypes.map((t) => t.name);
+  types.forEach((t, i) => {
+    const name = d.argNames?.[i];
+    s += `\t\targs[${i}]: ${t}${name ? ` ${name}` : ''}\n`;
+  });
   if (types.length === 0) s += '\t\tNone\n';
   return s + '\n';
 }
@@ -31,11 +34,11 @@ function info(d: ProbeDef): string {
 export function listProbes(registry: ProbeRegistry, clauses: CompiledClause[], filtered: boolean, verbose: boolean): string {
   let out = `${'ID'.padStart(5)} ${'PROVIDER'.padStart(10)} ${'MODULE'.padStart(17)} ${'FUNCTION'.padStart(33)} NAME\n`;
   const defs: ProbeDef[] = [];
-  if (!filtered) defs.push(...registry.probes);
+  if (!filtered) defs.push(...registry.all());
   else for (const c of clauses) for (const p of c.probes) if (!defs.includes(p)) defs.push(p);
   for (const d of defs) {
     out += line(d);
-    if (verbose) out += info(d);
+    if (verbose) out += info(registry.describe(d));
   }
   return out;
 }

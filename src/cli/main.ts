@@ -333,10 +333,15 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // whatever ends the process, the kernel is left as it was found
+  const onExit = () => session.teardown();
+  process.on('exit', onExit);
   try {
     const status = await session.run();
     return status;
   } finally {
+    session.teardown();
+    process.off('exit', onExit);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);

@@ -172,13 +172,17 @@ export class Compiler {
     if (defs.length === 0 && !this.allowZeroMatches) {
       throw new DCompileError('D_PDESC_ZERO', spec.line, `probe description ${descText} does not match any probes`);
     }
+    const registry = this.registry;
     return defs.map((d) => ({
       id: d.probe.id,
       provider: d.probe.provider,
       module: d.probe.module,
       func: d.probe.func,
       name: d.probe.name,
-      argTypes: d.argTypes,
+      // read from the kernel only if the clause uses args[]
+      get argTypes() {
+        return registry.describe(d).argTypes;
+      },
     }));
   }
 

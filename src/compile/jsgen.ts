@@ -356,6 +356,7 @@ export class ClauseGen {
       case 'args': {
         const i = this.valueAs(e.args[0], this.types.int);
         const t = e.type!;
+        if (isString(t)) return `rt.argStr(ctx, ${i})`;
         return I.toStorage(I.loaded(`rt.arg(ctx, ${i})`, this.types.int64), t);
       }
       case 'builtin':

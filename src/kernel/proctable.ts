@@ -43,6 +43,8 @@ export class ProcessTable {
     let t = this.tasks.get(tid);
     if (t === undefined) {
       t = readTask(tid) ?? new TaskInfo(tid, this.unknown.comm, 0, 0, 0);
+      // the idle task has no /proc entry
+      if (tid === 0) t.comm = 'swapper';
       this.tasks.set(tid, t);
     }
     return t;
@@ -75,8 +77,16 @@ export class ProcessTable {
     }
   }
 
-  /** sched:sched_process_exit: forget the thread once its last event is handled. */
+  private readonly exited: number[] = [];
+
+  /** sched:sched_process_exit: the thread is forgotten once the events read with it are handled. */
   exit(tid: number): void {
-    this.tasks.delete(tid);
+    this.exited.push(tid);
+  }
+
+  /** Forgets the threads that exited (called after each batch of events). */
+  sweep(): void {
+    for (const tid of this.exited) this.tasks.delete(tid);
+    this.exited.length = 0;
   }
 }

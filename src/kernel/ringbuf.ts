@@ -24,12 +24,12 @@ export interface EventSink {
    * `page` holds the event's data at [off, off + len); `ts` is nanoseconds after the reader's
    * `base` timestamp (so it fits a Number whatever the uptime).
    */
-  event(cpu: number, page: Uint8Array, view: DataView, off: number, len: number, ts: number): void;
+  event(cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number): void;
 }
 
 class CpuBuffer {
   fd = -1;
-  pages: Uint8Array[] = [];
+  pages: Buffer[] = [];
   views: DataView[] = [];
   npages = 0;
   /** decoded events of the current drain */
@@ -97,11 +97,12 @@ export class RingReader {
     return this.merge(sink);
   }
 
-  private page(b: CpuBuffer, i: number): Uint8Array {
+  private page(b: CpuBuffer, i: number): Buffer {
     while (b.pages.length <= i) {
-      const p = new Uint8Array(this.pageSize);
+      // a Buffer of its own (not pooled), so strings decode straight from it
+      const p = Buffer.allocUnsafeSlow(this.pageSize);
       b.pages.push(p);
-      b.views.push(new DataView(p.buffer));
+      b.views.push(new DataView(p.buffer, p.byteOffset, p.byteLength));
     }
     return b.pages[i];
   }

@@ -7,14 +7,18 @@ import { ProcessTable } from './proctable.js';
 import { RingReader, type EventSink } from './ringbuf.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
 
-/** Handles one event's record (`off`: the start of the record, common header included). */
-export type EventHandler = (cpu: number, view: DataView, off: number, len: number, ts: number) => void;
+/**
+ * Handles one event's record: `page` and `view` hold it at [off, off + len), common header
+ * included; `ts` is ns after the tracer's `base`.
+ */
+export type EventHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
-function cstring(page: Uint8Array, off: number, max: number): string {
+/** A NUL-terminated string of at most `max` bytes in a record. */
+export function cstring(page: Buffer, off: number, max: number): string {
   let end = off;
-  const lim = off + max;
+  const lim = Math.min(off + max, page.length);
   while (end < lim && page[end] !== 0) end++;
-  return Buffer.from(page.buffer, page.byteOffset + off, end - off).toString('latin1');
+  return page.toString('latin1', off, end);
 }
 
 export class KernelTracer implements EventSink {
@@ -26,12 +30,9 @@ export class KernelTracer implements EventSink {
   private readonly enabled: Array<{ system: string; event: string; filter: string | null }> = [];
   private readonly formats = new Map<string, EventFormat>();
   private timer: NodeJS.Timeout | null = null;
-  private pages: Uint8Array | null = null;
   private readonly droppedSeen = new Map<number, number>();
   /** called after each batch of events (to flush output) */
   onBatch: (() => void) | null = null;
-  /** reports lost events: "N drops on CPU C" */
-  onDrops: ((cpu: number, n: number) => void) | null = null;
 
   constructor() {
     this.root = tracefsRoot();
@@ -53,9 +54,9 @@ export class KernelTracer implements EventSink {
     const prev = this.handlers[f.id];
     if (prev) {
       // two users of one event (a provider and the process table): both see it
-      this.handlers[f.id] = (c, v, o, l, t) => {
-        prev(c, v, o, l, t);
-        handler(c, v, o, l, t);
+      this.handlers[f.id] = (c, p, v, o, l, t) => {
+        prev(c, p, v, o, l, t);
+        handler(c, p, v, o, l, t);
       };
       const e = this.enabled.find((x) => x.system === system && x.event === event);
       if (e && e.filter !== filter) e.filter = null;
@@ -81,6 +82,11 @@ export class KernelTracer implements EventSink {
     this.timer = setInterval(() => this.poll(), Math.max(1, pollMs));
   }
 
+  /** Offset of common_pid (the thread id) in every event's record, from the published format. */
+  pidOffset(f: EventFormat): number {
+    return f.common.find((c) => c.name === 'common_pid')?.offset ?? 4;
+  }
+
   /** Keeps the process table right: new tasks, renames, exits. */
   private trackProcesses(): void {
     const procs = this.procs;
@@ -88,25 +94,30 @@ export class KernelTracer implements EventSink {
     const ntPid = nt.fields.find((f) => f.name === 'pid')!.offset;
     const ntComm = nt.fields.find((f) => f.name === 'comm')!.offset;
     const ntFlags = nt.fields.find((f) => f.name === 'clone_flags')!.offset;
-    this.subscribe('task', 'task_newtask', null, (_c, v, o) => {
-      const page = new Uint8Array(v.buffer);
-      procs.newTask(v.getInt32(o + 4, true), v.getInt32(o + ntPid, true), cstring(page, o + ntComm, 16), v.getBigUint64(o + ntFlags, true));
+    const ntParent = this.pidOffset(nt);
+    this.subscribe('task', 'task_newtask', null, (_c, page, v, o) => {
+      procs.newTask(v.getInt32(o + ntParent, true), v.getInt32(o + ntPid, true), cstring(page, o + ntComm, 16), v.getBigUint64(o + ntFlags, true));
     });
     const rn = this.format('task', 'task_rename');
     const rnPid = rn.fields.find((f) => f.name === 'pid')?.offset;
     const rnComm = rn.fields.find((f) => f.name === 'newcomm')!.offset;
-    this.subscribe('task', 'task_rename', null, (_c, v, o) => {
-      const tid = rnPid !== undefined ? v.getInt32(o + rnPid, true) : v.getInt32(o + 4, true);
-      procs.rename(tid, cstring(new Uint8Array(v.buffer), o + rnComm, 16));
+    const rnCommon = this.pidOffset(rn);
+    this.subscribe('task', 'task_rename', null, (_c, page, v, o) => {
+      const tid = v.getInt32(o + (rnPid ?? rnCommon), true);
+      procs.rename(tid, cstring(page, o + rnComm, 16));
     });
-    this.subscribe('sched', 'sched_process_exit', null, (_c, v, o) => procs.exit(v.getInt32(o + 4, true)));
+    const ex = this.format('sched', 'sched_process_exit');
+    const exPid = this.pidOffset(ex);
+    this.subscribe('sched', 'sched_process_exit', null, (_c, _p, v, o) => procs.exit(v.getInt32(o + exPid, true)));
   }
 
   private poll(): void {
     if (!this.reader) return;
     const n = this.reader.drain(this);
-    if (n > 0 && this.onBatch) this.onBatch();
-    this.checkDrops();
+    if (n > 0) {
+      this.procs.sweep();
+      if (this.onBatch) this.onBatch();
+    }
   }
 
   /** Nanoseconds of the reader's time base (events' `ts` are relative to it). */
@@ -114,41 +125,35 @@ export class KernelTracer implements EventSink {
     return this.reader ? this.reader.base : 0n;
   }
 
-  event(cpu: number, page: Uint8Array, view: DataView, off: number, len: number, ts: number): void {
-    void page;
+  event(cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number): void {
     const h = this.handlers[view.getUint16(off, true)];
-    if (h !== undefined) h(cpu, view, off, len, ts);
+    if (h !== undefined) h(cpu, page, view, off, len, ts);
   }
 
-  private checkDrops(): void {
+  /** Reports events the kernel dropped (its buffer was full) since the last call, per CPU. */
+  checkDrops(report: (cpu: number, n: number) => void): void {
     const inst = this.instance;
-    if (!inst || !this.onDrops) return;
+    if (!inst) return;
     for (const [cpu, seen] of this.droppedSeen) {
       const now = inst.droppedOn(cpu);
       if (now > seen) {
         this.droppedSeen.set(cpu, now);
-        this.onDrops(cpu, now - seen);
+        report(cpu, now - seen);
       }
     }
   }
 
-  /** Reads what is left, then removes everything this tracer created. Safe to call twice. */
+  /** Stops tracing and handles what the buffers still hold; teardown() removes the instance. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.instance) this.instance.stop();
     if (this.reader) {
-      try {
-        while (this.reader.drain(this) > 0) {
-          // keep draining until the buffers are empty
-        }
-        this.checkDrops();
-      } finally {
-        this.reader.close();
-        this.reader = null;
+      while (this.reader.drain(this) > 0) {
+        // keep draining until the buffers are empty
       }
+      if (this.onBatch) this.onBatch();
     }
-    this.teardown();
   }
 
   /** Removes the instance without reading (error and signal paths). */
@@ -167,6 +172,5 @@ export class KernelTracer implements EventSink {
       }
       this.instance = null;
     }
-    void this.pages;
   }
 }

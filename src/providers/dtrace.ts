@@ -1,6 +1,6 @@
 // The dtrace provider: BEGIN, END and ERROR. The session fires them itself. [dt_prov_dtrace.c]
 
-import type { FireFn, ProbeDef, Provider } from './provider.js';
+import type { FiringEnv, ProbeDef, Provider } from './provider.js';
 
 export class DtraceProvider implements Provider {
   readonly name = 'dtrace';
@@ -14,9 +14,9 @@ export class DtraceProvider implements Provider {
     this.error = newProbe('', '', 'ERROR', []);
   }
 
-  enable(probes: ProbeDef[], fire: FireFn): void {
+  enable(probes: ProbeDef[], env: FiringEnv): void {
     void probes;
-    void fire;
+    void env;
   }
 
   disable(): void {}

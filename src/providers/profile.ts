@@ -3,7 +3,7 @@
 // without the language or runtime noticing.                                   [dt_prov_profile.c]
 
 import type { DType } from '../lang/types.js';
-import type { FireFn, ProbeDef, ProbeDesc, Provider } from './provider.js';
+import type { FiringEnv, ProbeDef, ProbeDesc, Provider } from './provider.js';
 
 const UNITS: Record<string, bigint> = {
   ns: 1n, nsec: 1n, us: 1000n, usec: 1000n, ms: 1_000_000n, msec: 1_000_000n,
@@ -38,7 +38,7 @@ export class ProfileProvider implements Provider {
   readonly name = 'profile';
   private timers: Timer[] = [];
   private handle: NodeJS.Timeout | null = null;
-  private fire: FireFn | null = null;
+  private env: FiringEnv | null = null;
   private argTypes: DType[] = [];
 
   constructor(private readonly uint64: DType) {}
@@ -55,8 +55,8 @@ export class ProfileProvider implements Provider {
     return newProbe('', '', desc.name, this.argTypes);
   }
 
-  enable(probes: ProbeDef[], fire: FireFn): void {
-    this.fire = fire;
+  enable(probes: ProbeDef[], env: FiringEnv): void {
+    this.env = env;
     const now = process.hrtime.bigint();
     for (const def of probes) {
       const p = periodOf(def.probe.name);
@@ -66,7 +66,7 @@ export class ProfileProvider implements Provider {
   }
 
   private schedule(): void {
-    if (this.timers.length === 0 || this.fire === null) return;
+    if (this.timers.length === 0 || this.env === null) return;
     let next = this.timers[0].next;
     for (const t of this.timers) if (t.next < next) next = t.next;
     const delayMs = Number(next - process.hrtime.bigint()) / 1e6;
@@ -75,15 +75,15 @@ export class ProfileProvider implements Provider {
 
   private tick(): void {
     this.handle = null;
-    const fire = this.fire;
-    if (fire === null) return;
+    const env = this.env;
+    if (env === null) return;
     const now = process.hrtime.bigint();
     for (const t of this.timers) {
       // fire once per elapsed period, but do not let a stalled consumer cause a burst
       let n = 0;
       while (t.next <= now && n < 100) {
-        fire(t.def);
-        if (this.fire === null) return;
+        env.fireLocal(t.def);
+        if (this.env === null) return;
         t.next += t.periodNs;
         n++;
       }
@@ -93,7 +93,7 @@ export class ProfileProvider implements Provider {
   }
 
   disable(): void {
-    this.fire = null;
+    this.env = null;
     if (this.handle) clearTimeout(this.handle);
     this.handle = null;
     this.timers = [];

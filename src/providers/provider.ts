@@ -2,8 +2,10 @@
 // with argument types), creates probes on demand for names it understands, and fires them.
 // The language and runtime never care where a firing came from.            [dt_provimpl_t]
 
+import type { ClausePlan } from '../compile/plan.js';
+import type { KernelTracer } from '../kernel/tracer.js';
 import type { DType } from '../lang/types.js';
-import type { Probe } from '../runtime/context.js';
+import type { Probe, ProbeContext } from '../runtime/context.js';
 
 /** A probe description's four fields, as written (globs allowed). */
 export interface ProbeDesc {
@@ -17,26 +19,48 @@ export interface ProbeDef {
   probe: Probe;
   /** types of args[0..] (the translated argument types for providers that have them) */
   argTypes: DType[];
-  /** the native (untranslated) argument types shown by -lv; defaults to argTypes */
-  nativeTypes?: DType[];
+  /** the native (untranslated) argument types shown by -lv, as C writes them */
+  nativeTypes?: string[];
   /** argument names, where the provider knows them */
   argNames?: string[];
+  /** argTypes are filled in by the provider's describe() the first time they are needed */
+  described: boolean;
 }
 
-/** Fires a probe: the session supplies this to providers when tracing starts. */
-export type FireFn = (def: ProbeDef, arg0?: bigint) => void;
+export type NewProbe = (module: string, func: string, name: string, argTypes: DType[]) => ProbeDef;
+
+/** What the session gives providers when tracing starts. */
+export interface FiringEnv {
+  /** the session's probe context: a kernel provider fills it from the event, then fires */
+  readonly ctx: ProbeContext;
+  /** runs the probe's clauses on `ctx` as the provider filled it */
+  fire(def: ProbeDef): void;
+  /** runs the probe's clauses in dtrace's own context (consumer-side timers) */
+  fireLocal(def: ProbeDef, arg0?: bigint): void;
+  /** the clauses enabled on a probe, with what each reads and the tests a kernel filter can take */
+  plans(def: ProbeDef): ClausePlan[];
+  /** the kernel tracer (one tracefs instance), created on first use and started after enabling */
+  tracer(): KernelTracer;
+  /** the process $target names (-c/-p), or 0 */
+  readonly target: number;
+}
 
 export interface Provider {
   readonly name: string;
-  /** every probe that exists without being asked for (dtrace -l lists these) */
-  populate(newProbe: (module: string, func: string, name: string, argTypes: DType[]) => ProbeDef): void;
+  /**
+   * Announces every probe that exists without being asked for (dtrace -l lists these). Called
+   * once, the first time a description could name this provider.
+   */
+  populate(newProbe: NewProbe): void;
   /**
    * A probe for a description that names one precisely but that does not exist yet
    * (profile-1234, tick-5s); null if the provider cannot make it.
    */
-  provide?(desc: ProbeDesc, newProbe: (module: string, func: string, name: string, argTypes: DType[]) => ProbeDef): ProbeDef | null;
+  provide?(desc: ProbeDesc, newProbe: NewProbe): ProbeDef | null;
+  /** Fills in a probe's argument types (reading what the kernel publishes); see `described`. */
+  describe?(def: ProbeDef): void;
   /** starts firing the enabled probes among this provider's */
-  enable(probes: ProbeDef[], fire: FireFn): void;
+  enable(probes: ProbeDef[], env: FiringEnv): void;
   /** stops firing (idempotent; called on every exit path) */
   disable(): void;
 }

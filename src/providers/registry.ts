@@ -65,24 +65,65 @@ function escapeRe(c: string): string {
 export class ProbeRegistry {
   readonly probes: ProbeDef[] = [];
   readonly providers: Provider[] = [];
-  private readonly byProvider = new Map<Provider, ProbeDef[]>();
+  private readonly owner = new Map<ProbeDef, Provider>();
+  private readonly populated = new Set<Provider>();
 
-  add(provider: Provider): void {
+  /**
+   * Registers a provider. A lazy one (the kernel's: thousands of probes read from tracefs)
+   * announces its probes the first time a description may name it; the others at once, so
+   * dtrace:::BEGIN is always probe 1.
+   */
+  add(provider: Provider, lazy = false): void {
     this.providers.push(provider);
-    this.byProvider.set(provider, []);
-    provider.populate((m, f, n, args) => this.newProbe(provider, m, f, n, args));
+    if (!lazy) this.populate(provider.name);
+  }
+
+  /**
+   * Populates the providers a provider-name pattern may name. A provider that cannot be read
+   * (no privileges, no tracefs) fails loudly only when the pattern names it exactly.
+   */
+  private populate(pattern: string): void {
+    for (const p of this.providers) {
+      if (this.populated.has(p) || !globMatch(pattern, p.name)) continue;
+      this.populated.add(p);
+      try {
+        p.populate((m, f, n, args) => this.newProbe(p, m, f, n, args));
+      } catch (e) {
+        if (pattern === p.name) throw e;
+      }
+    }
+  }
+
+  /** Every probe of every provider (dtrace -l). */
+  all(): ProbeDef[] {
+    this.populate('');
+    return this.probes;
   }
 
   private newProbe(provider: Provider, module: string, func: string, name: string, argTypes: DType[]): ProbeDef {
-    const def: ProbeDef = { probe: new Probe(this.probes.length + 1, provider.name, module, func, name), argTypes };
+    const def: ProbeDef = {
+      probe: new Probe(this.probes.length + 1, provider.name, module, func, name),
+      argTypes,
+      described: provider.describe === undefined,
+    };
     this.probes.push(def);
-    this.byProvider.get(provider)!.push(def);
+    this.owner.set(def, provider);
     return def;
   }
 
   providerOf(def: ProbeDef): Provider {
-    for (const [p, list] of this.byProvider) if (list.includes(def)) return p;
-    throw new Error(`internal: probe ${def.probe.desc} has no provider`);
+    const p = this.owner.get(def);
+    if (!p) throw new Error(`internal: probe ${def.probe.desc} has no provider`);
+    return p;
+  }
+
+  /** The probe's argument types, read from the kernel the first time they are needed. */
+  describe(def: ProbeDef): ProbeDef {
+    if (!def.described) {
+      def.described = true;
+      this.providerOf(def).describe?.(def);
+    }
+    return def;
   }
 
   byId(id: number): ProbeDef | undefined {
@@ -91,6 +132,7 @@ export class ProbeRegistry {
 
   /** Probes matching a description, creating an exact one on demand if a provider can. */
   match(desc: ProbeDesc): ProbeDef[] {
+    this.populate(desc.provider);
     const out = this.probes.filter(
       (d) =>
         globMatch(desc.provider, d.probe.provider) &&
@@ -100,7 +142,7 @@ export class ProbeRegistry {
     );
     if (out.length > 0 || isGlob(desc.name) || desc.name === '') return out;
     for (const p of this.providers) {
-      if (!p.provide) continue;
+      if (!p.provide || !this.populated.has(p)) continue;
       if (desc.provider !== '' && desc.provider !== p.name) continue;
       const def = p.provide(desc, (m, f, n, args) => this.newProbe(p, m, f, n, args));
       if (def) return [def];

@@ -34,8 +34,12 @@ export class ProbeContext {
   execname = '';
   /** arg0..arg9 as 64-bit signed values */
   args: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  /** string arguments (tracepoint char arrays), where args[i] has type string */
+  argStrs: string[] = ['', '', '', '', '', '', '', '', '', ''];
   /** nanoseconds since boot when the probe fired (-1n: not read yet) */
   timestamp = -1n;
+  /** a kernel event's time, in ns after the tracer's time base (-1: the probe fired here, now) */
+  eventTs = -1;
   /** clause-local (this->) variables of this firing, by id */
   L: Array<Value | null | undefined> = [];
 }

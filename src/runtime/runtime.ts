@@ -168,8 +168,11 @@ export class Runtime {
     ctx.L.length = 0;
   }
 
+  /** CLOCK_MONOTONIC ns that kernel events' times count from (the tracer's base) */
+  timeBase = 0n;
+
   timestamp(ctx: ProbeContext): bigint {
-    if (ctx.timestamp < 0n) ctx.timestamp = process.hrtime.bigint();
+    if (ctx.timestamp < 0n) ctx.timestamp = ctx.eventTs >= 0 ? this.timeBase + BigInt(ctx.eventTs) : process.hrtime.bigint();
     return ctx.timestamp;
   }
 
@@ -332,6 +335,10 @@ export class Runtime {
 
   arg(ctx: ProbeContext, i: number): bigint {
     return i >= 0 && i < ctx.args.length ? ctx.args[i] : 0n;
+  }
+
+  argStr(ctx: ProbeContext, i: number): string {
+    return i >= 0 && i < ctx.argStrs.length ? ctx.argStrs[i] : '';
   }
 
   uregs(ctx: ProbeContext, i: number): bigint {

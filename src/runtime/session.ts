@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import type { CompiledClause } from '../compile/compile.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
-import type { ProbeDef, Provider } from '../providers/provider.js';
+import type { ClausePlan } from '../compile/plan.js';
+import { KernelTracer } from '../kernel/tracer.js';
+import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from './context.js';
 import { ClauseAbort, Runtime, faultMessage } from './runtime.js';
@@ -36,9 +38,15 @@ function readComm(): string {
   }
 }
 
-export class Session {
+/** Poll interval of the kernel buffers when switchrate is not set: small enough not to lose events. */
+const DEFAULT_POLL_MS = 10;
+
+export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
-  private readonly ctx = new ProbeContext();
+  readonly ctx = new ProbeContext();
+  private kernel: KernelTracer | null = null;
+  /** dtrace's own identity, for probes that fire in it (BEGIN, END, profile timers) */
+  private readonly self = { cpu: 0, pid: 0, ppid: 0, uid: 0, gid: 0, execname: '' };
   private readonly errorCtx = new ProbeContext();
   private stopping = false;
   private stopped = false;
@@ -57,6 +65,7 @@ export class Session {
     clauses: CompiledClause[],
     private readonly warn: (msg: string) => void,
     private readonly testing: boolean,
+    readonly target = 0,
   ) {
     for (const c of clauses) {
       for (const p of c.probes) {
@@ -65,25 +74,59 @@ export class Session {
         list.push({ epid: c.epids.get(p.probe.id)!, clause: c, isError: p === dtrace.error });
       }
     }
-    const cpu = currentCpu();
-    const comm = readComm();
-    for (const ctx of [this.ctx, this.errorCtx]) {
-      ctx.cpu = cpu;
-      ctx.pid = process.pid;
-      ctx.tid = process.pid;
-      ctx.ppid = process.ppid;
-      ctx.uid = process.getuid?.() ?? 0;
-      ctx.gid = process.getgid?.() ?? 0;
-      ctx.execname = comm;
-    }
+    const me = this.self;
+    me.cpu = currentCpu();
+    me.pid = process.pid;
+    me.ppid = process.ppid;
+    me.uid = process.getuid?.() ?? 0;
+    me.gid = process.getgid?.() ?? 0;
+    me.execname = readComm();
+    this.local(this.ctx);
+  }
+
+  /** Puts dtrace's own identity in a context. */
+  private local(ctx: ProbeContext): void {
+    const me = this.self;
+    ctx.cpu = me.cpu;
+    ctx.pid = me.pid;
+    ctx.tid = me.pid;
+    ctx.ppid = me.ppid;
+    ctx.uid = me.uid;
+    ctx.gid = me.gid;
+    ctx.execname = me.execname;
+    ctx.errno = 0;
+    ctx.eventTs = -1;
+  }
+
+  // -- FiringEnv: what providers see ----------------------------------------------------------
+
+  plans(def: ProbeDef): ClausePlan[] {
+    return (this.ecbs.get(def.probe.id) ?? []).map((e) => e.clause.plan);
+  }
+
+  tracer(): KernelTracer {
+    if (!this.kernel) this.kernel = new KernelTracer();
+    return this.kernel;
+  }
+
+  /** Fires a probe in dtrace's own context, with arg0 (profile's) or no arguments. */
+  fireLocal(def: ProbeDef, arg0?: bigint): void {
+    const ctx = this.ctx;
+    this.local(ctx);
+    const args = ctx.args;
+    for (let i = 0; i < args.length; i++) args[i] = 0n;
+    if (arg0 !== undefined) args[0] = arg0;
+    this.fire(def);
+    this.rt.out.flush();
   }
 
   /** Runs the session to its end; resolves with dtrace's exit status. */
   async run(): Promise<number> {
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
-    this.fire(this.dtrace.begin);
+    this.fireLocal(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.enableProviders();
+      this.startKernel();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
       this.statusTimer = setInterval(() => this.reportDrops(), Math.max(10, rate));
     } else {
@@ -108,15 +151,25 @@ export class Session {
     }
     for (const [prov, defs] of byProvider) {
       this.enabledProviders.push(prov);
-      prov.enable(defs, (def, arg0) => {
-        this.fire(def, arg0);
-        this.rt.out.flush();
-      });
+      prov.enable(defs, this);
     }
   }
 
-  /** Fires a probe: its clauses run in program order. */
-  fire(def: ProbeDef, arg0?: bigint): void {
+  /** Starts the kernel tracer if a provider asked for it. */
+  private startKernel(): void {
+    const k = this.kernel;
+    if (!k) return;
+    const rt = this.rt;
+    const rate = rt.opts.get('switchrate');
+    const pollMs = rate > 0n ? Number(rate) / 1e6 : DEFAULT_POLL_MS;
+    const bufKb = Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024));
+    k.onBatch = () => rt.out.flush();
+    k.start(bufKb, pollMs);
+    rt.timeBase = k.base;
+  }
+
+  /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
+  fire(def: ProbeDef): void {
     if (this.stopped) return;
     const list = this.ecbs.get(def.probe.id);
     if (!list) return;
@@ -124,9 +177,6 @@ export class Session {
     const ctx = this.ctx;
     const rt = this.rt;
     ctx.probe = def.probe;
-    const args = ctx.args;
-    for (let i = 0; i < args.length; i++) args[i] = 0n;
-    if (arg0 !== undefined) args[0] = arg0;
     rt.startFiring(ctx);
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
@@ -198,12 +248,26 @@ export class Session {
     setImmediate(() => this.finish());
   }
 
+  /** Ctrl-C and friends: what the kernel buffered before the stop still runs, then END. */
+  private drainAndStop(): void {
+    const k = this.kernel;
+    if (k && !this.stopping) {
+      k.stop();
+    }
+    this.stop();
+  }
+
+  /** Removes everything the kernel tracer created; safe to call on any path, more than once. */
+  teardown(): void {
+    this.kernel?.teardown();
+  }
+
   /** Ctrl-C / SIGTERM: the first stops tracing (END runs); a second exits at once. */
   interrupt(): void {
     this.interrupted++;
     if (this.interrupted === 1) {
       if (!this.testing && !this.stopping) this.rt.out.write('\n');
-      this.stop();
+      this.drainAndStop();
     } else {
       this.stopped = true;
       this.rt.out.flush();
@@ -213,7 +277,9 @@ export class Session {
 
   private finish(): void {
     if (this.stopped) return;
-    this.fire(this.dtrace.end);
+    this.reportKernelDrops();
+    this.teardown();
+    this.fireLocal(this.dtrace.end);
     this.stopped = true;
     this.reportDrops();
     const rt = this.rt;
@@ -225,6 +291,7 @@ export class Session {
 
   /** Drop counts that grew since the last report, in DTrace's words. */
   private reportDrops(): void {
+    this.reportKernelDrops();
     const rt = this.rt;
     const r = this.reported;
     const tag = (t: string) => (rt.opts.flag('droptags') ? `[${t}] ` : '');
@@ -241,5 +308,13 @@ export class Session {
     r.specBusy = rt.specBusy;
     r.specUnavail = rt.specUnavail;
     r.dbl = this.dblErrors;
+  }
+
+  /** Events the kernel's buffers could not hold, per CPU, as DTrace reports principal drops. */
+  private reportKernelDrops(): void {
+    const k = this.kernel;
+    if (!k) return;
+    const tag = this.rt.opts.flag('droptags') ? '[DTRACEDROP_PRINCIPAL] ' : '';
+    k.checkDrops((cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`));
   }
 }
