@@ -11,6 +11,8 @@ import { resolve as resolveType } from '../lang/types.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
+import { SdtProvider } from '../providers/sdt.js';
+import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -216,6 +218,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   const compiler = new Compiler(opts, registry, macros);
   registry.add(new ProfileProvider(compiler.types.get('uint64_t')));
+  registry.add(new SyscallProvider(compiler.types), true);
+  registry.add(new SdtProvider(compiler.types), true);
   compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
 
   // compile every program, in command-line order
@@ -266,6 +270,7 @@ export async function main(argv: string[]): Promise<number> {
         const head = cmd.kind === 's' ? `failed to compile script ${cmd.arg}` : `invalid probe specifier ${cmd.arg}`;
         return fail(`${head}: ${e.format(opts.flag('errtags'), src.fromFile)}`);
       }
+      if (e instanceof DFatalError) return fail(e.message);
       throw e;
     }
   }
@@ -339,6 +344,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const status = await session.run();
     return status;
+  } catch (e) {
+    if (e instanceof DFatalError) return fail(e.message);
+    throw e;
   } finally {
     session.teardown();
     process.off('exit', onExit);
@@ -406,5 +414,4 @@ function runCpp(text: string, defs: string[], file: string, stdcK: boolean): str
 }
 
 void resolveType;
-void DFatalError;
 void DUsageError;

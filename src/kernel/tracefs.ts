@@ -11,8 +11,22 @@ export const INSTANCE_PREFIX = 'dtrace-ts-';
 
 const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
-/** tracefs's mount point, mounting it if needed; throws a plain error if the kernel has none. */
+let rootFound: string | null = null;
+
+/**
+ * tracefs's mount point, mounting it if needed; throws a plain error if this is not root or
+ * the kernel has none.
+ */
 export function tracefsRoot(): string {
+  if (rootFound !== null) return rootFound;
+  if (process.geteuid && process.geteuid() !== 0) {
+    throw new DFatalError('failed to initialize dtrace: DTrace requires additional privileges (run it as root)');
+  }
+  rootFound = findTracefs();
+  return rootFound;
+}
+
+function findTracefs(): string {
   for (const dir of CANDIDATES) if (existsSync(join(dir, 'events'))) return dir;
   // not mounted: try tracefs at its usual place, then debugfs (old kernels keep tracing there)
   for (const [fs, dir, probe] of [
@@ -158,6 +172,20 @@ export class TraceInstance {
       if (code !== 'ENOENT') throw e;
     }
   }
+}
+
+let eventList: Array<[string, string]> | null = null;
+
+/** Every event the kernel offers, as [system, event], in the kernel's order (available_events). */
+export function availableEvents(root: string): Array<[string, string]> {
+  if (eventList === null) {
+    eventList = [];
+    for (const line of readFileSync(join(root, 'available_events'), 'latin1').split('\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) eventList.push([line.slice(0, i), line.slice(i + 1)]);
+    }
+  }
+  return eventList;
 }
 
 export function closeQuietly(fd: number): void {

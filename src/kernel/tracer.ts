@@ -2,6 +2,7 @@
 // per-CPU readers, and the dispatch of each event to its handler by event id. Polls the ring
 // buffers every switchrate (default 10 ms) and reports lost events as DTrace does.
 
+import { DFatalError } from '../lang/diagnostics.js';
 import { readEventFormat, type EventFormat } from './event-format.js';
 import { ProcessTable } from './proctable.js';
 import { RingReader, type EventSink } from './ringbuf.js';
@@ -73,7 +74,16 @@ export class KernelTracer implements EventSink {
     const inst = (this.instance = TraceInstance.create(this.root));
     inst.write('trace_options', 'nooverwrite');
     inst.setBufferSizeKb(bufferKb);
-    for (const e of this.enabled) inst.enableEvent(e.system, e.event, e.filter);
+    for (const e of this.enabled) {
+      try {
+        inst.enableEvent(e.system, e.event, e.filter);
+      } catch (err) {
+        // a filter the kernel refuses only costs speed: user space runs every predicate anyway
+        if (e.filter === null) throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: ${(err as Error).message}`);
+        inst.write(`events/${e.system}/${e.event}/filter`, '0');
+        inst.enableEvent(e.system, e.event, null);
+      }
+    }
     const cpus = inst.cpus();
     this.reader = new RingReader(inst, cpus, inst.subbufSize());
     this.reader.open();

@@ -1,0 +1,198 @@
+// What every probe built on a tracefs event shares: argument types from the event's format
+// file, a decoder generated once per enabled probe that fills the probe context from a record,
+// and the tracefs filter that lets the kernel drop events no clause could want.
+
+import type { ClausePlan, KernelTest } from '../compile/plan.js';
+import type { EventField, EventFormat } from '../kernel/event-format.js';
+import type { ProcessTable } from '../kernel/proctable.js';
+import { cstring } from '../kernel/tracer.js';
+import type { TypeScope } from '../lang/typescope.js';
+import { DType, Kind, VOID, arrayOf, intType, pointerTo } from '../lang/types.js';
+import type { ProbeContext } from '../runtime/context.js';
+import type { ProbeDef } from './provider.js';
+
+/** The fields of an event that are a probe's arguments: all but the common header and `skip`. */
+export function argFields(format: EventFormat, skip = 0): EventField[] {
+  return format.fields.slice(skip);
+}
+
+const QUALIFIERS = /\b(const|volatile|__user|__rcu|__percpu|__iomem)\b/g;
+
+/** The D type of a field: strings for char arrays, pointers kept, integers by name or by size. */
+export function dTypeOf(scope: TypeScope, f: EventField): DType {
+  if (f.charArray || (f.dataLoc && /char\s*\[/.test(f.type))) return scope.strsizeType;
+  const bare = f.type.replace(QUALIFIERS, ' ').replace(/\s+/g, ' ').trim();
+  const ptr = /^(.*?)\s*(\*+)$/.exec(bare);
+  if (ptr) {
+    let t = baseType(scope, ptr[1]) ?? VOID;
+    for (let i = 0; i < ptr[2].length; i++) t = pointerTo(t);
+    return t;
+  }
+  const arr = /^(.*?)\[(\d*)\]$/.exec(bare);
+  if (arr && !f.dataLoc) {
+    const elem = baseType(scope, arr[1].trim()) ?? scope.get('uint8_t');
+    const n = Number(arr[2]) || Math.max(1, Math.floor(f.size / Math.max(1, elem.size)));
+    return arrayOf(elem, n);
+  }
+  const t = baseType(scope, bare);
+  if (t && t.size === f.size && t.kind !== Kind.Struct && t.kind !== Kind.Union) return t;
+  return sizedInt(scope, f.size, f.signed);
+}
+
+function baseType(scope: TypeScope, name: string): DType | undefined {
+  const m = /^(struct|union|enum) (\w+)$/.exec(name);
+  if (m) return scope.lookup(name) ?? scope.tag(m[1] === 'struct' ? Kind.Struct : m[1] === 'union' ? Kind.Union : Kind.Enum, m[2]);
+  return scope.lookup(name) ?? KERNEL_INTS[name];
+}
+
+/** Kernel integer typedefs the D library does not declare. */
+const KERNEL_INTS: Record<string, DType> = {
+  u8: intType('u8', 1, false), u16: intType('u16', 2, false), u32: intType('u32', 4, false), u64: intType('u64', 8, false),
+  s8: intType('s8', 1, true), s16: intType('s16', 2, true), s32: intType('s32', 4, true), s64: intType('s64', 8, true),
+  __u8: intType('__u8', 1, false), __u16: intType('__u16', 2, false), __u32: intType('__u32', 4, false), __u64: intType('__u64', 8, false),
+  __s8: intType('__s8', 1, true), __s16: intType('__s16', 2, true), __s32: intType('__s32', 4, true), __s64: intType('__s64', 8, true),
+  bool: intType('bool', 1, false), _Bool: intType('_Bool', 1, false),
+};
+
+function sizedInt(scope: TypeScope, size: number, signed: boolean): DType {
+  const bits = size === 1 || size === 2 || size === 4 ? size * 8 : 64;
+  return scope.get(`${signed ? '' : 'u'}int${bits}_t`);
+}
+
+/** Fills a probe's argument types, native types and names from its event's fields. */
+export function describeFromFields(def: ProbeDef, fields: EventField[], scope: TypeScope): void {
+  def.argTypes = fields.map((f) => dTypeOf(scope, f));
+  def.nativeTypes = fields.map((f) => f.type);
+  def.argNames = fields.map((f) => f.name);
+}
+
+/** Argument indexes the clauses read; null: all of them (args[] with a computed index). */
+export function argsRead(plans: ClausePlan[]): Set<number> | null {
+  const out = new Set<number>();
+  for (const p of plans) {
+    for (const r of p.reads) {
+      if (r === 'args') return null;
+      const m = /^arg([0-9])$/.exec(r);
+      if (m) out.add(Number(m[1]));
+    }
+  }
+  return out;
+}
+
+/** Fills one argument of the context from a record: generated per enabled probe. */
+export type RecordDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext) => void;
+
+/**
+ * Generates the decoder of the arguments `wanted` (argument i is `fields[i]`, null: every one)
+ * into ctx.args (integers and pointers) and ctx.argStrs (strings).
+ */
+export function compileDecoder(fields: EventField[], wanted: Set<number> | null, extra = ''): RecordDecoder {
+  let body = '';
+  fields.forEach((f, i) => {
+    if (i > 9 || (wanted !== null && !wanted.has(i))) return;
+    body += decodeField(f, i) + '\n';
+  });
+  body += extra;
+  return new Function('cstring', `return function decode(page, v, o, ctx) {\nconst a = ctx.args;\n${body}};`)(cstring) as RecordDecoder;
+}
+
+function decodeField(f: EventField, i: number): string {
+  const at = `o + ${f.offset}`;
+  if (f.charArray) return `ctx.argStrs[${i}] = cstring(page, ${at}, ${f.size});`;
+  if (f.dataLoc) {
+    // u32: length << 16 | offset from the record's start (__rel_loc: from the field's end)
+    const base = f.type.includes('__rel_loc') ? `${at} + 4` : 'o';
+    const loc = `v.getUint32(${at}, true)`;
+    if (/char\s*\[/.test(f.type)) return `{ const l = ${loc}; ctx.argStrs[${i}] = cstring(page, ${base} + (l & 0xffff), l >>> 16); }`;
+    return `a[${i}] = 0n;`;
+  }
+  switch (f.size) {
+    case 8:
+      return `a[${i}] = v.getBigInt64(${at}, true);`;
+    case 4:
+      return `a[${i}] = BigInt(v.get${f.signed ? 'Int' : 'Uint'}32(${at}, true));`;
+    case 2:
+      return `a[${i}] = BigInt(v.get${f.signed ? 'Int' : 'Uint'}16(${at}, true));`;
+    case 1:
+      return `a[${i}] = BigInt(v.get${f.signed ? 'Int' : 'Uint'}8(${at}));`;
+    default:
+      // arrays of numbers (addresses, masks) have no scalar value
+      return `a[${i}] = 0n;`;
+  }
+}
+
+/** Puts who the event belongs to, where and when it happened, in the context. */
+export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, tid: number, ts: number): void {
+  const t = procs.lookup(tid);
+  ctx.cpu = cpu;
+  ctx.tid = tid;
+  ctx.pid = t.tgid;
+  ctx.ppid = t.ppid;
+  ctx.uid = t.uid;
+  ctx.gid = t.gid;
+  ctx.execname = tid === 0 ? `swapper/${cpu}` : t.comm;
+  ctx.errno = 0;
+  ctx.eventTs = ts;
+  ctx.timestamp = -1n;
+}
+
+/** A record field a kernel filter can test, for a D name (tid, execname, cpu, argN). */
+export interface FilterField {
+  name: string;
+  string: boolean;
+  signed: boolean;
+}
+
+/**
+ * The tracefs filter for one probe: for each clause, the AND of the predicate tests the kernel
+ * can evaluate; the probe's filter is their OR. A filter only ever lets through more than the
+ * predicates do (user space still runs every predicate). `never`: no clause can run on this
+ * probe (probefunc/probename tests that are false for it), so the event need not be enabled.
+ */
+export function kernelFilter(
+  def: ProbeDef,
+  plans: ClausePlan[],
+  fieldOf: (d: string) => FilterField | null,
+): { filter: string | null; never: boolean } {
+  const ors: string[] = [];
+  let unfiltered = false;
+  for (const plan of plans) {
+    const ands: string[] = [];
+    let never = false;
+    for (const t of plan.kernel) {
+      const r = kernelTest(def, t, fieldOf);
+      if (r === false) never = true;
+      else if (typeof r === 'string') ands.push(r);
+    }
+    if (never) continue;
+    if (ands.length === 0) unfiltered = true;
+    else ors.push(ands.length === 1 ? ands[0] : ands.map((a) => `(${a})`).join(' && '));
+  }
+  if (ors.length === 0 && !unfiltered) return { filter: null, never: true };
+  if (unfiltered) return { filter: null, never: false };
+  return { filter: ors.length === 1 ? ors[0] : ors.map((o) => `(${o})`).join(' || '), never: false };
+}
+
+const BUILTIN_FIELDS: Record<string, FilterField> = {
+  tid: { name: 'common_pid', string: false, signed: true },
+  execname: { name: 'comm', string: true, signed: false },
+  cpu: { name: 'CPU', string: false, signed: false },
+};
+
+/** A test as tracefs filter text; true: holds for this probe; false: never holds; null: not pushable. */
+function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => FilterField | null): string | boolean | null {
+  if (t.field === 'probefunc' || t.field === 'probename') {
+    const actual = t.field === 'probefunc' ? def.probe.func : def.probe.name;
+    const eq = actual === t.value;
+    return t.op === '==' ? eq : t.op === '!=' ? !eq : null;
+  }
+  const f = BUILTIN_FIELDS[t.field] ?? fieldOf(t.field);
+  if (!f) return null;
+  if (f.string) {
+    if (typeof t.value !== 'string' || /["\\]/.test(t.value)) return null;
+    return `${f.name} ${t.op} "${t.value}"`;
+  }
+  if (typeof t.value !== 'bigint') return null;
+  if (t.value < 0n && !f.signed) return null;
+  return `${f.name} ${t.op} ${t.value}`;
+}
