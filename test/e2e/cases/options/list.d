@@ -1,1 +1,1 @@
-/* dtrace: -l -n BEGIN -n profile:::tick-1s */
+/* dtrace: -l -n dtrace:::BEGIN -n profile:::tick-1s */
