@@ -123,10 +123,11 @@ export class Session implements FiringEnv {
   /** Runs the session to its end; resolves with dtrace's exit status. */
   async run(): Promise<number> {
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+    // as in DTrace, every probe is live when BEGIN fires: what follows it is traced
+    this.enableProviders();
+    this.startKernel();
     this.fireLocal(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
-      this.enableProviders();
-      this.startKernel();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
       this.statusTimer = setInterval(() => this.reportDrops(), Math.max(10, rate));
     } else {

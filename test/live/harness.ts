@@ -1,0 +1,137 @@
+// Running the dtrace command against the live kernel, as a user would: start it, wait until
+// its tracefs instance is tracing, run a workload, stop it with a signal, collect what it said.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, '..', '..', '..');
+export const cli = join(root, 'dist', 'cli.js');
+export const TRACEFS = '/sys/kernel/tracing';
+
+/** Why live tests cannot run here, or null. */
+export function liveUnavailable(): string | null {
+  if (process.geteuid && process.geteuid() !== 0) return 'live kernel tests need root';
+  if (!existsSync(join(TRACEFS, 'events'))) {
+    spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS]);
+    if (!existsSync(join(TRACEFS, 'events'))) return 'tracefs is not available';
+  }
+  return null;
+}
+
+export interface Result {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export function instancesOf(pid: number): string[] {
+  try {
+    return readdirSync(join(TRACEFS, 'instances')).filter((n) => n.startsWith(`dtrace-ts-${pid}-`));
+  } catch {
+    return [];
+  }
+}
+
+export function ourInstances(): string[] {
+  try {
+    return readdirSync(join(TRACEFS, 'instances')).filter((n) => n.startsWith('dtrace-ts-'));
+  } catch {
+    return [];
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class Tracing {
+  readonly child: ChildProcess;
+  private out: Buffer[] = [];
+  private err: Buffer[] = [];
+  private readonly done: Promise<Result>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [cli, ...args], {
+      cwd: root,
+      env: { ...process.env, LANG: 'C', TZ: 'UTC', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (b: Buffer) => this.out.push(b));
+    this.child.stderr!.on('data', (b: Buffer) => this.err.push(b));
+    this.done = new Promise((resolve) => {
+      this.child.on('close', (code, signal) =>
+        resolve({ stdout: Buffer.concat(this.out).toString('latin1'), stderr: Buffer.concat(this.err).toString('latin1'), code, signal }),
+      );
+    });
+  }
+
+  get stdout(): string {
+    return Buffer.concat(this.out).toString('latin1');
+  }
+
+  /** Resolves once the process's tracefs instance has tracing on (every probe is live). */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const pid = this.child.pid!;
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      for (const name of instancesOf(pid)) {
+        try {
+          if (readFileSync(join(TRACEFS, 'instances', name, 'tracing_on'), 'latin1').trim() === '1') {
+            // BEGIN runs right after tracing starts
+            await sleep(50);
+            return;
+          }
+        } catch {
+          // being created
+        }
+      }
+      if (this.child.exitCode !== null) throw new Error(`dtrace exited early: ${Buffer.concat(this.err).toString()}`);
+      await sleep(10);
+    }
+    throw new Error(`dtrace did not start tracing: ${Buffer.concat(this.err).toString()}`);
+  }
+
+  /** Waits until stdout has a line matching `re`. */
+  async until(re: RegExp, timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (re.test(this.stdout)) return;
+      if (this.child.exitCode !== null) return;
+      await sleep(10);
+    }
+  }
+
+  /** Sends a signal (after letting the last events reach the buffers) and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGINT', settleMs = 100): Promise<Result> {
+    await sleep(settleMs);
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.finished();
+  }
+
+  finished(timeoutMs = 20_000): Promise<Result> {
+    const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    return this.done.finally(() => clearTimeout(t));
+  }
+}
+
+/** Runs a shell workload to completion; returns its pid. */
+export function workload(script: string): number {
+  const r = spawnSync('/bin/sh', ['-c', `echo $$; ${script}`], { encoding: 'latin1' });
+  return Number(r.stdout.split('\n')[0]);
+}
+
+/** Runs dtrace to completion (for programs that exit by themselves). */
+export function runDtrace(args: string[], options: { uid?: number; gid?: number; timeout?: number } = {}): Result {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    cwd: root,
+    env: { ...process.env, LANG: 'C', TZ: 'UTC' },
+    timeout: options.timeout ?? 20_000,
+    uid: options.uid,
+    gid: options.gid,
+  });
+  return { stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), code: r.status, signal: r.signal };
+}

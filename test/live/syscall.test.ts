@@ -1,0 +1,76 @@
+// The syscall provider against the live kernel.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { Tracing, liveUnavailable, ourInstances, workload } from './harness.js';
+
+const skip = liveUnavailable() ?? false;
+
+test('syscall::chdir:entry prints the default lines', { skip }, async () => {
+  const d = new Tracing(['-n', 'syscall::chdir:entry']);
+  await d.ready();
+  workload('for i in 1 2 3 4 5 6 7 8 9 10; do cd /; done');
+  const r = await d.stop();
+  const lines = r.stdout.split('\n');
+  assert.equal(lines[0], 'CPU     ID                    FUNCTION:NAME');
+  const hits = lines.filter((l) => / chdir:entry $/.test(l));
+  assert.ok(hits.length >= 10, r.stdout);
+  for (const l of hits) assert.match(l, /^ +\d+ +\d+ +chdir:entry $/);
+  assert.equal(r.stderr, "dtrace: description 'syscall::chdir:entry' matched 1 probe\n");
+  assert.equal(r.code, 0);
+  assert.deepEqual(ourInstances(), []);
+});
+
+test('pid, tid and execname are the thread that made the call', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry /execname == "sh"/ { printf("%s %d %d\\n", execname, pid, tid); }']);
+  await d.ready();
+  const pid = workload('cd /; cd /tmp; cd /');
+  const r = await d.stop();
+  const mine = r.stdout.split('\n').filter((l) => l === `sh ${pid} ${pid}`);
+  assert.equal(mine.length, 3, r.stdout);
+});
+
+test('return probes give the return value in arg0 and arg1, and errno', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:return /execname == "sh"/ { printf("%d %d %d\\n", arg0, arg1, errno); }']);
+  await d.ready();
+  workload('cd /nonexistent-dtrace-ts 2>/dev/null; cd /');
+  const r = await d.stop();
+  assert.match(r.stdout, /^-2 -2 2$/m);
+  assert.match(r.stdout, /^0 0 0$/m);
+});
+
+test('every syscall: the count table prints on Ctrl-C', { skip }, async () => {
+  const d = new Tracing(['-n', 'syscall:::entry { @[probefunc] = count(); }']);
+  await d.ready();
+  workload('for i in 1 2 3 4 5 6 7 8 9 10 11 12; do cd /; done');
+  const r = await d.stop();
+  const m = /^  chdir +(\d+)$/m.exec(r.stdout);
+  assert.ok(m && Number(m[1]) >= 12, r.stdout);
+  assert.match(r.stderr, /^dtrace: description 'syscall:::entry ' matched \d{3} probes\n$/);
+});
+
+test('read latency: entry and return of one thread match across CPUs', { skip }, async () => {
+  const d = new Tracing([
+    '-n',
+    'syscall::read:entry { self->ts = timestamp; } syscall::read:return /self->ts/ { @[execname] = quantize(timestamp - self->ts); @n[execname] = count(); self->ts = 0; }',
+  ]);
+  await d.ready();
+  workload('dd if=/dev/zero of=/dev/null bs=1 count=3000 2>/dev/null');
+  const r = await d.stop();
+  const n = /^  dd +(\d+)$/m.exec(r.stdout);
+  assert.ok(n && Number(n[1]) >= 3000, r.stdout);
+  // a histogram for dd, with all its values in rows of positive nanoseconds
+  const hist = r.stdout.slice(r.stdout.search(/^  dd +\n/m));
+  assert.match(hist, /value  -* Distribution -* count/);
+  assert.doesNotMatch(hist.split('\n\n')[0], /^ +-\d+ \|/m);
+});
+
+test('exit() in a clause ends tracing and removes the instance', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry { printf("got it\\n"); exit(3); }']);
+  await d.ready();
+  workload('cd /; cd /');
+  const r = await d.finished();
+  assert.equal(r.stdout, 'got it\n\n');
+  assert.equal(r.code, 3);
+  assert.deepEqual(ourInstances(), []);
+});
