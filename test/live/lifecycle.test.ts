@@ -1,0 +1,71 @@
+// What a dtrace process leaves in the kernel (nothing, on every exit path), privileges, two
+// dtraces at once, and lost events reported.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { Tracing, instancesOf, liveUnavailable, ourInstances, runDtrace, workload } from './harness.js';
+
+const skip = liveUnavailable() ?? false;
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  test(`${sig} ends tracing, prints the aggregations and removes the instance`, { skip }, async () => {
+    const d = new Tracing(['-n', 'syscall::chdir:entry { @ = count(); }']);
+    await d.ready();
+    assert.equal(instancesOf(d.child.pid!).length, 1);
+    workload('cd /; cd /; cd /');
+    const r = await d.stop(sig);
+    assert.match(r.stdout, /^ +[3-9]\d*$/m);
+    assert.equal(r.code, 0);
+    assert.deepEqual(instancesOf(d.child.pid!), []);
+  });
+}
+
+test('an instance left by a dtrace killed with SIGKILL is removed by the next one', { skip }, async () => {
+  const d = new Tracing(['-n', 'syscall::chdir:entry']);
+  await d.ready();
+  const r = await d.stop('SIGKILL', 0);
+  assert.equal(r.signal, 'SIGKILL');
+  assert.equal(instancesOf(d.child.pid!).length, 1);
+  const next = runDtrace(['-q', '-n', 'syscall::chdir:entry', '-n', 'BEGIN { exit(0); }']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.deepEqual(instancesOf(d.child.pid!), []);
+  assert.deepEqual(ourInstances(), []);
+});
+
+test('a compile error touches nothing in the kernel', { skip }, () => {
+  const r = runDtrace(['-n', 'syscall::chdir:entry { x = ; }']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'dtrace: invalid probe specifier syscall::chdir:entry { x = ; }: syntax error near ";"\n');
+  assert.deepEqual(ourInstances(), []);
+});
+
+test('two dtraces at once never see each other\'s events', { skip }, async () => {
+  const a = new Tracing(['-q', '-n', 'syscall::chdir:entry { printf("A %s\\n", probefunc); }']);
+  const b = new Tracing(['-q', '-n', 'syscall::mkdir:entry { printf("B %s\\n", probefunc); }']);
+  await Promise.all([a.ready(), b.ready()]);
+  workload('for i in 1 2 3 4 5; do cd /; mkdir /nonexistent-dir/x 2>/dev/null; done');
+  const [ra, rb] = await Promise.all([a.stop(), b.stop()]);
+  const la = ra.stdout.split('\n').filter((l) => l !== '');
+  const lb = rb.stdout.split('\n').filter((l) => l !== '');
+  assert.ok(la.length >= 5 && la.every((l) => l === 'A chdir'), ra.stdout);
+  assert.ok(lb.length >= 5 && lb.every((l) => l === 'B mkdir'), rb.stdout);
+  assert.deepEqual(ourInstances(), []);
+});
+
+test('not root: a plain error, and nothing created', { skip }, () => {
+  const r = runDtrace(['-n', 'syscall::chdir:entry'], { uid: 65534, gid: 65534 });
+  assert.equal(r.stderr, 'dtrace: failed to initialize dtrace: DTrace requires additional privileges (run it as root)\n');
+  assert.equal(r.code, 1);
+  // BEGIN-only programs need no privileges
+  const b = runDtrace(['-q', '-n', 'BEGIN { printf("hi\\n"); exit(0); }'], { uid: 65534, gid: 65534 });
+  assert.equal(b.stdout, 'hi\n\n');
+});
+
+test('a flood into a tiny buffer is reported as drops per CPU', { skip }, async () => {
+  const d = new Tracing(['-x', 'bufsize=4k', '-x', 'switchrate=2hz', '-n', 'syscall:::entry { @ = count(); }']);
+  await d.ready();
+  workload('i=0; while [ $i -lt 20000 ]; do i=$((i+1)); cd /; done');
+  const r = await d.stop('SIGINT', 600);
+  assert.match(r.stderr, /^dtrace: \d+ drops? on CPU \d+$/m, r.stderr);
+  assert.deepEqual(ourInstances(), []);
+});
