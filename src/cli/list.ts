@@ -13,6 +13,8 @@ function line(d: ProbeDef): string {
 const ATTRS: Record<string, [string, string, string, string, string, string]> = {
   dtrace: ['Stable', 'Stable', 'Common', 'Stable', 'Stable', 'Common'],
   profile: ['Evolving', 'Evolving', 'Common', 'Evolving', 'Evolving', 'Common'],
+  syscall: ['Evolving', 'Evolving', 'Common', 'Private', 'Private', 'ISA'],
+  sdt: ['Evolving', 'Evolving', 'ISA', 'Private', 'Private', 'ISA'],
 };
 
 function info(d: ProbeDef): string {
