@@ -11,13 +11,35 @@ import { bytesToStr } from './values.js';
  */
 export const SCRATCH_BASE = 0n;
 const SCRATCH_START = 8;
-/** Where data the runtime maps for one clause (psinfo_t for curpsinfo, ...) appears. */
+/**
+ * Where views of processes, threads and CPUs (psinfo_t, lwpsinfo_t, cpuinfo_t) appear: an
+ * address names the view's kind and subject (a thread ID, a CPU), and the view is built only
+ * when D code reads it, so probe arguments can point at one at no cost.
+ */
+const VIEW_BASE = 0xffff_c000_0000_0000n;
+/** Where data the runtime maps for one clause appears. */
 const REGION_BASE = 0xffff_d000_0000_0000n;
 const REGION_STEP = 0x1_0000n;
 /** Where variables' own storage (global arrays and structs) appears, for the whole session. */
 const STATIC_BASE = 0xffff_e000_0000_0000n;
 
+export const enum ViewKind {
+  Psinfo = 1,
+  Lwpsinfo = 2,
+  Cpuinfo = 3,
+}
+
+/** The address of a view: curpsinfo, or a probe argument such as proc:::create's psinfo_t *. */
+export function viewAddress(kind: ViewKind, id: number): bigint {
+  return VIEW_BASE + (BigInt(kind) << 40n) + (BigInt(id) << 16n);
+}
+
 export class Memory {
+  /** builds a view's bytes (set by the runtime) */
+  viewSource: ((kind: ViewKind, id: number) => Uint8Array | null) | null = null;
+  /** the views built in this clause, by kind and subject */
+  private readonly views = new Map<number, Uint8Array | null>();
+
   private readonly buf: Uint8Array;
   private readonly view: DataView;
   /** end of the scratch handed out in this clause */
@@ -40,6 +62,7 @@ export class Memory {
     if (this.top > SCRATCH_START) this.buf.fill(0, 0, this.top);
     this.top = SCRATCH_START;
     this.regions.length = 0;
+    if (this.views.size > 0) this.views.clear();
   }
 
   /** Makes bytes addressable until the end of the clause. */
@@ -79,6 +102,7 @@ export class Memory {
 
   /** The mapped region holding [addr, addr+size) and the offset in it, or null. */
   private region(addr: bigint, size: number): [Uint8Array, number] | null {
+    if (addr < REGION_BASE) return this.viewRegion(addr, size);
     const isStatic = addr >= STATIC_BASE;
     const r = addr - (isStatic ? STATIC_BASE : REGION_BASE);
     if (r < 0n) return null;
@@ -93,62 +117,76 @@ export class Memory {
     return [b, off];
   }
 
+  private viewRegion(addr: bigint, size: number): [Uint8Array, number] | null {
+    const r = addr - VIEW_BASE;
+    const kind = Number(r >> 40n);
+    const id = Number((r >> 16n) & 0xffffffn);
+    const off = Number(r & 0xffffn);
+    const key = kind * 0x1000000 + id;
+    let b = this.views.get(key);
+    if (b === undefined) {
+      b = this.viewSource ? this.viewSource(kind, id) : null;
+      this.views.set(key, b);
+    }
+    return b !== null && off + size <= b.length ? [b, off] : null;
+  }
+
   private regionView(addr: bigint, size: number): DataView | null {
     const r = this.region(addr, size);
     return r ? new DataView(r[0].buffer, r[0].byteOffset + r[1], size) : null;
   }
 
   ld_i8(a: bigint): number {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 1);
       if (v) return v.getInt8(0);
     }
     return this.view.getInt8(this.offset(a, 1));
   }
   ld_u8(a: bigint): number {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 1);
       if (v) return v.getUint8(0);
     }
     return this.view.getUint8(this.offset(a, 1));
   }
   ld_i16(a: bigint): number {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 2);
       if (v) return v.getInt16(0, true);
     }
     return this.view.getInt16(this.offset(a, 2), true);
   }
   ld_u16(a: bigint): number {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 2);
       if (v) return v.getUint16(0, true);
     }
     return this.view.getUint16(this.offset(a, 2), true);
   }
   ld_i32(a: bigint): number {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 4);
       if (v) return v.getInt32(0, true);
     }
     return this.view.getInt32(this.offset(a, 4), true);
   }
   ld_u32(a: bigint): number {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 4);
       if (v) return v.getUint32(0, true);
     }
     return this.view.getUint32(this.offset(a, 4), true);
   }
   ld_i64(a: bigint): bigint {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 8);
       if (v) return v.getBigInt64(0, true);
     }
     return this.view.getBigInt64(this.offset(a, 8), true);
   }
   ld_u64(a: bigint): bigint {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const v = this.regionView(a, 8);
       if (v) return v.getBigUint64(0, true);
     }
@@ -156,56 +194,56 @@ export class Memory {
   }
 
   st_i8(a: bigint, v: number): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 1);
       if (w) return w.setInt8(0, v);
     }
     this.view.setInt8(this.offset(a, 1), v);
   }
   st_u8(a: bigint, v: number): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 1);
       if (w) return w.setUint8(0, v);
     }
     this.view.setUint8(this.offset(a, 1), v);
   }
   st_i16(a: bigint, v: number): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 2);
       if (w) return w.setInt16(0, v, true);
     }
     this.view.setInt16(this.offset(a, 2), v, true);
   }
   st_u16(a: bigint, v: number): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 2);
       if (w) return w.setUint16(0, v, true);
     }
     this.view.setUint16(this.offset(a, 2), v, true);
   }
   st_i32(a: bigint, v: number): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 4);
       if (w) return w.setInt32(0, v, true);
     }
     this.view.setInt32(this.offset(a, 4), v, true);
   }
   st_u32(a: bigint, v: number): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 4);
       if (w) return w.setUint32(0, v, true);
     }
     this.view.setUint32(this.offset(a, 4), v, true);
   }
   st_i64(a: bigint, v: bigint): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 8);
       if (w) return w.setBigInt64(0, v, true);
     }
     this.view.setBigInt64(this.offset(a, 8), v, true);
   }
   st_u64(a: bigint, v: bigint): void {
-    if (a >= REGION_BASE) {
+    if (a >= VIEW_BASE) {
       const w = this.regionView(a, 8);
       if (w) return w.setBigUint64(0, v, true);
     }
@@ -214,7 +252,7 @@ export class Memory {
 
   /** A copy of `size` bytes at addr. */
   bytes(addr: bigint, size: number): Uint8Array {
-    if (addr >= REGION_BASE) {
+    if (addr >= VIEW_BASE) {
       const r = this.region(addr, size);
       if (r) return r[0].slice(r[1], r[1] + size);
     }
@@ -223,7 +261,7 @@ export class Memory {
   }
 
   copyIn(addr: bigint, src: Uint8Array, size: number): void {
-    if (addr >= REGION_BASE) {
+    if (addr >= VIEW_BASE) {
       const r = this.region(addr, size);
       if (r) {
         r[0].set(src.length > size ? src.subarray(0, size) : src, r[1]);
@@ -248,7 +286,7 @@ export class Memory {
   /** The NUL-terminated string at addr, at most strsize bytes. */
   str(addr: bigint): string {
     const max = this.strsize();
-    if (addr >= REGION_BASE) {
+    if (addr >= VIEW_BASE) {
       const r = this.region(addr, 1);
       if (r) return bytesToStr(r[0].subarray(r[1], Math.min(r[0].length, r[1] + max)));
     }

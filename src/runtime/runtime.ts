@@ -6,7 +6,7 @@ import { readProc } from '../kernel/procfs.js';
 import { AggFn, Aggregation, KeyType, OpaqueKeyType, createAggregation } from './aggregate.js';
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
-import { Memory, SCRATCH_BASE } from './memory.js';
+import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
@@ -109,6 +109,7 @@ export class Runtime {
   ) {
     this.dyn = new DynSpace(Number(opts.get('dynvarsize')));
     this.mem = new Memory(Math.max(8, opts.num('scratchsize')), () => this.strsize);
+    this.mem.viewSource = (kind, id) => this.buildView(kind, id);
     const nspec = Math.max(0, opts.num('nspec'));
     for (let i = 0; i <= nspec; i++) this.specs.push(new Speculation());
     const now = process.hrtime.bigint();
@@ -153,17 +154,11 @@ export class Runtime {
   /** Called before each clause runs: alloca() space belongs to one clause. */
   startClause(): void {
     this.mem.reset();
-    this.psinfoAddr = 0n;
-    this.lwpsinfoAddr = 0n;
-    this.cpuinfoAddr = 0n;
   }
 
   /** Called before the clauses of one probe firing run. */
   startFiring(ctx: ProbeContext): void {
     ctx.timestamp = -1n;
-    this.psinfoAddr = 0n;
-    this.lwpsinfoAddr = 0n;
-    this.cpuinfoAddr = 0n;
     this.strtokState.reset();
     ctx.L.length = 0;
   }
@@ -516,37 +511,41 @@ export class Runtime {
 
   /** psinfo_t, lwpsinfo_t and cpuinfo_t, from the compiler's type scope */
   procTypes: { psinfo: DType; lwpsinfo: DType; cpuinfo: DType } | null = null;
-  private psinfoAddr = 0n;
-  private lwpsinfoAddr = 0n;
-  private cpuinfoAddr = 0n;
+  /**
+   * Who a thread is, as the kernel tracer last saw it (set when kernel probes are enabled):
+   * the fallback for a view of a process that has already exited.
+   */
+  taskOf: ((tid: number) => { tgid: number; ppid: number; uid: number; gid: number; comm: string }) | null = null;
 
   curpsinfo(ctx: ProbeContext): bigint {
-    if (this.psinfoAddr === 0n) this.fillProcViews(ctx);
-    return this.psinfoAddr;
+    return viewAddress(ViewKind.Psinfo, ctx.tid);
   }
 
   curlwpsinfo(ctx: ProbeContext): bigint {
-    if (this.lwpsinfoAddr === 0n) this.fillProcViews(ctx);
-    return this.lwpsinfoAddr;
+    return viewAddress(ViewKind.Lwpsinfo, ctx.tid);
   }
 
   curcpu(ctx: ProbeContext): bigint {
-    if (this.cpuinfoAddr === 0n && this.procTypes) {
-      const b = new Uint8Array(resolveType(this.procTypes.cpuinfo).size);
-      setField(b, this.procTypes.cpuinfo, 'cpu_id', ctx.cpu);
-      this.cpuinfoAddr = this.mem.map(b);
-    }
-    return this.cpuinfoAddr;
+    return viewAddress(ViewKind.Cpuinfo, ctx.cpu);
   }
 
-  private fillProcViews(ctx: ProbeContext): void {
+  /** The bytes of a psinfo_t or lwpsinfo_t of a thread, or a cpuinfo_t, when D code reads one. */
+  private buildView(kind: ViewKind, id: number): Uint8Array | null {
     const t = this.procTypes;
-    if (!t) return;
-    const info = readProc(ctx.pid, ctx.tid);
+    if (!t) return null;
+    if (kind === ViewKind.Cpuinfo) {
+      const b = new Uint8Array(resolveType(t.cpuinfo).size);
+      setField(b, t.cpuinfo, 'cpu_id', id);
+      return b;
+    }
+    const task = this.taskOf ? this.taskOf(id) : null;
+    const pid = task ? task.tgid : id;
+    const info = readProc(pid, id);
     const ps = new Uint8Array(resolveType(t.psinfo).size);
     const lw = new Uint8Array(resolveType(t.lwpsinfo).size);
+    const P = t.psinfo;
+    const L = t.lwpsinfo;
     if (info) {
-      const P = t.psinfo;
       setField(ps, P, 'pr_nlwp', info.nlwp);
       setField(ps, P, 'pr_pid', info.pid);
       setField(ps, P, 'pr_ppid', info.ppid);
@@ -561,22 +560,34 @@ export class Runtime {
       setField(ps, P, 'pr_fname', info.fname);
       setField(ps, P, 'pr_psargs', info.psargs);
       setField(ps, P, 'pr_argc', info.argc);
-      setField(ps, P, 'pr_dmodel', 2);
-      const L = t.lwpsinfo;
-      setField(lw, L, 'pr_lwpid', ctx.tid);
       setField(lw, L, 'pr_state', stateNumber(info.state));
       setField(lw, L, 'pr_sname', info.state.charCodeAt(0));
       setField(lw, L, 'pr_nice', info.nice);
       setField(lw, L, 'pr_pri', info.pri);
       setField(lw, L, 'pr_name', info.fname);
-      setField(lw, L, 'pr_onpro', ctx.cpu);
-      setField(lw, L, 'pr_bindpro', -1);
-      setField(lw, L, 'pr_bindpset', -1);
-      const m = findMember(P, 'pr_lwp');
-      if (m) ps.set(lw, m.offset);
+      setField(lw, L, 'pr_onpro', info.cpu);
+    } else if (task) {
+      // gone already: what the tracer knows
+      setField(ps, P, 'pr_nlwp', 1);
+      setField(ps, P, 'pr_pid', task.tgid);
+      setField(ps, P, 'pr_ppid', task.ppid);
+      setField(ps, P, 'pr_uid', task.uid);
+      setField(ps, P, 'pr_euid', task.uid);
+      setField(ps, P, 'pr_gid', task.gid);
+      setField(ps, P, 'pr_egid', task.gid);
+      setField(ps, P, 'pr_fname', task.comm);
+      setField(ps, P, 'pr_psargs', task.comm);
+      setField(lw, L, 'pr_name', task.comm);
+    } else {
+      return kind === ViewKind.Psinfo ? ps : lw;
     }
-    this.psinfoAddr = this.mem.map(ps);
-    this.lwpsinfoAddr = this.mem.map(lw);
+    setField(ps, P, 'pr_dmodel', 2);
+    setField(lw, L, 'pr_lwpid', id);
+    setField(lw, L, 'pr_bindpro', -1);
+    setField(lw, L, 'pr_bindpset', -1);
+    const m = findMember(P, 'pr_lwp');
+    if (m) ps.set(lw, m.offset);
+    return kind === ViewKind.Psinfo ? ps : lw;
   }
 
   progenyof(ctx: ProbeContext, pid: number): number {

@@ -165,6 +165,7 @@ export class Session implements FiringEnv {
     const pollMs = rate > 0n ? Number(rate) / 1e6 : DEFAULT_POLL_MS;
     const bufKb = Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024));
     k.onBatch = () => rt.out.flush();
+    rt.taskOf = (tid) => k.procs.lookup(tid);
     k.start(bufKb, pollMs);
     rt.timeBase = k.base;
   }
