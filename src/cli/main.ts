@@ -11,6 +11,8 @@ import { resolve as resolveType } from '../lang/types.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
+import { ProcProvider } from '../providers/proc.js';
+import { SchedProvider } from '../providers/sched.js';
 import { SdtProvider } from '../providers/sdt.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
@@ -20,6 +22,7 @@ import { Session } from '../runtime/session.js';
 import type { Value } from '../runtime/values.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
+import { Targets } from './targets.js';
 import { usage } from './usage.js';
 
 const OPTSTRING = '3:6:aAb:Bc:CD:ef:FGhHi:I:lL:m:n:o:p:P:qs:SU:vVwx:X:Z';
@@ -111,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const commands: Command[] = [];
+  const targetArgs: Array<{ kind: 'c' | 'p'; arg: string }> = [];
+  const macros0 = { target: 0 };
   let outFile: string | null = null;
   let zdefs = mode === 'list';
   let cpp = false;
@@ -190,9 +195,23 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'c':
       case 'p':
-        return fail(`-${c} needs the live-kernel providers, which this build does not include yet`);
+        targetArgs.push({ kind: c, arg: val });
+        break;
     }
     if (r !== null) return r;
+  }
+
+  // -c/-p processes exist before the programs compile: $target names the first
+  const targets = new Targets();
+  process.on('exit', () => targets.release());
+  for (const t of targetArgs) {
+    try {
+      const pid = t.kind === 'c' ? targets.create(t.arg) : targets.grab(t.arg);
+      if (targets.pids.length === 1) macros0.target = pid;
+    } catch (e) {
+      if (e instanceof DFatalError) return fail(e.message);
+      throw e;
+    }
   }
 
   const registry = new ProbeRegistry();
@@ -212,13 +231,15 @@ export async function main(argv: string[]): Promise<number> {
       ['egid', process.getegid?.() ?? 0],
       ['pgid', process.pid],
       ['sid', process.pid],
-      ['target', 0],
+      ['target', macros0.target],
     ]),
     used: new Set(),
   };
   const compiler = new Compiler(opts, registry, macros);
   registry.add(new ProfileProvider(compiler.types.get('uint64_t')));
   registry.add(new SyscallProvider(compiler.types), true);
+  registry.add(new ProcProvider(compiler.types), true);
+  registry.add(new SchedProvider(compiler.types), true);
   registry.add(new SdtProvider(compiler.types), true);
   compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
 
@@ -333,7 +354,8 @@ export async function main(argv: string[]): Promise<number> {
   compiler.link(clauses, { rt, G: rt.G, D: rt.D, AG: rt.aggs });
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
-  const session = new Session(rt, registry, dtraceProv, clauses, warn, testing);
+  const session = new Session(rt, registry, dtraceProv, clauses, warn, testing, macros0.target);
+  session.onLive = () => targets.resume(() => session.end());
   const onSignal = () => session.interrupt();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

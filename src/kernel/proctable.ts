@@ -3,7 +3,7 @@
 // first time it meets a thread and is kept right afterwards by the task and sched events it
 // asks for (new tasks, renames, execs, exits), which arrive in order with everything else.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export class TaskInfo {
   constructor(
@@ -34,10 +34,54 @@ function readTask(tid: number): TaskInfo | null {
   );
 }
 
+function readComm(pid: number, tid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').replace(/\n$/, '');
+  } catch {
+    return null;
+  }
+}
+
 export class ProcessTable {
   private readonly tasks = new Map<number, TaskInfo>();
   /** the entry for tasks that are gone before we could read them */
   private readonly unknown = new TaskInfo(0, '', 0, 0, 0);
+
+  /**
+   * Reads every process there is, before tracing starts: a task that exits before its first
+   * event is handled can no longer be read. Threads share their process's entry, except comm.
+   */
+  snapshot(): void {
+    let pids: string[];
+    try {
+      pids = readdirSync('/proc');
+    } catch {
+      return;
+    }
+    for (const p of pids) {
+      const pid = Number(p);
+      if (!(pid > 0) || this.tasks.has(pid)) continue;
+      const t = readTask(pid);
+      if (!t) continue;
+      this.tasks.set(pid, t);
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue;
+      }
+      for (const x of tids) {
+        const tid = Number(x);
+        if (tid !== pid && tid > 0) this.tasks.set(tid, new TaskInfo(t.tgid, readComm(pid, tid) ?? t.comm, t.ppid, t.uid, t.gid));
+      }
+    }
+  }
+
+  /** A name from an event's record, for a task first seen when it is already gone. */
+  noteComm(tid: number, comm: string): void {
+    const t = this.lookup(tid);
+    if (t.comm === '') t.comm = comm;
+  }
 
   lookup(tid: number): TaskInfo {
     let t = this.tasks.get(tid);

@@ -2,6 +2,7 @@
 // per-CPU readers, and the dispatch of each event to its handler by event id. Polls the ring
 // buffers every switchrate (default 10 ms) and reports lost events as DTrace does.
 
+import { closeSync, openSync, readSync } from 'node:fs';
 import { DFatalError } from '../lang/diagnostics.js';
 import { readEventFormat, type EventFormat } from './event-format.js';
 import { ProcessTable } from './proctable.js';
@@ -37,6 +38,8 @@ export class KernelTracer implements EventSink {
 
   constructor() {
     this.root = tracefsRoot();
+    // first, so the table knows a new task before a provider's handler for the same event runs
+    this.trackProcesses();
   }
 
   format(system: string, event: string): EventFormat {
@@ -70,7 +73,7 @@ export class KernelTracer implements EventSink {
   /** Creates the instance, enables the events, and starts reading. */
   start(bufferKb: number, pollMs: number): void {
     reapStaleInstances(this.root);
-    this.trackProcesses();
+    this.procs.snapshot();
     const inst = (this.instance = TraceInstance.create(this.root));
     inst.write('trace_options', 'nooverwrite');
     inst.setBufferSizeKb(bufferKb);
@@ -117,8 +120,13 @@ export class KernelTracer implements EventSink {
       procs.rename(tid, cstring(page, o + rnComm, 16));
     });
     const ex = this.format('sched', 'sched_process_exit');
-    const exPid = this.pidOffset(ex);
-    this.subscribe('sched', 'sched_process_exit', null, (_c, _p, v, o) => procs.exit(v.getInt32(o + exPid, true)));
+    const exPid = ex.fields.find((f) => f.name === 'pid')?.offset ?? this.pidOffset(ex);
+    const exComm = ex.fields.find((f) => f.name === 'comm')?.offset;
+    this.subscribe('sched', 'sched_process_exit', null, (_c, page, v, o) => {
+      const tid = v.getInt32(o + exPid, true);
+      if (exComm !== undefined) procs.noteComm(tid, cstring(page, o + exComm, 16));
+      procs.exit(tid);
+    });
   }
 
   private poll(): void {
@@ -129,6 +137,27 @@ export class KernelTracer implements EventSink {
       if (this.onBatch) this.onBatch();
     }
   }
+
+  /**
+   * A NUL-terminated string in a thread's memory, read now through /proc (so only right if the
+   * thread has not changed it since the event); empty if it cannot be read.
+   */
+  userString(tid: number, addr: bigint, max = 256): string {
+    if (addr === 0n) return '';
+    let fd = -1;
+    try {
+      fd = openSync(`/proc/${tid}/mem`, 'r');
+      const n = readSync(fd, this.userBuf, 0, Math.min(max, this.userBuf.length), addr);
+      const end = this.userBuf.subarray(0, n).indexOf(0);
+      return this.userBuf.toString('latin1', 0, end >= 0 ? end : n);
+    } catch {
+      return '';
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  private readonly userBuf = Buffer.alloc(4096);
 
   /** Nanoseconds of the reader's time base (events' `ts` are relative to it). */
   get base(): bigint {

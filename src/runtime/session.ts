@@ -55,6 +55,8 @@ export class Session implements FiringEnv {
   private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0 };
   private resolveDone: (() => void) | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
+  /** called once tracing is live and BEGIN has run (to let -c processes go) */
+  onLive: (() => void) | null = null;
   /** an interrupt (Ctrl-C/SIGTERM) asked us to stop */
   interrupted = 0;
 
@@ -128,6 +130,7 @@ export class Session implements FiringEnv {
     this.startKernel();
     this.fireLocal(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
+      this.onLive?.();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
       this.statusTimer = setInterval(() => this.reportDrops(), Math.max(10, rate));
     } else {
@@ -248,6 +251,11 @@ export class Session implements FiringEnv {
     if (this.statusTimer) clearInterval(this.statusTimer);
     // let the current event finish before END runs
     setImmediate(() => this.finish());
+  }
+
+  /** The traced processes are gone: what the kernel buffered still runs, then END. */
+  end(): void {
+    this.drainAndStop();
   }
 
   /** Ctrl-C and friends: what the kernel buffered before the stop still runs, then END. */

@@ -1,0 +1,105 @@
+// -c and -p: the processes dtrace traces on a user's behalf ($target). A created process is
+// held before it runs its command until every probe is live, so its first instruction is
+// traced; dtrace ends when the last of its target processes has exited.   [dt_proc.c]
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DFatalError } from '../lang/diagnostics.js';
+
+/** How often a grabbed process (not our child) is checked for having exited. */
+const GRAB_POLL_MS = 50;
+
+function findExecutable(cmd: string): string | null {
+  const candidates = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '/usr/bin:/bin').split(':').map((d) => join(d || '.', cmd));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** Whether a process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export class Targets {
+  readonly pids: number[] = [];
+  private readonly created: ChildProcess[] = [];
+  private live = 0;
+  private polls: NodeJS.Timeout[] = [];
+  private onGone: (() => void) | null = null;
+
+  /** -c: starts a command (split at blanks, as dtrace does), held until resume(). */
+  create(command: string): number {
+    const argv = command.split(/[ \t\n]+/).filter((a) => a !== '');
+    if (argv.length === 0 || findExecutable(argv[0]) === null) {
+      throw new DFatalError(`failed to execute ${argv[0] ?? ''}: No such file or directory`);
+    }
+    // the shell waits for a line on fd 3, then becomes the command (same pid)
+    const child = spawn('/bin/sh', ['-c', 'read -r _ <&3; exec 3<&-; exec "$@"', 'sh', ...argv], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    });
+    if (child.pid === undefined) throw new DFatalError(`failed to execute ${argv[0]}: cannot create a process`);
+    child.on('exit', () => this.gone());
+    this.created.push(child);
+    this.pids.push(child.pid);
+    this.live++;
+    return child.pid;
+  }
+
+  /** -p: a running process. */
+  grab(text: string): number {
+    if (!/^[0-9]+$/.test(text)) throw new DFatalError(`invalid pid: ${text}`);
+    const pid = Number(text);
+    if (!alive(pid)) throw new DFatalError(`failed to grab pid ${pid}: No such process`);
+    this.pids.push(pid);
+    this.live++;
+    this.polls.push(
+      setInterval(() => {
+        if (!alive(pid)) {
+          this.polls.forEach(clearInterval);
+          this.gone();
+        }
+      }, GRAB_POLL_MS),
+    );
+    return pid;
+  }
+
+  /** Lets created processes run (tracing is live). `onAllGone` runs when every target has exited. */
+  resume(onAllGone: () => void): void {
+    this.onGone = onAllGone;
+    for (const c of this.created) {
+      const pipe = c.stdio[3] as NodeJS.WritableStream | null;
+      pipe?.end('\n');
+    }
+    if (this.pids.length > 0 && this.live === 0) onAllGone();
+  }
+
+  private gone(): void {
+    this.live--;
+    if (this.live === 0 && this.onGone) this.onGone();
+  }
+
+  /** dtrace ends before its processes: created ones are killed, grabbed ones left alone. */
+  release(): void {
+    for (const t of this.polls) clearInterval(t);
+    this.polls = [];
+    for (const c of this.created) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,88 @@
+// Shared by the providers whose probes are made from tracepoints rather than being one
+// (proc, sched): each probe names the events it listens to and decides, per record, whether
+// it fires, as whom, and with which arguments.                   [dt_prov_proc.c, dt_prov_sched.c]
+
+import type { EventFormat } from '../kernel/event-format.js';
+import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
+import type { TypeScope } from '../lang/typescope.js';
+import { type DType, pointerTo } from '../lang/types.js';
+import type { ProbeContext } from '../runtime/context.js';
+import { fillTask } from './kernel-event.js';
+import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
+
+/** A record's field offsets by name, from the event's published format. */
+export class Fields {
+  constructor(readonly format: EventFormat) {}
+
+  has(name: string): boolean {
+    return this.format.fields.some((f) => f.name === name);
+  }
+
+  at(name: string): number {
+    const f = this.format.fields.find((x) => x.name === name) ?? this.format.common.find((x) => x.name === name);
+    if (!f) throw new Error(`internal: ${this.format.system}:${this.format.name} has no field ${name}`);
+    return f.offset;
+  }
+}
+
+/** What a probe's record handler can use. */
+export interface Hook {
+  ctx: ProbeContext;
+  tracer: KernelTracer;
+  /** fills who, where and when (the thread `tid`), then runs the probe's clauses */
+  fireAs(tid: number, cpu: number, ts: number): void;
+}
+
+export interface DerivedProbe {
+  name: string;
+  /** D types of args[0..] */
+  args: string[];
+  /** the events it needs and, for each, the handler made from the event's fields */
+  sources: Array<{ system: string; event: string; handler: (f: Fields, h: Hook) => EventHandler }>;
+}
+
+export abstract class DerivedProvider implements Provider {
+  abstract readonly name: string;
+  protected abstract readonly table: DerivedProbe[];
+  private readonly byDef = new Map<ProbeDef, DerivedProbe>();
+
+  constructor(private readonly types: TypeScope) {}
+
+  populate(newProbe: NewProbe): void {
+    for (const p of this.table) {
+      const args = p.args.map((t) => this.type(t));
+      this.byDef.set(newProbe('vmlinux', '', p.name, args), p);
+    }
+  }
+
+  private type(name: string): DType {
+    const ptr = /^(.*?)\s*\*$/.exec(name);
+    const t = this.types.lookup(ptr ? ptr[1] : name);
+    if (!t) throw new Error(`internal: no type ${name}`);
+    return ptr ? pointerTo(t) : t;
+  }
+
+  enable(probes: ProbeDef[], env: FiringEnv): void {
+    const tracer = env.tracer();
+    const ctx = env.ctx;
+    for (const def of probes) {
+      const p = this.byDef.get(def)!;
+      const hook: Hook = {
+        ctx,
+        tracer,
+        fireAs: (tid, cpu, ts) => {
+          fillTask(ctx, tracer.procs, cpu, tid, ts);
+          env.fire(def);
+        },
+      };
+      for (const s of p.sources) {
+        const f = new Fields(tracer.format(s.system, s.event));
+        tracer.subscribe(s.system, s.event, null, s.handler(f, hook));
+      }
+    }
+  }
+
+  disable(): void {
+    // the session's tracer owns the events
+  }
+}

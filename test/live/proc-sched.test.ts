@@ -1,0 +1,79 @@
+// The proc and sched providers, and -c/-p, against the live kernel.
+
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { Tracing, liveUnavailable, ourInstances, runDtrace, workload } from './harness.js';
+
+const skip = liveUnavailable() ?? false;
+
+test('proc: create, start, exec-success, exit, in order, as the right processes', { skip }, async () => {
+  // $1 must be the workload shell's pid, known only once it runs: use a shell that waits
+  const sh = spawn('/bin/sh', ['-c', 'read -r _; /bin/true; /bin/true'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const e = new Tracing([
+    '-q',
+    '-n',
+    `proc:::create /pid == $1/ { printf("create %d\\n", args[0]->pr_pid); }
+     proc:::start /ppid == $1/ { printf("start %d\\n", pid); }
+     proc:::exec-success /ppid == $1/ { printf("exec %d %s\\n", pid, execname); }
+     proc:::exit /ppid == $1/ { printf("exit %d %s %d\\n", pid, execname, args[0]); }`,
+    String(sh.pid),
+  ]);
+  await e.ready();
+  sh.stdin!.end('\n');
+  await new Promise((r) => sh.on('exit', r));
+  const r = await e.stop();
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 8, r.stdout);
+  for (let i = 0; i < 2; i++) {
+    const child = Number(/^create (\d+)$/.exec(lines[i * 4])![1]);
+    assert.deepEqual(lines.slice(i * 4, i * 4 + 4), [`create ${child}`, `start ${child}`, `exec ${child} true`, `exit ${child} true 1`]);
+  }
+  assert.deepEqual(ourInstances(), []);
+});
+
+test('proc:::exit reports a process killed by a signal', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'proc:::exit /execname == "sleep"/ { printf("%s %d\\n", execname, args[0]); }']);
+  await d.ready();
+  workload('sleep 5 & sleep 0.2; kill -KILL $!; wait');
+  const r = await d.stop();
+  assert.match(r.stdout, /^sleep 2$/m);
+});
+
+test('sched: on-cpu and off-cpu fire as the thread switched in and out', { skip }, async () => {
+  const d = new Tracing([
+    '-q',
+    '-n',
+    'sched:::on-cpu /execname == "dd"/ { @on = count(); } sched:::off-cpu /execname == "dd"/ { @off = count(); } END { printa("on %@d\\n", @on); printa("off %@d\\n", @off); }',
+  ]);
+  await d.ready();
+  workload('dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null');
+  const r = await d.stop();
+  const on = Number(/^on (\d+)$/m.exec(r.stdout)?.[1]);
+  const off = Number(/^off (\d+)$/m.exec(r.stdout)?.[1]);
+  assert.ok(on >= 1 && off >= 1 && Math.abs(on - off) <= 1, r.stdout);
+});
+
+test('-c runs the command, traces it from its start, and exits when it does', { skip }, () => {
+  const r = runDtrace(['-q', '-n', 'syscall::write:entry /pid == $target/ { @ = count(); } END { printa("writes %@d\\n", @); }', '-c', '/bin/echo hello']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^hello$/m);
+  assert.match(r.stdout, /^writes 1$/m);
+  assert.deepEqual(ourInstances(), []);
+});
+
+test('-c with a command that does not exist', { skip }, () => {
+  const r = runDtrace(['-n', 'BEGIN', '-c', 'no-such-command-dtrace-ts']);
+  assert.equal(r.stderr, 'dtrace: failed to execute no-such-command-dtrace-ts: No such file or directory\n');
+  assert.equal(r.code, 1);
+});
+
+test('-p attaches to a running process and exits when it does', { skip }, async () => {
+  const victim = spawn('/bin/sh', ['-c', 'sleep 0.5; cd /; cd /'], { stdio: 'ignore' });
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry /pid == $target/ { @ = count(); } END { printa("chdirs %@d\\n", @); }', '-p', String(victim.pid)]);
+  const r = await d.finished();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^chdirs 2$/m);
+  const bad = runDtrace(['-n', 'BEGIN', '-p', '999999999']);
+  assert.equal(bad.stderr, 'dtrace: failed to grab pid 999999999: No such process\n');
+});
