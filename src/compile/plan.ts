@@ -20,6 +20,8 @@ export interface ClausePlan {
   reads: Set<string>;
   /** the clause reads thread-local variables (events need the thread id) */
   threadLocals: boolean;
+  /** the clause needs the kernel stack (stack(), stackdepth, caller) */
+  kernelStack: boolean;
   /**
    * Conjuncts of the predicate a kernel filter can evaluate. The predicate is their AND with
    * `rest`; when `rest` is null the kernel filter is the whole predicate.
@@ -31,7 +33,7 @@ export interface ClausePlan {
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernel: [], rest: null };
+  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, kernel: [], rest: null };
   const c = cc.clause;
   if (c.predicate) {
     collectReads(c.predicate, plan);
@@ -101,7 +103,10 @@ function collectStmt(s: A.Stmt, plan: ClausePlan): void {
 function collectReads(e: A.Expr, plan: ClausePlan): void {
   switch (e.kind) {
     case A.N.Ident:
-      if (e.resolved === A.IdentKind.Builtin) plan.reads.add(e.name);
+      if (e.resolved === A.IdentKind.Builtin) {
+        plan.reads.add(e.name);
+        if (e.name === 'stackdepth' || e.name === 'caller') plan.kernelStack = true;
+      }
       if (e.resolved === A.IdentKind.Inline && e.inlineExpr) collectReads(e.inlineExpr, plan);
       return;
     case A.N.SelfVar:
@@ -117,6 +122,7 @@ function collectReads(e: A.Expr, plan: ClausePlan): void {
       for (const a of e.args) collectReads(a, plan);
       return;
     case A.N.Call:
+      if (e.name === 'stack') plan.kernelStack = true;
       for (const a of e.args) collectReads(a, plan);
       return;
     case A.N.Member:

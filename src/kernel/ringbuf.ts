@@ -65,8 +65,16 @@ class CpuBuffer {
 
 export class RingReader {
   private readonly bufs: CpuBuffer[];
-  /** timestamps passed to the sink are relative to this (ns, the instance's trace clock) */
-  base = -1n;
+  /**
+   * Timestamps passed to the sink are ns after this: now on CLOCK_MONOTONIC, which the
+   * instance's "mono" trace clock (and BPF's ktime) also read.
+   */
+  base = process.hrtime.bigint();
+  /** the record peekNext() found: in `peekView` at [peekOff, peekOff + peekLen) */
+  peekView: DataView | null = null;
+  peekOff = 0;
+  peekLen = 0;
+  private readonly byCpu: CpuBuffer[] = [];
   /** pages read in all, and pages that were partially filled */
   pagesRead = 0;
   /** most pages read from one CPU in one drain, so a flood cannot starve the others */
@@ -78,6 +86,21 @@ export class RingReader {
     private readonly pageSize: number,
   ) {
     this.bufs = cpus.map((c) => new CpuBuffer(c));
+    for (const b of this.bufs) this.byCpu[b.cpu] = b;
+  }
+
+  /**
+   * The record after the one being handled on `cpu` (where a trigger writes its stack trace),
+   * if it has been read; it is still handed to the sink in its turn.
+   */
+  peekNext(cpu: number): boolean {
+    const b = this.byCpu[cpu];
+    if (b === undefined || b.next >= b.nev) return false;
+    const i = b.next;
+    this.peekView = b.views[b.evPage[i]];
+    this.peekOff = b.evOff[i];
+    this.peekLen = b.evLen[i];
+    return true;
   }
 
   open(): void {
@@ -140,7 +163,6 @@ export class RingReader {
   private decodePage(b: CpuBuffer, idx: number): boolean {
     const v = b.views[idx];
     const pageTs = v.getBigUint64(0, true);
-    if (this.base < 0n) this.base = pageTs;
     let ts = Number(pageTs - this.base);
     const size = Number(v.getBigUint64(8, true) & BigInt(COMMIT_MASK));
     const end = Math.min(DATA_START + size, this.pageSize);

@@ -5,6 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DFatalError } from '../lang/diagnostics.js';
 import { readEventFormat, type EventFormat } from './event-format.js';
+import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { RingReader, type EventSink } from './ringbuf.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
@@ -23,13 +24,20 @@ export function cstring(page: Buffer, off: number, max: number): string {
   return page.toString('latin1', off, end);
 }
 
+/** Frames of the tracing machinery itself, at the top of a trigger's stack trace. */
+const TRACING_FRAME = /`(trace_event_raw_event_|__traceiter_|perf_trace_|__bpf_trace_|ftrace_syscall_|trace_call_bpf|event_triggers_)/;
+
 export class KernelTracer implements EventSink {
   readonly root: string;
   readonly procs = new ProcessTable();
   private instance: TraceInstance | null = null;
   private reader: RingReader | null = null;
   private readonly handlers: Array<EventHandler | undefined> = [];
-  private readonly enabled: Array<{ system: string; event: string; filter: string | null }> = [];
+  private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean }> = [];
+  /** the kernel_stack record a stacktrace trigger writes after its event, and its layout */
+  private stackId = -1;
+  private stackSizeAt = 0;
+  private stackCallerAt = 0;
   private readonly formats = new Map<string, EventFormat>();
   private timer: NodeJS.Timeout | null = null;
   private readonly droppedSeen = new Map<number, number>();
@@ -52,9 +60,18 @@ export class KernelTracer implements EventSink {
     return f;
   }
 
-  /** Asks for an event, with a tracefs filter or none; `handler` gets each of its records. */
-  subscribe(system: string, event: string, filter: string | null, handler: EventHandler): void {
+  /**
+   * Asks for an event, with a tracefs filter or none; `handler` gets each of its records.
+   * `stack`: the kernel records a stack trace with each one (kernelStack() reads it).
+   */
+  subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false): void {
     const f = this.format(system, event);
+    if (stack && this.stackId < 0) {
+      const st = this.format('ftrace', 'kernel_stack');
+      this.stackId = st.id;
+      this.stackSizeAt = st.fields.find((x) => x.name === 'size')!.offset;
+      this.stackCallerAt = st.fields.find((x) => x.name === 'caller')!.offset;
+    }
     const prev = this.handlers[f.id];
     if (prev) {
       // two users of one event (a provider and the process table): both see it
@@ -64,10 +81,11 @@ export class KernelTracer implements EventSink {
       };
       const e = this.enabled.find((x) => x.system === system && x.event === event);
       if (e && e.filter !== filter) e.filter = null;
+      if (e && stack) e.stack = true;
       return;
     }
     this.handlers[f.id] = handler;
-    this.enabled.push({ system, event, filter });
+    this.enabled.push({ system, event, filter, stack });
   }
 
   /** Creates the instance, enables the events, and starts reading. */
@@ -79,6 +97,7 @@ export class KernelTracer implements EventSink {
     inst.setBufferSizeKb(bufferKb);
     for (const e of this.enabled) {
       try {
+        if (e.stack) inst.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
         inst.enableEvent(e.system, e.event, e.filter);
       } catch (err) {
         // a filter the kernel refuses only costs speed: user space runs every predicate anyway
@@ -136,6 +155,28 @@ export class KernelTracer implements EventSink {
       this.procs.sweep();
       if (this.onBatch) this.onBatch();
     }
+  }
+
+  /**
+   * The kernel stack recorded with the event being handled on `cpu`, into `frames` (as
+   * kernelOffset()s, innermost first, the tracing machinery's own frames left out); returns
+   * the number of frames.
+   */
+  kernelStack(cpu: number, frames: Float64Array): number {
+    const r = this.reader;
+    if (r === null || !r.peekNext(cpu)) return 0;
+    const v = r.peekView!;
+    const off = r.peekOff;
+    if (v.getUint16(off, true) !== this.stackId) return 0;
+    const count = Math.min(v.getInt32(off + this.stackSizeAt, true), (r.peekLen - this.stackCallerAt) >> 3);
+    let n = 0;
+    for (let i = 0; i < count && n < frames.length; i++) {
+      const a = kernelOffset(v, off + this.stackCallerAt + i * 8);
+      if (a < 0) continue;
+      if (n === 0 && TRACING_FRAME.test(kernelSymbols.frame(a))) continue;
+      frames[n++] = a;
+    }
+    return n;
   }
 
   /**

@@ -7,7 +7,7 @@ import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { type DType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
-import { fillTask } from './kernel-event.js';
+import { fillTask, wantsStack } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
 /** A record's field offsets by name, from the event's published format. */
@@ -67,17 +67,19 @@ export abstract class DerivedProvider implements Provider {
     const ctx = env.ctx;
     for (const def of probes) {
       const p = this.byDef.get(def)!;
+      const stack = wantsStack(env.plans(def));
       const hook: Hook = {
         ctx,
         tracer,
         fireAs: (tid, cpu, ts) => {
           fillTask(ctx, tracer.procs, cpu, tid, ts);
+          if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
           env.fire(def);
         },
       };
       for (const s of p.sources) {
         const f = new Fields(tracer.format(s.system, s.event));
-        tracer.subscribe(s.system, s.event, null, s.handler(f, hook));
+        tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack);
       }
     }
   }

@@ -66,6 +66,11 @@ export function describeFromFields(def: ProbeDef, fields: EventField[], scope: T
   def.argNames = fields.map((f) => f.name);
 }
 
+/** Whether any clause needs the kernel stack recorded with each event. */
+export function wantsStack(plans: ClausePlan[]): boolean {
+  return plans.some((p) => p.kernelStack);
+}
+
 /** Argument indexes the clauses read; null: all of them (args[] with a computed index). */
 export function argsRead(plans: ClausePlan[]): Set<number> | null {
   const out = new Set<number>();
@@ -132,6 +137,7 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
   ctx.gid = t.gid;
   ctx.execname = tid === 0 ? `swapper/${cpu}` : t.comm;
   ctx.errno = 0;
+  ctx.kstackLen = 0;
   ctx.eventTs = ts;
   ctx.timestamp = -1n;
 }

@@ -14,6 +14,7 @@ import {
   fillTask,
   kernelFilter,
   type FilterField,
+  wantsStack,
 } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
@@ -62,11 +63,13 @@ export class SdtProvider implements Provider {
       if (never) continue;
       const decode = compileDecoder(fields, argsRead(plans));
       const pidAt = tracer.pidOffset(format);
+      const stack = wantsStack(plans);
       tracer.subscribe(system, event, filter, (cpu, page, view, off, _len, ts) => {
         fillTask(ctx, procs, cpu, view.getInt32(off + pidAt, true), ts);
         decode(page, view, off, ctx);
+        if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
         env.fire(def);
-      });
+      }, stack);
     }
   }
 

@@ -15,6 +15,7 @@ import {
   fillTask,
   kernelFilter,
   type FilterField,
+  wantsStack,
 } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
@@ -81,11 +82,13 @@ export class SyscallProvider implements Provider {
           )
         : compileDecoder(fields, argsRead(plans));
       const pidAt = tracer.pidOffset(format);
+      const stack = wantsStack(plans);
       tracer.subscribe(SYSTEM, event, filter, (cpu, page, view, off, _len, ts) => {
         fillTask(ctx, procs, cpu, view.getInt32(off + pidAt, true), ts);
         decode(page, view, off, ctx);
+        if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
         env.fire(def);
-      });
+      }, stack);
     }
   }
 

@@ -18,6 +18,9 @@ export class Probe {
   }
 }
 
+/** The deepest kernel stack recorded (the kernel's own limit is lower). */
+export const MAX_STACK_FRAMES = 128;
+
 export class ProbeContext {
   probe: Probe = new Probe(0, '', '', '', '');
   /** enabled probe ID of the clause running */
@@ -40,6 +43,9 @@ export class ProbeContext {
   timestamp = -1n;
   /** a kernel event's time, in ns after the tracer's time base (-1: the probe fired here, now) */
   eventTs = -1;
+  /** the kernel stack recorded with the event (kernel addresses as offsets: see kernel/ksyms) */
+  kstack = new Float64Array(MAX_STACK_FRAMES);
+  kstackLen = 0;
   /** clause-local (this->) variables of this firing, by id */
   L: Array<Value | null | undefined> = [];
 }

@@ -6,6 +6,7 @@ import { readProc } from '../kernel/procfs.js';
 import { AggFn, Aggregation, KeyType, OpaqueKeyType, createAggregation } from './aggregate.js';
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
+import { kernelAddress, kernelSymbols } from '../kernel/ksyms.js';
 import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputSink } from './output.js';
@@ -737,19 +738,26 @@ export class Runtime {
 
   /** A stack as a value (an aggregation key): its frames, symbolised, one per line. */
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
-    void ctx;
-    void kind;
-    void n;
-    // probes without a kernel or user context (BEGIN, END, tick) have an empty stack
-    return '';
+    // user stacks are not recorded yet; probes without a kernel context (BEGIN, END) have none
+    if (kind !== 'stack' || ctx.kstackLen === 0) return '';
+    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.opts.num('stackframes'));
+    let s = '';
+    for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
+    return s;
   }
 
   stack(ctx: ProbeContext, kind: string, n: number): void {
-    void ctx;
-    void kind;
-    void n;
-    // probes without a kernel or user context (BEGIN, END, tick) have an empty stack
-    this.put('\n');
+    const v = this.stackValue(ctx, kind, n);
+    this.put(formatStack(v === '' ? [] : v.split('\n')));
+  }
+
+  stackdepth(ctx: ProbeContext): number {
+    return ctx.kstackLen;
+  }
+
+  /** The address the probe's function was called from: the stack's second frame. */
+  caller(ctx: ProbeContext): bigint {
+    return ctx.kstackLen > 1 ? kernelAddress(ctx.kstack[1]) : 0n;
   }
 
   symbol(ctx: ProbeContext, kind: string, addr: bigint): void {

@@ -97,6 +97,7 @@ export class Session implements FiringEnv {
     ctx.gid = me.gid;
     ctx.execname = me.execname;
     ctx.errno = 0;
+    ctx.kstackLen = 0;
     ctx.eventTs = -1;
   }
 

@@ -74,3 +74,14 @@ test('exit() in a clause ends tracing and removes the instance', { skip }, async
   assert.equal(r.code, 3);
   assert.deepEqual(ourInstances(), []);
 });
+
+test('stack() gives symbolised kernel stacks, as an action and as an aggregation key', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry /execname == "sh"/ { @[stack()] = count(); @depth = max(stackdepth); }']);
+  await d.ready();
+  workload('cd /; cd /; cd /');
+  const r = await d.stop();
+  // frames are module`function+0xoffset, innermost first, ending in the syscall entry
+  assert.match(r.stdout, /^ {14}vmlinux`do_syscall_64\+0x[0-9a-f]+$/m);
+  assert.match(r.stdout, /^ {14}vmlinux`entry_SYSCALL_64[a-z_]*\+0x[0-9a-f]+\n +3$/m);
+  assert.doesNotMatch(r.stdout, /trace_event_raw_event|ftrace_syscall_enter/);
+});

@@ -1,0 +1,85 @@
+// Kernel symbols (/proc/kallsyms), for stack() and sym(): an address becomes
+// "vmlinux`do_syscall_64+0x5d", as DTrace prints kernel frames. Loaded on first use (the file
+// is large and the kernel takes ~50 ms to produce it); each address is looked up once.
+
+import { readFileSync } from 'node:fs';
+
+/**
+ * Kernel addresses all lie at or above this, so an address minus it fits a double exactly
+ * (Numbers are exact to 2^53; kernel addresses need 48 bits here).
+ */
+const KERNEL_BASE = 0xffff_0000_0000_0000n;
+const KERNEL_BASE_HI = 0xffff0000;
+
+export class KernelSymbols {
+  private addrs = new Float64Array(0);
+  private names: string[] = [];
+  private loaded = false;
+  private readonly cache = new Map<number, string>();
+
+  private load(): void {
+    this.loaded = true;
+    let text: string;
+    try {
+      text = readFileSync('/proc/kallsyms', 'latin1');
+    } catch {
+      return;
+    }
+    const rows: Array<[number, string]> = [];
+    for (const line of text.split('\n')) {
+      // "ffffffff81000000 T _stext" or "ffffffffc0201000 t name\t[module]"
+      const sp = line.indexOf(' ');
+      if (sp !== 16) continue;
+      const type = line.charCodeAt(17) | 0x20;
+      if (type !== 0x74 /* t */ && type !== 0x77 /* w */) continue;
+      const hi = parseInt(line.slice(0, 8), 16);
+      if (hi < KERNEL_BASE_HI) continue;
+      const addr = (hi - KERNEL_BASE_HI) * 0x1_0000_0000 + parseInt(line.slice(8, 16), 16);
+      const rest = line.slice(19);
+      const tab = rest.indexOf('\t');
+      const name = tab < 0 ? `vmlinux\`${rest}` : `${rest.slice(tab + 2, rest.length - 1)}\`${rest.slice(0, tab)}`;
+      rows.push([addr, name]);
+    }
+    rows.sort((a, b) => a[0] - b[0]);
+    this.addrs = Float64Array.from(rows, (r) => r[0]);
+    this.names = rows.map((r) => r[1]);
+  }
+
+  /** An address (as kernelOffset() gives it) as DTrace prints a frame; hex if no symbol covers it. */
+  frame(off: number): string {
+    let s = this.cache.get(off);
+    if (s !== undefined) return s;
+    if (!this.loaded) this.load();
+    const a = this.addrs;
+    let lo = 0;
+    let hi = a.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid] <= off) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0) s = '0x' + (KERNEL_BASE + BigInt(off)).toString(16);
+    else {
+      const delta = off - a[found];
+      s = delta === 0 ? this.names[found] : `${this.names[found]}+0x${delta.toString(16)}`;
+    }
+    this.cache.set(off, s);
+    return s;
+  }
+}
+
+/** A kernel address as an exact Number: its offset from the base of the kernel's half. */
+export function kernelOffset(view: DataView, at: number): number {
+  const hi = view.getUint32(at + 4, true);
+  return hi < KERNEL_BASE_HI ? -1 : (hi - KERNEL_BASE_HI) * 0x1_0000_0000 + view.getUint32(at, true);
+}
+
+/** The address a kernelOffset() stands for. */
+export function kernelAddress(off: number): bigint {
+  return KERNEL_BASE + BigInt(off);
+}
+
+export const kernelSymbols = new KernelSymbols();
