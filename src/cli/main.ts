@@ -11,6 +11,7 @@ import { resolve as resolveType } from '../lang/types.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
+import { FbtProvider } from '../providers/fbt.js';
 import { ProcProvider } from '../providers/proc.js';
 import { SchedProvider } from '../providers/sched.js';
 import { SdtProvider } from '../providers/sdt.js';
@@ -241,6 +242,7 @@ export async function main(argv: string[]): Promise<number> {
   registry.add(new ProcProvider(compiler.types), true);
   registry.add(new SchedProvider(compiler.types), true);
   registry.add(new SdtProvider(compiler.types), true);
+  registry.add(new FbtProvider(), true);
   compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
 
   // compile every program, in command-line order

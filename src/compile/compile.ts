@@ -10,7 +10,7 @@ import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
 import { DType, Kind, resolve } from '../lang/types.js';
-import type { ProbeDef } from '../providers/provider.js';
+import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { ProbeContext } from '../runtime/context.js';
 import { Options, OptionError } from '../runtime/options.js';
@@ -166,7 +166,12 @@ export class Compiler {
     } else {
       const text = this.expandMacros(spec.text, spec.line);
       const desc = parseProbeDesc(text, spec.line, this.level);
-      defs = this.registry.match(desc);
+      try {
+        defs = this.registry.match(desc);
+      } catch (e) {
+        if (e instanceof ProviderUnavailable) throw new DCompileError('D_PDESC_ZERO', spec.line, e.message);
+        throw e;
+      }
       descText = `${desc.provider}:${desc.module}:${desc.func}:${desc.name}`;
     }
     if (defs.length === 0 && !this.allowZeroMatches) {

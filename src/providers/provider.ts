@@ -27,6 +27,9 @@ export interface ProbeDef {
   described: boolean;
 }
 
+/** A provider that cannot work on this system says why, and what to use instead. */
+export class ProviderUnavailable extends Error {}
+
 export type NewProbe = (module: string, func: string, name: string, argTypes: DType[]) => ProbeDef;
 
 /** What the session gives providers when tracing starts. */

@@ -140,10 +140,12 @@ export class ProbeRegistry {
         globMatch(desc.func, d.probe.func) &&
         globMatch(desc.name, d.probe.name),
     );
-    if (out.length > 0 || isGlob(desc.name) || desc.name === '') return out;
+    if (out.length > 0) return out;
     for (const p of this.providers) {
       if (!p.provide || !this.populated.has(p)) continue;
       if (desc.provider !== '' && desc.provider !== p.name) continue;
+      // only a provider named outright is asked about a pattern
+      if ((isGlob(desc.name) || desc.name === '') && desc.provider !== p.name) continue;
       const def = p.provide(desc, (m, f, n, args) => this.newProbe(p, m, f, n, args));
       if (def) return [def];
     }

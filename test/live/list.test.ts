@@ -1,7 +1,7 @@
 // dtrace -l and -lv for kernel probes: every syscall and tracepoint, typed arguments with names.
 
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { TRACEFS, liveUnavailable, runDtrace } from './harness.js';
 
@@ -39,4 +39,16 @@ test('a tracepoint fires with its fields as arguments (strings included)', { ski
   workload('/bin/true');
   const r = await d.stop();
   assert.match(r.stdout, /^\/(usr\/)?bin\/true\|true$/m);
+});
+
+test('fbt on a kernel without kprobe events: why, and the probe to use instead', { skip }, () => {
+  const r = runDtrace(['-n', 'fbt::sys_chdir:entry']);
+  assert.equal(r.code, 1);
+  const why = existsSync(`${TRACEFS}/kprobe_events`)
+    ? 'dtrace-ts does not implement fbt probes yet'
+    : `the kernel has no kprobe events (${TRACEFS}/kprobe_events is missing: it was built without CONFIG_KPROBE_EVENTS)`;
+  assert.equal(
+    r.stderr,
+    `dtrace: invalid probe specifier fbt::sys_chdir:entry: fbt probes are not available: ${why}; syscall::chdir:entry traces the same system call\n`,
+  );
 });
