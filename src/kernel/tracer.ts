@@ -180,25 +180,31 @@ export class KernelTracer implements EventSink {
   }
 
   /**
-   * A NUL-terminated string in a thread's memory, read now through /proc (so only right if the
-   * thread has not changed it since the event); empty if it cannot be read.
+   * Up to `size` bytes of a thread's memory, read now through /proc (so only right if the
+   * thread has not changed them since the event); fewer if the mapping ends; null if none.
    */
-  userString(tid: number, addr: bigint, max = 256): string {
-    if (addr === 0n) return '';
+  userMemory(tid: number, addr: bigint, size: number): Uint8Array | null {
+    if (addr === 0n || size <= 0) return null;
     let fd = -1;
     try {
       fd = openSync(`/proc/${tid}/mem`, 'r');
-      const n = readSync(fd, this.userBuf, 0, Math.min(max, this.userBuf.length), addr);
-      const end = this.userBuf.subarray(0, n).indexOf(0);
-      return this.userBuf.toString('latin1', 0, end >= 0 ? end : n);
+      const buf = new Uint8Array(size);
+      const n = readSync(fd, buf, 0, size, addr);
+      return n > 0 ? buf.subarray(0, n) : null;
     } catch {
-      return '';
+      return null;
     } finally {
       if (fd >= 0) closeSync(fd);
     }
   }
 
-  private readonly userBuf = Buffer.alloc(4096);
+  /** A NUL-terminated string in a thread's memory (see userMemory); empty if unreadable. */
+  userString(tid: number, addr: bigint, max = 256): string {
+    const b = this.userMemory(tid, addr, max);
+    if (b === null) return '';
+    const end = b.indexOf(0);
+    return Buffer.from(b.buffer, b.byteOffset, end >= 0 ? end : b.length).toString('latin1');
+  }
 
   /** Nanoseconds of the reader's time base (events' `ts` are relative to it). */
   get base(): bigint {

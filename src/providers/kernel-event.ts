@@ -138,6 +138,7 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
   ctx.execname = tid === 0 ? `swapper/${cpu}` : t.comm;
   ctx.errno = 0;
   ctx.kstackLen = 0;
+  ctx.capturedN = 0;
   ctx.eventTs = ts;
   ctx.timestamp = -1n;
 }

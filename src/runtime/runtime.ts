@@ -489,23 +489,42 @@ export class Runtime {
     return S.inet_ntop(af, this.mem.bytes(addr, af === S.AF_INET6 ? 16 : 4), this.strsize);
   }
 
+  /**
+   * Reads a thread's user memory now (set when kernel probes are enabled); bytes captured in
+   * the kernel when the probe fired (ctx.captured) take precedence.
+   */
+  userMemory: ((tid: number, addr: bigint, size: number) => Uint8Array | null) | null = null;
+
+  private userBytes(ctx: ProbeContext, addr: bigint, size: number): Uint8Array {
+    const b = this.userMemory && ctx.tid !== 0 ? this.userMemory(ctx.tid, addr, size) : null;
+    if (b === null) throw new S.DFault(S.FLT_BADADDR, addr);
+    return b;
+  }
+
   copyin(ctx: ProbeContext, addr: bigint, size: bigint): bigint {
-    void ctx;
-    void size;
-    throw new S.DFault(S.FLT_BADADDR, addr);
+    const n = Number(size);
+    const b = this.userBytes(ctx, addr, n);
+    if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
+    const dst = this.mem.alloca(size);
+    this.mem.copyIn(dst, b, n);
+    return dst;
   }
 
   copyinstr(ctx: ProbeContext, addr: bigint, size?: bigint): string {
-    void ctx;
-    void size;
-    throw new S.DFault(S.FLT_BADADDR, addr);
+    const max = size === undefined ? this.strsize : Math.min(this.strsize, Number(size));
+    for (let i = 0; i < ctx.capturedN; i++) {
+      if (ctx.capturedAddr[i] === addr) return ctx.capturedStr[i].slice(0, max);
+    }
+    const b = this.userBytes(ctx, addr, max);
+    const end = b.indexOf(0);
+    return bytesToStr(end >= 0 ? b.subarray(0, end) : b);
   }
 
   copyinto(ctx: ProbeContext, addr: bigint, size: bigint, dst: bigint): void {
-    void ctx;
-    void size;
-    void dst;
-    throw new S.DFault(S.FLT_BADADDR, addr);
+    const n = Number(size);
+    const b = this.userBytes(ctx, addr, n);
+    if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
+    this.mem.copyIn(dst, b, n);
   }
 
   // -- process and CPU views (curpsinfo, curlwpsinfo, curcpu) ----------------------------

@@ -98,6 +98,7 @@ export class Session implements FiringEnv {
     ctx.execname = me.execname;
     ctx.errno = 0;
     ctx.kstackLen = 0;
+    ctx.capturedN = 0;
     ctx.eventTs = -1;
   }
 
@@ -170,6 +171,7 @@ export class Session implements FiringEnv {
     const bufKb = Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024));
     k.onBatch = () => rt.out.flush();
     rt.taskOf = (tid) => k.procs.lookup(tid);
+    rt.userMemory = (tid, addr, size) => k.userMemory(tid, addr, size);
     k.start(bufKb, pollMs);
     rt.timeBase = k.base;
   }

@@ -1,0 +1,163 @@
+// Live-kernel benchmarks (not tests), each beside bpftrace in the same run, medians:
+//   1. start-up of every-syscall tracing, exiting at once:
+//        dtrace   -n 'syscall:::entry { @[probefunc] = count(); } BEGIN { exit(0); }'
+//        bpftrace -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { exit(); }'
+//   2. probe effect: ns each getppid() call gains (a C loop built here) while every syscall is
+//      counted by probe function;
+//   3. consumer: getppid() floods from one CPU while `@[execname, probefunc] = count()` runs:
+//      the event rate, drops, and the consumer's CPU seconds per million events.
+// Needs root, tracefs and cc; bpftrace is optional. BENCH_RUNS, BENCH_BPFTRACE=0 to skip it.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(root, 'dist', 'cli.js');
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const withBpftrace = process.env.BENCH_BPFTRACE !== '0' && spawnSync('bpftrace', ['--version']).status === 0;
+const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-bench-'));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A C program: `getppid N` makes N getppid() calls and prints the ns each took. */
+function buildLoop(): string {
+  const src = join(work, 'getppid.c');
+  writeFileSync(
+    src,
+    `#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 1000000;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) syscall(SYS_getppid);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("%.1f\\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+  return 0;
+}
+`,
+  );
+  const bin = join(work, 'getppid');
+  const r = spawnSync('cc', ['-O2', '-o', bin, src]);
+  if (r.status !== 0) throw new Error(`cc failed: ${r.stderr}`);
+  return bin;
+}
+
+function nsPerCall(bin: string, n: number): number {
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) xs.push(Number(spawnSync(bin, [String(n)], { encoding: 'latin1' }).stdout.trim()));
+  return median(xs);
+}
+
+/** CPU seconds a process has used (utime + stime). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function timeRun(cmd: string, args: string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'latin1' });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** A tracer running until stopped; `ready` resolves once its probes are live. */
+class Tracer {
+  readonly child: ChildProcess;
+  stderr = '';
+  stdout = '';
+  constructor(cmd: string, args: string[]) {
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (b: Buffer) => (this.stdout += b.toString('latin1')));
+    this.child.stderr!.on('data', (b: Buffer) => (this.stderr += b.toString('latin1')));
+  }
+  async ready(marker: RegExp, timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!marker.test(this.stdout)) {
+      if (Date.now() > end || this.child.exitCode !== null) throw new Error(`tracer did not start: ${this.stderr}`);
+      await sleep(20);
+    }
+    await sleep(200);
+  }
+  async stop(): Promise<void> {
+    this.child.kill('SIGINT');
+    await new Promise((r) => this.child.on('close', r));
+  }
+}
+
+const DTRACE_COUNT = 'syscall:::entry { @[probefunc] = count(); } BEGIN { printf("ready\\n"); }';
+const BPF_COUNT = 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { printf("ready\\n"); }';
+const DTRACE_CONSUMER = 'syscall:::entry { @[execname, probefunc] = count(); } BEGIN { printf("ready\\n"); }';
+const BPF_CONSUMER = 'tracepoint:syscalls:sys_enter_* { @[comm, probe] = count(); } BEGIN { printf("ready\\n"); }';
+
+async function main(): Promise<void> {
+  const line = (s: string) => process.stdout.write(s + '\n');
+  // 1. start-up
+  const dt: number[] = [];
+  for (let i = 0; i < RUNS; i++) dt.push(timeRun(process.execPath, [cli, '-q', '-n', 'syscall:::entry { @[probefunc] = count(); } BEGIN { exit(0); }']));
+  line(`startup, every syscall, exit at once: dtrace-ts ${median(dt).toFixed(3)} s (median of ${RUNS})`);
+  if (withBpftrace) {
+    const bt = timeRun('bpftrace', ['-e', 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { exit(); }']);
+    line(`startup, every syscall, exit at once: bpftrace ${bt.toFixed(3)} s (one run)`);
+  }
+
+  // 2. probe effect
+  const bin = buildLoop();
+  const N = 2_000_000;
+  const base = nsPerCall(bin, N);
+  line(`getppid() untraced: ${base.toFixed(1)} ns per call`);
+  const effect = async (name: string, t: Tracer, timeoutMs: number) => {
+    await t.ready(/ready/, timeoutMs);
+    const ns = nsPerCall(bin, N);
+    line(`getppid() while ${name} counts every syscall: ${ns.toFixed(1)} ns per call, +${(ns - base).toFixed(1)} ns`);
+    return t;
+  };
+  const d = await effect('dtrace-ts', new Tracer(process.execPath, [cli, '-q', '-n', DTRACE_COUNT]), 30_000);
+  await d.stop();
+  if (withBpftrace) {
+    const b = await effect('bpftrace', new Tracer('bpftrace', ['-e', BPF_COUNT]), 120_000);
+    await b.stop();
+  }
+
+  // 3. consumer: a flood from one CPU (taskset keeps the consumer on the other)
+  const flood = async (name: string, t: Tracer, timeoutMs: number) => {
+    await t.ready(/ready/, timeoutMs);
+    const cpu0 = cpuSeconds(t.child.pid!);
+    const calls = 10_000_000;
+    const t0 = process.hrtime.bigint();
+    const ns = Number(spawnSync('taskset', ['-c', '0', bin, String(calls)], { encoding: 'latin1' }).stdout.trim());
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    await sleep(300);
+    const cpu = cpuSeconds(t.child.pid!) - cpu0;
+    await t.stop();
+    const drops = [...t.stderr.matchAll(/(\d+) drops? on CPU/g)].reduce((a, m) => a + Number(m[1]), 0);
+    line(
+      `consumer, ${name}: ${(calls / secs / 1e6).toFixed(2)} M events/s from one CPU (${ns.toFixed(0)} ns/call), ` +
+        `${drops} drops, ${((cpu / calls) * 1e6).toFixed(3)} CPU s per million events`,
+    );
+  };
+  await flood('dtrace-ts', new Tracer('taskset', ['-c', '1', process.execPath, cli, '-q', '-n', DTRACE_CONSUMER]), 30_000);
+  if (withBpftrace) await flood('bpftrace', new Tracer('taskset', ['-c', '1', 'bpftrace', '-e', BPF_CONSUMER]), 120_000);
+}
+
+main()
+  .catch((e) => {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => rmSync(work, { recursive: true, force: true }));
