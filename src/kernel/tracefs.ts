@@ -114,6 +114,18 @@ export class TraceInstance {
     this.write(`${dir}/enable`, '1');
   }
 
+  /** Events only from a process's threads (set_event_pid), and from the tasks they create. */
+  limitToProcess(pid: number): void {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      tids = [String(pid)];
+    }
+    this.write('options/event-fork', '1');
+    this.write('set_event_pid', tids.join(' '));
+  }
+
   setBufferSizeKb(kb: number): void {
     this.write('buffer_size_kb', String(kb));
   }

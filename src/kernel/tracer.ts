@@ -88,6 +88,13 @@ export class KernelTracer implements EventSink {
     this.enabled.push({ system, event, filter, stack });
   }
 
+  private onlyPid = 0;
+
+  /** Records only the events of one process's threads and of the tasks it creates. */
+  limitToProcess(pid: number): void {
+    this.onlyPid = pid;
+  }
+
   /** Creates the instance, enables the events, and starts reading. */
   start(bufferKb: number, pollMs: number): void {
     reapStaleInstances(this.root);
@@ -95,6 +102,7 @@ export class KernelTracer implements EventSink {
     const inst = (this.instance = TraceInstance.create(this.root));
     inst.write('trace_options', 'nooverwrite');
     inst.setBufferSizeKb(bufferKb);
+    if (this.onlyPid > 0) inst.limitToProcess(this.onlyPid);
     for (const e of this.enabled) {
       try {
         if (e.stack) inst.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);

@@ -4,6 +4,7 @@ import type { FiringEnv, ProbeDef, Provider } from './provider.js';
 
 export class DtraceProvider implements Provider {
   readonly name = 'dtrace';
+  readonly local = true;
   begin!: ProbeDef;
   end!: ProbeDef;
   error!: ProbeDef;

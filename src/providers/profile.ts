@@ -36,6 +36,7 @@ interface Timer {
 
 export class ProfileProvider implements Provider {
   readonly name = 'profile';
+  readonly local = true;
   private timers: Timer[] = [];
   private handle: NodeJS.Timeout | null = null;
   private env: FiringEnv | null = null;

@@ -50,6 +50,8 @@ export interface FiringEnv {
 
 export interface Provider {
   readonly name: string;
+  /** its probes fire in dtrace itself (BEGIN, timers), not from kernel events */
+  readonly local?: boolean;
   /**
    * Announces every probe that exists without being asked for (dtrace -l lists these). Called
    * once, the first time a description could name this provider.

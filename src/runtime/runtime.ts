@@ -610,8 +610,16 @@ export class Runtime {
     return kind === ViewKind.Psinfo ? ps : lw;
   }
 
+  /** Whether the current process is `pid` or one of its descendants. */
   progenyof(ctx: ProbeContext, pid: number): number {
-    return ctx.pid === pid ? 1 : 0;
+    let cur = ctx.pid;
+    for (let depth = 0; cur > 0 && depth < 1024; depth++) {
+      if (cur === pid) return 1;
+      const parent = this.taskOf ? this.taskOf(cur).ppid : (readProc(cur)?.ppid ?? 0);
+      if (parent === cur) break;
+      cur = parent;
+    }
+    return 0;
   }
 
   // -- aggregations --------------------------------------------------------------------------------

@@ -161,6 +161,23 @@ export class Session implements FiringEnv {
     }
   }
 
+  /**
+   * $target, if every clause on a kernel probe tests pid == $target: then the kernel records
+   * only that process's events (and its children's) in the first place.
+   */
+  private targetOnly(): number {
+    if (this.target <= 0) return 0;
+    const want = BigInt(this.target);
+    for (const [id, list] of this.ecbs) {
+      const def = this.registry.byId(id)!;
+      if (this.registry.providerOf(def).local) continue;
+      for (const e of list) {
+        if (!e.clause.plan.kernel.some((t) => t.field === 'pid' && t.op === '==' && t.value === want)) return 0;
+      }
+    }
+    return this.target;
+  }
+
   /** Starts the kernel tracer if a provider asked for it. */
   private startKernel(): void {
     const k = this.kernel;
@@ -172,6 +189,8 @@ export class Session implements FiringEnv {
     k.onBatch = () => rt.out.flush();
     rt.taskOf = (tid) => k.procs.lookup(tid);
     rt.userMemory = (tid, addr, size) => k.userMemory(tid, addr, size);
+    const pid = this.targetOnly();
+    if (pid > 0) k.limitToProcess(pid);
     k.start(bufKb, pollMs);
     rt.timeBase = k.base;
   }

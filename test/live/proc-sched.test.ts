@@ -51,7 +51,8 @@ test('sched: on-cpu and off-cpu fire as the thread switched in and out', { skip 
   const r = await d.stop();
   const on = Number(/^on (\d+)$/m.exec(r.stdout)?.[1]);
   const off = Number(/^off (\d+)$/m.exec(r.stdout)?.[1]);
-  assert.ok(on >= 1 && off >= 1 && Math.abs(on - off) <= 1, r.stdout);
+  // dd may become dd (exec) while on a CPU, and leave one for good when it exits
+  assert.ok(on >= 1 && off >= 1 && Math.abs(on - off) <= 2, r.stdout);
 });
 
 test('-c runs the command, traces it from its start, and exits when it does', { skip }, () => {
