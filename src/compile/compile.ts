@@ -103,6 +103,7 @@ export class Compiler {
         formats: { check: (fn, fmt, fargs, line, agg) => this.checkFormat(fn, fmt, fargs, line, agg) },
         strsize: this.opts.num('strsize'),
         destructiveAllowed: () => this.opts.flag('destructive'),
+        version: () => this.opts.text.get('version')?.at(-1) ?? null,
       },
       this.syms,
     );

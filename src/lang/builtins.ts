@@ -257,3 +257,24 @@ export class Builtins {
 export function isVoidType(t: DType): boolean {
   return resolve(t) === VOID;
 }
+
+/** Built-in identifiers added after D 1.0, and the version that added them (dt_open.c). */
+const INTRODUCED: Record<string, string> = {
+  freopen: '1.1', index: '1.1', rindex: '1.1', strchr: '1.1', strrchr: '1.1', strstr: '1.1', strtok: '1.1', substr: '1.1',
+  func: '1.2', mod: '1.2', setopt: '1.2', sym: '1.2', uaddr: '1.2', ucaller: '1.2', ufunc: '1.2', umod: '1.2',
+  ustackdepth: '1.2', usym: '1.2',
+  htonl: '1.3', htonll: '1.3', htons: '1.3', ntohl: '1.3', ntohll: '1.3', ntohs: '1.3',
+  inet_ntoa: '1.5', inet_ntoa6: '1.5', inet_ntop: '1.5', link_ntop: '1.5',
+  stddev: '1.6', llquantize: '1.6.4', pcap: '1.6.4', print: '2.0',
+};
+
+function versionNumber(v: string): number {
+  const [a, b, c] = v.split('.').map(Number);
+  return (a << 24) | (b << 12) | (c || 0);
+}
+
+/** Whether a built-in identifier exists in a D version (null: the latest). */
+export function builtinInVersion(name: string, version: string | null): boolean {
+  const since = INTRODUCED[name];
+  return since === undefined || version === null || versionNumber(version) >= versionNumber(since);
+}

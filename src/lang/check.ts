@@ -2,7 +2,7 @@
 // C's rules for operators, DTrace's rules for actions.          [dt_parser.c dt_node_cook_*, dt_cg.c]
 
 import * as A from './ast.js';
-import { Builtins, FnInfo, FnKind, Prototype } from './builtins.js';
+import { Builtins, FnInfo, FnKind, Prototype, builtinInVersion } from './builtins.js';
 import { DCompileError } from './diagnostics.js';
 import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
@@ -57,6 +57,8 @@ export interface CheckEnv {
   strsize: number;
   /** -w / #pragma D option destructive */
   destructiveAllowed: () => boolean;
+  /** the D version the program asked for (option version), null for the latest */
+  version?: () => string | null;
 }
 
 /** What the code generator needs to know about one clause. */
@@ -136,7 +138,11 @@ export class Checker {
 
   declareVar(d: A.VarDecl): void {
     const table = d.scope === 'global' ? this.syms.globals : d.scope === 'self' ? this.syms.tls : this.syms.locals;
-    if (d.scope === 'global' && this.env.builtins.variables.has(d.name)) {
+    if (
+      d.scope === 'global' &&
+      (this.env.builtins.variables.has(d.name) || this.env.builtins.functions.has(d.name)) &&
+      builtinInVersion(d.name, this.env.version?.() ?? null)
+    ) {
       this.err('D_DECL_IDRED', d.line, `built-in identifier redeclared: ${d.name}`);
     }
     if (d.scope === 'this' && d.keys) {

@@ -265,6 +265,7 @@ export class Options {
         }
         const canonical = m[3] === '0' ? `${m[1]}.${m[2]}` : arg;
         if (!D_VERSIONS.has(canonical)) throw new OptionError('Requested version is not supported by compiler');
+        this.text.set('version', [canonical]);
         v = 1n;
         break;
       }
