@@ -45,6 +45,12 @@ export class KernelSymbols {
     this.names = rows.map((r) => r[1]);
   }
 
+  /** Whether the kernel has a function of this name (in vmlinux or a module). */
+  hasFunction(name: string): boolean {
+    if (!this.loaded) this.load();
+    return this.names.some((n) => n.endsWith(`\`${name}`));
+  }
+
   /** An address (as kernelOffset() gives it) as DTrace prints a frame; hex if no symbol covers it. */
   frame(off: number): string {
     let s = this.cache.get(off);

@@ -5,7 +5,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { kernelSymbols } from '../kernel/ksyms.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
+import { isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';
 import { ProviderUnavailable } from './provider.js';
 
@@ -29,6 +31,8 @@ export class FbtProvider implements Provider {
   /** No fbt probes exist: say why, with the probe to use instead. */
   provide(desc: ProbeDesc): ProbeDef | null {
     if (desc.provider !== this.name) return null;
+    // a function the kernel does not have matches nothing, kprobes or not
+    if (desc.func !== '' && !isGlob(desc.func) && !SYSCALL_FUNCTION.test(desc.func) && !kernelSymbols.hasFunction(desc.func)) return null;
     throw new ProviderUnavailable(`fbt probes are not available: ${this.why}; ${insteadOf(desc)}`);
   }
 
