@@ -10,6 +10,8 @@ await build({
   format: 'esm',
   outfile: 'dist/cli.js',
   banner: { js: '#!/usr/bin/env node' },
+  // koffi loads its prebuilt .node binary from its own package
+  external: ['koffi'],
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);

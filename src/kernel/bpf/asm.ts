@@ -1,0 +1,138 @@
+// eBPF instructions, encoded by hand (8 bytes each: opcode, dst and src registers, a 16-bit
+// offset, a 32-bit immediate): just what dtrace-ts's small kernel programs need.
+
+export const R0 = 0;
+export const R1 = 1;
+export const R2 = 2;
+export const R3 = 3;
+export const R4 = 4;
+export const R5 = 5;
+export const R6 = 6;
+export const R7 = 7;
+export const R8 = 8;
+export const R9 = 9;
+/** the read-only frame pointer */
+export const R10 = 10;
+
+/** Helper functions by number (include/uapi/linux/bpf.h). */
+export const enum Helper {
+  MapLookupElem = 1,
+  KtimeGetNs = 5,
+  GetCurrentPidTgid = 14,
+  PerfEventOutput = 25,
+  ProbeReadUser = 112,
+  ProbeReadKernel = 113,
+  ProbeReadUserStr = 114,
+}
+
+/** BPF_F_CURRENT_CPU: perf_event_output writes to the running CPU's buffer. */
+export const CURRENT_CPU = 0xffffffff;
+
+const BPF_PSEUDO_MAP_FD = 1;
+
+export type Size = 1 | 2 | 4 | 8;
+const SIZE_BITS: Record<Size, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
+
+export class Program {
+  private readonly words: number[][] = [];
+  private readonly labels = new Map<string, number>();
+  private readonly fixups: Array<{ at: number; label: string }> = [];
+
+  private emit(code: number, dst: number, src: number, off: number, imm: number): this {
+    this.words.push([code, (src << 4) | dst, off, imm]);
+    return this;
+  }
+
+  /** dst = imm (64-bit, sign-extended from 32) */
+  movImm(dst: number, imm: number): this {
+    return this.emit(0xb7, dst, 0, 0, imm);
+  }
+
+  /** dst = imm as an unsigned 32-bit value (zero-extended) */
+  movImm32(dst: number, imm: number): this {
+    return this.emit(0xb4, dst, 0, 0, imm | 0);
+  }
+
+  mov(dst: number, src: number): this {
+    return this.emit(0xbf, dst, src, 0, 0);
+  }
+
+  addImm(dst: number, imm: number): this {
+    return this.emit(0x07, dst, 0, 0, imm);
+  }
+
+  /** dst = the map's address (ld_imm64 with a map fd, which the kernel resolves) */
+  loadMap(dst: number, mapFd: number): this {
+    this.emit(0x18, dst, BPF_PSEUDO_MAP_FD, 0, mapFd);
+    return this.emit(0, 0, 0, 0, 0);
+  }
+
+  /** dst = *(size *)(src + off) */
+  load(size: Size, dst: number, src: number, off: number): this {
+    return this.emit(0x61 | SIZE_BITS[size], dst, src, off, 0);
+  }
+
+  /** *(size *)(dst + off) = src */
+  store(size: Size, dst: number, off: number, src: number): this {
+    return this.emit(0x63 | SIZE_BITS[size], dst, src, off, 0);
+  }
+
+  /** *(size *)(dst + off) = imm */
+  storeImm(size: Size, dst: number, off: number, imm: number): this {
+    return this.emit(0x62 | SIZE_BITS[size], dst, 0, off, imm);
+  }
+
+  call(helper: Helper): this {
+    return this.emit(0x85, 0, 0, 0, helper);
+  }
+
+  /** if (dst == imm) goto label */
+  jeqImm(dst: number, imm: number, label: string): this {
+    this.fixups.push({ at: this.words.length, label });
+    return this.emit(0x15, dst, 0, 0, imm);
+  }
+
+  /** if (dst > imm), unsigned, goto label */
+  jgtImm(dst: number, imm: number, label: string): this {
+    this.fixups.push({ at: this.words.length, label });
+    return this.emit(0x25, dst, 0, 0, imm);
+  }
+
+  /** if (dst s< imm) goto label */
+  jsltImm(dst: number, imm: number, label: string): this {
+    this.fixups.push({ at: this.words.length, label });
+    return this.emit(0xc5, dst, 0, 0, imm);
+  }
+
+  /** goto label */
+  ja(label: string): this {
+    this.fixups.push({ at: this.words.length, label });
+    return this.emit(0x05, 0, 0, 0, 0);
+  }
+
+  label(name: string): this {
+    this.labels.set(name, this.words.length);
+    return this;
+  }
+
+  exit(): this {
+    return this.emit(0x95, 0, 0, 0, 0);
+  }
+
+  /** The instructions, jumps resolved. */
+  encode(): Buffer {
+    for (const f of this.fixups) {
+      const target = this.labels.get(f.label);
+      if (target === undefined) throw new Error(`internal: BPF label ${f.label} is not defined`);
+      this.words[f.at][2] = target - f.at - 1;
+    }
+    const b = Buffer.alloc(this.words.length * 8);
+    this.words.forEach(([code, regs, off, imm], i) => {
+      b.writeUInt8(code, i * 8);
+      b.writeUInt8(regs, i * 8 + 1);
+      b.writeInt16LE(off, i * 8 + 2);
+      b.writeInt32LE(imm, i * 8 + 4);
+    });
+    return b;
+  }
+}

@@ -1,0 +1,357 @@
+// Copies of user memory taken when a tracepoint fires: a small BPF program per tracepoint
+// copies the event's record and the strings or buffers some of its fields point to, then
+// hands them to user space through a per-CPU perf buffer. The tracefs event tells D code
+// that the probe fired; this tells copyinstr() what the memory held at that moment (read
+// afterwards through /proc it has often changed, or the process is gone).
+
+import { readFileSync } from 'node:fs';
+import { CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8 } from './asm.js';
+import {
+  BPF_MAP_CREATE,
+  BPF_MAP_UPDATE_ELEM,
+  BPF_PROG_LOAD,
+  type Mapping,
+  addressOf,
+  bpf,
+  closeFd,
+  ioctlInt,
+  mapShared,
+  perfEventOpen,
+  unmap,
+} from './sys.js';
+
+/** One piece of user memory a field points to. */
+export interface UserCopy {
+  /** offset in the record of the 8-byte user pointer */
+  ptrOffset: number;
+  /** at most this many bytes (a string's NUL included) */
+  maxLen: number;
+  /** a buffer whose length is this field (4 or 8 bytes), rather than a NUL-terminated string */
+  countOffset?: number;
+  countSize?: 4 | 8;
+}
+
+export interface CaptureSpec {
+  /** events/<system>/<event>/id */
+  tracepointId: number;
+  /** bytes of the record to copy (its format's fields end there) */
+  recordSize: number;
+  copies: UserCopy[];
+}
+
+/**
+ * Where things are in a captured record (offsets from the start of our data): a header of
+ * [u64 ktime, u32 spec index, u32 thread id], the copies' lengths, the record, the copies.
+ */
+export interface CaptureLayout {
+  recordAt: number;
+  /** for each copy: its length (i32: bytes copied, a string's NUL included; < 0: unreadable) and its bytes */
+  lenAt: number[];
+  dataAt: number[];
+  size: number;
+}
+
+/**
+ * Receives a capture: `view` holds our data at `at` (see the spec's layout); `ts` is ns after
+ * the base passed to drain().
+ */
+export type CaptureSink = (cpu: number, ts: number, index: number, view: DataView, at: number) => void;
+
+const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+const BPF_PROG_TYPE_TRACEPOINT = 5;
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_TYPE_TRACEPOINT = 2;
+const PERF_COUNT_SW_BPF_OUTPUT = 10;
+const PERF_SAMPLE_RAW = 1 << 10;
+const PERF_FLAG_FD_CLOEXEC = 8;
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+const PERF_EVENT_IOC_SET_BPF = 0x40042408;
+const PERF_RECORD_LOST = 2;
+const PERF_RECORD_SAMPLE = 9;
+/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): what old kernels accept */
+const PERF_ATTR_SIZE = 112;
+const ATTR_FLAG_DISABLED = 1n;
+const ATTR_FLAG_WATERMARK = 1n << 14n;
+const HEADER = 16;
+const PAGE = 4096;
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+function layoutOf(spec: CaptureSpec): CaptureLayout {
+  const lenAt = spec.copies.map((_, j) => HEADER + j * 4);
+  const recordAt = align8(HEADER + spec.copies.length * 4);
+  let at = recordAt + align8(spec.recordSize);
+  const dataAt = spec.copies.map((c) => {
+    const here = at;
+    at += align8(c.maxLen);
+    return here;
+  });
+  return { recordAt, lenAt, dataAt, size: at };
+}
+
+/** The CPUs the kernel may run (the perf event array is indexed by CPU number). */
+function possibleCpus(): number {
+  try {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'latin1').trim();
+    let max = 0;
+    for (const part of text.split(',')) max = Math.max(max, Number(part.split('-').at(-1)));
+    return max + 1;
+  } catch {
+    return 1;
+  }
+}
+
+/** The program for one spec: [ktime, index][lengths][record][copies] into the perf buffer. */
+function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratchFd: number, perfFd: number): Buffer {
+  const p = new Program();
+  p.mov(R6, R1)
+    .storeImm(4, R10, -4, 0)
+    .loadMap(R1, scratchFd)
+    .mov(R2, R10)
+    .addImm(R2, -4)
+    .call(Helper.MapLookupElem)
+    .jeqImm(R0, 0, 'out')
+    .mov(R7, R0)
+    .call(Helper.KtimeGetNs)
+    .store(8, R7, 0, R0)
+    .storeImm(4, R7, 8, index)
+    .mov(R1, R7)
+    .addImm(R1, layout.recordAt)
+    .movImm(R2, spec.recordSize)
+    .mov(R3, R6)
+    .call(Helper.ProbeReadKernel)
+    // the kernel keeps a pointer where the record's common fields were: put back its type and
+    // the thread, so the copy reads like the tracefs record
+    .storeImm(2, R7, layout.recordAt, spec.tracepointId)
+    .call(Helper.GetCurrentPidTgid)
+    .store(4, R7, 12, R0)
+    .store(4, R7, layout.recordAt + 4, R0);
+  spec.copies.forEach((c, j) => {
+    p.load(8, R3, R6, c.ptrOffset).mov(R1, R7).addImm(R1, layout.dataAt[j]);
+    if (c.countOffset === undefined) {
+      p.movImm(R2, c.maxLen).call(Helper.ProbeReadUserStr).store(4, R7, layout.lenAt[j], R0);
+    } else {
+      // a buffer: at most maxLen of the count field's bytes
+      p.load(c.countSize ?? 8, R2, R6, c.countOffset)
+        .jgtImm(R2, c.maxLen, `clamp${j}`)
+        .ja(`copy${j}`)
+        .label(`clamp${j}`)
+        .movImm(R2, c.maxLen)
+        .label(`copy${j}`)
+        .mov(R8, R2)
+        .call(Helper.ProbeReadUser)
+        .store(4, R7, layout.lenAt[j], R8)
+        .jsltImm(R0, 0, `bad${j}`)
+        .ja(`done${j}`)
+        .label(`bad${j}`)
+        .storeImm(4, R7, layout.lenAt[j], -1)
+        .label(`done${j}`);
+    }
+  });
+  p.mov(R1, R6)
+    .loadMap(R2, perfFd)
+    .movImm32(R3, CURRENT_CPU)
+    .mov(R4, R7)
+    .movImm(R5, layout.size)
+    .call(Helper.PerfEventOutput)
+    .label('out')
+    .movImm(R0, 0)
+    .exit();
+  return p.encode();
+}
+
+class CpuRing {
+  constructor(
+    readonly cpu: number,
+    readonly fd: number,
+    readonly map: Mapping,
+    readonly dataOffset: number,
+    readonly dataSize: number,
+  ) {}
+  tail = 0;
+}
+
+export class TracepointCapture {
+  private readonly specs: CaptureSpec[] = [];
+  readonly layouts: CaptureLayout[] = [];
+  private readonly fds: number[] = [];
+  private rings: CpuRing[] = [];
+  private scratchFd = -1;
+  private perfMapFd = -1;
+  private lostTotal = 0;
+  /** a record that wraps around the end of a ring is copied here to be read in one piece */
+  private wrapBuf = Buffer.alloc(0);
+  private wrapView = new DataView(new ArrayBuffer(0));
+
+  constructor(
+    private readonly cpus: number[],
+    private readonly pagesPerCpu: number,
+  ) {}
+
+  add(spec: CaptureSpec): number {
+    this.specs.push(spec);
+    this.layouts.push(layoutOf(spec));
+    return this.specs.length - 1;
+  }
+
+  start(): void {
+    try {
+      this.openMaps();
+      this.openRings();
+      this.specs.forEach((spec, i) => this.attach(spec, i));
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  private openMaps(): void {
+    const size = Math.max(...this.layouts.map((l) => l.size), 8);
+    const a = Buffer.alloc(128);
+    a.writeUInt32LE(BPF_MAP_TYPE_PERCPU_ARRAY, 0);
+    a.writeUInt32LE(4, 4);
+    a.writeUInt32LE(size, 8);
+    a.writeUInt32LE(1, 12);
+    this.scratchFd = bpf(BPF_MAP_CREATE, a);
+    const b = Buffer.alloc(128);
+    b.writeUInt32LE(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 0);
+    b.writeUInt32LE(4, 4);
+    b.writeUInt32LE(4, 8);
+    b.writeUInt32LE(possibleCpus(), 12);
+    this.perfMapFd = bpf(BPF_MAP_CREATE, b);
+  }
+
+  private openRings(): void {
+    const pages = 1 << Math.max(0, Math.round(Math.log2(this.pagesPerCpu)));
+    for (const cpu of this.cpus) {
+      const attr = Buffer.alloc(PERF_ATTR_SIZE);
+      attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+      attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+      attr.writeBigUInt64LE(BigInt(PERF_COUNT_SW_BPF_OUTPUT), 8);
+      attr.writeBigUInt64LE(1n, 16);
+      attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
+      // nobody sleeps on these buffers (they are polled): wake no one until half full
+      attr.writeBigUInt64LE(ATTR_FLAG_WATERMARK, 40);
+      attr.writeUInt32LE((pages * PAGE) / 2, 48);
+      const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+      this.fds.push(fd);
+      const map = mapShared(fd, (pages + 1) * PAGE);
+      const v = map.view;
+      // data_offset/data_size (Linux 4.1+); before that the data follows the first page
+      const dataOffset = Number(v.getBigUint64(1040, true)) || PAGE;
+      const dataSize = Number(v.getBigUint64(1048, true)) || pages * PAGE;
+      this.rings.push(new CpuRing(cpu, fd, map, dataOffset, dataSize));
+      const u = Buffer.alloc(128);
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(cpu, 0);
+      const val = Buffer.alloc(4);
+      val.writeUInt32LE(fd, 0);
+      u.writeUInt32LE(this.perfMapFd, 0);
+      u.writeBigUInt64LE(addressOf(key), 8);
+      u.writeBigUInt64LE(addressOf(val), 16);
+      bpf(BPF_MAP_UPDATE_ELEM, u);
+    }
+  }
+
+  private attach(spec: CaptureSpec, index: number): void {
+    const insns = program(spec, index, this.layouts[index], this.scratchFd, this.perfMapFd);
+    const license = Buffer.from('GPL\0', 'latin1');
+    const log = Buffer.alloc(65536);
+    const a = Buffer.alloc(128);
+    a.writeUInt32LE(BPF_PROG_TYPE_TRACEPOINT, 0);
+    a.writeUInt32LE(insns.length / 8, 4);
+    a.writeBigUInt64LE(addressOf(insns), 8);
+    a.writeBigUInt64LE(addressOf(license), 16);
+    a.writeUInt32LE(1, 24);
+    a.writeUInt32LE(log.length, 28);
+    a.writeBigUInt64LE(addressOf(log), 32);
+    a.write('dtrace_ts_copy', 48, 'latin1');
+    let prog: number;
+    try {
+      prog = bpf(BPF_PROG_LOAD, a);
+    } catch (e) {
+      const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
+      throw new Error(`${(e as Error).message}${text ? `\n${text}` : ''}`);
+    }
+    this.fds.push(prog);
+    // one perf event attaches the program to the tracepoint, which then runs it on every CPU
+    const attr = Buffer.alloc(PERF_ATTR_SIZE);
+    attr.writeUInt32LE(PERF_TYPE_TRACEPOINT, 0);
+    attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+    attr.writeBigUInt64LE(BigInt(spec.tracepointId), 8);
+    attr.writeBigUInt64LE(1n, 16);
+    attr.writeBigUInt64LE(ATTR_FLAG_DISABLED, 40);
+    const fd = perfEventOpen(attr, -1, this.cpus[0] ?? 0, -1, PERF_FLAG_FD_CLOEXEC);
+    this.fds.push(fd);
+    ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
+    ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  /** Hands every record the rings hold to `sink`, CPU by CPU; returns how many. */
+  drain(base: bigint, sink: CaptureSink): number {
+    const baseHi = Number(base >> 32n);
+    const baseLo = Number(base & 0xffffffffn);
+    let n = 0;
+    for (const r of this.rings) {
+      const v = r.map.view;
+      const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
+      let tail = r.tail;
+      while (tail < head) {
+        const pos = tail % r.dataSize;
+        const at = r.dataOffset + pos;
+        const type = v.getUint32(at, true);
+        const size = v.getUint16(at + 6, true);
+        if (size === 0) break;
+        let view = v;
+        let rec = at;
+        if (pos + size > r.dataSize) {
+          // wraps around the ring's end: copy it out in one piece
+          if (this.wrapBuf.length < size) {
+            this.wrapBuf = Buffer.alloc(size * 2);
+            this.wrapView = new DataView(this.wrapBuf.buffer, this.wrapBuf.byteOffset, this.wrapBuf.length);
+          }
+          const first = r.dataSize - pos;
+          this.wrapBuf.set(r.map.bytes.subarray(at, at + first), 0);
+          this.wrapBuf.set(r.map.bytes.subarray(r.dataOffset, r.dataOffset + size - first), first);
+          view = this.wrapView;
+          rec = 0;
+        }
+        if (type === PERF_RECORD_SAMPLE) {
+          // header (8), u32 raw size, then our data
+          const data = rec + 12;
+          const ts = (view.getUint32(data + 4, true) - baseHi) * 0x1_0000_0000 + (view.getUint32(data, true) - baseLo);
+          sink(r.cpu, ts, view.getUint32(data + 8, true), view, data);
+          n++;
+        } else if (type === PERF_RECORD_LOST) {
+          this.lostTotal += Number(view.getBigUint64(rec + 16, true));
+        }
+        tail += size;
+      }
+      if (tail !== r.tail) {
+        r.tail = tail;
+        v.setUint32(1032, tail % 0x1_0000_0000, true);
+        v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
+      }
+    }
+    return n;
+  }
+
+  /** Records the kernel could not write (a ring was full). */
+  lost(): number {
+    return this.lostTotal;
+  }
+
+  /** Detaches and frees everything; safe to call more than once, and after a failed start(). */
+  close(): void {
+    for (const r of this.rings) unmap(r.map);
+    this.rings = [];
+    for (const fd of this.fds) closeFd(fd);
+    this.fds.length = 0;
+    closeFd(this.scratchFd);
+    closeFd(this.perfMapFd);
+    this.scratchFd = this.perfMapFd = -1;
+  }
+}

@@ -1,0 +1,147 @@
+// The system calls BPF needs (bpf, perf_event_open, ioctl, mmap), made through koffi, an FFI
+// whose prebuilt binaries ship in its npm package: no compiler at install or run time. koffi
+// is loaded on first use, so dtrace runs where it is missing; bpfUnavailable() says why.
+
+import { createRequire } from 'node:module';
+
+type Koffi = {
+  load(name: string): { func(decl: string): (...args: unknown[]) => unknown };
+  errno(): number;
+  address(v: unknown): bigint;
+  view(ptr: unknown, len: number): ArrayBuffer;
+};
+
+interface Libc {
+  koffi: Koffi;
+  syscall: (...args: unknown[]) => unknown;
+  ioctl: (...args: unknown[]) => unknown;
+  mmap: (...args: unknown[]) => unknown;
+  munmap: (...args: unknown[]) => unknown;
+  close: (fd: number) => number;
+  strerror: (errno: number) => string;
+}
+
+const NR: Record<string, { bpf: number; perfEventOpen: number }> = {
+  x64: { bpf: 321, perfEventOpen: 298 },
+  arm64: { bpf: 280, perfEventOpen: 241 },
+};
+
+let libc: Libc | null = null;
+let loadError: string | null = null;
+
+function load(): Libc {
+  if (libc) return libc;
+  if (loadError) throw new Error(loadError);
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      koffi,
+      syscall: lib.func('long syscall(long number, ...)'),
+      ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
+      mmap: lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
+      munmap: lib.func('int munmap(void *addr, size_t length)'),
+      close: lib.func('int close(int fd)') as (fd: number) => number,
+      strerror: lib.func('const char *strerror(int errnum)') as (errno: number) => string,
+    };
+    return libc;
+  } catch (e) {
+    loadError = `cannot load the koffi FFI: ${(e as Error).message.split('\n')[0]}`;
+    throw new Error(loadError);
+  }
+}
+
+/** A failed system call, with errno and the C library's words for it. */
+export class SysError extends Error {
+  constructor(
+    what: string,
+    readonly errno: number,
+  ) {
+    super(`${what}: ${load().strerror(errno)}`);
+  }
+}
+
+function check(what: string, r: unknown): number {
+  const n = Number(r);
+  if (n < 0) throw new SysError(what, load().koffi.errno());
+  return n;
+}
+
+export const BPF_MAP_CREATE = 0;
+export const BPF_MAP_UPDATE_ELEM = 2;
+export const BPF_PROG_LOAD = 5;
+
+const BPF_CMD_NAMES = ['BPF_MAP_CREATE', 'BPF_MAP_LOOKUP_ELEM', 'BPF_MAP_UPDATE_ELEM', 'BPF_MAP_DELETE_ELEM', 'BPF_MAP_GET_NEXT_KEY', 'BPF_PROG_LOAD'];
+
+/** bpf(cmd, attr): the attr buffer holds union bpf_attr as the command wants it. */
+export function bpf(cmd: number, attr: Buffer): number {
+  const l = load();
+  const nr = NR[process.arch]?.bpf;
+  if (nr === undefined) throw new Error(`BPF is not supported on ${process.arch} yet`);
+  return check(`bpf(${BPF_CMD_NAMES[cmd] ?? cmd})`, l.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length));
+}
+
+export function perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number {
+  const l = load();
+  const nr = NR[process.arch]!.perfEventOpen;
+  return check('perf_event_open', l.syscall(nr, 'void *', attr, 'int', pid, 'int', cpu, 'int', groupFd, 'ulong', flags));
+}
+
+export function ioctlInt(fd: number, request: number, arg: number): number {
+  return check('ioctl', load().ioctl(fd, request, 'long', arg));
+}
+
+export interface Mapping {
+  ptr: unknown;
+  length: number;
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** mmap(fd) shared, read-write, with a view of the memory that reads it in place. */
+export function mapShared(fd: number, length: number): Mapping {
+  const l = load();
+  const ptr = l.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (ptr === null || l.koffi.address(ptr) === 0xffff_ffff_ffff_ffffn) throw new SysError('mmap', l.koffi.errno());
+  const ab = l.koffi.view(ptr, length);
+  return { ptr, length, bytes: new Uint8Array(ab), view: new DataView(ab) };
+}
+
+export function unmap(m: Mapping): void {
+  load().munmap(m.ptr, m.length);
+}
+
+export function closeFd(fd: number): void {
+  if (fd >= 0) load().close(fd);
+}
+
+/** The address of a buffer's memory, for pointers inside bpf_attr. */
+export function addressOf(b: Buffer): bigint {
+  return load().koffi.address(b);
+}
+
+/** Why BPF cannot be used here (no koffi, not root, a kernel without bpf()), or null. */
+export function bpfUnavailable(): string | null {
+  try {
+    load();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (NR[process.arch] === undefined) return `BPF is not supported on ${process.arch} yet`;
+  // a tiny array map: the cheapest proof that bpf() works for us
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(2, 0); // BPF_MAP_TYPE_ARRAY
+  attr.writeUInt32LE(4, 4);
+  attr.writeUInt32LE(4, 8);
+  attr.writeUInt32LE(1, 12);
+  try {
+    closeFd(bpf(BPF_MAP_CREATE, attr));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+}
