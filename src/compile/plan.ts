@@ -22,6 +22,8 @@ export interface ClausePlan {
   threadLocals: boolean;
   /** the clause needs the kernel stack (stack(), stackdepth, caller) */
   kernelStack: boolean;
+  /** the clause reads user memory (copyin, copyinstr, copyinto) */
+  userMemory: boolean;
   /**
    * Conjuncts of the predicate a kernel filter can evaluate. The predicate is their AND with
    * `rest`; when `rest` is null the kernel filter is the whole predicate.
@@ -33,7 +35,7 @@ export interface ClausePlan {
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, kernel: [], rest: null };
+  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, kernel: [], rest: null };
   const c = cc.clause;
   if (c.predicate) {
     collectReads(c.predicate, plan);
@@ -123,6 +125,7 @@ function collectReads(e: A.Expr, plan: ClausePlan): void {
       return;
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;
+      if (e.name === 'copyin' || e.name === 'copyinstr' || e.name === 'copyinto') plan.userMemory = true;
       for (const a of e.args) collectReads(a, plan);
       return;
     case A.N.Member:

@@ -7,6 +7,8 @@ import { DFatalError } from '../lang/diagnostics.js';
 import { readEventFormat, type EventFormat } from './event-format.js';
 import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
+import { UserMemory } from './user-memory.js';
+import type { ProbeContext } from '../runtime/context.js';
 import { RingReader, type EventSink } from './ringbuf.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
 
@@ -30,6 +32,7 @@ const TRACING_FRAME = /`(trace_event_raw_event_|__traceiter_|perf_trace_|__bpf_t
 export class KernelTracer implements EventSink {
   readonly root: string;
   readonly procs = new ProcessTable();
+  readonly user = new UserMemory();
   private instance: TraceInstance | null = null;
   private reader: RingReader | null = null;
   private readonly handlers: Array<EventHandler | undefined> = [];
@@ -118,6 +121,9 @@ export class KernelTracer implements EventSink {
     this.reader = new RingReader(inst, cpus, inst.subbufSize());
     this.reader.open();
     for (const c of cpus) this.droppedSeen.set(c, inst.droppedOn(c));
+    // copies of user memory (64 pages per CPU hold ~1000 between polls), attached before
+    // tracing starts so that every event has its copy
+    this.user.start(cpus, this.reader.base, 64);
     inst.start();
     this.timer = setInterval(() => this.poll(), Math.max(1, pollMs));
   }
@@ -153,11 +159,13 @@ export class KernelTracer implements EventSink {
       const tid = v.getInt32(o + exPid, true);
       if (exComm !== undefined) procs.noteComm(tid, cstring(page, o + exComm, 16));
       procs.exit(tid);
+      this.user.forget(tid);
     });
   }
 
   private poll(): void {
     if (!this.reader) return;
+    this.user.drain();
     const n = this.reader.drain(this);
     if (n > 0) {
       this.procs.sweep();
@@ -187,31 +195,26 @@ export class KernelTracer implements EventSink {
     return n;
   }
 
-  /**
-   * Up to `size` bytes of a thread's memory, read now through /proc (so only right if the
-   * thread has not changed them since the event); fewer if the mapping ends; null if none.
-   */
-  userMemory(tid: number, addr: bigint, size: number): Uint8Array | null {
-    if (addr === 0n || size <= 0) return null;
-    let fd = -1;
-    try {
-      fd = openSync(`/proc/${tid}/mem`, 'r');
-      const buf = new Uint8Array(size);
-      const n = readSync(fd, buf, 0, size, addr);
-      return n > 0 ? buf.subarray(0, n) : null;
-    } catch {
-      return null;
-    } finally {
-      if (fd >= 0) closeSync(fd);
-    }
-  }
-
-  /** A NUL-terminated string in a thread's memory (see userMemory); empty if unreadable. */
+  /** A NUL-terminated string in a thread's memory (see UserMemory.read); empty if unreadable. */
   userString(tid: number, addr: bigint, max = 256): string {
-    const b = this.userMemory(tid, addr, max);
+    const b = this.user.read(tid, addr, max);
     if (b === null) return '';
     const end = b.indexOf(0);
     return Buffer.from(b.buffer, b.byteOffset, end >= 0 ? end : b.length).toString('latin1');
+  }
+
+  /**
+   * Puts the copies of user memory taken when this record's probe fired into the context
+   * (copyin() and copyinstr() look there first).
+   */
+  attachCopies(ctx: ProbeContext, tid: number, eventId: number, ts: number): void {
+    const p = this.user.take(tid, eventId, ts);
+    if (p === null) return;
+    for (let i = 0; i < p.addrs.length; i++) {
+      ctx.capturedAddr[i] = p.addrs[i];
+      ctx.capturedBytes[i] = p.bytes[i];
+    }
+    ctx.capturedN = p.addrs.length;
   }
 
   /** Nanoseconds of the reader's time base (events' `ts` are relative to it). */
@@ -243,6 +246,7 @@ export class KernelTracer implements EventSink {
     this.timer = null;
     if (this.instance) this.instance.stop();
     if (this.reader) {
+      this.user.drain();
       while (this.reader.drain(this) > 0) {
         // keep draining until the buffers are empty
       }
@@ -254,6 +258,7 @@ export class KernelTracer implements EventSink {
   teardown(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.user.close();
     if (this.reader) {
       this.reader.close();
       this.reader = null;

@@ -3,6 +3,7 @@
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
 import type { ClausePlan, KernelTest } from '../compile/plan.js';
+import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
 import { cstring } from '../kernel/tracer.js';
@@ -64,6 +65,31 @@ export function describeFromFields(def: ProbeDef, fields: EventField[], scope: T
   def.argTypes = fields.map((f) => dTypeOf(scope, f));
   def.nativeTypes = fields.map((f) => f.type);
   def.argNames = fields.map((f) => f.name);
+}
+
+/** A field that looks like a buffer's length, after a pointer to the buffer. */
+const LENGTH_FIELD = /^(count|len|length|size|nbytes|bufsiz|buflen|addrlen|optlen)$/;
+/** How much of a string or buffer is copied when a probe fires. */
+const COPY_MAX = 256;
+
+/**
+ * What to copy from user memory when an event fires: every `char *` field as a string, and
+ * every other pointer followed by a length field as that many bytes.
+ */
+export function userCopiesOf(fields: EventField[]): UserCopy[] {
+  const out: UserCopy[] = [];
+  fields.forEach((f, i) => {
+    if (!f.pointer || f.size !== 8) return;
+    if (/\bchar\s*\*$/.test(f.type)) {
+      out.push({ ptrOffset: f.offset, maxLen: COPY_MAX });
+      return;
+    }
+    const next = fields[i + 1];
+    if (next && LENGTH_FIELD.test(next.name) && (next.size === 8 || next.size === 4)) {
+      out.push({ ptrOffset: f.offset, maxLen: COPY_MAX, countOffset: next.offset, countSize: next.size });
+    }
+  });
+  return out;
 }
 
 /** Whether any clause needs the kernel stack recorded with each event. */

@@ -122,14 +122,21 @@ function probes(): DerivedProbe[] {
   {
     name: 'exec',
     args: ['string'],
+    // the path is copied in the kernel when execve() is called: afterwards it is gone
     sources: ['sys_enter_execve', 'sys_enter_execveat'].map((event) => ({
       system: 'syscalls',
       event,
-      handler: asWriter((h, v, o, f) => {
-        const tid = v.getInt32(o + f.at('common_pid'), true);
-        h.ctx.argStrs[0] = h.tracer.userString(tid, v.getBigUint64(o + f.at('filename'), true));
-        return true;
-      }),
+      handler: (f: Fields, h: Hook): EventHandler => {
+        const pidAt = f.at('common_pid');
+        const nameAt = f.at('filename');
+        h.tracer.user.want(f.format, [{ ptrOffset: nameAt, maxLen: 256 }]);
+        return (cpu, _page, v, o, _len, ts) => {
+          const tid = v.getInt32(o + pidAt, true);
+          h.tracer.user.take(tid, f.format.id, ts);
+          h.ctx.argStrs[0] = h.tracer.userString(tid, v.getBigUint64(o + nameAt, true));
+          h.fireAs(tid, cpu, ts);
+        };
+      },
     })),
   },
   { name: 'exec-failure', args: ['int'], sources: execReturn(false) },

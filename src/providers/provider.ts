@@ -44,6 +44,8 @@ export interface FiringEnv {
   plans(def: ProbeDef): ClausePlan[];
   /** the kernel tracer (one tracefs instance), created on first use and started after enabling */
   tracer(): KernelTracer;
+  /** some clause reads user memory: kernel providers copy what pointer arguments point to */
+  readonly copiesUserMemory: boolean;
   /** the process $target names (-c/-p), or 0 */
   readonly target: number;
 }

@@ -15,6 +15,7 @@ import {
   fillTask,
   kernelFilter,
   type FilterField,
+  userCopiesOf,
   wantsStack,
 } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
@@ -83,9 +84,16 @@ export class SyscallProvider implements Provider {
         : compileDecoder(fields, argsRead(plans));
       const pidAt = tracer.pidOffset(format);
       const stack = wantsStack(plans);
+      // copies of what pointer arguments point to, taken when the call is made
+      const copies = env.copiesUserMemory && !isReturn ? userCopiesOf(fields) : [];
+      if (copies.length > 0) tracer.user.want(format, copies);
+      const copying = copies.length > 0;
+      const id = format.id;
       tracer.subscribe(SYSTEM, event, filter, (cpu, page, view, off, _len, ts) => {
-        fillTask(ctx, procs, cpu, view.getInt32(off + pidAt, true), ts);
+        const tid = view.getInt32(off + pidAt, true);
+        fillTask(ctx, procs, cpu, tid, ts);
         decode(page, view, off, ctx);
+        if (copying) tracer.attachCopies(ctx, tid, id, ts);
         if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
         env.fire(def);
       }, stack);

@@ -46,9 +46,9 @@ export class ProbeContext {
   /** the kernel stack recorded with the event (kernel addresses as offsets: see kernel/ksyms) */
   kstack = new Float64Array(MAX_STACK_FRAMES);
   kstackLen = 0;
-  /** user strings the kernel copied when the probe fired, by the address they were read from */
+  /** user memory the kernel copied when the probe fired, by the address it was read from */
   capturedAddr: bigint[] = [];
-  capturedStr: string[] = [];
+  capturedBytes: Uint8Array[] = [];
   capturedN = 0;
   /** clause-local (this->) variables of this firing, by id */
   L: Array<Value | null | undefined> = [];

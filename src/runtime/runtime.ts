@@ -496,6 +496,9 @@ export class Runtime {
   userMemory: ((tid: number, addr: bigint, size: number) => Uint8Array | null) | null = null;
 
   private userBytes(ctx: ProbeContext, addr: bigint, size: number): Uint8Array {
+    for (let i = 0; i < ctx.capturedN; i++) {
+      if (ctx.capturedAddr[i] === addr) return ctx.capturedBytes[i].subarray(0, size);
+    }
     const b = this.userMemory && ctx.tid !== 0 ? this.userMemory(ctx.tid, addr, size) : null;
     if (b === null) throw new S.DFault(S.FLT_BADADDR, addr);
     return b;
@@ -512,9 +515,6 @@ export class Runtime {
 
   copyinstr(ctx: ProbeContext, addr: bigint, size?: bigint): string {
     const max = size === undefined ? this.strsize : Math.min(this.strsize, Number(size));
-    for (let i = 0; i < ctx.capturedN; i++) {
-      if (ctx.capturedAddr[i] === addr) return ctx.capturedStr[i].slice(0, max);
-    }
     const b = this.userBytes(ctx, addr, max);
     const end = b.indexOf(0);
     return bytesToStr(end >= 0 ? b.subarray(0, end) : b);

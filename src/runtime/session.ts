@@ -44,6 +44,7 @@ const DEFAULT_POLL_MS = 10;
 export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
   readonly ctx = new ProbeContext();
+  readonly copiesUserMemory: boolean;
   private kernel: KernelTracer | null = null;
   /** dtrace's own identity, for probes that fire in it (BEGIN, END, profile timers) */
   private readonly self = { cpu: 0, pid: 0, ppid: 0, uid: 0, gid: 0, execname: '' };
@@ -76,6 +77,7 @@ export class Session implements FiringEnv {
         list.push({ epid: c.epids.get(p.probe.id)!, clause: c, isError: p === dtrace.error });
       }
     }
+    this.copiesUserMemory = clauses.some((c) => c.plan.userMemory);
     const me = this.self;
     me.cpu = currentCpu();
     me.pid = process.pid;
@@ -188,10 +190,13 @@ export class Session implements FiringEnv {
     const bufKb = Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024));
     k.onBatch = () => rt.out.flush();
     rt.taskOf = (tid) => k.procs.lookup(tid);
-    rt.userMemory = (tid, addr, size) => k.userMemory(tid, addr, size);
+    rt.userMemory = (tid, addr, size) => k.user.read(tid, addr, size);
     const pid = this.targetOnly();
     if (pid > 0) k.limitToProcess(pid);
     k.start(bufKb, pollMs);
+    if (k.user.unavailable !== null) {
+      this.warn(`copyin() and copyinstr() read user memory when events are handled, not when probes fire: ${k.user.unavailable}`);
+    }
     rt.timeBase = k.base;
   }
 
