@@ -73,20 +73,18 @@ const LENGTH_FIELD = /^(count|len|length|size|nbytes|bufsiz|buflen|addrlen|optle
 const COPY_MAX = 256;
 
 /**
- * What to copy from user memory when an event fires: every `char *` field as a string, and
- * every other pointer followed by a length field as that many bytes.
+ * What to copy from user memory when an event fires: a pointer followed by a length field
+ * (write's buf and count) as that many bytes, any other `char *` field as a string.
  */
 export function userCopiesOf(fields: EventField[]): UserCopy[] {
   const out: UserCopy[] = [];
   fields.forEach((f, i) => {
     if (!f.pointer || f.size !== 8) return;
-    if (/\bchar\s*\*$/.test(f.type)) {
-      out.push({ ptrOffset: f.offset, maxLen: COPY_MAX });
-      return;
-    }
     const next = fields[i + 1];
     if (next && LENGTH_FIELD.test(next.name) && (next.size === 8 || next.size === 4)) {
       out.push({ ptrOffset: f.offset, maxLen: COPY_MAX, countOffset: next.offset, countSize: next.size });
+    } else if (/\bchar\s*\*$/.test(f.type)) {
+      out.push({ ptrOffset: f.offset, maxLen: COPY_MAX });
     }
   });
   return out;

@@ -85,3 +85,21 @@ test('stack() gives symbolised kernel stacks, as an action and as an aggregation
   assert.match(r.stdout, /^ {14}vmlinux`entry_SYSCALL_64[a-z_]*\+0x[0-9a-f]+\n +3$/m);
   assert.doesNotMatch(r.stdout, /trace_event_raw_event|ftrace_syscall_enter/);
 });
+
+test('copyinstr() returns the string as it was when the probe fired, for every call, in order', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry /execname == "sh"/ { printf("%s\\n", copyinstr(arg0)); }']);
+  await d.ready();
+  // one shell reuses one buffer for every path: read afterwards, all would show the last one
+  workload('for i in $(seq 1 300); do cd /nonexistent-dtrace-ts/$i 2>/dev/null; done; cd /');
+  const r = await d.stop();
+  const expected = [...Array.from({ length: 300 }, (_, i) => `/nonexistent-dtrace-ts/${i + 1}`), '/'];
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), expected);
+});
+
+test('copyin() of a buffer with its length: the bytes written', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall::write:entry /execname == "printf" && arg2 == 4/ { printf("%x\\n", *(uint32_t *)copyin(arg1, 4)); }']);
+  await d.ready();
+  workload('/usr/bin/printf abcd > /dev/null; /usr/bin/printf efgh > /dev/null');
+  const r = await d.stop();
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), ['64636261', '68676665']);
+});
