@@ -12,6 +12,8 @@ export class TaskInfo {
     public ppid: number,
     public uid: number,
     public gid: number,
+    /** the command line, when an exec was seen while tracing ('' otherwise: read /proc) */
+    public psargs = '',
   ) {}
 }
 
@@ -100,25 +102,27 @@ export class ProcessTable {
     const isThread = (cloneFlags & CLONE_THREAD) !== 0n;
     this.tasks.set(
       childTid,
-      new TaskInfo(isThread ? parent.tgid : childTid, comm, isThread ? parent.ppid : parent.tgid, parent.uid, parent.gid),
+      new TaskInfo(isThread ? parent.tgid : childTid, comm, isThread ? parent.ppid : parent.tgid, parent.uid, parent.gid, parent.psargs),
     );
+  }
+
+  private readonly execArgs = new Map<number, string>();
+
+  /** execve() called with these arguments: they become the command line if it succeeds. */
+  execCalled(tid: number, psargs: string): void {
+    this.execArgs.set(tid, psargs);
+  }
+
+  /** sched:sched_process_exec: the thread runs a new program. */
+  execDone(tid: number): void {
+    const args = this.execArgs.get(tid);
+    this.execArgs.delete(tid);
+    if (args !== undefined) this.lookup(tid).psargs = args;
   }
 
   /** task:task_rename (prctl(PR_SET_NAME), exec). */
   rename(tid: number, comm: string): void {
     this.lookup(tid).comm = comm;
-  }
-
-  /** sched:sched_process_exec: the exec'ing thread takes the process's pid and a new name. */
-  exec(tid: number, comm: string): void {
-    const t = this.lookup(tid);
-    t.comm = comm;
-    // credentials may change across exec (setuid programs): read them again
-    const fresh = readTask(tid);
-    if (fresh) {
-      t.uid = fresh.uid;
-      t.gid = fresh.gid;
-    }
   }
 
   private readonly exited: number[] = [];

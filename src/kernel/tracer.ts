@@ -66,8 +66,9 @@ export class KernelTracer implements EventSink {
   /**
    * Asks for an event, with a tracefs filter or none; `handler` gets each of its records.
    * `stack`: the kernel records a stack trace with each one (kernelStack() reads it).
+   * `first`: runs before the handlers already there (bookkeeping probes rely on).
    */
-  subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false): void {
+  subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false, first = false): void {
     const f = this.format(system, event);
     if (stack && this.stackId < 0) {
       const st = this.format('ftrace', 'kernel_stack');
@@ -78,9 +79,10 @@ export class KernelTracer implements EventSink {
     const prev = this.handlers[f.id];
     if (prev) {
       // two users of one event (a provider and the process table): both see it
+      const [a, b] = first ? [handler, prev] : [prev, handler];
       this.handlers[f.id] = (c, p, v, o, l, t) => {
-        prev(c, p, v, o, l, t);
-        handler(c, p, v, o, l, t);
+        a(c, p, v, o, l, t);
+        b(c, p, v, o, l, t);
       };
       const e = this.enabled.find((x) => x.system === system && x.event === event);
       if (e && e.filter !== filter) e.filter = null;
@@ -131,6 +133,30 @@ export class KernelTracer implements EventSink {
   /** Offset of common_pid (the thread id) in every event's record, from the published format. */
   pidOffset(f: EventFormat): number {
     return f.common.find((c) => c.name === 'common_pid')?.offset ?? 4;
+  }
+
+  /**
+   * Records each exec's arguments when execve() is called (they are gone from the process's
+   * memory by the time anything reads it), for psinfo_t's pr_psargs.
+   */
+  recordExecArgs(): void {
+    const procs = this.procs;
+    for (const event of ['sys_enter_execve', 'sys_enter_execveat']) {
+      const f = this.format('syscalls', event);
+      const argv = f.fields.find((x) => x.name === 'argv');
+      if (!argv) continue;
+      const pidAt = this.pidOffset(f);
+      // psinfo_t's pr_psargs holds 80 bytes: 8 arguments of up to 80 fill it
+      const [at] = this.user.want(f, [{ ptrOffset: argv.offset, maxLen: 80, argvSlots: 8 }]);
+      this.subscribe('syscalls', event, null, (_c, _p, v, o, _l, ts) => {
+        const tid = v.getInt32(o + pidAt, true);
+        const got = this.user.take(tid, f.id, ts);
+        if (got) procs.execCalled(tid, Buffer.from(got.bytes[at]).toString('latin1'));
+      }, false, true);
+    }
+    const ex = this.format('sched', 'sched_process_exec');
+    const exPid = this.pidOffset(ex);
+    this.subscribe('sched', 'sched_process_exec', null, (_c, _p, v, o) => procs.execDone(v.getInt32(o + exPid, true)), false, true);
   }
 
   /** Keeps the process table right: new tasks, renames, exits. */

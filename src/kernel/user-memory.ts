@@ -35,9 +35,20 @@ export class UserMemory {
   /** why copies cannot be taken when probes fire (null: they can, or none were asked for) */
   unavailable: string | null = null;
 
-  /** Asks for copies of what an event's pointer fields point to, when it fires. */
-  want(format: EventFormat, copies: UserCopy[]): void {
-    if (copies.length > 0 && !this.specs.some((s) => s.format.id === format.id)) this.specs.push({ format, copies });
+  /**
+   * Asks for copies of what an event's pointer fields point to, when it fires; returns where
+   * each copy is in what take() gives (users of one event share its copies).
+   */
+  want(format: EventFormat, copies: UserCopy[]): number[] {
+    let spec = this.specs.find((s) => s.format.id === format.id);
+    if (!spec) this.specs.push((spec = { format, copies: [] }));
+    const all = spec.copies;
+    return copies.map((c) => {
+      const i = all.findIndex((x) => x.ptrOffset === c.ptrOffset && x.argvSlots === c.argvSlots && x.countOffset === c.countOffset);
+      if (i >= 0) return i;
+      all.push(c);
+      return all.length - 1;
+    });
   }
 
   /** Whether copies are taken for this event. */
@@ -79,7 +90,12 @@ export class UserMemory {
       const bytes: Uint8Array[] = [];
       spec.copies.forEach((c, j) => {
         const len = view.getInt32(at + layout.lenAt[j], true);
-        addrs.push(view.getBigUint64(at + layout.recordAt + c.ptrOffset, true));
+        // an argv copy is the command line, not the memory at an address: no address finds it
+        addrs.push(c.argvSlots ? -1n : view.getBigUint64(at + layout.recordAt + c.ptrOffset, true));
+        if (c.argvSlots) {
+          bytes.push(argvOf(view, at + layout.dataAt[j], Math.min(len, c.argvSlots), c.maxLen));
+          return;
+        }
         const n = Math.max(0, Math.min(len, c.maxLen));
         const b = new Uint8Array(n);
         for (let k = 0; k < n; k++) b[k] = view.getUint8(at + layout.dataAt[j] + k);
@@ -101,6 +117,19 @@ export class UserMemory {
    */
   take(tid: number, eventId: number, ts: number): Pending | null {
     const key = tid * 0x10000 + eventId;
+    // several probes may use one event's copies
+    if (key === this.lastKey && ts === this.lastTs) return this.last;
+    this.lastKey = key;
+    this.lastTs = ts;
+    this.last = this.takeNew(tid, key, ts);
+    return this.last;
+  }
+
+  private lastKey = -1;
+  private lastTs = -1;
+  private last: Pending | null = null;
+
+  private takeNew(tid: number, key: number, ts: number): Pending | null {
     let p = this.next(key, ts);
     if (p === null) {
       // the copy may have reached its ring after the last drain
@@ -111,6 +140,7 @@ export class UserMemory {
     let mine = this.recent.get(tid);
     if (!mine) this.recent.set(tid, (mine = []));
     for (let i = 0; i < p.addrs.length; i++) {
+      if (p.addrs[i] < 0n) continue;
       mine.push({ addr: p.addrs[i], bytes: p.bytes[i] });
       if (mine.length > PER_THREAD) mine.shift();
     }
@@ -164,6 +194,21 @@ export class UserMemory {
     this.capture?.close();
     this.capture = null;
   }
+}
+
+/** The copied arguments, joined by spaces as a command line (psargs) shows them. */
+function argvOf(view: DataView, at: number, count: number, maxLen: number): Uint8Array {
+  const out: number[] = [];
+  const slot = (maxLen + 7) & ~7;
+  for (let k = 0; k < count; k++) {
+    if (k > 0) out.push(0x20);
+    for (let i = 0; i < maxLen; i++) {
+      const c = view.getUint8(at + k * slot + i);
+      if (c === 0) break;
+      out.push(c);
+    }
+  }
+  return Uint8Array.from(out);
 }
 
 function readProcMem(tid: number, addr: bigint, size: number): Uint8Array | null {

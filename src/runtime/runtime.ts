@@ -535,7 +535,7 @@ export class Runtime {
    * Who a thread is, as the kernel tracer last saw it (set when kernel probes are enabled):
    * the fallback for a view of a process that has already exited.
    */
-  taskOf: ((tid: number) => { tgid: number; ppid: number; uid: number; gid: number; comm: string }) | null = null;
+  taskOf: ((tid: number) => { tgid: number; ppid: number; uid: number; gid: number; comm: string; psargs: string }) | null = null;
 
   curpsinfo(ctx: ProbeContext): bigint {
     return viewAddress(ViewKind.Psinfo, ctx.tid);
@@ -578,7 +578,7 @@ export class Runtime {
       setField(ps, P, 'pr_size', info.sizeKb);
       setField(ps, P, 'pr_rssize', info.rssKb);
       setField(ps, P, 'pr_fname', info.fname);
-      setField(ps, P, 'pr_psargs', info.psargs);
+      setField(ps, P, 'pr_psargs', task && task.psargs !== '' ? task.psargs.slice(0, 79) : info.psargs);
       setField(ps, P, 'pr_argc', info.argc);
       setField(lw, L, 'pr_state', stateNumber(info.state));
       setField(lw, L, 'pr_sname', info.state.charCodeAt(0));
@@ -596,7 +596,7 @@ export class Runtime {
       setField(ps, P, 'pr_gid', task.gid);
       setField(ps, P, 'pr_egid', task.gid);
       setField(ps, P, 'pr_fname', task.comm);
-      setField(ps, P, 'pr_psargs', task.comm);
+      setField(ps, P, 'pr_psargs', task.psargs !== '' ? task.psargs.slice(0, 79) : task.comm);
       setField(lw, L, 'pr_name', task.comm);
     } else {
       return kind === ViewKind.Psinfo ? ps : lw;

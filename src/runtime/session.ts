@@ -65,7 +65,7 @@ export class Session implements FiringEnv {
     private readonly rt: Runtime,
     private readonly registry: ProbeRegistry,
     private readonly dtrace: DtraceProvider,
-    clauses: CompiledClause[],
+    private readonly clauses: CompiledClause[],
     private readonly warn: (msg: string) => void,
     private readonly testing: boolean,
     readonly target = 0,
@@ -191,6 +191,10 @@ export class Session implements FiringEnv {
     k.onBatch = () => rt.out.flush();
     rt.taskOf = (tid) => k.procs.lookup(tid);
     rt.userMemory = (tid, addr, size) => k.user.read(tid, addr, size);
+    // psinfo_t's command line, for exec'd processes that are gone when D code reads it
+    if (this.clauses.some((c) => c.plan.reads.has('curpsinfo') || c.probes.some((p) => p.probe.provider === 'proc'))) {
+      k.recordExecArgs();
+    }
     const pid = this.targetOnly();
     if (pid > 0) k.limitToProcess(pid);
     k.start(bufKb, pollMs);

@@ -78,3 +78,16 @@ test('-p attaches to a running process and exits when it does', { skip }, async 
   const bad = runDtrace(['-n', 'BEGIN', '-p', '999999999']);
   assert.equal(bad.stderr, 'dtrace: failed to grab pid 999999999: No such process\n');
 });
+
+test('proc:::exec and exec-success: the path, and the command line of a process already gone', { skip }, async () => {
+  const d = new Tracing([
+    '-q',
+    '-n',
+    'proc:::exec /execname == "sh"/ { printf("exec %s\\n", args[0]); } proc:::exec-success /execname == "ls"/ { printf("args [%s]\\n", curpsinfo->pr_psargs); }',
+  ]);
+  await d.ready();
+  workload('/bin/ls -d / > /dev/null');
+  const r = await d.stop();
+  assert.match(r.stdout, /^exec \/bin\/ls$/m);
+  assert.match(r.stdout, /^args \[\/bin\/ls -d \/\]$/m);
+});

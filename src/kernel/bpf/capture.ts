@@ -29,6 +29,11 @@ export interface UserCopy {
   /** a buffer whose length is this field (4 or 8 bytes), rather than a NUL-terminated string */
   countOffset?: number;
   countSize?: 4 | 8;
+  /**
+   * The pointer is to an array of string pointers ending in NULL (execve's argv): copy the
+   * first argvSlots strings, maxLen bytes each. The length slot holds how many were copied.
+   */
+  argvSlots?: number;
 }
 
 export interface CaptureSpec {
@@ -86,7 +91,8 @@ function layoutOf(spec: CaptureSpec): CaptureLayout {
   let at = recordAt + align8(spec.recordSize);
   const dataAt = spec.copies.map((c) => {
     const here = at;
-    at += align8(c.maxLen);
+    // an argv copy: the strings' slots, then the pointers read from the array
+    at += c.argvSlots ? c.argvSlots * (align8(c.maxLen) + 8) : align8(c.maxLen);
     return here;
   });
   return { recordAt, lenAt, dataAt, size: at };
@@ -130,6 +136,10 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
     .store(4, R7, 12, R0)
     .store(4, R7, layout.recordAt + 4, R0);
   spec.copies.forEach((c, j) => {
+    if (c.argvSlots) {
+      argvCopy(p, c, j, layout);
+      return;
+    }
     p.load(8, R3, R6, c.ptrOffset).mov(R1, R7).addImm(R1, layout.dataAt[j]);
     if (c.countOffset === undefined) {
       p.movImm(R2, c.maxLen).call(Helper.ProbeReadUserStr).store(4, R7, layout.lenAt[j], R0);
@@ -161,6 +171,32 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
     .movImm(R0, 0)
     .exit();
   return p.encode();
+}
+
+/** Copies argv[0..slots-1] (stopping at NULL or an unreadable pointer) into fixed slots. */
+function argvCopy(p: Program, c: UserCopy, j: number, layout: CaptureLayout): void {
+  const slots = c.argvSlots!;
+  const slot = align8(c.maxLen);
+  const ptrsAt = layout.dataAt[j] + slots * slot;
+  p.storeImm(4, R7, layout.lenAt[j], 0).load(8, R8, R6, c.ptrOffset);
+  for (let k = 0; k < slots; k++) {
+    p.mov(R1, R7)
+      .addImm(R1, ptrsAt + k * 8)
+      .movImm(R2, 8)
+      .mov(R3, R8)
+      .addImm(R3, k * 8)
+      .call(Helper.ProbeReadUser)
+      .jsltImm(R0, 0, `argvEnd${j}`)
+      .load(8, R3, R7, ptrsAt + k * 8)
+      .jeqImm(R3, 0, `argvEnd${j}`)
+      .mov(R1, R7)
+      .addImm(R1, layout.dataAt[j] + k * slot)
+      .movImm(R2, c.maxLen)
+      .call(Helper.ProbeReadUserStr)
+      .jsltImm(R0, 0, `argvEnd${j}`)
+      .storeImm(4, R7, layout.lenAt[j], k + 1);
+  }
+  p.label(`argvEnd${j}`);
 }
 
 class CpuRing {
