@@ -17,6 +17,8 @@ const TYPE_TIME_EXTEND = 30;
 const TYPE_TIME_STAMP = 31;
 const DATA_START = 16;
 const COMMIT_MASK = 0x3fffffff; // the two high bits flag missed events
+/** An event is stamped when reserved and readable when committed: allow this much between. */
+const COMMIT_WINDOW_NS = 100_000;
 
 /** Receives each event's data, in timestamp order across CPUs. */
 export interface EventSink {
@@ -39,6 +41,8 @@ class CpuBuffer {
   evTs = new Float64Array(1024);
   nev = 0;
   next = 0;
+  /** the last read stopped at the page limit, with more left in the kernel */
+  limited = false;
 
   constructor(readonly cpu: number) {}
 
@@ -114,10 +118,20 @@ export class RingReader {
     }
   }
 
-  /** Reads every CPU's available pages and hands their events to the sink in time order. */
-  drain(sink: EventSink): number {
-    for (const b of this.bufs) this.readCpu(b);
-    return this.merge(sink);
+  /**
+   * Reads every CPU's available pages and hands their events to the sink in time order. An
+   * event can be written on one CPU after that CPU was read but before the last CPU was, so
+   * events stamped after this drain began wait for the next one, which may still bring older
+   * events (`all`: hand over everything, as the last drain does).
+   */
+  drain(sink: EventSink, all = false): number {
+    let horizon = all ? Infinity : Number(process.hrtime.bigint() - this.base) - COMMIT_WINDOW_NS;
+    for (const b of this.bufs) {
+      this.readCpu(b);
+      // a CPU left with pages unread: its later events are still in the kernel
+      if (b.limited && b.nev > 0 && !all) horizon = Math.min(horizon, b.evTs[b.nev - 1]);
+    }
+    return this.merge(sink, horizon);
   }
 
   private page(b: CpuBuffer, i: number): Buffer {
@@ -130,13 +144,41 @@ export class RingReader {
     return b.pages[i];
   }
 
-  private readCpu(b: CpuBuffer): void {
-    b.npages = 0;
-    b.nev = 0;
+  /** Keeps the events not handed over yet (and their pages) at the front for the next drain. */
+  private keepPending(b: CpuBuffer): void {
+    if (b.next >= b.nev) {
+      b.npages = 0;
+      b.nev = 0;
+      b.next = 0;
+      return;
+    }
+    const first = b.evPage[b.next];
+    // rotate the pages still needed to the front (swapping buffers: nothing is copied)
+    for (let i = first; i < b.npages; i++) {
+      const j = i - first;
+      [b.pages[j], b.pages[i]] = [b.pages[i], b.pages[j]];
+      [b.views[j], b.views[i]] = [b.views[i], b.views[j]];
+    }
+    const n = b.nev - b.next;
+    for (let i = 0; i < n; i++) {
+      const k = b.next + i;
+      b.evPage[i] = b.evPage[k] - first;
+      b.evOff[i] = b.evOff[k];
+      b.evLen[i] = b.evLen[k];
+      b.evTs[i] = b.evTs[k];
+    }
+    b.npages -= first;
+    b.nev = n;
     b.next = 0;
+  }
+
+  private readCpu(b: CpuBuffer): void {
+    this.keepPending(b);
+    b.limited = false;
     if (b.fd < 0) return;
     let partials = 0;
-    while (b.npages < this.maxPagesPerDrain) {
+    const stop = b.npages + this.maxPagesPerDrain;
+    while (b.npages < stop) {
       const p = this.page(b, b.npages);
       let n: number;
       try {
@@ -148,6 +190,7 @@ export class RingReader {
       }
       if (n <= 0) break;
       this.pagesRead++;
+      if (b.npages + 1 >= stop) b.limited = true;
       const idx = b.npages++;
       const full = this.decodePage(b, idx);
       // a partly filled page means the writer is on it: two in a row and the CPU is drained
@@ -208,12 +251,12 @@ export class RingReader {
   }
 
   /** k-way merge of the CPUs' events by timestamp (k is small: the CPU count). */
-  private merge(sink: EventSink): number {
+  private merge(sink: EventSink, horizon: number): number {
     const bufs = this.bufs;
     let total = 0;
     for (;;) {
       let best: CpuBuffer | null = null;
-      let bestTs = Infinity;
+      let bestTs = horizon;
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i];
         if (b.next < b.nev && b.evTs[b.next] < bestTs) {

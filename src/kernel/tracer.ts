@@ -273,7 +273,7 @@ export class KernelTracer implements EventSink {
     if (this.instance) this.instance.stop();
     if (this.reader) {
       this.user.drain();
-      while (this.reader.drain(this) > 0) {
+      while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty
       }
       if (this.onBatch) this.onBatch();
