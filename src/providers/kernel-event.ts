@@ -10,7 +10,7 @@ import { cstring } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { DType, Kind, VOID, arrayOf, intType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
-import type { ProbeDef } from './provider.js';
+import type { FiringEnv, ProbeDef } from './provider.js';
 
 /** The fields of an event that are a probe's arguments: all but the common header and `skip`. */
 export function argFields(format: EventFormat, skip = 0): EventField[] {
@@ -226,4 +226,58 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
   if (typeof t.value !== 'bigint') return null;
   if (t.value < 0n && !f.signed) return null;
   return `${f.name} ${t.op} ${t.value}`;
+}
+
+/** How a probe reads its event's record: which field a D argument is, and the decoder. */
+export interface EventProbe {
+  def: ProbeDef;
+  system: string;
+  event: string;
+  /** the probe's arguments, in order */
+  fields: EventField[];
+  /** the record field a filter can test for argN, or null */
+  fieldOf: (arg: number) => EventField | null;
+  /** decodes what the clauses read (default: the arguments they name) */
+  decoder?: RecordDecoder;
+  /** copy what pointer arguments point to, if some clause reads user memory */
+  copies: boolean;
+}
+
+/**
+ * Enables one probe that is one tracefs event: its filter from the predicates, then on each
+ * record the context (who, when, arguments, copies, stack) and the probe's clauses.
+ */
+export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
+  const tracer = env.tracer();
+  const ctx = env.ctx;
+  const procs = tracer.procs;
+  const def = p.def;
+  const plans = env.plans(def);
+  const { filter, never } = kernelFilter(def, plans, (d) => {
+    const m = /^arg([0-9])$/.exec(d);
+    const f = m ? p.fieldOf(Number(m[1])) : null;
+    if (!f || f.charArray || f.dataLoc || f.size > 8) return null;
+    return { name: f.name, string: false, signed: f.signed };
+  });
+  if (never) return;
+  const format = tracer.format(p.system, p.event);
+  const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans));
+  const pidAt = tracer.pidOffset(format);
+  const stack = wantsStack(plans);
+  const copying = p.copies && env.copiesUserMemory && tracer.user.want(format, userCopiesOf(p.fields)).length > 0;
+  const id = format.id;
+  tracer.subscribe(
+    p.system,
+    p.event,
+    filter,
+    (cpu, page, view, off, _len, ts) => {
+      const tid = view.getInt32(off + pidAt, true);
+      fillTask(ctx, procs, cpu, tid, ts);
+      decode(page, view, off, ctx);
+      if (copying) tracer.attachCopies(ctx, tid, id, ts);
+      if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
+      env.fire(def);
+    },
+    stack,
+  );
 }

@@ -7,17 +7,7 @@ import type { EventField } from '../kernel/event-format.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
-import {
-  argFields,
-  argsRead,
-  compileDecoder,
-  describeFromFields,
-  fillTask,
-  kernelFilter,
-  type FilterField,
-  userCopiesOf,
-  wantsStack,
-} from './kernel-event.js';
+import { argFields, compileDecoder, describeFromFields, enableEventProbe } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
 const SYSTEM = 'syscalls';
@@ -57,46 +47,24 @@ export class SyscallProvider implements Provider {
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
     const tracer = env.tracer();
-    const ctx = env.ctx;
-    const procs = tracer.procs;
     for (const def of probes) {
       const event = this.events.get(def)!;
-      const format = tracer.format(SYSTEM, event);
-      const fields = argFields(format, SKIP);
+      const fields = argFields(tracer.format(SYSTEM, event), SKIP);
       const isReturn = def.probe.name === 'return';
-      const plans = env.plans(def);
-      const fieldOf = (d: string): FilterField | null => {
-        const m = /^arg([0-9])$/.exec(d);
-        if (!m) return null;
-        const f = fields[isReturn ? 0 : Number(m[1])];
-        if (!f || f.charArray || f.dataLoc || f.size > 8 || (isReturn && Number(m[1]) > 1)) return null;
-        return { name: f.name, string: false, signed: f.signed };
-      };
-      const { filter, never } = kernelFilter(def, plans, fieldOf);
-      if (never) continue;
-      // a return probe always reads its value: errno comes from it
-      const decode = isReturn
-        ? compileDecoder(
-            fields,
-            new Set([0]),
-            `a[1] = a[0];\nif (a[0] < 0n && a[0] > ${ERRNO_BOUND}n) ctx.errno = Number(-a[0]);\n`,
-          )
-        : compileDecoder(fields, argsRead(plans));
-      const pidAt = tracer.pidOffset(format);
-      const stack = wantsStack(plans);
-      // copies of what pointer arguments point to, taken when the call is made
-      const copies = env.copiesUserMemory && !isReturn ? userCopiesOf(fields) : [];
-      if (copies.length > 0) tracer.user.want(format, copies);
-      const copying = copies.length > 0;
-      const id = format.id;
-      tracer.subscribe(SYSTEM, event, filter, (cpu, page, view, off, _len, ts) => {
-        const tid = view.getInt32(off + pidAt, true);
-        fillTask(ctx, procs, cpu, tid, ts);
-        decode(page, view, off, ctx);
-        if (copying) tracer.attachCopies(ctx, tid, id, ts);
-        if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
-        env.fire(def);
-      }, stack);
+      enableEventProbe(env, {
+        def,
+        system: SYSTEM,
+        event,
+        fields,
+        // a return probe's arg0 and arg1 are both its one field, the return value
+        fieldOf: (i) => (isReturn ? (i <= 1 ? fields[0] : null) : (fields[i] ?? null)),
+        // it always reads the value: errno comes from it
+        decoder: isReturn
+          ? compileDecoder(fields, new Set([0]), `a[1] = a[0];\nif (a[0] < 0n && a[0] > ${ERRNO_BOUND}n) ctx.errno = Number(-a[0]);\n`)
+          : undefined,
+        // what pointer arguments point to is copied when the call is made
+        copies: !isReturn,
+      });
     }
   }
 
