@@ -67,6 +67,8 @@ export class ProbeRegistry {
   readonly providers: Provider[] = [];
   private readonly owner = new Map<ProbeDef, Provider>();
   private readonly populated = new Set<Provider>();
+  /** probes by name: most descriptions name one exactly (BEGIN, entry, tick-1s) */
+  private readonly byName = new Map<string, ProbeDef[]>();
 
   /**
    * Registers a provider. A lazy one (the kernel's: thousands of probes read from tracefs)
@@ -108,6 +110,9 @@ export class ProbeRegistry {
     };
     this.probes.push(def);
     this.owner.set(def, provider);
+    const same = this.byName.get(name);
+    if (same) same.push(def);
+    else this.byName.set(name, [def]);
     return def;
   }
 
@@ -133,7 +138,8 @@ export class ProbeRegistry {
   /** Probes matching a description, creating an exact one on demand if a provider can. */
   match(desc: ProbeDesc): ProbeDef[] {
     this.populate(desc.provider);
-    const out = this.probes.filter(
+    const candidates = desc.name !== '' && !isGlob(desc.name) ? (this.byName.get(desc.name) ?? []) : this.probes;
+    const out = candidates.filter(
       (d) =>
         globMatch(desc.provider, d.probe.provider) &&
         globMatch(desc.module, d.probe.module) &&
