@@ -65,3 +65,54 @@ export function parseEventFormat(system: string, text: string): EventFormat {
 export function readEventFormat(root: string, system: string, event: string): EventFormat {
   return parseEventFormat(system, readFileSync(join(root, 'events', system, event, 'format'), 'latin1'));
 }
+
+/**
+ * The ring buffer's page and event-header layout, as events/header_page and
+ * events/header_event publish them.
+ */
+export interface PageLayout {
+  timestampAt: number;
+  commitAt: number;
+  /** where events start, and how many bytes a page holds after that */
+  dataAt: number;
+  dataSize: number;
+  /** bits of an event header's type_len (the rest is the time delta) */
+  typeLenBits: number;
+  padding: number;
+  timeExtend: number;
+  timeStamp: number;
+}
+
+/** The layout of every kernel since 2.6.3x, for when the header files cannot be read. */
+const USUAL_LAYOUT: PageLayout = {
+  timestampAt: 0, commitAt: 8, dataAt: 16, dataSize: 4080, typeLenBits: 5, padding: 29, timeExtend: 30, timeStamp: 31,
+};
+
+export function parsePageLayout(headerPage: string, headerEvent: string): PageLayout {
+  const field = (name: string) => new RegExp(`field: [^;]*\\b${name};\\s*offset:(\\d+);\\s*size:(\\d+);`).exec(headerPage);
+  const ts = field('timestamp');
+  const commit = field('commit');
+  const data = field('data');
+  const num = (re: RegExp, dflt: number) => Number(re.exec(headerEvent)?.[1] ?? dflt);
+  return {
+    timestampAt: ts ? Number(ts[1]) : USUAL_LAYOUT.timestampAt,
+    commitAt: commit ? Number(commit[1]) : USUAL_LAYOUT.commitAt,
+    dataAt: data ? Number(data[1]) : USUAL_LAYOUT.dataAt,
+    dataSize: data ? Number(data[2]) : USUAL_LAYOUT.dataSize,
+    typeLenBits: num(/type_len\s*:\s*(\d+) bits/, USUAL_LAYOUT.typeLenBits),
+    padding: num(/padding\s*:\s*type == (\d+)/, USUAL_LAYOUT.padding),
+    timeExtend: num(/time_extend\s*:\s*type == (\d+)/, USUAL_LAYOUT.timeExtend),
+    timeStamp: num(/time_stamp\s*:\s*type == (\d+)/, USUAL_LAYOUT.timeStamp),
+  };
+}
+
+export function readPageLayout(root: string): PageLayout {
+  try {
+    return parsePageLayout(
+      readFileSync(join(root, 'events', 'header_page'), 'latin1'),
+      readFileSync(join(root, 'events', 'header_event'), 'latin1'),
+    );
+  } catch {
+    return USUAL_LAYOUT;
+  }
+}

@@ -10,12 +10,9 @@
 // and events are indexed in typed arrays.
 
 import { constants, readSync } from 'node:fs';
+import type { PageLayout } from './event-format.js';
 import { closeQuietly, type TraceInstance } from './tracefs.js';
 
-const TYPE_PADDING = 29;
-const TYPE_TIME_EXTEND = 30;
-const TYPE_TIME_STAMP = 31;
-const DATA_START = 16;
 const COMMIT_MASK = 0x3fffffff; // the two high bits flag missed events
 /** An event is stamped when reserved and readable when committed: allow this much between. */
 const COMMIT_WINDOW_NS = 100_000;
@@ -79,6 +76,17 @@ export class RingReader {
   peekOff = 0;
   peekLen = 0;
   private readonly byCpu: CpuBuffer[] = [];
+  // the page and event-header layout (events/header_page, events/header_event)
+  private readonly tsAt: number;
+  private readonly commitAt: number;
+  private readonly dataAt: number;
+  private readonly typeMask: number;
+  private readonly typeBits: number;
+  /** a time delta's weight in an extended stamp: 2^(32 - typeBits) */
+  private readonly deltaSpan: number;
+  private readonly padding: number;
+  private readonly timeExtend: number;
+  private readonly timeStamp: number;
   /** pages read in all, and pages that were partially filled */
   pagesRead = 0;
   /** most pages read from one CPU in one drain, so a flood cannot starve the others */
@@ -88,7 +96,17 @@ export class RingReader {
     private readonly instance: TraceInstance,
     cpus: number[],
     private readonly pageSize: number,
+    layout: PageLayout,
   ) {
+    this.tsAt = layout.timestampAt;
+    this.commitAt = layout.commitAt;
+    this.dataAt = layout.dataAt;
+    this.typeBits = layout.typeLenBits;
+    this.typeMask = (1 << layout.typeLenBits) - 1;
+    this.deltaSpan = 2 ** (32 - layout.typeLenBits);
+    this.padding = layout.padding;
+    this.timeExtend = layout.timeExtend;
+    this.timeStamp = layout.timeStamp;
     this.bufs = cpus.map((c) => new CpuBuffer(c));
     for (const b of this.bufs) this.byCpu[b.cpu] = b;
   }
@@ -205,29 +223,29 @@ export class RingReader {
   /** Indexes a page's events; returns whether the page was full. */
   private decodePage(b: CpuBuffer, idx: number): boolean {
     const v = b.views[idx];
-    const pageTs = v.getBigUint64(0, true);
+    const pageTs = v.getBigUint64(this.tsAt, true);
     let ts = Number(pageTs - this.base);
-    const size = Number(v.getBigUint64(8, true) & BigInt(COMMIT_MASK));
-    const end = Math.min(DATA_START + size, this.pageSize);
-    let off = DATA_START;
+    const size = v.getUint32(this.commitAt, true) & COMMIT_MASK;
+    const end = Math.min(this.dataAt + size, this.pageSize);
+    let off = this.dataAt;
     while (off + 4 <= end) {
       const hdr = v.getUint32(off, true);
-      const type = hdr & 31;
-      const delta = hdr >>> 5;
-      if (type === TYPE_PADDING) {
+      const type = hdr & this.typeMask;
+      const delta = hdr >>> this.typeBits;
+      if (type === this.padding) {
         if (delta === 0) break; // the rest of the page is padding
         // a discarded event: its time still passes
         ts += delta;
         off += 4 + v.getUint32(off + 4, true);
         continue;
       }
-      if (type === TYPE_TIME_EXTEND) {
-        ts += v.getUint32(off + 4, true) * 134217728 + delta; // array[0] << 27 | delta
+      if (type === this.timeExtend) {
+        ts += v.getUint32(off + 4, true) * this.deltaSpan + delta; // array[0] << 27 | delta
         off += 8;
         continue;
       }
-      if (type === TYPE_TIME_STAMP) {
-        const abs = BigInt(v.getUint32(off + 4, true)) * 134217728n + BigInt(delta);
+      if (type === this.timeStamp) {
+        const abs = BigInt(v.getUint32(off + 4, true)) * BigInt(this.deltaSpan) + BigInt(delta);
         // the absolute stamp holds the low 59 bits of the clock; the page supplies the rest
         const full = (pageTs & ~((1n << 59n) - 1n)) | abs;
         ts = Number(full - this.base);
@@ -247,7 +265,7 @@ export class RingReader {
       b.push(idx, data, len, ts);
       off = data + len;
     }
-    return size >= this.pageSize - DATA_START - 64;
+    return size >= this.pageSize - this.dataAt - 64;
   }
 
   /** k-way merge of the CPUs' events by timestamp (k is small: the CPU count). */

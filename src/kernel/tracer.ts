@@ -4,7 +4,7 @@
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DFatalError } from '../lang/diagnostics.js';
-import { readEventFormat, type EventFormat } from './event-format.js';
+import { readEventFormat, readPageLayout, type EventFormat } from './event-format.js';
 import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
@@ -120,7 +120,7 @@ export class KernelTracer implements EventSink {
       }
     }
     const cpus = inst.cpus();
-    this.reader = new RingReader(inst, cpus, inst.subbufSize());
+    this.reader = new RingReader(inst, cpus, inst.subbufSize(), readPageLayout(this.root));
     this.reader.open();
     for (const c of cpus) this.droppedSeen.set(c, inst.droppedOn(c));
     // copies of user memory (64 pages per CPU hold ~1000 between polls), attached before
