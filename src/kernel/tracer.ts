@@ -26,6 +26,23 @@ export function cstring(page: Buffer, off: number, max: number): string {
   return page.toString('latin1', off, end);
 }
 
+const ERRNO_TEXT: Record<string, string> = {
+  ENOMEM: 'Cannot allocate memory',
+  EINVAL: 'Invalid argument',
+  EBUSY: 'Device or resource busy',
+  ENOSPC: 'No space left on device',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  ENODEV: 'No such device',
+};
+
+/** An error from the kernel in the C library's words ("Cannot allocate memory"). */
+function systemMessage(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (code && ERRNO_TEXT[code]) || (e as Error).message;
+}
+
 /** Frames of the tracing machinery itself, at the top of a trigger's stack trace. */
 const TRACING_FRAME = /`(trace_event_raw_event_|__traceiter_|perf_trace_|__bpf_trace_|ftrace_syscall_|trace_call_bpf|event_triggers_)/;
 
@@ -100,8 +117,18 @@ export class KernelTracer implements EventSink {
     this.onlyPid = pid;
   }
 
-  /** Creates the instance, enables the events, and starts reading. */
+  /** Creates the instance, enables the events, and starts reading; a failure says what failed. */
   start(bufferKb: number, pollMs: number): void {
+    try {
+      this.startTracing(bufferKb, pollMs);
+    } catch (e) {
+      this.teardown();
+      if (e instanceof DFatalError) throw e;
+      throw new DFatalError(`could not enable tracing: ${systemMessage(e)}`);
+    }
+  }
+
+  private startTracing(bufferKb: number, pollMs: number): void {
     reapStaleInstances(this.root);
     this.procs.snapshot();
     const inst = (this.instance = TraceInstance.create(this.root));

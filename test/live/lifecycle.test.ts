@@ -69,3 +69,10 @@ test('a flood into a tiny buffer is reported as drops per CPU', { skip }, async 
   assert.match(r.stderr, /^dtrace: \d+ drops? on CPU \d+$/m, r.stderr);
   assert.deepEqual(ourInstances(), []);
 });
+
+test('a failure while enabling says what failed and leaves nothing behind', { skip }, () => {
+  const r = runDtrace(['-b', '64g', '-n', 'syscall::chdir:entry']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^dtrace: could not enable tracing: Cannot allocate memory$/m);
+  assert.deepEqual(ourInstances(), []);
+});
