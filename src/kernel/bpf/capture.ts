@@ -140,11 +140,21 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
       argvCopy(p, c, j, layout);
       return;
     }
-    p.load(8, R3, R6, c.ptrOffset).mov(R1, R7).addImm(R1, layout.dataAt[j]);
+    // first all maxLen bytes (copyin() may ask for more than the string or the count); where
+    // they run into unmapped memory, the string or the count's bytes alone
+    p.load(8, R3, R6, c.ptrOffset)
+      .mov(R1, R7)
+      .addImm(R1, layout.dataAt[j])
+      .movImm(R2, c.maxLen)
+      .call(Helper.ProbeReadUser)
+      .storeImm(4, R7, layout.lenAt[j], c.maxLen)
+      .jeqImm(R0, 0, `done${j}`)
+      .load(8, R3, R6, c.ptrOffset)
+      .mov(R1, R7)
+      .addImm(R1, layout.dataAt[j]);
     if (c.countOffset === undefined) {
       p.movImm(R2, c.maxLen).call(Helper.ProbeReadUserStr).store(4, R7, layout.lenAt[j], R0);
     } else {
-      // a buffer: at most maxLen of the count field's bytes
       p.load(c.countSize ?? 8, R2, R6, c.countOffset)
         .jgtImm(R2, c.maxLen, `clamp${j}`)
         .ja(`copy${j}`)
@@ -157,9 +167,9 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
         .jsltImm(R0, 0, `bad${j}`)
         .ja(`done${j}`)
         .label(`bad${j}`)
-        .storeImm(4, R7, layout.lenAt[j], -1)
-        .label(`done${j}`);
+        .storeImm(4, R7, layout.lenAt[j], -1);
     }
+    p.label(`done${j}`);
   });
   p.mov(R1, R6)
     .loadMap(R2, perfFd)
