@@ -18,8 +18,12 @@ class Pending {
   ) {}
 }
 
-/** How far apart the tracefs record and the BPF copy of one hit may be stamped (ns). */
-const SAME_HIT_NS = 50_000;
+/**
+ * How far apart the tracefs record and the BPF copy of one hit may be stamped (ns): both are
+ * written in the same tracepoint call, but syscall tracepoints may be preempted in between.
+ * The nearest copy wins, and one thread's calls of one syscall are further apart than that.
+ */
+const SAME_HIT_NS = 10_000_000;
 /** A copy whose record has not come after this long never will (it was dropped). */
 const STALE_NS = 2_000_000_000;
 /** Copies kept per thread for later probes. */
