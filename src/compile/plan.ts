@@ -24,6 +24,8 @@ export interface ClausePlan {
   kernelStack: boolean;
   /** the clause reads user memory (copyin, copyinstr, copyinto) */
   userMemory: boolean;
+  /** arguments the clause passes straight to copyinstr() (probes that can fetch strings when they fire) */
+  stringArgs: Set<number>;
   /**
    * Conjuncts of the predicate a kernel filter can evaluate. The predicate is their AND with
    * `rest`; when `rest` is null the kernel filter is the whole predicate.
@@ -35,7 +37,7 @@ export interface ClausePlan {
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, kernel: [], rest: null };
+  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, stringArgs: new Set(), kernel: [], rest: null };
   const c = cc.clause;
   if (c.predicate) {
     collectReads(c.predicate, plan);
@@ -126,6 +128,10 @@ function collectReads(e: A.Expr, plan: ClausePlan): void {
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;
       if (e.name === 'copyin' || e.name === 'copyinstr' || e.name === 'copyinto') plan.userMemory = true;
+      if (e.name === 'copyinstr') {
+        const arg = builtinField(e.args[0]);
+        if (arg !== null && /^arg\d$/.test(arg)) plan.stringArgs.add(Number(arg.slice(3)));
+      }
       for (const a of e.args) collectReads(a, plan);
       return;
     case A.N.Member:

@@ -51,6 +51,15 @@ export class KernelSymbols {
     return this.names.some((n) => n.endsWith(`\`${name}`));
   }
 
+  /** Every function, as [module, name] ("vmlinux" for the kernel's own). */
+  functions(): Array<[string, string]> {
+    if (!this.loaded) this.load();
+    return this.names.map((n) => {
+      const i = n.indexOf('`');
+      return [n.slice(0, i), n.slice(i + 1)];
+    });
+  }
+
   /** An address (as kernelOffset() gives it) as DTrace prints a frame; hex if no symbol covers it. */
   frame(off: number): string {
     let s = this.cache.get(off);

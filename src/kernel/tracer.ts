@@ -10,6 +10,7 @@ import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
 import type { ProbeContext } from '../runtime/context.js';
 import { RingReader, type EventSink } from './ringbuf.js';
+import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
 
 /**
@@ -51,6 +52,7 @@ export class KernelTracer implements EventSink {
   readonly procs = new ProcessTable();
   readonly user = new UserMemory();
   private instance: TraceInstance | null = null;
+  private kprobeSet: KprobeSet | null = null;
   private reader: RingReader | null = null;
   private readonly handlers: Array<EventHandler | undefined> = [];
   private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean }> = [];
@@ -110,6 +112,12 @@ export class KernelTracer implements EventSink {
     this.enabled.push({ system, event, filter, stack });
   }
 
+  /** The kprobe events of this dtrace (fbt), created on first use; teardown() removes them. */
+  kprobes(): KprobeSet {
+    if (this.kprobeSet === null) this.kprobeSet = new KprobeSet(this.root);
+    return this.kprobeSet;
+  }
+
   private onlyPid = 0;
 
   /** Records only the events of one process's threads and of the tasks it creates. */
@@ -130,6 +138,7 @@ export class KernelTracer implements EventSink {
 
   private startTracing(bufferKb: number, pollMs: number): void {
     reapStaleInstances(this.root);
+    reapStaleKprobes(this.root);
     this.procs.snapshot();
     const inst = (this.instance = TraceInstance.create(this.root));
     inst.write('trace_options', 'nooverwrite');
@@ -324,5 +333,7 @@ export class KernelTracer implements EventSink {
       }
       this.instance = null;
     }
+    // only once no instance has them enabled can the kernel remove kprobe events
+    if (this.kprobeSet) this.kprobeSet.remove();
   }
 }

@@ -1,47 +1,185 @@
-// The fbt provider (function boundary tracing) needs kprobe events, which some kernels are
-// built without (CONFIG_KPROBE_EVENTS off, as on this project's Firecracker guests). Where
-// they are missing, a description naming fbt gets a plain account of why, and of the probe
-// that traces the same thing from a tracepoint.                              [dt_prov_fbt.c]
+// The fbt provider (function boundary tracing): fbt:<module>:<function>:entry and :return for
+// every kernel function ftrace can trace (available_filter_functions; kallsyms where the kernel
+// has no dynamic ftrace), made from kprobe events. Entry probes get arg0..arg5 from the
+// argument registers; return probes get arg1 = the return value and arg0 = -1 (the offset of
+// the returning instruction, which a kretprobe does not know; Oracle's port does the same).
+// On kernels built without kprobe events, a description naming fbt gets a plain account of
+// why, and of the probe that traces the same thing from a tracepoint.        [dt_prov_fbt.c]
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EventField } from '../kernel/event-format.js';
+import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec } from '../kernel/kprobes.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
+import { DFatalError } from '../lang/diagnostics.js';
+import { argsRead, compileDecoder, enableEventProbe } from './kernel-event.js';
 import { isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';
 import { ProviderUnavailable } from './provider.js';
 
 /** Prefixes of a system call's kernel functions: __x64_sys_chdir, __do_sys_chdir, ksys_read ... */
-const SYSCALL_FUNCTION = /^(?:__(?:x64|ia32|arm64|riscv|s390x?)_sys_|__se_sys_|__do_sys_|do_sys_|ksys_|sys_)(\w+)$/;
+const SYSCALL_FUNCTION = /^(?:__(?:x64|ia32|arm64|riscv|s390x?)_sys_|__se_sys_|__do_sys_|do_sys_|ksys_|sys_|SyS_)(\w+)$/;
+
+/**
+ * The kernel's names for sys_X over the years, most direct first: SyS_X (3.x-4.16 wrappers),
+ * then the pt_regs wrappers of 4.17+ (their one argument is the caller's saved registers,
+ * so the call's arguments are read through it), then the inner functions, when not inlined.
+ */
+const SYSCALL_SYMBOLS: Array<{ prefix: string; viaRegs: boolean }> = [
+  { prefix: 'SyS_', viaRegs: false },
+  { prefix: '__x64_sys_', viaRegs: true },
+  { prefix: '__arm64_sys_', viaRegs: true },
+  { prefix: '__se_sys_', viaRegs: false },
+  { prefix: '__do_sys_', viaRegs: false },
+];
+
+/** ftrace's own entries that are not functions one can probe (as Oracle's port skips them). */
+const NOT_PROBEABLE = /^(?:__ftrace_invalid_address__|__probestub_|__traceiter_)|\./;
+
+interface Target {
+  symbol: string;
+  viaRegs: boolean;
+}
 
 export class FbtProvider implements Provider {
   readonly name = 'fbt';
   private why: string | null = null;
+  /** the kernel function each probe is on (differs from its name for sys_X aliases) */
+  private readonly targets = new Map<ProbeDef, Target>();
+  private readonly functions = new Set<string>();
 
   populate(newProbe: NewProbe): void {
-    void newProbe;
     const root = tracefsRoot();
     if (!existsSync(join(root, 'kprobe_events'))) {
       this.why = `the kernel has no kprobe events (${join(root, 'kprobe_events')} is missing: it was built without CONFIG_KPROBE_EVENTS)`;
-    } else {
-      this.why = 'dtrace-ts does not implement fbt probes yet';
+      return;
+    }
+    for (const [module, func] of traceableFunctions(root)) {
+      if (this.functions.has(func)) continue; // duplicate static names: one probe each, as Oracle's
+      this.functions.add(func);
+      for (const name of ['entry', 'return']) {
+        this.targets.set(newProbe(module, func, name, []), { symbol: func, viaRegs: false });
+      }
     }
   }
 
-  /** No fbt probes exist: say why, with the probe to use instead. */
-  provide(desc: ProbeDesc): ProbeDef | null {
+  /**
+   * sys_chdir on a kernel that calls it __x64_sys_chdir (or SyS_chdir, ...): probes under the
+   * name the user wrote, on the function the kernel has. Without kprobe events: why not.
+   */
+  provide(desc: ProbeDesc, newProbe: NewProbe): ProbeDef[] | null {
     if (desc.provider !== this.name) return null;
-    // a function the kernel does not have matches nothing, kprobes or not
-    if (desc.func !== '' && !isGlob(desc.func) && !SYSCALL_FUNCTION.test(desc.func) && !kernelSymbols.hasFunction(desc.func)) return null;
-    throw new ProviderUnavailable(`fbt probes are not available: ${this.why}; ${insteadOf(desc)}`);
+    if (this.why !== null) {
+      // a function the kernel does not have matches nothing, kprobes or not
+      if (desc.func !== '' && !isGlob(desc.func) && !SYSCALL_FUNCTION.test(desc.func) && !kernelSymbols.hasFunction(desc.func)) return null;
+      throw new ProviderUnavailable(`fbt probes are not available: ${this.why}; ${insteadOf(desc)}`);
+    }
+    const m = /^sys_(\w+)$/.exec(desc.func);
+    if (!m || (desc.module !== '' && desc.module !== 'vmlinux' && !isGlob(desc.module))) return null;
+    const found = SYSCALL_SYMBOLS.find((s) => this.functions.has(s.prefix + m[1]));
+    if (!found) return null;
+    const target = { symbol: found.prefix + m[1], viaRegs: found.viaRegs };
+    const out: ProbeDef[] = [];
+    for (const name of ['entry', 'return']) {
+      if (desc.name !== '' && desc.name !== name && !isGlob(desc.name)) continue;
+      const def = newProbe('vmlinux', desc.func, name, []);
+      this.targets.set(def, target);
+      out.push(def);
+    }
+    return out.length > 0 ? out : null;
   }
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
-    void probes;
-    void env;
+    const tracer = env.tracer();
+    const specs: KprobeSpec[] = probes.map((def) => {
+      const t = this.targets.get(def)!;
+      const isReturn = def.probe.name === 'return';
+      // strings copyinstr() reads from arguments are copied by the kprobe as it fires (the
+      // thread, or its memory, may be gone by the time user space handles the event)
+      const strings = new Set(env.plans(def).flatMap((p) => [...p.stringArgs]));
+      return { symbol: t.symbol, isReturn, fetch: isReturn ? RETURN_FETCH_ARGS : entryFetchArgs(t.viaRegs, strings, tracer.root) };
+    });
+    const kprobes = tracer.kprobes();
+    const events = kprobes.add(specs);
+    const refused = probes.filter((_, i) => events[i] === null);
+    if (refused.length === probes.length) {
+      throw new DFatalError(`could not enable tracing: the kernel refused a kprobe on ${specs[0].symbol}`);
+    }
+    probes.forEach((def, i) => {
+      const event = events[i];
+      if (event === null) return;
+      // after the common header, a kprobe's record starts with the probed address (and a
+      // kretprobe's with the return address): the fetch arguments follow
+      const all = tracer.format(kprobes.group, event).fields.filter((f) => !f.name.startsWith('__probe_'));
+      const fields = all.filter((f) => f.name.startsWith('arg') || f.name === 'retval');
+      const strings = all.filter((f) => f.name.startsWith('str'));
+      const isReturn = def.probe.name === 'return';
+      enableEventProbe(env, {
+        def,
+        system: kprobes.group,
+        event,
+        fields,
+        fieldOf: (n) => (isReturn ? (n === 1 ? fields[0] : null) : (fields[n] ?? null)),
+        decoder: isReturn
+          ? returnDecoder(fields[0], argsRead(env.plans(def)))
+          : strings.length > 0
+            ? compileDecoder(fields, null, capturedStrings(strings))
+            : undefined,
+        copies: false,
+      });
+    });
   }
 
-  disable(): void {}
+  disable(): void {
+    // the session's tracer owns the events and the kprobes: its teardown removes them
+  }
+}
+
+/** arg0 = -1 (no return offset), arg1 = the return value. */
+function returnDecoder(retval: EventField, wanted: Set<number> | null) {
+  const readsValue = wanted === null || wanted.has(1);
+  return compileDecoder([], null, `a[0] = -1n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retval.offset}, true);\n` : ''}`);
+}
+
+/**
+ * Code that offers each fetched string to copyinstr() as the bytes at its argument's address
+ * (a fault leaves the field empty: copyinstr() then reads the process's memory).
+ */
+function capturedStrings(strings: EventField[]): string {
+  let code = 'let n = 0;\n';
+  for (const f of strings) {
+    const arg = Number(f.name.slice(3));
+    code +=
+      `{ const l = v.getUint32(o + ${f.offset}, true), len = l >>> 16;\n` +
+      `  if (len > 0) { ctx.capturedAddr[n] = a[${arg}]; ctx.capturedBytes[n] = page.subarray(o + (l & 0xffff), o + (l & 0xffff) + len); n++; } }\n`;
+  }
+  return code + 'ctx.capturedN = n;\n';
+}
+
+/** [module, function] for every function ftrace can trace, vmlinux's first. */
+function traceableFunctions(root: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  let text: string | null = null;
+  try {
+    text = readFileSync(join(root, 'available_filter_functions'), 'latin1');
+  } catch {
+    // no dynamic ftrace: every text symbol is a candidate
+  }
+  if (text === null) {
+    for (const [module, func] of kernelSymbols.functions()) if (!NOT_PROBEABLE.test(func)) out.push([module, func]);
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    // "do_sys_open" or "ext4_file_open [ext4]"
+    if (line === '') continue;
+    const sp = line.indexOf(' ');
+    const func = sp < 0 ? line : line.slice(0, sp);
+    if (NOT_PROBEABLE.test(func)) continue;
+    const module = sp < 0 ? 'vmlinux' : line.slice(sp + 1).replace(/^\[|\]$/g, '');
+    out.push([module, func]);
+  }
+  return out;
 }
 
 function insteadOf(desc: ProbeDesc): string {

@@ -61,9 +61,9 @@ export interface Provider {
   populate(newProbe: NewProbe): void;
   /**
    * A probe for a description that names one precisely but that does not exist yet
-   * (profile-1234, tick-5s); null if the provider cannot make it.
+   * (profile-1234, tick-5s, fbt's sys_X aliases); null if the provider cannot make it.
    */
-  provide?(desc: ProbeDesc, newProbe: NewProbe): ProbeDef | null;
+  provide?(desc: ProbeDesc, newProbe: NewProbe): ProbeDef | ProbeDef[] | null;
   /** Fills in a probe's argument types (reading what the kernel publishes); see `described`. */
   describe?(def: ProbeDef): void;
   /** starts firing the enabled probes among this provider's */

@@ -153,7 +153,7 @@ export class ProbeRegistry {
       // only a provider named outright is asked about a pattern
       if ((isGlob(desc.name) || desc.name === '') && desc.provider !== p.name) continue;
       const def = p.provide(desc, (m, f, n, args) => this.newProbe(p, m, f, n, args));
-      if (def) return [def];
+      if (def) return Array.isArray(def) ? def : [def];
     }
     return out;
   }

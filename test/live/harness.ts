@@ -80,7 +80,10 @@ export class Tracing {
     while (Date.now() < end) {
       for (const name of instancesOf(pid)) {
         try {
-          if (readFileSync(join(TRACEFS, 'instances', name, 'tracing_on'), 'latin1').trim() === '1') {
+          // a new instance has tracing on until dtrace turns it off to set it up: on, with
+          // events enabled, is tracing for real
+          const dir = join(TRACEFS, 'instances', name);
+          if (readFileSync(join(dir, 'tracing_on'), 'latin1').trim() === '1' && readFileSync(join(dir, 'set_event'), 'latin1').trim() !== '') {
             // BEGIN runs right after tracing starts
             await sleep(50);
             return;

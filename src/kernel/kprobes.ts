@@ -1,0 +1,201 @@
+// kprobe events: probes on kernel functions, created in tracefs's kprobe_events file. Unlike an
+// instance, that file is global: every event this process creates lives in its own group,
+// dtrace_ts_<pid>, so the next dtrace can remove what a killed one left behind. An event can
+// only be removed once no instance has it enabled: instances go first.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { DFatalError } from '../lang/diagnostics.js';
+import { reapStaleInstances } from './tracefs.js';
+
+export const KPROBE_GROUP_PREFIX = 'dtrace_ts_';
+
+/** Where a function's first six integer arguments are at its entry, per architecture. */
+const ARGUMENT_REGISTERS: Record<string, string[]> = {
+  x64: ['%di', '%si', '%dx', '%cx', '%r8', '%r9'],
+  arm64: ['%x0', '%x1', '%x2', '%x3', '%x4', '%x5'],
+};
+
+/**
+ * Where a system call's arguments are, given the struct pt_regs * its wrapper function
+ * (__x64_sys_chdir) receives: the registers the caller loaded, saved at these offsets.
+ */
+const SYSCALL_REGS_OFFSETS: Record<string, number[]> = {
+  // di, si, dx, r10, r8, r9 in x86-64's struct pt_regs
+  x64: [112, 104, 96, 56, 72, 64],
+  // regs[0..5]
+  arm64: [0, 8, 16, 24, 32, 40],
+};
+
+/** Where argument i (0..5) is at a function's entry, as a fetch argument's location. */
+function argumentAt(i: number, viaSyscallRegs: boolean): string {
+  const a = arch();
+  const regs = ARGUMENT_REGISTERS[a];
+  if (viaSyscallRegs && SYSCALL_REGS_OFFSETS[a]) return `+${SYSCALL_REGS_OFFSETS[a][i]}(${regs[0]})`;
+  if (regs) return regs[i];
+  return `$arg${i + 1}`; // other architectures: the kernel's own argument access (4.20+)
+}
+
+/**
+ * The fetch arguments of an entry probe: arg0..arg5 as 64-bit values, then, for the
+ * arguments in `strings`, the user string each points to (str0 ...), copied when it fires.
+ */
+export function entryFetchArgs(viaSyscallRegs: boolean, strings: Iterable<number> = [], root = ''): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 6; i++) out.push(`arg${i}=${argumentAt(i, viaSyscallRegs)}:u64`);
+  for (const i of strings) {
+    if (i < 6) out.push(`str${i}=+0(${argumentAt(i, viaSyscallRegs)}):${userStringType(root)}`);
+  }
+  return out;
+}
+
+let ustring: boolean | null = null;
+
+/**
+ * Kernels since 5.5 fetch user strings with "ustring"; before, "string" read user memory too
+ * (the kernel's README lists the types it knows).
+ */
+function userStringType(root: string): string {
+  if (ustring === null) {
+    try {
+      ustring = /\bustring\b/.test(readFileSync(join(root, 'README'), 'latin1'));
+    } catch {
+      ustring = false;
+    }
+  }
+  return ustring ? 'ustring' : 'string';
+}
+
+/** The fetch argument of a return probe: the return value. */
+export const RETURN_FETCH_ARGS = ['retval=$retval:u64'];
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Appends commands to kprobe_events (opening it to write without O_APPEND would clear it). */
+function command(root: string, text: string): void {
+  writeFileSync(join(root, 'kprobe_events'), text, { flag: 'a' });
+}
+
+/** The events of groups whose dtrace is gone, as "group/event"; removes them. */
+export function reapStaleKprobes(root: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(join(root, 'kprobe_events'), 'latin1');
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const line of text.split('\n')) {
+    // "p:dtrace_ts_123/do_sys_open_entry do_sys_open arg0=%di:u64 ..."
+    const m = new RegExp(`^[pr]\\d*:(${KPROBE_GROUP_PREFIX}(\\d+)/\\S+)`).exec(line);
+    if (!m || processAlive(Number(m[2]))) continue;
+    try {
+      command(root, `-:${m[1]}\n`);
+      removed.push(m[1]);
+    } catch {
+      // still enabled somewhere: the next run tries again
+    }
+  }
+  return removed;
+}
+
+/** Event names are C identifiers of at most 64 characters (MAX_EVENT_NAME_LEN). */
+function eventName(symbol: string, suffix: string, taken: Set<string>): string {
+  const base = symbol.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').slice(0, 48);
+  let name = `${base}_${suffix}`;
+  for (let i = 2; taken.has(name); i++) name = `${base}_${i}_${suffix}`;
+  taken.add(name);
+  return name;
+}
+
+export interface KprobeSpec {
+  /** the kernel function */
+  symbol: string;
+  /** probe its return (a kretprobe) instead of its entry */
+  isReturn: boolean;
+  /** fetch arguments, "name=where:type" */
+  fetch: string[];
+}
+
+/** The kprobe events one dtrace process created; removes them all on remove(). */
+export class KprobeSet {
+  readonly group = `${KPROBE_GROUP_PREFIX}${process.pid}`;
+  private readonly created: string[] = [];
+  private readonly taken = new Set<string>();
+  private reaped = false;
+
+  constructor(readonly root: string) {}
+
+  /**
+   * Creates the probes, in one write where the kernel takes them all; returns each one's event
+   * name (in the group), or null where the kernel refused the function (not probeable).
+   */
+  add(specs: KprobeSpec[]): Array<string | null> {
+    if (!this.reaped) {
+      this.reaped = true;
+      // a killed dtrace's instance may still have its probes enabled: instances first
+      reapStaleInstances(this.root);
+      reapStaleKprobes(this.root);
+    }
+    const names = specs.map((s) => eventName(s.symbol, s.isReturn ? 'return' : 'entry', this.taken));
+    const lines = specs.map((s, i) => `${s.isReturn ? 'r' : 'p'}:${this.group}/${names[i]} ${s.symbol} ${s.fetch.join(' ')}\n`);
+    try {
+      command(this.root, lines.join(''));
+      this.created.push(...names);
+      return names;
+    } catch {
+      // one line the kernel refuses fails the write, but the lines before it were taken:
+      // remove what may exist, then one by one, to tell which functions cannot be probed
+      this.removeNames(names);
+    }
+    const out: Array<string | null> = [];
+    let lastError: NodeJS.ErrnoException | null = null;
+    lines.forEach((line, i) => {
+      try {
+        command(this.root, line);
+        this.created.push(names[i]);
+        out.push(names[i]);
+      } catch (e) {
+        lastError = e as NodeJS.ErrnoException;
+        out.push(null);
+      }
+    });
+    if (out.every((n) => n === null) && lastError !== null) {
+      const e = lastError as NodeJS.ErrnoException;
+      if (e.code === 'EACCES' || e.code === 'EPERM') {
+        throw new DFatalError(`could not create kprobe events: ${e.message} (is the kernel locked down?)`);
+      }
+    }
+    return out;
+  }
+
+  private removeNames(names: string[]): void {
+    for (const n of names) {
+      try {
+        command(this.root, `-:${this.group}/${n}\n`);
+      } catch {
+        // never created
+      }
+    }
+  }
+
+  /** Removes every probe created (the instances that enabled them must be gone). */
+  remove(): void {
+    const names = this.created.splice(0);
+    if (names.length === 0) return;
+    try {
+      // one write for all: fast for thousands of probes
+      command(this.root, names.map((n) => `-:${this.group}/${n}\n`).join(''));
+    } catch {
+      this.removeNames(names);
+    }
+  }
+}

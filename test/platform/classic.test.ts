@@ -1,0 +1,54 @@
+// The classic check: count chdir() calls while a shell loop runs `cd /`, through fbt (a kprobe
+// on the kernel's own function for sys_chdir, whatever this kernel calls it) and through the
+// syscall provider, with exact counts; fbt's arguments and return values.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { Tracing, ourInstances, runDtrace } from '../live/harness.js';
+import { READY_MS, ourKprobes, skipUnless, workload } from './lab.js';
+
+const LOOPS = 500;
+const loop = `i=0; while [ $i -lt ${LOOPS} ]; do cd /; i=$((i+1)); done`;
+
+async function countChdirs(probe: string): Promise<void> {
+  const d = new Tracing(['-n', `${probe} { @[execname] = count(); }`]);
+  await d.ready(READY_MS);
+  workload(loop);
+  const r = await d.stop('SIGINT', 500);
+  assert.equal(r.code, 0, r.stderr);
+  const row = /^ +sh +(\d+)$/m.exec(r.stdout);
+  assert.ok(row, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.equal(Number(row[1]), LOOPS, r.stdout);
+  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(ourKprobes(), []);
+}
+
+test('fbt::sys_chdir:entry counts every cd / of a shell loop', { skip: skipUnless('kprobes') }, () => countChdirs('fbt::sys_chdir:entry'));
+
+test('syscall::chdir:entry counts every cd / of a shell loop', { skip: skipUnless('kernel') }, () => countChdirs('syscall::chdir:entry'));
+
+test('fbt entry arguments are the call\'s; return gives arg0 = -1 and arg1 = the return value', { skip: skipUnless('kprobes') }, async () => {
+  const d = new Tracing([
+    '-q',
+    '-n', 'fbt::sys_chdir:entry /execname == "sh"/ { printf("entry %s\\n", copyinstr(arg0)); }',
+    '-n', 'fbt::sys_chdir:return /execname == "sh"/ { printf("return %d %d\\n", arg0, arg1); }',
+  ]);
+  await d.ready(READY_MS);
+  workload('cd /tmp; cd /nonexistent-dir 2>/dev/null; true');
+  const r = await d.stop('SIGINT', 500);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trimEnd(), 'entry /tmp\nreturn -1 0\nentry /nonexistent-dir\nreturn -1 -2');
+});
+
+test('fbt lists the kernel\'s functions, and probes one of them by its own name', { skip: skipUnless('kprobes') }, async () => {
+  const l = runDtrace(['-l', '-n', 'fbt::vfs_read:entry'], { timeout: READY_MS });
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stdout, /^ *\d+ +fbt +vmlinux +vfs_read +entry$/m);
+  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { @ = count(); } END { printa("reads %@d\\n", @); }']);
+  await d.ready(READY_MS);
+  workload('dd if=/proc/version of=/dev/null 2>/dev/null');
+  const r = await d.stop('SIGINT', 500);
+  assert.equal(r.code, 0, r.stderr);
+  const m = /^reads (\d+)$/m.exec(r.stdout);
+  assert.ok(m && Number(m[1]) >= 2, r.stdout);
+});
