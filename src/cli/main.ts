@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
+import { detectPlatform, formatReport } from '../kernel/platform.js';
 import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
 import type { MacroEnv } from '../lang/lexer.js';
 import { resolve as resolveType } from '../lang/types.js';
@@ -97,7 +99,13 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === 'version') {
     // -V reports the version of the D language and API, as DTrace's own does
     process.stdout.write(`${PROG}: ${D_VERSION}\n`);
-    if (verbose > 0) process.stdout.write(`This is ${VERSION}\n`);
+    if (verbose > 0) {
+      // -vV: everything about this dtrace, and what the machine in front of it lets it do
+      process.stdout.write(`This is ${VERSION}\n\n`);
+      const root = process.geteuid ? process.geteuid() === 0 : true;
+      const platform = detectPlatform('/', { bpfUnavailable: () => (root ? bpfUnavailable() : 'not root') });
+      process.stdout.write(formatReport(platform));
+    }
     return E_SUCCESS;
   }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { EventField } from '../kernel/event-format.js';
 import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec } from '../kernel/kprobes.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
+import { noKprobeEvents } from '../kernel/platform.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { DFatalError } from '../lang/diagnostics.js';
 import { argsRead, compileDecoder, enableEventProbe } from './kernel-event.js';
@@ -52,7 +53,7 @@ export class FbtProvider implements Provider {
   populate(newProbe: NewProbe): void {
     const root = tracefsRoot();
     if (!existsSync(join(root, 'kprobe_events'))) {
-      this.why = `the kernel has no kprobe events (${join(root, 'kprobe_events')} is missing: it was built without CONFIG_KPROBE_EVENTS)`;
+      this.why = noKprobeEvents(root);
       return;
     }
     for (const [module, func] of traceableFunctions(root)) {

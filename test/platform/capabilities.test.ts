@@ -1,0 +1,21 @@
+// The capability report names the platform it runs on: in the lab, the one booted.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { runDtrace } from '../live/harness.js';
+import { LAB, READY_MS } from './lab.js';
+
+const HYPERVISOR: Record<string, RegExp> = {
+  'linux-6.1': /^ {2}hypervisor {8}QEMU \(emulated, no KVM\) \(DMI: QEMU, Standard PC/m,
+  'xen-pv': /^ {2}hypervisor {8}Xen PV, dom0 \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/proc\/xen\/capabilities: control_d\)$/m,
+};
+
+test('dtrace -vV names the lab platform, and fbt usable on it', { skip: LAB ? false : 'outside the lab (test/kernel/platform.test.ts checks this machine)' }, () => {
+  const r = runDtrace(['-vV'], { timeout: READY_MS });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, HYPERVISOR[LAB!], r.stdout);
+  assert.match(r.stdout, /^ {2}CPUs {14}2$/m, r.stdout);
+  assert.match(r.stdout, /^ {2}kprobe events {5}yes$/m, r.stdout);
+  assert.match(r.stdout, /^ {2}fbt {15}yes$/m, r.stdout);
+  assert.match(r.stdout, /^ {2}BPF {15}yes$/m, r.stdout);
+});
