@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { DFatalError } from '../lang/diagnostics.js';
-import { reapStaleInstances } from './tracefs.js';
+import { processAlive, reapStaleInstances } from './tracefs.js';
 
 export const KPROBE_GROUP_PREFIX = 'dtrace_ts_';
 
@@ -69,15 +69,6 @@ function userStringType(root: string): string {
 
 /** The fetch argument of a return probe: the return value. */
 export const RETURN_FETCH_ARGS = ['retval=$retval:u64'];
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Appends commands to kprobe_events (opening it to write without O_APPEND would clear it). */
 function command(root: string, text: string): void {

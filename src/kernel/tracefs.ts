@@ -45,7 +45,8 @@ function findTracefs(): string {
   );
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
