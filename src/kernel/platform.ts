@@ -74,13 +74,17 @@ function classify(fsRoot: string): { hypervisor: string; evidence: string } {
 
   if (xen === 'xen') {
     const guestType = read(fsRoot, 'sys/hypervisor/guest_type');
-    const dom0 = /\bcontrol_d\b/.test(read(fsRoot, 'proc/xen/capabilities') ?? '');
+    // dom0: xenfs says control_d; without xenfs mounted, dom0's is the all-zero domain UUID
+    const caps = read(fsRoot, 'proc/xen/capabilities');
+    const uuid = read(fsRoot, 'sys/hypervisor/uuid');
+    const dom0 = caps !== null ? /\bcontrol_d\b/.test(caps) : uuid !== null && /^[0-]+$/.test(uuid);
+    const dom0Evidence = caps !== null ? '/proc/xen/capabilities: control_d' : `/sys/hypervisor/uuid: ${uuid}`;
     // kernels before 4.15 have no guest_type: an HVM guest has firmware (DMI) tables, a PV one none
     const mode = guestType ?? (vendor !== '' ? 'HVM' : 'PV');
     const how = guestType !== null ? `guest_type: ${guestType}` : `no guest_type; ${vendor !== '' ? dmiText : 'no DMI tables'}`;
     const amazon = /amazon/i.test(`${productVersion} ${biosVersion}`);
     const name = `${amazon ? 'Amazon EC2 ' : ''}Xen ${mode}${dom0 ? ', dom0' : ''}`;
-    return { hypervisor: name, evidence: `/sys/hypervisor/type: xen, ${how}${amazon ? `; ${dmiText}` : ''}${dom0 ? '; /proc/xen/capabilities: control_d' : ''}` };
+    return { hypervisor: name, evidence: `/sys/hypervisor/type: xen, ${how}${amazon ? `; ${dmiText}` : ''}${dom0 ? `; ${dom0Evidence}` : ''}` };
   }
   if (/^Amazon EC2$/.test(vendor) || /^Amazon EC2$/.test(biosVendor)) {
     return { hypervisor: 'Amazon EC2 Nitro (KVM)', evidence: `${dmiText}${clocks.includes('kvm-clock') ? '; clocksource kvm-clock' : ''}` };

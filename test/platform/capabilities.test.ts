@@ -7,7 +7,7 @@ import { LAB, READY_MS } from './lab.js';
 
 const HYPERVISOR: Record<string, RegExp> = {
   'linux-6.1': /^ {2}hypervisor {8}QEMU \(emulated, no KVM\) \(DMI: QEMU, Standard PC/m,
-  'xen-pv': /^ {2}hypervisor {8}Xen PV, dom0 \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/proc\/xen\/capabilities: control_d\)$/m,
+  'xen-pv': /^ {2}hypervisor {8}Xen PV, dom0 \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/sys\/hypervisor\/uuid: 00000000-0000-0000-0000-000000000000\)$/m,
 };
 
 test('dtrace -vV names the lab platform, and fbt usable on it', { skip: LAB ? false : 'outside the lab (test/kernel/platform.test.ts checks this machine)' }, () => {
