@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
-import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
 import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
 import type { MacroEnv } from '../lang/lexer.js';
@@ -102,9 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     if (verbose > 0) {
       // -vV: everything about this dtrace, and what the machine in front of it lets it do
       process.stdout.write(`This is ${VERSION}\n\n`);
-      const root = process.geteuid ? process.geteuid() === 0 : true;
-      const platform = detectPlatform('/', { bpfUnavailable: () => (root ? bpfUnavailable() : 'not root') });
-      process.stdout.write(formatReport(platform));
+      process.stdout.write(formatReport(detectPlatform()));
     }
     return E_SUCCESS;
   }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { machine, release } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { bpfUnavailable } from './bpf/sys.js';
 
 export interface Platform {
   /** e.g. "Xen PV, dom0", "KVM", "Firecracker", "none (bare metal)" */
@@ -17,24 +18,44 @@ export interface Platform {
   kernel: string;
   machine: string;
   cpus: number;
+  /** /proc/cpuinfo's first model name, or "" */
+  cpuModel: string;
+  /** the clocksource in use and those available ("tsc", "tsc kvm-clock"); "" where not published */
+  clocksource: string;
+  clocksources: string;
+  euid: number;
   root: boolean;
-  /** "none", "integrity", "confidentiality", or null: the kernel has no lockdown LSM */
+  /** the sysctls that keep users other than root from perf events and bpf(); null if unreadable */
+  perfEventParanoid: number | null;
+  unprivilegedBpfDisabled: number | null;
+  /**
+   * "none", "integrity", "confidentiality"; "unknown" when securityfs is not mounted (so neither
+   * security/lockdown nor security/lsm can be read); null: the kernel runs no lockdown LSM
+   */
   lockdown: string | null;
   /** tracefs's directory (as seen from fsRoot), or null */
   tracefs: string | null;
+  /** false when tracefs is there but closed to this user (it is root's alone): its contents are unknown */
+  tracefsReadable: boolean;
   tracepoints: number;
   syscallEvents: boolean;
   kprobeEvents: boolean;
   uprobeEvents: boolean;
-  eprobeEvents: boolean;
+  /** null: the kernel has event probes; otherwise why not (or why that is not known) */
+  eprobes: string | null;
   /** null: bpf() works; otherwise why not */
   bpf: string | null;
 }
 
 export interface PlatformProbe {
+  /** the effective user id to judge privileges by (default: this process's) */
   euid?: number;
+  /** uname's machine (default: this machine's, or "unknown" under a fixture) */
   machine?: string;
-  /** why bpf() does not work here, or null; not asked when undefined is returned by default */
+  /**
+   * Why bpf() does not work here, or null if it does. Default: on this machine and as root,
+   * making a one-entry BPF array map tells (bpf/sys.js); otherwise it is not checked.
+   */
   bpfUnavailable?: () => string | null;
 }
 
@@ -50,12 +71,12 @@ function dmi(fsRoot: string, field: string): string {
   return read(fsRoot, `sys/class/dmi/id/${field}`) ?? '';
 }
 
-/** The 6-byte OEM ID of an ACPI table (Firecracker's are "FIRECK"). */
-function acpiOemId(fsRoot: string, table: string): string {
+/** The 6-byte OEM ID of an ACPI table (Firecracker's are "FIRECK"); "" if there is none, null if only root may read it. */
+function acpiOemId(fsRoot: string, table: string): string | null {
   try {
     return readFileSync(join(fsRoot, 'sys/firmware/acpi/tables', table)).subarray(10, 16).toString('latin1').replace(/\0+$/, '').trim();
-  } catch {
-    return '';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EACCES' ? null : '';
   }
 }
 
@@ -84,7 +105,7 @@ function classify(fsRoot: string): { hypervisor: string; evidence: string } {
     const how = guestType !== null ? `guest_type: ${guestType}` : `no guest_type; ${vendor !== '' ? dmiText : 'no DMI tables'}`;
     const amazon = /amazon/i.test(`${productVersion} ${biosVersion}`);
     const name = `${amazon ? 'Amazon EC2 ' : ''}Xen ${mode}${dom0 ? ', dom0' : ''}`;
-    return { hypervisor: name, evidence: `/sys/hypervisor/type: xen, ${how}${amazon ? `; ${dmiText}` : ''}${dom0 ? `; ${dom0Evidence}` : ''}` };
+    return { hypervisor: name, evidence: `/sys/hypervisor/type: xen, ${how}${amazon && !how.includes(dmiText) ? `; ${dmiText}` : ''}${dom0 ? `; ${dom0Evidence}` : ''}` };
   }
   if (/^Amazon EC2$/.test(vendor) || /^Amazon EC2$/.test(biosVendor)) {
     return { hypervisor: 'Amazon EC2 Nitro (KVM)', evidence: `${dmiText}${clocks.includes('kvm-clock') ? '; clocksource kvm-clock' : ''}` };
@@ -96,8 +117,17 @@ function classify(fsRoot: string): { hypervisor: string; evidence: string } {
     return { hypervisor: 'Hyper-V', evidence: `${dmiText}${vmbus ? '; /sys/bus/vmbus' : ''}${clocks.includes('hyperv') ? '; clocksource hyperv_clocksource_tsc_page' : ''}` };
   }
   const kvmClock = /\bkvm-clock\b/.test(clocks);
-  if (acpiOemId(fsRoot, 'DSDT') === 'FIRECK' || (kvmClock && vendor === '' && /virtio_mmio\.device=/.test(read(fsRoot, 'proc/cmdline') ?? ''))) {
-    return { hypervisor: 'Firecracker', evidence: `${acpiOemId(fsRoot, 'DSDT') === 'FIRECK' ? 'ACPI OEM ID FIRECK' : 'virtio_mmio devices on the kernel command line, no DMI tables'}${kvmClock ? '; clocksource kvm-clock' : ''}` };
+  // Firecracker gives no DMI tables; its ACPI tables (1.8+) say FIRECK, older ones had none
+  // and listed their virtio devices on the kernel command line
+  const oemId = acpiOemId(fsRoot, 'DSDT');
+  const kvmClockText = kvmClock ? '; clocksource kvm-clock' : '';
+  if (oemId === 'FIRECK') return { hypervisor: 'Firecracker', evidence: `ACPI OEM ID FIRECK${kvmClockText}` };
+  if (kvmClock && vendor === '' && /virtio_mmio\.device=/.test(read(fsRoot, 'proc/cmdline') ?? '')) {
+    return { hypervisor: 'Firecracker', evidence: `virtio_mmio devices on the kernel command line, no DMI tables${kvmClockText}` };
+  }
+  if (kvmClock && vendor === '' && oemId === null) {
+    // the table that would say is root's: a KVM guest without DMI tables is most likely Firecracker
+    return { hypervisor: 'Firecracker', evidence: `no DMI tables${kvmClockText}; its ACPI tables, which would confirm it, are readable by root only` };
   }
   if (kvmClock) return { hypervisor: 'KVM', evidence: `clocksource kvm-clock${dmiText ? `; ${dmiText}` : ''}` };
   if (vendor === 'QEMU' || /^QEMU/.test(product)) {
@@ -108,75 +138,135 @@ function classify(fsRoot: string): { hypervisor: string; evidence: string } {
   return { hypervisor: 'none (bare metal)', evidence: `no hypervisor flag in /proc/cpuinfo${dmiText ? `; ${dmiText}` : ''}` };
 }
 
-/** A kernel build option: from /proc/config.gz or /boot/config-RELEASE; null if neither is there. */
-function kernelConfig(fsRoot: string, option: string): boolean | null {
-  let text: string | null = null;
+/** The kernel's build configuration, from /proc/config.gz or /boot/config-RELEASE; null if neither is there. */
+function kernelConfig(fsRoot: string, release: string | null): string | null {
   try {
-    text = gunzipSync(readFileSync(join(fsRoot, 'proc/config.gz'))).toString('latin1');
+    return gunzipSync(readFileSync(join(fsRoot, 'proc/config.gz'))).toString('latin1');
   } catch {
-    const rel = read(fsRoot, 'proc/sys/kernel/osrelease');
-    if (rel !== null) text = read(fsRoot, `boot/config-${rel}`);
+    return release === null ? null : read(fsRoot, `boot/config-${release}`);
   }
-  if (text === null) return null;
-  return new RegExp(`^${option}=[ym]$`, 'm').test(text);
+}
+
+/** A build option as a configuration sets it; null when the option is not there at all (the kernel predates it). */
+function configOption(config: string, option: string): boolean | null {
+  if (new RegExp(`^${option}=[ym]$`, 'm').test(config)) return true;
+  if (new RegExp(`^# ${option} is not set$`, 'm').test(config)) return false;
+  return null;
+}
+
+/** "6.1.0-18-amd64" is older than 6.17 */
+function releaseBefore(release: string | null, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release ?? '');
+  return m !== null && (Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor));
 }
 
 /**
- * Event probes (5.15+): the build option says, where the kernel's configuration is readable;
- * else, on this machine and as root, making one (and removing it at once) tells. Their
- * syntax in tracefs's README is there whether the kernel has them or not.
+ * tracefs's README shows the eprobe syntax from 5.15 on (the kernel's own ftrace selftests
+ * require this text); until 6.17 eprobes had no build option of their own and came with any
+ * probe events, so that text was proof. Since then CONFIG_EPROBE_EVENTS can be off while the
+ * README still shows the syntax (this development machine: 6.18, option off): the build
+ * configuration says, where it is readable; else, on this machine and as root, making one (and
+ * removing it at once) tells.
  */
-function eprobesWork(fsRoot: string, tracefs: string, events: string, root: boolean): boolean {
-  const configured = kernelConfig(fsRoot, 'CONFIG_EPROBE_EVENTS');
-  if (configured !== null) return configured;
+function eprobeSupport(fsRoot: string, tracefs: string, events: string, release: string | null, root: boolean): string | null {
+  const readme = read(fsRoot, `${tracefs}/README`);
+  if (readme === null) return `unknown: ${tracefs}/README is missing`;
+  if (!/<attached-group>\.<attached-event>/.test(readme)) {
+    return `${tracefs}/README shows no eprobe syntax: the kernel predates them (5.15) or has no probe events`;
+  }
+  const config = kernelConfig(fsRoot, release);
+  const option = config === null ? null : configOption(config, 'CONFIG_EPROBE_EVENTS');
+  if (option !== null) return option ? null : 'the kernel was built without CONFIG_EPROBE_EVENTS';
+  if (config !== null || releaseBefore(release, 6, 17)) return null;
   const file = join(fsRoot, tracefs, 'dynamic_events');
   const first = events.split('\n')[0]?.replace(':', '.');
-  if (fsRoot !== '/' || !root || !existsSync(file) || !first) return false;
+  if (fsRoot !== '/' || !root || !existsSync(file) || !first) {
+    return 'unknown: since 6.17 they need CONFIG_EPROBE_EVENTS, and the kernel\'s configuration is not readable';
+  }
   const name = `dtrace_ts_${process.pid}/eprobe_check`;
   try {
     writeFileSync(file, `e:${name} ${first}\n`, { flag: 'a' });
-  } catch {
-    return false;
+  } catch (e) {
+    return `the kernel refused a test eprobe (${(e as NodeJS.ErrnoException).code ?? String(e)}): most likely built without CONFIG_EPROBE_EVENTS`;
   }
   try {
     writeFileSync(file, `-:${name}\n`, { flag: 'a' });
   } catch {
     // removed by the next dtrace's reaping (its group is this process's)
   }
-  return true;
-}
-
-function findTracefs(fsRoot: string): string | null {
-  for (const dir of ['sys/kernel/tracing', 'sys/kernel/debug/tracing']) {
-    if (existsSync(join(fsRoot, dir, 'events'))) return `/${dir}`;
-  }
   return null;
 }
 
+/** tracefs's directory: the one that holds `events`; else one that exists but this user may not look into. */
+function findTracefs(fsRoot: string): { dir: string | null; readable: boolean } {
+  const dirs = ['sys/kernel/tracing', 'sys/kernel/debug/tracing'];
+  for (const dir of dirs) {
+    if (existsSync(join(fsRoot, dir, 'events'))) return { dir: `/${dir}`, readable: true };
+  }
+  for (const dir of dirs) {
+    try {
+      readdirSync(join(fsRoot, dir));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') return { dir: `/${dir}`, readable: false };
+    }
+  }
+  return { dir: null, readable: false };
+}
+
+/** security/lockdown reads "none [integrity] confidentiality", the level in force bracketed. */
+function lockdownLevel(fsRoot: string): string | null {
+  const text = read(fsRoot, 'sys/kernel/security/lockdown');
+  if (text !== null) return /\[(\w+)\]/.exec(text)?.[1] ?? text;
+  // security/lsm (older than the lockdown LSM) lists the LSMs running: readable, it says lockdown is not one
+  return read(fsRoot, 'sys/kernel/security/lsm') !== null ? null : 'unknown';
+}
+
+const TRACEFS_CLOSED = 'unknown: tracefs is readable by root only';
+
+function sysctl(fsRoot: string, name: string): number | null {
+  const text = read(fsRoot, `proc/sys/kernel/${name}`);
+  return text !== null && /^-?\d+$/.test(text) ? Number(text) : null;
+}
+
+/**
+ * What this machine (or the copy of one under fsRoot) is and what its kernel offers. Reads
+ * files only, and never throws: a file that is missing is a fact about the system. On this
+ * machine and as root it may also make (and at once remove) a BPF map and an event probe; it
+ * is for `dtrace -vV` and tests, not for any tracing path.
+ */
 export function detectPlatform(fsRoot = '/', probe: PlatformProbe = {}): Platform {
   const { hypervisor, evidence } = classify(fsRoot);
-  const tracefs = findTracefs(fsRoot);
+  const { dir: tracefs, readable: tracefsReadable } = findTracefs(fsRoot);
   const t = (f: string) => (tracefs ? join(fsRoot, tracefs, f) : '');
   const events = tracefs ? (read(fsRoot, `${tracefs}/available_events`) ?? '') : '';
-  const lockdownText = read(fsRoot, 'sys/kernel/security/lockdown');
   const cpuinfo = read(fsRoot, 'proc/cpuinfo') ?? '';
+  const clocks = 'sys/devices/system/clocksource/clocksource0';
   const isLive = fsRoot === '/';
   const euid = probe.euid ?? (process.geteuid ? process.geteuid() : 0);
+  const osrelease = read(fsRoot, 'proc/sys/kernel/osrelease');
+  const liveBpf = () => (euid === 0 ? bpfUnavailable() : 'unknown: checking needs root');
   return {
     hypervisor,
     evidence,
-    kernel: read(fsRoot, 'proc/sys/kernel/osrelease') ?? (isLive ? release() : 'unknown'),
+    kernel: osrelease ?? (isLive ? release() : 'unknown'),
     machine: probe.machine ?? (isLive ? machine() : 'unknown'),
     cpus: (cpuinfo.match(/^processor\s*:/gm) ?? []).length,
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? '',
+    clocksource: read(fsRoot, `${clocks}/current_clocksource`) ?? '',
+    clocksources: read(fsRoot, `${clocks}/available_clocksource`) ?? '',
+    euid,
     root: euid === 0,
-    lockdown: lockdownText === null ? null : (/\[(\w+)\]/.exec(lockdownText)?.[1] ?? lockdownText),
+    perfEventParanoid: sysctl(fsRoot, 'perf_event_paranoid'),
+    unprivilegedBpfDisabled: sysctl(fsRoot, 'unprivileged_bpf_disabled'),
+    lockdown: lockdownLevel(fsRoot),
     tracefs,
+    tracefsReadable,
     tracepoints: events === '' ? 0 : events.split('\n').length,
     syscallEvents: tracefs !== null && existsSync(join(t('events'), 'syscalls')),
     kprobeEvents: tracefs !== null && existsSync(t('kprobe_events')),
     uprobeEvents: tracefs !== null && existsSync(t('uprobe_events')),
-    eprobeEvents: tracefs !== null && eprobesWork(fsRoot, tracefs, events, euid === 0),
-    bpf: probe.bpfUnavailable ? probe.bpfUnavailable() : isLive ? null : 'not checked',
+    eprobes: tracefs === null ? 'no tracefs' : !tracefsReadable ? TRACEFS_CLOSED : eprobeSupport(fsRoot, tracefs, events, osrelease, euid === 0),
+    bpf: probe.bpfUnavailable ? probe.bpfUnavailable() : isLive ? liveBpf() : 'unknown: not checked in a copy of another system',
   };
 }
 
@@ -187,8 +277,15 @@ export function noKprobeEvents(tracefs: string): string {
   return `the kernel has no kprobe events (${tracefs}/kprobe_events is missing: it was built without CONFIG_KPROBE_EVENTS)`;
 }
 
-/** Why a provider cannot work here, as a clause ("the kernel has no ..."), or null if it can. */
+const PROVIDERS = ['dtrace', 'profile', 'syscall', 'sdt', 'proc', 'sched', 'fbt', 'pid', 'usdt'];
+
+/**
+ * Why a provider cannot work here, as a lower-case clause ("the kernel has no ..."), or null
+ * if it can. The report prints these; a provider that cannot work may give the same.
+ */
 export function providerStatus(p: Platform, provider: string): string | null {
+  if (!PROVIDERS.includes(provider)) return `dtrace-ts has no ${provider} provider`;
+  // dtrace (BEGIN, END, ERROR) and profile (timers) need nothing from the kernel
   if (provider === 'dtrace' || provider === 'profile') return null;
   if (!p.root) return PRIVILEGES;
   if (p.lockdown === 'confidentiality') {
@@ -204,38 +301,57 @@ export function providerStatus(p: Platform, provider: string): string | null {
       return p.tracepoints > 0 ? null : `the kernel lists no tracepoints (${p.tracefs}/available_events is empty)`;
     case 'fbt':
       return p.kprobeEvents ? null : noKprobeEvents(p.tracefs);
-    case 'pid':
-    case 'usdt':
+    default: // pid, usdt
       return p.uprobeEvents
         ? 'dtrace-ts does not implement it yet (the kernel has uprobe events it could use)'
-        : `the kernel has no uprobe events (${p.tracefs}/uprobe_events is missing: it was built without CONFIG_UPROBE_EVENTS)`;
-    default:
-      return null;
+        : `dtrace-ts does not implement it yet, and the kernel has no uprobe events (${p.tracefs}/uprobe_events is missing: it was built without CONFIG_UPROBE_EVENTS)`;
   }
 }
 
-const PROVIDERS = ['dtrace', 'profile', 'syscall', 'sdt', 'proc', 'sched', 'fbt', 'pid', 'usdt'];
+/** How copyin() and copyinstr() read user memory here. */
+export function copyinMethod(p: Platform): string {
+  return p.bpf === null
+    ? 'BPF copies what tracepoint arguments point to when the probe fires; other addresses are read from /proc/PID/mem when the event is handled'
+    : 'read from /proc/PID/mem when the event is handled (the memory may have changed by then)';
+}
 
 function yesNo(ok: boolean, why: string): string {
   return ok ? 'yes' : `no (${why})`;
 }
 
-/** The report `dtrace -vV` prints. */
+/** null: "yes"; "unknown: why": "unknown (why)"; any other reason: "no (why)". */
+function answer(why: string | null): string {
+  if (why === null) return 'yes';
+  const unknown = /^unknown: (.*)$/.exec(why);
+  return unknown ? `unknown (${unknown[1]})` : `no (${why})`;
+}
+
+/** The report `dtrace -vV` prints: plain text, one fact a line, the reason beside each "no". */
 export function formatReport(p: Platform): string {
   const row = (k: string, v: string) => `  ${k.padEnd(18)}${v}\n`;
+  const sysctls = [
+    p.perfEventParanoid === null ? '' : `perf_event_paranoid ${p.perfEventParanoid}`,
+    p.unprivilegedBpfDisabled === null ? '' : `unprivileged_bpf_disabled ${p.unprivilegedBpfDisabled}`,
+  ].filter((x) => x !== '');
+  // inside a tracefs closed to this user nothing can be told
+  const closed = p.tracefs !== null && !p.tracefsReadable;
+  const known = (ok: boolean, why: string) => (closed ? answer(TRACEFS_CLOSED) : yesNo(ok, why));
   let s = 'Platform\n';
   s += row('hypervisor', `${p.hypervisor} (${p.evidence})`);
   s += row('kernel', `${p.kernel} ${p.machine}`);
   s += row('CPUs', String(p.cpus));
-  s += row('privileges', p.root ? 'root' : `not root: ${PRIVILEGES}`);
-  s += row('lockdown', p.lockdown ?? 'none (no lockdown LSM)');
+  if (p.cpuModel !== '') s += row('CPU model', p.cpuModel);
+  if (p.clocksource !== '') s += row('clocksource', `${p.clocksource} (available: ${p.clocksources || 'none listed'})`);
+  s += row('privileges', p.root ? 'root' : `not root (euid ${p.euid}${sysctls.length ? `; ${sysctls.join(', ')}` : ''}): ${PRIVILEGES}`);
+  s += row('lockdown', p.lockdown === null ? 'none (no lockdown LSM)' : p.lockdown === 'unknown' ? 'unknown (securityfs is not mounted on /sys/kernel/security)' : p.lockdown);
   s += 'Kernel interfaces\n';
-  s += row('tracefs', p.tracefs ?? 'not found');
-  s += row('tracepoints', p.tracepoints > 0 ? `yes, ${p.tracepoints} events` : 'none');
-  s += row('kprobe events', yesNo(p.kprobeEvents, 'no kprobe_events: CONFIG_KPROBE_EVENTS is off'));
-  s += row('uprobe events', yesNo(p.uprobeEvents, 'no uprobe_events: CONFIG_UPROBE_EVENTS is off'));
-  s += row('eprobe events', yesNo(p.eprobeEvents, 'the kernel predates them (5.15) or lacks CONFIG_EPROBE_EVENTS'));
-  s += row('BPF', p.bpf === null ? 'yes' : `no (${p.bpf}): copyin() reads /proc/PID/mem when events are handled`);
+  s += row('tracefs', p.tracefs === null ? 'not found' : closed ? `${p.tracefs} (readable by root only)` : p.tracefs);
+  s += row('tracepoints', closed ? answer(TRACEFS_CLOSED) : p.tracepoints > 0 ? `yes, ${p.tracepoints} events` : 'none');
+  s += row('kprobe events', known(p.kprobeEvents, 'no kprobe_events: CONFIG_KPROBE_EVENTS is off'));
+  s += row('uprobe events', known(p.uprobeEvents, 'no uprobe_events: CONFIG_UPROBE_EVENTS is off'));
+  s += row('eprobe events', answer(p.eprobes));
+  s += row('BPF', answer(p.bpf));
+  s += row('copyin()', copyinMethod(p));
   s += 'Providers\n';
   for (const name of PROVIDERS) {
     const why = providerStatus(p, name);

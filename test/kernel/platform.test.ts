@@ -4,82 +4,171 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { detectPlatform, fixtureNames, formatReport, providerStatus } from '../../src/kernel/platform.js';
+import { copyinMethod, detectPlatform, fixtureNames, formatReport, providerStatus } from '../../src/kernel/platform.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const FIXTURES = join(root, 'test', 'kernel', 'fixtures', 'platform');
 const fixture = (name: string) => detectPlatform(join(FIXTURES, name), { euid: 0, machine: 'x86_64' });
+const NO_KPROBES = 'the kernel has no kprobe events (/sys/kernel/tracing/kprobe_events is missing: it was built without CONFIG_KPROBE_EVENTS)';
+const LOCKED = /^the kernel is locked down \(lockdown=confidentiality/;
 
-const EXPECTED: Record<string, string> = {
-  vmware: 'VMware',
-  'vmware-efi': 'VMware',
-  virtualbox: 'VirtualBox',
-  hyperv: 'Hyper-V',
-  'ec2-xen-hvm': 'Amazon EC2 Xen HVM',
-  'ec2-xen-hvm-old': 'Amazon EC2 Xen HVM',
-  'ec2-xen-pv': 'Xen PV',
-  'ec2-nitro': 'Amazon EC2 Nitro (KVM)',
-  kvm: 'KVM',
-  firecracker: 'Firecracker',
-  'bare-metal': 'none (bare metal)',
-  'lockdown-confidentiality': 'none (bare metal)',
+/** Each fixture: the hypervisor as printed, and what fbt and syscall say there (null: usable). */
+const EXPECTED: Record<string, { hypervisor: string; fbt: string | RegExp | null; syscall: RegExp | null }> = {
+  vmware: { hypervisor: 'VMware', fbt: null, syscall: null },
+  'vmware-efi': { hypervisor: 'VMware', fbt: null, syscall: null },
+  virtualbox: { hypervisor: 'VirtualBox', fbt: null, syscall: null },
+  hyperv: { hypervisor: 'Hyper-V', fbt: null, syscall: null },
+  'ec2-xen-hvm': { hypervisor: 'Amazon EC2 Xen HVM', fbt: null, syscall: null },
+  'ec2-xen-hvm-old': { hypervisor: 'Amazon EC2 Xen HVM', fbt: null, syscall: null },
+  'ec2-xen-pv': { hypervisor: 'Xen PV', fbt: null, syscall: null },
+  'ec2-nitro': { hypervisor: 'Amazon EC2 Nitro (KVM)', fbt: null, syscall: null },
+  kvm: { hypervisor: 'KVM', fbt: null, syscall: null },
+  'qemu-tcg': { hypervisor: 'QEMU (emulated, no KVM)', fbt: null, syscall: null },
+  firecracker: { hypervisor: 'Firecracker', fbt: NO_KPROBES, syscall: null },
+  'bare-metal': { hypervisor: 'none (bare metal)', fbt: null, syscall: null },
+  'lockdown-confidentiality': { hypervisor: 'none (bare metal)', fbt: LOCKED, syscall: LOCKED },
 };
 
 test('every fixture is classified, and every one is checked', () => {
   assert.deepEqual(fixtureNames(FIXTURES).sort(), Object.keys(EXPECTED).sort());
 });
 
-for (const [name, hypervisor] of Object.entries(EXPECTED)) {
-  test(`${name}: ${hypervisor}`, () => {
+for (const [name, want] of Object.entries(EXPECTED)) {
+  test(`${name}: ${want.hypervisor}`, () => {
     const p = fixture(name);
-    assert.equal(p.hypervisor, hypervisor, p.evidence);
+    assert.equal(p.hypervisor, want.hypervisor, p.evidence);
     assert.equal(p.cpus > 0, true);
+    assert.equal(providerStatus(p, 'dtrace'), null);
+    assert.equal(providerStatus(p, 'profile'), null);
+    const fbt = providerStatus(p, 'fbt');
+    if (want.fbt instanceof RegExp) assert.match(fbt ?? '', want.fbt);
+    else assert.equal(fbt, want.fbt);
+    const syscall = providerStatus(p, 'syscall');
+    if (want.syscall === null) assert.equal(syscall, null);
+    else assert.match(syscall ?? '', want.syscall);
+    // the report never fails, and names the platform on its hypervisor line
+    assert.match(formatReport(p), new RegExp(`^ {2}hypervisor {8}${want.hypervisor.replace(/[()]/g, '\\$&')} \\(`, 'm'));
   });
 }
 
 test('the evidence names what told the platform', () => {
   assert.match(fixture('ec2-xen-pv').evidence, /^\/sys\/hypervisor\/type: xen, guest_type: PV$/);
-  assert.match(fixture('ec2-xen-hvm-old').evidence, /no guest_type; DMI: Xen, HVM domU, 4\.2\.amazon/);
+  assert.equal(fixture('ec2-xen-hvm-old').evidence, '/sys/hypervisor/type: xen, no guest_type; DMI: Xen, HVM domU, 4.2.amazon');
   assert.match(fixture('virtualbox').evidence, /^DMI: innotek GmbH, VirtualBox/);
   assert.match(fixture('firecracker').evidence, /ACPI OEM ID FIRECK/);
   assert.match(fixture('hyperv').evidence, /\/sys\/bus\/vmbus/);
+  assert.equal(fixture('qemu-tcg').evidence, 'DMI: QEMU, Standard PC (i440FX + PIIX, 1996), pc-i440fx-7.2; no kvm-clock');
 });
 
 test('providers: fbt needs kprobe events, pid and usdt are not there yet, lockdown and privileges stop everything in the kernel', () => {
   const fc = fixture('firecracker');
   assert.equal(providerStatus(fc, 'syscall'), null);
-  assert.equal(providerStatus(fc, 'fbt'), 'the kernel has no kprobe events (/sys/kernel/tracing/kprobe_events is missing: it was built without CONFIG_KPROBE_EVENTS)');
+  assert.equal(providerStatus(fc, 'fbt'), NO_KPROBES);
   assert.equal(providerStatus(fixture('kvm'), 'fbt'), null);
-  assert.match(providerStatus(fixture('kvm'), 'pid')!, /does not implement it yet/);
+  assert.equal(providerStatus(fixture('kvm'), 'pid'), 'dtrace-ts does not implement it yet (the kernel has uprobe events it could use)');
+  assert.equal(providerStatus(fixture('kvm'), 'nfsv4'), 'dtrace-ts has no nfsv4 provider');
   const locked = fixture('lockdown-confidentiality');
   assert.equal(locked.lockdown, 'confidentiality');
-  assert.match(providerStatus(locked, 'syscall')!, /locked down/);
+  assert.match(providerStatus(locked, 'sdt')!, LOCKED);
   assert.equal(providerStatus(locked, 'dtrace'), null);
   assert.equal(fixture('bare-metal').lockdown, 'none');
-  const user = detectPlatform(join(FIXTURES, 'kvm'), { euid: 1000 });
+  assert.equal(fixture('qemu-tcg').lockdown, 'none');
+  // no securityfs mounted there: neither lockdown nor lsm can be read
+  assert.equal(fixture('firecracker').lockdown, 'unknown');
+  const user = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 1000 });
   assert.equal(providerStatus(user, 'fbt'), 'DTrace requires additional privileges (run it as root)');
+  assert.equal(providerStatus(user, 'syscall'), 'DTrace requires additional privileges (run it as root)');
   assert.equal(providerStatus(user, 'profile'), null);
+  assert.match(formatReport(user), /^ {2}privileges {8}not root \(euid 1000; perf_event_paranoid 3, unprivileged_bpf_disabled 2\): DTrace requires additional privileges \(run it as root\)$/m);
+});
+
+test('eprobes: the README syntax proves them before 6.17, the build option after', () => {
+  // 6.1: README shows the syntax and the config has no CONFIG_EPROBE_EVENTS (they came with probe events)
+  assert.equal(fixture('qemu-tcg').eprobes, null);
+  // 6.18: README shows the syntax, but the option is off
+  assert.equal(fixture('firecracker').eprobes, 'the kernel was built without CONFIG_EPROBE_EVENTS');
+  assert.match(fixture('vmware').eprobes!, /^unknown: /);
+});
+
+test('copyin() goes through BPF where bpf() works, else through /proc at handling time', () => {
+  const p = fixture('qemu-tcg');
+  assert.match(p.bpf!, /^unknown: not checked/);
+  assert.match(copyinMethod(p), /^read from \/proc\/PID\/mem when the event is handled/);
+  const withBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => null });
+  assert.match(copyinMethod(withBpf), /^BPF copies what tracepoint arguments point to when the probe fires/);
+  const noBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => 'bpf(BPF_MAP_CREATE): Operation not permitted' });
+  assert.match(formatReport(noBpf), /^ {2}BPF {15}no \(bpf\(BPF_MAP_CREATE\): Operation not permitted\)$/m);
 });
 
 test('the report lists the platform, the kernel\'s interfaces and every provider', () => {
-  const r = formatReport(fixture('ec2-xen-pv'));
-  assert.match(r, /^Platform\n  hypervisor        Xen PV \(\/sys\/hypervisor\/type: xen, guest_type: PV\)\n  kernel            4\.4\.0-1128-aws x86_64\n  CPUs              2\n/);
-  assert.match(r, /^  kprobe events     yes$/m);
-  assert.match(r, /^  fbt               yes$/m);
-  assert.match(r, /^  pid               no: dtrace-ts does not implement it yet/m);
+  const r = formatReport(fixture('qemu-tcg'));
+  assert.match(r, /^Platform\n {2}hypervisor {8}QEMU \(emulated, no KVM\) \(DMI: QEMU, Standard PC \(i440FX \+ PIIX, 1996\), pc-i440fx-7\.2; no kvm-clock\)\n {2}kernel {12}6\.1\.0-50-cloud-amd64 x86_64\n {2}CPUs {14}2\n/);
+  assert.match(r, /^ {2}CPU model {9}QEMU Virtual CPU version 2\.5\+$/m);
+  assert.match(r, /^ {2}clocksource {7}hpet \(available: hpet acpi_pm\)$/m);
+  assert.match(r, /^ {2}lockdown {10}none$/m);
+  assert.match(r, /^Kernel interfaces\n {2}tracefs {11}\/sys\/kernel\/tracing\n {2}tracepoints {7}yes, 1372 events\n {2}kprobe events {5}yes\n {2}uprobe events {5}yes\n {2}eprobe events {5}yes\n/m);
+  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}no: dtrace-ts does not implement it yet/m);
+  assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV \(\/sys\/hypervisor\/type: xen, guest_type: PV\)$/m);
 });
 
-test('this machine, as dtrace -vV reports it', { skip: process.geteuid?.() !== 0 ? 'needs root' : false }, () => {
+/** This project's development machine: the Firecracker guest the fixture was copied from. */
+const FIRECRACKER_RELEASE = readFileSync(join(FIXTURES, 'firecracker', 'proc', 'sys', 'kernel', 'osrelease'), 'utf8').trim();
+const onDevelopmentMachine = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() === FIRECRACKER_RELEASE;
+  } catch {
+    return false;
+  }
+})();
+const isRoot = process.geteuid?.() === 0;
+
+test('this machine: Firecracker, tracefs, and no fbt for want of kprobe events', { skip: onDevelopmentMachine ? false : `not the development machine (kernel ${FIRECRACKER_RELEASE})` }, () => {
+  const started = process.hrtime.bigint();
+  const p = detectPlatform();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  assert.equal(p.hypervisor, 'Firecracker', p.evidence);
+  assert.equal(p.cpus > 0, true);
+  if (isRoot) {
+    assert.equal(p.tracefs, '/sys/kernel/tracing');
+    assert.equal(p.kprobeEvents, false);
+    assert.equal(providerStatus(p, 'fbt'), NO_KPROBES);
+    assert.equal(providerStatus(p, 'syscall'), null);
+  } else {
+    assert.equal(providerStatus(p, 'fbt'), 'DTrace requires additional privileges (run it as root)');
+  }
+  // cheap enough for -vV: files, one BPF map and (at most) one event probe made and removed
+  assert.equal(ms < 500, true, `${ms} ms`);
+});
+
+test('dtrace -vV prints the version, then the report', () => {
   const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), '-vV'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^dtrace: Oracle D 2\.0\nThis is dtrace-ts \S+\n\nPlatform\n  hypervisor        \S/);
-  assert.match(r.stdout, /^Providers\n  dtrace            yes\n/m);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^dtrace: Oracle D 2\.0\nThis is dtrace-ts \S+\n\nPlatform\n {2}hypervisor {8}\S/);
+  assert.match(r.stdout, /^Kernel interfaces\n {2}tracefs {11}\S/m);
+  assert.match(r.stdout, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n/m);
   const p = detectPlatform('/');
-  const kprobes = existsSync(join(p.tracefs ?? '/sys/kernel/tracing', 'kprobe_events'));
-  assert.equal(p.kprobeEvents, kprobes);
-  assert.match(r.stdout, new RegExp(`^  fbt               ${kprobes ? 'yes' : 'no: the kernel has no kprobe events'}`, 'm'));
+  if (isRoot && p.tracefs !== null) {
+    const kprobes = existsSync(join(p.tracefs, 'kprobe_events'));
+    assert.match(r.stdout, new RegExp(`^ {2}fbt {15}${kprobes ? 'yes' : 'no: the kernel has no kprobe events'}`, 'm'));
+  }
+  // plain -V is the version alone, as DTrace's
+  const plain = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), '-V'], { encoding: 'utf8' });
+  assert.equal(plain.stdout, 'dtrace: Oracle D 2.0\n');
+});
+
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+
+test('dtrace -vV as an unprivileged user: every kernel provider asks for root, nothing fails', { skip: isRoot && setpriv ? false : 'needs root and setpriv(1) to drop to nobody' }, () => {
+  const r = spawnSync(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(root, 'dist', 'cli.js'), '-vV'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^ {2}privileges {8}not root \(euid 65534/m);
+  assert.match(r.stdout, /^ {2}fbt {15}no: DTrace requires additional privileges \(run it as root\)$/m);
+  assert.match(r.stdout, /^ {2}profile {11}yes$/m);
+  if (onDevelopmentMachine) assert.match(r.stdout, /^ {2}hypervisor {8}Firecracker \(no DMI tables/m);
 });
