@@ -21,6 +21,8 @@ cd /project
 # DTRACE_LAB (the platform's name) comes from the kernel command line
 node --test --test-reporter=tap --test-concurrency=1 build/test/platform/ 2>&1 |
 while IFS= read -r line; do report "$line"; done
+# figures, not tests: fbt's costs on this platform
+BENCH_RUNS=3 node build/bench/fbt.js 2>&1 | while IFS= read -r line; do report "$line"; done
 report "LEFT instances=$(ls /sys/kernel/tracing/instances | tr '\n' ' ') kprobes=$(grep -c dtrace_ts_ /sys/kernel/tracing/kprobe_events)"
 report "DONE"
 sync

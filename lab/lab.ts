@@ -145,6 +145,7 @@ function buildInitramfs(busybox: string): string {
   img.copy(join(ROOT, 'package.json'), 'project/package.json');
   img.tree(join(ROOT, 'dist'), 'project/dist');
   img.tree(join(ROOT, 'build', 'test', 'platform'), 'project/build/test/platform');
+  img.copy(join(ROOT, 'build', 'bench', 'fbt.js'), 'project/build/bench/fbt.js');
   img.tree(join(ROOT, 'build', 'test', 'live'), 'project/build/test/live', (n) => n.endsWith('.test.js'));
   img.tree(join(ROOT, 'node_modules', 'koffi'), 'project/node_modules/koffi', (n) => n === 'doc' || n === 'vendor');
   img.tree(join(ROOT, 'node_modules', '@koromix'), 'project/node_modules/@koromix');
@@ -203,7 +204,7 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
       else failed = Number(summary[2]);
     }
     if (text === 'DONE') done = true;
-    if (/^BOOTED|^LEFT/.test(text)) log(`${p.name}: ${text}`);
+    if (/^BOOTED|^LEFT|^BENCH/.test(text)) log(`${p.name}: ${text}`);
     // each test's line, and a failure's details
     if (/^\s*(not )?ok \d+/.test(text) && !/^\s{8,}/.test(text)) {
       process.stdout.write(`  ${p.name}: ${text.trim()}\n`);
