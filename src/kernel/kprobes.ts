@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { DFatalError } from '../lang/diagnostics.js';
-import { processAlive, reapStaleInstances } from './tracefs.js';
+import { processAlive } from './tracefs.js';
 
 export const KPROBE_GROUP_PREFIX = 'dtrace_ts_';
 
@@ -121,7 +121,6 @@ export class KprobeSet {
   readonly group = `${KPROBE_GROUP_PREFIX}${process.pid}`;
   private readonly created: string[] = [];
   private readonly taken = new Set<string>();
-  private reaped = false;
 
   constructor(readonly root: string) {}
 
@@ -130,12 +129,6 @@ export class KprobeSet {
    * name (in the group), or null where the kernel refused the function (not probeable).
    */
   add(specs: KprobeSpec[]): Array<string | null> {
-    if (!this.reaped) {
-      this.reaped = true;
-      // a killed dtrace's instance may still have its probes enabled: instances first
-      reapStaleInstances(this.root);
-      reapStaleKprobes(this.root);
-    }
     const names = specs.map((s) => eventName(s.symbol, s.isReturn ? 'return' : 'entry', this.taken));
     const lines = specs.map((s, i) => `${s.isReturn ? 'r' : 'p'}:${this.group}/${names[i]} ${s.symbol} ${s.fetch.join(' ')}\n`);
     try {

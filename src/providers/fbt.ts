@@ -103,8 +103,7 @@ export class FbtProvider implements Provider {
     });
     const kprobes = tracer.kprobes();
     const events = kprobes.add(specs);
-    const refused = probes.filter((_, i) => events[i] === null);
-    if (refused.length === probes.length) {
+    if (events.every((e) => e === null)) {
       throw new DFatalError(`could not enable tracing: the kernel refused a kprobe on ${specs[0].symbol}`);
     }
     probes.forEach((def, i) => {
