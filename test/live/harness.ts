@@ -22,6 +22,8 @@ export function liveUnavailable(): string | null {
 }
 
 export interface Result {
+  /** the dtrace process's pid: its tracefs instances and probe events are named after it */
+  pid: number;
   stdout: string;
   stderr: string;
   code: number | null;
@@ -31,14 +33,6 @@ export interface Result {
 export function instancesOf(pid: number): string[] {
   try {
     return readdirSync(join(TRACEFS, 'instances')).filter((n) => n.startsWith(`dtrace-ts-${pid}-`));
-  } catch {
-    return [];
-  }
-}
-
-export function ourInstances(): string[] {
-  try {
-    return readdirSync(join(TRACEFS, 'instances')).filter((n) => n.startsWith('dtrace-ts-'));
   } catch {
     return [];
   }
@@ -64,7 +58,7 @@ export class Tracing {
     this.child.stderr!.on('data', (b: Buffer) => this.err.push(b));
     this.done = new Promise((resolve) => {
       this.child.on('close', (code, signal) =>
-        resolve({ stdout: Buffer.concat(this.out).toString('latin1'), stderr: Buffer.concat(this.err).toString('latin1'), code, signal }),
+        resolve({ pid: this.child.pid!, stdout: Buffer.concat(this.out).toString('latin1'), stderr: Buffer.concat(this.err).toString('latin1'), code, signal }),
       );
     });
   }
@@ -136,5 +130,5 @@ export function runDtrace(args: string[], options: { uid?: number; gid?: number;
     uid: options.uid,
     gid: options.gid,
   });
-  return { stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), code: r.status, signal: r.signal };
+  return { pid: r.pid, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), code: r.status, signal: r.signal };
 }

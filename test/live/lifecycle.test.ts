@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Tracing, instancesOf, liveUnavailable, ourInstances, runDtrace, workload } from './harness.js';
+import { Tracing, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
 
 const skip = liveUnavailable() ?? false;
 
@@ -29,14 +29,14 @@ test('an instance left by a dtrace killed with SIGKILL is removed by the next on
   const next = runDtrace(['-q', '-n', 'syscall::chdir:entry', '-n', 'BEGIN { exit(0); }']);
   assert.equal(next.code, 0, next.stderr);
   assert.deepEqual(instancesOf(d.child.pid!), []);
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(instancesOf(next.pid), []);
 });
 
 test('a compile error touches nothing in the kernel', { skip }, () => {
   const r = runDtrace(['-n', 'syscall::chdir:entry { x = ; }']);
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'dtrace: invalid probe specifier syscall::chdir:entry { x = ; }: syntax error near ";"\n');
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
 });
 
 test('two dtraces at once never see each other\'s events', { skip }, async () => {
@@ -49,7 +49,7 @@ test('two dtraces at once never see each other\'s events', { skip }, async () =>
   const lb = rb.stdout.split('\n').filter((l) => l !== '');
   assert.ok(la.length >= 5 && la.every((l) => l === 'A chdir'), ra.stdout);
   assert.ok(lb.length >= 5 && lb.every((l) => l === 'B mkdir'), rb.stdout);
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual([...instancesOf(ra.pid), ...instancesOf(rb.pid)], []);
 });
 
 test('not root: a plain error, and nothing created', { skip }, () => {
@@ -67,12 +67,12 @@ test('a flood into a tiny buffer is reported as drops per CPU', { skip }, async 
   workload('i=0; while [ $i -lt 20000 ]; do i=$((i+1)); cd /; done');
   const r = await d.stop('SIGINT', 600);
   assert.match(r.stderr, /^dtrace: \d+ drops? on CPU \d+$/m, r.stderr);
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
 });
 
 test('a failure while enabling says what failed and leaves nothing behind', { skip }, () => {
   const r = runDtrace(['-b', '64g', '-n', 'syscall::chdir:entry']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^dtrace: could not enable tracing: Cannot allocate memory$/m);
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
 });

@@ -2,7 +2,7 @@
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Tracing, liveUnavailable, ourInstances, workload } from './harness.js';
+import { Tracing, instancesOf, liveUnavailable, workload } from './harness.js';
 
 const skip = liveUnavailable() ?? false;
 
@@ -18,7 +18,7 @@ test('syscall::chdir:entry prints the default lines', { skip }, async () => {
   for (const l of hits) assert.match(l, /^ +\d+ +\d+ +chdir:entry $/);
   assert.equal(r.stderr, "dtrace: description 'syscall::chdir:entry' matched 1 probe\n");
   assert.equal(r.code, 0);
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
 });
 
 test('pid, tid and execname are the thread that made the call', { skip }, async () => {
@@ -72,7 +72,7 @@ test('exit() in a clause ends tracing and removes the instance', { skip }, async
   const r = await d.finished();
   assert.equal(r.stdout, 'got it\n\n');
   assert.equal(r.code, 3);
-  assert.deepEqual(ourInstances(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
 });
 
 test('stack() gives symbolised kernel stacks, as an action and as an aggregation key', { skip }, async () => {

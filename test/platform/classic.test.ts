@@ -4,8 +4,8 @@
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Tracing, ourInstances, runDtrace } from '../live/harness.js';
-import { READY_MS, ourKprobes, skipUnless, workload } from './lab.js';
+import { Tracing, instancesOf, runDtrace } from '../live/harness.js';
+import { READY_MS, kprobesOf, skipUnless, workload } from './lab.js';
 
 const LOOPS = 500;
 const loop = `i=0; while [ $i -lt ${LOOPS} ]; do cd /; i=$((i+1)); done`;
@@ -19,8 +19,8 @@ async function countChdirs(probe: string): Promise<void> {
   const row = /^ +sh +(\d+)$/m.exec(r.stdout);
   assert.ok(row, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
   assert.equal(Number(row[1]), LOOPS, r.stdout);
-  assert.deepEqual(ourInstances(), []);
-  assert.deepEqual(ourKprobes(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
+  assert.deepEqual(kprobesOf(r.pid), []);
 }
 
 test('fbt::sys_chdir:entry counts every cd / of a shell loop', { skip: skipUnless('kprobes') }, () => countChdirs('fbt::sys_chdir:entry'));

@@ -23,12 +23,12 @@ export function skipUnless(need: 'kernel' | 'kprobes'): string | false {
   return why;
 }
 
-/** The kprobe events of dtrace-ts processes still defined. */
-export function ourKprobes(): string[] {
+/** The kprobe events a dtrace-ts process (pid) has still defined. */
+export function kprobesOf(pid: number): string[] {
   try {
     return readFileSync(join(TRACEFS, 'kprobe_events'), 'latin1')
       .split('\n')
-      .filter((l) => l.includes(':dtrace_ts_'));
+      .filter((l) => l.includes(`:dtrace_ts_${pid}/`));
   } catch {
     return [];
   }

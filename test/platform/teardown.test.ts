@@ -3,18 +3,18 @@
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Tracing, instancesOf, ourInstances, runDtrace } from '../live/harness.js';
-import { READY_MS, ourKprobes, skipUnless } from './lab.js';
+import { Tracing, instancesOf, runDtrace } from '../live/harness.js';
+import { READY_MS, kprobesOf, skipUnless } from './lab.js';
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   test(`${sig} removes the instance and the kprobe events`, { skip: skipUnless('kprobes') }, async () => {
     const d = new Tracing(['-n', 'fbt::vfs_read:entry,fbt::vfs_read:return,fbt::sys_chdir:entry { @[probefunc] = count(); }']);
     await d.ready(READY_MS);
-    assert.equal(ourKprobes().length, 3);
+    assert.equal(kprobesOf(d.child.pid!).length, 3);
     const r = await d.stop(sig);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(ourInstances(), []);
-    assert.deepEqual(ourKprobes(), []);
+    assert.deepEqual(instancesOf(r.pid), []);
+    assert.deepEqual(kprobesOf(r.pid), []);
   });
 }
 
@@ -24,17 +24,19 @@ test('kprobe events left by a dtrace killed with SIGKILL are removed by the next
   const r = await d.stop('SIGKILL', 0);
   assert.equal(r.signal, 'SIGKILL');
   assert.equal(instancesOf(d.child.pid!).length, 1);
-  assert.equal(ourKprobes().length, 1);
+  assert.equal(kprobesOf(r.pid).length, 1);
   const next = runDtrace(['-q', '-n', 'syscall::chdir:entry', '-n', 'BEGIN { exit(0); }'], { timeout: READY_MS });
   assert.equal(next.code, 0, next.stderr);
-  assert.deepEqual(ourInstances(), []);
-  assert.deepEqual(ourKprobes(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
+  assert.deepEqual(kprobesOf(r.pid), []);
+  assert.deepEqual(instancesOf(next.pid), []);
+  assert.deepEqual(kprobesOf(next.pid), []);
 });
 
 test('a function the kernel cannot probe: an error, and nothing left', { skip: skipUnless('kprobes') }, () => {
   const r = runDtrace(['-n', 'fbt::no_such_function_anywhere:entry'], { timeout: READY_MS });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'dtrace: invalid probe specifier fbt::no_such_function_anywhere:entry: probe description fbt::no_such_function_anywhere:entry does not match any probes\n');
-  assert.deepEqual(ourInstances(), []);
-  assert.deepEqual(ourKprobes(), []);
+  assert.deepEqual(instancesOf(r.pid), []);
+  assert.deepEqual(kprobesOf(r.pid), []);
 });
