@@ -137,6 +137,9 @@ const SUBRS: Array<[string, string]> = [
   ['toupper', 'string(const char *)'],
 ];
 
+/** Subroutines that write to the traced process: a clause calling one needs -w, as an action would. */
+const DESTRUCTIVE_SUBRS = new Set(['copyout', 'copyoutstr']);
+
 const ACTIONS: Array<[string, string, boolean]> = [
   ['breakpoint', 'void()', true],
   ['chill', 'void(int)', true],
@@ -226,7 +229,7 @@ export class Builtins {
 
   constructor(types: TypeScope) {
     for (const [name, proto] of SUBRS) {
-      this.functions.set(name, { name, kind: FnKind.Subr, proto: parseProto(types, proto), destructive: false });
+      this.functions.set(name, { name, kind: FnKind.Subr, proto: parseProto(types, proto), destructive: DESTRUCTIVE_SUBRS.has(name) });
     }
     for (const [name, proto, destructive] of ACTIONS) {
       this.functions.set(name, { name, kind: FnKind.Action, proto: parseProto(types, proto), destructive });

@@ -255,7 +255,9 @@ export class Checker {
       this.clauseFlags = 0;
       destructive = false;
       this.region = 'action list';
+      this.destructiveSubr = false;
       if (c.body) for (const s of c.body) if (this.statement(s)) destructive = true;
+      if (this.destructiveSubr) destructive = true;
       this.region = null;
     };
     const pred = (): void => {
@@ -836,6 +838,9 @@ export class Checker {
     return a;
   }
 
+  /** the clause's action list calls a destructive subroutine (copyout, copyoutstr) */
+  private destructiveSubr = false;
+
   private call(e: A.Call): A.Expr {
     const fn = this.env.builtins.functions.get(e.name);
     if (!fn) {
@@ -854,6 +859,7 @@ export class Checker {
       return e;
     }
     this.protoArgs(e, fn.proto);
+    if (fn.destructive) this.destructiveSubr = true;
     switch (e.name) {
       case 'speculation':
       case 'rand':

@@ -1,10 +1,27 @@
 // Output: one sink that batches text and writes it in large chunks (STYLE rule 10), and carries
-// out the output-side actions system(), freopen() and ftruncate() in record order.
+// out the output-side actions system(), freopen() and ftruncate() in record order. Those actions
+// reach the sink as OutputAction values, beside the text and never inside it: no byte a script
+// prints or a traced process controls can run a command or redirect output.
 
 import { execSync } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
 const FLUSH_AT = 64 * 1024;
+
+export const enum OutputActionKind {
+  System,
+  Freopen,
+  Ftruncate,
+}
+
+/** An output-side action, in its place among a record's text. */
+export class OutputAction {
+  constructor(
+    readonly kind: OutputActionKind,
+    /** the command for system(), the path for freopen() ('' restores the original output) */
+    readonly arg: string,
+  ) {}
+}
 
 export class OutputSink {
   private buf = '';
@@ -22,27 +39,26 @@ export class OutputSink {
     return this.redirected >= 0 ? this.redirected : this.fd;
   }
 
+  /** Text to print, as it is: nothing in it is interpreted. */
   write(text: string): void {
-    if (text.indexOf('\u0000') >= 0 && /\u0000(SYSTEM|FREOPEN|FTRUNCATE)\u0000/.test(text)) {
-      this.directives(text);
-      return;
-    }
     this.buf += text;
     if (this.buf.length >= FLUSH_AT) this.flush();
   }
 
-  private directives(text: string): void {
-    const re = /\u0000(SYSTEM|FREOPEN|FTRUNCATE)\u0000([^\u0000]*)\u0000/g;
-    let last = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      this.buf += text.slice(last, m.index);
-      last = re.lastIndex;
-      this.flush();
-      if (m[1] === 'SYSTEM') this.system(m[2]);
-      else if (m[1] === 'FREOPEN') this.freopen(m[2]);
-      else if (this.redirected >= 0 || this.fd > 2) ftruncateSync(this.target, 0);
+  /** Carries out an output-side action, after everything written before it. */
+  act(a: OutputAction): void {
+    this.flush();
+    switch (a.kind) {
+      case OutputActionKind.System:
+        this.system(a.arg);
+        break;
+      case OutputActionKind.Freopen:
+        this.freopen(a.arg);
+        break;
+      case OutputActionKind.Ftruncate:
+        if (this.redirected >= 0 || this.fd > 2) ftruncateSync(this.target, 0);
+        break;
     }
-    this.buf += text.slice(last);
   }
 
   private system(cmd: string): void {

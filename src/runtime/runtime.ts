@@ -9,7 +9,7 @@ import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { kernelAddress, kernelSymbols } from '../kernel/ksyms.js';
 import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
-import { OutputSink } from './output.js';
+import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
 import { FormatPlan, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
@@ -26,12 +26,18 @@ export interface AggSpec {
   params: bigint[];
 }
 
+/**
+ * A record as it reaches the output: its text, or, when it holds output-side actions (system(),
+ * freopen(), ftruncate()), its text and those actions in order.
+ */
+type OutputRecord = string | Array<string | OutputAction>;
+
 /** A speculation buffer: records waiting for commit() or discard(). */
 class Speculation {
   active = false;
   /** committed or discarded: freed once the current probe firing ends */
   draining = false;
-  records: string[] = [];
+  records: OutputRecord[] = [];
   size = 0;
 }
 
@@ -95,6 +101,8 @@ export class Runtime {
 
   // -- the record being built by the running clause ------------------------------------------
   private rec = '';
+  /** the record's text and output-side actions before `rec`, once it has an action (else null) */
+  private recParts: Array<string | OutputAction> | null = null;
   private recording = false;
   /** speculation the current clause's record goes to (0: none) */
   private specId = 0;
@@ -203,42 +211,70 @@ export class Runtime {
     let text = this.rec;
     this.rec = '';
     if (!this.quiet) text += '\n';
+    let record: OutputRecord = text;
+    let size = text.length;
+    if (this.recParts !== null) {
+      const parts = this.recParts;
+      this.recParts = null;
+      parts.push(text);
+      record = parts;
+      for (const p of parts) size += typeof p === 'string' ? p.length : p.arg.length;
+    }
     if (this.specId !== 0) {
       const sp = this.specs[this.specId];
       if (sp === undefined || !sp.active || sp.draining) return;
-      if (sp.size + text.length > this.opts.num('specsize')) {
+      if (sp.size + size > this.opts.num('specsize')) {
         this.specDrops++;
         return;
       }
-      sp.records.push(text);
-      sp.size += text.length;
+      sp.records.push(record);
+      sp.size += size;
       return;
     }
-    this.emitRecord(text);
+    this.emitRecord(record);
   }
 
   /** Abandons the running clause's record (after a fault). */
   abortRecord(): void {
     this.recording = false;
     this.rec = '';
+    this.recParts = null;
     this.specId = 0;
   }
 
   /** A record reaches the output: the column heading comes first, once. */
-  private emitRecord(text: string): void {
+  private emitRecord(record: OutputRecord): void {
     if (!this.headingDone) {
       this.headingDone = true;
       if (!this.quiet) {
         this.out.write(this.testing ? `${'FUNCTION:NAME'.padStart(32)}\n` : `CPU     ID ${'FUNCTION:NAME'.padStart(32)}\n`);
       }
     }
-    this.out.write(text);
+    if (typeof record === 'string') {
+      this.out.write(record);
+      return;
+    }
+    for (const p of record) {
+      if (typeof p === 'string') this.out.write(p);
+      else this.out.act(p);
+    }
   }
 
   /** Output of an action: into the record being built. */
   private put(s: string): void {
     if (this.recording) this.rec += s;
     else this.out.write(s);
+  }
+
+  /** An output-side action: in its place in the record being built. */
+  private putAction(a: OutputAction): void {
+    if (!this.recording) {
+      this.out.act(a);
+      return;
+    }
+    if (this.recParts === null) this.recParts = [];
+    this.recParts.push(this.rec, a);
+    this.rec = '';
   }
 
   // -- faults ----------------------------------------------------------------------------------------
@@ -750,17 +786,17 @@ export class Runtime {
   system(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
     void ctx;
     // the command runs when its record reaches the output, after what was printed before it
-    this.put(`\u0000SYSTEM\u0000${formatSprintf(plan, args as Value[], this.strsize)}\u0000`);
+    this.putAction(new OutputAction(OutputActionKind.System, formatSprintf(plan, args as Value[], this.strsize)));
   }
 
   freopen(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
     void ctx;
     const path = plan.restore ? '' : formatSprintf(plan, args as Value[], this.strsize);
-    this.put(`\u0000FREOPEN\u0000${path}\u0000`);
+    this.putAction(new OutputAction(OutputActionKind.Freopen, path));
   }
 
   ftruncate(): void {
-    this.put('\u0000FTRUNCATE\u0000\u0000');
+    this.putAction(new OutputAction(OutputActionKind.Ftruncate, ''));
   }
 
   /** A stack as a value (an aggregation key): its frames, symbolised, one per line. */

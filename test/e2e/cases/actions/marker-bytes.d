@@ -1,0 +1,8 @@
+/* dtrace: -q */
+/* bytes that once meant "run this command" to the output sink are only bytes */
+BEGIN
+{
+	printf("%cSYSTEM%cecho PWNED%c\n", 0, 0, 0);
+	printf("%cFREOPEN%c/tmp/dtrace-ts-pwned%c\n", 0, 0, 0);
+	exit(0);
+}
