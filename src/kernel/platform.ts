@@ -311,7 +311,7 @@ export function providerStatus(p: Platform, provider: string): string | null {
 /** How copyin() and copyinstr() read user memory here. */
 export function copyinMethod(p: Platform): string {
   return p.bpf === null
-    ? 'BPF copies what tracepoint arguments point to when the probe fires; other addresses are read from /proc/PID/mem when the event is handled'
+    ? 'BPF copies what tracepoint arguments point to when the probe fires, with the event (a record the buffer cannot hold is lost whole and reported as a drop); other addresses are read from /proc/PID/mem when the event is handled, and dtrace says so when that happens'
     : 'read from /proc/PID/mem when the event is handled (the memory may have changed by then)';
 }
 

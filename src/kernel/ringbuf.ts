@@ -26,7 +26,11 @@ export interface EventSink {
   event(cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number): void;
 }
 
-class CpuBuffer {
+/**
+ * One CPU's events of one source, in time order: the pages they are in (a pool of buffers
+ * reused across drains) and, per event, its page, offset, length and time.
+ */
+export class EventQueue {
   fd = -1;
   pages: Buffer[] = [];
   views: DataView[] = [];
@@ -38,10 +42,14 @@ class CpuBuffer {
   evTs = new Float64Array(1024);
   nev = 0;
   next = 0;
-  /** the last read stopped at the page limit, with more left in the kernel */
+  /** the last read stopped at a limit, with more left in the kernel */
   limited = false;
 
-  constructor(readonly cpu: number) {}
+  constructor(
+    readonly cpu: number,
+    /** bytes in each page of the pool */
+    readonly pageSize: number,
+  ) {}
 
   push(page: number, off: number, len: number, ts: number): void {
     if (this.nev === this.evPage.length) {
@@ -62,10 +70,62 @@ class CpuBuffer {
     this.evLen[i] = len;
     this.evTs[i] = ts;
   }
+
+  /** Page i of the pool, allocated on first use. */
+  page(i: number): Buffer {
+    while (this.pages.length <= i) {
+      // a Buffer of its own (not pooled), so strings decode straight from it
+      const p = Buffer.allocUnsafeSlow(this.pageSize);
+      this.pages.push(p);
+      this.views.push(new DataView(p.buffer, p.byteOffset, p.byteLength));
+    }
+    return this.pages[i];
+  }
+
+  /** Keeps the events not handed over yet (and their pages) at the front for the next drain. */
+  keepPending(): void {
+    if (this.next >= this.nev) {
+      this.npages = 0;
+      this.nev = 0;
+      this.next = 0;
+      return;
+    }
+    const first = this.evPage[this.next];
+    // rotate the pages still needed to the front (swapping buffers: nothing is copied)
+    for (let i = first; i < this.npages; i++) {
+      const j = i - first;
+      [this.pages[j], this.pages[i]] = [this.pages[i], this.pages[j]];
+      [this.views[j], this.views[i]] = [this.views[i], this.views[j]];
+    }
+    const n = this.nev - this.next;
+    for (let i = 0; i < n; i++) {
+      const k = this.next + i;
+      this.evPage[i] = this.evPage[k] - first;
+      this.evOff[i] = this.evOff[k];
+      this.evLen[i] = this.evLen[k];
+      this.evTs[i] = this.evTs[k];
+    }
+    this.npages -= first;
+    this.nev = n;
+    this.next = 0;
+  }
+}
+
+/**
+ * Events from elsewhere than tracefs (BPF programs' perf rings), merged with tracefs's in time
+ * order: one queue per CPU, filled on each drain. Their times are ns after the reader's base.
+ */
+export interface EventSource {
+  readonly queues: EventQueue[];
+  /** Appends what the CPU's ring holds to its queue (after keepPending()). */
+  fill(q: EventQueue): void;
 }
 
 export class RingReader {
-  private readonly bufs: CpuBuffer[];
+  private readonly bufs: EventQueue[];
+  /** the queues of every source, tracefs's first */
+  private queues: EventQueue[];
+  private readonly sources: EventSource[] = [];
   /**
    * Timestamps passed to the sink are ns after this: now on CLOCK_MONOTONIC, which the
    * instance's "mono" trace clock (and BPF's ktime) also read.
@@ -75,7 +135,7 @@ export class RingReader {
   peekView: DataView | null = null;
   peekOff = 0;
   peekLen = 0;
-  private readonly byCpu: CpuBuffer[] = [];
+  private readonly byCpu: EventQueue[] = [];
   // the page and event-header layout (events/header_page, events/header_event)
   private readonly tsAt: number;
   private readonly commitAt: number;
@@ -107,8 +167,15 @@ export class RingReader {
     this.padding = layout.padding;
     this.timeExtend = layout.timeExtend;
     this.timeStamp = layout.timeStamp;
-    this.bufs = cpus.map((c) => new CpuBuffer(c));
+    this.bufs = cpus.map((c) => new EventQueue(c, pageSize));
     for (const b of this.bufs) this.byCpu[b.cpu] = b;
+    this.queues = [...this.bufs];
+  }
+
+  /** Merges another source's events with tracefs's. */
+  addSource(source: EventSource): void {
+    this.sources.push(source);
+    this.queues = [...this.bufs, ...this.sources.flatMap((s) => s.queues)];
   }
 
   /**
@@ -144,60 +211,26 @@ export class RingReader {
    */
   drain(sink: EventSink, all = false): number {
     let horizon = all ? Infinity : Number(process.hrtime.bigint() - this.base) - COMMIT_WINDOW_NS;
-    for (const b of this.bufs) {
-      this.readCpu(b);
-      // a CPU left with pages unread: its later events are still in the kernel
-      if (b.limited && b.nev > 0 && !all) horizon = Math.min(horizon, b.evTs[b.nev - 1]);
+    for (const b of this.bufs) this.readCpu(b);
+    for (const s of this.sources) {
+      for (const q of s.queues) {
+        q.keepPending();
+        s.fill(q);
+      }
     }
+    // a queue left with events unread: its later events are still in the kernel
+    for (const q of this.queues) if (q.limited && q.nev > 0 && !all) horizon = Math.min(horizon, q.evTs[q.nev - 1]);
     return this.merge(sink, horizon);
   }
 
-  private page(b: CpuBuffer, i: number): Buffer {
-    while (b.pages.length <= i) {
-      // a Buffer of its own (not pooled), so strings decode straight from it
-      const p = Buffer.allocUnsafeSlow(this.pageSize);
-      b.pages.push(p);
-      b.views.push(new DataView(p.buffer, p.byteOffset, p.byteLength));
-    }
-    return b.pages[i];
-  }
-
-  /** Keeps the events not handed over yet (and their pages) at the front for the next drain. */
-  private keepPending(b: CpuBuffer): void {
-    if (b.next >= b.nev) {
-      b.npages = 0;
-      b.nev = 0;
-      b.next = 0;
-      return;
-    }
-    const first = b.evPage[b.next];
-    // rotate the pages still needed to the front (swapping buffers: nothing is copied)
-    for (let i = first; i < b.npages; i++) {
-      const j = i - first;
-      [b.pages[j], b.pages[i]] = [b.pages[i], b.pages[j]];
-      [b.views[j], b.views[i]] = [b.views[i], b.views[j]];
-    }
-    const n = b.nev - b.next;
-    for (let i = 0; i < n; i++) {
-      const k = b.next + i;
-      b.evPage[i] = b.evPage[k] - first;
-      b.evOff[i] = b.evOff[k];
-      b.evLen[i] = b.evLen[k];
-      b.evTs[i] = b.evTs[k];
-    }
-    b.npages -= first;
-    b.nev = n;
-    b.next = 0;
-  }
-
-  private readCpu(b: CpuBuffer): void {
-    this.keepPending(b);
+  private readCpu(b: EventQueue): void {
+    b.keepPending();
     b.limited = false;
     if (b.fd < 0) return;
     let partials = 0;
     const stop = b.npages + this.maxPagesPerDrain;
     while (b.npages < stop) {
-      const p = this.page(b, b.npages);
+      const p = b.page(b.npages);
       let n: number;
       try {
         n = readSync(b.fd, p, 0, this.pageSize, null);
@@ -221,7 +254,7 @@ export class RingReader {
   }
 
   /** Indexes a page's events; returns whether the page was full. */
-  private decodePage(b: CpuBuffer, idx: number): boolean {
+  private decodePage(b: EventQueue, idx: number): boolean {
     const v = b.views[idx];
     const pageTs = v.getBigUint64(this.tsAt, true);
     let ts = Number(pageTs - this.base);
@@ -270,10 +303,10 @@ export class RingReader {
 
   /** k-way merge of the CPUs' events by timestamp (k is small: the CPU count). */
   private merge(sink: EventSink, horizon: number): number {
-    const bufs = this.bufs;
+    const bufs = this.queues;
     let total = 0;
     for (;;) {
-      let best: CpuBuffer | null = null;
+      let best: EventQueue | null = null;
       let bestTs = horizon;
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i];

@@ -8,7 +8,6 @@ import { readEventFormat, readPageLayout, type EventFormat } from './event-forma
 import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
-import type { ProbeContext } from '../runtime/context.js';
 import { RingReader, type EventSink } from './ringbuf.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
@@ -61,6 +60,8 @@ export class KernelTracer implements EventSink {
   private stackSizeAt = 0;
   private stackCallerAt = 0;
   private readonly formats = new Map<string, EventFormat>();
+  /** events recorded with a kernel stack (tracefs's stacktrace trigger): not captured by BPF */
+  private readonly stacked = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly droppedSeen = new Map<number, number>();
   /** called after each batch of events (to flush output) */
@@ -89,6 +90,7 @@ export class KernelTracer implements EventSink {
    */
   subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false, first = false): void {
     const f = this.format(system, event);
+    if (stack) this.stacked.add(f.id);
     if (stack && this.stackId < 0) {
       const st = this.format('ftrace', 'kernel_stack');
       this.stackId = st.id;
@@ -144,7 +146,15 @@ export class KernelTracer implements EventSink {
     inst.write('trace_options', 'nooverwrite');
     inst.setBufferSizeKb(bufferKb);
     if (this.onlyPid > 0) inst.limitToProcess(this.onlyPid);
+    const cpus = inst.cpus();
+    const reader = (this.reader = new RingReader(inst, cpus, inst.subbufSize(), readPageLayout(this.root)));
+    // events whose user memory D code reads come from capture programs, with their copies
+    // (each CPU's ring as large as its tracefs buffer), not from tracefs; before tracing
+    // starts, so that every event has its copies
+    const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id));
+    if (captured !== null) reader.addSource(captured);
     for (const e of this.enabled) {
+      if (this.user.captures(this.format(e.system, e.event).id)) continue;
       try {
         if (e.stack) inst.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
         inst.enableEvent(e.system, e.event, e.filter);
@@ -155,13 +165,8 @@ export class KernelTracer implements EventSink {
         inst.enableEvent(e.system, e.event, null);
       }
     }
-    const cpus = inst.cpus();
-    this.reader = new RingReader(inst, cpus, inst.subbufSize(), readPageLayout(this.root));
-    this.reader.open();
+    reader.open();
     for (const c of cpus) this.droppedSeen.set(c, inst.droppedOn(c));
-    // copies of user memory (64 pages per CPU hold ~1000 between polls), attached before
-    // tracing starts so that every event has its copy
-    this.user.start(cpus, this.reader.base, 64);
     inst.start();
     this.timer = setInterval(() => this.poll(), Math.max(1, pollMs));
   }
@@ -184,10 +189,12 @@ export class KernelTracer implements EventSink {
       const pidAt = this.pidOffset(f);
       // psinfo_t's pr_psargs holds 80 bytes: 8 arguments of up to 80 fill it
       const [at] = this.user.want(f, [{ ptrOffset: argv.offset, maxLen: 80, argvSlots: 8 }]);
-      this.subscribe('syscalls', event, null, (_c, _p, v, o, _l, ts) => {
+      this.subscribe('syscalls', event, null, (_c, _p, v, o) => {
+        if (!this.user.captures(f.id)) return;
         const tid = v.getInt32(o + pidAt, true);
-        const got = this.user.take(tid, f.id, ts);
-        if (got) procs.execCalled(tid, Buffer.from(got.bytes[at]).toString('latin1'));
+        const got = this.user.take(tid, f.id, v, o);
+        const argv = got.n > at ? got.bytes[at] : null;
+        if (argv !== null) procs.execCalled(tid, Buffer.from(argv).toString('latin1'));
       }, false, true);
     }
     const ex = this.format('sched', 'sched_process_exec');
@@ -227,7 +234,6 @@ export class KernelTracer implements EventSink {
 
   private poll(): void {
     if (!this.reader) return;
-    this.user.drain();
     const n = this.reader.drain(this);
     if (n > 0) {
       this.procs.sweep();
@@ -265,20 +271,6 @@ export class KernelTracer implements EventSink {
     return Buffer.from(b.buffer, b.byteOffset, end >= 0 ? end : b.length).toString('latin1');
   }
 
-  /**
-   * Puts the copies of user memory taken when this record's probe fired into the context
-   * (copyin() and copyinstr() look there first).
-   */
-  attachCopies(ctx: ProbeContext, tid: number, eventId: number, ts: number): void {
-    const p = this.user.take(tid, eventId, ts);
-    if (p === null) return;
-    for (let i = 0; i < p.addrs.length; i++) {
-      ctx.capturedAddr[i] = p.addrs[i];
-      ctx.capturedBytes[i] = p.bytes[i];
-    }
-    ctx.capturedN = p.addrs.length;
-  }
-
   /** Nanoseconds of the reader's time base (events' `ts` are relative to it). */
   get base(): bigint {
     return this.reader ? this.reader.base : 0n;
@@ -293,8 +285,9 @@ export class KernelTracer implements EventSink {
   checkDrops(report: (cpu: number, n: number) => void): void {
     const inst = this.instance;
     if (!inst) return;
+    const lost = this.user.lost();
     for (const [cpu, seen] of this.droppedSeen) {
-      const now = inst.droppedOn(cpu);
+      const now = inst.droppedOn(cpu) + (lost[cpu] ?? 0);
       if (now > seen) {
         this.droppedSeen.set(cpu, now);
         report(cpu, now - seen);
@@ -308,7 +301,6 @@ export class KernelTracer implements EventSink {
     this.timer = null;
     if (this.instance) this.instance.stop();
     if (this.reader) {
-      this.user.drain();
       while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty
       }

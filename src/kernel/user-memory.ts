@@ -1,43 +1,63 @@
-// User memory as it was when a probe fired. Where BPF works, a capture program on the same
-// tracepoint copies the strings and buffers the event's pointer fields point to; each copy is
-// matched to its tracefs record (same thread, same event, in order) and handed to D code, and
-// kept per thread so a later probe (a syscall's return) can copyinstr() the same address.
-// Elsewhere, and for other addresses, memory is read through /proc when the event is handled.
+// User memory as it was when a probe fired. Where BPF works, the events whose pointer fields
+// D code may read come from a capture program on their tracepoint (bpf/capture.ts) rather than
+// from tracefs: each record carries copies of the strings and buffers its fields point to,
+// taken as the probe fired, and those are handed to D code with it. They are also kept per
+// thread, so a later probe (a syscall's return) can copyinstr() the same address. Other
+// addresses, and every address where BPF does not work, are read through /proc when the event
+// is handled; lateReads counts those reads so the user can be told.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type CaptureSpec, TracepointCapture, type UserCopy } from './bpf/capture.js';
+import { type CaptureLayout, type CaptureSpec, TracepointCapture, type UserCopy } from './bpf/capture.js';
 import { bpfUnavailable } from './bpf/sys.js';
 import type { EventFormat } from './event-format.js';
+import type { EventSource } from './ringbuf.js';
 
-/** A capture waiting for its tracefs record. */
-class Pending {
-  constructor(
-    readonly ts: number,
-    readonly addrs: bigint[],
-    readonly bytes: Uint8Array[],
-  ) {}
-}
-
-/**
- * How far apart the tracefs record and the BPF copy of one hit may be stamped (ns): both are
- * written in the same tracepoint call, but syscall tracepoints may be preempted in between.
- * The nearest copy wins, and one thread's calls of one syscall are further apart than that.
- */
-const SAME_HIT_NS = 10_000_000;
-/** A copy whose record has not come after this long never will (it was dropped). */
-const STALE_NS = 2_000_000_000;
 /** Copies kept per thread for later probes. */
 const PER_THREAD = 8;
+
+/** A thread's last PER_THREAD copies, in a ring. */
+class RecentCopies {
+  private readonly addrs: bigint[] = new Array<bigint>(PER_THREAD).fill(-1n);
+  private readonly bytes: Array<Uint8Array | null> = new Array<Uint8Array | null>(PER_THREAD).fill(null);
+  private next = 0;
+
+  add(addr: bigint, bytes: Uint8Array): void {
+    this.addrs[this.next] = addr;
+    this.bytes[this.next] = bytes;
+    this.next = (this.next + 1) % PER_THREAD;
+  }
+
+  /** The newest copy of `addr`, if one is kept. */
+  find(addr: bigint): Uint8Array | undefined {
+    for (let k = 1; k <= PER_THREAD; k++) {
+      const i = (this.next - k + PER_THREAD) % PER_THREAD;
+      if (this.addrs[i] === addr) return this.bytes[i] ?? undefined;
+    }
+    return undefined;
+  }
+}
+
+/** The copies that came with one record, in the order want() gave (reused from record to record). */
+export class RecordCopies {
+  n = 0;
+  /** the user address of each copy (-1: a command line, which no address finds) */
+  readonly addrs: bigint[] = [];
+  /** the bytes (null: the memory could not be read when the probe fired) */
+  readonly bytes: Array<Uint8Array | null> = [];
+}
 
 export class UserMemory {
   private capture: TracepointCapture | null = null;
   private readonly specs: Array<{ format: EventFormat; copies: UserCopy[] }> = [];
-  private readonly queues = new Map<number, Pending[]>();
-  /** per thread: recent copies, newest last */
-  private readonly recent = new Map<number, Array<{ addr: bigint; bytes: Uint8Array }>>();
-  private base = 0n;
+  /** the captured events' specs, by event id */
+  private readonly specById: Array<{ format: EventFormat; copies: UserCopy[] } | undefined> = [];
+  /** per thread: recent copies */
+  private readonly recent = new Map<number, RecentCopies>();
+  private readonly taken = new RecordCopies();
   /** why copies cannot be taken when probes fire (null: they can, or none were asked for) */
   unavailable: string | null = null;
+  /** reads through /proc of memory no probe copied as it fired, while copies are taken */
+  lateReads = 0;
 
   /**
    * Asks for copies of what an event's pointer fields point to, when it fires; returns where
@@ -55,21 +75,27 @@ export class UserMemory {
     });
   }
 
-  /** Whether copies are taken for this event. */
+  /** Whether this event's records come from the capture, with their copies (not from tracefs). */
   captures(eventId: number): boolean {
-    return this.capture !== null && this.specs.some((s) => s.format.id === eventId);
+    return this.capture !== null && this.capture.layoutById[eventId] !== undefined;
   }
 
-  start(cpus: number[], base: bigint, pagesPerCpu: number): void {
-    this.base = base;
-    if (this.specs.length === 0) return;
+  /**
+   * Loads the capture programs, with `ringBytes` of ring per CPU; returns the source of the
+   * captured events, or null where BPF cannot do it (`unavailable` says why).
+   */
+  start(cpus: number[], base: bigint, ringBytes: number, capturable: (eventId: number) => boolean): EventSource | null {
+    const specs = this.specs.filter((s) => capturable(s.format.id));
+    if (specs.length === 0) return null;
     const why = bpfUnavailable();
     if (why !== null) {
       this.unavailable = why;
-      return;
+      return null;
     }
-    const cap = new TracepointCapture(cpus, pagesPerCpu);
-    for (const s of this.specs) {
+    const cap = new TracepointCapture(cpus, ringBytes);
+    cap.setBase(base);
+    for (const s of specs) {
+      this.specById[s.format.id] = s;
       const last = s.format.fields.at(-1);
       const spec: CaptureSpec = { tracepointId: s.format.id, recordSize: last ? last.offset + last.size : 8, copies: s.copies };
       cap.add(spec);
@@ -77,101 +103,53 @@ export class UserMemory {
     try {
       cap.start();
       this.capture = cap;
+      return cap;
     } catch (e) {
       this.unavailable = (e as Error).message.split('\n')[0];
+      return null;
     }
-  }
-
-  /** Moves what the capture rings hold into the per-event queues. */
-  drain(): void {
-    const cap = this.capture;
-    if (cap === null) return;
-    cap.drain(this.base, (_cpu, ts, index, view, at) => {
-      const spec = this.specs[index];
-      const layout = cap.layouts[index];
-      const tid = view.getUint32(at + 12, true);
-      const addrs: bigint[] = [];
-      const bytes: Uint8Array[] = [];
-      spec.copies.forEach((c, j) => {
-        const len = view.getInt32(at + layout.lenAt[j], true);
-        // an argv copy is the command line, not the memory at an address: no address finds it
-        addrs.push(c.argvSlots ? -1n : view.getBigUint64(at + layout.recordAt + c.ptrOffset, true));
-        if (c.argvSlots) {
-          bytes.push(argvOf(view, at + layout.dataAt[j], Math.min(len, c.argvSlots), c.maxLen));
-          return;
-        }
-        const n = Math.max(0, Math.min(len, c.maxLen));
-        const b = new Uint8Array(n);
-        for (let k = 0; k < n; k++) b[k] = view.getUint8(at + layout.dataAt[j] + k);
-        bytes.push(b);
-      });
-      const key = tid * 0x10000 + spec.format.id;
-      let q = this.queues.get(key);
-      if (!q) this.queues.set(key, (q = []));
-      // rings are drained CPU by CPU: keep each queue in time order
-      let i = q.length;
-      while (i > 0 && q[i - 1].ts > ts) i--;
-      q.splice(i, 0, new Pending(ts, addrs, bytes));
-    });
   }
 
   /**
-   * The copies taken with a tracefs record (thread `tid`, event `eventId`, stamped `ts`), or
-   * null. Copies of records the kernel dropped are skipped; they are also remembered per thread.
+   * The copies that came with a captured record (the tracepoint's record at `off` in `view`,
+   * thread `tid`), also remembered per thread; valid until the next call.
    */
-  take(tid: number, eventId: number, ts: number): Pending | null {
-    const key = tid * 0x10000 + eventId;
-    // several probes may use one event's copies
-    if (key === this.lastKey && ts === this.lastTs) return this.last;
-    this.lastKey = key;
-    this.lastTs = ts;
-    this.last = this.takeNew(tid, key, ts);
-    return this.last;
-  }
-
-  private lastKey = -1;
-  private lastTs = -1;
-  private last: Pending | null = null;
-
-  private takeNew(tid: number, key: number, ts: number): Pending | null {
-    let p = this.next(key, ts);
-    if (p === null) {
-      // the copy may have reached its ring after the last drain
-      this.drain();
-      p = this.next(key, ts);
-    }
-    if (p === null) return null;
+  take(tid: number, eventId: number, view: DataView, off: number): RecordCopies {
+    const out = this.taken;
+    out.n = 0;
+    const layout = this.capture?.layoutById[eventId];
+    const spec = this.specById[eventId];
+    if (layout === undefined || spec === undefined) return out;
+    const at = off - layout.recordAt;
     let mine = this.recent.get(tid);
-    if (!mine) this.recent.set(tid, (mine = []));
-    for (let i = 0; i < p.addrs.length; i++) {
-      if (p.addrs[i] < 0n) continue;
-      mine.push({ addr: p.addrs[i], bytes: p.bytes[i] });
-      if (mine.length > PER_THREAD) mine.shift();
+    for (let j = 0; j < spec.copies.length; j++) {
+      const c = spec.copies[j];
+      const len = view.getInt32(at + layout.lenAt[j], true);
+      let bytes: Uint8Array | null = null;
+      if (c.argvSlots) {
+        out.addrs[j] = -1n;
+        if (len >= 0) bytes = argvOf(view, at + layout.dataAt[j], Math.min(len, c.argvSlots), c.maxLen);
+      } else {
+        const addr = view.getBigUint64(off + c.ptrOffset, true);
+        out.addrs[j] = addr;
+        // len < 0: unreadable when the probe fired (reading it later faults, or is a late read)
+        if (len >= 0) {
+          const from = view.byteOffset + at + layout.dataAt[j];
+          // one copy (the page is reused): it outlives the record, kept for later probes
+          bytes = new Uint8Array(view.buffer.slice(from, from + Math.min(len, c.maxLen)));
+          if (!mine) this.recent.set(tid, (mine = new RecentCopies()));
+          mine.add(addr, bytes);
+        }
+      }
+      out.bytes[j] = bytes;
     }
-    return p;
+    out.n = spec.copies.length;
+    return out;
   }
 
-  /**
-   * The copy stamped nearest the record, within SAME_HIT_NS. Records of one thread can reach
-   * us out of order (it moved to a CPU whose page is read in a later drain), so the queue is
-   * searched rather than popped; copies whose record never came are dropped once stale.
-   */
-  private next(key: number, ts: number): Pending | null {
-    const q = this.queues.get(key);
-    if (!q) return null;
-    while (q.length > 0 && q[0].ts < ts - STALE_NS) q.shift();
-    let best = -1;
-    let bestGap = SAME_HIT_NS;
-    for (let i = 0; i < q.length; i++) {
-      const gap = Math.abs(q[i].ts - ts);
-      if (gap < bestGap) {
-        best = i;
-        bestGap = gap;
-      }
-      if (q[i].ts > ts + SAME_HIT_NS) break;
-    }
-    if (best < 0) return null;
-    return q.splice(best, 1)[0];
+  /** Where a captured record's copies are, around the record (its layout), for tests. */
+  layoutOf(eventId: number): CaptureLayout | undefined {
+    return this.capture?.layoutById[eventId];
   }
 
   /**
@@ -179,19 +157,20 @@ export class UserMemory {
    * else what /proc shows now; fewer if the memory ends; null if none can be read.
    */
   read(tid: number, addr: bigint, size: number): Uint8Array | null {
-    const mine = this.recent.get(tid);
-    if (mine) {
-      for (let i = mine.length - 1; i >= 0; i--) if (mine[i].addr === addr) return mine[i].bytes.subarray(0, size);
-    }
-    return readProcMem(tid, addr, size);
+    const found = this.recent.get(tid)?.find(addr);
+    if (found !== undefined) return found.length > size ? found.subarray(0, size) : found;
+    const b = readProcMem(tid, addr, size);
+    if (b !== null && this.capture !== null) this.lateReads++;
+    return b;
   }
 
   forget(tid: number): void {
     this.recent.delete(tid);
   }
 
-  lost(): number {
-    return this.capture ? this.capture.lost() : 0;
+  /** Captured records the kernel could not write, by CPU (their rings were full), since the start. */
+  lost(): number[] {
+    return this.capture ? this.capture.lost() : [];
   }
 
   close(): void {

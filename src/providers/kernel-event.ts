@@ -6,6 +6,7 @@ import type { ClausePlan, KernelTest } from '../compile/plan.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
+import type { RecordCopies } from '../kernel/user-memory.js';
 import { cstring } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { DType, Kind, VOID, arrayOf, intType, pointerTo } from '../lang/types.js';
@@ -167,6 +168,19 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
   ctx.timestamp = -1n;
 }
 
+/** Puts the copies of user memory that came with the record in the context (copyin() and copyinstr() look there first). */
+function attachCopies(ctx: ProbeContext, copies: RecordCopies): void {
+  let n = 0;
+  for (let i = 0; i < copies.n; i++) {
+    const b = copies.bytes[i];
+    if (b === null) continue;
+    ctx.capturedAddr[n] = copies.addrs[i];
+    ctx.capturedBytes[n] = b;
+    n++;
+  }
+  ctx.capturedN = n;
+}
+
 /** A record field a kernel filter can test, for a D name (tid, execname, cpu, argN). */
 export interface FilterField {
   name: string;
@@ -274,7 +288,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       const tid = view.getInt32(off + pidAt, true);
       fillTask(ctx, procs, cpu, tid, ts);
       decode(page, view, off, ctx);
-      if (copying) tracer.attachCopies(ctx, tid, id, ts);
+      if (copying) attachCopies(ctx, tracer.user.take(tid, id, view, off));
       if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
       env.fire(def);
     },

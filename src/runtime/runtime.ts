@@ -531,9 +531,16 @@ export class Runtime {
    */
   userMemory: ((tid: number, addr: bigint, size: number) => Uint8Array | null) | null = null;
 
-  private userBytes(ctx: ProbeContext, addr: bigint, size: number): Uint8Array {
+  /**
+   * Up to `size` bytes of user memory at addr (`whole`: exactly `size`, for copyin(): a copy
+   * that holds less, such as a string's, gives way to reading the memory).
+   */
+  private userBytes(ctx: ProbeContext, addr: bigint, size: number, whole: boolean): Uint8Array {
     for (let i = 0; i < ctx.capturedN; i++) {
-      if (ctx.capturedAddr[i] === addr) return ctx.capturedBytes[i].subarray(0, size);
+      if (ctx.capturedAddr[i] !== addr) continue;
+      const b = ctx.capturedBytes[i];
+      if (b.length >= size) return b.length > size ? b.subarray(0, size) : b;
+      if (!whole) return b;
     }
     const b = this.userMemory && ctx.tid !== 0 ? this.userMemory(ctx.tid, addr, size) : null;
     if (b === null) throw new S.DFault(S.FLT_BADADDR, addr);
@@ -542,7 +549,7 @@ export class Runtime {
 
   copyin(ctx: ProbeContext, addr: bigint, size: bigint): bigint {
     const n = Number(size);
-    const b = this.userBytes(ctx, addr, n);
+    const b = this.userBytes(ctx, addr, n, true);
     if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
     const dst = this.mem.alloca(size);
     this.mem.copyIn(dst, b, n);
@@ -551,14 +558,14 @@ export class Runtime {
 
   copyinstr(ctx: ProbeContext, addr: bigint, size?: bigint): string {
     const max = size === undefined ? this.strsize : Math.min(this.strsize, Number(size));
-    const b = this.userBytes(ctx, addr, max);
+    const b = this.userBytes(ctx, addr, max, false);
     const end = b.indexOf(0);
     return bytesToStr(end >= 0 ? b.subarray(0, end) : b);
   }
 
   copyinto(ctx: ProbeContext, addr: bigint, size: bigint, dst: bigint): void {
     const n = Number(size);
-    const b = this.userBytes(ctx, addr, n);
+    const b = this.userBytes(ctx, addr, n, true);
     if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
     this.mem.copyIn(dst, b, n);
   }

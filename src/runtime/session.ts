@@ -351,10 +351,17 @@ export class Session implements FiringEnv {
     r.dbl = this.dblErrors;
   }
 
+  private lateReadsTold = false;
+
   /** Events the kernel's buffers could not hold, per CPU, as DTrace reports principal drops. */
   private reportKernelDrops(): void {
     const k = this.kernel;
     if (!k) return;
+    if (k.user.lateReads > 0 && !this.lateReadsTold) {
+      // said once: D code read user memory that no probe copied as it fired
+      this.lateReadsTold = true;
+      this.warn('copyin()/copyinstr() of an address no probe copied as it fired read the memory when the event was handled: it may have changed since');
+    }
     const tag = this.rt.opts.flag('droptags') ? '[DTRACEDROP_PRINCIPAL] ' : '';
     k.checkDrops((cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`));
   }

@@ -127,6 +127,8 @@ export function runDtrace(args: string[], options: { uid?: number; gid?: number;
     cwd: root,
     env: { ...process.env, LANG: 'C', TZ: 'UTC' },
     timeout: options.timeout ?? 20_000,
+    // an aggregation of 200,000 keys prints megabytes
+    maxBuffer: 256 << 20,
     uid: options.uid,
     gid: options.gid,
   });

@@ -57,6 +57,11 @@ export class Program {
     return this.emit(0xbf, dst, src, 0, 0);
   }
 
+  /** dst += src (64-bit) */
+  add(dst: number, src: number): this {
+    return this.emit(0x0f, dst, src, 0, 0);
+  }
+
   addImm(dst: number, imm: number): this {
     return this.emit(0x07, dst, 0, 0, imm);
   }

@@ -1,13 +1,16 @@
-// Copies of user memory taken when a tracepoint fires: a small BPF program per tracepoint
-// copies the event's record and the strings or buffers some of its fields point to, then
-// hands them to user space through a per-CPU perf buffer. The tracefs event tells D code
-// that the probe fired; this tells copyinstr() what the memory held at that moment (read
-// afterwards through /proc it has often changed, or the process is gone).
+// Tracepoint events with copies of user memory taken as they fire: a small BPF program per
+// tracepoint copies the event's record and the strings or buffers some of its fields point to,
+// and hands them to user space through a per-CPU perf buffer. Such a record is the event: its
+// copies travel with it, so copyinstr() sees what the memory held at that moment (read
+// afterwards through /proc it has often changed, or the process is gone), and a record the
+// ring could not hold is lost whole and counted, never handed over without its copies.
 
 import { readFileSync } from 'node:fs';
+import { EventQueue, type EventSource } from '../ringbuf.js';
 import { CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8 } from './asm.js';
 import {
   BPF_MAP_CREATE,
+  BPF_MAP_LOOKUP_ELEM,
   BPF_MAP_UPDATE_ELEM,
   BPF_PROG_LOAD,
   type Mapping,
@@ -56,12 +59,6 @@ export interface CaptureLayout {
   size: number;
 }
 
-/**
- * Receives a capture: `view` holds our data at `at` (see the spec's layout); `ts` is ns after
- * the base passed to drain().
- */
-export type CaptureSink = (cpu: number, ts: number, index: number, view: DataView, at: number) => void;
-
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_PROG_TYPE_TRACEPOINT = 5;
@@ -72,7 +69,6 @@ const PERF_SAMPLE_RAW = 1 << 10;
 const PERF_FLAG_FD_CLOEXEC = 8;
 const PERF_EVENT_IOC_ENABLE = 0x2400;
 const PERF_EVENT_IOC_SET_BPF = 0x40042408;
-const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
 /** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): what old kernels accept */
 const PERF_ATTR_SIZE = 112;
@@ -110,8 +106,11 @@ function possibleCpus(): number {
   }
 }
 
-/** The program for one spec: [ktime, index][lengths][record][copies] into the perf buffer. */
-function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratchFd: number, perfFd: number): Buffer {
+/**
+ * The program for one spec: [ktime, index][lengths][record][copies] into the perf buffer, as
+ * long as the last copy needs; a record the buffer cannot take is counted in `lostFd` (per CPU).
+ */
+function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratchFd: number, perfFd: number, lostFd: number): Buffer {
   const p = new Program();
   p.mov(R6, R1)
     .storeImm(4, R10, -4, 0)
@@ -140,43 +139,71 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
       argvCopy(p, c, j, layout);
       return;
     }
-    // first all maxLen bytes (copyin() may ask for more than the string or the count); where
-    // they run into unmapped memory, the string or the count's bytes alone
     p.load(8, R3, R6, c.ptrOffset)
       .mov(R1, R7)
-      .addImm(R1, layout.dataAt[j])
-      .movImm(R2, c.maxLen)
+      .addImm(R1, layout.dataAt[j]);
+    if (c.countOffset === undefined) {
+      // a string: as long as it is, its NUL included (a record sized to it, if it is the last)
+      p.movImm(R2, c.maxLen).call(Helper.ProbeReadUserStr).store(4, R7, layout.lenAt[j], R0);
+      p.label(`done${j}`);
+      return;
+    }
+    // a buffer: first all maxLen bytes (copyin() may ask for more than the count); where they
+    // run into unmapped memory, the count's bytes alone
+    p.movImm(R2, c.maxLen)
       .call(Helper.ProbeReadUser)
       .storeImm(4, R7, layout.lenAt[j], c.maxLen)
       .jeqImm(R0, 0, `done${j}`)
       .load(8, R3, R6, c.ptrOffset)
       .mov(R1, R7)
       .addImm(R1, layout.dataAt[j]);
-    if (c.countOffset === undefined) {
-      p.movImm(R2, c.maxLen).call(Helper.ProbeReadUserStr).store(4, R7, layout.lenAt[j], R0);
-    } else {
-      p.load(c.countSize ?? 8, R2, R6, c.countOffset)
-        .jgtImm(R2, c.maxLen, `clamp${j}`)
-        .ja(`copy${j}`)
-        .label(`clamp${j}`)
-        .movImm(R2, c.maxLen)
-        .label(`copy${j}`)
-        .mov(R8, R2)
-        .call(Helper.ProbeReadUser)
-        .store(4, R7, layout.lenAt[j], R8)
-        .jsltImm(R0, 0, `bad${j}`)
-        .ja(`done${j}`)
-        .label(`bad${j}`)
-        .storeImm(4, R7, layout.lenAt[j], -1);
-    }
+    p.load(c.countSize ?? 8, R2, R6, c.countOffset)
+      .jgtImm(R2, c.maxLen, `clamp${j}`)
+      .ja(`copy${j}`)
+      .label(`clamp${j}`)
+      .movImm(R2, c.maxLen)
+      .label(`copy${j}`)
+      .mov(R8, R2)
+      .call(Helper.ProbeReadUser)
+      .store(4, R7, layout.lenAt[j], R8)
+      .jsltImm(R0, 0, `bad${j}`)
+      .ja(`done${j}`)
+      .label(`bad${j}`)
+      .storeImm(4, R7, layout.lenAt[j], -1);
     p.label(`done${j}`);
   });
+  // the record's size: up to the end of the last copy's bytes (a string's, as copied)
+  const last = spec.copies.length - 1;
+  const lastString = last >= 0 && !spec.copies[last].argvSlots && spec.copies[last].countOffset === undefined;
+  if (lastString) {
+    p.load(4, R5, R7, layout.lenAt[last])
+      // unreadable (negative) or past the window: none of its bytes
+      .jgtImm(R5, spec.copies[last].maxLen, 'noBytes')
+      .ja('sized')
+      .label('noBytes')
+      .movImm(R5, 0)
+      .label('sized')
+      .addImm(R5, layout.dataAt[last]);
+  } else {
+    p.movImm(R5, layout.size);
+  }
   p.mov(R1, R6)
     .loadMap(R2, perfFd)
     .movImm32(R3, CURRENT_CPU)
     .mov(R4, R7)
-    .movImm(R5, layout.size)
     .call(Helper.PerfEventOutput)
+    .jsltImm(R0, 0, 'lost')
+    .ja('out')
+    // the buffer is full: count the record this CPU lost (a per-CPU counter, so no atomics)
+    .label('lost')
+    .loadMap(R1, lostFd)
+    .mov(R2, R10)
+    .addImm(R2, -4)
+    .call(Helper.MapLookupElem)
+    .jeqImm(R0, 0, 'out')
+    .load(8, R1, R0, 0)
+    .addImm(R1, 1)
+    .store(8, R0, 0, R1)
     .label('out')
     .movImm(R0, 0)
     .exit();
@@ -218,28 +245,54 @@ class CpuRing {
     readonly dataSize: number,
   ) {}
   tail = 0;
+  /** bytes used in the last page of this CPU's queue */
+  used = 0;
 }
 
-export class TracepointCapture {
+/** Copies `len` bytes at `pos` of a ring (wrapping at its end) to `dst` at `to`. */
+function copyRing(bytes: Uint8Array, dataOffset: number, dataSize: number, pos: number, len: number, dst: Uint8Array, to: number): void {
+  const from = pos % dataSize;
+  const first = Math.min(len, dataSize - from);
+  dst.set(bytes.subarray(dataOffset + from, dataOffset + from + first), to);
+  if (first < len) dst.set(bytes.subarray(dataOffset, dataOffset + len - first), to + first);
+}
+
+/** Bytes of one queue page: many records each, and at least two of the largest. */
+const QUEUE_PAGE = 64 * 1024;
+
+export class TracepointCapture implements EventSource {
   private readonly specs: CaptureSpec[] = [];
   readonly layouts: CaptureLayout[] = [];
+  /** the layout of each captured tracepoint's records, by event id */
+  readonly layoutById: Array<CaptureLayout | undefined> = [];
   private readonly fds: number[] = [];
   private rings: CpuRing[] = [];
+  readonly queues: EventQueue[] = [];
   private scratchFd = -1;
   private perfMapFd = -1;
-  private lostTotal = 0;
-  /** a record that wraps around the end of a ring is copied here to be read in one piece */
-  private wrapBuf = Buffer.alloc(0);
-  private wrapView = new DataView(new ArrayBuffer(0));
+  /** per-CPU u64: records a CPU could not write because its ring was full */
+  private lostMapFd = -1;
+  /** times are ns after this (the reader's base) */
+  private baseHi = 0;
+  private baseLo = 0;
 
   constructor(
     private readonly cpus: number[],
-    private readonly pagesPerCpu: number,
+    /** bytes of each CPU's ring (rounded up to a power of two pages) */
+    private readonly ringBytes: number,
   ) {}
 
+  /** Times of the records are ns after `base` (CLOCK_MONOTONIC, as BPF's ktime). */
+  setBase(base: bigint): void {
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+  }
+
   add(spec: CaptureSpec): number {
+    const layout = layoutOf(spec);
     this.specs.push(spec);
-    this.layouts.push(layoutOf(spec));
+    this.layouts.push(layout);
+    this.layoutById[spec.tracepointId] = layout;
     return this.specs.length - 1;
   }
 
@@ -268,11 +321,19 @@ export class TracepointCapture {
     b.writeUInt32LE(4, 8);
     b.writeUInt32LE(possibleCpus(), 12);
     this.perfMapFd = bpf(BPF_MAP_CREATE, b);
+    const c = Buffer.alloc(128);
+    c.writeUInt32LE(BPF_MAP_TYPE_PERCPU_ARRAY, 0);
+    c.writeUInt32LE(4, 4);
+    c.writeUInt32LE(8, 8);
+    c.writeUInt32LE(1, 12);
+    this.lostMapFd = bpf(BPF_MAP_CREATE, c);
   }
 
   private openRings(): void {
-    const pages = 1 << Math.max(0, Math.round(Math.log2(this.pagesPerCpu)));
+    const pages = 2 ** Math.max(0, Math.ceil(Math.log2(Math.max(1, this.ringBytes / PAGE))));
+    const largest = Math.max(...this.layouts.map((l) => l.size), 8);
     for (const cpu of this.cpus) {
+      this.queues.push(new EventQueue(cpu, Math.max(QUEUE_PAGE, 2 * largest)));
       const attr = Buffer.alloc(PERF_ATTR_SIZE);
       attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
       attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
@@ -303,7 +364,7 @@ export class TracepointCapture {
   }
 
   private attach(spec: CaptureSpec, index: number): void {
-    const insns = program(spec, index, this.layouts[index], this.scratchFd, this.perfMapFd);
+    const insns = program(spec, index, this.layouts[index], this.scratchFd, this.perfMapFd, this.lostMapFd);
     const license = Buffer.from('GPL\0', 'latin1');
     const log = Buffer.alloc(65536);
     const a = Buffer.alloc(128);
@@ -336,58 +397,66 @@ export class TracepointCapture {
     ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
   }
 
-  /** Hands every record the rings hold to `sink`, CPU by CPU; returns how many. */
-  drain(base: bigint, sink: CaptureSink): number {
-    const baseHi = Number(base >> 32n);
-    const baseLo = Number(base & 0xffffffffn);
-    let n = 0;
-    for (const r of this.rings) {
-      const v = r.map.view;
-      const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
-      let tail = r.tail;
-      while (tail < head) {
-        const pos = tail % r.dataSize;
-        const at = r.dataOffset + pos;
-        const type = v.getUint32(at, true);
-        const size = v.getUint16(at + 6, true);
-        if (size === 0) break;
-        let view = v;
-        let rec = at;
-        if (pos + size > r.dataSize) {
-          // wraps around the ring's end: copy it out in one piece
-          if (this.wrapBuf.length < size) {
-            this.wrapBuf = Buffer.alloc(size * 2);
-            this.wrapView = new DataView(this.wrapBuf.buffer, this.wrapBuf.byteOffset, this.wrapBuf.length);
-          }
-          const first = r.dataSize - pos;
-          this.wrapBuf.set(r.map.bytes.subarray(at, at + first), 0);
-          this.wrapBuf.set(r.map.bytes.subarray(r.dataOffset, r.dataOffset + size - first), first);
-          view = this.wrapView;
-          rec = 0;
+  /**
+   * Moves the records the CPU's ring holds into its queue (the event is the tracepoint's record
+   * within ours: our header, the copies' lengths and the copies are around it), and frees the
+   * ring's space.
+   */
+  fill(q: EventQueue): void {
+    const r = this.rings[this.queues.indexOf(q)];
+    if (r === undefined) return;
+    const v = r.map.view;
+    const bytes = r.map.bytes;
+    const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
+    let tail = r.tail;
+    let page = q.npages > 0 ? q.npages - 1 : -1;
+    let used = page >= 0 ? r.used : q.pageSize;
+    while (tail < head) {
+      const pos = tail % r.dataSize;
+      const at = r.dataOffset + pos;
+      // a record's header never wraps, nor does any aligned u32 (records are 8-byte aligned)
+      const type = v.getUint32(at, true);
+      const size = v.getUint16(at + 6, true);
+      if (size === 0) break;
+      if (type === PERF_RECORD_SAMPLE) {
+        // header (8), u32 raw size, then our data
+        const dataLen = Math.min(v.getUint32(r.dataOffset + ((pos + 8) % r.dataSize), true), size - 12);
+        if (used + dataLen > q.pageSize) {
+          page = q.npages++;
+          used = 0;
         }
-        if (type === PERF_RECORD_SAMPLE) {
-          // header (8), u32 raw size, then our data
-          const data = rec + 12;
-          const ts = (view.getUint32(data + 4, true) - baseHi) * 0x1_0000_0000 + (view.getUint32(data, true) - baseLo);
-          sink(r.cpu, ts, view.getUint32(data + 8, true), view, data);
-          n++;
-        } else if (type === PERF_RECORD_LOST) {
-          this.lostTotal += Number(view.getBigUint64(rec + 16, true));
-        }
-        tail += size;
+        const dst = q.page(page);
+        copyRing(bytes, r.dataOffset, r.dataSize, pos + 12, dataLen, dst, used);
+        const dv = q.views[page];
+        const ts = (dv.getUint32(used + 4, true) - this.baseHi) * 0x1_0000_0000 + (dv.getUint32(used, true) - this.baseLo);
+        const layout = this.layouts[dv.getUint32(used + 8, true)];
+        if (layout !== undefined) q.push(page, used + layout.recordAt, this.specs[dv.getUint32(used + 8, true)].recordSize, ts);
+        used += align8(dataLen);
       }
-      if (tail !== r.tail) {
-        r.tail = tail;
-        v.setUint32(1032, tail % 0x1_0000_0000, true);
-        v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
-      }
+      // PERF_RECORD_LOST says the same as our counter, but only once the ring has room again
+      tail += size;
     }
-    return n;
+    r.used = used;
+    if (tail !== r.tail) {
+      r.tail = tail;
+      v.setUint32(1032, tail % 0x1_0000_0000, true);
+      v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
+    }
   }
 
-  /** Records the kernel could not write (a ring was full). */
-  lost(): number {
-    return this.lostTotal;
+  /** Records the kernel could not write on each CPU (its ring was full), since the start, by CPU. */
+  lost(): number[] {
+    const n = possibleCpus();
+    const values = Buffer.alloc(8 * n);
+    const key = Buffer.alloc(4);
+    const a = Buffer.alloc(128);
+    a.writeUInt32LE(this.lostMapFd, 0);
+    a.writeBigUInt64LE(addressOf(key), 8);
+    a.writeBigUInt64LE(addressOf(values), 16);
+    bpf(BPF_MAP_LOOKUP_ELEM, a);
+    const out: number[] = [];
+    for (let cpu = 0; cpu < n; cpu++) out.push(Number(values.readBigUInt64LE(cpu * 8)));
+    return out;
   }
 
   /** Detaches and frees everything; safe to call more than once, and after a failed start(). */
@@ -398,6 +467,7 @@ export class TracepointCapture {
     this.fds.length = 0;
     closeFd(this.scratchFd);
     closeFd(this.perfMapFd);
-    this.scratchFd = this.perfMapFd = -1;
+    closeFd(this.lostMapFd);
+    this.scratchFd = this.perfMapFd = this.lostMapFd = -1;
   }
 }

@@ -68,6 +68,7 @@ function check(what: string, r: unknown): number {
 }
 
 export const BPF_MAP_CREATE = 0;
+export const BPF_MAP_LOOKUP_ELEM = 1;
 export const BPF_MAP_UPDATE_ELEM = 2;
 export const BPF_PROG_LOAD = 5;
 

@@ -1,0 +1,84 @@
+// copyinstr() under a flood: a path built in one reused buffer and passed to openat() N times
+// must come out exactly as it was when each call was made, or be counted as lost and reported
+// ("dtrace: N drops on CPU C"); never a wrong or repeated string.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { liveUnavailable, root, runDtrace } from './harness.js';
+
+const PREFIX = '/nonexistent/dtrace-ts-flood/';
+const dir = mkdtempSync(join(tmpdir(), 'dtrace-ts-flood-'));
+const flood = join(dir, 'openat-flood');
+/** why these tests cannot run here (false: they can) */
+const why = liveUnavailable() ?? buildFlood();
+
+function buildFlood(): string | false {
+  const cc = spawnSync('cc', ['-O2', '-o', flood, join(root, 'test', 'live', 'programs', 'openat-flood.c')], { encoding: 'latin1' });
+  return cc.error || cc.status !== 0 ? `no C compiler to build the flood: ${cc.error?.message ?? cc.stderr}` : false;
+}
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the flood under dtrace; returns the paths seen (with their counts) and the drops reported. */
+function run(n: number, extra: string[] = []): { seen: Map<string, number>; drops: number; stderr: string } {
+  const r = runDtrace(
+    [
+      '-q', ...extra,
+      '-n', 'syscall::openat:entry /pid == $target/ { @[copyinstr(arg1)] = count(); }',
+      '-n', 'END { printa("%s %@d\\n", @); }',
+      '-c', `${flood} ${n}`,
+    ],
+    { timeout: 120_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const seen = new Map<string, number>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+) (\d+)$/.exec(line);
+    if (m && m[1].startsWith(PREFIX)) seen.set(m[1], Number(m[2]));
+  }
+  let drops = 0;
+  for (const m of r.stderr.matchAll(/^dtrace: (\d+) drops? on CPU \d+$/gm)) drops += Number(m[1]);
+  return { seen, drops, stderr: r.stderr };
+}
+
+/** Every path seen is one the program made, once; with the drops reported, every call is accounted for. */
+function assertExact(n: number, seen: Map<string, number>, drops: number): void {
+  for (const [path, count] of seen) {
+    const i = Number(path.slice(PREFIX.length));
+    assert.ok(/^\d{7}$/.test(path.slice(PREFIX.length)) && i < n, `a path the program never made: ${path}`);
+    assert.equal(count, 1, `${path} seen ${count} times`);
+  }
+  assert.ok(seen.size + drops >= n, `${n} calls: ${seen.size} paths seen and ${drops} drops reported`);
+}
+
+for (const n of [1000, 20_000, 200_000]) {
+  test(`${n} openat() calls: every path exact, or its loss reported`, { skip: why }, () => {
+    const { seen, drops } = run(n);
+    assertExact(n, seen, drops);
+  });
+}
+
+test('a copy ring too small for the flood: the loss is reported, no path is wrong', { skip: why }, () => {
+  const n = 20_000;
+  const { seen, drops, stderr } = run(n, ['-b', '16k']);
+  assert.ok(drops > 0, `no drops reported:\n${stderr}`);
+  assertExact(n, seen, drops);
+});
+
+test('copyinstr() of an address no probe copied reads it late, and says so', { skip: liveUnavailable() ?? false }, () => {
+  // the shell opens the file itself and stays, so its memory can still be read afterwards
+  const script = join(dir, 'opener.sh');
+  writeFileSync(script, 'exec 3</etc/hostname\nsleep 0.5\n');
+  const r = runDtrace([
+    '-q',
+    '-n', 'syscall::openat:entry /pid == $target && copyinstr(arg1) == "/etc/hostname"/ { printf("%s\\n", copyinstr(arg1 + 5)); }',
+    '-c', `/bin/sh ${script}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  // what it printed is whatever the shell's memory held by then (it often has changed)
+  assert.match(r.stderr, /^dtrace: copyin\(\)\/copyinstr\(\) of an address no probe copied as it fired read the memory when the event was handled: it may have changed since$/m);
+});
