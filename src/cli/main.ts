@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
+import { errnoMessage } from '../errno.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
 import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
 import type { MacroEnv } from '../lang/lexer.js';
@@ -35,6 +36,8 @@ const D_VERSION = 'Oracle D 2.0';
 const E_SUCCESS = 0;
 const E_ERROR = 1;
 const E_USAGE = 2;
+/** the status a shell reports for a process SIGPIPE killed (dtrace(1)'s fate when its reader goes) */
+const EXIT_SIGPIPE = 128 + 13;
 
 function stderr(s: string): void {
   try {
@@ -262,7 +265,7 @@ export async function main(argv: string[]): Promise<number> {
       try {
         text = readFileSync(cmd.arg, 'latin1');
       } catch (e) {
-        return fail(`failed to open ${cmd.arg}: ${errnoText(e)}`);
+        return fail(`failed to open ${cmd.arg}: ${errnoMessage(e)}`);
       }
       if (cpp) {
         const r = runCpp(text, cppDefs, cmd.arg, opts.text.get('stdc')?.[0] === 's');
@@ -325,11 +328,19 @@ export async function main(argv: string[]): Promise<number> {
     try {
       outFd = openSync(outFile, 'a');
     } catch (e) {
-      return fail(`failed to open output file '${outFile}': ${errnoText(e)}`);
+      return fail(`failed to open output file '${outFile}': ${errnoMessage(e)}`);
     }
   }
   const warn = (m: string) => stderr(`${PROG}: ${m}\n`);
-  const out = new OutputSink(outFd, warn);
+  let session: Session | null = null;
+  // as dtrace(1): a reader that went away (EPIPE) ends it as SIGPIPE would; any other write
+  // failure is "processing aborted"; either way the kernel is left as it was found
+  const outputFailed = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE') stderr(`${PROG}: processing aborted: ${errnoMessage(e)}\n`);
+    session?.teardown();
+    process.exit(e.code === 'EPIPE' ? EXIT_SIGPIPE : E_ERROR);
+  };
+  const out = new OutputSink(outFd, warn, outputFailed);
   const rt = new Runtime(opts, out, warn, testing);
   const syms = compiler.syms;
   const slot = dynvarSlotSize([...[...syms.globals.values()].filter((v) => v.kind === 'assoc'), ...syms.tls.values()]);
@@ -361,7 +372,7 @@ export async function main(argv: string[]): Promise<number> {
   compiler.link(clauses, { rt, G: rt.G, D: rt.D, AG: rt.aggs });
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
-  const session = new Session(rt, registry, dtraceProv, clauses, warn, testing, macros0.target);
+  session = new Session(rt, registry, dtraceProv, clauses, warn, testing, macros0.target);
   session.onLive = () => targets.resume(() => session.end());
   const onSignal = () => session.interrupt();
   process.on('SIGINT', onSignal);
@@ -400,20 +411,6 @@ function buffersFit(opts: Options, compiler: Compiler): boolean {
 
 function zeroFactory(code: string): () => Value | null {
   return new Function(`return ${code};`) as () => Value | null;
-}
-
-function errnoText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'No such file or directory';
-    case 'EACCES':
-      return 'Permission denied';
-    case 'EISDIR':
-      return 'Is a directory';
-    default:
-      return (e as Error).message;
-  }
 }
 
 /** Runs cpp(1) on a script (-C). Returns the preprocessed text or an error. */

@@ -3,6 +3,7 @@
 // buffers every switchrate (default 10 ms) and reports lost events as DTrace does.
 
 import { closeSync, openSync, readSync } from 'node:fs';
+import { errnoMessage } from '../errno.js';
 import { DFatalError } from '../lang/diagnostics.js';
 import { readEventFormat, readPageLayout, type EventFormat } from './event-format.js';
 import { kernelOffset, kernelSymbols } from './ksyms.js';
@@ -24,23 +25,6 @@ export function cstring(page: Buffer, off: number, max: number): string {
   const lim = Math.min(off + max, page.length);
   while (end < lim && page[end] !== 0) end++;
   return page.toString('latin1', off, end);
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  ENOMEM: 'Cannot allocate memory',
-  EINVAL: 'Invalid argument',
-  EBUSY: 'Device or resource busy',
-  ENOSPC: 'No space left on device',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  ENODEV: 'No such device',
-};
-
-/** An error from the kernel in the C library's words ("Cannot allocate memory"). */
-function systemMessage(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return (code && ERRNO_TEXT[code]) || (e as Error).message;
 }
 
 /** Frames of the tracing machinery itself, at the top of a trigger's stack trace. */
@@ -134,7 +118,7 @@ export class KernelTracer implements EventSink {
     } catch (e) {
       this.teardown();
       if (e instanceof DFatalError) throw e;
-      throw new DFatalError(`could not enable tracing: ${systemMessage(e)}`);
+      throw new DFatalError(`could not enable tracing: ${errnoMessage(e)}`);
     }
   }
 

@@ -33,6 +33,8 @@ export class OutputSink {
     private readonly fd: number,
     /** reports an error the way dtrace does ("dtrace: ...") */
     private readonly warn: (msg: string) => void,
+    /** the output cannot be written (EPIPE: its reader is gone; ENOSPC, EIO, ...): ends the run */
+    private readonly failed: (e: NodeJS.ErrnoException) => void,
   ) {}
 
   private get target(): number {
@@ -93,10 +95,9 @@ export class OutputSink {
       try {
         off += writeSync(this.target, data, off);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') continue;
-        if (code === 'EPIPE') return;
-        throw e;
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        this.failed(e as NodeJS.ErrnoException);
+        return;
       }
     }
   }

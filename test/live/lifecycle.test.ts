@@ -2,8 +2,10 @@
 // dtraces at once, and lost events reported.
 
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { test } from 'node:test';
-import { Tracing, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
+import { Tracing, cli, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
 
 const skip = liveUnavailable() ?? false;
 
@@ -75,4 +77,28 @@ test('a failure while enabling says what failed and leaves nothing behind', { sk
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^dtrace: could not enable tracing: Cannot allocate memory$/m);
   assert.deepEqual(instancesOf(r.pid), []);
+});
+
+test('a reader that goes away (dtrace | head -3) ends dtrace, and it leaves nothing behind', { skip }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall:::entry { printf("%s\\n", probefunc); }']);
+  await d.ready();
+  await d.until(/(?:.*\n){3}/);
+  d.child.stdout!.destroy();
+  workload('cd /; cd /');
+  const r = await d.finished();
+  assert.equal(r.code, 141, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.deepEqual(instancesOf(r.pid), []);
+});
+
+test('output to a full device: one DTrace error line, and nothing left behind', { skip }, () => {
+  const full = openSync('/dev/full', 'w');
+  try {
+    const r = spawnSync(process.execPath, [cli, '-n', 'syscall::chdir:entry', '-n', 'BEGIN { exit(0); }'], { stdio: ['ignore', full, 'pipe'], timeout: 20_000 });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.toString(), "dtrace: description 'syscall::chdir:entry' matched 1 probe\ndtrace: description 'BEGIN ' matched 1 probe\ndtrace: processing aborted: No space left on device\n");
+    assert.deepEqual(instancesOf(r.pid), []);
+  } finally {
+    closeSync(full);
+  }
 });

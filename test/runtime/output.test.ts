@@ -13,7 +13,7 @@ function withSink(body: (sink: OutputSink, dir: string, read: () => string, warn
   const fd = openSync(file, 'a');
   const warnings: string[] = [];
   try {
-    body(new OutputSink(fd, (m) => warnings.push(m)), dir, () => readFileSync(file, 'latin1'), warnings);
+    body(new OutputSink(fd, (m) => warnings.push(m), (e) => assert.fail(`output failed: ${e.message}`)), dir, () => readFileSync(file, 'latin1'), warnings);
   } finally {
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
@@ -64,4 +64,17 @@ test('ftruncate() empties the output file, after what was written before it', ()
     sink.flush();
     assert.equal(read(), 'kept\n');
   });
+});
+
+test('a write that fails ends the run through its handler, with the error', () => {
+  const fd = openSync('/dev/full', 'w');
+  const failures: string[] = [];
+  try {
+    const sink = new OutputSink(fd, () => undefined, (e) => failures.push(e.code ?? ''));
+    sink.write('lost\n');
+    sink.flush();
+  } finally {
+    closeSync(fd);
+  }
+  assert.deepEqual(failures, ['ENOSPC']);
 });
