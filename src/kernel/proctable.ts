@@ -44,10 +44,18 @@ function readComm(pid: number, tid: number): string | null {
   }
 }
 
+/** The name the kernel's own trace output gives a task whose name it does not know. */
+export const UNKNOWN_COMM = '<...>';
+
 export class ProcessTable {
   private readonly tasks = new Map<number, TaskInfo>();
-  /** the entry for tasks that are gone before we could read them */
-  private readonly unknown = new TaskInfo(0, '', 0, 0, 0);
+  /** tracefs's saved_cmdlines (the names of tasks events were recorded for), read on a miss */
+  private savedNames: Map<number, string> | null = null;
+
+  constructor(
+    /** tracefs's mount point (null: no saved names to fall back on) */
+    private readonly tracefs: string | null = null,
+  ) {}
 
   /**
    * Reads every process there is, before tracing starts: a task that exits before its first
@@ -82,18 +90,36 @@ export class ProcessTable {
   /** A name from an event's record, for a task first seen when it is already gone. */
   noteComm(tid: number, comm: string): void {
     const t = this.lookup(tid);
-    if (t.comm === '') t.comm = comm;
+    if (t.comm === UNKNOWN_COMM) t.comm = comm;
   }
 
   lookup(tid: number): TaskInfo {
     let t = this.tasks.get(tid);
     if (t === undefined) {
-      t = readTask(tid) ?? new TaskInfo(tid, this.unknown.comm, 0, 0, 0);
-      // the idle task has no /proc entry
-      if (tid === 0) t.comm = 'swapper';
+      // the idle task has no /proc entry; a task gone before we met it has none either: the
+      // kernel's note of its name, else what the kernel's trace output says (never no name)
+      t = tid === 0 ? new TaskInfo(0, 'swapper', 0, 0, 0) : (readTask(tid) ?? new TaskInfo(tid, this.savedName(tid), 0, 0, 0));
       this.tasks.set(tid, t);
     }
     return t;
+  }
+
+  /** A task's name as tracefs saved it when an event was recorded for it, or UNKNOWN_COMM. */
+  private savedName(tid: number): string {
+    if (this.savedNames === null) {
+      this.savedNames = new Map();
+      if (this.tracefs !== null) {
+        try {
+          for (const line of readFileSync(`${this.tracefs}/saved_cmdlines`, 'latin1').split('\n')) {
+            const sp = line.indexOf(' ');
+            if (sp > 0) this.savedNames.set(Number(line.slice(0, sp)), line.slice(sp + 1));
+          }
+        } catch {
+          // no saved names
+        }
+      }
+    }
+    return this.savedNames.get(tid) ?? UNKNOWN_COMM;
   }
 
   /** task:task_newtask, reported by the parent: a thread shares its tgid, a process gets its own. */
@@ -136,5 +162,7 @@ export class ProcessTable {
   sweep(): void {
     for (const tid of this.exited) this.tasks.delete(tid);
     this.exited.length = 0;
+    // saved names change as tasks come and go: read them afresh at the next miss
+    this.savedNames = null;
   }
 }

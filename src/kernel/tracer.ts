@@ -32,7 +32,7 @@ const TRACING_FRAME = /`(trace_event_raw_event_|__traceiter_|perf_trace_|__bpf_t
 
 export class KernelTracer implements EventSink {
   readonly root: string;
-  readonly procs = new ProcessTable();
+  readonly procs: ProcessTable;
   readonly user = new UserMemory();
   private instance: TraceInstance | null = null;
   private kprobeSet: KprobeSet | null = null;
@@ -53,6 +53,7 @@ export class KernelTracer implements EventSink {
 
   constructor() {
     this.root = tracefsRoot();
+    this.procs = new ProcessTable(this.root);
     // first, so the table knows a new task before a provider's handler for the same event runs
     this.trackProcesses();
   }
