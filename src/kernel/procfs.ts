@@ -56,9 +56,10 @@ export function readProc(pid: number, tid = pid): ProcInfo | null {
   };
   const [uid, euid] = ids('Uid');
   const [gid, egid] = ids('Gid');
-  const cmdline = read(`/proc/${pid}/cmdline`) ?? '';
-  const args = cmdline.split('\0');
-  if (args[args.length - 1] === '') args.pop();
+  // a process that renamed itself (as dtrace does, to "dtrace") leaves NULs where its longer
+  // command line was: they end it
+  const cmdline = (read(`/proc/${pid}/cmdline`) ?? '').replace(/\0+$/, '');
+  const args = cmdline === '' ? [] : cmdline.split('\0');
   const statm = (read(`/proc/${pid}/statm`) ?? '0 0').split(' ').map(Number);
   const pageKb = 4;
   return {

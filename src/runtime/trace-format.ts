@@ -127,8 +127,10 @@ export function tracememLength(size: number, dsize: Value, dsizeType: DType): nu
 /**
  * The output of trace(v) for a value of type t (dt_print_trace). Not quiet: integers
  * right-aligned after a space (widths 3/5/10/19 signed, 3/5/10/20 unsigned by size), strings
- * "  %-33s"; quiet: bare. Structs, unions, arrays (char arrays too) and long doubles are hex
- * dumps, as is everything under the rawbytes option. Enums and pointers print unsigned.
+ * "  %-33s"; quiet: bare. By-reference data aligned to one byte (char arrays: pr_fname,
+ * pr_psargs) prints as a string, up to its first NUL, as Oracle's does; other structs, unions,
+ * arrays and long doubles are hex dumps, as is everything under the rawbytes option. Enums
+ * and pointers print unsigned.
  */
 export function formatTraceValue(t: DType, v: Value, quiet: boolean, opts: TraceFormatOptions = {}): string {
   const r = resolve(t);
@@ -142,7 +144,11 @@ export function formatTraceValue(t: DType, v: Value, quiet: boolean, opts: Trace
   const scalar =
     r.kind === Kind.Int || r.kind === Kind.Enum || r.kind === Kind.Pointer || (r.kind === Kind.Float && size <= 8);
   if (!scalar || v instanceof Uint8Array || typeof v === 'string') {
-    return formatRawBytes(recordBytes(t, v, strsize));
+    const bytes = recordBytes(t, v, strsize);
+    if (r.align > 1) return formatRawBytes(bytes);
+    const end = bytes.indexOf(0);
+    const s = latin1(bytes, end < 0 ? bytes.length : end);
+    return quiet ? s : '  ' + (s.length < 33 ? s + ' '.repeat(33 - s.length) : s);
   }
   const x = r.kind === Kind.Float ? floatBits(v, size) : v;
   let s: string;
