@@ -3,7 +3,7 @@
 //                                             dt_print_bytes, dt_print_datum; dt_printf.c
 //                                             dt_print_type]
 
-import { DType, Kind, resolve } from '../lang/types.js';
+import { DType, Kind, isCharArray, resolve } from '../lang/types.js';
 import { cString, isSignedArg } from './printf.js';
 import { doubleBits } from './printf-num.js';
 import type { Value } from './values.js';
@@ -127,10 +127,10 @@ export function tracememLength(size: number, dsize: Value, dsizeType: DType): nu
 /**
  * The output of trace(v) for a value of type t (dt_print_trace). Not quiet: integers
  * right-aligned after a space (widths 3/5/10/19 signed, 3/5/10/20 unsigned by size), strings
- * "  %-33s"; quiet: bare. By-reference data aligned to one byte (char arrays: pr_fname,
- * pr_psargs) prints as a string, up to its first NUL, as Oracle's does; other structs, unions,
- * arrays and long doubles are hex dumps, as is everything under the rawbytes option. Enums
- * and pointers print unsigned.
+ * "  %-33s"; quiet: bare. A char array (pr_fname, pr_psargs) is text if it looks like text, as
+ * illumos's dt_print_bytes decides (Oracle's 2.x dumps it; scripts written for DTrace expect
+ * text); structs, unions, other arrays and long doubles are hex dumps, as is everything under
+ * the rawbytes option. Enums and pointers print unsigned.
  */
 export function formatTraceValue(t: DType, v: Value, quiet: boolean, opts: TraceFormatOptions = {}): string {
   const r = resolve(t);
@@ -145,10 +145,7 @@ export function formatTraceValue(t: DType, v: Value, quiet: boolean, opts: Trace
     r.kind === Kind.Int || r.kind === Kind.Enum || r.kind === Kind.Pointer || (r.kind === Kind.Float && size <= 8);
   if (!scalar || v instanceof Uint8Array || typeof v === 'string') {
     const bytes = recordBytes(t, v, strsize);
-    if (r.align > 1) return formatRawBytes(bytes);
-    const end = bytes.indexOf(0);
-    const s = latin1(bytes, end < 0 ? bytes.length : end);
-    return quiet ? s : '  ' + (s.length < 33 ? s + ' '.repeat(33 - s.length) : s);
+    return isCharArray(t) ? formatBytesDatum(bytes, 33, quiet) : formatRawBytes(bytes);
   }
   const x = r.kind === Kind.Float ? floatBits(v, size) : v;
   let s: string;

@@ -98,12 +98,14 @@ test('formatTraceValue: strings and by-reference data', () => {
   assert.equal(formatTraceValue(STRING, 'a', false), '  a' + ' '.repeat(32));
   assert.equal(formatTraceValue(STRING, 'a', true), 'a');
   assert.equal(formatTraceValue(STRING, 'x'.repeat(40), false), '  ' + 'x'.repeat(40));
-  // a char array (aligned to one byte) is a string, up to its first NUL
+  // a char array of text (then NULs) is a string; one that is not text is a hex dump
   const comm = new Uint8Array(16);
   comm.set(ascii('dtrace'));
   assert.equal(formatTraceValue(arrayOf(CHAR, 16), comm, false), '  dtrace' + ' '.repeat(27));
   assert.equal(formatTraceValue(arrayOf(CHAR, 16), comm, true), 'dtrace');
-  assert.equal(formatTraceValue(arrayOf(CHAR, 4), ascii('abcd'), true), 'abcd');
+  assert.equal(formatTraceValue(arrayOf(CHAR, 4), ascii('abcd'), false), '  abcd' + ' '.repeat(29));
+  const binary = Uint8Array.from([0x01, 0x41, 0x00, 0x00]);
+  assert.equal(formatTraceValue(arrayOf(CHAR, 4), binary, false), HDR + '         0: 01 41 00 00                                      .A..\n');
   const st = struct(Kind.Struct, '', [
     ['a', INT],
     ['b', CHAR],
@@ -113,9 +115,8 @@ test('formatTraceValue: strings and by-reference data', () => {
   b.set([0x34, 0x12], 0);
   b.set([0x76, 0x98], 8);
   assert.equal(formatTraceValue(st, b, false), HDR + '         0: 34 12 00 00 00 00 00 00 76 98 00 00              4.......v...\n');
-  // so is a struct of bytes alone, as Oracle's dt_print_trace tells strings by their alignment
   const one = struct(Kind.Struct, '', [['x', INT8]]);
-  assert.equal(formatTraceValue(one, new Uint8Array([0x34]), true), '4');
+  assert.equal(formatTraceValue(one, new Uint8Array([0x34]), true), HDR + '         0: 34' + ' '.repeat(45) + '  4\n');
   const u = struct(Kind.Union, '', [
     ['a', INT],
     ['b', arrayOf(CHAR, 3)],
