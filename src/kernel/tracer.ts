@@ -285,6 +285,8 @@ export class KernelTracer implements EventSink {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.instance) this.instance.stop();
+    // the capture programs too: else dtrace's own reads while draining make more to drain
+    this.user.stop();
     if (this.reader) {
       while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty

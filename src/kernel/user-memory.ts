@@ -46,11 +46,23 @@ export class RecordCopies {
   readonly bytes: Array<Uint8Array | null> = [];
 }
 
+/** What is copied for one event. */
+interface Wanted {
+  format: EventFormat;
+  copies: UserCopy[];
+  /** its records carry the copies to D code */
+  output: boolean;
+  /** a system call's entry whose pointers its return copies again */
+  keepForReturn: boolean;
+  /** a return event: the entry whose pointers it copies */
+  entry?: Wanted;
+}
+
 export class UserMemory {
   private capture: TracepointCapture | null = null;
-  private readonly specs: Array<{ format: EventFormat; copies: UserCopy[] }> = [];
+  private readonly specs: Wanted[] = [];
   /** the captured events' specs, by event id */
-  private readonly specById: Array<{ format: EventFormat; copies: UserCopy[] } | undefined> = [];
+  private readonly specById: Array<Wanted | undefined> = [];
   /** per thread: recent copies */
   private readonly recent = new Map<number, RecentCopies>();
   private readonly taken = new RecordCopies();
@@ -64,8 +76,31 @@ export class UserMemory {
    * each copy is in what take() gives (users of one event share its copies).
    */
   want(format: EventFormat, copies: UserCopy[]): number[] {
+    const spec = this.wanted(format);
+    spec.output = true;
+    return this.add(spec, copies);
+  }
+
+  /**
+   * Asks for a system call's return event to come with copies of what its entry's pointer
+   * fields point to, taken when it returns (the memory is there then: the call has used it).
+   */
+  wantAtReturn(entry: EventFormat, exit: EventFormat, copies: UserCopy[]): void {
+    const e = this.wanted(entry);
+    e.keepForReturn = true;
+    this.add(e, copies);
+    const x = this.wanted(exit);
+    x.output = true;
+    x.entry = e;
+  }
+
+  private wanted(format: EventFormat): Wanted {
     let spec = this.specs.find((s) => s.format.id === format.id);
-    if (!spec) this.specs.push((spec = { format, copies: [] }));
+    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false }));
+    return spec;
+  }
+
+  private add(spec: Wanted, copies: UserCopy[]): number[] {
     const all = spec.copies;
     return copies.map((c) => {
       const i = all.findIndex((x) => x.ptrOffset === c.ptrOffset && x.argvSlots === c.argvSlots && x.countOffset === c.countOffset);
@@ -85,8 +120,13 @@ export class UserMemory {
    * captured events, or null where BPF cannot do it (`unavailable` says why).
    */
   start(cpus: number[], base: bigint, ringBytes: number, capturable: (eventId: number) => boolean): EventSource | null {
-    const specs = this.specs.filter((s) => capturable(s.format.id));
-    if (specs.length === 0) return null;
+    for (const s of this.specs) {
+      s.output &&= capturable(s.format.id);
+      // a return copies what its entry's pointers point to
+      if (s.entry !== undefined) s.copies = s.entry.copies;
+    }
+    const specs = this.specs.filter((s) => s.output || s.keepForReturn);
+    if (!specs.some((s) => s.output)) return null;
     const why = bpfUnavailable();
     if (why !== null) {
       this.unavailable = why;
@@ -94,11 +134,26 @@ export class UserMemory {
     }
     const cap = new TracepointCapture(cpus, ringBytes);
     cap.setBase(base);
+    const made = new Map<Wanted, CaptureSpec>();
+    const specOf = (s: Wanted): CaptureSpec => {
+      let spec = made.get(s);
+      if (spec === undefined) {
+        const last = s.format.fields.at(-1);
+        spec = {
+          tracepointId: s.format.id,
+          recordSize: last ? last.offset + last.size : 8,
+          copies: s.copies,
+          output: s.output,
+          keepForReturn: s.keepForReturn,
+          entry: s.entry !== undefined ? specOf(s.entry) : undefined,
+        };
+        made.set(s, spec);
+      }
+      return spec;
+    };
     for (const s of specs) {
-      this.specById[s.format.id] = s;
-      const last = s.format.fields.at(-1);
-      const spec: CaptureSpec = { tracepointId: s.format.id, recordSize: last ? last.offset + last.size : 8, copies: s.copies };
-      cap.add(spec);
+      if (s.output) this.specById[s.format.id] = s;
+      cap.add(specOf(s));
     }
     try {
       cap.start();
@@ -130,7 +185,7 @@ export class UserMemory {
         out.addrs[j] = -1n;
         if (len >= 0) bytes = argvOf(view, at + layout.dataAt[j], Math.min(len, c.argvSlots), c.maxLen);
       } else {
-        const addr = view.getBigUint64(off + c.ptrOffset, true);
+        const addr = view.getBigUint64(at + layout.addrAt[j], true);
         out.addrs[j] = addr;
         // len < 0: unreadable when the probe fired (reading it later faults, or is a late read)
         if (len >= 0) {
@@ -171,6 +226,11 @@ export class UserMemory {
   /** Captured records the kernel could not write, by CPU (their rings were full), since the start. */
   lost(): number[] {
     return this.capture ? this.capture.lost() : [];
+  }
+
+  /** Stops taking copies (and captured events); what was taken can still be read. */
+  stop(): void {
+    this.capture?.stop();
   }
 
   close(): void {

@@ -255,6 +255,11 @@ export interface EventProbe {
   decoder?: RecordDecoder;
   /** copy what pointer arguments point to, if some clause reads user memory */
   copies: boolean;
+  /**
+   * A system call's return: copy what its entry's pointer arguments point to, as it returns,
+   * if some clause reads user memory (a pointer saved at entry is read at return)
+   */
+  returnOf?: { format: EventFormat; fields: EventField[] };
 }
 
 /**
@@ -278,7 +283,15 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans));
   const pidAt = tracer.pidOffset(format);
   const stack = wantsStack(plans);
-  const copying = p.copies && env.copiesUserMemory && tracer.user.want(format, userCopiesOf(p.fields)).length > 0;
+  let copying = false;
+  if (env.copiesUserMemory && p.copies) copying = tracer.user.want(format, userCopiesOf(p.fields)).length > 0;
+  if (env.copiesUserMemory && p.returnOf !== undefined) {
+    const copies = userCopiesOf(p.returnOf.fields);
+    if (copies.length > 0) {
+      tracer.user.wantAtReturn(p.returnOf.format, format, copies);
+      copying = true;
+    }
+  }
   const id = format.id;
   tracer.subscribe(
     p.system,

@@ -3,7 +3,8 @@
 // (chdir, newstat, ...). Entry arguments are the call's, typed from the format file; a
 // return probe's arg0 and arg1 are the return value, and errno is set from it. [dt_prov_syscall.c]
 
-import type { EventField } from '../kernel/event-format.js';
+import type { EventField, EventFormat } from '../kernel/event-format.js';
+import type { KernelTracer } from '../kernel/tracer.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
@@ -62,10 +63,20 @@ export class SyscallProvider implements Provider {
         decoder: isReturn
           ? compileDecoder(fields, new Set([0]), `a[1] = a[0];\nif (a[0] < 0n && a[0] > ${ERRNO_BOUND}n) ctx.errno = Number(-a[0]);\n`)
           : undefined,
-        // what pointer arguments point to is copied when the call is made
+        // what pointer arguments point to is copied when the call is made, and again when it
+        // returns (for a pointer saved at entry and read at return)
         copies: !isReturn,
+        returnOf: isReturn ? this.entryOf(tracer, event) : undefined,
       });
     }
+  }
+
+  /** The entry event of a system call's return event, with its arguments, if it has one. */
+  private entryOf(tracer: KernelTracer, exitEvent: string): { format: EventFormat; fields: EventField[] } | undefined {
+    const entry = ENTRY + exitEvent.slice(EXIT.length);
+    if (!availableEvents(this.root).some(([sys, ev]) => sys === SYSTEM && ev === entry)) return undefined;
+    const format = tracer.format(SYSTEM, entry);
+    return { format, fields: argFields(format, SKIP) };
   }
 
   disable(): void {

@@ -4,7 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -81,4 +81,22 @@ test('copyinstr() of an address no probe copied reads it late, and says so', { s
   assert.equal(r.code, 0, r.stderr);
   // what it printed is whatever the shell's memory held by then (it often has changed)
   assert.match(r.stderr, /^dtrace: copyin\(\)\/copyinstr\(\) of an address no probe copied as it fired read the memory when the event was handled: it may have changed since$/m);
+});
+
+test('a pointer saved at entry is copied again at return, when the call has touched it', { skip: liveUnavailable() ?? false }, () => {
+  // the first open() of a new process passes a path in a page it has not touched yet: at
+  // entry it cannot be copied (BPF cannot fault pages in), at return it can
+  const r = runDtrace([
+    '-q',
+    '-n', 'syscall::openat:entry /pid == $target/ { self->path = arg1; }',
+    '-n', 'syscall::openat:return /self->path/ { printf("%s\\n", copyinstr(self->path)); self->path = 0; }',
+    '-n', 'syscall::read:entry /pid == $target/ { self->buf = arg1; }',
+    '-n', 'syscall::read:return /self->buf && arg0 > 0 && arg0 < 64/ { printf("read: %s", stringof(copyin(self->buf, arg0))); self->buf = 0; }',
+    '-c', '/bin/cat /etc/hostname',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\/etc\/ld\.so\.cache$/m);
+  assert.match(r.stdout, /^\/etc\/hostname$/m);
+  assert.ok(r.stdout.includes(`read: ${readFileSync('/etc/hostname', 'latin1')}`), r.stdout);
+  assert.doesNotMatch(r.stderr, /error on enabled probe/);
 });

@@ -17,6 +17,8 @@ export const R10 = 10;
 /** Helper functions by number (include/uapi/linux/bpf.h). */
 export const enum Helper {
   MapLookupElem = 1,
+  MapUpdateElem = 2,
+  MapDeleteElem = 3,
   KtimeGetNs = 5,
   GetCurrentPidTgid = 14,
   PerfEventOutput = 25,

@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { EventQueue, type EventSource } from '../ringbuf.js';
-import { CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8 } from './asm.js';
+import { CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import {
   BPF_MAP_CREATE,
   BPF_MAP_LOOKUP_ELEM,
@@ -45,21 +45,38 @@ export interface CaptureSpec {
   /** bytes of the record to copy (its format's fields end there) */
   recordSize: number;
   copies: UserCopy[];
+  /** its records are events (false: the program only keeps the record for a return's copies) */
+  output: boolean;
+  /** keep each thread's record for the return event's copies (a system call's entry) */
+  keepForReturn: boolean;
+  /**
+   * A return event (a system call's exit): `copies` point into this entry's record, kept by
+   * the entry's program, and are taken again now, when the memory is surely there (the call
+   * has touched it; a read() has filled its buffer).
+   */
+  entry?: CaptureSpec;
 }
 
 /**
  * Where things are in a captured record (offsets from the start of our data): a header of
- * [u64 ktime, u32 spec index, u32 thread id], the copies' lengths, the record, the copies.
+ * [u64 ktime, u32 spec index, u32 thread id], the copies' lengths and addresses, the record,
+ * the copies.
  */
 export interface CaptureLayout {
   recordAt: number;
-  /** for each copy: its length (i32: bytes copied, a string's NUL included; < 0: unreadable) and its bytes */
+  /** for each copy: its length (i32: bytes copied, a string's NUL included; < 0: unreadable) */
   lenAt: number[];
+  /** for each copy: the user address it was taken from (u64) */
+  addrAt: number[];
+  /** for each copy: its bytes */
   dataAt: number[];
   size: number;
 }
 
+const BPF_MAP_TYPE_HASH = 1;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+/** threads that can be inside one traced system call at once, for the kept entry records */
+const KEPT_THREADS = 4096;
 const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_PROG_TYPE_TRACEPOINT = 5;
 const PERF_TYPE_SOFTWARE = 1;
@@ -83,7 +100,9 @@ function align8(n: number): number {
 
 function layoutOf(spec: CaptureSpec): CaptureLayout {
   const lenAt = spec.copies.map((_, j) => HEADER + j * 4);
-  const recordAt = align8(HEADER + spec.copies.length * 4);
+  const addrsAt = align8(HEADER + spec.copies.length * 4);
+  const addrAt = spec.copies.map((_, j) => addrsAt + j * 8);
+  const recordAt = addrsAt + spec.copies.length * 8;
   let at = recordAt + align8(spec.recordSize);
   const dataAt = spec.copies.map((c) => {
     const here = at;
@@ -91,7 +110,7 @@ function layoutOf(spec: CaptureSpec): CaptureLayout {
     at += c.argvSlots ? c.argvSlots * (align8(c.maxLen) + 8) : align8(c.maxLen);
     return here;
   });
-  return { recordAt, lenAt, dataAt, size: at };
+  return { recordAt, lenAt, addrAt, dataAt, size: at };
 }
 
 /** The CPUs the kernel may run (the perf event array is indexed by CPU number). */
@@ -106,15 +125,25 @@ function possibleCpus(): number {
   }
 }
 
+/** The maps a capture program uses. */
+interface ProgramMaps {
+  scratch: number;
+  perf: number;
+  lost: number;
+  /** each thread's entry record, kept for the return (the spec's, or its entry's) */
+  kept: number;
+}
+
 /**
- * The program for one spec: [ktime, index][lengths][record][copies] into the perf buffer, as
- * long as the last copy needs; a record the buffer cannot take is counted in `lostFd` (per CPU).
+ * The program for one spec: [ktime, index][lengths][addresses][record][copies] into the perf
+ * buffer, as long as the last copy needs; a record the buffer cannot take is counted in the
+ * lost map (per CPU). A system call's entry may keep its record for the return's copies.
  */
-function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratchFd: number, perfFd: number, lostFd: number): Buffer {
+function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   const p = new Program();
   p.mov(R6, R1)
     .storeImm(4, R10, -4, 0)
-    .loadMap(R1, scratchFd)
+    .loadMap(R1, maps.scratch)
     .mov(R2, R10)
     .addImm(R2, -4)
     .call(Helper.MapLookupElem)
@@ -133,19 +162,37 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
     .storeImm(2, R7, layout.recordAt, spec.tracepointId)
     .call(Helper.GetCurrentPidTgid)
     .store(4, R7, 12, R0)
-    .store(4, R7, layout.recordAt + 4, R0);
+    .store(4, R7, layout.recordAt + 4, R0)
+    // the thread, as the key of the kept entry records
+    .store(4, R10, -8, R0);
+  if (spec.keepForReturn) {
+    p.loadMap(R1, maps.kept)
+      .mov(R2, R10)
+      .addImm(R2, -8)
+      .mov(R3, R7)
+      .addImm(R3, layout.recordAt)
+      .movImm(R4, 0)
+      .call(Helper.MapUpdateElem);
+    // only kept: no record of its own (the verifier refuses code that cannot be reached)
+    if (!spec.output) return p.label('out').movImm(R0, 0).exit().encode();
+  }
+  // the pointers are the record's, or (at a return) those of the entry record kept for it
+  let base = R6;
+  if (spec.entry !== undefined) {
+    base = R9;
+    p.loadMap(R1, maps.kept).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem).mov(R9, R0).jeqImm(R9, 0, 'noEntry');
+  }
   spec.copies.forEach((c, j) => {
+    // the address, for the consumer to find the copy by
+    p.load(8, R3, base, c.ptrOffset).store(8, R7, layout.addrAt[j], R3);
     if (c.argvSlots) {
-      argvCopy(p, c, j, layout);
+      argvCopy(p, c, j, layout, base);
       return;
     }
-    p.load(8, R3, R6, c.ptrOffset)
-      .mov(R1, R7)
-      .addImm(R1, layout.dataAt[j]);
+    p.mov(R1, R7).addImm(R1, layout.dataAt[j]);
     if (c.countOffset === undefined) {
       // a string: as long as it is, its NUL included (a record sized to it, if it is the last)
       p.movImm(R2, c.maxLen).call(Helper.ProbeReadUserStr).store(4, R7, layout.lenAt[j], R0);
-      p.label(`done${j}`);
       return;
     }
     // a buffer: first all maxLen bytes (copyin() may ask for more than the count); where they
@@ -154,10 +201,10 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
       .call(Helper.ProbeReadUser)
       .storeImm(4, R7, layout.lenAt[j], c.maxLen)
       .jeqImm(R0, 0, `done${j}`)
-      .load(8, R3, R6, c.ptrOffset)
+      .load(8, R3, base, c.ptrOffset)
       .mov(R1, R7)
-      .addImm(R1, layout.dataAt[j]);
-    p.load(c.countSize ?? 8, R2, R6, c.countOffset)
+      .addImm(R1, layout.dataAt[j])
+      .load(c.countSize ?? 8, R2, base, c.countOffset)
       .jgtImm(R2, c.maxLen, `clamp${j}`)
       .ja(`copy${j}`)
       .label(`clamp${j}`)
@@ -169,9 +216,16 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
       .jsltImm(R0, 0, `bad${j}`)
       .ja(`done${j}`)
       .label(`bad${j}`)
-      .storeImm(4, R7, layout.lenAt[j], -1);
-    p.label(`done${j}`);
+      .storeImm(4, R7, layout.lenAt[j], -1)
+      .label(`done${j}`);
   });
+  if (spec.entry !== undefined) {
+    // the entry record is used: forget it; without one (the call began before tracing did),
+    // no copies
+    p.loadMap(R1, maps.kept).mov(R2, R10).addImm(R2, -8).call(Helper.MapDeleteElem).ja('sized0').label('noEntry');
+    spec.copies.forEach((_, j) => p.storeImm(4, R7, layout.lenAt[j], -1).storeImm(8, R7, layout.addrAt[j], 0));
+    p.label('sized0');
+  }
   // the record's size: up to the end of the last copy's bytes (a string's, as copied)
   const last = spec.copies.length - 1;
   const lastString = last >= 0 && !spec.copies[last].argvSlots && spec.copies[last].countOffset === undefined;
@@ -188,7 +242,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
     p.movImm(R5, layout.size);
   }
   p.mov(R1, R6)
-    .loadMap(R2, perfFd)
+    .loadMap(R2, maps.perf)
     .movImm32(R3, CURRENT_CPU)
     .mov(R4, R7)
     .call(Helper.PerfEventOutput)
@@ -196,7 +250,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
     .ja('out')
     // the buffer is full: count the record this CPU lost (a per-CPU counter, so no atomics)
     .label('lost')
-    .loadMap(R1, lostFd)
+    .loadMap(R1, maps.lost)
     .mov(R2, R10)
     .addImm(R2, -4)
     .call(Helper.MapLookupElem)
@@ -211,11 +265,11 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, scratc
 }
 
 /** Copies argv[0..slots-1] (stopping at NULL or an unreadable pointer) into fixed slots. */
-function argvCopy(p: Program, c: UserCopy, j: number, layout: CaptureLayout): void {
+function argvCopy(p: Program, c: UserCopy, j: number, layout: CaptureLayout, base: number): void {
   const slots = c.argvSlots!;
   const slot = align8(c.maxLen);
   const ptrsAt = layout.dataAt[j] + slots * slot;
-  p.storeImm(4, R7, layout.lenAt[j], 0).load(8, R8, R6, c.ptrOffset);
+  p.storeImm(4, R7, layout.lenAt[j], 0).load(8, R8, base, c.ptrOffset);
   for (let k = 0; k < slots; k++) {
     p.mov(R1, R7)
       .addImm(R1, ptrsAt + k * 8)
@@ -272,6 +326,8 @@ export class TracepointCapture implements EventSource {
   private perfMapFd = -1;
   /** per-CPU u64: records a CPU could not write because its ring was full */
   private lostMapFd = -1;
+  /** per system call entry kept for its return: thread -> entry record */
+  private readonly keptFds = new Map<CaptureSpec, number>();
   /** times are ns after this (the reader's base) */
   private baseHi = 0;
   private baseLo = 0;
@@ -292,7 +348,7 @@ export class TracepointCapture implements EventSource {
     const layout = layoutOf(spec);
     this.specs.push(spec);
     this.layouts.push(layout);
-    this.layoutById[spec.tracepointId] = layout;
+    if (spec.output) this.layoutById[spec.tracepointId] = layout;
     return this.specs.length - 1;
   }
 
@@ -327,6 +383,16 @@ export class TracepointCapture implements EventSource {
     c.writeUInt32LE(8, 8);
     c.writeUInt32LE(1, 12);
     this.lostMapFd = bpf(BPF_MAP_CREATE, c);
+    for (const spec of this.specs) {
+      if (!spec.keepForReturn) continue;
+      const h = Buffer.alloc(128);
+      h.writeUInt32LE(BPF_MAP_TYPE_HASH, 0);
+      h.writeUInt32LE(4, 4);
+      h.writeUInt32LE(align8(spec.recordSize), 8);
+      // threads in the call at once; preallocated, as tracing programs need on old kernels
+      h.writeUInt32LE(KEPT_THREADS, 12);
+      this.keptFds.set(spec, bpf(BPF_MAP_CREATE, h));
+    }
   }
 
   private openRings(): void {
@@ -364,7 +430,8 @@ export class TracepointCapture implements EventSource {
   }
 
   private attach(spec: CaptureSpec, index: number): void {
-    const insns = program(spec, index, this.layouts[index], this.scratchFd, this.perfMapFd, this.lostMapFd);
+    const kept = this.keptFds.get(spec.entry ?? spec) ?? -1;
+    const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
     const license = Buffer.from('GPL\0', 'latin1');
     const log = Buffer.alloc(65536);
     const a = Buffer.alloc(128);
@@ -392,9 +459,21 @@ export class TracepointCapture implements EventSource {
     attr.writeBigUInt64LE(1n, 16);
     attr.writeBigUInt64LE(ATTR_FLAG_DISABLED, 40);
     const fd = perfEventOpen(attr, -1, this.cpus[0] ?? 0, -1, PERF_FLAG_FD_CLOEXEC);
-    this.fds.push(fd);
+    this.attached.push(fd);
     ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
     ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  /** the perf events that run the programs on their tracepoints */
+  private readonly attached: number[] = [];
+
+  /**
+   * Stops the programs (what the rings hold can still be read). A program attached to a
+   * tracepoint runs whether or not its perf event is enabled: only closing the event detaches it.
+   */
+  stop(): void {
+    for (const fd of this.attached) closeFd(fd);
+    this.attached.length = 0;
   }
 
   /**
@@ -463,11 +542,14 @@ export class TracepointCapture implements EventSource {
   close(): void {
     for (const r of this.rings) unmap(r.map);
     this.rings = [];
+    this.stop();
     for (const fd of this.fds) closeFd(fd);
     this.fds.length = 0;
     closeFd(this.scratchFd);
     closeFd(this.perfMapFd);
     closeFd(this.lostMapFd);
+    for (const fd of this.keptFds.values()) closeFd(fd);
+    this.keptFds.clear();
     this.scratchFd = this.perfMapFd = this.lostMapFd = -1;
   }
 }
