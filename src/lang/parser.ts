@@ -1191,9 +1191,16 @@ export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
       return v === null ? null : foldUnary(e.op, v);
     }
     case A.N.Binary: {
-      const l = evalConstant(e.left, types);
-      const r = evalConstant(e.right, types);
-      return l === null || r === null ? null : foldBinary(e.op, l, r);
+      // a + b + c ...: innermost first, in a loop (the parser builds such chains unbounded)
+      const links: A.Binary[] = [];
+      let x: A.Expr = e;
+      for (; x.kind === A.N.Binary; x = x.left) links.push(x);
+      let v = evalConstant(x, types);
+      for (let i = links.length - 1; i >= 0 && v !== null; i--) {
+        const r = evalConstant(links[i].right, types);
+        v = r === null ? null : foldBinary(links[i].op, v, r);
+      }
+      return v;
     }
     case A.N.Ternary: {
       const c = evalConstant(e.cond, types);

@@ -75,3 +75,17 @@ test('nesting up to the limit compiles', () => {
   assert.equal(compile(`BEGIN { ${'if (1) {'.repeat(n - 1)} x = 1; ${'}'.repeat(n - 1)} }`), null);
   assert.equal(compile(`BEGIN { y = 1; x = ${'y ? 1 : '.repeat(n)}0; }`), null);
 });
+
+test('a 2,400-term sum and other long chains compile (no limit on their length)', () => {
+  assert.equal(compile(`BEGIN { x = ${Array(2400).fill('1').join(' + ')}; }`), null);
+  assert.equal(compile(`BEGIN { y = 1; x = ${Array(20000).fill('y').join(' - ')}; }`), null);
+  assert.equal(compile(`BEGIN { y = 1; x = ${Array(5000).fill('y').join(' && ')}; }`), null);
+  assert.equal(compile(`BEGIN { y = 1; x = (${Array(5000).fill('y').join(', ')}); }`), null);
+  assert.equal(compile(`BEGIN /${Array(5000).fill('pid != 0').join(' && ')}/ { }`), null);
+  assert.equal(compile(`BEGIN { y = 1; x = ${Array(5000).fill('y').join(' < ')}; }`), null);
+  assert.equal(compile(`BEGIN { s = "abc"; t = s${' + 1'.repeat(3000)}; }`), null);
+  // a long constant chain in a declaration is folded in a loop, in 64 bits
+  assert.equal(compile(`int a[${Array(20000).fill('2').join(' * ')} + 1];`), null);
+  const e = compile(`int a[${Array(20000).fill('1').join(' + ')} - 20000];`);
+  assert.equal(e?.tag, 'D_DECL_ARRSUB');
+});
