@@ -89,3 +89,18 @@ test('a 2,400-term sum and other long chains compile (no limit on their length)'
   const e = compile(`int a[${Array(20000).fill('1').join(' + ')} - 20000];`);
   assert.equal(e?.tag, 'D_DECL_ARRSUB');
 });
+
+test('huge literals are errors without growing huge numbers', () => {
+  const e = compile(`BEGIN { x = ${'9'.repeat(200000)}; }`);
+  assert.equal(e?.tag, 'D_INT_OFLOW');
+  assert.equal(compile(`BEGIN { x = ${'2'.repeat(19)}; }`), null);
+  // the shift count is taken modulo 64, as the CPU takes it: 1 << 40
+  assert.equal(compile(`int a[1 << 1000];`)?.tag, 'D_DECL_ARRBIG');
+  assert.equal(compile(`BEGIN { x = 0x${'0'.repeat(5000)}1${'0'.repeat(15)}; }`), null);
+  assert.equal(compile(`BEGIN { x = 0x1${'0'.repeat(16)}; }`)?.tag, 'D_INT_OFLOW');
+  assert.equal(compile(`BEGIN { x = 01${'7'.repeat(21)}; }`), null);
+  assert.equal(compile(`BEGIN { x = 02${'7'.repeat(21)}; }`)?.tag, 'D_INT_OFLOW');
+  assert.equal(compile(`BEGIN { x = 00000000000000000000018446744073709551615ull; }`)?.tag, "D_INT_DIGIT");
+  assert.equal(compile(`BEGIN { x = 18446744073709551615ull; }`), null);
+  assert.equal(compile(`BEGIN { x = 18446744073709551616; }`)?.tag, 'D_INT_OFLOW');
+});
