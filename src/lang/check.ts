@@ -112,6 +112,8 @@ export class Checker {
   private clauseFlags = 0;
   private probes: ProbeInfo[] = [];
   private locals: A.VarInfo[] = [];
+  /** the same, for membership tests (a search of the list is quadratic in a long clause) */
+  private localSet = new Set<A.VarInfo>();
   private readonly int: DType;
   private readonly int64: DType;
   private readonly uint64: DType;
@@ -246,10 +248,18 @@ export class Checker {
 
   checkClause(c: A.Clause): CheckedClause {
     const probes: ProbeInfo[] = [];
-    for (const spec of c.probes) for (const p of this.env.matchProbes(spec)) if (!probes.includes(p)) probes.push(p);
+    const seen = new Set<ProbeInfo>();
+    for (const spec of c.probes) {
+      for (const p of this.env.matchProbes(spec)) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        probes.push(p);
+      }
+    }
     this.probes = probes;
     this.clauseFlags = 0;
     this.locals = [];
+    this.localSet = new Set();
     let destructive = false;
     // as dt_parser.c does: the action list first (so a predicate may read what the clause
     // assigns), and if that meets an undefined variable, the predicate first
@@ -671,7 +681,10 @@ export class Checker {
       this.err('D_ARR_BADREF', e.line, `associative array ${scope}->${e.name} must be used with [ ]`);
     }
     if (!write && !v.defined) this.err('D_VAR_UNDEF', e.line, `${scope}->${e.name} has not yet been declared or assigned`);
-    if (scope === 'this' && !this.locals.includes(v)) this.locals.push(v);
+    if (scope === 'this' && !this.localSet.has(v)) {
+      this.localSet.add(v);
+      this.locals.push(v);
+    }
     e.ref = v;
     e.type = v.type;
     return e;

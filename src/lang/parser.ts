@@ -806,6 +806,8 @@ export class Parser {
       }
     }
     const decls: MemberDecl[] = [];
+    // names so far, for the duplicate check (a search of decls would be quadratic)
+    const names = new Set<string>();
     while (!this.at(T.RBrace)) {
       const spec = this.specifiers(false);
       for (;;) {
@@ -833,13 +835,14 @@ export class Parser {
         if (resolve(type).kind === Kind.Function || resolve(type).kind === Kind.Void) {
           this.error('D_DECL_VOIDOBJ', this.tok.line, `cannot have void member: ${name}`);
         }
-        if (name !== '' && decls.some((m) => m.name === name)) {
+        if (name !== '' && names.has(name)) {
           this.error('D_UNKNOWN', this.tok.line, `failed to define member '${name}': Duplicate member or variable name`);
         }
         if (bits < 0 && !resolve(type).complete && resolve(type).kind !== Kind.Function) {
           this.error('D_DECL_INCOMPLETE', this.tok.line, `incomplete struct/union/enum ${type.name}: ${name}`);
         }
         decls.push({ name, type, bits });
+        names.add(name);
         if (!this.accept(T.Comma)) break;
       }
       this.expect(T.Semi);
@@ -863,11 +866,12 @@ export class Parser {
     if (tag === '') t.name = 'enum <anon>';
     else if (t.complete) this.error('D_DECL_TYPERED', line, `type redeclared: ${t.name}`);
     let next = 0n;
+    const names = new Set(t.enumerators.map(([n]) => n));
     for (;;) {
       const id = this.tok;
       if (id.kind !== T.Ident) this.syntax();
       this.advance();
-      if (t.enumerators.some(([n]) => n === id.value)) {
+      if (names.has(id.value)) {
         this.error('D_UNKNOWN', this.lx.yyline, `failed to define enumerator '${id.value}': Duplicate member or variable name`);
       }
       if (this.types.enumConsts.has(id.value) || this.knownIdents.has(id.value)) {
@@ -878,6 +882,7 @@ export class Parser {
         this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
       }
       t.enumerators.push([id.value, Number(next)]);
+      names.add(id.value);
       this.types.enumConsts.set(id.value, { value: Number(next), type: t });
       next++;
       if (!this.accept(T.Comma)) break;

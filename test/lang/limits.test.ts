@@ -104,3 +104,15 @@ test('huge literals are errors without growing huge numbers', () => {
   assert.equal(compile(`BEGIN { x = 18446744073709551615ull; }`), null);
   assert.equal(compile(`BEGIN { x = 18446744073709551616; }`)?.tag, 'D_INT_OFLOW');
 });
+
+test('wide programs stay linear: 40,000 struct members, enumerators and clause-local variables', { timeout: 120_000 }, () => {
+  // each of these searched a list per item (quadratic: 12-15 s at this size); no timed assertion
+  const members = Array.from({ length: 40000 }, (_, i) => `int m${i};`).join(' ');
+  assert.equal(compile(`struct big { ${members} }; struct big b; BEGIN { x = b.m39999; }`), null);
+  assert.equal(compile(`struct dup { int a; ${members} int a; };`)?.tag, 'D_UNKNOWN');
+  const enums = Array.from({ length: 40000 }, (_, i) => `E${i}`).join(', ');
+  assert.equal(compile(`enum big { ${enums} }; BEGIN { x = E39999; }`), null);
+  assert.equal(compile(`enum dup { ${enums}, E7 };`)?.message, "failed to define enumerator 'E7': Duplicate member or variable name");
+  const locals = Array.from({ length: 40000 }, (_, i) => `this->v${i} = ${i};`).join(' ');
+  assert.equal(compile(`BEGIN { ${locals} }`), null);
+});
