@@ -393,11 +393,6 @@ export class ClauseGen {
 
   // -- long chains and shared inlines ------------------------------------------------------------
 
-  /**
-   * Whether e heads a left-deep chain (a + b + c ..., a && b ..., a, b ...) longer than
-   * CHAIN_FLAT. Nested JavaScript that deep would overflow V8's parser when the clause first
-   * runs, and our own recursion before that.
-   */
   /** ival of a chain link: its temporary if done, or the whole chain flattened if long; else null. */
   private ivalLink(e: A.Binary | A.Logical | A.Comma): I.IntVal | null {
     const d = this.done.get(e);
@@ -409,6 +404,11 @@ export class ClauseGen {
     return { ...v, code: `(${prefix}, ${v.code})` };
   }
 
+  /**
+   * Whether e heads a left-deep chain (a + b + c ..., a && b ..., a, b ...) longer than
+   * CHAIN_FLAT. Nested JavaScript that deep would overflow V8's parser when the clause first
+   * runs, and our own recursion before that.
+   */
   private longChain(e: A.Binary | A.Logical | A.Comma): boolean {
     let n = 0;
     for (let x: A.Expr = e; isChainLink(x) && !this.done.has(x); x = x.left) if (++n > CHAIN_FLAT) return true;
@@ -417,10 +417,10 @@ export class ClauseGen {
 
   /**
    * Computes every link below `top` into one temporary, innermost first, and records top.left
-   * as done: returns the JavaScript sequence that does it (t = a + b, t = t + c, ...). Only
-   * links are ever done, so only links need looking up.
-   * The caller generates `top` itself (reading top.left from the temporary) after the sequence,
-   * so the operands are evaluated in the order the nested form would evaluate them.
+   * as done: returns the JavaScript sequence that does it (t = a + b, t = t + c, ...). The
+   * caller generates `top` itself after it (reading top.left from the temporary), so operands
+   * are evaluated in the order the nested form evaluates them. Only links are ever done, so
+   * only links are looked up.
    */
   private chainPrefix(top: A.Binary | A.Logical | A.Comma): string {
     const links: Array<A.Binary | A.Logical | A.Comma> = [];
