@@ -27,7 +27,8 @@ for (const p of programs) {
   const o = compileProgram(p);
   kinds[o.kind]++;
   if (o.kind === 'error') {
-    const tag = /\[(D_[A-Z_]+)\]/.exec(o.message)?.[1] ?? (/Preprocessor|cpp/.test(o.message) ? 'cpp' : 'other');
+    let tag = /\[(D_[A-Z_]+)\]/.exec(o.message)?.[1] ?? (/Preprocessor|cpp/.test(o.message) ? 'cpp' : 'other');
+    if (o.message.includes('memory exhausted')) tag += ' (nesting)';
     tags.set(tag, (tags.get(tag) ?? 0) + 1);
   }
   if (o.kind === 'internal') internals.push(`${p.name} [${p.ops.join(' ')}]: ${o.message}`);
