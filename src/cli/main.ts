@@ -2,7 +2,7 @@
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
 import { spawnSync } from 'node:child_process';
-import { openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
 import { errnoMessage } from '../errno.js';
@@ -268,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`failed to open ${cmd.arg}: ${errnoMessage(e)}`);
       }
       if (cpp) {
-        const r = runCpp(text, cppDefs, cmd.arg, opts.text.get('stdc')?.[0] === 's');
+        const r = runCpp(text, cppDefs, opts.text.get('stdc')?.[0] === 's');
         if (typeof r !== 'string') return fail(`failed to compile script ${cmd.arg}: ${r.error}`);
         text = r;
       }
@@ -413,16 +413,33 @@ function zeroFactory(code: string): () => Value | null {
   return new Function(`return ${code};`) as () => Value | null;
 }
 
-/** Runs cpp(1) on a script (-C). Returns the preprocessed text or an error. */
-function runCpp(text: string, defs: string[], file: string, stdcK: boolean): string | { error: string } {
-  const cppPath = ['/usr/bin/cpp', '/bin/cpp'].find((p) => {
-    try {
-      readFileSync(p, { flag: 'r' }).length;
-      return true;
-    } catch {
-      return false;
-    }
-  });
+/**
+ * What cpp may take (-C): a script can #include /dev/zero or a file that includes itself twice,
+ * so cpp gets a wall-clock limit, an address-space limit (inherited by cc1) and a cap on its
+ * output. DTrace has no such limits; a script that needs more than this is not a D script.
+ */
+export const CPP_LIMITS = { seconds: 10, memoryMB: 512, outputMB: 64 };
+
+const EDT_CPPERR = 'Preprocessor failed to process input program';
+
+/**
+ * Runs cpp(1) on a script (-C), as dt_preproc does: the script on standard input, cpp's
+ * diagnostics straight to our standard error (dt_preproc names the input /dev/stdin; Node's
+ * stdin for a child is a socket, which /dev/stdin cannot open, so cpp reads "-" and its
+ * messages say <stdin>). Returns the preprocessed text or an error.
+ *
+ * cpp runs under timeout(1), which puts it and its cc1 in a process group of their own and
+ * signals the whole group at the limit (killing cpp alone would leave cc1 running), and under
+ * setpriv --pdeathsig, so the group is also signalled if dtrace dies first.
+ */
+export function runCpp(
+  text: string,
+  defs: string[],
+  stdcK: boolean,
+  limits = CPP_LIMITS,
+  diagnostics: 'inherit' | 'ignore' = 'inherit',
+): string | { error: string } {
+  const cppPath = findProgram(['/usr/bin/cpp', '/bin/cpp']);
   if (!cppPath) return { error: 'cpp(1) is not installed: install the cpp package to use -C' };
   const extra = (process.env.DTRACE_OPT_CPPARGS ?? '').split(/\s+/).filter((s) => s !== '');
   const args = [
@@ -430,13 +447,34 @@ function runCpp(text: string, defs: string[], file: string, stdcK: boolean): str
     '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
     '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...extra, ...defs, '-',
   ];
-  const r = spawnSync(cppPath, args, { input: Buffer.from(text, 'latin1'), maxBuffer: 1 << 28 });
-  if (r.error) return { error: `failed to run cpp: ${r.error.message}` };
-  if (r.status !== 0) {
-    const msg = r.stderr.toString('latin1').trim().split('\n')[0] ?? '';
-    return { error: `preprocessor failed: ${msg.replace(/^<stdin>/, file)}` };
+  // the memory limit in sh (ulimit -v), inherited by cpp and cc1
+  let cmd = ['sh', '-c', `ulimit -v ${limits.memoryMB * 1024} && exec "$0" "$@"`, cppPath, ...args];
+  const timeoutPath = findProgram(['/usr/bin/timeout', '/bin/timeout']);
+  if (timeoutPath) cmd = [timeoutPath, '-k', '2', String(limits.seconds), ...cmd];
+  const setpriv = findProgram(['/usr/bin/setpriv', '/bin/setpriv']);
+  if (timeoutPath && setpriv) cmd = [setpriv, '--pdeathsig', 'TERM', '--', ...cmd];
+  const r = spawnSync(cmd[0], cmd.slice(1), {
+    input: Buffer.from(text, 'latin1'),
+    stdio: ['pipe', 'pipe', diagnostics],
+    maxBuffer: limits.outputMB << 20,
+    // timeout(1) ends it first (this only backs it up); past the output cap Node sends SIGTERM,
+    // which timeout(1) passes on to the group. Without timeout(1) (no coreutils), cpp is killed
+    // alone and cc1 ends at its next write into the closed pipe.
+    timeout: (limits.seconds + (timeoutPath ? 5 : 0)) * 1000,
+  });
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOBUFS') return { error: `${EDT_CPPERR}: output limit of ${limits.outputMB} MB exceeded` };
+  if (code === 'ETIMEDOUT' || (timeoutPath && (r.status === 124 || r.status === 137))) {
+    return { error: `${EDT_CPPERR}: time limit of ${limits.seconds} s exceeded` };
   }
+  if (r.error) return { error: `failed to run cpp: ${r.error.message}` };
+  if (r.status !== 0) return { error: EDT_CPPERR };
   return r.stdout.toString('latin1');
+}
+
+/** The first of these paths that exists. */
+function findProgram(paths: string[]): string | undefined {
+  return paths.find((p) => existsSync(p));
 }
 
 void resolveType;

@@ -15,7 +15,7 @@ import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { ProbeContext } from '../runtime/context.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
-import { ClauseGen, ConstPool } from './jsgen.js';
+import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import { ClausePlan, planClause } from './plan.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -115,6 +115,7 @@ export class Compiler {
           break;
         case 'inline':
           checker.declareInline(item);
+          inlinePure(item.expr);
           break;
         case 'translator':
           checker.declareTranslator(item);

@@ -86,12 +86,42 @@ export interface GeneratedClause {
   actions: number;
 }
 
+/** Chains (a + b + c ...) longer than this are computed link by link into one temporary. */
+const CHAIN_FLAT = 32;
+
+/** Inlines up to this many nodes, naming no other inline, are expanded where they are used. */
+const INLINE_IN_PLACE = 16;
+
+/** Subroutines without side effects or state (an inline calling only these may be memoized). */
+const PURE_SUBRS = new Set([
+  'strlen', 'strjoin', 'substr', 'index', 'rindex', 'strchr', 'strrchr', 'strstr', 'basename', 'dirname',
+  'cleanpath', 'toupper', 'tolower', 'lltostr', 'strtoll', 'htons', 'ntohs', 'htonl', 'ntohl', 'htonll', 'ntohll',
+  'getmajor', 'getminor',
+]);
+
+/** An inline's helper function, generated once per clause (see inlineRef). */
+interface InlineHelper {
+  name: string;
+  expr: A.Expr;
+  type: DType;
+  /** no side effects: within one evaluation, its inlines may be computed once */
+  pure: boolean;
+}
+
 export class ClauseGen {
   private temps = 0;
   private maxTemps = 0;
   private action = 0;
   /** the translator parameter currently bound (xlate member expressions) */
   private binding: { name: string; code: string } | null = null;
+  /** chain links whose value is already in a temporary: code as ival/expr/truth return it */
+  private readonly done = new Map<A.Expr, I.IntVal | string>();
+  /** this clause's inline helpers by inline expression, and their source */
+  private helpers = new Map<A.Expr, InlineHelper>();
+  /** helpers named but not generated yet (generated after the clause: no recursion per inline) */
+  private pending: InlineHelper[] = [];
+  /** inside a pure helper: the inlines it computes at most once (memo variables) */
+  private memo: Set<InlineHelper> | null = null;
 
   constructor(
     private readonly strsize: () => number,
@@ -112,13 +142,15 @@ export class ClauseGen {
     this.temps = 0;
     this.maxTemps = 0;
     this.action = 0;
+    this.helpers = new Map();
+    this.pending = [];
     if (c.predicate) lines.push(`if (!(${this.truth(c.predicate)})) return;`);
     this.temps = 0;
     if (cc.recordsData) lines.push('rt.beginRecord(ctx);');
     if (c.body) for (const s of c.body) this.stmt(s, lines);
     if (cc.recordsData) lines.push('rt.endRecord(ctx);');
-    const decl = this.maxTemps > 0 ? `let ${Array.from({ length: this.maxTemps }, (_, i) => `t${i}`).join(', ')};\n` : '';
-    return { source: decl + lines.join('\n'), actions: this.action };
+    const decl = tempDecl(this.maxTemps);
+    return { source: decl + this.helperBodies() + lines.join('\n'), actions: this.action };
   }
 
   private stmt(s: A.Stmt, out: string[]): void {
@@ -151,6 +183,16 @@ export class ClauseGen {
 
   /** A JavaScript boolean expression for a D condition. */
   truth(e: A.Expr): string {
+    if ((e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma) && (this.done.size > 0 || isChainLink(e.left))) {
+      const d = this.done.get(e);
+      if (d !== undefined) return typeof d === 'string' ? truthCode(d, e.type!) : I.truth(d);
+      if (this.longChain(e)) {
+        const prefix = this.chainPrefix(e);
+        const c = this.truth(e);
+        this.done.delete(e.left);
+        return `(${prefix}, ${c})`;
+      }
+    }
     if (e.kind === A.N.Logical) {
       const l = this.truth(e.left);
       const r = this.truth(e.right);
@@ -166,6 +208,10 @@ export class ClauseGen {
 
   /** An integer or pointer expression as a 64-bit register value (compile/intval.ts). */
   ival(e: A.Expr): I.IntVal {
+    if ((e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma) && (this.done.size > 0 || isChainLink(e.left))) {
+      const v = this.ivalLink(e);
+      if (v !== null) return v;
+    }
     const t = e.type!;
     const signed = I.typeSigned(t);
     switch (e.kind) {
@@ -176,7 +222,7 @@ export class ClauseGen {
       }
       case A.N.Ident:
         if (e.resolved === A.IdentKind.EnumConst) return I.constant(e.constValue);
-        if (e.resolved === A.IdentKind.Inline) return I.loaded(this.valueAs(e.inlineExpr!, t), t);
+        if (e.resolved === A.IdentKind.Inline) return I.loaded(this.inlineRef(e), t);
         return I.loaded(this.ident(e), t);
       case A.N.Unary:
         switch (e.op) {
@@ -231,6 +277,16 @@ export class ClauseGen {
 
   /** Expressions whose code already yields their type's storage representation. */
   private exprStored(e: A.Expr): string {
+    if ((e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma) && (this.done.size > 0 || isChainLink(e.left))) {
+      const d = this.done.get(e);
+      if (d !== undefined) return typeof d === 'string' ? d : I.toStorage(d, e.type!);
+      if (this.longChain(e)) {
+        const prefix = this.chainPrefix(e);
+        const c = this.exprStored(e);
+        this.done.delete(e.left);
+        return `(${prefix}, ${c})`;
+      }
+    }
     switch (e.kind) {
       case A.N.Int:
         return intLiteral(e.value, e.type!);
@@ -328,13 +384,105 @@ export class ClauseGen {
         return BUILTIN_CODE[e.name] ?? '0';
       case A.IdentKind.EnumConst:
         return intLiteral(e.constValue, e.type!);
-      case A.IdentKind.Inline: {
-        const inner = e.inlineExpr!;
-        return this.valueAs(inner, e.type!);
-      }
+      case A.IdentKind.Inline:
+        return this.inlineRef(e);
       default:
         throw new Error(`internal: unresolved identifier ${e.name}`);
     }
+  }
+
+  // -- long chains and shared inlines ------------------------------------------------------------
+
+  /** ival of a chain link: its temporary if done, or the whole chain flattened if long; else null. */
+  private ivalLink(e: A.Binary | A.Logical | A.Comma): I.IntVal | null {
+    const d = this.done.get(e);
+    if (d !== undefined) return typeof d === 'string' ? I.loaded(d, e.type!) : d;
+    if (!this.longChain(e)) return null;
+    const prefix = this.chainPrefix(e);
+    const v = this.ival(e);
+    this.done.delete(e.left);
+    return { ...v, code: `(${prefix}, ${v.code})` };
+  }
+
+  /**
+   * Whether e heads a left-deep chain (a + b + c ..., a && b ..., a, b ...) longer than
+   * CHAIN_FLAT. Nested JavaScript that deep would overflow V8's parser when the clause first
+   * runs, and our own recursion before that.
+   */
+  private longChain(e: A.Binary | A.Logical | A.Comma): boolean {
+    let n = 0;
+    for (let x: A.Expr = e; isChainLink(x) && !this.done.has(x); x = x.left) if (++n > CHAIN_FLAT) return true;
+    return false;
+  }
+
+  /**
+   * Computes every link below `top` into one temporary, innermost first, and records top.left
+   * as done: returns the JavaScript sequence that does it (t = a + b, t = t + c, ...). The
+   * caller generates `top` itself after it (reading top.left from the temporary), so operands
+   * are evaluated in the order the nested form evaluates them. Only links are ever done, so
+   * only links are looked up.
+   */
+  private chainPrefix(top: A.Binary | A.Logical | A.Comma): string {
+    const links: Array<A.Binary | A.Logical | A.Comma> = [];
+    let x: A.Expr = top.left;
+    for (; isChainLink(x) && !this.done.has(x); x = x.left) links.push(x);
+    const t = this.tmp();
+    const parts: string[] = [];
+    const compute = (n: A.Expr): void => {
+      if (isIntLike(n.type!)) {
+        const v = this.ival(n);
+        parts.push(`${t} = ${v.code}`);
+        this.done.set(n, { ...v, code: t });
+      } else {
+        parts.push(`${t} = ${this.exprStored(n)}`);
+        this.done.set(n, t);
+      }
+    };
+    for (let i = links.length - 1; i >= 0; i--) {
+      compute(links[i]);
+      this.done.delete(links[i].left);
+    }
+    return parts.join(', ');
+  }
+
+  /**
+   * An inline's value where it is used. A small self-contained one is expanded in place, as
+   * DTrace does; a larger one, or one naming other inlines, is generated once per clause as a
+   * helper function that each use calls: chained inlines (b = a + a, c = b + b, ...) would
+   * otherwise double the code at every level. Inside a pure helper, each inline it names is
+   * computed at most once per call, so chains also run in linear time.
+   */
+  private inlineRef(e: A.Ident): string {
+    const inner = e.inlineExpr!;
+    const t = e.type!;
+    if (inlineInPlace(inner)) return this.valueAs(inner, t);
+    let h = this.helpers.get(inner);
+    if (h === undefined) {
+      h = { name: `I${this.helpers.size}`, expr: inner, type: t, pure: inlinePure(inner) };
+      this.helpers.set(inner, h);
+      this.pending.push(h);
+    }
+    if (this.memo === null || !h.pure) return `${h.name}()`;
+    this.memo.add(h);
+    return `(f${h.name} ? m${h.name} : (f${h.name} = true, m${h.name} = ${h.name}()))`;
+  }
+
+  /** The helper functions the clause named, each with its own temporaries. */
+  private helperBodies(): string {
+    let out = '';
+    for (let h = this.pending.shift(); h !== undefined; h = this.pending.shift()) {
+      this.temps = 0;
+      this.maxTemps = 0;
+      // an inline's names were resolved where it was declared, never to a translator's parameter
+      this.binding = null;
+      this.memo = h.pure ? new Set() : null;
+      const code = this.valueAs(h.expr, h.type);
+      const memos = [...(this.memo ?? [])].map((m) => `f${m.name} = false, m${m.name}`);
+      this.memo = null;
+      const decls = tempDecl(this.maxTemps) + (memos.length > 0 ? `let ${memos.join(', ')};\n` : '');
+      out += `function ${h.name}() {\n${decls}return ${code};\n}\n`;
+    }
+    return out;
   }
 
   private keyCodes(args: A.Expr[], keyTypes: DType[]): string[] {
@@ -887,6 +1035,100 @@ interface Loc {
   code: string;
   /** bytes/str: byte offset (Number code) */
   off: string;
+}
+
+/** `let t0, t1, ...;` for a function body that used n temporaries. */
+function tempDecl(n: number): string {
+  return n > 0 ? `let ${Array.from({ length: n }, (_, i) => `t${i}`).join(', ')};\n` : '';
+}
+
+function isChainLink(e: A.Expr): e is A.Binary | A.Logical | A.Comma {
+  return e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma;
+}
+
+/** Every node of an expression, without recursion (chains are unbounded); `stop` ends the walk early. */
+function someNode(e: A.Expr, stop: (n: A.Expr) => boolean): boolean {
+  const todo: A.Expr[] = [e];
+  for (let n = todo.pop(); n !== undefined; n = todo.pop()) {
+    if (stop(n)) return true;
+    switch (n.kind) {
+      case A.N.Index:
+        todo.push(n.base, ...n.args);
+        break;
+      case A.N.Call:
+        todo.push(...n.args);
+        break;
+      case A.N.Member:
+        todo.push(n.base);
+        break;
+      case A.N.Unary:
+      case A.N.Postfix:
+      case A.N.Cast:
+      case A.N.SizeofExpr:
+      case A.N.Stringof:
+      case A.N.Xlate:
+        todo.push(n.operand);
+        break;
+      case A.N.Binary:
+      case A.N.Logical:
+      case A.N.Comma:
+        todo.push(n.left, n.right);
+        break;
+      case A.N.Assign:
+        todo.push(n.target, n.value);
+        break;
+      case A.N.Ternary:
+        todo.push(n.cond, n.then, n.otherwise);
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+const inPlaceCache = new WeakMap<A.Expr, boolean>();
+
+/** A small inline that names no other inline: its code is no bigger than a call would be. */
+function inlineInPlace(e: A.Expr): boolean {
+  let r = inPlaceCache.get(e);
+  if (r === undefined) {
+    let nodes = 0;
+    r = !someNode(e, (n) => ++nodes > INLINE_IN_PLACE || (n.kind === A.N.Ident && n.resolved === A.IdentKind.Inline));
+    inPlaceCache.set(e, r);
+  }
+  return r;
+}
+
+const pureCache = new WeakMap<A.Expr, boolean>();
+
+/**
+ * An inline expression without side effects (no assignment, ++/--, or stateful subroutine).
+ * The compiler asks as each inline is declared, so an inline naming an earlier one finds its
+ * answer cached (no recursion down a chain of inlines).
+ */
+export function inlinePure(e: A.Expr): boolean {
+  let r = pureCache.get(e);
+  if (r === undefined) {
+    r = !someNode(e, (n) => {
+      switch (n.kind) {
+        case A.N.Assign:
+        case A.N.Postfix:
+          return true;
+        case A.N.Unary:
+          return n.op === '++' || n.op === '--';
+        case A.N.Call:
+          return !PURE_SUBRS.has(n.name);
+        case A.N.Ident:
+          // inlines are declared before use, so this recursion follows declaration order once
+          return n.resolved === A.IdentKind.Inline && n.inlineExpr !== null && !inlinePure(n.inlineExpr);
+        default:
+          return false;
+      }
+    });
+    pureCache.set(e, r);
+  }
+  return r;
 }
 
 /** The zero value a missing dynamic variable reads as: NULL for strings. */

@@ -39,8 +39,9 @@ const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu',
 export function planClause(cc: CheckedClause): ClausePlan {
   const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, stringArgs: new Set(), kernel: [], rest: null };
   const c = cc.clause;
+  const seen: Inlines = { seen: new Set(), todo: [] };
   if (c.predicate) {
-    collectReads(c.predicate, plan);
+    collectReads(c.predicate, plan, seen);
     const rest: A.Expr[] = [];
     for (const conj of conjuncts(c.predicate)) {
       const t = kernelTest(conj);
@@ -49,13 +50,22 @@ export function planClause(cc: CheckedClause): ClausePlan {
     }
     plan.rest = rest.length === 0 ? null : rest.reduce((a, b) => new A.Logical(a.line, '&&', a, b));
   }
-  if (c.body) for (const s of c.body) collectStmt(s, plan);
+  if (c.body) for (const s of c.body) collectStmt(s, plan, seen);
+  // inlines the clause names, and the inlines they name, each once (a worklist, as chains of
+  // inlines are as long as the program makes them)
+  for (let e = seen.todo.pop(); e !== undefined; e = seen.todo.pop()) collectReads(e, plan, seen);
   return plan;
 }
 
+/** The operands of a && b && ..., left to right, without recursing (chains have no length limit). */
 function conjuncts(e: A.Expr): A.Expr[] {
-  if (e.kind === A.N.Logical && e.op === '&&') return [...conjuncts(e.left), ...conjuncts(e.right)];
-  return [e];
+  const out: A.Expr[] = [];
+  const todo: A.Expr[] = [e];
+  for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
+    if (x.kind === A.N.Logical && x.op === '&&') todo.push(x.right, x.left);
+    else out.push(x);
+  }
+  return out;
 }
 
 function builtinField(e: A.Expr): string | null {
@@ -93,25 +103,35 @@ function kernelTest(e: A.Expr): KernelTest | null {
   return { field, op, value };
 }
 
-function collectStmt(s: A.Stmt, plan: ClausePlan): void {
-  if (s.kind === 'if') {
-    collectReads(s.cond, plan);
-    for (const t of s.then) collectStmt(t, plan);
-    if (s.otherwise) for (const t of s.otherwise) collectStmt(t, plan);
-    return;
-  }
-  collectReads(s.expr, plan);
+/** Inline expressions met while walking a clause: those seen, and those still to walk. */
+interface Inlines {
+  seen: Set<A.Expr>;
+  todo: A.Expr[];
 }
 
-/** Walks an expression for built-in reads and thread-local use. */
-function collectReads(e: A.Expr, plan: ClausePlan): void {
+function collectStmt(s: A.Stmt, plan: ClausePlan, seen: Inlines): void {
+  if (s.kind === 'if') {
+    collectReads(s.cond, plan, seen);
+    for (const t of s.then) collectStmt(t, plan, seen);
+    if (s.otherwise) for (const t of s.otherwise) collectStmt(t, plan, seen);
+    return;
+  }
+  collectReads(s.expr, plan, seen);
+}
+
+/** Walks an expression for built-in reads and thread-local use; inlines it names go to `seen`. */
+function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
   switch (e.kind) {
     case A.N.Ident:
       if (e.resolved === A.IdentKind.Builtin) {
         plan.reads.add(e.name);
         if (e.name === 'stackdepth' || e.name === 'caller') plan.kernelStack = true;
       }
-      if (e.resolved === A.IdentKind.Inline && e.inlineExpr) collectReads(e.inlineExpr, plan);
+      // an inline read twice (or by another inline) adds nothing new: walk each once
+      if (e.resolved === A.IdentKind.Inline && e.inlineExpr && !seen.seen.has(e.inlineExpr)) {
+        seen.seen.add(e.inlineExpr);
+        seen.todo.push(e.inlineExpr);
+      }
       return;
     case A.N.SelfVar:
       plan.threadLocals = true;
@@ -122,8 +142,8 @@ function collectReads(e: A.Expr, plan: ClausePlan): void {
         plan.reads.add(i.kind === A.N.Int ? `arg${i.value}` : 'args');
       }
       if (e.base.kind === A.N.SelfVar) plan.threadLocals = true;
-      if (e.mode !== 'args') collectReads(e.base, plan);
-      for (const a of e.args) collectReads(a, plan);
+      if (e.mode !== 'args') collectReads(e.base, plan, seen);
+      for (const a of e.args) collectReads(a, plan, seen);
       return;
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;
@@ -132,35 +152,38 @@ function collectReads(e: A.Expr, plan: ClausePlan): void {
         const arg = builtinField(e.args[0]);
         if (arg !== null && /^arg\d$/.test(arg)) plan.stringArgs.add(Number(arg.slice(3)));
       }
-      for (const a of e.args) collectReads(a, plan);
+      for (const a of e.args) collectReads(a, plan, seen);
       return;
     case A.N.Member:
-      collectReads(e.base, plan);
+      collectReads(e.base, plan, seen);
       return;
     case A.N.Unary:
     case A.N.Postfix:
     case A.N.SizeofExpr:
     case A.N.Stringof:
-      if (e.kind !== A.N.SizeofExpr) collectReads(e.operand, plan);
+      if (e.kind !== A.N.SizeofExpr) collectReads(e.operand, plan, seen);
       return;
     case A.N.Binary:
     case A.N.Logical:
-    case A.N.Comma:
-      collectReads(e.left, plan);
-      collectReads(e.right, plan);
+    case A.N.Comma: {
+      // down the left side of a chain in a loop: a + b + c ... has no length limit
+      let x: A.Expr = e;
+      for (; x.kind === A.N.Binary || x.kind === A.N.Logical || x.kind === A.N.Comma; x = x.left) collectReads(x.right, plan, seen);
+      collectReads(x, plan, seen);
       return;
+    }
     case A.N.Assign:
-      collectReads(e.target, plan);
-      collectReads(e.value, plan);
+      collectReads(e.target, plan, seen);
+      collectReads(e.value, plan, seen);
       return;
     case A.N.Ternary:
-      collectReads(e.cond, plan);
-      collectReads(e.then, plan);
-      collectReads(e.otherwise, plan);
+      collectReads(e.cond, plan, seen);
+      collectReads(e.then, plan, seen);
+      collectReads(e.otherwise, plan, seen);
       return;
     case A.N.Cast:
     case A.N.Xlate:
-      collectReads(e.operand, plan);
+      collectReads(e.operand, plan, seen);
       return;
     default:
       return;

@@ -112,6 +112,8 @@ export class Checker {
   private clauseFlags = 0;
   private probes: ProbeInfo[] = [];
   private locals: A.VarInfo[] = [];
+  /** the same, for membership tests (a search of the list is quadratic in a long clause) */
+  private localSet = new Set<A.VarInfo>();
   private readonly int: DType;
   private readonly int64: DType;
   private readonly uint64: DType;
@@ -176,6 +178,8 @@ export class Checker {
     }
     if (isVoid(d.type)) this.err('D_DECL_VOIDOBJ', d.line, `cannot declare void inline: ${d.name}`);
     const e = this.expr(d.expr);
+    // folded now, in declaration order: an inline naming this one finds the value cached
+    folded.set(e, this.constValue(e));
     if (!this.assignable(d.type, e)) {
       this.err(
         'D_OP_INCOMPAT',
@@ -244,10 +248,18 @@ export class Checker {
 
   checkClause(c: A.Clause): CheckedClause {
     const probes: ProbeInfo[] = [];
-    for (const spec of c.probes) for (const p of this.env.matchProbes(spec)) if (!probes.includes(p)) probes.push(p);
+    const seen = new Set<ProbeInfo>();
+    for (const spec of c.probes) {
+      for (const p of this.env.matchProbes(spec)) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        probes.push(p);
+      }
+    }
     this.probes = probes;
     this.clauseFlags = 0;
     this.locals = [];
+    this.localSet = new Set();
     let destructive = false;
     // as dt_parser.c does: the action list first (so a predicate may read what the clause
     // assigns), and if that meets an undefined variable, the predicate first
@@ -450,16 +462,9 @@ export class Checker {
         e.type = e.operand.type;
         return e;
       case A.N.Binary:
-        return this.binary(e);
-      case A.N.Logical: {
-        const l = this.expr(e.left);
-        const r = this.expr(e.right);
-        if (!isScalar(l.type!) || !isScalar(r.type!)) {
-          this.err('D_OP_SCALAR', e.line, `operator ${e.op} requires operands of scalar type`);
-        }
-        e.type = this.int;
-        return e;
-      }
+        return isChainLink(e.left) ? this.chain(e) : this.binary(e, this.expr(e.left));
+      case A.N.Logical:
+        return isChainLink(e.left) ? this.chain(e) : this.logical(e, this.expr(e.left));
       case A.N.Assign:
         return this.assign(e);
       case A.N.Ternary: {
@@ -523,11 +528,46 @@ export class Checker {
       case A.N.Xlate:
         return this.xlate(e);
       case A.N.Comma:
+        if (isChainLink(e.left)) return this.chain(e);
         this.expr(e.left);
         e.type = this.expr(e.right).type;
         return e;
     }
     throw new Error('unreachable');
+  }
+
+  /**
+   * A left-deep chain (a + b + c ..., a && b && ..., a, b, ...): the parser builds these
+   * without nesting and without limit, so they are checked innermost first, in a loop.
+   */
+  private chain(top: A.Binary | A.Logical | A.Comma): A.Expr {
+    const links: Array<A.Binary | A.Logical | A.Comma> = [];
+    let x: A.Expr = top;
+    while (isChainLink(x)) {
+      links.push(x);
+      x = x.left;
+    }
+    let l = this.expr(x);
+    for (let i = links.length - 1; i >= 0; i--) {
+      const e = links[i];
+      if (e.kind === A.N.Binary) l = this.binary(e, l);
+      else if (e.kind === A.N.Logical) l = this.logical(e, l);
+      else {
+        e.type = this.expr(e.right).type;
+        l = e;
+      }
+    }
+    return l;
+  }
+
+  /** && || ^^, its left operand already checked. */
+  private logical(e: A.Logical, l: A.Expr): A.Expr {
+    const r = this.expr(e.right);
+    if (!isScalar(l.type!) || !isScalar(r.type!)) {
+      this.err('D_OP_SCALAR', e.line, `operator ${e.op} requires operands of scalar type`);
+    }
+    e.type = this.int;
+    return e;
   }
 
   /** Checks an expression whose value is not read (sizeof's operand): variables need not exist yet. */
@@ -643,7 +683,10 @@ export class Checker {
       this.err('D_ARR_BADREF', e.line, `associative array ${scope}->${e.name} must be used with [ ]`);
     }
     if (!write && !v.defined) this.err('D_VAR_UNDEF', e.line, `${scope}->${e.name} has not yet been declared or assigned`);
-    if (scope === 'this' && !this.locals.includes(v)) this.locals.push(v);
+    if (scope === 'this' && !this.localSet.has(v)) {
+      this.localSet.add(v);
+      this.locals.push(v);
+    }
     e.ref = v;
     e.type = v.type;
     return e;
@@ -1136,10 +1179,10 @@ export class Checker {
     return checkAggregation(this, e);
   }
 
-  private binary(e: A.Binary): A.Expr {
+  /** A binary operator, its left operand already checked. */
+  private binary(e: A.Binary, l: A.Expr): A.Expr {
     const op = e.op;
     // comparisons may name an enum's constant on the right without scope
-    const l = this.expr(e.left);
     const r = this.expr(e.right);
     const lt = l.type!;
     const rt = r.type!;
@@ -1308,18 +1351,38 @@ export class Checker {
     switch (e.kind) {
       case A.N.Int:
         return e.value;
-      case A.N.Ident:
+      case A.N.Ident: {
         if (e.resolved === A.IdentKind.EnumConst) return e.constValue;
-        if (e.resolved === A.IdentKind.Inline && e.inlineExpr) return this.constValue(e.inlineExpr);
-        return null;
+        if (e.resolved !== A.IdentKind.Inline || !e.inlineExpr) return null;
+        const inner = e.inlineExpr;
+        let v = folded.get(inner);
+        if (v === undefined) {
+          v = this.constValue(inner);
+          folded.set(inner, v);
+        }
+        return v;
+      }
       case A.N.Unary: {
         const v = this.constValue(e.operand);
         return v === null ? null : foldUnary(e.op, v);
       }
       case A.N.Binary: {
-        const l = this.constValue(e.left);
-        const r = this.constValue(e.right);
-        return l === null || r === null ? null : foldBinary(e.op, l, r);
+        const known = folded.get(e);
+        if (known !== undefined) return known;
+        // a + b + c ...: innermost first, without recursing down the chain
+        const links: A.Binary[] = [];
+        let x: A.Expr = e;
+        while (x.kind === A.N.Binary && !folded.has(x)) {
+          links.push(x);
+          x = x.left;
+        }
+        let v = this.constValue(x);
+        for (let i = links.length - 1; i >= 0; i--) {
+          const r = v === null ? null : this.constValue(links[i].right);
+          v = v === null || r === null ? null : foldBinary(links[i].op, v, r);
+          folded.set(links[i], v);
+        }
+        return v;
       }
       case A.N.SizeofType:
         return BigInt(e.of.size);
@@ -1375,6 +1438,17 @@ export function sizeofOperand(e: A.Expr): number {
   // D's predefined constants are inlines of integer constants: sizeof sees the constant (an int)
   if (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && dConstants().has(e.name)) return 4;
   return e.type!.size;
+}
+
+/**
+ * Values of inline expressions and operator chains already folded by constValue: inlines share
+ * their nodes with every use, in this program and later ones.
+ */
+const folded = new WeakMap<A.Expr, bigint | null>();
+
+/** A link of a left-deep operator chain (see Checker.chain). */
+function isChainLink(e: A.Expr): e is A.Binary | A.Logical | A.Comma {
+  return e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma;
 }
 
 function isActionCall(e: A.Expr): boolean {

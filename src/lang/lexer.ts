@@ -178,6 +178,18 @@ function cString(s: string): string {
   return nul < 0 ? s : s.slice(0, nul);
 }
 
+/** Significant digits of 2^64 - 1 by radix: a literal with more overflows. */
+const MAX_DIGITS: Record<number, number> = { 8: 22, 10: 20, 16: 16 };
+
+/** More significant digits after `from` than 2^64 has: overflow, told without a huge BigInt. */
+function tooManyDigits(digits: string, from: number, radix: number): boolean {
+  const max = MAX_DIGITS[radix];
+  if (digits.length - from <= max) return false;
+  let i = from;
+  while (i < digits.length && digits[i] === '0') i++;
+  return digits.length - i > max;
+}
+
 export class Lexer {
   pos = 0;
   line = 1;
@@ -509,13 +521,16 @@ export class Lexer {
     t.decimal = digits[0] !== '0';
     let v: bigint;
     if (isHex) {
+      if (tooManyDigits(digits, 2, 16)) this.error(`constant ${text} results in integer overflow`, 'D_INT_OFLOW', line);
       v = digits.length > 2 ? BigInt(digits) : 0n;
     } else if (digits.length > 1 && digits[0] === '0') {
       for (let k = 1; k < digits.length; k++) {
         if (digits[k] > '7') this.error(`constant ${text} contains invalid digit ${digits[k]}`, 'D_INT_DIGIT', line);
       }
+      if (tooManyDigits(digits, 1, 8)) this.error(`constant ${text} results in integer overflow`, 'D_INT_OFLOW', line);
       v = BigInt('0o' + digits.slice(1));
     } else {
+      if (tooManyDigits(digits, 0, 10)) this.error(`constant ${text} results in integer overflow`, 'D_INT_OFLOW', line);
       v = BigInt(digits);
     }
     if (v > 0xffffffffffffffffn) this.error(`constant ${text} results in integer overflow`, 'D_INT_OFLOW', line);
@@ -635,6 +650,10 @@ export class Lexer {
       let suffix = '';
       if (m) {
         const d = m[1];
+        const hex = /^0[xX]/.test(d);
+        if (tooManyDigits(d, hex ? 2 : 0, hex ? 16 : d.length > 1 && d[0] === '0' ? 8 : 10)) {
+          this.error(`macro argument ${text} constant ${v} results in integer overflow`, 'D_MACRO_OFLOW', line);
+        }
         val = /^0[xX]/.test(d) ? BigInt(d) : d.length > 1 && d[0] === '0' ? BigInt('0o' + d.slice(1)) : BigInt(d);
         suffix = m[2].toLowerCase();
       }

@@ -80,6 +80,16 @@ interface Declarator {
   line: number;
 }
 
+/**
+ * How deeply constructs may nest: parentheses, unary operators, casts, ?:, chained =, calls,
+ * subscripts and members, if statements, pointer and array declarators. Oracle's bison parser
+ * stops at YYMAXDEPTH (10000 parser states) with "memory exhausted"; ours counts nesting
+ * levels instead, and stops where every later pass (checker, code generator, and V8 compiling
+ * the generated code) still fits in Node's default stack. Left-associative chains (a + b + c,
+ * a && b && c, a, b, c) do not nest here: they are walked iteratively everywhere.
+ */
+export const MAX_NESTING = 256;
+
 export interface ParseOptions {
   /** -n / -P etc. programs: a probe description alone is a complete clause */
   fromFile: boolean;
@@ -89,6 +99,8 @@ export interface ParseOptions {
 
 export class Parser {
   private tok!: Token;
+  /** open nesting levels (MAX_NESTING) */
+  private depth = 0;
   /** identifiers known to be variables (so `x` followed by `*` is not read as a type) */
   private readonly knownIdents: Set<string>;
 
@@ -137,6 +149,15 @@ export class Parser {
 
   private error(tag: string, line: number, message: string): never {
     throw new DCompileError(tag, line, message);
+  }
+
+  /**
+   * Nesting past MAX_NESTING: bison's error for a full parser stack (D_SYNTAX). Callers count
+   * levels in `depth` inline (`++this.depth > MAX_NESTING`, then `this.depth--`): this runs for
+   * every operator, and an error unwinds the whole parse, so no finally is needed.
+   */
+  private tooDeep(): never {
+    this.syntax('memory exhausted');
   }
 
   // -- program ---------------------------------------------------------------------------------
@@ -243,6 +264,7 @@ export class Parser {
   }
 
   private ifStatement(): A.IfStmt {
+    if (++this.depth > MAX_NESTING) this.tooDeep();
     const line = this.advance().line;
     this.expect(T.LParen);
     const cond = this.expression();
@@ -250,6 +272,7 @@ export class Parser {
     const then = this.statementOrBlock();
     let otherwise: A.Stmt[] | null = null;
     if (this.accept(T.KwElse)) otherwise = this.statementOrBlock();
+    this.depth--;
     return new A.IfStmt(line, cond, then, otherwise);
   }
 
@@ -283,8 +306,10 @@ export class Parser {
     const left = this.conditional();
     const op = ASSIGN_OPS.get(this.tok.kind);
     if (op !== undefined) {
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       this.advance();
       const r = this.assignment();
+      this.depth--;
       return new A.Assign(this.lx.yyline, op, left, r);
     }
     return left;
@@ -293,10 +318,12 @@ export class Parser {
   private conditional(): A.Expr {
     const cond = this.logicalOr();
     if (!this.at(T.Question)) return cond;
+    if (++this.depth > MAX_NESTING) this.tooDeep();
     this.advance();
     const then = this.expression();
     this.expect(T.Colon);
     const otherwise = this.conditional();
+    this.depth--;
     return new A.Ternary(this.lx.yyline, cond, then, otherwise);
   }
 
@@ -304,7 +331,9 @@ export class Parser {
     let e = this.logicalXor();
     while (this.at(T.PipePipe)) {
       this.advance();
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       const r = this.logicalXor();
+      this.depth--;
       e = new A.Logical(this.lx.yyline, '||', e, r);
     }
     return e;
@@ -314,7 +343,9 @@ export class Parser {
     let e = this.logicalAnd();
     while (this.at(T.CaretCaret)) {
       this.advance();
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       const r = this.logicalAnd();
+      this.depth--;
       e = new A.Logical(this.lx.yyline, '^^', e, r);
     }
     return e;
@@ -324,7 +355,9 @@ export class Parser {
     let e = this.binary(4);
     while (this.at(T.AmpAmp)) {
       this.advance();
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       const r = this.binary(4);
+      this.depth--;
       e = new A.Logical(this.lx.yyline, '&&', e, r);
     }
     return e;
@@ -338,17 +371,23 @@ export class Parser {
       if (entry === undefined || entry[0] < minPrec) return left;
       const [prec, op] = entry;
       this.advance();
+      // a right operand of higher precedence nests one level (a | b ^ c & ...)
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       const right = this.binary(prec + 1);
+      this.depth--;
       left = new A.Binary(this.lx.yyline, op, left, right);
     }
   }
 
   private cast(): A.Expr {
     if (this.at(T.LParen) && this.typeNameFollows()) {
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       const line = this.advance().line;
       const to = this.typeName();
       this.expect(T.RParen);
-      return new A.Cast(line, to, this.cast());
+      const e = new A.Cast(line, to, this.cast());
+      this.depth--;
+      return e;
     }
     return this.unary();
   }
@@ -386,6 +425,28 @@ export class Parser {
   }
 
   private unary(): A.Expr {
+    switch (this.tok.kind) {
+      case T.PlusPlus:
+      case T.MinusMinus:
+      case T.Amp:
+      case T.Star:
+      case T.Plus:
+      case T.Minus:
+      case T.Tilde:
+      case T.Bang:
+      case T.KwSizeof:
+      case T.KwStringof: {
+        if (++this.depth > MAX_NESTING) this.tooDeep();
+        const e = this.prefixed();
+        this.depth--;
+        return e;
+      }
+    }
+    return this.postfix();
+  }
+
+  /** A unary operator and its operand. */
+  private prefixed(): A.Expr {
     const t = this.tok;
     switch (t.kind) {
       case T.PlusPlus:
@@ -425,13 +486,25 @@ export class Parser {
         this.advance();
         return new A.Stringof(t.line, this.unary());
     }
-    return this.postfix();
+    this.syntax();
   }
 
   private postfix(): A.Expr {
     let e = this.primary();
+    // each postfix operator makes the tree one level deeper (a[1][1]..., x++++)
+    const depth0 = this.depth;
     for (;;) {
       const t = this.tok;
+      switch (t.kind) {
+        case T.LBrack:
+        case T.LParen:
+        case T.Dot:
+        case T.Arrow:
+        case T.PlusPlus:
+        case T.MinusMinus:
+          if (++this.depth > MAX_NESTING) this.tooDeep();
+          break;
+      }
       switch (t.kind) {
         case T.LBrack: {
           this.advance();
@@ -468,6 +541,7 @@ export class Parser {
           e = new A.Postfix(t.line, '--', e);
           continue;
       }
+      this.depth = depth0;
       return e;
     }
   }
@@ -520,9 +594,11 @@ export class Parser {
         return t.kind === T.KwSelf ? new A.SelfVar(t.line, name) : new A.ThisVar(t.line, name);
       }
       case T.LParen: {
+        if (++this.depth > MAX_NESTING) this.tooDeep();
         this.advance();
         const e = this.expression();
         this.expect(T.RParen);
+        this.depth--;
         return e;
       }
       case T.KwOffsetof: {
@@ -540,7 +616,9 @@ export class Parser {
         const ty = this.typeName();
         this.expect(T.Gt);
         this.expect(T.LParen);
+        if (++this.depth > MAX_NESTING) this.tooDeep();
         const e = this.expression();
+        this.depth--;
         this.expect(T.RParen);
         return new A.Xlate(t.line, ty, e);
       }
@@ -715,6 +793,7 @@ export class Parser {
       if (tag === '') this.syntax();
       return this.types.tag(kind, tag);
     }
+    if (++this.depth > MAX_NESTING) this.tooDeep();
     const line = this.advance().line;
     let t: DType;
     if (tag === '') {
@@ -727,6 +806,8 @@ export class Parser {
       }
     }
     const decls: MemberDecl[] = [];
+    // names so far, for the duplicate check (a search of decls would be quadratic)
+    const names = new Set<string>();
     while (!this.at(T.RBrace)) {
       const spec = this.specifiers(false);
       for (;;) {
@@ -754,18 +835,20 @@ export class Parser {
         if (resolve(type).kind === Kind.Function || resolve(type).kind === Kind.Void) {
           this.error('D_DECL_VOIDOBJ', this.tok.line, `cannot have void member: ${name}`);
         }
-        if (name !== '' && decls.some((m) => m.name === name)) {
+        if (name !== '' && names.has(name)) {
           this.error('D_UNKNOWN', this.tok.line, `failed to define member '${name}': Duplicate member or variable name`);
         }
         if (bits < 0 && !resolve(type).complete && resolve(type).kind !== Kind.Function) {
           this.error('D_DECL_INCOMPLETE', this.tok.line, `incomplete struct/union/enum ${type.name}: ${name}`);
         }
         decls.push({ name, type, bits });
+        names.add(name);
         if (!this.accept(T.Comma)) break;
       }
       this.expect(T.Semi);
     }
     this.advance(); // }
+    this.depth--;
     layoutStruct(t, decls);
     return t;
   }
@@ -783,11 +866,12 @@ export class Parser {
     if (tag === '') t.name = 'enum <anon>';
     else if (t.complete) this.error('D_DECL_TYPERED', line, `type redeclared: ${t.name}`);
     let next = 0n;
+    const names = new Set(t.enumerators.map(([n]) => n));
     for (;;) {
       const id = this.tok;
       if (id.kind !== T.Ident) this.syntax();
       this.advance();
-      if (t.enumerators.some(([n]) => n === id.value)) {
+      if (names.has(id.value)) {
         this.error('D_UNKNOWN', this.lx.yyline, `failed to define enumerator '${id.value}': Duplicate member or variable name`);
       }
       if (this.types.enumConsts.has(id.value) || this.knownIdents.has(id.value)) {
@@ -798,6 +882,7 @@ export class Parser {
         this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
       }
       t.enumerators.push([id.value, Number(next)]);
+      names.add(id.value);
       this.types.enumConsts.set(id.value, { value: Number(next), type: t });
       next++;
       if (!this.accept(T.Comma)) break;
@@ -823,7 +908,11 @@ export class Parser {
 
   private declaratorShape(abstract: boolean): { name: string; keys: DType[] | null; apply: (t: DType) => DType; emptyDim: boolean } {
     let ptrs = 0;
+    // every *, [n] and (params) is a level: bison's pointer rule recurses, and long chains
+    // would build type names quadratic in their length
+    const depth0 = this.depth;
     while (this.at(T.Star)) {
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       this.advance();
       ptrs++;
       while (this.at(T.KwConst) || this.at(T.KwVolatile) || this.at(T.KwRestrict)) this.advance();
@@ -834,6 +923,7 @@ export class Parser {
     if (this.at(T.Ident) && !abstract) {
       name = this.advance().value;
     } else if (this.at(T.LParen) && this.parenIsDeclarator()) {
+      if (++this.depth > MAX_NESTING) this.tooDeep();
       this.advance();
       const d = this.declaratorShape(abstract);
       this.expect(T.RParen);
@@ -845,6 +935,7 @@ export class Parser {
     const suffixes: Array<(t: DType) => DType> = [];
     let emptyDim = false;
     for (;;) {
+      if ((this.at(T.LBrack) || this.at(T.LParen)) && ++this.depth > MAX_NESTING) this.tooDeep();
       if (this.at(T.LBrack)) {
         const bline = this.advance().line;
         if (this.at(T.RBrack)) {
@@ -925,6 +1016,7 @@ export class Parser {
       }
       break;
     }
+    this.depth = depth0;
     const apply = (base: DType): DType => {
       let t = base;
       for (let i = 0; i < ptrs; i++) t = pointerTo(t);
@@ -1104,9 +1196,16 @@ export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
       return v === null ? null : foldUnary(e.op, v);
     }
     case A.N.Binary: {
-      const l = evalConstant(e.left, types);
-      const r = evalConstant(e.right, types);
-      return l === null || r === null ? null : foldBinary(e.op, l, r);
+      // a + b + c ...: innermost first, in a loop (the parser builds such chains unbounded)
+      const links: A.Binary[] = [];
+      let x: A.Expr = e;
+      for (; x.kind === A.N.Binary; x = x.left) links.push(x);
+      let v = evalConstant(x, types);
+      for (let i = links.length - 1; i >= 0 && v !== null; i--) {
+        const r = evalConstant(links[i].right, types);
+        v = r === null ? null : foldBinary(links[i].op, v, r);
+      }
+      return v;
     }
     case A.N.Ternary: {
       const c = evalConstant(e.cond, types);

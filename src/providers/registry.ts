@@ -26,40 +26,206 @@ export function isGlob(s: string): boolean {
   return GLOB_CHARS.test(s);
 }
 
-const globCache = new Map<string, RegExp>();
+/**
+ * One character position of a compiled glob: a character code, or a test (?, [set]). A
+ * position that can never match (a trailing backslash) is a test that is always false.
+ */
+type CharTest = number | ((c: number) => boolean);
 
-/** gmatch(3GEN) semantics: *, ?, [set], [!set], \c. An empty pattern matches anything. */
+/** A glob as the literal runs between its stars: no star means one run matching whole. */
+interface Glob {
+  runs: CharTest[][];
+}
+
+const globCache = new Map<string, Glob>();
+
+/**
+ * gmatch(3GEN) as Oracle's DTrace runs it (glibc fnmatch with no flags): *, ?, [set] with ! or ^,
+ * ranges and [:class:], and \ escapes. An empty pattern matches anything.
+ *
+ * Matched without backtracking: the runs between stars are fixed-length, so the first must
+ * match at the start, the last at the end, and each middle one at its leftmost place after the
+ * one before (any later place leaves less room for the rest). Time is at most the string's
+ * length times the pattern's, however many stars there are.
+ */
 export function globMatch(pattern: string, s: string): boolean {
   if (pattern === '') return true;
   if (!isGlob(pattern)) return pattern === s;
-  let re = globCache.get(pattern);
-  if (!re) {
-    let src = '^';
-    for (let i = 0; i < pattern.length; i++) {
-      const c = pattern[i];
-      if (c === '*') src += '.*';
-      else if (c === '?') src += '.';
-      else if (c === '\\' && i + 1 < pattern.length) src += escapeRe(pattern[++i]);
-      else if (c === '[') {
-        const close = pattern.indexOf(']', i + 2);
-        if (close < 0) {
-          src += '\\[';
-          continue;
-        }
-        let set = pattern.slice(i + 1, close);
-        if (set.startsWith('!')) set = '^' + set.slice(1);
-        src += '[' + set.replace(/\\/g, '\\\\') + ']';
-        i = close;
-      } else src += escapeRe(c);
-    }
-    re = new RegExp(src + '$', 's');
-    globCache.set(pattern, re);
+  let g = globCache.get(pattern);
+  if (g === undefined) {
+    g = compileGlob(pattern);
+    globCache.set(pattern, g);
   }
-  return re.test(s);
+  const runs = g.runs;
+  if (runs.length === 1) return s.length === runs[0].length && runAt(runs[0], s, 0);
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  const end = s.length - last.length;
+  if (end < first.length || !runAt(first, s, 0) || !runAt(last, s, end)) return false;
+  let pos = first.length;
+  for (let i = 1; i < runs.length - 1; i++) {
+    const run = runs[i];
+    let at = pos;
+    while (at + run.length <= end && !runAt(run, s, at)) at++;
+    if (at + run.length > end) return false;
+    pos = at + run.length;
+  }
+  return true;
 }
 
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+function runAt(run: CharTest[], s: string, at: number): boolean {
+  for (let i = 0; i < run.length; i++) {
+    const t = run[i];
+    const c = s.charCodeAt(at + i);
+    if (typeof t === 'number' ? t !== c : !t(c)) return false;
+  }
+  return true;
+}
+
+const NEVER: CharTest = () => false;
+const ANY: CharTest = () => true;
+
+function compileGlob(p: string): Glob {
+  const runs: CharTest[][] = [[]];
+  for (let i = 0; i < p.length; ) {
+    const c = p.charCodeAt(i);
+    if (c === 42 /* * */) {
+      if (runs[runs.length - 1].length > 0 || runs.length === 1) runs.push([]);
+      i++;
+      continue;
+    }
+    const run = runs[runs.length - 1];
+    if (c === 63 /* ? */) {
+      run.push(ANY);
+      i++;
+    } else if (c === 92 /* \ */) {
+      // a trailing backslash escapes nothing, and fnmatch then matches nothing
+      run.push(i + 1 < p.length ? p.charCodeAt(i + 1) : NEVER);
+      i += 2;
+    } else if (c === 91 /* [ */) {
+      const b = bracket(p, i + 1);
+      run.push(b.test);
+      i = b.next;
+    } else {
+      run.push(c);
+      i++;
+    }
+  }
+  return { runs };
+}
+
+const CLASSES: Record<string, (c: number) => boolean> = {
+  alnum: (c) => isAlpha(c) || isDigit(c),
+  alpha: (c) => isAlpha(c),
+  blank: (c) => c === 32 || c === 9,
+  cntrl: (c) => c < 32 || c === 127,
+  digit: (c) => isDigit(c),
+  graph: (c) => c > 32 && c < 127,
+  lower: (c) => c >= 97 && c <= 122,
+  print: (c) => c >= 32 && c < 127,
+  punct: (c) => c > 32 && c < 127 && !isAlpha(c) && !isDigit(c),
+  space: (c) => c === 32 || (c >= 9 && c <= 13),
+  upper: (c) => c >= 65 && c <= 90,
+  xdigit: (c) => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102),
+};
+
+function isAlpha(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * A bracket expression starting after its "[". Its elements are tried in order, as fnmatch
+ * tries them: one that cannot be read (an unknown class, a backslash or range at the end)
+ * fails the position. Unterminated, the "[" is an ordinary character, but fnmatch still reads
+ * the elements first and fails if one of them matches.
+ */
+function bracket(p: string, start: number): { test: CharTest; next: number } {
+  let i = start;
+  const neg = p[i] === '!' || p[i] === '^';
+  if (neg) i++;
+  // each element answers: matched, not matched, or fail the position
+  const elems: Array<(c: number) => boolean | 'fail'> = [];
+  let first = true;
+  for (;;) {
+    if (i >= p.length) {
+      // unterminated: "[" is an ordinary character
+      const unterminated = (c: number): boolean => {
+        for (const e of elems) {
+          const r = e(c);
+          if (r !== false) return false;
+        }
+        return c === 91;
+      };
+      return { test: unterminated, next: start };
+    }
+    let ch = p.charCodeAt(i);
+    if (ch === 93 /* ] */ && !first) return { test: bracketTest(elems, neg), next: i + 1 };
+    first = false;
+    if (ch === 91 && (p[i + 1] === ':' || p[i + 1] === '=' || p[i + 1] === '.')) {
+      const kind = p[i + 1];
+      const close = p.indexOf(kind + ']', i + 2);
+      if (close >= 0 && close - (i + 2) <= 256) {
+        const name = p.slice(i + 2, close);
+        i = close + 2;
+        if (kind === ':') {
+          const cls = CLASSES[name];
+          elems.push(cls === undefined ? () => 'fail' : cls);
+          continue;
+        }
+        // C locale: [=c=] and [.c.] are the character itself
+        if (name.length !== 1) {
+          elems.push(() => 'fail');
+          continue;
+        }
+        ch = name.charCodeAt(0);
+        i -= 1; // as if the character had just been read
+        i = rangeOrChar(p, i, ch, elems);
+        continue;
+      }
+    }
+    if (ch === 92 /* \ */) {
+      if (i + 1 >= p.length) {
+        elems.push(() => 'fail');
+        i++;
+        continue;
+      }
+      i++;
+      ch = p.charCodeAt(i);
+    }
+    i = rangeOrChar(p, i, ch, elems);
+  }
+}
+
+/** After the element character `lo` (at p[i]): "lo-hi" or "lo" alone; returns the next index. */
+function rangeOrChar(p: string, i: number, lo: number, elems: Array<(c: number) => boolean | 'fail'>): number {
+  if (p[i + 1] === '-' && i + 2 < p.length && p[i + 2] !== ']') {
+    let j = i + 2;
+    if (p[j] === '\\') j++;
+    if (j >= p.length) {
+      elems.push((c) => (c === lo ? true : 'fail'));
+      return j;
+    }
+    const hi = p.charCodeAt(j);
+    elems.push((c) => c >= lo && c <= hi);
+    return j + 1;
+  }
+  elems.push((c) => c === lo);
+  return i + 1;
+}
+
+function bracketTest(elems: Array<(c: number) => boolean | 'fail'>, neg: boolean): CharTest {
+  return (c) => {
+    for (const e of elems) {
+      const r = e(c);
+      if (r === 'fail') return false;
+      if (r) return !neg;
+    }
+    return neg;
+  };
 }
 
 export class ProbeRegistry {
