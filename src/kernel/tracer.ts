@@ -174,12 +174,12 @@ export class KernelTracer implements EventSink {
       const pidAt = this.pidOffset(f);
       // psinfo_t's pr_psargs holds 80 bytes: 8 arguments of up to 80 fill it
       const [at] = this.user.want(f, [{ ptrOffset: argv.offset, maxLen: 80, argvSlots: 8 }]);
-      this.subscribe('syscalls', event, null, (_c, _p, v, o) => {
+      this.subscribe('syscalls', event, null, (_c, page, v, o) => {
         if (!this.user.captures(f.id)) return;
         const tid = v.getInt32(o + pidAt, true);
-        const got = this.user.take(tid, f.id, v, o);
-        const argv = got.n > at ? got.bytes[at] : null;
-        if (argv !== null) procs.execCalled(tid, Buffer.from(argv).toString('latin1'));
+        const got = this.user.take(tid, f.id, page, v, o);
+        const argv = got.n > at ? got.texts[at] : null;
+        if (argv !== null) procs.execCalled(tid, argv);
       }, false, true);
     }
     const ex = this.format('sched', 'sched_process_exec');
@@ -250,10 +250,10 @@ export class KernelTracer implements EventSink {
 
   /** A NUL-terminated string in a thread's memory (see UserMemory.read); empty if unreadable. */
   userString(tid: number, addr: bigint, max = 256): string {
-    const b = this.user.read(tid, addr, max);
-    if (b === null) return '';
-    const end = b.indexOf(0);
-    return Buffer.from(b.buffer, b.byteOffset, end >= 0 ? end : b.length).toString('latin1');
+    const t = this.user.read(tid, addr, max);
+    if (t === null) return '';
+    const end = t.indexOf('\0');
+    return end >= 0 ? t.slice(0, end) : t;
   }
 
   /** Nanoseconds of the reader's time base (events' `ts` are relative to it). */

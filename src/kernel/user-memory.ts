@@ -18,20 +18,20 @@ const PER_THREAD = 8;
 /** A thread's last PER_THREAD copies, in a ring. */
 class RecentCopies {
   private readonly addrs: bigint[] = new Array<bigint>(PER_THREAD).fill(-1n);
-  private readonly bytes: Array<Uint8Array | null> = new Array<Uint8Array | null>(PER_THREAD).fill(null);
+  private readonly texts: string[] = new Array<string>(PER_THREAD).fill('');
   private next = 0;
 
-  add(addr: bigint, bytes: Uint8Array): void {
+  add(addr: bigint, text: string): void {
     this.addrs[this.next] = addr;
-    this.bytes[this.next] = bytes;
+    this.texts[this.next] = text;
     this.next = (this.next + 1) % PER_THREAD;
   }
 
   /** The newest copy of `addr`, if one is kept. */
-  find(addr: bigint): Uint8Array | undefined {
+  find(addr: bigint): string | undefined {
     for (let k = 1; k <= PER_THREAD; k++) {
       const i = (this.next - k + PER_THREAD) % PER_THREAD;
-      if (this.addrs[i] === addr) return this.bytes[i] ?? undefined;
+      if (this.addrs[i] === addr) return this.texts[i];
     }
     return undefined;
   }
@@ -42,8 +42,8 @@ export class RecordCopies {
   n = 0;
   /** the user address of each copy (-1: a command line, which no address finds) */
   readonly addrs: bigint[] = [];
-  /** the bytes (null: the memory could not be read when the probe fired) */
-  readonly bytes: Array<Uint8Array | null> = [];
+  /** the bytes as a latin1 string (null: the memory could not be read when the probe fired) */
+  readonly texts: Array<string | null> = [];
 }
 
 /** What is copied for one event. */
@@ -166,10 +166,10 @@ export class UserMemory {
   }
 
   /**
-   * The copies that came with a captured record (the tracepoint's record at `off` in `view`,
-   * thread `tid`), also remembered per thread; valid until the next call.
+   * The copies that came with a captured record (the tracepoint's record at `off` in `page`,
+   * which `view` views; thread `tid`), also remembered per thread; valid until the next call.
    */
-  take(tid: number, eventId: number, view: DataView, off: number): RecordCopies {
+  take(tid: number, eventId: number, page: Buffer, view: DataView, off: number): RecordCopies {
     const out = this.taken;
     out.n = 0;
     const layout = this.capture?.layoutById[eventId];
@@ -180,23 +180,24 @@ export class UserMemory {
     for (let j = 0; j < spec.copies.length; j++) {
       const c = spec.copies[j];
       const len = view.getInt32(at + layout.lenAt[j], true);
-      let bytes: Uint8Array | null = null;
+      let text: string | null = null;
       if (c.argvSlots) {
         out.addrs[j] = -1n;
-        if (len >= 0) bytes = argvOf(view, at + layout.dataAt[j], Math.min(len, c.argvSlots), c.maxLen);
+        if (len >= 0) text = argvOf(page, at + layout.dataAt[j], Math.min(len, c.argvSlots), c.maxLen);
       } else {
         const addr = view.getBigUint64(at + layout.addrAt[j], true);
         out.addrs[j] = addr;
         // len < 0: unreadable when the probe fired (reading it later faults, or is a late read)
         if (len >= 0) {
-          const from = view.byteOffset + at + layout.dataAt[j];
-          // one copy (the page is reused): it outlives the record, kept for later probes
-          bytes = new Uint8Array(view.buffer.slice(from, from + Math.min(len, c.maxLen)));
+          // as a string: a copy of its own (the page is reused) that copyinstr() uses as it is,
+          // kept for later probes
+          const from = at + layout.dataAt[j];
+          text = page.toString('latin1', from, from + Math.min(len, c.maxLen));
           if (!mine) this.recent.set(tid, (mine = new RecentCopies()));
-          mine.add(addr, bytes);
+          mine.add(addr, text);
         }
       }
-      out.bytes[j] = bytes;
+      out.texts[j] = text;
     }
     out.n = spec.copies.length;
     return out;
@@ -208,15 +209,17 @@ export class UserMemory {
   }
 
   /**
-   * Up to `size` bytes of a thread's memory at addr: a copy taken when a probe fired on it, or
-   * else what /proc shows now; fewer if the memory ends; null if none can be read.
+   * Up to `size` bytes of a thread's memory at addr, as a latin1 string: a copy taken when a
+   * probe fired on it, or else what /proc shows now; fewer if the memory ends; null if none can
+   * be read.
    */
-  read(tid: number, addr: bigint, size: number): Uint8Array | null {
+  read(tid: number, addr: bigint, size: number): string | null {
     const found = this.recent.get(tid)?.find(addr);
-    if (found !== undefined) return found.length > size ? found.subarray(0, size) : found;
+    if (found !== undefined) return found.length > size ? found.slice(0, size) : found;
     const b = readProcMem(tid, addr, size);
-    if (b !== null && this.capture !== null) this.lateReads++;
-    return b;
+    if (b === null) return null;
+    if (this.capture !== null) this.lateReads++;
+    return b.toString('latin1');
   }
 
   forget(tid: number): void {
@@ -240,26 +243,23 @@ export class UserMemory {
 }
 
 /** The copied arguments, joined by spaces as a command line (psargs) shows them. */
-function argvOf(view: DataView, at: number, count: number, maxLen: number): Uint8Array {
-  const out: number[] = [];
+function argvOf(page: Buffer, at: number, count: number, maxLen: number): string {
   const slot = (maxLen + 7) & ~7;
+  const args: string[] = [];
   for (let k = 0; k < count; k++) {
-    if (k > 0) out.push(0x20);
-    for (let i = 0; i < maxLen; i++) {
-      const c = view.getUint8(at + k * slot + i);
-      if (c === 0) break;
-      out.push(c);
-    }
+    const from = at + k * slot;
+    const nul = page.indexOf(0, from);
+    args.push(page.toString('latin1', from, nul >= 0 && nul < from + maxLen ? nul : from + maxLen));
   }
-  return Uint8Array.from(out);
+  return args.join(' ');
 }
 
-function readProcMem(tid: number, addr: bigint, size: number): Uint8Array | null {
+function readProcMem(tid: number, addr: bigint, size: number): Buffer | null {
   if (addr === 0n || size <= 0) return null;
   let fd = -1;
   try {
     fd = openSync(`/proc/${tid}/mem`, 'r');
-    const buf = new Uint8Array(size);
+    const buf = Buffer.allocUnsafe(size);
     const n = readSync(fd, buf, 0, size, addr);
     return n > 0 ? buf.subarray(0, n) : null;
   } catch {

@@ -152,7 +152,7 @@ function capturedStrings(strings: EventField[]): string {
     const arg = Number(f.name.slice(3));
     code +=
       `{ const l = v.getUint32(o + ${f.offset}, true), len = l >>> 16;\n` +
-      `  if (len > 0) { ctx.capturedAddr[n] = a[${arg}]; ctx.capturedBytes[n] = page.subarray(o + (l & 0xffff), o + (l & 0xffff) + len); n++; } }\n`;
+      `  if (len > 0) { ctx.capturedAddr[n] = a[${arg}]; ctx.capturedText[n] = page.toString('latin1', o + (l & 0xffff), o + (l & 0xffff) + len); n++; } }\n`;
   }
   return code + 'ctx.capturedN = n;\n';
 }

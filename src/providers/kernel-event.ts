@@ -172,10 +172,10 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
 function attachCopies(ctx: ProbeContext, copies: RecordCopies): void {
   let n = 0;
   for (let i = 0; i < copies.n; i++) {
-    const b = copies.bytes[i];
-    if (b === null) continue;
+    const t = copies.texts[i];
+    if (t === null) continue;
     ctx.capturedAddr[n] = copies.addrs[i];
-    ctx.capturedBytes[n] = b;
+    ctx.capturedText[n] = t;
     n++;
   }
   ctx.capturedN = n;
@@ -301,7 +301,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       const tid = view.getInt32(off + pidAt, true);
       fillTask(ctx, procs, cpu, tid, ts);
       decode(page, view, off, ctx);
-      if (copying) attachCopies(ctx, tracer.user.take(tid, id, view, off));
+      if (copying) attachCopies(ctx, tracer.user.take(tid, id, page, view, off));
       if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
       env.fire(def);
     },

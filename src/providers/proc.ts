@@ -130,9 +130,9 @@ function probes(): DerivedProbe[] {
         const pidAt = f.at('common_pid');
         const nameAt = f.at('filename');
         h.tracer.user.want(f.format, [{ ptrOffset: nameAt, maxLen: 256 }]);
-        return (cpu, _page, v, o, _len, ts) => {
+        return (cpu, page, v, o, _len, ts) => {
           const tid = v.getInt32(o + pidAt, true);
-          h.tracer.user.take(tid, f.format.id, v, o);
+          h.tracer.user.take(tid, f.format.id, page, v, o);
           h.ctx.argStrs[0] = h.tracer.userString(tid, v.getBigUint64(o + nameAt, true));
           h.fireAs(tid, cpu, ts);
         };

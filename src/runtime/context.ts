@@ -46,9 +46,12 @@ export class ProbeContext {
   /** the kernel stack recorded with the event (kernel addresses as offsets: see kernel/ksyms) */
   kstack = new Float64Array(MAX_STACK_FRAMES);
   kstackLen = 0;
-  /** user memory the kernel copied when the probe fired, by the address it was read from */
+  /**
+   * user memory the kernel copied when the probe fired, by the address it was read from: its
+   * bytes as a latin1 string (one char per byte), which is what copyinstr() wants
+   */
   capturedAddr: bigint[] = [];
-  capturedBytes: Uint8Array[] = [];
+  capturedText: string[] = [];
   capturedN = 0;
   /** clause-local (this->) variables of this firing, by id */
   L: Array<Value | null | undefined> = [];

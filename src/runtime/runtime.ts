@@ -529,45 +529,45 @@ export class Runtime {
    * Reads a thread's user memory now (set when kernel probes are enabled); bytes captured in
    * the kernel when the probe fired (ctx.captured) take precedence.
    */
-  userMemory: ((tid: number, addr: bigint, size: number) => Uint8Array | null) | null = null;
+  userMemory: ((tid: number, addr: bigint, size: number) => string | null) | null = null;
 
   /**
-   * Up to `size` bytes of user memory at addr (`whole`: exactly `size`, for copyin(): a copy
-   * that holds less, such as a string's, gives way to reading the memory).
+   * Up to `size` bytes of user memory at addr, as a latin1 string (`whole`: exactly `size`,
+   * for copyin(): a copy that holds less, such as a string's, gives way to reading the memory).
    */
-  private userBytes(ctx: ProbeContext, addr: bigint, size: number, whole: boolean): Uint8Array {
+  private userText(ctx: ProbeContext, addr: bigint, size: number, whole: boolean): string {
     for (let i = 0; i < ctx.capturedN; i++) {
       if (ctx.capturedAddr[i] !== addr) continue;
-      const b = ctx.capturedBytes[i];
-      if (b.length >= size) return b.length > size ? b.subarray(0, size) : b;
-      if (!whole) return b;
+      const t = ctx.capturedText[i];
+      if (t.length >= size) return t.length > size ? t.slice(0, size) : t;
+      if (!whole) return t;
     }
-    const b = this.userMemory && ctx.tid !== 0 ? this.userMemory(ctx.tid, addr, size) : null;
-    if (b === null) throw new S.DFault(S.FLT_BADADDR, addr);
-    return b;
+    const t = this.userMemory && ctx.tid !== 0 ? this.userMemory(ctx.tid, addr, size) : null;
+    if (t === null) throw new S.DFault(S.FLT_BADADDR, addr);
+    return t;
   }
 
   copyin(ctx: ProbeContext, addr: bigint, size: bigint): bigint {
     const n = Number(size);
-    const b = this.userBytes(ctx, addr, n, true);
-    if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
+    const t = this.userText(ctx, addr, n, true);
+    if (t.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(t.length));
     const dst = this.mem.alloca(size);
-    this.mem.copyIn(dst, b, n);
+    this.mem.copyIn(dst, strToBytes(t, n), n);
     return dst;
   }
 
   copyinstr(ctx: ProbeContext, addr: bigint, size?: bigint): string {
     const max = size === undefined ? this.strsize : Math.min(this.strsize, Number(size));
-    const b = this.userBytes(ctx, addr, max, false);
-    const end = b.indexOf(0);
-    return bytesToStr(end >= 0 ? b.subarray(0, end) : b);
+    const t = this.userText(ctx, addr, max, false);
+    const end = t.indexOf('\0');
+    return end >= 0 ? t.slice(0, end) : t;
   }
 
   copyinto(ctx: ProbeContext, addr: bigint, size: bigint, dst: bigint): void {
     const n = Number(size);
-    const b = this.userBytes(ctx, addr, n, true);
-    if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
-    this.mem.copyIn(dst, b, n);
+    const t = this.userText(ctx, addr, n, true);
+    if (t.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(t.length));
+    this.mem.copyIn(dst, strToBytes(t, n), n);
   }
 
   // -- process and CPU views (curpsinfo, curlwpsinfo, curcpu) ----------------------------
