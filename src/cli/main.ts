@@ -24,6 +24,7 @@ import { Session } from '../runtime/session.js';
 import type { Value } from '../runtime/values.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
+import { atExit, closeInspector, onInterrupt } from './signals.js';
 import { Targets } from './targets.js';
 import { usage } from './usage.js';
 
@@ -207,9 +208,11 @@ export async function main(argv: string[]): Promise<number> {
     if (r !== null) return r;
   }
 
+  // before anything privileged: an inspector that a SIGUSR1 sent while node started opened
+  closeInspector();
   // -c/-p processes exist before the programs compile: $target names the first
   const targets = new Targets();
-  process.on('exit', () => targets.release());
+  atExit(() => targets.release());
   for (const t of targetArgs) {
     try {
       const pid = t.kind === 'c' ? targets.create(t.arg) : targets.grab(t.arg);
@@ -363,13 +366,11 @@ export async function main(argv: string[]): Promise<number> {
 
   const session = new Session(rt, registry, dtraceProv, clauses, warn, testing, macros0.target);
   session.onLive = () => targets.resume(() => session.end());
-  const onSignal = () => session.interrupt();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  onInterrupt(() => session.interrupt());
   // whatever ends the process, the kernel is left as it was found
-  const onExit = () => session.teardown();
-  process.on('exit', onExit);
+  const cancelTeardown = atExit(() => session.teardown());
+  // once more before tracing starts: Node opens the inspector some time after the SIGUSR1
+  closeInspector();
   try {
     const status = await session.run();
     return status;
@@ -378,10 +379,8 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   } finally {
     session.teardown();
-    process.off('exit', onExit);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
+    cancelTeardown();
+    onInterrupt(null);
   }
 }
 
