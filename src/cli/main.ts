@@ -1,7 +1,6 @@
 // dtrace(1): the command line. Parses options, compiles the programs, lists or runs them,
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
-import { spawnSync } from 'node:child_process';
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
@@ -22,6 +21,7 @@ import { OutputSink } from '../runtime/output.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Session } from '../runtime/session.js';
 import type { Value } from '../runtime/values.js';
+import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
 import { atExit, closeInspector, onInterrupt } from './signals.js';
@@ -268,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`failed to open ${cmd.arg}: ${errnoText(e)}`);
       }
       if (cpp) {
-        const r = runCpp(text, cppDefs, cmd.arg, opts.text.get('stdc')?.[0] === 's');
+        const r = await runCpp(text, cppDefs, cmd.arg, opts.text.get('stdc')?.[0] === 's');
         if (typeof r !== 'string') return fail(`failed to compile script ${cmd.arg}: ${r.error}`);
         text = r;
       }
@@ -416,7 +416,7 @@ function errnoText(e: unknown): string {
 }
 
 /** Runs cpp(1) on a script (-C). Returns the preprocessed text or an error. */
-function runCpp(text: string, defs: string[], file: string, stdcK: boolean): string | { error: string } {
+async function runCpp(text: string, defs: string[], file: string, stdcK: boolean): Promise<string | { error: string }> {
   const cppPath = ['/usr/bin/cpp', '/bin/cpp'].find((p) => {
     try {
       readFileSync(p, { flag: 'r' }).length;
@@ -432,7 +432,7 @@ function runCpp(text: string, defs: string[], file: string, stdcK: boolean): str
     '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
     '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...extra, ...defs, '-',
   ];
-  const r = spawnSync(cppPath, args, { input: Buffer.from(text, 'latin1'), maxBuffer: 1 << 28 });
+  const r = await runChild(cppPath, args, { input: Buffer.from(text, 'latin1'), maxBuffer: 1 << 28 });
   if (r.error) return { error: `failed to run cpp: ${r.error.message}` };
   if (r.status !== 0) {
     const msg = r.stderr.toString('latin1').trim().split('\n')[0] ?? '';

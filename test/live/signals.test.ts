@@ -3,9 +3,11 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { procStat } from '../../src/kernel/identity.js';
 import { Tracing, cli, instancesOf, liveUnavailable, root } from './harness.js';
 
 const skip = liveUnavailable() ?? false;
@@ -109,5 +111,65 @@ test('node --inspect-brk on dtrace waits before dtrace\'s code runs: nothing of 
   } finally {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
+  }
+});
+
+/** A process's children, by their parent pid in /proc/<pid>/stat. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const s = readFileSync(`/proc/${e}/stat`, 'latin1');
+      if (Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return '';
+  }
+}
+
+test('SIGTERM while cpp runs ends dtrace by SIGTERM and takes cpp and its cc1 with it', { skip: skip || (spawnSync('cpp', ['--version']).status !== 0 && 'no cpp') }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dtrace-cpp-'));
+  const fifo = join(dir, 'never-written.h');
+  const script = join(dir, 'slow.d');
+  spawnSync('mkfifo', [fifo]);
+  // cc1 opens the FIFO and waits there for a writer that never comes: compilation is under way
+  writeFileSync(script, `#include "${fifo}"\nBEGIN { exit(0); }\n`);
+  const d = new Tracing(['-C', '-s', script]);
+  const helpers: Array<[number, number]> = [];
+  try {
+    const pid = d.child.pid!;
+    const cc1 = await until('cc1', () => {
+      for (const c of childrenOf(pid)) for (const g of childrenOf(c)) if (comm(g) === 'cc1' && procStat(g)?.state === 'S') return [c, g];
+      return null;
+    });
+    for (const p of cc1) helpers.push([p, procStat(p)!.start]);
+    const r = await d.stop('SIGTERM', 0);
+    assert.equal(r.signal, 'SIGTERM', r.stderr);
+    // gone, or a zombie until whoever inherited it reaps it
+    await until('cpp and cc1 to end', () => helpers.every(([p, start]) => {
+      const s = procStat(p);
+      return s === null || s.start !== start || s.state === 'Z';
+    }));
+  } finally {
+    for (const [p, start] of helpers) {
+      if (procStat(p)?.start === start) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 });
