@@ -5,6 +5,8 @@ import { openSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
+import { reapStale } from '../kernel/tracer.js';
+import { tracefsIfMounted } from '../kernel/tracefs.js';
 import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
 import type { MacroEnv } from '../lang/lexer.js';
 import { resolve as resolveType } from '../lang/types.js';
@@ -306,6 +308,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
+  reapLeftovers();
+
   if (mode === 'list') {
     const out = outFile ? openSync(outFile, 'a') : 1;
     const text = listProbes(registry, clauses, commands.length > 0, verbose > 0);
@@ -382,6 +386,15 @@ export async function main(argv: string[]): Promise<number> {
     cancelTeardown();
     onInterrupt(null);
   }
+}
+
+/**
+ * Removes what killed dtraces left in tracefs, wherever this run can (root, tracefs mounted):
+ * every run does, not only those that trace the kernel, so that -l or a BEGIN-only run cleans up.
+ */
+function reapLeftovers(): void {
+  const root = tracefsIfMounted();
+  if (root !== null) reapStale(root);
 }
 
 /** The smallest record a probe can write: DTrace refuses buffers that cannot hold one. */
