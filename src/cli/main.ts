@@ -1,7 +1,7 @@
 // dtrace(1): the command line. Parses options, compiles the programs, lists or runs them,
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
-import { openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
@@ -20,6 +20,7 @@ import { SdtProvider } from '../providers/sdt.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
+import { openOutputFile } from '../runtime/output-file.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Session } from '../runtime/session.js';
 import type { Value } from '../runtime/values.js';
@@ -310,8 +311,20 @@ export async function main(argv: string[]): Promise<number> {
 
   reapLeftovers();
 
+  // -o: appended to, as DTrace's fopen(..., "a"); null once the failure is reported
+  const openOut = (): number | null => {
+    if (outFile === null) return 1;
+    try {
+      return openOutputFile(outFile);
+    } catch (e) {
+      fail(`failed to open output file '${outFile}': ${(e as Error).message}`);
+      return null;
+    }
+  };
+
   if (mode === 'list') {
-    const out = outFile ? openSync(outFile, 'a') : 1;
+    const out = openOut();
+    if (out === null) return E_ERROR;
     const text = listProbes(registry, clauses, commands.length > 0, verbose > 0);
     writeSync(out, text);
     return E_SUCCESS;
@@ -327,14 +340,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!buffersFit(opts, compiler)) return fail('could not enable tracing: Enabling exceeds size of buffer');
 
-  let outFd = 1;
-  if (outFile !== null) {
-    try {
-      outFd = openSync(outFile, 'a');
-    } catch (e) {
-      return fail(`failed to open output file '${outFile}': ${errnoText(e)}`);
-    }
-  }
+  const outFd = openOut();
+  if (outFd === null) return E_ERROR;
+
   const warn = (m: string) => stderr(`${PROG}: ${m}\n`);
   const out = new OutputSink(outFd, warn);
   const rt = new Runtime(opts, out, warn, testing);
