@@ -271,7 +271,9 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`failed to open ${cmd.arg}: ${errnoText(e)}`);
       }
       if (cpp) {
-        const r = await runCpp(text, cppDefs, cmd.arg, opts.text.get('stdc')?.[0] === 's');
+        // DTrace's cppargs (-x cppargs=..., DTRACE_OPT_CPPARGS): more arguments, split at blanks
+        const cppArgs = (opts.text.get('cppargs') ?? []).flatMap((a) => a.split(/[ \t\n\r\f\v]+/)).filter((a) => a !== '');
+        const r = await runCpp(text, [...cppArgs, ...cppDefs], cmd.arg, opts.text.get('stdc')?.[0] === 's');
         if (typeof r !== 'string') return fail(`failed to compile script ${cmd.arg}: ${r.error}`);
         text = r;
       }
@@ -447,11 +449,10 @@ async function runCpp(text: string, defs: string[], file: string, stdcK: boolean
     }
   });
   if (!cppPath) return { error: 'cpp(1) is not installed: install the cpp package to use -C' };
-  const extra = (process.env.DTRACE_OPT_CPPARGS ?? '').split(/\s+/).filter((s) => s !== '');
   const args = [
     '-E', '-x', 'c', '-undef',
     '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
-    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...extra, ...defs, '-',
+    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...defs, '-',
   ];
   const r = await runChild(cppPath, args, { input: Buffer.from(text, 'latin1'), maxBuffer: 1 << 28 });
   if (r.error) return { error: `failed to run cpp: ${r.error.message}` };
