@@ -72,6 +72,27 @@ for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGALRM', 'SIGXCPU', 'SIGVT
   });
 }
 
+test('a signal that ends dtrace ends its -c command too, as DTrace kills the processes it created', { skip }, async () => {
+  const d = new Tracing(['-c', 'sleep 1000', '-n', 'syscall::chdir:entry']);
+  noCore(d.child.pid!);
+  await d.ready();
+  const sleeper = await until('the -c command', () => childrenOf(d.child.pid!).find((p) => comm(p) === 'sleep') ?? null);
+  const start = procStat(sleeper)!.start;
+  try {
+    // 'exit', not the streams' 'close': a -c command left running would hold dtrace's stdout open
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => d.child.on('exit', (_code, sig) => resolve(sig)));
+    d.child.kill('SIGUSR2');
+    assert.equal(await exited, 'SIGUSR2');
+    assert.deepEqual(instancesOf(d.child.pid!), []);
+    await until('the -c command to end', () => {
+      const s = procStat(sleeper);
+      return s === null || s.start !== start || s.state === 'Z';
+    });
+  } finally {
+    if (procStat(sleeper)?.start === start) process.kill(sleeper, 'SIGKILL');
+  }
+});
+
 test('with --inspect in NODE_OPTIONS or in node\'s flags, the inspector is closed before tracing starts', { skip }, async () => {
   for (const how of ['NODE_OPTIONS', 'flag'] as const) {
     const d =
