@@ -5,7 +5,7 @@
 // aggregations print. Every other signal that ends a process ends DTrace by its default action,
 // and the kernel drops DTrace's state with its file descriptors; ours is in tracefs, which keeps
 // it, and in child processes. So every such signal here removes what dtrace created (atExit),
-// then ends dtrace by that same signal: its parent sees the status DTrace's would have.
+// then ends dtrace by that same signal: its parent sees what DTrace's parent would see.
 //
 // SIGUSR1 is one of them. Left to Node, it opens the inspector on 127.0.0.1:9229, through which
 // any local user could run code in this root process; a listener of our own replaces Node's.
