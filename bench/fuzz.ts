@@ -24,7 +24,7 @@ const times: Array<{ ms: number; name: string; ops: string[]; kind: string }> = 
 const internals: string[] = [];
 const t0 = process.hrtime.bigint();
 for (const p of programs) {
-  const o = compileProgram(p);
+  const o = await compileProgram(p);
   kinds[o.kind]++;
   if (o.kind === 'error') {
     let tag = /\[(D_[A-Z_]+)\]/.exec(o.message)?.[1] ?? (/Preprocessor|cpp/.test(o.message) ? 'cpp' : 'other');

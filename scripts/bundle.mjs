@@ -9,7 +9,9 @@ await build({
   target: 'node20',
   format: 'esm',
   outfile: 'dist/cli.js',
-  banner: { js: '#!/usr/bin/env node' },
+  // run as a command, node starts without NODE_OPTIONS: its --inspect or --inspect-brk would
+  // open the inspector (code execution as root for any local user) before dtrace's code runs
+  banner: { js: '#!/usr/bin/env -S -u NODE_OPTIONS node' },
   // koffi loads its prebuilt .node binary from its own package
   external: ['koffi'],
   logLevel: 'warning',

@@ -1,5 +1,7 @@
 // The dtrace executable: runs main() and turns anything unexpected into a one-line message.
 
+// first: its signal handlers and the inspector's closing come before anything else runs
+import './signals.js';
 import { writeSync } from 'node:fs';
 import { main } from './main.js';
 

@@ -1,12 +1,13 @@
 // dtrace(1): the command line. Parses options, compiles the programs, lists or runs them,
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
 import { errnoMessage } from '../errno.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
+import { reapStale } from '../kernel/tracer.js';
+import { tracefsIfMounted } from '../kernel/tracefs.js';
 import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
 import type { MacroEnv } from '../lang/lexer.js';
 import { resolve as resolveType } from '../lang/types.js';
@@ -20,11 +21,14 @@ import { SdtProvider } from '../providers/sdt.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
+import { openOutputFile } from '../runtime/output-file.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Session } from '../runtime/session.js';
 import type { Value } from '../runtime/values.js';
+import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
+import { atExit, closeInspector, onInterrupt } from './signals.js';
 import { Targets } from './targets.js';
 import { usage } from './usage.js';
 
@@ -210,9 +214,11 @@ export async function main(argv: string[]): Promise<number> {
     if (r !== null) return r;
   }
 
+  // before anything privileged: an inspector that a SIGUSR1 sent while node started opened
+  closeInspector();
   // -c/-p processes exist before the programs compile: $target names the first
   const targets = new Targets();
-  process.on('exit', () => targets.release());
+  atExit(() => targets.release());
   for (const t of targetArgs) {
     try {
       const pid = t.kind === 'c' ? targets.create(t.arg) : targets.grab(t.arg);
@@ -268,7 +274,9 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`failed to open ${cmd.arg}: ${errnoMessage(e)}`);
       }
       if (cpp) {
-        const r = runCpp(text, cppDefs, opts.text.get('stdc')?.[0] === 's');
+        // DTrace's cppargs (-x cppargs=..., DTRACE_OPT_CPPARGS): more arguments, split at blanks
+        const cppArgs = (opts.text.get('cppargs') ?? []).flatMap((a) => a.split(/[ \t\n\r\f\v]+/)).filter((a) => a !== '');
+        const r = await runCpp(text, [...cppArgs, ...cppDefs], opts.text.get('stdc')?.[0] === 's');
         if (typeof r !== 'string') return fail(`failed to compile script ${cmd.arg}: ${r.error}`);
         text = r;
       }
@@ -306,8 +314,22 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
+  reapLeftovers();
+
+  // -o: appended to, as DTrace's fopen(..., "a"); null once the failure is reported
+  const openOut = (): number | null => {
+    if (outFile === null) return 1;
+    try {
+      return openOutputFile(outFile);
+    } catch (e) {
+      fail(`failed to open output file '${outFile}': ${(e as Error).message}`);
+      return null;
+    }
+  };
+
   if (mode === 'list') {
-    const out = outFile ? openSync(outFile, 'a') : 1;
+    const out = openOut();
+    if (out === null) return E_ERROR;
     const text = listProbes(registry, clauses, commands.length > 0, verbose > 0);
     writeSync(out, text);
     return E_SUCCESS;
@@ -323,14 +345,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!buffersFit(opts, compiler)) return fail('could not enable tracing: Enabling exceeds size of buffer');
 
-  let outFd = 1;
-  if (outFile !== null) {
-    try {
-      outFd = openSync(outFile, 'a');
-    } catch (e) {
-      return fail(`failed to open output file '${outFile}': ${errnoMessage(e)}`);
-    }
-  }
+  const outFd = openOut();
+  if (outFd === null) return E_ERROR;
+
   const warn = (m: string) => stderr(`${PROG}: ${m}\n`);
   let session: Session | null = null;
   // as dtrace(1): a reader that went away (EPIPE) ends it as SIGPIPE would; any other write
@@ -374,13 +391,11 @@ export async function main(argv: string[]): Promise<number> {
 
   session = new Session(rt, registry, dtraceProv, clauses, warn, testing, macros0.target);
   session.onLive = () => targets.resume(() => session.end());
-  const onSignal = () => session.interrupt();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  onInterrupt(() => session.interrupt());
   // whatever ends the process, the kernel is left as it was found
-  const onExit = () => session.teardown();
-  process.on('exit', onExit);
+  const cancelTeardown = atExit(() => session.teardown());
+  // once more before tracing starts: Node opens the inspector some time after the SIGUSR1
+  closeInspector();
   try {
     const status = await session.run();
     return status;
@@ -389,11 +404,18 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   } finally {
     session.teardown();
-    process.off('exit', onExit);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
+    cancelTeardown();
+    onInterrupt(null);
   }
+}
+
+/**
+ * Removes what killed dtraces left in tracefs, wherever this run can (root, tracefs mounted):
+ * every run does, not only those that trace the kernel, so that -l or a BEGIN-only run cleans up.
+ */
+function reapLeftovers(): void {
+  const root = tracefsIfMounted();
+  if (root !== null) reapStale(root);
 }
 
 /** The smallest record a probe can write: DTrace refuses buffers that cannot hold one. */
@@ -432,20 +454,19 @@ const EDT_CPPERR = 'Preprocessor failed to process input program';
  * signals the whole group at the limit (killing cpp alone would leave cc1 running), and under
  * setpriv --pdeathsig, so the group is also signalled if dtrace dies first.
  */
-export function runCpp(
+export async function runCpp(
   text: string,
   defs: string[],
   stdcK: boolean,
   limits = CPP_LIMITS,
   diagnostics: 'inherit' | 'ignore' = 'inherit',
-): string | { error: string } {
+): Promise<string | { error: string }> {
   const cppPath = findProgram(['/usr/bin/cpp', '/bin/cpp']);
   if (!cppPath) return { error: 'cpp(1) is not installed: install the cpp package to use -C' };
-  const extra = (process.env.DTRACE_OPT_CPPARGS ?? '').split(/\s+/).filter((s) => s !== '');
   const args = [
     '-E', '-x', 'c', '-undef',
     '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
-    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...extra, ...defs, '-',
+    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...defs, '-',
   ];
   // the memory limit in sh (ulimit -v), inherited by cpp and cc1
   let cmd = ['sh', '-c', `ulimit -v ${limits.memoryMB * 1024} && exec "$0" "$@"`, cppPath, ...args];
@@ -453,9 +474,10 @@ export function runCpp(
   if (timeoutPath) cmd = [timeoutPath, '-k', '2', String(limits.seconds), ...cmd];
   const setpriv = findProgram(['/usr/bin/setpriv', '/bin/setpriv']);
   if (timeoutPath && setpriv) cmd = [setpriv, '--pdeathsig', 'TERM', '--', ...cmd];
-  const r = spawnSync(cmd[0], cmd.slice(1), {
+  // in a process group of its own that dies with dtrace, however dtrace ends
+  const r = await runChild(cmd[0], cmd.slice(1), {
     input: Buffer.from(text, 'latin1'),
-    stdio: ['pipe', 'pipe', diagnostics],
+    stderr: diagnostics,
     maxBuffer: limits.outputMB << 20,
     // timeout(1) ends it first (this only backs it up); past the output cap Node sends SIGTERM,
     // which timeout(1) passes on to the group. Without timeout(1) (no coreutils), cpp is killed

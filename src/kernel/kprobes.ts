@@ -1,13 +1,14 @@
 // kprobe events: probes on kernel functions, created in tracefs's kprobe_events file. Unlike an
 // instance, that file is global: every event this process creates lives in its own group,
-// dtrace_ts_<pid>, so the next dtrace can remove what a killed one left behind. An event can
-// only be removed once no instance has it enabled: instances go first.
+// dtrace_ts_<pid>_<pid namespace>_<start time> (identity.ts), so the next dtrace can remove what a
+// killed one left behind, and only that. An event can only be removed once no instance has it
+// enabled: instances go first.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { DFatalError } from '../lang/diagnostics.js';
-import { processAlive } from './tracefs.js';
+import { Liveness, ownerTag } from './identity.js';
 
 export const KPROBE_GROUP_PREFIX = 'dtrace_ts_';
 
@@ -76,7 +77,7 @@ function command(root: string, text: string): void {
 }
 
 /** The events of groups whose dtrace is gone, as "group/event"; removes them. */
-export function reapStaleKprobes(root: string): string[] {
+export function reapStaleKprobes(root: string, live = new Liveness()): string[] {
   let text: string;
   try {
     text = readFileSync(join(root, 'kprobe_events'), 'latin1');
@@ -85,9 +86,10 @@ export function reapStaleKprobes(root: string): string[] {
   }
   const removed: string[] = [];
   for (const line of text.split('\n')) {
-    // "p:dtrace_ts_123/do_sys_open_entry do_sys_open arg0=%di:u64 ..."
-    const m = new RegExp(`^[pr]\\d*:(${KPROBE_GROUP_PREFIX}(\\d+)/\\S+)`).exec(line);
-    if (!m || processAlive(Number(m[2]))) continue;
+    // "p:dtrace_ts_123_4026531836_9876/do_sys_open_entry do_sys_open arg0=%di:u64 ...", or an
+    // older dtrace-ts's group, dtrace_ts_123
+    const m = new RegExp(`^[pr]\\d*:(${KPROBE_GROUP_PREFIX}(\\d+)(?:_(\\d+)_(\\d+))?/\\S+)`).exec(line);
+    if (!m || !live.gone({ pid: Number(m[2]), ns: Number(m[3] ?? 0), start: Number(m[4] ?? 0) })) continue;
     try {
       command(root, `-:${m[1]}\n`);
       removed.push(m[1]);
@@ -118,7 +120,7 @@ export interface KprobeSpec {
 
 /** The kprobe events one dtrace process created; removes them all on remove(). */
 export class KprobeSet {
-  readonly group = `${KPROBE_GROUP_PREFIX}${process.pid}`;
+  readonly group = `${KPROBE_GROUP_PREFIX}${ownerTag('_')}`;
   private readonly created: string[] = [];
   private readonly taken = new Set<string>();
 

@@ -1,11 +1,12 @@
 // tracefs: finding (or mounting) it, and the private instance each dtrace process traces in.
-// Every instance is named dtrace-ts-<pid>-<tag>, so the next dtrace can remove what a killed
-// one left behind.
+// Every instance is named dtrace-ts-<pid>-<pid namespace>-<start time>-<tag> (identity.ts), so
+// the next dtrace can remove what a killed one left behind, and only that.
 
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DFatalError } from '../lang/diagnostics.js';
+import { Liveness, ownerTag } from './identity.js';
 
 export const INSTANCE_PREFIX = 'dtrace-ts-';
 
@@ -45,18 +46,18 @@ function findTracefs(): string {
   );
 }
 
-/** Whether a process exists (EPERM: it does, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * tracefs's mount point if it is mounted and this is root, else null: for runs that need no
+ * tracing but remove what killed dtraces left, when they can.
+ */
+export function tracefsIfMounted(): string | null {
+  if (process.geteuid && process.geteuid() !== 0) return null;
+  if (rootFound !== null) return rootFound;
+  return CANDIDATES.find((dir) => existsSync(join(dir, 'events'))) ?? null;
 }
 
 /** Removes instances whose dtrace process is gone (killed with SIGKILL); returns their names. */
-export function reapStaleInstances(root: string): string[] {
+export function reapStaleInstances(root: string, live = new Liveness()): string[] {
   const dir = join(root, 'instances');
   const removed: string[] = [];
   let names: string[];
@@ -66,8 +67,9 @@ export function reapStaleInstances(root: string): string[] {
     return removed;
   }
   for (const name of names) {
-    const m = new RegExp(`^${INSTANCE_PREFIX}(\\d+)-`).exec(name);
-    if (!m || processAlive(Number(m[1]))) continue;
+    // dtrace-ts-<pid>-<ns>-<start>-<tag>, or an older dtrace-ts's dtrace-ts-<pid>-<tag>
+    const m = new RegExp(`^${INSTANCE_PREFIX}(\\d+)-(?:(\\d+)-(\\d+)-)?[a-z0-9]+$`).exec(name);
+    if (!m || !live.gone({ pid: Number(m[1]), ns: Number(m[2] ?? 0), start: Number(m[3] ?? 0) })) continue;
     try {
       rmdirSync(join(dir, name));
       removed.push(name);
@@ -86,7 +88,7 @@ export class TraceInstance {
   ) {}
 
   static create(root: string): TraceInstance {
-    const name = `${INSTANCE_PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const name = `${INSTANCE_PREFIX}${ownerTag('-')}-${Math.random().toString(36).slice(2, 8)}`;
     const path = join(root, 'instances', name);
     try {
       mkdirSync(path);

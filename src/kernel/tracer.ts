@@ -10,8 +10,19 @@ import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
 import { RingReader, type EventSink } from './ringbuf.js';
+import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
+
+/**
+ * Removes what dtraces that are gone left in tracefs: their instances, then their kprobe events
+ * (which the kernel removes only once no instance has them enabled).
+ */
+export function reapStale(root: string): void {
+  const live = new Liveness();
+  reapStaleInstances(root, live);
+  reapStaleKprobes(root, live);
+}
 
 /**
  * Handles one event's record: `page` and `view` hold it at [off, off + len), common header
@@ -124,8 +135,7 @@ export class KernelTracer implements EventSink {
   }
 
   private startTracing(bufferKb: number, pollMs: number): void {
-    reapStaleInstances(this.root);
-    reapStaleKprobes(this.root);
+    reapStale(this.root);
     this.procs.snapshot();
     const inst = (this.instance = TraceInstance.create(this.root));
     inst.write('trace_options', 'nooverwrite');

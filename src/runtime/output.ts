@@ -5,6 +5,7 @@
 
 import { execSync } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { openOutputFile } from './output-file.js';
 
 const FLUSH_AT = 64 * 1024;
 
@@ -78,7 +79,7 @@ export class OutputSink {
       return;
     }
     try {
-      const fd = openSync(path, 'a');
+      const fd = openOutputFile(path);
       if (this.redirected >= 0) closeSync(this.redirected);
       this.redirected = fd;
     } catch (e) {

@@ -43,7 +43,7 @@ function leftover(text: string): string[] {
   return processesNaming(text);
 }
 
-test('#include "/dev/zero" under -C: a DTrace error, cpp stopped by its memory limit', { timeout: 120_000, skip: noCpp }, () => {
+test('#include "/dev/zero" under -C: a DTrace error, cpp stopped by its memory limit', { timeout: 120_000, skip: noCpp }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dtrace-cpp-'));
   try {
     const file = join(dir, 'zero.d');
@@ -57,12 +57,12 @@ test('#include "/dev/zero" under -C: a DTrace error, cpp stopped by its memory l
   }
 });
 
-test('an #include that never ends: the time limit stops cpp and cc1', { timeout: 120_000, skip: noGroup }, () => {
+test('an #include that never ends: the time limit stops cpp and cc1', { timeout: 120_000, skip: noGroup }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dtrace-cpp-'));
   try {
     // a FIFO nobody writes: cc1 waits in open(2), without output or CPU time
     assert.equal(spawnSync('mkfifo', [join(dir, 'fifo.h')]).status, 0);
-    const r = runCpp('#include "fifo.h"\nBEGIN { }\n', [`-I${dir}`], false, limits, 'ignore');
+    const r = await runCpp('#include "fifo.h"\nBEGIN { }\n', [`-I${dir}`], false, limits, 'ignore');
     assert.deepEqual(r, { error: 'Preprocessor failed to process input program: time limit of 2 s exceeded' });
     assert.deepEqual(leftover(dir), []);
   } finally {
@@ -70,11 +70,11 @@ test('an #include that never ends: the time limit stops cpp and cc1', { timeout:
   }
 });
 
-test('a header that includes itself twice: stopped too', { timeout: 120_000, skip: noGroup }, () => {
+test('a header that includes itself twice: stopped too', { timeout: 120_000, skip: noGroup }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dtrace-cpp-'));
   try {
     writeFileSync(join(dir, 'self.h'), '#include "self.h"\n#include "self.h"\n');
-    const r = runCpp('#include "self.h"\nBEGIN { }\n', [`-I${dir}`], false, limits, 'ignore');
+    const r = await runCpp('#include "self.h"\nBEGIN { }\n', [`-I${dir}`], false, limits, 'ignore');
     assert.ok(typeof r !== 'string' && r.error.startsWith('Preprocessor failed to process input program: '), JSON.stringify(r));
     assert.deepEqual(leftover(dir), []);
   } finally {
@@ -103,14 +103,14 @@ test('dtrace killed while cpp runs: cpp and cc1 go with it', { timeout: 120_000,
   }
 });
 
-test('output past the cap stops cpp and cc1', { timeout: 120_000, skip: noGroup }, () => {
+test('output past the cap stops cpp and cc1', { timeout: 120_000, skip: noGroup }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dtrace-cpp-'));
   try {
     // 2^22 copies of a 9-byte word: 36 MB of output from a few lines
     let text = '#define X0 abcdefgh\n';
     for (let i = 1; i <= 22; i++) text += `#define X${i} X${i - 1} X${i - 1}\n`;
     text += 'X22\n';
-    const r = runCpp(text, [`-I${dir}`], false, limits, 'ignore');
+    const r = await runCpp(text, [`-I${dir}`], false, limits, 'ignore');
     assert.deepEqual(r, { error: 'Preprocessor failed to process input program: output limit of 1 MB exceeded' });
     assert.deepEqual(leftover(dir), []);
   } finally {

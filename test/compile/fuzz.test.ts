@@ -17,11 +17,11 @@ const seeds = seedPrograms(join(root, 'test', 'e2e', 'cases'));
 const programs = mutants(seeds, 8, 400);
 
 // the time limits are hang guards only: nothing here asserts how fast the compiler is
-test('400 mutated programs compile or give a DTrace error', { timeout: 300_000 }, () => {
+test('400 mutated programs compile or give a DTrace error', { timeout: 300_000 }, async () => {
   const bad: string[] = [];
   const kinds = { ok: 0, error: 0, internal: 0 };
   for (const p of programs) {
-    const o = compileProgram(p);
+    const o = await compileProgram(p);
     kinds[o.kind]++;
     if (o.kind === 'internal') bad.push(`${p.name} [${p.ops.join(' ')}]: ${o.message}`);
     else if (o.kind === 'error') assert.match(o.message, /^dtrace: /);

@@ -254,7 +254,7 @@ const stop: ProxyHandler<object> = {
  * it at the first thing it touches: deep generated code fails when V8 compiles it, at the first
  * firing. Returns what dtrace would print, or "internal" for anything that is not a DTrace error.
  */
-export function compileProgram(p: Program): Outcome {
+export async function compileProgram(p: Program): Promise<Outcome> {
   const t0 = process.hrtime.bigint();
   const done = (kind: Outcome['kind'], message: string): Outcome => ({ kind, message, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
   const opts = new Options();
@@ -280,7 +280,7 @@ export function compileProgram(p: Program): Outcome {
   }
   let text = p.text;
   if (cpp) {
-    const r = runCpp(text, defs, false, undefined, 'ignore');
+    const r = await runCpp(text, defs, false, undefined, 'ignore');
     if (typeof r !== 'string') return done('error', `dtrace: failed to compile script ${p.name}: ${r.error}`);
     text = r;
   }

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ownerTag } from '../../src/kernel/identity.js';
 import { KprobeSet, RETURN_FETCH_ARGS, entryFetchArgs, reapStaleKprobes } from '../../src/kernel/kprobes.js';
 
 function fakeRoot(contents = ''): string {
@@ -32,7 +33,9 @@ test('probes go in the process\'s own group, under names the kernel accepts, and
     { symbol: 'vfs.read', isReturn: false, fetch: [] },
   ]);
   assert.deepEqual(names, ['vfs_read_entry', 'vfs_read_return', 'vfs_read_2_entry']);
-  const g = `dtrace_ts_${process.pid}`;
+  // the group names this process: its pid, PID namespace and start time
+  const g = `dtrace_ts_${ownerTag('_')}`;
+  assert.match(g, new RegExp(`^dtrace_ts_${process.pid}_\\d+_\\d+$`));
   assert.equal(
     readFileSync(join(root, 'kprobe_events'), 'latin1'),
     `p:${g}/vfs_read_entry vfs_read arg0=%di:u64\nr:${g}/vfs_read_return vfs_read retval=$retval:u64\np:${g}/vfs_read_2_entry vfs.read \n`,

@@ -48,8 +48,8 @@ export class Tracing {
   private err: Buffer[] = [];
   private readonly done: Promise<Result>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [cli, ...args], {
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeFlags, cli, ...args], {
       cwd: root,
       env: { ...process.env, LANG: 'C', TZ: 'UTC', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

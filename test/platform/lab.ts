@@ -28,7 +28,8 @@ export function kprobesOf(pid: number): string[] {
   try {
     return readFileSync(join(TRACEFS, 'kprobe_events'), 'latin1')
       .split('\n')
-      .filter((l) => l.includes(`:dtrace_ts_${pid}/`));
+      // dtrace_ts_<pid>_<pid namespace>_<start time>/event
+      .filter((l) => new RegExp(`^[pr]\\d*:dtrace_ts_${pid}_\\d+_\\d+/`).test(l));
   } catch {
     return [];
   }

@@ -2,6 +2,7 @@
 // out, and a dtrace killed with SIGKILL leaves them for the next dtrace to remove.
 
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Tracing, instancesOf, runDtrace } from '../live/harness.js';
 import { READY_MS, kprobesOf, skipUnless } from './lab.js';
@@ -13,6 +14,21 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     assert.equal(kprobesOf(d.child.pid!).length, 3);
     const r = await d.stop(sig);
     assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(instancesOf(r.pid), []);
+    assert.deepEqual(kprobesOf(r.pid), []);
+  });
+}
+
+// the others end dtrace by their default action, after it removed everything
+for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGTRAP'] as const) {
+  test(`${sig} removes the instance and the kprobe events, then ends dtrace by ${sig}`, { skip: skipUnless('kprobes') }, async () => {
+    const d = new Tracing(['-n', 'fbt::vfs_read:entry { @ = count(); }']);
+    // no core file from the signals that dump one
+    spawnSync('prlimit', ['--pid', String(d.child.pid), '--core=0:0']);
+    await d.ready(READY_MS);
+    assert.equal(kprobesOf(d.child.pid!).length, 1);
+    const r = await d.stop(sig, 0);
+    assert.equal(r.signal, sig, r.stderr);
     assert.deepEqual(instancesOf(r.pid), []);
     assert.deepEqual(kprobesOf(r.pid), []);
   });
