@@ -11,7 +11,7 @@ import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
-import { FormatPlan, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
+import { FormatPlan, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint } from './trace-format-print.js';
 import { formatTraceValue, formatTracemem } from './trace-format.js';
@@ -707,19 +707,47 @@ export class Runtime {
   }
 
   printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
-    void ctx;
     for (const a of args) if (a === null) throw new S.DFault(S.FLT_BADADDR, 0n);
-    this.put(formatPrintf(plan, args as Value[]));
+    let text: string;
+    try {
+      text = formatPrintf(plan, args as Value[]);
+    } catch (e) {
+      text = this.formatFailed(ctx, e);
+    }
+    this.put(text);
   }
 
   printa(ctx: ProbeContext, plan: FormatPlan | null, ids: number[]): void {
-    void ctx;
     const aggs = ids.map((i) => this.aggs[i]);
     if (plan === null) {
       this.put(formatPrintaRows(aggs, this.sortOptions()));
       return;
     }
-    this.put(this.formatPrintaWith(plan, aggs));
+    let text: string;
+    try {
+      text = this.formatPrintaWith(plan, aggs);
+    } catch (e) {
+      text = this.formatFailed(ctx, e);
+    }
+    this.put(text);
+  }
+
+  /**
+   * A record printf(3) could not format: DTrace's consumer reports it against the enabling
+   * (dt_handle_liberr) and the clause's other actions stand, as they ran when the probe fired.
+   * What was formatted before the failing conversion is printed, as dtrace prints it piece by
+   * piece. Returns that text.
+   */
+  private formatFailed(ctx: ProbeContext, e: unknown): string {
+    if (!(e instanceof PrintfDataError)) throw e;
+    this.libraryError(ctx, e.message);
+    return e.partial;
+  }
+
+  /** An error found by the consumer rather than in probe context (dt_handle_liberr's text). */
+  libraryError(ctx: ProbeContext, msg: string): void {
+    const p = ctx.probe;
+    this.warn(`error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): ${msg}`);
   }
 
   private formatPrintaWith(plan: FormatPlan, aggs: Aggregation[]): string {
@@ -775,10 +803,7 @@ export class Runtime {
       this.opts.set(name, value === undefined ? null : value, 'running');
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      const p = ctx.probe;
-      this.warn(
-        `error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): couldn't set option "${name}" to "${value ?? '1'}": ${reason}`,
-      );
+      this.libraryError(ctx, `couldn't set option "${name}" to "${value ?? '1'}": ${reason}`);
     }
   }
 
