@@ -10,7 +10,8 @@ import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from './context.js';
 import { ClauseAbort, Runtime, faultMessage } from './runtime.js';
-import { DFault } from './subr.js';
+import { PrintfDataError } from './printf.js';
+import { DFault, FLT_NOSCRATCH } from './subr.js';
 
 /** One enabled clause on one probe (an ECB). */
 interface Enabling {
@@ -36,6 +37,11 @@ function readComm(): string {
   } catch {
     return 'node';
   }
+}
+
+/** V8's RangeErrors for a string, array or buffer it could not make (too long, no memory). */
+function isAllocationFailure(err: unknown): boolean {
+  return err instanceof RangeError && /^(Invalid (string|array|typed array|array buffer) length|Array buffer allocation failed)/.test(err.message);
 }
 
 /** Poll interval of the kernel buffers when switchrate is not set: small enough not to lose events. */
@@ -223,14 +229,26 @@ export class Session implements FiringEnv {
         e.clause.fn(ctx);
       } catch (err) {
         rt.abortRecord();
-        if (err instanceof DFault) this.fault(ctx, e, err);
-        else if (!(err instanceof ClauseAbort)) throw err;
+        this.clauseFailed(ctx, e, err);
       }
       // once exit() has run, the rest of the firing's clauses do not
       if (rt.exitReq.requested && def !== this.dtrace.end) break;
     }
     rt.endFiring();
     if (rt.exitReq.requested && !this.stopping) this.stop();
+  }
+
+  /**
+   * What ends a clause early ends only that clause, never the run: a fault as DTrace reports it;
+   * a failed allocation as the fault DTrace has for it (no scratch space left); anything else as
+   * an error of the consumer against the enabling.
+   */
+  private clauseFailed(ctx: ProbeContext, e: Enabling, err: unknown): void {
+    if (err instanceof ClauseAbort) return;
+    if (err instanceof DFault) this.fault(ctx, e, err);
+    else if (isAllocationFailure(err)) this.fault(ctx, e, new DFault(FLT_NOSCRATCH, 0n));
+    else if (err instanceof PrintfDataError) this.rt.libraryError(ctx, err.message);
+    else this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   /** A fault in a clause: DTrace's error message, then the ERROR probe fires. */
@@ -265,8 +283,7 @@ export class Session implements FiringEnv {
           x.clause.fn(ec);
         } catch (err) {
           this.rt.abortRecord();
-          if (err instanceof DFault) this.dblErrors++;
-          else throw err;
+          this.clauseFailed(ec, x, err);
         }
       }
     } finally {
