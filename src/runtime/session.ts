@@ -342,7 +342,14 @@ export class Session implements FiringEnv {
     this.reportDrops();
     const rt = this.rt;
     rt.out.write('\n');
-    rt.out.write(rt.finalAggregations());
+    try {
+      rt.out.write(rt.finalAggregations());
+    } catch (e) {
+      // a record too large to print (a huge strsize dumped in hex): dtrace(1)'s own failure
+      if (!isAllocationFailure(e)) throw e;
+      this.warn('failed to print aggregations: Memory allocation failure');
+      rt.exitReq.status = 1;
+    }
     rt.out.flush();
     this.resolveDone?.();
   }
