@@ -314,6 +314,11 @@ export class Options {
     return this.values.get(name) ?? UNSET;
   }
 
+  /** Lowers a size option to what could be had (bufresize=auto). */
+  setSize(name: string, v: bigint): void {
+    this.values.set(name, v);
+  }
+
   /** A set boolean-ish option (anything but UNSET). */
   flag(name: string): boolean {
     return this.get(name) !== UNSET;

@@ -3,7 +3,9 @@
 
 import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
 import { readProc } from '../kernel/procfs.js';
-import { AggFn, Aggregation, KeyType, OpaqueKeyType, createAggregation } from './aggregate.js';
+import { AggFn, AggSpace, Aggregation, KeyType, OpaqueKeyType, aggDataBytes, aggTupleBytes, createAggregation } from './aggregate.js';
+import { aggCapacity } from './buffers.js';
+import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogram.js';
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { kernelAddress, kernelSymbols } from '../kernel/ksyms.js';
@@ -89,6 +91,8 @@ export class Runtime {
   readonly dyn: DynSpace;
   tls!: ThreadLocals;
   readonly aggs: Aggregation[] = [];
+  /** the aggregation buffer (aggsize) every aggregation's entries share */
+  readonly aggSpace = new AggSpace(Infinity);
   readonly mem: Memory;
   readonly exitReq = new ExitRequest();
   private readonly specs: Speculation[] = [];
@@ -144,6 +148,8 @@ export class Runtime {
       else this.G[g.id] = g.zero();
     }
     this.tls = new ThreadLocals(this.dyn, tls.sizes, tls.keyCounts);
+    const rec = aggRecordSizes(aggs);
+    if (rec !== null) this.aggSpace.limit = aggCapacity(this.opts.get('aggsize'), rec);
     for (const a of aggs) {
       if (this.aggs[a.id]) continue;
       const p = a.params.map(Number);
@@ -154,7 +160,7 @@ export class Runtime {
         keys: a.keys.map(keyTypeOf),
         lquantize: a.fn === 'lquantize' ? { base: p[0], limit: p[1], step: p[2] } : undefined,
         llquantize: a.fn === 'llquantize' ? { factor: p[0], lmag: p[1], hmag: p[2], steps: p[3] } : undefined,
-      });
+      }, this.aggSpace);
     }
   }
 
@@ -167,6 +173,7 @@ export class Runtime {
 
   /** Called before the clauses of one probe firing run. */
   startFiring(ctx: ProbeContext): void {
+    this.aggSpace.cpu = ctx.cpu;
     ctx.timestamp = -1n;
     this.strtokState.reset();
     ctx.L.length = 0;
@@ -991,6 +998,32 @@ function keyTypeOf(t: DType): KeyType {
     if (u.name === '_symaddr' || u.name === '_usymaddr') return SYM_KEY;
   }
   return t;
+}
+
+/**
+ * The largest key record and data record among the aggregations, as DTrace sizes them (the
+ * entries of the aggregation buffer are that big), with the most keys any has; null if none.
+ */
+export function aggRecordSizes(aggs: readonly AggSpec[]): { tuple: number; data: number; nkeys: number } | null {
+  if (aggs.length === 0) return null;
+  let tuple = 0;
+  let data = 0;
+  let nkeys = 0;
+  for (const a of aggs) {
+    const p = a.params.map(Number);
+    const nb =
+      a.fn === 'quantize'
+        ? QUANTIZE_NBUCKETS
+        : a.fn === 'lquantize'
+          ? new LQuantizeParams(p[0], p[1], p[2] ?? 1).nbuckets
+          : a.fn === 'llquantize'
+            ? new LLQuantizeParams(p[0], p[1], p[2], p[3]).nbuckets
+            : 0;
+    tuple = Math.max(tuple, aggTupleBytes(a.keys.map(keyTypeOf)));
+    data = Math.max(data, aggDataBytes(AGG_FNS[a.fn], nb));
+    nkeys = Math.max(nkeys, a.keys.length);
+  }
+  return { tuple, data, nkeys };
 }
 
 const AGG_FNS: Record<string, AggFn> = {

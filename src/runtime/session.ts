@@ -59,7 +59,7 @@ export class Session implements FiringEnv {
   private stopped = false;
   private inError = false;
   private dblErrors = 0;
-  private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0 };
+  private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0, agg: [] as number[] };
   private resolveDone: (() => void) | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   /** called once tracing is live and BEGIN has run (to let -c processes go) */
@@ -368,6 +368,13 @@ export class Session implements FiringEnv {
     report(rt.specBusy, r.specBusy, 'DTRACEDROP_SPECBUSY', 'failed speculation', ' (available buffer(s) still busy)');
     report(rt.specUnavail, r.specUnavail, 'DTRACEDROP_SPECUNAVAIL', 'failed speculation', ' (no speculative buffer available)');
     report(this.dblErrors, r.dbl, 'DTRACEDROP_DBLERROR', 'error', ' in ERROR probe enabling');
+    // dt_handle_cpudrop's words for the aggregation buffer, per CPU
+    const aggDrops = rt.aggSpace.drops;
+    for (let cpu = 0; cpu < aggDrops.length; cpu++) {
+      const n = (aggDrops[cpu] ?? 0) - (r.agg[cpu] ?? 0);
+      if (n > 0) this.warn(`${tag('DTRACEDROP_AGGREGATION')}${n} aggregation drop${n > 1 ? 's' : ''} on CPU ${cpu}`);
+      r.agg[cpu] = aggDrops[cpu] ?? 0;
+    }
     r.dyn = rt.dyn.drops;
     r.spec = rt.specDrops;
     r.specBusy = rt.specBusy;
