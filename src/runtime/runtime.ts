@@ -96,6 +96,9 @@ export class Runtime {
   readonly mem: Memory;
   readonly exitReq = new ExitRequest();
   private readonly specs: Speculation[] = [];
+  private readonly nspec: number;
+  /** speculations committed or discarded in this firing: free again once it ends */
+  private readonly drained: Speculation[] = [];
   /** speculation drops by kind */
   specDrops = 0;
   specUnavail = 0;
@@ -123,8 +126,9 @@ export class Runtime {
     this.dyn = new DynSpace(Number(opts.get('dynvarsize')));
     this.mem = new Memory(Math.max(8, opts.num('scratchsize')), () => this.strsize);
     this.mem.viewSource = (kind, id) => this.buildView(kind, id);
-    const nspec = Math.max(0, opts.num('nspec'));
-    for (let i = 0; i <= nspec; i++) this.specs.push(new Speculation());
+    // speculation buffers are made when first needed, up to nspec (none is ID 0)
+    this.nspec = Math.max(0, opts.num('nspec'));
+    this.specs.push(new Speculation());
     const now = process.hrtime.bigint();
     this.bootWallNs = BigInt(Date.now()) * 1_000_000n - now;
   }
@@ -879,18 +883,25 @@ export class Runtime {
 
   speculation(ctx: ProbeContext): number {
     void ctx;
-    for (let i = 1; i < this.specs.length; i++) {
-      const s = this.specs[i];
-      if (!s.active && !s.draining) {
-        s.active = true;
-        s.records = [];
-        s.size = 0;
-        return i;
-      }
+    const specs = this.specs;
+    let i = 1;
+    for (; i < specs.length; i++) {
+      const s = specs[i];
+      if (!s.active && !s.draining) break;
     }
-    if (this.specs.slice(1).some((s) => s.draining)) this.specBusy++;
-    else this.specUnavail++;
-    return 0;
+    if (i === specs.length) {
+      if (i > this.nspec) {
+        if (this.drained.length > 0) this.specBusy++;
+        else this.specUnavail++;
+        return 0;
+      }
+      specs.push(new Speculation());
+    }
+    const s = specs[i];
+    s.active = true;
+    s.records = [];
+    s.size = 0;
+    return i;
   }
 
   /** speculate(): the rest of the clause records into speculation `id`; an ID that names no
@@ -903,30 +914,36 @@ export class Runtime {
 
   commit(ctx: ProbeContext, id: number): void {
     void ctx;
-    if (id < 0 || id >= this.specs.length) throw new S.DFault(S.FLT_ILLOP, 0n);
+    if (id < 0 || id > this.nspec) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
     for (const r of s.records) this.emitRecord(r);
-    s.records = [];
-    s.size = 0;
-    s.active = false;
-    s.draining = true;
+    this.drain(s);
   }
 
   discard(ctx: ProbeContext, id: number): void {
     void ctx;
-    if (id < 0 || id >= this.specs.length) throw new S.DFault(S.FLT_ILLOP, 0n);
+    if (id < 0 || id > this.nspec) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
+    this.drain(s);
+  }
+
+  private drain(s: Speculation): void {
     s.records = [];
     s.size = 0;
     s.active = false;
     s.draining = true;
+    this.drained.push(s);
   }
 
   /** After a probe firing: committed and discarded speculations become free again. */
   endFiring(): void {
-    for (const s of this.specs) s.draining = false;
+    const d = this.drained;
+    if (d.length > 0) {
+      for (let i = 0; i < d.length; i++) d[i].draining = false;
+      d.length = 0;
+    }
     this.pendingTls = null;
   }
 }
