@@ -384,7 +384,11 @@ export class Session implements FiringEnv {
 
   private lateReadsTold = false;
 
-  /** Events the kernel's buffers could not hold, per CPU, as DTrace reports principal drops. */
+  /**
+   * Events the kernel's buffers could not hold, per CPU: the probes' as DTrace reports principal
+   * drops; dtrace's own (the process table's, in a buffer of their own) apart, since they are no
+   * probe's, but said, since what the table did not see it may get wrong.
+   */
   private reportKernelDrops(): void {
     const k = this.kernel;
     if (!k) return;
@@ -394,6 +398,9 @@ export class Session implements FiringEnv {
       this.warn('copyin()/copyinstr() of an address no probe copied as it fired read the memory when the event was handled: it may have changed since');
     }
     const tag = this.rt.opts.flag('droptags') ? '[DTRACEDROP_PRINCIPAL] ' : '';
-    k.checkDrops((cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`));
+    k.checkDrops(
+      (cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`),
+      (cpu, n) => this.warn(`${n} process table event${n > 1 ? 's' : ''} dropped on CPU ${cpu} (execname, ppid and uid of new processes may be wrong)`),
+    );
   }
 }
