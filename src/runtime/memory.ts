@@ -281,9 +281,7 @@ export class Memory {
    * Past the end of the allocated scratch is an invalid size; outside it, an invalid address.
    */
   bcopy(src: bigint, dst: bigint, size: bigint): void {
-    const n = BigInt.asIntN(64, size);
-    if (n < 0n || n > BigInt(this.scratchSize - SCRATCH_START)) throw new DFault(FLT_BADSIZE, BigInt.asUintN(64, size));
-    const len = Number(n);
+    const len = this.copySize(size);
     let data: Uint8Array;
     if (this.isScratch(src)) {
       const off = this.allocaAccess(src, len, size);
@@ -293,6 +291,17 @@ export class Memory {
     }
     const at = this.allocaAccess(dst, len, size);
     this.buf.set(data, at);
+  }
+
+  /**
+   * The size of a copy into scratch (bcopy, copyin, copyinto), checked before anything is read,
+   * as Oracle DTrace checks it: negative, or more than the scratch space, is an invalid size (a
+   * size from traced data must not make dtrace read gigabytes first).
+   */
+  copySize(size: bigint): number {
+    const n = BigInt.asIntN(64, size);
+    if (n < 0n || n > BigInt(this.scratchSize - SCRATCH_START)) throw new DFault(FLT_BADSIZE, BigInt.asUintN(64, size));
+    return Number(n);
   }
 
   /** Whether an address is an alloca() pointer: an offset into the scratch space. */

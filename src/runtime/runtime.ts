@@ -559,7 +559,7 @@ export class Runtime {
   }
 
   copyin(ctx: ProbeContext, addr: bigint, size: bigint): bigint {
-    const n = Number(size);
+    const n = this.mem.copySize(size);
     const b = this.userBytes(ctx, addr, n, true);
     if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
     const dst = this.mem.alloca(size);
@@ -575,7 +575,7 @@ export class Runtime {
   }
 
   copyinto(ctx: ProbeContext, addr: bigint, size: bigint, dst: bigint): void {
-    const n = Number(size);
+    const n = this.mem.copySize(size);
     const b = this.userBytes(ctx, addr, n, true);
     if (b.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(b.length));
     this.mem.copyIn(dst, b, n);
