@@ -22,7 +22,8 @@ import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
 import { openOutputFile } from '../runtime/output-file.js';
-import { Runtime } from '../runtime/runtime.js';
+import { type AggSpec, Runtime, aggRecordSizes } from '../runtime/runtime.js';
+import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
 import { Session } from '../runtime/session.js';
 import type { Value } from '../runtime/values.js';
 import { runChild } from './child.js';
@@ -343,7 +344,8 @@ export async function main(argv: string[]): Promise<number> {
   if (clauses.some((c) => c.checked.destructive) && !opts.flag('destructive')) {
     return fail('could not enable tracing: Destructive actions not allowed');
   }
-  if (!buffersFit(opts, compiler)) return fail('could not enable tracing: Enabling exceeds size of buffer');
+  const refusal = sizeBuffers(opts, bufferNeeds(compiler, clauses), (m) => stderr(`${PROG}: ${m}\n`));
+  if (refusal !== null) return fail(`could not enable tracing: ${refusal}`);
 
   const outFd = openOut();
   if (outFd === null) return E_ERROR;
@@ -377,9 +379,7 @@ export async function main(argv: string[]): Promise<number> {
   rt.init(
     globals,
     { sizes: tlsSizes, keyCounts: tlsKeys },
-    [...syms.aggs.values()]
-      .filter((a) => a.fn !== null)
-      .map((a) => ({ name: a.name, id: a.id, fn: a.fn!, keys: a.keys ?? [], params: a.params })),
+    aggSpecs(compiler),
   );
   const T = compiler.types;
   const psinfo = T.lookup('psinfo_t');
@@ -418,17 +418,22 @@ function reapLeftovers(): void {
   if (root !== null) reapStale(root);
 }
 
-/** The smallest record a probe can write: DTrace refuses buffers that cannot hold one. */
-const MIN_RECORD = 64;
+function aggSpecs(compiler: Compiler): AggSpec[] {
+  return [...compiler.syms.aggs.values()]
+    .filter((a) => a.fn !== null)
+    .map((a) => ({ name: a.name, id: a.id, fn: a.fn!, keys: a.keys ?? [], params: a.params }));
+}
 
-/** Whether the principal, aggregation and dynamic-variable buffers can hold what the program stores. */
-function buffersFit(opts: Options, compiler: Compiler): boolean {
-  if (opts.get('bufsize') < BigInt(MIN_RECORD)) return false;
+/** What the program stores in the buffers its size options declare. */
+function bufferNeeds(compiler: Compiler, clauses: CompiledClause[]): BufferNeeds {
   const syms = compiler.syms;
-  if (syms.aggs.size > 0 && opts.get('aggsize') < BigInt(MIN_RECORD)) return false;
   const assocs = [...syms.globals.values()].filter((v) => v.kind === 'assoc');
-  if (assocs.length > 0 && opts.get('dynvarsize') < BigInt(dynvarSlotSize(assocs))) return false;
-  return true;
+  return {
+    aggRecord: aggRecordSizes(aggSpecs(compiler)),
+    dynvars: assocs.length > 0 || syms.tls.size > 0,
+    dynvarSlot: assocs.length > 0 ? dynvarSlotSize(assocs) : 0,
+    speculates: clauses.some((c) => c.plan.speculates),
+  };
 }
 
 function zeroFactory(code: string): () => Value | null {

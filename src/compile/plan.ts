@@ -26,6 +26,8 @@ export interface ClausePlan {
   userMemory: boolean;
   /** arguments the clause passes straight to copyinstr() (probes that can fetch strings when they fire) */
   stringArgs: Set<number>;
+  /** the clause calls speculation() (the session then needs speculation buffers) */
+  speculates: boolean;
   /**
    * Conjuncts of the predicate a kernel filter can evaluate. The predicate is their AND with
    * `rest`; when `rest` is null the kernel filter is the whole predicate.
@@ -37,7 +39,7 @@ export interface ClausePlan {
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, stringArgs: new Set(), kernel: [], rest: null };
+  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], rest: null };
   const c = cc.clause;
   const seen: Inlines = { seen: new Set(), todo: [] };
   if (c.predicate) {
@@ -148,6 +150,7 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;
       if (e.name === 'copyin' || e.name === 'copyinstr' || e.name === 'copyinto') plan.userMemory = true;
+      if (e.name === 'speculation') plan.speculates = true;
       if (e.name === 'copyinstr') {
         const arg = builtinField(e.args[0]);
         if (arg !== null && /^arg\d$/.test(arg)) plan.stringArgs.add(Number(arg.slice(3)));

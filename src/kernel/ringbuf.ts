@@ -32,6 +32,8 @@ export interface EventSink {
  */
 export class EventQueue {
   fd = -1;
+  /** the tracefs instance whose ring this is (null: the reader's own, or another source's) */
+  instance: TraceInstance | null = null;
   pages: Buffer[] = [];
   views: DataView[] = [];
   npages = 0;
@@ -179,6 +181,18 @@ export class RingReader {
   }
 
   /**
+   * Reads another tracefs instance's rings too (before open()), merged in the same time order;
+   * its records are never peekNext()'s (a stack trace follows its event in the first instance).
+   */
+  addInstance(instance: TraceInstance, cpus: number[]): void {
+    const more = cpus.map((c) => new EventQueue(c, this.pageSize));
+    for (const q of more) q.instance = instance;
+    // ahead of the first instance's: at the same instant, what it announces comes first
+    this.bufs.unshift(...more);
+    this.queues = [...this.bufs, ...this.sources.flatMap((s) => s.queues)];
+  }
+
+  /**
    * The record after the one being handled on `cpu` (where a trigger writes its stack trace),
    * if it has been read; it is still handed to the sink in its turn.
    */
@@ -193,7 +207,7 @@ export class RingReader {
   }
 
   open(): void {
-    for (const b of this.bufs) b.fd = this.instance.openRaw(b.cpu, constants.O_RDONLY | constants.O_NONBLOCK);
+    for (const b of this.bufs) b.fd = (b.instance ?? this.instance).openRaw(b.cpu, constants.O_RDONLY | constants.O_NONBLOCK);
   }
 
   close(): void {

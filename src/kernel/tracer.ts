@@ -38,6 +38,9 @@ export function cstring(page: Buffer, off: number, max: number): string {
   return page.toString('latin1', off, end);
 }
 
+/** Per-CPU buffer of the bookkeeping instance: its events (task creation, exec, exit) are few. */
+const OWN_BUFFER_KB = 1024;
+
 /** Frames of the tracing machinery itself, at the top of a trigger's stack trace. */
 const TRACING_FRAME = /`(trace_event_raw_event_|__traceiter_|perf_trace_|__bpf_trace_|ftrace_syscall_|trace_call_bpf|event_triggers_)/;
 
@@ -49,7 +52,8 @@ export class KernelTracer implements EventSink {
   private kprobeSet: KprobeSet | null = null;
   private reader: RingReader | null = null;
   private readonly handlers: Array<EventHandler | undefined> = [];
-  private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean }> = [];
+  /** `user`: a probe uses the event (else only dtrace's own bookkeeping does) */
+  private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean; user: boolean }> = [];
   /** the kernel_stack record a stacktrace trigger writes after its event, and its layout */
   private stackId = -1;
   private stackSizeAt = 0;
@@ -59,6 +63,13 @@ export class KernelTracer implements EventSink {
   private readonly stacked = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly droppedSeen = new Map<number, number>();
+  /**
+   * The instance of the events only dtrace's bookkeeping uses (the process table's): apart, so
+   * that what the kernel drops of them is not counted as drops of the user's probes, and a
+   * flood of the user's events cannot crowd them out.
+   */
+  private own: TraceInstance | null = null;
+  private readonly ownDroppedSeen = new Map<number, number>();
   /** called after each batch of events (to flush output) */
   onBatch: (() => void) | null = null;
 
@@ -85,6 +96,15 @@ export class KernelTracer implements EventSink {
    * `first`: runs before the handlers already there (bookkeeping probes rely on).
    */
   subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false, first = false): void {
+    this.add(system, event, filter, handler, stack, first, true);
+  }
+
+  /** dtrace's own use of an event (the process table's): no filter, no stack, not a probe's. */
+  private subscribeOwn(system: string, event: string, handler: EventHandler, first = false): void {
+    this.add(system, event, null, handler, false, first, false);
+  }
+
+  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean): void {
     const f = this.format(system, event);
     if (stack) this.stacked.add(f.id);
     if (stack && this.stackId < 0) {
@@ -104,10 +124,11 @@ export class KernelTracer implements EventSink {
       const e = this.enabled.find((x) => x.system === system && x.event === event);
       if (e && e.filter !== filter) e.filter = null;
       if (e && stack) e.stack = true;
+      if (e && user) e.user = true;
       return;
     }
     this.handlers[f.id] = handler;
-    this.enabled.push({ system, event, filter, stack });
+    this.enabled.push({ system, event, filter, stack, user });
   }
 
   /** The kprobe events of this dtrace (fbt), created on first use; teardown() removes them. */
@@ -137,10 +158,7 @@ export class KernelTracer implements EventSink {
   private startTracing(bufferKb: number, pollMs: number): void {
     reapStale(this.root);
     this.procs.snapshot();
-    const inst = (this.instance = TraceInstance.create(this.root));
-    inst.write('trace_options', 'nooverwrite');
-    inst.setBufferSizeKb(bufferKb);
-    if (this.onlyPid > 0) inst.limitToProcess(this.onlyPid);
+    const inst = (this.instance = this.newInstance(bufferKb));
     const cpus = inst.cpus();
     const reader = (this.reader = new RingReader(inst, cpus, inst.subbufSize(), readPageLayout(this.root)));
     // events whose user memory D code reads come from capture programs, with their copies
@@ -148,22 +166,46 @@ export class KernelTracer implements EventSink {
     // starts, so that every event has its copies
     const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id));
     if (captured !== null) reader.addSource(captured);
-    for (const e of this.enabled) {
-      if (this.user.captures(this.format(e.system, e.event).id)) continue;
+    const traced = this.enabled.filter((e) => !this.user.captures(this.format(e.system, e.event).id));
+    // an event a probe uses too stays with the probe's: it is the probe's event that is lost
+    const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
+    for (const e of traced) {
+      const target = e.user ? inst : own!;
       try {
-        if (e.stack) inst.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
-        inst.enableEvent(e.system, e.event, e.filter);
+        if (e.stack) target.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
+        target.enableEvent(e.system, e.event, e.filter);
       } catch (err) {
         // a filter the kernel refuses only costs speed: user space runs every predicate anyway
         if (e.filter === null) throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: ${(err as Error).message}`);
-        inst.write(`events/${e.system}/${e.event}/filter`, '0');
-        inst.enableEvent(e.system, e.event, null);
+        target.write(`events/${e.system}/${e.event}/filter`, '0');
+        target.enableEvent(e.system, e.event, null);
       }
     }
+    if (own) reader.addInstance(own, own.cpus());
     reader.open();
     for (const c of cpus) this.droppedSeen.set(c, inst.droppedOn(c));
+    if (own) for (const c of own.cpus()) this.ownDroppedSeen.set(c, own.droppedOn(c));
+    // the process table first, so that it knows the tasks the probes' first events come from
+    if (own) own.start();
     inst.start();
     this.timer = setInterval(() => this.poll(), Math.max(1, pollMs));
+  }
+
+  private newInstance(bufferKb: number): TraceInstance {
+    const inst = TraceInstance.create(this.root);
+    try {
+      inst.write('trace_options', 'nooverwrite');
+      inst.setBufferSizeKb(bufferKb);
+      if (this.onlyPid > 0) inst.limitToProcess(this.onlyPid);
+    } catch (e) {
+      try {
+        inst.remove();
+      } catch {
+        // the next dtrace reaps it
+      }
+      throw e;
+    }
+    return inst;
   }
 
   /** Offset of common_pid (the thread id) in every event's record, from the published format. */
@@ -184,17 +226,17 @@ export class KernelTracer implements EventSink {
       const pidAt = this.pidOffset(f);
       // psinfo_t's pr_psargs holds 80 bytes: 8 arguments of up to 80 fill it
       const [at] = this.user.want(f, [{ ptrOffset: argv.offset, maxLen: 80, argvSlots: 8 }]);
-      this.subscribe('syscalls', event, null, (_c, page, v, o) => {
+      this.subscribeOwn('syscalls', event, (_c, page, v, o) => {
         if (!this.user.captures(f.id)) return;
         const tid = v.getInt32(o + pidAt, true);
         const got = this.user.take(tid, f.id, page, v, o);
         const argv = got.n > at ? got.texts[at] : null;
         if (argv !== null) procs.execCalled(tid, argv);
-      }, false, true);
+      }, true);
     }
     const ex = this.format('sched', 'sched_process_exec');
     const exPid = this.pidOffset(ex);
-    this.subscribe('sched', 'sched_process_exec', null, (_c, _p, v, o) => procs.execDone(v.getInt32(o + exPid, true)), false, true);
+    this.subscribeOwn('sched', 'sched_process_exec', (_c, _p, v, o) => procs.execDone(v.getInt32(o + exPid, true)), true);
   }
 
   /** Keeps the process table right: new tasks, renames, exits. */
@@ -205,21 +247,21 @@ export class KernelTracer implements EventSink {
     const ntComm = nt.fields.find((f) => f.name === 'comm')!.offset;
     const ntFlags = nt.fields.find((f) => f.name === 'clone_flags')!.offset;
     const ntParent = this.pidOffset(nt);
-    this.subscribe('task', 'task_newtask', null, (_c, page, v, o) => {
+    this.subscribeOwn('task', 'task_newtask', (_c, page, v, o) => {
       procs.newTask(v.getInt32(o + ntParent, true), v.getInt32(o + ntPid, true), cstring(page, o + ntComm, 16), v.getBigUint64(o + ntFlags, true));
     });
     const rn = this.format('task', 'task_rename');
     const rnPid = rn.fields.find((f) => f.name === 'pid')?.offset;
     const rnComm = rn.fields.find((f) => f.name === 'newcomm')!.offset;
     const rnCommon = this.pidOffset(rn);
-    this.subscribe('task', 'task_rename', null, (_c, page, v, o) => {
+    this.subscribeOwn('task', 'task_rename', (_c, page, v, o) => {
       const tid = v.getInt32(o + (rnPid ?? rnCommon), true);
       procs.rename(tid, cstring(page, o + rnComm, 16));
     });
     const ex = this.format('sched', 'sched_process_exit');
     const exPid = ex.fields.find((f) => f.name === 'pid')?.offset ?? this.pidOffset(ex);
     const exComm = ex.fields.find((f) => f.name === 'comm')?.offset;
-    this.subscribe('sched', 'sched_process_exit', null, (_c, page, v, o) => {
+    this.subscribeOwn('sched', 'sched_process_exit', (_c, page, v, o) => {
       const tid = v.getInt32(o + exPid, true);
       if (exComm !== undefined) procs.noteComm(tid, cstring(page, o + exComm, 16));
       procs.exit(tid);
@@ -276,8 +318,11 @@ export class KernelTracer implements EventSink {
     if (h !== undefined) h(cpu, page, view, off, len, ts);
   }
 
-  /** Reports events the kernel dropped (its buffer was full) since the last call, per CPU. */
-  checkDrops(report: (cpu: number, n: number) => void): void {
+  /**
+   * Reports the probes' events the kernel dropped (its buffer was full) since the last call, per
+   * CPU; `own` those of dtrace's bookkeeping, which are not the probes'.
+   */
+  checkDrops(report: (cpu: number, n: number) => void, own?: (cpu: number, n: number) => void): void {
     const inst = this.instance;
     if (!inst) return;
     const lost = this.user.lost();
@@ -288,6 +333,15 @@ export class KernelTracer implements EventSink {
         report(cpu, now - seen);
       }
     }
+    const bookkeeping = this.own;
+    if (bookkeeping === null || own === undefined) return;
+    for (const [cpu, seen] of this.ownDroppedSeen) {
+      const now = bookkeeping.droppedOn(cpu);
+      if (now > seen) {
+        this.ownDroppedSeen.set(cpu, now);
+        own(cpu, now - seen);
+      }
+    }
   }
 
   /** Stops tracing and handles what the buffers still hold; teardown() removes the instance. */
@@ -295,6 +349,7 @@ export class KernelTracer implements EventSink {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.instance) this.instance.stop();
+    if (this.own) this.own.stop();
     // the capture programs too: else dtrace's own reads while draining make more to drain
     this.user.stop();
     if (this.reader) {
@@ -314,14 +369,15 @@ export class KernelTracer implements EventSink {
       this.reader.close();
       this.reader = null;
     }
-    if (this.instance) {
+    for (const inst of [this.instance, this.own]) {
       try {
-        this.instance.remove();
+        inst?.remove();
       } catch {
         // the next dtrace reaps it
       }
-      this.instance = null;
     }
+    this.instance = null;
+    this.own = null;
     // only once no instance has them enabled can the kernel remove kprobe events
     if (this.kprobeSet) this.kprobeSet.remove();
   }

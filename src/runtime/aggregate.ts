@@ -203,6 +203,64 @@ export function effectiveKeyPos(keypos: number, nkeys: number): number {
   return keypos >= 0 && keypos < nkeys ? Math.floor(keypos) : 0;
 }
 
+// -- the aggregation buffer --------------------------------------------------------------------
+
+/**
+ * The aggregation buffer (aggsize) every aggregation shares, as Oracle's per-CPU BPF map of
+ * aggsize / (largest key record + largest data record) entries (dt_bpf.c gmap_create_aggs). A new
+ * key past it is an aggregation drop on the CPU whose probe fired ("N aggregation drops on CPU
+ * C"); an entry trunc() removes gives its room back. Only the creation of a key checks it.
+ */
+export class AggSpace {
+  /** entries in use, over all aggregations */
+  used = 0;
+  /** the CPU of the firing being handled (set once per firing) */
+  cpu = 0;
+  /** drops by CPU */
+  readonly drops: number[] = [];
+
+  constructor(
+    /** most entries (Infinity: unbounded) */
+    public limit: number,
+  ) {}
+
+  drop(): void {
+    const c = this.cpu;
+    this.drops[c] = (this.drops[c] ?? 0) + 1;
+  }
+}
+
+/** Bytes of DTrace's key record for an aggregation's keys: its id, the keys, the TLS key slot. */
+export function aggTupleBytes(keyTypes: readonly KeyType[]): number {
+  let off = 4;
+  for (const t of keyTypes) {
+    const f = keyFieldOf(t);
+    // scalars are aligned to their size; strings and by-reference values are packed
+    if (f.kind === KeyKind.Int || f.kind === KeyKind.Opaque) {
+      const a = f.kind === KeyKind.Opaque ? 8 : f.size;
+      off = Math.ceil(off / a) * a;
+    }
+    off += f.size;
+  }
+  return off + 8;
+}
+
+/** Bytes of DTrace's data record for an aggregating function: its generation counter, then the data. */
+export function aggDataBytes(fn: AggFn, nbuckets: number): number {
+  switch (fn) {
+    case AggFn.Avg:
+      return 8 + 16;
+    case AggFn.Stddev:
+      return 8 + 32;
+    case AggFn.Quantize:
+    case AggFn.LQuantize:
+    case AggFn.LLQuantize:
+      return 8 + 8 * nbuckets;
+    default:
+      return 8 + 8;
+  }
+}
+
 // -- the table ---------------------------------------------------------------------------------
 
 const FOLD = 4503599627370496; // 2^52: Number accumulators fold into BigInts beyond this
@@ -266,10 +324,15 @@ export abstract class Aggregation {
   /** key values of slot s at keyStore[s * nkeys + i] */
   readonly keyStore: Value[] = [];
 
+  /** the buffer this aggregation's entries take room in (createAggregation sets the shared one) */
+  space = new AggSpace(Infinity);
+
   protected cap = 0;
   private readonly freeSlots: number[] = [];
   private readonly root: KeyMap = new Map();
   private slotNoKey = -1;
+  /** where the values of a dropped key go: a slot that is never live, so never printed */
+  private sink = -1;
 
   constructor(
     /** name without the '@' ("" for the anonymous @) */
@@ -285,10 +348,15 @@ export abstract class Aggregation {
 
   // -- per event: key interning --------------------------------------------------------------
 
+  // A key not seen before takes room in the aggregation buffer; when there is none it is dropped
+  // (its update goes to the sink) before anything is stored for it.
+
   /** The slot of the aggregation's only entry (no keys), created on first use. */
   slot0(): number {
     const s = this.slotNoKey;
-    return s >= 0 ? s : (this.slotNoKey = this.alloc());
+    if (s >= 0) return s;
+    if (this.space.used >= this.space.limit) return this.dropped();
+    return (this.slotNoKey = this.alloc());
   }
 
   /** The slot for key (k0), created on first use. */
@@ -296,6 +364,7 @@ export abstract class Aggregation {
     const k = typeof k0 === 'object' ? bytesToLatin1(k0) : k0;
     const s = this.root.get(k);
     if (s !== undefined) return s as number;
+    if (this.space.used >= this.space.limit) return this.dropped();
     const ns = this.alloc();
     this.setKey(ns, 0, k0);
     this.root.set(k, ns);
@@ -307,12 +376,15 @@ export abstract class Aggregation {
     const a = typeof k0 === 'object' ? bytesToLatin1(k0) : k0;
     const b = typeof k1 === 'object' ? bytesToLatin1(k1) : k1;
     let m = this.root.get(a) as KeyMap | undefined;
+    if (m !== undefined) {
+      const s = m.get(b);
+      if (s !== undefined) return s as number;
+    }
+    if (this.space.used >= this.space.limit) return this.dropped();
     if (m === undefined) {
       m = new Map();
       this.root.set(a, m);
     }
-    const s = m.get(b);
-    if (s !== undefined) return s as number;
     const ns = this.alloc();
     this.setKey(ns, 0, k0);
     this.setKey(ns, 1, k1);
@@ -326,17 +398,20 @@ export abstract class Aggregation {
     const b = typeof k1 === 'object' ? bytesToLatin1(k1) : k1;
     const c = typeof k2 === 'object' ? bytesToLatin1(k2) : k2;
     let m = this.root.get(a) as KeyMap | undefined;
+    let m2 = m === undefined ? undefined : (m.get(b) as KeyMap | undefined);
+    if (m2 !== undefined) {
+      const s = m2.get(c);
+      if (s !== undefined) return s as number;
+    }
+    if (this.space.used >= this.space.limit) return this.dropped();
     if (m === undefined) {
       m = new Map();
       this.root.set(a, m);
     }
-    let m2 = m.get(b) as KeyMap | undefined;
     if (m2 === undefined) {
       m2 = new Map();
       m.set(b, m2);
     }
-    const s = m2.get(c);
-    if (s !== undefined) return s as number;
     const ns = this.alloc();
     this.setKey(ns, 0, k0);
     this.setKey(ns, 1, k1);
@@ -349,6 +424,9 @@ export abstract class Aggregation {
   slotN(keys: readonly Value[]): number {
     const n = this.nkeys;
     if (n === 0) return this.slot0();
+    const s = this.find(keys);
+    if (s >= 0) return s;
+    if (this.space.used >= this.space.limit) return this.dropped();
     let m = this.root;
     for (let i = 0; i < n - 1; i++) {
       const k = mapKey(keys[i]!);
@@ -359,13 +437,22 @@ export abstract class Aggregation {
       }
       m = next;
     }
-    const k = mapKey(keys[n - 1]!);
-    const s = m.get(k);
-    if (s !== undefined) return s as number;
     const ns = this.alloc();
     for (let i = 0; i < n; i++) this.setKey(ns, i, keys[i]!);
-    m.set(k, ns);
+    m.set(mapKey(keys[n - 1]!), ns);
     return ns;
+  }
+
+  /** An aggregation drop: counted, and the update lands where nothing reads it. */
+  private dropped(): number {
+    this.space.drop();
+    let s = this.sink;
+    if (s < 0) {
+      if (this.hw === this.cap) this.grow();
+      s = this.sink = this.hw++;
+    }
+    this.initSlot(s);
+    return s;
   }
 
   /** The slot for a key if it exists, else -1 (never creates one). */
@@ -485,6 +572,7 @@ export abstract class Aggregation {
     }
     this.live[slot] = 0;
     this.size--;
+    this.space.used--;
     this.initSlot(slot);
     this.freeSlots.push(slot);
   }
@@ -577,6 +665,7 @@ export abstract class Aggregation {
     }
     this.live[s] = 1;
     this.size++;
+    this.space.used++;
     this.initSlot(s);
     return s;
   }
@@ -1259,7 +1348,13 @@ export interface AggDesc {
   llquantize?: { factor: number; lmag: number; hmag: number; steps: number };
 }
 
-export function createAggregation(d: AggDesc): Aggregation {
+export function createAggregation(d: AggDesc, space?: AggSpace): Aggregation {
+  const a = newAggregation(d);
+  if (space !== undefined) a.space = space;
+  return a;
+}
+
+function newAggregation(d: AggDesc): Aggregation {
   switch (d.fn) {
     case AggFn.Count:
       return new CountAggregation(d.name, d.id, d.keys);

@@ -67,38 +67,49 @@ export class DynArray {
     return m as Value | undefined;
   }
 
-  /** Stores (or, for zero, deletes) an element; returns the value stored. */
+  /**
+   * Stores (or, for zero, deletes) an element; returns the value stored. A new element takes its
+   * room first: when there is none (a dynamic variable drop) nothing is left behind for it.
+   */
   set<V extends Value | null>(v: V, ...keys: Key[]): V {
     const zero = isZero(v);
-    let m = this.root;
-    const path: Array<Map<Key, unknown>> = [];
-    for (let i = 0; i < keys.length - 1; i++) {
+    const n = keys.length;
+    let m: Map<Key, unknown> | undefined = this.root;
+    for (let i = 0; i < n - 1 && m !== undefined; i++) m = m.get(keys[i]) as Map<Key, unknown> | undefined;
+    const last = keys[n - 1];
+    if (m !== undefined && m.has(last)) {
+      if (zero) this.remove(keys);
+      else m.set(last, v);
+      return v;
+    }
+    if (zero || !this.space.take(this.elemSize)) return v;
+    m = this.root;
+    for (let i = 0; i < n - 1; i++) {
       let next = m.get(keys[i]) as Map<Key, unknown> | undefined;
       if (next === undefined) {
-        if (zero) return v;
         next = new Map();
         m.set(keys[i], next);
       }
-      path.push(m);
       m = next;
     }
-    const last = keys[keys.length - 1];
-    const had = m.has(last);
-    if (zero) {
-      if (had) {
-        m.delete(last);
-        this.space.give(this.elemSize);
-        // prune emptied levels
-        for (let i = path.length - 1; i >= 0 && m.size === 0; i--) {
-          path[i].delete(keys[i]);
-          m = path[i];
-        }
-      }
-      return v;
-    }
-    if (!had && !this.space.take(this.elemSize)) return v;
     m.set(last, v);
     return v;
+  }
+
+  /** Deletes an element that exists, and the levels it leaves empty. */
+  private remove(keys: Key[]): void {
+    const path: Array<Map<Key, unknown>> = [];
+    let m = this.root;
+    for (let i = 0; i < keys.length - 1; i++) {
+      path.push(m);
+      m = m.get(keys[i]) as Map<Key, unknown>;
+    }
+    m.delete(keys[keys.length - 1]);
+    this.space.give(this.elemSize);
+    for (let i = path.length - 1; i >= 0 && m.size === 0; i--) {
+      path[i].delete(keys[i]);
+      m = path[i];
+    }
   }
 }
 
@@ -125,14 +136,16 @@ export class ThreadLocals {
       if (t !== undefined && t[id] !== undefined) {
         t[id] = undefined;
         this.space.give(this.sizes[id] ?? 64);
+        // a thread with no variable left takes no room (threads come and go)
+        if (t.every((x) => x === undefined)) this.threads.delete(tid);
       }
       return v;
     }
+    if ((t === undefined || t[id] === undefined) && !this.space.take(this.sizes[id] ?? 64)) return v;
     if (t === undefined) {
       t = [];
       this.threads.set(tid, t);
     }
-    if (t[id] === undefined && !this.space.take(this.sizes[id] ?? 64)) return v;
     t[id] = v as Value;
     return v;
   }

@@ -274,13 +274,52 @@ export class Memory {
     if (src.length < size) this.buf.fill(0, off + src.length, off + size);
   }
 
+  /**
+   * bcopy(src, dst, size), checked as Oracle DTrace checks it (dt_cg_subr_bcopy_impl): the size
+   * (negative, or more than the scratch space: invalid size), then the source, then the
+   * destination, which must lie in the scratch this clause alloca()ed (illumos: dtrace_inscratch).
+   * Past the end of the allocated scratch is an invalid size; outside it, an invalid address.
+   */
   bcopy(src: bigint, dst: bigint, size: bigint): void {
-    const n = Number(size);
-    if (n < 0) throw new DFault(FLT_BADSIZE, size);
-    const data = this.bytes(src, n);
-    const d = dst - SCRATCH_BASE;
-    if (d >= BigInt(SCRATCH_START) && d < BigInt(this.top) && d + size > BigInt(this.top)) throw new DFault(FLT_BADSIZE, size);
-    this.copyIn(dst, data, n);
+    const len = this.copySize(size);
+    let data: Uint8Array;
+    if (this.isScratch(src)) {
+      const off = this.allocaAccess(src, len, size);
+      data = this.buf.slice(off, off + len);
+    } else {
+      data = this.bytes(src, len);
+    }
+    const at = this.allocaAccess(dst, len, size);
+    this.buf.set(data, at);
+  }
+
+  /**
+   * The size of a copy into scratch (bcopy, copyin, copyinto), checked before anything is read,
+   * as Oracle DTrace checks it: negative, or more than the scratch space, is an invalid size (a
+   * size from traced data must not make dtrace read gigabytes first).
+   */
+  copySize(size: bigint): number {
+    const n = BigInt.asIntN(64, size);
+    if (n < 0n || n > BigInt(this.scratchSize - SCRATCH_START)) throw new DFault(FLT_BADSIZE, BigInt.asUintN(64, size));
+    return Number(n);
+  }
+
+  /** Whether an address is an alloca() pointer: an offset into the scratch space. */
+  private isScratch(addr: bigint): boolean {
+    const off = addr - SCRATCH_BASE;
+    return off >= 0n && off < BigInt(this.scratchSize);
+  }
+
+  /**
+   * The scratch offset of [addr, addr + size) (dt_cg_alloca_access_check): an address that is
+   * not in the scratch allocated so far is invalid; one whose `size` bytes run past it, an
+   * invalid size (the size as given is the fault's value).
+   */
+  private allocaAccess(addr: bigint, size: number, sizeValue: bigint): number {
+    const off = addr - SCRATCH_BASE;
+    if (off < BigInt(SCRATCH_START) || off >= BigInt(this.top)) throw new DFault(FLT_BADADDR, BigInt.asUintN(64, addr));
+    if (off + BigInt(size) > BigInt(this.top)) throw new DFault(FLT_BADSIZE, BigInt.asUintN(64, sizeValue));
+    return Number(off);
   }
 
   /** The NUL-terminated string at addr, at most strsize bytes. */

@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'bufresize' | 'regs' | 'stdc' | 'version';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'bufresize' | 'regs' | 'stdc' | 'version';
 
 interface OptionDef {
   parse: Parser;
@@ -74,7 +74,7 @@ const DEFS: Record<string, OptionDef> = {
   lockmem: { parse: 'size', when: 'runtime', def: UNSET },
   maxframes: { parse: 'runtime', when: 'runtime', def: 127n },
   nspec: { parse: 'runtime', when: 'runtime', def: 1n },
-  pcapsize: { parse: 'size', when: 'runtime', def: 128n },
+  pcapsize: { parse: 'pcapsize', when: 'runtime', def: 128n },
   scratchsize: { parse: 'scratch', when: 'runtime', def: 256n * 1024n + 8n },
   specsize: { parse: 'size', when: 'runtime', def: 4n * 1024n * 1024n },
   stackframes: { parse: 'runtime', when: 'runtime', def: 20n },
@@ -94,7 +94,7 @@ const DEFS: Record<string, OptionDef> = {
   rawbytes: { parse: 'runtime', when: 'dynamic', def: UNSET },
   stackindent: { parse: 'runtime', when: 'dynamic', def: 14n },
   switchrate: { parse: 'rate', when: 'dynamic', def: 0n },
-  printsize: { parse: 'size', when: 'dynamic', def: 8192n },
+  printsize: { parse: 'printsize', when: 'dynamic', def: 8192n },
 };
 
 /** The D language versions this compiler implements (dt_version.h's list). */
@@ -117,6 +117,17 @@ export const BAD_NAME = 'Invalid option name';
 export const BAD_VALUE = 'Invalid value for specified option';
 export const ACTIVE = 'Operation illegal when tracing is active';
 export const BAD_CONTEXT = 'Option cannot be used from within a D program';
+const EOVERFLOW = 'Value too large for defined data type';
+
+const UINT64_LIMIT = 1n << 64n;
+
+/**
+ * The largest strsize: Apple's DTrace bounds it by dtrace_strsize_max (64 KiB), and Oracle's by
+ * the BPF map that holds its string temporaries. Every string, key record and hex dump the
+ * consumer handles is strsize bytes, so a larger value is refused as too large for the string
+ * type, as Oracle refuses one above UINT_MAX (EOVERFLOW).
+ */
+export const STRSIZE_MAX = 65536n;
 
 /** strtoull(s, &end, 0): the number and where it stopped. */
 function strtoull(s: string): { v: bigint; rest: string; neg: boolean } {
@@ -144,7 +155,8 @@ function parseRuntime(arg: string | null): bigint {
     if (lower === neg) return UNSET;
   }
   const { v, rest, neg } = strtoull(arg);
-  if (rest !== '' || neg) throw new OptionError(BAD_VALUE);
+  // strtoull's ERANGE, and values an int64 option cannot hold (dt_opt_runtime)
+  if (rest !== '' || neg || v >= UINT64_LIMIT || BigInt.asIntN(64, v) < 0n) throw new OptionError(BAD_VALUE);
   return v;
 }
 
@@ -159,8 +171,11 @@ export function parseSize(arg: string): bigint {
     body = arg.slice(0, -1);
   }
   const { v, rest, neg } = strtoull(body);
-  if (rest !== '' || neg || body === '') throw new OptionError(BAD_VALUE);
-  return v * mul;
+  if (rest !== '' || neg || body === '' || v >= UINT64_LIMIT) throw new OptionError(BAD_VALUE);
+  // the product is an int64 (dt_optval_parse): it wraps, and a negative result is refused
+  const size = BigInt.asIntN(64, v * mul);
+  if (size < 0n) throw new OptionError(BAD_VALUE);
+  return size;
 }
 
 const RATE_SUFFIX: Record<string, bigint> = {
@@ -228,7 +243,19 @@ export class Options {
         if (arg === null) throw new OptionError(BAD_VALUE);
         v = parseSize(arg);
         if (v < 2n) throw new OptionError(BAD_VALUE);
-        if (v > 0xffffffffn) throw new OptionError('Value too large for defined data type');
+        if (v > STRSIZE_MAX) throw new OptionError(EOVERFLOW);
+        break;
+      case 'printsize':
+        // dt_opt_printsize: out of (0, 64k] means the default; rounded up to 8 bytes
+        v = arg === null ? 8192n : parseSize(arg);
+        if (v <= 0n || v > 65536n) v = 8192n;
+        v = ((v + 7n) / 8n) * 8n;
+        break;
+      case 'pcapsize':
+        // dt_opt_pcapsize: out of (0, 65535] means the default packet size; rounded up to 8
+        v = arg === null ? 128n : parseSize(arg);
+        if (v <= 0n || v > 65535n) v = 128n;
+        v = ((v + 7n) / 8n) * 8n;
         break;
       case 'rate':
         v = arg === null ? 0n : parseRate(arg);
@@ -285,6 +312,11 @@ export class Options {
 
   get(name: string): bigint {
     return this.values.get(name) ?? UNSET;
+  }
+
+  /** Lowers a size option to what could be had (bufresize=auto). */
+  setSize(name: string, v: bigint): void {
+    this.values.set(name, v);
   }
 
   /** A set boolean-ish option (anything but UNSET). */

@@ -75,14 +75,16 @@ function formatByteRecord(v: string | Uint8Array, n: number, rawbytes: boolean):
       : (i: number): number => (i < v.length ? v[i]! : 0);
   if (n === 0) return '';
   if (!rawbytes) {
+    // past the value's own bytes the record holds NULs: no need to look at them (strsize may be huge)
+    const end = Math.min(n, v.length);
     let i = 0;
     for (; i < n; i++) {
       const c = at(i);
       if (printable(c)) continue;
       if (c === 0 && i > 0) {
         let j = i + 1;
-        while (j < n && at(j) === 0) j++;
-        if (j !== n) break;
+        while (j < end && at(j) === 0) j++;
+        if (j < end) break;
         return '  ' + text(v, i).padEnd(50);
       }
       break;

@@ -137,7 +137,10 @@ export function decodeLongDouble(b: Uint8Array): BinFloat {
 
 const LOG10_2 = Math.log10(2);
 const POW10: bigint[] = [1n];
+/** Powers of ten a double's digits need are kept; larger ones (long doubles) are computed. */
+const POW10_KEPT = 400;
 function pow10(n: number): bigint {
+  if (n > POW10_KEPT) return 10n ** BigInt(n);
   while (POW10.length <= n) POW10.push(POW10[POW10.length - 1] * 10n);
   return POW10[n];
 }
@@ -186,18 +189,32 @@ function expSuffix(x: number, upper: boolean): string {
   return (upper ? 'E' : 'e') + (x < 0 ? '-' : '+') + (a < 10 ? '0' + a : String(a));
 }
 
+/**
+ * mant * 2^exp has at most max(0, -exp) fraction digits: past them every digit is 0, so a large
+ * precision costs only its zeros, not a BigInt of that many digits.
+ */
+function exactFractionDigits(exp: number): number {
+  return exp >= 0 ? 0 : -exp;
+}
+
 /** digits of round(v * 10^p) with the point inserted p places from the right */
 function fixedDigits(mant: bigint, exp: number, p: number, alt: boolean): string {
-  let d = mant === 0n ? '0' : scaleRound(mant, exp, p).toString();
-  if (d.length <= p) d = '0'.repeat(p + 1 - d.length) + d;
+  const zeros = Math.max(0, p - exactFractionDigits(exp));
+  const q = p - zeros;
+  let d = mant === 0n ? '0' : scaleRound(mant, exp, q).toString();
+  if (d.length <= q) d = '0'.repeat(q + 1 - d.length) + d;
   if (p === 0) return alt ? d + '.' : d;
-  return d.substring(0, d.length - p) + '.' + d.substring(d.length - p);
+  const s = q === 0 ? d + '.' : d.substring(0, d.length - q) + '.' + d.substring(d.length - q);
+  return zeros > 0 ? s + '0'.repeat(zeros) : s;
 }
 
 /** mantissa digits (p + 1 of them) and decimal exponent for %e */
 function expDigits(mant: bigint, exp: number, p: number): [string, number] {
   if (mant === 0n) return ['0'.repeat(p + 1), 0];
   let x = decimalExponent(mant, exp);
+  const exact = exactFractionDigits(exp);
+  // every digit past the exact expansion is 0 (and nothing rounds)
+  if (p - x > exact) return [scaleRound(mant, exp, exact).toString() + '0'.repeat(p - x - exact), x];
   let n = scaleRound(mant, exp, p - x);
   if (n >= pow10(p + 1)) {
     x++;

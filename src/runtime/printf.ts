@@ -85,6 +85,17 @@ export class PrintfDataError extends Error {
 
 const EDT_DMISMATCH = 'Data record list does not match statement';
 const EILSEQ = 'Invalid or incomplete multibyte or wide character';
+/** printf(3)'s EOVERFLOW: the field cannot be produced */
+const EOVERFLOW = 'Value too large for defined data type';
+
+/**
+ * The widest field one conversion may produce, and the largest precision that adds digits.
+ * DTrace hands widths and precisions (C ints) to printf(3), which writes up to INT_MAX bytes for
+ * one conversion; a value from traced data could thus make dtrace build gigabytes of padding.
+ * Beyond this bound the conversion fails as printf(3) fails past INT_MAX (EOVERFLOW), and the
+ * runtime reports it as DTrace reports a consumer error, without ending the run.
+ */
+export const MAX_FIELD = 1 << 20;
 
 /** The output of printf() (or fprintf-like actions) for one event's argument values. */
 export function formatPrintf(plan: FormatPlan, values: readonly Value[], ctx?: FormatContext): string {
@@ -147,6 +158,10 @@ function run(plan: FormatPlan, values: readonly Value[], aggs: readonly Value[] 
     }
     if (flags & F_DYNPREC) prec = recordInt(values[vi++], cv.psize, out);
     if (prec <= 0) prec = -1;
+    // a precision only cuts strings; it adds digits to numbers
+    if (width > MAX_FIELD || (prec > MAX_FIELD && (cv.print === P_SINT || cv.print === P_UINT || cv.print === P_FP))) {
+      throw dataError(EOVERFLOW, out);
+    }
     let v: Value;
     if (flags & F_AGG) {
       if (aggs === null || aggs.length === 0) throw dataError(EDT_DMISMATCH, out);

@@ -3,7 +3,9 @@
 
 import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
 import { readProc } from '../kernel/procfs.js';
-import { AggFn, Aggregation, KeyType, OpaqueKeyType, createAggregation } from './aggregate.js';
+import { AggFn, AggSpace, Aggregation, KeyType, OpaqueKeyType, aggDataBytes, aggTupleBytes, createAggregation } from './aggregate.js';
+import { aggCapacity } from './buffers.js';
+import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogram.js';
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { kernelAddress, kernelSymbols } from '../kernel/ksyms.js';
@@ -11,7 +13,7 @@ import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
-import { FormatPlan, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
+import { FormatPlan, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint } from './trace-format-print.js';
 import { formatTraceValue, formatTracemem } from './trace-format.js';
@@ -89,9 +91,14 @@ export class Runtime {
   readonly dyn: DynSpace;
   tls!: ThreadLocals;
   readonly aggs: Aggregation[] = [];
+  /** the aggregation buffer (aggsize) every aggregation's entries share */
+  readonly aggSpace = new AggSpace(Infinity);
   readonly mem: Memory;
   readonly exitReq = new ExitRequest();
   private readonly specs: Speculation[] = [];
+  private readonly nspec: number;
+  /** speculations committed or discarded in this firing: free again once it ends */
+  private readonly drained: Speculation[] = [];
   /** speculation drops by kind */
   specDrops = 0;
   specUnavail = 0;
@@ -119,8 +126,9 @@ export class Runtime {
     this.dyn = new DynSpace(Number(opts.get('dynvarsize')));
     this.mem = new Memory(Math.max(8, opts.num('scratchsize')), () => this.strsize);
     this.mem.viewSource = (kind, id) => this.buildView(kind, id);
-    const nspec = Math.max(0, opts.num('nspec'));
-    for (let i = 0; i <= nspec; i++) this.specs.push(new Speculation());
+    // speculation buffers are made when first needed, up to nspec (none is ID 0)
+    this.nspec = Math.max(0, opts.num('nspec'));
+    this.specs.push(new Speculation());
     const now = process.hrtime.bigint();
     this.bootWallNs = BigInt(Date.now()) * 1_000_000n - now;
   }
@@ -144,6 +152,8 @@ export class Runtime {
       else this.G[g.id] = g.zero();
     }
     this.tls = new ThreadLocals(this.dyn, tls.sizes, tls.keyCounts);
+    const rec = aggRecordSizes(aggs);
+    if (rec !== null) this.aggSpace.limit = aggCapacity(this.opts.get('aggsize'), rec);
     for (const a of aggs) {
       if (this.aggs[a.id]) continue;
       const p = a.params.map(Number);
@@ -154,7 +164,7 @@ export class Runtime {
         keys: a.keys.map(keyTypeOf),
         lquantize: a.fn === 'lquantize' ? { base: p[0], limit: p[1], step: p[2] } : undefined,
         llquantize: a.fn === 'llquantize' ? { factor: p[0], lmag: p[1], hmag: p[2], steps: p[3] } : undefined,
-      });
+      }, this.aggSpace);
     }
   }
 
@@ -167,6 +177,7 @@ export class Runtime {
 
   /** Called before the clauses of one probe firing run. */
   startFiring(ctx: ProbeContext): void {
+    this.aggSpace.cpu = ctx.cpu;
     ctx.timestamp = -1n;
     this.strtokState.reset();
     ctx.L.length = 0;
@@ -548,7 +559,7 @@ export class Runtime {
   }
 
   copyin(ctx: ProbeContext, addr: bigint, size: bigint): bigint {
-    const n = Number(size);
+    const n = this.mem.copySize(size);
     const t = this.userText(ctx, addr, n, true);
     if (t.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(t.length));
     const dst = this.mem.alloca(size);
@@ -564,7 +575,7 @@ export class Runtime {
   }
 
   copyinto(ctx: ProbeContext, addr: bigint, size: bigint, dst: bigint): void {
-    const n = Number(size);
+    const n = this.mem.copySize(size);
     const t = this.userText(ctx, addr, n, true);
     if (t.length < n) throw new S.DFault(S.FLT_BADADDR, addr + BigInt(t.length));
     this.mem.copyIn(dst, strToBytes(t, n), n);
@@ -707,19 +718,47 @@ export class Runtime {
   }
 
   printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
-    void ctx;
     for (const a of args) if (a === null) throw new S.DFault(S.FLT_BADADDR, 0n);
-    this.put(formatPrintf(plan, args as Value[]));
+    let text: string;
+    try {
+      text = formatPrintf(plan, args as Value[]);
+    } catch (e) {
+      text = this.formatFailed(ctx, e);
+    }
+    this.put(text);
   }
 
   printa(ctx: ProbeContext, plan: FormatPlan | null, ids: number[]): void {
-    void ctx;
     const aggs = ids.map((i) => this.aggs[i]);
     if (plan === null) {
       this.put(formatPrintaRows(aggs, this.sortOptions()));
       return;
     }
-    this.put(this.formatPrintaWith(plan, aggs));
+    let text: string;
+    try {
+      text = this.formatPrintaWith(plan, aggs);
+    } catch (e) {
+      text = this.formatFailed(ctx, e);
+    }
+    this.put(text);
+  }
+
+  /**
+   * A record printf(3) could not format: DTrace's consumer reports it against the enabling
+   * (dt_handle_liberr) and the clause's other actions stand, as they ran when the probe fired.
+   * What was formatted before the failing conversion is printed, as dtrace prints it piece by
+   * piece. Returns that text.
+   */
+  private formatFailed(ctx: ProbeContext, e: unknown): string {
+    if (!(e instanceof PrintfDataError)) throw e;
+    this.libraryError(ctx, e.message);
+    return e.partial;
+  }
+
+  /** An error found by the consumer rather than in probe context (dt_handle_liberr's text). */
+  libraryError(ctx: ProbeContext, msg: string): void {
+    const p = ctx.probe;
+    this.warn(`error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): ${msg}`);
   }
 
   private formatPrintaWith(plan: FormatPlan, aggs: Aggregation[]): string {
@@ -775,10 +814,7 @@ export class Runtime {
       this.opts.set(name, value === undefined ? null : value, 'running');
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      const p = ctx.probe;
-      this.warn(
-        `error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): couldn't set option "${name}" to "${value ?? '1'}": ${reason}`,
-      );
+      this.libraryError(ctx, `couldn't set option "${name}" to "${value ?? '1'}": ${reason}`);
     }
   }
 
@@ -847,18 +883,25 @@ export class Runtime {
 
   speculation(ctx: ProbeContext): number {
     void ctx;
-    for (let i = 1; i < this.specs.length; i++) {
-      const s = this.specs[i];
-      if (!s.active && !s.draining) {
-        s.active = true;
-        s.records = [];
-        s.size = 0;
-        return i;
-      }
+    const specs = this.specs;
+    let i = 1;
+    for (; i < specs.length; i++) {
+      const s = specs[i];
+      if (!s.active && !s.draining) break;
     }
-    if (this.specs.slice(1).some((s) => s.draining)) this.specBusy++;
-    else this.specUnavail++;
-    return 0;
+    if (i === specs.length) {
+      if (i > this.nspec) {
+        if (this.drained.length > 0) this.specBusy++;
+        else this.specUnavail++;
+        return 0;
+      }
+      specs.push(new Speculation());
+    }
+    const s = specs[i];
+    s.active = true;
+    s.records = [];
+    s.size = 0;
+    return i;
   }
 
   /** speculate(): the rest of the clause records into speculation `id`; an ID that names no
@@ -871,30 +914,36 @@ export class Runtime {
 
   commit(ctx: ProbeContext, id: number): void {
     void ctx;
-    if (id < 0 || id >= this.specs.length) throw new S.DFault(S.FLT_ILLOP, 0n);
+    if (id < 0 || id > this.nspec) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
     for (const r of s.records) this.emitRecord(r);
-    s.records = [];
-    s.size = 0;
-    s.active = false;
-    s.draining = true;
+    this.drain(s);
   }
 
   discard(ctx: ProbeContext, id: number): void {
     void ctx;
-    if (id < 0 || id >= this.specs.length) throw new S.DFault(S.FLT_ILLOP, 0n);
+    if (id < 0 || id > this.nspec) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
+    this.drain(s);
+  }
+
+  private drain(s: Speculation): void {
     s.records = [];
     s.size = 0;
     s.active = false;
     s.draining = true;
+    this.drained.push(s);
   }
 
   /** After a probe firing: committed and discarded speculations become free again. */
   endFiring(): void {
-    for (const s of this.specs) s.draining = false;
+    const d = this.drained;
+    if (d.length > 0) {
+      for (let i = 0; i < d.length; i++) d[i].draining = false;
+      d.length = 0;
+    }
     this.pendingTls = null;
   }
 }
@@ -966,6 +1015,32 @@ function keyTypeOf(t: DType): KeyType {
     if (u.name === '_symaddr' || u.name === '_usymaddr') return SYM_KEY;
   }
   return t;
+}
+
+/**
+ * The largest key record and data record among the aggregations, as DTrace sizes them (the
+ * entries of the aggregation buffer are that big), with the most keys any has; null if none.
+ */
+export function aggRecordSizes(aggs: readonly AggSpec[]): { tuple: number; data: number; nkeys: number } | null {
+  if (aggs.length === 0) return null;
+  let tuple = 0;
+  let data = 0;
+  let nkeys = 0;
+  for (const a of aggs) {
+    const p = a.params.map(Number);
+    const nb =
+      a.fn === 'quantize'
+        ? QUANTIZE_NBUCKETS
+        : a.fn === 'lquantize'
+          ? new LQuantizeParams(p[0], p[1], p[2] ?? 1).nbuckets
+          : a.fn === 'llquantize'
+            ? new LLQuantizeParams(p[0], p[1], p[2], p[3]).nbuckets
+            : 0;
+    tuple = Math.max(tuple, aggTupleBytes(a.keys.map(keyTypeOf)));
+    data = Math.max(data, aggDataBytes(AGG_FNS[a.fn], nb));
+    nkeys = Math.max(nkeys, a.keys.length);
+  }
+  return { tuple, data, nkeys };
 }
 
 const AGG_FNS: Record<string, AggFn> = {

@@ -10,7 +10,8 @@ import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from './context.js';
 import { ClauseAbort, Runtime, faultMessage } from './runtime.js';
-import { DFault } from './subr.js';
+import { PrintfDataError } from './printf.js';
+import { DFault, FLT_NOSCRATCH } from './subr.js';
 
 /** One enabled clause on one probe (an ECB). */
 interface Enabling {
@@ -38,6 +39,11 @@ function readComm(): string {
   }
 }
 
+/** V8's RangeErrors for a string, array or buffer it could not make (too long, no memory). */
+function isAllocationFailure(err: unknown): boolean {
+  return err instanceof RangeError && /^(Invalid (string|array|typed array|array buffer) length|Array buffer allocation failed)/.test(err.message);
+}
+
 /** Poll interval of the kernel buffers when switchrate is not set: small enough not to lose events. */
 const DEFAULT_POLL_MS = 10;
 
@@ -53,7 +59,7 @@ export class Session implements FiringEnv {
   private stopped = false;
   private inError = false;
   private dblErrors = 0;
-  private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0 };
+  private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0, agg: [] as number[] };
   private resolveDone: (() => void) | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   /** called once tracing is live and BEGIN has run (to let -c processes go) */
@@ -223,14 +229,26 @@ export class Session implements FiringEnv {
         e.clause.fn(ctx);
       } catch (err) {
         rt.abortRecord();
-        if (err instanceof DFault) this.fault(ctx, e, err);
-        else if (!(err instanceof ClauseAbort)) throw err;
+        this.clauseFailed(ctx, e, err);
       }
       // once exit() has run, the rest of the firing's clauses do not
       if (rt.exitReq.requested && def !== this.dtrace.end) break;
     }
     rt.endFiring();
     if (rt.exitReq.requested && !this.stopping) this.stop();
+  }
+
+  /**
+   * What ends a clause early ends only that clause, never the run: a fault as DTrace reports it;
+   * a failed allocation as the fault DTrace has for it (no scratch space left); anything else as
+   * an error of the consumer against the enabling.
+   */
+  private clauseFailed(ctx: ProbeContext, e: Enabling, err: unknown): void {
+    if (err instanceof ClauseAbort) return;
+    if (err instanceof DFault) this.fault(ctx, e, err);
+    else if (isAllocationFailure(err)) this.fault(ctx, e, new DFault(FLT_NOSCRATCH, 0n));
+    else if (err instanceof PrintfDataError) this.rt.libraryError(ctx, err.message);
+    else this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   /** A fault in a clause: DTrace's error message, then the ERROR probe fires. */
@@ -265,8 +283,7 @@ export class Session implements FiringEnv {
           x.clause.fn(ec);
         } catch (err) {
           this.rt.abortRecord();
-          if (err instanceof DFault) this.dblErrors++;
-          else throw err;
+          this.clauseFailed(ec, x, err);
         }
       }
     } finally {
@@ -325,7 +342,14 @@ export class Session implements FiringEnv {
     this.reportDrops();
     const rt = this.rt;
     rt.out.write('\n');
-    rt.out.write(rt.finalAggregations());
+    try {
+      rt.out.write(rt.finalAggregations());
+    } catch (e) {
+      // a record too large to print (a huge strsize dumped in hex): dtrace(1)'s own failure
+      if (!isAllocationFailure(e)) throw e;
+      this.warn('failed to print aggregations: Memory allocation failure');
+      rt.exitReq.status = 1;
+    }
     rt.out.flush();
     this.resolveDone?.();
   }
@@ -344,6 +368,13 @@ export class Session implements FiringEnv {
     report(rt.specBusy, r.specBusy, 'DTRACEDROP_SPECBUSY', 'failed speculation', ' (available buffer(s) still busy)');
     report(rt.specUnavail, r.specUnavail, 'DTRACEDROP_SPECUNAVAIL', 'failed speculation', ' (no speculative buffer available)');
     report(this.dblErrors, r.dbl, 'DTRACEDROP_DBLERROR', 'error', ' in ERROR probe enabling');
+    // dt_handle_cpudrop's words for the aggregation buffer, per CPU
+    const aggDrops = rt.aggSpace.drops;
+    for (let cpu = 0; cpu < aggDrops.length; cpu++) {
+      const n = (aggDrops[cpu] ?? 0) - (r.agg[cpu] ?? 0);
+      if (n > 0) this.warn(`${tag('DTRACEDROP_AGGREGATION')}${n} aggregation drop${n > 1 ? 's' : ''} on CPU ${cpu}`);
+      r.agg[cpu] = aggDrops[cpu] ?? 0;
+    }
     r.dyn = rt.dyn.drops;
     r.spec = rt.specDrops;
     r.specBusy = rt.specBusy;
@@ -353,7 +384,11 @@ export class Session implements FiringEnv {
 
   private lateReadsTold = false;
 
-  /** Events the kernel's buffers could not hold, per CPU, as DTrace reports principal drops. */
+  /**
+   * Events the kernel's buffers could not hold, per CPU: the probes' as DTrace reports principal
+   * drops; dtrace's own (the process table's, in a buffer of their own) apart, since they are no
+   * probe's, but said, since what the table did not see it may get wrong.
+   */
   private reportKernelDrops(): void {
     const k = this.kernel;
     if (!k) return;
@@ -363,6 +398,9 @@ export class Session implements FiringEnv {
       this.warn('copyin()/copyinstr() of an address no probe copied as it fired read the memory when the event was handled: it may have changed since');
     }
     const tag = this.rt.opts.flag('droptags') ? '[DTRACEDROP_PRINCIPAL] ' : '';
-    k.checkDrops((cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`));
+    k.checkDrops(
+      (cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`),
+      (cpu, n) => this.warn(`${n} process table event${n > 1 ? 's' : ''} dropped on CPU ${cpu} (execname, ppid and uid of new processes may be wrong)`),
+    );
   }
 }

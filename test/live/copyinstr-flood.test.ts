@@ -27,7 +27,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function run(n: number, extra: string[] = []): { seen: Map<string, number>; drops: number; stderr: string } {
   const r = runDtrace(
     [
-      '-q', ...extra,
+      // room for every path as a key: 4m of aggregation buffer holds 14,716 of them (strsize 256)
+      '-q', '-x', 'aggsize=64m', ...extra,
       '-n', 'syscall::openat:entry /pid == $target/ { @[copyinstr(arg1)] = count(); }',
       '-n', 'END { printa("%s %@d\\n", @); }',
       '-c', `${flood} ${n}`,

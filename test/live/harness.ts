@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,6 +43,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Every dtrace a test started and has not seen end: a failed assertion must not leave one running. */
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export class Tracing {
   readonly child: ChildProcess;
   private out: Buffer[] = [];
@@ -56,10 +63,12 @@ export class Tracing {
     });
     this.child.stdout!.on('data', (b: Buffer) => this.out.push(b));
     this.child.stderr!.on('data', (b: Buffer) => this.err.push(b));
+    running.add(this.child);
     this.done = new Promise((resolve) => {
-      this.child.on('close', (code, signal) =>
-        resolve({ pid: this.child.pid!, stdout: Buffer.concat(this.out).toString('latin1'), stderr: Buffer.concat(this.err).toString('latin1'), code, signal }),
-      );
+      this.child.on('close', (code, signal) => {
+        running.delete(this.child);
+        resolve({ pid: this.child.pid!, stdout: Buffer.concat(this.out).toString('latin1'), stderr: Buffer.concat(this.err).toString('latin1'), code, signal });
+      });
     });
   }
 

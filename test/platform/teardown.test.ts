@@ -39,7 +39,7 @@ test('kprobe events left by a dtrace killed with SIGKILL are removed by the next
   await d.ready(READY_MS);
   const r = await d.stop('SIGKILL', 0);
   assert.equal(r.signal, 'SIGKILL');
-  assert.equal(instancesOf(d.child.pid!).length, 1);
+  assert.equal(instancesOf(d.child.pid!).length, 2);
   assert.equal(kprobesOf(r.pid).length, 1);
   const next = runDtrace(['-q', '-n', 'syscall::chdir:entry', '-n', 'BEGIN { exit(0); }'], { timeout: READY_MS });
   assert.equal(next.code, 0, next.stderr);

@@ -4,6 +4,9 @@ import { strict as assert } from 'node:assert';
 import { arrayOf, intType, Kind, layoutStruct, pointerTo, stringType, taggedType, VOID } from '../../src/lang/types.js';
 import {
   AggFn,
+  AggSpace,
+  aggDataBytes,
+  aggTupleBytes,
   type Aggregation,
   AvgAggregation,
   compareKeyValues,
@@ -516,4 +519,59 @@ test('dt_stddev integer arithmetic', () => {
   assert.equal(dtStddev(n, sum, sq, 1n), 287n);
   assert.equal(dtStddev(n, -sum, sq, 1n), 287n);
   assert.equal(dtStddev(0n, 0n, 0n, 1n), 0n);
+});
+
+test('the aggregation buffer: new keys past its entries are dropped, counted per CPU, never stored', () => {
+  const space = new AggSpace(3);
+  const make = (fn: AggFn, keys: readonly KeyType[], id: number) =>
+    createAggregation({ name: 'a' + id, id, fn, keys }, space);
+  const one = make(AggFn.Count, [INT], 1);
+  const two = make(AggFn.Sum, [INT, STR], 2);
+  const three = make(AggFn.Max, [INT, INT, INT], 3);
+  const many = make(AggFn.Count, [INT, INT, INT, INT], 4);
+  const none = make(AggFn.Count, [], 5);
+  space.cpu = 1;
+  one.add(one.slot1(10), 0, 1);
+  two.add(two.slot2(1, 'x'), 5, 1);
+  // the buffer is shared: the third entry fills it
+  three.add(three.slot3(1, 2, 3), 7, 1);
+  assert.equal(space.used, 3);
+  // known keys still update; new ones, of any arity, are dropped
+  one.add(one.slot1(10), 0, 1);
+  one.add(one.slot1(11), 0, 1);
+  two.add(two.slot2(2, 'y'), 100, 1);
+  space.cpu = 0;
+  three.add(three.slot3(9, 9, 9), 100, 1);
+  many.add(many.slotN([1, 2, 3, 4]), 0, 1);
+  none.add(none.slot0(), 0, 1);
+  assert.deepEqual([...space.drops], [3, 2]);
+  assert.equal(space.used, 3);
+  assert.deepEqual(one.slots().map((s) => [one.keyValues(s), one.data(s)]), [[[10], [2n]]]);
+  assert.deepEqual(two.slots().map((s) => [two.keyValues(s), two.data(s)]), [[[1, 'x'], [5n]]]);
+  assert.deepEqual(three.slots().map((s) => three.data(s)), [[7n]]);
+  assert.equal(many.size + none.size, 0);
+  // nothing was left behind for a dropped key: a lookup does not find it
+  assert.equal(two.find([2, 'y']), -1);
+  assert.equal(three.find([9, 9, 9]), -1);
+  // trunc() gives room back
+  one.trunc(0);
+  assert.equal(space.used, 2);
+  many.add(many.slotN([1, 2, 3, 4]), 0, 1);
+  assert.equal(many.size, 1);
+  assert.equal(space.used, 3);
+});
+
+test('aggregation record sizes as Oracle DTrace lays them out (dt_cg_arglist, dt_cg_agg_*)', () => {
+  // the aggregation id (4), the keys (scalars aligned, strings strsize + 1), the TLS key (8)
+  assert.equal(aggTupleBytes([]), 12);
+  assert.equal(aggTupleBytes([INT]), 16);
+  assert.equal(aggTupleBytes([LONG]), 24);
+  assert.equal(aggTupleBytes([CHAR, LONG]), 24);
+  assert.equal(aggTupleBytes([stringType(512)]), 4 + 513 + 8);
+  assert.equal(aggTupleBytes([STR, INT]), 4 + 257 + 3 + 4 + 8);
+  // a generation counter (8) and the data
+  assert.equal(aggDataBytes(AggFn.Count, 0), 16);
+  assert.equal(aggDataBytes(AggFn.Avg, 0), 24);
+  assert.equal(aggDataBytes(AggFn.Stddev, 0), 40);
+  assert.equal(aggDataBytes(AggFn.Quantize, 127), 8 + 127 * 8);
 });

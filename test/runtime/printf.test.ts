@@ -17,6 +17,7 @@ import {
   AGGREGATION_ARG,
   type FormatContext,
   type FormatKind,
+  MAX_FIELD,
   PrintfDataError,
   type ValidateOptions,
   formatPrinta,
@@ -671,6 +672,50 @@ test('formatPrintf: dynamic widths and precisions', () => {
   assert.equal(pf('%*d|', [CHAR, -3], [INT, 1]), '1  |');
   assert.equal(pf('%*d|', [LONG, 0x100000004n], [INT, 1]), '   1|');
   assert.equal(pf('%*d|', [UCHAR, 255], [INT, 1]), '1|'); // (int8_t)255 = -1
+});
+
+test('formatPrintf: a field beyond MAX_FIELD fails as printf(3) fails past INT_MAX (EOVERFLOW)', () => {
+  const overflow = (partial: string) => (e: unknown) =>
+    e instanceof PrintfDataError && e.message === 'Value too large for defined data type' && e.partial === partial;
+  // up to the bound, exactly as glibc lays it out
+  assert.equal(pf('%*d', [INT, MAX_FIELD], [INT, 1]), ' '.repeat(MAX_FIELD - 1) + '1');
+  assert.equal(pf('%-*d|', [INT, -MAX_FIELD], [INT, 1]), '1' + ' '.repeat(MAX_FIELD - 1) + '|');
+  assert.equal(pf('%.*d', [INT, MAX_FIELD], [INT, 7]), '0'.repeat(MAX_FIELD - 1) + '7');
+  // beyond it: widths from traced data, static widths, precisions that add digits
+  assert.throws(() => pf('a%*d|', [INT, 2147483647], [INT, 1]), overflow('a'));
+  assert.throws(() => pf('%*d|', [INT, -2147483648], [INT, 1]), overflow(''));
+  assert.throws(() => pf('%*d|', [LONG, 0x7fffffffn], [INT, 1]), overflow(''));
+  assert.throws(() => pf('%1000000000s|', [STRING, 'a']), overflow(''));
+  assert.throws(() => pf('%.*d|', [INT, 2147483647], [INT, 1]), overflow(''));
+  assert.throws(() => pf('%.*x|', [INT, MAX_FIELD + 1], [UINT, 1]), overflow(''));
+  assert.throws(() => pf('%.*e|', [INT, 2147483647], [DOUBLE, 0n]), overflow(''));
+  // the record is cast to int first: 2^32 + 5 is a width of 5
+  assert.equal(pf('%*d|', [LONG, 0x100000005n], [INT, 1]), '    1|');
+  // a precision only cuts a string, however large
+  assert.equal(pf('%.*s|', [INT, 2147483647], [STRING, 'abc']), 'abc|');
+  // system() and freopen() format into strsize bytes: the same bound applies
+  const sp = plan('%*s', [INT, STRING], 'system');
+  assert.throws(() => formatSprintf(sp, [2147483647, 'x'], 256), overflow(''));
+});
+
+test('formatPrintf: a large precision costs its digits, not a BigInt of them', () => {
+  const f64 = new Float64Array(1);
+  const bits = (x: number): bigint => {
+    f64[0] = x;
+    return new BigUint64Array(f64.buffer)[0];
+  };
+  // past a double's exact expansion every digit is 0: computed directly, in linear time
+  const fixed = pf('%.*f', [INT, MAX_FIELD], [DOUBLE, bits(1.5)]);
+  assert.equal(fixed, '1.5' + '0'.repeat(MAX_FIELD - 1));
+  const tiny = pf('%.*e', [INT, MAX_FIELD], [DOUBLE, bits(5e-324)]);
+  assert.equal(tiny.length, MAX_FIELD + 7);
+  assert.ok(tiny.startsWith('4.940656458412465441765687928682213723650598026143247644255856825006755072702087518652998363616359923797965646954457177309266567103559397963987747960107818781263007131903114045278458171678489821036887186360569987307230500063874091535649843873124733972731696151400317153853980741262385655911710266585566867681870395603106249319452715914924553293054565444011274801297099995419319894090804165633245247571478690147267801593552386115501348035264934720193790268107107491703332226844753335720832431936092382893458368060106011506169809753078342277318329247904982524730776375927247874656084778203734469699533647017972677717585125660551199131504891101451037862738167250955837389733598993664809941164205702637090279242767544565229087538682506419718265533447265625'));
+  assert.ok(tiny.endsWith('0e-324'));
+  // the same digits as a small precision would give, where both have them
+  assert.equal(pf('%.20g', [DOUBLE, bits(0.1)]), '0.10000000000000000555');
+  assert.equal(pf('%.60f', [DOUBLE, bits(0.1)]), '0.100000000000000005551115123125782702118158340454101562500000');
+  assert.equal(pf('%.3e', [DOUBLE, bits(1e300)]), '1.000e+300');
+  assert.equal(pf('%.*e', [INT, 400], [DOUBLE, bits(1e300)]).slice(0, 30), '1.0000000000000000525047602552');
 });
 
 test('formatPrintf: strings, char arrays and escapes', () => {
