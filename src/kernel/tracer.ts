@@ -225,7 +225,7 @@ export class KernelTracer implements EventSink {
       if (!argv) continue;
       const pidAt = this.pidOffset(f);
       // psinfo_t's pr_psargs holds 80 bytes: 8 arguments of up to 80 fill it
-      const [at] = this.user.want(f, [{ ptrOffset: argv.offset, maxLen: 80, argvSlots: 8 }]);
+      const [at] = this.user.want(f, [{ ptrOffset: argv.offset, maxLen: 80, argvSlots: 8 }], true);
       this.subscribeOwn('syscalls', event, (_c, page, v, o) => {
         if (!this.user.captures(f.id)) return;
         const tid = v.getInt32(o + pidAt, true);
@@ -335,8 +335,9 @@ export class KernelTracer implements EventSink {
     }
     const bookkeeping = this.own;
     if (bookkeeping === null || own === undefined) return;
+    const ownLost = this.user.lost(true);
     for (const [cpu, seen] of this.ownDroppedSeen) {
-      const now = bookkeeping.droppedOn(cpu);
+      const now = bookkeeping.droppedOn(cpu) + (ownLost[cpu] ?? 0);
       if (now > seen) {
         this.ownDroppedSeen.set(cpu, now);
         own(cpu, now - seen);

@@ -54,6 +54,8 @@ interface Wanted {
   output: boolean;
   /** a system call's entry whose pointers its return copies again */
   keepForReturn: boolean;
+  /** a probe wants its records (else only dtrace's own bookkeeping does) */
+  probes: boolean;
   /** a return event: the entry whose pointers it copies */
   entry?: Wanted;
 }
@@ -75,9 +77,10 @@ export class UserMemory {
    * Asks for copies of what an event's pointer fields point to, when it fires; returns where
    * each copy is in what take() gives (users of one event share its copies).
    */
-  want(format: EventFormat, copies: UserCopy[]): number[] {
+  want(format: EventFormat, copies: UserCopy[], bookkeeping = false): number[] {
     const spec = this.wanted(format);
     spec.output = true;
+    if (!bookkeeping) spec.probes = true;
     return this.add(spec, copies);
   }
 
@@ -91,12 +94,13 @@ export class UserMemory {
     this.add(e, copies);
     const x = this.wanted(exit);
     x.output = true;
+    x.probes = true;
     x.entry = e;
   }
 
   private wanted(format: EventFormat): Wanted {
     let spec = this.specs.find((s) => s.format.id === format.id);
-    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false }));
+    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false, probes: false }));
     return spec;
   }
 
@@ -145,6 +149,7 @@ export class UserMemory {
           copies: s.copies,
           output: s.output,
           keepForReturn: s.keepForReturn,
+          bookkeeping: !s.probes,
           entry: s.entry !== undefined ? specOf(s.entry) : undefined,
         };
         made.set(s, spec);
@@ -226,9 +231,12 @@ export class UserMemory {
     this.recent.delete(tid);
   }
 
-  /** Captured records the kernel could not write, by CPU (their rings were full), since the start. */
-  lost(): number[] {
-    return this.capture ? this.capture.lost() : [];
+  /**
+   * Captured records the kernel could not write, by CPU (their rings were full), since the
+   * start: the probes' or (`bookkeeping`) those only dtrace's own bookkeeping wanted.
+   */
+  lost(bookkeeping = false): number[] {
+    return this.capture ? this.capture.lost(bookkeeping) : [];
   }
 
   /** Stops taking copies (and captured events); what was taken can still be read. */

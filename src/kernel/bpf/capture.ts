@@ -49,6 +49,8 @@ export interface CaptureSpec {
   output: boolean;
   /** keep each thread's record for the return event's copies (a system call's entry) */
   keepForReturn: boolean;
+  /** only dtrace's own bookkeeping wants its records: a loss is counted apart from the probes' */
+  bookkeeping: boolean;
   /**
    * A return event (a system call's exit): `copies` point into this entry's record, kept by
    * the entry's program, and are taken again now, when the memory is surely there (the call
@@ -248,8 +250,10 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     .call(Helper.PerfEventOutput)
     .jsltImm(R0, 0, 'lost')
     .ja('out')
-    // the buffer is full: count the record this CPU lost (a per-CPU counter, so no atomics)
+    // the buffer is full: count the record this CPU lost (a per-CPU counter, so no atomics;
+    // the probes' in slot 0, dtrace's bookkeeping's in slot 1)
     .label('lost')
+    .storeImm(4, R10, -4, spec.bookkeeping ? 1 : 0)
     .loadMap(R1, maps.lost)
     .mov(R2, R10)
     .addImm(R2, -4)
@@ -381,7 +385,7 @@ export class TracepointCapture implements EventSource {
     c.writeUInt32LE(BPF_MAP_TYPE_PERCPU_ARRAY, 0);
     c.writeUInt32LE(4, 4);
     c.writeUInt32LE(8, 8);
-    c.writeUInt32LE(1, 12);
+    c.writeUInt32LE(2, 12);
     this.lostMapFd = bpf(BPF_MAP_CREATE, c);
     for (const spec of this.specs) {
       if (!spec.keepForReturn) continue;
@@ -523,11 +527,15 @@ export class TracepointCapture implements EventSource {
     }
   }
 
-  /** Records the kernel could not write on each CPU (its ring was full), since the start, by CPU. */
-  lost(): number[] {
+  /**
+   * Records the kernel could not write on each CPU (its ring was full), since the start, by
+   * CPU: the probes' or (`bookkeeping`) those only dtrace's bookkeeping wanted.
+   */
+  lost(bookkeeping = false): number[] {
     const n = possibleCpus();
     const values = Buffer.alloc(8 * n);
     const key = Buffer.alloc(4);
+    key.writeUInt32LE(bookkeeping ? 1 : 0, 0);
     const a = Buffer.alloc(128);
     a.writeUInt32LE(this.lostMapFd, 0);
     a.writeBigUInt64LE(addressOf(key), 8);
