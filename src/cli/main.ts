@@ -4,11 +4,11 @@
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
-import { errnoMessage } from '../errno.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
 import { reapStale } from '../kernel/tracer.js';
 import { tracefsIfMounted } from '../kernel/tracefs.js';
-import { DCompileError, DFatalError, DUsageError } from '../lang/diagnostics.js';
+import { DCompileError } from '../lang/diagnostics.js';
+import { DFatalError, errnoMessage } from '../errors.js';
 import type { MacroEnv } from '../lang/lexer.js';
 import { resolve as resolveType } from '../lang/types.js';
 import { DtraceProvider } from '../providers/dtrace.js';
@@ -24,7 +24,7 @@ import { OutputSink } from '../runtime/output.js';
 import { openOutputFile } from '../runtime/output-file.js';
 import { type AggSpec, Runtime, aggRecordSizes } from '../runtime/runtime.js';
 import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
-import { Session } from '../runtime/session.js';
+import { Session } from '../session/session.js';
 import type { Value } from '../runtime/values.js';
 import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
@@ -505,4 +505,3 @@ function findProgram(paths: string[]): string | undefined {
 }
 
 void resolveType;
-void DUsageError;

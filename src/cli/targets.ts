@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DFatalError } from '../lang/diagnostics.js';
+import { DFatalError } from '../errors.js';
 
 /** How often a grabbed process (not our child) is checked for having exited. */
 const GRAB_POLL_MS = 50;

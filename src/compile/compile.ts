@@ -16,7 +16,8 @@ import type { ProbeContext } from '../runtime/context.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
-import { ClausePlan, planClause } from './plan.js';
+import type { ClausePlan } from '../providers/clause-plan.js';
+import { planClause } from './plan.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
 

@@ -1,56 +1,22 @@
-// The clause plan: what a probe must record for a clause to run, and which parts of its
-// predicate a kernel-side filter can evaluate before an event ever reaches user space.
-//
-// Kernel providers use it to choose the event fields to fetch and to write tracefs filters
-// (e.g. "common_pid == 42") or BPF predicates; the rest of the clause runs in user space.
+// Planning a clause (providers/clause-plan.ts says what a plan holds): what a probe must record
+// for the clause to run, and which parts of its predicate a kernel-side filter can evaluate.
 
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
-
-/** A predicate conjunct of the form <built-in> <op> <constant>. */
-export interface KernelTest {
-  /** pid, tid, uid, gid, execname, cpu, probefunc, arg0..arg9, or args[N] as "argN" */
-  field: string;
-  op: '==' | '!=' | '<' | '<=' | '>' | '>=';
-  value: bigint | string;
-}
-
-export interface ClausePlan {
-  /** built-in variables and arguments the clause reads (what each event must carry) */
-  reads: Set<string>;
-  /** the clause reads thread-local variables (events need the thread id) */
-  threadLocals: boolean;
-  /** the clause needs the kernel stack (stack(), stackdepth, caller) */
-  kernelStack: boolean;
-  /** the clause reads user memory (copyin, copyinstr, copyinto) */
-  userMemory: boolean;
-  /** arguments the clause passes straight to copyinstr() (probes that can fetch strings when they fire) */
-  stringArgs: Set<number>;
-  /** the clause calls speculation() (the session then needs speculation buffers) */
-  speculates: boolean;
-  /**
-   * Conjuncts of the predicate a kernel filter can evaluate. The predicate is their AND with
-   * `rest`; when `rest` is null the kernel filter is the whole predicate.
-   */
-  kernel: KernelTest[];
-  rest: A.Expr | null;
-}
+import type { ClausePlan, KernelTest } from '../providers/clause-plan.js';
 
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], rest: null };
+  const plan: ClausePlan = { reads: new Set(), kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [] };
   const c = cc.clause;
   const seen: Inlines = { seen: new Set(), todo: [] };
   if (c.predicate) {
     collectReads(c.predicate, plan, seen);
-    const rest: A.Expr[] = [];
     for (const conj of conjuncts(c.predicate)) {
       const t = kernelTest(conj);
       if (t) plan.kernel.push(t);
-      else rest.push(conj);
     }
-    plan.rest = rest.length === 0 ? null : rest.reduce((a, b) => new A.Logical(a.line, '&&', a, b));
   }
   if (c.body) for (const s of c.body) collectStmt(s, plan, seen);
   // inlines the clause names, and the inlines they name, each once (a worklist, as chains of
@@ -136,14 +102,12 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
       }
       return;
     case A.N.SelfVar:
-      plan.threadLocals = true;
       return;
     case A.N.Index:
       if (e.mode === 'args') {
         const i = e.args[0];
         plan.reads.add(i.kind === A.N.Int ? `arg${i.value}` : 'args');
       }
-      if (e.base.kind === A.N.SelfVar) plan.threadLocals = true;
       if (e.mode !== 'args') collectReads(e.base, plan, seen);
       for (const a of e.args) collectReads(a, plan, seen);
       return;

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { DFatalError } from '../lang/diagnostics.js';
+import { DFatalError } from '../errors.js';
 import { Liveness, ownerTag } from './identity.js';
 
 export const KPROBE_GROUP_PREFIX = 'dtrace_ts_';

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DFatalError } from '../lang/diagnostics.js';
+import { DFatalError } from '../errors.js';
 import { Liveness, ownerTag } from './identity.js';
 
 export const INSTANCE_PREFIX = 'dtrace-ts-';

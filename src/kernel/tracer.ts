@@ -3,8 +3,7 @@
 // buffers every switchrate (default 10 ms) and reports lost events as DTrace does.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { errnoMessage } from '../errno.js';
-import { DFatalError } from '../lang/diagnostics.js';
+import { DFatalError, errnoMessage } from '../errors.js';
 import { readEventFormat, readPageLayout, type EventFormat } from './event-format.js';
 import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';

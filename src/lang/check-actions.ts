@@ -4,7 +4,7 @@
 import * as A from './ast.js';
 import { FnInfo } from './builtins.js';
 import type { Checker } from './check.js';
-import { AGGREGATION_ARG } from '../runtime/printf-parse.js';
+import { AGGREGATION_ARG } from './printf-parse.js';
 import { VOID, isInteger, isPointer, isStringLike, isVoid, sameType } from './types.js';
 
 /** An action statement: its arguments, and where it may stand in the clause. */

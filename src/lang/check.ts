@@ -8,7 +8,7 @@ import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
 import { checkAction } from './check-actions.js';
 import { checkAggregation } from './check-aggs.js';
-import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from '../runtime/printf-parse.js';
+import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from './printf-parse.js';
 import { TypeScope } from './typescope.js';
 import {
   DType,

@@ -30,16 +30,3 @@ export class DCompileError extends Error {
 export function fail(tag: string, line: number, message: string): never {
   throw new DCompileError(tag, line, message);
 }
-
-/** A fatal error outside compilation (bad option, cannot open file): printed as "dtrace: MSG". */
-export class DUsageError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 2,
-  ) {
-    super(message);
-  }
-}
-
-/** A fatal runtime or setup error printed as "dtrace: MSG", exit status 1. */
-export class DFatalError extends Error {}

@@ -13,7 +13,7 @@ import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec } from '../kernel/kp
 import { kernelSymbols } from '../kernel/ksyms.js';
 import { noKprobeEvents } from '../kernel/platform.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
-import { DFatalError } from '../lang/diagnostics.js';
+import { DFatalError } from '../errors.js';
 import { argsRead, compileDecoder, enableEventProbe } from './kernel-event.js';
 import { isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';

@@ -2,7 +2,7 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
-import type { ClausePlan, KernelTest } from '../compile/plan.js';
+import type { ClausePlan, KernelTest } from './clause-plan.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';

@@ -2,7 +2,7 @@
 // with argument types), creates probes on demand for names it understands, and fires them.
 // The language and runtime never care where a firing came from.            [dt_provimpl_t]
 
-import type { ClausePlan } from '../compile/plan.js';
+import type { ClausePlan } from './clause-plan.js';
 import type { KernelTracer } from '../kernel/tracer.js';
 import type { DType } from '../lang/types.js';
 import type { Probe, ProbeContext } from '../runtime/context.js';

@@ -5,16 +5,7 @@
 // Floating-point output is exact (the binary value's full decimal expansion, rounded half to
 // even, as glibc does) so it is computed with BigInt; D programs rarely print floats.
 
-/** Conversion flags, as parsed from the format (DT_PFCONV_*). */
-export const F_ALT = 0x1;
-export const F_ZPAD = 0x2;
-export const F_LEFT = 0x4;
-export const F_SPOS = 0x8;
-export const F_DYNWIDTH = 0x10;
-export const F_DYNPREC = 0x20;
-export const F_GROUP = 0x40;
-export const F_SPACE = 0x80;
-export const F_AGG = 0x100;
+import { F_ALT, F_LEFT, F_SPACE, F_SPOS, F_ZPAD } from '../lang/printf-parse.js';
 
 /** Pads `s` with spaces to `width`, on the right if `left`. */
 export function padField(s: string, width: number, left: boolean): string {

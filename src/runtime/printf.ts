@@ -14,15 +14,6 @@
 
 import type { Value } from './values.js';
 import {
-  F_AGG,
-  F_ALT,
-  F_DYNPREC,
-  F_DYNWIDTH,
-  F_GROUP,
-  F_LEFT,
-  F_SPACE,
-  F_SPOS,
-  F_ZPAD,
   type BinFloat,
   decodeDouble,
   decodeLongDouble,
@@ -35,6 +26,15 @@ import {
   padField,
 } from './printf-num.js';
 import {
+  F_AGG,
+  F_ALT,
+  F_DYNPREC,
+  F_DYNWIDTH,
+  F_GROUP,
+  F_LEFT,
+  F_SPACE,
+  F_SPOS,
+  F_ZPAD,
   type FormatConv,
   type FormatPlan,
   P_ADDR,
@@ -50,10 +50,10 @@ import {
   P_UADDR,
   P_UINT,
   P_WSTR,
-} from './printf-parse.js';
+} from '../lang/printf-parse.js';
 import { formatTimeT, formatTimeY } from './printf-time.js';
 
-export { F_AGG, F_ALT, F_DYNPREC, F_DYNWIDTH, F_GROUP, F_LEFT, F_SPACE, F_SPOS, F_ZPAD } from './printf-num.js';
+export { F_AGG, F_ALT, F_DYNPREC, F_DYNWIDTH, F_GROUP, F_LEFT, F_SPACE, F_SPOS, F_ZPAD } from '../lang/printf-parse.js';
 export {
   AGGREGATION_ARG,
   FormatConv,
@@ -66,7 +66,7 @@ export {
   isSignedArg,
   parseFormat,
   validateFormat,
-} from './printf-parse.js';
+} from '../lang/printf-parse.js';
 
 // -- formatting ----------------------------------------------------------------------------------
 

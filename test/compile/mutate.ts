@@ -6,7 +6,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCpp } from '../../src/cli/main.js';
 import { Compiler } from '../../src/compile/compile.js';
-import { DCompileError, DFatalError, DUsageError } from '../../src/lang/diagnostics.js';
+import { DCompileError } from '../../src/lang/diagnostics.js';
+import { DFatalError } from '../../src/errors.js';
 import { DtraceProvider } from '../../src/providers/dtrace.js';
 import { ProfileProvider } from '../../src/providers/profile.js';
 import { ProbeRegistry } from '../../src/providers/registry.js';
@@ -303,7 +304,7 @@ export async function compileProgram(p: Program): Promise<Outcome> {
     return done('ok', '');
   } catch (e) {
     if (e instanceof DCompileError) return done('error', `dtrace: failed to compile script ${p.name}: ${e.format(true, true)}`);
-    if (e instanceof DFatalError || e instanceof DUsageError) return done('error', `dtrace: ${e.message}`);
+    if (e instanceof DFatalError) return done('error', `dtrace: ${e.message}`);
     return done('internal', `dtrace: internal error: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -1,6 +1,9 @@
-// A system call's failure in the C library's words (strerror), as DTrace prints them: Node's
-// own messages ("ENOSPC: no space left on device, write") are not what users of dtrace see.
-// Neutral: every layer may use it.
+// Errors every layer may raise or word: a fatal error (printed "dtrace: MSG", exit status 1),
+// and a system call's failure in the C library's words (strerror), as DTrace prints them:
+// Node's own messages ("ENOSPC: no space left on device, write") are not what users see.
+
+/** A fatal runtime or setup error printed as "dtrace: MSG", exit status 1. */
+export class DFatalError extends Error {}
 
 const STRERROR: Record<string, string> = {
   EPERM: 'Operation not permitted',

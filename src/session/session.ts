@@ -4,14 +4,14 @@
 import { readFileSync } from 'node:fs';
 import type { CompiledClause } from '../compile/compile.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
-import type { ClausePlan } from '../compile/plan.js';
+import type { ClausePlan } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
-import { ProbeContext } from './context.js';
-import { ClauseAbort, Runtime, faultMessage } from './runtime.js';
-import { PrintfDataError } from './printf.js';
-import { DFault, FLT_NOSCRATCH } from './subr.js';
+import { ProbeContext } from '../runtime/context.js';
+import { ClauseAbort, Runtime, faultMessage } from '../runtime/runtime.js';
+import { PrintfDataError } from '../runtime/printf.js';
+import { DFault, FLT_NOSCRATCH } from '../runtime/subr.js';
 
 /** One enabled clause on one probe (an ECB). */
 interface Enabling {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { CompiledClause } from '../../src/compile/compile.js';
-import type { ClausePlan } from '../../src/compile/plan.js';
+import type { ClausePlan } from '../../src/providers/clause-plan.js';
 import type { DtraceProvider } from '../../src/providers/dtrace.js';
 import type { ProbeDef } from '../../src/providers/provider.js';
 import type { ProbeRegistry } from '../../src/providers/registry.js';
@@ -13,7 +13,7 @@ import { Probe, type ProbeContext } from '../../src/runtime/context.js';
 import { Options } from '../../src/runtime/options.js';
 import { OutputSink } from '../../src/runtime/output.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { Session } from '../../src/runtime/session.js';
+import { Session } from '../../src/session/session.js';
 import { DFault, FLT_DIVZERO } from '../../src/runtime/subr.js';
 
 // A session whose clauses are hand-written functions on BEGIN and ERROR, as generated code calls
@@ -23,7 +23,7 @@ function probeDef(id: number, name: string): ProbeDef {
   return { probe: new Probe(id, 'dtrace', '', '', name), argTypes: [], described: true };
 }
 
-const plan: ClausePlan = { reads: new Set(), threadLocals: false, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], rest: null };
+const plan: ClausePlan = { reads: new Set(), kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [] };
 
 function clause(index: number, def: ProbeDef, epid: number, fn: (ctx: ProbeContext) => void): CompiledClause {
   return {

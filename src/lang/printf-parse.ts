@@ -2,9 +2,19 @@
 // (dt_printf_create) and the check of its arguments (dt_printf_validate), which together make
 // the FormatPlan that runtime/printf.ts fills in per event.                     [dt_printf.c]
 
-import { DCompileError } from '../lang/diagnostics.js';
-import { DType, Kind, VOID, intType, isCharArray, resolve, typedefOf } from '../lang/types.js';
-import { F_AGG, F_ALT, F_DYNPREC, F_DYNWIDTH, F_GROUP, F_LEFT, F_SPACE, F_SPOS, F_ZPAD } from './printf-num.js';
+import { DCompileError } from './diagnostics.js';
+import { DType, Kind, VOID, intType, isCharArray, resolve, typedefOf } from './types.js';
+
+/** Conversion flags, as parsed from the format (DT_PFCONV_*). */
+export const F_ALT = 0x1;
+export const F_ZPAD = 0x2;
+export const F_LEFT = 0x4;
+export const F_SPOS = 0x8;
+export const F_DYNWIDTH = 0x10;
+export const F_DYNPREC = 0x20;
+export const F_GROUP = 0x40;
+export const F_SPACE = 0x80;
+export const F_AGG = 0x100;
 
 export type FormatKind = 'printf' | 'printa' | 'system' | 'freopen';
 
