@@ -2,15 +2,22 @@
 // here is a plain file standing in for tracefs's (the lab runs them against real kernels).
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ownerTag } from '../../src/kernel/identity.js';
 import { KprobeSet, RETURN_FETCH_ARGS, entryFetchArgs, reapStaleKprobes } from '../../src/kernel/kprobes.js';
 
+/** Every fake tracefs made here, removed when the tests are done. */
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function fakeRoot(contents = ''): string {
   const dir = mkdtempSync(join(tmpdir(), 'kprobes-'));
+  made.push(dir);
   writeFileSync(join(dir, 'kprobe_events'), contents);
   return dir;
 }
