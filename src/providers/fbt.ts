@@ -15,7 +15,7 @@ import { noKprobeEvents } from '../kernel/platform.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { DFatalError } from '../errors.js';
 import { argsRead, compileDecoder, enableEventProbe } from './kernel-event.js';
-import { isGlob } from './registry.js';
+import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';
 import { ProviderUnavailable } from './provider.js';
 
@@ -48,20 +48,50 @@ export class FbtProvider implements Provider {
   private why: string | null = null;
   /** the kernel function each probe is on (differs from its name for sys_X aliases) */
   private readonly targets = new Map<ProbeDef, Target>();
+  /** every function ftrace can trace, [module, function], read once (null: not yet) */
+  private traceable: Array<[string, string]> | null = null;
   private readonly functions = new Set<string>();
+  /** the functions whose probes are announced */
+  private readonly announced = new Set<string>();
 
-  populate(newProbe: NewProbe): void {
+  /** Reads what the kernel can trace, once; false where it has no kprobe events (`why` says). */
+  private load(): boolean {
+    if (this.traceable !== null) return true;
+    if (this.why !== null) return false;
     const root = tracefsRoot();
     if (!existsSync(join(root, 'kprobe_events'))) {
       this.why = noKprobeEvents(root);
-      return;
+      return false;
     }
-    for (const [module, func] of traceableFunctions(root)) {
-      if (this.functions.has(func)) continue; // duplicate static names: one probe each, as Oracle's
-      this.functions.add(func);
-      for (const name of ['entry', 'return']) {
-        this.targets.set(newProbe(module, func, name, []), { symbol: func, viaRegs: false });
-      }
+    this.traceable = traceableFunctions(root);
+    for (const [, func] of this.traceable) this.functions.add(func);
+    return true;
+  }
+
+  populate(newProbe: NewProbe): void {
+    if (!this.load()) return;
+    for (const [module, func] of this.traceable!) this.announce(module, func, newProbe);
+  }
+
+  /**
+   * Only the functions a description's function pattern matches: ~33,000 functions make
+   * ~66,000 probes, far more work than one probe (or a few dozen) needs. A description with
+   * no function pattern needs them all.
+   */
+  populateFor(desc: ProbeDesc, newProbe: NewProbe): boolean {
+    if (desc.func === '' || desc.func === '*') return false;
+    if (!this.load()) return true;
+    for (const [module, func] of this.traceable!) {
+      if (globMatch(desc.func, func) && globMatch(desc.module, module)) this.announce(module, func, newProbe);
+    }
+    return true;
+  }
+
+  private announce(module: string, func: string, newProbe: NewProbe): void {
+    if (this.announced.has(func)) return; // duplicate static names: one probe each, as Oracle's
+    this.announced.add(func);
+    for (const name of ['entry', 'return']) {
+      this.targets.set(newProbe(module, func, name, []), { symbol: func, viaRegs: false });
     }
   }
 

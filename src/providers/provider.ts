@@ -60,6 +60,13 @@ export interface Provider {
    */
   populate(newProbe: NewProbe): void;
   /**
+   * Announces only the probes a description that names this provider can match, where that
+   * is much cheaper than all of them (fbt: one function of ~33,000); false: it cannot narrow
+   * this description, and populate() is called instead. Never announces a probe twice, even
+   * when populate() comes later.
+   */
+  populateFor?(desc: ProbeDesc, newProbe: NewProbe): boolean;
+  /**
    * A probe for a description that names one precisely but that does not exist yet
    * (profile-1234, tick-5s, fbt's sys_X aliases); null if the provider cannot make it.
    */

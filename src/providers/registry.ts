@@ -4,7 +4,7 @@
 import { DCompileError } from '../lang/diagnostics.js';
 import type { DType } from '../lang/types.js';
 import { Probe } from '../runtime/context.js';
-import type { ProbeDef, ProbeDesc, Provider } from './provider.js';
+import type { NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';
 
 /**
  * Splits "p:m:f:n". Fewer fields are right-aligned at `level` (3: name, as -n and scripts; 2:
@@ -233,6 +233,8 @@ export class ProbeRegistry {
   readonly providers: Provider[] = [];
   private readonly owner = new Map<ProbeDef, Provider>();
   private readonly populated = new Set<Provider>();
+  /** providers that announced the probes of some descriptions only (populateFor) */
+  private readonly partly = new Set<Provider>();
   /** probes by name: most descriptions name one exactly (BEGIN, entry, tick-1s) */
   private readonly byName = new Map<string, ProbeDef[]>();
 
@@ -247,15 +249,21 @@ export class ProbeRegistry {
   }
 
   /**
-   * Populates the providers a provider-name pattern may name. A provider that cannot be read
+   * Populates the providers a provider-name pattern may name: a provider named outright only
+   * with the probes `desc` can match, if it can narrow them. A provider that cannot be read
    * (no privileges, no tracefs) fails loudly only when the pattern names it exactly.
    */
-  private populate(pattern: string): void {
+  private populate(pattern: string, desc?: ProbeDesc): void {
     for (const p of this.providers) {
       if (this.populated.has(p) || !globMatch(pattern, p.name)) continue;
-      this.populated.add(p);
+      const newProbe: NewProbe = (m, f, n, args) => this.newProbe(p, m, f, n, args);
       try {
-        p.populate((m, f, n, args) => this.newProbe(p, m, f, n, args));
+        if (desc !== undefined && pattern === p.name && p.populateFor?.(desc, newProbe)) {
+          this.partly.add(p);
+          continue;
+        }
+        this.populated.add(p);
+        p.populate(newProbe);
       } catch (e) {
         if (pattern === p.name) throw e;
       }
@@ -303,7 +311,7 @@ export class ProbeRegistry {
 
   /** Probes matching a description, creating an exact one on demand if a provider can. */
   match(desc: ProbeDesc): ProbeDef[] {
-    this.populate(desc.provider);
+    this.populate(desc.provider, desc);
     const candidates = desc.name !== '' && !isGlob(desc.name) ? (this.byName.get(desc.name) ?? []) : this.probes;
     const out = candidates.filter(
       (d) =>
@@ -314,7 +322,7 @@ export class ProbeRegistry {
     );
     if (out.length > 0) return out;
     for (const p of this.providers) {
-      if (!p.provide || !this.populated.has(p)) continue;
+      if (!p.provide || (!this.populated.has(p) && !this.partly.has(p))) continue;
       if (desc.provider !== '' && desc.provider !== p.name) continue;
       // only a provider named outright is asked about a pattern
       if ((isGlob(desc.name) || desc.name === '') && desc.provider !== p.name) continue;
