@@ -1,7 +1,8 @@
 // fbt benchmarks (not tests), on a kernel with kprobe events (the lab runs them in its guests),
 // medians of BENCH_RUNS:
 //   1. listing every fbt probe: dtrace -l -P fbt (reads available_filter_functions);
-//   2. start-up with one kprobe, exiting at once: fbt::sys_chdir:entry;
+//   2. start-up with one kprobe, exiting at once: fbt::sys_chdir:entry, beside a tracepoint
+//      probe's (syscall::chdir:entry);
 //   3. start-up with every vfs_* function's entry probe (dozens of kprobes in one write);
 //   4. probe effect: ns each chdir() of a shell loop gains while fbt::sys_chdir:entry counts.
 // bpftrace, where installed, runs the same beside it.
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
     count = r.stdout.split('\n').length - 2;
     return r.seconds;
   }), ` (${count} probes)`);
+  // the yardstick: a probe that is one tracefs event, no kprobe to create
+  report('dtrace syscall::chdir:entry start-up', runs(() => timed(process.execPath, [cli, '-q', '-n', 'syscall::chdir:entry', '-n', 'BEGIN { exit(0); }']).seconds));
   report('dtrace fbt::sys_chdir:entry start-up', runs(() => timed(process.execPath, [cli, '-q', '-n', 'fbt::sys_chdir:entry', '-n', 'BEGIN { exit(0); }']).seconds));
   const vfs = timed(process.execPath, [cli, '-l', '-n', 'fbt::vfs_*:entry']).stdout.split('\n').length - 2;
   report(`dtrace fbt::vfs_*:entry start-up (${vfs} kprobes)`, runs(() => timed(process.execPath, [cli, '-q', '-n', 'fbt::vfs_*:entry { @ = count(); }', '-n', 'BEGIN { exit(0); }']).seconds));
