@@ -441,6 +441,12 @@ export function runCpp(
 ): string | { error: string } {
   const cppPath = findProgram(['/usr/bin/cpp', '/bin/cpp']);
   if (!cppPath) return { error: 'cpp(1) is not installed: install the cpp package to use -C' };
+  // an interpreter line (#!/usr/sbin/dtrace -Cs) would be a bad directive to cpp: dt_preproc
+  // skips it but keeps its newline, so line numbers stay right
+  if (text.startsWith('#!')) {
+    const nl = text.indexOf('\n');
+    text = nl < 0 ? '' : text.slice(nl);
+  }
   const extra = (process.env.DTRACE_OPT_CPPARGS ?? '').split(/\s+/).filter((s) => s !== '');
   const args = [
     '-E', '-x', 'c', '-undef',

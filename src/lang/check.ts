@@ -472,7 +472,6 @@ export class Checker {
         if (!isScalar(c.type!)) this.err('D_OP_SCALAR', e.line, 'operator ?: expression must be of scalar type');
         const a = this.expr(e.then);
         const b = this.expr(e.otherwise);
-        if (isActionCall(a) || isActionCall(b)) this.err('D_OP_ACT', e.line, 'action cannot be used in a conditional context');
         const ta = a.type!;
         const tb = b.type!;
         if (isInteger(ta) && isInteger(tb)) {
@@ -490,6 +489,8 @@ export class Checker {
         } else {
           this.err('D_OP_INCOMPAT', e.line, `operator ?: operands must have compatible types`);
         }
+        // after the types, as dt_cook_op3: `c ? printf(...) : 1` is D_OP_INCOMPAT (void and int)
+        if (isActionCall(a) || isActionCall(b)) this.err('D_OP_ACT', e.line, 'action cannot be used in a conditional context');
         return e;
       }
       case A.N.Cast:

@@ -5,6 +5,7 @@
 
 import * as A from './ast.js';
 import { DCompileError } from './diagnostics.js';
+import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
 import { Lexer, Token } from './lexer.js';
 import { OUTER_DECL_KEYWORDS, T } from './tokens.js';
@@ -103,6 +104,8 @@ export class Parser {
   private depth = 0;
   /** identifiers known to be variables (so `x` followed by `*` is not read as a type) */
   private readonly knownIdents: Set<string>;
+  /** inlines whose value is an integer constant: parse-time constants, as in dt_node_ident */
+  private readonly inlineInts = new Map<string, bigint>();
 
   constructor(
     private readonly lx: Lexer,
@@ -324,6 +327,11 @@ export class Parser {
     this.expect(T.Colon);
     const otherwise = this.conditional();
     this.depth--;
+    // A condition that is an integer constant at parse time picks its branch here and the other
+    // is never checked (dt_node_op3): so `OPT ? printf(...) : 1;` with an inline OPT or a $1
+    // is an action statement, the DTraceToolkit's idiom.
+    const c = evalConstant(cond, this.types, this.parseTimeIdent);
+    if (c !== null) return c !== 0n ? then : otherwise;
     return new A.Ternary(this.lx.yyline, cond, then, otherwise);
   }
 
@@ -1104,6 +1112,9 @@ export class Parser {
     this.expect(T.Assign);
     const e = this.assignment();
     this.knownIdents.add(d.name);
+    const v = isInteger(d.type) ? evalConstant(e, this.types, this.parseTimeIdent) : null;
+    if (v !== null) this.inlineInts.set(d.name, v);
+    else this.inlineInts.delete(d.name);
     items.push(new A.InlineDecl(line, d.name, d.type, e));
     this.expectLast(T.Semi);
   }
@@ -1165,6 +1176,17 @@ export class Parser {
 
   // -- constant expressions (array sizes, bit-field widths, enumerator values) -----------------
 
+  /**
+   * Identifiers that are integer constants while parsing: integer inlines, including D's own
+   * (errno and signal names); enumerators are not (DTrace resolves them when cooking).
+   */
+  private readonly parseTimeIdent = (name: string): bigint | null => {
+    const v = this.inlineInts.get(name);
+    if (v !== undefined) return v;
+    if (this.knownIdents.has(name)) return null;
+    return dConstants().get(name)?.value ?? null;
+  };
+
   constantInt(e: A.Expr): bigint {
     const v = evalConstant(e, this.types);
     if (v === null) {
@@ -1175,24 +1197,36 @@ export class Parser {
 }
 
 /** Folds an integer constant expression at parse time, or returns null if it is not one. */
-export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
+export function evalConstant(
+  e: A.Expr,
+  types: TypeScope,
+  ident?: (name: string) => bigint | null,
+): bigint | null {
   switch (e.kind) {
     case A.N.Int:
       return e.value;
     case A.N.Ident: {
+      if (ident !== undefined) return ident(e.name);
       const c = types.enumConsts.get(e.name);
       return c ? BigInt(c.value) : null;
+    }
+    case A.N.Logical: {
+      const l = evalConstant(e.left, types, ident);
+      const r = l === null ? null : evalConstant(e.right, types, ident);
+      if (l === null || r === null) return null;
+      const v = e.op === '&&' ? l !== 0n && r !== 0n : e.op === '||' ? l !== 0n || r !== 0n : (l !== 0n) !== (r !== 0n);
+      return v ? 1n : 0n;
     }
     case A.N.SizeofType:
       return BigInt(e.of.size);
     case A.N.Cast: {
-      const v = evalConstant(e.operand, types);
+      const v = evalConstant(e.operand, types, ident);
       if (v === null || !isInteger(e.to)) return null;
       const r = resolve(e.to);
       return r.signed ? BigInt.asIntN(r.size * 8, v) : BigInt.asUintN(r.size * 8, v);
     }
     case A.N.Unary: {
-      const v = evalConstant(e.operand, types);
+      const v = evalConstant(e.operand, types, ident);
       return v === null ? null : foldUnary(e.op, v);
     }
     case A.N.Binary: {
@@ -1200,17 +1234,17 @@ export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
       const links: A.Binary[] = [];
       let x: A.Expr = e;
       for (; x.kind === A.N.Binary; x = x.left) links.push(x);
-      let v = evalConstant(x, types);
+      let v = evalConstant(x, types, ident);
       for (let i = links.length - 1; i >= 0 && v !== null; i--) {
-        const r = evalConstant(links[i].right, types);
+        const r = evalConstant(links[i].right, types, ident);
         v = r === null ? null : foldBinary(links[i].op, v, r);
       }
       return v;
     }
     case A.N.Ternary: {
-      const c = evalConstant(e.cond, types);
+      const c = evalConstant(e.cond, types, ident);
       if (c === null) return null;
-      return evalConstant(c !== 0n ? e.then : e.otherwise, types);
+      return evalConstant(c !== 0n ? e.then : e.otherwise, types, ident);
     }
     default:
       return null;

@@ -105,3 +105,14 @@ test('error lines follow DTrace: node lines as its parser records them', () => {
   fails('BEGIN\n{\n\texit()\n}', 'D_PROTO_LEN', 'exit( ) prototype mismatch: 0 args passed, 1 expected', 3);
   fails('BEGIN\n/"a"/\n{\n}', 'D_PRED_SCALAR', 'predicate result must be of scalar type', 3);
 });
+
+test('?: with a condition constant at parse time picks its branch: actions as statements', () => {
+  ok('inline int OPT = 1; BEGIN { OPT ? printf("x") : 1; OPT ? @a[1] = count() : 1; }');
+  ok('inline int OPT = 0; BEGIN { OPT ? printf("x") : printf("y"); !OPT && 1 ? trace(1) : 1; }');
+  ok('BEGIN { (int)2 > 1 ? exit(0) : 1; EPERM == 1 ? trace(1) : 1; }');
+  ok('inline int A = 2; inline int B = A * 3; BEGIN { B == 6 ? trace(1) : nosuch(); }');
+  fails('BEGIN { x = 1; x ? printf("x") : 1; }', 'D_OP_INCOMPAT', 'operator ?: operands must have compatible types');
+  fails('BEGIN { x = 1; x ? printf("x") : trace(1); }', 'D_OP_ACT', 'action cannot be used in a conditional context');
+  fails('BEGIN { x = 1; x ? @a = count() : 1; }', 'D_OP_INCOMPAT', 'operator ?: operands must have compatible types');
+  fails('enum e { E1 = 1 }; BEGIN { E1 ? trace(1) : trace(2); }', 'D_OP_ACT', 'action cannot be used in a conditional context');
+});

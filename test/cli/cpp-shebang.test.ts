@@ -1,0 +1,41 @@
+// A script with an interpreter line (#!/usr/sbin/dtrace -Cs) under -C: cpp must not see the
+// #! line, and line numbers in messages stay those of the file (dt_preproc keeps its newline).
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const cli = join(root, 'dist', 'cli.js');
+const noCpp = !existsSync('/usr/bin/cpp') && !existsSync('/bin/cpp') ? 'cpp is not installed' : false;
+
+function run(script: string): { status: number | null; out: string; err: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'dtrace-shebang-'));
+  try {
+    const file = join(dir, 's.d');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [cli, '-q', '-C', '-s', file], { timeout: 30_000 });
+    return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString().replace(file, 'FILE') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('-C: a #! first line is not given to cpp', { skip: noCpp }, () => {
+  const r = run('#!/usr/sbin/dtrace -Cs\n#define X 3\nBEGIN { trace(X); exit(0); }\n');
+  assert.deepEqual(r, { status: 0, out: '3\n', err: '' });
+});
+
+test('-C: after a #! line, errors give the line of the file', { skip: noCpp }, () => {
+  const r = run('#!/usr/sbin/dtrace -Cs\n#define X 3\nBEGIN { trace(X); y = ; }\n');
+  assert.deepEqual(r, { status: 1, out: '', err: 'dtrace: failed to compile script FILE: line 3: syntax error near ";"\n' });
+});
+
+test('-C: a file that is only a #! line is an empty program', { skip: noCpp }, () => {
+  const r = run('#!/usr/sbin/dtrace -Cs');
+  assert.deepEqual(r, { status: 1, out: '', err: 'dtrace: failed to compile script FILE: line 1: empty D program translation unit\n' });
+});
