@@ -74,9 +74,9 @@ const BUILTIN_CODE: Record<string, string> = {
   curpsinfo: 'rt.curpsinfo(ctx)',
   curlwpsinfo: 'rt.curlwpsinfo(ctx)',
   curcpu: 'rt.curcpu(ctx)',
-  chip: '0',
+  chip: 'rt.cpuChip(ctx)',
   pset: '0',
-  lgrp: '0',
+  lgrp: 'rt.cpuLgrp(ctx)',
 };
 
 /** A compiled clause: its source text and what the runtime needs to run it. */

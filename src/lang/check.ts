@@ -1420,6 +1420,7 @@ const TRANSLATED_MEMBERS: Record<string, ReadonlySet<string>> = {
   ]),
   curlwpsinfo: new Set([
     'pr_flag', 'pr_lwpid', 'pr_addr', 'pr_wchan', 'pr_stype', 'pr_state', 'pr_sname', 'pr_pri', 'pr_name', 'pr_onpro',
+    'pr_clname',
   ]),
 };
 

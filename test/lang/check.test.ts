@@ -116,3 +116,8 @@ test('?: with a condition constant at parse time picks its branch: actions as st
   fails('BEGIN { x = 1; x ? @a = count() : 1; }', 'D_OP_INCOMPAT', 'operator ?: operands must have compatible types');
   fails('enum e { E1 = 1 }; BEGIN { E1 ? trace(1) : trace(2); }', 'D_OP_ACT', 'action cannot be used in a conditional context');
 });
+
+test('translated members: lwpsinfo_t pr_clname, cpuinfo_t cpu_info', () => {
+  ok('BEGIN { trace(curlwpsinfo->pr_clname); trace(curcpu->cpu_info.pi_clock); trace(stringof(curcpu->cpu_info.pi_fputypes)); }');
+  fails('BEGIN { trace(curlwpsinfo->pr_nice); }', 'D_XLATE_NOCONV', 'translator does not define conversion for member: pr_nice');
+});
