@@ -425,8 +425,8 @@ const EDT_CPPERR = 'Preprocessor failed to process input program';
 /**
  * Runs cpp(1) on a script (-C), as dt_preproc does: the script on standard input, cpp's
  * diagnostics straight to our standard error (dt_preproc names the input /dev/stdin; Node's
- * stdin for a child is a socket, which /dev/stdin cannot open, so cpp reads "-" and its
- * messages say <stdin>). Returns the preprocessed text or an error.
+ * stdin for a child is a socket, which /dev/stdin cannot open, so cpp reads "-" and a line
+ * marker gives the name). Returns the preprocessed text or an error.
  *
  * cpp runs under timeout(1), which puts it and its cc1 in a process group of their own and
  * signals the whole group at the limit (killing cpp alone would leave cc1 running), and under
@@ -460,7 +460,8 @@ export function runCpp(
   const setpriv = findProgram(['/usr/bin/setpriv', '/bin/setpriv']);
   if (timeoutPath && setpriv) cmd = [setpriv, '--pdeathsig', 'TERM', '--', ...cmd];
   const r = spawnSync(cmd[0], cmd.slice(1), {
-    input: Buffer.from(text, 'latin1'),
+    // a line marker names the input /dev/stdin, as cpp's messages do under dtrace
+    input: Buffer.from('# 1 "/dev/stdin"\n' + text, 'latin1'),
     stdio: ['pipe', 'pipe', diagnostics],
     maxBuffer: limits.outputMB << 20,
     // timeout(1) ends it first (this only backs it up); past the output cap Node sends SIGTERM,
