@@ -162,8 +162,11 @@ export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
       c.protoArgs(call, fn.proto);
       args.forEach((a, i) => {
         const v = c.constValue(a);
-        if (v === null || v <= 0n) {
-          const tag = name === 'stack' ? 'D_STACK_SIZE' : i === 0 ? 'D_USTACK_FRAMES' : 'D_USTACK_STRSIZE';
+        if (i === 1) {
+          // the string size may be zero (dt_cg_stack_arg)
+          if (v === null || v < 0n) c.err('D_USTACK_STRSIZE', a.line, `${name}( ) argument #2 must be a positive integer constant`);
+        } else if (v === null || v <= 0n) {
+          const tag = name === 'stack' ? 'D_STACK_SIZE' : 'D_USTACK_FRAMES';
           c.err(tag, a.line, `${name}( ) argument #${i + 1} must be a non-zero positive integer constant`);
         }
       });

@@ -215,13 +215,11 @@ export class Parser {
     this.lx.skipTrivia();
     const c = this.lx.peekChar();
     let predicate: A.Expr | null = null;
-    let predLine = 0;
     if (c === 47 /* / */) {
       this.lx.nextOuter();
       this.tok = this.lx.next();
       predicate = this.expression();
       if (!this.at(T.EPred)) this.syntax();
-      predLine = this.lx.yyline;
       this.lx.skipTrivia();
       if (this.lx.peekChar() !== 123 /* { */) {
         throw new DCompileError(
@@ -244,7 +242,7 @@ export class Parser {
     this.tok = this.lx.next();
     const body = this.statements();
     this.expectLast(T.RBrace);
-    return new A.Clause(line, probes, predicate, body, predLine);
+    return new A.Clause(line, probes, predicate, body, this.tok.line);
   }
 
   /** statement_list up to the closing brace (the brace is left as the current token). */
@@ -660,6 +658,7 @@ export class Parser {
     let base: string | null = null;
     let named: DType | null = null;
     const combo = (): never => this.error('D_DECL_COMBO', this.tok.line, 'invalid type combination');
+    let attrLine = line;
     for (;;) {
       const t = this.tok;
       if (STORAGE_KEYWORDS.has(t.kind)) {
@@ -684,13 +683,13 @@ export class Parser {
           signedness = t.kind === T.KwSigned ? 'signed' : 'unsigned';
           this.advance();
           continue;
+        // attributes are flags to DTrace: "short short" is short; "short long" and a third
+        // long make a name no type has (D_UNKNOWN, from composeBase)
         case T.KwShort:
-          if (shorts || longs) combo();
-          shorts++;
+          shorts = 1;
           this.advance();
           continue;
         case T.KwLong:
-          if (shorts || longs >= 2) combo();
           longs++;
           this.advance();
           continue;
@@ -712,10 +711,12 @@ export class Parser {
         case T.KwUnion:
           if (base !== null || named) combo();
           named = this.structSpecifier();
+          attrLine = this.tagLine;
           continue;
         case T.KwEnum:
           if (base !== null || named) combo();
           named = this.enumSpecifier();
+          attrLine = this.tagLine;
           continue;
         case T.Ident:
           if (base === null && named === null && signedness === null && shorts === 0 && longs === 0) {
@@ -739,11 +740,11 @@ export class Parser {
     }
     const intKind = named ? resolve(named).kind === Kind.Int : base !== 'float' && base !== 'double' && base !== 'void';
     if (signedness && !intKind) {
-      this.error('D_DECL_SIGNINT', line, 'invalid type declaration: signed and unsigned may only be used with integer type');
+      this.error('D_DECL_SIGNINT', attrLine, 'invalid type declaration: signed and unsigned may only be used with integer type');
     }
     const floatKind = named ? resolve(named).kind === Kind.Float : base === 'float' || base === 'double';
     if ((longs || shorts) && !intKind && !floatKind) {
-      this.error('D_DECL_LONGINT', line, 'invalid type declaration: long and long long may only be used with integer or floating-point type');
+      this.error('D_DECL_LONGINT', attrLine, 'invalid type declaration: long and long long may only be used with integer or floating-point type');
     }
     let type: DType;
     if (named && (signedness || shorts || longs)) {
@@ -761,12 +762,29 @@ export class Parser {
           this.syntax();
         }
       } else {
+        if ((shorts && longs) || longs > 2) this.unknownBase(base, signedness, shorts, longs);
         type = this.composeBase(base, signedness, shorts, longs, line);
       }
     }
     if (isConst) type = constOf(type);
     return { storage, type, isConst, line };
   }
+
+  /** dt_decl_type's name for attributes no integer type has, which it then fails to find. */
+  private unknownBase(base: string | null, signedness: string | null, shorts: number, longs: number): never {
+    let name = signedness ? `${signedness} ` : '';
+    if (shorts) name += 'short ';
+    if (longs === 1 || longs === 3) name += 'long ';
+    if (longs >= 2) name += 'long long ';
+    if (base !== null && base !== 'int') name += base;
+    this.error('D_UNKNOWN', this.tok.line, `failed to resolve type ${name}: Unknown type name`);
+  }
+
+  /**
+   * The line of the token after a struct, union or enum tag: DTrace declares the type (and
+   * checks attributes such as long against it) when it has read that token.
+   */
+  private tagLine = 0;
 
   private composeBase(
     base: string | null,
@@ -777,9 +795,11 @@ export class Parser {
   ): DType {
     let name: string;
     if (base === 'void' || base === 'float') {
+      if (base === 'float' && !signedness && (shorts || longs)) this.unknownBase(base, signedness, shorts, longs);
       if (signedness || shorts || longs) this.error('D_DECL_COMBO', line, 'invalid type combination');
       name = base;
     } else if (base === 'double') {
+      if (!signedness && (shorts || longs > 1)) this.unknownBase(base, signedness, shorts, longs);
       if (signedness || shorts || longs > 1) this.error('D_DECL_COMBO', line, 'invalid type combination');
       name = longs ? 'long double' : 'double';
     } else if (base === 'char') {
@@ -797,6 +817,7 @@ export class Parser {
     const kind = kw.kind === T.KwStruct ? Kind.Struct : Kind.Union;
     let tag = '';
     if (this.at(T.Ident)) tag = this.advance().value;
+    this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
       return this.types.tag(kind, tag);
@@ -816,6 +837,7 @@ export class Parser {
     const decls: MemberDecl[] = [];
     // names so far, for the duplicate check (a search of decls would be quadratic)
     const names = new Set<string>();
+    if (this.at(T.RBrace)) this.syntax(); // C's grammar: at least one member
     while (!this.at(T.RBrace)) {
       const spec = this.specifiers(false);
       for (;;) {
@@ -865,6 +887,7 @@ export class Parser {
     this.advance();
     let tag = '';
     if (this.at(T.Ident)) tag = this.advance().value;
+    this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
       return this.types.tag(Kind.Enum, tag);
@@ -879,15 +902,23 @@ export class Parser {
       const id = this.tok;
       if (id.kind !== T.Ident) this.syntax();
       this.advance();
+      // dt_decl_enumerator runs once the token after the enumerator is read: its errors name
+      // that token's line, in this order
+      if (this.accept(T.Assign)) {
+        const v = evalConstant(this.conditional(), this.types);
+        if (v === null) {
+          this.error('D_DECL_ENCONST', this.lx.yyline, `enumerator '${id.value}' must be assigned to an integral constant expression`);
+        }
+        next = v;
+      }
+      if (next < -0x80000000n || next > 0x7fffffffn) {
+        this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
+      }
       if (names.has(id.value)) {
         this.error('D_UNKNOWN', this.lx.yyline, `failed to define enumerator '${id.value}': Duplicate member or variable name`);
       }
       if (this.types.enumConsts.has(id.value) || this.knownIdents.has(id.value)) {
-        this.error('D_DECL_IDRED', id.line, `identifier redeclared: ${id.value}`);
-      }
-      if (this.accept(T.Assign)) next = this.constantInt(this.conditional());
-      if (next < -0x80000000n || next > 0x7fffffffn) {
-        this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
+        this.error('D_DECL_IDRED', this.lx.yyline, `identifier redeclared: ${id.value}`);
       }
       t.enumerators.push([id.value, Number(next)]);
       names.add(id.value);

@@ -103,7 +103,8 @@ test('pragmas', () => {
 
 test('error lines follow DTrace: node lines as its parser records them', () => {
   fails('BEGIN\n{\n\texit()\n}', 'D_PROTO_LEN', 'exit( ) prototype mismatch: 0 args passed, 1 expected', 3);
-  fails('BEGIN\n/"a"/\n{\n}', 'D_PRED_SCALAR', 'predicate result must be of scalar type', 3);
+  fails('BEGIN\n/"a"/\n{\n}', 'D_PRED_SCALAR', 'predicate result must be of scalar type', 4);
+  fails('int a[4];\nBEGIN\n/a/\n{\n\texit(0);\n}\n', 'D_PRED_SCALAR', 'predicate result must be of scalar type', 6);
 });
 
 test('?: with a condition constant at parse time picks its branch: actions as statements', () => {
@@ -120,4 +121,17 @@ test('?: with a condition constant at parse time picks its branch: actions as st
 test('translated members: lwpsinfo_t pr_clname, cpuinfo_t cpu_info', () => {
   ok('BEGIN { trace(curlwpsinfo->pr_clname); trace(curcpu->cpu_info.pi_clock); trace(stringof(curcpu->cpu_info.pi_fputypes)); }');
   fails('BEGIN { trace(curlwpsinfo->pr_nice); }', 'D_XLATE_NOCONV', 'translator does not define conversion for member: pr_nice');
+});
+
+test('declaration errors: tags, words and lines as dt_decl.c gives them', () => {
+  fails('BEGIN { i = (long short)0; }', 'D_UNKNOWN', 'failed to resolve type short long : Unknown type name');
+  fails('BEGIN { i = (unsigned long long long)0; }', 'D_UNKNOWN', 'failed to resolve type unsigned long long long : Unknown type name');
+  fails('BEGIN { i = (short double)0; }', 'D_UNKNOWN', 'failed to resolve type short double: Unknown type name');
+  ok('BEGIN { i = (short short)0; }');
+  fails('long struct s\n{\n\tint i;\n};', 'D_DECL_LONGINT', 'invalid type declaration: long and long long may only be used with integer or floating-point type', 2);
+  fails('struct s {\n};', 'D_SYNTAX', 'syntax error near "}"', 2);
+  fails('enum e {\n\tx = 3,\n\tx = 4\n};', 'D_UNKNOWN', "failed to define enumerator 'x': Duplicate member or variable name", 4);
+  fails('enum e {\n\tT = "s"\n};', 'D_DECL_ENCONST', "enumerator 'T' must be assigned to an integral constant expression", 3);
+  fails('BEGIN { ustack(1, -1); }', 'D_USTACK_STRSIZE', 'ustack( ) argument #2 must be a positive integer constant');
+  ok('BEGIN { ustack(1, 0); }');
 });
