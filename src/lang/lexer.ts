@@ -19,6 +19,9 @@ export class Token {
     /** strings and identifiers: the cooked value */
     public value: string,
   ) {}
+
+  /** identifiers: where the token starts in the source */
+  start = -1;
 }
 
 /** Macro variables and arguments ($1, $$1, $pid, $target, ...) the lexer substitutes. */
@@ -216,6 +219,28 @@ export class Lexer {
   }
 
   /** yyerror: a syntax error that names the token it happened near. */
+  /**
+   * The rest of the line from an identifier. dt_lex.l classifies an unknown identifier by
+   * reading ahead with input() and unput(), which leaves yytext unterminated: a syntax error
+   * on such a token quotes the source from it to the end of the line.
+   */
+  restOfLine(tok: Token): string {
+    const nl = this.text.indexOf('\n', tok.start);
+    return this.text.slice(tok.start, nl < 0 ? this.len : nl);
+  }
+
+  /**
+   * Whether dt_lex.l would have interned an identifier before this token: it does so when its
+   * look-ahead sees ++, --, [, = or ; after the name, and a later occurrence is then known
+   * (read without look-ahead). Searched only when a syntax error needs it.
+   */
+  internedBefore(tok: Token): boolean {
+    const name = tok.value.replace(/[$`]/g, '\\$&');
+    const re = new RegExp(`(?<![A-Za-z0-9_\`])${name}\\s*(\\+\\+|--|\\[|=(?!=)|;)`, 'g');
+    const m = re.exec(this.text.slice(0, tok.start));
+    return m !== null;
+  }
+
   syntaxNear(tok: Token, message = 'syntax error'): never {
     let near: string;
     if (tok.kind === T.EOF) near = ' near end of input';
@@ -353,6 +378,7 @@ export class Lexer {
       const kw = KEYWORDS.get(text);
       const t = this.tok(kw ?? T.Ident, start, line);
       t.value = text;
+      t.start = start;
       return t;
     }
     if (isDigit(c)) return this.number(start, line);

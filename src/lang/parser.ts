@@ -5,6 +5,7 @@
 
 import * as A from './ast.js';
 import { DCompileError } from './diagnostics.js';
+import { isBuiltinName } from './builtins.js';
 import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
 import { Lexer, Token } from './lexer.js';
@@ -147,7 +148,13 @@ export class Parser {
   }
 
   private syntax(message = 'syntax error'): never {
-    this.lx.syntaxNear(this.tok, message);
+    const t = this.tok;
+    // identifiers DTrace's lexer already knows (D's own, the program's variables) are read
+    // without the look-ahead that unterminates yytext (Lexer.restOfLine)
+    if (t.kind === T.Ident && t.start >= 0 && !this.knownIdents.has(t.value) && !isBuiltinName(t.value) && !this.lx.internedBefore(t)) {
+      throw new DCompileError('D_SYNTAX', t.line, `${message} near "${this.lx.restOfLine(t)}"`);
+    }
+    this.lx.syntaxNear(t, message);
   }
 
   private error(tag: string, line: number, message: string): never {

@@ -135,3 +135,11 @@ test('declaration errors: tags, words and lines as dt_decl.c gives them', () => 
   fails('BEGIN { ustack(1, -1); }', 'D_USTACK_STRSIZE', 'ustack( ) argument #2 must be a positive integer constant');
   ok('BEGIN { ustack(1, 0); }');
 });
+
+test('a syntax error at an identifier the lexer had to look past quotes the rest of its line', () => {
+  fails('typedef pint new_int;\nBEGIN { }', 'D_SYNTAX', 'syntax error near "new_int;"');
+  fails('BEGIN { trace(offsetof(vnode_t, v_x)); }', 'D_SYNTAX', 'syntax error near "vnode_t, v_x)); }"');
+  // names D knows, or the program made known (x = ...), are quoted alone
+  fails('BEGIN { x = 1; trace(1 x); }', 'D_SYNTAX', 'syntax error near "x"');
+  fails('BEGIN { trace(1 pid); }', 'D_SYNTAX', 'syntax error near "pid"');
+});
