@@ -77,9 +77,13 @@ export class Compiler {
     const lx = new Lexer(src.text, this.macros, src.fromFile);
     lx.onControl = (c) => this.pragma(c);
     this.macros.used.clear();
+    const opts = this.opts;
     const parser = new Parser(lx, this.types, new Set([...this.syms.globals.keys(), ...this.syms.inlines.keys()]), {
       fromFile: src.fromFile,
-      pspecOnly: !src.fromFile,
+      // read as each outer item starts: #pragma D option pspec may set it on the way
+      get pspecOnly() {
+        return !src.fromFile || opts.flag('pspec');
+      },
     });
     const prog = parser.parseProgram();
     if (prog.items.filter((i) => i.kind !== 'pragma').length === 0 && !this.opts.flag('empty')) {

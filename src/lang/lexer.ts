@@ -230,6 +230,26 @@ export class Lexer {
   }
 
   /**
+   * The identifier the input ends with (only white space after it), as a token, or null; not
+   * a keyword, nor a member name (after -> or .) or a struct, union or enum tag, which dt_lex.l
+   * reads without looking further.
+   */
+  trailingIdent(): Token | null {
+    let end = this.len;
+    while (end > 0 && isSpace(this.text.charCodeAt(end - 1))) end--;
+    let start = end;
+    while (start > 0 && isIdentChar(this.text.charCodeAt(start - 1))) start--;
+    if (start === end || !isIdentStart(this.text.charCodeAt(start))) return null;
+    const name = this.text.slice(start, end);
+    if (KEYWORDS.has(name)) return null;
+    const before = this.text.slice(Math.max(0, start - 16), start).trimEnd();
+    if (/(->|\.|\b(struct|union|enum))$/.test(before)) return null;
+    const t = new Token(T.Ident, name, this.line, 0n, '', false, name);
+    t.start = start;
+    return t;
+  }
+
+  /**
    * Whether dt_lex.l would have interned an identifier before this token: it does so when its
    * look-ahead sees ++, --, [, = or ; after the name, and a later occurrence is then known
    * (read without look-ahead). Searched only when a syntax error needs it.

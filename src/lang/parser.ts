@@ -105,6 +105,8 @@ export class Parser {
   private depth = 0;
   /** identifiers known to be variables (so `x` followed by `*` is not read as a type) */
   private readonly knownIdents: Set<string>;
+  /** the identifiers known before this program (earlier programs' variables) */
+  private readonly priorIdents: ReadonlySet<string>;
   /** inlines whose value is an integer constant: parse-time constants, as in dt_node_ident */
   private readonly inlineInts = new Map<string, bigint>();
 
@@ -115,6 +117,7 @@ export class Parser {
     private readonly opts: ParseOptions,
   ) {
     this.knownIdents = knownIdents;
+    this.priorIdents = new Set(knownIdents);
   }
 
   // -- token helpers ---------------------------------------------------------------------------
@@ -151,10 +154,22 @@ export class Parser {
     const t = this.tok;
     // identifiers DTrace's lexer already knows (D's own, the program's variables) are read
     // without the look-ahead that unterminates yytext (Lexer.restOfLine)
-    if (t.kind === T.Ident && t.start >= 0 && !this.knownIdents.has(t.value) && !isBuiltinName(t.value) && !this.lx.internedBefore(t)) {
+    if (t.kind === T.Ident && t.start >= 0 && this.lookedPast(t)) {
       throw new DCompileError('D_SYNTAX', t.line, `${message} near "${this.lx.restOfLine(t)}"`);
     }
+    if (t.kind === T.EOF && message === 'syntax error') {
+      // an unknown identifier at the very end: the look-ahead met the end and pushed back a
+      // NUL, which the lexer then reports itself
+      const last = this.lx.trailingIdent();
+      // (a declaration that ends there has made its name known since: ask the text instead)
+      if (last !== null && !this.priorIdents.has(last.value) && !isBuiltinName(last.value) && !this.lx.internedBefore(last)) throw new DCompileError('D_SYNTAX', t.line, 'syntax error near end-of-input');
+    }
     this.lx.syntaxNear(t, message);
+  }
+
+  /** dt_lex.l's id_or_type read past this identifier (it knew nothing of it yet). */
+  private lookedPast(t: Token): boolean {
+    return !this.knownIdents.has(t.value) && !isBuiltinName(t.value) && !this.lx.internedBefore(t);
   }
 
   private error(tag: string, line: number, message: string): never {
@@ -193,8 +208,9 @@ export class Parser {
   /** The outer-scope decision of dt_lex.l state S2: a declaration, or a probe description. */
   private startsDeclaration(): boolean {
     const id = this.lx.peekIdent();
-    if (id !== null && OUTER_DECL_KEYWORDS.has(id)) return true;
     const spec = this.lx.peekPspec();
+    // lex takes the longest match: "int*x" is a probe specifier token before it is a keyword
+    if (id !== null && OUTER_DECL_KEYWORDS.has(id) && (spec === null || spec.length === id.length)) return true;
     if (spec === null) return false;
     if (this.opts.pspecOnly) return false;
     if (/[:\-.?!`]/.test(spec) || spec === 'BEGIN' || spec === 'END' || spec === 'ERROR') return false;

@@ -143,3 +143,7 @@ test('a syntax error at an identifier the lexer had to look past quotes the rest
   fails('BEGIN { x = 1; trace(1 x); }', 'D_SYNTAX', 'syntax error near "x"');
   fails('BEGIN { trace(1 pid); }', 'D_SYNTAX', 'syntax error near "pid"');
 });
+
+test('#pragma D option pspec: what follows is a probe description, "int*x" included', () => {
+  fails('#pragma D option pspec\nint*x\n', 'D_SYNTAX', 'expected predicate and/or actions following probe description', 2);
+});
