@@ -147,3 +147,12 @@ test('a syntax error at an identifier the lexer had to look past quotes the rest
 test('#pragma D option pspec: what follows is a probe description, "int*x" included', () => {
   fails('#pragma D option pspec\nint*x\n', 'D_SYNTAX', 'expected predicate and/or actions following probe description', 2);
 });
+
+test('pragmas a program may not use, or that name nothing', () => {
+  fails('#pragma D option ldpath=/x\nBEGIN { }', 'D_PRAGMA_OPTSET', "failed to set option 'ldpath' to '/x': Option cannot be used from within a D program", 1);
+  fails('#pragma D option incdir\nBEGIN { }', 'D_PRAGMA_OPTSET', "failed to set option 'incdir': Invalid value for specified option", 1);
+  fails('#pragma D depends_on library net.d\nBEGIN { }', 'D_PRAGMA_DEPEND', 'main program may not explicitly depend on a library', 1);
+  fails('\n#pragma D attributes Stable/Stable/Common nosuch\nBEGIN { }', 'D_PRAGMA_UNUSED', 'unused #pragma attributes', 2);
+  ok('#pragma D attributes Stable/Stable/Common x\nint x;\nBEGIN { }');
+  ok('#pragma D binding "1.0" y\ninline int y = 1;\nBEGIN { }');
+});
