@@ -903,7 +903,11 @@ export class Checker {
       return e;
     }
     this.protoArgs(e, fn.proto);
-    if (fn.destructive) this.destructiveSubr = true;
+    if (fn.destructive) {
+      this.destructiveSubr = true;
+      // a destructive action to the clause's rules wherever it is called (dt_cg_subr_copyout)
+      this.clsFlags(e.name, e.line);
+    }
     switch (e.name) {
       case 'speculation':
       case 'rand':

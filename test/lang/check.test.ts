@@ -86,6 +86,8 @@ test('clause action order rules', () => {
   fails('BEGIN { trace(1); speculate(1); }', 'D_SPEC_DREC', 'speculate( ) may not follow data-recording action(s)');
   fails('BEGIN { commit(1); trace(1); }', 'D_DREC_COMM', 'data-recording actions may not follow commit( )');
   fails('BEGIN { speculate(1); exit(0); }', 'D_EXIT_SPEC', 'exit( ) may not follow speculate( )');
+  fails('BEGIN { speculate(1);\n copyout(0, 0, 1); }', 'D_ACT_SPEC', 'destructive actions may not follow speculate( )', 2);
+  fails('BEGIN { speculate(1); copyoutstr("a", 0, 1); }', 'D_ACT_SPEC', 'destructive actions may not follow speculate( )');
 });
 
 test('probe descriptions must match', () => {
