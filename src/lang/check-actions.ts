@@ -198,7 +198,7 @@ function printaKeys(c: Checker, l: A.AggInfo, r: A.AggInfo, line: number): void 
       c.err(
         'D_PRINTA_AGGPROTO',
         line,
-        `printa( ): @${r.name}[ ] key #${i + 1} is incompatible with @${l.name}:\n${('@' + l.name).padStart(9)} key #${i + 1}: ${t.name}\n${('@' + r.name).padStart(9)} key #${i + 1}: ${u.name}`,
+        `printa( ): @${r.name}[ ] key #${i + 1} is incompatible with @${l.name}:\n${l.name.padStart(9)} key #${i + 1}: ${t.name}\n${r.name.padStart(9)} key #${i + 1}: ${u.name}`,
       );
     }
   });

@@ -666,7 +666,9 @@ export class Checker {
       e.type = null;
       return e;
     }
-    this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${name}: Unknown variable name`);
+    // a scoped name (`sym, mod`sym) is a kernel symbol to DTrace, which has none to give here
+    const what = name.includes('`') ? 'symbol' : 'variable';
+    this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${name}: Unknown ${what} name`);
   }
 
   private dynVar(e: A.SelfVar | A.ThisVar, write: boolean): A.Expr {

@@ -255,10 +255,17 @@ export class Lexer {
    * (read without look-ahead). Searched only when a syntax error needs it.
    */
   internedBefore(tok: Token): boolean {
-    const name = tok.value.replace(/[$`]/g, '\\$&');
-    const re = new RegExp(`(?<![A-Za-z0-9_\`])${name}\\s*(\\+\\+|--|\\[|=(?!=)|;)`, 'g');
-    const m = re.exec(this.text.slice(0, tok.start));
-    return m !== null;
+    const name = tok.value;
+    for (let i = this.text.indexOf(name); i >= 0 && i < tok.start; i = this.text.indexOf(name, i + 1)) {
+      if (i > 0 && isIdentChar(this.text.charCodeAt(i - 1))) continue;
+      let j = i + name.length;
+      if (isIdentChar(this.code(j))) continue;
+      while (isSpace(this.code(j)) || this.code(j) === C.LF) j++;
+      const c = this.code(j);
+      const c1 = this.code(j + 1);
+      if (c === C.Semi || c === C.LBrack || (c === C.Eq && c1 !== C.Eq) || ((c === C.Plus || c === C.Minus) && c1 === c)) return true;
+    }
+    return false;
   }
 
   syntaxNear(tok: Token, message = 'syntax error'): never {

@@ -850,7 +850,7 @@ export class Parser {
     let t: DType;
     if (tag === '') {
       t = this.types.tag(kind, `<anon:${line}:${this.lx.pos}>`);
-      t.name = kind === Kind.Struct ? 'struct <anon>' : 'union <anon>';
+      t.name = kind === Kind.Struct ? 'struct ' : 'union ';
     } else {
       t = this.types.tag(kind, tag);
       if (t.complete) {
@@ -917,7 +917,7 @@ export class Parser {
     }
     const line = this.advance().line;
     const t = tag === '' ? this.types.tag(Kind.Enum, `<anon:${line}:${this.lx.pos}>`) : this.types.tag(Kind.Enum, tag);
-    if (tag === '') t.name = 'enum <anon>';
+    if (tag === '') t.name = 'enum ';
     else if (t.complete) this.error('D_DECL_TYPERED', line, `type redeclared: ${t.name}`);
     let next = 0n;
     const names = new Set(t.enumerators.map(([n]) => n));

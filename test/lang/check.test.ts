@@ -158,3 +158,10 @@ test('pragmas a program may not use, or that name nothing', () => {
   ok('#pragma D attributes Stable/Stable/Common x\nint x;\nBEGIN { }');
   ok('#pragma D binding "1.0" y\ninline int y = 1;\nBEGIN { }');
 });
+
+test('messages name types and aggregations as DTrace does', () => {
+  fails('struct { int a; } s;\nBEGIN { pcap(s, 0); }', 'D_PROTO_ARG', 'pcap( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: struct ');
+  fails('BEGIN { @foo[1] = sum(1); @bar["a"] = sum(2); printa("%d %@d %@d", @foo, @bar); }', 'D_PRINTA_AGGPROTO',
+    'printa( ): @bar[ ] key #1 is incompatible with @foo:\n      foo key #1: int\n      bar key #1: string');
+  fails('BEGIN { trace(sizeof(`)); }', 'D_IDENT_UNDEF', 'failed to resolve `: Unknown symbol name');
+});
