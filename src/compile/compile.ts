@@ -110,6 +110,7 @@ export class Compiler {
         strsize: this.opts.num('strsize'),
         destructiveAllowed: () => this.opts.flag('destructive'),
         version: () => this.opts.text.get('version')?.at(-1) ?? null,
+        scratchsize: () => this.opts.num('scratchsize'),
       },
       this.syms,
     );

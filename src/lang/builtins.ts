@@ -116,7 +116,7 @@ const SUBRS: Array<[string, string]> = [
   ['htons', 'uint16_t(uint16_t)'],
   ['index', 'int(const char *, const char *, [int])'],
   ['inet_ntoa', 'string(ipaddr_t *)'],
-  ['inet_ntoa6', 'string(void *, [int])'],
+  ['inet_ntoa6', 'string(struct in6_addr *, [int])'],
   ['inet_ntop', 'string(int, void *)'],
   ['lltostr', 'string(int64_t, [int])'],
   ['ntohl', 'uint32_t(uint32_t)'],

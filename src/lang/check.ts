@@ -59,6 +59,8 @@ export interface CheckEnv {
   destructiveAllowed: () => boolean;
   /** the D version the program asked for (option version), null for the latest */
   version?: () => string | null;
+  /** the scratchsize option (its 8 reserved bytes included) */
+  scratchsize?: () => number;
 }
 
 /** What the code generator needs to know about one clause. */
@@ -851,6 +853,12 @@ export class Checker {
       if (t === AGGREGATION_ARG || (isVoid(t) && !VALUE_TYPES.has(t))) {
         this.err('D_KEY_TYPE', k.line, `${t.name} expression may not be used as ${kind} index: key #${i + 1}`);
       }
+      // a translated pointer not dereferenced (curpsinfo is xlate <psinfo_t *> (curthread))
+      // has DTrace's dynamic type
+      if ((k.kind === A.N.Ident && (k.name === 'curpsinfo' || k.name === 'curlwpsinfo') && k.resolved === A.IdentKind.Builtin) ||
+        (k.kind === A.N.Xlate && resolve(t).kind === Kind.Pointer)) {
+        this.err('D_KEY_TYPE', k.line, `<DYN> expression may not be used as ${kind} index: key #${i + 1}`);
+      }
     });
   }
 
@@ -915,11 +923,17 @@ export class Checker {
       case 'rand':
         break;
       case 'alloca':
+      case 'copyin': {
+        // a constant size past the scratch space cannot work (dt_cg_subr_alloca_impl)
+        const size = e.args[e.name === 'alloca' ? 0 : 1];
+        const v = size && this.env.scratchsize ? this.constValue(size) : null;
+        const max = this.env.scratchsize ? this.env.scratchsize() - 8 : 0;
+        if (v !== null && BigInt.asUintN(64, v) > BigInt(max)) {
+          this.err('D_ALLOCA_SIZE', e.line, `alloca(${BigInt.asUintN(64, v)}) size larger than scratchsize ${max}`);
+        }
         e.type = pointerTo(VOID);
         return e;
-      case 'copyin':
-        e.type = pointerTo(VOID);
-        return e;
+      }
     }
     e.type = fn.proto.ret;
     return e;

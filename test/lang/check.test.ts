@@ -165,3 +165,13 @@ test('messages name types and aggregations as DTrace does', () => {
     'printa( ): @bar[ ] key #1 is incompatible with @foo:\n      foo key #1: int\n      bar key #1: string');
   fails('BEGIN { trace(sizeof(`)); }', 'D_IDENT_UNDEF', 'failed to resolve `: Unknown symbol name');
 });
+
+test('alloca and copyin sizes past the scratch space; dynamic keys; inet_ntoa6 takes an in6_addr', () => {
+  fails('#pragma D option scratchsize=1024\nBEGIN { ptr = alloca(1025); }', 'D_ALLOCA_SIZE', 'alloca(1025) size larger than scratchsize 1024', 2);
+  fails('BEGIN { p = alloca(0xffffffffffffffff); }', 'D_ALLOCA_SIZE', 'alloca(18446744073709551615) size larger than scratchsize 256');
+  fails('#pragma D option scratchsize=64\nBEGIN { copyin(0, 65); }', 'D_ALLOCA_SIZE', 'alloca(65) size larger than scratchsize 64', 2);
+  ok('BEGIN { p = alloca(256); }');
+  fails('BEGIN { @a[curpsinfo] = count(); }', 'D_KEY_TYPE', '<DYN> expression may not be used as aggregation index: key #1');
+  fails('int *p; BEGIN { trace(inet_ntoa6(p)); }', 'D_PROTO_ARG', 'inet_ntoa6( ) argument #1 is incompatible with prototype:\n\tprototype: struct in6_addr *\n\t argument: int *');
+  ok('BEGIN { trace(inet_ntoa6((void *)alloca(16))); }');
+});
