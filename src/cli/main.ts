@@ -449,9 +449,10 @@ export function runCpp(
   }
   const extra = (process.env.DTRACE_OPT_CPPARGS ?? '').split(/\s+/).filter((s) => s !== '');
   const args = [
-    '-E', '-x', 'c', '-undef',
-    '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
-    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...extra, ...defs, '-',
+    // dt_open.c's definitions; cpp's own stay, but not __GNUC__ (system headers then declare
+    // no GNU inline functions), and C99 mode drops the unreserved "linux" and "unix"
+    '-E', '-x', 'c', '-D__linux', '-D__unix', '-D__SVR4', '-D__SUNW_D=1', '-U__GNUC__', '-D__SUNW_D_64', '-D__Linux',
+    ...extra, ...defs, '-D__SUNW_D_VERSION=0x02000000', stdcK ? '-traditional-cpp' : '-std=c99', '-',
   ];
   // the memory limit in sh (ulimit -v), inherited by cpp and cc1
   let cmd = ['sh', '-c', `ulimit -v ${limits.memoryMB * 1024} && exec "$0" "$@"`, cppPath, ...args];

@@ -47,3 +47,8 @@ test('-C: cpp messages name the script /dev/stdin, with its line numbers', { ski
   assert.match(r.err, /^\/dev\/stdin:5: error: #else after #else\n/m);
   assert.ok(r.err.endsWith('dtrace: failed to compile script FILE: Preprocessor failed to process input program\n'), r.err);
 });
+
+test('-C: cpp runs as dt_open.c sets it up (system headers without GNU inlines, no "linux" macro)', { skip: noCpp }, () => {
+  const r = run('#include <endian.h>\n#if defined(linux) || defined(__GNUC__) || !defined(__SVR4) || !defined(__SUNW_D_64)\n#error wrong\n#endif\nBEGIN { trace(__BYTE_ORDER == __LITTLE_ENDIAN || __BYTE_ORDER == __BIG_ENDIAN); exit(0); }\n');
+  assert.deepEqual(r, { status: 0, out: '1\n', err: '' });
+});
