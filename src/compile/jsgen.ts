@@ -762,7 +762,12 @@ export class ClauseGen {
     const target = e.target;
     const t = target.type!;
     if (e.op === '=') {
-      const v = this.valueAs(e.value, t);
+      let v = this.valueAs(e.value, t);
+      // structs and arrays are stored by value: a variable must not share the bytes of the
+      // one it was assigned from (an integer 0, which deletes, has no bytes to copy)
+      if (reprOf(t) === Repr.Bytes && reprOf(e.value.type!) === Repr.Bytes && holdsReference(target)) {
+        v = `${v}.slice()`;
+      }
       return this.storeTo(target, v);
     }
     const op = e.op.slice(0, -1);
@@ -1088,6 +1093,11 @@ function someNode(e: A.Expr, stop: (n: A.Expr) => boolean): boolean {
 }
 
 const inPlaceCache = new WeakMap<A.Expr, boolean>();
+
+/** A store target that keeps the value itself (a variable), not a copy in memory. */
+function holdsReference(t: A.Expr): boolean {
+  return t.kind === A.N.Ident || t.kind === A.N.ThisVar || t.kind === A.N.SelfVar || (t.kind === A.N.Index && t.mode === 'assoc');
+}
 
 /** A small inline that names no other inline: its code is no bigger than a call would be. */
 function inlineInPlace(e: A.Expr): boolean {
