@@ -768,6 +768,12 @@ export class ClauseGen {
       if (reprOf(t) === Repr.Bytes && reprOf(e.value.type!) === Repr.Bytes && holdsReference(target)) {
         v = `${v}.slice()`;
       }
+      // a string or struct dynamic variable is deleted only by a literal 0 (or NULL), as
+      // DTrace's store passes the value's address otherwise: "" and zeroed bytes are kept
+      const r = reprOf(t);
+      if ((r === Repr.Str || r === Repr.Bytes) && (target.kind === A.N.SelfVar || (target.kind === A.N.Index && target.mode === 'assoc')) && isLiteralZero(e.value)) {
+        v = 'null';
+      }
       return this.storeTo(target, v);
     }
     const op = e.op.slice(0, -1);
@@ -1093,6 +1099,11 @@ function someNode(e: A.Expr, stop: (n: A.Expr) => boolean): boolean {
 }
 
 const inPlaceCache = new WeakMap<A.Expr, boolean>();
+
+/** 0 or NULL as written: the value that deletes a string or struct dynamic variable. */
+function isLiteralZero(e: A.Expr): boolean {
+  return (e.kind === A.N.Int && e.value === 0n) || (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && e.constValue === 0n);
+}
 
 /** A store target that keeps the value itself (a variable), not a copy in memory. */
 function holdsReference(t: A.Expr): boolean {
