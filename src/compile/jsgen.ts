@@ -968,6 +968,8 @@ export class ClauseGen {
         return `rt.${e.name}(${u64(0)})`;
       case 'inet_ntop':
         return `rt.inet_ntop(${i32(0)}, ${u64(1)})`;
+      case 'link_ntop':
+        return `rt.link_ntop(${i32(0)}, ${u64(1)})`;
     }
     return `rt.unsupported(${JSON.stringify(e.name)})`;
   }

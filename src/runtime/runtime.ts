@@ -522,6 +522,12 @@ export class Runtime {
   rand(): number { return this.rng.next(); }
   inet_ntoa(addr: bigint): string { return S.inet_ntoa(this.mem.bytes(addr, 4), this.strsize); }
   inet_ntoa6(addr: bigint): string { return S.inet_ntoa6(this.mem.bytes(addr, 16), false, this.strsize); }
+  link_ntop(type: number, addr: bigint): string {
+    // the type is checked before the address is read
+    const n = S.LINK_ADDR_LEN[type];
+    if (n === undefined) throw new S.DFault(S.FLT_ILLOP, 0n);
+    return S.link_ntop(this.mem.bytes(addr, n), this.strsize);
+  }
   inet_ntop(af: number, addr: bigint): string {
     return S.inet_ntop(af, this.mem.bytes(addr, af === S.AF_INET6 ? 16 : 4), this.strsize);
   }
