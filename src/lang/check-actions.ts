@@ -5,7 +5,7 @@ import * as A from './ast.js';
 import { FnInfo } from './builtins.js';
 import type { Checker } from './check.js';
 import { AGGREGATION_ARG } from '../runtime/printf-parse.js';
-import { VOID, isInteger, isPointer, isStringLike, isVoid, sameType } from './types.js';
+import { Kind, VOID, isInteger, isPointer, isStringLike, isVoid, resolve, sameType } from './types.js';
 
 /** An action statement: its arguments, and where it may stand in the clause. */
 export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
@@ -132,6 +132,9 @@ export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
       c.protoLen(call, fn.proto);
       const a = c.expr(args[0]);
       if (isVoid(a.type!)) c.err('D_PROTO_ARG', a.line, 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: void');
+      // a number is not what print( ) takes (Oracle's prototype is void *; illumos printed
+      // scalars, but the two cannot both hold)
+      if (isInteger(a.type!) || resolve(a.type!).kind === Kind.Float) c.protoArgs(call, fn.proto);
       c.clsFlags(name, call.line);
       return;
     }

@@ -714,7 +714,15 @@ export class Checker {
       if (name === 'uregs' && !this.syms.globals.has('uregs')) {
         e.mode = 'builtin';
         if (e.args.length !== 1) this.err('D_PROTO_LEN', e.line, `uregs[ ] prototype mismatch: ${e.args.length} args passed, 1 expected`);
-        this.expr(e.args[0]);
+        const ix = this.expr(e.args[0]);
+        // dt_idcook_regs and dt_cg_uregs: a constant index, within x86-64's pt_regs and the
+        // five task registers after them (R_DS .. R_TRAPNO)
+        const v = this.constValue(ix);
+        if (v === null) {
+          this.err('D_PROTO_ARG', e.line, `uregs[ ] argument #1 is incompatible with prototype:\n\tprototype: integer constant\n\t argument: ${ix.type!.name}`);
+        }
+        if (v < 0n) this.err('D_REGS_IDX', e.line, `index ${v} is out of range for array uregs`);
+        if (v > 25n) this.err('D_UNKNOWN', e.line, `uregs[]: index out of bounds (${v})`);
         e.type = this.uint64;
         return e;
       }

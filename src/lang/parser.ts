@@ -1009,7 +1009,7 @@ export class Parser {
         if (this.isSpecifierStart() || this.at(T.Ellipsis)) {
           // name[type, type, ...]: an associative array's key signature
           const list: DType[] = [];
-          let voids = 0;
+          const names: string[] = [];
           for (;;) {
             if (this.at(T.Ellipsis)) {
               this.error('D_DECL_PROTO_VARARGS', this.tok.line, 'array prototype may not use a variable-length argument list');
@@ -1019,17 +1019,17 @@ export class Parser {
             }
             const spec = this.specifiers(false);
             const d = this.declarator(spec.type, false);
-            if (resolve(d.type).kind === Kind.Void) {
-              voids++;
-              if (d.name !== '') this.error('D_DECL_PROTO_NAME', d.line, `void parameter may not have a name: ${d.name}`);
-            }
             list.push(d.type);
+            names.push(d.name);
             if (!this.accept(T.Comma)) break;
           }
-          if (voids > 0 && list.length > 1) this.error('D_DECL_PROTO_VOID', this.tok.line, 'void must be sole parameter');
-          if (voids > 0) {
-            this.error('D_DECL_PROTO_TYPE', this.tok.line, 'array prototype may not use parameter of type void: (anonymous), parameter #1');
-          }
+          // dt_decl_prototype, once the list is read: each void parameter is refused (an array
+          // key cannot be void), before "void must be sole parameter" could apply
+          list.forEach((t, i) => {
+            if (resolve(t).kind === Kind.Void) {
+              this.error('D_DECL_PROTO_TYPE', this.tok.line, `array prototype may not use parameter of type ${t.name}: ${names[i] || '(anonymous)'}, parameter #${i + 1}`);
+            }
+          });
           this.expect(T.RBrack);
           keys = list;
           continue;

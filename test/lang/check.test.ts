@@ -175,3 +175,11 @@ test('alloca and copyin sizes past the scratch space; dynamic keys; inet_ntoa6 t
   fails('int *p; BEGIN { trace(inet_ntoa6(p)); }', 'D_PROTO_ARG', 'inet_ntoa6( ) argument #1 is incompatible with prototype:\n\tprototype: struct in6_addr *\n\t argument: int *');
   ok('BEGIN { trace(inet_ntoa6((void *)alloca(16))); }');
 });
+
+test('uregs[ ], array key prototypes and print( ) as Oracle checks them', () => {
+  fails('BEGIN { i = R_SP; trace(uregs[i]); }', 'D_PROTO_ARG', 'uregs[ ] argument #1 is incompatible with prototype:\n\tprototype: integer constant\n\t argument: int');
+  fails('BEGIN { trace(uregs[42]); }', 'D_UNKNOWN', 'uregs[]: index out of bounds (42)');
+  ok('BEGIN { trace(uregs[R_SP]); trace(uregs[R_TRAPNO]); }');
+  fails('int x[void, char];', 'D_DECL_PROTO_TYPE', 'array prototype may not use parameter of type void: (anonymous), parameter #1');
+  fails('BEGIN { print(1); }', 'D_PROTO_ARG', 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: int');
+});
