@@ -861,11 +861,8 @@ export class Checker {
       if (t === AGGREGATION_ARG || (isVoid(t) && !VALUE_TYPES.has(t))) {
         this.err('D_KEY_TYPE', k.line, `${t.name} expression may not be used as ${kind} index: key #${i + 1}`);
       }
-      // a translated pointer not dereferenced (curpsinfo is xlate <psinfo_t *> (curthread))
-      // has DTrace's dynamic type
-      if ((k.kind === A.N.Ident && (k.name === 'curpsinfo' || k.name === 'curlwpsinfo') && k.resolved === A.IdentKind.Builtin) ||
-        (k.kind === A.N.Xlate && resolve(t).kind === Kind.Pointer)) {
-        this.err('D_KEY_TYPE', k.line, `<DYN> expression may not be used as ${kind} index: key #${i + 1}`);
+      if (isTranslatedPointer(k)) {
+        this.err('D_KEY_TYPE', k.line, `pointer to translated data expression may not be used as ${kind} index: key #${i + 1}`);
       }
     });
   }
@@ -1339,6 +1336,7 @@ export class Checker {
       e.type = to;
       return e;
     }
+    if (isTranslatedPointer(o)) this.err('D_CAST_INVAL', e.line, `invalid cast expression: "pointer to translated data" to "${to.name}"`);
     if (isString(to)) {
       if (!isStringLike(from) && !isScalar(from)) this.err('D_CAST_INVAL', e.line, `invalid cast expression: "${from.name}" to "${to.name}"`);
       e.type = to;
@@ -1451,6 +1449,15 @@ const TRANSLATED_MEMBERS: Record<string, ReadonlySet<string>> = {
     'pr_clname',
   ]),
 };
+
+/**
+ * A translated pointer not dereferenced (xlate <T *> (...), or curpsinfo, which is
+ * xlate <psinfo_t *> (curthread)): DTrace's dynamic type, which can be neither a key nor cast.
+ */
+function isTranslatedPointer(e: A.Expr): boolean {
+  if (e.kind === A.N.Ident) return (e.name === 'curpsinfo' || e.name === 'curlwpsinfo') && e.resolved === A.IdentKind.Builtin;
+  return e.kind === A.N.Xlate && resolve(e.type!).kind === Kind.Pointer;
+}
 
 const VALUE_TYPES: ReadonlySet<DType> = new Set([STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE]);
 

@@ -414,7 +414,9 @@ export class Parser {
       const line = this.advance().line;
       const to = this.typeName();
       this.expect(T.RParen);
-      const e = new A.Cast(line, to, this.cast());
+      const operand = this.cast();
+      // the node's line is where the lexer is once the operand is complete (dt_node_alloc)
+      const e = new A.Cast(Math.max(line, this.lx.yyline), to, operand);
       this.depth--;
       return e;
     }

@@ -171,7 +171,7 @@ test('alloca and copyin sizes past the scratch space; dynamic keys; inet_ntoa6 t
   fails('BEGIN { p = alloca(0xffffffffffffffff); }', 'D_ALLOCA_SIZE', 'alloca(18446744073709551615) size larger than scratchsize 256');
   fails('#pragma D option scratchsize=64\nBEGIN { copyin(0, 65); }', 'D_ALLOCA_SIZE', 'alloca(65) size larger than scratchsize 64', 2);
   ok('BEGIN { p = alloca(256); }');
-  fails('BEGIN { @a[curpsinfo] = count(); }', 'D_KEY_TYPE', '<DYN> expression may not be used as aggregation index: key #1');
+  fails('BEGIN { @a[curpsinfo] = count(); }', 'D_KEY_TYPE', 'pointer to translated data expression may not be used as aggregation index: key #1');
   fails('int *p; BEGIN { trace(inet_ntoa6(p)); }', 'D_PROTO_ARG', 'inet_ntoa6( ) argument #1 is incompatible with prototype:\n\tprototype: struct in6_addr *\n\t argument: int *');
   ok('BEGIN { trace(inet_ntoa6((void *)alloca(16))); }');
 });
@@ -182,4 +182,10 @@ test('uregs[ ], array key prototypes and print( ) as Oracle checks them', () => 
   ok('BEGIN { trace(uregs[R_SP]); trace(uregs[R_TRAPNO]); }');
   fails('int x[void, char];', 'D_DECL_PROTO_TYPE', 'array prototype may not use parameter of type void: (anonymous), parameter #1');
   fails('BEGIN { print(1); }', 'D_PROTO_ARG', 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: int');
+});
+
+test('a translated pointer cannot be cast', () => {
+  fails('struct in { int ii; }; struct out { int oi; };\ntranslator struct out < struct in *i > { oi = i->ii; };\nstruct in *f;\nBEGIN\n{\n\taddr = (uintptr_t)xlate<struct out *>(f)\n}',
+    'D_CAST_INVAL', 'invalid cast expression: "pointer to translated data" to "uintptr_t"', 7);
+  ok('BEGIN { trace((int)curpsinfo->pr_pid); }');
 });
