@@ -532,9 +532,7 @@ export class Checker {
         return this.xlate(e);
       case A.N.Comma:
         if (isChainLink(e.left)) return this.chain(e);
-        this.expr(e.left);
-        e.type = this.expr(e.right).type;
-        return e;
+        return this.comma(e, this.expr(e.left));
     }
     throw new Error('unreachable');
   }
@@ -555,12 +553,19 @@ export class Checker {
       const e = links[i];
       if (e.kind === A.N.Binary) l = this.binary(e, l);
       else if (e.kind === A.N.Logical) l = this.logical(e, l);
-      else {
-        e.type = this.expr(e.right).type;
-        l = e;
-      }
+      else l = this.comma(e, l);
     }
     return l;
+  }
+
+  /** The comma operator, its left operand already checked: neither side may be dynamic. */
+  private comma(e: A.Comma, l: A.Expr): A.Expr {
+    const r = this.expr(e.right);
+    if (l.type === AGGREGATION_ARG || r.type === AGGREGATION_ARG || isTranslatedPointer(l) || isTranslatedPointer(r)) {
+      this.err('D_OP_DYN', e.line, 'operator , operands cannot be of dynamic type');
+    }
+    e.type = r.type;
+    return e;
   }
 
   /** && || ^^, its left operand already checked. */

@@ -189,3 +189,8 @@ test('a translated pointer cannot be cast', () => {
     'D_CAST_INVAL', 'invalid cast expression: "pointer to translated data" to "uintptr_t"', 7);
   ok('BEGIN { trace((int)curpsinfo->pr_pid); }');
 });
+
+test('the comma operator refuses dynamic operands (an aggregation) as DTrace does', () => {
+  fails('BEGIN { @a = count(); ("%d", @a); }', 'D_OP_DYN', 'operator , operands cannot be of dynamic type');
+  ok('BEGIN { x = (1, 2); }');
+});
