@@ -452,8 +452,8 @@ const EDT_CPPERR = 'Preprocessor failed to process input program';
 /**
  * Runs cpp(1) on a script (-C), as dt_preproc does: the script on standard input, cpp's
  * diagnostics straight to our standard error (dt_preproc names the input /dev/stdin; Node's
- * stdin for a child is a socket, which /dev/stdin cannot open, so cpp reads "-" and its
- * messages say <stdin>). Returns the preprocessed text or an error.
+ * stdin for a child is a socket, which /dev/stdin cannot open, so cpp reads "-" and a line
+ * marker gives the name). Returns the preprocessed text or an error.
  *
  * cpp runs under timeout(1), which puts it and its cc1 in a process group of their own and
  * signals the whole group at the limit (killing cpp alone would leave cc1 running), and under
@@ -468,10 +468,17 @@ export async function runCpp(
 ): Promise<string | { error: string }> {
   const cppPath = findProgram(['/usr/bin/cpp', '/bin/cpp']);
   if (!cppPath) return { error: 'cpp(1) is not installed: install the cpp package to use -C' };
+  // an interpreter line (#!/usr/sbin/dtrace -Cs) would be a bad directive to cpp: dt_preproc
+  // skips it but keeps its newline, so line numbers stay right
+  if (text.startsWith('#!')) {
+    const nl = text.indexOf('\n');
+    text = nl < 0 ? '' : text.slice(nl);
+  }
   const args = [
-    '-E', '-x', 'c', '-undef',
-    '-D__linux', '-D__unix', '-D__x86_64', '-D__x86_64__', '-D__SUNW_D=1', '-D__SUNW_D_VERSION=0x02000000',
-    '-D__SUNW_D_64', ...(stdcK ? ['-traditional-cpp'] : []), ...defs, '-',
+    // dt_open.c's definitions; cpp's own stay, but not __GNUC__ (system headers then declare
+    // no GNU inline functions), and C99 mode drops the unreserved "linux" and "unix"
+    '-E', '-x', 'c', '-D__linux', '-D__unix', '-D__SVR4', '-D__SUNW_D=1', '-U__GNUC__', '-D__SUNW_D_64', '-D__Linux',
+    ...defs, '-D__SUNW_D_VERSION=0x02000000', stdcK ? '-traditional-cpp' : '-std=c99', '-',
   ];
   // the memory limit in sh (ulimit -v), inherited by cpp and cc1
   let cmd = ['sh', '-c', `ulimit -v ${limits.memoryMB * 1024} && exec "$0" "$@"`, cppPath, ...args];
@@ -481,7 +488,8 @@ export async function runCpp(
   if (timeoutPath && setpriv) cmd = [setpriv, '--pdeathsig', 'TERM', '--', ...cmd];
   // in a process group of its own that dies with dtrace, however dtrace ends
   const r = await runChild(cmd[0], cmd.slice(1), {
-    input: Buffer.from(text, 'latin1'),
+    // a line marker names the input /dev/stdin, as cpp's messages do under dtrace
+    input: Buffer.from('# 1 "/dev/stdin"\n' + text, 'latin1'),
     stderr: diagnostics,
     maxBuffer: limits.outputMB << 20,
     // timeout(1) ends it first (this only backs it up); past the output cap Node sends SIGTERM,

@@ -2,7 +2,7 @@
 // with the probes each one enables.                                                 [dt_cc.c]
 
 import * as A from '../lang/ast.js';
-import { Builtins } from '../lang/builtins.js';
+import { Builtins, isBuiltinName } from '../lang/builtins.js';
 import { CheckedClause, Checker, ProbeInfo, Symbols } from '../lang/check.js';
 import { DCompileError } from '../lang/diagnostics.js';
 import { D_LIBRARY_TYPES } from '../lang/dlib.js';
@@ -13,7 +13,7 @@ import { DType, Kind, resolve } from '../lang/types.js';
 import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { ProbeContext } from '../runtime/context.js';
-import { Options, OptionError } from '../runtime/options.js';
+import { BAD_CONTEXT, BAD_VALUE, Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
@@ -78,11 +78,17 @@ export class Compiler {
     const lx = new Lexer(src.text, this.macros, src.fromFile);
     lx.onControl = (c) => this.pragma(c);
     this.macros.used.clear();
+    this.pendingPragmas = [];
+    const opts = this.opts;
     const parser = new Parser(lx, this.types, new Set([...this.syms.globals.keys(), ...this.syms.inlines.keys()]), {
       fromFile: src.fromFile,
-      pspecOnly: !src.fromFile,
+      // read as each outer item starts: #pragma D option pspec may set it on the way
+      get pspecOnly() {
+        return !src.fromFile || opts.flag('pspec');
+      },
     });
     const prog = parser.parseProgram();
+    if (this.pendingPragmas.length > 0) this.pragmasUsed(prog);
     if (prog.items.filter((i) => i.kind !== 'pragma').length === 0 && !this.opts.flag('empty')) {
       // reported where the lexer stopped: the end of the input
       throw new DCompileError('D_EMPTY', lx.line, 'empty D program translation unit');
@@ -105,6 +111,7 @@ export class Compiler {
         strsize: this.opts.num('strsize'),
         destructiveAllowed: () => this.opts.flag('destructive'),
         version: () => this.opts.text.get('version')?.at(-1) ?? null,
+        scratchsize: () => this.opts.num('scratchsize'),
       },
       this.syms,
     );
@@ -223,6 +230,21 @@ export class Compiler {
     return validateFormat(plan, types, line, { func: fn });
   }
 
+  /**
+   * #pragma attributes and binding name identifiers; one the program never declares (nor D
+   * has) is D_PRAGMA_UNUSED, checked as dt_compile does once the program is parsed.
+   */
+  private pendingPragmas: Array<{ name: string; line: number; prname: string }> = [];
+
+  private pragmasUsed(prog: A.Program): void {
+    const declared = new Set<string>();
+    for (const item of prog.items) if (item.kind === 'var' || item.kind === 'inline') declared.add(item.name);
+    for (const p of this.pendingPragmas) {
+      if (declared.has(p.name) || this.syms.globals.has(p.name) || this.syms.inlines.has(p.name) || isBuiltinName(p.name)) continue;
+      throw new DCompileError('D_PRAGMA_UNUSED', p.line, `unused #pragma ${p.prname}`);
+    }
+  }
+
   /** #pragma lines, applied as the lexer meets them.                               [dt_pragma.c] */
   private pragma(c: ControlLine): void {
     const w = c.words;
@@ -243,6 +265,12 @@ export class Compiler {
           const name = eq < 0 ? t : t.slice(0, eq);
           const val = eq < 0 ? null : t.slice(eq + 1);
           try {
+            const bar = NOT_IN_PROGRAMS.get(name);
+            if (bar !== undefined) {
+              // dt_options.c checks the value, then the context (dt_pcb is set while compiling)
+              if (bar === 'value' ? val === null : bar === 'novalue' ? val !== null : false) throw new OptionError(BAD_VALUE);
+              throw new OptionError(BAD_CONTEXT);
+            }
             this.opts.set(name, val, 'pragma');
             if (name === 'strsize') this.types.strsizeType.size = this.opts.num('strsize');
             if (name === 'defaultargs') this.macros.defaultArgs = true;
@@ -263,9 +291,11 @@ export class Compiler {
           if (!validAttributes(w[3].text)) {
             throw new DCompileError('D_PRAGMA_INVAL', c.line, 'invalid attributes specified by #pragma attributes');
           }
+          if (w[4].text !== 'provider') this.pendingPragmas.push({ name: w[4].text, line: c.line, prname: 'attributes' });
           return;
         }
         case 'binding':
+          if (w.length >= 5 && !w[4].quoted) this.pendingPragmas.push({ name: w[4].text, line: c.line, prname: 'binding' });
           return;
         case 'depends_on': {
           const cls = w[3]?.text;
@@ -277,7 +307,10 @@ export class Compiler {
             if (!this.registry.providers.some((p) => p.name === what)) {
               throw new DCompileError('D_PRAGMA_DEPEND', c.line, `program requires provider ${what}`);
             }
-          } else if (cls !== 'module' && cls !== 'library') {
+          } else if (cls === 'library') {
+            // only D's own library files may name others (their load order)
+            throw new DCompileError('D_PRAGMA_DEPEND', c.line, 'main program may not explicitly depend on a library');
+          } else if (cls !== 'module') {
             throw new DCompileError('D_PRAGMA_INVAL', c.line, `invalid class ${cls} specified by #pragma depends_on`);
           }
           return;
@@ -291,6 +324,16 @@ export class Compiler {
     throw new DCompileError('D_PRAGCTL_INVAL', c.line, `invalid control directive: #${w[0].text}`);
   }
 }
+
+/**
+ * Options a program may not set with #pragma D option (only -x): the preprocessor's, the
+ * linker's and module paths, stdc, lockmem; and what each wants of its value before it says so.
+ */
+const NOT_IN_PROGRAMS = new Map<string, 'value' | 'novalue' | 'any'>([
+  ['cppargs', 'value'], ['cpphdrs', 'novalue'], ['cpppath', 'value'], ['ctfpath', 'value'], ['define', 'value'],
+  ['incdir', 'value'], ['undef', 'value'], ['ldpath', 'value'], ['modpath', 'value'], ['procfspath', 'value'],
+  ['stdc', 'value'], ['lockmem', 'any'],
+]);
 
 /** #error / #pragma D error: the words, each followed by a space, as dt_pragma_error joins them. */
 function pragmaError(c: ControlLine, words: Array<{ text: string }>): DCompileError {

@@ -74,9 +74,9 @@ const BUILTIN_CODE: Record<string, string> = {
   curpsinfo: 'rt.curpsinfo(ctx)',
   curlwpsinfo: 'rt.curlwpsinfo(ctx)',
   curcpu: 'rt.curcpu(ctx)',
-  chip: '0',
+  chip: 'rt.cpuChip(ctx)',
   pset: '0',
-  lgrp: '0',
+  lgrp: 'rt.cpuLgrp(ctx)',
 };
 
 /** A compiled clause: its source text and what the runtime needs to run it. */
@@ -762,7 +762,18 @@ export class ClauseGen {
     const target = e.target;
     const t = target.type!;
     if (e.op === '=') {
-      const v = this.valueAs(e.value, t);
+      let v = this.valueAs(e.value, t);
+      // structs and arrays are stored by value: a variable must not share the bytes of the
+      // one it was assigned from (an integer 0, which deletes, has no bytes to copy)
+      if (reprOf(t) === Repr.Bytes && reprOf(e.value.type!) === Repr.Bytes && holdsReference(target)) {
+        v = `${v}.slice()`;
+      }
+      // a string or struct dynamic variable is deleted only by a literal 0 (or NULL), as
+      // DTrace's store passes the value's address otherwise: "" and zeroed bytes are kept
+      const r = reprOf(t);
+      if ((r === Repr.Str || r === Repr.Bytes) && (target.kind === A.N.SelfVar || (target.kind === A.N.Index && target.mode === 'assoc')) && isLiteralZero(e.value)) {
+        v = 'null';
+      }
       return this.storeTo(target, v);
     }
     const op = e.op.slice(0, -1);
@@ -957,6 +968,8 @@ export class ClauseGen {
         return `rt.${e.name}(${u64(0)})`;
       case 'inet_ntop':
         return `rt.inet_ntop(${i32(0)}, ${u64(1)})`;
+      case 'link_ntop':
+        return `rt.link_ntop(${i32(0)}, ${u64(1)})`;
     }
     return `rt.unsupported(${JSON.stringify(e.name)})`;
   }
@@ -1088,6 +1101,16 @@ function someNode(e: A.Expr, stop: (n: A.Expr) => boolean): boolean {
 }
 
 const inPlaceCache = new WeakMap<A.Expr, boolean>();
+
+/** 0 or NULL as written: the value that deletes a string or struct dynamic variable. */
+function isLiteralZero(e: A.Expr): boolean {
+  return (e.kind === A.N.Int && e.value === 0n) || (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && e.constValue === 0n);
+}
+
+/** A store target that keeps the value itself (a variable), not a copy in memory. */
+function holdsReference(t: A.Expr): boolean {
+  return t.kind === A.N.Ident || t.kind === A.N.ThisVar || t.kind === A.N.SelfVar || (t.kind === A.N.Index && t.mode === 'assoc');
+}
 
 /** A small inline that names no other inline: its code is no bigger than a call would be. */
 function inlineInPlace(e: A.Expr): boolean {

@@ -1,6 +1,6 @@
 // /proc/<pid>: what DTrace's psinfo_t and lwpsinfo_t report about a process and thread. [dt_proc.c]
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export interface ProcInfo {
   pid: number;
@@ -28,6 +28,8 @@ export interface ProcInfo {
   nice: number;
   pri: number;
   cpu: number;
+  /** scheduling policy (SCHED_OTHER 0, SCHED_FIFO 1, ...) */
+  policy: number;
 }
 
 function read(path: string): string | null {
@@ -83,5 +85,47 @@ export function readProc(pid: number, tid = pid): ProcInfo | null {
     nice: num(19),
     pri: num(18),
     cpu: num(39),
+    policy: num(41),
   };
+}
+
+/** What cpuinfo_t reports about a CPU: its package (chip), NUMA node (lgrp) and clock. */
+export interface CpuInfo {
+  chip: number;
+  node: number;
+  /** MHz, as /proc/cpuinfo's "cpu MHz" (0 if it does not say) */
+  clockMHz: number;
+  /** /proc/cpuinfo lists the x87 "fpu" flag */
+  x87: boolean;
+}
+
+let cpuTable: Map<number, { clockMHz: number; x87: boolean }> | null = null;
+const cpuCache = new Map<number, CpuInfo>();
+
+/** A CPU's topology and clock, read once per CPU (sysfs and /proc/cpuinfo). */
+export function readCpu(cpu: number): CpuInfo {
+  let c = cpuCache.get(cpu);
+  if (c) return c;
+  if (!cpuTable) {
+    cpuTable = new Map();
+    for (const block of (read('/proc/cpuinfo') ?? '').split(/\n\s*\n/)) {
+      const n = /^processor\s*:\s*(\d+)/m.exec(block);
+      if (!n) continue;
+      const mhz = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(block);
+      cpuTable.set(Number(n[1]), { clockMHz: mhz ? Math.round(Number(mhz[1])) : 0, x87: /^flags\s*:.*\bfpu\b/m.test(block) });
+    }
+  }
+  const dir = `/sys/devices/system/cpu/cpu${cpu}`;
+  const chip = Number(read(`${dir}/topology/physical_package_id`) ?? '0');
+  let node = 0;
+  try {
+    const e = readdirSync(dir).find((name) => /^node\d+$/.test(name));
+    if (e) node = Number(e.slice(4));
+  } catch {
+    // no sysfs: node 0
+  }
+  const t = cpuTable.get(cpu);
+  c = { chip: Number.isFinite(chip) ? chip : 0, node, clockMHz: t?.clockMHz ?? 0, x87: t?.x87 ?? false };
+  cpuCache.set(cpu, c);
+  return c;
 }

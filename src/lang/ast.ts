@@ -403,7 +403,10 @@ export class Clause {
     readonly predicate: Expr | null,
     /** null: no action list at all (default action); [] : an empty { } */
     readonly body: Stmt[] | null,
-    /** the line the predicate's errors name (DTrace's lexer has read to the "{" by then) */
+    /**
+     * the line of the closing "}": the clause node's line in DTrace (made when that brace is
+     * read), which errors raised while cooking the clause itself name (D_PRED_SCALAR)
+     */
     readonly predicateLine = 0,
   ) {}
 }

@@ -1,6 +1,7 @@
 // D's built-in identifiers: variables, subroutines, actions and aggregating functions, with
 // their prototypes in DTrace's own notation.                                       [dt_open.c]
 
+import { dConstants } from './dlib.js';
 import { TypeScope } from './typescope.js';
 import { DType, Kind, VOID, constOf, pointerTo, resolve, typedefOf } from './types.js';
 
@@ -115,7 +116,7 @@ const SUBRS: Array<[string, string]> = [
   ['htons', 'uint16_t(uint16_t)'],
   ['index', 'int(const char *, const char *, [int])'],
   ['inet_ntoa', 'string(ipaddr_t *)'],
-  ['inet_ntoa6', 'string(void *, [int])'],
+  ['inet_ntoa6', 'string(struct in6_addr *, [int])'],
   ['inet_ntop', 'string(int, void *)'],
   ['lltostr', 'string(int64_t, [int])'],
   ['ntohl', 'uint32_t(uint32_t)'],
@@ -222,6 +223,17 @@ const VARS: Array<[string, string]> = [
   ['vtimestamp', 'uint64_t'],
   ['walltimestamp', 'int64_t'],
 ];
+
+let builtinNames: Set<string> | null = null;
+
+/** Whether a name is one of D's built-in functions or variables. */
+export function isBuiltinName(name: string): boolean {
+  if (!builtinNames) {
+    builtinNames = new Set([...SUBRS, ...ACTIONS, ...AGGS, ...VARS].map((e) => e[0]));
+    for (const n of ['args', 'uregs', 'curthread', 'curpsinfo', 'curlwpsinfo', 'curcpu', 'chip', 'pset', 'lgrp']) builtinNames.add(n);
+  }
+  return builtinNames.has(name) || dConstants().has(name);
+}
 
 export class Builtins {
   readonly functions = new Map<string, FnInfo>();

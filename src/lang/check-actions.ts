@@ -5,7 +5,7 @@ import * as A from './ast.js';
 import { FnInfo } from './builtins.js';
 import type { Checker } from './check.js';
 import { AGGREGATION_ARG } from './printf-parse.js';
-import { VOID, isInteger, isPointer, isStringLike, isVoid, sameType } from './types.js';
+import { Kind, VOID, isInteger, isPointer, isStringLike, isVoid, resolve, sameType } from './types.js';
 
 /** An action statement: its arguments, and where it may stand in the clause. */
 export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
@@ -132,6 +132,9 @@ export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
       c.protoLen(call, fn.proto);
       const a = c.expr(args[0]);
       if (isVoid(a.type!)) c.err('D_PROTO_ARG', a.line, 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: void');
+      // a number is not what print( ) takes (Oracle's prototype is void *; illumos printed
+      // scalars, but the two cannot both hold)
+      if (isInteger(a.type!) || resolve(a.type!).kind === Kind.Float) c.protoArgs(call, fn.proto);
       c.clsFlags(name, call.line);
       return;
     }
@@ -162,8 +165,11 @@ export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
       c.protoArgs(call, fn.proto);
       args.forEach((a, i) => {
         const v = c.constValue(a);
-        if (v === null || v <= 0n) {
-          const tag = name === 'stack' ? 'D_STACK_SIZE' : i === 0 ? 'D_USTACK_FRAMES' : 'D_USTACK_STRSIZE';
+        if (i === 1) {
+          // the string size may be zero (dt_cg_stack_arg)
+          if (v === null || v < 0n) c.err('D_USTACK_STRSIZE', a.line, `${name}( ) argument #2 must be a positive integer constant`);
+        } else if (v === null || v <= 0n) {
+          const tag = name === 'stack' ? 'D_STACK_SIZE' : 'D_USTACK_FRAMES';
           c.err(tag, a.line, `${name}( ) argument #${i + 1} must be a non-zero positive integer constant`);
         }
       });
@@ -195,7 +201,7 @@ function printaKeys(c: Checker, l: A.AggInfo, r: A.AggInfo, line: number): void 
       c.err(
         'D_PRINTA_AGGPROTO',
         line,
-        `printa( ): @${r.name}[ ] key #${i + 1} is incompatible with @${l.name}:\n${('@' + l.name).padStart(9)} key #${i + 1}: ${t.name}\n${('@' + r.name).padStart(9)} key #${i + 1}: ${u.name}`,
+        `printa( ): @${r.name}[ ] key #${i + 1} is incompatible with @${l.name}:\n${l.name.padStart(9)} key #${i + 1}: ${t.name}\n${r.name.padStart(9)} key #${i + 1}: ${u.name}`,
       );
     }
   });

@@ -59,6 +59,8 @@ export interface CheckEnv {
   destructiveAllowed: () => boolean;
   /** the D version the program asked for (option version), null for the latest */
   version?: () => string | null;
+  /** the scratchsize option (its 8 reserved bytes included) */
+  scratchsize?: () => number;
 }
 
 /** What the code generator needs to know about one clause. */
@@ -472,7 +474,6 @@ export class Checker {
         if (!isScalar(c.type!)) this.err('D_OP_SCALAR', e.line, 'operator ?: expression must be of scalar type');
         const a = this.expr(e.then);
         const b = this.expr(e.otherwise);
-        if (isActionCall(a) || isActionCall(b)) this.err('D_OP_ACT', e.line, 'action cannot be used in a conditional context');
         const ta = a.type!;
         const tb = b.type!;
         if (isInteger(ta) && isInteger(tb)) {
@@ -490,6 +491,8 @@ export class Checker {
         } else {
           this.err('D_OP_INCOMPAT', e.line, `operator ?: operands must have compatible types`);
         }
+        // after the types, as dt_cook_op3: `c ? printf(...) : 1` is D_OP_INCOMPAT (void and int)
+        if (isActionCall(a) || isActionCall(b)) this.err('D_OP_ACT', e.line, 'action cannot be used in a conditional context');
         return e;
       }
       case A.N.Cast:
@@ -529,9 +532,7 @@ export class Checker {
         return this.xlate(e);
       case A.N.Comma:
         if (isChainLink(e.left)) return this.chain(e);
-        this.expr(e.left);
-        e.type = this.expr(e.right).type;
-        return e;
+        return this.comma(e, this.expr(e.left));
     }
     throw new Error('unreachable');
   }
@@ -552,12 +553,19 @@ export class Checker {
       const e = links[i];
       if (e.kind === A.N.Binary) l = this.binary(e, l);
       else if (e.kind === A.N.Logical) l = this.logical(e, l);
-      else {
-        e.type = this.expr(e.right).type;
-        l = e;
-      }
+      else l = this.comma(e, l);
     }
     return l;
+  }
+
+  /** The comma operator, its left operand already checked: neither side may be dynamic. */
+  private comma(e: A.Comma, l: A.Expr): A.Expr {
+    const r = this.expr(e.right);
+    if (l.type === AGGREGATION_ARG || r.type === AGGREGATION_ARG || isTranslatedPointer(l) || isTranslatedPointer(r)) {
+      this.err('D_OP_DYN', e.line, 'operator , operands cannot be of dynamic type');
+    }
+    e.type = r.type;
+    return e;
   }
 
   /** && || ^^, its left operand already checked. */
@@ -665,7 +673,9 @@ export class Checker {
       e.type = null;
       return e;
     }
-    this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${name}: Unknown variable name`);
+    // a scoped name (`sym, mod`sym) is a kernel symbol to DTrace, which has none to give here
+    const what = name.includes('`') ? 'symbol' : 'variable';
+    this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${name}: Unknown ${what} name`);
   }
 
   private dynVar(e: A.SelfVar | A.ThisVar, write: boolean): A.Expr {
@@ -709,7 +719,15 @@ export class Checker {
       if (name === 'uregs' && !this.syms.globals.has('uregs')) {
         e.mode = 'builtin';
         if (e.args.length !== 1) this.err('D_PROTO_LEN', e.line, `uregs[ ] prototype mismatch: ${e.args.length} args passed, 1 expected`);
-        this.expr(e.args[0]);
+        const ix = this.expr(e.args[0]);
+        // dt_idcook_regs and dt_cg_uregs: a constant index, within x86-64's pt_regs and the
+        // five task registers after them (R_DS .. R_TRAPNO)
+        const v = this.constValue(ix);
+        if (v === null) {
+          this.err('D_PROTO_ARG', e.line, `uregs[ ] argument #1 is incompatible with prototype:\n\tprototype: integer constant\n\t argument: ${ix.type!.name}`);
+        }
+        if (v < 0n) this.err('D_REGS_IDX', e.line, `index ${v} is out of range for array uregs`);
+        if (v > 25n) this.err('D_UNKNOWN', e.line, `uregs[]: index out of bounds (${v})`);
         e.type = this.uint64;
         return e;
       }
@@ -848,6 +866,9 @@ export class Checker {
       if (t === AGGREGATION_ARG || (isVoid(t) && !VALUE_TYPES.has(t))) {
         this.err('D_KEY_TYPE', k.line, `${t.name} expression may not be used as ${kind} index: key #${i + 1}`);
       }
+      if (isTranslatedPointer(k)) {
+        this.err('D_KEY_TYPE', k.line, `pointer to translated data expression may not be used as ${kind} index: key #${i + 1}`);
+      }
     });
   }
 
@@ -902,17 +923,27 @@ export class Checker {
       return e;
     }
     this.protoArgs(e, fn.proto);
-    if (fn.destructive) this.destructiveSubr = true;
+    if (fn.destructive) {
+      this.destructiveSubr = true;
+      // a destructive action to the clause's rules wherever it is called (dt_cg_subr_copyout)
+      this.clsFlags(e.name, e.line);
+    }
     switch (e.name) {
       case 'speculation':
       case 'rand':
         break;
       case 'alloca':
+      case 'copyin': {
+        // a constant size past the scratch space cannot work (dt_cg_subr_alloca_impl)
+        const size = e.args[e.name === 'alloca' ? 0 : 1];
+        const v = size && this.env.scratchsize ? this.constValue(size) : null;
+        const max = this.env.scratchsize ? this.env.scratchsize() - 8 : 0;
+        if (v !== null && BigInt.asUintN(64, v) > BigInt(max)) {
+          this.err('D_ALLOCA_SIZE', e.line, `alloca(${BigInt.asUintN(64, v)}) size larger than scratchsize ${max}`);
+        }
         e.type = pointerTo(VOID);
         return e;
-      case 'copyin':
-        e.type = pointerTo(VOID);
-        return e;
+      }
     }
     e.type = fn.proto.ret;
     return e;
@@ -1310,6 +1341,7 @@ export class Checker {
       e.type = to;
       return e;
     }
+    if (isTranslatedPointer(o)) this.err('D_CAST_INVAL', e.line, `invalid cast expression: "pointer to translated data" to "${to.name}"`);
     if (isString(to)) {
       if (!isStringLike(from) && !isScalar(from)) this.err('D_CAST_INVAL', e.line, `invalid cast expression: "${from.name}" to "${to.name}"`);
       e.type = to;
@@ -1419,8 +1451,18 @@ const TRANSLATED_MEMBERS: Record<string, ReadonlySet<string>> = {
   ]),
   curlwpsinfo: new Set([
     'pr_flag', 'pr_lwpid', 'pr_addr', 'pr_wchan', 'pr_stype', 'pr_state', 'pr_sname', 'pr_pri', 'pr_name', 'pr_onpro',
+    'pr_clname',
   ]),
 };
+
+/**
+ * A translated pointer not dereferenced (xlate <T *> (...), or curpsinfo, which is
+ * xlate <psinfo_t *> (curthread)): DTrace's dynamic type, which can be neither a key nor cast.
+ */
+function isTranslatedPointer(e: A.Expr): boolean {
+  if (e.kind === A.N.Ident) return (e.name === 'curpsinfo' || e.name === 'curlwpsinfo') && e.resolved === A.IdentKind.Builtin;
+  return e.kind === A.N.Xlate && resolve(e.type!).kind === Kind.Pointer;
+}
 
 const VALUE_TYPES: ReadonlySet<DType> = new Set([STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE]);
 

@@ -77,7 +77,8 @@ export function dConstants(): Map<string, DConstant> {
 /**
  * Types D programs expect to exist without any kernel type information: the process and
  * thread views (psinfo_t, lwpsinfo_t, the Solaris-derived interface DTrace documents) and
- * cpuinfo_t. Compiled once into every type scope.
+ * cpuinfo_t (with Solaris's processor_info_t cpu_info, which the DTraceToolkit reads; Oracle's
+ * has only the first four members). Compiled once into every type scope.
  */
 export const D_LIBRARY_TYPES = `
 typedef int psetid_t;
@@ -153,10 +154,17 @@ typedef struct psinfo {
 	int pr_filler[1];
 	lwpsinfo_t pr_lwp;
 } psinfo_t;
+typedef struct processor_info {
+	int pi_state;
+	char pi_processor_type[16];
+	char pi_fputypes[32];
+	int pi_clock;
+} processor_info_t;
 typedef struct cpuinfo {
 	processorid_t cpu_id;
 	psetid_t cpu_pset;
 	chipid_t cpu_chip;
 	lgrp_id_t cpu_lgrp;
+	processor_info_t cpu_info;
 } cpuinfo_t;
 `;

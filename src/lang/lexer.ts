@@ -19,6 +19,9 @@ export class Token {
     /** strings and identifiers: the cooked value */
     public value: string,
   ) {}
+
+  /** identifiers: where the token starts in the source */
+  start = -1;
 }
 
 /** Macro variables and arguments ($1, $$1, $pid, $target, ...) the lexer substitutes. */
@@ -216,6 +219,55 @@ export class Lexer {
   }
 
   /** yyerror: a syntax error that names the token it happened near. */
+  /**
+   * The rest of the line from an identifier. dt_lex.l classifies an unknown identifier by
+   * reading ahead with input() and unput(), which leaves yytext unterminated: a syntax error
+   * on such a token quotes the source from it to the end of the line.
+   */
+  restOfLine(tok: Token): string {
+    const nl = this.text.indexOf('\n', tok.start);
+    return this.text.slice(tok.start, nl < 0 ? this.len : nl);
+  }
+
+  /**
+   * The identifier the input ends with (only white space after it), as a token, or null; not
+   * a keyword, nor a member name (after -> or .) or a struct, union or enum tag, which dt_lex.l
+   * reads without looking further.
+   */
+  trailingIdent(): Token | null {
+    let end = this.len;
+    while (end > 0 && isSpace(this.text.charCodeAt(end - 1))) end--;
+    let start = end;
+    while (start > 0 && isIdentChar(this.text.charCodeAt(start - 1))) start--;
+    if (start === end || !isIdentStart(this.text.charCodeAt(start))) return null;
+    const name = this.text.slice(start, end);
+    if (KEYWORDS.has(name)) return null;
+    const before = this.text.slice(Math.max(0, start - 16), start).trimEnd();
+    if (/(->|\.|\b(struct|union|enum))$/.test(before)) return null;
+    const t = new Token(T.Ident, name, this.line, 0n, '', false, name);
+    t.start = start;
+    return t;
+  }
+
+  /**
+   * Whether dt_lex.l would have interned an identifier before this token: it does so when its
+   * look-ahead sees ++, --, [, = or ; after the name, and a later occurrence is then known
+   * (read without look-ahead). Searched only when a syntax error needs it.
+   */
+  internedBefore(tok: Token): boolean {
+    const name = tok.value;
+    for (let i = this.text.indexOf(name); i >= 0 && i < tok.start; i = this.text.indexOf(name, i + 1)) {
+      if (i > 0 && isIdentChar(this.text.charCodeAt(i - 1))) continue;
+      let j = i + name.length;
+      if (isIdentChar(this.code(j))) continue;
+      while (isSpace(this.code(j)) || this.code(j) === C.LF) j++;
+      const c = this.code(j);
+      const c1 = this.code(j + 1);
+      if (c === C.Semi || c === C.LBrack || (c === C.Eq && c1 !== C.Eq) || ((c === C.Plus || c === C.Minus) && c1 === c)) return true;
+    }
+    return false;
+  }
+
   syntaxNear(tok: Token, message = 'syntax error'): never {
     let near: string;
     if (tok.kind === T.EOF) near = ' near end of input';
@@ -353,6 +405,7 @@ export class Lexer {
       const kw = KEYWORDS.get(text);
       const t = this.tok(kw ?? T.Ident, start, line);
       t.value = text;
+      t.start = start;
       return t;
     }
     if (isDigit(c)) return this.number(start, line);

@@ -5,6 +5,8 @@
 
 import * as A from './ast.js';
 import { DCompileError } from './diagnostics.js';
+import { isBuiltinName } from './builtins.js';
+import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
 import { Lexer, Token } from './lexer.js';
 import { OUTER_DECL_KEYWORDS, T } from './tokens.js';
@@ -103,6 +105,10 @@ export class Parser {
   private depth = 0;
   /** identifiers known to be variables (so `x` followed by `*` is not read as a type) */
   private readonly knownIdents: Set<string>;
+  /** the identifiers known before this program (earlier programs' variables) */
+  private readonly priorIdents: ReadonlySet<string>;
+  /** inlines whose value is an integer constant: parse-time constants, as in dt_node_ident */
+  private readonly inlineInts = new Map<string, bigint>();
 
   constructor(
     private readonly lx: Lexer,
@@ -111,6 +117,7 @@ export class Parser {
     private readonly opts: ParseOptions,
   ) {
     this.knownIdents = knownIdents;
+    this.priorIdents = new Set(knownIdents);
   }
 
   // -- token helpers ---------------------------------------------------------------------------
@@ -144,7 +151,25 @@ export class Parser {
   }
 
   private syntax(message = 'syntax error'): never {
-    this.lx.syntaxNear(this.tok, message);
+    const t = this.tok;
+    // identifiers DTrace's lexer already knows (D's own, the program's variables) are read
+    // without the look-ahead that unterminates yytext (Lexer.restOfLine)
+    if (t.kind === T.Ident && t.start >= 0 && this.lookedPast(t)) {
+      throw new DCompileError('D_SYNTAX', t.line, `${message} near "${this.lx.restOfLine(t)}"`);
+    }
+    if (t.kind === T.EOF && message === 'syntax error') {
+      // an unknown identifier at the very end: the look-ahead met the end and pushed back a
+      // NUL, which the lexer then reports itself
+      const last = this.lx.trailingIdent();
+      // (a declaration that ends there has made its name known since: ask the text instead)
+      if (last !== null && !this.priorIdents.has(last.value) && !isBuiltinName(last.value) && !this.lx.internedBefore(last)) throw new DCompileError('D_SYNTAX', t.line, 'syntax error near end-of-input');
+    }
+    this.lx.syntaxNear(t, message);
+  }
+
+  /** dt_lex.l's id_or_type read past this identifier (it knew nothing of it yet). */
+  private lookedPast(t: Token): boolean {
+    return !this.knownIdents.has(t.value) && !isBuiltinName(t.value) && !this.lx.internedBefore(t);
   }
 
   private error(tag: string, line: number, message: string): never {
@@ -183,8 +208,9 @@ export class Parser {
   /** The outer-scope decision of dt_lex.l state S2: a declaration, or a probe description. */
   private startsDeclaration(): boolean {
     const id = this.lx.peekIdent();
-    if (id !== null && OUTER_DECL_KEYWORDS.has(id)) return true;
     const spec = this.lx.peekPspec();
+    // lex takes the longest match: "int*x" is a probe specifier token before it is a keyword
+    if (id !== null && OUTER_DECL_KEYWORDS.has(id) && (spec === null || spec.length === id.length)) return true;
     if (spec === null) return false;
     if (this.opts.pspecOnly) return false;
     if (/[:\-.?!`]/.test(spec) || spec === 'BEGIN' || spec === 'END' || spec === 'ERROR') return false;
@@ -212,13 +238,11 @@ export class Parser {
     this.lx.skipTrivia();
     const c = this.lx.peekChar();
     let predicate: A.Expr | null = null;
-    let predLine = 0;
     if (c === 47 /* / */) {
       this.lx.nextOuter();
       this.tok = this.lx.next();
       predicate = this.expression();
       if (!this.at(T.EPred)) this.syntax();
-      predLine = this.lx.yyline;
       this.lx.skipTrivia();
       if (this.lx.peekChar() !== 123 /* { */) {
         throw new DCompileError(
@@ -241,7 +265,7 @@ export class Parser {
     this.tok = this.lx.next();
     const body = this.statements();
     this.expectLast(T.RBrace);
-    return new A.Clause(line, probes, predicate, body, predLine);
+    return new A.Clause(line, probes, predicate, body, this.tok.line);
   }
 
   /** statement_list up to the closing brace (the brace is left as the current token). */
@@ -324,6 +348,11 @@ export class Parser {
     this.expect(T.Colon);
     const otherwise = this.conditional();
     this.depth--;
+    // A condition that is an integer constant at parse time picks its branch here and the other
+    // is never checked (dt_node_op3): so `OPT ? printf(...) : 1;` with an inline OPT or a $1
+    // is an action statement, the DTraceToolkit's idiom.
+    const c = evalConstant(cond, this.types, this.parseTimeIdent);
+    if (c !== null) return c !== 0n ? then : otherwise;
     return new A.Ternary(this.lx.yyline, cond, then, otherwise);
   }
 
@@ -385,7 +414,9 @@ export class Parser {
       const line = this.advance().line;
       const to = this.typeName();
       this.expect(T.RParen);
-      const e = new A.Cast(line, to, this.cast());
+      const operand = this.cast();
+      // the node's line is where the lexer is once the operand is complete (dt_node_alloc)
+      const e = new A.Cast(Math.max(line, this.lx.yyline), to, operand);
       this.depth--;
       return e;
     }
@@ -652,6 +683,7 @@ export class Parser {
     let base: string | null = null;
     let named: DType | null = null;
     const combo = (): never => this.error('D_DECL_COMBO', this.tok.line, 'invalid type combination');
+    let attrLine = line;
     for (;;) {
       const t = this.tok;
       if (STORAGE_KEYWORDS.has(t.kind)) {
@@ -676,13 +708,13 @@ export class Parser {
           signedness = t.kind === T.KwSigned ? 'signed' : 'unsigned';
           this.advance();
           continue;
+        // attributes are flags to DTrace: "short short" is short; "short long" and a third
+        // long make a name no type has (D_UNKNOWN, from composeBase)
         case T.KwShort:
-          if (shorts || longs) combo();
-          shorts++;
+          shorts = 1;
           this.advance();
           continue;
         case T.KwLong:
-          if (shorts || longs >= 2) combo();
           longs++;
           this.advance();
           continue;
@@ -704,10 +736,12 @@ export class Parser {
         case T.KwUnion:
           if (base !== null || named) combo();
           named = this.structSpecifier();
+          attrLine = this.tagLine;
           continue;
         case T.KwEnum:
           if (base !== null || named) combo();
           named = this.enumSpecifier();
+          attrLine = this.tagLine;
           continue;
         case T.Ident:
           if (base === null && named === null && signedness === null && shorts === 0 && longs === 0) {
@@ -731,11 +765,11 @@ export class Parser {
     }
     const intKind = named ? resolve(named).kind === Kind.Int : base !== 'float' && base !== 'double' && base !== 'void';
     if (signedness && !intKind) {
-      this.error('D_DECL_SIGNINT', line, 'invalid type declaration: signed and unsigned may only be used with integer type');
+      this.error('D_DECL_SIGNINT', attrLine, 'invalid type declaration: signed and unsigned may only be used with integer type');
     }
     const floatKind = named ? resolve(named).kind === Kind.Float : base === 'float' || base === 'double';
     if ((longs || shorts) && !intKind && !floatKind) {
-      this.error('D_DECL_LONGINT', line, 'invalid type declaration: long and long long may only be used with integer or floating-point type');
+      this.error('D_DECL_LONGINT', attrLine, 'invalid type declaration: long and long long may only be used with integer or floating-point type');
     }
     let type: DType;
     if (named && (signedness || shorts || longs)) {
@@ -753,12 +787,29 @@ export class Parser {
           this.syntax();
         }
       } else {
+        if ((shorts && longs) || longs > 2) this.unknownBase(base, signedness, shorts, longs);
         type = this.composeBase(base, signedness, shorts, longs, line);
       }
     }
     if (isConst) type = constOf(type);
     return { storage, type, isConst, line };
   }
+
+  /** dt_decl_type's name for attributes no integer type has, which it then fails to find. */
+  private unknownBase(base: string | null, signedness: string | null, shorts: number, longs: number): never {
+    let name = signedness ? `${signedness} ` : '';
+    if (shorts) name += 'short ';
+    if (longs === 1 || longs === 3) name += 'long ';
+    if (longs >= 2) name += 'long long ';
+    if (base !== null && base !== 'int') name += base;
+    this.error('D_UNKNOWN', this.tok.line, `failed to resolve type ${name}: Unknown type name`);
+  }
+
+  /**
+   * The line of the token after a struct, union or enum tag: DTrace declares the type (and
+   * checks attributes such as long against it) when it has read that token.
+   */
+  private tagLine = 0;
 
   private composeBase(
     base: string | null,
@@ -769,9 +820,11 @@ export class Parser {
   ): DType {
     let name: string;
     if (base === 'void' || base === 'float') {
+      if (base === 'float' && !signedness && (shorts || longs)) this.unknownBase(base, signedness, shorts, longs);
       if (signedness || shorts || longs) this.error('D_DECL_COMBO', line, 'invalid type combination');
       name = base;
     } else if (base === 'double') {
+      if (!signedness && (shorts || longs > 1)) this.unknownBase(base, signedness, shorts, longs);
       if (signedness || shorts || longs > 1) this.error('D_DECL_COMBO', line, 'invalid type combination');
       name = longs ? 'long double' : 'double';
     } else if (base === 'char') {
@@ -789,6 +842,7 @@ export class Parser {
     const kind = kw.kind === T.KwStruct ? Kind.Struct : Kind.Union;
     let tag = '';
     if (this.at(T.Ident)) tag = this.advance().value;
+    this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
       return this.types.tag(kind, tag);
@@ -798,7 +852,7 @@ export class Parser {
     let t: DType;
     if (tag === '') {
       t = this.types.tag(kind, `<anon:${line}:${this.lx.pos}>`);
-      t.name = kind === Kind.Struct ? 'struct <anon>' : 'union <anon>';
+      t.name = kind === Kind.Struct ? 'struct ' : 'union ';
     } else {
       t = this.types.tag(kind, tag);
       if (t.complete) {
@@ -808,6 +862,7 @@ export class Parser {
     const decls: MemberDecl[] = [];
     // names so far, for the duplicate check (a search of decls would be quadratic)
     const names = new Set<string>();
+    if (this.at(T.RBrace)) this.syntax(); // C's grammar: at least one member
     while (!this.at(T.RBrace)) {
       const spec = this.specifiers(false);
       for (;;) {
@@ -857,13 +912,14 @@ export class Parser {
     this.advance();
     let tag = '';
     if (this.at(T.Ident)) tag = this.advance().value;
+    this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
       return this.types.tag(Kind.Enum, tag);
     }
     const line = this.advance().line;
     const t = tag === '' ? this.types.tag(Kind.Enum, `<anon:${line}:${this.lx.pos}>`) : this.types.tag(Kind.Enum, tag);
-    if (tag === '') t.name = 'enum <anon>';
+    if (tag === '') t.name = 'enum ';
     else if (t.complete) this.error('D_DECL_TYPERED', line, `type redeclared: ${t.name}`);
     let next = 0n;
     const names = new Set(t.enumerators.map(([n]) => n));
@@ -871,15 +927,23 @@ export class Parser {
       const id = this.tok;
       if (id.kind !== T.Ident) this.syntax();
       this.advance();
+      // dt_decl_enumerator runs once the token after the enumerator is read: its errors name
+      // that token's line, in this order
+      if (this.accept(T.Assign)) {
+        const v = evalConstant(this.conditional(), this.types);
+        if (v === null) {
+          this.error('D_DECL_ENCONST', this.lx.yyline, `enumerator '${id.value}' must be assigned to an integral constant expression`);
+        }
+        next = v;
+      }
+      if (next < -0x80000000n || next > 0x7fffffffn) {
+        this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
+      }
       if (names.has(id.value)) {
         this.error('D_UNKNOWN', this.lx.yyline, `failed to define enumerator '${id.value}': Duplicate member or variable name`);
       }
       if (this.types.enumConsts.has(id.value) || this.knownIdents.has(id.value)) {
-        this.error('D_DECL_IDRED', id.line, `identifier redeclared: ${id.value}`);
-      }
-      if (this.accept(T.Assign)) next = this.constantInt(this.conditional());
-      if (next < -0x80000000n || next > 0x7fffffffn) {
-        this.error('D_DECL_ENOFLOW', this.lx.yyline, `enumerator '${id.value}' value overflows INT_MAX (2147483647)`);
+        this.error('D_DECL_IDRED', this.lx.yyline, `identifier redeclared: ${id.value}`);
       }
       t.enumerators.push([id.value, Number(next)]);
       names.add(id.value);
@@ -947,7 +1011,7 @@ export class Parser {
         if (this.isSpecifierStart() || this.at(T.Ellipsis)) {
           // name[type, type, ...]: an associative array's key signature
           const list: DType[] = [];
-          let voids = 0;
+          const names: string[] = [];
           for (;;) {
             if (this.at(T.Ellipsis)) {
               this.error('D_DECL_PROTO_VARARGS', this.tok.line, 'array prototype may not use a variable-length argument list');
@@ -957,17 +1021,17 @@ export class Parser {
             }
             const spec = this.specifiers(false);
             const d = this.declarator(spec.type, false);
-            if (resolve(d.type).kind === Kind.Void) {
-              voids++;
-              if (d.name !== '') this.error('D_DECL_PROTO_NAME', d.line, `void parameter may not have a name: ${d.name}`);
-            }
             list.push(d.type);
+            names.push(d.name);
             if (!this.accept(T.Comma)) break;
           }
-          if (voids > 0 && list.length > 1) this.error('D_DECL_PROTO_VOID', this.tok.line, 'void must be sole parameter');
-          if (voids > 0) {
-            this.error('D_DECL_PROTO_TYPE', this.tok.line, 'array prototype may not use parameter of type void: (anonymous), parameter #1');
-          }
+          // dt_decl_prototype, once the list is read: each void parameter is refused (an array
+          // key cannot be void), before "void must be sole parameter" could apply
+          list.forEach((t, i) => {
+            if (resolve(t).kind === Kind.Void) {
+              this.error('D_DECL_PROTO_TYPE', this.tok.line, `array prototype may not use parameter of type ${t.name}: ${names[i] || '(anonymous)'}, parameter #${i + 1}`);
+            }
+          });
           this.expect(T.RBrack);
           keys = list;
           continue;
@@ -1104,6 +1168,9 @@ export class Parser {
     this.expect(T.Assign);
     const e = this.assignment();
     this.knownIdents.add(d.name);
+    const v = isInteger(d.type) ? evalConstant(e, this.types, this.parseTimeIdent) : null;
+    if (v !== null) this.inlineInts.set(d.name, v);
+    else this.inlineInts.delete(d.name);
     items.push(new A.InlineDecl(line, d.name, d.type, e));
     this.expectLast(T.Semi);
   }
@@ -1165,6 +1232,17 @@ export class Parser {
 
   // -- constant expressions (array sizes, bit-field widths, enumerator values) -----------------
 
+  /**
+   * Identifiers that are integer constants while parsing: integer inlines, including D's own
+   * (errno and signal names); enumerators are not (DTrace resolves them when cooking).
+   */
+  private readonly parseTimeIdent = (name: string): bigint | null => {
+    const v = this.inlineInts.get(name);
+    if (v !== undefined) return v;
+    if (this.knownIdents.has(name)) return null;
+    return dConstants().get(name)?.value ?? null;
+  };
+
   constantInt(e: A.Expr): bigint {
     const v = evalConstant(e, this.types);
     if (v === null) {
@@ -1175,24 +1253,36 @@ export class Parser {
 }
 
 /** Folds an integer constant expression at parse time, or returns null if it is not one. */
-export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
+export function evalConstant(
+  e: A.Expr,
+  types: TypeScope,
+  ident?: (name: string) => bigint | null,
+): bigint | null {
   switch (e.kind) {
     case A.N.Int:
       return e.value;
     case A.N.Ident: {
+      if (ident !== undefined) return ident(e.name);
       const c = types.enumConsts.get(e.name);
       return c ? BigInt(c.value) : null;
+    }
+    case A.N.Logical: {
+      const l = evalConstant(e.left, types, ident);
+      const r = l === null ? null : evalConstant(e.right, types, ident);
+      if (l === null || r === null) return null;
+      const v = e.op === '&&' ? l !== 0n && r !== 0n : e.op === '||' ? l !== 0n || r !== 0n : (l !== 0n) !== (r !== 0n);
+      return v ? 1n : 0n;
     }
     case A.N.SizeofType:
       return BigInt(e.of.size);
     case A.N.Cast: {
-      const v = evalConstant(e.operand, types);
+      const v = evalConstant(e.operand, types, ident);
       if (v === null || !isInteger(e.to)) return null;
       const r = resolve(e.to);
       return r.signed ? BigInt.asIntN(r.size * 8, v) : BigInt.asUintN(r.size * 8, v);
     }
     case A.N.Unary: {
-      const v = evalConstant(e.operand, types);
+      const v = evalConstant(e.operand, types, ident);
       return v === null ? null : foldUnary(e.op, v);
     }
     case A.N.Binary: {
@@ -1200,17 +1290,17 @@ export function evalConstant(e: A.Expr, types: TypeScope): bigint | null {
       const links: A.Binary[] = [];
       let x: A.Expr = e;
       for (; x.kind === A.N.Binary; x = x.left) links.push(x);
-      let v = evalConstant(x, types);
+      let v = evalConstant(x, types, ident);
       for (let i = links.length - 1; i >= 0 && v !== null; i--) {
-        const r = evalConstant(links[i].right, types);
+        const r = evalConstant(links[i].right, types, ident);
         v = r === null ? null : foldBinary(links[i].op, v, r);
       }
       return v;
     }
     case A.N.Ternary: {
-      const c = evalConstant(e.cond, types);
+      const c = evalConstant(e.cond, types, ident);
       if (c === null) return null;
-      return evalConstant(c !== 0n ? e.then : e.otherwise, types);
+      return evalConstant(c !== 0n ? e.then : e.otherwise, types, ident);
     }
     default:
       return null;

@@ -141,7 +141,7 @@ export function constOf(t: DType): DType {
 /** A new, incomplete struct/union/enum; define it later with `layoutStruct` or its enumerators. */
 export function taggedType(kind: Kind.Struct | Kind.Union | Kind.Enum, tag: string): DType {
   const word = kind === Kind.Struct ? 'struct' : kind === Kind.Union ? 'union' : 'enum';
-  const name = tag === '' ? `${word} <anon>` : `${word} ${tag}`;
+  const name = tag === '' ? `${word} ` : `${word} ${tag}`;
   const t = new DType(kind, name, kind === Kind.Enum ? 4 : 0, kind === Kind.Enum, null, 0);
   t.complete = false;
   if (kind === Kind.Enum) t.align = 4;

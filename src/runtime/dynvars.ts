@@ -5,14 +5,13 @@ import type { Value } from './values.js';
 
 type Key = number | bigint | string;
 
-/** Whether a value is D's zero (assigning it deletes a dynamic variable). */
+/**
+ * Whether a value is D's zero (assigning it deletes a dynamic variable): an integer 0, or null
+ * for a string or struct (the generated code passes null for a literal 0; DTrace stores the
+ * address of any other string or struct value, so "" and zeroed bytes are kept).
+ */
 export function isZero(v: Value | null): boolean {
-  if (v === 0 || v === 0n || v === '' || v === null) return true;
-  if (v instanceof Uint8Array) {
-    for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
-    return true;
-  }
-  return false;
+  return v === 0 || v === 0n || v === null;
 }
 
 /**

@@ -75,7 +75,8 @@ const DEFS: Record<string, OptionDef> = {
   maxframes: { parse: 'runtime', when: 'runtime', def: 127n },
   nspec: { parse: 'runtime', when: 'runtime', def: 1n },
   pcapsize: { parse: 'pcapsize', when: 'runtime', def: 128n },
-  scratchsize: { parse: 'scratch', when: 'runtime', def: 256n * 1024n + 8n },
+  // DTrace's default: 256 bytes, plus the 8 reserved at the start (dt_open.c)
+  scratchsize: { parse: 'scratch', when: 'runtime', def: 256n + 8n },
   specsize: { parse: 'size', when: 'runtime', def: 4n * 1024n * 1024n },
   stackframes: { parse: 'runtime', when: 'runtime', def: 20n },
   statusrate: { parse: 'rate', when: 'runtime', def: 1_000_000_000n },

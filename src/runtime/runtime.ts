@@ -1,8 +1,9 @@
 // The run-time entry points generated clause code calls (`rt.*`), and the state they act on:
 // variables, aggregations, speculations, output records, faults.        [dt_consume.c, dt_handle.c]
 
+import { machine } from 'node:os';
 import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
-import { readProc } from '../kernel/procfs.js';
+import { readCpu, readProc } from '../kernel/procfs.js';
 import { AggFn, AggSpace, Aggregation, KeyType, OpaqueKeyType, aggDataBytes, aggTupleBytes, createAggregation } from './aggregate.js';
 import { aggCapacity } from './buffers.js';
 import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogram.js';
@@ -532,6 +533,12 @@ export class Runtime {
   rand(): number { return this.rng.next(); }
   inet_ntoa(addr: bigint): string { return S.inet_ntoa(this.mem.bytes(addr, 4), this.strsize); }
   inet_ntoa6(addr: bigint): string { return S.inet_ntoa6(this.mem.bytes(addr, 16), false, this.strsize); }
+  link_ntop(type: number, addr: bigint): string {
+    // the type is checked before the address is read
+    const n = S.LINK_ADDR_LEN[type];
+    if (n === undefined) throw new S.DFault(S.FLT_ILLOP, 0n);
+    return S.link_ntop(this.mem.bytes(addr, n), this.strsize);
+  }
   inet_ntop(af: number, addr: bigint): string {
     return S.inet_ntop(af, this.mem.bytes(addr, af === S.AF_INET6 ? 16 : 4), this.strsize);
   }
@@ -603,13 +610,36 @@ export class Runtime {
     return viewAddress(ViewKind.Cpuinfo, ctx.cpu);
   }
 
+  /** chip and lgrp: curcpu->cpu_chip and curcpu->cpu_lgrp */
+  cpuChip(ctx: ProbeContext): number {
+    return readCpu(ctx.cpu).chip;
+  }
+
+  cpuLgrp(ctx: ProbeContext): number {
+    return readCpu(ctx.cpu).node;
+  }
+
   /** The bytes of a psinfo_t or lwpsinfo_t of a thread, or a cpuinfo_t, when D code reads one. */
   private buildView(kind: ViewKind, id: number): Uint8Array | null {
     const t = this.procTypes;
     if (!t) return null;
     if (kind === ViewKind.Cpuinfo) {
-      const b = new Uint8Array(resolveType(t.cpuinfo).size);
-      setField(b, t.cpuinfo, 'cpu_id', id);
+      const C = t.cpuinfo;
+      const b = new Uint8Array(resolveType(C).size);
+      const c = readCpu(id);
+      setField(b, C, 'cpu_id', id);
+      setField(b, C, 'cpu_chip', c.chip);
+      setField(b, C, 'cpu_lgrp', c.node);
+      const m = findMember(C, 'cpu_info');
+      if (m) {
+        // processor_info_t as Solaris fills it: P_ONLINE, the machine, the FPU, the clock
+        const pi = new Uint8Array(resolveType(m.type).size);
+        setField(pi, m.type, 'pi_state', 2);
+        setField(pi, m.type, 'pi_processor_type', machine());
+        setField(pi, m.type, 'pi_fputypes', c.x87 ? 'i387 compatible' : '');
+        setField(pi, m.type, 'pi_clock', c.clockMHz);
+        b.set(pi, m.offset);
+      }
       return b;
     }
     const task = this.taskOf ? this.taskOf(id) : null;
@@ -640,6 +670,7 @@ export class Runtime {
       setField(lw, L, 'pr_pri', info.pri);
       setField(lw, L, 'pr_name', info.fname);
       setField(lw, L, 'pr_onpro', info.cpu);
+      setField(lw, L, 'pr_clname', SCHED_CLASS[info.policy] ?? '');
     } else if (task) {
       // gone already: what the tracer knows
       setField(ps, P, 'pr_nlwp', 1);
@@ -974,6 +1005,12 @@ function setField(b: Uint8Array, t: DType, name: string, v: number | string): vo
       break;
   }
 }
+
+/**
+ * lwpsinfo_t pr_clname for Linux scheduling policies: ps(1)'s class names (TS is also
+ * Solaris's time-sharing class).
+ */
+const SCHED_CLASS: Record<number, string> = { 0: 'TS', 1: 'FF', 2: 'RR', 3: 'B', 4: 'ISO', 5: 'IDL', 6: 'DLN' };
 
 /** lwpsinfo_t pr_state numbers for Linux's state letters (Solaris SSLEEP=1, SRUN=2, ...). */
 function stateNumber(s: string): number {

@@ -482,6 +482,16 @@ export function inet_ntoa(addr: Uint8Array, strsize: number): string {
   return r.length > strsize ? r.slice(0, strsize) : r;
 }
 
+/** link_ntop's address lengths by ARP hardware type (bpf/link_ntop.S): Ethernet, InfiniBand. */
+export const LINK_ADDR_LEN: Record<number, number> = { 1: 6, 32: 20 };
+
+/** link_ntop(type, addr): the address bytes as two-digit lowercase hex joined by ":". */
+export function link_ntop(addr: Uint8Array, strsize: number): string {
+  let r = '';
+  for (let i = 0; i < addr.length; i++) r += (i ? ':' : '') + (addr[i] < 16 ? '0' : '') + addr[i].toString(16);
+  return r.length > strsize ? r.slice(0, strsize) : r;
+}
+
 function word(addr: Uint8Array, i: number): number {
   return ((addr[2 * i] ?? 0) << 8) | (addr[2 * i + 1] ?? 0);
 }

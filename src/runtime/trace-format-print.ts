@@ -91,7 +91,6 @@ function readU(b: Uint8Array, off: number, n: number): bigint {
 /** the type's name as printed: an anonymous struct/union/enum is just "struct" etc. */
 function printName(t: DType): string {
   const n = t.name;
-  if (n.endsWith(' <anon>')) return n.substring(0, n.length - 7);
   return n.endsWith(' ') ? n.substring(0, n.length - 1) : n;
 }
 

@@ -135,7 +135,13 @@ test('syntax errors name the token they happened near', () => {
   const cases: Array<[string, [string, number, string]]> = [
     ['BEGIN { x = 1 +; }', ['D_SYNTAX', 1, 'syntax error near ";"']],
     ['BEGIN\n{\n\tx = (1;\n}', ['D_SYNTAX', 3, 'syntax error near ";"']],
-    ['BEGIN { x = 1 y = 2 }', ['D_SYNTAX', 1, 'syntax error near "y"']],
+    // y is new: the lexer looked past it (so the message quotes the rest of the line)
+    ['BEGIN { x = 1 y = 2 }', ['D_SYNTAX', 1, 'syntax error near "y = 2 }"']],
+    ['BEGIN { x = 1 x = 2 }', ['D_SYNTAX', 1, 'syntax error near "x"']],
+    // the look-ahead past a new name at the very end pushes back a NUL, which the lexer reports
+    ['BEGIN { y\n', ['D_SYNTAX', 2, 'syntax error near end-of-input']],
+    ['int*x\n', ['D_SYNTAX', 2, 'syntax error near end-of-input']],
+    ['BEGIN { x = 1; x', ['D_SYNTAX', 1, 'syntax error near end of input']],
     ['BEGIN', ['D_SYNTAX', 1, 'expected predicate and/or actions following probe description']],
     ['BEGIN /x/', ['D_SYNTAX', 1, 'expected actions { } following probe description and predicate']],
     ['int a[0];', ['D_DECL_ARRSUB', 1, 'positive integral constant expression or tuple signature expected as array declaration subscript']],
