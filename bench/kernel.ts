@@ -167,7 +167,8 @@ async function consumer(line: (s: string) => void, bin: string): Promise<void> {
     const drops = [...t.stderr.matchAll(/(\d+) drops? on CPU/g)].reduce((a, m) => a + Number(m[1]), 0);
     line(
       `consumer, ${name}: ${(calls / secs / 1e6).toFixed(2)} M events/s from one CPU (${ns.toFixed(0)} ns/call), ` +
-        `${drops} drops, ${((cpu / calls) * 1e6).toFixed(3)} CPU s per million events`,
+        `${drops} drops, ${((cpu / calls) * 1e6).toFixed(3)} CPU s per million events ` +
+        `(${((cpu / Math.max(1, calls - drops)) * 1e6).toFixed(3)} per million handled)`,
     );
   };
   await flood('dtrace-ts', new Tracer('taskset', ['-c', '1', process.execPath, cli, '-q', '-n', DTRACE_CONSUMER]), 30_000);
