@@ -5,8 +5,10 @@
 //   2. probe effect: ns each getppid() call gains (a C loop built here) while every syscall is
 //      counted by probe function;
 //   3. consumer: getppid() floods from one CPU while `@[execname, probefunc] = count()` runs:
-//      the event rate, drops, and the consumer's CPU seconds per million events.
-// Needs root, tracefs and cc; bpftrace is optional. BENCH_RUNS, BENCH_BPFTRACE=0 to skip it.
+//      the event rate, drops, and the consumer's CPU seconds per million events;
+//   4. idle: the consumer's CPU, as % of one core, over 10 s in which its probe never fires.
+// Needs root, tracefs and cc; bpftrace is optional. BENCH_RUNS, BENCH_BPFTRACE=0 to skip it,
+// BENCH_ONLY=consumer,idle (any of startup, effect, consumer, idle) to run some parts only.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'dist', 'cli.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const withBpftrace = process.env.BENCH_BPFTRACE !== '0' && spawnSync('bpftrace', ['--version']).status === 0;
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+const part = (name: string) => ONLY === null || ONLY.has(name);
 const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-bench-'));
 
 function median(xs: number[]): number {
@@ -104,10 +108,22 @@ const DTRACE_COUNT = 'syscall:::entry { @[probefunc] = count(); } BEGIN { printf
 const BPF_COUNT = 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { printf("ready\\n"); }';
 const DTRACE_CONSUMER = 'syscall:::entry { @[execname, probefunc] = count(); } BEGIN { printf("ready\\n"); }';
 const BPF_CONSUMER = 'tracepoint:syscalls:sys_enter_* { @[comm, probe] = count(); } BEGIN { printf("ready\\n"); }';
+// a probe nothing here fires (acct(2) is called by process accounting tools only)
+const DTRACE_IDLE = 'syscall::acct:entry { @ = count(); } BEGIN { printf("ready\\n"); }';
+const BPF_IDLE = 'tracepoint:syscalls:sys_enter_acct { @ = count(); } BEGIN { printf("ready\\n"); }';
+const IDLE_SECONDS = 10;
 
 async function main(): Promise<void> {
   const line = (s: string) => process.stdout.write(s + '\n');
-  // 1. start-up
+  if (part('startup')) await startup(line);
+  const bin = buildLoop();
+  if (part('effect')) await probeEffect(line, bin);
+  if (part('consumer')) await consumer(line, bin);
+  if (part('idle')) await idle(line);
+}
+
+/** 1. start-up */
+async function startup(line: (s: string) => void): Promise<void> {
   const dt: number[] = [];
   for (let i = 0; i < RUNS; i++) dt.push(timeRun(process.execPath, [cli, '-q', '-n', 'syscall:::entry { @[probefunc] = count(); } BEGIN { exit(0); }']));
   line(`startup, every syscall, exit at once: dtrace-ts ${median(dt).toFixed(3)} s (median of ${RUNS})`);
@@ -115,9 +131,10 @@ async function main(): Promise<void> {
     const bt = timeRun('bpftrace', ['-e', 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { exit(); }']);
     line(`startup, every syscall, exit at once: bpftrace ${bt.toFixed(3)} s (one run)`);
   }
+}
 
-  // 2. probe effect
-  const bin = buildLoop();
+/** 2. probe effect */
+async function probeEffect(line: (s: string) => void, bin: string): Promise<void> {
   const N = 2_000_000;
   const base = nsPerCall(bin, N);
   line(`getppid() untraced: ${base.toFixed(1)} ns per call`);
@@ -133,8 +150,10 @@ async function main(): Promise<void> {
     const b = await effect('bpftrace', new Tracer('bpftrace', ['-e', BPF_COUNT]), 120_000);
     await b.stop();
   }
+}
 
-  // 3. consumer: a flood from one CPU (taskset keeps the consumer on the other)
+/** 3. consumer: a flood from one CPU (taskset keeps the consumer on the other) */
+async function consumer(line: (s: string) => void, bin: string): Promise<void> {
   const flood = async (name: string, t: Tracer, timeoutMs: number) => {
     await t.ready(/ready/, timeoutMs);
     const cpu0 = cpuSeconds(t.child.pid!);
@@ -148,11 +167,29 @@ async function main(): Promise<void> {
     const drops = [...t.stderr.matchAll(/(\d+) drops? on CPU/g)].reduce((a, m) => a + Number(m[1]), 0);
     line(
       `consumer, ${name}: ${(calls / secs / 1e6).toFixed(2)} M events/s from one CPU (${ns.toFixed(0)} ns/call), ` +
-        `${drops} drops, ${((cpu / calls) * 1e6).toFixed(3)} CPU s per million events`,
+        `${drops} drops, ${((cpu / calls) * 1e6).toFixed(3)} CPU s per million events ` +
+        `(${((cpu / Math.max(1, calls - drops)) * 1e6).toFixed(3)} per million handled)`,
     );
   };
   await flood('dtrace-ts', new Tracer('taskset', ['-c', '1', process.execPath, cli, '-q', '-n', DTRACE_CONSUMER]), 30_000);
   if (withBpftrace) await flood('bpftrace', new Tracer('taskset', ['-c', '1', 'bpftrace', '-e', BPF_CONSUMER]), 120_000);
+}
+
+/** 4. idle: what the consumer costs while its probe never fires (timers, polling). */
+async function idle(line: (s: string) => void): Promise<void> {
+  const measure = async (name: string, t: Tracer, timeoutMs: number) => {
+    await t.ready(/ready/, timeoutMs);
+    await sleep(1000);
+    const cpu0 = cpuSeconds(t.child.pid!);
+    const t0 = process.hrtime.bigint();
+    await sleep(IDLE_SECONDS * 1000);
+    const cpu = cpuSeconds(t.child.pid!) - cpu0;
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    await t.stop();
+    line(`idle, ${name}: ${((cpu / secs) * 100).toFixed(2)}% of a core over ${secs.toFixed(1)} s with no events`);
+  };
+  await measure('dtrace-ts', new Tracer(process.execPath, [cli, '-q', '-n', DTRACE_IDLE]), 30_000);
+  if (withBpftrace) await measure('bpftrace', new Tracer('bpftrace', ['-e', BPF_IDLE]), 120_000);
 }
 
 main()

@@ -49,6 +49,13 @@ export const UNKNOWN_COMM = '<...>';
 
 export class ProcessTable {
   private readonly tasks = new Map<number, TaskInfo>();
+  /**
+   * The thread looked up last and its entry: events come in runs from one thread (a CPU's
+   * events are in time order), so most lookups are this one. Cleared wherever an entry is
+   * replaced or removed.
+   */
+  private lastTid = -1;
+  private lastTask: TaskInfo | null = null;
   /** tracefs's saved_cmdlines (the names of tasks events were recorded for), read on a miss */
   private savedNames: Map<number, string> | null = null;
 
@@ -62,6 +69,7 @@ export class ProcessTable {
    * event is handled can no longer be read. Threads share their process's entry, except comm.
    */
   snapshot(): void {
+    this.forgetLast();
     let pids: string[];
     try {
       pids = readdirSync('/proc');
@@ -94,6 +102,7 @@ export class ProcessTable {
   }
 
   lookup(tid: number): TaskInfo {
+    if (tid === this.lastTid) return this.lastTask!;
     let t = this.tasks.get(tid);
     if (t === undefined) {
       // the idle task has no /proc entry; a task gone before we met it has none either: the
@@ -101,7 +110,14 @@ export class ProcessTable {
       t = tid === 0 ? new TaskInfo(0, 'swapper', 0, 0, 0) : (readTask(tid) ?? new TaskInfo(tid, this.savedName(tid), 0, 0, 0));
       this.tasks.set(tid, t);
     }
+    this.lastTid = tid;
+    this.lastTask = t;
     return t;
+  }
+
+  private forgetLast(): void {
+    this.lastTid = -1;
+    this.lastTask = null;
   }
 
   /** A task's name as tracefs saved it when an event was recorded for it, or UNKNOWN_COMM. */
@@ -126,6 +142,7 @@ export class ProcessTable {
   newTask(parentTid: number, childTid: number, comm: string, cloneFlags: bigint): void {
     const parent = this.lookup(parentTid);
     const isThread = (cloneFlags & CLONE_THREAD) !== 0n;
+    if (childTid === this.lastTid) this.forgetLast();
     this.tasks.set(
       childTid,
       new TaskInfo(isThread ? parent.tgid : childTid, comm, isThread ? parent.ppid : parent.tgid, parent.uid, parent.gid, parent.psargs),
@@ -160,8 +177,11 @@ export class ProcessTable {
 
   /** Forgets the threads that exited (called after each batch of events). */
   sweep(): void {
-    for (const tid of this.exited) this.tasks.delete(tid);
-    this.exited.length = 0;
+    if (this.exited.length !== 0) {
+      for (const tid of this.exited) this.tasks.delete(tid);
+      this.exited.length = 0;
+      this.forgetLast();
+    }
     // saved names change as tasks come and go: read them afresh at the next miss
     this.savedNames = null;
   }

@@ -151,6 +151,19 @@ function decodeField(f: EventField, i: number): string {
   }
 }
 
+/** The idle tasks' names by CPU ("swapper/N"), made once each. */
+const swapperNames: string[] = [];
+
+function swapperName(cpu: number): string {
+  let s = swapperNames[cpu];
+  if (s === undefined) {
+    while (swapperNames.length < cpu) swapperNames.push(`swapper/${swapperNames.length}`);
+    s = `swapper/${cpu}`;
+    swapperNames[cpu] = s;
+  }
+  return s;
+}
+
 /** Puts who the event belongs to, where and when it happened, in the context. */
 export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, tid: number, ts: number): void {
   const t = procs.lookup(tid);
@@ -160,7 +173,7 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
   ctx.ppid = t.ppid;
   ctx.uid = t.uid;
   ctx.gid = t.gid;
-  ctx.execname = tid === 0 ? `swapper/${cpu}` : t.comm;
+  ctx.execname = tid === 0 ? swapperName(cpu) : t.comm;
   ctx.errno = 0;
   ctx.kstackLen = 0;
   ctx.capturedN = 0;

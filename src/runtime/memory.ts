@@ -61,7 +61,7 @@ export class Memory {
   reset(): void {
     if (this.top > SCRATCH_START) this.buf.fill(0, 0, this.top);
     this.top = SCRATCH_START;
-    this.regions.length = 0;
+    if (this.regions.length !== 0) this.regions.length = 0;
     if (this.views.size > 0) this.views.clear();
   }
 

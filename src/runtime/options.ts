@@ -206,6 +206,8 @@ export class Options {
   readonly text = new Map<string, string[]>();
   /** listeners for option changes made while tracing (quiet, switchrate, ...) */
   onChange: ((name: string) => void) | null = null;
+  /** changes with every value set: the runtime caches what it reads per event until it does */
+  version = 0;
 
   constructor() {
     for (const [k, d] of Object.entries(DEFS)) this.values.set(k, d.def);
@@ -308,6 +310,7 @@ export class Options {
         v = 1n;
     }
     this.values.set(name, v);
+    this.version++;
     if (phase === 'running' && this.onChange) this.onChange(name);
   }
 
@@ -318,6 +321,7 @@ export class Options {
   /** Lowers a size option to what could be had (bufresize=auto). */
   setSize(name: string, v: bigint): void {
     this.values.set(name, v);
+    this.version++;
   }
 
   /** A set boolean-ish option (anything but UNSET). */

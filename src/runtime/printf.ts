@@ -224,6 +224,11 @@ export function unsignedBySize(v: Value, size: number): number | bigint {
   return n >>> 0;
 }
 
+/** A 64-bit value as a Number where that is exact: its digits come out the same, faster. */
+function exactNumber(v: number | bigint): number | bigint {
+  return typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+}
+
 function scalarNum(v: Value): number {
   if (typeof v === 'number') return Math.trunc(v);
   if (typeof v === 'string') return 0;
@@ -260,12 +265,12 @@ function convert(
         case 'wc':
           return literalConv(flags, width, prec, 'wc');
         default:
-          return fmtSigned(n, flags, width, prec);
+          return fmtSigned(typeof n === 'bigint' ? exactNumber(n) : n, flags, width, prec);
       }
     }
     case P_UINT:
       if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw dataError(EDT_DMISMATCH, out);
-      return fmtUnsigned(unsignedBySize(v, size), cv.ofmt, flags, width, prec);
+      return fmtUnsigned(exactNumber(unsignedBySize(v, size)), cv.ofmt, flags, width, prec);
     case P_FP:
       return fmtFloat(toBinFloat(v, size), cv.ofmt, flags, width, prec);
     case P_ADDR:

@@ -134,12 +134,33 @@ export class Runtime {
     this.bootWallNs = BigInt(Date.now()) * 1_000_000n - now;
   }
 
+  // Options read per event, cached (a Map lookup each costs more than the rest of a record):
+  // read again whenever any option changed (setopt(), a pragma, a buffer resize).
+  private optsVersion = -1;
+  private strsizeNow = 0;
+  private quietNow = false;
+  private specsizeNow = 0;
+  /** trace()'s formatting options, one object for every call */
+  private readonly traceOpts = { rawbytes: false, strsize: 0 };
+
+  private readOptions(): void {
+    const o = this.opts;
+    this.optsVersion = o.version;
+    this.strsizeNow = o.num('strsize');
+    this.quietNow = o.flag('quiet');
+    this.specsizeNow = o.num('specsize');
+    this.traceOpts.rawbytes = o.flag('rawbytes');
+    this.traceOpts.strsize = this.strsizeNow;
+  }
+
   get strsize(): number {
-    return this.opts.num('strsize');
+    if (this.optsVersion !== this.opts.version) this.readOptions();
+    return this.strsizeNow;
   }
 
   get quiet(): boolean {
-    return this.opts.flag('quiet');
+    if (this.optsVersion !== this.opts.version) this.readOptions();
+    return this.quietNow;
   }
 
   /** Sets up variable storage once the program is compiled. */
@@ -181,7 +202,8 @@ export class Runtime {
     this.aggSpace.cpu = ctx.cpu;
     ctx.timestamp = -1n;
     this.strtokState.reset();
-    ctx.L.length = 0;
+    // guarded: setting an array's length is a runtime call, dearer than the whole firing
+    if (ctx.L.length !== 0) ctx.L.length = 0;
   }
 
   /** CLOCK_MONOTONIC ns that kernel events' times count from (the tracer's base) */
@@ -235,7 +257,8 @@ export class Runtime {
     if (this.specId !== 0) {
       const sp = this.specs[this.specId];
       if (sp === undefined || !sp.active || sp.draining) return;
-      if (sp.size + size > this.opts.num('specsize')) {
+      if (this.optsVersion !== this.opts.version) this.readOptions();
+      if (sp.size + size > this.specsizeNow) {
         this.specDrops++;
         return;
       }
@@ -745,7 +768,8 @@ export class Runtime {
 
   trace(t: DType, v: Value | null): void {
     if (v === null) throw new S.DFault(S.FLT_BADADDR, 0n);
-    this.put(formatTraceValue(t, v, this.quiet, { rawbytes: this.opts.flag('rawbytes'), strsize: this.strsize }));
+    const quiet = this.quiet;
+    this.put(formatTraceValue(t, v, quiet, this.traceOpts));
   }
 
   printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {

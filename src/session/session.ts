@@ -49,6 +49,8 @@ const DEFAULT_POLL_MS = 10;
 
 export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
+  /** ecbs by probe id, as an array: fire() looks a probe up per event */
+  private readonly ecbsById: Array<Enabling[] | undefined>;
   readonly ctx = new ProbeContext();
   readonly copiesUserMemory: boolean;
   private kernel: KernelTracer | null = null;
@@ -83,6 +85,10 @@ export class Session implements FiringEnv {
         list.push({ epid: c.epids.get(p.probe.id)!, clause: c, isError: p === dtrace.error });
       }
     }
+    let maxId = 0;
+    for (const id of this.ecbs.keys()) maxId = Math.max(maxId, id);
+    this.ecbsById = new Array<Enabling[] | undefined>(maxId + 1);
+    for (const [id, list] of this.ecbs) this.ecbsById[id] = list;
     this.copiesUserMemory = clauses.some((c) => c.plan.userMemory);
     const me = this.self;
     me.cpu = currentCpu();
@@ -213,8 +219,8 @@ export class Session implements FiringEnv {
   /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
   fire(def: ProbeDef): void {
     if (this.stopped) return;
-    const list = this.ecbs.get(def.probe.id);
-    if (!list) return;
+    const list = this.ecbsById[def.probe.id];
+    if (list === undefined) return;
     if (this.stopping && def !== this.dtrace.end) return;
     const ctx = this.ctx;
     const rt = this.rt;
@@ -272,7 +278,7 @@ export class Session implements FiringEnv {
     ec.args[4] = BigInt(f.fault);
     ec.args[5] = f.value;
     ec.timestamp = -1n;
-    ec.L.length = 0;
+    if (ec.L.length !== 0) ec.L.length = 0;
     this.inError = true;
     try {
       for (const x of list) {
