@@ -12,6 +12,20 @@
 import { constants, readSync } from 'node:fs';
 import type { PageLayout } from './event-format.js';
 import { closeQuietly, type TraceInstance } from './tracefs.js';
+import { nonBlockingReader } from './bpf/sys.js';
+
+/** Reads a ring's next page: bytes read, or -1 when it has none now. */
+type PageRead = (fd: number, page: Buffer, size: number) => number;
+
+function readSyncPage(fd: number, page: Buffer, size: number): number {
+  try {
+    return readSync(fd, page, 0, size, null);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EINTR') return -1;
+    throw e;
+  }
+}
 
 const COMMIT_MASK = 0x3fffffff; // the two high bits flag missed events
 /** An event is stamped when reserved and readable when committed: allow this much between. */
@@ -153,11 +167,18 @@ export class RingReader {
   pagesRead = 0;
   /** most pages read from one CPU in one drain, so a flood cannot starve the others */
   maxPagesPerDrain = 256;
+  private readonly readPage: PageRead = nonBlockingReader() ?? readSyncPage;
+  /**
+   * The most pages one CPU's ring gave in the last drain (how full the fullest ring was), or
+   * Infinity if one gave maxPagesPerDrain and has more
+   */
+  fullestPages = 0;
 
   constructor(
     private readonly instance: TraceInstance,
     cpus: number[],
-    private readonly pageSize: number,
+    /** bytes of a ring's page (sub-buffer) */
+    readonly pageSize: number,
     layout: PageLayout,
   ) {
     this.tsAt = layout.timestampAt;
@@ -225,7 +246,12 @@ export class RingReader {
    */
   drain(sink: EventSink, all = false): number {
     let horizon = all ? Infinity : Number(process.hrtime.bigint() - this.base) - COMMIT_WINDOW_NS;
-    for (const b of this.bufs) this.readCpu(b);
+    let fullest = 0;
+    for (const b of this.bufs) {
+      const pages = this.readCpu(b);
+      fullest = Math.max(fullest, b.limited ? Infinity : pages);
+    }
+    this.fullestPages = fullest;
     for (const s of this.sources) {
       for (const q of s.queues) {
         q.keepPending();
@@ -237,22 +263,17 @@ export class RingReader {
     return this.merge(sink, horizon);
   }
 
-  private readCpu(b: EventQueue): void {
+  /** Reads what a CPU's ring holds into its queue; returns the number of pages read. */
+  private readCpu(b: EventQueue): number {
     b.keepPending();
     b.limited = false;
-    if (b.fd < 0) return;
+    if (b.fd < 0) return 0;
+    const first = b.npages;
     let partials = 0;
     const stop = b.npages + this.maxPagesPerDrain;
     while (b.npages < stop) {
       const p = b.page(b.npages);
-      let n: number;
-      try {
-        n = readSync(b.fd, p, 0, this.pageSize, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN' || code === 'EINTR') break;
-        throw e;
-      }
+      const n = this.readPage(b.fd, p, this.pageSize);
       if (n <= 0) break;
       this.pagesRead++;
       if (b.npages + 1 >= stop) b.limited = true;
@@ -265,6 +286,7 @@ export class RingReader {
         partials = 0;
       }
     }
+    return b.npages - first;
   }
 
   /** Indexes a page's events; returns whether the page was full. */

@@ -37,6 +37,23 @@ export function cstring(page: Buffer, off: number, max: number): string {
   return page.toString('latin1', off, end);
 }
 
+/** The shortest poll interval (ms), while rings fill fast. */
+const MIN_POLL_MS = 1;
+
+/**
+ * The next poll interval (ms): doubled, up to `idle`, while no events come (an idle dtrace
+ * wakes up less); back to `base` as soon as they do; halved, down to MIN_POLL_MS, while the
+ * fullest ring gave more than a quarter of its size in one poll, so that it does not fill; and
+ * doubled back towards `base` once it gives less than a tenth.
+ */
+export function nextPollMs(now: number, base: number, idle: number, events: number, fill: number): number {
+  if (events === 0) return Math.min(idle, now * 2);
+  if (now > base) return base;
+  if (fill > 0.25) return Math.max(MIN_POLL_MS, now / 2);
+  if (fill < 0.1) return Math.min(base, now * 2);
+  return now;
+}
+
 /** Per-CPU buffer of the bookkeeping instance: its events (task creation, exec, exit) are few. */
 const OWN_BUFFER_KB = 1024;
 
@@ -61,6 +78,12 @@ export class KernelTracer implements EventSink {
   /** events recorded with a kernel stack (tracefs's stacktrace trigger): not captured by BPF */
   private readonly stacked = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
+  /** poll intervals (ms): now, while events come, and at most while none do */
+  private pollMs = 10;
+  private basePollMs = 10;
+  private idlePollMs = 10;
+  /** bytes of each CPU's ring buffer */
+  private ringBytes = 0;
   private readonly droppedSeen = new Map<number, number>();
   /**
    * The instance of the events only dtrace's bookkeeping uses (the process table's): apart, so
@@ -71,6 +94,7 @@ export class KernelTracer implements EventSink {
   private readonly ownDroppedSeen = new Map<number, number>();
   /** called after each batch of events (to flush output) */
   onBatch: (() => void) | null = null;
+  private stopped = false;
 
   constructor() {
     this.root = tracefsRoot();
@@ -143,10 +167,17 @@ export class KernelTracer implements EventSink {
     this.onlyPid = pid;
   }
 
-  /** Creates the instance, enables the events, and starts reading; a failure says what failed. */
-  start(bufferKb: number, pollMs: number): void {
+  /**
+   * Creates the instance, enables the events, and starts reading; a failure says what failed.
+   * The rings are read every `pollMs` while events come, less often while none do (up to
+   * `idlePollMs`), and more often while they fill fast.
+   */
+  start(bufferKb: number, pollMs: number, idlePollMs = pollMs): void {
+    this.basePollMs = this.pollMs = Math.max(MIN_POLL_MS, pollMs);
+    this.idlePollMs = Math.max(this.basePollMs, idlePollMs);
+    this.ringBytes = bufferKb * 1024;
     try {
-      this.startTracing(bufferKb, pollMs);
+      this.startTracing(bufferKb);
     } catch (e) {
       this.teardown();
       if (e instanceof DFatalError) throw e;
@@ -154,7 +185,7 @@ export class KernelTracer implements EventSink {
     }
   }
 
-  private startTracing(bufferKb: number, pollMs: number): void {
+  private startTracing(bufferKb: number): void {
     reapStale(this.root);
     this.procs.snapshot();
     const inst = (this.instance = this.newInstance(bufferKb));
@@ -187,7 +218,7 @@ export class KernelTracer implements EventSink {
     // the process table first, so that it knows the tasks the probes' first events come from
     if (own) own.start();
     inst.start();
-    this.timer = setInterval(() => this.poll(), Math.max(1, pollMs));
+    this.timer = setTimeout(this.pollNow, this.pollMs);
   }
 
   private newInstance(bufferKb: number): TraceInstance {
@@ -268,13 +299,21 @@ export class KernelTracer implements EventSink {
     });
   }
 
+  private readonly pollNow = (): void => this.poll();
+
   private poll(): void {
-    if (!this.reader) return;
-    const n = this.reader.drain(this);
+    this.timer = null;
+    const r = this.reader;
+    if (!r) return;
+    const n = r.drain(this);
     if (n > 0) {
       this.procs.sweep();
       if (this.onBatch) this.onBatch();
     }
+    // stop() or teardown() from a handler (exit()) ends polling
+    if (this.reader === null || this.stopped) return;
+    this.pollMs = nextPollMs(this.pollMs, this.basePollMs, this.idlePollMs, n, (r.fullestPages * r.pageSize) / this.ringBytes);
+    this.timer = setTimeout(this.pollNow, this.pollMs);
   }
 
   /**
@@ -346,7 +385,8 @@ export class KernelTracer implements EventSink {
 
   /** Stops tracing and handles what the buffers still hold; teardown() removes the instance. */
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.instance) this.instance.stop();
     if (this.own) this.own.stop();
@@ -362,7 +402,8 @@ export class KernelTracer implements EventSink {
 
   /** Removes the instance without reading (error and signal paths). */
   teardown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.user.close();
     if (this.reader) {

@@ -46,6 +46,13 @@ function isAllocationFailure(err: unknown): boolean {
 
 /** Poll interval of the kernel buffers when switchrate is not set: small enough not to lose events. */
 const DEFAULT_POLL_MS = 10;
+/**
+ * The longest poll interval while no events come, when switchrate is not set: a burst after a
+ * quiet spell must not fill the default 4 MB per-CPU buffer before the next poll (one CPU makes
+ * up to ~2.5 M events/s, 4 MB of them in ~40 ms); a smaller buffer, proportionally less.
+ */
+const IDLE_POLL_MS = 40;
+const IDLE_POLL_BUFFER_KB = 4096;
 
 export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
@@ -200,6 +207,8 @@ export class Session implements FiringEnv {
     const rate = rt.opts.get('switchrate');
     const pollMs = rate > 0n ? Number(rate) / 1e6 : DEFAULT_POLL_MS;
     const bufKb = Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024));
+    // a switchrate set is the longest interval between polls
+    const idleMs = rate > 0n ? pollMs : Math.max(pollMs, Math.min(IDLE_POLL_MS, (IDLE_POLL_MS * bufKb) / IDLE_POLL_BUFFER_KB));
     k.onBatch = () => rt.out.flush();
     rt.taskOf = (tid) => k.procs.lookup(tid);
     rt.userMemory = (tid, addr, size) => k.user.read(tid, addr, size);
@@ -209,7 +218,7 @@ export class Session implements FiringEnv {
     }
     const pid = this.targetOnly();
     if (pid > 0) k.limitToProcess(pid);
-    k.start(bufKb, pollMs);
+    k.start(bufKb, pollMs, idleMs);
     if (k.user.unavailable !== null) {
       this.warn(`copyin() and copyinstr() read user memory when events are handled, not when probes fire: ${k.user.unavailable}`);
     }

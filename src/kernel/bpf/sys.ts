@@ -18,6 +18,7 @@ interface Libc {
   mmap: (...args: unknown[]) => unknown;
   munmap: (...args: unknown[]) => unknown;
   close: (fd: number) => number;
+  read: (fd: number, buf: Uint8Array, count: number) => number;
   strerror: (errno: number) => string;
 }
 
@@ -42,6 +43,7 @@ function load(): Libc {
       mmap: lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
       munmap: lib.func('int munmap(void *addr, size_t length)'),
       close: lib.func('int close(int fd)') as (fd: number) => number,
+      read: lib.func('long read(int fd, void *buf, size_t count)') as (fd: number, buf: Uint8Array, count: number) => number,
       strerror: lib.func('const char *strerror(int errnum)') as (errno: number) => string,
     };
     return libc;
@@ -118,6 +120,30 @@ export function unmap(m: Mapping): void {
 
 export function closeFd(fd: number): void {
   if (fd >= 0) load().close(fd);
+}
+
+const EAGAIN = 11;
+const EINTR = 4;
+
+/**
+ * read(2) on a non-blocking descriptor without an exception when it has nothing: returns the
+ * bytes read, or -1 for EAGAIN or EINTR. fs.readSync builds an Error with a stack trace for
+ * every empty read, which is most of an idle dtrace's CPU. Null when koffi cannot be loaded.
+ */
+export function nonBlockingReader(): ((fd: number, buf: Uint8Array, count: number) => number) | null {
+  let l: Libc;
+  try {
+    l = load();
+  } catch {
+    return null;
+  }
+  return (fd, buf, count) => {
+    const n = l.read(fd, buf, count);
+    if (n >= 0) return n;
+    const errno = l.koffi.errno();
+    if (errno === EAGAIN || errno === EINTR) return -1;
+    throw new SysError('read', errno);
+  };
 }
 
 /** The address of a buffer's memory, for pointers inside bpf_attr. */
