@@ -1007,8 +1007,13 @@ export class ClauseGen {
         return `rt.discard(ctx, ${this.valueAs(a[0], this.types.int)})`;
       case 'tracemem':
         return `rt.tracemem(${this.valueAs(a[0], this.types.uint64)}, ${this.valueAs(a[1], this.types.int64)}${a[2] ? ', ' + this.valueAs(a[2], this.types.int64) : ''})`;
-      case 'print':
-        return `rt.print(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+      case 'print': {
+        // a pointer: the object it points to (Oracle); any other value: itself (illumos)
+        const k = resolve(a[0].type!).kind;
+        if (k === Kind.Pointer) return `rt.print(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+        if (k === Kind.Int || k === Kind.Enum) return `rt.printValue(${this.K.add(a[0].type)}, ${this.valueAs(a[0], this.types.uint64)})`;
+        return `rt.printValue(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+      }
       case 'setopt':
         return `rt.setopt(ctx, ${this.toStr(a[0])}${a[1] ? ', ' + this.toStr(a[1]) : ''})`;
       case 'raise':

@@ -132,9 +132,10 @@ export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
       c.protoLen(call, fn.proto);
       const a = c.expr(args[0]);
       if (isVoid(a.type!)) c.err('D_PROTO_ARG', a.line, 'print( ) argument #1 is incompatible with prototype:\n\tprototype: void *\n\t argument: void');
-      // a number is not what print( ) takes (Oracle's prototype is void *; illumos printed
-      // scalars, but the two cannot both hold)
-      if (isInteger(a.type!) || resolve(a.type!).kind === Kind.Float) c.protoArgs(call, fn.proto);
+      // Oracle's prototype is void * (the pointee is printed); illumos prints any value with its
+      // type ("char 'a'"), and so do we, but for a bare integer literal, which has no type
+      // worth showing: Oracle refuses print(1) and so do we
+      if (args[0].kind === A.N.Int) c.protoArgs(call, fn.proto);
       c.clsFlags(name, call.line);
       return;
     }

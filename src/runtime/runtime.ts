@@ -16,7 +16,7 @@ import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
 import { FormatPlan, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
-import { formatPrint } from './trace-format-print.js';
+import { formatPrint, formatPrintValue } from './trace-format-print.js';
 import { formatTraceValue, formatTracemem } from './trace-format.js';
 import { Value, bytesToStr, strToBytes } from './values.js';
 
@@ -861,6 +861,16 @@ export class Runtime {
     if (typeof v !== 'bigint' || pointee === null) throw new S.DFault(S.FLT_ILLOP, 0n);
     const size = resolveType(pointee).size;
     this.put(formatPrint(pointee, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.opts.num('printsize')));
+  }
+
+  /** print(v) of a value that is no pointer: the value with its type, as illumos prints it. */
+  printValue(t: DType, v: Value | null): void {
+    if (v instanceof Uint8Array) {
+      // a struct, union or array by value: laid out as print() of a pointer to it lays it out
+      this.put(formatPrint(t, this.bytesAddr(v), v, this.opts.num('printsize')));
+      return;
+    }
+    this.put(formatPrintValue(t, v ?? ''));
   }
 
   setopt(ctx: ProbeContext, name: string | null, value?: string | null): void {

@@ -214,3 +214,32 @@ function visit(w: Walk, name: string, t: DType, bitOff: number, depth: number, b
   }
   return 0;
 }
+
+/**
+ * print(v) of a value that is no pointer (illumos's dt_print_member at the top level): the type's
+ * name, a space, the value. Integers in hex (C's %#x, so 0 is "0"), chars quoted ('a', '\0',
+ * octal escapes), enums by enumerator name, strings quoted.          [illumos dt_print.c]
+ */
+export function formatPrintValue(t: DType, v: bigint | number | string): string {
+  const r = resolve(t);
+  const name = printName(t);
+  let data: string;
+  if (typeof v === 'string') {
+    data = `"${v}"`;
+  } else if (r.kind === Kind.Enum) {
+    const n = Number(BigInt.asIntN(32, BigInt(v)));
+    const e = r.enumerators.find((x) => x[1] === n);
+    data = e ? e[0] : String(n);
+  } else if (r.kind === Kind.Int && r.size === 1 && r.signed && /\bchar$/.test(r.name.trim())) {
+    // CTF_IS_CHAR: a signed 8-bit char (unsigned char and uint8_t print in hex); C's %03o of
+    // a negative char promoted to int
+    const c = Number(BigInt.asIntN(8, BigInt(v)));
+    if (c >= 0x20 && c < 0x7f) data = `'${String.fromCharCode(c)}'`;
+    else if (c === 0) data = "'\\0'";
+    else data = `'\\${(c >>> 0).toString(8).padStart(3, '0')}'`;
+  } else {
+    const u = BigInt.asUintN(Math.max(1, Math.min(8, r.size)) * 8, BigInt(v));
+    data = u === 0n ? '0' : `0x${u.toString(16)}`;
+  }
+  return `${name} ${data}\n`;
+}
