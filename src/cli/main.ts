@@ -24,7 +24,7 @@ import { OutputSink } from '../runtime/output.js';
 import { openOutputFile } from '../runtime/output-file.js';
 import { type AggSpec, Runtime, aggRecordSizes } from '../runtime/runtime.js';
 import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
-import { Session } from '../session/session.js';
+import { Session, endReserve } from '../session/session.js';
 import type { Value } from '../runtime/values.js';
 import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
@@ -433,6 +433,8 @@ function bufferNeeds(compiler: Compiler, clauses: CompiledClause[]): BufferNeeds
     dynvars: assocs.length > 0 || syms.tls.size > 0,
     dynvarSlot: assocs.length > 0 ? dynvarSlotSize(assocs) : 0,
     speculates: clauses.some((c) => c.plan.speculates),
+    records: clauses.some((c) => c.record.needed > 0),
+    endReserve: endReserve(clauses),
   };
 }
 

@@ -18,6 +18,7 @@ import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../run
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
+import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
 
@@ -31,6 +32,8 @@ export interface CompiledClause {
   index: number;
   /** what its probes must record, and the predicate tests a kernel filter can take over */
   plan: ClausePlan;
+  /** what a firing takes in the principal buffer */
+  record: RecordLayout;
   fn: ClauseFn;
   source: string;
 }
@@ -153,9 +156,20 @@ export class Compiler {
       for (const p of probes) epids.set(p.probe.id, this.nextEpid++);
       clauseIndex = this.nextClause++;
       matches += probes.length;
-      clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan: planClause(cc), fn: null as unknown as ClauseFn, source: g.source });
+      clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan: planClause(cc), record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
     }
     return { clauses, matches };
+  }
+
+  private recordOptions(): RecordOptions {
+    const o = this.opts;
+    return {
+      strsize: o.num('strsize'),
+      stackframes: o.num('stackframes'),
+      ustackframes: o.num('ustackframes'),
+      jstackframes: o.num('jstackframes'),
+      jstackstrsize: o.num('jstackstrsize'),
+    };
   }
 
   /** Turns generated source into functions bound to the runtime (after every program compiled). */

@@ -25,6 +25,10 @@ export interface BufferNeeds {
   dynvarSlot: number;
   /** the program calls speculation() */
   speculates: boolean;
+  /** some clause writes to the principal buffer */
+  records?: boolean;
+  /** what END's clauses reserve in a fill buffer (see session's endReserve) */
+  endReserve?: number;
 }
 
 /** The smallest record a probe can write: DTrace refuses a principal buffer that cannot hold one. */
@@ -33,6 +37,7 @@ const INT_MAX = 0x7fffffffn;
 
 export const EDT_BUFTOOSMALL = 'Enabling exceeds size of buffer';
 export const ENOMEM = 'Cannot allocate memory';
+export const EDT_ENDTOOBIG = 'END enablings exceed size of principal buffer';
 
 // Heap an entry or a byte can take beyond what DTrace's record sizes count (measured on Node 20:
 // an int-keyed count() entry 49 bytes, a two-int key 246 with its Map per first key).
@@ -73,7 +78,16 @@ function loweredMessage(name: string, size: bigint): string {
  */
 export function sizeBuffers(opts: Options, needs: BufferNeeds, warn: (msg: string) => void, budget = defaultBudget()): string | null {
   const bufsize = opts.get('bufsize');
-  if (bufsize !== UNSET && bufsize < MIN_RECORD) return EDT_BUFTOOSMALL;
+  const policy = opts.get('bufpolicy');
+  if (policy === 0n) {
+    if (bufsize !== UNSET && bufsize < MIN_RECORD) return EDT_BUFTOOSMALL;
+  } else if (bufsize !== UNSET) {
+    // ring and fill are illumos's: a buffer too small for a record drops that record; only
+    // one under 8 bytes (or, for fill, smaller than END's reserve) is refused
+    const size = bufsize - (bufsize % 8n);
+    if (needs.records && size < 8n) return EDT_BUFTOOSMALL;
+    if (policy === 2n && size < BigInt(needs.endReserve ?? 0)) return EDT_ENDTOOBIG;
+  }
   const nspec = opts.get('nspec');
   if (nspec > INT_MAX) return ENOMEM;
   const manual = opts.get('bufresize') === 1n;

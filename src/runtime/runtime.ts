@@ -17,6 +17,7 @@ import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.j
 import { FormatPlan, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint, formatPrintValue } from './trace-format-print.js';
+import { BufPolicy, PrincipalBuffers } from './principal.js';
 import { formatTraceValue, formatTracemem } from './trace-format.js';
 import { Value, bytesToStr, strToBytes } from './values.js';
 
@@ -192,9 +193,37 @@ export class Runtime {
 
   // -- probe firing ------------------------------------------------------------------------------
 
+  /** The principal buffers, where a buffer policy is to be followed (null: output as made). */
+  principal: PrincipalBuffers<OutputRecord> | null = null;
+  /** the running clause's reservation in them: CPU, offset, bytes kept (-1: none) */
+  private resCpu = 0;
+  private resOffs = -1;
+  private resSize = 0;
+
   /** Called before each clause runs: alloca() space belongs to one clause. */
   startClause(): void {
     this.mem.reset();
+    this.resOffs = -1;
+  }
+
+  /**
+   * Reserves the principal-buffer space a clause's firing may take, before its predicate
+   * runs; false if there is none (the clause does not run).
+   */
+  reserve(cpu: number, needed: number, align: number, size: number): boolean {
+    const offs = this.principal!.reserve(cpu, needed, align);
+    if (offs < 0) return false;
+    this.resCpu = cpu;
+    this.resOffs = offs;
+    this.resSize = size;
+    return true;
+  }
+
+  /** What ring and fill buffers kept, printed once tracing has stopped (END's CPU last). */
+  emitKept(endCpu: number): void {
+    const pb = this.principal;
+    if (pb === null || pb.policy === BufPolicy.Switch) return;
+    for (const r of pb.consume(endCpu)) this.emitRecord(r);
   }
 
   /** Called before the clauses of one probe firing run. */
@@ -265,6 +294,13 @@ export class Runtime {
       sp.records.push(record);
       sp.size += size;
       return;
+    }
+    if (this.resOffs >= 0) {
+      const pb = this.principal!;
+      const keep = pb.policy !== BufPolicy.Switch;
+      pb.commit(this.resCpu, this.resOffs, this.resSize, keep ? record : null);
+      this.resOffs = -1;
+      if (keep) return;
     }
     this.emitRecord(record);
   }

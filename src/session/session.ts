@@ -12,6 +12,7 @@ import { ProbeContext } from '../runtime/context.js';
 import { ClauseAbort, Runtime, faultMessage } from '../runtime/runtime.js';
 import { PrintfDataError } from '../runtime/printf.js';
 import { DFault, FLT_NOSCRATCH } from '../runtime/subr.js';
+import { BufPolicy, PrincipalBuffers } from '../runtime/principal.js';
 
 /** One enabled clause on one probe (an ECB). */
 interface Enabling {
@@ -42,6 +43,18 @@ function readComm(): string {
 /** V8's RangeErrors for a string, array or buffer it could not make (too long, no memory). */
 function isAllocationFailure(err: unknown): boolean {
   return err instanceof RangeError && /^(Invalid (string|array|typed array|array buffer) length|Array buffer allocation failed)/.test(err.message);
+}
+
+/**
+ * What the fill policy keeps free for END's clauses: what each reserves, and its alignment.
+ *                                                      [illumos dtrace.c dtrace_state_prereserve]
+ */
+export function endReserve(clauses: readonly CompiledClause[]): number {
+  let n = 0;
+  for (const c of clauses) {
+    if (c.probes.some((p) => p.probe.provider === 'dtrace' && p.probe.name === 'END')) n += c.record.needed + c.record.align;
+  }
+  return n;
 }
 
 /** Poll interval of the kernel buffers when switchrate is not set: small enough not to lose events. */
@@ -97,6 +110,7 @@ export class Session implements FiringEnv {
     this.ecbsById = new Array<Enabling[] | undefined>(maxId + 1);
     for (const [id, list] of this.ecbs) this.ecbsById[id] = list;
     this.copiesUserMemory = clauses.some((c) => c.plan.userMemory);
+    this.setUpPrincipal();
     const me = this.self;
     me.cpu = currentCpu();
     me.pid = process.pid;
@@ -105,6 +119,28 @@ export class Session implements FiringEnv {
     me.gid = process.getgid?.() ?? 0;
     me.execname = readComm();
     this.local(this.ctx);
+  }
+
+  /**
+   * The principal buffers' accounting, where it can matter: always under the ring and fill
+   * policies; under switch (the buffer is drained after every firing) only if some probe's
+   * clauses together may need more than a buffer holds.
+   */
+  private setUpPrincipal(): void {
+    const opts = this.rt.opts;
+    const policy = Number(opts.get('bufpolicy')) as BufPolicy;
+    const bufsize = Number(opts.get('bufsize'));
+    const size = policy === BufPolicy.Switch ? bufsize : bufsize - (bufsize % 8);
+    if (policy === BufPolicy.Switch) {
+      let worst = 0;
+      for (const list of this.ecbs.values()) {
+        let n = 0;
+        for (const e of list) n += e.clause.record.needed + e.clause.record.align;
+        worst = Math.max(worst, n);
+      }
+      if (worst <= size) return;
+    }
+    this.rt.principal = new PrincipalBuffers(policy, size, endReserve(this.clauses));
   }
 
   /** Puts dtrace's own identity in a context. */
@@ -155,7 +191,7 @@ export class Session implements FiringEnv {
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.onLive?.();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
-      this.statusTimer = setInterval(() => this.reportDrops(), Math.max(10, rate));
+      this.statusTimer = setInterval(() => this.statusCheck(), Math.max(10, rate));
     } else {
       this.stop();
     }
@@ -235,11 +271,16 @@ export class Session implements FiringEnv {
     const rt = this.rt;
     ctx.probe = def.probe;
     rt.startFiring(ctx);
+    const pb = rt.principal;
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
       ctx.epid = e.epid;
       ctx.action = 0;
       rt.startClause();
+      if (pb !== null) {
+        const r = e.clause.record;
+        if (r.needed !== 0 && !rt.reserve(ctx.cpu, r.needed, r.align, r.size)) continue;
+      }
       try {
         e.clause.fn(ctx);
       } catch (err) {
@@ -250,6 +291,8 @@ export class Session implements FiringEnv {
       if (rt.exitReq.requested && def !== this.dtrace.end) break;
     }
     rt.endFiring();
+    // switch: the consumer takes what the firing recorded
+    if (pb !== null && pb.policy === BufPolicy.Switch) pb.drained(ctx.cpu);
     if (rt.exitReq.requested && !this.stopping) this.stop();
   }
 
@@ -294,6 +337,11 @@ export class Session implements FiringEnv {
         ec.epid = x.epid;
         ec.action = 0;
         this.rt.startClause();
+        const pb = this.rt.principal;
+        if (pb !== null) {
+          const r = x.clause.record;
+          if (r.needed !== 0 && !this.rt.reserve(ec.cpu, r.needed, r.align, r.size)) continue;
+        }
         try {
           x.clause.fn(ec);
         } catch (err) {
@@ -310,6 +358,7 @@ export class Session implements FiringEnv {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
+    this.rt.principal?.stop();
     for (const p of this.enabledProviders) p.disable();
     if (this.statusTimer) clearInterval(this.statusTimer);
     // let the current event finish before END runs
@@ -356,6 +405,7 @@ export class Session implements FiringEnv {
     this.stopped = true;
     this.reportDrops();
     const rt = this.rt;
+    rt.emitKept(this.ctx.cpu);
     rt.out.write('\n');
     try {
       rt.out.write(rt.finalAggregations());
@@ -367,6 +417,12 @@ export class Session implements FiringEnv {
     }
     rt.out.flush();
     this.resolveDone?.();
+  }
+
+  /** What dtrace checks every statusrate: drops to report; a fill buffer that filled stops tracing. */
+  private statusCheck(): void {
+    this.reportDrops();
+    if (this.rt.principal?.filled() && !this.stopping) this.stop();
   }
 
   /** Drop counts that grew since the last report, in DTrace's words. */
@@ -390,6 +446,7 @@ export class Session implements FiringEnv {
       if (n > 0) this.warn(`${tag('DTRACEDROP_AGGREGATION')}${n} aggregation drop${n > 1 ? 's' : ''} on CPU ${cpu}`);
       r.agg[cpu] = aggDrops[cpu] ?? 0;
     }
+    rt.principal?.takeDrops((cpu, n) => this.warn(`${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`));
     r.dyn = rt.dyn.drops;
     r.spec = rt.specDrops;
     r.specBusy = rt.specBusy;

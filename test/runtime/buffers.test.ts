@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
-import { type BufferNeeds, EDT_BUFTOOSMALL, ENOMEM, aggCapacity, sizeBuffers } from '../../src/runtime/buffers.js';
+import { type BufferNeeds, EDT_BUFTOOSMALL, EDT_ENDTOOBIG, ENOMEM, aggCapacity, sizeBuffers } from '../../src/runtime/buffers.js';
 import { Options } from '../../src/runtime/options.js';
 
 const MB = 1024n * 1024n;
@@ -82,4 +82,14 @@ test('buffers: an absurd size that cannot be lowered into a usable buffer is ref
   const huge: BufferNeeds = { ...NOTHING, aggRecord: { tuple: 100 * 1024 * 1024, data: 16, nkeys: 1 } };
   assert.equal(size(options(['aggsize', '1g']), huge).refusal, ENOMEM);
   assert.equal(size(options(['scratchsize', '1g']), NOTHING).refusal, ENOMEM);
+});
+
+test('buffers: ring and fill take any buffer of 8 bytes or more; fill must hold END reserve', () => {
+  const rec: BufferNeeds = { ...NOTHING, records: true, endReserve: 0 };
+  // switch keeps Oracle's minimum
+  assert.equal(size(options(['bufsize', '59']), rec).refusal, EDT_BUFTOOSMALL);
+  assert.equal(size(options(['bufpolicy', 'ring'], ['bufsize', '16']), rec).refusal, null);
+  assert.equal(size(options(['bufpolicy', 'ring'], ['bufsize', '7']), rec).refusal, EDT_BUFTOOSMALL);
+  assert.equal(size(options(['bufpolicy', 'fill'], ['bufsize', '64']), { ...rec, endReserve: 64 }).refusal, null);
+  assert.equal(size(options(['bufpolicy', 'fill'], ['bufsize', '70']), { ...rec, endReserve: 72 }).refusal, EDT_ENDTOOBIG);
 });

@@ -32,6 +32,7 @@ function clause(index: number, def: ProbeDef, epid: number, fn: (ctx: ProbeConte
     epids: new Map([[def.probe.id, epid]]),
     index,
     plan,
+    record: { needed: 0, size: 0, align: 4 },
     fn,
     source: '',
   };
