@@ -15,6 +15,7 @@ import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { ProbeContext } from '../runtime/context.js';
 import { BAD_CONTEXT, BAD_VALUE, Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
+import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
@@ -70,6 +71,8 @@ export class Compiler {
     readonly macros: MacroEnv,
   ) {
     this.types = new TypeScope(opts.num('strsize'));
+    // kernel types (struct task_struct, sector_t...) from BTF, read when a program first names one
+    this.types.external = kernelTypes;
     new Parser(new Lexer(D_LIBRARY_TYPES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false }).parseProgram();
     this.builtins = new Builtins(this.types);
   }

@@ -845,7 +845,7 @@ export class Parser {
     this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
-      return this.types.tag(kind, tag);
+      return this.types.tagReference(kind, tag);
     }
     if (++this.depth > MAX_NESTING) this.tooDeep();
     const line = this.advance().line;
@@ -915,7 +915,7 @@ export class Parser {
     this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
-      return this.types.tag(Kind.Enum, tag);
+      return this.types.tagReference(Kind.Enum, tag);
     }
     const line = this.advance().line;
     const t = tag === '' ? this.types.tag(Kind.Enum, `<anon:${line}:${this.lx.pos}>`) : this.types.tag(Kind.Enum, tag);
