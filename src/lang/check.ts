@@ -10,6 +10,7 @@ import { checkAction } from './check-actions.js';
 import { checkAggregation } from './check-aggs.js';
 import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from './printf-parse.js';
 import { TypeScope } from './typescope.js';
+import type { ErrTag } from './errtags.js';
 import {
   DType,
   Kind,
@@ -134,7 +135,7 @@ export class Checker {
   }
 
   /** @internal */
-  err(tag: string, line: number, message: string): never {
+  err(tag: ErrTag, line: number, message: string): never {
     throw new DCompileError(tag, line, message, this.region);
   }
 

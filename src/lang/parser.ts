@@ -11,6 +11,7 @@ import { foldBinary, foldUnary } from './fold.js';
 import { Lexer, Token } from './lexer.js';
 import { OUTER_DECL_KEYWORDS, T } from './tokens.js';
 import { TypeScope } from './typescope.js';
+import type { ErrTag } from './errtags.js';
 import {
   DType,
   Kind,
@@ -172,7 +173,7 @@ export class Parser {
     return !this.knownIdents.has(t.value) && !isBuiltinName(t.value) && !this.lx.internedBefore(t);
   }
 
-  private error(tag: string, line: number, message: string): never {
+  private error(tag: ErrTag, line: number, message: string): never {
     throw new DCompileError(tag, line, message);
   }
 
