@@ -2,6 +2,7 @@
 // variables, aggregations, speculations, output records, faults.        [dt_consume.c, dt_handle.c]
 
 import { machine } from 'node:os';
+import type { ClauseAbi } from './abi.js';
 import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
 import { readCpu, readProc } from '../kernel/procfs.js';
 import { AggFn, AggSpace, Aggregation, KeyType, OpaqueKeyType, aggDataBytes, aggTupleBytes, createAggregation } from './aggregate.js';
@@ -84,7 +85,7 @@ export class ExitRequest {
   status = 0;
 }
 
-export class Runtime {
+export class Runtime implements ClauseAbi {
   /** global scalars by id */
   readonly G: Array<Value | null> = [];
   /** global associative arrays by id */
