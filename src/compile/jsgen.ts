@@ -1080,40 +1080,12 @@ function isChainLink(e: A.Expr): e is A.Binary | A.Logical | A.Comma {
 /** Every node of an expression, without recursion (chains are unbounded); `stop` ends the walk early. */
 function someNode(e: A.Expr, stop: (n: A.Expr) => boolean): boolean {
   const todo: A.Expr[] = [e];
+  const push = (c: A.Expr) => {
+    todo.push(c);
+  };
   for (let n = todo.pop(); n !== undefined; n = todo.pop()) {
     if (stop(n)) return true;
-    switch (n.kind) {
-      case A.N.Index:
-        todo.push(n.base, ...n.args);
-        break;
-      case A.N.Call:
-        todo.push(...n.args);
-        break;
-      case A.N.Member:
-        todo.push(n.base);
-        break;
-      case A.N.Unary:
-      case A.N.Postfix:
-      case A.N.Cast:
-      case A.N.SizeofExpr:
-      case A.N.Stringof:
-      case A.N.Xlate:
-        todo.push(n.operand);
-        break;
-      case A.N.Binary:
-      case A.N.Logical:
-      case A.N.Comma:
-        todo.push(n.left, n.right);
-        break;
-      case A.N.Assign:
-        todo.push(n.target, n.value);
-        break;
-      case A.N.Ternary:
-        todo.push(n.cond, n.then, n.otherwise);
-        break;
-      default:
-        break;
-    }
+    A.forEachChild(n, push);
   }
   return false;
 }
