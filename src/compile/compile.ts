@@ -9,7 +9,7 @@ import { D_LIBRARY_TYPES } from '../lang/dlib.js';
 import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
-import { DType, Kind, resolve } from '../lang/types.js';
+import { DType, resolve } from '../lang/types.js';
 import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { AggregationAbi, ClauseAbi, DynArrayAbi } from '../runtime/abi.js';

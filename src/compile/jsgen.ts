@@ -23,7 +23,7 @@ import {
 } from '../lang/types.js';
 import { aggCall, dynCall, memCall, rtCall } from './abi-call.js';
 import * as I from './intval.js';
-import { accessor, intLiteral, narrowBig, narrowNum, truthCode, zeroCode } from './repr.js';
+import { accessor, intLiteral, truthCode, zeroCode } from './repr.js';
 
 /** Constants the generated code refers to as K[i] (format plans, types, strings). */
 export class ConstPool {
@@ -328,7 +328,7 @@ export class ClauseGen {
         return `(${this.truth(e.cond)} ? ${a} : ${b})`;
       }
       case A.N.Cast:
-        return this.valueAs(e.operand, e.to, true);
+        return this.valueAs(e.operand, e.to);
       case A.N.SizeofType:
         return intLiteral(BigInt(e.of.size), e.type!);
       case A.N.SizeofExpr:
@@ -347,8 +347,7 @@ export class ClauseGen {
   }
 
   /** The value of `e` converted to type `to` (assignment conversion, or a cast). */
-  valueAs(e: A.Expr, to: DType, cast = false): string {
-    void cast;
+  valueAs(e: A.Expr, to: DType): string {
     const from = e.type!;
     const tr = reprOf(to);
     if (tr === Repr.Str) return this.toStr(e);

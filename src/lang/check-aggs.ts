@@ -71,7 +71,6 @@ function aggFunction(c: Checker, call: A.Call, fn: FnInfo, agg: A.AggInfo): void
   if (name === 'count') {
     if (argc !== 0) c.err('D_PROTO_LEN', call.line, `count( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, 0 expected`);
   } else if (name === 'quantize' || name === 'lquantize' || name === 'llquantize') {
-    const max = want + 1;
     if (argc < want) {
       c.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, at least ${want} expected`);
     }
@@ -79,7 +78,6 @@ function aggFunction(c: Checker, call: A.Call, fn: FnInfo, agg: A.AggInfo): void
     if (argc > want + extraAllowed) {
       c.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} args passed, at most ${want + extraAllowed} expected`);
     }
-    void max;
   } else if (argc !== want) {
     c.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, ${want} expected`);
   }

@@ -98,12 +98,6 @@ const CLS_SPECULATE = 4;
 const CLS_COMMIT = 8;
 const CLS_DISCARD = 16;
 
-const DATA_ACTIONS = new Set([
-  'trace', 'printf', 'printa', 'print', 'tracemem', 'exit', 'stack', 'ustack', 'jstack', 'sym', 'usym',
-  'func', 'ufunc', 'mod', 'umod', 'uaddr', 'system', 'raise', 'freopen', 'ftruncate', 'stop', 'panic',
-  'breakpoint', 'chill', 'setopt', 'clear', 'trunc', 'normalize', 'denormalize',
-]);
-
 /** Actions that record nothing the consumer prints per probe (they act on the consumer's state). */
 const LIBACT_ACTIONS = new Set(['clear', 'trunc', 'normalize', 'denormalize', 'setopt', 'ftruncate', 'chill']);
 
@@ -1505,8 +1499,3 @@ function isVoidPtr(t: DType): boolean {
   return b === Kind.Void || b === Kind.Function;
 }
 
-function sameKeys(a: DType[] | null, b: DType[] | null): boolean {
-  if (!a || !b) return a === b;
-  if (a.length !== b.length) return false;
-  return a.every((t, i) => sameType(t, b[i]) || (isInteger(t) && isInteger(b[i])));
-}

@@ -1177,7 +1177,7 @@ export class Parser {
   }
 
   private translatorDefinition(items: A.Item[]): void {
-    const line = this.advance().line;
+    this.advance();
     const output = this.typeName();
     this.expect(T.Lt);
     const input = this.typeName();
@@ -1194,7 +1194,6 @@ export class Parser {
     }
     this.advance();
     this.expectLast(T.Semi);
-    void line;
     items.push(new A.TranslatorDecl(this.lx.yyline, output, input, param, members));
   }
 
