@@ -11,7 +11,6 @@ import { tracefsIfMounted } from '../kernel/tracefs.js';
 import { DCompileError } from '../lang/diagnostics.js';
 import { DFatalError, errnoMessage } from '../errors.js';
 import type { MacroEnv } from '../lang/lexer.js';
-import { resolve as resolveType } from '../lang/types.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
@@ -518,5 +517,3 @@ export async function runCpp(
 function findProgram(paths: string[]): string | undefined {
   return paths.find((p) => existsSync(p));
 }
-
-void resolveType;

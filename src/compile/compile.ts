@@ -9,10 +9,12 @@ import { D_LIBRARY_TYPES } from '../lang/dlib.js';
 import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
-import { DType, Kind, resolve } from '../lang/types.js';
+import { DType, resolve } from '../lang/types.js';
 import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
+import type { AggregationAbi, ClauseAbi, DynArrayAbi } from '../runtime/abi.js';
 import type { ProbeContext } from '../runtime/context.js';
+import type { Value } from '../runtime/values.js';
 import { BAD_CONTEXT, BAD_VALUE, Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
 import { kernelTypes } from '../kernel/btf.js';
@@ -162,7 +164,10 @@ export class Compiler {
   }
 
   /** Turns generated source into functions bound to the runtime (after every program compiled). */
-  link(clauses: CompiledClause[], bind: { rt: unknown; G: unknown; D: unknown; AG: unknown }): void {
+  link(
+    clauses: CompiledClause[],
+    bind: { rt: ClauseAbi; G: Array<Value | null>; D: readonly DynArrayAbi[]; AG: readonly AggregationAbi[] },
+  ): void {
     for (const c of clauses) {
       const factory = new Function('rt', 'G', 'D', 'AG', 'K', `return function clause(ctx) {\n${c.source}\n};`);
       c.fn = factory(bind.rt, bind.G, bind.D, bind.AG, this.K.items) as ClauseFn;

@@ -2,7 +2,6 @@
 // per-CPU readers, and the dispatch of each event to its handler by event id. Polls the ring
 // buffers every switchrate (default 10 ms) and reports lost events as DTrace does.
 
-import { closeSync, openSync, readSync } from 'node:fs';
 import { DFatalError, errnoMessage } from '../errors.js';
 import { readEventFormat, readPageLayout, type EventFormat } from './event-format.js';
 import { kernelOffset, kernelSymbols } from './ksyms.js';
