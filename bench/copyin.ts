@@ -1,8 +1,8 @@
 // copyinstr() under a flood, beside bpftrace in the same run (not a test): one process makes
 // 1,000,000 openat() calls on distinct paths built in one reused buffer, at several rates, and
 // each tracer prints every path as the call was made:
-//        dtrace   -n 'syscall::openat:entry /execname == "openat-flood"/ { printf("%s\n", copyinstr(arg1)); }'
-//        bpftrace -e 'tracepoint:syscalls:sys_enter_openat /comm == "openat-flood"/ { printf("%s\n", str(args->filename)); }'
+//        dtrace   -n 'syscall::openat:entry /execname == "flood-PID"/ { printf("%s\n", copyinstr(arg1)); }'
+//        bpftrace -e 'tracepoint:syscalls:sys_enter_openat /comm == "flood-PID"/ { printf("%s\n", str(args->filename)); }'
 // For each: paths printed, wrong or repeated paths (must be 0), losses reported, and whether
 // printed + reported accounts for every call. Needs root, tracefs and cc; bpftrace is optional
 // (BENCH_BPFTRACE=0 skips it). BENCH_CALLS changes the number of calls.
@@ -20,7 +20,10 @@ const RATES = [100_000, 200_000, 400_000, 0];
 const PREFIX = '/nonexistent/dtrace-ts-flood/';
 const withBpftrace = process.env.BENCH_BPFTRACE !== '0' && spawnSync('bpftrace', ['--version']).status === 0;
 const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-bench-'));
-const flood = join(work, 'openat-flood');
+// a name of its own (execname and comm are what the tracers filter on): a test's flood running
+// at the same time must not count
+const floodName = `flood-${process.pid}`.slice(0, 15);
+const flood = join(work, floodName);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
   for (const rate of RATES) {
     const d = await run(
       process.execPath,
-      [cli, '-q', '-n', 'syscall::openat:entry /execname == "openat-flood"/ { printf("%s\\n", copyinstr(arg1)); }'],
+      [cli, '-q', '-n', `syscall::openat:entry /execname == "${floodName}"/ { printf("%s\\n", copyinstr(arg1)); }`],
       2000,
       /^dtrace: (\d+) drops? on CPU \d+$/gm,
       rate,
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
     if (withBpftrace) {
       const b = await run(
         'bpftrace',
-        ['-e', 'tracepoint:syscalls:sys_enter_openat /comm == "openat-flood"/ { printf("%s\\n", str(args->filename)); }'],
+        ['-e', `tracepoint:syscalls:sys_enter_openat /comm == "${floodName}"/ { printf("%s\\n", str(args->filename)); }`],
         4000,
         /Lost (\d+) events/g,
         rate,

@@ -46,3 +46,10 @@ test('every folder of src/ is a layer of the stack', () => {
   const folders = readdirSync(src).filter((n) => statSync(join(src, n)).isDirectory());
   assert.deepEqual(folders.filter((f) => !(f in RANK)), []);
 });
+
+test("the checker's helpers see the checker only through CheckContext (no import cycle with check.ts)", () => {
+  for (const helper of ['check-actions.ts', 'check-aggs.ts']) {
+    const imports = [...readFileSync(join(src, 'lang', helper), 'utf8').matchAll(IMPORT)].map((m) => m[1]);
+    assert.ok(!imports.includes('./check.js'), `${helper} imports ./check.js`);
+  }
+});

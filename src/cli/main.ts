@@ -4,13 +4,13 @@
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
 import { zeroCode } from '../compile/repr.js';
+import { disassemble } from '../compile/disassemble.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
 import { reapStale } from '../kernel/tracer.js';
 import { tracefsIfMounted } from '../kernel/tracefs.js';
 import { DCompileError } from '../lang/diagnostics.js';
 import { DFatalError, errnoMessage } from '../errors.js';
 import type { MacroEnv } from '../lang/lexer.js';
-import { resolve as resolveType } from '../lang/types.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
@@ -133,6 +133,8 @@ export async function main(argv: string[]): Promise<number> {
   let outFile: string | null = null;
   let zdefs = mode === 'list';
   let cpp = false;
+  /** -S: each clause's code on standard error, as it compiles */
+  let showCode = false;
   const cppDefs: string[] = [];
   const fail = (msg: string): number => {
     stderr(`${PROG}: ${msg}\n`);
@@ -174,6 +176,9 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'q':
         r = setopt('quiet', null, '-q');
+        break;
+      case 'S':
+        showCode = true;
         break;
       case 'w':
         r = setopt('destructive', null, '-w');
@@ -300,6 +305,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const prog = compiler.compile(src);
       clauses.push(...prog.clauses);
+      if (showCode) for (const c of prog.clauses) stderr(disassemble(c));
       total += prog.matches;
       // dtrace announces the match when it enables the program (so not with -e)
       if (mode === 'exec' && exec && !opts.flag('quiet')) {
@@ -513,5 +519,3 @@ export async function runCpp(
 function findProgram(paths: string[]): string | undefined {
   return paths.find((p) => existsSync(p));
 }
-
-void resolveType;

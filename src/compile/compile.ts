@@ -9,12 +9,15 @@ import { D_LIBRARY_TYPES } from '../lang/dlib.js';
 import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
-import { DType, Kind, resolve } from '../lang/types.js';
+import { DType, resolve } from '../lang/types.js';
 import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
+import type { AggregationAbi, ClauseAbi, DynArrayAbi } from '../runtime/abi.js';
 import type { ProbeContext } from '../runtime/context.js';
+import type { Value } from '../runtime/values.js';
 import { BAD_CONTEXT, BAD_VALUE, Options, OptionError } from '../runtime/options.js';
 import { AGGREGATION_ARG, FormatPlan, parseFormat, validateFormat } from '../runtime/printf.js';
+import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
@@ -73,6 +76,8 @@ export class Compiler {
     readonly macros: MacroEnv,
   ) {
     this.types = new TypeScope(opts.num('strsize'));
+    // kernel types (struct task_struct, sector_t...) from BTF, read when a program first names one
+    this.types.external = kernelTypes;
     new Parser(new Lexer(D_LIBRARY_TYPES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false }).parseProgram();
     this.builtins = new Builtins(this.types);
   }
@@ -173,7 +178,10 @@ export class Compiler {
   }
 
   /** Turns generated source into functions bound to the runtime (after every program compiled). */
-  link(clauses: CompiledClause[], bind: { rt: unknown; G: unknown; D: unknown; AG: unknown }): void {
+  link(
+    clauses: CompiledClause[],
+    bind: { rt: ClauseAbi; G: Array<Value | null>; D: readonly DynArrayAbi[]; AG: readonly AggregationAbi[] },
+  ): void {
     for (const c of clauses) {
       const factory = new Function('rt', 'G', 'D', 'AG', 'K', `return function clause(ctx) {\n${c.source}\n};`);
       c.fn = factory(bind.rt, bind.G, bind.D, bind.AG, this.K.items) as ClauseFn;

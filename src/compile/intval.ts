@@ -7,6 +7,7 @@
 // range [lo, hi] so the choice is made at compile time.
 
 import { DType, Kind, resolve } from '../lang/types.js';
+import { rtCall } from './abi-call.js';
 
 /** A compiled integer (or pointer) value. */
 export interface IntVal {
@@ -117,12 +118,10 @@ export function divMod(op: '/' | '%', l: IntVal, r: IntVal, signed: boolean): In
   const [llo, lhi] = rangeAs(l, signed);
   const mag = llo < 0n ? (-llo > lhi ? -llo : lhi) : lhi;
   if (!l.big && !r.big && (signed || (l.lo >= 0n && r.lo >= 0n))) {
-    const fn = op === '/' ? 'rt.ndiv' : 'rt.nmod';
-    return { code: `${fn}(${l.code}, ${r.code})`, big: false, lo: -mag, hi: mag, sig: true };
+    return { code: rtCall(op === '/' ? 'ndiv' : 'nmod', l.code, r.code), big: false, lo: -mag, hi: mag, sig: true };
   }
-  const fn = op === '/' ? 'rt.bdiv' : 'rt.bmod';
   const v = bigResult('', signed);
-  v.code = `${fn}(${asBig(l, signed)}, ${asBig(r, signed)}, ${signed})`;
+  v.code = rtCall(op === '/' ? 'bdiv' : 'bmod', asBig(l, signed), asBig(r, signed), signed);
   return v;
 }
 

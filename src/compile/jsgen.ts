@@ -2,7 +2,7 @@
 //
 // D has no loops, so the generated code is bounded. Expressions compile to JavaScript
 // expressions over the value representations of compile/repr.ts; the function calls only
-// the runtime entry points listed in runtime/abi.ts.
+// the runtime entry points declared in runtime/abi.ts, through the typed builders of abi-call.ts.
 
 import * as A from '../lang/ast.js';
 import { type CheckedClause, promoteTypes, sizeofOperand } from '../lang/check.js';
@@ -21,8 +21,9 @@ import {
   reprOf,
   resolve,
 } from '../lang/types.js';
+import { aggCall, dynCall, memCall, rtCall } from './abi-call.js';
 import * as I from './intval.js';
-import { accessor, intLiteral, narrowBig, narrowNum, truthCode, zeroCode } from './repr.js';
+import { accessor, intLiteral, truthCode, zeroCode } from './repr.js';
 
 /** Constants the generated code refers to as K[i] (format plans, types, strings). */
 export class ConstPool {
@@ -48,7 +49,7 @@ const BUILTIN_CODE: Record<string, string> = {
   arg7: 'ctx.args[7]',
   arg8: 'ctx.args[8]',
   arg9: 'ctx.args[9]',
-  caller: 'rt.caller(ctx)',
+  caller: rtCall('caller', 'ctx'),
   ucaller: '0n',
   cpu: 'ctx.cpu',
   epid: 'BigInt(ctx.epid)',
@@ -65,18 +66,18 @@ const BUILTIN_CODE: Record<string, string> = {
   probemod: 'ctx.probe.module',
   probename: 'ctx.probe.name',
   probeprov: 'ctx.probe.provider',
-  stackdepth: 'rt.stackdepth(ctx)',
+  stackdepth: rtCall('stackdepth', 'ctx'),
   ustackdepth: '0',
-  timestamp: 'rt.timestamp(ctx)',
-  vtimestamp: 'rt.vtimestamp(ctx)',
-  walltimestamp: 'rt.walltimestamp(ctx)',
+  timestamp: rtCall('timestamp', 'ctx'),
+  vtimestamp: rtCall('vtimestamp', 'ctx'),
+  walltimestamp: rtCall('walltimestamp', 'ctx'),
   curthread: '0n',
-  curpsinfo: 'rt.curpsinfo(ctx)',
-  curlwpsinfo: 'rt.curlwpsinfo(ctx)',
-  curcpu: 'rt.curcpu(ctx)',
-  chip: 'rt.cpuChip(ctx)',
+  curpsinfo: rtCall('curpsinfo', 'ctx'),
+  curlwpsinfo: rtCall('curlwpsinfo', 'ctx'),
+  curcpu: rtCall('curcpu', 'ctx'),
+  chip: rtCall('cpuChip', 'ctx'),
   pset: '0',
-  lgrp: 'rt.cpuLgrp(ctx)',
+  lgrp: rtCall('cpuLgrp', 'ctx'),
 };
 
 /** A compiled clause: its source text and what the runtime needs to run it. */
@@ -146,9 +147,9 @@ export class ClauseGen {
     this.pending = [];
     if (c.predicate) lines.push(`if (!(${this.truth(c.predicate)})) return;`);
     this.temps = 0;
-    if (cc.recordsData) lines.push('rt.beginRecord(ctx);');
+    if (cc.recordsData) lines.push(rtCall('beginRecord', 'ctx') + ';');
     if (c.body) for (const s of c.body) this.stmt(s, lines);
-    if (cc.recordsData) lines.push('rt.endRecord(ctx);');
+    if (cc.recordsData) lines.push(rtCall('endRecord', 'ctx') + ';');
     const decl = tempDecl(this.maxTemps);
     return { source: decl + this.helperBodies() + lines.join('\n'), actions: this.action };
   }
@@ -296,12 +297,12 @@ export class ClauseGen {
       case A.N.Ident:
         return this.ident(e);
       case A.N.SelfVar:
-        return `rt.tlsGet(ctx, ${(e.ref as A.VarInfo).id}, ${dynZero(e.type!)})`;
+        return rtCall('tlsGet', 'ctx', (e.ref as A.VarInfo).id, dynZero(e.type!));
       case A.N.ThisVar: {
         if (this.binding && this.binding.name === e.name) return this.binding.code;
         const id = (e.ref as A.VarInfo).id;
         // a clause-local string may hold NULL; only a never-assigned one reads as ""
-        if (reprOf(e.type!) === Repr.Str) return `rt.localStr(ctx, ${id})`;
+        if (reprOf(e.type!) === Repr.Str) return rtCall('localStr', 'ctx', id);
         return `(ctx.L[${id}] ?? ${zeroCode(e.type!)})`;
       }
       case A.N.Index:
@@ -327,7 +328,7 @@ export class ClauseGen {
         return `(${this.truth(e.cond)} ? ${a} : ${b})`;
       }
       case A.N.Cast:
-        return this.valueAs(e.operand, e.to, true);
+        return this.valueAs(e.operand, e.to);
       case A.N.SizeofType:
         return intLiteral(BigInt(e.of.size), e.type!);
       case A.N.SizeofExpr:
@@ -346,19 +347,18 @@ export class ClauseGen {
   }
 
   /** The value of `e` converted to type `to` (assignment conversion, or a cast). */
-  valueAs(e: A.Expr, to: DType, cast = false): string {
-    void cast;
+  valueAs(e: A.Expr, to: DType): string {
     const from = e.type!;
     const tr = reprOf(to);
     if (tr === Repr.Str) return this.toStr(e);
     if (tr === Repr.Bytes || tr === Repr.None) return this.expr(e);
     if (reprOf(from) === Repr.Str) {
       // a string used as a pointer (const char *): its address
-      return `rt.strAddr(${this.expr(e)})`;
+      return rtCall('strAddr', this.expr(e));
     }
     if (reprOf(from) === Repr.Bytes) {
       // an array decays to a pointer to its storage
-      return `rt.bytesAddr(${this.expr(e)})`;
+      return rtCall('bytesAddr', this.expr(e));
     }
     return I.toStorage(this.ival(e), to);
   }
@@ -368,9 +368,9 @@ export class ClauseGen {
     const t = e.type!;
     if (isString(t)) return this.expr(e);
     if (isInteger(t) && constZero(e)) return 'null';
-    if (isCharArray(t) || reprOf(t) === Repr.Bytes) return `rt.bytesStr(${this.expr(e)})`;
-    if (isPointer(t)) return `rt.mem.str(${this.expr(e)})`;
-    if (isInteger(t)) return `rt.intStr(${this.expr(e)})`;
+    if (isCharArray(t) || reprOf(t) === Repr.Bytes) return rtCall('bytesStr', this.expr(e));
+    if (isPointer(t)) return memCall('str', this.expr(e));
+    if (isInteger(t)) return rtCall('intStr', this.expr(e));
     return this.expr(e);
   }
 
@@ -489,7 +489,7 @@ export class ClauseGen {
     return args.map((a, i) => {
       const kt = keyTypes[i] ?? a.type!;
       const code = this.valueAs(a, kt);
-      return reprOf(kt) === Repr.Bytes ? `rt.bytesKey(${code})` : code;
+      return reprOf(kt) === Repr.Bytes ? rtCall('bytesKey', code) : code;
     });
   }
 
@@ -498,17 +498,17 @@ export class ClauseGen {
       case 'assoc': {
         const v = e.ref as A.VarInfo;
         const keys = this.keyCodes(e.args, v.keys ?? []);
-        const store = v.scope === 'self' ? `rt.tlsArray(ctx, ${v.id})` : `D[${v.id}]`;
-        return `(${store}.get(${keys.join(', ')}) ?? ${dynZero(e.type!)})`;
+        const store = v.scope === 'self' ? rtCall('tlsArray', 'ctx', v.id) : `D[${v.id}]`;
+        return `(${dynCall(store, 'get', keys[0], ...keys.slice(1))} ?? ${dynZero(e.type!)})`;
       }
       case 'args': {
         const i = this.valueAs(e.args[0], this.types.int);
         const t = e.type!;
-        if (isString(t)) return `rt.argStr(ctx, ${i})`;
-        return I.toStorage(I.loaded(`rt.arg(ctx, ${i})`, this.types.int64), t);
+        if (isString(t)) return rtCall('argStr', 'ctx', i);
+        return I.toStorage(I.loaded(rtCall('arg', 'ctx', i), this.types.int64), t);
       }
       case 'builtin':
-        return `rt.uregs(ctx, ${this.valueAs(e.args[0], this.types.int)})`;
+        return rtCall('uregs', 'ctx', this.valueAs(e.args[0], this.types.int));
       case 'array':
         return this.load(e.type!, this.elementAddress(e));
       default:
@@ -530,7 +530,7 @@ export class ClauseGen {
       const loc = this.locationOf(base);
       const count = bt.count;
       const i = this.tmp();
-      const check = count > 1 ? `(${i} = ${idx}, (${i} < 0n || ${i} >= ${count}n) ? rt.faultIndex(${i}) : 0, Number(${i}) * ${size})` : `Number(${idx}) * ${size}`;
+      const check = count > 1 ? `(${i} = ${idx}, (${i} < 0n || ${i} >= ${count}n) ? ${rtCall('faultIndex', i)} : 0, Number(${i}) * ${size})` : `Number(${idx}) * ${size}`;
       if (loc.kind === 'bytes') return { kind: 'bytes', code: loc.code, off: `(${loc.off} + ${check})` };
       if (loc.kind === 'mem') return { kind: 'mem', code: `(${loc.code} + BigInt(${check}))`, off: '0' };
       return { kind: 'bytes', code: this.expr(base), off: check };
@@ -571,7 +571,7 @@ export class ClauseGen {
         break;
       case A.N.SelfVar:
         if (reprOf(e.type!) === Repr.Bytes) {
-          return { kind: 'bytes', code: `rt.tlsBytes(ctx, ${(e.ref as A.VarInfo).id}, ${resolve(e.type!).size})`, off: '0' };
+          return { kind: 'bytes', code: rtCall('tlsBytes', 'ctx', (e.ref as A.VarInfo).id, resolve(e.type!).size), off: '0' };
         }
         break;
     }
@@ -583,34 +583,34 @@ export class ClauseGen {
   private load(t: DType, loc: Loc): string {
     const r = reprOf(t);
     if (loc.kind === 'str') {
-      return `rt.strByte(${loc.code}, ${loc.off})`;
+      return rtCall('strByte', loc.code, loc.off);
     }
     if (r === Repr.Bytes) {
       const size = resolve(t).size;
-      if (loc.kind === 'mem') return `rt.mem.bytes(${loc.code}, ${size})`;
+      if (loc.kind === 'mem') return memCall('bytes', loc.code, size);
       return `${loc.code}.subarray(${loc.off}, ${loc.off} + ${size})`;
     }
     if (r === Repr.Str) {
-      if (loc.kind === 'mem') return `rt.mem.str(${loc.code})`;
-      return `rt.bytesStr(${loc.code}.subarray(${loc.off}))`;
+      if (loc.kind === 'mem') return memCall('str', loc.code);
+      return rtCall('bytesStr', `${loc.code}.subarray(${loc.off})`);
     }
     const acc = accessor(t);
-    if (loc.kind === 'mem') return `rt.mem.ld_${acc}(${loc.code})`;
-    return `rt.bld_${acc}(${loc.code}, ${loc.off})`;
+    if (loc.kind === 'mem') return memCall(`ld_${acc}`, loc.code);
+    return rtCall(`bld_${acc}`, loc.code, loc.off);
   }
 
   private store(t: DType, loc: Loc, value: string): string {
     const r = reprOf(t);
     if (r === Repr.Bytes || r === Repr.Str) {
       const size = resolve(t).size;
-      const src = r === Repr.Str ? `rt.strBytes(${value}, ${size})` : value;
-      if (loc.kind === 'mem') return `rt.mem.copyIn(${loc.code}, ${src}, ${size})`;
-      return `rt.bcopyInto(${loc.code}, ${loc.off}, ${src}, ${size})`;
+      const src = r === Repr.Str ? rtCall('strBytes', value, size) : value;
+      if (loc.kind === 'mem') return memCall('copyIn', loc.code, src, size);
+      return rtCall('bcopyInto', loc.code, loc.off, src, size);
     }
     const acc = accessor(t);
-    if (loc.kind === 'mem') return `rt.mem.st_${acc}(${loc.code}, ${value})`;
+    if (loc.kind === 'mem') return memCall(`st_${acc}`, loc.code, value);
     if (loc.kind === 'str') throw new Error('internal: store into string');
-    return `rt.bst_${acc}(${loc.code}, ${loc.off}, ${value})`;
+    return rtCall(`bst_${acc}`, loc.code, loc.off, value);
   }
 
   private member(e: A.Member): string {
@@ -653,7 +653,7 @@ export class ClauseGen {
       parts.push(this.store(mem.type, { kind: 'bytes', code: b, off: `${mem.offset}` }, this.valueAs(m.expr, mem.type)));
     }
     this.binding = save;
-    parts.push(isPointer(e.to) ? `rt.bytesAddr(${b})` : b);
+    parts.push(isPointer(e.to) ? rtCall('bytesAddr', b) : b);
     return `(${parts.join(', ')})`;
   }
 
@@ -668,7 +668,7 @@ export class ClauseGen {
       case '&': {
         const loc = this.locationOf(e.operand);
         if (loc.kind === 'mem') return loc.code;
-        return `(rt.bytesAddr(${loc.code}) + BigInt(${loc.off}))`;
+        return `(${rtCall('bytesAddr', loc.code)} + BigInt(${loc.off}))`;
       }
       case '++':
       case '--':
@@ -729,7 +729,7 @@ export class ClauseGen {
     const p = ptrLeft ? e.left : e.right;
     const n = ptrLeft ? e.right : e.left;
     if (isString(t)) {
-      return I.loaded(`rt.strOffset(${this.expr(p)}, ${this.valueAs(n, this.types.int64)}${e.op === '-' ? ', true' : ''})`, t);
+      return I.loaded(e.op === '-' ? rtCall('strOffset', this.expr(p), this.valueAs(n, this.types.int64), 'true') : rtCall('strOffset', this.expr(p), this.valueAs(n, this.types.int64)), t);
     }
     const size = Math.max(1, resolve(resolve(t).base!).size);
     const scaled = I.addSubMul('*', this.ival(n), I.constant(BigInt(size)), true);
@@ -747,7 +747,7 @@ export class ClauseGen {
       if ((op === '===' || op === '!==') && (neverNull(e.left) || neverNull(e.right) || l === 'null' || r === 'null')) {
         return `(${l} ${op} ${r})`;
       }
-      return `(rt.strcmp(${l}, ${r}) ${op} 0)`;
+      return `(${rtCall('strcmp', l, r)} ${op} 0)`;
     }
     if (isInteger(lt) && isInteger(rt)) {
       const ct = promoteForCompare(lt, rt, this.types.int);
@@ -802,13 +802,13 @@ export class ClauseGen {
       case A.N.ThisVar:
         return `(ctx.L[${(target.ref as A.VarInfo).id}] = ${value})`;
       case A.N.SelfVar:
-        return `rt.tlsSet(ctx, ${(target.ref as A.VarInfo).id}, ${value})`;
+        return rtCall('tlsSet', 'ctx', (target.ref as A.VarInfo).id, value);
       case A.N.Index: {
         if (target.mode === 'assoc') {
           const v = target.ref as A.VarInfo;
           const keys = this.keyCodes(target.args, v.keys ?? []);
-          const store = v.scope === 'self' ? `rt.tlsArray(ctx, ${v.id})` : `D[${v.id}]`;
-          return `${store}.set(${value}, ${keys.join(', ')})`;
+          const store = v.scope === 'self' ? rtCall('tlsArray', 'ctx', v.id) : `D[${v.id}]`;
+          return dynCall(store, 'set', value, ...keys);
         }
         const loc = this.elementAddress(target);
         const tv = this.tmp();
@@ -840,14 +840,14 @@ export class ClauseGen {
     const nbytes = Math.ceil(m.bitWidth / 8);
     const signed = I.typeSigned(m.type);
     const big = I.typeSize(m.type) === 8;
-    if (loc.kind === 'mem') return `rt.bfldMem(${loc.code}, ${nbytes}, ${m.bitWidth}, ${signed}, ${big})`;
-    return `rt.bfld(${loc.code}, ${loc.off}, ${nbytes}, ${m.bitWidth}, ${signed}, ${big})`;
+    if (loc.kind === 'mem') return rtCall('bfldMem', loc.code, nbytes, m.bitWidth, signed, big);
+    return rtCall('bfld', loc.code, loc.off, nbytes, m.bitWidth, signed, big);
   }
 
   private storeBits(m: { type: DType; bitWidth: number }, loc: Loc, v: string): string {
     const nbytes = Math.ceil(m.bitWidth / 8);
-    if (loc.kind === 'mem') return `rt.bfstMem(${loc.code}, ${nbytes}, ${m.bitWidth}, ${v})`;
-    return `rt.bfst(${loc.code}, ${loc.off}, ${nbytes}, ${m.bitWidth}, ${v})`;
+    if (loc.kind === 'mem') return rtCall('bfstMem', loc.code, nbytes, m.bitWidth, v);
+    return rtCall('bfst', loc.code, loc.off, nbytes, m.bitWidth, v);
   }
 
   private incdec(target: A.Expr, op: '++' | '--', post: boolean): string {
@@ -870,8 +870,18 @@ export class ClauseGen {
     // find the entry without allocating (slot0..slot3 take keys as arguments), then update it
     // with a Number when the value's range allows (add) or a BigInt (addBig)
     const a = `AG[${agg.id}]`;
-    const slot = keys.length <= 3 ? `${a}.slot${keys.length}(${keys.join(', ')})` : `${a}.slotN([${keys.join(', ')}])`;
-    if (fn === 'count') return `${a}.add(${slot}, 0, 1)`;
+    const [k0, k1, k2] = keys;
+    const slot =
+      keys.length === 0
+        ? aggCall(a, 'slot0')
+        : keys.length === 1
+          ? aggCall(a, 'slot1', k0)
+          : keys.length === 2
+            ? aggCall(a, 'slot2', k0, k1)
+            : keys.length === 3
+              ? aggCall(a, 'slot3', k0, k1, k2)
+              : aggCall(a, 'slotN', `[${keys.join(', ')}]`);
+    if (fn === 'count') return aggCall(a, 'add', slot, 0, 1);
     const vt = call.args[0].type!;
     const v = this.ival(call.args[0]);
     const signed = I.typeSigned(vt) || !isPointer(vt);
@@ -882,7 +892,7 @@ export class ClauseGen {
       incr = iv.big ? I.asBig(iv, true) : iv.code;
     }
     const numeric = !v.big && v.lo >= -(2n ** 31n) && v.hi < 2n ** 31n;
-    return numeric ? `${a}.add(${slot}, ${v.code}, ${incr})` : `${a}.addBig(${slot}, ${I.asBig(v, signed)}, ${incr})`;
+    return numeric ? aggCall(a, 'add', slot, v.code, incr) : aggCall(a, 'addBig', slot, I.asBig(v, signed), incr);
   }
 
   // -- subroutines and actions -----------------------------------------------------------------------
@@ -897,7 +907,7 @@ export class ClauseGen {
       case 'stack':
       case 'ustack':
       case 'jstack':
-        return `rt.stackValue(ctx, ${JSON.stringify(e.name)}, ${a[0] ? i32(0) : -1})`;
+        return rtCall('stackValue', 'ctx', JSON.stringify(e.name), a[0] ? i32(0) : -1);
       case 'sym':
       case 'func':
       case 'mod':
@@ -907,121 +917,128 @@ export class ClauseGen {
       case 'uaddr':
         return u64(0);
       case 'strlen':
-        return `rt.strlen(${s(0)})`;
+        return rtCall('strlen', s(0));
       case 'strjoin':
-        return `rt.strjoin(${s(0)}, ${s(1)})`;
+        return rtCall('strjoin', s(0), s(1));
       case 'substr':
-        return a.length > 2 ? `rt.substr(${s(0)}, ${i32(1)}, ${i32(2)})` : `rt.substr(${s(0)}, ${i32(1)})`;
+        return a.length > 2 ? rtCall('substr', s(0), i32(1), i32(2)) : rtCall('substr', s(0), i32(1));
       case 'index':
       case 'rindex':
-        return a.length > 2 ? `rt.${e.name}(${s(0)}, ${s(1)}, ${i32(2)})` : `rt.${e.name}(${s(0)}, ${s(1)})`;
+        return a.length > 2 ? rtCall(e.name, s(0), s(1), i32(2)) : rtCall(e.name, s(0), s(1));
       case 'strchr':
       case 'strrchr':
-        return `rt.${e.name}(${s(0)}, ${this.valueAs(a[1], this.types.char)})`;
+        return rtCall(e.name, s(0), this.valueAs(a[1], this.types.char));
       case 'strstr':
-        return `rt.strstr(${s(0)}, ${s(1)})`;
+        return rtCall('strstr', s(0), s(1));
       case 'strtok':
         // strtok(NULL, delims) continues the previous string
-        if (isInteger(a[0].type!) && constZero(a[0])) return `rt.strtokNext(ctx, ${s(1)})`;
-        return `rt.strtok(ctx, ${s(0)}, ${s(1)})`;
+        if (isInteger(a[0].type!) && constZero(a[0])) return rtCall('strtokNext', 'ctx', s(1));
+        return rtCall('strtok', 'ctx', s(0), s(1));
       case 'basename':
       case 'dirname':
       case 'cleanpath':
       case 'toupper':
       case 'tolower':
-        return `rt.${e.name}(${s(0)})`;
+        return rtCall(e.name, s(0));
       case 'lltostr':
-        return a.length > 1 ? `rt.lltostr(${i64(0)}, ${i32(1)})` : `rt.lltostr(${i64(0)})`;
+        return a.length > 1 ? rtCall('lltostr', i64(0), i32(1)) : rtCall('lltostr', i64(0));
       case 'strtoll':
-        return a.length > 1 ? `rt.strtoll(${s(0)}, ${i32(1)})` : `rt.strtoll(${s(0)})`;
+        return a.length > 1 ? rtCall('strtoll', s(0), i32(1)) : rtCall('strtoll', s(0));
       case 'htons':
       case 'ntohs':
-        return `rt.bswap16(${this.valueAs(a[0], e.type!)})`;
+        return rtCall('bswap16', this.valueAs(a[0], e.type!));
       case 'htonl':
       case 'ntohl':
-        return `rt.bswap32(${this.valueAs(a[0], e.type!)})`;
+        return rtCall('bswap32', this.valueAs(a[0], e.type!));
       case 'htonll':
       case 'ntohll':
-        return `rt.bswap64(${u64(0)})`;
+        return rtCall('bswap64', u64(0));
       case 'rand':
-        return 'rt.rand()';
+        return rtCall('rand');
       case 'speculation':
-        return 'rt.speculation(ctx)';
+        return rtCall('speculation', 'ctx');
       case 'alloca':
-        return `rt.mem.alloca(${u64(0)})`;
+        return memCall('alloca', u64(0));
       case 'bcopy':
-        return `rt.mem.bcopy(${u64(0)}, ${u64(1)}, ${u64(2)})`;
+        return memCall('bcopy', u64(0), u64(1), u64(2));
       case 'copyin':
-        return `rt.copyin(ctx, ${u64(0)}, ${u64(1)})`;
+        return rtCall('copyin', 'ctx', u64(0), u64(1));
       case 'copyinstr':
-        return a.length > 1 ? `rt.copyinstr(ctx, ${u64(0)}, ${u64(1)})` : `rt.copyinstr(ctx, ${u64(0)})`;
+        return a.length > 1 ? rtCall('copyinstr', 'ctx', u64(0), u64(1)) : rtCall('copyinstr', 'ctx', u64(0));
       case 'copyinto':
-        return `rt.copyinto(ctx, ${u64(0)}, ${u64(1)}, ${u64(2)})`;
+        return rtCall('copyinto', 'ctx', u64(0), u64(1), u64(2));
       case 'progenyof':
-        return `rt.progenyof(ctx, ${i32(0)})`;
+        return rtCall('progenyof', 'ctx', i32(0));
       case 'getmajor':
         return `((${this.valueAs(a[0], e.type!)}) >>> 20)`;
       case 'getminor':
         return `((${this.valueAs(a[0], e.type!)}) & 0xfffff)`;
       case 'inet_ntoa':
       case 'inet_ntoa6':
-        return `rt.${e.name}(${u64(0)})`;
+        return rtCall(e.name, u64(0));
       case 'inet_ntop':
-        return `rt.inet_ntop(${i32(0)}, ${u64(1)})`;
+        return rtCall('inet_ntop', i32(0), u64(1));
       case 'link_ntop':
-        return `rt.link_ntop(${i32(0)}, ${u64(1)})`;
+        return rtCall('link_ntop', i32(0), u64(1));
     }
-    return `rt.unsupported(${JSON.stringify(e.name)})`;
+    return rtCall('unsupported', JSON.stringify(e.name));
   }
 
   private actionCall(e: A.Call): string {
     const a = e.args;
     switch (e.name) {
       case 'trace':
-        return `rt.trace(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+        return rtCall('trace', this.K.add(a[0].type), this.expr(a[0]));
       case 'printf':
       case 'system':
       case 'freopen': {
         const args = a.slice(1).map((x) => this.formatArg(x));
-        return `rt.${e.name}(ctx, ${this.K.add(e.data)}, [${args.join(', ')}])`;
+        return rtCall(e.name, 'ctx', this.K.add(e.data), `[${args.join(', ')}]`);
       }
       case 'printa': {
         const aggs = a.filter((x) => x.kind === A.N.Agg).map((x) => (x.ref as A.AggInfo).id);
-        return `rt.printa(ctx, ${e.data === null ? 'null' : this.K.add(e.data)}, [${aggs.join(', ')}])`;
+        return rtCall('printa', 'ctx', e.data === null ? 'null' : this.K.add(e.data), `[${aggs.join(', ')}]`);
       }
       case 'exit':
-        return `rt.exit(ctx, ${this.valueAs(a[0], this.types.int)})`;
+        return rtCall('exit', 'ctx', this.valueAs(a[0], this.types.int));
       case 'clear':
-        return `rt.aggClear(${(a[0].ref as A.AggInfo).id})`;
+        return rtCall('aggClear', (a[0].ref as A.AggInfo).id);
       case 'trunc':
-        return `rt.aggTrunc(${(a[0].ref as A.AggInfo).id}${a[1] ? ', ' + this.valueAs(a[1], this.types.int64) : ''})`;
+        {
+        const id = (a[0].ref as A.AggInfo).id;
+        return a[1] ? rtCall('aggTrunc', id, this.valueAs(a[1], this.types.int64)) : rtCall('aggTrunc', id);
+      }
       case 'normalize':
-        return `rt.aggNormalize(${(a[0].ref as A.AggInfo).id}, ${this.valueAs(a[1], this.types.uint64)})`;
+        return rtCall('aggNormalize', (a[0].ref as A.AggInfo).id, this.valueAs(a[1], this.types.uint64));
       case 'denormalize':
-        return `rt.aggDenormalize(${(a[0].ref as A.AggInfo).id})`;
+        return rtCall('aggDenormalize', (a[0].ref as A.AggInfo).id);
       case 'speculate':
-        return `rt.speculate(ctx, ${this.valueAs(a[0], this.types.int)})`;
+        return rtCall('speculate', 'ctx', this.valueAs(a[0], this.types.int));
       case 'commit':
-        return `rt.commit(ctx, ${this.valueAs(a[0], this.types.int)})`;
+        return rtCall('commit', 'ctx', this.valueAs(a[0], this.types.int));
       case 'discard':
-        return `rt.discard(ctx, ${this.valueAs(a[0], this.types.int)})`;
+        return rtCall('discard', 'ctx', this.valueAs(a[0], this.types.int));
       case 'tracemem':
-        return `rt.tracemem(${this.valueAs(a[0], this.types.uint64)}, ${this.valueAs(a[1], this.types.int64)}${a[2] ? ', ' + this.valueAs(a[2], this.types.int64) : ''})`;
+        {
+        const addr = this.valueAs(a[0], this.types.uint64);
+        const n = this.valueAs(a[1], this.types.int64);
+        return a[2] ? rtCall('tracemem', addr, n, this.valueAs(a[2], this.types.int64)) : rtCall('tracemem', addr, n);
+      }
       case 'print': {
         // a pointer: the object it points to (Oracle); any other value: itself (illumos)
         const k = resolve(a[0].type!).kind;
-        if (k === Kind.Pointer) return `rt.print(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
-        if (k === Kind.Int || k === Kind.Enum) return `rt.printValue(${this.K.add(a[0].type)}, ${this.valueAs(a[0], this.types.uint64)})`;
-        return `rt.printValue(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+        if (k === Kind.Pointer) return rtCall('print', this.K.add(a[0].type), this.expr(a[0]));
+        if (k === Kind.Int || k === Kind.Enum) return rtCall('printValue', this.K.add(a[0].type), this.valueAs(a[0], this.types.uint64));
+        return rtCall('printValue', this.K.add(a[0].type), this.expr(a[0]));
       }
       case 'setopt':
-        return `rt.setopt(ctx, ${this.toStr(a[0])}${a[1] ? ', ' + this.toStr(a[1]) : ''})`;
+        return a[1] ? rtCall('setopt', 'ctx', this.toStr(a[0]), this.toStr(a[1])) : rtCall('setopt', 'ctx', this.toStr(a[0]));
       case 'raise':
-        return `rt.raise(ctx, ${this.valueAs(a[0], this.types.int)})`;
+        return rtCall('raise', 'ctx', this.valueAs(a[0], this.types.int));
       case 'stack':
       case 'ustack':
       case 'jstack':
-        return `rt.stack(ctx, ${JSON.stringify(e.name)}, ${a[0] ? this.valueAs(a[0], this.types.int) : -1})`;
+        return rtCall('stack', 'ctx', JSON.stringify(e.name), a[0] ? this.valueAs(a[0], this.types.int) : -1);
       case 'sym':
       case 'func':
       case 'usym':
@@ -1029,13 +1046,13 @@ export class ClauseGen {
       case 'uaddr':
       case 'mod':
       case 'umod':
-        return `rt.symbol(ctx, ${JSON.stringify(e.name)}, ${this.valueAs(a[0], this.types.uint64)})`;
+        return rtCall('symbol', 'ctx', JSON.stringify(e.name), this.valueAs(a[0], this.types.uint64));
       case 'ftruncate':
-        return 'rt.ftruncate()';
+        return rtCall('ftruncate');
       case 'chill':
-        return `rt.chill(${this.valueAs(a[0], this.types.int)})`;
+        return rtCall('chill', this.valueAs(a[0], this.types.int));
       default:
-        return `rt.unsupported(${JSON.stringify(e.name)})`;
+        return rtCall('unsupported', JSON.stringify(e.name));
     }
   }
 
@@ -1067,40 +1084,12 @@ function isChainLink(e: A.Expr): e is A.Binary | A.Logical | A.Comma {
 /** Every node of an expression, without recursion (chains are unbounded); `stop` ends the walk early. */
 function someNode(e: A.Expr, stop: (n: A.Expr) => boolean): boolean {
   const todo: A.Expr[] = [e];
+  const push = (c: A.Expr) => {
+    todo.push(c);
+  };
   for (let n = todo.pop(); n !== undefined; n = todo.pop()) {
     if (stop(n)) return true;
-    switch (n.kind) {
-      case A.N.Index:
-        todo.push(n.base, ...n.args);
-        break;
-      case A.N.Call:
-        todo.push(...n.args);
-        break;
-      case A.N.Member:
-        todo.push(n.base);
-        break;
-      case A.N.Unary:
-      case A.N.Postfix:
-      case A.N.Cast:
-      case A.N.SizeofExpr:
-      case A.N.Stringof:
-      case A.N.Xlate:
-        todo.push(n.operand);
-        break;
-      case A.N.Binary:
-      case A.N.Logical:
-      case A.N.Comma:
-        todo.push(n.left, n.right);
-        break;
-      case A.N.Assign:
-        todo.push(n.target, n.value);
-        break;
-      case A.N.Ternary:
-        todo.push(n.cond, n.then, n.otherwise);
-        break;
-      default:
-        break;
-    }
+    A.forEachChild(n, push);
   }
   return false;
 }

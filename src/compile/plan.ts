@@ -101,16 +101,15 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
         seen.todo.push(e.inlineExpr);
       }
       return;
-    case A.N.SelfVar:
-      return;
     case A.N.Index:
       if (e.mode === 'args') {
+        // args[i]: the index only (args itself is no built-in read of its own)
         const i = e.args[0];
         plan.reads.add(i.kind === A.N.Int ? `arg${i.value}` : 'args');
+        for (const a of e.args) collectReads(a, plan, seen);
+        return;
       }
-      if (e.mode !== 'args') collectReads(e.base, plan, seen);
-      for (const a of e.args) collectReads(a, plan, seen);
-      return;
+      break;
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;
       if (e.name === 'copyin' || e.name === 'copyinstr' || e.name === 'copyinto') plan.userMemory = true;
@@ -119,16 +118,9 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
         const arg = builtinField(e.args[0]);
         if (arg !== null && /^arg\d$/.test(arg)) plan.stringArgs.add(Number(arg.slice(3)));
       }
-      for (const a of e.args) collectReads(a, plan, seen);
-      return;
-    case A.N.Member:
-      collectReads(e.base, plan, seen);
-      return;
-    case A.N.Unary:
-    case A.N.Postfix:
+      break;
     case A.N.SizeofExpr:
-    case A.N.Stringof:
-      if (e.kind !== A.N.SizeofExpr) collectReads(e.operand, plan, seen);
+      // sizeof does not evaluate its operand
       return;
     case A.N.Binary:
     case A.N.Logical:
@@ -139,20 +131,8 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
       collectReads(x, plan, seen);
       return;
     }
-    case A.N.Assign:
-      collectReads(e.target, plan, seen);
-      collectReads(e.value, plan, seen);
-      return;
-    case A.N.Ternary:
-      collectReads(e.cond, plan, seen);
-      collectReads(e.then, plan, seen);
-      collectReads(e.otherwise, plan, seen);
-      return;
-    case A.N.Cast:
-    case A.N.Xlate:
-      collectReads(e.operand, plan, seen);
-      return;
     default:
-      return;
+      break;
   }
+  A.forEachChild(e, (c) => collectReads(c, plan, seen));
 }

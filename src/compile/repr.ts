@@ -107,9 +107,11 @@ export function truthCode(code: string, t: DType): string {
 }
 
 /** Load/store accessor suffix for an integer or pointer type: i8 u8 i16 u16 i32 u32 i64 u64. */
-export function accessor(t: DType): string {
+export type Accessor = `${'i' | 'u'}${8 | 16 | 32 | 64}`;
+
+export function accessor(t: DType): Accessor {
   const r = resolve(t);
   const size = r.kind === Kind.Enum ? 4 : r.kind === Kind.Pointer ? 8 : r.size;
   const signed = (r.signed || r.kind === Kind.Enum) && r.kind !== Kind.Pointer;
-  return `${signed ? 'i' : 'u'}${size * 8}`;
+  return `${signed ? 'i' : 'u'}${(size * 8) as 8 | 16 | 32 | 64}`;
 }

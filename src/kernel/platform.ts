@@ -45,6 +45,8 @@ export interface Platform {
   eprobes: string | null;
   /** null: bpf() works; otherwise why not */
   bpf: string | null;
+  /** the kernel's type information (BTF): modules with BTF of their own, or null if it has none */
+  btfModules: number | null;
 }
 
 export interface PlatformProbe {
@@ -267,7 +269,19 @@ export function detectPlatform(fsRoot = '/', probe: PlatformProbe = {}): Platfor
     uprobeEvents: tracefs !== null && existsSync(t('uprobe_events')),
     eprobes: tracefs === null ? 'no tracefs' : !tracefsReadable ? TRACEFS_CLOSED : eprobeSupport(fsRoot, tracefs, events, osrelease, euid === 0),
     bpf: probe.bpfUnavailable ? probe.bpfUnavailable() : isLive ? liveBpf() : 'unknown: not checked in a copy of another system',
+    btfModules: btfModules(fsRoot),
   };
+}
+
+/** How many modules have BTF besides vmlinux, or null if the kernel has no BTF. */
+function btfModules(fsRoot: string): number | null {
+  const dir = join(fsRoot, 'sys/kernel/btf');
+  if (!existsSync(join(dir, 'vmlinux'))) return null;
+  try {
+    return readdirSync(dir).length - 1;
+  } catch {
+    return 0;
+  }
 }
 
 const PRIVILEGES = 'DTrace requires additional privileges (run it as root)';
@@ -352,6 +366,12 @@ export function formatReport(p: Platform): string {
   s += row('eprobe events', answer(p.eprobes));
   s += row('BPF', answer(p.bpf));
   s += row('copyin()', copyinMethod(p));
+  s += row(
+    'kernel types',
+    p.btfModules === null
+      ? 'no: the kernel has no BTF (/sys/kernel/btf/vmlinux: CONFIG_DEBUG_INFO_BTF is off); D knows only its own types'
+      : `BTF: vmlinux${p.btfModules > 0 ? ` and ${p.btfModules} modules` : ''} (struct, union and enum tags, *_t typedefs and vmlinux\`names, read when a program names one)`,
+  );
   s += 'Providers\n';
   for (const name of PROVIDERS) {
     const why = providerStatus(p, name);

@@ -231,6 +231,18 @@ export class RingReader {
     for (const b of this.bufs) b.fd = (b.instance ?? this.instance).openRaw(b.cpu, constants.O_RDONLY | constants.O_NONBLOCK);
   }
 
+  /** The descriptors of the rings being read (to wait on them while none has data). */
+  descriptors(): number[] {
+    return this.bufs.filter((b) => b.fd >= 0).map((b) => b.fd);
+  }
+
+  /** Whether events read are still held back for the next drain, or other sources are merged in. */
+  holdsEvents(): boolean {
+    if (this.sources.length > 0) return true;
+    for (const b of this.bufs) if (b.next < b.nev) return true;
+    return false;
+  }
+
   close(): void {
     for (const b of this.bufs) {
       if (b.fd >= 0) closeQuietly(b.fd);

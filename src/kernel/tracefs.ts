@@ -102,6 +102,11 @@ export class TraceInstance {
     return inst;
   }
 
+  /** Whether the instance has this file (older kernels lack some). */
+  has(rel: string): boolean {
+    return existsSync(join(this.path, rel));
+  }
+
   write(rel: string, text: string): void {
     writeFileSync(join(this.path, rel), text);
   }

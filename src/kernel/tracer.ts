@@ -2,12 +2,12 @@
 // per-CPU readers, and the dispatch of each event to its handler by event id. Polls the ring
 // buffers every switchrate (default 10 ms) and reports lost events as DTrace does.
 
-import { closeSync, openSync, readSync } from 'node:fs';
 import { DFatalError, errnoMessage } from '../errors.js';
 import { readEventFormat, readPageLayout, type EventFormat } from './event-format.js';
 import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
+import { ReadableWaiter } from './bpf/sys.js';
 import { RingReader, type EventSink } from './ringbuf.js';
 import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
@@ -36,6 +36,12 @@ export function cstring(page: Buffer, off: number, max: number): string {
   while (end < lim && page[end] !== 0) end++;
   return page.toString('latin1', off, end);
 }
+
+/**
+ * How long an idle dtrace sleeps in poll(2) before it looks again anyway (ms): with nothing to
+ * read, it wakes only when a ring gets data (buffer_percent 0), or at this limit.
+ */
+const IDLE_WAIT_MS = 1000;
 
 /** The shortest poll interval (ms), while rings fill fast. */
 const MIN_POLL_MS = 1;
@@ -95,6 +101,8 @@ export class KernelTracer implements EventSink {
   /** called after each batch of events (to flush output) */
   onBatch: (() => void) | null = null;
   private stopped = false;
+  /** sleeps until a ring has data while none has (null: polls on a timer only) */
+  private waiter: ReadableWaiter | null = null;
 
   constructor() {
     this.root = tracefsRoot();
@@ -218,6 +226,7 @@ export class KernelTracer implements EventSink {
     // the process table first, so that it knows the tasks the probes' first events come from
     if (own) own.start();
     inst.start();
+    this.waiter = ReadableWaiter.create();
     this.timer = setTimeout(this.pollNow, this.pollMs);
   }
 
@@ -226,6 +235,8 @@ export class KernelTracer implements EventSink {
     try {
       inst.write('trace_options', 'nooverwrite');
       inst.setBufferSizeKb(bufferKb);
+      // a reader waiting in poll(2) wakes at the first event, not when the ring is half full
+      if (inst.has('buffer_percent')) inst.write('buffer_percent', '0');
       if (this.onlyPid > 0) inst.limitToProcess(this.onlyPid);
     } catch (e) {
       try {
@@ -312,8 +323,30 @@ export class KernelTracer implements EventSink {
     }
     // stop() or teardown() from a handler (exit()) ends polling
     if (this.reader === null || this.stopped) return;
+    const idle = this.pollMs >= this.idlePollMs;
     this.pollMs = nextPollMs(this.pollMs, this.basePollMs, this.idlePollMs, n, (r.fullestPages * r.pageSize) / this.ringBytes);
-    this.timer = setTimeout(this.pollNow, this.pollMs);
+    // idle for a while, and nothing held back: sleep until a ring has data (the rings'
+    // descriptors are never closed during a wait: stop and teardown wake it first)
+    if (idle && n === 0 && this.waiter !== null && !r.holdsEvents()) {
+      this.waiter.wait(r.descriptors(), IDLE_WAIT_MS, this.pollNow);
+    } else {
+      this.timer = setTimeout(this.pollNow, this.pollMs);
+    }
+  }
+
+  /** Ends a wait for data; the rings may be closed once it returned (the instance then removed). */
+  private endWait(): void {
+    const w = this.waiter;
+    if (w === null) return;
+    w.wake();
+    this.waiter = null;
+    // the waiting thread holds the rings open until poll(2) returns, and an instance with open
+    // files cannot be removed: a wake-up takes microseconds
+    if (w.waiting) {
+      const tick = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 200 && !w.returned(); i++) Atomics.wait(tick, 0, 0, 1);
+    }
+    w.close();
   }
 
   /**
@@ -388,6 +421,7 @@ export class KernelTracer implements EventSink {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.endWait();
     if (this.instance) this.instance.stop();
     if (this.own) this.own.stop();
     // the capture programs too: else dtrace's own reads while draining make more to drain
@@ -405,6 +439,7 @@ export class KernelTracer implements EventSink {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.endWait();
     this.user.close();
     if (this.reader) {
       this.reader.close();

@@ -361,6 +361,64 @@ export class Comma extends ExprBase {
   }
 }
 
+/**
+ * Calls `fn` on each direct child expression of `e`, in source order: the one list of which
+ * fields of a node are expressions, for every walker (the code generator's, the planner's). An
+ * identifier's inline expression is not a child (it belongs to the inline's declaration), and
+ * sizeof's operand is one although it is never evaluated: a walker that cares says so. A node
+ * kind added to `Expr` and not here does not compile.
+ */
+export function forEachChild(e: Expr, fn: (child: Expr) => void): void {
+  switch (e.kind) {
+    case N.Int:
+    case N.Str:
+    case N.Ident:
+    case N.Agg:
+    case N.SelfVar:
+    case N.ThisVar:
+    case N.SizeofType:
+    case N.Offsetof:
+      return;
+    case N.Index:
+      fn(e.base);
+      for (const a of e.args) fn(a);
+      return;
+    case N.Call:
+      for (const a of e.args) fn(a);
+      return;
+    case N.Member:
+      fn(e.base);
+      return;
+    case N.Unary:
+    case N.Postfix:
+    case N.Cast:
+    case N.SizeofExpr:
+    case N.Stringof:
+    case N.Xlate:
+      fn(e.operand);
+      return;
+    case N.Binary:
+    case N.Logical:
+    case N.Comma:
+      fn(e.left);
+      fn(e.right);
+      return;
+    case N.Assign:
+      fn(e.target);
+      fn(e.value);
+      return;
+    case N.Ternary:
+      fn(e.cond);
+      fn(e.then);
+      fn(e.otherwise);
+      return;
+    default: {
+      const unknown: never = e;
+      throw new Error(`internal: unknown expression node ${(unknown as Expr).kind}`);
+    }
+  }
+}
+
 // -- statements ------------------------------------------------------------------------------
 
 export type Stmt = ExprStmt | IfStmt;

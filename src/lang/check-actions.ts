@@ -3,12 +3,12 @@
 
 import * as A from './ast.js';
 import { FnInfo } from './builtins.js';
-import type { Checker } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { AGGREGATION_ARG } from './printf-parse.js';
-import { Kind, VOID, isInteger, isPointer, isStringLike, isVoid, resolve, sameType } from './types.js';
+import { VOID, isInteger, isPointer, isStringLike, isVoid, sameType } from './types.js';
 
 /** An action statement: its arguments, and where it may stand in the clause. */
-export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
+export function checkAction(c: CheckContext, call: A.Call, fn: FnInfo): void {
   const name = call.name;
   const args = call.args;
   call.type = VOID;
@@ -184,7 +184,7 @@ export function checkAction(c: Checker, call: A.Call, fn: FnInfo): void {
 }
 
 /** dt_printa_validate: aggregations printed together need matching key signatures. */
-function printaKeys(c: Checker, l: A.AggInfo, r: A.AggInfo, line: number): void {
+function printaKeys(c: CheckContext, l: A.AggInfo, r: A.AggInfo, line: number): void {
   const lk = l.keys ?? [];
   const rk = r.keys ?? [];
   if (lk.length !== rk.length) {

@@ -4,11 +4,11 @@
 
 import * as A from './ast.js';
 import { FnInfo, FnKind } from './builtins.js';
-import type { Checker } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { VOID, isScalar, resolve } from './types.js';
 
 /** @a[keys] = fn(args): the aggregation statement. */
-export function checkAggregation(c: Checker, e: A.Assign): A.Expr {
+export function checkAggregation(c: CheckContext, e: A.Assign): A.Expr {
   const target = e.target;
   const aggNode = target.kind === A.N.Agg ? target : ((target as A.Index).base as A.AggRef);
   const agg = c.aggRef(aggNode, true);
@@ -62,7 +62,7 @@ export function checkAggregation(c: Checker, e: A.Assign): A.Expr {
   return e;
 }
 
-function aggFunction(c: Checker, call: A.Call, fn: FnInfo, agg: A.AggInfo): void {
+function aggFunction(c: CheckContext, call: A.Call, fn: FnInfo, agg: A.AggInfo): void {
   const args = call.args.map((a) => c.expr(a));
   const name = call.name;
   const needsValue = name !== 'count';
@@ -71,7 +71,6 @@ function aggFunction(c: Checker, call: A.Call, fn: FnInfo, agg: A.AggInfo): void
   if (name === 'count') {
     if (argc !== 0) c.err('D_PROTO_LEN', call.line, `count( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, 0 expected`);
   } else if (name === 'quantize' || name === 'lquantize' || name === 'llquantize') {
-    const max = want + 1;
     if (argc < want) {
       c.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, at least ${want} expected`);
     }
@@ -79,7 +78,6 @@ function aggFunction(c: Checker, call: A.Call, fn: FnInfo, agg: A.AggInfo): void
     if (argc > want + extraAllowed) {
       c.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} args passed, at most ${want + extraAllowed} expected`);
     }
-    void max;
   } else if (argc !== want) {
     c.err('D_PROTO_LEN', call.line, `${name}( ) prototype mismatch: ${argc} arg${argc === 1 ? ' ' : 's '}passed, ${want} expected`);
   }
@@ -175,7 +173,7 @@ function aggFunction(c: Checker, call: A.Call, fn: FnInfo, agg: A.AggInfo): void
   call.type = VOID;
 }
 
-function aggIncrement(c: Checker, call: A.Call, incr: A.Expr, n: number): void {
+function aggIncrement(c: CheckContext, call: A.Call, incr: A.Expr, n: number): void {
   if (!isScalar(incr.type!)) {
     c.err('D_PROTO_ARG', incr.line, `${call.name}( ) increment value (argument #${n}) must be of scalar type`);
   }

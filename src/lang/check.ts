@@ -8,8 +8,10 @@ import { dConstants } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
 import { checkAction } from './check-actions.js';
 import { checkAggregation } from './check-aggs.js';
+import type { CheckContext, FormatChecker } from './check-context.js';
 import { AGGREGATION_ARG, STACK_TYPE, SYMADDR_TYPE, USYMADDR_TYPE } from './printf-parse.js';
 import { TypeScope } from './typescope.js';
+import type { ErrTag } from './errtags.js';
 import {
   DType,
   Kind,
@@ -40,12 +42,6 @@ export interface ProbeInfo {
   name: string;
   /** types of args[0..]; empty when the probe has no typed arguments */
   argTypes: DType[];
-}
-
-/** Format-string services (printf, printa, system, freopen); supplied by the runtime's printf module. */
-export interface FormatChecker {
-  /** parse + validate a format against its argument types; returns a plan for code generation */
-  check(fn: string, format: string, args: A.Expr[], line: number, aggregation: A.AggInfo | null): unknown;
 }
 
 export interface CheckEnv {
@@ -97,12 +93,6 @@ const CLS_SPECULATE = 4;
 const CLS_COMMIT = 8;
 const CLS_DISCARD = 16;
 
-const DATA_ACTIONS = new Set([
-  'trace', 'printf', 'printa', 'print', 'tracemem', 'exit', 'stack', 'ustack', 'jstack', 'sym', 'usym',
-  'func', 'ufunc', 'mod', 'umod', 'uaddr', 'system', 'raise', 'freopen', 'ftruncate', 'stop', 'panic',
-  'breakpoint', 'chill', 'setopt', 'clear', 'trunc', 'normalize', 'denormalize',
-]);
-
 /** Actions that record nothing the consumer prints per probe (they act on the consumer's state). */
 const LIBACT_ACTIONS = new Set(['clear', 'trunc', 'normalize', 'denormalize', 'setopt', 'ftruncate', 'chill']);
 
@@ -110,7 +100,7 @@ function opText(op: string): string {
   return op;
 }
 
-export class Checker {
+export class Checker implements CheckContext {
   private clauseFlags = 0;
   private probes: ProbeInfo[] = [];
   private locals: A.VarInfo[] = [];
@@ -133,8 +123,7 @@ export class Checker {
     this.str = env.types.strsizeType;
   }
 
-  /** @internal */
-  err(tag: string, line: number, message: string): never {
+  err(tag: ErrTag, line: number, message: string): never {
     throw new DCompileError(tag, line, message, this.region);
   }
 
@@ -332,7 +321,6 @@ export class Checker {
     return false;
   }
 
-  /** @internal */
   clsFlags(kind: string, line: number): void {
     const f = this.clauseFlags;
     if (kind === 'commit') {
@@ -373,7 +361,6 @@ export class Checker {
     checkAction(this, call, fn);
   }
 
-  /** @internal */
   protoLen(call: A.Call, p: Prototype): void {
     const argc = call.args.length;
     const fixed = p.params.length;
@@ -405,7 +392,6 @@ export class Checker {
   }
 
   /** Checks count and types of a call's arguments against its prototype. */
-  /** @internal */
   protoArgs(call: A.Call, p: Prototype): void {
     this.protoLen(call, p);
     call.args.forEach((a, i) => {
@@ -421,7 +407,6 @@ export class Checker {
     });
   }
 
-  /** @internal */
   protoArg(fn: string, n: number, e: A.Expr, proto: string): never {
     this.err('D_PROTO_ARG', e.line, `${fn}( ) argument #${n} is incompatible with prototype:\n\tprototype: ${proto}\n\t argument: ${e.type!.name}`);
   }
@@ -855,7 +840,6 @@ export class Checker {
   }
 
   /** dt_idcook_assc: a void or dynamic (aggregation) expression cannot be a key. */
-  /** @internal */
   checkKeys(keys: A.Expr[], kind: string): void {
     if (keys.length > MAX_TUPLE) {
       // DTrace reports this without a line: it is found while generating code
@@ -873,13 +857,11 @@ export class Checker {
   }
 
   /** Keys are stored by value: char arrays and char pointers key as strings. */
-  /** @internal */
   keyType(t: DType): DType {
     if (isCharArray(t)) return this.str;
     return t;
   }
 
-  /** @internal */
   keyCompatible(want: DType, k: A.Expr): boolean {
     const t = k.type!;
     if (isInteger(want) && isInteger(t)) return true;
@@ -888,7 +870,6 @@ export class Checker {
     return sameType(want, t);
   }
 
-  /** @internal */
   aggRef(e: A.Expr, create: boolean): A.AggInfo {
     const ref = e as A.AggRef;
     const name = ref.name.slice(1);
@@ -1504,8 +1485,3 @@ function isVoidPtr(t: DType): boolean {
   return b === Kind.Void || b === Kind.Function;
 }
 
-function sameKeys(a: DType[] | null, b: DType[] | null): boolean {
-  if (!a || !b) return a === b;
-  if (a.length !== b.length) return false;
-  return a.every((t, i) => sameType(t, b[i]) || (isInteger(t) && isInteger(b[i])));
-}

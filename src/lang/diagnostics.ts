@@ -2,10 +2,12 @@
 //
 // The first error throws a DCompileError; `compile()` catches it once (libdtrace's longjmp).
 
+import type { ErrTag } from './errtags.js';
+
 export class DCompileError extends Error {
   constructor(
     /** DTrace's error tag, e.g. D_SYNTAX (printed as [D_SYNTAX] under -xerrtags) */
-    readonly tag: string,
+    readonly tag: ErrTag,
     /** 1-based source line, or 0 when the error is not tied to a line */
     readonly line: number,
     message: string,
@@ -27,6 +29,6 @@ export class DCompileError extends Error {
   }
 }
 
-export function fail(tag: string, line: number, message: string): never {
+export function fail(tag: ErrTag, line: number, message: string): never {
   throw new DCompileError(tag, line, message);
 }

@@ -2,6 +2,7 @@
 // clauses and declarations, probe specifiers in the outer scope.                     [dt_lex.l]
 
 import { DCompileError } from './diagnostics.js';
+import type { ErrTag } from './errtags.js';
 import { KEYWORDS, T } from './tokens.js';
 
 export class Token {
@@ -214,7 +215,7 @@ export class Lexer {
     this.len = text.length;
   }
 
-  error(message: string, tag = 'D_SYNTAX', line = this.line): never {
+  error(message: string, tag: ErrTag = 'D_SYNTAX', line = this.line): never {
     throw new DCompileError(tag, line, message);
   }
 

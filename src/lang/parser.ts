@@ -11,6 +11,7 @@ import { foldBinary, foldUnary } from './fold.js';
 import { Lexer, Token } from './lexer.js';
 import { OUTER_DECL_KEYWORDS, T } from './tokens.js';
 import { TypeScope } from './typescope.js';
+import type { ErrTag } from './errtags.js';
 import {
   DType,
   Kind,
@@ -172,7 +173,7 @@ export class Parser {
     return !this.knownIdents.has(t.value) && !isBuiltinName(t.value) && !this.lx.internedBefore(t);
   }
 
-  private error(tag: string, line: number, message: string): never {
+  private error(tag: ErrTag, line: number, message: string): never {
     throw new DCompileError(tag, line, message);
   }
 
@@ -845,7 +846,7 @@ export class Parser {
     this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
-      return this.types.tag(kind, tag);
+      return this.types.tagReference(kind, tag);
     }
     if (++this.depth > MAX_NESTING) this.tooDeep();
     const line = this.advance().line;
@@ -915,7 +916,7 @@ export class Parser {
     this.tagLine = this.tok.line;
     if (!this.at(T.LBrace)) {
       if (tag === '') this.syntax();
-      return this.types.tag(Kind.Enum, tag);
+      return this.types.tagReference(Kind.Enum, tag);
     }
     const line = this.advance().line;
     const t = tag === '' ? this.types.tag(Kind.Enum, `<anon:${line}:${this.lx.pos}>`) : this.types.tag(Kind.Enum, tag);
@@ -1176,7 +1177,7 @@ export class Parser {
   }
 
   private translatorDefinition(items: A.Item[]): void {
-    const line = this.advance().line;
+    this.advance();
     const output = this.typeName();
     this.expect(T.Lt);
     const input = this.typeName();
@@ -1193,7 +1194,6 @@ export class Parser {
     }
     this.advance();
     this.expectLast(T.Semi);
-    void line;
     items.push(new A.TranslatorDecl(this.lx.yyline, output, input, param, members));
   }
 

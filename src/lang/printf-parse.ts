@@ -3,6 +3,7 @@
 // the FormatPlan that runtime/printf.ts fills in per event.                     [dt_printf.c]
 
 import { DCompileError } from './diagnostics.js';
+import type { ErrTag } from './errtags.js';
 import { DType, Kind, VOID, intType, isCharArray, resolve, typedefOf } from './types.js';
 
 /** Conversion flags, as parsed from the format (DT_PFCONV_*). */
@@ -362,7 +363,7 @@ export interface ValidateOptions {
   argOffset?: number;
 }
 
-function argError(tag: string, line: number, msg: string): never {
+function argError(tag: ErrTag, line: number, msg: string): never {
   throw new DCompileError(tag, line, msg);
 }
 

@@ -109,7 +109,24 @@ const TYPEDEFS_64: Array<[string, string]> = [
   ['int', '__kernel_pid_t'],
 ];
 
+/** Types a program may name without declaring them: the kernel's own (BTF), where it has them. */
+export interface ExternalTypes {
+  /** `struct X`, `union X`, `enum X`, or a typedef's name; undefined if there is none */
+  lookup(name: string): DType | undefined;
+}
+
+/**
+ * Whether an unknown identifier is worth asking the kernel's types about: its typedefs end in
+ * `_t` (atomic_t, sector_t, fmode_t...), and the short ones (u8, __be32...) are D's own already.
+ * Asking about every identifier would read the kernel's BTF for every script.
+ */
+function mayBeKernelTypedef(name: string): boolean {
+  return name.endsWith('_t');
+}
+
 export class TypeScope {
+  /** where types the program names but does not declare come from (null: nowhere) */
+  external: ExternalTypes | null = null;
   private readonly names = new Map<string, DType>();
   private readonly tags = new Map<string, DType>();
   /** enum constants: name -> value and enum type */
@@ -126,17 +143,24 @@ export class TypeScope {
 
   /** A type by its full name: "int", "unsigned long", "uint64_t", "struct foo", "string". */
   lookup(name: string): DType | undefined {
+    const scoped = name !== unscoped(name) && !name.startsWith('D`');
     name = unscoped(name);
     const t = this.names.get(name);
     if (t) return t;
     const m = /^(struct|union|enum) (.+)$/.exec(name);
-    if (m) return this.tags.get(name);
+    if (m) {
+      const own = this.tags.get(name);
+      return own?.complete ? own : (this.external?.lookup(name) ?? own);
+    }
+    if (scoped || mayBeKernelTypedef(name)) return this.external?.lookup(name);
     return undefined;
   }
 
   /** Whether an identifier names a type (a typedef or intrinsic), as the lexer's id_or_type asks. */
   isTypeName(name: string): boolean {
-    return this.names.has(unscoped(name));
+    if (this.names.has(unscoped(name))) return true;
+    const scoped = name !== unscoped(name) && !name.startsWith('D`');
+    return (scoped || mayBeKernelTypedef(name)) && this.external?.lookup(unscoped(name)) !== undefined;
   }
 
   get(name: string): DType {
@@ -164,6 +188,21 @@ export class TypeScope {
       this.tags.set(key, t);
     }
     return t;
+  }
+
+  /**
+   * A struct/union/enum named without a body: the program's own, else the kernel's, else a new
+   * incomplete one (a body always declares the program's own: tag()).
+   */
+  tagReference(kind: Kind.Struct | Kind.Union | Kind.Enum, tag: string): DType {
+    const word = kind === Kind.Struct ? 'struct' : kind === Kind.Union ? 'union' : 'enum';
+    const key = `${word} ${unscoped(tag)}`;
+    const own = this.tags.get(key);
+    if (own?.complete) return own;
+    // a forward declaration of the program's (or of D's library) gives way to the kernel's type
+    const kernel = this.external?.lookup(key);
+    if (kernel && kernel.kind === kind) return kernel;
+    return own ?? this.tag(kind, tag);
   }
 
   findTag(word: 'struct' | 'union' | 'enum', tag: string): DType | undefined {

@@ -15,9 +15,7 @@ export class DtraceProvider implements Provider {
     this.error = newProbe('', '', 'ERROR', []);
   }
 
-  enable(probes: ProbeDef[], env: FiringEnv): void {
-    void probes;
-    void env;
+  enable(_probes: ProbeDef[], _env: FiringEnv): void {
   }
 
   disable(): void {}

@@ -14,6 +14,7 @@
 
 import { DType, Kind, resolve } from '../lang/types.js';
 import type { Value } from './values.js';
+import type { AggregationAbi } from './abi.js';
 import {
   formatLLQuantize,
   formatLQuantize,
@@ -306,7 +307,7 @@ export class SortPair {
  * One aggregation (@name). Entries are slots: small integers that index the value arrays.
  * Subclasses hold the values of one aggregating function.
  */
-export abstract class Aggregation {
+export abstract class Aggregation implements AggregationAbi {
   readonly nkeys: number;
   readonly fields: readonly KeyField[];
   /** normalize()'s factor (uint64); 1 when not normalised */

@@ -2,6 +2,7 @@
 // reads as zero, storing zero deletes it, and space is bounded by dynvarsize (drops beyond).
 
 import type { Value } from './values.js';
+import type { DynArrayAbi } from './abi.js';
 
 type Key = number | bigint | string;
 
@@ -45,7 +46,7 @@ export function dynvarSize(keyBytes: number, valueBytes: number): number {
 }
 
 /** An associative array keyed by tuples of N values: N levels of nested Maps. */
-export class DynArray {
+export class DynArray implements DynArrayAbi {
   private readonly root = new Map<Key, unknown>();
 
   constructor(

@@ -3,6 +3,7 @@
 
 import { DFault, FLT_BADADDR, FLT_BADSIZE, FLT_NOSCRATCH } from './subr.js';
 import { bytesToStr } from './values.js';
+import type { MemoryAbi } from './abi.js';
 
 /**
  * alloca() pointers are offsets into the clause's scratch space, as Oracle DTrace shows them
@@ -34,7 +35,7 @@ export function viewAddress(kind: ViewKind, id: number): bigint {
   return VIEW_BASE + (BigInt(kind) << 40n) + (BigInt(id) << 16n);
 }
 
-export class Memory {
+export class Memory implements MemoryAbi {
   /** builds a view's bytes (set by the runtime) */
   viewSource: ((kind: ViewKind, id: number) => Uint8Array | null) | null = null;
   /** the views built in this clause, by kind and subject */

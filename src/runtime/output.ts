@@ -4,7 +4,7 @@
 // prints or a traced process controls can run a command or redirect output.
 
 import { execSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, writeSync } from 'node:fs';
 import { openOutputFile } from './output-file.js';
 
 const FLUSH_AT = 64 * 1024;

@@ -22,6 +22,7 @@ import {
   SortPair,
 } from './aggregate.js';
 import { type SortNum, sortNumCmp } from './histogram.js';
+import { formatBytesDatum } from './trace-format.js';
 import type { Value } from './values.js';
 
 export interface AggPrintOptions extends AggSortOptions {
@@ -32,72 +33,6 @@ export interface AggPrintOptions extends AggSortOptions {
 export const DEFAULT_PRINT_OPTIONS: Readonly<AggPrintOptions> = { ...DEFAULT_SORT_OPTIONS, rawbytes: false };
 
 // -- keys --------------------------------------------------------------------------------------
-
-const HEX = '0123456789abcdef';
-
-/** dt_print_rawbytes: the hex-and-ASCII dump of a byte record. */
-export function formatRawBytes(n: number, byteAt: (i: number) => number): string {
-  if (n === 0) return '';
-  let out = '\n           ';
-  for (let i = 0; i < 16; i++) out += '  ' + HEX[i];
-  out += '  0123456789abcdef\n';
-  for (let i = 0; i < n; i += 16) {
-    out += '     ' + i.toString(16).padStart(5) + ':';
-    let j = i;
-    for (; j < i + 16 && j < n; j++) {
-      const b = byteAt(j);
-      out += ' ' + HEX[b >> 4] + HEX[b & 15];
-    }
-    while (j++ % 16) out += '   ';
-    out += '  ';
-    for (j = i; j < i + 16 && j < n; j++) {
-      const b = byteAt(j);
-      out += b < 0x20 || b > 0x7e ? '.' : String.fromCharCode(b);
-    }
-    out += '\n';
-  }
-  return out;
-}
-
-/** isprint() || isspace() || '\b' || '\a' in the C locale */
-function printable(c: number): boolean {
-  return (c >= 0x20 && c <= 0x7e) || (c >= 0x07 && c <= 0x0d);
-}
-
-/**
- * dt_print_bytes(width 50, not quiet): a record that reads as a string (printable characters,
- * then only NULs) prints as "  %-50s"; anything else as a hex dump.
- */
-function formatByteRecord(v: string | Uint8Array, n: number, rawbytes: boolean): string {
-  const at =
-    typeof v === 'string'
-      ? (i: number): number => (i < v.length ? v.charCodeAt(i) & 0xff : 0)
-      : (i: number): number => (i < v.length ? v[i]! : 0);
-  if (n === 0) return '';
-  if (!rawbytes) {
-    // past the value's own bytes the record holds NULs: no need to look at them (strsize may be huge)
-    const end = Math.min(n, v.length);
-    let i = 0;
-    for (; i < n; i++) {
-      const c = at(i);
-      if (printable(c)) continue;
-      if (c === 0 && i > 0) {
-        let j = i + 1;
-        while (j < end && at(j) === 0) j++;
-        if (j < end) break;
-        return '  ' + text(v, i).padEnd(50);
-      }
-      break;
-    }
-    if (i === n) return '  ' + text(v, n).padEnd(50);
-  }
-  return formatRawBytes(n, at);
-}
-
-function text(v: string | Uint8Array, len: number): string {
-  if (typeof v === 'string') return v.length > len ? v.slice(0, len) : v;
-  return bytesToLatin1(v.subarray(0, len));
-}
 
 function formatIntRecord(size: number, u: number | bigint): string {
   switch (size) {
@@ -117,7 +52,7 @@ export function formatKeyValue(f: KeyField, v: Value, rawbytes = false): string 
   if (f.kind === KeyKind.Opaque) return f.opaque!.format(v);
   const size = f.size;
   if (size === 1 || size === 2 || size === 4 || size === 8) return formatIntRecord(size, keyUint(size, v));
-  if (typeof v === 'string' || typeof v === 'object') return formatByteRecord(v, size, rawbytes);
+  if (typeof v === 'string' || typeof v === 'object') return formatBytesDatum(v, 50, false, rawbytes, size);
   return formatIntRecord(8, keyUint(8, v));
 }
 

@@ -2,6 +2,7 @@
 // variables, aggregations, speculations, output records, faults.        [dt_consume.c, dt_handle.c]
 
 import { machine } from 'node:os';
+import type { ClauseAbi } from './abi.js';
 import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
 import { readCpu, readProc } from '../kernel/procfs.js';
 import { AggFn, AggSpace, Aggregation, KeyType, OpaqueKeyType, aggDataBytes, aggTupleBytes, createAggregation } from './aggregate.js';
@@ -85,7 +86,7 @@ export class ExitRequest {
   status = 0;
 }
 
-export class Runtime {
+export class Runtime implements ClauseAbi {
   /** global scalars by id */
   readonly G: Array<Value | null> = [];
   /** global associative arrays by id */
@@ -248,8 +249,7 @@ export class Runtime {
   }
 
   /** walltimestamp reads the clock each time (it advances within a firing, unlike timestamp) */
-  walltimestamp(ctx: ProbeContext): bigint {
-    void ctx;
+  walltimestamp(_ctx: ProbeContext): bigint {
     return this.bootWallNs + process.hrtime.bigint();
   }
 
@@ -267,8 +267,7 @@ export class Runtime {
     }
   }
 
-  endRecord(ctx: ProbeContext): void {
-    void ctx;
+  endRecord(_ctx: ProbeContext): void {
     if (!this.recording) return;
     this.recording = false;
     let text = this.rec;
@@ -379,27 +378,7 @@ export class Runtime {
     return BigInt.asIntN(64, (a < 0n) !== (b < 0n) ? -r : r);
   }
 
-  div32(a: number, b: number, signed: boolean): number {
-    if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
-    return signed ? (a / b) | 0 : (a / b) >>> 0;
-  }
-
-  mod32(a: number, b: number, signed: boolean): number {
-    if (b === 0) throw new S.DFault(S.FLT_DIVZERO, 0n);
-    return signed ? a % b | 0 : (a % b) >>> 0;
-  }
-
-  div64(a: bigint, b: bigint, signed: boolean): bigint {
-    if (b === 0n) throw new S.DFault(S.FLT_DIVZERO, 0n);
-    return signed ? BigInt.asIntN(64, a / b) : a / b;
-  }
-
-  mod64(a: bigint, b: bigint, signed: boolean): bigint {
-    if (b === 0n) throw new S.DFault(S.FLT_DIVZERO, 0n);
-    return signed ? BigInt.asIntN(64, a % b) : a % b;
-  }
-
-  unsupported(name: string): never {
+  unsupported(_name: string): never {
     throw new S.DFault(S.FLT_ILLOP, 0n);
   }
 
@@ -423,13 +402,9 @@ export class Runtime {
     if (v === undefined) {
       v = new Uint8Array(size);
       this.tls.set(ctx.tid, id, v);
-      // an all-zero value is not stored: keep the buffer until it is written
-      if (this.tls.get(ctx.tid, id) === undefined) this.pendingTls = { tid: ctx.tid, id, v };
     }
     return v;
   }
-
-  private pendingTls: { tid: number; id: number; v: Uint8Array } | null = null;
 
   localStr(ctx: ProbeContext, id: number): string | null {
     const v = ctx.L[id];
@@ -444,9 +419,7 @@ export class Runtime {
     return i >= 0 && i < ctx.argStrs.length ? ctx.argStrs[i] : '';
   }
 
-  uregs(ctx: ProbeContext, i: number): bigint {
-    void ctx;
-    void i;
+  uregs(_ctx: ProbeContext, _i: number): bigint {
     return 0n;
   }
 
@@ -571,12 +544,10 @@ export class Runtime {
   strchr(s: string | null, c: number): string | null { return S.strchr(s, c, this.strsize); }
   strrchr(s: string | null, c: number): string | null { return S.strrchr(s, c, this.strsize); }
   strstr(s: string | null, t: string | null): string | null { return S.strstr(s, t, this.strsize); }
-  strtok(ctx: ProbeContext, s: string | null, d: string | null): string | null {
-    void ctx;
+  strtok(_ctx: ProbeContext, s: string | null, d: string | null): string | null {
     return S.strtok(this.strtokState, s, d, this.strsize);
   }
-  strtokNext(ctx: ProbeContext, d: string | null): string | null {
-    void ctx;
+  strtokNext(_ctx: ProbeContext, d: string | null): string | null {
     return S.strtokNext(this.strtokState, d, this.strsize);
   }
   basename(s: string | null): string { return S.basename(s, this.strsize); }
@@ -876,8 +847,7 @@ export class Runtime {
     return out;
   }
 
-  exit(ctx: ProbeContext, status: number): void {
-    void ctx;
+  exit(_ctx: ProbeContext, status: number): void {
     // the last exit() wins (exit(1) in BEGIN, then exit(0) in END, exits 0)
     this.exitReq.requested = true;
     this.exitReq.status = status;
@@ -927,14 +897,12 @@ export class Runtime {
     }
   }
 
-  system(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
-    void ctx;
+  system(_ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
     // the command runs when its record reaches the output, after what was printed before it
     this.putAction(new OutputAction(OutputActionKind.System, formatSprintf(plan, args as Value[], this.strsize)));
   }
 
-  freopen(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
-    void ctx;
+  freopen(_ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
     const path = plan.restore ? '' : formatSprintf(plan, args as Value[], this.strsize);
     this.putAction(new OutputAction(OutputActionKind.Freopen, path));
   }
@@ -967,9 +935,7 @@ export class Runtime {
     return ctx.kstackLen > 1 ? kernelAddress(ctx.kstack[1]) : 0n;
   }
 
-  symbol(ctx: ProbeContext, kind: string, addr: bigint): void {
-    void ctx;
-    void kind;
+  symbol(_ctx: ProbeContext, _kind: string, addr: bigint): void {
     this.put(`  0x${addr.toString(16)}`);
   }
 
@@ -982,8 +948,7 @@ export class Runtime {
 
   // -- speculations --------------------------------------------------------------------------------
 
-  speculation(ctx: ProbeContext): number {
-    void ctx;
+  speculation(_ctx: ProbeContext): number {
     const specs = this.specs;
     let i = 1;
     for (; i < specs.length; i++) {
@@ -1007,14 +972,12 @@ export class Runtime {
 
   /** speculate(): the rest of the clause records into speculation `id`; an ID that names no
    * active speculation ends the clause quietly (nothing after it runs). */
-  speculate(ctx: ProbeContext, id: number): void {
-    void ctx;
+  speculate(_ctx: ProbeContext, id: number): void {
     if (id <= 0 || id >= this.specs.length || !this.specs[id].active) throw CLAUSE_ABORT;
     this.specId = id;
   }
 
-  commit(ctx: ProbeContext, id: number): void {
-    void ctx;
+  commit(_ctx: ProbeContext, id: number): void {
     if (id < 0 || id > this.nspec) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
@@ -1022,8 +985,7 @@ export class Runtime {
     this.drain(s);
   }
 
-  discard(ctx: ProbeContext, id: number): void {
-    void ctx;
+  discard(_ctx: ProbeContext, id: number): void {
     if (id < 0 || id > this.nspec) throw new S.DFault(S.FLT_ILLOP, 0n);
     const s = this.specs[id];
     if (id <= 0 || s === undefined || !s.active) return;
@@ -1045,7 +1007,6 @@ export class Runtime {
       for (let i = 0; i < d.length; i++) d[i].draining = false;
       d.length = 0;
     }
-    this.pendingTls = null;
   }
 }
 

@@ -76,22 +76,36 @@ const HEADER = '\n' + ' '.repeat(11) + '  0  1  2  3  4  5  6  7  8  9  a  b  c 
 const HEX = '0123456789abcdef';
 
 /**
- * dt_print_rawbytes: the first n bytes as rows of 16 in hex and as characters, under a header
- * line; nothing at all for n = 0. Also tracemem()'s output.
+ * A record's bytes: those of a byte image, or of a string (a D string is Latin-1, one byte a
+ * character); the record may be longer than its value (a string in a strsize record), and
+ * the bytes past the value are NULs.
  */
-export function formatRawBytes(bytes: Uint8Array, n = bytes.length): string {
-  if (n > bytes.length) n = bytes.length;
+export type ByteRecord = Uint8Array | string;
+
+function byteAt(v: ByteRecord, i: number): number {
+  if (i >= v.length) return 0;
+  return typeof v === 'string' ? v.charCodeAt(i) & 0xff : v[i];
+}
+
+/**
+ * dt_print_rawbytes: the first n bytes of a record as rows of 16 in hex and as characters,
+ * under a header line; nothing at all for n = 0. Also tracemem()'s output.
+ */
+export function formatRawBytes(v: ByteRecord, n = v.length): string {
   if (n <= 0) return '';
   let s = HEADER;
   for (let i = 0; i < n; i += 16) {
     const off = i.toString(16);
     s += ' '.repeat(5) + (off.length < 5 ? ' '.repeat(5 - off.length) : '') + off + ':';
     let j = i;
-    for (; j < i + 16 && j < n; j++) s += ' ' + HEX[bytes[j] >> 4] + HEX[bytes[j] & 15];
+    for (; j < i + 16 && j < n; j++) {
+      const b = byteAt(v, j);
+      s += ' ' + HEX[b >> 4] + HEX[b & 15];
+    }
     for (; j % 16 !== 0; j++) s += '   ';
     s += '  ';
     for (j = i; j < i + 16 && j < n; j++) {
-      const c = bytes[j];
+      const c = byteAt(v, j);
       s += c < 0x20 || c > 0x7e ? '.' : String.fromCharCode(c);
     }
     s += '\n';
@@ -99,9 +113,9 @@ export function formatRawBytes(bytes: Uint8Array, n = bytes.length): string {
   return s;
 }
 
-/** tracemem(addr, size[, dsize]): the dump of the recorded bytes (bytes.length = size). */
+/** tracemem(addr, size[, dsize]): the dump of the first n recorded bytes (at most bytes.length). */
 export function formatTracemem(bytes: Uint8Array, n = bytes.length): string {
-  return formatRawBytes(bytes, n);
+  return formatRawBytes(bytes, Math.min(n, bytes.length));
 }
 
 /**
@@ -200,37 +214,41 @@ function toBig(v: Value): bigint {
 // -- printa() without a format -------------------------------------------------------------------
 
 /**
- * dt_print_bytes: a byte record as a string if it is printable text (optionally NUL-terminated,
- * then NULs to the end), as "  %-*s"; otherwise a hex dump. `quiet` prints a terminated
- * string bare.
+ * dt_print_bytes: a byte record of n bytes as a string if it is printable text (optionally
+ * NUL-terminated, then NULs to the end), as "  %-*s"; otherwise a hex dump. `quiet` prints a
+ * terminated string bare. Used by trace() of a char array and by printa() for byte-valued keys.
  */
-export function formatBytesDatum(bytes: Uint8Array, width = 50, quiet = false, rawbytes = false): string {
-  const n = bytes.length;
+export function formatBytesDatum(v: ByteRecord, width = 50, quiet = false, rawbytes = false, n = v.length): string {
   if (n === 0) return '';
-  if (rawbytes) return formatRawBytes(bytes);
+  if (rawbytes) return formatRawBytes(v, n);
+  // past the value's own bytes the record holds NULs: no need to look at them (strsize may be huge)
+  const end = Math.min(n, v.length);
   let i = 0;
   for (; i < n; i++) {
-    const c = bytes[i];
-    if ((c >= 0x20 && c <= 0x7e) || (c >= 0x09 && c <= 0x0d) || c === 0x08 || c === 0x07) continue;
+    const c = byteAt(v, i);
+    // isprint() || isspace() || '\b' || '\a' in the C locale
+    if ((c >= 0x20 && c <= 0x7e) || (c >= 0x07 && c <= 0x0d)) continue;
     if (c === 0 && i > 0) {
       let j = i + 1;
-      while (j < n && bytes[j] === 0) j++;
-      if (j !== n) break;
-      const s = latin1(bytes, i);
+      while (j < end && byteAt(v, j) === 0) j++;
+      if (j < end) break;
+      const s = text(v, i);
       return quiet ? s : '  ' + (s.length < width ? s + ' '.repeat(width - s.length) : s);
     }
     break;
   }
   if (i === n) {
-    const s = latin1(bytes, n);
+    const s = text(v, n);
     return '  ' + (s.length < width ? s + ' '.repeat(width - s.length) : s);
   }
-  return formatRawBytes(bytes);
+  return formatRawBytes(v, n);
 }
 
-function latin1(b: Uint8Array, n: number): string {
+/** The first len characters of a record's text. */
+function text(v: ByteRecord, len: number): string {
+  if (typeof v === 'string') return v.length > len ? v.slice(0, len) : v;
   let s = '';
-  for (let i = 0; i < n; i++) s += String.fromCharCode(b[i]);
+  for (let i = 0; i < len; i++) s += String.fromCharCode(v[i]);
   return s;
 }
 

@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { CompiledClause } from '../compile/compile.js';
+import type { DropTag } from '../lang/errtags.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
@@ -430,8 +431,8 @@ export class Session implements FiringEnv {
     this.reportKernelDrops();
     const rt = this.rt;
     const r = this.reported;
-    const tag = (t: string) => (rt.opts.flag('droptags') ? `[${t}] ` : '');
-    const report = (now: number, was: number, kind: string, what: string, extra = '') => {
+    const tag = (t: DropTag) => (rt.opts.flag('droptags') ? `[${t}] ` : '');
+    const report = (now: number, was: number, kind: DropTag, what: string, extra = '') => {
       if (now > was) this.warn(`${tag(kind)}${now - was} ${what}${now - was > 1 ? 's' : ''}${extra}`);
     };
     report(rt.dyn.drops, r.dyn, 'DTRACEDROP_DYNAMIC', 'dynamic variable drop');

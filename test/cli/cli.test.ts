@@ -70,3 +70,18 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     assert.match(out, /^\.+\nEND\n\n {16}\d+\n$/);
   });
 }
+
+test('-S shows each clause as it compiled, on standard error, and the program still runs', () => {
+  const r = run(['-S', '-q', '-n', 'BEGIN /1/ { x = 41; printf("%d\\n", x + 1); } BEGIN, END { exit(0); }']);
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout.toString(), '42\n\n');
+  const err = r.stderr.toString();
+  const blocks = err.split('\nDisassembly of clause ').slice(1);
+  assert.equal(blocks.length, 2, err);
+  assert.match(blocks[0], /^BEGIN, <dt_clause_0>:\nruns in the consumer, as JavaScript, on each event of its 1 probe\n/);
+  assert.match(blocks[1], /^BEGIN, END, <dt_clause_1>:\nruns in the consumer, as JavaScript, on each event of its 2 probes\n/);
+  // numbered lines of code: the predicate, the store of 41, the exit
+  assert.match(blocks[0], /\n1 {2}.*\n2 {2}/);
+  assert.match(blocks[0], /41/);
+  assert.match(blocks[1], /exit/);
+});

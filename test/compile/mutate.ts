@@ -292,7 +292,7 @@ export async function compileProgram(p: Program): Promise<Outcome> {
     const c = new Compiler(opts, registry, macros);
     registry.add(new ProfileProvider(c.types.get('uint64_t')));
     const prog = c.compile({ text, fromFile: true, name: p.name, level: 3 });
-    const never = new Proxy({}, stop);
+    const never = new Proxy({}, stop) as never;
     c.link(prog.clauses, { rt: never, G: never, D: never, AG: never });
     for (const cl of prog.clauses) {
       try {

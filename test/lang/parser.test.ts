@@ -151,3 +151,20 @@ test('syntax errors name the token they happened near', () => {
   ];
   for (const [text, want] of cases) assert.deepEqual(parseError(text), want, text);
 });
+
+test('forEachChild visits the child expressions of every node kind, in source order', () => {
+  const names = (text: string) => {
+    const c = parse(`BEGIN { ${text}; }`).items[0] as A.Clause;
+    const e = (c.body![0] as A.ExprStmt).expr;
+    const out: string[] = [];
+    const walk = (x: A.Expr) => {
+      if (x.kind === A.N.Ident) out.push(x.name);
+      A.forEachChild(x, walk);
+    };
+    walk(e);
+    return out.join(' ');
+  };
+  assert.equal(names('a ? b[c, d] : f(g)->h + -i'), 'a b c d g i');
+  assert.equal(names('x = (y, sizeof (z))'), 'x y z');
+  assert.equal(names('@n[k] = count()'), 'k');
+});

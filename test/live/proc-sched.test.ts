@@ -77,8 +77,11 @@ test('-c with a command that does not exist', { skip }, () => {
 });
 
 test('-p attaches to a running process and exits when it does', { skip }, async () => {
-  const victim = spawn('/bin/sh', ['-c', 'sleep 0.5; cd /; cd /'], { stdio: 'ignore' });
+  // the victim changes directory once dtrace traces it (a fixed delay loses the race on a busy machine)
+  const victim = spawn('/bin/sh', ['-c', 'read -r _; cd /; cd /'], { stdio: ['pipe', 'ignore', 'ignore'] });
   const d = new Tracing(['-q', '-n', 'syscall::chdir:entry /pid == $target/ { @ = count(); } END { printa("chdirs %@d\\n", @); }', '-p', String(victim.pid)]);
+  await d.ready();
+  victim.stdin!.end('\n');
   const r = await d.finished();
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^chdirs 2$/m);

@@ -16,9 +16,9 @@ import {
   formatKeys,
   formatKeyValue,
   formatPrinta,
-  formatRawBytes,
   joinAggregations,
 } from '../../src/runtime/printa.js';
+import { formatRawBytes } from '../../src/runtime/trace-format.js';
 import type { Value } from '../../src/runtime/values.js';
 
 const CHAR = intType('char', 1, true);
@@ -101,10 +101,10 @@ test('byte records that are not strings print as a hex dump', () => {
     formatKeyValue(keyFieldOf(stringType(4)), 'foo', true),
     DUMP_HEADER + '         0: 66 6f 6f 00 00' + ' '.repeat(33) + '  foo..\n',
   );
-  assert.equal(formatRawBytes(0, () => 0), '');
+  assert.equal(formatRawBytes('', 0), '');
   const bytes = [...'ABCDEFGHIJKLMNOPQRST'].map((c) => c.charCodeAt(0));
   assert.equal(
-    formatRawBytes(20, (i) => bytes[i]!),
+    formatRawBytes(Uint8Array.from(bytes)),
     DUMP_HEADER +
       '         0: 41 42 43 44 45 46 47 48 49 4a 4b 4c 4d 4e 4f 50  ABCDEFGHIJKLMNOP\n' +
       '        10: 51 52 53 54' + ' '.repeat(36) + '  QRST\n',

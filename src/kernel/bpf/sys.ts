@@ -19,6 +19,9 @@ interface Libc {
   munmap: (...args: unknown[]) => unknown;
   close: (fd: number) => number;
   read: (fd: number, buf: Uint8Array, count: number) => number;
+  write: (fd: number, buf: Uint8Array, count: number) => number;
+  eventfd: (initval: number, flags: number) => number;
+  poll: { async(fds: Buffer, nfds: number, timeout: number, done: (err: unknown, n: number) => void): void };
   strerror: (errno: number) => string;
 }
 
@@ -44,6 +47,9 @@ function load(): Libc {
       munmap: lib.func('int munmap(void *addr, size_t length)'),
       close: lib.func('int close(int fd)') as (fd: number) => number,
       read: lib.func('long read(int fd, void *buf, size_t count)') as (fd: number, buf: Uint8Array, count: number) => number,
+      write: lib.func('long write(int fd, void *buf, size_t count)') as (fd: number, buf: Uint8Array, count: number) => number,
+      eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as (initval: number, flags: number) => number,
+      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as unknown as Libc['poll'],
       strerror: lib.func('const char *strerror(int errnum)') as (errno: number) => string,
     };
     return libc;
@@ -144,6 +150,70 @@ export function nonBlockingReader(): ((fd: number, buf: Uint8Array, count: numbe
     if (errno === EAGAIN || errno === EINTR) return -1;
     throw new SysError('read', errno);
   };
+}
+
+const POLLIN = 1;
+const EFD_CLOEXEC = 0o2000000;
+
+/**
+ * Waits, off the main thread, until one of some descriptors is readable: poll(2) runs on a
+ * worker thread of koffi's, so a dtrace with nothing to read does not wake at all. wake()
+ * ends a wait at once (an eventfd in the set), as stop and teardown need before closing.
+ */
+export class ReadableWaiter {
+  private readonly l: Libc;
+  private readonly wakeFd: number;
+  private readonly one = Buffer.alloc(8);
+  /** the current wait's pollfd array: the kernel writes revents into it when poll(2) returns */
+  private set: Buffer | null = null;
+  waiting = false;
+
+  private constructor(l: Libc) {
+    this.l = l;
+    this.wakeFd = check('eventfd', l.eventfd(0, EFD_CLOEXEC));
+    this.one.writeBigUInt64LE(1n);
+  }
+
+  /** A waiter, or null where koffi cannot be loaded (then dtrace polls on a timer only). */
+  static create(): ReadableWaiter | null {
+    try {
+      return new ReadableWaiter(load());
+    } catch {
+      return null;
+    }
+  }
+
+  /** Calls `done` once a descriptor is readable, `timeoutMs` passed, or wake() was called. */
+  wait(fds: readonly number[], timeoutMs: number, done: () => void): void {
+    const set = Buffer.alloc(8 * (fds.length + 1));
+    [this.wakeFd, ...fds].forEach((fd, i) => {
+      set.writeInt32LE(fd, 8 * i);
+      set.writeInt16LE(POLLIN, 8 * i + 4);
+    });
+    this.waiting = true;
+    this.set = set;
+    this.l.poll.async(set, fds.length + 1, timeoutMs, () => {
+      this.waiting = false;
+      this.set = null;
+      // a wake-up is consumed, so the next wait blocks again
+      if (set.readInt16LE(6) !== 0) this.l.read(this.wakeFd, Buffer.alloc(8), 8);
+      done();
+    });
+  }
+
+  /** Whether the current wait's poll(2) has returned after wake(), seen from the main thread. */
+  returned(): boolean {
+    return this.set === null || this.set.readInt16LE(6) !== 0;
+  }
+
+  /** Ends the current wait, if any, without delay. */
+  wake(): void {
+    if (this.waiting) this.l.write(this.wakeFd, this.one, 8);
+  }
+
+  close(): void {
+    this.l.close(this.wakeFd);
+  }
 }
 
 /** The address of a buffer's memory, for pointers inside bpf_attr. */
