@@ -312,6 +312,8 @@ export abstract class Aggregation implements AggregationAbi {
   readonly fields: readonly KeyField[];
   /** normalize()'s factor (uint64); 1 when not normalised */
   normal = 1n;
+  /** the aggzoom option: histogram bars scaled to the tallest, not the total */
+  zoom = false;
   /**
    * Set once printa() (with or without a format) has printed a row of this aggregation: dtrace
    * then leaves it out of the output at exit.
@@ -1262,7 +1264,7 @@ export class QuantizeAggregation extends HistogramAgg {
   }
 
   protected format(d: Int64Vector, normal: bigint): string {
-    return formatQuantize(d, normal);
+    return formatQuantize(d, normal, this.zoom);
   }
 
   sortKey(slot: number, out: SortPair): void {
@@ -1291,7 +1293,7 @@ export class LQuantizeAggregation extends HistogramAgg {
   }
 
   protected format(d: Int64Vector, normal: bigint): string {
-    return formatLQuantize(d, normal, this.params);
+    return formatLQuantize(d, normal, this.params, this.zoom);
   }
 
   sortKey(slot: number, out: SortPair): void {
@@ -1322,7 +1324,7 @@ export class LLQuantizeAggregation extends HistogramAgg {
   }
 
   protected format(d: Int64Vector, normal: bigint): string {
-    return formatLLQuantize(d, normal, this.params);
+    return formatLLQuantize(d, normal, this.params, this.zoom);
   }
 
   sortKey(slot: number, out: SortPair): void {

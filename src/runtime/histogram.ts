@@ -352,6 +352,8 @@ const HEADER =
   '\n';
 
 const ATS = '@'.repeat(40);
+/** aggzoom: the tallest bar's share of the full length (DTRACE_AGGZOOM_MAX) */
+export const AGGZOOM_MAX = 0.95;
 const SPACES = ' '.repeat(40);
 
 /** What every bar of one histogram shares: the sum of |counts| and which signs occur. */
@@ -362,8 +364,20 @@ class BarScale {
   total = 0;
   ld: LongDouble | null = null;
 
-  constructor(d: Int64Vector, first: number, last: number) {
+  constructor(d: Int64Vector, first: number, last: number, zoom = false) {
     const num = d.num;
+    if (zoom) {
+      // aggzoom: the tallest bar is 95% of the full length (dt_quantize_total)
+      for (let i = first; i <= last; i++) {
+        const v = num[i]!;
+        if (v > 0) this.positives = true;
+        else if (v < 0) this.negatives = true;
+        const z = (v < 0 ? -v : v) * (1 / AGGZOOM_MAX);
+        if (this.total < z) this.total = z;
+      }
+      this.zoomed = true;
+      return;
+    }
     let t = 0;
     let exact = d.big === null;
     for (let i = first; i <= last; i++) {
@@ -387,8 +401,17 @@ class BarScale {
     this.ld = ld;
   }
 
+  /** the total is the zoomed tallest bar's (a double, not a sum) */
+  private zoomed = false;
+
   /** (uint_t)(fabsl(val) * len / total + 0.5) */
   depth(d: Int64Vector, i: number, len: number): number {
+    if (this.zoomed) {
+      const t = this.total;
+      if (t === 0) return 0;
+      const v = d.num[i]!;
+      return Math.floor(((v < 0 ? -v : v) * len) / t + 0.5);
+    }
     if (this.ld === null) {
       const t = this.total;
       if (t === 0) return 0;
@@ -436,7 +459,7 @@ function lastNonZero(num: Float64Array, from: number, to: number): number {
  * quantize() output, as dtrace prints it (starting with a newline, the header, then one row per
  * bucket from the one before the first non-zero bucket to the one after the last).
  */
-export function formatQuantize(d: Int64Vector, normal: bigint): string {
+export function formatQuantize(d: Int64Vector, normal: bigint, zoom = false): string {
   const num = d.num;
   const n = QUANTIZE_NBUCKETS;
   let first = firstNonZero(num, 0, n - 1);
@@ -450,14 +473,14 @@ export function formatQuantize(d: Int64Vector, normal: bigint): string {
     last = lastNonZero(num, 0, n - 1);
     if (last < n - 1) last++;
   }
-  const s = new BarScale(d, first, last);
+  const s = new BarScale(d, first, last, zoom);
   let out = HEADER;
   for (let i = first; i <= last; i++) out += QUANTIZE_LABELS[i]! + quantline(d, i, normal, s);
   return out;
 }
 
 /** lquantize() output, as dtrace prints it ("< base" and ">= top" for the outer buckets). */
-export function formatLQuantize(d: Int64Vector, normal: bigint, p: LQuantizeParams): string {
+export function formatLQuantize(d: Int64Vector, normal: bigint, p: LQuantizeParams, zoom = false): string {
   const num = d.num;
   const levels = p.levels;
   let first = firstNonZero(num, 0, levels + 1);
@@ -470,7 +493,7 @@ export function formatLQuantize(d: Int64Vector, normal: bigint, p: LQuantizePara
     last = lastNonZero(num, 0, levels + 1);
     if (last < levels + 1) last++;
   }
-  const s = new BarScale(d, first, last);
+  const s = new BarScale(d, first, last, zoom);
   let out = HEADER;
   for (let i = first; i <= last; i++) {
     let label: string;
@@ -485,7 +508,7 @@ export function formatLQuantize(d: Int64Vector, normal: bigint, p: LQuantizePara
 const UINT64_MASK = TWO64 - 1n;
 
 /** llquantize() output, as dtrace prints it (bucket labels computed as dt_print_llquantize does). */
-export function formatLLQuantize(d: Int64Vector, normal: bigint, p: LLQuantizeParams): string {
+export function formatLLQuantize(d: Int64Vector, normal: bigint, p: LLQuantizeParams, zoom = false): string {
   const num = d.num;
   const { factor, lmag, hmag, steps, stepsFactor: sf, bin0, nbuckets: nbins } = p;
   let first = firstNonZero(num, 0, nbins - 1);
@@ -497,7 +520,7 @@ export function formatLLQuantize(d: Int64Vector, normal: bigint, p: LLQuantizePa
     last = nbins - 1;
     while (num[last] === 0) last--;
   }
-  const s = new BarScale(d, first, last);
+  const s = new BarScale(d, first, last, zoom);
   if (first > 0) first--;
   if (last < nbins - 1) last++;
 

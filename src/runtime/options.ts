@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'bufresize' | 'regs' | 'stdc' | 'version';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version';
 
 interface OptionDef {
   parse: Parser;
@@ -85,6 +85,12 @@ const DEFS: Record<string, OptionDef> = {
   noresolve: { parse: 'runtime', when: 'runtime', def: UNSET },
   // dynamic (setopt() may change them while tracing)
   aggrate: { parse: 'rate', when: 'dynamic', def: 0n },
+  // illumos's display options: count()/sum() as histograms, quantizations one line per key,
+  // bars scaled to the tallest; the characters they draw with (ascii, utf8; unset: by $TERM)
+  agghist: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  aggpack: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  aggzoom: { parse: 'runtime', when: 'dynamic', def: UNSET },
+  encoding: { parse: 'encoding', when: 'dynamic', def: UNSET },
   aggsortkey: { parse: 'runtime', when: 'dynamic', def: UNSET },
   aggsortkeypos: { parse: 'runtime', when: 'dynamic', def: UNSET },
   aggsortpos: { parse: 'runtime', when: 'dynamic', def: UNSET },
@@ -267,6 +273,11 @@ export class Options {
         if (arg === 'ring') v = 1n;
         else if (arg === 'fill') v = 2n;
         else if (arg === 'switch') v = 0n;
+        else throw new OptionError(BAD_VALUE);
+        break;
+      case 'encoding':
+        if (arg === 'ascii') v = 1n;
+        else if (arg === 'utf8') v = 2n;
         else throw new OptionError(BAD_VALUE);
         break;
       case 'bufresize':

@@ -21,6 +21,7 @@ import {
   keyUint,
   SortPair,
 } from './aggregate.js';
+import { type AggDisplayOptions, formatDisplayRows, packedWidth } from './aggdisplay.js';
 import { type SortNum, sortNumCmp } from './histogram.js';
 import { formatBytesDatum } from './trace-format.js';
 import type { Value } from './values.js';
@@ -28,9 +29,26 @@ import type { Value } from './values.js';
 export interface AggPrintOptions extends AggSortOptions {
   /** rawbytes: print byte-valued keys (strings included) as hex dumps */
   rawbytes: boolean;
+  /** illumos's agghist, aggpack, aggzoom and the encoding they draw in (see aggdisplay.ts) */
+  display?: AggDisplayOptions;
 }
 
 export const DEFAULT_PRINT_OPTIONS: Readonly<AggPrintOptions> = { ...DEFAULT_SORT_OPTIONS, rawbytes: false };
+
+/** An entry's keys at the widths of packed output (agghist, aggpack). */
+function packedKeys(agg: Aggregation, slot: number, rawbytes: boolean): string {
+  let out = '';
+  for (let i = 0; i < agg.nkeys; i++) {
+    const f = agg.fields[i]!;
+    const v = agg.key(slot, i);
+    if (f.kind !== KeyKind.Opaque && (typeof v === 'string' || typeof v === 'object') && !(f.size === 1 || f.size === 2 || f.size === 4 || f.size === 8)) {
+      out += formatBytesDatum(v, packedWidth(f.size), false, rawbytes, f.size, true);
+    } else {
+      out += formatKeyValue(f, v, rawbytes);
+    }
+  }
+  return out;
+}
 
 // -- keys --------------------------------------------------------------------------------------
 
@@ -67,6 +85,11 @@ export function formatKeys(agg: Aggregation, slot: number, rawbytes = false): st
 // -- one aggregation ---------------------------------------------------------------------------
 
 function formatRows(agg: Aggregation, opts: Readonly<AggPrintOptions>): string {
+  const d = opts.display;
+  if (d !== undefined && (d.agghist || d.aggpack)) {
+    const shown = formatDisplayRows(agg, agg.sortedSlots(opts), (s) => packedKeys(agg, s, opts.rawbytes), d);
+    if (shown !== null) return shown;
+  }
   let out = '';
   for (const s of agg.sortedSlots(opts)) out += formatKeys(agg, s, opts.rawbytes) + agg.valueText(s) + '\n';
   return out;

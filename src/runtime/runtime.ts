@@ -757,7 +757,19 @@ export class Runtime implements ClauseAbi {
 
   private sortOptions() {
     const o = this.opts;
+    const zoom = o.flag('aggzoom');
+    for (const a of this.aggs) if (a !== undefined) a.zoom = zoom;
+    const enc = o.get('encoding');
+    const term = process.env.TERM;
     return {
+      display: {
+        agghist: o.flag('agghist'),
+        aggpack: o.flag('aggpack'),
+        aggzoom: zoom,
+        // unset: UTF-8 unless the terminal is known not to draw it (dt_print_packed)
+        utf8: enc === 2n || (enc !== 1n && term !== 'dumb' && term !== 'sun' && term !== 'sun-color'),
+        rawbytes: o.flag('rawbytes'),
+      },
       aggsortkey: o.flag('aggsortkey'),
       aggsortrev: o.flag('aggsortrev'),
       aggsortpos: Math.max(0, o.num('aggsortpos')),

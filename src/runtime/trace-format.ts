@@ -218,7 +218,7 @@ function toBig(v: Value): bigint {
  * NUL-terminated, then NULs to the end), as "  %-*s"; otherwise a hex dump. `quiet` prints a
  * terminated string bare. Used by trace() of a char array and by printa() for byte-valued keys.
  */
-export function formatBytesDatum(v: ByteRecord, width = 50, quiet = false, rawbytes = false, n = v.length): string {
+export function formatBytesDatum(v: ByteRecord, width = 50, quiet = false, rawbytes = false, n = v.length, packed = false): string {
   if (n === 0) return '';
   if (rawbytes) return formatRawBytes(v, n);
   // past the value's own bytes the record holds NULs: no need to look at them (strsize may be huge)
@@ -233,6 +233,8 @@ export function formatBytesDatum(v: ByteRecord, width = 50, quiet = false, rawby
       while (j < end && byteAt(v, j) === 0) j++;
       if (j < end) break;
       const s = text(v, i);
+      // packed (agghist, aggpack): " %*s", right-aligned; else " %s%-*s"
+      if (packed && !quiet) return ' ' + s.padStart(width);
       return quiet ? s : '  ' + (s.length < width ? s + ' '.repeat(width - s.length) : s);
     }
     break;
