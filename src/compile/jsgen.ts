@@ -668,6 +668,8 @@ export class ClauseGen {
       case '&': {
         const loc = this.locationOf(e.operand);
         if (loc.kind === 'mem') return loc.code;
+        // a character of a string (&s[i]): the address of a copy of the string, for the clause
+        if (loc.kind === 'str') return `(${rtCall('strAddr', loc.code)} + BigInt(${loc.off}))`;
         return `(${rtCall('bytesAddr', loc.code)} + BigInt(${loc.off}))`;
       }
       case '++':
@@ -1022,7 +1024,7 @@ export class ClauseGen {
         {
         const addr = this.valueAs(a[0], this.types.uint64);
         const n = this.valueAs(a[1], this.types.int64);
-        return a[2] ? rtCall('tracemem', addr, n, this.valueAs(a[2], this.types.int64)) : rtCall('tracemem', addr, n);
+        return a[2] ? rtCall('tracemem', addr, n, this.valueAs(a[2], this.types.int64), this.K.add(a[2].type)) : rtCall('tracemem', addr, n);
       }
       case 'print': {
         // a pointer: the object it points to (Oracle); any other value: itself (illumos)

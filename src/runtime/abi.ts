@@ -125,7 +125,7 @@ export interface ClauseAbi {
 
   // -- actions
   trace(t: DType, v: Value | null): void;
-  tracemem(addr: bigint, n: bigint, dyn?: bigint): void;
+  tracemem(addr: bigint, n: bigint, dyn?: bigint, dynType?: DType): void;
   print(t: DType, v: Value | null): void;
   /** print(v) of a value that is no pointer: the value with its type (illumos) */
   printValue(t: DType, v: Value | null): void;

@@ -19,7 +19,7 @@ import { FormatPlan, PrintfDataError, formatPrintf, formatPrinta, formatSprintf,
 import * as S from './subr.js';
 import { formatPrint, formatPrintValue } from './trace-format-print.js';
 import { BufPolicy, PrincipalBuffers } from './principal.js';
-import { formatTraceValue, formatTracemem } from './trace-format.js';
+import { formatTraceValue, formatTracemem, tracememLength } from './trace-format.js';
 import { Value, bytesToStr, strToBytes } from './values.js';
 
 /** How an aggregation was declared, for creating its table. */
@@ -865,11 +865,14 @@ export class Runtime implements ClauseAbi {
     this.exitReq.status = status;
   }
 
-  tracemem(addr: bigint, n: bigint, dyn?: bigint): void {
+  /**
+   * tracemem(addr, size[, dsize]): `size` bytes are recorded; a dynamic size prints fewer (as
+   * Oracle's test has it: a negative dsize of a signed type prints them all, 0 none).
+   */
+  tracemem(addr: bigint, n: bigint, dyn?: bigint, dynType?: DType): void {
     const size = Number(n);
     const bytes = this.mem.bytes(addr, size);
-    let len = size;
-    if (dyn !== undefined) len = dyn < 0n ? 0 : Math.min(size, Number(dyn));
+    const len = dyn === undefined || dynType === undefined ? size : tracememLength(size, dyn, dynType);
     this.put(formatTracemem(bytes, len));
   }
 
