@@ -115,8 +115,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const opts = new Options();
-  opts.set('bufsize', '4m');
-  opts.set('aggsize', '4m');
+  opts.setDefault('bufsize', '4m');
+  opts.setDefault('aggsize', '4m');
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('DTRACE_OPT_') || v === undefined) continue;
     const name = k.slice(11).toLowerCase();

@@ -12,7 +12,7 @@
 
 import type { DType } from '../lang/types.js';
 import type { ProbeContext } from './context.js';
-import type { FormatPlan } from './printf.js';
+import type { FormatPlan, Formatter } from './printf.js';
 import type { Value } from './values.js';
 
 /** An associative-array key as the generated code passes it. */
@@ -127,7 +127,10 @@ export interface ClauseAbi {
   trace(t: DType, v: Value | null): void;
   tracemem(addr: bigint, n: bigint, dyn?: bigint): void;
   print(t: DType, v: Value | null): void;
-  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void;
+  /** printf(): the values in `args` (the runtime's own pargs array) [0, n); `format` compiled from the plan */
+  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>, n: number, format: Formatter): void;
+  /** printf()'s one argument array, filled by the generated code before each call */
+  readonly pargs: Array<Value | null>;
   system(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void;
   freopen(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void;
   printa(ctx: ProbeContext, plan: FormatPlan | null, ids: number[]): void;
