@@ -12,7 +12,7 @@
 //
 // STYLE rules exercised: 1-2 (one ProbeContext, filled in place: every case), 3 (ring), 4
 // (arguments' representation: count-int, printf3, quantize), 5 (generated clauses: every
-// case), 6 (printf plans: printf3), 7 (one synchronous batch: ring), 8 (tuple keys:
+// case), 6 (printf plans: printf3), 7 (one synchronous batch: ring, ring-busy), 8 (tuple keys:
 // count-int, count-str, count-2keys), 9 (strings from records: fork-str), 10 (OutputSink:
 // printf3, trace).
 
@@ -82,6 +82,11 @@ const CASES: Record<string, { program: string; event: 'read' | 'fork'; what: str
     program: 'syscall::read:entry { @[execname, probefunc] = count(); }',
     event: 'read',
     what: 'count-2keys with records read from pages by RingReader (2 CPUs, merged)',
+  },
+  'ring-busy': {
+    program: 'syscall::read:entry { @[execname] = count(); }',
+    event: 'read',
+    what: 'count by execname, records read by RingReader from one busy CPU of two (STYLE rule 7)',
   },
 };
 
@@ -279,8 +284,8 @@ function runCase(name: string, runs: number): void {
   const N = 1_000_000;
   let feed: (n: number) => void;
   let cleanup = () => {};
-  if (name === 'ring') {
-    ({ feed, cleanup } = ringFeed(handler, f));
+  if (name === 'ring' || name === 'ring-busy') {
+    ({ feed, cleanup } = ringFeed(handler, f, name === 'ring' ? 2 : 1));
   } else {
     // 64 records of one page, handed over as the ring reader hands them
     const page = Buffer.alloc(PAGE_SIZE);
@@ -320,7 +325,7 @@ function runCase(name: string, runs: number): void {
  * files are (a fake instance opens the files), each event dispatched by its id as the kernel
  * tracer does.
  */
-function ringFeed(handler: EventHandler, f: EventFormat): { feed: (n: number) => void; cleanup: () => void } {
+function ringFeed(handler: EventHandler, f: EventFormat, busy: number): { feed: (n: number) => void; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'dtrace-ts-per-event-'));
   const cpus = [0, 1];
   const files = cpus.map((c) => join(dir, `cpu${c}`));
@@ -329,6 +334,11 @@ function ringFeed(handler: EventHandler, f: EventFormat): { feed: (n: number) =>
   reader.maxPagesPerDrain = 1 << 20;
   const PAGES = 256;
   for (const cpu of cpus) {
+    if (cpu >= busy) {
+      // an idle CPU: an empty ring
+      writeFileSync(files[cpu], Buffer.alloc(0));
+      continue;
+    }
     const buf = Buffer.alloc(PAGES * PAGE_SIZE);
     let ts = reader.base + 1000n + BigInt(cpu * 100);
     let i = 0;

@@ -97,6 +97,13 @@ export async function main(argv: string[]): Promise<number> {
       stderr(`${PROG}: illegal option -- ${c}${v}\n`);
       stderr(usage(PROG));
       return E_USAGE;
+    } else if (c === '3') {
+      // -64 is what dtrace-ts always does; -32 would give D's long and pointers 4 bytes
+      stderr(`${PROG}: failed to initialize dtrace: -32 is not supported: dtrace-ts compiles D for the LP64 data model only\n`);
+      return E_ERROR;
+    } else if (c === 'L') {
+      stderr(`${PROG}: failed to set -L ${v}: dtrace-ts does not load D libraries from a directory yet\n`);
+      return E_ERROR;
     }
   }
   if (modes > 1) {
@@ -115,8 +122,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const opts = new Options();
-  opts.set('bufsize', '4m');
-  opts.set('aggsize', '4m');
+  opts.setDefault('bufsize', '4m');
+  opts.setDefault('aggsize', '4m');
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('DTRACE_OPT_') || v === undefined) continue;
     const name = k.slice(11).toLowerCase();
@@ -337,6 +344,8 @@ export async function main(argv: string[]): Promise<number> {
   if (mode === 'list') {
     const out = openOut();
     if (out === null) return E_ERROR;
+    // as dtrace -l says of each description that lists nothing (its status stays 0)
+    for (const d of compiler.unmatched) stderr(`${PROG}: failed to match ${d}: No probe matches description\n`);
     const text = listProbes(registry, clauses, commands.length > 0, verbose > 0);
     writeSync(out, text);
     return E_SUCCESS;

@@ -38,6 +38,31 @@ function alive(pid: number): boolean {
   }
 }
 
+/** How long a created process may take to reach its hold. */
+const HOLD_TIMEOUT_MS = 10_000;
+
+/** A process's state letter in /proc/<pid>/stat (R, S, T, Z, ...), or '' if it is gone. */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Waits (at start-up, before any probe is enabled) until a created process has stopped itself. */
+function waitStopped(pid: number, cmd: string): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + HOLD_TIMEOUT_MS;
+  for (;;) {
+    const s = procState(pid);
+    if (s === 'T' || s === 't') return;
+    if (s === '' || s === 'Z' || Date.now() > deadline) throw new DFatalError(`failed to execute ${cmd}: the process did not start`);
+    Atomics.wait(nap, 0, 0, 1);
+  }
+}
+
 export class Targets {
   readonly pids: number[] = [];
   private readonly created: ChildProcess[] = [];
@@ -45,17 +70,23 @@ export class Targets {
   private polls: NodeJS.Timeout[] = [];
   private onGone: (() => void) | null = null;
 
-  /** -c: starts a command (split at blanks, as dtrace does), held until resume(). */
+  /**
+   * -c: starts a command, split into words at blanks as dtrace does (no shell parses it), held
+   * until resume(). The holder stops itself (SIGSTOP) before tracing starts, and SIGCONT lets it
+   * exec the command by its path at once: the first thing the traced process does is the
+   * command's own execve (no reads, dup2s or PATH search of a launcher shell).
+   */
   create(command: string): number {
     const argv = command.split(/[ \t\n]+/).filter((a) => a !== '');
-    if (argv.length === 0 || findExecutable(argv[0]) === null) {
+    const path = argv.length === 0 ? null : findExecutable(argv[0]);
+    if (path === null) {
       throw new DFatalError(`failed to execute ${argv[0] ?? ''}: No such file or directory`);
     }
-    // the shell waits for a line on fd 3, then becomes the command (same pid)
-    const child = spawn('/bin/sh', ['-c', 'read -r _ <&3; exec 3<&-; exec "$@"', 'sh', ...argv], {
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    });
+    // `kill` is a shell built-in: its kill(2) returns before the stop takes effect, so after
+    // SIGCONT the shell's next system call is the execve of the command (same pid)
+    const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', path, ...argv.slice(1)], { stdio: 'inherit' });
     if (child.pid === undefined) throw new DFatalError(`failed to execute ${argv[0]}: cannot create a process`);
+    waitStopped(child.pid, argv[0]);
     child.on('exit', () => this.gone());
     this.created.push(child);
     this.pids.push(child.pid);
@@ -85,8 +116,11 @@ export class Targets {
   resume(onAllGone: () => void): void {
     this.onGone = onAllGone;
     for (const c of this.created) {
-      const pipe = c.stdio[3] as NodeJS.WritableStream | null;
-      pipe?.end('\n');
+      try {
+        if (c.pid !== undefined) process.kill(c.pid, 'SIGCONT');
+      } catch {
+        // already gone: its exit is reported as any other
+      }
     }
     if (this.pids.length > 0 && this.live === 0) onAllGone();
   }

@@ -69,6 +69,8 @@ export class Compiler {
   private level = 3;
   /** -Z: descriptions that match nothing are not an error */
   allowZeroMatches = false;
+  /** the descriptions that matched nothing (allowed by -Z or -l), as provider:module:function:name */
+  readonly unmatched: string[] = [];
 
   constructor(
     readonly opts: Options,
@@ -206,8 +208,9 @@ export class Compiler {
       }
       descText = `${desc.provider}:${desc.module}:${desc.func}:${desc.name}`;
     }
-    if (defs.length === 0 && !this.allowZeroMatches) {
-      throw new DCompileError('D_PDESC_ZERO', spec.line, `probe description ${descText} does not match any probes`);
+    if (defs.length === 0) {
+      if (!this.allowZeroMatches) throw new DCompileError('D_PDESC_ZERO', spec.line, `probe description ${descText} does not match any probes`);
+      this.unmatched.push(descText);
     }
     const registry = this.registry;
     return defs.map((d) => ({

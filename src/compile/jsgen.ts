@@ -24,6 +24,7 @@ import {
 import { aggCall, dynCall, memCall, rtCall } from './abi-call.js';
 import * as I from './intval.js';
 import { accessor, intLiteral, truthCode, zeroCode } from './repr.js';
+import { type FormatPlan, compileFormatter } from '../runtime/printf.js';
 
 /** Constants the generated code refers to as K[i] (format plans, types, strings). */
 export class ConstPool {
@@ -150,8 +151,10 @@ export class ClauseGen {
     if (cc.recordsData) lines.push(rtCall('beginRecord', 'ctx') + ';');
     if (c.body) for (const s of c.body) this.stmt(s, lines);
     if (cc.recordsData) lines.push(rtCall('endRecord', 'ctx') + ';');
-    const decl = tempDecl(this.maxTemps);
-    return { source: decl + this.helperBodies() + lines.join('\n'), actions: this.action };
+    const body = lines.join('\n');
+    // P: printf()'s argument array (rt.pargs)
+    const decl = tempDecl(this.maxTemps) + (body.includes('(P = rt.pargs, ') ? 'let P;\n' : '');
+    return { source: decl + this.helperBodies() + body, actions: this.action };
   }
 
   private stmt(s: A.Stmt, out: string[]): void {
@@ -991,7 +994,12 @@ export class ClauseGen {
     switch (e.name) {
       case 'trace':
         return rtCall('trace', this.K.add(a[0].type), this.expr(a[0]));
-      case 'printf':
+      case 'printf': {
+        // the values go into the runtime's one argument array (no array per event)
+        const args = a.slice(1).map((x, i) => `P[${i}] = ${this.formatArg(x)}, `);
+        const plan = e.data as FormatPlan;
+        return `(P = rt.pargs, ${args.join('')}${rtCall('printf', 'ctx', this.K.add(plan), 'P', args.length, this.K.add(compileFormatter(plan)))})`;
+      }
       case 'system':
       case 'freopen': {
         const args = a.slice(1).map((x) => this.formatArg(x));

@@ -29,12 +29,39 @@ export function reapStale(root: string): void {
  */
 export type EventHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
-/** A NUL-terminated string of at most `max` bytes in a record. */
+/** Strings of records are interned up to this length (names, paths' tails)... */
+const INTERN_MAX = 64;
+/** ...in a direct-mapped cache of this many entries (a power of two), by a hash of their bytes */
+const INTERN_SLOTS = 1024;
+const internStrs: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
+/**
+ * A NUL-terminated string of at most `max` bytes in a record, as latin1 (one char per byte), and
+ * interned (STYLE rule 9): the bytes of a string seen before give back the same string, with no
+ * decode and no allocation.
+ */
 export function cstring(page: Buffer, off: number, max: number): string {
   let end = off;
   const lim = Math.min(off + max, page.length);
-  while (end < lim && page[end] !== 0) end++;
-  return page.toString('latin1', off, end);
+  let h = 0;
+  while (end < lim) {
+    const c = page[end];
+    if (c === 0) break;
+    h = (Math.imul(h, 31) + c) | 0;
+    end++;
+  }
+  const len = end - off;
+  if (len > INTERN_MAX) return page.toString('latin1', off, end);
+  const slot = (h ^ (h >>> 11) ^ (len << 5)) & (INTERN_SLOTS - 1);
+  const s = internStrs[slot];
+  if (s.length === len) {
+    let i = 0;
+    while (i < len && s.charCodeAt(i) === page[off + i]) i++;
+    if (i === len) return s;
+  }
+  const t = page.toString('latin1', off, end);
+  internStrs[slot] = t;
+  return t;
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import { dConstants } from './dlib.js';
 import { TypeScope } from './typescope.js';
-import { DType, Kind, VOID, constOf, pointerTo, resolve, typedefOf } from './types.js';
+import { DType, Kind, constOf, pointerTo, typedefOf } from './types.js';
 
 export const enum FnKind {
   /** a subroutine: returns a value, usable in expressions (strlen, strjoin, ...) */
@@ -267,10 +267,6 @@ export class Builtins {
       if (types.lookup(type.replace(' *', ''))) this.variables.set(name, { name, type: typeFromName(types, type), array: false });
     }
   }
-}
-
-export function isVoidType(t: DType): boolean {
-  return resolve(t) === VOID;
 }
 
 /** Built-in identifiers added after D 1.0, and the version that added them (dt_open.c). */

@@ -160,13 +160,3 @@ export const OUTER_DECL_KEYWORDS = new Set([
   'long', 'provider', 'register', 'restrict', 'self', 'short', 'signed', 'static', 'string', 'struct',
   'this', 'translator', 'typedef', 'union', 'unsigned', 'void', 'volatile',
 ]);
-
-/** How a token prints in "syntax error near ..." messages. */
-export function tokenText(kind: T, text: string): string {
-  switch (kind) {
-    case T.EOF:
-      return 'end-of-input';
-    default:
-      return text;
-  }
-}

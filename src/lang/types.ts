@@ -267,11 +267,6 @@ export function isStringLike(t: DType): boolean {
   return isString(t) || isCharArray(t) || isCharPointer(t);
 }
 
-export function isSigned(t: DType): boolean {
-  const r = resolve(t);
-  return (r.kind === Kind.Int || r.kind === Kind.Enum) && r.signed;
-}
-
 export function reprOf(t: DType): Repr {
   const r = resolve(t);
   switch (r.kind) {

@@ -12,7 +12,7 @@
 
 import type { DType } from '../lang/types.js';
 import type { ProbeContext } from './context.js';
-import type { FormatPlan } from './printf.js';
+import type { FormatPlan, Formatter } from './printf.js';
 import type { Value } from './values.js';
 
 /** An associative-array key as the generated code passes it. */
@@ -129,7 +129,10 @@ export interface ClauseAbi {
   print(t: DType, v: Value | null): void;
   /** print(v) of a value that is no pointer: the value with its type (illumos) */
   printValue(t: DType, v: Value | null): void;
-  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void;
+  /** printf(): the values in `args` (the runtime's own pargs array) [0, n); `format` compiled from the plan */
+  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>, n: number, format: Formatter): void;
+  /** printf()'s one argument array, filled by the generated code before each call */
+  readonly pargs: Array<Value | null>;
   system(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void;
   freopen(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void;
   printa(ctx: ProbeContext, plan: FormatPlan | null, ids: number[]): void;

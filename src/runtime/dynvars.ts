@@ -40,11 +40,6 @@ export class DynSpace {
   }
 }
 
-/** Bytes one dynamic variable occupies, as DTrace sizes a dynvar chunk (key + value + header). */
-export function dynvarSize(keyBytes: number, valueBytes: number): number {
-  return 64 + ((keyBytes + valueBytes + 7) & ~7);
-}
-
 /** An associative array keyed by tuples of N values: N levels of nested Maps. */
 export class DynArray implements DynArrayAbi {
   private readonly root = new Map<Key, unknown>();

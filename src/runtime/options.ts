@@ -214,6 +214,8 @@ export class Options {
   onChange: ((name: string) => void) | null = null;
   /** changes with every value set: the runtime caches what it reads per event until it does */
   version = 0;
+  /** options given a value (by -x, -b, a pragma, setopt(), DTRACE_OPT_*), not left at a default */
+  private readonly given = new Set<string>();
 
   constructor() {
     for (const [k, d] of Object.entries(DEFS)) this.values.set(k, d.def);
@@ -321,8 +323,20 @@ export class Options {
         v = 1n;
     }
     this.values.set(name, v);
+    this.given.add(name);
     this.version++;
     if (phase === 'running' && this.onChange) this.onChange(name);
+  }
+
+  /** Sets an option's default value (as set() parses it), which isGiven() does not report. */
+  setDefault(name: string, arg: string): void {
+    this.set(name, arg);
+    this.given.delete(name);
+  }
+
+  /** Whether an option was given a value rather than left at its default. */
+  isGiven(name: string): boolean {
+    return this.given.has(name);
   }
 
   get(name: string): bigint {

@@ -15,7 +15,7 @@ import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
-import { FormatPlan, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
+import { FormatPlan, type Formatter, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint, formatPrintValue } from './trace-format-print.js';
 import { BufPolicy, PrincipalBuffers } from './principal.js';
@@ -791,11 +791,19 @@ export class Runtime implements ClauseAbi {
     this.put(formatTraceValue(t, v, quiet, this.traceOpts));
   }
 
-  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>): void {
-    for (const a of args) if (a === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+  /**
+   * printf()'s argument values, filled by the generated code before it calls printf() (one
+   * reused array: no array per event, STYLE rule 2; no argument is an action, so no printf()
+   * runs while another's values are being filled).
+   */
+  readonly pargs: Array<Value | null> = [];
+
+  /** printf(): the first `n` of `args` (default: all), through the plan's formatter if given. */
+  printf(ctx: ProbeContext, plan: FormatPlan, args: Array<Value | null>, n = args.length, format?: Formatter): void {
+    for (let i = 0; i < n; i++) if (args[i] === null) throw new S.DFault(S.FLT_BADADDR, 0n);
     let text: string;
     try {
-      text = formatPrintf(plan, args as Value[]);
+      text = format !== undefined ? format(args as Value[], n) : formatPrintf(plan, args as Value[], undefined, n);
     } catch (e) {
       text = this.formatFailed(ctx, e);
     }

@@ -2,6 +2,7 @@
 // path (exit(), Ctrl-C, SIGTERM, errors).                                         [dt_work.c]
 
 import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import type { CompiledClause } from '../compile/compile.js';
 import type { DropTag } from '../lang/errtags.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
@@ -67,6 +68,24 @@ const DEFAULT_POLL_MS = 10;
  */
 const IDLE_POLL_MS = 40;
 const IDLE_POLL_BUFFER_KB = 4096;
+
+/**
+ * Each CPU's kernel ring when bufsize is left at its default: enough for one CPU making events
+ * as fast as it can (~2.5 M/s of ~24-byte syscall records, 60 MB/s) while the consumer is kept
+ * off a CPU for ~250 ms by a busy machine (4 MB: 65 ms, and a busy 2-core machine lost 2-12% of
+ * a getppid() flood to drops with it, none with 16 MB)...
+ */
+const DEFAULT_RING_KB = 16384;
+/** ...within this much kernel memory for all CPUs' rings (and at most 1/64 of the memory)... */
+const RING_BUDGET_KB = 256 * 1024;
+/** ...and never less than the bufsize default, which a given bufsize overrides either way */
+const DEFAULT_BUFSIZE_KB = 4096;
+
+/** The per-CPU ring size (KB) for bufsize left at its default. */
+export function defaultRingKb(ncpus: number, memBytes: number): number {
+  const budget = Math.min(RING_BUDGET_KB, memBytes / 1024 / 64);
+  return Math.max(DEFAULT_BUFSIZE_KB, Math.min(DEFAULT_RING_KB, Math.floor(budget / Math.max(1, ncpus) / 4) * 4));
+}
 
 export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
@@ -243,7 +262,7 @@ export class Session implements FiringEnv {
     const rt = this.rt;
     const rate = rt.opts.get('switchrate');
     const pollMs = rate > 0n ? Number(rate) / 1e6 : DEFAULT_POLL_MS;
-    const bufKb = Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024));
+    const bufKb = rt.opts.isGiven('bufsize') ? Math.max(4, Math.ceil(Number(rt.opts.get('bufsize')) / 1024)) : defaultRingKb(cpus().length, totalmem());
     // a switchrate set is the longest interval between polls
     const idleMs = rate > 0n ? pollMs : Math.max(pollMs, Math.min(IDLE_POLL_MS, (IDLE_POLL_MS * bufKb) / IDLE_POLL_BUFFER_KB));
     k.onBatch = () => rt.out.flush();

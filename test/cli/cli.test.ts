@@ -85,3 +85,20 @@ test('-S shows each clause as it compiled, on standard error, and the program st
   assert.match(blocks[0], /41/);
   assert.match(blocks[1], /exit/);
 });
+
+test('-l: a description that lists nothing says so on standard error; the status stays 0', () => {
+  const r = run(['-l', '-n', 'nonexistent-dtrace-ts:::', '-n', 'BEGIN']);
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr.toString(), 'dtrace: failed to match nonexistent-dtrace-ts:::: No probe matches description\n');
+  assert.match(r.stdout.toString(), /^ {3}ID {3}PROVIDER {12}MODULE {26}FUNCTION NAME\n *\d+ +dtrace +BEGIN\n$/);
+});
+
+test('-64 is the data model dtrace-ts compiles for; -32 and -L are refused, not ignored', () => {
+  assert.equal(run(['-64', '-qn', 'BEGIN { exit(0); }']).status, 0);
+  const i32 = run(['-32', '-n', 'BEGIN']);
+  assert.equal(i32.status, 1);
+  assert.equal(i32.stderr.toString(), 'dtrace: failed to initialize dtrace: -32 is not supported: dtrace-ts compiles D for the LP64 data model only\n');
+  const lib = run(['-L', '/tmp', '-n', 'BEGIN']);
+  assert.equal(lib.status, 1);
+  assert.equal(lib.stderr.toString(), 'dtrace: failed to set -L /tmp: dtrace-ts does not load D libraries from a directory yet\n');
+});

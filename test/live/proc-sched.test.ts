@@ -70,6 +70,16 @@ test('-c runs the command, traces it from its start, and exits when it does', { 
   assert.deepEqual(instancesOf(r.pid), []);
 });
 
+test('-c traces only the command: its first system call is its own execve', { skip }, () => {
+  // the command found by PATH (no launcher shell reads, dup2s or tries each PATH entry)
+  const r = runDtrace(['-q', '-n', 'syscall:::entry /pid == $target/ { printf("%s\\n", probefunc); }', '-c', 'true  one two']);
+  assert.equal(r.code, 0, r.stderr);
+  const calls = r.stdout.split('\n').filter((l) => l !== '');
+  assert.equal(calls[0], 'execve', r.stdout);
+  assert.equal(calls.filter((c) => c === 'execve').length, 1, r.stdout);
+  assert.deepEqual(instancesOf(r.pid), []);
+});
+
 test('-c with a command that does not exist', { skip }, () => {
   const r = runDtrace(['-n', 'BEGIN', '-c', 'no-such-command-dtrace-ts']);
   assert.equal(r.stderr, 'dtrace: failed to execute no-such-command-dtrace-ts: No such file or directory\n');

@@ -20,6 +20,7 @@ import {
   MAX_FIELD,
   PrintfDataError,
   type ValidateOptions,
+  compileFormatter,
   formatPrinta,
   formatPrintf,
   formatSprintf,
@@ -65,16 +66,28 @@ function plan(fmt: string, types: DType[], kind: FormatKind = 'printf', opts: Va
   return validateFormat(parseFormat(fmt, 7, kind), types, 7, opts);
 }
 
-/** printf(fmt, args...) */
+/** printf(fmt, args...), checked to come out the same (text or error) through the plan's compiled formatter */
 function pf(fmt: string, ...args: Arg[]): string {
   const p = plan(
     fmt,
     args.map((a) => a[0]),
   );
-  return formatPrintf(
-    p,
-    args.map((a) => a[1]),
-  );
+  const values = args.map((a) => a[1]);
+  const run = (f: () => string): string | Error => {
+    try {
+      return f();
+    } catch (e) {
+      return e as Error;
+    }
+  };
+  const general = run(() => formatPrintf(p, values));
+  const compiled = run(() => compileFormatter(p)(values, values.length));
+  if (typeof general === 'string') assert.equal(compiled, general, `compiled formatter of ${fmt}`);
+  else {
+    assert.ok(compiled instanceof Error && compiled.message === general.message, `compiled formatter of ${fmt}: ${String(compiled)}`);
+    throw general;
+  }
+  return general;
 }
 
 function compileError(fn: () => unknown): { tag: string; line: number; message: string } {

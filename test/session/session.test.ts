@@ -13,7 +13,7 @@ import { Probe, type ProbeContext } from '../../src/runtime/context.js';
 import { Options } from '../../src/runtime/options.js';
 import { OutputSink } from '../../src/runtime/output.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { Session } from '../../src/session/session.js';
+import { Session, defaultRingKb } from '../../src/session/session.js';
 import { DFault, FLT_DIVZERO } from '../../src/runtime/subr.js';
 
 // A session whose clauses are hand-written functions on BEGIN and ERROR, as generated code calls
@@ -131,4 +131,23 @@ test('session: an exception in an ERROR clause is reported once, without recursi
     'error on enabled probe ID 1 (ID 1: dtrace:::BEGIN): divide-by-zero in predicate at DIF offset 4',
     'error on enabled probe ID 2 (ID 3: dtrace:::ERROR): internal error: boom',
   ]);
+});
+
+test('the kernel rings are 16 MB per CPU when bufsize is left at its default, within 256 MB and 1/64 of memory, never under 4 MB', () => {
+  const GB = 1024 ** 3;
+  const cases: Array<[number, number, number]> = [
+    // CPUs, memory, KB per CPU
+    [2, 24 * GB, 16384],
+    [16, 64 * GB, 16384],
+    [32, 64 * GB, 8192],
+    [128, 512 * GB, 4096],
+    [2, 1 * GB, 8192],
+    [4, 0.5 * GB, 4096],
+  ];
+  for (const [ncpus, mem, want] of cases) assert.equal(defaultRingKb(ncpus, mem), want, `${ncpus} CPUs, ${mem / GB} GB`);
+  const o = new Options();
+  o.setDefault('bufsize', '4m');
+  assert.equal(o.isGiven('bufsize'), false);
+  o.set('bufsize', '4m');
+  assert.equal(o.isGiven('bufsize'), true);
 });
