@@ -80,7 +80,36 @@ interface Declarator {
   type: DType;
   /** associative array key types, when the declarator was name[type, ...] */
   keys: DType[] | null;
+  /** the keys' names, when they were given (an inline's parameters: name[int x, ...]) */
+  keyNames?: string[];
   line: number;
+}
+
+/** An inline with parameters (inline int f[int x] = x + 1;): its body, substituted per use. */
+interface ParamInline {
+  type: DType;
+  names: string[];
+  keys: DType[];
+  body: A.Expr;
+}
+
+/** The AST's expression base class, to tell expression nodes from the types they hold. */
+const EXPR_BASE = Object.getPrototypeOf(A.IntLit.prototype).constructor as abstract new (...a: never[]) => object;
+
+/** A copy of an expression with the named identifiers replaced (parameterised inlines). */
+function substitute(e: A.Expr, by: ReadonlyMap<string, A.Expr>): A.Expr {
+  if (e.kind === A.N.Ident) {
+    const r = by.get(e.name);
+    if (r !== undefined) return r;
+  }
+  const copy = Object.create(Object.getPrototypeOf(e)) as Record<string, unknown>;
+  const cloneValue = (v: unknown): unknown => {
+    if (v instanceof EXPR_BASE) return substitute(v as A.Expr, by);
+    if (Array.isArray(v)) return v.map(cloneValue);
+    return v;
+  };
+  for (const [k, v] of Object.entries(e)) copy[k] = cloneValue(v);
+  return copy as unknown as A.Expr;
 }
 
 /**
@@ -110,6 +139,8 @@ export class Parser {
   private readonly priorIdents: ReadonlySet<string>;
   /** inlines whose value is an integer constant: parse-time constants, as in dt_node_ident */
   private readonly inlineInts = new Map<string, bigint>();
+  /** inlines with parameters, by name */
+  private readonly paramInlines = new Map<string, ParamInline>();
 
   constructor(
     private readonly lx: Lexer,
@@ -543,6 +574,14 @@ export class Parser {
           const args = this.argumentList(T.RBrack);
           // yacc reduces these without a lookahead: the node has the closing token's line
           const close = this.expect(T.RBrack);
+          const pin = e.kind === A.N.Ident ? this.paramInlines.get(e.name) : undefined;
+          if (pin !== undefined && pin.names.length === args.length) {
+            // a parameterised inline: its body, each parameter the argument converted to its type
+            const by = new Map<string, A.Expr>();
+            pin.names.forEach((n, i) => by.set(n, new A.Cast(close.line, pin.keys[i]!, args[i]!)));
+            e = new A.Cast(close.line, pin.type, substitute(pin.body, by));
+            continue;
+          }
           e = new A.Index(close.line, e, args);
           continue;
         }
@@ -968,10 +1007,10 @@ export class Parser {
     if (shape.emptyDim && !abstract && this.declaringVariable) {
       this.error('D_DECL_ARRNULL', line, `array declaration requires array dimension or tuple signature: ${shape.name}`);
     }
-    return { name: shape.name, type: shape.apply(base), keys: shape.keys, line };
+    return { name: shape.name, type: shape.apply(base), keys: shape.keys, keyNames: shape.keyNames, line };
   }
 
-  private declaratorShape(abstract: boolean): { name: string; keys: DType[] | null; apply: (t: DType) => DType; emptyDim: boolean } {
+  private declaratorShape(abstract: boolean): { name: string; keys: DType[] | null; keyNames?: string[]; apply: (t: DType) => DType; emptyDim: boolean } {
     let ptrs = 0;
     // every *, [n] and (params) is a level: bison's pointer rule recurses, and long chains
     // would build type names quadratic in their length
@@ -984,6 +1023,7 @@ export class Parser {
     }
     let name = '';
     let keys: DType[] | null = null;
+    let keyNames: string[] | undefined;
     let inner: ((t: DType) => DType) | null = null;
     if (this.at(T.Ident) && !abstract) {
       name = this.advance().value;
@@ -1035,6 +1075,7 @@ export class Parser {
           });
           this.expect(T.RBrack);
           keys = list;
+          keyNames = names;
           continue;
         }
         const n = this.constantInt(this.conditional());
@@ -1089,7 +1130,7 @@ export class Parser {
       for (let i = suffixes.length - 1; i >= 0; i--) t = suffixes[i](t);
       return inner ? inner(t) : t;
     };
-    return { name, keys, apply, emptyDim };
+    return { name, keys, keyNames, apply, emptyDim };
   }
 
   /** After "(" in a declarator: a nested declarator "(*p)" rather than a parameter list. */
@@ -1169,6 +1210,13 @@ export class Parser {
     this.expect(T.Assign);
     const e = this.assignment();
     this.knownIdents.add(d.name);
+    if (d.keys !== null && d.keyNames !== undefined && d.keyNames.every((n) => n !== '')) {
+      // name[type param, ...]: each use name[args] is the body with the arguments put in
+      this.paramInlines.set(d.name, { type: d.type, names: d.keyNames, keys: d.keys, body: e });
+      this.inlineInts.delete(d.name);
+      this.expectLast(T.Semi);
+      return;
+    }
     const v = isInteger(d.type) ? evalConstant(e, this.types, this.parseTimeIdent) : null;
     if (v !== null) this.inlineInts.set(d.name, v);
     else this.inlineInts.delete(d.name);
