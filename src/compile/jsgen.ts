@@ -739,6 +739,24 @@ export class ClauseGen {
     return I.addSubMul(e.op as '+' | '-', this.ptrVal(p), scaled, false);
   }
 
+  /**
+   * argN compared (signed) with an integer constant within ±(2^53 - 1), on argN's Number form
+   * (STYLE rule 4: no BigInt per event). Exact: the Number is the argument's nearest double, and
+   * rounding keeps order and can only reach values beyond 2^53 from values beyond it.
+   */
+  private argNumCompare(e: A.Binary, op: string): string | null {
+    const arg = (x: A.Expr) => x.kind === A.N.Ident && x.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(x.name);
+    const safe = (x: A.Expr) => x.kind === A.N.Int && x.value >= -9007199254740991n && x.value <= 9007199254740991n;
+    const num = (x: A.Ident) => {
+      const i = Number(x.name.slice(3));
+      return `(ctx.argnSet & ${1 << i} ? ctx.argn[${i}] : rt.argNum(ctx, ${i}))`;
+    };
+    const lit = (x: A.IntLit) => (x.value < 0n ? `(${x.value})` : `${x.value}`);
+    if (arg(e.left) && safe(e.right)) return `(${num(e.left as A.Ident)} ${op} ${lit(e.right as A.IntLit)})`;
+    if (safe(e.left) && arg(e.right)) return `(${lit(e.left as A.IntLit)} ${op} ${num(e.right as A.Ident)})`;
+    return null;
+  }
+
   private compare(e: A.Binary): string {
     const op = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
     const lt = e.left.type!;
@@ -754,6 +772,10 @@ export class ClauseGen {
     }
     if (isInteger(lt) && isInteger(rt)) {
       const ct = promoteForCompare(lt, rt, this.types.int);
+      if (I.typeSigned(ct)) {
+        const n = this.argNumCompare(e, op);
+        if (n !== null) return n;
+      }
       return I.compare(e.op, this.ival(e.left), this.ival(e.right), I.typeSigned(ct));
     }
     return I.compare(e.op, this.ptrVal(e.left), this.ptrVal(e.right), false);

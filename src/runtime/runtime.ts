@@ -400,6 +400,11 @@ export class Runtime {
     return v === undefined ? '' : (v as string | null);
   }
 
+  /** argN as a Number (nearest double) where no decoder filled ctx.argn[i] */
+  argNum(ctx: ProbeContext, i: number): number {
+    return Number(ctx.args[i]);
+  }
+
   arg(ctx: ProbeContext, i: number): bigint {
     return i >= 0 && i < ctx.args.length ? ctx.args[i] : 0n;
   }
