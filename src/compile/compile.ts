@@ -371,8 +371,9 @@ export function dynvarSlotSize(vars: A.VarInfo[]): number {
 
 /**
  * The arguments generated code reads as BigInts: ctx.args[N], rt.arg(ctx, N); null if it reads
- * one by a computed index. (Its Number reads, ctx.argn[N], fall back to rt.argNum(), which a
- * decoder never leaves to read a BigInt it did not fill: see compileDecoder.)
+ * one by a computed index. (Its Number reads, ctx.argn[N], fall back to rt.argNum(), and
+ * rt.argValue() takes the BigInt only where the Number is not exact: a decoder never leaves
+ * either to read a BigInt it did not fill, see compileDecoder.)
  */
 export function bigArgsOf(source: string): Set<number> | null {
   const out = new Set<number>();

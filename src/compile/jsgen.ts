@@ -1003,7 +1003,7 @@ export class ClauseGen {
     const a = e.args;
     switch (e.name) {
       case 'trace':
-        return `rt.trace(${this.K.add(a[0].type)}, ${this.expr(a[0])})`;
+        return `rt.trace(${this.K.add(a[0].type)}, ${this.argOrExpr(a[0])})`;
       case 'printf': {
         // the values go into the runtime's one argument array (no array per event)
         const args = a.slice(1).map((x, i) => `P[${i}] = ${this.formatArg(x)}, `);
@@ -1065,8 +1065,15 @@ export class ClauseGen {
   }
 
   /** A printf argument: strings and byte images pass as they are, integers in their repr. */
+  /** A value to print: argN as its Number where exact (printed as its BigInt would be), else expr(). */
+  private argOrExpr(e: A.Expr): string {
+    if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(e.name)) return `rt.argValue(ctx, ${e.name.slice(3)})`;
+    return this.expr(e);
+  }
+
   private formatArg(e: A.Expr): string {
     const t = e.type!;
+    if (e.kind === A.N.Ident) return this.argOrExpr(e);
     if (isCharArray(t)) return this.toStr(e);
     return this.expr(e);
   }

@@ -400,6 +400,18 @@ export class Runtime {
     return v === undefined ? '' : (v as string | null);
   }
 
+  /**
+   * argN as a value to print (printf(), trace()): its Number where a decoder filled one that is
+   * exact, else its BigInt (which the decoder then filled: see compileDecoder)
+   */
+  argValue(ctx: ProbeContext, i: number): number | bigint {
+    if (ctx.argnSet & (1 << i)) {
+      const n = ctx.argn[i];
+      if (n <= 9007199254740991 && n >= -9007199254740991) return n;
+    }
+    return ctx.args[i];
+  }
+
   /** argN as a Number (nearest double) where no decoder filled ctx.argn[i] */
   argNum(ctx: ProbeContext, i: number): number {
     return Number(ctx.args[i]);
