@@ -907,6 +907,9 @@ export class ClauseGen {
       incr = iv.big ? I.asBig(iv, true) : iv.code;
     }
     const numeric = !v.big && v.lo >= -(2n ** 31n) && v.hi < 2n ** 31n;
+    // argN: by its Number where the decoder made one (Aggregation.addArg)
+    const arg = call.args[0];
+    if (arg.kind === A.N.Ident && arg.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(arg.name)) return `${a}.addArg(${slot}, ctx, ${arg.name.slice(3)}, ${incr})`;
     return numeric ? `${a}.add(${slot}, ${v.code}, ${incr})` : `${a}.addBig(${slot}, ${I.asBig(v, signed)}, ${incr})`;
   }
 
