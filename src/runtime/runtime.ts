@@ -153,6 +153,8 @@ export class Runtime {
   private strsizeNow = 0;
   private quietNow = false;
   private specsizeNow = 0;
+  private stackframesNow = 0;
+  private printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
 
@@ -162,8 +164,16 @@ export class Runtime {
     this.strsizeNow = o.num('strsize');
     this.quietNow = o.flag('quiet');
     this.specsizeNow = o.num('specsize');
+    this.stackframesNow = o.num('stackframes');
+    this.printsizeNow = o.num('printsize');
     this.traceOpts.rawbytes = o.flag('rawbytes');
     this.traceOpts.strsize = this.strsizeNow;
+  }
+
+  /** This runtime with its option values read again if one changed (no Map lookup per event). */
+  private option(): this {
+    if (this.optsVersion !== this.opts.version) this.readOptions();
+    return this;
   }
 
   get strsize(): number {
@@ -900,7 +910,7 @@ export class Runtime {
     const pointee = resolveType(t).base;
     if (typeof v !== 'bigint' || pointee === null) throw new S.DFault(S.FLT_ILLOP, 0n);
     const size = resolveType(pointee).size;
-    this.put(formatPrint(pointee, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.opts.num('printsize')));
+    this.put(formatPrint(pointee, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.option().printsizeNow));
   }
 
   setopt(ctx: ProbeContext, name: string | null, value?: string | null): void {
@@ -941,7 +951,7 @@ export class Runtime {
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
     // user stacks are not recorded yet; probes without a kernel context (BEGIN, END) have none
     if (kind !== 'stack' || ctx.kstackLen === 0) return '';
-    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.opts.num('stackframes'));
+    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.option().stackframesNow);
     let s = '';
     for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
     return s;
