@@ -186,6 +186,8 @@ export interface AggregationAbi {
   slotN(keys: readonly Value[]): number;
   add(slot: number, v: number, incr: number | bigint): void;
   addBig(slot: number, v: bigint, incr: number | bigint): void;
+  /** the same, of argument i of the firing: its Number where the decoder made one, else its BigInt */
+  addArg(slot: number, ctx: ProbeContext, i: number, incr: number | bigint): void;
 }
 
 /** A global or thread-local associative array as a clause reads and writes it: D[id].NAME(...). */
