@@ -508,6 +508,12 @@ export class ClauseGen {
         const i = this.valueAs(e.args[0], this.types.int);
         const t = e.type!;
         if (isString(t)) return `rt.argStr(ctx, ${i})`;
+        // args[N] of a type of 32 bits or less: the low bits of its Number (STYLE rule 4)
+        const n = e.args[0];
+        if (n.kind === A.N.Int && n.value >= 0n && n.value <= 9n && reprOf(t) === Repr.Num && resolve(t).kind !== Kind.Float && resolve(t).name !== '_Bool') {
+          const v: I.IntVal = { code: `rt.argLow(ctx, ${n.value})`, big: false, lo: -(2n ** 53n), hi: 2n ** 53n, sig: true };
+          return I.toStorage(v, t);
+        }
         return I.toStorage(I.loaded(`rt.arg(ctx, ${i})`, this.types.int64), t);
       }
       case 'builtin':
