@@ -50,6 +50,12 @@ const CASES: Record<string, { program: string; event: 'read' | 'fork'; what: str
     what: 'predicate on arg0 + count, one integer key',
     rules: '1,2,4,5,8',
   },
+  'args-int': {
+    program: 'sched:::process-fork /args[3] != 99/ { @[args[3]] = count(); }',
+    event: 'fork',
+    what: 'predicate + count on a typed 32-bit argument (args[3], pid_t child_pid)',
+    rules: '4,8',
+  },
   'count-str': {
     program: 'syscall::read:entry /pid != 0/ { @[execname] = count(); }',
     event: 'read',

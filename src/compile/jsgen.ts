@@ -508,6 +508,12 @@ export class ClauseGen {
         const i = this.valueAs(e.args[0], this.types.int);
         const t = e.type!;
         if (isString(t)) return rtCall('argStr', 'ctx', i);
+        // args[N] of a type of 32 bits or less: the low bits of its Number (STYLE rule 4)
+        const n = e.args[0];
+        if (n.kind === A.N.Int && n.value >= 0n && n.value <= 9n && reprOf(t) === Repr.Num && resolve(t).kind !== Kind.Float && resolve(t).name !== '_Bool') {
+          const v: I.IntVal = { code: rtCall('argLow', 'ctx', Number(n.value)), big: false, lo: -(2n ** 53n), hi: 2n ** 53n, sig: true };
+          return I.toStorage(v, t);
+        }
         return I.toStorage(I.loaded(rtCall('arg', 'ctx', i), this.types.int64), t);
       }
       case 'builtin':
@@ -1094,7 +1100,7 @@ export class ClauseGen {
   /** A printf argument: strings and byte images pass as they are, integers in their repr. */
   /** A value to print: argN as its Number where exact (printed as its BigInt would be), else expr(). */
   private argOrExpr(e: A.Expr): string {
-    if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(e.name)) return `rt.argValue(ctx, ${e.name.slice(3)})`;
+    if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(e.name)) return rtCall('argValue', 'ctx', Number(e.name.slice(3)));
     return this.expr(e);
   }
 

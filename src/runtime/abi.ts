@@ -46,6 +46,10 @@ export interface ClauseAbi {
   cpuChip(ctx: ProbeContext): number;
   cpuLgrp(ctx: ProbeContext): number;
   arg(ctx: ProbeContext, i: number): bigint;
+  /** argN as a value to print: its Number where exact, else its BigInt */
+  argValue(ctx: ProbeContext, i: number): number | bigint;
+  /** argN's low 32 bits as a Number, for args[N] of a type of 32 bits or less */
+  argLow(ctx: ProbeContext, i: number): number;
   argStr(ctx: ProbeContext, i: number): string;
   uregs(ctx: ProbeContext, i: number): bigint;
 

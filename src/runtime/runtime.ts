@@ -446,6 +446,18 @@ export class Runtime implements ClauseAbi {
     return ctx.args[i];
   }
 
+  /**
+   * argN as a Number with the argument's low 32 bits (for args[N] of a type of 32 bits or
+   * less, which the caller narrows): its Number where that is exact, else from its BigInt
+   */
+  argLow(ctx: ProbeContext, i: number): number {
+    if (ctx.argnSet & (1 << i)) {
+      const n = ctx.argn[i];
+      if (n <= 9007199254740991 && n >= -9007199254740991) return n;
+    }
+    return Number(BigInt.asIntN(32, ctx.args[i]));
+  }
+
   /** argN as a Number (nearest double) where no decoder filled ctx.argn[i] */
   argNum(ctx: ProbeContext, i: number): number {
     return Number(ctx.args[i]);

@@ -5,6 +5,7 @@ import { bigArgsOf } from '../../src/compile/compile.js';
 import type { EventField } from '../../src/kernel/event-format.js';
 import { compileDecoder } from '../../src/providers/kernel-event.js';
 import { ProbeContext } from '../../src/runtime/context.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 
 function field(name: string, offset: number, size: number, signed: boolean): EventField {
   return { name, type: `${signed ? '' : 'unsigned '}long`, offset, size, signed, charArray: false, dataLoc: false, pointer: false };
@@ -90,5 +91,21 @@ test('the arguments generated code reads as BigInts', () => {
   for (const [src, want] of cases) {
     const got = bigArgsOf(src);
     assert.deepEqual(got === null ? null : [...got].sort(), want, src);
+  }
+});
+
+test('args[N] of a 32-bit type reads the low 32 bits of the Number a decoder made, or of the BigInt', () => {
+  const argLow = Runtime.prototype.argLow;
+  const d = compileDecoder(FIELDS.slice(0, 1), null, '', new Set());
+  for (const v of WIDE) {
+    const { page, view } = record(v, 0n);
+    const ctx = new ProbeContext();
+    d(page, view, 0, ctx);
+    assert.equal(argLow.call(null, ctx, 0) | 0, Number(BigInt.asIntN(32, v)), String(v));
+    assert.equal(argLow.call(null, ctx, 0) >>> 0, Number(BigInt.asUintN(32, v)), String(v));
+    // filled by a provider, not a decoder
+    ctx.argnSet = 0;
+    ctx.args[0] = v;
+    assert.equal(argLow.call(null, ctx, 0) | 0, Number(BigInt.asIntN(32, v)), String(v));
   }
 });
