@@ -78,10 +78,11 @@ export class Compiler {
     readonly macros: MacroEnv,
   ) {
     this.types = new TypeScope(opts.num('strsize'));
-    // kernel types (struct task_struct, sector_t...) from BTF, read when a program first names one
-    this.types.external = kernelTypes;
     new Parser(new Lexer(D_LIBRARY_TYPES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false }).parseProgram();
     this.builtins = new Builtins(this.types);
+    // kernel types (struct task_struct, sector_t...) from BTF, read when a program first names
+    // one; after D's own library and built-ins, which must not read them
+    this.types.external = kernelTypes;
   }
 
   compile(src: ProgramSource): CompiledProgram {

@@ -371,6 +371,11 @@ export function kernelBtf(dir = DEFAULT_DIR): Btf | null {
   return vmlinux;
 }
 
+/** Whether the kernel's BTF has been read (a script that names no kernel type must not read it). */
+export function kernelBtfRead(): boolean {
+  return vmlinux !== undefined;
+}
+
 export function kernelBtfError(): string {
   return vmlinuxError;
 }

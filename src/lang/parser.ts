@@ -1179,7 +1179,8 @@ export class Parser {
   private declare(spec: Specifiers, d: Declarator, items: A.Item[]): void {
     if (spec.storage === 'typedef') {
       if (d.keys) this.syntax();
-      const existing = this.types.lookup(d.name);
+      // the kernel's typedefs are another scope: a program may name its own alike
+      const existing = this.types.ownType(d.name);
       if (existing && existing.kind === Kind.Typedef && existing.base === d.type) return;
       if (existing) this.error('D_DECL_IDRED', d.line, `typedef redeclared: ${d.name}`);
       this.types.defineTypedef(d.name, d.type);

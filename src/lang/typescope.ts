@@ -156,6 +156,11 @@ export class TypeScope {
     return undefined;
   }
 
+  /** A type name of D's or the program's own (never the kernel's): what a typedef may not redeclare. */
+  ownType(name: string): DType | undefined {
+    return this.names.get(unscoped(name));
+  }
+
   /** Whether an identifier names a type (a typedef or intrinsic), as the lexer's id_or_type asks. */
   isTypeName(name: string): boolean {
     if (this.names.has(unscoped(name))) return true;

@@ -5,7 +5,11 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { Btf, BtfError, BtfKind, kernelBtf } from '../../src/kernel/btf.js';
+import { Btf, BtfError, BtfKind, kernelBtf, kernelBtfRead } from '../../src/kernel/btf.js';
+import { Compiler } from '../../src/compile/compile.js';
+import { ProbeRegistry } from '../../src/providers/registry.js';
+import { DtraceProvider } from '../../src/providers/dtrace.js';
+import { Options } from '../../src/runtime/options.js';
 import { Kind, findMember, resolve } from '../../src/lang/types.js';
 import { cli as cliPath } from '../live/harness.js';
 
@@ -123,6 +127,16 @@ test('BTF: malformed objects are refused with a reason', () => {
 });
 
 const kernel = existsSync('/sys/kernel/btf/vmlinux');
+
+test("a program that names no kernel type never reads the kernel's BTF (D's library and built-ins included)", { skip: kernel ? false : 'no /sys/kernel/btf/vmlinux' }, () => {
+  // first in this file to touch kernelBtf (tests run in order)
+  assert.equal(kernelBtfRead(), false);
+  const registry = new ProbeRegistry();
+  registry.add(new DtraceProvider());
+  const c = new Compiler(new Options(), registry, { args: ['dtrace'], defaultArgs: false, vars: new Map(), used: new Set() });
+  c.compile({ text: 'typedef int mine_t; BEGIN { x = (mine_t)1; y = curpsinfo->pr_pid; printf("%d %s", x, execname); exit(0); }', fromFile: false, name: 'test', level: 3 });
+  assert.equal(kernelBtfRead(), false);
+});
 
 test("the kernel's BTF: task_struct as the kernel lays it out", { skip: kernel ? false : 'no /sys/kernel/btf/vmlinux' }, () => {
   const b = kernelBtf()!;
