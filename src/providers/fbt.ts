@@ -177,14 +177,15 @@ function returnDecoder(retval: EventField, wanted: Set<number> | null) {
  * (a fault leaves the field empty: copyinstr() then reads the process's memory).
  */
 function capturedStrings(strings: EventField[]): string {
-  let code = 'let n = 0;\n';
+  // `copies`, not n: the decoder's head names ctx.argn n
+  let code = 'let copies = 0;\n';
   for (const f of strings) {
     const arg = Number(f.name.slice(3));
     code +=
       `{ const l = v.getUint32(o + ${f.offset}, true), len = l >>> 16;\n` +
-      `  if (len > 0) { ctx.capturedAddr[n] = a[${arg}]; ctx.capturedText[n] = page.toString('latin1', o + (l & 0xffff), o + (l & 0xffff) + len); n++; } }\n`;
+      `  if (len > 0) { ctx.capturedAddr[copies] = a[${arg}]; ctx.capturedText[copies] = page.toString('latin1', o + (l & 0xffff), o + (l & 0xffff) + len); copies++; } }\n`;
   }
-  return code + 'ctx.capturedN = n;\n';
+  return code + 'ctx.capturedN = copies;\n';
 }
 
 /** [module, function] for every function ftrace can trace, vmlinux's first. */

@@ -141,7 +141,8 @@ export function compileDecoder(fields: EventField[], wanted: Set<number> | null,
       body += decodeField(f, i) + '\n';
     }
   });
-  body += extra;
+  // a block of its own: a provider's code may declare what it likes
+  if (extra !== '') body += `{\n${extra}}\n`;
   const head = `const a = ctx.args;\nconst n = ctx.argn;\nctx.argnSet = ${mask};\n`;
   return new Function('cstring', `return function decode(page, v, o, ctx) {\n${head}${body}};`)(cstring) as RecordDecoder;
 }

@@ -109,3 +109,12 @@ test('args[N] of a 32-bit type reads the low 32 bits of the Number a decoder mad
     assert.equal(argLow.call(null, ctx, 0) | 0, Number(BigInt.asIntN(32, v)), String(v));
   }
 });
+
+test("a provider's own decoder code may declare any name (fbt's string copies declared n beside the head's n)", () => {
+  const d = compileDecoder(FIELDS.slice(0, 1), null, 'let n = 2; const a = 1;\nctx.capturedN = n + a;\n');
+  const { page, view } = record(5n, 0n);
+  const ctx = new ProbeContext();
+  d(page, view, 0, ctx);
+  assert.equal(ctx.capturedN, 3);
+  assert.equal(ctx.args[0], 5n);
+});
