@@ -6,8 +6,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DFatalError } from '../errors.js';
+import { ReadableWaiter, closeFd, pidfdOpen } from '../kernel/bpf/sys.js';
 
-/** How often a grabbed process (not our child) is checked for having exited. */
+/**
+ * How often a grabbed process (not our child) is checked for having exited, where the kernel
+ * has no pidfd to wait on.
+ */
 const GRAB_POLL_MS = 50;
 
 function findExecutable(cmd: string): string | null {
@@ -68,6 +72,9 @@ export class Targets {
   private readonly created: ChildProcess[] = [];
   private live = 0;
   private polls: NodeJS.Timeout[] = [];
+  /** grabbed processes waited on through their pidfd (no polling) */
+  private readonly exitWaits: ReadableWaiter[] = [];
+  private released = false;
   private onGone: (() => void) | null = null;
 
   /**
@@ -101,14 +108,26 @@ export class Targets {
     if (!alive(pid)) throw new DFatalError(`failed to grab pid ${pid}: No such process`);
     this.pids.push(pid);
     this.live++;
-    this.polls.push(
-      setInterval(() => {
-        if (!alive(pid)) {
-          this.polls.forEach(clearInterval);
-          this.gone();
-        }
-      }, GRAB_POLL_MS),
-    );
+    const fd = pidfdOpen(pid);
+    const waiter = fd === null ? null : ReadableWaiter.create();
+    if (fd !== null && waiter !== null) {
+      // readable once the process has exited: dtrace sleeps until then
+      this.exitWaits.push(waiter);
+      waiter.wait([fd], -1, () => {
+        waiter.close();
+        closeFd(fd);
+        if (!this.released) this.gone();
+      });
+      return pid;
+    }
+    if (fd !== null) closeFd(fd);
+    const poll = setInterval(() => {
+      if (!alive(pid)) {
+        clearInterval(poll);
+        this.gone();
+      }
+    }, GRAB_POLL_MS);
+    this.polls.push(poll);
     return pid;
   }
 
@@ -132,8 +151,10 @@ export class Targets {
 
   /** dtrace ends before its processes: created ones are killed, grabbed ones left alone. */
   release(): void {
+    this.released = true;
     for (const t of this.polls) clearInterval(t);
     this.polls = [];
+    for (const w of this.exitWaits.splice(0)) w.wake();
     for (const c of this.created) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
 }

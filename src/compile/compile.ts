@@ -163,7 +163,9 @@ export class Compiler {
       for (const p of probes) epids.set(p.probe.id, this.nextEpid++);
       clauseIndex = this.nextClause++;
       matches += probes.length;
-      clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan: planClause(cc), record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
+      const plan = planClause(cc);
+      plan.bigArgs = bigArgsOf(g.source);
+      clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
     }
     return { clauses, matches };
   }
@@ -390,4 +392,20 @@ export function dynvarSlotSize(vars: A.VarInfo[]): number {
     value = Math.max(value, v.type ? (resolve(v.type).size + 7) & ~7 : 8);
   }
   return Math.max(1, tuple + value);
+}
+
+/**
+ * The arguments generated code reads as BigInts: ctx.args[N], rt.arg(ctx, N); null if it reads
+ * one by a computed index. (Its Number reads, ctx.argn[N], fall back to rt.argNum(), and
+ * rt.argValue() takes the BigInt only where the Number is not exact: a decoder never leaves
+ * either to read a BigInt it did not fill, see compileDecoder.)
+ */
+export function bigArgsOf(source: string): Set<number> | null {
+  const out = new Set<number>();
+  for (const m of source.matchAll(/ctx\.args\[([^\]]*)\]|rt\.arg\(ctx, ([^)]*)\)/g)) {
+    const i = m[1] ?? m[2];
+    if (!/^[0-9]$/.test(i)) return null;
+    out.add(Number(i));
+  }
+  return out;
 }

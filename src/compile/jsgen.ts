@@ -508,6 +508,12 @@ export class ClauseGen {
         const i = this.valueAs(e.args[0], this.types.int);
         const t = e.type!;
         if (isString(t)) return rtCall('argStr', 'ctx', i);
+        // args[N] of a type of 32 bits or less: the low bits of its Number (STYLE rule 4)
+        const n = e.args[0];
+        if (n.kind === A.N.Int && n.value >= 0n && n.value <= 9n && reprOf(t) === Repr.Num && resolve(t).kind !== Kind.Float && resolve(t).name !== '_Bool') {
+          const v: I.IntVal = { code: rtCall('argLow', 'ctx', Number(n.value)), big: false, lo: -(2n ** 53n), hi: 2n ** 53n, sig: true };
+          return I.toStorage(v, t);
+        }
         return I.toStorage(I.loaded(rtCall('arg', 'ctx', i), this.types.int64), t);
       }
       case 'builtin':
@@ -741,6 +747,24 @@ export class ClauseGen {
     return I.addSubMul(e.op as '+' | '-', this.ptrVal(p), scaled, false);
   }
 
+  /**
+   * argN compared (signed) with an integer constant within ±(2^53 - 1), on argN's Number form
+   * (STYLE rule 4: no BigInt per event). Exact: the Number is the argument's nearest double, and
+   * rounding keeps order and can only reach values beyond 2^53 from values beyond it.
+   */
+  private argNumCompare(e: A.Binary, op: string): string | null {
+    const arg = (x: A.Expr) => x.kind === A.N.Ident && x.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(x.name);
+    const safe = (x: A.Expr) => x.kind === A.N.Int && x.value >= -9007199254740991n && x.value <= 9007199254740991n;
+    const num = (x: A.Ident) => {
+      const i = Number(x.name.slice(3));
+      return `(ctx.argnSet & ${1 << i} ? ctx.argn[${i}] : rt.argNum(ctx, ${i}))`;
+    };
+    const lit = (x: A.IntLit) => (x.value < 0n ? `(${x.value})` : `${x.value}`);
+    if (arg(e.left) && safe(e.right)) return `(${num(e.left as A.Ident)} ${op} ${lit(e.right as A.IntLit)})`;
+    if (safe(e.left) && arg(e.right)) return `(${lit(e.left as A.IntLit)} ${op} ${num(e.right as A.Ident)})`;
+    return null;
+  }
+
   private compare(e: A.Binary): string {
     const op = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
     const lt = e.left.type!;
@@ -756,6 +780,10 @@ export class ClauseGen {
     }
     if (isInteger(lt) && isInteger(rt)) {
       const ct = promoteForCompare(lt, rt, this.types.int);
+      if (I.typeSigned(ct)) {
+        const n = this.argNumCompare(e, op);
+        if (n !== null) return n;
+      }
       return I.compare(e.op, this.ival(e.left), this.ival(e.right), I.typeSigned(ct));
     }
     return I.compare(e.op, this.ptrVal(e.left), this.ptrVal(e.right), false);
@@ -897,6 +925,9 @@ export class ClauseGen {
       incr = iv.big ? I.asBig(iv, true) : iv.code;
     }
     const numeric = !v.big && v.lo >= -(2n ** 31n) && v.hi < 2n ** 31n;
+    // argN: by its Number where the decoder made one (Aggregation.addArg)
+    const arg = call.args[0];
+    if (arg.kind === A.N.Ident && arg.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(arg.name)) return aggCall(a, 'addArg', slot, 'ctx', Number(arg.name.slice(3)), incr);
     return numeric ? aggCall(a, 'add', slot, v.code, incr) : aggCall(a, 'addBig', slot, I.asBig(v, signed), incr);
   }
 
@@ -993,7 +1024,7 @@ export class ClauseGen {
     const a = e.args;
     switch (e.name) {
       case 'trace':
-        return rtCall('trace', this.K.add(a[0].type), this.expr(a[0]));
+        return rtCall('trace', this.K.add(a[0].type), this.argOrExpr(a[0]));
       case 'printf': {
         // the values go into the runtime's one argument array (no array per event)
         const args = a.slice(1).map((x, i) => `P[${i}] = ${this.formatArg(x)}, `);
@@ -1067,8 +1098,15 @@ export class ClauseGen {
   }
 
   /** A printf argument: strings and byte images pass as they are, integers in their repr. */
+  /** A value to print: argN as its Number where exact (printed as its BigInt would be), else expr(). */
+  private argOrExpr(e: A.Expr): string {
+    if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(e.name)) return rtCall('argValue', 'ctx', Number(e.name.slice(3)));
+    return this.expr(e);
+  }
+
   private formatArg(e: A.Expr): string {
     const t = e.type!;
+    if (e.kind === A.N.Ident) return this.argOrExpr(e);
     if (isCharArray(t)) return this.toStr(e);
     return this.expr(e);
   }

@@ -14,6 +14,11 @@ export interface KernelTest {
 export interface ClausePlan {
   /** built-in variables and arguments the clause reads (what each event must carry) */
   reads: Set<string>;
+  /**
+   * the arguments its generated code reads as BigInts (ctx.args[N]); null: any of them. Others
+   * it reads only as Numbers (ctx.argn), which a decoder fills without making a BigInt
+   */
+  bigArgs: Set<number> | null;
   /** the clause needs the kernel stack (stack(), stackdepth, caller) */
   kernelStack: boolean;
   /** the clause reads user memory (copyin, copyinstr, copyinto) */

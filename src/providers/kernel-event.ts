@@ -96,6 +96,16 @@ export function wantsStack(plans: ClausePlan[]): boolean {
   return plans.some((p) => p.kernelStack);
 }
 
+/** Arguments the clauses' code reads as BigInts (ClausePlan.bigArgs); null: any of them. */
+export function bigArgsRead(plans: ClausePlan[]): Set<number> | null {
+  const out = new Set<number>();
+  for (const p of plans) {
+    if (p.bigArgs === null) return null;
+    for (const i of p.bigArgs) out.add(i);
+  }
+  return out;
+}
+
 /** Argument indexes the clauses read; null: all of them (args[] with a computed index). */
 export function argsRead(plans: ClausePlan[]): Set<number> | null {
   const out = new Set<number>();
@@ -114,16 +124,48 @@ export type RecordDecoder = (page: Buffer, view: DataView, off: number, ctx: Pro
 
 /**
  * Generates the decoder of the arguments `wanted` (argument i is `fields[i]`, null: every one)
- * into ctx.args (integers and pointers) and ctx.argStrs (strings).
+ * into ctx.args (integers and pointers) and ctx.argStrs (strings). Integers also go to ctx.argn
+ * as Numbers (a 64-bit one from its two u32 halves, STYLE rule 4), and to ctx.args as BigInts
+ * only if `big` has them (null: all) or, for 64 bits, if the Number is not exact. `extra` code
+ * may rewrite ctx.args: its decoder fills every BigInt and no Number.
  */
-export function compileDecoder(fields: EventField[], wanted: Set<number> | null, extra = ''): RecordDecoder {
+export function compileDecoder(fields: EventField[], wanted: Set<number> | null, extra = '', big: Set<number> | null = null): RecordDecoder {
   let body = '';
+  let mask = 0;
   fields.forEach((f, i) => {
     if (i > 9 || (wanted !== null && !wanted.has(i))) return;
-    body += decodeField(f, i) + '\n';
+    if (extra === '' && numberField(f)) {
+      body += decodeNumber(f, i, big === null || big.has(i)) + '\n';
+      mask |= 1 << i;
+    } else {
+      body += decodeField(f, i) + '\n';
+    }
   });
   body += extra;
-  return new Function('cstring', `return function decode(page, v, o, ctx) {\nconst a = ctx.args;\n${body}};`)(cstring) as RecordDecoder;
+  const head = `const a = ctx.args;\nconst n = ctx.argn;\nctx.argnSet = ${mask};\n`;
+  return new Function('cstring', `return function decode(page, v, o, ctx) {\n${head}${body}};`)(cstring) as RecordDecoder;
+}
+
+/** An integer or pointer field of a size a Number form is decoded for. */
+function numberField(f: EventField): boolean {
+  return !f.charArray && !f.dataLoc && (f.size === 8 || f.size === 4 || f.size === 2 || f.size === 1);
+}
+
+/**
+ * An integer field into ctx.argn[i], and into ctx.args[i] if `big` (a clause reads the BigInt)
+ * or if a 64-bit value is beyond ±2^53 (the Number is then not exact, and any other read of the
+ * argument takes the BigInt).
+ */
+function decodeNumber(f: EventField, i: number, big: boolean): string {
+  const at = `o + ${f.offset}`;
+  if (f.size === 8) {
+    const num = `n[${i}] = v.getInt32(${at} + 4, true) * 4294967296 + v.getUint32(${at}, true);`;
+    if (big) return `${num}\na[${i}] = v.getBigInt64(${at}, true);`;
+    return `${num}\nif (n[${i}] > 9007199254740991 || n[${i}] < -9007199254740991) a[${i}] = v.getBigInt64(${at}, true);`;
+  }
+  const s = f.signed ? 'Int' : 'Uint';
+  const num = `n[${i}] = v.get${s}${f.size * 8}(${at}${f.size > 1 ? ', true' : ''});`;
+  return big ? `${num}\na[${i}] = BigInt(n[${i}]);` : num;
 }
 
 function decodeField(f: EventField, i: number): string {
@@ -293,7 +335,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   });
   if (never) return;
   const format = tracer.format(p.system, p.event);
-  const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans));
+  const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans), '', bigArgsRead(plans));
   const pidAt = tracer.pidOffset(format);
   const stack = wantsStack(plans);
   let copying = false;

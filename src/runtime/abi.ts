@@ -46,6 +46,10 @@ export interface ClauseAbi {
   cpuChip(ctx: ProbeContext): number;
   cpuLgrp(ctx: ProbeContext): number;
   arg(ctx: ProbeContext, i: number): bigint;
+  /** argN as a value to print: its Number where exact, else its BigInt */
+  argValue(ctx: ProbeContext, i: number): number | bigint;
+  /** argN's low 32 bits as a Number, for args[N] of a type of 32 bits or less */
+  argLow(ctx: ProbeContext, i: number): number;
   argStr(ctx: ProbeContext, i: number): string;
   uregs(ctx: ProbeContext, i: number): bigint;
 
@@ -186,6 +190,8 @@ export interface AggregationAbi {
   slotN(keys: readonly Value[]): number;
   add(slot: number, v: number, incr: number | bigint): void;
   addBig(slot: number, v: bigint, incr: number | bigint): void;
+  /** the same, of argument i of the firing: its Number where the decoder made one, else its BigInt */
+  addArg(slot: number, ctx: ProbeContext, i: number, incr: number | bigint): void;
 }
 
 /** A global or thread-local associative array as a clause reads and writes it: D[id].NAME(...). */

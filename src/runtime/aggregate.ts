@@ -15,6 +15,7 @@
 import { DType, Kind, resolve } from '../lang/types.js';
 import type { Value } from './values.js';
 import type { AggregationAbi } from './abi.js';
+import type { ProbeContext } from './context.js';
 import {
   formatLLQuantize,
   formatLQuantize,
@@ -482,6 +483,26 @@ export abstract class Aggregation implements AggregationAbi {
 
   /** As add(), for a 64-bit value held in a BigInt (unsigned values >= 2^63 act as negative). */
   abstract addBig(slot: number, v: bigint, incr: number | bigint): void;
+
+  /**
+   * Adds argument i of the firing: its Number where a decoder filled one (ctx.argn) within the
+   * range add() takes, else as a BigInt (made from the Number where that is exact, else the
+   * decoder's): no BigInt per event for the usual argument (STYLE rule 4).
+   */
+  addArg(slot: number, ctx: ProbeContext, i: number, incr: number | bigint): void {
+    if (ctx.argnSet & (1 << i)) {
+      const n = ctx.argn[i];
+      if (n < 2147483648 && n >= -2147483648) {
+        this.add(slot, n, incr);
+        return;
+      }
+      if (n <= 9007199254740991 && n >= -9007199254740991) {
+        this.addBig(slot, BigInt(n), incr);
+        return;
+      }
+    }
+    this.addBig(slot, ctx.args[i], incr);
+  }
 
   // -- reading ---------------------------------------------------------------------------------
 

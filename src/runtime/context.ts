@@ -35,8 +35,18 @@ export class ProbeContext {
   gid = 0;
   errno = 0;
   execname = '';
-  /** arg0..arg9 as 64-bit signed values */
+  /**
+   * arg0..arg9 as 64-bit signed values. A tracefs event's decoder fills only the ones some
+   * clause reads as a BigInt (ClausePlan.bigArgs), and the others when they need 64 bits.
+   */
   args: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  /**
+   * argN as a Number (the nearest double: exact within ±2^53), where bit N of argnSet says a
+   * decoder filled it for this firing (STYLE rule 4: no BigInt for an argument compared with a
+   * constant); Session.fire() clears argnSet after each firing
+   */
+  argn = new Float64Array(10);
+  argnSet = 0;
   /** string arguments (tracepoint char arrays), where args[i] has type string */
   argStrs: string[] = ['', '', '', '', '', '', '', '', '', ''];
   /** nanoseconds since boot when the probe fired (-1n: not read yet) */

@@ -86,6 +86,19 @@ export class ExitRequest {
   status = 0;
 }
 
+/** 8 bytes for 64-bit loads and stores in byte images */
+const SCRATCH = new Uint8Array(8);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+
+function load8(b: Uint8Array, o: number): DataView {
+  for (let i = 0; i < 8; i++) SCRATCH[i] = b[o + i];
+  return SCRATCH_VIEW;
+}
+
+function store8(b: Uint8Array, o: number): void {
+  for (let i = 0; i < 8; i++) b[o + i] = SCRATCH[i];
+}
+
 export class Runtime implements ClauseAbi {
   /** global scalars by id */
   readonly G: Array<Value | null> = [];
@@ -142,6 +155,8 @@ export class Runtime implements ClauseAbi {
   private strsizeNow = 0;
   private quietNow = false;
   private specsizeNow = 0;
+  private stackframesNow = 0;
+  private printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
 
@@ -151,8 +166,16 @@ export class Runtime implements ClauseAbi {
     this.strsizeNow = o.num('strsize');
     this.quietNow = o.flag('quiet');
     this.specsizeNow = o.num('specsize');
+    this.stackframesNow = o.num('stackframes');
+    this.printsizeNow = o.num('printsize');
     this.traceOpts.rawbytes = o.flag('rawbytes');
     this.traceOpts.strsize = this.strsizeNow;
+  }
+
+  /** This runtime with its option values read again if one changed (no Map lookup per event). */
+  private option(): this {
+    if (this.optsVersion !== this.opts.version) this.readOptions();
+    return this;
   }
 
   get strsize(): number {
@@ -411,6 +434,35 @@ export class Runtime implements ClauseAbi {
     return v === undefined ? '' : (v as string | null);
   }
 
+  /**
+   * argN as a value to print (printf(), trace()): its Number where a decoder filled one that is
+   * exact, else its BigInt (which the decoder then filled: see compileDecoder)
+   */
+  argValue(ctx: ProbeContext, i: number): number | bigint {
+    if (ctx.argnSet & (1 << i)) {
+      const n = ctx.argn[i];
+      if (n <= 9007199254740991 && n >= -9007199254740991) return n;
+    }
+    return ctx.args[i];
+  }
+
+  /**
+   * argN as a Number with the argument's low 32 bits (for args[N] of a type of 32 bits or
+   * less, which the caller narrows): its Number where that is exact, else from its BigInt
+   */
+  argLow(ctx: ProbeContext, i: number): number {
+    if (ctx.argnSet & (1 << i)) {
+      const n = ctx.argn[i];
+      if (n <= 9007199254740991 && n >= -9007199254740991) return n;
+    }
+    return Number(BigInt.asIntN(32, ctx.args[i]));
+  }
+
+  /** argN as a Number (nearest double) where no decoder filled ctx.argn[i] */
+  argNum(ctx: ProbeContext, i: number): number {
+    return Number(ctx.args[i]);
+  }
+
   arg(ctx: ProbeContext, i: number): bigint {
     return i >= 0 && i < ctx.args.length ? ctx.args[i] : 0n;
   }
@@ -427,20 +479,22 @@ export class Runtime implements ClauseAbi {
 
   bld_i8(b: Uint8Array, o: number): number { return (b[o] << 24) >> 24; }
   bld_u8(b: Uint8Array, o: number): number { return b[o]; }
-  bld_i16(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getInt16(o, true); }
-  bld_u16(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getUint16(o, true); }
-  bld_i32(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getInt32(o, true); }
-  bld_u32(b: Uint8Array, o: number): number { return new DataView(b.buffer, b.byteOffset).getUint32(o, true); }
-  bld_i64(b: Uint8Array, o: number): bigint { return new DataView(b.buffer, b.byteOffset).getBigInt64(o, true); }
-  bld_u64(b: Uint8Array, o: number): bigint { return new DataView(b.buffer, b.byteOffset).getBigUint64(o, true); }
+  // little-endian loads and stores in byte images (structs, arrays): byte arithmetic, and one
+  // scratch DataView for 64 bits, never a DataView per access (STYLE rules 2 and 3)
+  bld_i16(b: Uint8Array, o: number): number { return ((b[o] | (b[o + 1] << 8)) << 16) >> 16; }
+  bld_u16(b: Uint8Array, o: number): number { return b[o] | (b[o + 1] << 8); }
+  bld_i32(b: Uint8Array, o: number): number { return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24); }
+  bld_u32(b: Uint8Array, o: number): number { return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0; }
+  bld_i64(b: Uint8Array, o: number): bigint { return load8(b, o).getBigInt64(0, true); }
+  bld_u64(b: Uint8Array, o: number): bigint { return load8(b, o).getBigUint64(0, true); }
   bst_i8(b: Uint8Array, o: number, v: number): void { b[o] = v; }
   bst_u8(b: Uint8Array, o: number, v: number): void { b[o] = v; }
-  bst_i16(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setInt16(o, v, true); }
-  bst_u16(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setUint16(o, v, true); }
-  bst_i32(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setInt32(o, v, true); }
-  bst_u32(b: Uint8Array, o: number, v: number): void { new DataView(b.buffer, b.byteOffset).setUint32(o, v, true); }
-  bst_i64(b: Uint8Array, o: number, v: bigint): void { new DataView(b.buffer, b.byteOffset).setBigInt64(o, v, true); }
-  bst_u64(b: Uint8Array, o: number, v: bigint): void { new DataView(b.buffer, b.byteOffset).setBigUint64(o, v, true); }
+  bst_i16(b: Uint8Array, o: number, v: number): void { b[o] = v; b[o + 1] = v >> 8; }
+  bst_u16(b: Uint8Array, o: number, v: number): void { b[o] = v; b[o + 1] = v >> 8; }
+  bst_i32(b: Uint8Array, o: number, v: number): void { b[o] = v; b[o + 1] = v >> 8; b[o + 2] = v >> 16; b[o + 3] = v >> 24; }
+  bst_u32(b: Uint8Array, o: number, v: number): void { b[o] = v; b[o + 1] = v >> 8; b[o + 2] = v >> 16; b[o + 3] = v >> 24; }
+  bst_i64(b: Uint8Array, o: number, v: bigint): void { SCRATCH_VIEW.setBigInt64(0, v, true); store8(b, o); }
+  bst_u64(b: Uint8Array, o: number, v: bigint): void { SCRATCH_VIEW.setBigUint64(0, v, true); store8(b, o); }
 
   /** Reads a bit-field: the low `bits` bits of `nbytes` little-endian bytes. */
   bfld(b: Uint8Array, off: number, nbytes: number, bits: number, signed: boolean, big: boolean): number | bigint {
@@ -889,7 +943,7 @@ export class Runtime implements ClauseAbi {
     const pointee = resolveType(t).base;
     if (typeof v !== 'bigint' || pointee === null) throw new S.DFault(S.FLT_ILLOP, 0n);
     const size = resolveType(pointee).size;
-    this.put(formatPrint(pointee, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.opts.num('printsize')));
+    this.put(formatPrint(pointee, v, v === 0n ? new Uint8Array(size) : this.mem.bytes(v, size), this.option().printsizeNow));
   }
 
   /** print(v) of a value that is no pointer: the value with its type, as illumos prints it. */
@@ -938,7 +992,7 @@ export class Runtime implements ClauseAbi {
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
     // user stacks are not recorded yet; probes without a kernel context (BEGIN, END) have none
     if (kind !== 'stack' || ctx.kstackLen === 0) return '';
-    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.opts.num('stackframes'));
+    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.option().stackframesNow);
     let s = '';
     for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
     return s;

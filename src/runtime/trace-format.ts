@@ -164,6 +164,14 @@ export function formatTraceValue(t: DType, v: Value, quiet: boolean, opts: Trace
   const x = r.kind === Kind.Float ? floatBits(v, size) : v;
   let s: string;
   let w: number;
+  // an integer within 2^53 (a Number, or a BigInt of 64 bits): its digits without BigInt work
+  if (r.kind === Kind.Int || r.kind === Kind.Pointer || r.kind === Kind.Enum) {
+    const t = intText(x, size, r.kind === Kind.Int && r.signed);
+    if (t !== null) {
+      w = size === 8 ? (r.kind === Kind.Int && r.signed ? 19 : 20) : size === 4 ? 10 : size === 2 ? 5 : 3;
+      return quiet ? t : ' ' + (t.length < w ? ' '.repeat(w - t.length) + t : t);
+    }
+  }
   if (r.kind === Kind.Int && r.signed) {
     switch (size) {
       case 8:
@@ -205,6 +213,29 @@ export function formatTraceValue(t: DType, v: Value, quiet: boolean, opts: Trace
     s = BigInt.asUintN(size * 8, toBig(x)).toString();
   }
   return quiet ? s : ' ' + (s.length < w ? ' '.repeat(w - s.length) + s : s);
+}
+
+const SAFE = 9007199254740991;
+
+/** The decimal text of an integer record of `size` bytes where Numbers do it exactly, else null. */
+function intText(x: Value, size: number, signed: boolean): string | null {
+  if (typeof x === 'number') {
+    if (!Number.isInteger(x)) return null;
+    switch (size) {
+      case 4:
+        return String(signed ? x | 0 : x >>> 0);
+      case 2:
+        return String(signed ? (x << 16) >> 16 : x & 0xffff);
+      case 1:
+        return String(signed ? (x << 24) >> 24 : x & 0xff);
+      case 8:
+        return x <= SAFE && (signed ? x >= -SAFE : x >= 0) ? String(x) : null;
+      default:
+        return null;
+    }
+  }
+  if (typeof x === 'bigint' && size === 8 && x <= 9007199254740991n && (signed ? x >= -9007199254740991n : x >= 0n)) return String(Number(x));
+  return null;
 }
 
 function toBig(v: Value): bigint {

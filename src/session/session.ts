@@ -283,11 +283,17 @@ export class Session implements FiringEnv {
 
   /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
   fire(def: ProbeDef): void {
+    const ctx = this.ctx;
+    this.runClauses(def, ctx);
+    // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
+    ctx.argnSet = 0;
+  }
+
+  private runClauses(def: ProbeDef, ctx: ProbeContext): void {
     if (this.stopped) return;
     const list = this.ecbsById[def.probe.id];
     if (list === undefined) return;
     if (this.stopping && def !== this.dtrace.end) return;
-    const ctx = this.ctx;
     const rt = this.rt;
     ctx.probe = def.probe;
     rt.startFiring(ctx);

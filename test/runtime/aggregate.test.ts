@@ -26,6 +26,7 @@ import {
   type KeyType,
 } from '../../src/runtime/aggregate.js';
 import type { Value } from '../../src/runtime/values.js';
+import { ProbeContext } from '../../src/runtime/context.js';
 
 const CHAR = intType('char', 1, true);
 const SHORT = intType('short', 2, true);
@@ -574,4 +575,29 @@ test('aggregation record sizes as Oracle DTrace lays them out (dt_cg_arglist, dt
   assert.equal(aggDataBytes(AggFn.Avg, 0), 24);
   assert.equal(aggDataBytes(AggFn.Stddev, 0), 40);
   assert.equal(aggDataBytes(AggFn.Quantize, 127), 8 + 127 * 8);
+});
+
+test('addArg() of a firing\'s argument aggregates as addBig() of its 64-bit value does, from a Number or a BigInt', () => {
+  const SAFE = 2 ** 53 - 1;
+  const values = [0n, 3n, -7n, 1000n, 2n ** 31n - 1n, 2n ** 31n, -(2n ** 31n) - 1n, BigInt(SAFE), -BigInt(SAFE), 2n ** 53n + 1n, INT64_MAX, INT64_MIN];
+  for (const fn of [AggFn.Sum, AggFn.Min, AggFn.Max, AggFn.Avg, AggFn.Stddev, AggFn.Quantize, AggFn.LQuantize, AggFn.LLQuantize]) {
+    const want = agg(fn);
+    const viaArg = agg(fn);
+    const noNumber = agg(fn);
+    const ctx = new ProbeContext();
+    for (const v of values) {
+      want.addBig(want.slot0(), v, 1);
+      // as a decoder leaves it: the Number, and the BigInt only where the Number is not exact
+      ctx.argnSet = 1 << 4;
+      ctx.argn[4] = Number(v);
+      ctx.args[4] = v >= -BigInt(SAFE) && v <= BigInt(SAFE) ? 12345n : v;
+      viaArg.addArg(viaArg.slot0(), ctx, 4, 1);
+      // a provider that fills only ctx.args
+      ctx.argnSet = 0;
+      ctx.args[4] = v;
+      noNumber.addArg(noNumber.slot0(), ctx, 4, 1);
+    }
+    assert.equal(viaArg.valueText(viaArg.slot0()), want.valueText(want.slot0()), AggFn[fn]);
+    assert.equal(noNumber.valueText(noNumber.slot0()), want.valueText(want.slot0()), AggFn[fn]);
+  }
 });

@@ -978,3 +978,12 @@ test('formatPrintf: many events reuse one plan', () => {
   for (let i = 0; i < 1000; i++) out = formatPrintf(p, ['e', i, i]);
   assert.equal(out, 'e:999:3e7\n');
 });
+
+test('formatPrintf: a 64-bit argument given as a Number (an exact one, as rt.argValue() gives) prints as its BigInt does', () => {
+  const SAFE = 2 ** 53 - 1;
+  for (const v of [0, 5, -1, -300, SAFE, -SAFE, 0x7ffd12345000]) {
+    for (const fmt of ['%d', '%i', '%u', '%x', '%X', '%o', '%5d', '%-22u|', '%#x', '%p', '%lld', '%Y']) {
+      assert.equal(pf(fmt, [INT64, v]), pf(fmt, [INT64, BigInt(v)]), `${fmt} ${v}`);
+    }
+  }
+});

@@ -10,6 +10,7 @@ import {
   intType,
   layoutStruct,
   pointerTo,
+  resolve,
   stringType,
   taggedType,
   typedefOf,
@@ -448,4 +449,27 @@ test('formatPrint: arrays', () => {
     formatPrint(z, 1n, new Uint8Array([1, 0, 0, 0])),
     '0x1 = *\n' + lines('|(struct z) {', '| .n = (int)1,', '| ...', '|}'),
   );
+});
+
+test('trace() of an integer prints the same digits from a Number as from a BigInt, as the record reads it by size and sign', () => {
+  // the record's value, as dt_print_trace reads it (sign- or zero-extended by size)
+  const reference = (t: DType, v: bigint, quiet: boolean): string => {
+    const r = resolve(t);
+    const signed = r.kind === Kind.Int && r.signed;
+    const bits = r.size * 8;
+    const s = (signed ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v)).toString();
+    const w = { 1: 3, 2: 5, 4: 10, 8: signed ? 19 : 20 }[r.size]!;
+    return quiet ? s : ' ' + s.padStart(w);
+  };
+  const SAFE = 2 ** 53 - 1;
+  for (const t of [CHAR, UCHAR, SHORT, USHORT, INT, UINT, LONG, ULONG, INT64, UINT64, pointerTo(INT)]) {
+    for (const v of [0, 1, -1, 127, 128, 255, 256, -129, 65535, -32769, 2 ** 31, -(2 ** 31) - 1, 2 ** 32 + 5, SAFE, -SAFE]) {
+      for (const quiet of [true, false]) {
+        const want = reference(t, BigInt(v), quiet);
+        assert.equal(formatTraceValue(t, BigInt(v), quiet), want, `${t.name} ${v}n`);
+        // a Number holds what its type can (Numbers are <= 32-bit values, or exact 64-bit ones)
+        if (resolve(t).size === 8 || Number.isSafeInteger(v)) assert.equal(formatTraceValue(t, v, quiet), want, `${t.name} ${v}`);
+      }
+    }
+  }
 });

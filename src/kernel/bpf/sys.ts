@@ -25,9 +25,9 @@ interface Libc {
   strerror: (errno: number) => string;
 }
 
-const NR: Record<string, { bpf: number; perfEventOpen: number }> = {
-  x64: { bpf: 321, perfEventOpen: 298 },
-  arm64: { bpf: 280, perfEventOpen: 241 },
+const NR: Record<string, { bpf: number; perfEventOpen: number; pidfdOpen: number }> = {
+  x64: { bpf: 321, perfEventOpen: 298, pidfdOpen: 434 },
+  arm64: { bpf: 280, perfEventOpen: 241, pidfdOpen: 434 },
 };
 
 let libc: Libc | null = null;
@@ -213,6 +213,22 @@ export class ReadableWaiter {
 
   close(): void {
     this.l.close(this.wakeFd);
+  }
+}
+
+/**
+ * A descriptor that becomes readable when the process exits (pidfd_open(2), Linux 5.3+), or
+ * null where there is none (an older kernel, no koffi, no such process).
+ */
+export function pidfdOpen(pid: number): number | null {
+  try {
+    const l = load();
+    const nr = NR[process.arch]?.pidfdOpen;
+    if (nr === undefined) return null;
+    const fd = Number(l.syscall(nr, 'int', pid, 'uint', 0));
+    return fd >= 0 ? fd : null;
+  } catch {
+    return null;
   }
 }
 

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import { strict as assert } from 'node:assert';
+
+import { bigArgsOf } from '../../src/compile/compile.js';
+import type { EventField } from '../../src/kernel/event-format.js';
+import { compileDecoder } from '../../src/providers/kernel-event.js';
+import { ProbeContext } from '../../src/runtime/context.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+
+function field(name: string, offset: number, size: number, signed: boolean): EventField {
+  return { name, type: `${signed ? '' : 'unsigned '}long`, offset, size, signed, charArray: false, dataLoc: false, pointer: false };
+}
+
+const FIELDS = [field('a', 8, 8, true), field('b', 16, 8, false), field('c', 24, 4, true), field('d', 28, 4, false), field('e', 32, 2, true), field('f', 34, 1, false)];
+
+const SAFE = 2n ** 53n - 1n;
+/** 64-bit values at the edges of a Number's exact range */
+const WIDE = [0n, 5n, -1n, SAFE, -SAFE, SAFE + 1n, SAFE + 2n, -SAFE - 2n, 2n ** 63n - 1n, -(2n ** 63n), 0x7ffd_1234_5000n];
+
+function record(a: bigint, b: bigint): { page: Buffer; view: DataView } {
+  const page = Buffer.alloc(64);
+  page.writeBigInt64LE(a, 8);
+  page.writeBigInt64LE(b, 16);
+  page.writeInt32LE(-7, 24);
+  page.writeUInt32LE(0xfffffff0, 28);
+  page.writeInt16LE(-300, 32);
+  page.writeUInt8(200, 34);
+  return { page, view: new DataView(page.buffer, page.byteOffset, page.byteLength) };
+}
+
+test('decoders fill each integer argument as a Number, and as a BigInt where a clause reads one or the Number is not exact', () => {
+  const all = compileDecoder(FIELDS, null);
+  const numbersOnly = compileDecoder(FIELDS, null, '', new Set([3]));
+  for (const v of WIDE) {
+    const { page, view } = record(v, BigInt.asIntN(64, -v));
+    const ctx = new ProbeContext();
+    all(page, view, 0, ctx);
+    assert.equal(ctx.argnSet, 0b111111);
+    assert.deepEqual([...ctx.argn.slice(0, 6)], [Number(v), Number(BigInt.asIntN(64, -v)), -7, 0xfffffff0, -300, 200], String(v));
+    assert.deepEqual(ctx.args.slice(0, 6), [v, BigInt.asIntN(64, -v), -7n, 0xfffffff0n, -300n, 200n], String(v));
+
+    const c2 = new ProbeContext();
+    c2.args.fill(42n);
+    numbersOnly(page, view, 0, c2);
+    assert.equal(c2.argn[0], Number(v));
+    // a 64-bit BigInt is made only when the Number is not exact; arg3 is read as a BigInt
+    const exact = v >= -SAFE && v <= SAFE;
+    assert.equal(c2.args[0], exact ? 42n : v, String(v));
+    assert.equal(c2.args[2], 42n);
+    assert.equal(c2.args[3], 0xfffffff0n);
+  }
+});
+
+test('a decoder with code of its own (return probes) fills every BigInt and no Number', () => {
+  const d = compileDecoder(FIELDS.slice(0, 1), null, 'a[1] = a[0];\n', new Set());
+  const { page, view } = record(SAFE + 2n, 0n);
+  const ctx = new ProbeContext();
+  d(page, view, 0, ctx);
+  assert.equal(ctx.argnSet, 0);
+  assert.deepEqual(ctx.args.slice(0, 2), [SAFE + 2n, SAFE + 2n]);
+});
+
+test('an argument\'s Number compares with a constant within 2^53 exactly as its 64-bit value does', () => {
+  const consts = [0n, 1n, -1n, 99n, SAFE, -SAFE, SAFE - 1n, 2n ** 32n];
+  const ops: Array<[string, (a: number | bigint, b: number | bigint) => boolean]> = [
+    ['==', (a, b) => a == b],
+    ['!=', (a, b) => a != b],
+    ['<', (a, b) => a < b],
+    ['<=', (a, b) => a <= b],
+    ['>', (a, b) => a > b],
+    ['>=', (a, b) => a >= b],
+  ];
+  const d = compileDecoder(FIELDS.slice(0, 1), null, '', new Set());
+  for (const v of WIDE) {
+    const { page, view } = record(v, 0n);
+    const ctx = new ProbeContext();
+    d(page, view, 0, ctx);
+    for (const c of consts) {
+      for (const [name, op] of ops) assert.equal(op(ctx.argn[0], Number(c)), op(v, c), `${v} ${name} ${c}`);
+    }
+  }
+});
+
+test('the arguments generated code reads as BigInts', () => {
+  const cases: Array<[string, number[] | null]> = [
+    ['if (!(((ctx.argnSet & 1 ? ctx.argn[0] : rt.argNum(ctx, 0)) !== 99))) return;', []],
+    ['rt.trace(K[0], ctx.args[0]); AG[0].addBig(AG[0].slot0(), ctx.args[2], 1);', [0, 2]],
+    ['x = rt.arg(ctx, 3) + rt.argStr(ctx, 1);', [3]],
+    ['x = rt.arg(ctx, Number(t0));', null],
+  ];
+  for (const [src, want] of cases) {
+    const got = bigArgsOf(src);
+    assert.deepEqual(got === null ? null : [...got].sort(), want, src);
+  }
+});
+
+test('args[N] of a 32-bit type reads the low 32 bits of the Number a decoder made, or of the BigInt', () => {
+  const argLow = Runtime.prototype.argLow;
+  const d = compileDecoder(FIELDS.slice(0, 1), null, '', new Set());
+  for (const v of WIDE) {
+    const { page, view } = record(v, 0n);
+    const ctx = new ProbeContext();
+    d(page, view, 0, ctx);
+    assert.equal(argLow.call(null, ctx, 0) | 0, Number(BigInt.asIntN(32, v)), String(v));
+    assert.equal(argLow.call(null, ctx, 0) >>> 0, Number(BigInt.asUintN(32, v)), String(v));
+    // filled by a provider, not a decoder
+    ctx.argnSet = 0;
+    ctx.args[0] = v;
+    assert.equal(argLow.call(null, ctx, 0) | 0, Number(BigInt.asIntN(32, v)), String(v));
+  }
+});
