@@ -913,6 +913,17 @@ export class Checker implements CheckContext {
       case 'speculation':
       case 'rand':
         break;
+      case 'bcopy':
+      case 'copyinto': {
+        // the destination must be alloca() storage (dt_cg_subr_bcopy_impl); a string never is
+        // (strings are assigned by value), unless it is the very cast of an alloca() result
+        const n = e.name === 'bcopy' ? 2 : 3;
+        const dst = e.args[n - 1];
+        if (dst && isString(dst.type!) && !(dst.kind === A.N.Cast && dst.operand.kind === A.N.Call && dst.operand.name === 'alloca')) {
+          this.err('D_PROTO_ARG', dst.line, `${e.name}( ) argument #${n} is incompatible with prototype:\n\tprototype: alloca pointer\n\t argument: non-alloca pointer`);
+        }
+        break;
+      }
       case 'alloca':
       case 'copyin': {
         // a constant size past the scratch space cannot work (dt_cg_subr_alloca_impl)
