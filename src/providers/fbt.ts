@@ -177,7 +177,6 @@ function returnDecoder(retval: EventField, wanted: Set<number> | null) {
  * (a fault leaves the field empty: copyinstr() then reads the process's memory).
  */
 function capturedStrings(strings: EventField[]): string {
-  // `copies`, not n: the decoder's head names ctx.argn n
   let code = 'let copies = 0;\n';
   for (const f of strings) {
     const arg = Number(f.name.slice(3));
