@@ -43,7 +43,10 @@ async function run(cmd: string, args: string[], readyMs: number, lossRe: RegExp,
   t.stdout.setEncoding('latin1').on('data', (s: string) => (out += s));
   t.stderr.setEncoding('latin1').on('data', (s: string) => (err += s));
   await sleep(readyMs);
-  spawnSync(flood, [String(CALLS), String(rate)]);
+  // not spawnSync: that would stop this process reading the tracer's output, whose pipe then
+  // fills and stalls the tracer, which is then measured losing events it never had a chance at
+  const f = spawn(flood, [String(CALLS), String(rate)], { stdio: 'ignore' });
+  await new Promise((r) => f.on('close', r));
   await sleep(1000);
   t.kill('SIGINT');
   await new Promise((r) => t.on('close', r));
