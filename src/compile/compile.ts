@@ -21,6 +21,7 @@ import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
+import { clearedAggregations, kernelClause } from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -71,6 +72,8 @@ export class Compiler {
   allowZeroMatches = false;
   /** the descriptions that matched nothing (allowed by -Z or -l), as provider:module:function:name */
   readonly unmatched: string[] = [];
+  /** aggregations some clause clears or truncates (their extremes are kept in dtrace) */
+  private readonly clearedAggs = new Set<number>();
 
   constructor(
     readonly opts: Options,
@@ -157,6 +160,7 @@ export class Compiler {
     const clauses: CompiledClause[] = [];
     let matches = 0;
     let clauseIndex = 0;
+    for (const id of clearedAggregations(checked)) this.clearedAggs.add(id);
     for (const cc of checked) {
       const g = gen.clause(cc);
       const probes = cc.probes.map((p) => this.registry.byId(p.id)!);
@@ -166,6 +170,7 @@ export class Compiler {
       matches += probes.length;
       const plan = planClause(cc);
       plan.bigArgs = bigArgsOf(g.source);
+      plan.inKernel = kernelClause(cc, this.clearedAggs);
       clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
     }
     return { clauses, matches };

@@ -8,7 +8,7 @@ import type { ClausePlan, KernelTest } from '../providers/clause-plan.js';
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), bigArgs: null, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [] };
+  const plan: ClausePlan = { reads: new Set(), bigArgs: null, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], inKernel: null };
   const c = cc.clause;
   const seen: Inlines = { seen: new Set(), todo: [] };
   if (c.predicate) {

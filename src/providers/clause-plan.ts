@@ -1,7 +1,10 @@
 // The clause plan: what a provider needs to know of the clauses on its probes to enable them
 // (the contract between the compiler, which makes plans, and the providers, which read them):
 // what each event must carry, and which parts of a predicate a kernel-side filter can evaluate
-// before an event ever reaches user space (e.g. the tracefs filter "common_pid == 42").
+// before an event ever reaches user space (e.g. the tracefs filter "common_pid == 42"), and
+// the clause as BPF code where all of it can run in the kernel.
+
+import type { Program } from '../kernel/bpf/asm.js';
 
 /** A predicate conjunct of the form <built-in> <op> <constant>. */
 export interface KernelTest {
@@ -32,4 +35,64 @@ export interface ClausePlan {
    * all of them do; user space still evaluates the whole predicate).
    */
   kernel: KernelTest[];
+  /** the clause compiled to BPF, where all of it can run in the kernel (null: in dtrace) */
+  inKernel: KernelClause | null;
+}
+
+/** Where a probe's argument is in the record a kernel program sees, if it is an integer there. */
+export interface KernelArg {
+  offset: number;
+  size: 1 | 2 | 4 | 8;
+  signed: boolean;
+}
+
+/** What a kernel program knows of the probe it runs on. */
+export interface KernelProbe {
+  id: number;
+  provider: string;
+  module: string;
+  func: string;
+  name: string;
+  /** argument i of the probe (as D numbers it), or null where it is no integer in the record */
+  arg(i: number): KernelArg | null;
+}
+
+/** One part of a kernel aggregation's key, 8 bytes in the map's key (execname: 16). */
+export type KernelKeyPart =
+  | { kind: 'int'; size: 1 | 2 | 4 | 8; signed: boolean }
+  | { kind: 'comm' }
+  /** a string the probe fixes (probefunc, ...): the key holds the probe's id */
+  | { kind: 'probe'; field: 'provider' | 'module' | 'func' | 'name' };
+
+/** An aggregation kept in a per-CPU kernel map. */
+export interface KernelAggregation {
+  id: number;
+  fn: 'count' | 'sum' | 'avg' | 'min' | 'max' | 'quantize';
+  keys: KernelKeyPart[];
+  /** bytes of the map's key */
+  keySize: number;
+  /** int64 words of its value: DTrace's data record of the function (Aggregation.data) */
+  words: number;
+}
+
+/** The maps a kernel clause's code refers to, by file descriptor. */
+export interface KernelMaps {
+  /** the aggregation's map (for keys made as this one's are) */
+  aggregation(agg: KernelAggregation): number;
+  /** per-CPU u64 array: [0] updates lost to full aggregation maps */
+  drops: number;
+  /** per-CPU scratch the size of the largest value: where a new entry's first value is made */
+  scratch: number;
+}
+
+/** A clause compiled to run in the kernel. */
+export interface KernelClause {
+  aggregations: KernelAggregation[];
+  /** bytes of stack the code uses below the frame pointer */
+  stack: number;
+  /**
+   * Appends the clause's code to a program whose R6 holds the record; control falls through to
+   * what follows. False: it cannot run on this probe (an argument it reads is no integer there).
+   */
+  emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string): boolean;
 }

@@ -2,7 +2,7 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
-import type { ClausePlan, KernelTest } from './clause-plan.js';
+import type { ClausePlan, KernelClause, KernelProbe, KernelTest } from './clause-plan.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
@@ -298,6 +298,35 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
   return `${f.name} ${t.op} ${t.value}`;
 }
 
+/**
+ * Runs the probe's clauses in the kernel, if every one of them compiled to BPF and BPF works
+ * here: its events then never reach dtrace. False: they run in dtrace.
+ */
+function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): boolean {
+  const clauses: KernelClause[] = [];
+  for (const plan of plans) {
+    if (plan.inKernel === null) return false;
+    clauses.push(plan.inKernel);
+  }
+  if (clauses.length === 0) return false;
+  const ik = env.inKernel();
+  if (ik === null) return false;
+  const probe = p.def.probe;
+  const kernelProbe: KernelProbe = {
+    id: probe.id,
+    provider: probe.provider,
+    module: probe.module,
+    func: probe.func,
+    name: probe.name,
+    arg: (i) => {
+      const f = p.fieldOf(i);
+      if (f === null || f.charArray || f.dataLoc || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
+      return { offset: f.offset, size: f.size, signed: f.signed };
+    },
+  };
+  return ik.attach(tracepointId, kernelProbe, clauses).ok;
+}
+
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */
 export interface EventProbe {
   def: ProbeDef;
@@ -311,6 +340,11 @@ export interface EventProbe {
   decoder?: RecordDecoder;
   /** copy what pointer arguments point to, if some clause reads user memory */
   copies: boolean;
+  /**
+   * A tracepoint whose record `fieldOf` describes as a BPF program sees it: clauses compiled to
+   * BPF may run on it in the kernel (not kprobe events: their programs see registers)
+   */
+  kernelArgs?: boolean;
   /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)
@@ -336,6 +370,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   });
   if (never) return;
   const format = tracer.format(p.system, p.event);
+  if (p.kernelArgs === true && runInKernel(env, p, format.id, plans)) return;
   const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans), '', bigArgsRead(plans));
   const pidAt = tracer.pidOffset(format);
   const stack = wantsStack(plans);

@@ -4,6 +4,7 @@
 
 import type { ClausePlan } from './clause-plan.js';
 import type { KernelTracer } from '../kernel/tracer.js';
+import type { InKernel } from './in-kernel.js';
 import type { DType } from '../lang/types.js';
 import type { Probe, ProbeContext } from '../runtime/context.js';
 
@@ -44,6 +45,8 @@ export interface FiringEnv {
   plans(def: ProbeDef): ClausePlan[];
   /** the kernel tracer (one tracefs instance), created on first use and started after enabling */
   tracer(): KernelTracer;
+  /** where clauses compiled to BPF run, created on first use; null where BPF cannot be used */
+  inKernel(): InKernel | null;
   /** some clause reads user memory: kernel providers copy what pointer arguments point to */
   readonly copiesUserMemory: boolean;
   /** the process $target names (-c/-p), or 0 */

@@ -40,7 +40,7 @@ export class SdtProvider implements Provider {
       const system = def.probe.module;
       const event = def.probe.name;
       const fields = argFields(tracer.format(system, event));
-      enableEventProbe(env, { def, system, event, fields, fieldOf: (i) => fields[i] ?? null, copies: true });
+      enableEventProbe(env, { def, system, event, fields, fieldOf: (i) => fields[i] ?? null, copies: true, kernelArgs: true });
     }
   }
 

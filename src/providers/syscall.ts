@@ -66,6 +66,7 @@ export class SyscallProvider implements Provider {
         // what pointer arguments point to is copied when the call is made, and again when it
         // returns (for a pointer saved at entry and read at return)
         copies: !isReturn,
+        kernelArgs: true,
         returnOf: isReturn ? this.entryOf(tracer, event) : undefined,
       });
     }

@@ -485,6 +485,12 @@ export abstract class Aggregation implements AggregationAbi {
   abstract addBig(slot: number, v: bigint, incr: number | bigint): void;
 
   /**
+   * Folds in what was aggregated elsewhere (in the kernel), as DTrace's data record words
+   * (data()): counts, sums and buckets are added; min() and max() take the extreme.
+   */
+  abstract mergeWords(slot: number, words: readonly bigint[]): void;
+
+  /**
    * Adds argument i of the firing: its Number where a decoder filled one (ctx.argn) within the
    * range add() takes, else as a BigInt (made from the Number where that is exact, else the
    * decoder's): no BigInt per event for the usual argument (STYLE rule 4).
@@ -786,6 +792,10 @@ export class CountAggregation extends Int64Agg {
     super(name, id, AggFn.Count, keyTypes);
   }
 
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    this.cnt[slot] += Number(words[0]);
+  }
+
   add(slot: number, _v: number, _incr: number | bigint): void {
     this.cnt[slot]++;
   }
@@ -819,6 +829,10 @@ export class SumAggregation extends Int64Agg {
 
   constructor(name: string, id: number, keyTypes: readonly KeyType[]) {
     super(name, id, AggFn.Sum, keyTypes);
+  }
+
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    this.addBig(slot, words[0]!, 1);
   }
 
   add(slot: number, v: number, _incr: number | bigint): void {
@@ -894,6 +908,10 @@ export class MinAggregation extends ExtremeAgg {
     super(name, id, AggFn.Min, keyTypes);
   }
 
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    this.addBig(slot, words[0]!, 1);
+  }
+
   add(slot: number, v: number, _incr: number | bigint): void {
     if (v < this.num[slot]!) this.num[slot] = v;
   }
@@ -921,6 +939,10 @@ export class MaxAggregation extends ExtremeAgg {
 
   constructor(name: string, id: number, keyTypes: readonly KeyType[]) {
     super(name, id, AggFn.Max, keyTypes);
+  }
+
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    this.addBig(slot, words[0]!, 1);
   }
 
   add(slot: number, v: number, _incr: number | bigint): void {
@@ -955,6 +977,12 @@ export class AvgAggregation extends Aggregation {
 
   constructor(name: string, id: number, keyTypes: readonly KeyType[]) {
     super(name, id, AggFn.Avg, keyTypes);
+  }
+
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    this.cnt[slot] += Number(words[0]);
+    this.hi[slot]! += words[1]!;
+    this.wide[slot] = 1;
   }
 
   add(slot: number, v: number, _incr: number | bigint): void {
@@ -1086,6 +1114,11 @@ export class StddevAggregation extends Aggregation {
     super(name, id, AggFn.Stddev, keyTypes);
   }
 
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    // never kept in the kernel (its squares need 128 bits)
+    throw new Error(`internal: stddev() of @${this.name} merged from elsewhere (${words.length} words, slot ${slot})`);
+  }
+
   add(slot: number, v: number, _incr: number | bigint): void {
     this.cnt[slot]++;
     const x = this.lo[slot]! + v;
@@ -1203,6 +1236,11 @@ abstract class HistogramAgg extends Aggregation {
     readonly nb: number,
   ) {
     super(name, id, fn, keyTypes);
+  }
+
+  mergeWords(slot: number, words: readonly bigint[]): void {
+    const off = slot * this.nb;
+    for (let b = 0; b < this.nb; b++) if (words[b] !== 0n) this.bump(off + b, words[b]!);
   }
 
   /** Adds a weight to one bucket (cell index slot * nb + bucket). */

@@ -793,11 +793,19 @@ export class Runtime implements ClauseAbi {
 
   // -- aggregations --------------------------------------------------------------------------------
 
+  /**
+   * Brings in what was aggregated elsewhere (kernel maps) before the aggregations are read or
+   * changed; null: everything is aggregated here.
+   */
+  aggSync: (() => void) | null = null;
+
   aggClear(id: number): void {
+    this.aggSync?.();
     this.aggs[id].clear();
   }
 
   aggTrunc(id: number, n?: bigint): void {
+    this.aggSync?.();
     this.aggs[id].trunc(n ?? 0n);
   }
 
@@ -834,6 +842,7 @@ export class Runtime implements ClauseAbi {
 
   /** What dtrace prints at exit for the aggregations no printa() printed. */
   finalAggregations(): string {
+    this.aggSync?.();
     return formatAggregations(this.aggs.filter((a) => a !== undefined), this.sortOptions());
   }
 
@@ -865,6 +874,7 @@ export class Runtime implements ClauseAbi {
   }
 
   printa(ctx: ProbeContext, plan: FormatPlan | null, ids: number[]): void {
+    this.aggSync?.();
     const aggs = ids.map((i) => this.aggs[i]);
     if (plan === null) {
       this.put(formatPrintaRows(aggs, this.sortOptions()));

@@ -8,6 +8,8 @@ import type { DropTag } from '../lang/errtags.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
+import { DEFAULT_AGG_BYTES, InKernel } from '../providers/in-kernel.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from '../runtime/context.js';
@@ -188,6 +190,18 @@ export class Session implements FiringEnv {
   tracer(): KernelTracer {
     if (!this.kernel) this.kernel = new KernelTracer();
     return this.kernel;
+  }
+
+  private inKernelState: InKernel | null | undefined = undefined;
+
+  inKernel(): InKernel | null {
+    if (this.inKernelState !== undefined) return this.inKernelState;
+    if (bpfUnavailable() !== null) return (this.inKernelState = null);
+    const rt = this.rt;
+    const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
+    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, this.self.cpu);
+    rt.aggSync = () => ik.sync();
+    return (this.inKernelState = ik);
   }
 
   /** Fires a probe in dtrace's own context, with arg0 (profile's) or no arguments. */
@@ -386,6 +400,7 @@ export class Session implements FiringEnv {
     this.stopping = true;
     this.rt.principal?.stop();
     for (const p of this.enabledProviders) p.disable();
+    this.inKernelState?.detach();
     if (this.statusTimer) clearInterval(this.statusTimer);
     // let the current event finish before END runs
     setImmediate(() => this.finish());
@@ -408,6 +423,8 @@ export class Session implements FiringEnv {
   /** Removes everything the kernel tracer created; safe to call on any path, more than once. */
   teardown(): void {
     this.kernel?.teardown();
+    // a last read of its maps, then they are freed
+    this.inKernelState?.close();
   }
 
   /** Ctrl-C / SIGTERM: the first stops tracing (END runs); a second exits at once. */
@@ -425,6 +442,8 @@ export class Session implements FiringEnv {
 
   private finish(): void {
     if (this.stopped) return;
+    // the kernel's aggregations as they stand when tracing stops
+    this.inKernelState?.detach();
     this.reportKernelDrops();
     this.teardown();
     this.fireLocal(this.dtrace.end);
@@ -454,6 +473,7 @@ export class Session implements FiringEnv {
   /** Drop counts that grew since the last report, in DTrace's words. */
   private reportDrops(): void {
     this.reportKernelDrops();
+    this.inKernelState?.checkDrops();
     const rt = this.rt;
     const r = this.reported;
     const tag = (t: DropTag) => (rt.opts.flag('droptags') ? `[${t}] ` : '');

@@ -20,7 +20,10 @@ export const enum Helper {
   MapUpdateElem = 2,
   MapDeleteElem = 3,
   KtimeGetNs = 5,
+  GetSmpProcessorId = 8,
   GetCurrentPidTgid = 14,
+  GetCurrentUidGid = 15,
+  GetCurrentComm = 16,
   PerfEventOutput = 25,
   ProbeReadUser = 112,
   ProbeReadKernel = 113,
@@ -33,6 +36,35 @@ export const CURRENT_CPU = 0xffffffff;
 const BPF_PSEUDO_MAP_FD = 1;
 
 export type Size = 1 | 2 | 4 | 8;
+
+/** 64-bit ALU operations (BPF_ALU64 | op). */
+export const enum Alu {
+  Add = 0x00,
+  Sub = 0x10,
+  Mul = 0x20,
+  Div = 0x30,
+  Or = 0x40,
+  And = 0x50,
+  Lsh = 0x60,
+  Rsh = 0x70,
+  Mod = 0x90,
+  Xor = 0xa0,
+  Arsh = 0xc0,
+}
+
+/** Conditional jumps (BPF_JMP | op); the signed ones compare as int64. */
+export const enum Jmp {
+  Eq = 0x10,
+  Gt = 0x20,
+  Ge = 0x30,
+  Ne = 0x50,
+  Sgt = 0x60,
+  Sge = 0x70,
+  Lt = 0xa0,
+  Le = 0xb0,
+  Slt = 0xc0,
+  Sle = 0xd0,
+}
 const SIZE_BITS: Record<Size, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
 
 export class Program {
@@ -66,6 +98,45 @@ export class Program {
 
   addImm(dst: number, imm: number): this {
     return this.emit(0x07, dst, 0, 0, imm);
+  }
+
+  /** dst = dst op src (64-bit) */
+  alu(op: Alu, dst: number, src: number): this {
+    return this.emit(0x07 | 0x08 | op, dst, src, 0, 0);
+  }
+
+  /** dst = dst op imm (64-bit, imm sign-extended from 32) */
+  aluImm(op: Alu, dst: number, imm: number): this {
+    return this.emit(0x07 | op, dst, 0, 0, imm | 0);
+  }
+
+  /** dst = -dst (64-bit) */
+  neg(dst: number): this {
+    return this.emit(0x87, dst, 0, 0, 0);
+  }
+
+  /** dst = any 64-bit value (ld_imm64, two instruction slots) */
+  movImm64(dst: number, v: bigint): this {
+    const u = BigInt.asUintN(64, v);
+    this.emit(0x18, dst, 0, 0, Number(BigInt.asIntN(32, u & 0xffffffffn)));
+    return this.emit(0, 0, 0, 0, Number(BigInt.asIntN(32, u >> 32n)));
+  }
+
+  /** if (dst op src) goto label */
+  jmp(op: Jmp, dst: number, src: number, label: string): this {
+    this.fixups.push({ at: this.words.length, label });
+    return this.emit(0x05 | 0x08 | op, dst, src, 0, 0);
+  }
+
+  /** if (dst op imm) goto label (imm sign-extended from 32) */
+  jmpImm(op: Jmp, dst: number, imm: number, label: string): this {
+    this.fixups.push({ at: this.words.length, label });
+    return this.emit(0x05 | op, dst, 0, 0, imm | 0);
+  }
+
+  /** instructions so far (ld_imm64 counts two) */
+  get length(): number {
+    return this.words.length;
   }
 
   /** dst = the map's address (ld_imm64 with a map fd, which the kernel resolves) */

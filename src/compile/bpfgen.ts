@@ -1,0 +1,628 @@
+// D to BPF, for the clauses that can run whole in the kernel: a predicate and aggregations,
+// on a probe whose record a tracepoint program sees. The aggregations then live in per-CPU
+// kernel maps (keys and values as below) that the consumer reads when it prints them, and such
+// a firing never reaches user space: nothing to decode, nothing to drop.       [dt_cg.c]
+//
+// What compiles (anything else keeps the clause in dtrace, on the JavaScript path):
+//   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
+//   uid, gid, cpu; execname compared (== !=) with a string or used as a key; probeprov,
+//   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
+//   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
+//   count(), sum(), avg(), min(), max() and quantize() keyed by integers and those strings.
+// Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
+// arithmetic is D's (C's) at every width.
+
+import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
+import * as A from '../lang/ast.js';
+import type { CheckedClause } from '../lang/check.js';
+import { type DType, Kind, isString, resolve } from '../lang/types.js';
+import type { KernelAggregation, KernelClause, KernelKeyPart, KernelMaps, KernelProbe } from '../providers/clause-plan.js';
+
+/** An integer's width and signedness, as a register holds it. */
+interface IntShape {
+  size: 1 | 2 | 4 | 8;
+  signed: boolean;
+}
+
+const KERNEL_FNS = new Set(['count', 'sum', 'avg', 'min', 'max', 'quantize']);
+/** words of each function's value in the map (min and max: [has a value, value]) */
+const WORDS: Record<KernelAggregation['fn'], number> = { count: 1, sum: 1, avg: 2, min: 2, max: 2, quantize: 127 };
+const PROBE_FIELDS: Record<string, 'provider' | 'module' | 'func' | 'name'> = {
+  probeprov: 'provider',
+  probemod: 'module',
+  probefunc: 'func',
+  probename: 'name',
+};
+const INT_BUILTINS = new Set(['pid', 'tid', 'uid', 'gid', 'cpu']);
+/** the deepest expression the code keeps intermediate values for (8 bytes each) */
+const MAX_DEPTH = 24;
+const TEMPS = MAX_DEPTH * 8;
+/** where a comm copy goes, below the temporaries */
+const COMM_AT = TEMPS + 16;
+/** where keys are built, below that */
+const KEY_BASE = COMM_AT;
+const MAX_KEY = 256;
+/** the key's byte count plus what lies above it must stay within BPF's 512-byte stack */
+const STACK = KEY_BASE + MAX_KEY + 8;
+
+function shapeOf(t: DType): IntShape | null {
+  const r = resolve(t);
+  if (r.kind === Kind.Pointer) return { size: 8, signed: false };
+  if (r.kind === Kind.Enum) return { size: 4, signed: true };
+  if (r.kind !== Kind.Int) return null;
+  if (r.size !== 1 && r.size !== 2 && r.size !== 4 && r.size !== 8) return null;
+  return { size: r.size, signed: r.signed };
+}
+
+/** C's usual arithmetic conversions, on shapes: what two operands are compared or combined as. */
+function commonShape(a: IntShape, b: IntShape): IntShape {
+  const pa: IntShape = a.size < 4 ? { size: 4, signed: true } : a;
+  const pb: IntShape = b.size < 4 ? { size: 4, signed: true } : b;
+  if (pa.signed === pb.signed) return { size: pa.size >= pb.size ? pa.size : pb.size, signed: pa.signed };
+  const [u, s] = pa.signed ? [pb, pa] : [pa, pb];
+  return u.size >= s.size ? u : s;
+}
+
+function isBuiltin(e: A.Expr, names: Set<string> | string): boolean {
+  if (e.kind !== A.N.Ident || e.resolved !== A.IdentKind.Builtin) return false;
+  return typeof names === 'string' ? e.name === names : names.has(e.name);
+}
+
+/** argN, or args[N] with a constant N: N; else -1. */
+function argIndex(e: A.Expr): number {
+  if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin) {
+    const m = /^arg([0-9])$/.exec(e.name);
+    return m ? Number(m[1]) : -1;
+  }
+  if (e.kind === A.N.Index && e.mode === 'args' && e.args[0].kind === A.N.Int && e.args[0].value <= 9n) return Number(e.args[0].value);
+  return -1;
+}
+
+/** A string side of a comparison the kernel can make: execname, a probe field, or a literal. */
+function stringOperand(e: A.Expr): boolean {
+  return e.kind === A.N.Str || isBuiltin(e, 'execname') || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && e.name in PROBE_FIELDS);
+}
+
+/** the most nodes a kernel expression may have (a longer one stays in dtrace, whose code is flat) */
+const MAX_NODES = 512;
+
+/** Whether an integer expression compiles (`depth`: how many values are held above it). */
+function intOk(e: A.Expr, depth: number, budget = { nodes: MAX_NODES }): boolean {
+  if (--budget.nodes < 0 || depth >= MAX_DEPTH || e.type === null || shapeOf(e.type) === null) return false;
+  switch (e.kind) {
+    case A.N.Int:
+      return true;
+    case A.N.Ident:
+      if (e.resolved === A.IdentKind.EnumConst) return true;
+      if (e.resolved === A.IdentKind.Inline) return e.inlineExpr !== null && intOk(e.inlineExpr, depth, budget);
+      return isBuiltin(e, INT_BUILTINS) || argIndex(e) >= 0;
+    case A.N.Index:
+      return argIndex(e) >= 0;
+    case A.N.Binary:
+      if (e.op === '/' || e.op === '%') return false;
+      if (e.op === '==' || e.op === '!=') {
+        if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left) && stringOperand(e.right) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
+      }
+      if (e.op === '<<' || e.op === '>>') {
+        if (e.right.kind !== A.N.Int || e.right.value < 0n || e.right.value > 63n) return false;
+      }
+      return intOk(e.left, depth, budget) && intOk(e.right, depth + 1, budget);
+    case A.N.Logical:
+      return intOk(e.left, depth, budget) && intOk(e.right, depth + 1, budget);
+    case A.N.Unary:
+      return (e.op === '-' || e.op === '~' || e.op === '!' || e.op === '+') && intOk(e.operand, depth, budget);
+    case A.N.Ternary:
+      return intOk(e.cond, depth, budget) && intOk(e.then, depth, budget) && intOk(e.otherwise, depth, budget);
+    case A.N.Cast:
+      return intOk(e.operand, depth, budget);
+    default:
+      return false;
+  }
+}
+
+/** The key parts of an aggregation's keys, or null if one cannot be made in the kernel. */
+function keyParts(args: A.Expr[], keyTypes: DType[]): KernelKeyPart[] | null {
+  const parts: KernelKeyPart[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const t = keyTypes[i] ?? a.type;
+    if (t === null || a.type === null) return null;
+    if (isString(t)) {
+      if (isBuiltin(a, 'execname')) parts.push({ kind: 'comm' });
+      else if (a.kind === A.N.Ident && a.resolved === A.IdentKind.Builtin && a.name in PROBE_FIELDS) parts.push({ kind: 'probe', field: PROBE_FIELDS[a.name] });
+      else return null;
+      continue;
+    }
+    const s = shapeOf(t);
+    if (s === null || !intOk(a, 0)) return null;
+    parts.push({ kind: 'int', size: s.size, signed: s.signed });
+  }
+  return parts;
+}
+
+function keySize(parts: KernelKeyPart[]): number {
+  let n = 0;
+  for (const p of parts) n += p.kind === 'comm' ? 16 : 8;
+  return n;
+}
+
+/** One aggregation update of a kernel clause. */
+interface Update {
+  agg: KernelAggregation;
+  keys: A.Expr[];
+  value: A.Expr | null;
+}
+
+/** The aggregation update a statement is, if it is one the kernel can make. */
+function updateOf(s: A.Stmt, avoid: ReadonlySet<number>): Update | null {
+  if (s.kind !== 'expr' || s.expr.kind !== A.N.Assign || s.expr.op !== '=') return null;
+  const e = s.expr;
+  const info = e.ref as A.AggInfo | null;
+  if (info === null || !('fn' in info) || e.value.kind !== A.N.Call) return null;
+  const call = e.value;
+  if (!KERNEL_FNS.has(call.name) || info.fn !== call.name) return null;
+  const fn = call.name as KernelAggregation['fn'];
+  // an aggregation cleared or truncated keeps its extremes in dtrace (the kernel's per-CPU
+  // extremes cannot be reset without losing what arrives meanwhile)
+  if ((fn === 'min' || fn === 'max') && avoid.has(info.id)) return null;
+  if (fn === 'quantize' && call.args.length !== 1) return null;
+  if (fn !== 'count' && !intOk(call.args[0], 0)) return null;
+  const target = e.target;
+  const keys = target.kind === A.N.Index ? target.args : [];
+  const parts = keyParts(keys, info.keys ?? []);
+  if (parts === null) return null;
+  const size = keySize(parts);
+  if (size > MAX_KEY) return null;
+  return {
+    agg: { id: info.id, fn, keys: parts, keySize: Math.max(8, size), words: WORDS[fn] },
+    keys,
+    value: fn === 'count' ? null : call.args[0],
+  };
+}
+
+/** Aggregations some clear() or trunc() names: their extremes stay in dtrace. */
+export function clearedAggregations(clauses: readonly CheckedClause[]): Set<number> {
+  const out = new Set<number>();
+  // clear() and trunc() are actions: statements, or the arms of a ?: used as one
+  const visit = (e: A.Expr): void => {
+    for (;;) {
+      if (e.kind === A.N.Call && (e.name === 'clear' || e.name === 'trunc')) {
+        for (const a of e.args) if (a.ref !== null && 'fn' in a.ref) out.add(a.ref.id);
+      }
+      if (e.kind !== A.N.Ternary) return;
+      visit(e.then);
+      e = e.otherwise;
+    }
+  };
+  const stmt = (s: A.Stmt): void => {
+    if (s.kind === 'if') {
+      visit(s.cond);
+      s.then.forEach(stmt);
+      s.otherwise?.forEach(stmt);
+    } else visit(s.expr);
+  };
+  for (const c of clauses) c.clause.body?.forEach(stmt);
+  return out;
+}
+
+/** The clause as BPF, or null where some part of it must run in dtrace. */
+export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>): KernelClause | null {
+  const c = cc.clause;
+  if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive || cc.locals.length > 0) return null;
+  if (c.predicate !== null && !intOk(c.predicate, 0)) return null;
+  const updates: Update[] = [];
+  for (const s of c.body) {
+    const u = updateOf(s, avoid);
+    if (u === null) return null;
+    updates.push(u);
+  }
+  const predicate = c.predicate;
+  return {
+    aggregations: updates.map((u) => u.agg),
+    stack: STACK,
+    emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string): boolean {
+      const g = new BpfGen(p, probe, prefix);
+      if (!g.usable(predicate, updates)) return false;
+      if (predicate !== null) {
+        g.value(predicate, 0);
+        p.jmpImm(Jmp.Eq, R7, 0, `${prefix}end`);
+      }
+      updates.forEach((u, i) => g.update(u, maps, `${prefix}u${i}`));
+      p.label(`${prefix}end`);
+      return true;
+    },
+  };
+}
+
+/** Code for one clause on one probe. */
+class BpfGen {
+  private labels = 0;
+
+  constructor(
+    private readonly p: Program,
+    private readonly probe: KernelProbe,
+    private readonly prefix: string,
+  ) {}
+
+  /** Whether every argument the clause reads is an integer in this probe's record. */
+  usable(predicate: A.Expr | null, updates: Update[]): boolean {
+    let ok = true;
+    const visit = (e: A.Expr): void => {
+      const i = argIndex(e);
+      if (i >= 0 && this.probe.arg(i) === null) ok = false;
+      if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr) visit(e.inlineExpr);
+      A.forEachChild(e, visit);
+    };
+    if (predicate !== null) visit(predicate);
+    for (const u of updates) {
+      u.keys.forEach(visit);
+      if (u.value !== null) visit(u.value);
+    }
+    return ok;
+  }
+
+  private label(what: string): string {
+    return `${this.prefix}${what}${this.labels++}`;
+  }
+
+  private temp(depth: number): number {
+    return -8 * (depth + 1);
+  }
+
+  /** R7 = the value of `from` as `to` (both shapes of registers holding canonical values). */
+  private convert(from: IntShape, to: IntShape): void {
+    if (to.size === 8) return;
+    // same width and signedness, or a narrower value that fits the wider one unchanged
+    if (from.size === to.size && from.signed === to.signed) return;
+    if (from.size < to.size && (from.signed === to.signed || !from.signed)) return;
+    const sh = 64 - to.size * 8;
+    this.p.aluImm(Alu.Lsh, R7, sh).aluImm(to.signed ? Alu.Arsh : Alu.Rsh, R7, sh);
+  }
+
+  /** R7 = an integer constant, as `to` holds it. */
+  private constant(v: bigint, to: IntShape): void {
+    const bits = BigInt(to.size * 8);
+    const c = to.signed ? BigInt.asIntN(Number(bits), v) : BigInt.asUintN(Number(bits), v);
+    if (c >= -(2n ** 31n) && c < 2n ** 31n) this.p.movImm(R7, Number(c));
+    else this.p.movImm64(R7, c);
+  }
+
+  /** R7 = the value of an integer expression, canonical for its type. */
+  value(e: A.Expr, depth: number): void {
+    const p = this.p;
+    const shape = shapeOf(e.type!)!;
+    switch (e.kind) {
+      case A.N.Int:
+        this.constant(e.value, shape);
+        return;
+      case A.N.Ident:
+        if (e.resolved === A.IdentKind.EnumConst) {
+          this.constant(e.constValue, shape);
+          return;
+        }
+        if (e.resolved === A.IdentKind.Inline) {
+          this.value(e.inlineExpr!, depth);
+          this.convert(shapeOf(e.inlineExpr!.type!)!, shape);
+          return;
+        }
+        if (argIndex(e) >= 0) {
+          this.arg(argIndex(e), shape);
+          return;
+        }
+        this.builtin(e.name, shape);
+        return;
+      case A.N.Index:
+        this.arg(argIndex(e), shape);
+        return;
+      case A.N.Cast:
+        this.value(e.operand, depth);
+        this.convert(shapeOf(e.operand.type!)!, shape);
+        return;
+      case A.N.Unary: {
+        this.value(e.operand, depth);
+        const from = shapeOf(e.operand.type!)!;
+        if (e.op === '!') {
+          this.truth(true);
+          return;
+        }
+        this.convert(from, shape);
+        if (e.op === '-') p.neg(R7);
+        else if (e.op === '~') p.aluImm(Alu.Xor, R7, -1);
+        this.convert({ size: 8, signed: shape.signed }, shape);
+        return;
+      }
+      case A.N.Logical: {
+        const done = this.label('lg');
+        this.value(e.left, depth);
+        this.truth(false);
+        if (e.op === '&&') p.jmpImm(Jmp.Eq, R7, 0, done);
+        else if (e.op === '||') p.jmpImm(Jmp.Ne, R7, 0, done);
+        else p.store(8, R10, this.temp(depth), R7);
+        this.value(e.right, depth + 1);
+        this.truth(false);
+        if (e.op === '^^') p.load(8, R8, R10, this.temp(depth)).alu(Alu.Xor, R7, R8);
+        p.label(done);
+        return;
+      }
+      case A.N.Ternary: {
+        const other = this.label('te');
+        const done = this.label('td');
+        this.value(e.cond, depth);
+        p.jmpImm(Jmp.Eq, R7, 0, other);
+        this.value(e.then, depth);
+        this.convert(shapeOf(e.then.type!)!, shape);
+        p.ja(done).label(other);
+        this.value(e.otherwise, depth);
+        this.convert(shapeOf(e.otherwise.type!)!, shape);
+        p.label(done);
+        return;
+      }
+      case A.N.Binary:
+        this.binary(e, shape, depth);
+        return;
+      default:
+        throw new Error(`internal: BPF code for a ${e.kind} expression`);
+    }
+  }
+
+  /** R7 = R7 != 0 (or == 0 if `negate`), as 1 or 0. */
+  private truth(negate: boolean): void {
+    const t = this.label('t');
+    this.p.movImm(R8, 1).jmpImm(negate ? Jmp.Eq : Jmp.Ne, R7, 0, t).movImm(R8, 0).label(t).mov(R7, R8);
+  }
+
+  private binary(e: A.Binary, shape: IntShape, depth: number): void {
+    const p = this.p;
+    if ((e.op === '==' || e.op === '!=') && isString(e.left.type!)) {
+      this.stringEquality(e);
+      return;
+    }
+    const compare = e.op === '<' || e.op === '>' || e.op === '<=' || e.op === '>=' || e.op === '==' || e.op === '!=';
+    const ls = shapeOf(e.left.type!)!;
+    const rs = shapeOf(e.right.type!)!;
+    // comparisons are made in the operands' common type; arithmetic in the result's
+    const as = compare ? commonShape(ls, rs) : shape;
+    if (e.op === '<<' || e.op === '>>') {
+      this.value(e.left, depth);
+      this.convert(ls, shape);
+      const n = Number((e.right as A.IntLit).value);
+      p.aluImm(e.op === '<<' ? Alu.Lsh : shape.signed ? Alu.Arsh : Alu.Rsh, R7, n);
+      this.convert({ size: 8, signed: shape.signed }, shape);
+      return;
+    }
+    this.value(e.left, depth);
+    this.convert(ls, as);
+    p.store(8, R10, this.temp(depth), R7);
+    this.value(e.right, depth + 1);
+    this.convert(rs, as);
+    p.mov(R8, R7).load(8, R7, R10, this.temp(depth));
+    if (compare) {
+      const jmp: Record<string, Jmp> = as.signed
+        ? { '<': Jmp.Slt, '>': Jmp.Sgt, '<=': Jmp.Sle, '>=': Jmp.Sge, '==': Jmp.Eq, '!=': Jmp.Ne }
+        : { '<': Jmp.Lt, '>': Jmp.Gt, '<=': Jmp.Le, '>=': Jmp.Ge, '==': Jmp.Eq, '!=': Jmp.Ne };
+      const t = this.label('c');
+      p.mov(R0, R7).movImm(R7, 1).jmp(jmp[e.op], R0, R8, t).movImm(R7, 0).label(t);
+      return;
+    }
+    const alu: Record<string, Alu> = { '+': Alu.Add, '-': Alu.Sub, '*': Alu.Mul, '&': Alu.And, '|': Alu.Or, '^': Alu.Xor };
+    p.alu(alu[e.op], R7, R8);
+    this.convert({ size: 8, signed: shape.signed }, shape);
+  }
+
+  /** R7 = whether execname or a probe field is (or is not) a string literal. */
+  private stringEquality(e: A.Binary): void {
+    const lit = (e.left.kind === A.N.Str ? e.left : e.right) as A.StrLit;
+    const other = e.left.kind === A.N.Str ? e.right : e.left;
+    const p = this.p;
+    let equal: boolean;
+    if (other.kind === A.N.Str) {
+      equal = other.value === lit.value;
+    } else if (isBuiltin(other, 'execname')) {
+      this.commEquals(lit.value);
+      if (e.op === '!=') p.aluImm(Alu.Xor, R7, 1);
+      return;
+    } else {
+      equal = this.probe[PROBE_FIELDS[(other as unknown as A.Ident).name]] === lit.value;
+    }
+    p.movImm(R7, (e.op === '==') === equal ? 1 : 0);
+  }
+
+  /** R7 = 1 if the current task's comm is `s`, else 0 (comm holds at most 15 bytes and a NUL). */
+  private commEquals(s: string): void {
+    const p = this.p;
+    const bytes = Buffer.from(s, 'latin1');
+    if (bytes.length > 15 || bytes.includes(0)) {
+      p.movImm(R7, 0);
+      return;
+    }
+    const want = Buffer.alloc(16);
+    bytes.copy(want);
+    p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
+    const no = this.label('ne');
+    const done = this.label('eq');
+    // the bytes up to and including the NUL must match; what follows the NUL is not compared
+    const n = bytes.length + 1;
+    for (let at = 0; at < n; at += 4) {
+      const word = want.readInt32LE(at);
+      const take = Math.min(4, n - at);
+      p.load(4, R7, R10, -COMM_AT + at);
+      if (take < 4) p.aluImm(Alu.And, R7, take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff);
+      p.movImm(R8, take < 4 ? word & (take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff) : word);
+      // 32-bit loads zero-extend: compare the low 32 bits of the constant the same way
+      p.aluImm(Alu.Lsh, R8, 32).aluImm(Alu.Rsh, R8, 32);
+      p.jmp(Jmp.Ne, R7, R8, no);
+    }
+    p.movImm(R7, 1).ja(done).label(no).movImm(R7, 0).label(done);
+  }
+
+  /** R7 = argument i, as `to`. */
+  private arg(i: number, to: IntShape): void {
+    const a = this.probe.arg(i)!;
+    const p = this.p;
+    // tracepoint programs may load from their record directly at aligned offsets past its header
+    if (a.offset >= 8 && a.offset % a.size === 0) {
+      p.load(a.size as Size, R7, R6, a.offset);
+    } else {
+      p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, a.size).mov(R3, R6).addImm(R3, a.offset).call(Helper.ProbeReadKernel);
+      p.load(a.size as Size, R7, R10, -COMM_AT);
+    }
+    if (a.signed && a.size < 8) p.aluImm(Alu.Lsh, R7, 64 - a.size * 8).aluImm(Alu.Arsh, R7, 64 - a.size * 8);
+    this.convert({ size: a.size, signed: a.signed }, to);
+  }
+
+  private builtin(name: string, to: IntShape): void {
+    const p = this.p;
+    switch (name) {
+      case 'pid':
+        p.call(Helper.GetCurrentPidTgid).mov(R7, R0).aluImm(Alu.Rsh, R7, 32);
+        break;
+      case 'tid':
+        p.call(Helper.GetCurrentPidTgid).mov(R7, R0).aluImm(Alu.Lsh, R7, 32).aluImm(Alu.Rsh, R7, 32);
+        break;
+      case 'uid':
+        p.call(Helper.GetCurrentUidGid).mov(R7, R0).aluImm(Alu.Lsh, R7, 32).aluImm(Alu.Rsh, R7, 32);
+        break;
+      case 'gid':
+        p.call(Helper.GetCurrentUidGid).mov(R7, R0).aluImm(Alu.Rsh, R7, 32);
+        break;
+      case 'cpu':
+        p.call(Helper.GetSmpProcessorId).mov(R7, R0);
+        break;
+      default:
+        throw new Error(`internal: BPF code for built-in ${name}`);
+    }
+    // each is an unsigned 32-bit value now
+    this.convert({ size: 4, signed: false }, to);
+  }
+
+  /** Builds the key, finds or makes the entry, and applies the function to it. */
+  update(u: Update, maps: KernelMaps, prefix: string): void {
+    const p = this.p;
+    const keyAt = -(KEY_BASE + u.agg.keySize);
+    // a key of fewer bytes than 8 is padded: zero it whole first
+    for (let at = 0; at < u.agg.keySize; at += 8) p.storeImm(8, R10, keyAt + at, 0);
+    let at = keyAt;
+    u.keys.forEach((k, i) => {
+      const part = u.agg.keys[i];
+      if (part.kind === 'comm') {
+        p.mov(R1, R10).addImm(R1, at).movImm(R2, 16).call(Helper.GetCurrentComm);
+        at += 16;
+        return;
+      }
+      if (part.kind === 'probe') p.movImm(R7, this.probe.id);
+      else {
+        this.value(k, 0);
+        this.convert(shapeOf(k.type!)!, { size: part.size, signed: part.signed });
+      }
+      p.store(8, R10, at, R7);
+      at += 8;
+    });
+    // the value first (it may call helpers), kept in R7 across the map calls (R6-R9 survive them)
+    if (u.value !== null) {
+      this.value(u.value, 0);
+      // sum(), avg(), min(), max() and quantize() take their value as int64
+      this.convert(shapeOf(u.value.type!)!, { size: 8, signed: true });
+    }
+    const map = maps.aggregation(u.agg);
+    const have = `${prefix}have`;
+    const done = `${prefix}done`;
+    const lost = `${prefix}lost`;
+    p.loadMap(R1, map).mov(R2, R10).addImm(R2, keyAt).call(Helper.MapLookupElem).jmpImm(Jmp.Ne, R0, 0, have);
+    // a new key: its first value is all zero words (the scratch slot the program never writes)
+    p.storeImm(4, R10, -COMM_AT, 0)
+      .loadMap(R1, maps.scratch)
+      .mov(R2, R10)
+      .addImm(R2, -COMM_AT)
+      .call(Helper.MapLookupElem)
+      .jmpImm(Jmp.Eq, R0, 0, done)
+      .mov(R3, R0)
+      .loadMap(R1, map)
+      .mov(R2, R10)
+      .addImm(R2, keyAt)
+      // BPF_NOEXIST: another CPU may have made it meanwhile, which is as good
+      .movImm(R4, 1)
+      .call(Helper.MapUpdateElem)
+      .loadMap(R1, map)
+      .mov(R2, R10)
+      .addImm(R2, keyAt)
+      .call(Helper.MapLookupElem)
+      .jmpImm(Jmp.Eq, R0, 0, lost);
+    p.label(have);
+    this.apply(u.agg.fn, prefix);
+    p.ja(done);
+    // the map is full: an aggregation drop on this CPU
+    p.label(lost)
+      .storeImm(4, R10, -COMM_AT, 0)
+      .loadMap(R1, maps.drops)
+      .mov(R2, R10)
+      .addImm(R2, -COMM_AT)
+      .call(Helper.MapLookupElem)
+      .jmpImm(Jmp.Eq, R0, 0, done)
+      .load(8, R1, R0, 0)
+      .addImm(R1, 1)
+      .store(8, R0, 0, R1)
+      .label(done);
+  }
+
+  /** The function on the entry R0 points to, with the value in R7 (per-CPU values: no atomics). */
+  private apply(fn: KernelAggregation['fn'], prefix: string): void {
+    const p = this.p;
+    switch (fn) {
+      case 'count':
+        p.load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1);
+        return;
+      case 'sum':
+        p.load(8, R1, R0, 0).alu(Alu.Add, R1, R7).store(8, R0, 0, R1);
+        return;
+      case 'avg':
+        p.load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1).load(8, R1, R0, 8).alu(Alu.Add, R1, R7).store(8, R0, 8, R1);
+        return;
+      case 'min':
+      case 'max': {
+        // [has a value, value]: this CPU's first value is taken as it is
+        const take = `${prefix}take`;
+        const keep = `${prefix}keep`;
+        p.load(8, R1, R0, 0).jmpImm(Jmp.Eq, R1, 0, take).load(8, R1, R0, 8);
+        p.jmp(fn === 'min' ? Jmp.Sle : Jmp.Sge, R1, R7, keep);
+        p.label(take).storeImm(8, R0, 0, 1).store(8, R0, 8, R7).label(keep);
+        return;
+      }
+      case 'quantize':
+        this.quantizeBucket(prefix);
+        // a bound the verifier can see (the bucket is always within it)
+        p.jmpImm(Jmp.Gt, R1, 126, `${prefix}done`);
+        // R1 = bucket index * 8
+        p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0).addImm(R2, 1).store(8, R1, 0, R2);
+        return;
+    }
+  }
+
+  /**
+   * R1 = quantize()'s bucket of R7: 63 for 0, 63 + bit length of a positive value, 63 - bit
+   * length of its magnitude for a negative one (INT64_MIN: 0). Keeps R0.
+   */
+  private quantizeBucket(prefix: string): void {
+    const p = this.p;
+    const neg = `${prefix}qneg`;
+    const mag = `${prefix}qmag`;
+    const out = `${prefix}qout`;
+    p.movImm(R1, 63).jmpImm(Jmp.Eq, R7, 0, out);
+    p.mov(R2, R7).movImm(R4, 1).jmpImm(Jmp.Slt, R7, 0, neg).ja(mag);
+    p.label(neg).neg(R2).movImm(R4, -1);
+    p.label(mag);
+    // INT64_MIN is its own negation: its bit length is 64
+    p.movImm(R3, 0);
+    const minLabel = `${prefix}qmin`;
+    p.jmpImm(Jmp.Slt, R2, 0, minLabel);
+    for (const step of [32, 16, 8, 4, 2, 1]) {
+      const skip = `${prefix}q${step}`;
+      p.mov(R8, R2).aluImm(Alu.Rsh, R8, step).jmpImm(Jmp.Eq, R8, 0, skip).mov(R2, R8).addImm(R3, step).label(skip);
+    }
+    // R2 is now 1: the bit length is R3 + 1
+    p.addImm(R3, 1);
+    const apply = `${prefix}qapply`;
+    p.ja(apply).label(minLabel).movImm(R3, 64).label(apply);
+    // 63 + sign * length
+    p.mov(R1, R3).alu(Alu.Mul, R1, R4).addImm(R1, 63).label(out);
+  }
+}

@@ -1,0 +1,151 @@
+// BPF maps and programs, and the perf events that attach programs to tracepoints: created
+// through one owner that closes them all. They are file descriptors of this process, so the
+// kernel frees them when it exits, however it exits (a SIGKILLed dtrace leaves nothing behind);
+// close() frees them sooner, on every path that ends tracing.
+
+import { readFileSync } from 'node:fs';
+import { BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_PROG_LOAD, SysError, addressOf, bpf, closeFd, ioctlInt, perfEventOpen } from './sys.js';
+
+export const BPF_MAP_TYPE_HASH = 1;
+export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+export const BPF_MAP_TYPE_PERCPU_HASH = 5;
+export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+export const BPF_PROG_TYPE_TRACEPOINT = 5;
+
+const BPF_MAP_GET_NEXT_KEY = 4;
+const ENOENT = 2;
+const PERF_TYPE_TRACEPOINT = 2;
+const PERF_FLAG_FD_CLOEXEC = 8;
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+const PERF_EVENT_IOC_SET_BPF = 0x40042408;
+/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): what old kernels accept */
+export const PERF_ATTR_SIZE = 112;
+const ATTR_FLAG_DISABLED = 1n;
+
+/** The CPUs the kernel may run (per-CPU maps hold a value for each, by CPU number). */
+export function possibleCpus(): number {
+  try {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'latin1').trim();
+    let max = 0;
+    for (const part of text.split(',')) max = Math.max(max, Number(part.split('-').at(-1)));
+    return max + 1;
+  } catch {
+    return 1;
+  }
+}
+
+/** The verifier refused a program: its log says why. */
+export class ProgramRejected extends Error {
+  constructor(
+    message: string,
+    readonly log: string,
+  ) {
+    super(message);
+  }
+}
+
+export class BpfObjects {
+  private readonly fds: number[] = [];
+  /** the perf events that run programs on tracepoints (closing one detaches its program) */
+  private readonly attached: number[] = [];
+
+  createMap(type: number, keySize: number, valueSize: number, maxEntries: number): number {
+    const a = Buffer.alloc(128);
+    a.writeUInt32LE(type, 0);
+    a.writeUInt32LE(keySize, 4);
+    a.writeUInt32LE(valueSize, 8);
+    a.writeUInt32LE(maxEntries, 12);
+    const fd = bpf(BPF_MAP_CREATE, a);
+    this.fds.push(fd);
+    return fd;
+  }
+
+  /** Loads a tracepoint program; a refusal carries the verifier's log. */
+  loadTracepointProgram(insns: Buffer, name: string): number {
+    const license = Buffer.from('GPL\0', 'latin1');
+    const log = Buffer.alloc(256 * 1024);
+    const a = Buffer.alloc(128);
+    a.writeUInt32LE(BPF_PROG_TYPE_TRACEPOINT, 0);
+    a.writeUInt32LE(insns.length / 8, 4);
+    a.writeBigUInt64LE(addressOf(insns), 8);
+    a.writeBigUInt64LE(addressOf(license), 16);
+    a.writeUInt32LE(1, 24);
+    a.writeUInt32LE(log.length, 28);
+    a.writeBigUInt64LE(addressOf(log), 32);
+    a.write(name.slice(0, 15), 48, 'latin1');
+    try {
+      const fd = bpf(BPF_PROG_LOAD, a);
+      this.fds.push(fd);
+      return fd;
+    } catch (e) {
+      const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
+      throw new ProgramRejected((e as Error).message, text);
+    }
+  }
+
+  /**
+   * Runs a program on a tracepoint (on every CPU: one perf event is enough), until close() or
+   * detach().
+   */
+  attachTracepoint(tracepointId: number, prog: number, cpu: number): void {
+    const attr = Buffer.alloc(PERF_ATTR_SIZE);
+    attr.writeUInt32LE(PERF_TYPE_TRACEPOINT, 0);
+    attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+    attr.writeBigUInt64LE(BigInt(tracepointId), 8);
+    attr.writeBigUInt64LE(1n, 16);
+    attr.writeBigUInt64LE(ATTR_FLAG_DISABLED, 40);
+    const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    this.attached.push(fd);
+    ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
+    ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  /** Stops every attached program (the maps stay readable). */
+  detach(): void {
+    for (const fd of this.attached) closeFd(fd);
+    this.attached.length = 0;
+  }
+
+  /** Frees everything; safe more than once. */
+  close(): void {
+    this.detach();
+    for (const fd of this.fds) closeFd(fd);
+    this.fds.length = 0;
+  }
+}
+
+/** A map's value for `key` into `out` (per-CPU maps: one 8-byte-aligned value per possible CPU); false if absent. */
+export function mapLookup(fd: number, key: Buffer, out: Buffer): boolean {
+  const a = Buffer.alloc(128);
+  a.writeUInt32LE(fd, 0);
+  a.writeBigUInt64LE(addressOf(key), 8);
+  a.writeBigUInt64LE(addressOf(out), 16);
+  try {
+    bpf(BPF_MAP_LOOKUP_ELEM, a);
+    return true;
+  } catch (e) {
+    if (e instanceof SysError && e.errno === ENOENT) return false;
+    throw e;
+  }
+}
+
+/** Every key of a hash map, each as a Buffer of its own. */
+export function mapKeys(fd: number, keySize: number): Buffer[] {
+  const out: Buffer[] = [];
+  let prev: Buffer | null = null;
+  const a = Buffer.alloc(128);
+  a.writeUInt32LE(fd, 0);
+  for (;;) {
+    const next = Buffer.alloc(Math.max(1, keySize));
+    a.writeBigUInt64LE(prev === null ? 0n : addressOf(prev), 8);
+    a.writeBigUInt64LE(addressOf(next), 16);
+    try {
+      bpf(BPF_MAP_GET_NEXT_KEY, a);
+    } catch (e) {
+      if (e instanceof SysError && e.errno === ENOENT) return out;
+      throw e;
+    }
+    out.push(next);
+    prev = next;
+  }
+}

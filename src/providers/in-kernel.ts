@@ -1,0 +1,209 @@
+// Clauses that run in the kernel: for a probe whose clauses all compiled to BPF, one program on
+// its tracepoint runs them in order, and their aggregations live in per-CPU kernel maps. When
+// the aggregations are read (printa, clear, trunc, exit), each map's totals are folded into
+// the runtime's aggregation: what grew since the last read is added, so updates made in dtrace
+// (the same aggregation on a probe that stayed there) and clear() and trunc() keep their meaning.
+
+import { Program, R0, R1, R6 } from '../kernel/bpf/asm.js';
+import {
+  BPF_MAP_TYPE_PERCPU_ARRAY,
+  BPF_MAP_TYPE_PERCPU_HASH,
+  BpfObjects,
+  ProgramRejected,
+  mapKeys,
+  mapLookup,
+  possibleCpus,
+} from '../kernel/bpf/objects.js';
+import type { Aggregation } from '../runtime/aggregate.js';
+import type { Value } from '../runtime/values.js';
+import type { KernelAggregation, KernelClause, KernelMaps, KernelProbe } from './clause-plan.js';
+
+/** One kernel map of an aggregation (an aggregation updated with differently made keys has more than one). */
+interface AggMap {
+  agg: KernelAggregation;
+  fd: number;
+  /** each key's totals at the last read, by the key's bytes */
+  last: Map<string, bigint[]>;
+}
+
+/** Entries of a map: as many as `budget` bytes hold (per CPU), within these bounds. */
+const MIN_ENTRIES = 1024;
+const MAX_ENTRIES = 65536;
+/** the aggregation maps' budget when aggsize is not set: DTrace's default aggregation buffer */
+export const DEFAULT_AGG_BYTES = 4 * 1024 * 1024;
+
+export class InKernel {
+  private readonly objects = new BpfObjects();
+  private readonly maps = new Map<string, AggMap>();
+  private readonly probes = new Map<number, KernelProbe>();
+  private readonly ncpus = possibleCpus();
+  private scratch = -1;
+  private drops = -1;
+  private readonly dropsSeen: number[] = [];
+  private closed = false;
+  /** programs attached, for -vV and tests */
+  programs = 0;
+
+  constructor(
+    /** the runtime's aggregation of an id */
+    private readonly aggregation: (id: number) => Aggregation,
+    /** where aggregation drops are counted, by CPU */
+    private readonly dropCounts: number[],
+    /** bytes of each aggregation's map (per CPU) */
+    private readonly budget: number,
+    /** the CPU the attaching perf events are opened on (the program runs on every CPU) */
+    private readonly cpu: number,
+  ) {}
+
+  /**
+   * Runs the clauses (in order) on a tracepoint, in the kernel. False if one of them cannot run
+   * on this probe, or the kernel refused the program: the probe then stays with dtrace.
+   */
+  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
+    if (this.closed) return { ok: false, why: 'closed' };
+    this.probes.set(probe.id, probe);
+    const maps: KernelMaps = {
+      aggregation: (agg) => this.mapOf(agg).fd,
+      drops: this.dropsMap(),
+      scratch: this.scratchMap(),
+    };
+    const p = new Program();
+    p.mov(R6, R1);
+    for (let i = 0; i < clauses.length; i++) {
+      if (!clauses[i].emit(p, probe, maps, `c${i}_`)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
+    }
+    p.movImm(R0, 0).exit();
+    let prog: number;
+    try {
+      prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`);
+    } catch (e) {
+      const log = e instanceof ProgramRejected ? e.log.trim().split('\n').slice(-2).join(' | ') : '';
+      return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };
+    }
+    this.objects.attachTracepoint(tracepointId, prog, this.cpu);
+    this.programs++;
+    return { ok: true };
+  }
+
+  private mapOf(agg: KernelAggregation): AggMap {
+    const sig = `${agg.id}/${agg.fn}/${agg.keys.map((k) => (k.kind === 'int' ? `i${k.size}${k.signed ? 's' : 'u'}` : k.kind === 'comm' ? 'c' : `p${k.field}`)).join(',')}`;
+    let m = this.maps.get(sig);
+    if (m === undefined) {
+      const entryBytes = agg.keySize + agg.words * 8;
+      const entries = Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, Math.floor(this.budget / entryBytes)));
+      m = { agg, fd: this.objects.createMap(BPF_MAP_TYPE_PERCPU_HASH, agg.keySize, agg.words * 8, entries), last: new Map() };
+      this.maps.set(sig, m);
+    }
+    return m;
+  }
+
+  private dropsMap(): number {
+    if (this.drops < 0) this.drops = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1);
+    return this.drops;
+  }
+
+  /** one all-zero value as large as the largest (quantize's 127 words), never written */
+  private scratchMap(): number {
+    if (this.scratch < 0) this.scratch = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 127 * 8, 1);
+    return this.scratch;
+  }
+
+  /** Folds what the kernel aggregated since the last read into the runtime's aggregations. */
+  sync(): void {
+    if (this.closed) return;
+    for (const m of this.maps.values()) this.syncMap(m);
+    this.checkDrops();
+  }
+
+  private syncMap(m: AggMap): void {
+    const { agg } = m;
+    const words = agg.words;
+    const stride = words * 8;
+    const values = Buffer.alloc(stride * this.ncpus);
+    const target = this.aggregation(agg.id);
+    const additive = agg.fn !== 'min' && agg.fn !== 'max';
+    for (const key of mapKeys(m.fd, agg.keySize)) {
+      if (!mapLookup(m.fd, key, values)) continue;
+      const id = key.toString('latin1');
+      let delta: bigint[];
+      if (additive) {
+        const totals = new Array<bigint>(words).fill(0n);
+        for (let c = 0; c < this.ncpus; c++) {
+          for (let w = 0; w < words; w++) totals[w] += values.readBigInt64LE(c * stride + w * 8);
+        }
+        for (let w = 0; w < words; w++) totals[w] = BigInt.asIntN(64, totals[w]);
+        const last = m.last.get(id);
+        delta = last === undefined ? totals : totals.map((t, w) => BigInt.asIntN(64, t - last[w]));
+        m.last.set(id, totals);
+        if (delta.every((d) => d === 0n)) continue;
+      } else {
+        let best: bigint | null = null;
+        for (let c = 0; c < this.ncpus; c++) {
+          if (values.readBigInt64LE(c * stride) === 0n) continue;
+          const v = values.readBigInt64LE(c * stride + 8);
+          if (best === null || (agg.fn === 'min' ? v < best : v > best)) best = v;
+        }
+        if (best === null) continue;
+        const last = m.last.get(id);
+        if (last !== undefined && last[0] === best) continue;
+        m.last.set(id, [best]);
+        delta = [best];
+      }
+      target.mergeWords(target.slotN(this.keyValues(agg, key)), delta);
+    }
+  }
+
+  /** A map key as the D values of the aggregation's keys. */
+  private keyValues(agg: KernelAggregation, key: Buffer): Value[] {
+    const out: Value[] = [];
+    let at = 0;
+    for (const part of agg.keys) {
+      if (part.kind === 'comm') {
+        const end = key.indexOf(0, at);
+        out.push(key.toString('latin1', at, end < 0 || end > at + 16 ? at + 16 : end));
+        at += 16;
+        continue;
+      }
+      const raw = key.readBigUInt64LE(at);
+      at += 8;
+      if (part.kind === 'probe') {
+        const probe = this.probes.get(Number(raw));
+        out.push(probe === undefined ? '' : probe[part.field]);
+        continue;
+      }
+      const bits = part.size * 8;
+      const v = part.signed ? BigInt.asIntN(bits, raw) : BigInt.asUintN(bits, raw);
+      out.push(part.size <= 4 ? Number(v) : v);
+    }
+    return out;
+  }
+
+  /** Updates the kernel could not make (a full map), added to the runtime's drop counts. */
+  checkDrops(): void {
+    if (this.closed || this.drops < 0) return;
+    const values = Buffer.alloc(8 * this.ncpus);
+    const key = Buffer.alloc(4);
+    if (!mapLookup(this.drops, key, values)) return;
+    for (let c = 0; c < this.ncpus; c++) {
+      const n = Number(values.readBigUInt64LE(c * 8));
+      const seen = this.dropsSeen[c] ?? 0;
+      if (n > seen) {
+        this.dropCounts[c] = (this.dropCounts[c] ?? 0) + (n - seen);
+        this.dropsSeen[c] = n;
+      }
+    }
+  }
+
+  /** Stops the programs; the maps can still be read. */
+  detach(): void {
+    this.objects.detach();
+  }
+
+  /** Frees the programs and maps (after a last read). */
+  close(): void {
+    if (this.closed) return;
+    this.sync();
+    this.closed = true;
+    this.objects.close();
+  }
+}
