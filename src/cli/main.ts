@@ -21,6 +21,7 @@ import { SdtProvider } from '../providers/sdt.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
+import { JsonRuntime } from '../runtime/json.js';
 import { openOutputFile } from '../runtime/output-file.js';
 import { type AggSpec, Runtime, aggRecordSizes } from '../runtime/runtime.js';
 import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
@@ -375,7 +376,7 @@ export async function main(argv: string[]): Promise<number> {
     process.exit(e.code === 'EPIPE' ? EXIT_SIGPIPE : E_ERROR);
   };
   const out = new OutputSink(outFd, warn, outputFailed);
-  const rt = new Runtime(opts, out, warn, testing);
+  const rt = opts.get('oformat') === 1n ? new JsonRuntime(opts, out, warn, testing) : new Runtime(opts, out, warn, testing);
   const syms = compiler.syms;
   const slot = dynvarSlotSize([...[...syms.globals.values()].filter((v) => v.kind === 'assoc'), ...syms.tls.values()]);
   const globals = [...syms.globals.values()].map((v) => ({
