@@ -1,6 +1,6 @@
 // Bundles the CLI into one file: one module to load keeps start-up near node's own.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync } from 'node:fs';
 
 await build({
   entryPoints: ['src/cli/dtrace.ts'],
@@ -17,3 +17,17 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
+
+// the library (package.json "exports"): one module too, its types beside it (emitted by
+// tsconfig.lib.json: index.d.ts needs only records.d.ts)
+await build({
+  entryPoints: ['src/api/index.ts'],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outfile: 'dist/index.js',
+  external: ['koffi'],
+  logLevel: 'warning',
+});
+for (const f of ['index.d.ts', 'records.d.ts']) copyFileSync(`build/types/api/${f}`, `dist/${f}`);

@@ -1,4 +1,4 @@
-// The stack, read from the imports: cli -> session -> compile -> providers -> runtime -> kernel,
+// The stack, read from the imports: cli -> api -> session -> compile -> providers -> runtime -> kernel,
 // with lang beneath them all, and no import (types included) running upwards. Files directly
 // in src/ (errors.ts) are neutral: any layer may use them, and they use none.
 
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const src = join(root, 'src');
-const RANK: Record<string, number> = { cli: 6, session: 5, compile: 4, providers: 3, runtime: 2, kernel: 1, lang: 0 };
+const RANK: Record<string, number> = { cli: 7, api: 6, session: 5, compile: 4, providers: 3, runtime: 2, kernel: 1, lang: 0 };
 /** import/export ... from '<relative path>', and dynamic import('<relative path>') */
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.[^'"]+)['"]/g;
 

@@ -2,30 +2,16 @@
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
 import { existsSync, readFileSync, writeSync } from 'node:fs';
-import { Compiler, CompiledClause, ProgramSource, dynvarSlotSize } from '../compile/compile.js';
-import { zeroCode } from '../compile/repr.js';
+import type { ProgramSource } from '../compile/compile.js';
 import { disassemble } from '../compile/disassemble.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
-import { reapStale } from '../kernel/tracer.js';
-import { tracefsIfMounted } from '../kernel/tracefs.js';
 import { DCompileError } from '../lang/diagnostics.js';
 import { DFatalError, errnoMessage } from '../errors.js';
-import type { MacroEnv } from '../lang/lexer.js';
-import { DtraceProvider } from '../providers/dtrace.js';
-import { ProfileProvider } from '../providers/profile.js';
-import { ProbeRegistry } from '../providers/registry.js';
-import { FbtProvider } from '../providers/fbt.js';
-import { ProcProvider } from '../providers/proc.js';
-import { SchedProvider } from '../providers/sched.js';
-import { SdtProvider } from '../providers/sdt.js';
-import { SyscallProvider } from '../providers/syscall.js';
 import { Options, OptionError } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
 import { openOutputFile } from '../runtime/output-file.js';
-import { type AggSpec, Runtime, aggRecordSizes } from '../runtime/runtime.js';
-import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
-import { Session, endReserve } from '../session/session.js';
-import type { Value } from '../runtime/values.js';
+import type { Session } from '../session/session.js';
+import { Engine, macroEnv, reapLeftovers } from '../api/engine.js';
 import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
@@ -242,39 +228,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const registry = new ProbeRegistry();
-  const dtraceProv = new DtraceProvider();
-  registry.add(dtraceProv);
-  const compiler0Types = new Options();
-  void compiler0Types;
-  const macros: MacroEnv = {
-    args: [PROG, ...parsed.operands],
-    defaultArgs: opts.flag('defaultargs'),
-    vars: new Map([
-      ['pid', process.pid],
-      ['ppid', process.ppid],
-      ['uid', process.getuid?.() ?? 0],
-      ['gid', process.getgid?.() ?? 0],
-      ['euid', process.geteuid?.() ?? 0],
-      ['egid', process.getegid?.() ?? 0],
-      ['pgid', process.pid],
-      ['sid', process.pid],
-      ['target', macros0.target],
-    ]),
-    used: new Set(),
-  };
-  const compiler = new Compiler(opts, registry, macros);
-  registry.add(new ProfileProvider(compiler.types.get('uint64_t')));
-  registry.add(new SyscallProvider(compiler.types), true);
-  registry.add(new ProcProvider(compiler.types), true);
-  registry.add(new SchedProvider(compiler.types), true);
-  registry.add(new SdtProvider(compiler.types), true);
-  registry.add(new FbtProvider(), true);
-  compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
+  const macros = macroEnv([PROG, ...parsed.operands], opts.flag('defaultargs'), macros0.target);
+  const engine = new Engine(opts, macros, zdefs);
+  const { compiler, registry } = engine;
 
   // compile every program, in command-line order
-  const clauses: CompiledClause[] = [];
-  let total = 0;
   for (const cmd of commands) {
     let src: ProgramSource;
     let desc: string;
@@ -310,10 +268,8 @@ export async function main(argv: string[]): Promise<number> {
       name = cut >= 0 ? cmd.arg.slice(0, cut) : cmd.arg;
     }
     try {
-      const prog = compiler.compile(src);
-      clauses.push(...prog.clauses);
+      const prog = engine.compile(src);
       if (showCode) for (const c of prog.clauses) stderr(disassemble(c));
-      total += prog.matches;
       // dtrace announces the match when it enables the program (so not with -e)
       if (mode === 'exec' && exec && !opts.flag('quiet')) {
         stderr(`${PROG}: ${desc} '${name}' matched ${prog.matches} probe${prog.matches === 1 ? '' : 's'}\n`);
@@ -346,21 +302,15 @@ export async function main(argv: string[]): Promise<number> {
     if (out === null) return E_ERROR;
     // as dtrace -l says of each description that lists nothing (its status stays 0)
     for (const d of compiler.unmatched) stderr(`${PROG}: failed to match ${d}: No probe matches description\n`);
-    const text = listProbes(registry, clauses, commands.length > 0, verbose > 0);
+    const text = listProbes(registry, engine.clauses, commands.length > 0, verbose > 0);
     writeSync(out, text);
     return E_SUCCESS;
   }
 
   if (!exec) return E_SUCCESS;
 
-  if (total === 0 && !compiler.allowZeroMatches) {
-    return fail(commands.length > 0 ? 'no probes matched' : 'no probes specified');
-  }
-  if (clauses.some((c) => c.checked.destructive) && !opts.flag('destructive')) {
-    return fail('could not enable tracing: Destructive actions not allowed');
-  }
-  const refusal = sizeBuffers(opts, bufferNeeds(compiler, clauses), (m) => stderr(`${PROG}: ${m}\n`));
-  if (refusal !== null) return fail(`could not enable tracing: ${refusal}`);
+  const refusal = engine.refusal(commands.length, (m) => stderr(`${PROG}: ${m}\n`));
+  if (refusal !== null) return fail(refusal);
 
   const outFd = openOut();
   if (outFd === null) return E_ERROR;
@@ -375,86 +325,27 @@ export async function main(argv: string[]): Promise<number> {
     process.exit(e.code === 'EPIPE' ? EXIT_SIGPIPE : E_ERROR);
   };
   const out = new OutputSink(outFd, warn, outputFailed);
-  const rt = new Runtime(opts, out, warn, testing);
-  const syms = compiler.syms;
-  const slot = dynvarSlotSize([...[...syms.globals.values()].filter((v) => v.kind === 'assoc'), ...syms.tls.values()]);
-  const globals = [...syms.globals.values()].map((v) => ({
-    id: v.id,
-    zero: zeroFactory(v.type ? zeroCode(v.type) : '0n'),
-    assoc: v.kind === 'assoc',
-    nkeys: v.keys?.length ?? 0,
-    elemSize: slot,
-  }));
-  const tlsSizes: number[] = [];
-  const tlsKeys: number[] = [];
-  for (const v of syms.tls.values()) {
-    tlsSizes[v.id] = slot;
-    tlsKeys[v.id] = v.keys?.length ?? 1;
-  }
-  rt.init(
-    globals,
-    { sizes: tlsSizes, keyCounts: tlsKeys },
-    aggSpecs(compiler),
-  );
-  const T = compiler.types;
-  const psinfo = T.lookup('psinfo_t');
-  const lwpsinfo = T.lookup('lwpsinfo_t');
-  const cpuinfo = T.lookup('cpuinfo_t');
-  if (psinfo && lwpsinfo && cpuinfo) rt.procTypes = { psinfo, lwpsinfo, cpuinfo };
-  compiler.link(clauses, { rt, G: rt.G, D: rt.D, AG: rt.aggs });
+  const started = engine.start(out, warn, testing, macros0.target);
+  const live = (session = started.session);
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
-  session = new Session(rt, registry, dtraceProv, clauses, warn, testing, macros0.target);
-  session.onLive = () => targets.resume(() => session.end());
-  onInterrupt(() => session.interrupt());
+  live.onLive = () => targets.resume(() => live.end());
+  onInterrupt(() => live.interrupt());
   // whatever ends the process, the kernel is left as it was found
-  const cancelTeardown = atExit(() => session.teardown());
+  const cancelTeardown = atExit(() => live.teardown());
   // once more before tracing starts: Node opens the inspector some time after the SIGUSR1
   closeInspector();
   try {
-    const status = await session.run();
+    const status = await live.run();
     return status;
   } catch (e) {
     if (e instanceof DFatalError) return fail(e.message);
     throw e;
   } finally {
-    session.teardown();
+    live.teardown();
     cancelTeardown();
     onInterrupt(null);
   }
-}
-
-/**
- * Removes what killed dtraces left in tracefs, wherever this run can (root, tracefs mounted):
- * every run does, not only those that trace the kernel, so that -l or a BEGIN-only run cleans up.
- */
-function reapLeftovers(): void {
-  const root = tracefsIfMounted();
-  if (root !== null) reapStale(root);
-}
-
-function aggSpecs(compiler: Compiler): AggSpec[] {
-  return [...compiler.syms.aggs.values()]
-    .filter((a) => a.fn !== null)
-    .map((a) => ({ name: a.name, id: a.id, fn: a.fn!, keys: a.keys ?? [], params: a.params }));
-}
-
-/** What the program stores in the buffers its size options declare. */
-function bufferNeeds(compiler: Compiler, clauses: CompiledClause[]): BufferNeeds {
-  const syms = compiler.syms;
-  const assocs = [...syms.globals.values()].filter((v) => v.kind === 'assoc');
-  return {
-    aggRecord: aggRecordSizes(aggSpecs(compiler)),
-    dynvars: assocs.length > 0 || syms.tls.size > 0,
-    dynvarSlot: assocs.length > 0 ? dynvarSlotSize(assocs) : 0,
-    speculates: clauses.some((c) => c.plan.speculates),
-    records: clauses.some((c) => c.record.needed > 0),
-    endReserve: endReserve(clauses),
-  };
-}
-
-function zeroFactory(code: string): () => Value | null {
-  return new Function(`return ${code};`) as () => Value | null;
 }
 
 /**

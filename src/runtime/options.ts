@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat';
 
 interface OptionDef {
   parse: Parser;
@@ -83,6 +83,8 @@ const DEFS: Record<string, OptionDef> = {
   strsize: { parse: 'strsize', when: 'runtime', def: 256n },
   ustackframes: { parse: 'runtime', when: 'runtime', def: 100n },
   noresolve: { parse: 'runtime', when: 'runtime', def: UNSET },
+  // FreeBSD's output format: text (DTrace's own, the default; FreeBSD calls it none) or json
+  oformat: { parse: 'oformat', when: 'runtime', def: 0n },
   // dynamic (setopt() may change them while tracing)
   aggrate: { parse: 'rate', when: 'dynamic', def: 0n },
   // illumos's display options: count()/sum() as histograms, quantizations one line per key,
@@ -280,6 +282,11 @@ export class Options {
       case 'encoding':
         if (arg === 'ascii') v = 1n;
         else if (arg === 'utf8') v = 2n;
+        else throw new OptionError(BAD_VALUE);
+        break;
+      case 'oformat':
+        if (arg === 'text' || arg === 'none') v = 0n;
+        else if (arg === 'json') v = 1n;
         else throw new OptionError(BAD_VALUE);
         break;
       case 'bufresize':

@@ -35,7 +35,7 @@ export interface AggSpec {
  * A record as it reaches the output: its text, or, when it holds output-side actions (system(),
  * freopen(), ftruncate()), its text and those actions in order.
  */
-type OutputRecord = string | Array<string | OutputAction>;
+export type OutputRecord = string | Array<string | OutputAction>;
 
 /** A speculation buffer: records waiting for commit() or discard(). */
 class Speculation {
@@ -123,13 +123,13 @@ export class Runtime implements ClauseAbi {
   private readonly rng = new S.Rand();
 
   // -- the record being built by the running clause ------------------------------------------
-  private rec = '';
+  protected rec = '';
   /** the record's text and output-side actions before `rec`, once it has an action (else null) */
-  private recParts: Array<string | OutputAction> | null = null;
-  private recording = false;
+  protected recParts: Array<string | OutputAction> | null = null;
+  protected recording = false;
   /** speculation the current clause's record goes to (0: none) */
-  private specId = 0;
-  private headingDone = false;
+  protected specId = 0;
+  protected headingDone = false;
   private readonly bootWallNs: bigint;
 
   constructor(
@@ -137,7 +137,7 @@ export class Runtime implements ClauseAbi {
     readonly out: OutputSink,
     /** dtrace's own environment for messages on stderr */
     readonly warn: (msg: string) => void,
-    private readonly testing: boolean,
+    protected readonly testing: boolean,
   ) {
     this.dyn = new DynSpace(Number(opts.get('dynvarsize')));
     this.mem = new Memory(Math.max(8, opts.num('scratchsize')), () => this.strsize);
@@ -155,8 +155,8 @@ export class Runtime implements ClauseAbi {
   private strsizeNow = 0;
   private quietNow = false;
   private specsizeNow = 0;
-  private stackframesNow = 0;
-  private printsizeNow = 0;
+  protected stackframesNow = 0;
+  protected printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
 
@@ -173,7 +173,7 @@ export class Runtime implements ClauseAbi {
   }
 
   /** This runtime with its option values read again if one changed (no Map lookup per event). */
-  private option(): this {
+  protected option(): this {
     if (this.optsVersion !== this.opts.version) this.readOptions();
     return this;
   }
@@ -296,6 +296,14 @@ export class Runtime implements ClauseAbi {
     let text = this.rec;
     this.rec = '';
     if (!this.quiet) text += '\n';
+    this.commitRecord(text);
+  }
+
+  /**
+   * A finished record's text (and output-side actions) goes where the clause sent it: its
+   * speculation, the principal buffers, or the output.
+   */
+  protected commitRecord(text: string): void {
     let record: OutputRecord = text;
     let size = text.length;
     if (this.recParts !== null) {
@@ -336,7 +344,7 @@ export class Runtime implements ClauseAbi {
   }
 
   /** A record reaches the output: the column heading comes first, once. */
-  private emitRecord(record: OutputRecord): void {
+  protected emitRecord(record: OutputRecord): void {
     if (!this.headingDone) {
       this.headingDone = true;
       if (!this.quiet) {
@@ -354,7 +362,7 @@ export class Runtime implements ClauseAbi {
   }
 
   /** Output of an action: into the record being built. */
-  private put(s: string): void {
+  protected put(s: string): void {
     if (this.recording) this.rec += s;
     else this.out.write(s);
   }
@@ -817,7 +825,7 @@ export class Runtime implements ClauseAbi {
     this.aggs[id].denormalize();
   }
 
-  private sortOptions() {
+  protected sortOptions() {
     const o = this.opts;
     const zoom = o.flag('aggzoom');
     for (const a of this.aggs) if (a !== undefined) a.zoom = zoom;
@@ -844,6 +852,26 @@ export class Runtime implements ClauseAbi {
   finalAggregations(): string {
     this.aggSync?.();
     return formatAggregations(this.aggs.filter((a) => a !== undefined), this.sortOptions());
+  }
+
+  /** What ends the output when tracing has stopped: a blank line, the aggregations left. */
+  printFinal(_status: number): void {
+    this.out.write('\n');
+    this.out.write(this.finalAggregations());
+  }
+
+  /** The line a first Ctrl-C ends the output's current line with (not under _DTRACE_TESTING). */
+  interrupted(): void {
+    if (!this.testing) this.out.write('\n');
+  }
+
+  /**
+   * A problem found while tracing that is no fault of dtrace's: a drop (`kind` its
+   * DTRACEDROP_* tag) or an error on an enabled probe (`kind` 'error'). Text output: DTrace's
+   * message on standard error; `detail` is what structured output records besides.
+   */
+  report(_kind: string, message: string, _detail: Record<string, number | string | null>): void {
+    this.warn(message);
   }
 
   // -- actions -------------------------------------------------------------------------------------
@@ -895,7 +923,7 @@ export class Runtime implements ClauseAbi {
    * What was formatted before the failing conversion is printed, as dtrace prints it piece by
    * piece. Returns that text.
    */
-  private formatFailed(ctx: ProbeContext, e: unknown): string {
+  protected formatFailed(ctx: ProbeContext, e: unknown): string {
     if (!(e instanceof PrintfDataError)) throw e;
     this.libraryError(ctx, e.message);
     return e.partial;
@@ -904,10 +932,10 @@ export class Runtime implements ClauseAbi {
   /** An error found by the consumer rather than in probe context (dt_handle_liberr's text). */
   libraryError(ctx: ProbeContext, msg: string): void {
     const p = ctx.probe;
-    this.warn(`error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): ${msg}`);
+    this.report('error', `error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): ${msg}`, { epid: ctx.epid, id: p.id, fault: null });
   }
 
-  private formatPrintaWith(plan: FormatPlan, aggs: Aggregation[]): string {
+  protected formatPrintaWith(plan: FormatPlan, aggs: Aggregation[]): string {
     const opts = this.sortOptions();
     // rows: the union of keys, sorted as printa() sorts
     let out = '';

@@ -117,7 +117,7 @@ export class Session implements FiringEnv {
     private readonly dtrace: DtraceProvider,
     private readonly clauses: CompiledClause[],
     private readonly warn: (msg: string) => void,
-    private readonly testing: boolean,
+    _testing: boolean,
     readonly target = 0,
   ) {
     for (const c of clauses) {
@@ -357,7 +357,11 @@ export class Session implements FiringEnv {
     }
     const p = ctx.probe;
     const where = ctx.action === 0 ? 'predicate' : `action #${ctx.action}`;
-    this.warn(`error on enabled probe ID ${e.epid} (ID ${p.id}: ${p.desc}): ${faultMessage(f)} in ${where} at DIF offset ${ctx.action * 4 + 4}`);
+    this.rt.report('error', `error on enabled probe ID ${e.epid} (ID ${p.id}: ${p.desc}): ${faultMessage(f)} in ${where} at DIF offset ${ctx.action * 4 + 4}`, {
+      epid: e.epid,
+      id: p.id,
+      fault: faultMessage(f),
+    });
     const list = this.ecbs.get(this.dtrace.error.probe.id);
     if (!list) return;
     const ec = this.errorCtx;
@@ -431,7 +435,7 @@ export class Session implements FiringEnv {
   interrupt(): void {
     this.interrupted++;
     if (this.interrupted === 1) {
-      if (!this.testing && !this.stopping) this.rt.out.write('\n');
+      if (!this.stopping) this.rt.interrupted();
       this.drainAndStop();
     } else {
       this.stopped = true;
@@ -451,9 +455,8 @@ export class Session implements FiringEnv {
     this.reportDrops();
     const rt = this.rt;
     rt.emitKept(this.ctx.cpu);
-    rt.out.write('\n');
     try {
-      rt.out.write(rt.finalAggregations());
+      rt.printFinal(rt.exitReq.status);
     } catch (e) {
       // a record too large to print (a huge strsize dumped in hex): dtrace(1)'s own failure
       if (!isAllocationFailure(e)) throw e;
@@ -478,7 +481,7 @@ export class Session implements FiringEnv {
     const r = this.reported;
     const tag = (t: DropTag) => (rt.opts.flag('droptags') ? `[${t}] ` : '');
     const report = (now: number, was: number, kind: DropTag, what: string, extra = '') => {
-      if (now > was) this.warn(`${tag(kind)}${now - was} ${what}${now - was > 1 ? 's' : ''}${extra}`);
+      if (now > was) rt.report(kind, `${tag(kind)}${now - was} ${what}${now - was > 1 ? 's' : ''}${extra}`, { count: now - was, cpu: null });
     };
     report(rt.dyn.drops, r.dyn, 'DTRACEDROP_DYNAMIC', 'dynamic variable drop');
     report(rt.specDrops, r.spec, 'DTRACEDROP_SPEC', 'speculative drop');
@@ -489,10 +492,10 @@ export class Session implements FiringEnv {
     const aggDrops = rt.aggSpace.drops;
     for (let cpu = 0; cpu < aggDrops.length; cpu++) {
       const n = (aggDrops[cpu] ?? 0) - (r.agg[cpu] ?? 0);
-      if (n > 0) this.warn(`${tag('DTRACEDROP_AGGREGATION')}${n} aggregation drop${n > 1 ? 's' : ''} on CPU ${cpu}`);
+      if (n > 0) rt.report('DTRACEDROP_AGGREGATION', `${tag('DTRACEDROP_AGGREGATION')}${n} aggregation drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu });
       r.agg[cpu] = aggDrops[cpu] ?? 0;
     }
-    rt.principal?.takeDrops((cpu, n) => this.warn(`${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`));
+    rt.principal?.takeDrops((cpu, n) => rt.report('DTRACEDROP_PRINCIPAL', `${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu }));
     r.dyn = rt.dyn.drops;
     r.spec = rt.specDrops;
     r.specBusy = rt.specBusy;
@@ -517,7 +520,7 @@ export class Session implements FiringEnv {
     }
     const tag = this.rt.opts.flag('droptags') ? '[DTRACEDROP_PRINCIPAL] ' : '';
     k.checkDrops(
-      (cpu, n) => this.warn(`${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`),
+      (cpu, n) => this.rt.report('DTRACEDROP_PRINCIPAL', `${tag}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu }),
       (cpu, n) => this.warn(`${n} process table event${n > 1 ? 's' : ''} dropped on CPU ${cpu} (execname, ppid and uid of new processes may be wrong)`),
     );
   }

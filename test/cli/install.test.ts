@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -52,4 +52,38 @@ test('npm pack + npm install -g: dtrace on PATH, man dtrace', { skip: npm ? fals
   }
   const lint = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', page], { encoding: 'latin1' });
   if (lint.status === 0) assert.equal(lint.stderr, '', 'groff has no warnings');
+});
+
+test("npm pack + npm install: import { ... } from 'dtrace-ts' works, typed", { skip: npm ? false : 'npm is not installed' }, () => {
+  const pack = sh('npm', ['pack', root, '--silent', '--json']);
+  assert.equal(pack.status, 0, pack.stderr);
+  const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const files = info.files.map((f) => f.path);
+  // what package.json's exports and types point at is in the tarball
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/records.d.ts', 'dist/cli.js']) assert.ok(files.includes(f), `${f} is packed`);
+  const project = join(work, 'project');
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user', version: '1.0.0', type: 'module', private: true }));
+  const install = spawnSync('npm', ['install', join(work, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, encoding: 'latin1', timeout: 120_000 });
+  assert.equal(install.status, 0, install.stderr);
+  const code = `import { run, DTraceError } from 'dtrace-ts';
+const t = run('BEGIN { printf("lib %d", 1); @n = count(); exit(0); }');
+const out: string[] = [];
+for await (const r of t) {
+  if (r.type === 'probe') for (const d of r.data) if (d.action === 'printf') out.push(d.text);
+  if (r.type === 'aggregation') out.push(r.function + ' ' + String(r.entries[0].value));
+}
+console.log(out.join(','), await t.status, new DTraceError('x', 'D_SYNTAX').tag);
+`;
+  writeFileSync(join(project, 'use.mts'), code);
+  // the types: the installed package's .d.ts check a strict user program
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (existsSync(tsc)) {
+    const check = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'use.mts'], { cwd: project, encoding: 'latin1' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  }
+  writeFileSync(join(project, 'use.mjs'), code.replace('const out: string[] = [];', 'const out = [];'));
+  const r = spawnSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'latin1', timeout: 20_000 });
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, 'lib 1,count 1 0 D_SYNTAX\n');
 });
