@@ -15,6 +15,7 @@ import { DtraceProvider } from '../providers/dtrace.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
 import { FbtProvider } from '../providers/fbt.js';
+import { PidProviders } from '../providers/pid.js';
 import { ProcProvider } from '../providers/proc.js';
 import { SchedProvider } from '../providers/sched.js';
 import { SdtProvider } from '../providers/sdt.js';
@@ -270,6 +271,7 @@ export async function main(argv: string[]): Promise<number> {
   registry.add(new SchedProvider(compiler.types), true);
   registry.add(new SdtProvider(compiler.types), true);
   registry.add(new FbtProvider(), true);
+  registry.addFamily(new PidProviders(targets.commands));
   compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
 
   // compile every program, in command-line order

@@ -10,7 +10,7 @@ import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
 import { DType, resolve } from '../lang/types.js';
-import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
+import { type ProbeDef, ProbeDescError, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { AggregationAbi, ClauseAbi, DynArrayAbi } from '../runtime/abi.js';
 import type { ProbeContext } from '../runtime/context.js';
@@ -207,6 +207,7 @@ export class Compiler {
         defs = this.registry.match(desc);
       } catch (e) {
         if (e instanceof ProviderUnavailable) throw new DCompileError('D_PDESC_ZERO', spec.line, e.message);
+        if (e instanceof ProbeDescError) throw new DCompileError(e.tag, spec.line, e.message);
         throw e;
       }
       descText = `${desc.provider}:${desc.module}:${desc.func}:${desc.name}`;
