@@ -105,6 +105,11 @@ export class Compiler {
       throw new DCompileError('D_EMPTY', lx.line, 'empty D program translation unit');
     }
     const args = this.macros.args;
+    // a probe description's $N (pid$1:a.out::) is expanded only when its probes are matched
+    for (const item of prog.items) {
+      if (item.kind !== 'clause') continue;
+      for (const p of item.probes) for (const m of p.text.matchAll(/\$([0-9]+)/g)) this.macros.used.add(Number(m[1]));
+    }
     if (args.length > 1 && !this.opts.flag('argref') && !this.macros.used.has(args.length - 1)) {
       throw new DCompileError(
         'D_MACRO_UNUSED',

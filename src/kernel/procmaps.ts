@@ -3,7 +3,7 @@
 //                                                                  [libproc Pobject_iter, dt_pid.c]
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { ElfFile } from './elf.js';
 
 /** One line of /proc/<pid>/maps. */
@@ -101,6 +101,22 @@ function systemLoader(): string | null {
   }
 }
 
+/** The interpreter a "#!" script names (its first word), or null for anything else. */
+export function interpreterOf(path: string): string | null {
+  let head: string;
+  try {
+    const fd = openSync(path, 'r');
+    const b = Buffer.alloc(256);
+    const n = readSync(fd, b, 0, b.length, 0);
+    closeSync(fd);
+    head = b.toString('latin1', 0, n);
+  } catch {
+    return null;
+  }
+  const m = /^#![ \t]*(\/[^ \t\n]+)/.exec(head);
+  return m ? m[1] : null;
+}
+
 /** The objects of a "ld.so --list" listing ("libc.so.6 => /lib/.../libc.so.6 (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)"). */
 export function parseLoaderList(text: string): string[] {
   const out: string[] = [];
@@ -117,7 +133,9 @@ export function parseLoaderList(text: string): string[] {
  * says it loads with it (ld.so --list: the loader reads the objects, runs none of their code).
  * Objects it opens later (dlopen) are not among them.
  */
-export function plannedObjects(exe: string): MappedObject[] {
+export function plannedObjects(command: string): MappedObject[] {
+  // a script runs its interpreter: that is the process's executable
+  const exe = interpreterOf(command) ?? command;
   const paths = [exe];
   const loader = systemLoader();
   if (loader !== null) {

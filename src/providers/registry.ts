@@ -267,8 +267,10 @@ export class ProbeRegistry {
   private populate(pattern: string, desc?: ProbeDesc): void {
     // a family's provider is named by the pattern alone (pid$target), and narrows any
     // description (it has no list of every probe to fall back on)
+    const named = new Set<Provider>();
     for (const f of this.families) {
       for (const p of f.instantiate(pattern)) {
+        named.add(p);
         if (this.made.has(p)) continue;
         this.made.add(p);
         this.add(p, true);
@@ -276,10 +278,11 @@ export class ProbeRegistry {
     }
     for (const p of this.providers) {
       if (this.populated.has(p) || !globMatch(pattern, p.name)) continue;
+      // a family's provider makes probes only for the descriptions that name it (pid123, not *)
+      if (this.made.has(p) && !named.has(p)) continue;
       const newProbe: NewProbe = (m, f, n, args) => this.newProbe(p, m, f, n, args);
       try {
-        const named = pattern === p.name || this.made.has(p);
-        if (desc !== undefined && named && p.populateFor?.(desc, newProbe)) {
+        if (desc !== undefined && (pattern === p.name || named.has(p)) && p.populateFor?.(desc, newProbe)) {
           this.partly.add(p);
           continue;
         }
