@@ -139,7 +139,9 @@ export function plannedObjects(command: string): MappedObject[] {
   const paths = [exe];
   const loader = systemLoader();
   if (loader !== null) {
-    const r = spawnSync(loader, ['--list', exe], { encoding: 'latin1', timeout: 10_000, env: {} });
+    // the command inherits dtrace's environment: LD_LIBRARY_PATH says where its objects are
+    const env: NodeJS.ProcessEnv = process.env.LD_LIBRARY_PATH !== undefined ? { LD_LIBRARY_PATH: process.env.LD_LIBRARY_PATH } : {};
+    const r = spawnSync(loader, ['--list', exe], { encoding: 'latin1', timeout: 10_000, env });
     if (r.status === 0) for (const p of parseLoaderList(r.stdout)) if (!paths.includes(p)) paths.push(p);
   }
   const out: MappedObject[] = [];
