@@ -9,6 +9,7 @@ import { tracefsIfMounted } from '../kernel/tracefs.js';
 import type { MacroEnv } from '../lang/lexer.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { FbtProvider } from '../providers/fbt.js';
+import { PidProviders } from '../providers/pid.js';
 import { ProcProvider } from '../providers/proc.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
@@ -64,6 +65,8 @@ export class Engine {
     readonly opts: Options,
     readonly macros: MacroEnv,
     zdefs: boolean,
+    /** the executable of each -c process, held before its exec (the pid provider's objects) */
+    commands: ReadonlyMap<number, string> = new Map(),
   ) {
     const registry = this.registry;
     registry.add(this.dtraceProv);
@@ -74,6 +77,7 @@ export class Engine {
     registry.add(new SchedProvider(compiler.types), true);
     registry.add(new SdtProvider(compiler.types), true);
     registry.add(new FbtProvider(), true);
+    registry.addFamily(new PidProviders(commands));
     compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
   }
 

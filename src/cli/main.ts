@@ -229,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const macros = macroEnv([PROG, ...parsed.operands], opts.flag('defaultargs'), macros0.target);
-  const engine = new Engine(opts, macros, zdefs);
+  const engine = new Engine(opts, macros, zdefs, targets.commands);
   const { compiler, registry } = engine;
 
   // compile every program, in command-line order

@@ -4,7 +4,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DFatalError } from '../errors.js';
 import { ReadableWaiter, closeFd, pidfdOpen } from '../kernel/bpf/sys.js';
 
@@ -69,6 +69,8 @@ function waitStopped(pid: number, cmd: string): void {
 
 export class Targets {
   readonly pids: number[] = [];
+  /** the executable each -c process execs once it is let go (resolved along PATH) */
+  readonly commands = new Map<number, string>();
   private readonly created: ChildProcess[] = [];
   private live = 0;
   private polls: NodeJS.Timeout[] = [];
@@ -97,6 +99,7 @@ export class Targets {
     child.on('exit', () => this.gone());
     this.created.push(child);
     this.pids.push(child.pid);
+    this.commands.set(child.pid, resolve(path));
     this.live++;
     return child.pid;
   }

@@ -10,7 +10,7 @@ import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
 import { DType, resolve } from '../lang/types.js';
-import { type ProbeDef, ProviderUnavailable } from '../providers/provider.js';
+import { type ProbeDef, ProbeDescError, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { AggregationAbi, ClauseAbi, DynArrayAbi } from '../runtime/abi.js';
 import type { ProbeContext } from '../runtime/context.js';
@@ -108,6 +108,11 @@ export class Compiler {
       throw new DCompileError('D_EMPTY', lx.line, 'empty D program translation unit');
     }
     const args = this.macros.args;
+    // a probe description's $N (pid$1:a.out::) is expanded only when its probes are matched
+    for (const item of prog.items) {
+      if (item.kind !== 'clause') continue;
+      for (const p of item.probes) for (const m of p.text.matchAll(/\$([0-9]+)/g)) this.macros.used.add(Number(m[1]));
+    }
     if (args.length > 1 && !this.opts.flag('argref') && !this.macros.used.has(args.length - 1)) {
       throw new DCompileError(
         'D_MACRO_UNUSED',
@@ -212,6 +217,7 @@ export class Compiler {
         defs = this.registry.match(desc);
       } catch (e) {
         if (e instanceof ProviderUnavailable) throw new DCompileError('D_PDESC_ZERO', spec.line, e.message);
+        if (e instanceof ProbeDescError) throw new DCompileError(e.tag, spec.line, e.message);
         throw e;
       }
       descText = `${desc.provider}:${desc.module}:${desc.func}:${desc.name}`;

@@ -47,6 +47,16 @@ export interface ElfFunction {
   global: boolean;
 }
 
+/** A function symbol, with its binding (STB_LOCAL 0, STB_GLOBAL 1, STB_WEAK 2, ...). */
+export interface ElfSymbol extends ElfFunction {
+  bind: number;
+}
+
+/** Which of two names of one address DTrace shows: global, then weak, then local. */
+export function bindRank(bind: number): number {
+  return bind === 1 ? 3 : bind === 2 ? 2 : bind === 0 ? 0 : 1;
+}
+
 /** One USDT probe of a .note.stapsdt note. */
 export interface SdtProbe {
   provider: string;
@@ -157,17 +167,18 @@ export class ElfFile {
   }
 
   /**
-   * The object's functions: from .symtab if it has one (it names static functions too), else
-   * from .dynsym; defined ones only, each address once under its first name, by address.
+   * Every defined function symbol of the object, aliases included, in table order: from .symtab
+   * if it has one (it names static functions too), else from .dynsym; `dynsym` reads .dynsym.
    */
-  functions(): ElfFunction[] {
-    const table = this.sections.find((s) => s.type === SHT_SYMTAB) ?? this.sections.find((s) => s.type === SHT_DYNSYM);
+  functionSymbols(dynsym = false): ElfSymbol[] {
+    const symtab = this.sections.find((s) => s.type === SHT_SYMTAB);
+    const table = dynsym || symtab === undefined ? this.sections.find((s) => s.type === SHT_DYNSYM) : symtab;
     if (table === undefined || table.entsize < 24) return [];
     const strs = this.sections[table.link];
     if (strs === undefined) return [];
     const syms = this.read(table.offset, table.size);
     const names = this.read(strs.offset, strs.size);
-    const byAddr = new Map<number, ElfFunction>();
+    const out: ElfSymbol[] = [];
     for (let o = 0; o + 24 <= syms.length; o += table.entsize) {
       const info = syms[o + 4];
       const kind = info & 0xf;
@@ -179,12 +190,24 @@ export class ElfFile {
       const end = names.indexOf(0, nameOff);
       const name = names.toString('latin1', nameOff, end < 0 ? names.length : end);
       if (name === '') continue;
-      const global = info >> 4 !== 0;
-      const prev = byAddr.get(addr);
-      // a global name is the one DTrace shows for an address that has several
-      if (prev === undefined || (!prev.global && global)) byAddr.set(addr, { name, addr, size: this.num(syms, o + 16), global });
+      const bind = info >> 4;
+      out.push({ name, addr, size: this.num(syms, o + 16), global: bind !== 0, bind });
     }
-    return [...byAddr.values()].sort((a, b) => a.addr - b.addr);
+    return out;
+  }
+
+  /**
+   * The object's functions (see functionSymbols), each address once under the name DTrace shows
+   * for it: a global name before a weak one, a weak one before a local one, else the first; by
+   * address.
+   */
+  functions(): ElfFunction[] {
+    const byAddr = new Map<number, ElfSymbol>();
+    for (const f of this.functionSymbols()) {
+      const prev = byAddr.get(f.addr);
+      if (prev === undefined || bindRank(f.bind) > bindRank(prev.bind)) byAddr.set(f.addr, f);
+    }
+    return [...byAddr.values()].map(({ name, addr, size, global }) => ({ name, addr, size, global })).sort((a, b) => a.addr - b.addr);
   }
 
   /** Where an address of the object lies in its file (uprobes are placed by file offset), or -1. */
@@ -193,6 +216,11 @@ export class ElfFile {
       if (addr >= s.vaddr && addr < s.vaddr + s.filesz) return addr - s.vaddr + s.offset;
     }
     return -1;
+  }
+
+  /** The file ranges [offset, offset + size) of the segments loaded executable: its code. */
+  codeRanges(): Array<[number, number]> {
+    return this.segments.filter((s) => (s.flags & 1) !== 0).map((s) => [s.offset, s.offset + s.filesz]);
   }
 
   /** The address the object asks to be loaded at (0 for position-independent objects). */

@@ -78,20 +78,29 @@ function command(root: string, text: string): void {
 
 /** The events of groups whose dtrace is gone, as "group/event"; removes them. */
 export function reapStaleKprobes(root: string, live = new Liveness()): string[] {
+  return reapStaleProbeEvents(root, 'kprobe_events', KPROBE_GROUP_PREFIX, live);
+}
+
+/**
+ * What reapStaleKprobes does, for any dynamic-event file (kprobe_events, uprobe_events): the
+ * events of `file` whose group is `prefix`<owner> and whose dtrace is gone.
+ */
+export function reapStaleProbeEvents(root: string, file: string, prefix: string, live = new Liveness()): string[] {
   let text: string;
   try {
-    text = readFileSync(join(root, 'kprobe_events'), 'latin1');
+    text = readFileSync(join(root, file), 'latin1');
   } catch {
     return [];
   }
   const removed: string[] = [];
+  const owned = new RegExp(`^[pr]\\d*:(${prefix}(\\d+)(?:_(\\d+)_(\\d+))?/\\S+)`);
   for (const line of text.split('\n')) {
     // "p:dtrace_ts_123_4026531836_9876/do_sys_open_entry do_sys_open arg0=%di:u64 ...", or an
     // older dtrace-ts's group, dtrace_ts_123
-    const m = new RegExp(`^[pr]\\d*:(${KPROBE_GROUP_PREFIX}(\\d+)(?:_(\\d+)_(\\d+))?/\\S+)`).exec(line);
+    const m = owned.exec(line);
     if (!m || !live.gone({ pid: Number(m[2]), ns: Number(m[3] ?? 0), start: Number(m[4] ?? 0) })) continue;
     try {
-      command(root, `-:${m[1]}\n`);
+      writeFileSync(join(root, file), `-:${m[1]}\n`, { flag: 'a' });
       removed.push(m[1]);
     } catch {
       // still enabled somewhere: the next run tries again
@@ -101,7 +110,7 @@ export function reapStaleKprobes(root: string, live = new Liveness()): string[] 
 }
 
 /** Event names are C identifiers of at most 64 characters (MAX_EVENT_NAME_LEN). */
-function eventName(symbol: string, suffix: string, taken: Set<string>): string {
+export function eventName(symbol: string, suffix: string, taken: Set<string>): string {
   const base = symbol.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').slice(0, 48);
   let name = `${base}_${suffix}`;
   for (let i = 2; taken.has(name); i++) name = `${base}_${i}_${suffix}`;

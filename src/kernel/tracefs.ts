@@ -124,11 +124,18 @@ export class TraceInstance {
 
   /** Events only from a process's threads (set_event_pid), and from the tasks they create. */
   limitToProcess(pid: number): void {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      tids = [String(pid)];
+    this.limitToProcesses([pid]);
+  }
+
+  /** limitToProcess for several processes. */
+  limitToProcesses(pids: number[]): void {
+    const tids: string[] = [];
+    for (const pid of pids) {
+      try {
+        tids.push(...readdirSync(`/proc/${pid}/task`));
+      } catch {
+        tids.push(String(pid));
+      }
     }
     this.write('options/event-fork', '1');
     this.write('set_event_pid', tids.join(' '));

@@ -12,15 +12,17 @@ import { RingReader, type EventSink } from './ringbuf.js';
 import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
+import { UprobeSet, reapStaleUprobes } from './uprobes.js';
 
 /**
- * Removes what dtraces that are gone left in tracefs: their instances, then their kprobe events
- * (which the kernel removes only once no instance has them enabled).
+ * Removes what dtraces that are gone left in tracefs: their instances, then their kprobe and
+ * uprobe events (which the kernel removes only once no instance has them enabled).
  */
 export function reapStale(root: string): void {
   const live = new Liveness();
   reapStaleInstances(root, live);
   reapStaleKprobes(root, live);
+  reapStaleUprobes(root, live);
 }
 
 /**
@@ -99,10 +101,19 @@ export class KernelTracer implements EventSink {
   readonly user = new UserMemory();
   private instance: TraceInstance | null = null;
   private kprobeSet: KprobeSet | null = null;
+  private uprobeSet: UprobeSet | null = null;
+  /**
+   * The instance of the events that are one process's only (pid probes: a uprobe fires in every
+   * process that maps its file), which records only the events of those processes' threads and
+   * of the tasks they create (set_event_pid, event-fork); null: none, or `instance` is limited so.
+   */
+  private procInst: TraceInstance | null = null;
+  /** the processes events subscribed with `process` belong to */
+  private readonly processOnly = new Set<number>();
   private reader: RingReader | null = null;
   private readonly handlers: Array<EventHandler | undefined> = [];
   /** `user`: a probe uses the event (else only dtrace's own bookkeeping does) */
-  private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean; user: boolean }> = [];
+  private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean; user: boolean; process: number }> = [];
   /** the kernel_stack record a stacktrace trigger writes after its event, and its layout */
   private stackId = -1;
   private stackSizeAt = 0;
@@ -157,12 +168,20 @@ export class KernelTracer implements EventSink {
     this.add(system, event, filter, handler, stack, first, true);
   }
 
+  /**
+   * Asks for an event of which only one process's are wanted (and those of the tasks it creates:
+   * the handler still checks whose each one is): the kernel records no other process's.
+   */
+  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number): void {
+    this.add(system, event, filter, handler, false, false, true, pid);
+  }
+
   /** dtrace's own use of an event (the process table's): no filter, no stack, not a probe's. */
   private subscribeOwn(system: string, event: string, handler: EventHandler, first = false): void {
     this.add(system, event, null, handler, false, first, false);
   }
 
-  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean): void {
+  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean, process = 0): void {
     const f = this.format(system, event);
     if (stack) this.stacked.add(f.id);
     if (stack && this.stackId < 0) {
@@ -186,13 +205,20 @@ export class KernelTracer implements EventSink {
       return;
     }
     this.handlers[f.id] = handler;
-    this.enabled.push({ system, event, filter, stack, user });
+    this.enabled.push({ system, event, filter, stack, user, process });
+    if (process > 0) this.processOnly.add(process);
   }
 
   /** The kprobe events of this dtrace (fbt), created on first use; teardown() removes them. */
   kprobes(): KprobeSet {
     if (this.kprobeSet === null) this.kprobeSet = new KprobeSet(this.root);
     return this.kprobeSet;
+  }
+
+  /** The uprobe events of this dtrace (pid), created on first use; teardown() removes them. */
+  uprobes(): UprobeSet {
+    if (this.uprobeSet === null) this.uprobeSet = new UprobeSet(this.root);
+    return this.uprobeSet;
   }
 
   private onlyPid = 0;
@@ -234,8 +260,11 @@ export class KernelTracer implements EventSink {
     const traced = this.enabled.filter((e) => !this.user.captures(this.format(e.system, e.event).id));
     // an event a probe uses too stays with the probe's: it is the probe's event that is lost
     const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
+    // one process's events: in the main instance if it is limited to that process already
+    const apart = (e: { process: number }) => e.process > 0 && !(this.processOnly.size === 1 && this.onlyPid === e.process);
+    const procInst = traced.some(apart) ? (this.procInst = this.newInstance(bufferKb, [...this.processOnly])) : null;
     for (const e of traced) {
-      const target = e.user ? inst : own!;
+      const target = apart(e) ? procInst! : e.user ? inst : own!;
       try {
         if (e.stack) target.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
         target.enableEvent(e.system, e.event, e.filter);
@@ -247,24 +276,33 @@ export class KernelTracer implements EventSink {
       }
     }
     if (own) reader.addInstance(own, own.cpus());
+    if (procInst) reader.addInstance(procInst, procInst.cpus());
     reader.open();
-    for (const c of cpus) this.droppedSeen.set(c, inst.droppedOn(c));
+    for (const c of cpus) this.droppedSeen.set(c, this.userDropped(c));
     if (own) for (const c of own.cpus()) this.ownDroppedSeen.set(c, own.droppedOn(c));
     // the process table first, so that it knows the tasks the probes' first events come from
     if (own) own.start();
+    if (procInst) procInst.start();
     inst.start();
     this.waiter = ReadableWaiter.create();
     this.timer = setTimeout(this.pollNow, this.pollMs);
   }
 
-  private newInstance(bufferKb: number): TraceInstance {
+  /** What the kernel dropped on a CPU of the probes' events: the main instance's and the process instance's. */
+  private userDropped(cpu: number): number {
+    return this.instance!.droppedOn(cpu) + (this.procInst?.droppedOn(cpu) ?? 0);
+  }
+
+  /** A new instance (`pids`: limited to those processes, else to onlyPid if set). */
+  private newInstance(bufferKb: number, pids?: number[]): TraceInstance {
     const inst = TraceInstance.create(this.root);
     try {
       inst.write('trace_options', 'nooverwrite');
       inst.setBufferSizeKb(bufferKb);
       // a reader waiting in poll(2) wakes at the first event, not when the ring is half full
       if (inst.has('buffer_percent')) inst.write('buffer_percent', '0');
-      if (this.onlyPid > 0) inst.limitToProcess(this.onlyPid);
+      if (pids !== undefined) inst.limitToProcesses(pids);
+      else if (this.onlyPid > 0) inst.limitToProcesses([this.onlyPid]);
     } catch (e) {
       try {
         inst.remove();
@@ -425,7 +463,7 @@ export class KernelTracer implements EventSink {
     if (!inst) return;
     const lost = this.user.lost();
     for (const [cpu, seen] of this.droppedSeen) {
-      const now = inst.droppedOn(cpu) + (lost[cpu] ?? 0);
+      const now = this.userDropped(cpu) + (lost[cpu] ?? 0);
       if (now > seen) {
         this.droppedSeen.set(cpu, now);
         report(cpu, now - seen);
@@ -451,6 +489,7 @@ export class KernelTracer implements EventSink {
     this.endWait();
     if (this.instance) this.instance.stop();
     if (this.own) this.own.stop();
+    if (this.procInst) this.procInst.stop();
     // the capture programs too: else dtrace's own reads while draining make more to drain
     this.user.stop();
     if (this.reader) {
@@ -472,7 +511,7 @@ export class KernelTracer implements EventSink {
       this.reader.close();
       this.reader = null;
     }
-    for (const inst of [this.instance, this.own]) {
+    for (const inst of [this.instance, this.own, this.procInst]) {
       try {
         inst?.remove();
       } catch {
@@ -481,7 +520,9 @@ export class KernelTracer implements EventSink {
     }
     this.instance = null;
     this.own = null;
-    // only once no instance has them enabled can the kernel remove kprobe events
+    this.procInst = null;
+    // only once no instance has them enabled can the kernel remove kprobe and uprobe events
     if (this.kprobeSet) this.kprobeSet.remove();
+    if (this.uprobeSet) this.uprobeSet.remove();
   }
 }

@@ -14,7 +14,7 @@ import { kernelSymbols } from '../kernel/ksyms.js';
 import { noKprobeEvents } from '../kernel/platform.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { DFatalError } from '../errors.js';
-import { argsRead, compileDecoder, enableEventProbe } from './kernel-event.js';
+import { argsRead, capturedStrings, compileDecoder, enableEventProbe } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';
 import { ProviderUnavailable } from './provider.js';
@@ -170,21 +170,6 @@ export class FbtProvider implements Provider {
 function returnDecoder(retval: EventField, wanted: Set<number> | null) {
   const readsValue = wanted === null || wanted.has(1);
   return compileDecoder([], null, `a[0] = -1n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retval.offset}, true);\n` : ''}`);
-}
-
-/**
- * Code that offers each fetched string to copyinstr() as the bytes at its argument's address
- * (a fault leaves the field empty: copyinstr() then reads the process's memory).
- */
-function capturedStrings(strings: EventField[]): string {
-  let code = 'let copies = 0;\n';
-  for (const f of strings) {
-    const arg = Number(f.name.slice(3));
-    code +=
-      `{ const l = v.getUint32(o + ${f.offset}, true), len = l >>> 16;\n` +
-      `  if (len > 0) { ctx.capturedAddr[copies] = a[${arg}]; ctx.capturedText[copies] = page.toString('latin1', o + (l & 0xffff), o + (l & 0xffff) + len); copies++; } }\n`;
-  }
-  return code + 'ctx.capturedN = copies;\n';
 }
 
 /** [module, function] for every function ftrace can trace, vmlinux's first. */

@@ -194,6 +194,21 @@ function decodeField(f: EventField, i: number): string {
   }
 }
 
+/**
+ * Code that offers each fetched string to copyinstr() as the bytes at its argument's address
+ * (a fault leaves the field empty: copyinstr() then reads the process's memory).
+ */
+export function capturedStrings(strings: EventField[]): string {
+  let code = 'let copies = 0;\n';
+  for (const f of strings) {
+    const arg = Number(f.name.slice(3));
+    code +=
+      `{ const l = v.getUint32(o + ${f.offset}, true), len = l >>> 16;\n` +
+      `  if (len > 0) { ctx.capturedAddr[copies] = a[${arg}]; ctx.capturedText[copies] = page.toString('latin1', o + (l & 0xffff), o + (l & 0xffff) + len); copies++; } }\n`;
+  }
+  return code + 'ctx.capturedN = copies;\n';
+}
+
 /** The idle tasks' names by CPU ("swapper/N"), made once each. */
 const swapperNames: string[] = [];
 
@@ -350,6 +365,12 @@ export interface EventProbe {
    * if some clause reads user memory (a pointer saved at entry is read at return)
    */
   returnOf?: { format: EventFormat; fields: EventField[] };
+  /**
+   * The process whose events only are the probe's (a pid probe's uprobe fires in every process
+   * that maps its file): the kernel records those of it and of the tasks it creates, and only
+   * its own threads' fire the probe; 0: any process's.
+   */
+  process?: number;
 }
 
 /**
@@ -384,6 +405,24 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
     }
   }
   const id = format.id;
+  const only = p.process ?? 0;
+  if (only > 0) {
+    tracer.subscribeProcess(
+      p.system,
+      p.event,
+      filter,
+      (cpu, page, view, off, _len, ts) => {
+        const tid = view.getInt32(off + pidAt, true);
+        fillTask(ctx, procs, cpu, tid, ts);
+        // a task the process created (fork) maps the same file: not the probe's process
+        if (ctx.pid !== only) return;
+        decode(page, view, off, ctx);
+        env.fire(def);
+      },
+      only,
+    );
+    return;
+  }
   tracer.subscribe(
     p.system,
     p.event,

@@ -5,6 +5,7 @@
 import type { ClausePlan } from './clause-plan.js';
 import type { KernelTracer } from '../kernel/tracer.js';
 import type { InKernel } from './in-kernel.js';
+import type { ErrTag } from '../lang/errtags.js';
 import type { DType } from '../lang/types.js';
 import type { Probe, ProbeContext } from '../runtime/context.js';
 
@@ -30,6 +31,25 @@ export interface ProbeDef {
 
 /** A provider that cannot work on this system says why, and what to use instead. */
 export class ProviderUnavailable extends Error {}
+
+/** A description a provider rejects, as DTrace words it, with its D_* tag (pid's D_PROC_*). */
+export class ProbeDescError extends Error {
+  constructor(
+    readonly tag: ErrTag,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Providers made on demand from the provider name of a description (pid1234 for pid$target):
+ * those whose names the pattern matches that can exist; a pattern that names one that cannot
+ * (a process that is not there) throws ProbeDescError.
+ */
+export interface ProviderFamily {
+  instantiate(pattern: string): Provider[];
+}
 
 export type NewProbe = (module: string, func: string, name: string, argTypes: DType[]) => ProbeDef;
 
@@ -69,6 +89,12 @@ export interface Provider {
    * when populate() comes later.
    */
   populateFor?(desc: ProbeDesc, newProbe: NewProbe): boolean;
+  /**
+   * Whether a description's module, function and name match a probe of this provider, where
+   * the provider knows more names for them than the probe's own (pid: a.out for the
+   * executable, a function's aliases, an offset written 0x10); default: glob matching.
+   */
+  matches?(desc: ProbeDesc, def: ProbeDef): boolean;
   /**
    * A probe for a description that names one precisely but that does not exist yet
    * (profile-1234, tick-5s, fbt's sys_X aliases); null if the provider cannot make it.

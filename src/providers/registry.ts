@@ -4,7 +4,7 @@
 import { DCompileError } from '../lang/diagnostics.js';
 import type { DType } from '../lang/types.js';
 import { Probe } from '../runtime/context.js';
-import type { NewProbe, ProbeDef, ProbeDesc, Provider } from './provider.js';
+import type { NewProbe, ProbeDef, ProbeDesc, Provider, ProviderFamily } from './provider.js';
 
 /**
  * Splits "p:m:f:n". Fewer fields are right-aligned at `level` (3: name, as -n and scripts; 2:
@@ -235,6 +235,11 @@ export class ProbeRegistry {
   private readonly populated = new Set<Provider>();
   /** providers that announced the probes of some descriptions only (populateFor) */
   private readonly partly = new Set<Provider>();
+  /** families of providers made on demand (pid<N>), and the providers they made */
+  private readonly families: ProviderFamily[] = [];
+  private readonly made = new Set<Provider>();
+  /** providers that have their own idea of which descriptions match their probes */
+  private readonly matchers = new Map<string, Provider>();
   /** probes by name: most descriptions name one exactly (BEGIN, entry, tick-1s) */
   private readonly byName = new Map<string, ProbeDef[]>();
 
@@ -245,7 +250,13 @@ export class ProbeRegistry {
    */
   add(provider: Provider, lazy = false): void {
     this.providers.push(provider);
+    if (provider.matches) this.matchers.set(provider.name, provider);
     if (!lazy) this.populate(provider.name);
+  }
+
+  /** Registers a family of providers made when a description's provider name asks for them. */
+  addFamily(family: ProviderFamily): void {
+    this.families.push(family);
   }
 
   /**
@@ -254,18 +265,31 @@ export class ProbeRegistry {
    * (no privileges, no tracefs) fails loudly only when the pattern names it exactly.
    */
   private populate(pattern: string, desc?: ProbeDesc): void {
+    // a family's provider is named by the pattern alone (pid$target), and narrows any
+    // description (it has no list of every probe to fall back on)
+    const named = new Set<Provider>();
+    for (const f of this.families) {
+      for (const p of f.instantiate(pattern)) {
+        named.add(p);
+        if (this.made.has(p)) continue;
+        this.made.add(p);
+        this.add(p, true);
+      }
+    }
     for (const p of this.providers) {
       if (this.populated.has(p) || !globMatch(pattern, p.name)) continue;
+      // a family's provider makes probes only for the descriptions that name it (pid123, not *)
+      if (this.made.has(p) && !named.has(p)) continue;
       const newProbe: NewProbe = (m, f, n, args) => this.newProbe(p, m, f, n, args);
       try {
-        if (desc !== undefined && pattern === p.name && p.populateFor?.(desc, newProbe)) {
+        if (desc !== undefined && (pattern === p.name || named.has(p)) && p.populateFor?.(desc, newProbe)) {
           this.partly.add(p);
           continue;
         }
         this.populated.add(p);
         p.populate(newProbe);
       } catch (e) {
-        if (pattern === p.name) throw e;
+        if (pattern === p.name || this.made.has(p)) throw e;
       }
     }
   }
@@ -312,14 +336,16 @@ export class ProbeRegistry {
   /** Probes matching a description, creating an exact one on demand if a provider can. */
   match(desc: ProbeDesc): ProbeDef[] {
     this.populate(desc.provider, desc);
-    const candidates = desc.name !== '' && !isGlob(desc.name) ? (this.byName.get(desc.name) ?? []) : this.probes;
-    const out = candidates.filter(
-      (d) =>
-        globMatch(desc.provider, d.probe.provider) &&
-        globMatch(desc.module, d.probe.module) &&
-        globMatch(desc.func, d.probe.func) &&
-        globMatch(desc.name, d.probe.name),
-    );
+    let candidates = desc.name !== '' && !isGlob(desc.name) ? (this.byName.get(desc.name) ?? []) : this.probes;
+    // a provider's own matching may know the name under another spelling (pid's 0x10 for 10)
+    if (candidates.length === 0 && this.matchers.size > 0) candidates = this.probes;
+    const matchers = this.matchers;
+    const out = candidates.filter((d) => {
+      if (!globMatch(desc.provider, d.probe.provider)) return false;
+      const own = matchers.size > 0 ? matchers.get(d.probe.provider) : undefined;
+      if (own !== undefined) return own.matches!(desc, d);
+      return globMatch(desc.module, d.probe.module) && globMatch(desc.func, d.probe.func) && globMatch(desc.name, d.probe.name);
+    });
     if (out.length > 0) return out;
     for (const p of this.providers) {
       if (!p.provide || (!this.populated.has(p) && !this.partly.has(p))) continue;

@@ -1,0 +1,280 @@
+// The pid provider: pid<PID>:<module>:<function>:entry, :return and :<offset> (an instruction's
+// offset in the function, in hex) for every function of every object a process maps, made from
+// uprobe events. Modules are the objects' base names (the executable's also answers to
+// "a.out"); functions come from each object's .symtab and .dynsym (defined, of non-zero size,
+// one name per address: a global name before a weak one before a local one). Probes are made
+// only for what a description names: `pid$target::malloc:entry` reads symbol tables but makes
+// one probe per object that has malloc, never one per function.
+//
+// Entry and offset probes get arg0..arg9 from the argument registers and the stack (at an
+// offset probe, what those hold then); return probes get arg1 = the return value and arg0 = 0,
+// as Oracle's port does (illumos gives the returning instruction's offset, which a uretprobe
+// cannot tell). A uprobe fires in every process that maps its file: the probe's events are
+// recorded only for the process and the tasks it creates (set_event_pid), and only the
+// process's own threads fire it. A glob over probe names gives entry and return probes, not
+// one per instruction (that needs a disassembler).                   [dt_pid.c, dt_prov_uprobe.c]
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
+import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
+import { tracefsRoot } from '../kernel/tracefs.js';
+import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
+import { DFatalError } from '../errors.js';
+import { argsRead, capturedStrings, compileDecoder, enableEventProbe } from './kernel-event.js';
+import { globMatch, isGlob } from './registry.js';
+import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider, ProviderFamily } from './provider.js';
+import { ProbeDescError, ProviderUnavailable } from './provider.js';
+
+/** An object's functions, read once: by name (every alias) and one name per address. */
+interface Symbols {
+  byName: Map<string, ElfSymbol>;
+  /** the name DTrace shows for each address, and its symbol */
+  byAddr: Map<number, ElfSymbol>;
+  /** every name each address has */
+  names: Map<number, string[]>;
+  file: ElfFile | null;
+}
+
+/** What a probe is on. */
+interface Target {
+  obj: MappedObject;
+  sym: ElfSymbol;
+  /** offset in the function (0 for entry and return) */
+  off: number;
+  isReturn: boolean;
+  /** an offset probe */
+  isOffset: boolean;
+}
+
+/** A probe name as an offset, as dt_pid.c reads it (strtoull base 16); null if it is not one. */
+export function parseOffset(name: string): number | null {
+  const m = /^(?:0[xX])?([0-9a-fA-F]+)$/.exec(name);
+  if (!m) return null;
+  const n = parseInt(m[1], 16);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** Whether a module pattern names an object: by glob, a.out for the executable, libc for libc.so.6. */
+export function moduleMatches(pattern: string, obj: { module: string; isExec: boolean }): boolean {
+  if (pattern === '' || globMatch(pattern, obj.module)) return true;
+  if (isGlob(pattern)) return false;
+  if (pattern === 'a.out') return obj.isExec;
+  // a shared object's name without its version ("libc" for libc.so.6), as libproc allows
+  return obj.module.startsWith(pattern + '.so');
+}
+
+export class PidProvider implements Provider {
+  readonly name: string;
+  private objs: MappedObject[] | null = null;
+  private readonly syms = new Map<string, Symbols>();
+  private readonly targets = new Map<ProbeDef, Target>();
+  /** probes made, by object, address and probe name */
+  private readonly made = new Set<string>();
+
+  /** `command`: the executable a held -c process is about to exec (its maps are not yet its) */
+  constructor(
+    readonly pid: number,
+    private readonly command: string | null = null,
+  ) {
+    this.name = `pid${pid}`;
+  }
+
+  private objects(): MappedObject[] {
+    if (this.objs === null) {
+      const o = this.command !== null ? plannedObjects(this.command) : processObjects(this.pid);
+      if (o === null) throw new ProbeDescError('D_PROC_GRAB', `failed to grab process ${this.pid}`);
+      this.objs = o;
+    }
+    return this.objs;
+  }
+
+  private symbols(obj: MappedObject): Symbols {
+    let s = this.syms.get(obj.path);
+    if (s !== undefined) return s;
+    s = { byName: new Map(), byAddr: new Map(), names: new Map(), file: null };
+    this.syms.set(obj.path, s);
+    let file: ElfFile;
+    try {
+      file = ElfFile.open(obj.path);
+    } catch (e) {
+      if (e instanceof ElfError) return s;
+      throw e;
+    }
+    s.file = file;
+    // .symtab names static functions, .dynsym what a stripped object still exports: both
+    const all = file.functionSymbols();
+    if (file.sections.some((x) => x.type === 2)) all.push(...file.functionSymbols(true));
+    for (const f of all) {
+      if (f.size === 0) continue;
+      if (!s.byName.has(f.name)) s.byName.set(f.name, f);
+      const prev = s.byAddr.get(f.addr);
+      if (prev === undefined || bindRank(f.bind) > bindRank(prev.bind)) s.byAddr.set(f.addr, f);
+      const names = s.names.get(f.addr);
+      if (names === undefined) s.names.set(f.addr, [f.name]);
+      else if (!names.includes(f.name)) names.push(f.name);
+    }
+    return s;
+  }
+
+  populate(newProbe: NewProbe): void {
+    this.populateFor({ provider: this.name, module: '', func: '', name: '' }, newProbe);
+  }
+
+  /** Only what the description names, as dt_pid_create_pid_probes_proc finds it. */
+  populateFor(desc: ProbeDesc, newProbe: NewProbe): boolean {
+    const mod = desc.module;
+    const func = desc.func === '' ? '*' : desc.func;
+    const name = desc.name === '' ? '*' : desc.name;
+    if (this.pid === process.pid) throw new ProbeDescError('D_PROC_DYN', `process ${this.pid} is dtrace itself`);
+    if (func === '-') {
+      if (mod !== '' && mod !== 'a.out') throw new ProbeDescError('D_PROC_LIB', "only the a.out module is valid with the '-' function");
+      if (isGlob(name)) throw new ProbeDescError('D_PROC_NAME', "only individual addresses may be specified with the '-' function");
+      throw new ProviderUnavailable("pid probes on an absolute address (the '-' function) are not supported yet");
+    }
+    for (const obj of this.objects()) {
+      if (!moduleMatches(mod, obj)) continue;
+      const s = this.symbols(obj);
+      if (!isGlob(func)) {
+        const sym = s.byName.get(func);
+        if (sym === undefined) {
+          if (mod !== '' && !isGlob(mod)) throw new ProbeDescError('D_PROC_FUNC', `failed to lookup '${func}' in module '${mod}'`);
+          continue;
+        }
+        this.perSymbol(obj, s, s.byAddr.get(sym.addr) ?? sym, name, newProbe);
+        continue;
+      }
+      for (const sym of s.byAddr.values()) {
+        // versioned and compiler-made names (memcpy@GLIBC_2.2.5, foo.cold) are left out, as Oracle's
+        if (sym.name.includes('@') || sym.name.includes('.')) continue;
+        if (globMatch(func, sym.name)) this.perSymbol(obj, s, sym, name, newProbe);
+      }
+    }
+    return true;
+  }
+
+  /** The probes of one function that a probe name names (dt_pid_per_sym). */
+  private perSymbol(obj: MappedObject, s: Symbols, sym: ElfSymbol, name: string, newProbe: NewProbe): void {
+    const file = s.file;
+    if (file === null) return;
+    // code the process maps executable only (not a PLT in a writable mapping)
+    const at = file.fileOffset(sym.addr);
+    if (at < 0 || !inCode(obj, at)) return;
+    let n = 0;
+    if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe);
+    if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe);
+    if (isGlob(name) || n > 0) return;
+    const off = parseOffset(name);
+    if (off === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
+    if (off >= sym.size) throw new ProbeDescError('D_PROC_OFF', `offset 0x${off.toString(16)} outside of function '${sym.name}'`);
+    this.announce(obj, sym, off, off.toString(16), newProbe);
+  }
+
+  private announce(obj: MappedObject, sym: ElfSymbol, off: number, name: string, newProbe: NewProbe): number {
+    const key = `${obj.path}\0${sym.addr}\0${name}`;
+    if (this.made.has(key)) return 1;
+    this.made.add(key);
+    const def = newProbe(obj.module, sym.name, name, []);
+    this.targets.set(def, { obj, sym, off, isReturn: name === 'return', isOffset: name !== 'return' && name !== 'entry' });
+    return 1;
+  }
+
+  matches(desc: ProbeDesc, def: ProbeDef): boolean {
+    const t = this.targets.get(def);
+    if (t === undefined) return false;
+    if (!moduleMatches(desc.module, t.obj)) return false;
+    if (!globMatch(desc.func, def.probe.func)) {
+      // another name of the function (a weak alias)
+      if (isGlob(desc.func)) return false;
+      const names = this.syms.get(t.obj.path)?.names.get(t.sym.addr);
+      if (names === undefined || !names.includes(desc.func)) return false;
+    }
+    if (globMatch(desc.name, def.probe.name)) return true;
+    return t.isOffset && !isGlob(desc.name) && parseOffset(desc.name) === t.off;
+  }
+
+  enable(probes: ProbeDef[], env: FiringEnv): void {
+    const tracer = env.tracer();
+    const specs: UprobeSpec[] = probes.map((def) => {
+      const t = this.targets.get(def)!;
+      const strings = new Set(env.plans(def).flatMap((p) => [...p.stringArgs]));
+      return {
+        path: t.obj.path,
+        offset: this.syms.get(t.obj.path)!.file!.fileOffset(t.sym.addr + t.off),
+        isReturn: t.isReturn,
+        label: t.isOffset ? `${t.sym.name}_${def.probe.name}` : t.sym.name,
+        fetch: t.isReturn ? UPROBE_RETURN_FETCH_ARGS : uprobeEntryFetchArgs(strings),
+      };
+    });
+    const uprobes = tracer.uprobes();
+    const made = uprobes.add(specs);
+    made.forEach((r, i) => {
+      if (r.event === null) {
+        const p = probes[i].probe;
+        throw new DFatalError(`could not enable tracing: failed to create probe ${p.desc}: ${r.error ?? 'refused by the kernel'}`);
+      }
+    });
+    probes.forEach((def, i) => {
+      const event = made[i].event!;
+      const all = tracer.format(uprobes.group, event).fields.filter((f) => !f.name.startsWith('__probe_'));
+      const fields = all.filter((f) => f.name.startsWith('arg') || f.name === 'retval');
+      const strings = all.filter((f) => f.name.startsWith('str'));
+      const isReturn = this.targets.get(def)!.isReturn;
+      enableEventProbe(env, {
+        def,
+        system: uprobes.group,
+        event,
+        fields,
+        fieldOf: (n) => (isReturn ? (n === 1 ? fields[0] : null) : (fields[n] ?? null)),
+        decoder: isReturn
+          ? returnDecoder(fields[0].offset, argsRead(env.plans(def)))
+          : strings.length > 0
+            ? compileDecoder(fields, null, capturedStrings(strings))
+            : undefined,
+        copies: false,
+        process: this.pid,
+      });
+    });
+  }
+
+  disable(): void {
+    // the session's tracer owns the events and the uprobes: its teardown removes them
+  }
+}
+
+/** arg0 = 0 (Oracle's; illumos: the returning instruction's offset), arg1 = the return value. */
+function returnDecoder(retvalAt: number, wanted: Set<number> | null) {
+  const readsValue = wanted === null || wanted.has(1);
+  return compileDecoder([], null, `a[0] = 0n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retvalAt}, true);\n` : ''}`);
+}
+
+/**
+ * The pid providers: pid<N> comes to exist when a description's provider name asks for it
+ * (pid$target, pid1234, p*d1234: the digits that end the pattern are the process, and pid<N>
+ * must match the pattern), as dt_pid_create_pid_probes makes them.
+ */
+export class PidProviders implements ProviderFamily {
+  private readonly made = new Map<number, PidProvider>();
+
+  /** `commands`: the executable of each -c process, held before its exec */
+  constructor(private readonly commands: ReadonlyMap<number, string> = new Map()) {}
+
+  instantiate(pattern: string): Provider[] {
+    const m = /^(.*\D)?(\d+)$/.exec(pattern);
+    if (!m || m[1] === undefined) return [];
+    if (pattern === 'pid0') throw new ProbeDescError('D_PROC_BADPID', 'pid0 does not contain a valid pid');
+    const pid = Number(m[2]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) return [];
+    if (!globMatch(pattern, `pid${pid}`)) return [];
+    let p = this.made.get(pid);
+    if (p === undefined) {
+      if (!existsSync(`/proc/${pid}`)) throw new ProbeDescError('D_PROC_GRAB', `failed to grab process ${pid}`);
+      if (!existsSync(join(tracefsRoot(), 'uprobe_events'))) {
+        throw new ProviderUnavailable('pid probes are not available: this kernel has no uprobe events (CONFIG_UPROBE_EVENTS)');
+      }
+      p = new PidProvider(pid, this.commands.get(pid) ?? null);
+      this.made.set(pid, p);
+    }
+    return [p];
+  }
+}

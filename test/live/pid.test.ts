@@ -1,0 +1,128 @@
+// The pid provider on the live kernel: entry, return and offset probes on a program's functions
+// and libc's, -l, -c and -p, and no uprobe event of a dtrace left once it has gone.
+
+import { strict as assert } from 'node:assert';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { TRACEFS, Tracing, liveUnavailable, root, runDtrace } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pid-live-'));
+const prog = join(dir, 'pid-target');
+const loops: ChildProcess[] = [];
+after(() => {
+  for (const c of loops) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function unavailable(): string | false {
+  const why = liveUnavailable();
+  if (why !== null) return why;
+  if (!existsSync(join(TRACEFS, 'uprobe_events'))) return 'the kernel has no uprobe events';
+  const cc = spawnSync('cc', ['-O1', '-fno-inline', '-o', prog, join(root, 'test', 'live', 'programs', 'pid-target.c')], { encoding: 'latin1' });
+  return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
+}
+const skip = unavailable();
+
+/** The uprobe events of a dtrace (its group's), as uprobe_events lists them. */
+function uprobesOf(pid: number): string[] {
+  return readFileSync(join(TRACEFS, 'uprobe_events'), 'latin1')
+    .split('\n')
+    .filter((l) => l.includes(`:dtrace_tsu_${pid}_`));
+}
+
+test('entry probes give the arguments, return probes the return value (arg0 = 0, as Oracle)', { skip }, () => {
+  const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { printf("%d %d %d\\n", arg0, arg1, arg2); } pid$target::add3:return { printf("ret %d %d\\n", arg0, arg1); }', '-c', prog]);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, '0 10 100\nret 0 110\n1 10 100\nret 0 111\n2 10 100\nret 0 112\n\n');
+  assert.equal(r.code, 0);
+  assert.deepEqual(uprobesOf(r.pid!), []);
+});
+
+test('arguments past the sixth come from the stack; probefunc, probemod and probename are the probe\'s', { skip }, () => {
+  const r = runDtrace(['-q', '-n', 'pid$target:a.out:many:entry { printf("%s:%s:%s %d %d %d\\n", probemod, probefunc, probename, arg5, arg6, arg7); }', '-c', prog]);
+  assert.equal(r.stdout, 'pid-target:many:entry 6 7 8\n\n');
+});
+
+test('copyinstr() of an entry argument; libc\'s malloc by exact name, with and without its module', { skip }, () => {
+  const r = runDtrace([
+    '-q',
+    '-n', 'pid$target::greet:entry { printf("greet %s\\n", copyinstr(arg0)); }',
+    '-n', 'pid$target:libc.so.6:malloc:entry /arg0 == 4321/ { printf("malloc %d\\n", arg0); }',
+    '-n', 'pid$target::free:entry /arg0 != 0/ { @ = count(); }',
+    '-c', prog,
+  ]);
+  assert.match(r.stdout, /^malloc 4321\ngreet hello, pid\n/);
+  assert.match(r.stdout, /\n +[1-9]\d*\n$/);
+});
+
+test('an offset probe fires at that instruction; 0x4 and 4 are one probe', { skip }, () => {
+  // the first instruction of add3, by offset: 0 is always one
+  const r = runDtrace(['-q', '-n', 'pid$target:a.out:add3:0 { printf("%s %s\\n", probefunc, probename); } pid$target:a.out:add3:0x0 { @ = count(); }', '-c', prog]);
+  assert.equal(r.stdout, 'add3 0\nadd3 0\nadd3 0\n\n                3\n');
+});
+
+test('-l lists the probes a description names, under pid<PID>', { skip }, () => {
+  const r = runDtrace(['-l', '-n', 'pid$target:libc.so.6:str*:entry', '-c', '/bin/true']);
+  assert.equal(r.code, 0);
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  assert.match(lines[0], /^ +ID +PROVIDER +MODULE +FUNCTION NAME$/);
+  assert.ok(lines.length > 10);
+  for (const l of lines.slice(1)) assert.match(l, /^ +\d+ +pid\d+ +libc\.so\.6 +str\S* entry$/);
+  assert.ok(lines.some((l) => / strlen entry$/.test(l)));
+  // an exact name: one probe per object that has it
+  const m = runDtrace(['-l', '-n', 'pid$target::malloc:return', '-c', '/bin/true']);
+  assert.match(m.stdout, /^ +\d+ +pid\d+ +libc\.so\.6 +malloc return$/m);
+});
+
+test('errors: DTrace\'s words for a missing process, function, bad name and offset', { skip }, () => {
+  const gone = runDtrace(['-n', 'pid2147483600::malloc:entry']);
+  assert.equal(gone.stderr, 'dtrace: invalid probe specifier pid2147483600::malloc:entry: failed to grab process 2147483600\n');
+  assert.equal(gone.code, 1);
+  const func = runDtrace(['-xerrtags', '-n', 'pid$target:a.out:nosuchfunc:entry', '-c', prog]);
+  assert.equal(func.stderr, "dtrace: invalid probe specifier pid$target:a.out:nosuchfunc:entry: [D_PROC_FUNC] failed to lookup 'nosuchfunc' in module 'a.out'\n");
+  const name = runDtrace(['-n', 'pid$target:a.out:add3:beginning', '-c', prog]);
+  assert.match(name.stderr, /: 'beginning' is an invalid probe name\n$/);
+  const off = runDtrace(['-n', 'pid$target:a.out:add3:10000', '-c', prog]);
+  assert.match(off.stderr, /: offset 0x10000 outside of function 'add3'\n$/);
+  const none = runDtrace(['-n', 'pid$target:nosuchlib.so::entry', '-c', prog]);
+  assert.match(none.stderr, /: probe description pid\d+:nosuchlib\.so::entry does not match any probes\n$/);
+});
+
+test('-p: a running process; SIGTERM ends dtrace and its uprobe events go', { skip }, async () => {
+  const loop = spawn(prog, ['loop'], { stdio: 'ignore' });
+  loops.push(loop);
+  await new Promise((r) => setTimeout(r, 100));
+  const d = new Tracing(['-q', '-n', 'pid$target::add3:return { printf("%d\\n", arg1); }', '-p', String(loop.pid)]);
+  await d.ready();
+  assert.equal(uprobesOf(d.child.pid!).length, 1);
+  await d.until(/^112$/m);
+  const r = await d.stop('SIGTERM');
+  assert.match(r.stdout, /^110\n111\n112\n/m);
+  assert.deepEqual(uprobesOf(r.pid), []);
+  loop.kill('SIGKILL');
+});
+
+test('a dtrace killed with SIGKILL leaves uprobe events the next dtrace removes', { skip }, async () => {
+  const loop = spawn(prog, ['loop'], { stdio: 'ignore' });
+  loops.push(loop);
+  await new Promise((r) => setTimeout(r, 100));
+  const d = new Tracing(['-q', '-n', 'pid$target::add3:entry, pid$target::greet:entry {}', '-p', String(loop.pid)]);
+  await d.ready();
+  const pid = d.child.pid!;
+  assert.equal(uprobesOf(pid).length, 2);
+  await d.stop('SIGKILL', 0);
+  assert.equal(uprobesOf(pid).length, 2);
+  runDtrace(['-q', '-n', 'BEGIN { exit(0); }']);
+  assert.deepEqual(uprobesOf(pid), []);
+  loop.kill('SIGKILL');
+});
+
+test('a child of the process does not fire its probes, though it maps the same libc', { skip }, () => {
+  // the shell's children run the program, which calls malloc(4321); the shell never does
+  const r = runDtrace(['-q', '-n', 'pid$target:libc.so.6:malloc:entry /pid != $target || arg0 == 4321/ { printf("fired in %d\\n", pid); }', '-c', `/bin/sh -c ${prog};${prog}`]);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, '\n');
+});
