@@ -9,6 +9,7 @@ import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
 import { ReadableWaiter } from './bpf/sys.js';
 import { RingReader, type EventSink } from './ringbuf.js';
+import type { CpuClockSampler } from './perf-sampler.js';
 import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
@@ -130,6 +131,8 @@ export class KernelTracer implements EventSink {
   private stopped = false;
   /** sleeps until a ring has data while none has (null: polls on a timer only) */
   private waiter: ReadableWaiter | null = null;
+  /** perf-event samplers (profile), merged with the events in time order */
+  private readonly samplers: CpuClockSampler[] = [];
 
   constructor() {
     this.root = tracefsRoot();
@@ -189,6 +192,14 @@ export class KernelTracer implements EventSink {
     this.enabled.push({ system, event, filter, stack, user });
   }
 
+  /**
+   * Reads an opened sampler's rings with the events, in time order, from start() on (it is
+   * enabled once tracing is); stop() disables it and teardown() closes it.
+   */
+  addSampler(s: CpuClockSampler): void {
+    this.samplers.push(s);
+  }
+
   /** The kprobe events of this dtrace (fbt), created on first use; teardown() removes them. */
   kprobes(): KprobeSet {
     if (this.kprobeSet === null) this.kprobeSet = new KprobeSet(this.root);
@@ -231,6 +242,10 @@ export class KernelTracer implements EventSink {
     // starts, so that every event has its copies
     const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id));
     if (captured !== null) reader.addSource(captured);
+    for (const s of this.samplers) {
+      s.setBase(reader.base);
+      reader.addSource(s);
+    }
     const traced = this.enabled.filter((e) => !this.user.captures(this.format(e.system, e.event).id));
     // an event a probe uses too stays with the probe's: it is the probe's event that is lost
     const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
@@ -253,6 +268,7 @@ export class KernelTracer implements EventSink {
     // the process table first, so that it knows the tasks the probes' first events come from
     if (own) own.start();
     inst.start();
+    for (const s of this.samplers) s.enable();
     this.waiter = ReadableWaiter.create();
     this.timer = setTimeout(this.pollNow, this.pollMs);
   }
@@ -424,6 +440,7 @@ export class KernelTracer implements EventSink {
     const inst = this.instance;
     if (!inst) return;
     const lost = this.user.lost();
+    for (const s of this.samplers) s.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     for (const [cpu, seen] of this.droppedSeen) {
       const now = inst.droppedOn(cpu) + (lost[cpu] ?? 0);
       if (now > seen) {
@@ -453,6 +470,7 @@ export class KernelTracer implements EventSink {
     if (this.own) this.own.stop();
     // the capture programs too: else dtrace's own reads while draining make more to drain
     this.user.stop();
+    for (const s of this.samplers) s.disable();
     if (this.reader) {
       while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty
@@ -468,6 +486,7 @@ export class KernelTracer implements EventSink {
     this.timer = null;
     this.endWait();
     this.user.close();
+    for (const s of this.samplers) s.close();
     if (this.reader) {
       this.reader.close();
       this.reader = null;
