@@ -160,6 +160,7 @@ export class CpuClockSampler implements EventSource, EventSink {
     const dataOffset = Number(view.getBigUint64(1040, true)) || PAGE;
     const dataSize = Number(view.getBigUint64(1048, true)) || bytes.length - PAGE;
     const ring = new SampleRing(cpu, fd, view, bytes, dataOffset, dataSize);
+    ring.tail = view.getUint32(1032, true) + view.getUint32(1036, true) * 0x1_0000_0000;
     const q = new EventQueue(cpu, QUEUE_PAGE);
     q.sink = this;
     this.rings.push(ring);
