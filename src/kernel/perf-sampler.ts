@@ -126,7 +126,8 @@ export class CpuClockSampler implements EventSource, EventSink {
   private readonly callchain: boolean;
 
   constructor(
-    private readonly handler: SampleHandler,
+    /** gets each sample (may be set once the events are open) */
+    public handler: SampleHandler,
     readonly options: SamplerOptions,
   ) {
     this.callchain = options.kernelStack || options.userStack;

@@ -103,24 +103,27 @@ export class ProfileProvider implements Provider {
    */
   private sample(probes: ProbeDef[], env: FiringEnv): string | null {
     const cpus = onlineCpus();
-    const made: CpuClockSampler[] = [];
+    const made: Array<[CpuClockSampler, ProbeDef]> = [];
     try {
       for (const def of probes) {
         const periodNs = Number(periodOf(def.probe.name));
         if (periodNs <= 0) continue;
-        const plans = env.plans(def);
-        const kernelStack = wantsStack(plans);
-        const s = new CpuClockSampler(sampleHandler(env, def, bigArgsRead(plans), kernelStack), { cpus, periodNs, kernelStack, userStack: false, ringPages: ringPages(periodNs) });
+        const kernelStack = wantsStack(env.plans(def));
+        const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, ringPages: ringPages(periodNs) });
+        made.push([s, def]);
         s.open();
-        made.push(s);
+      }
+      // once perf events are known to work: the kernel tracer reads them (root only)
+      const tracer = env.tracer();
+      for (const [s, def] of made) {
+        s.handler = sampleHandler(env, def, bigArgsRead(env.plans(def)), s.options.kernelStack);
+        tracer.addSampler(s);
       }
     } catch (e) {
-      for (const s of made) s.close();
+      for (const [s] of made) s.close();
       return (e as Error).message;
     }
-    const tracer = env.tracer();
-    for (const s of made) tracer.addSampler(s);
-    this.samplers = made;
+    this.samplers = made.map(([s]) => s);
     return null;
   }
 
@@ -160,6 +163,10 @@ export class ProfileProvider implements Provider {
     for (const s of this.samplers) s.close();
     this.samplers = [];
   }
+}
+
+function ignore(): void {
+  // samples before the handler is set: none (the events start disabled)
 }
 
 /**
