@@ -946,6 +946,8 @@ export class ClauseGen {
         return rtCall('stackValue', 'ctx', JSON.stringify(e.name), a[0] ? i32(0) : -1);
       case 'sym':
       case 'func':
+        // DTrace aggregates them by function: every address in one is its start
+        return rtCall('symbolStart', u64(0));
       case 'mod':
       case 'usym':
       case 'ufunc':

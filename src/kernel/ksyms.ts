@@ -60,10 +60,8 @@ export class KernelSymbols {
     });
   }
 
-  /** An address (as kernelOffset() gives it) as DTrace prints a frame; hex if no symbol covers it. */
-  frame(off: number): string {
-    let s = this.cache.get(off);
-    if (s !== undefined) return s;
+  /** The index of the symbol covering an address (as kernelOffset() gives it), or -1. */
+  private find(off: number): number {
     if (!this.loaded) this.load();
     const a = this.addrs;
     let lo = 0;
@@ -76,6 +74,33 @@ export class KernelSymbols {
         lo = mid + 1;
       } else hi = mid - 1;
     }
+    return found;
+  }
+
+  /** "module`function" of the function an address is in (sym(), func()), or null. */
+  symbol(off: number): string | null {
+    const i = off < 0 ? -1 : this.find(off);
+    return i < 0 ? null : this.names[i];
+  }
+
+  /** The address (as kernelOffset() gives it) of the function an address is in, or -1. */
+  start(off: number): number {
+    const i = off < 0 ? -1 : this.find(off);
+    return i < 0 ? -1 : this.addrs[i];
+  }
+
+  /** The module an address is in ("vmlinux" for the kernel's own; mod()), or null. */
+  module(off: number): string | null {
+    const s = this.symbol(off);
+    return s === null ? null : s.slice(0, s.indexOf('`'));
+  }
+
+  /** An address (as kernelOffset() gives it) as DTrace prints a frame; hex if no symbol covers it. */
+  frame(off: number): string {
+    let s = this.cache.get(off);
+    if (s !== undefined) return s;
+    const a = this.addrs;
+    const found = this.find(off);
     if (found < 0) s = '0x' + (KERNEL_BASE + BigInt(off)).toString(16);
     else {
       const delta = off - a[found];
@@ -90,6 +115,12 @@ export class KernelSymbols {
 export function kernelOffset(view: DataView, at: number): number {
   const hi = view.getUint32(at + 4, true);
   return hi < KERNEL_BASE_HI ? -1 : (hi - KERNEL_BASE_HI) * 0x1_0000_0000 + view.getUint32(at, true);
+}
+
+/** A 64-bit address (signed or not) as kernelOffset() gives it: -1 if it is not in the kernel's half. */
+export function kernelOffsetOf(addr: bigint): number {
+  const u = BigInt.asUintN(64, addr);
+  return u < KERNEL_BASE ? -1 : Number(u - KERNEL_BASE);
 }
 
 /** The address a kernelOffset() stands for. */

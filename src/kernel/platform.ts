@@ -9,6 +9,7 @@ import { machine, release } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bpfUnavailable } from './bpf/sys.js';
+import { samplingUnavailable } from './perf-sampler.js';
 
 export interface Platform {
   /** e.g. "Xen PV, dom0", "KVM", "Firecracker", "none (bare metal)" */
@@ -47,6 +48,8 @@ export interface Platform {
   bpf: string | null;
   /** the kernel's type information (BTF): modules with BTF of their own, or null if it has none */
   btfModules: number | null;
+  /** null: perf cpu-clock events can sample every CPU (profile-N); otherwise why not */
+  perfSampling: string | null;
 }
 
 export interface PlatformProbe {
@@ -59,6 +62,11 @@ export interface PlatformProbe {
    * making a one-entry BPF array map tells (bpf/sys.js); otherwise it is not checked.
    */
   bpfUnavailable?: () => string | null;
+  /**
+   * Why perf events cannot sample the CPUs here, or null if they can. Default: on this machine,
+   * opening (and closing at once) one cpu-clock sampling event on a CPU tells.
+   */
+  samplingUnavailable?: () => string | null;
 }
 
 function read(fsRoot: string, path: string): string | null {
@@ -270,6 +278,7 @@ export function detectPlatform(fsRoot = '/', probe: PlatformProbe = {}): Platfor
     eprobes: tracefs === null ? 'no tracefs' : !tracefsReadable ? TRACEFS_CLOSED : eprobeSupport(fsRoot, tracefs, events, osrelease, euid === 0),
     bpf: probe.bpfUnavailable ? probe.bpfUnavailable() : isLive ? liveBpf() : 'unknown: not checked in a copy of another system',
     btfModules: btfModules(fsRoot),
+    perfSampling: probe.samplingUnavailable ? probe.samplingUnavailable() : isLive ? samplingUnavailable() : 'unknown: not checked in a copy of another system',
   };
 }
 
@@ -329,6 +338,13 @@ export function copyinMethod(p: Platform): string {
     : 'read from /proc/PID/mem when the event is handled (the memory may have changed by then)';
 }
 
+/** How profile-N fires here. */
+export function profileMethod(p: Platform): string {
+  if (p.perfSampling === null) return 'yes: profile-N samples every CPU with perf cpu-clock events (tick-N is a timer in dtrace)';
+  const paranoid = p.perfEventParanoid !== null && !p.root ? `; perf_event_paranoid ${p.perfEventParanoid}` : '';
+  return `${answer(p.perfSampling)}${paranoid}: profile-N fires from a timer in dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack`;
+}
+
 function yesNo(ok: boolean, why: string): string {
   return ok ? 'yes' : `no (${why})`;
 }
@@ -366,6 +382,7 @@ export function formatReport(p: Platform): string {
   s += row('eprobe events', answer(p.eprobes));
   s += row('BPF', answer(p.bpf));
   s += row('copyin()', copyinMethod(p));
+  s += row('perf sampling', profileMethod(p));
   s += row(
     'kernel types',
     p.btfModules === null

@@ -60,6 +60,8 @@ export class EventQueue {
   next = 0;
   /** the last read stopped at a limit, with more left in the kernel */
   limited = false;
+  /** where this queue's events go (null: the drain's sink), for sources of records of their own */
+  sink: EventSink | null = null;
 
   constructor(
     readonly cpu: number,
@@ -366,7 +368,7 @@ export class RingReader {
       if (best === null) return total;
       const i = best.next++;
       const page = best.evPage[i];
-      sink.event(best.cpu, best.pages[page], best.views[page], best.evOff[i], best.evLen[i], best.evTs[i]);
+      (best.sink ?? sink).event(best.cpu, best.pages[page], best.views[page], best.evOff[i], best.evLen[i], best.evTs[i]);
       total++;
     }
   }

@@ -9,6 +9,7 @@ import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
 import { ReadableWaiter } from './bpf/sys.js';
 import { RingReader, type EventSink } from './ringbuf.js';
+import type { CpuClockSampler } from './perf-sampler.js';
 import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
@@ -141,6 +142,8 @@ export class KernelTracer implements EventSink {
   private stopped = false;
   /** sleeps until a ring has data while none has (null: polls on a timer only) */
   private waiter: ReadableWaiter | null = null;
+  /** perf-event samplers (profile), merged with the events in time order */
+  private readonly samplers: CpuClockSampler[] = [];
 
   constructor() {
     this.root = tracefsRoot();
@@ -209,6 +212,14 @@ export class KernelTracer implements EventSink {
     if (process > 0) this.processOnly.add(process);
   }
 
+  /**
+   * Reads an opened sampler's rings with the events, in time order, from start() on (it is
+   * enabled once tracing is); stop() disables it and teardown() closes it.
+   */
+  addSampler(s: CpuClockSampler): void {
+    this.samplers.push(s);
+  }
+
   /** The kprobe events of this dtrace (fbt), created on first use; teardown() removes them. */
   kprobes(): KprobeSet {
     if (this.kprobeSet === null) this.kprobeSet = new KprobeSet(this.root);
@@ -257,6 +268,10 @@ export class KernelTracer implements EventSink {
     // starts, so that every event has its copies
     const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id));
     if (captured !== null) reader.addSource(captured);
+    for (const s of this.samplers) {
+      s.setBase(reader.base);
+      reader.addSource(s);
+    }
     const traced = this.enabled.filter((e) => !this.user.captures(this.format(e.system, e.event).id));
     // an event a probe uses too stays with the probe's: it is the probe's event that is lost
     const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
@@ -284,6 +299,7 @@ export class KernelTracer implements EventSink {
     if (own) own.start();
     if (procInst) procInst.start();
     inst.start();
+    for (const s of this.samplers) s.enable();
     this.waiter = ReadableWaiter.create();
     this.timer = setTimeout(this.pollNow, this.pollMs);
   }
@@ -462,6 +478,7 @@ export class KernelTracer implements EventSink {
     const inst = this.instance;
     if (!inst) return;
     const lost = this.user.lost();
+    for (const s of this.samplers) s.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     for (const [cpu, seen] of this.droppedSeen) {
       const now = this.userDropped(cpu) + (lost[cpu] ?? 0);
       if (now > seen) {
@@ -492,6 +509,7 @@ export class KernelTracer implements EventSink {
     if (this.procInst) this.procInst.stop();
     // the capture programs too: else dtrace's own reads while draining make more to drain
     this.user.stop();
+    for (const s of this.samplers) s.disable();
     if (this.reader) {
       while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty
@@ -507,6 +525,7 @@ export class KernelTracer implements EventSink {
     this.timer = null;
     this.endWait();
     this.user.close();
+    for (const s of this.samplers) s.close();
     if (this.reader) {
       this.reader.close();
       this.reader = null;

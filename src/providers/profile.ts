@@ -1,8 +1,20 @@
-// The profile provider: profile-N (every CPU) and tick-N (one CPU) at a rate or interval.
-// For now both fire from consumer-side timers; a kernel perf-event sampler can replace this
-// without the language or runtime noticing.                                   [dt_prov_profile.c]
+// The profile provider: profile-N fires on every CPU at a rate or interval, in the context of
+// whatever was running there (arg0 the kernel PC, arg1 the user PC, stack() the interrupted
+// kernel stack), from perf cpu-clock events read from perf rings (kernel/perf-sampler), merged
+// in time order with the other providers' events. Where perf_event_open(2) is refused
+// (perf_event_paranoid, seccomp, a kernel without perf events), profile-N fires from a timer in
+// dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack, and dtrace says so.
+//
+// tick-N fires on one CPU too, but from a timer in dtrace itself, always: its context is
+// dtrace's (its pid, execname and CPU; arg0 = arg1 = 0), where DTrace's is whatever the CPU
+// was running. A cpu-clock event on one CPU would give that context, but a CPU that idles may
+// take no samples at all (seen on a Firecracker guest, with bpftrace's profile probes too), and
+// a tick must fire; and a timer needs no root, nor any kernel tracing.    [dt_prov_profile.c]
 
+import { CPUMODE_USER, CpuClockSampler, SAMPLE_FRAMES, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
+import { kernelOffset } from '../kernel/ksyms.js';
 import type { DType } from '../lang/types.js';
+import { bigArgsRead, fillTask, wantsStack } from './kernel-event.js';
 import type { FiringEnv, ProbeDef, ProbeDesc, Provider } from './provider.js';
 
 const UNITS: Record<string, bigint> = {
@@ -34,6 +46,17 @@ interface Timer {
   next: bigint;
 }
 
+/** Bytes a sample takes in its ring, about (a header, a dozen kernel frames). */
+const SAMPLE_BYTES = 160;
+/** A CPU's ring holds this long of samples (s) between two reads of it. */
+const RING_SECONDS = 1;
+
+/** Pages of each CPU's ring for samples every `periodNs`: a power of two, 8 to 256. */
+export function ringPages(periodNs: number): number {
+  const bytes = (SAMPLE_BYTES * RING_SECONDS * 1e9) / periodNs;
+  return 2 ** Math.min(8, Math.max(3, Math.ceil(Math.log2(bytes / 4096))));
+}
+
 export class ProfileProvider implements Provider {
   readonly name = 'profile';
   readonly local = true;
@@ -41,6 +64,7 @@ export class ProfileProvider implements Provider {
   private handle: NodeJS.Timeout | null = null;
   private env: FiringEnv | null = null;
   private argTypes: DType[] = [];
+  private samplers: CpuClockSampler[] = [];
 
   constructor(private readonly uint64: DType) {}
 
@@ -58,12 +82,49 @@ export class ProfileProvider implements Provider {
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
     this.env = env;
+    let timed = probes;
+    const profiles = probes.filter((d) => d.probe.name.startsWith('profile-'));
+    if (profiles.length > 0) {
+      const why = this.sample(profiles, env);
+      if (why === null) timed = probes.filter((d) => !profiles.includes(d));
+      else env.warn(`profile probes fire from a timer in dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack (no samples of the CPUs): ${why}`);
+    }
     const now = process.hrtime.bigint();
-    for (const def of probes) {
+    for (const def of timed) {
       const p = periodOf(def.probe.name);
       if (p > 0n) this.timers.push({ def, periodNs: p, next: now + p });
     }
     this.schedule();
+  }
+
+  /**
+   * Samples every online CPU with perf events, for each profile-N probe; null if it does, or
+   * why not (nothing is left open then).
+   */
+  private sample(probes: ProbeDef[], env: FiringEnv): string | null {
+    const cpus = onlineCpus();
+    const made: Array<[CpuClockSampler, ProbeDef]> = [];
+    try {
+      for (const def of probes) {
+        const periodNs = Number(periodOf(def.probe.name));
+        if (periodNs <= 0) continue;
+        const kernelStack = wantsStack(env.plans(def));
+        const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, ringPages: ringPages(periodNs) });
+        made.push([s, def]);
+        s.open();
+      }
+      // once perf events are known to work: the kernel tracer reads them (root only)
+      const tracer = env.tracer();
+      for (const [s, def] of made) {
+        s.handler = sampleHandler(env, def, bigArgsRead(env.plans(def)), s.options.kernelStack);
+        tracer.addSampler(s);
+      }
+    } catch (e) {
+      for (const [s] of made) s.close();
+      return (e as Error).message;
+    }
+    this.samplers = made.map(([s]) => s);
+    return null;
   }
 
   private schedule(): void {
@@ -98,5 +159,52 @@ export class ProfileProvider implements Provider {
     if (this.handle) clearTimeout(this.handle);
     this.handle = null;
     this.timers = [];
+    // the tracer closes them too; closing twice is harmless
+    for (const s of this.samplers) s.close();
+    this.samplers = [];
   }
+}
+
+function ignore(): void {
+  // samples before the handler is set: none (the events start disabled)
+}
+
+/**
+ * Fires a probe for each sample: the interrupted thread, its CPU, arg0 = the kernel PC (0 in
+ * user mode), arg1 = the user PC (0 in kernel mode), as Numbers (a kernel address is a small
+ * negative one as a signed 64-bit value: exact), and as BigInts only for clauses that read them so.
+ */
+function sampleHandler(env: FiringEnv, def: ProbeDef, big: Set<number> | null, kernelStack: boolean) {
+  const ctx = env.ctx;
+  const tracer = env.tracer();
+  const procs = tracer.procs;
+  const big0 = big === null || big.has(0);
+  const big1 = big === null || big.has(1);
+  return (cpu: number, _page: Buffer, v: DataView, o: number, _len: number, ts: number): void => {
+    fillTask(ctx, procs, cpu, v.getInt32(o + SAMPLE_TID, true), ts);
+    // the sample says which process the thread is in, whatever the table knows
+    const pid = v.getInt32(o + SAMPLE_PID, true);
+    if (pid !== 0) ctx.pid = pid;
+    const user = v.getUint16(o + SAMPLE_MODE, true) === CPUMODE_USER;
+    const pc = v.getInt32(o + SAMPLE_IP + 4, true) * 4294967296 + v.getUint32(o + SAMPLE_IP, true);
+    const n = ctx.argn;
+    const a = ctx.args;
+    n[0] = user ? 0 : pc;
+    n[1] = user ? pc : 0;
+    ctx.argnSet = 3;
+    if (big0) a[0] = user ? 0n : v.getBigInt64(o + SAMPLE_IP, true);
+    if (big1) a[1] = user ? v.getBigInt64(o + SAMPLE_IP, true) : 0n;
+    for (let i = 2; i < 10; i++) a[i] = 0n;
+    if (kernelStack) {
+      const nk = v.getUint16(o + SAMPLE_NKERNEL, true);
+      const frames = ctx.kstack;
+      let k = 0;
+      for (let i = 0; i < nk && k < frames.length; i++) {
+        const f = kernelOffset(v, o + SAMPLE_FRAMES + i * 8);
+        if (f >= 0) frames[k++] = f;
+      }
+      ctx.kstackLen = k;
+    }
+    env.fire(def);
+  };
 }

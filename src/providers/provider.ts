@@ -71,6 +71,8 @@ export interface FiringEnv {
   readonly copiesUserMemory: boolean;
   /** the process $target names (-c/-p), or 0 */
   readonly target: number;
+  /** says something on stderr, as dtrace's warnings ("dtrace: " and the message) */
+  warn(msg: string): void;
 }
 
 export interface Provider {

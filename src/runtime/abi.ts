@@ -126,6 +126,8 @@ export interface ClauseAbi {
   progenyof(ctx: ProbeContext, pid: number): number;
   speculation(ctx: ProbeContext): number;
   stackValue(ctx: ProbeContext, kind: string, n: number): string;
+  /** sym(addr), func(addr) as a value: the start of the kernel function it is in (else addr) */
+  symbolStart(addr: bigint): bigint;
 
   // -- actions
   trace(t: DType, v: Value | null): void;

@@ -10,7 +10,7 @@ import { aggCapacity } from './buffers.js';
 import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogram.js';
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
-import { kernelAddress, kernelSymbols } from '../kernel/ksyms.js';
+import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
 import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
@@ -1050,8 +1050,19 @@ export class Runtime implements ClauseAbi {
     return ctx.kstackLen > 1 ? kernelAddress(ctx.kstack[1]) : 0n;
   }
 
-  symbol(_ctx: ProbeContext, _kind: string, addr: bigint): void {
-    this.put(`  0x${addr.toString(16)}`);
+  symbolStart(addr: bigint): bigint {
+    const off = kernelOffsetOf(addr);
+    const start = off < 0 ? -1 : kernelSymbols.start(off);
+    return start < 0 ? addr : BigInt.asIntN(64, kernelAddress(start));
+  }
+
+  /**
+   * sym(), func() and mod() of a kernel address: "module`function" or the module, as DTrace
+   * prints them (in 50 columns); hex where no symbol covers it, and for user addresses
+   * (usym() and the like) for now.
+   */
+  symbol(_ctx: ProbeContext, kind: string, addr: bigint): void {
+    this.put(`  ${kernelSymbolText(kind, addr).padEnd(50)}`);
   }
 
   chill(ns: number): void {
@@ -1184,11 +1195,19 @@ const STACK_KEY: OpaqueKeyType = {
   format: (v) => formatStack(typeof v === 'string' && v !== '' ? v.split('\n') : []),
 };
 
+/** What sym(), func() (kind 'sym', 'func') or mod() print for an address. */
+function kernelSymbolText(kind: string, addr: bigint): string {
+  const off = kind === 'sym' || kind === 'func' || kind === 'mod' ? kernelOffsetOf(addr) : -1;
+  const s = off < 0 ? null : kind === 'mod' ? kernelSymbols.module(off) : kernelSymbols.symbol(off);
+  return s ?? '0x' + BigInt.asUintN(64, addr).toString(16);
+}
+
+/** sym()/func() keys (mod() keys print as sym() ones: the key's type does not tell them apart) */
 const SYM_KEY: OpaqueKeyType = {
   opaque: true,
   size: 8,
   compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-  format: (v) => `  ${('0x' + BigInt.asUintN(64, BigInt(v as bigint)).toString(16)).padEnd(50)}`,
+  format: (v) => `  ${kernelSymbolText('sym', BigInt(v as bigint)).padEnd(50)}`,
 };
 
 /** Aggregation key types: stack() and sym() results are opaque to the aggregation engine. */

@@ -116,7 +116,7 @@ export class Session implements FiringEnv {
     private readonly registry: ProbeRegistry,
     private readonly dtrace: DtraceProvider,
     private readonly clauses: CompiledClause[],
-    private readonly warn: (msg: string) => void,
+    readonly warn: (msg: string) => void,
     _testing: boolean,
     readonly target = 0,
   ) {

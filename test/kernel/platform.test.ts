@@ -104,6 +104,17 @@ test('copyin() goes through BPF where bpf() works, else through /proc at handlin
   assert.match(formatReport(noBpf), /^ {2}BPF {15}no \(bpf\(BPF_MAP_CREATE\): Operation not permitted\)$/m);
 });
 
+test('profile-N samples CPUs with perf events where it can, else is a timer, and the report says which', () => {
+  const unknown = formatReport(fixture('qemu-tcg'));
+  assert.match(unknown, /^ {2}perf sampling {5}unknown \(not checked in a copy of another system\): profile-N fires from a timer/m);
+  const yes = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, samplingUnavailable: () => null });
+  assert.match(formatReport(yes), /^ {2}perf sampling {5}yes: profile-N samples every CPU with perf cpu-clock events \(tick-N is a timer in dtrace\)$/m);
+  const no = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 1000, samplingUnavailable: () => 'perf_event_open: Permission denied' });
+  assert.match(formatReport(no), /^ {2}perf sampling {5}no \(perf_event_open: Permission denied\); perf_event_paranoid \d+: profile-N fires from a timer in dtrace itself/m);
+  // profile works either way
+  assert.equal(providerStatus(no, 'profile'), null);
+});
+
 test('the report lists the platform, the kernel\'s interfaces and every provider', () => {
   const r = formatReport(fixture('qemu-tcg'));
   assert.match(r, /^Platform\n {2}hypervisor {8}QEMU \(emulated, no KVM\) \(DMI: QEMU, Standard PC \(i440FX \+ PIIX, 1996\), pc-i440fx-7\.2; no kvm-clock\)\n {2}kernel {12}6\.1\.0-50-cloud-amd64 x86_64\n {2}CPUs {14}2\n/);

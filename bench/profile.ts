@@ -1,0 +1,90 @@
+// profile-N's consumer cost (a benchmark, not a test: it never fails). Runs, beside bpftrace in
+// the same run where it is installed, medians of BENCH_RUNS (default 3):
+//   dtrace   -n 'profile-997 { @[cpu] = count(); }'   (and profile-4999, and with @[stack()]; and
+//            profile-97: the per-sample figure is the slope from it, polling's cost left out)
+//   bpftrace -e 'profile:hz:997 { @[cpu] = count(); }'
+// for BENCH_SECONDS (default 6) each, and prints the samples taken per second and the
+// consumer's CPU (user + system, from /proc/PID/stat) per second and per sample, measured from
+// 1 s after the start to the end (start-up left out). bpftrace counts in the kernel (a BPF map),
+// so its consumer does next to nothing per sample; dtrace-ts reads each sample in user space.
+// Needs root. BENCH_BPFTRACE=0 skips bpftrace.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(root, 'dist', 'cli.js');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const withBpftrace = process.env.BENCH_BPFTRACE !== '0' && spawnSync('bpftrace', ['--version']).status === 0;
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'latin1' }).stdout) || 100;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** CPU seconds (user + system) a process has used, or NaN if it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICK;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Run {
+  samplesPerSec: number;
+  cpuPerSec: number;
+}
+
+/** Runs a tracer that prints its counts at SIGINT; measures CPU from 1 s in to the end. */
+async function measure(cmd: string, args: string[]): Promise<Run> {
+  const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  c.stdout!.on('data', (b: Buffer) => (out += b.toString('latin1')));
+  c.stderr!.on('data', () => {});
+  const done = new Promise<void>((r) => c.on('close', () => r()));
+  await sleep(1000);
+  const cpu0 = cpuSeconds(c.pid!);
+  const t0 = Date.now();
+  await sleep((SECONDS - 1) * 1000);
+  const cpu1 = cpuSeconds(c.pid!);
+  const dt = (Date.now() - t0) / 1000;
+  c.kill('SIGINT');
+  await done;
+  // the counts: "  0   1234" (dtrace) or "@[0]: 1234" (bpftrace), summed over CPUs
+  let samples = 0;
+  for (const m of out.matchAll(/^(?:[ \t]*\d+[ \t]+|@\[\d+\]: )(\d+)$/gm)) samples += Number(m[1]);
+  return { samplesPerSec: samples / SECONDS, cpuPerSec: (cpu1 - cpu0) / dt };
+}
+
+/**
+ * Prints a tracer's figures; `base` is another run's [samples/s, CPU/s], at a low rate that
+ * keeps the rings polled as often (every 10 ms): the per-sample figure is the slope between them.
+ */
+async function bench(name: string, cmd: string, args: string[], base: [number, number] | null = null): Promise<[number, number]> {
+  const runs: Run[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await measure(cmd, args));
+  const rate = median(runs.map((r) => r.samplesPerSec));
+  const cpu = median(runs.map((r) => r.cpuPerSec));
+  const perSample = base !== null && rate > base[0] ? ((cpu - base[1]) / (rate - base[0])) * 1e6 : NaN;
+  const each = Number.isNaN(perSample) ? '' : `   ${perSample.toFixed(2)} us per sample more`;
+  console.log(`${name.padEnd(44)} ${rate.toFixed(0).padStart(6)} samples/s   consumer CPU ${(cpu * 100).toFixed(2).padStart(6)} % of a core${each}`);
+  return [rate, cpu];
+}
+
+const base = await bench('dtrace profile-97 @[cpu] = count()', process.execPath, [cli, '-q', '-n', 'profile-97 { @[cpu] = count(); }']);
+await bench('dtrace profile-997 @[cpu] = count()', process.execPath, [cli, '-q', '-n', 'profile-997 { @[cpu] = count(); }'], base);
+await bench('dtrace profile-4999 @[cpu] = count()', process.execPath, [cli, '-q', '-n', 'profile-4999 { @[cpu] = count(); }'], base);
+await bench('dtrace profile-997 @[stack()] = count()', process.execPath, [cli, '-q', '-n', 'profile-997 { @[stack()] = count(); @n[cpu] = count(); }'], base);
+if (withBpftrace) await bench('bpftrace profile:hz:997 @[cpu] = count()', 'bpftrace', ['-e', 'profile:hz:997 { @[cpu] = count(); }']);
+else console.log('bpftrace: not installed (or BENCH_BPFTRACE=0)');

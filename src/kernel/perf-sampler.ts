@@ -1,0 +1,328 @@
+// CPU-clock sampling with perf events: one software cpu-clock event per CPU, each interrupting
+// its CPU every period and recording what it interrupted (the thread, the PC, the kernel and
+// user call chains) in a per-CPU perf ring, which dtrace reads like its other event sources.
+// No BPF: perf_event_open(2) and mmap alone, which kernels without BPF have too.
+//                                                                        [dt_prov_profile.c]
+//
+// A sample record (PERF_RECORD_SAMPLE, with IP | TID | TIME | CPU [| CALLCHAIN]) is
+//   header {u32 type, u16 misc, u16 size}, u64 ip, u32 pid, u32 tid, u64 time, u32 cpu, u32 res,
+//   [u64 nr, u64 ips[nr]]
+// and its call chain is kernel frames after a PERF_CONTEXT_KERNEL marker, user frames after a
+// PERF_CONTEXT_USER one. Each is copied to its CPU's queue as a Sample record (below), in the
+// time order of the CPU's ring, with nothing allocated per sample.
+
+import { readFileSync } from 'node:fs';
+import { EventQueue, type EventSink, type EventSource } from './ringbuf.js';
+import { type Mapping, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_SW_CPU_CLOCK = 0;
+const PERF_SAMPLE_IP = 1 << 0;
+const PERF_SAMPLE_TID = 1 << 1;
+const PERF_SAMPLE_TIME = 1 << 2;
+const PERF_SAMPLE_CALLCHAIN = 1 << 5;
+const PERF_SAMPLE_CPU = 1 << 7;
+const PERF_FLAG_FD_CLOEXEC = 8;
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+const PERF_EVENT_IOC_DISABLE = 0x2401;
+const PERF_RECORD_LOST = 2;
+const PERF_RECORD_SAMPLE = 9;
+/** header.misc & 7: where the CPU was */
+export const CPUMODE_KERNEL = 1;
+export const CPUMODE_USER = 2;
+/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): clockid is there */
+const PERF_ATTR_SIZE = 112;
+const ATTR_DISABLED = 1n << 0n;
+const ATTR_EXCLUDE_CALLCHAIN_KERNEL = 1n << 21n;
+const ATTR_EXCLUDE_CALLCHAIN_USER = 1n << 22n;
+const ATTR_USE_CLOCKID = 1n << 25n;
+const CLOCK_MONOTONIC = 1;
+const PAGE = 4096;
+/** u32 halves of the call-chain context markers (PERF_CONTEXT_*: -1 ... -4095 as u64) */
+const MARKER_LO_MIN = 0xfffff001;
+const CONTEXT_KERNEL_LO = 0xffffff80; // -128
+const CONTEXT_USER_LO = 0xfffffe00; // -512
+
+/**
+ * A sample as queued, 8-byte aligned: u32 pid, u32 tid, u64 ip, u16 cpumode, u16 kernel frames,
+ * u16 user frames, u16 0, then the kernel frames' u64s (innermost first), then the user frames'.
+ */
+export const SAMPLE_PID = 0;
+export const SAMPLE_TID = 4;
+export const SAMPLE_IP = 8;
+export const SAMPLE_MODE = 16;
+export const SAMPLE_NKERNEL = 18;
+export const SAMPLE_NUSER = 20;
+export const SAMPLE_FRAMES = 24;
+/** The most frames of each kind a sample keeps (the kernel's own limit, perf_event_max_stack, is 127). */
+export const MAX_FRAMES = 127;
+const MAX_SAMPLE = SAMPLE_FRAMES + 2 * MAX_FRAMES * 8;
+/** Bytes of one queue page: many samples each, and at least two of the largest. */
+const QUEUE_PAGE = 64 * 1024;
+
+export interface SamplerOptions {
+  /** CPUs to sample, one event each */
+  cpus: number[];
+  /** ns of CPU clock between samples */
+  periodNs: number;
+  /** record the interrupted kernel stack */
+  kernelStack: boolean;
+  /** record the interrupted user stack */
+  userStack: boolean;
+  /** pages of each CPU's ring (a power of two) */
+  ringPages: number;
+}
+
+/** The perf_event_attr of a sampler: cpu-clock, a sample every periodNs, on CLOCK_MONOTONIC. */
+export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack'>): Buffer {
+  const attr = Buffer.alloc(PERF_ATTR_SIZE);
+  const callchain = o.kernelStack || o.userStack;
+  attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+  attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  attr.writeBigUInt64LE(BigInt(PERF_COUNT_SW_CPU_CLOCK), 8);
+  attr.writeBigUInt64LE(BigInt(Math.max(1, Math.round(o.periodNs))), 16);
+  attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | (callchain ? PERF_SAMPLE_CALLCHAIN : 0)), 24);
+  let flags = ATTR_DISABLED | ATTR_USE_CLOCKID;
+  if (callchain && !o.kernelStack) flags |= ATTR_EXCLUDE_CALLCHAIN_KERNEL;
+  if (callchain && !o.userStack) flags |= ATTR_EXCLUDE_CALLCHAIN_USER;
+  attr.writeBigUInt64LE(flags, 40);
+  // the same clock as tracefs's "mono" and BPF's ktime: samples merge with their events
+  attr.writeInt32LE(CLOCK_MONOTONIC, 92);
+  return attr;
+}
+
+/** One CPU's mapped ring: the control page, then dataSize bytes of records. */
+export class SampleRing {
+  tail = 0;
+  /** bytes used in the last page of this CPU's queue */
+  used = 0;
+  lost = 0;
+  constructor(
+    readonly cpu: number,
+    readonly fd: number,
+    readonly view: DataView,
+    readonly bytes: Uint8Array,
+    readonly dataOffset: number,
+    readonly dataSize: number,
+  ) {}
+}
+
+/** Receives the samples, in time order merged with every other source's events. */
+export type SampleHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
+
+export class CpuClockSampler implements EventSource, EventSink {
+  readonly queues: EventQueue[] = [];
+  readonly rings: SampleRing[] = [];
+  private readonly maps: Mapping[] = [];
+  private readonly fds: number[] = [];
+  /** times are ns after this (the reader's base): its u32 halves */
+  private baseHi = 0;
+  private baseLo = 0;
+  /** a record that wraps the ring's end, made contiguous */
+  private readonly scratch = new DataView(new ArrayBuffer(65536 + 8));
+  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
+
+  /** samples carry a call chain */
+  private readonly callchain: boolean;
+
+  constructor(
+    /** gets each sample (may be set once the events are open) */
+    public handler: SampleHandler,
+    readonly options: SamplerOptions,
+  ) {
+    this.callchain = options.kernelStack || options.userStack;
+  }
+
+  /**
+   * Opens one event per CPU, disabled (enable() starts them), and maps its ring. Throws what
+   * perf_event_open(2) said (EACCES under perf_event_paranoid, ENOENT without perf, ...),
+   * having closed what it opened.
+   */
+  open(): void {
+    const o = this.options;
+    const attr = samplerAttr(o);
+    try {
+      for (const cpu of o.cpus) {
+        const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        this.fds.push(fd);
+        const map = mapShared(fd, (o.ringPages + 1) * PAGE);
+        this.maps.push(map);
+        this.attach(cpu, fd, map.view, map.bytes);
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Reads a ring mapped at `view` (tests pass one of their own making). */
+  attach(cpu: number, fd: number, view: DataView, bytes: Uint8Array): SampleRing {
+    // data_offset/data_size (Linux 4.1+); before that the data follows the first page
+    const dataOffset = Number(view.getBigUint64(1040, true)) || PAGE;
+    const dataSize = Number(view.getBigUint64(1048, true)) || bytes.length - PAGE;
+    const ring = new SampleRing(cpu, fd, view, bytes, dataOffset, dataSize);
+    ring.tail = view.getUint32(1032, true) + view.getUint32(1036, true) * 0x1_0000_0000;
+    const q = new EventQueue(cpu, QUEUE_PAGE);
+    q.sink = this;
+    this.rings.push(ring);
+    this.queues.push(q);
+    return ring;
+  }
+
+  /** Sample times are ns after `base` (CLOCK_MONOTONIC). */
+  setBase(base: bigint): void {
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+  }
+
+  enable(): void {
+    for (const fd of this.fds) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  /** Stops sampling; what the rings hold can still be read. */
+  disable(): void {
+    for (const fd of this.fds) {
+      try {
+        ioctlInt(fd, PERF_EVENT_IOC_DISABLE, 0);
+      } catch {
+        // closing it stops it too
+      }
+    }
+  }
+
+  /** Samples each CPU's ring could not hold, by CPU. */
+  lost(): number[] {
+    const out: number[] = [];
+    for (const r of this.rings) out[r.cpu] = r.lost;
+    return out;
+  }
+
+  event(cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number): void {
+    this.handler(cpu, page, view, off, len, ts);
+  }
+
+  /** Moves the samples a CPU's ring holds into its queue and frees the ring's space. */
+  fill(q: EventQueue): void {
+    const r = this.rings[this.queues.indexOf(q)];
+    if (r === undefined) return;
+    const v = r.view;
+    const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
+    let tail = r.tail;
+    let page = q.npages > 0 ? q.npages - 1 : -1;
+    let used = page >= 0 ? r.used : q.pageSize;
+    while (tail < head) {
+      const pos = tail % r.dataSize;
+      // a header never wraps (records are 8-byte aligned)
+      const size = v.getUint16(r.dataOffset + pos + 6, true);
+      if (size === 0) break;
+      let rv = v;
+      let at = r.dataOffset + pos;
+      if (pos + size > r.dataSize) {
+        // the record wraps: copy it out whole
+        const first = r.dataSize - pos;
+        this.scratchBytes.set(r.bytes.subarray(at, at + first), 0);
+        this.scratchBytes.set(r.bytes.subarray(r.dataOffset, r.dataOffset + size - first), first);
+        rv = this.scratch;
+        at = 0;
+      }
+      const type = rv.getUint32(at, true);
+      if (type === PERF_RECORD_SAMPLE) {
+        if (used + MAX_SAMPLE > q.pageSize) {
+          page = q.npages++;
+          used = 0;
+        }
+        q.page(page);
+        const len = this.copySample(rv, at, size, q.views[page], used);
+        const ts = (rv.getUint32(at + 28, true) - this.baseHi) * 0x1_0000_0000 + (rv.getUint32(at + 24, true) - this.baseLo);
+        q.push(page, used, len, ts);
+        used += len;
+      } else if (type === PERF_RECORD_LOST) {
+        r.lost += rv.getUint32(at + 16, true) + rv.getUint32(at + 20, true) * 0x1_0000_0000;
+      }
+      tail += size;
+    }
+    r.used = used;
+    if (tail !== r.tail) {
+      r.tail = tail;
+      v.setUint32(1032, tail % 0x1_0000_0000, true);
+      v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
+    }
+  }
+
+  /** A sample record at `at` (of `size` bytes) as a Sample at `to` in `d`; returns its length. */
+  private copySample(s: DataView, at: number, size: number, d: DataView, to: number): number {
+    const misc = s.getUint16(at + 4, true);
+    d.setUint32(to + SAMPLE_PID, s.getUint32(at + 16, true), true);
+    d.setUint32(to + SAMPLE_TID, s.getUint32(at + 20, true), true);
+    d.setUint32(to + SAMPLE_IP, s.getUint32(at + 8, true), true);
+    d.setUint32(to + SAMPLE_IP + 4, s.getUint32(at + 12, true), true);
+    d.setUint16(to + SAMPLE_MODE, misc & 7, true);
+    let nk = 0;
+    let nu = 0;
+    if (this.callchain) {
+      // the call chain: kernel frames, then user frames, each after its context marker (the
+      // kernel's come first, so the user frames go right after them)
+      const nr = Math.min(s.getUint32(at + 40, true), (size - 48) >> 3);
+      let ctx = 0;
+      const fAt = to + SAMPLE_FRAMES;
+      for (let i = 0; i < nr; i++) {
+        const lo = s.getUint32(at + 48 + i * 8, true);
+        const hi = s.getUint32(at + 52 + i * 8, true);
+        if (hi === 0xffffffff && lo >= MARKER_LO_MIN) {
+          ctx = lo;
+          continue;
+        }
+        let k: number;
+        if (ctx === CONTEXT_KERNEL_LO && nu === 0 && nk < MAX_FRAMES) k = nk++;
+        else if (ctx === CONTEXT_USER_LO && nu < MAX_FRAMES) k = nk + nu++;
+        else continue;
+        d.setUint32(fAt + k * 8, lo, true);
+        d.setUint32(fAt + k * 8 + 4, hi, true);
+      }
+    }
+    d.setUint16(to + SAMPLE_NKERNEL, nk, true);
+    d.setUint16(to + SAMPLE_NUSER, nu, true);
+    d.setUint16(to + SAMPLE_NUSER + 2, 0, true);
+    return SAMPLE_FRAMES + (nk + nu) * 8;
+  }
+
+  /** Stops sampling and frees the events and rings; safe to call more than once. */
+  close(): void {
+    for (const m of this.maps) unmap(m);
+    this.maps.length = 0;
+    for (const fd of this.fds) closeFd(fd);
+    this.fds.length = 0;
+  }
+}
+
+/** The CPUs online now (/sys/devices/system/cpu/online: "0-3,5"). */
+export function onlineCpus(text?: string): number[] {
+  let t = text;
+  if (t === undefined) {
+    try {
+      t = readFileSync('/sys/devices/system/cpu/online', 'latin1');
+    } catch {
+      return [0];
+    }
+  }
+  const out: number[] = [];
+  for (const part of t.trim().split(',')) {
+    if (part === '') continue;
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out.length > 0 ? out : [0];
+}
+
+/**
+ * Why CPU-clock sampling of every CPU does not work here, or null if it does: opens one
+ * sampling event on CPU 0 and closes it at once.
+ */
+export function samplingUnavailable(): string | null {
+  try {
+    closeFd(perfEventOpen(samplerAttr({ periodNs: 10_000_000, kernelStack: true, userStack: false }), -1, onlineCpus()[0], -1, PERF_FLAG_FD_CLOEXEC));
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

@@ -1,0 +1,126 @@
+// profile-N against the live kernel: perf cpu-clock samples of every CPU, in the context of
+// what was running there. Loads are pinned with taskset; every count is asserted within a wide
+// range, since the machine these run on is shared and loaded.
+
+import { strict as assert } from 'node:assert';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { after, test } from 'node:test';
+import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
+import { samplingUnavailable } from '../../src/kernel/perf-sampler.js';
+
+const live = liveUnavailable();
+const noPerf = live === null ? samplingUnavailable() : null;
+const skip = live ?? (noPerf !== null ? `no perf sampling here: ${noPerf}` : false);
+const twoCpus = spawnSync('nproc', { encoding: 'latin1' }).stdout.trim() !== '1';
+
+const loads = new Set<ChildProcess>();
+after(() => {
+  for (const c of loads) c.kill('SIGKILL');
+});
+
+/** A process spinning in user space (a shell loop), pinned to a CPU; returns its pid. */
+function spin(cpu: number, script = 'while :; do :; done'): number {
+  const c = spawn('taskset', ['-c', String(cpu), '/bin/sh', '-c', script], { stdio: 'ignore' });
+  loads.add(c);
+  return c.pid!;
+}
+
+function stopLoads(): void {
+  for (const c of loads) c.kill('SIGKILL');
+  loads.clear();
+}
+
+/** The "key count" lines of a printed aggregation. */
+function rows(out: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const l of out.split('\n')) {
+    const r = /^\s*(.*?)\s+(\d+)$/.exec(l);
+    if (r) m.set(r[1].replace(/\s+/g, ' '), Number(r[2]));
+  }
+  return m;
+}
+
+test('profile-997 samples a spinning process ~997 times a second, on the CPU it is pinned to', { skip }, () => {
+  const pid = spin(twoCpus ? 1 : 0);
+  try {
+    const r = runDtrace(['-q', '-n', `profile-997 /pid == ${pid}/ { @[cpu] = count(); } tick-1s { exit(0); }`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const m = rows(r.stdout);
+    assert.deepEqual([...m.keys()], [twoCpus ? '1' : '0'], r.stdout);
+    const n = [...m.values()][0];
+    // the spinner shares its CPU with whatever else runs there: a wide range
+    assert.ok(n >= 150 && n <= 1300, `${n} samples`);
+    assert.deepEqual(instancesOf(r.pid), []);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('samples come from every CPU', { skip: skip || (!twoCpus && 'one CPU') }, () => {
+  const a = spin(0);
+  const b = spin(1);
+  try {
+    const r = runDtrace(['-q', '-n', `profile-997 /pid == ${a} || pid == ${b}/ { @[cpu] = count(); } tick-1s { exit(0); }`]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = rows(r.stdout);
+    assert.ok((m.get('0') ?? 0) >= 100 && (m.get('1') ?? 0) >= 100, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('a user-space spinner: arg0 (kernel PC) 0, arg1 (user PC) set; pid, tid and execname its own', { skip }, () => {
+  const pid = spin(0);
+  try {
+    const r = runDtrace(['-q', '-n', `profile-997 /pid == ${pid}/ { @[arg0 == 0, arg1 != 0, tid == pid, execname] = count(); } tick-1s { exit(0); }`]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = rows(r.stdout);
+    let total = 0;
+    for (const n of m.values()) total += n;
+    // the timer interrupt can find it in the kernel now and then (page faults, preemption)
+    assert.ok((m.get('1 1 1 sh') ?? 0) >= total * 0.9 && total >= 100, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('profile-997 /arg0/ { @[stack()] } gives symbolised kernel stacks, and func(arg0) the function', { skip }, () => {
+  // a syscall-heavy load: dd moving one byte at a time
+  const pid = spin(0, 'exec dd if=/dev/zero of=/dev/null bs=1');
+  try {
+    const r = runDtrace(['-q', '-n', `profile-997 /arg0 && pid == ${pid}/ { @[stack()] = count(); @f[func(arg0)] = count(); @m[arg1] = count(); } tick-1s { exit(0); }`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {14}vmlinux`\w+\+0x[0-9a-f]+$/m);
+    // the system call entry is at the bottom of these stacks
+    assert.match(r.stdout, /vmlinux`(do_syscall_64|entry_SYSCALL_64\w*)/);
+    // func(): vmlinux`name, no offset, in 50 columns
+    assert.match(r.stdout, /^ {2}vmlinux`[\w.]+ +\d+$/m);
+    // in the kernel, arg1 is 0
+    assert.match(r.stdout, /^ +0 +\d+$/m);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('an idle machine or not, each sample fires in a process: pid, cpu and execname are never dtrace\'s own only', { skip }, () => {
+  spin(0);
+  try {
+    const r = runDtrace(['-q', '-n', 'profile-199 { @[pid == $pid ? "dtrace" : "other"] = count(); } tick-500ms { exit(0); }']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = rows(r.stdout);
+    assert.ok((m.get('other') ?? 0) > 20, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('without perf events (not root: perf_event_paranoid), profile-N falls back to a timer and says so', { skip: live !== null && live }, () => {
+  const r = runDtrace(['-q', '-n', 'profile-97 { @ = count(); } tick-1s { exit(0); }'], { uid: 65534, gid: 65534 });
+  const paranoid = Number(spawnSync('cat', ['/proc/sys/kernel/perf_event_paranoid'], { encoding: 'latin1' }).stdout);
+  if (paranoid <= 0) return; // an unprivileged user may sample CPUs here
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^dtrace: profile probes fire from a timer in dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack \(no samples of the CPUs\): perf_event_open: /);
+  const n = Number(r.stdout.trim());
+  assert.ok(n >= 30 && n <= 110, r.stdout);
+});
