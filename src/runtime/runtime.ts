@@ -802,18 +802,19 @@ export class Runtime implements ClauseAbi {
   // -- aggregations --------------------------------------------------------------------------------
 
   /**
-   * Brings in what was aggregated elsewhere (kernel maps) before the aggregations are read or
-   * changed; null: everything is aggregated here.
+   * Brings in what was aggregated elsewhere (kernel maps) before the aggregations are read;
+   * null: everything is aggregated here.
    */
   aggSync: (() => void) | null = null;
 
+  // clear() and trunc() act on what the last read brought in (DTrace's snapshot): what the
+  // kernel aggregated since then comes in at the next read
+
   aggClear(id: number): void {
-    this.aggSync?.();
     this.aggs[id].clear();
   }
 
   aggTrunc(id: number, n?: bigint): void {
-    this.aggSync?.();
     this.aggs[id].trunc(n ?? 0n);
   }
 

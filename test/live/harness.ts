@@ -131,10 +131,10 @@ export function workload(script: string): number {
 }
 
 /** Runs dtrace to completion (for programs that exit by themselves). */
-export function runDtrace(args: string[], options: { uid?: number; gid?: number; timeout?: number } = {}): Result {
+export function runDtrace(args: string[], options: { uid?: number; gid?: number; timeout?: number; env?: NodeJS.ProcessEnv } = {}): Result {
   const r = spawnSync(process.execPath, [cli, ...args], {
     cwd: root,
-    env: { ...process.env, LANG: 'C', TZ: 'UTC' },
+    env: { ...process.env, LANG: 'C', TZ: 'UTC', ...options.env },
     timeout: options.timeout ?? 20_000,
     // an aggregation of 200,000 keys prints megabytes
     maxBuffer: 256 << 20,

@@ -1,0 +1,150 @@
+// Clauses compiled to BPF, on the live kernel: what they print is what the same program prints
+// when it runs in dtrace (DTRACE_TS_NO_BPF=1), their counts are exact under a flood, they run
+// as BPF programs (seen in dtrace's own descriptors), and what cannot run in the kernel stays
+// in dtrace.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Tracing, liveUnavailable, root, runDtrace } from './harness.js';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+
+const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-in-kernel-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+const prog = join(work, 'syscall-mix');
+
+function unavailable(): string | false {
+  const live = liveUnavailable();
+  if (live) return live;
+  const bpf = bpfUnavailable();
+  if (bpf) return `no BPF: ${bpf}`;
+  const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
+  return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
+}
+const skip = unavailable();
+
+/** Runs a program under -c on the workload, with BPF or without; stdout (sorted: equal rows of a
+ * sum may print in either order) and stderr. */
+function run(program: string, n: number, bpf: boolean): { out: string; err: string; code: number | null } {
+  const env = bpf ? {} : { DTRACE_TS_NO_BPF: '1' };
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), '-q', '-n', program, '-c', `${prog} ${n}`], {
+    cwd: root,
+    env: { ...process.env, LANG: 'C', ...env },
+    encoding: 'latin1',
+    timeout: 60_000,
+  });
+  return { out: r.stdout.split('\n').sort().join('\n'), err: r.stderr, code: r.status };
+}
+
+/** The BPF programs a process holds. */
+function bpfPrograms(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-prog') n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+const SAME = [
+  // integer keys, every function, predicates on the target
+  'syscall::read:entry /pid == $target/ { @c[arg0] = count(); @s[arg0] = sum(arg2); @a = avg(arg2); @mn = min(arg2); @mx = max(arg2); }',
+  // quantize of the value at three widths
+  'syscall::read:entry /pid == $target/ { @q = quantize(arg2); @qi = quantize((int)arg2); @qu = quantize((unsigned int)arg2); }',
+  // a return probe: arg0 and arg1 are both the return value
+  'syscall::read:return /pid == $target/ { @[arg0, arg1] = count(); }',
+  // typed arguments, signed and unsigned comparisons, shifts, masks, negation
+  'syscall::lseek:entry /pid == $target && (int)arg1 > 0/ { @[execname] = count(); @x = sum(arg1 & 0xffff); @y = sum(arg1 >> 3); @z = sum(-arg1); @w = max(~arg1); }',
+  'syscall::lseek:entry /pid == $target && (unsigned)arg1 > 2000000000/ { @[probefunc, probename] = count(); }',
+  // two probes, the probe's name as a key; logical operators and ?:
+  'syscall::getppid:entry,syscall::read:entry /pid == $target/ { @[probefunc] = count(); }',
+  'syscall::read:entry /pid == $target && (arg0 == 101 || arg0 == 103) && !(arg2 < 0)/ { @[arg0 == 101 ? 1 : 2] = count(); }',
+  'syscall::read:entry /pid == $target && (arg0 == 101 ^^ arg2 > 1000)/ { @[uid, gid, tid == pid] = count(); }',
+  // a clause in the kernel and one in dtrace on the same aggregation
+  'syscall::read:entry /pid == $target/ { @[arg0] = count(); } syscall::read:return /pid == $target/ { @[arg0] = count(); trace(1); }',
+  // trunc() at the end; keys from arithmetic
+  'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
+];
+
+test('clauses in the kernel print what the same clauses print in dtrace', { skip }, () => {
+  for (const program of SAME) {
+    const k = run(program, 3000, true);
+    const d = run(program, 3000, false);
+    assert.equal(k.code, 0, `${program}: ${k.err}`);
+    assert.equal(d.code, 0, `${program}: ${d.err}`);
+    assert.equal(k.out, d.out, program);
+    assert.equal(k.err, d.err, program);
+  }
+});
+
+test('in-kernel aggregations have the exact values', { skip }, () => {
+  const n = 3000;
+  const r = run('syscall::read:entry /pid == $target/ { @c[arg0] = count(); @s[arg0] = sum(arg2); @mn = min(arg2); @mx = max(arg2); }', n, true);
+  assert.equal(r.code, 0, r.err);
+  const sums = new Map<number, number>();
+  for (let i = 0; i < n; i++) sums.set(100 + (i % 5), (sums.get(100 + (i % 5)) ?? 0) + (i * 37 - 500));
+  const rows = r.out.split('\n').filter((l) => l.trim() !== '');
+  for (const [fd, sum] of sums) {
+    assert.ok(rows.includes(`              ${fd}              ${n / 5}`), `count of ${fd}`);
+    assert.ok(rows.some((l) => l.trim().split(/\s+/).join(' ') === `${fd} ${sum}`), `sum of ${fd}`);
+  }
+  assert.ok(rows.some((l) => l.trim() === '-500'), 'min');
+  assert.ok(rows.some((l) => l.trim() === String((n - 1) * 37 - 500)), 'max');
+});
+
+test('a flood of 2 million calls is counted exactly, with no drops', { skip }, () => {
+  const n = 1_000_000;
+  // (not read: the loader reads the C library before main() runs)
+  const r = run('syscall::getppid:entry,syscall::lseek:entry /pid == $target/ { @[probefunc] = count(); @all = count(); }', n, true);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err.replace(/^dtrace: description .*\n/m, ''), '');
+  const rows = r.out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.deepEqual(rows.sort(), [`${2 * n}`, `getppid ${n}`, `lseek ${n}`].sort());
+});
+
+test('the clauses run as BPF programs; a clause that prints keeps its probe in dtrace', { skip }, async () => {
+  const inKernel = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 1500`]);
+  await new Promise((r) => setTimeout(r, 800));
+  const held = bpfPrograms(inKernel.child.pid!);
+  const a = await inKernel.finished();
+  assert.equal(a.code, 0, a.stderr);
+  assert.ok(held >= 1, `BPF programs held: ${held}`);
+  assert.equal(a.stdout.trim(), '1000');
+
+  const printing = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); printf("x"); }', '-c', `${prog} 10 1500`]);
+  await new Promise((r) => setTimeout(r, 800));
+  const held2 = bpfPrograms(printing.child.pid!);
+  const b = await printing.finished();
+  assert.equal(b.code, 0, b.stderr);
+  // copyinstr's capture programs are not involved (nothing reads user memory)
+  assert.equal(held2, 0);
+  assert.equal(b.stdout, `${'x'.repeat(10)}\n               10\n`);
+});
+
+test('without BPF the same program runs in dtrace, holding no BPF program', { skip }, async () => {
+  const t = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 1500`], { DTRACE_TS_NO_BPF: '1' });
+  await new Promise((r) => setTimeout(r, 800));
+  const held = bpfPrograms(t.child.pid!);
+  const r = await t.finished();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(held, 0);
+  assert.equal(r.stdout.trim(), '1000');
+});
+
+test('printa() and clear() in a tick see the kernel counts, and none is lost between them', { skip }, () => {
+  const n = 200_000;
+  const r = runDtrace(['-q', '-n', `syscall::getppid:entry /pid == $target/ { @ = count(); } tick-50ms { printa("%@d\\n", @); clear(@); } END { printa("%@d\\n", @); }`, '-c', `${prog} ${n}`]);
+  assert.equal(r.code, 0, r.stderr);
+  // each tick prints what came since the last; END prints the rest
+  const total = r.stdout
+    .split('\n')
+    .filter((l) => /^\s*\d+\s*$/.test(l))
+    .reduce((a, l) => a + Number(l.trim()), 0);
+  assert.equal(total, n);
+});
