@@ -89,6 +89,13 @@ export function defaultRingKb(ncpus: number, memBytes: number): number {
   return Math.max(DEFAULT_BUFSIZE_KB, Math.min(DEFAULT_RING_KB, Math.floor(budget / Math.max(1, ncpus) / 4) * 4));
 }
 
+/**
+ * The most probes whose clauses run in the kernel: each is a perf event on its tracepoint, and
+ * closing one waits for an RCU grace period (35-70 ms here), one after another, so 350 system
+ * call probes took 24 s to end. More than this and they all stay on the tracefs path.
+ */
+const MAX_KERNEL_PROBES = 16;
+
 export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
   /** ecbs by probe id, as an array: fire() looks a probe up per event */
@@ -194,9 +201,20 @@ export class Session implements FiringEnv {
 
   private inKernelState: InKernel | null | undefined = undefined;
 
+  /** Kernel probes whose clauses all compiled to BPF. */
+  private inKernelProbes(): number {
+    let n = 0;
+    for (const [id, list] of this.ecbs) {
+      const def = this.registry.byId(id)!;
+      if (this.registry.providerOf(def).local) continue;
+      if (list.every((e) => e.clause.plan.inKernel !== null)) n++;
+    }
+    return n;
+  }
+
   inKernel(): InKernel | null {
     if (this.inKernelState !== undefined) return this.inKernelState;
-    if (bpfUnavailable() !== null) return (this.inKernelState = null);
+    if (this.inKernelProbes() > MAX_KERNEL_PROBES || bpfUnavailable() !== null) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, this.self.cpu);

@@ -148,3 +148,11 @@ test('printa() and clear() in a tick see the kernel counts, and none is lost bet
     .reduce((a, l) => a + Number(l.trim()), 0);
   assert.equal(total, n);
 });
+
+test('-S says which clauses compiled to BPF', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); @q[execname] = quantize(arg0); } syscall::getppid:return { printf("%d", arg1); } BEGIN { exit(0); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
+  assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that are tracepoints/);
+  assert.match(blocks[1], /^syscall::getppid:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
+});
