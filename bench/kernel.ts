@@ -6,9 +6,12 @@
 //      counted by probe function;
 //   3. consumer: getppid() floods from one CPU while `@[execname, probefunc] = count()` runs:
 //      the event rate, drops, and the consumer's CPU seconds per million events;
-//   4. idle: the consumer's CPU, as % of one core, over 10 s in which its probe never fires.
+//   4. idle: the consumer's CPU, as % of one core, over 10 s in which its probe never fires;
+//   5. inkernel: ns each getppid() call gains under `@ = count()`, `@[pid] = count()` and
+//      `@[execname] = quantize(arg0)` on syscall::getppid:entry: in the kernel (BPF), on the
+//      tracefs path (DTRACE_TS_NO_BPF=1) and bpftrace's.
 // Needs root, tracefs and cc; bpftrace is optional. BENCH_RUNS, BENCH_BPFTRACE=0 to skip it,
-// BENCH_ONLY=consumer,idle (any of startup, effect, consumer, idle) to run some parts only.
+// BENCH_ONLY=consumer,idle (any of startup, effect, consumer, idle, inkernel) to run some parts only.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,8 +88,8 @@ class Tracer {
   readonly child: ChildProcess;
   stderr = '';
   stdout = '';
-  constructor(cmd: string, args: string[]) {
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.child.stdout!.on('data', (b: Buffer) => (this.stdout += b.toString('latin1')));
     this.child.stderr!.on('data', (b: Buffer) => (this.stderr += b.toString('latin1')));
   }
@@ -120,6 +123,37 @@ async function main(): Promise<void> {
   if (part('effect')) await probeEffect(line, bin);
   if (part('consumer')) await consumer(line, bin);
   if (part('idle')) await idle(line);
+  if (part('inkernel')) await inKernel(line, bin);
+}
+
+/** 5. the clauses of issue 15's first benchmark, in the kernel and not, beside bpftrace */
+async function inKernel(line: (s: string) => void, bin: string): Promise<void> {
+  const N = 2_000_000;
+  const cases: Array<[string, string, string]> = [
+    ['@ = count()', '@ = count();', '@ = count();'],
+    ['@[pid] = count()', '@[pid] = count();', '@[pid] = count();'],
+    ['@[execname] = quantize(arg0)', '@[execname] = quantize(arg0);', '@[comm] = hist(args->__syscall_nr);'],
+  ];
+  for (const [name, d, b] of cases) {
+    const base = nsPerCall(bin, N);
+    const added = async (t: Tracer, timeoutMs: number) => {
+      await t.ready(/ready/, timeoutMs);
+      const ns = nsPerCall(bin, N);
+      await t.stop();
+      return ns - base;
+    };
+    const prog = `syscall::getppid:entry { ${d} } BEGIN { printf("ready\\n"); }`;
+    const k = await added(new Tracer(process.execPath, [cli, '-q', '-n', prog]), 30_000);
+    const env = { ...process.env, DTRACE_TS_NO_BPF: '1' };
+    const t = await added(new Tracer(process.execPath, [cli, '-q', '-n', prog], env), 30_000);
+    let bt = NaN;
+    if (withBpftrace) bt = await added(new Tracer('bpftrace', ['-e', `tracepoint:syscalls:sys_enter_getppid { ${b} } BEGIN { printf("ready\\n"); }`]), 120_000);
+    line(
+      `getppid() +ns per call, ${name}: dtrace-ts in the kernel +${k.toFixed(1)}, on tracefs +${t.toFixed(1)}` +
+        (withBpftrace ? `, bpftrace +${bt.toFixed(1)} (in the kernel ${(k / bt).toFixed(2)}x bpftrace's)` : '') +
+        ` (untraced ${base.toFixed(1)} ns)`,
+    );
+  }
 }
 
 /** 1. start-up */

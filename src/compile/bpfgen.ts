@@ -459,6 +459,10 @@ class BpfGen {
   private arg(i: number, to: IntShape): void {
     const a = this.probe.arg(i)!;
     const p = this.p;
+    if (a.size === 0) {
+      p.movImm(R7, 0);
+      return;
+    }
     // tracepoint programs may load from their record directly at aligned offsets past its header
     if (a.offset >= 8 && a.offset % a.size === 0) {
       p.load(a.size as Size, R7, R6, a.offset);

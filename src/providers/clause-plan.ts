@@ -42,7 +42,8 @@ export interface ClausePlan {
 /** Where a probe's argument is in the record a kernel program sees, if it is an integer there. */
 export interface KernelArg {
   offset: number;
-  size: 1 | 2 | 4 | 8;
+  /** 0: the probe has no such argument, which reads as 0 */
+  size: 0 | 1 | 2 | 4 | 8;
   signed: boolean;
 }
 

@@ -335,7 +335,9 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
     name: probe.name,
     arg: (i) => {
       const f = p.fieldOf(i);
-      if (f === null || f.charArray || f.dataLoc || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
+      // an argument past the probe's last reads as 0, as in dtrace
+      if (f === null) return i < 10 && i >= p.fields.length ? { offset: 0, size: 0, signed: false } : null;
+      if (f.charArray || f.dataLoc || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
       return { offset: f.offset, size: f.size, signed: f.signed };
     },
   };

@@ -68,6 +68,8 @@ const SAME = [
   'syscall::read:entry /pid == $target && (arg0 == 101 ^^ arg2 > 1000)/ { @[uid, gid, tid == pid] = count(); }',
   // a clause in the kernel and one in dtrace on the same aggregation
   'syscall::read:entry /pid == $target/ { @[arg0] = count(); } syscall::read:return /pid == $target/ { @[arg0] = count(); trace(1); }',
+  // arguments the probe does not have read as 0
+  'syscall::getppid:entry /pid == $target/ { @[arg0, arg3] = count(); @q[execname] = quantize(arg0); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
