@@ -26,8 +26,11 @@ interface AggMap {
   last: Map<string, bigint[]>;
 }
 
-/** Entries of a map: as many as `budget` bytes hold (per CPU), within these bounds. */
-const MIN_ENTRIES = 1024;
+/**
+ * Entries of a map: as many as `budget` bytes hold over all CPUs (a per-CPU map holds each
+ * value once per possible CPU, all allocated up front, as tracing programs need), within these.
+ */
+const MIN_ENTRIES = 64;
 const MAX_ENTRIES = 65536;
 /** the aggregation maps' budget when aggsize is not set: DTrace's default aggregation buffer */
 export const DEFAULT_AGG_BYTES = 4 * 1024 * 1024;
@@ -89,8 +92,7 @@ export class InKernel {
     const sig = `${agg.id}/${agg.fn}/${agg.keys.map((k) => (k.kind === 'int' ? `i${k.size}${k.signed ? 's' : 'u'}` : k.kind === 'comm' ? 'c' : `p${k.field}`)).join(',')}`;
     let m = this.maps.get(sig);
     if (m === undefined) {
-      const entryBytes = agg.keySize + agg.words * 8;
-      const entries = Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, Math.floor(this.budget / entryBytes)));
+      const entries = Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, Math.floor(this.budget / (agg.keySize + agg.words * 8 * this.ncpus))));
       m = { agg, fd: this.objects.createMap(BPF_MAP_TYPE_PERCPU_HASH, agg.keySize, agg.words * 8, entries), last: new Map() };
       this.maps.set(sig, m);
     }

@@ -158,3 +158,16 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that are tracepoints/);
   assert.match(blocks[1], /^syscall::getppid:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
 });
+
+test('a full aggregation map drops updates and says so, as DTrace reports aggregation drops', { skip }, () => {
+  const r = runDtrace(['-q', '-x', 'aggsize=1k', '-n', 'syscall::read:entry /pid == $target/ { @[arg2] = count(); }', '-c', `${prog} 3000`]);
+  assert.equal(r.code, 0, r.stderr);
+  const drops = [...r.stderr.matchAll(/^dtrace: (\d+) aggregation drops? on CPU \d+$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  const counted = r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .reduce((a, l) => a + Number(l.trim().split(/\s+/)[1]), 0);
+  assert.ok(drops > 0, r.stderr);
+  // every read the target made (the loop's 3000, and the loader's one) is counted or dropped
+  assert.equal(counted + drops, 3001);
+});
