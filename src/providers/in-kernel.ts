@@ -52,8 +52,10 @@ export class InKernel {
     private readonly aggregation: (id: number) => Aggregation,
     /** where aggregation drops are counted, by CPU */
     private readonly dropCounts: number[],
-    /** bytes of each aggregation's map (per CPU) */
+    /** bytes of each aggregation's map, over all CPUs */
     private readonly budget: number,
+    /** the most entries dtrace keeps for all aggregations (aggsize's), or Infinity */
+    private readonly entryLimit: number,
     /** the CPU the attaching perf events are opened on (the program runs on every CPU) */
     private readonly cpu: number,
   ) {}
@@ -92,7 +94,10 @@ export class InKernel {
     const sig = `${agg.id}/${agg.fn}/${agg.keys.map((k) => (k.kind === 'int' ? `i${k.size}${k.signed ? 's' : 'u'}` : k.kind === 'comm' ? 'c' : `p${k.field}`)).join(',')}`;
     let m = this.maps.get(sig);
     if (m === undefined) {
-      const entries = Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, Math.floor(this.budget / (agg.keySize + agg.words * 8 * this.ncpus))));
+      // no more than dtrace keeps: then a key with no room is dropped (and counted) update by
+      // update in the kernel, as DTrace's are, not key by key when it is read
+      const fits = Math.floor(this.budget / (agg.keySize + agg.words * 8 * this.ncpus));
+      const entries = Math.max(1, Math.min(this.entryLimit, Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, fits))));
       m = { agg, fd: this.objects.createMap(BPF_MAP_TYPE_PERCPU_HASH, agg.keySize, agg.words * 8, entries), last: new Map() };
       this.maps.set(sig, m);
     }

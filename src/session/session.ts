@@ -217,7 +217,7 @@ export class Session implements FiringEnv {
     if (this.inKernelProbes() > MAX_KERNEL_PROBES || bpfUnavailable() !== null) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
-    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, this.self.cpu);
+    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu);
     rt.aggSync = () => ik.sync();
     return (this.inKernelState = ik);
   }

@@ -111,16 +111,17 @@ test('a flood of 2 million calls is counted exactly, with no drops', { skip }, (
 });
 
 test('the clauses run as BPF programs; a clause that prints keeps its probe in dtrace', { skip }, async () => {
-  const inKernel = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 1500`]);
-  await new Promise((r) => setTimeout(r, 800));
+  // the workload pauses 3 s once tracing is live: time to look at dtrace's descriptors
+  const inKernel = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 3000`]);
+  await inKernel.ready(30_000);
   const held = bpfPrograms(inKernel.child.pid!);
   const a = await inKernel.finished();
   assert.equal(a.code, 0, a.stderr);
   assert.ok(held >= 1, `BPF programs held: ${held}`);
   assert.equal(a.stdout.trim(), '1000');
 
-  const printing = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); printf("x"); }', '-c', `${prog} 10 1500`]);
-  await new Promise((r) => setTimeout(r, 800));
+  const printing = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); printf("x"); }', '-c', `${prog} 10 3000`]);
+  await printing.ready(30_000);
   const held2 = bpfPrograms(printing.child.pid!);
   const b = await printing.finished();
   assert.equal(b.code, 0, b.stderr);
@@ -130,8 +131,8 @@ test('the clauses run as BPF programs; a clause that prints keeps its probe in d
 });
 
 test('without BPF the same program runs in dtrace, holding no BPF program', { skip }, async () => {
-  const t = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 1500`], { DTRACE_TS_NO_BPF: '1' });
-  await new Promise((r) => setTimeout(r, 800));
+  const t = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 3000`], { DTRACE_TS_NO_BPF: '1' });
+  await t.ready(30_000);
   const held = bpfPrograms(t.child.pid!);
   const r = await t.finished();
   assert.equal(r.code, 0, r.stderr);
