@@ -15,6 +15,7 @@ import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
 import { SchedProvider } from '../providers/sched.js';
 import { TcpProvider } from '../providers/tcp.js';
+import { IoProvider } from '../providers/io.js';
 import { SdtProvider } from '../providers/sdt.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
@@ -76,6 +77,7 @@ export class Engine {
     registry.add(new SyscallProvider(compiler.types), true);
     registry.add(new ProcProvider(compiler.types), true);
     registry.add(new SchedProvider(compiler.types), true);
+    registry.add(new IoProvider(compiler.types), true);
     registry.add(new TcpProvider(compiler.types), true);
     registry.add(new SdtProvider(compiler.types), true);
     registry.add(new FbtProvider(), true);
