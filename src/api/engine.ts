@@ -16,6 +16,7 @@ import { ProbeRegistry } from '../providers/registry.js';
 import { SchedProvider } from '../providers/sched.js';
 import { TcpProvider } from '../providers/tcp.js';
 import { IoProvider } from '../providers/io.js';
+import { LockstatProvider } from '../providers/lockstat.js';
 import { SdtProvider } from '../providers/sdt.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
@@ -79,6 +80,7 @@ export class Engine {
     registry.add(new SchedProvider(compiler.types), true);
     registry.add(new IoProvider(compiler.types), true);
     registry.add(new TcpProvider(compiler.types), true);
+    registry.add(new LockstatProvider(compiler.types), true);
     registry.add(new SdtProvider(compiler.types), true);
     registry.add(new FbtProvider(), true);
     registry.addFamily(new PidProviders(commands));
