@@ -5,9 +5,9 @@ import * as A from '../lang/ast.js';
 import { Builtins, isBuiltinName } from '../lang/builtins.js';
 import { CheckedClause, Checker, ProbeInfo, Symbols } from '../lang/check.js';
 import { DCompileError } from '../lang/diagnostics.js';
-import { D_LIBRARY_TYPES } from '../lang/dlib.js';
+import { D_LIBRARY_INLINES, D_LIBRARY_NET_TYPES, D_LIBRARY_TYPES } from '../lang/dlib.js';
 import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
-import { Parser } from '../lang/parser.js';
+import { type ParamInline, Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
 import { DType, resolve } from '../lang/types.js';
 import { type ProbeDef, ProbeDescError, ProviderUnavailable } from '../providers/provider.js';
@@ -75,6 +75,9 @@ export class Compiler {
   /** aggregations some clause clears or truncates (their extremes are kept in dtrace) */
   private readonly clearedAggs = new Set<number>();
 
+  /** D's library inlines with parameters (tcp_state_string[]) */
+  private readonly libraryInlines: ReadonlyMap<string, ParamInline>;
+
   constructor(
     readonly opts: Options,
     readonly registry: ProbeRegistry,
@@ -82,6 +85,10 @@ export class Compiler {
   ) {
     this.types = new TypeScope(opts.num('strsize'));
     new Parser(new Lexer(D_LIBRARY_TYPES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false }).parseProgram();
+    new Parser(new Lexer(D_LIBRARY_NET_TYPES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false }).parseProgram();
+    const lib = new Parser(new Lexer(D_LIBRARY_INLINES, macros, true), this.types, new Set(), { fromFile: true, pspecOnly: false });
+    lib.parseProgram();
+    this.libraryInlines = lib.parameterisedInlines;
     this.builtins = new Builtins(this.types);
     // kernel types (struct task_struct, sector_t...) from BTF, read when a program first names
     // one; after D's own library and built-ins, which must not read them
@@ -96,6 +103,7 @@ export class Compiler {
     const opts = this.opts;
     const parser = new Parser(lx, this.types, new Set([...this.syms.globals.keys(), ...this.syms.inlines.keys()]), {
       fromFile: src.fromFile,
+      inlines: this.libraryInlines,
       // read as each outer item starts: #pragma D option pspec may set it on the way
       get pspecOnly() {
         return !src.fromFile || opts.flag('pspec');

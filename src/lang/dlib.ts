@@ -46,6 +46,36 @@ const ERRNO_NAMES = [
   'ENOTRECOVERABLE', 'ERFKILL', 'EHWPOISON',
 ];
 
+/**
+ * The stable providers' constants (io, ip, tcp, udp): DTrace's names and values. DTrace's TCP
+ * states are numbered as Linux numbers them (TCP_STATE_IDLE is 0, which Linux does not use).
+ */
+const NET_CONSTANTS: Array<[string, number]> = [
+  ['AF_INET', 2], ['AF_INET6', 10],
+  ['NET_PROBE_OUTBOUND', 0], ['NET_PROBE_INBOUND', 1],
+  ['IPPROTO_IP', 0], ['IPPROTO_HOPOPTS', 0], ['IPPROTO_ICMP', 1], ['IPPROTO_IGMP', 2], ['IPPROTO_IPIP', 4],
+  ['IPPROTO_TCP', 6], ['IPPROTO_EGP', 8], ['IPPROTO_PUP', 12], ['IPPROTO_UDP', 17], ['IPPROTO_IDP', 22],
+  ['IPPROTO_TP', 29], ['IPPROTO_DCCP', 33], ['IPPROTO_IPV6', 41], ['IPPROTO_ROUTING', 43],
+  ['IPPROTO_FRAGMENT', 44], ['IPPROTO_RSVP', 46], ['IPPROTO_GRE', 47], ['IPPROTO_ESP', 50],
+  ['IPPROTO_AH', 51], ['IPPROTO_ICMPV6', 58], ['IPPROTO_NONE', 59], ['IPPROTO_DSTOPTS', 60],
+  ['IPPROTO_OSPF', 89], ['IPPROTO_MTP', 92], ['IPPROTO_BEETPH', 94], ['IPPROTO_ENCAP', 98],
+  ['IPPROTO_PIM', 103], ['IPPROTO_COMP', 108], ['IPPROTO_SCTP', 132], ['IPPROTO_MH', 135],
+  ['IPPROTO_UDPLITE', 136], ['IPPROTO_RAW', 255], ['IPPROTO_MAX', 256],
+  ['TCP_MIN_HEADER_LENGTH', 20],
+  ['TH_FIN', 0x01], ['TH_SYN', 0x02], ['TH_RST', 0x04], ['TH_PSH', 0x08],
+  ['TH_ACK', 0x10], ['TH_URG', 0x20], ['TH_ECE', 0x40], ['TH_CWR', 0x80],
+  ['TCP_STATE_IDLE', 0], ['TCP_STATE_ESTABLISHED', 1], ['TCP_STATE_SYN_SENT', 2],
+  ['TCP_STATE_SYN_RECEIVED', 3], ['TCP_STATE_FIN_WAIT_1', 4], ['TCP_STATE_FIN_WAIT_2', 5],
+  ['TCP_STATE_TIME_WAIT', 6], ['TCP_STATE_CLOSED', 7], ['TCP_STATE_CLOSE_WAIT', 8],
+  ['TCP_STATE_LAST_ACK', 9], ['TCP_STATE_LISTEN', 10], ['TCP_STATE_CLOSING', 11],
+];
+
+/** bufinfo_t's b_flags (Solaris's buf(9S) bits, as DTrace documents them) */
+const IO_CONSTANTS: Array<[string, number]> = [
+  ['B_BUSY', 0x1], ['B_DONE', 0x2], ['B_ERROR', 0x4], ['B_PAGEIO', 0x10], ['B_PHYS', 0x20],
+  ['B_READ', 0x40], ['B_WRITE', 0x100], ['B_ASYNC', 0x400],
+];
+
 let table: Map<string, DConstant> | null = null;
 
 export function dConstants(): Map<string, DConstant> {
@@ -56,6 +86,8 @@ export function dConstants(): Map<string, DConstant> {
   // link-layer types for link_ntop() (linux/if_arp.h)
   int('ARPHRD_ETHER', 1);
   int('ARPHRD_INFINIBAND', 32);
+  for (const [n, v] of NET_CONSTANTS) int(n, v);
+  for (const [n, v] of IO_CONSTANTS) int(n, v);
   // psinfo_t pr_dmodel values
   t.set('PR_MODEL_ILP32', { type: 'char', value: 1n });
   t.set('PR_MODEL_LP64', { type: 'char', value: 2n });
@@ -167,4 +199,172 @@ typedef struct cpuinfo {
 	lgrp_id_t cpu_lgrp;
 	processor_info_t cpu_info;
 } cpuinfo_t;
+`;
+
+/**
+ * The stable providers' argument structures (io, ip, tcp, udp), as DTrace documents them; the
+ * providers fill them from the kernel's tracepoints (src/providers/net.ts, io.ts).
+ */
+export const D_LIBRARY_NET_TYPES = `
+typedef char *caddr_t;
+typedef unsigned long long netstackid_t;
+typedef struct in6_addr in6_addr_t;
+typedef struct bufinfo {
+	int b_flags;
+	size_t b_bcount;
+	caddr_t b_addr;
+	uint64_t b_lblkno;
+	uint64_t b_blkno;
+	size_t b_resid;
+	size_t b_bufsize;
+	caddr_t b_iodone;
+	int b_error;
+	dev_t b_edev;
+} bufinfo_t;
+typedef struct devinfo {
+	int dev_major;
+	int dev_minor;
+	int dev_instance;
+	string dev_name;
+	string dev_statname;
+	string dev_pathname;
+} devinfo_t;
+typedef struct fileinfo {
+	string fi_name;
+	string fi_dirname;
+	string fi_pathname;
+	loff_t fi_offset;
+	string fi_fs;
+	string fi_mount;
+	int fi_oflags;
+} fileinfo_t;
+typedef struct conninfo {
+	string ci_local;
+	string ci_remote;
+	string ci_protocol;
+} conninfo_t;
+typedef struct pktinfo {
+	uintptr_t pkt_addr;
+} pktinfo_t;
+typedef struct csinfo {
+	uintptr_t cs_addr;
+	uint64_t cs_cid;
+} csinfo_t;
+typedef struct ipinfo {
+	uint8_t ip_ver;
+	uint32_t ip_plength;
+	string ip_saddr;
+	string ip_daddr;
+} ipinfo_t;
+typedef struct ifinfo {
+	string if_name;
+	int8_t if_local;
+	netstackid_t if_ipstack;
+	uintptr_t if_addr;
+} ifinfo_t;
+typedef struct ipv4info {
+	uint8_t ipv4_ver;
+	uint8_t ipv4_ihl;
+	uint8_t ipv4_tos;
+	uint16_t ipv4_length;
+	uint16_t ipv4_ident;
+	uint8_t ipv4_flags;
+	uint16_t ipv4_offset;
+	uint8_t ipv4_ttl;
+	uint8_t ipv4_protocol;
+	string ipv4_protostr;
+	uint16_t ipv4_checksum;
+	ipaddr_t ipv4_src;
+	ipaddr_t ipv4_dst;
+	string ipv4_saddr;
+	string ipv4_daddr;
+	struct iphdr *ipv4_hdr;
+} ipv4info_t;
+typedef struct ipv6info {
+	uint8_t ipv6_ver;
+	uint8_t ipv6_tclass;
+	uint32_t ipv6_flow;
+	uint16_t ipv6_plen;
+	uint8_t ipv6_nexthdr;
+	string ipv6_nextstr;
+	uint8_t ipv6_hlim;
+	in6_addr_t *ipv6_src;
+	in6_addr_t *ipv6_dst;
+	string ipv6_saddr;
+	string ipv6_daddr;
+	struct ipv6hdr *ipv6_hdr;
+} ipv6info_t;
+typedef struct tcpinfo {
+	uint16_t tcp_sport;
+	uint16_t tcp_dport;
+	uint32_t tcp_seq;
+	uint32_t tcp_ack;
+	uint8_t tcp_offset;
+	uint8_t tcp_flags;
+	uint16_t tcp_window;
+	uint16_t tcp_checksum;
+	uint16_t tcp_urgent;
+	uintptr_t tcp_hdr;
+} tcpinfo_t;
+typedef struct tcpsinfo {
+	uintptr_t tcps_addr;
+	int tcps_local;
+	uint16_t tcps_lport;
+	uint16_t tcps_rport;
+	string tcps_laddr;
+	string tcps_raddr;
+	int tcps_state;
+	uint32_t tcps_iss;
+	uint32_t tcps_suna;
+	uint32_t tcps_snxt;
+	uint32_t tcps_rnxt;
+	uint32_t tcps_swnd;
+	int32_t tcps_snd_ws;
+	uint32_t tcps_rwnd;
+	int32_t tcps_rcv_ws;
+	uint32_t tcps_cwnd;
+	uint32_t tcps_cwnd_ssthresh;
+	uint32_t tcps_sack_snxt;
+	uint32_t tcps_rto;
+	uint32_t tcps_mss;
+	int tcps_retransmit;
+	uint32_t tcps_rtt;
+	uint32_t tcps_rtt_sd;
+	uint32_t tcps_irs;
+} tcpsinfo_t;
+typedef struct tcplsinfo {
+	int tcps_state;
+} tcplsinfo_t;
+typedef struct udpinfo {
+	uint16_t udp_sport;
+	uint16_t udp_dport;
+	uint16_t udp_length;
+	uint16_t udp_checksum;
+	struct udphdr *udp_hdr;
+} udpinfo_t;
+typedef struct udpsinfo {
+	uintptr_t udps_addr;
+	uint16_t udps_lport;
+	uint16_t udps_rport;
+	string udps_laddr;
+	string udps_raddr;
+} udpsinfo_t;
+`;
+
+/** D's library inlines with parameters, known to every program (the names DTrace's scripts use). */
+export const D_LIBRARY_INLINES = `
+inline string tcp_state_string[int s] =
+	s == TCP_STATE_CLOSED ? "state-closed" :
+	s == TCP_STATE_IDLE ? "state-idle" :
+	s == TCP_STATE_LISTEN ? "state-listen" :
+	s == TCP_STATE_SYN_SENT ? "state-syn-sent" :
+	s == TCP_STATE_SYN_RECEIVED ? "state-syn-received" :
+	s == TCP_STATE_ESTABLISHED ? "state-established" :
+	s == TCP_STATE_CLOSE_WAIT ? "state-close-wait" :
+	s == TCP_STATE_FIN_WAIT_1 ? "state-fin-wait-1" :
+	s == TCP_STATE_CLOSING ? "state-closing" :
+	s == TCP_STATE_LAST_ACK ? "state-last-ack" :
+	s == TCP_STATE_FIN_WAIT_2 ? "state-fin-wait-2" :
+	s == TCP_STATE_TIME_WAIT ? "state-time-wait" :
+	"<unknown>";
 `;

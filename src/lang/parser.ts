@@ -86,7 +86,7 @@ interface Declarator {
 }
 
 /** An inline with parameters (inline int f[int x] = x + 1;): its body, substituted per use. */
-interface ParamInline {
+export interface ParamInline {
   type: DType;
   names: string[];
   keys: DType[];
@@ -127,6 +127,8 @@ export interface ParseOptions {
   fromFile: boolean;
   /** DTRACE_C_PSPEC: outer-scope words are probe specifiers even when they name types */
   pspecOnly: boolean;
+  /** parameterised inlines defined before this program (D's library: tcp_state_string[]) */
+  inlines?: ReadonlyMap<string, ParamInline>;
 }
 
 export class Parser {
@@ -150,6 +152,12 @@ export class Parser {
   ) {
     this.knownIdents = knownIdents;
     this.priorIdents = new Set(knownIdents);
+    if (opts.inlines) for (const [k, v] of opts.inlines) this.paramInlines.set(k, v);
+  }
+
+  /** The parameterised inlines this program defined (and those it was given). */
+  get parameterisedInlines(): ReadonlyMap<string, ParamInline> {
+    return this.paramInlines;
   }
 
   // -- token helpers ---------------------------------------------------------------------------

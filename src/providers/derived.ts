@@ -46,7 +46,7 @@ export abstract class DerivedProvider implements Provider {
   protected abstract readonly table: DerivedProbe[];
   private readonly byDef = new Map<ProbeDef, DerivedProbe>();
 
-  constructor(private readonly types: TypeScope) {}
+  constructor(protected readonly types: TypeScope) {}
 
   populate(newProbe: NewProbe): void {
     for (const p of this.table) {

@@ -18,6 +18,11 @@ export class Probe {
   }
 }
 
+/** Builds a firing's translated argument struct on demand (the bytes may be reused by the next firing). */
+export interface ArgBuilder {
+  build(slot: number): Uint8Array | null;
+}
+
 /** The deepest kernel stack recorded (the kernel's own limit is lower). */
 export const MAX_STACK_FRAMES = 128;
 
@@ -49,6 +54,12 @@ export class ProbeContext {
   argnSet = 0;
   /** string arguments (tracepoint char arrays), where args[i] has type string */
   argStrs: string[] = ['', '', '', '', '', '', '', '', '', ''];
+  /**
+   * builds the bytes of this firing's translated argument structs (args[slot] points at
+   * viewAddress(ViewKind.Arg, slot)) when D code reads one; set by the provider before each
+   * firing, cleared after it
+   */
+  argBuild: ArgBuilder | null = null;
   /** nanoseconds since boot when the probe fired (-1n: not read yet) */
   timestamp = -1n;
   /** a kernel event's time, in ns after the tracer's time base (-1: the probe fired here, now) */

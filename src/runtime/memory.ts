@@ -28,6 +28,8 @@ export const enum ViewKind {
   Psinfo = 1,
   Lwpsinfo = 2,
   Cpuinfo = 3,
+  /** a probe argument's translated struct (bufinfo_t, tcpsinfo_t...): the subject is its slot */
+  Arg = 4,
 }
 
 /** The address of a view: curpsinfo, or a probe argument such as proc:::create's psinfo_t *. */

@@ -250,8 +250,12 @@ export class Runtime implements ClauseAbi {
     for (const r of pb.consume(endCpu)) this.emitRecord(r);
   }
 
+  /** the context of the firing whose clauses run (translated argument structs come from it) */
+  private firing: ProbeContext | null = null;
+
   /** Called before the clauses of one probe firing run. */
   startFiring(ctx: ProbeContext): void {
+    this.firing = ctx;
     this.aggSpace.cpu = ctx.cpu;
     ctx.timestamp = -1n;
     this.strtokState.reset();
@@ -713,6 +717,10 @@ export class Runtime implements ClauseAbi {
 
   /** The bytes of a psinfo_t or lwpsinfo_t of a thread, or a cpuinfo_t, when D code reads one. */
   private buildView(kind: ViewKind, id: number): Uint8Array | null {
+    if (kind === ViewKind.Arg) {
+      const b = this.firing !== null ? this.firing.argBuild : null;
+      return b !== null ? b.build(id) : null;
+    }
     const t = this.procTypes;
     if (!t) return null;
     if (kind === ViewKind.Cpuinfo) {

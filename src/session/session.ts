@@ -319,6 +319,7 @@ export class Session implements FiringEnv {
     this.runClauses(def, ctx);
     // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
     ctx.argnSet = 0;
+    ctx.argBuild = null;
   }
 
   private runClauses(def: ProbeDef, ctx: ProbeContext): void {

@@ -1,0 +1,266 @@
+// The tcp provider: connections changing state, being requested, established and refused,
+// made from the kernel's sock:inet_sock_set_state and tcp:* tracepoints. Arguments are
+// DTrace's: pktinfo_t, csinfo_t, ipinfo_t, tcpsinfo_t, tcpinfo_t and tcplsinfo_t, built only
+// when D code reads them.                                                   [tcp.d, dt_prov_ip.c]
+//
+// What the tracepoints do not carry reads as zero: the packet (pkt_addr), the TCP header
+// fields other than the ports (tcpinfo_t's seq, ack, flags...), the socket's sequence numbers
+// and windows (tcps_iss ... tcps_irs), and ip_plength. connect-request fires as connect()
+// moves the socket to SYN-SENT, before the kernel has chosen its local port: tcps_lport is 0
+// there unless the socket was bound.
+
+import type { EventHandler } from '../kernel/tracer.js';
+import type { TypeScope } from '../lang/typescope.js';
+import type { ArgBuilder } from '../runtime/context.js';
+import { ViewKind, viewAddress } from '../runtime/memory.js';
+import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
+import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+
+/** Linux's TCP states (DTrace's TCP_STATE_* have the same numbers) */
+const TCP_ESTABLISHED = 1;
+const TCP_SYN_SENT = 2;
+const TCP_SYN_RECV = 3;
+const TCP_CLOSE = 7;
+const IPPROTO_TCP = 6;
+const AF_INET = 2;
+const AF_INET6 = 10;
+/** tcp_send_reset's reason: no socket took the segment */
+const SK_RST_REASON_NO_SOCKET = 1;
+
+export const TCP_ARGS = ['pktinfo_t *', 'csinfo_t *', 'ipinfo_t *', 'tcpsinfo_t *', 'tcpinfo_t *', 'tcplsinfo_t *'];
+
+/** The arguments of one firing: what the record said, turned into DTrace's structs on demand. */
+export class TcpArgs implements ArgBuilder {
+  v: DataView = new DataView(new ArrayBuffer(8));
+  /** where the record's local and remote addresses are (-1: unknown) */
+  laddrAt = -1;
+  raddrAt = -1;
+  family = 0;
+  lport = 0;
+  rport = 0;
+  state = 0;
+  oldState = 0;
+  /** the socket's address in the kernel (high and low halves; 0: none) */
+  skHi = 0;
+  skLo = 0;
+  /** the packet goes out (the local address is its source) */
+  outbound = true;
+  private readonly pkt: ArgStruct;
+  private readonly cs: ArgStruct;
+  private readonly ip: ArgStruct;
+  private readonly tcps: ArgStruct;
+  private readonly tcp: ArgStruct;
+  private readonly tcpls: ArgStruct;
+
+  constructor(types: TypeScope) {
+    this.pkt = new ArgStruct(types, 'pktinfo_t');
+    this.cs = new ArgStruct(types, 'csinfo_t');
+    this.ip = new ArgStruct(types, 'ipinfo_t');
+    this.tcps = new ArgStruct(types, 'tcpsinfo_t');
+    this.tcp = new ArgStruct(types, 'tcpinfo_t');
+    this.tcpls = new ArgStruct(types, 'tcplsinfo_t');
+  }
+
+  private addr(at: number): string {
+    if (at < 0) return '<unknown>';
+    return this.family === AF_INET6 ? ipv6At(this.v, at) : ipv4At(this.v, at);
+  }
+
+  private sk(): bigint {
+    return (BigInt(this.skHi >>> 0) << 32n) | BigInt(this.skLo >>> 0);
+  }
+
+  build(slot: number): Uint8Array | null {
+    switch (slot) {
+      case 0:
+        // the packet is not in the tracepoint's record
+        return this.pkt.bytes;
+      case 1: {
+        const s = this.cs;
+        s.clear();
+        s.set('cs_addr', this.sk());
+        return s.bytes;
+      }
+      case 2: {
+        const s = this.ip;
+        s.clear();
+        s.set('ip_ver', this.family === AF_INET6 ? 6 : this.family === AF_INET ? 4 : 0);
+        const l = this.addr(this.laddrAt);
+        const r = this.addr(this.raddrAt);
+        s.str('ip_saddr', this.outbound ? l : r);
+        s.str('ip_daddr', this.outbound ? r : l);
+        return s.bytes;
+      }
+      case 3: {
+        const s = this.tcps;
+        s.clear();
+        s.set('tcps_addr', this.sk());
+        const l = this.addr(this.laddrAt);
+        const r = this.addr(this.raddrAt);
+        s.set('tcps_local', this.laddrAt >= 0 && l === r ? 1 : 0);
+        s.set('tcps_lport', this.lport);
+        s.set('tcps_rport', this.rport);
+        s.str('tcps_laddr', l);
+        s.str('tcps_raddr', r);
+        s.set('tcps_state', this.state);
+        return s.bytes;
+      }
+      case 4: {
+        const s = this.tcp;
+        s.clear();
+        s.set('tcp_sport', this.outbound ? this.lport : this.rport);
+        s.set('tcp_dport', this.outbound ? this.rport : this.lport);
+        return s.bytes;
+      }
+      case 5: {
+        const s = this.tcpls;
+        s.set('tcps_state', this.oldState);
+        return s.bytes;
+      }
+      default:
+        return null;
+    }
+  }
+}
+
+function pointArgs(h: Hook, a: TcpArgs): void {
+  const args = h.ctx.args;
+  for (let i = 0; i < 6; i++) args[i] = viewAddress(ViewKind.Arg, i);
+  h.ctx.argBuild = a;
+}
+
+/**
+ * inet_sock_set_state for TCP sockets: `fire` says whether this change is the probe's
+ * (from old to new state, on socket `sk`), and `a` takes the record.
+ */
+function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, skLo: number, skHi: number) => boolean) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const skAt = f.at('skaddr');
+    const oldAt = f.at('oldstate');
+    const newAt = f.at('newstate');
+    const sportAt = f.at('sport');
+    const dportAt = f.at('dport');
+    const famAt = f.at('family');
+    const protoAt = f.at('protocol');
+    const s4 = f.at('saddr');
+    const d4 = f.at('daddr');
+    const s6 = f.at('saddr_v6');
+    const d6 = f.at('daddr_v6');
+    return (cpu, _p, v, o, _l, ts) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
+      const oldState = v.getInt32(o + oldAt, true);
+      const newState = v.getInt32(o + newAt, true);
+      const skLo = v.getUint32(o + skAt, true);
+      const skHi = v.getUint32(o + skAt + 4, true);
+      if (!fire(oldState, newState, skLo, skHi)) return;
+      const fam = v.getUint16(o + famAt, true);
+      a.v = v;
+      a.family = fam;
+      a.laddrAt = o + (fam === AF_INET6 ? s6 : s4);
+      a.raddrAt = o + (fam === AF_INET6 ? d6 : d4);
+      a.lport = v.getUint16(o + sportAt, true);
+      a.rport = v.getUint16(o + dportAt, true);
+      a.state = newState;
+      a.oldState = oldState;
+      a.skLo = skLo;
+      a.skHi = skHi;
+      a.outbound = true;
+      pointArgs(h, a);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+}
+
+function probes(types: TypeScope): DerivedProbe[] {
+  const a = new TcpArgs(types);
+  const change = (fire: Parameters<typeof onStateChange>[1]) => [{ system: 'sock', event: 'inet_sock_set_state', handler: onStateChange(a, fire) }];
+  /** sockets that received a reset (tcp_receive_reset comes just before the state change it causes, on the same CPU) */
+  const reset = new Set<number>();
+  return [
+    {
+      name: 'accept-established',
+      args: TCP_ARGS,
+      sources: change((o, n) => o === TCP_SYN_RECV && n === TCP_ESTABLISHED),
+    },
+    {
+      name: 'accept-refused',
+      args: TCP_ARGS,
+      // a reset sent for a segment no socket took: the local side is the reset's source
+      sources: [
+        {
+          system: 'tcp',
+          event: 'tcp_send_reset',
+          handler: (f, h) => {
+            const pidAt = f.at('common_pid');
+            const skAt = f.at('skaddr');
+            const reasonAt = f.has('reason') ? f.at('reason') : -1;
+            const srcAt = f.at('saddr');
+            const dstAt = f.at('daddr');
+            return (cpu, _p, v, o, _l, ts) => {
+              if (v.getUint32(o + skAt, true) !== 0 || v.getUint32(o + skAt + 4, true) !== 0) return;
+              if (reasonAt >= 0 && v.getUint32(o + reasonAt, true) !== SK_RST_REASON_NO_SOCKET) return;
+              const fam = v.getUint16(o + srcAt, true);
+              a.v = v;
+              a.family = fam;
+              a.laddrAt = o + srcAt + (fam === AF_INET6 ? 8 : 4);
+              a.raddrAt = o + dstAt + (fam === AF_INET6 ? 8 : 4);
+              a.lport = v.getUint16(o + srcAt + 2, false);
+              a.rport = v.getUint16(o + dstAt + 2, false);
+              a.state = TCP_CLOSE;
+              a.oldState = TCP_CLOSE;
+              a.skLo = 0;
+              a.skHi = 0;
+              a.outbound = true;
+              pointArgs(h, a);
+              h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+            };
+          },
+        },
+      ],
+    },
+    {
+      name: 'connect-established',
+      args: TCP_ARGS,
+      sources: change((o, n) => o === TCP_SYN_SENT && n === TCP_ESTABLISHED),
+    },
+    {
+      name: 'connect-refused',
+      args: TCP_ARGS,
+      // a reset received in SYN-SENT closes the socket
+      sources: [
+        {
+          system: 'tcp',
+          event: 'tcp_receive_reset',
+          handler: (f) => {
+            const skAt = f.at('skaddr');
+            return (_c, _p, v, o) => {
+              reset.add(v.getUint32(o + skAt, true) ^ v.getUint32(o + skAt + 4, true));
+            };
+          },
+        },
+        ...change((o, n, lo, hi) => n === TCP_CLOSE && reset.delete(lo ^ hi) && o === TCP_SYN_SENT),
+      ],
+    },
+    {
+      name: 'connect-request',
+      args: TCP_ARGS,
+      sources: change((o, n) => o === TCP_CLOSE && n === TCP_SYN_SENT),
+    },
+    {
+      name: 'state-change',
+      args: TCP_ARGS,
+      sources: change(() => true),
+    },
+  ];
+}
+
+export class TcpProvider extends DerivedProvider {
+  readonly name = 'tcp';
+  protected readonly table: DerivedProbe[];
+
+  constructor(types: TypeScope) {
+    super(types);
+    this.table = probes(types);
+  }
+}

@@ -1,0 +1,162 @@
+// The tcp, io and lockstat providers against the live kernel: loopback TCP over IPv4 and IPv6
+// made by a node child, O_DIRECT reads of a file on the machine's disk and of a loop device.
+
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
+
+const skip = liveUnavailable() ?? false;
+const dir = mkdtempSync(join(process.env.TMPDIR ?? '/var/tmp', 'dtrace-netio-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A TCP port nothing listens on now (on both loopbacks). */
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, host, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/**
+ * A child that listens on `port`, connects to it, reads "hi", both sides close; then
+ * connects to `refused` (nothing listening) and prints the error.
+ */
+function tcpWorkload(host: string, port: number, refused: number): string {
+  const f = join(dir, `tcp-${port}.cjs`);
+  writeFileSync(
+    f,
+    `const net = require('net');
+const s = net.createServer((c) => c.end('hi')).listen(${port}, '${host}', () => {
+  const c = net.connect(${port}, '${host}');
+  c.on('data', () => {});
+  c.on('end', () => {
+    c.end();
+    s.close();
+    net.connect(${refused}, '${host}').on('error', (e) => console.log(e.code));
+  });
+});
+`,
+  );
+  return f;
+}
+
+const TCP_SCRIPT = `
+tcp:::state-change /args[3]->tcps_lport == $1 || args[3]->tcps_rport == $1 || args[3]->tcps_rport == $2/
+{ printf("%s %s:%d -> %s:%d %s\\n", probename, args[3]->tcps_laddr, args[3]->tcps_lport, args[3]->tcps_raddr, args[3]->tcps_rport, tcp_state_string[args[3]->tcps_state]); }
+tcp:::accept-established, tcp:::connect-established, tcp:::connect-request, tcp:::connect-refused, tcp:::accept-refused
+/args[3]->tcps_lport == $1 || args[3]->tcps_rport == $1 || args[3]->tcps_rport == $2 || args[3]->tcps_lport == $2/
+{ printf("%s %s:%d -> %s:%d %s was %s ip%d\\n", probename, args[3]->tcps_laddr, args[3]->tcps_lport, args[3]->tcps_raddr, args[3]->tcps_rport,
+  tcp_state_string[args[3]->tcps_state], tcp_state_string[args[5]->tcps_state], args[2]->ip_ver); }
+`;
+
+async function tcpCase(host: string, any: string, ver: number): Promise<void> {
+  const port = await freePort(host);
+  const refused = await freePort(host);
+  const r = runDtrace(['-q', '-n', TCP_SCRIPT, '-c', `${process.execPath} ${tcpWorkload(host, port, refused)}`, String(port), String(refused)]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  // the client's ports, chosen by the kernel
+  const c = /^connect-established \S+:(\d+) /m.exec(r.stdout)?.[1];
+  const c2 = /^connect-refused \S+:(\d+) /m.exec(r.stdout)?.[1];
+  assert.ok(c && c2, r.stdout);
+  const masked = lines.map((l) => l.replaceAll(`:${c} `, ':C ').replace(new RegExp(`:${c}( |$)`), ':C$1').replaceAll(`:${c2} `, ':R ').replace(new RegExp(`:${c2}( |$)`), ':R$1'));
+  const h = host;
+  const P = port;
+  const Q = refused;
+  const expected = [
+    `state-change ${h}:${P} -> ${any}:0 state-listen`,
+    `state-change ${h}:0 -> ${h}:${P} state-syn-sent`,
+    `connect-request ${h}:0 -> ${h}:${P} state-syn-sent was state-closed ip${ver}`,
+    `state-change ${h}:C -> ${h}:${P} state-established`,
+    `connect-established ${h}:C -> ${h}:${P} state-established was state-syn-sent ip${ver}`,
+    `state-change ${h}:${P} -> ${h}:C state-syn-received`,
+    `state-change ${h}:${P} -> ${h}:C state-established`,
+    `accept-established ${h}:${P} -> ${h}:C state-established was state-syn-received ip${ver}`,
+    `state-change ${h}:${P} -> ${any}:0 state-closed`,
+    `state-change ${h}:0 -> ${h}:${Q} state-syn-sent`,
+    `connect-request ${h}:0 -> ${h}:${Q} state-syn-sent was state-closed ip${ver}`,
+    `accept-refused ${h}:${Q} -> ${h}:R state-closed was state-closed ip${ver}`,
+    `state-change ${h}:R -> ${h}:${Q} state-closed`,
+    `connect-refused ${h}:R -> ${h}:${Q} state-closed was state-syn-sent ip${ver}`,
+    'ECONNREFUSED',
+  ];
+  for (const e of expected) assert.ok(masked.includes(e), `missing: ${e}\n${masked.join('\n')}`);
+  // each side of the connection closes: FIN-WAIT-1, CLOSE-WAIT, LAST-ACK, FIN-WAIT-2, CLOSED
+  for (const s of ['state-fin-wait-1', 'state-close-wait', 'state-last-ack']) assert.ok(masked.some((l) => l.startsWith('state-change') && l.endsWith(s)), `${s}\n${masked.join('\n')}`);
+  assert.deepEqual(instancesOf(r.pid), []);
+}
+
+test('tcp: a loopback IPv4 connection, refused connection, their states and addresses', { skip }, async () => {
+  await tcpCase('127.0.0.1', '0.0.0.0', 4);
+});
+
+test('tcp: the same over IPv6', { skip }, async () => {
+  await tcpCase('::1', '::', 6);
+});
+
+/** The device numbers of the file system holding `path` (st_dev: 12-bit major, 20-bit minor in glibc's encoding). */
+function devOf(path: string): [number, number] {
+  const d = statSync(path).dev;
+  return [((d >>> 8) & 0xfff) | ((d / 2 ** 32) & ~0xfff), (d & 0xff) | ((d >>> 12) & ~0xff)];
+}
+
+test('io: an O_DIRECT read of a file gives exactly its bytes, on its device, as reads', { skip }, () => {
+  const f = join(dir, 'io.dat');
+  writeFileSync(f, Buffer.alloc(3 << 20, 7));
+  spawnSync('sync');
+  const [major, minor] = devOf(f);
+  const r = runDtrace([
+    '-q',
+    '-n',
+    'io:::start /pid == $target/ { @[args[1]->dev_major, args[1]->dev_minor, args[0]->b_flags & B_READ ? "R" : "W"] = sum(args[0]->b_bcount); } END { printa("%d %d %s %@d\\n", @); }',
+    '-c',
+    `dd if=${f} of=/dev/null bs=1M count=3 iflag=direct status=none`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `${major} ${minor} R ${3 << 20}`);
+});
+
+test('io: O_DIRECT reads and writes of a loop device, by its names', { skip }, (t) => {
+  const img = join(dir, 'loop.img');
+  writeFileSync(img, Buffer.alloc(4 << 20));
+  let loop = '';
+  try {
+    loop = execFileSync('losetup', ['-f', '--show', img], { encoding: 'latin1' }).trim();
+  } catch {
+    t.skip('no loop device');
+    return;
+  }
+  try {
+    const name = loop.replace('/dev/', '');
+    const sh = join(dir, 'loop.sh');
+    writeFileSync(sh, `dd if=${loop} of=/dev/null bs=64k count=16 iflag=direct status=none\ndd if=/dev/zero of=${loop} bs=4k count=8 oflag=direct status=none\n`);
+    const r = runDtrace([
+      '-q',
+      '-n',
+      // the loop device is this test's own: nothing else does I/O on it
+      'io:::start /args[1]->dev_statname == $$1/ { @[args[1]->dev_statname, args[1]->dev_pathname, args[1]->dev_name, args[0]->b_flags & B_READ ? "R" : "W"] = sum(args[0]->b_bcount); } END { printa("%s %s %s %s %@d\\n", @); }',
+      '-c',
+      `/bin/sh ${sh}`,
+      name,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `${name} ${loop} loop W ${8 * 4096}\n${name} ${loop} loop R ${16 * 65536}`);
+  } finally {
+    spawnSync('losetup', ['-d', loop]);
+  }
+});
+
+test('lockstat: the contention probes, listed', { skip }, () => {
+  const r = runDtrace(['-l', '-P', 'lockstat']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    r.stdout.split('\n').slice(1).filter((l) => l !== '').map((l) => l.trim().split(/\s+/).slice(1).join(' ')),
+    ['lockstat vmlinux adaptive-block', 'lockstat vmlinux adaptive-spin', 'lockstat vmlinux rw-block', 'lockstat vmlinux rw-spin', 'lockstat vmlinux spin-spin'],
+  );
+});
