@@ -10,6 +10,7 @@ import type { MacroEnv } from '../lang/lexer.js';
 import { DtraceProvider } from '../providers/dtrace.js';
 import { FbtProvider } from '../providers/fbt.js';
 import { PidProviders } from '../providers/pid.js';
+import { UsdtProviders } from '../providers/usdt.js';
 import { ProcProvider } from '../providers/proc.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
@@ -84,6 +85,9 @@ export class Engine {
     registry.add(new SdtProvider(compiler.types), true);
     registry.add(new FbtProvider(), true);
     registry.addFamily(new PidProviders(commands));
+    // usdt: provider<PID> from the notes of what a process maps; python* names the -c/-p processes'
+    const target = Number(macros.vars.get('target') ?? 0);
+    registry.addFamily(new UsdtProviders(commands, () => [...new Set([...(target > 0 ? [target] : []), ...commands.keys()])]));
     compiler.allowZeroMatches = zdefs || opts.flag('zdefs');
   }
 

@@ -1,9 +1,13 @@
 // dtrace(1): the command line. Parses options, compiles the programs, lists or runs them,
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
-import { existsSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { ProgramSource } from '../compile/compile.js';
 import { disassemble } from '../compile/disassemble.js';
+import { programHeader } from '../compile/usdt-header.js';
+import { elfMachine, readHead, semaphoreObject, semaphoresOf } from '../compile/usdt-object.js';
+import type { ProviderDecl } from '../lang/ast.js';
 import { detectPlatform, formatReport } from '../kernel/platform.js';
 import { DCompileError } from '../lang/diagnostics.js';
 import { DFatalError, errnoMessage } from '../errors.js';
@@ -63,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const testing = process.env._DTRACE_TESTING !== undefined;
-  let mode: 'exec' | 'list' | 'version' = 'exec';
+  let mode: 'exec' | 'list' | 'version' | 'header' | 'link' = 'exec';
   let modes = 0;
   let exec = true;
   let verbose = 0;
@@ -75,8 +79,8 @@ export async function main(argv: string[]): Promise<number> {
       mode = 'version';
       modes++;
     } else if (c === 'G' || c === 'h') {
-      stderr(`${PROG}: -${c} is not supported: dtrace-ts has no ELF link or header generation\n`);
-      return E_USAGE;
+      mode = c === 'h' ? 'header' : 'link';
+      modes++;
     } else if (c === 'e') exec = false;
     else if (c === 'v') verbose++;
     else if ((c === '3' && v !== '2') || (c === '6' && v !== '4')) {
@@ -124,7 +128,8 @@ export async function main(argv: string[]): Promise<number> {
   const targetArgs: Array<{ kind: 'c' | 'p'; arg: string }> = [];
   const macros0 = { target: 0 };
   let outFile: string | null = null;
-  let zdefs = mode === 'list';
+  // -h and -G read the providers a script defines: its clauses may match nothing here
+  let zdefs = mode === 'list' || mode === 'header' || mode === 'link';
   let cpp = false;
   /** -S: each clause's code on standard error, as it compiles */
   let showCode = false;
@@ -228,7 +233,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const macros = macroEnv([PROG, ...parsed.operands], opts.flag('defaultargs'), macros0.target);
+  // -G's operands are the objects to link, not macro arguments
+  const macros = macroEnv([PROG, ...(mode === 'link' ? [] : parsed.operands)], opts.flag('defaultargs'), macros0.target);
   const engine = new Engine(opts, macros, zdefs, targets.commands);
   const { compiler, registry } = engine;
 
@@ -282,6 +288,13 @@ export async function main(argv: string[]): Promise<number> {
       if (e instanceof DFatalError) return fail(e.message);
       throw e;
     }
+  }
+
+  if (mode === 'header' || mode === 'link') {
+    const scripts = commands.filter((c) => c.kind === 's').map((c) => c.arg);
+    return mode === 'header'
+      ? writeHeader(compiler.providerDecls, commands.length, scripts[0] ?? null, outFile)
+      : linkObject(compiler.providerDecls, commands.length, scripts[0] ?? null, outFile, parsed.operands);
   }
 
   reapLeftovers();
@@ -346,6 +359,66 @@ export async function main(argv: string[]): Promise<number> {
     cancelTeardown();
     onInterrupt(null);
   }
+}
+
+/** dtrace -h: the header for the providers the scripts define (DMODE_HEADER). */
+function writeHeader(providers: ProviderDecl[], programs: number, script: string | null, outFile: string | null): number {
+  if (programs === 0) {
+    stderr(`${PROG}: -h requires one or more scripts or enabling options\n`);
+    return E_USAGE;
+  }
+  let file = outFile;
+  if (file === null) {
+    if (programs > 1) {
+      stderr(`${PROG}: -h requires an output file if multiple scripts are specified\n`);
+      return E_USAGE;
+    }
+    if (script === null || !script.endsWith('.d')) {
+      stderr(`${PROG}: -h requires an output file if no scripts are specified\n`);
+      return E_USAGE;
+    }
+    file = `${basename(script).slice(0, -2)}.h`;
+  }
+  try {
+    writeFileSync(file, programHeader(providers, file));
+  } catch (e) {
+    stderr(`${PROG}: failed to open header file '${file}': ${errnoMessage(e)}\n`);
+    return E_ERROR;
+  }
+  return E_SUCCESS;
+}
+
+/** dtrace -G: the object that holds the semaphores of the providers' probes (DMODE_LINK). */
+function linkObject(providers: ProviderDecl[], programs: number, script: string | null, outFile: string | null, objects: string[]): number {
+  if (programs === 0) {
+    stderr(`${PROG}: -G requires one or more scripts or enabling options\n`);
+    return E_USAGE;
+  }
+  const what = script !== null ? `script ${script}` : 'description';
+  const file = outFile ?? (script !== null && script.endsWith('.d') ? `${basename(script).slice(0, -2)}.o` : 'd.out');
+  let machine: number | undefined;
+  for (const o of objects) {
+    let head: Buffer;
+    try {
+      head = readHead(o);
+    } catch (e) {
+      stderr(`${PROG}: failed to link ${what}: failed to open ${o}: ${errnoMessage(e)}\n`);
+      return E_ERROR;
+    }
+    const m = elfMachine(head);
+    if (m === null) {
+      stderr(`${PROG}: failed to link ${what}: ${o} is not an ELF object\n`);
+      return E_ERROR;
+    }
+    machine ??= m;
+  }
+  try {
+    writeFileSync(file, semaphoreObject(semaphoresOf(providers), machine));
+  } catch (e) {
+    stderr(`${PROG}: failed to link ${what}: failed to open ${file}: ${errnoMessage(e)}\n`);
+    return E_ERROR;
+  }
+  return E_SUCCESS;
 }
 
 /**

@@ -74,6 +74,8 @@ export class Compiler {
   readonly unmatched: string[] = [];
   /** aggregations some clause clears or truncates (their extremes are kept in dtrace) */
   private readonly clearedAggs = new Set<number>();
+  /** the providers the programs define (provider p { probe q(int); };), for dtrace -h and -G */
+  readonly providerDecls: A.ProviderDecl[] = [];
 
   /** D's library inlines with parameters (tcp_state_string[]) */
   private readonly libraryInlines: ReadonlyMap<string, ParamInline>;
@@ -157,6 +159,9 @@ export class Compiler {
           break;
         case 'clause':
           checked.push(checker.checkClause(item));
+          break;
+        case 'provider':
+          this.providerDecls.push(item);
           break;
         default:
           break;

@@ -324,10 +324,8 @@ export function providerStatus(p: Platform, provider: string): string | null {
       return p.tracepoints > 0 ? null : `the kernel lists no tracepoints (${p.tracefs}/available_events is empty)`;
     case 'fbt':
       return p.kprobeEvents ? null : noKprobeEvents(p.tracefs);
-    default: // pid, usdt
-      return p.uprobeEvents
-        ? 'dtrace-ts does not implement it yet (the kernel has uprobe events it could use)'
-        : `dtrace-ts does not implement it yet, and the kernel has no uprobe events (${p.tracefs}/uprobe_events is missing: it was built without CONFIG_UPROBE_EVENTS)`;
+    default: // pid, usdt: uprobe events
+      return p.uprobeEvents ? null : `the kernel has no uprobe events (${p.tracefs}/uprobe_events is missing: it was built without CONFIG_UPROBE_EVENTS)`;
   }
 }
 

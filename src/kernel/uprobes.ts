@@ -65,11 +65,16 @@ export interface UprobeSpec {
   label: string;
   /** fetch arguments, "name=where:type" */
   fetch: string[];
+  /**
+   * a USDT probe's semaphore, as a file offset: the kernel increments it in every process that
+   * maps the object while the event is enabled (Linux 4.20+; usdt.ts tells whether it can)
+   */
+  refCtrOffset?: number;
 }
 
 /** One uprobe_events line. */
 export function uprobeLine(group: string, event: string, s: UprobeSpec): string {
-  return `${s.isReturn ? 'r' : 'p'}:${group}/${event} ${s.path}:0x${s.offset.toString(16)}${s.fetch.length > 0 ? ' ' + s.fetch.join(' ') : ''}\n`;
+  return `${s.isReturn ? 'r' : 'p'}:${group}/${event} ${s.path}:0x${s.offset.toString(16)}${s.refCtrOffset ? `(0x${s.refCtrOffset.toString(16)})` : ''}${s.fetch.length > 0 ? ' ' + s.fetch.join(' ') : ''}\n`;
 }
 
 /** The uprobe events of groups whose dtrace is gone, as "group/event"; removes them. */

@@ -64,12 +64,13 @@ test('the evidence names what told the platform', () => {
   assert.equal(fixture('qemu-tcg').evidence, 'DMI: QEMU, Standard PC (i440FX + PIIX, 1996), pc-i440fx-7.2; no kvm-clock');
 });
 
-test('providers: fbt needs kprobe events, pid and usdt are not there yet, lockdown and privileges stop everything in the kernel', () => {
+test('providers: fbt needs kprobe events, pid and usdt uprobe events, lockdown and privileges stop everything in the kernel', () => {
   const fc = fixture('firecracker');
   assert.equal(providerStatus(fc, 'syscall'), null);
   assert.equal(providerStatus(fc, 'fbt'), NO_KPROBES);
   assert.equal(providerStatus(fixture('kvm'), 'fbt'), null);
-  assert.equal(providerStatus(fixture('kvm'), 'pid'), 'dtrace-ts does not implement it yet (the kernel has uprobe events it could use)');
+  assert.equal(providerStatus(fixture('kvm'), 'pid'), null);
+  assert.equal(providerStatus(fixture('kvm'), 'usdt'), null);
   assert.equal(providerStatus(fixture('kvm'), 'nfsv4'), 'dtrace-ts has no nfsv4 provider');
   const locked = fixture('lockdown-confidentiality');
   assert.equal(locked.lockdown, 'confidentiality');
@@ -122,7 +123,7 @@ test('the report lists the platform, the kernel\'s interfaces and every provider
   assert.match(r, /^ {2}clocksource {7}hpet \(available: hpet acpi_pm\)$/m);
   assert.match(r, /^ {2}lockdown {10}none$/m);
   assert.match(r, /^Kernel interfaces\n {2}tracefs {11}\/sys\/kernel\/tracing\n {2}tracepoints {7}yes, 1372 events\n {2}kprobe events {5}yes\n {2}uprobe events {5}yes\n {2}eprobe events {5}yes\n/m);
-  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}no: dtrace-ts does not implement it yet/m);
+  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
   assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV \(\/sys\/hypervisor\/type: xen, guest_type: PV\)$/m);
 });
 
