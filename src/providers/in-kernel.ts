@@ -66,6 +66,15 @@ export class InKernel {
    */
   attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
     if (this.closed) return { ok: false, why: 'closed' };
+    try {
+      return this.tryAttach(tracepointId, probe, clauses);
+    } catch (e) {
+      // a map or perf event the kernel refused (memory, limits, an old kernel): dtrace runs it
+      return { ok: false, why: (e as Error).message };
+    }
+  }
+
+  private tryAttach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
     this.probes.set(probe.id, probe);
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,

@@ -341,7 +341,9 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
       return { offset: f.offset, size: f.size, signed: f.signed };
     },
   };
-  return ik.attach(tracepointId, kernelProbe, clauses).ok;
+  const r = ik.attach(tracepointId, kernelProbe, clauses);
+  if (!r.ok && process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${probe.desc} runs in dtrace: ${r.why}\n`);
+  return r.ok;
 }
 
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */
