@@ -5,7 +5,9 @@
 //
 // What compiles (anything else keeps the clause in dtrace, on the JavaScript path):
 //   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
-//   uid, gid, cpu; execname compared (== !=) with a string or used as a key; probeprov,
+//   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =: kept
+//   in a kernel map by thread, where every clause that uses them runs in the kernel);
+//   execname compared (== !=) with a string or used as a key; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
 //   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
 //   count(), sum(), avg(), min(), max() and quantize() keyed by integers and those strings.
@@ -33,7 +35,7 @@ const PROBE_FIELDS: Record<string, 'provider' | 'module' | 'func' | 'name'> = {
   probefunc: 'func',
   probename: 'name',
 };
-const INT_BUILTINS = new Set(['pid', 'tid', 'uid', 'gid', 'cpu']);
+const INT_BUILTINS = new Set(['pid', 'tid', 'uid', 'gid', 'cpu', 'timestamp']);
 /** the deepest expression the code keeps intermediate values for (8 bytes each) */
 const MAX_DEPTH = 24;
 const TEMPS = MAX_DEPTH * 8;
@@ -86,10 +88,30 @@ function stringOperand(e: A.Expr): boolean {
 /** the most nodes a kernel expression may have (a longer one stays in dtrace, whose code is flat) */
 const MAX_NODES = 512;
 
+/** What an expression may still use: nodes, and which thread-local variables live in the kernel. */
+interface Budget {
+  nodes: number;
+  selfOk(id: number): boolean;
+}
+
+function newBudget(selfOk: (id: number) => boolean = () => false): Budget {
+  return { nodes: MAX_NODES, selfOk };
+}
+
+/** A thread-local scalar integer variable, as self->x names it. */
+export function threadLocalOf(e: A.Expr): A.VarInfo | null {
+  if (e.kind !== A.N.SelfVar || e.ref === null || 'fn' in e.ref) return null;
+  const v = e.ref;
+  if (v.scope !== 'self' || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null) return null;
+  return v;
+}
+
 /** Whether an integer expression compiles (`depth`: how many values are held above it). */
-function intOk(e: A.Expr, depth: number, budget = { nodes: MAX_NODES }): boolean {
+function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean {
   if (--budget.nodes < 0 || depth >= MAX_DEPTH || e.type === null || shapeOf(e.type) === null) return false;
   switch (e.kind) {
+    case A.N.SelfVar:
+      return threadLocalOf(e) !== null && budget.selfOk(threadLocalOf(e)!.id);
     case A.N.Int:
       return true;
     case A.N.Ident:
@@ -121,7 +143,7 @@ function intOk(e: A.Expr, depth: number, budget = { nodes: MAX_NODES }): boolean
 }
 
 /** The key parts of an aggregation's keys, or null if one cannot be made in the kernel. */
-function keyParts(args: A.Expr[], keyTypes: DType[]): KernelKeyPart[] | null {
+function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boolean): KernelKeyPart[] | null {
   const parts: KernelKeyPart[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -134,7 +156,7 @@ function keyParts(args: A.Expr[], keyTypes: DType[]): KernelKeyPart[] | null {
       continue;
     }
     const s = shapeOf(t);
-    if (s === null || !intOk(a, 0)) return null;
+    if (s === null || !intOk(a, 0, newBudget(selfOk))) return null;
     parts.push({ kind: 'int', size: s.size, signed: s.signed });
   }
   return parts;
@@ -146,17 +168,20 @@ function keySize(parts: KernelKeyPart[]): number {
   return n;
 }
 
-/** One aggregation update of a kernel clause. */
-interface Update {
-  agg: KernelAggregation;
-  keys: A.Expr[];
-  value: A.Expr | null;
-}
+/** One statement of a kernel clause: an aggregation update, or a thread-local's assignment. */
+type Update =
+  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null }
+  | { kind: 'self'; v: A.VarInfo; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
-function updateOf(s: A.Stmt, avoid: ReadonlySet<number>): Update | null {
+function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean): Update | null {
   if (s.kind !== 'expr' || s.expr.kind !== A.N.Assign || s.expr.op !== '=') return null;
   const e = s.expr;
+  const tl = threadLocalOf(e.target);
+  if (tl !== null) {
+    if (!selfOk(tl.id) || !intOk(e.value, 0, newBudget(selfOk))) return null;
+    return { kind: 'self', v: tl, value: e.value };
+  }
   const info = e.ref as A.AggInfo | null;
   if (info === null || !('fn' in info) || e.value.kind !== A.N.Call) return null;
   const call = e.value;
@@ -166,18 +191,46 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>): Update | null {
   // extremes cannot be reset without losing what arrives meanwhile)
   if ((fn === 'min' || fn === 'max') && avoid.has(info.id)) return null;
   if (fn === 'quantize' && call.args.length !== 1) return null;
-  if (fn !== 'count' && !intOk(call.args[0], 0)) return null;
+  if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(selfOk))) return null;
   const target = e.target;
   const keys = target.kind === A.N.Index ? target.args : [];
-  const parts = keyParts(keys, info.keys ?? []);
+  const parts = keyParts(keys, info.keys ?? [], selfOk);
   if (parts === null) return null;
   const size = keySize(parts);
   if (size > MAX_KEY) return null;
   return {
+    kind: 'agg',
     agg: { id: info.id, fn, keys: parts, keySize: Math.max(8, size), words: WORDS[fn] },
     keys,
     value: fn === 'count' ? null : call.args[0],
   };
+}
+
+/** Providers whose probes are tracepoints a kernel clause can run on (kernel-event.ts kernelArgs). */
+export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt']);
+
+/** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
+export function threadLocalsUsed(c: A.Clause): Set<number> {
+  const out = new Set<number>();
+  const todo: A.Expr[] = [];
+  const stmts: A.Stmt[] = [...(c.body ?? [])];
+  if (c.predicate !== null) todo.push(c.predicate);
+  for (let s = stmts.pop(); s !== undefined; s = stmts.pop()) {
+    if (s.kind === 'if') {
+      todo.push(s.cond);
+      stmts.push(...s.then, ...(s.otherwise ?? []));
+    } else todo.push(s.expr);
+  }
+  const seen = new Set<A.Expr>();
+  for (let e = todo.pop(); e !== undefined; e = todo.pop()) {
+    if (e.kind === A.N.SelfVar && e.ref !== null && !('fn' in e.ref)) out.add(e.ref.id);
+    if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr && !seen.has(e.inlineExpr)) {
+      seen.add(e.inlineExpr);
+      todo.push(e.inlineExpr);
+    }
+    A.forEachChild(e, (x) => todo.push(x));
+  }
+  return out;
 }
 
 /** Aggregations some clear() or trunc() names: their extremes stay in dtrace. */
@@ -206,28 +259,43 @@ export function clearedAggregations(clauses: readonly CheckedClause[]): Set<numb
 }
 
 /** The clause as BPF, or null where some part of it must run in dtrace. */
-export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>): KernelClause | null {
+export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean = () => false): KernelClause | null {
   const c = cc.clause;
   if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive || cc.locals.length > 0) return null;
-  if (c.predicate !== null && !intOk(c.predicate, 0)) return null;
+  if (c.predicate !== null && !intOk(c.predicate, 0, newBudget(selfOk))) return null;
   const updates: Update[] = [];
   for (const s of c.body) {
-    const u = updateOf(s, avoid);
+    const u = updateOf(s, avoid, selfOk);
     if (u === null) return null;
     updates.push(u);
   }
   const predicate = c.predicate;
+  const threadLocals = new Set<number>();
+  const visit = (e: A.Expr): void => {
+    const v = threadLocalOf(e);
+    if (v !== null) threadLocals.add(v.id);
+    if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr) visit(e.inlineExpr);
+    A.forEachChild(e, visit);
+  };
+  if (predicate !== null) visit(predicate);
+  for (const u of updates) {
+    if (u.kind === 'self') threadLocals.add(u.v.id);
+    else u.keys.forEach(visit);
+    if (u.value !== null) visit(u.value);
+  }
   return {
-    aggregations: updates.map((u) => u.agg),
+    aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
+    threadLocals: [...threadLocals],
     stack: STACK,
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string): boolean {
       const g = new BpfGen(p, probe, prefix);
       if (!g.usable(predicate, updates)) return false;
+      g.maps = maps;
       if (predicate !== null) {
         g.value(predicate, 0);
         p.jmpImm(Jmp.Eq, R7, 0, `${prefix}end`);
       }
-      updates.forEach((u, i) => g.update(u, maps, `${prefix}u${i}`));
+      updates.forEach((u, i) => (u.kind === 'agg' ? g.update(u, maps, `${prefix}u${i}`) : g.assign(u.v, u.value, maps, `${prefix}u${i}`)));
       p.label(`${prefix}end`);
       return true;
     },
@@ -237,6 +305,8 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>): Ker
 /** Code for one clause on one probe. */
 class BpfGen {
   private labels = 0;
+  /** the maps, for thread-local reads inside expressions */
+  maps: KernelMaps | null = null;
 
   constructor(
     private readonly p: Program,
@@ -255,7 +325,7 @@ class BpfGen {
     };
     if (predicate !== null) visit(predicate);
     for (const u of updates) {
-      u.keys.forEach(visit);
+      if (u.kind === 'agg') u.keys.forEach(visit);
       if (u.value !== null) visit(u.value);
     }
     return ok;
@@ -313,6 +383,9 @@ class BpfGen {
         return;
       case A.N.Index:
         this.arg(argIndex(e), shape);
+        return;
+      case A.N.SelfVar:
+        this.readThreadLocal(threadLocalOf(e)!, shape);
         return;
       case A.N.Cast:
         this.value(e.operand, depth);
@@ -492,6 +565,11 @@ class BpfGen {
       case 'cpu':
         p.call(Helper.GetSmpProcessorId).mov(R7, R0);
         break;
+      case 'timestamp':
+        // CLOCK_MONOTONIC, as dtrace's own timestamp
+        p.call(Helper.KtimeGetNs).mov(R7, R0);
+        this.convert({ size: 8, signed: false }, to);
+        return;
       default:
         throw new Error(`internal: BPF code for built-in ${name}`);
     }
@@ -499,8 +577,51 @@ class BpfGen {
     this.convert({ size: 4, signed: false }, to);
   }
 
+  /** Puts the current thread's id, the key of thread-local maps, at -COMM_AT (4 bytes). */
+  private threadKey(): void {
+    this.p.call(Helper.GetCurrentPidTgid).store(4, R10, -COMM_AT, R0);
+  }
+
+  /** R7 = the current thread's value of a thread-local (0 if it has none). */
+  private readThreadLocal(v: A.VarInfo, to: IntShape): void {
+    const p = this.p;
+    const none = this.label('tl');
+    this.threadKey();
+    p.loadMap(R1, this.maps!.threadLocal(v.id)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
+    this.convert(shapeOf(v.type!)!, to);
+  }
+
+  /** self->x = value: stored for the current thread; 0 frees it, as D's dynamic variables. */
+  assign(v: A.VarInfo, value: A.Expr, maps: KernelMaps, prefix: string): void {
+    const p = this.p;
+    this.value(value, 0);
+    this.convert(shapeOf(value.type!)!, shapeOf(v.type!)!);
+    const map = maps.threadLocal(v.id);
+    const del = `${prefix}del`;
+    const done = `${prefix}done`;
+    // the value beside the key (R7 survives the helper calls)
+    this.threadKey();
+    p.store(8, R10, -COMM_AT + 8, R7);
+    p.jmpImm(Jmp.Eq, R7, 0, del);
+    p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R10).addImm(R3, -COMM_AT + 8).movImm(R4, 0).call(Helper.MapUpdateElem);
+    p.jmpImm(Jmp.Eq, R0, 0, done);
+    // no room for another thread's variable: a dynamic variable drop on this CPU
+    p.storeImm(4, R10, -COMM_AT, 1)
+      .loadMap(R1, maps.drops)
+      .mov(R2, R10)
+      .addImm(R2, -COMM_AT)
+      .call(Helper.MapLookupElem)
+      .jmpImm(Jmp.Eq, R0, 0, done)
+      .load(8, R1, R0, 0)
+      .addImm(R1, 1)
+      .store(8, R0, 0, R1)
+      .ja(done);
+    p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem).label(done);
+  }
+
   /** Builds the key, finds or makes the entry, and applies the function to it. */
-  update(u: Update, maps: KernelMaps, prefix: string): void {
+  update(u: Extract<Update, { kind: 'agg' }>, maps: KernelMaps, prefix: string): void {
     const p = this.p;
     const keyAt = -(KEY_BASE + u.agg.keySize);
     // a key of fewer bytes than 8 is padded: zero it whole first

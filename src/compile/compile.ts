@@ -21,7 +21,7 @@ import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
-import { clearedAggregations, kernelClause } from './bpfgen.js';
+import { KERNEL_PROVIDERS, clearedAggregations, kernelClause, threadLocalsUsed } from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -74,6 +74,37 @@ export class Compiler {
   readonly unmatched: string[] = [];
   /** aggregations some clause clears or truncates (their extremes are kept in dtrace) */
   private readonly clearedAggs = new Set<number>();
+  /** every clause compiled so far (of every program: they share thread-local variables) */
+  private readonly compiled: CompiledClause[] = [];
+
+  /**
+   * Which clauses run in the kernel where their probes allow: those that compile to BPF, where
+   * every thread-local variable they use lives in the kernel, which it can only if every clause
+   * that uses it runs there (on probes that are tracepoints): dtrace and the kernel must never
+   * hold two copies of one variable.
+   */
+  private planInKernel(): void {
+    const users = new Map<number, CompiledClause[]>();
+    for (const c of this.compiled) {
+      for (const id of threadLocalsUsed(c.checked.clause)) {
+        let list = users.get(id);
+        if (list === undefined) users.set(id, (list = []));
+        list.push(c);
+      }
+    }
+    const allowed = new Set(users.keys());
+    for (;;) {
+      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id));
+      let changed = false;
+      for (const [id, list] of users) {
+        if (!allowed.has(id)) continue;
+        if (list.every((c) => c.plan.inKernel !== null && c.probes.every((p) => KERNEL_PROVIDERS.has(p.probe.provider)))) continue;
+        allowed.delete(id);
+        changed = true;
+      }
+      if (!changed) return;
+    }
+  }
   /** the providers the programs define (provider p { probe q(int); };), for dtrace -h and -G */
   readonly providerDecls: A.ProviderDecl[] = [];
 
@@ -188,9 +219,10 @@ export class Compiler {
       matches += probes.length;
       const plan = planClause(cc);
       plan.bigArgs = bigArgsOf(g.source);
-      plan.inKernel = kernelClause(cc, this.clearedAggs);
       clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
     }
+    this.compiled.push(...clauses);
+    this.planInKernel();
     return { clauses, matches };
   }
 

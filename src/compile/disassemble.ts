@@ -1,6 +1,6 @@
 // dtrace -S: what each clause became, as libdtrace's dt_dis prints each clause's program: the
 // generated JavaScript, and whether the clause also compiled to BPF (it then runs in the kernel
-// on probes that are tracepoints, where every clause of the probe did).
+// on probes that are tracepoints).
 
 import type { CompiledClause } from './compile.js';
 
@@ -15,7 +15,10 @@ export function disassemble(c: CompiledClause): string {
   if (k === null) s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;
   else {
     const n = k.aggregations.length;
-    s += `runs in the kernel, as BPF (${n} aggregation update${n === 1 ? '' : 's'} into per-CPU maps), on those of its ${probes} that are tracepoints and whose clauses all compiled to BPF; elsewhere in the consumer, as JavaScript:\n`;
+    const t = k.threadLocals.length;
+    const what = [`${n} aggregation update${n === 1 ? '' : 's'} into per-CPU maps`];
+    if (t > 0) what.push(`${t} thread-local variable${t === 1 ? '' : 's'} in a map by thread`);
+    s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that are tracepoints; elsewhere in the consumer, as JavaScript:\n`;
   }
   lines.forEach((line, i) => (s += `${String(i + 1).padStart(width, '0')}  ${line}\n`));
   return s;

@@ -80,8 +80,10 @@ export interface KernelAggregation {
 export interface KernelMaps {
   /** the aggregation's map (for keys made as this one's are) */
   aggregation(agg: KernelAggregation): number;
-  /** per-CPU u64 array: [0] updates lost to full aggregation maps */
+  /** per-CPU u64 array: [0] updates lost to full aggregation maps, [1] thread-local stores lost to a full map */
   drops: number;
+  /** a thread-local variable's map (thread id -> its value) */
+  threadLocal(id: number): number;
   /** per-CPU scratch the size of the largest value: where a new entry's first value is made */
   scratch: number;
 }
@@ -89,6 +91,8 @@ export interface KernelMaps {
 /** A clause compiled to run in the kernel. */
 export interface KernelClause {
   aggregations: KernelAggregation[];
+  /** the thread-local variables it reads or assigns (ids), which live in kernel maps */
+  threadLocals: number[];
   /** bytes of stack the code uses below the frame pointer */
   stack: number;
   /**

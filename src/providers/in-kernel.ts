@@ -6,6 +6,7 @@
 
 import { Program, R0, R1, R6 } from '../kernel/bpf/asm.js';
 import {
+  BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
   BpfObjects,
@@ -32,6 +33,8 @@ interface AggMap {
  */
 const MIN_ENTRIES = 64;
 const MAX_ENTRIES = 65536;
+/** threads that can hold a value of one thread-local variable at once */
+const THREAD_LOCAL_ENTRIES = 16384;
 /** the aggregation maps' budget when aggsize is not set: DTrace's default aggregation buffer */
 export const DEFAULT_AGG_BYTES = 4 * 1024 * 1024;
 
@@ -58,6 +61,8 @@ export class InKernel {
     private readonly entryLimit: number,
     /** the CPU the attaching perf events are opened on (the program runs on every CPU) */
     private readonly cpu: number,
+    /** thread-local stores the kernel could not make, as dynamic variable drops */
+    private readonly dynamicDrops: (n: number) => void,
   ) {}
 
   /**
@@ -78,6 +83,7 @@ export class InKernel {
     this.probes.set(probe.id, probe);
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
+      threadLocal: (id) => this.threadLocalMap(id),
       drops: this.dropsMap(),
       scratch: this.scratchMap(),
     };
@@ -114,8 +120,20 @@ export class InKernel {
   }
 
   private dropsMap(): number {
-    if (this.drops < 0) this.drops = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1);
+    if (this.drops < 0) this.drops = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);
     return this.drops;
+  }
+
+  private readonly threadLocals = new Map<number, number>();
+
+  /** a thread-local variable's map: thread id -> value, one for all CPUs */
+  private threadLocalMap(id: number): number {
+    let fd = this.threadLocals.get(id);
+    if (fd === undefined) {
+      fd = this.objects.createMap(BPF_MAP_TYPE_HASH, 4, 8, THREAD_LOCAL_ENTRIES);
+      this.threadLocals.set(id, fd);
+    }
+    return fd;
   }
 
   /** one all-zero value as large as the largest (quantize's 127 words), never written */
@@ -151,7 +169,8 @@ export class InKernel {
         const last = m.last.get(id);
         delta = last === undefined ? totals : totals.map((t, w) => BigInt.asIntN(64, t - last[w]));
         m.last.set(id, totals);
-        if (delta.every((d) => d === 0n)) continue;
+        // a key seen for the first time exists even if its values add up to nothing (sum of 0s)
+        if (last !== undefined && delta.every((d) => d === 0n)) continue;
       } else {
         let best: bigint | null = null;
         for (let c = 0; c < this.ncpus; c++) {
@@ -194,21 +213,36 @@ export class InKernel {
     return out;
   }
 
-  /** Updates the kernel could not make (a full map), added to the runtime's drop counts. */
+  /**
+   * Updates the kernel could not make (a full map), added to the runtime's counts: aggregation
+   * drops by CPU, and thread-local stores as dynamic variable drops.
+   */
   checkDrops(): void {
     if (this.closed || this.drops < 0) return;
     const values = Buffer.alloc(8 * this.ncpus);
     const key = Buffer.alloc(4);
-    if (!mapLookup(this.drops, key, values)) return;
-    for (let c = 0; c < this.ncpus; c++) {
-      const n = Number(values.readBigUInt64LE(c * 8));
-      const seen = this.dropsSeen[c] ?? 0;
-      if (n > seen) {
-        this.dropCounts[c] = (this.dropCounts[c] ?? 0) + (n - seen);
-        this.dropsSeen[c] = n;
+    if (mapLookup(this.drops, key, values)) {
+      for (let c = 0; c < this.ncpus; c++) {
+        const n = Number(values.readBigUInt64LE(c * 8));
+        const seen = this.dropsSeen[c] ?? 0;
+        if (n > seen) {
+          this.dropCounts[c] = (this.dropCounts[c] ?? 0) + (n - seen);
+          this.dropsSeen[c] = n;
+        }
+      }
+    }
+    key.writeUInt32LE(1, 0);
+    if (mapLookup(this.drops, key, values)) {
+      let n = 0;
+      for (let c = 0; c < this.ncpus; c++) n += Number(values.readBigUInt64LE(c * 8));
+      if (n > this.dynDropsSeen) {
+        this.dynamicDrops(n - this.dynDropsSeen);
+        this.dynDropsSeen = n;
       }
     }
   }
+
+  private dynDropsSeen = 0;
 
   /** Stops the programs; the maps can still be read. */
   detach(): void {

@@ -2,7 +2,8 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
-import type { ClausePlan, KernelClause, KernelProbe, KernelTest } from './clause-plan.js';
+import type { ClausePlan, KernelProbe, KernelTest } from './clause-plan.js';
+import { DFatalError } from '../errors.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
@@ -314,18 +315,15 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
 }
 
 /**
- * Runs the probe's clauses in the kernel, if every one of them compiled to BPF and BPF works
- * here: its events then never reach dtrace. False: they run in dtrace.
+ * Runs the probe's clauses that compiled to BPF in the kernel, where BPF works; returns the
+ * plans of those left for dtrace. (Order between the two sets does not matter: what a kernel
+ * clause touches, no clause in dtrace does, but aggregations, which are read in one snapshot.)
  */
-function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): boolean {
-  const clauses: KernelClause[] = [];
-  for (const plan of plans) {
-    if (plan.inKernel === null) return false;
-    clauses.push(plan.inKernel);
-  }
-  if (clauses.length === 0) return false;
+function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): ClausePlan[] {
+  const inKernel = plans.filter((plan) => plan.inKernel !== null);
+  if (inKernel.length === 0) return plans;
   const ik = env.inKernel();
-  if (ik === null) return false;
+  if (ik === null) return plans;
   const probe = p.def.probe;
   const kernelProbe: KernelProbe = {
     id: probe.id,
@@ -341,9 +339,15 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
       return { offset: f.offset, size: f.size, signed: f.signed };
     },
   };
-  const r = ik.attach(tracepointId, kernelProbe, clauses);
-  if (!r.ok && process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${probe.desc} runs in dtrace: ${r.why}\n`);
-  return r.ok;
+  const r = ik.attach(tracepointId, kernelProbe, inKernel.map((plan) => plan.inKernel!));
+  if (!r.ok) {
+    // their thread-local variables live in the kernel: they cannot run here instead
+    if (inKernel.some((plan) => plan.inKernel!.threadLocals.length > 0)) throw new DFatalError(`could not enable ${probe.desc} in the kernel: ${r.why}`);
+    if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${probe.desc} runs in dtrace: ${r.why}\n`);
+    return plans;
+  }
+  env.ranInKernel(p.def, inKernel);
+  return plans.filter((plan) => plan.inKernel === null);
 }
 
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */
@@ -386,7 +390,11 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   const ctx = env.ctx;
   const procs = tracer.procs;
   const def = p.def;
-  const plans = env.plans(def);
+  let plans = env.plans(def);
+  if (p.kernelArgs === true) {
+    plans = runInKernel(env, p, tracer.format(p.system, p.event).id, plans);
+    if (plans.length === 0) return;
+  }
   const { filter, never } = kernelFilter(def, plans, (d) => {
     const m = /^arg([0-9])$/.exec(d);
     const f = m ? p.fieldOf(Number(m[1])) : null;
@@ -395,7 +403,6 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   });
   if (never) return;
   const format = tracer.format(p.system, p.event);
-  if (p.kernelArgs === true && runInKernel(env, p, format.id, plans)) return;
   const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans), '', bigArgsRead(plans));
   const pidAt = tracer.pidOffset(format);
   const stack = wantsStack(plans);

@@ -67,6 +67,8 @@ export interface FiringEnv {
   tracer(): KernelTracer;
   /** where clauses compiled to BPF run, created on first use; null where BPF cannot be used */
   inKernel(): InKernel | null;
+  /** these clauses of the probe run in the kernel: dtrace runs only the others when it fires */
+  ranInKernel(def: ProbeDef, plans: ClausePlan[]): void;
   /** some clause reads user memory: kernel providers copy what pointer arguments point to */
   readonly copiesUserMemory: boolean;
   /** the process $target names (-c/-p), or 0 */

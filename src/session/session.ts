@@ -201,15 +201,22 @@ export class Session implements FiringEnv {
 
   private inKernelState: InKernel | null | undefined = undefined;
 
-  /** Kernel probes whose clauses all compiled to BPF. */
+  /** Kernel probes some of whose clauses compiled to BPF. */
   private inKernelProbes(): number {
     let n = 0;
     for (const [id, list] of this.ecbs) {
       const def = this.registry.byId(id)!;
       if (this.registry.providerOf(def).local) continue;
-      if (list.every((e) => e.clause.plan.inKernel !== null)) n++;
+      if (list.some((e) => e.clause.plan.inKernel !== null)) n++;
     }
     return n;
+  }
+
+  ranInKernel(def: ProbeDef, plans: ClausePlan[]): void {
+    const id = def.probe.id;
+    const left = (this.ecbs.get(id) ?? []).filter((e) => !plans.includes(e.clause.plan));
+    this.ecbs.set(id, left);
+    this.ecbsById[id] = left;
   }
 
   inKernel(): InKernel | null {
@@ -217,7 +224,7 @@ export class Session implements FiringEnv {
     if (this.inKernelProbes() > MAX_KERNEL_PROBES || bpfUnavailable() !== null) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
-    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu);
+    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));
     rt.aggSync = () => ik.sync();
     return (this.inKernelState = ik);
   }

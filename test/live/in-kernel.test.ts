@@ -70,6 +70,11 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { @[arg0] = count(); } syscall::read:return /pid == $target/ { @[arg0] = count(); trace(1); }',
   // arguments the probe does not have read as 0
   'syscall::getppid:entry /pid == $target/ { @[arg0, arg3] = count(); @q[execname] = quantize(arg0); }',
+  // thread-local variables in the kernel: on two probes; beside a clause in dtrace on the same probe
+  'syscall::read:entry /pid == $target/ { self->fd = arg0; } syscall::read:return /self->fd/ { @[self->fd, arg0] = count(); self->fd = 0; }',
+  'syscall::read:entry /pid == $target/ { self->fd = arg0; } syscall::read:entry /pid == $target/ { @x = count(); printf("%d\\n", arg0); } syscall::read:return /self->fd == 101/ { @[arg1] = count(); self->fd = 0; }',
+  // one that cannot live in the kernel (a clause using it does not compile: %), so none does
+  'syscall::read:entry /pid == $target/ { self->n = arg2; @[self->n % 7 == 0] = count(); } syscall::read:return /pid == $target/ { @r[self->n > 100] = count(); @z = sum(0); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
@@ -156,7 +161,7 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   const r = runDtrace(['-S', '-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); @q[execname] = quantize(arg0); } syscall::getppid:return { printf("%d", arg1); } BEGIN { exit(0); }', '-c', `${prog} 1`]);
   assert.equal(r.code, 0, r.stderr);
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
-  assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that are tracepoints/);
+  assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that are tracepoints;/);
   assert.match(blocks[1], /^syscall::getppid:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
 });
 
@@ -171,4 +176,16 @@ test('a full aggregation map drops updates and says so, as DTrace reports aggreg
   assert.ok(drops > 0, r.stderr);
   // every read the target made (the loop's 3000, and the loader's one) is counted or dropped
   assert.equal(counted + drops, 3001);
+});
+
+test('a latency quantize with a thread-local start time runs whole in the kernel, every call counted', { skip }, () => {
+  const n = 100_000;
+  const r = run('syscall::read:entry /pid == $target/ { self->ts = timestamp; } syscall::read:return /self->ts/ { @q = quantize(timestamp - self->ts); @n = count(); @neg = sum(timestamp < self->ts); self->ts = 0; }', n, true);
+  assert.equal(r.code, 0, r.err);
+  const rows = r.out.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  // the loop's reads and the loader's one, and no negative latency
+  assert.ok(rows.includes(String(n + 1)), r.out);
+  assert.ok(rows.includes('0'), r.out);
+  const dist = r.out.split('\n').filter((l) => /^\s+\d+ \|[@ ]+ \d+\s*$/.test(l));
+  assert.equal(dist.reduce((a, l) => a + Number(l.trim().split(/\s+/).at(-1)), 0), n + 1);
 });
