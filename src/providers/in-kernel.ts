@@ -4,7 +4,7 @@
 // the runtime's aggregation: what grew since the last read is added, so updates made in dtrace
 // (the same aggregation on a probe that stayed there) and clear() and trunc() keep their meaning.
 
-import { Program, R0, R1, R6 } from '../kernel/bpf/asm.js';
+import { Helper, Program, R0, R1, R10, R2, R6 } from '../kernel/bpf/asm.js';
 import {
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -243,6 +243,25 @@ export class InKernel {
   }
 
   private dynDropsSeen = 0;
+
+  /**
+   * Once every probe is attached: a thread's thread-local variables are freed when it exits (a
+   * new thread given its id must not find them), by a program on the tracepoint every exiting
+   * task passes (sched_process_exit). False if that could not be attached.
+   */
+  freeOnThreadExit(exitTracepointId: number): boolean {
+    if (this.closed || this.threadLocals.size === 0) return true;
+    try {
+      const p = new Program();
+      p.call(Helper.GetCurrentPidTgid).store(4, R10, -8, R0);
+      for (const fd of this.threadLocals.values()) p.loadMap(R1, fd).mov(R2, R10).addImm(R2, -8).call(Helper.MapDeleteElem);
+      p.movImm(R0, 0).exit();
+      this.objects.attachTracepoint(exitTracepointId, this.objects.loadTracepointProgram(p.encode(), 'dt_thread_exit'), this.cpu);
+      return true;
+    } catch {
+      return false;
+    }
+  }
 
   /** Stops the programs; the maps can still be read. */
   detach(): void {

@@ -245,6 +245,7 @@ export class Session implements FiringEnv {
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     // as in DTrace, every probe is live when BEGIN fires: what follows it is traced
     this.enableProviders();
+    this.freeThreadLocals();
     this.startKernel();
     this.fireLocal(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
@@ -260,6 +261,19 @@ export class Session implements FiringEnv {
   }
 
   private enabledProviders: Provider[] = [];
+
+  /** Thread-local variables kept in the kernel go when their thread does. */
+  private freeThreadLocals(): void {
+    const ik = this.inKernelState;
+    if (!ik) return;
+    let id = -1;
+    try {
+      id = this.tracer().format('sched', 'sched_process_exit').id;
+    } catch {
+      // no such tracepoint
+    }
+    if (id < 0 || !ik.freeOnThreadExit(id)) this.warn('thread-local variables of exited threads are not freed in the kernel: a new thread with the same ID may see them');
+  }
 
   private enableProviders(): void {
     const byProvider = new Map<Provider, ProbeDef[]>();
