@@ -207,6 +207,15 @@ async function consumer(line: (s: string) => void, bin: string): Promise<void> {
   };
   await flood('dtrace-ts', new Tracer('taskset', ['-c', '1', process.execPath, cli, '-q', '-n', DTRACE_CONSUMER]), 30_000);
   if (withBpftrace) await flood('bpftrace', new Tracer('taskset', ['-c', '1', 'bpftrace', '-e', BPF_CONSUMER]), 120_000);
+  // the same clause on the one probe the flood fires: in the kernel (BPF), and on tracefs
+  const one = 'syscall::getppid:entry { @[execname, probefunc] = count(); } BEGIN { printf("ready\\n"); }';
+  await flood('dtrace-ts getppid only, in the kernel', new Tracer('taskset', ['-c', '1', process.execPath, cli, '-q', '-n', one]), 30_000);
+  const noBpf = { ...process.env, DTRACE_TS_NO_BPF: '1' };
+  await flood('dtrace-ts getppid only, on tracefs', new Tracer('taskset', ['-c', '1', process.execPath, cli, '-q', '-n', one], noBpf), 30_000);
+  if (withBpftrace) {
+    const bone = 'tracepoint:syscalls:sys_enter_getppid { @[comm, probe] = count(); } BEGIN { printf("ready\\n"); }';
+    await flood('bpftrace getppid only', new Tracer('taskset', ['-c', '1', 'bpftrace', '-e', bone]), 120_000);
+  }
 }
 
 /** 4. idle: what the consumer costs while its probe never fires (timers, polling). */
