@@ -36,6 +36,9 @@ const PROBE_FIELDS: Record<string, 'provider' | 'module' | 'func' | 'name'> = {
   probename: 'name',
 };
 const INT_BUILTINS = new Set(['pid', 'tid', 'uid', 'gid', 'cpu', 'timestamp']);
+/** the drop counters' slots (KernelMaps.drops) */
+const DROPS_AGGREGATION = 0;
+const DROPS_DYNAMIC = 1;
 /** the deepest expression the code keeps intermediate values for (8 bytes each) */
 const MAX_DEPTH = 24;
 const TEMPS = MAX_DEPTH * 8;
@@ -607,16 +610,8 @@ class BpfGen {
     p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R10).addImm(R3, -COMM_AT + 8).movImm(R4, 0).call(Helper.MapUpdateElem);
     p.jmpImm(Jmp.Eq, R0, 0, done);
     // no room for another thread's variable: a dynamic variable drop on this CPU
-    p.storeImm(4, R10, -COMM_AT, 1)
-      .loadMap(R1, maps.drops)
-      .mov(R2, R10)
-      .addImm(R2, -COMM_AT)
-      .call(Helper.MapLookupElem)
-      .jmpImm(Jmp.Eq, R0, 0, done)
-      .load(8, R1, R0, 0)
-      .addImm(R1, 1)
-      .store(8, R0, 0, R1)
-      .ja(done);
+    this.countDrop(maps, DROPS_DYNAMIC, done);
+    p.ja(done);
     p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem).label(done);
   }
 
@@ -676,8 +671,15 @@ class BpfGen {
     this.apply(u.agg.fn, prefix);
     p.ja(done);
     // the map is full: an aggregation drop on this CPU
-    p.label(lost)
-      .storeImm(4, R10, -COMM_AT, 0)
+    p.label(lost);
+    this.countDrop(maps, DROPS_AGGREGATION, done);
+    p.label(done);
+  }
+
+  /** Adds one to this CPU's drop counter `slot` (per-CPU: no atomics); `done` if it has none. */
+  private countDrop(maps: KernelMaps, slot: number, done: string): void {
+    this.p
+      .storeImm(4, R10, -COMM_AT, slot)
       .loadMap(R1, maps.drops)
       .mov(R2, R10)
       .addImm(R2, -COMM_AT)
@@ -685,8 +687,7 @@ class BpfGen {
       .jmpImm(Jmp.Eq, R0, 0, done)
       .load(8, R1, R0, 0)
       .addImm(R1, 1)
-      .store(8, R0, 0, R1)
-      .label(done);
+      .store(8, R0, 0, R1);
   }
 
   /** The function on the entry R0 points to, with the value in R7 (per-CPU values: no atomics). */

@@ -5,23 +5,19 @@
 // afterwards through /proc it has often changed, or the process is gone), and a record the
 // ring could not hold is lost whole and counted, never handed over without its copies.
 
-import { readFileSync } from 'node:fs';
 import { EventQueue, type EventSource } from '../ringbuf.js';
 import { CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import {
-  BPF_MAP_CREATE,
-  BPF_MAP_LOOKUP_ELEM,
-  BPF_MAP_UPDATE_ELEM,
-  BPF_PROG_LOAD,
-  type Mapping,
-  addressOf,
-  bpf,
-  closeFd,
-  ioctlInt,
-  mapShared,
-  perfEventOpen,
-  unmap,
-} from './sys.js';
+  BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_PERCPU_ARRAY,
+  BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  BpfObjects,
+  PERF_ATTR_SIZE,
+  ProgramRejected,
+  mapLookup,
+  possibleCpus,
+} from './objects.js';
+import { BPF_MAP_UPDATE_ELEM, type Mapping, addressOf, bpf, closeFd, mapShared, perfEventOpen, unmap } from './sys.js';
 
 /** One piece of user memory a field points to. */
 export interface UserCopy {
@@ -75,23 +71,13 @@ export interface CaptureLayout {
   size: number;
 }
 
-const BPF_MAP_TYPE_HASH = 1;
-const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 /** threads that can be inside one traced system call at once, for the kept entry records */
 const KEPT_THREADS = 4096;
-const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
-const BPF_PROG_TYPE_TRACEPOINT = 5;
 const PERF_TYPE_SOFTWARE = 1;
-const PERF_TYPE_TRACEPOINT = 2;
 const PERF_COUNT_SW_BPF_OUTPUT = 10;
 const PERF_SAMPLE_RAW = 1 << 10;
 const PERF_FLAG_FD_CLOEXEC = 8;
-const PERF_EVENT_IOC_ENABLE = 0x2400;
-const PERF_EVENT_IOC_SET_BPF = 0x40042408;
 const PERF_RECORD_SAMPLE = 9;
-/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): what old kernels accept */
-const PERF_ATTR_SIZE = 112;
-const ATTR_FLAG_DISABLED = 1n;
 const ATTR_FLAG_WATERMARK = 1n << 14n;
 const HEADER = 16;
 const PAGE = 4096;
@@ -113,18 +99,6 @@ function layoutOf(spec: CaptureSpec): CaptureLayout {
     return here;
   });
   return { recordAt, lenAt, addrAt, dataAt, size: at };
-}
-
-/** The CPUs the kernel may run (the perf event array is indexed by CPU number). */
-function possibleCpus(): number {
-  try {
-    const text = readFileSync('/sys/devices/system/cpu/possible', 'latin1').trim();
-    let max = 0;
-    for (const part of text.split(',')) max = Math.max(max, Number(part.split('-').at(-1)));
-    return max + 1;
-  } catch {
-    return 1;
-  }
 }
 
 /** The maps a capture program uses. */
@@ -323,7 +297,10 @@ export class TracepointCapture implements EventSource {
   readonly layouts: CaptureLayout[] = [];
   /** the layout of each captured tracepoint's records, by event id */
   readonly layoutById: Array<CaptureLayout | undefined> = [];
+  /** the perf events of the rings */
   private readonly fds: number[] = [];
+  /** maps, programs and the perf events that run them */
+  private readonly objects = new BpfObjects();
   private rings: CpuRing[] = [];
   readonly queues: EventQueue[] = [];
   private scratchFd = -1;
@@ -369,33 +346,15 @@ export class TracepointCapture implements EventSource {
 
   private openMaps(): void {
     const size = Math.max(...this.layouts.map((l) => l.size), 8);
-    const a = Buffer.alloc(128);
-    a.writeUInt32LE(BPF_MAP_TYPE_PERCPU_ARRAY, 0);
-    a.writeUInt32LE(4, 4);
-    a.writeUInt32LE(size, 8);
-    a.writeUInt32LE(1, 12);
-    this.scratchFd = bpf(BPF_MAP_CREATE, a);
-    const b = Buffer.alloc(128);
-    b.writeUInt32LE(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 0);
-    b.writeUInt32LE(4, 4);
-    b.writeUInt32LE(4, 8);
-    b.writeUInt32LE(possibleCpus(), 12);
-    this.perfMapFd = bpf(BPF_MAP_CREATE, b);
-    const c = Buffer.alloc(128);
-    c.writeUInt32LE(BPF_MAP_TYPE_PERCPU_ARRAY, 0);
-    c.writeUInt32LE(4, 4);
-    c.writeUInt32LE(8, 8);
-    c.writeUInt32LE(2, 12);
-    this.lostMapFd = bpf(BPF_MAP_CREATE, c);
+    const o = this.objects;
+    this.scratchFd = o.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, size, 1);
+    // indexed by CPU number
+    this.perfMapFd = o.createMap(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, possibleCpus());
+    this.lostMapFd = o.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);
     for (const spec of this.specs) {
       if (!spec.keepForReturn) continue;
-      const h = Buffer.alloc(128);
-      h.writeUInt32LE(BPF_MAP_TYPE_HASH, 0);
-      h.writeUInt32LE(4, 4);
-      h.writeUInt32LE(align8(spec.recordSize), 8);
       // threads in the call at once; preallocated, as tracing programs need on old kernels
-      h.writeUInt32LE(KEPT_THREADS, 12);
-      this.keptFds.set(spec, bpf(BPF_MAP_CREATE, h));
+      this.keptFds.set(spec, o.createMap(BPF_MAP_TYPE_HASH, 4, align8(spec.recordSize), KEPT_THREADS));
     }
   }
 
@@ -436,48 +395,23 @@ export class TracepointCapture implements EventSource {
   private attach(spec: CaptureSpec, index: number): void {
     const kept = this.keptFds.get(spec.entry ?? spec) ?? -1;
     const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
-    const license = Buffer.from('GPL\0', 'latin1');
-    const log = Buffer.alloc(65536);
-    const a = Buffer.alloc(128);
-    a.writeUInt32LE(BPF_PROG_TYPE_TRACEPOINT, 0);
-    a.writeUInt32LE(insns.length / 8, 4);
-    a.writeBigUInt64LE(addressOf(insns), 8);
-    a.writeBigUInt64LE(addressOf(license), 16);
-    a.writeUInt32LE(1, 24);
-    a.writeUInt32LE(log.length, 28);
-    a.writeBigUInt64LE(addressOf(log), 32);
-    a.write('dtrace_ts_copy', 48, 'latin1');
     let prog: number;
     try {
-      prog = bpf(BPF_PROG_LOAD, a);
+      prog = this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
     } catch (e) {
-      const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
-      throw new Error(`${(e as Error).message}${text ? `\n${text}` : ''}`);
+      const log = e instanceof ProgramRejected ? e.log : '';
+      throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
     }
-    this.fds.push(prog);
     // one perf event attaches the program to the tracepoint, which then runs it on every CPU
-    const attr = Buffer.alloc(PERF_ATTR_SIZE);
-    attr.writeUInt32LE(PERF_TYPE_TRACEPOINT, 0);
-    attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-    attr.writeBigUInt64LE(BigInt(spec.tracepointId), 8);
-    attr.writeBigUInt64LE(1n, 16);
-    attr.writeBigUInt64LE(ATTR_FLAG_DISABLED, 40);
-    const fd = perfEventOpen(attr, -1, this.cpus[0] ?? 0, -1, PERF_FLAG_FD_CLOEXEC);
-    this.attached.push(fd);
-    ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
-    ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+    this.objects.attachTracepoint(spec.tracepointId, prog, this.cpus[0] ?? 0);
   }
-
-  /** the perf events that run the programs on their tracepoints */
-  private readonly attached: number[] = [];
 
   /**
    * Stops the programs (what the rings hold can still be read). A program attached to a
    * tracepoint runs whether or not its perf event is enabled: only closing the event detaches it.
    */
   stop(): void {
-    for (const fd of this.attached) closeFd(fd);
-    this.attached.length = 0;
+    this.objects.detach();
   }
 
   /**
@@ -536,11 +470,7 @@ export class TracepointCapture implements EventSource {
     const values = Buffer.alloc(8 * n);
     const key = Buffer.alloc(4);
     key.writeUInt32LE(bookkeeping ? 1 : 0, 0);
-    const a = Buffer.alloc(128);
-    a.writeUInt32LE(this.lostMapFd, 0);
-    a.writeBigUInt64LE(addressOf(key), 8);
-    a.writeBigUInt64LE(addressOf(values), 16);
-    bpf(BPF_MAP_LOOKUP_ELEM, a);
+    if (!mapLookup(this.lostMapFd, key, values)) return new Array<number>(n).fill(0);
     const out: number[] = [];
     for (let cpu = 0; cpu < n; cpu++) out.push(Number(values.readBigUInt64LE(cpu * 8)));
     return out;
@@ -550,13 +480,9 @@ export class TracepointCapture implements EventSource {
   close(): void {
     for (const r of this.rings) unmap(r.map);
     this.rings = [];
-    this.stop();
     for (const fd of this.fds) closeFd(fd);
     this.fds.length = 0;
-    closeFd(this.scratchFd);
-    closeFd(this.perfMapFd);
-    closeFd(this.lostMapFd);
-    for (const fd of this.keptFds.values()) closeFd(fd);
+    this.objects.close();
     this.keptFds.clear();
     this.scratchFd = this.perfMapFd = this.lostMapFd = -1;
   }
