@@ -340,6 +340,7 @@ export async function main(argv: string[]): Promise<number> {
   const out = new OutputSink(outFd, warn, outputFailed);
   const started = engine.start(out, warn, testing, macros0.target);
   const live = (session = started.session);
+  if (showCode) live.showKernelCode = stderr;
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
   live.onLive = () => targets.resume(() => live.end());

@@ -49,6 +49,8 @@ export class InKernel {
   private closed = false;
   /** programs attached, for -vV and tests */
   programs = 0;
+  /** dtrace -S: shown each program as it is loaded, with the probe it runs on */
+  showProgram: ((probe: string, listing: string) => void) | null = null;
 
   constructor(
     /** the runtime's aggregation of an id */
@@ -93,6 +95,7 @@ export class InKernel {
       if (!clauses[i].emit(p, probe, maps, `c${i}_`)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
     }
     p.movImm(R0, 0).exit();
+    this.showProgram?.(`${probe.provider}:${probe.module}:${probe.func}:${probe.name}`, p.listing());
     let prog: number;
     try {
       prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`);

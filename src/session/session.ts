@@ -113,6 +113,8 @@ export class Session implements FiringEnv {
   private reported = { dyn: 0, spec: 0, specBusy: 0, specUnavail: 0, dbl: 0, agg: [] as number[] };
   private resolveDone: (() => void) | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
+  /** dtrace -S: where the BPF programs are shown as they are loaded (standard error) */
+  showKernelCode: ((text: string) => void) | null = null;
   /** called once tracing is live and BEGIN has run (to let -c processes go) */
   onLive: (() => void) | null = null;
   /** an interrupt (Ctrl-C/SIGTERM) asked us to stop */
@@ -226,6 +228,8 @@ export class Session implements FiringEnv {
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));
     rt.aggSync = () => ik.sync();
+    const show = this.showKernelCode;
+    if (show !== null) ik.showProgram = (probe, listing) => show(`\nDisassembly of the BPF program on ${probe} (the probe's clauses that compiled to BPF):\n${listing}`);
     return (this.inKernelState = ik);
   }
 

@@ -163,6 +163,14 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
   assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that are tracepoints;/);
   assert.match(blocks[1], /^syscall::getppid:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
+  // the program itself, as it is loaded: one instruction a line, ending in exit
+  const listing = r.stderr.split('\nDisassembly of the BPF program on syscall:vmlinux:getppid:entry (the probe\'s clauses that compiled to BPF):\n')[1];
+  assert.ok(listing !== undefined, r.stderr);
+  const lines = listing.split('\n');
+  assert.equal(lines[0], 'INS OFF  OPCODE                  INSTRUCTION');
+  assert.match(lines[1], /^000 0000: bf 6 1 0000 00000000 {4}mov %r6, %r1$/);
+  assert.ok(lines.some((l) => /call bpf_map_lookup_elem$/.test(l)));
+  assert.ok(lines.some((l) => /^\d{3} [0-9a-f]{4}: 95 0 0 0000 00000000 {4}exit$/.test(l)));
 });
 
 test('a full aggregation map drops updates and says so, as DTrace reports aggregation drops', { skip }, () => {

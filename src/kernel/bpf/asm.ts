@@ -197,6 +197,22 @@ export class Program {
     return this.emit(0x95, 0, 0, 0, 0);
   }
 
+  /** The instructions, one a line, as dtrace -S shows them (libdtrace's dt_dis layout). */
+  listing(): string {
+    const b = this.encode();
+    let out = 'INS OFF  OPCODE                  INSTRUCTION\n';
+    for (let i = 0; i < b.length / 8; i++) {
+      const code = b[i * 8];
+      const dst = b[i * 8 + 1] & 0xf;
+      const src = b[i * 8 + 1] >> 4;
+      const off = b.readInt16LE(i * 8 + 2);
+      const imm = b.readInt32LE(i * 8 + 4);
+      const raw = `${hex(code, 2)} ${dst.toString(16)} ${src.toString(16)} ${hex(off & 0xffff, 4)} ${hex(imm >>> 0, 8)}`;
+      out += `${String(i).padStart(3, '0')} ${hex(i * 8, 4)}: ${raw}    ${describe(code, dst, src, off, imm, i, b)}\n`;
+    }
+    return out;
+  }
+
   /** The instructions, jumps resolved. */
   encode(): Buffer {
     for (const f of this.fixups) {
@@ -213,4 +229,54 @@ export class Program {
     });
     return b;
   }
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+const ALU_NAMES: Record<number, string> = { 0x00: 'add', 0x10: 'sub', 0x20: 'mul', 0x30: 'div', 0x40: 'or', 0x50: 'and', 0x60: 'lsh', 0x70: 'rsh', 0x80: 'neg', 0x90: 'mod', 0xa0: 'xor', 0xb0: 'mov', 0xc0: 'arsh' };
+const JMP_NAMES: Record<number, string> = { 0x10: 'jeq', 0x20: 'jgt', 0x30: 'jge', 0x40: 'jset', 0x50: 'jne', 0x60: 'jsgt', 0x70: 'jsge', 0xa0: 'jlt', 0xb0: 'jle', 0xc0: 'jslt', 0xd0: 'jsle' };
+const SIZE_NAMES: Record<number, string> = { 0x10: 'b', 0x08: 'h', 0x00: 'w', 0x18: 'dw' };
+const HELPER_NAMES: Record<number, string> = {
+  1: 'bpf_map_lookup_elem', 2: 'bpf_map_update_elem', 3: 'bpf_map_delete_elem', 5: 'bpf_ktime_get_ns', 8: 'bpf_get_smp_processor_id',
+  14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 25: 'bpf_perf_event_output',
+  112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str',
+};
+
+function reg(r: number): string {
+  return r === 10 ? '%fp' : `%r${r}`;
+}
+
+function mem(r: number, off: number): string {
+  return `[${reg(r)}${off < 0 ? off : off > 0 ? `+${off}` : ''}]`;
+}
+
+/** One instruction in words. */
+function describe(code: number, dst: number, src: number, off: number, imm: number, at: number, b: Buffer): string {
+  const cls = code & 0x07;
+  if (code === 0x18) {
+    if (src === 1) return `lddw ${reg(dst)}, map fd ${imm}`;
+    const hi = b.readInt32LE((at + 1) * 8 + 4);
+    return `lddw ${reg(dst)}, 0x${((BigInt(hi >>> 0) << 32n) | BigInt(imm >>> 0)).toString(16)}`;
+  }
+  if (code === 0 && dst === 0 && src === 0 && off === 0) return '(lddw, continued)';
+  if (cls === 0x07) {
+    const op = ALU_NAMES[code & 0xf0] ?? `alu?${hex(code, 2)}`;
+    if ((code & 0xf0) === 0x80) return `neg ${reg(dst)}`;
+    return `${op} ${reg(dst)}, ${code & 0x08 ? reg(src) : imm}`;
+  }
+  if (cls === 0x04) return `${ALU_NAMES[code & 0xf0] ?? 'alu32?'}32 ${reg(dst)}, ${code & 0x08 ? reg(src) : imm}`;
+  if (cls === 0x05) {
+    if (code === 0x85) return `call ${HELPER_NAMES[imm] ?? imm}`;
+    if (code === 0x95) return 'exit';
+    const target = String(at + 1 + off).padStart(3, '0');
+    if (code === 0x05) return `ja ${target}`;
+    return `${JMP_NAMES[code & 0xf0] ?? 'j?'} ${reg(dst)}, ${code & 0x08 ? reg(src) : imm}, ${target}`;
+  }
+  const size = SIZE_NAMES[code & 0x18];
+  if (cls === 0x01) return `ldx${size} ${reg(dst)}, ${mem(src, off)}`;
+  if (cls === 0x03) return `stx${size} ${mem(dst, off)}, ${reg(src)}`;
+  if (cls === 0x02) return `st${size} ${mem(dst, off)}, ${imm}`;
+  return `?${hex(code, 2)}`;
 }
