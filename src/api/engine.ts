@@ -138,6 +138,7 @@ export class Engine {
     const lwpsinfo = T.lookup('lwpsinfo_t');
     const cpuinfo = T.lookup('cpuinfo_t');
     if (psinfo && lwpsinfo && cpuinfo) rt.procTypes = { psinfo, lwpsinfo, cpuinfo };
+    rt.fileinfoType = T.lookup('fileinfo_t') ?? null;
     compiler.link(clauses, { rt, G: rt.G, D: rt.D, AG: rt.aggs });
     const session = new Session(rt, this.registry, this.dtraceProv, clauses, warn, testing, target);
     return { rt, session };
