@@ -16,6 +16,7 @@ import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
 import { SchedProvider } from '../providers/sched.js';
 import { TcpProvider } from '../providers/tcp.js';
+import { IpProvider, UdpProvider } from '../providers/net.js';
 import { IoProvider } from '../providers/io.js';
 import { LockstatProvider } from '../providers/lockstat.js';
 import { SdtProvider } from '../providers/sdt.js';
@@ -80,7 +81,9 @@ export class Engine {
     registry.add(new ProcProvider(compiler.types), true);
     registry.add(new SchedProvider(compiler.types), true);
     registry.add(new IoProvider(compiler.types), true);
+    registry.add(new IpProvider(compiler.types), true);
     registry.add(new TcpProvider(compiler.types), true);
+    registry.add(new UdpProvider(compiler.types), true);
     registry.add(new LockstatProvider(compiler.types), true);
     registry.add(new SdtProvider(compiler.types), true);
     registry.add(new FbtProvider(), true);
@@ -138,6 +141,7 @@ export class Engine {
     const lwpsinfo = T.lookup('lwpsinfo_t');
     const cpuinfo = T.lookup('cpuinfo_t');
     if (psinfo && lwpsinfo && cpuinfo) rt.procTypes = { psinfo, lwpsinfo, cpuinfo };
+    rt.fileinfoType = T.lookup('fileinfo_t') ?? null;
     compiler.link(clauses, { rt, G: rt.G, D: rt.D, AG: rt.aggs });
     const session = new Session(rt, this.registry, this.dtraceProv, clauses, warn, testing, target);
     return { rt, session };

@@ -518,6 +518,8 @@ export class ClauseGen {
       }
       case 'builtin':
         return rtCall('uregs', 'ctx', this.valueAs(e.args[0], this.types.int));
+      case 'fds':
+        return this.load(e.type!, this.locationOf(e));
       case 'array':
         return this.load(e.type!, this.elementAddress(e));
       default:
@@ -566,6 +568,8 @@ export class ClauseGen {
         break;
       case A.N.Index:
         if (e.mode === 'array') return this.elementAddress(e);
+        // fds[fd]: a view of the current process's descriptor, built when read
+        if (e.mode === 'fds') return { kind: 'mem', code: rtCall('fds', 'ctx', this.valueAs(e.args[0], this.types.int)), off: '0' };
         break;
       case A.N.Ident:
         if (e.resolved === A.IdentKind.Global || e.resolved === A.IdentKind.GlobalArray) {
@@ -765,6 +769,27 @@ export class ClauseGen {
     return null;
   }
 
+  /**
+   * An integer operand as its own type holds it, before the comparison widens it: `-1u` is
+   * 0xffffffff (register arithmetic left -1 there), so `arg0 == -1u` holds for a 32-bit -1.
+   */
+  private narrowed(e: A.Expr, ct: DType): I.IntVal {
+    const v = this.narrowTo(this.ival(e), e.type!);
+    // both operands convert to a common type narrower than 64 bits (-1 == -1u)
+    return I.typeSize(ct) < 8 ? this.narrowTo(v, ct) : v;
+  }
+
+  private narrowTo(v: I.IntVal, t: DType): I.IntVal {
+    if (I.typeSize(t) >= 8) return v;
+    const [lo, hi] = I.typeRange(t);
+    if (v.lo >= lo && v.hi <= hi) return v;
+    if (v.lo === v.hi) {
+      const bits = I.typeSize(t) * 8;
+      return I.constant(I.typeSigned(t) ? BigInt.asIntN(bits, v.lo) : BigInt.asUintN(bits, v.lo));
+    }
+    return I.loaded(I.toStorage(v, t), t);
+  }
+
   private compare(e: A.Binary): string {
     const op = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
     const lt = e.left.type!;
@@ -784,7 +809,7 @@ export class ClauseGen {
         const n = this.argNumCompare(e, op);
         if (n !== null) return n;
       }
-      return I.compare(e.op, this.ival(e.left), this.ival(e.right), I.typeSigned(ct));
+      return I.compare(e.op, this.narrowed(e.left, ct), this.narrowed(e.right, ct), I.typeSigned(ct));
     }
     return I.compare(e.op, this.ptrVal(e.left), this.ptrVal(e.right), false);
   }

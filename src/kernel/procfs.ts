@@ -1,6 +1,6 @@
 // /proc/<pid>: what DTrace's psinfo_t and lwpsinfo_t report about a process and thread. [dt_proc.c]
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 export interface ProcInfo {
   pid: number;
@@ -128,4 +128,57 @@ export function readCpu(cpu: number): CpuInfo {
   c = { chip: Number.isFinite(chip) ? chip : 0, node, clockMHz: t?.clockMHz ?? 0, x87: t?.x87 ?? false };
   cpuCache.set(cpu, c);
   return c;
+}
+
+/** An open file descriptor of a process, as /proc/PID/fd and /proc/PID/fdinfo show it. */
+export interface FdInfo {
+  /** what /proc/PID/fd/N links to: a path, or "socket:[ino]", "pipe:[ino]", "anon_inode:..." */
+  path: string;
+  /** the file position */
+  pos: number;
+  /** the open flags (struct file's f_flags) */
+  flags: number;
+  /** the mount point and file system type of the mount the file is on ("" when unknown) */
+  mount: string;
+  fstype: string;
+}
+
+/** Descriptor `fd` of process `pid` now, or null when it is not open (or the process is gone). */
+export function readFd(pid: number, fd: number): FdInfo | null {
+  let path: string;
+  let info: string;
+  try {
+    path = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
+  } catch {
+    return null;
+  }
+  const field = (name: string): string => {
+    const m = new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(info);
+    return m ? m[1] : '';
+  };
+  const mntId = field('mnt_id');
+  let mount = '';
+  let fstype = '';
+  if (mntId !== '') {
+    try {
+      // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source super
+      for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'latin1').split('\n')) {
+        if (!line.startsWith(`${mntId} `)) continue;
+        const f = line.split(' ');
+        mount = unescapeMount(f[4] ?? '');
+        const dash = f.indexOf('-');
+        fstype = dash >= 0 ? (f[dash + 1] ?? '') : '';
+        break;
+      }
+    } catch {
+      // the process exited in between: the mount stays unknown
+    }
+  }
+  return { path, pos: Number(field('pos') || '0'), flags: parseInt(field('flags') || '0', 8), mount, fstype };
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }

@@ -176,7 +176,7 @@ export class ThisVar extends ExprBase {
 export class Index extends ExprBase {
   readonly kind = N.Index;
   /** set by the checker: assoc (dynamic array), agg (@a[...]), array (C array or pointer) */
-  mode: 'assoc' | 'agg' | 'array' | 'args' | 'builtin' = 'assoc';
+  mode: 'assoc' | 'agg' | 'array' | 'args' | 'builtin' | 'fds' = 'assoc';
   constructor(
     line: number,
     readonly base: Expr,

@@ -230,7 +230,7 @@ let builtinNames: Set<string> | null = null;
 export function isBuiltinName(name: string): boolean {
   if (!builtinNames) {
     builtinNames = new Set([...SUBRS, ...ACTIONS, ...AGGS, ...VARS].map((e) => e[0]));
-    for (const n of ['args', 'uregs', 'curthread', 'curpsinfo', 'curlwpsinfo', 'curcpu', 'chip', 'pset', 'lgrp']) builtinNames.add(n);
+    for (const n of ['args', 'uregs', 'fds', 'curthread', 'curpsinfo', 'curlwpsinfo', 'curcpu', 'chip', 'pset', 'lgrp']) builtinNames.add(n);
   }
   return builtinNames.has(name) || dConstants().has(name);
 }

@@ -716,6 +716,7 @@ export class Checker implements CheckContext {
         e.type = this.uint64;
         return e;
       }
+      if (name === 'fds' && !this.syms.globals.has('fds') && this.env.types.lookup('fileinfo_t')) return this.fdsIndex(e);
       const g = this.syms.globals.get(name);
       const builtin = !g && this.env.builtins.variables.has(name);
       if (!builtin && (!g || g.kind === 'assoc' || (!g.defined && g.type === null))) {
@@ -756,6 +757,20 @@ export class Checker implements CheckContext {
     if (bt.kind === Kind.Pointer && isVoid(bt.base!)) this.err('D_DEREF_VOID', e.line, 'cannot dereference pointer to void');
     e.mode = 'array';
     e.type = bt.base!;
+    return e;
+  }
+
+  /** fds[fd]: io.d's inline fileinfo_t fds[int fd], the current process's file descriptor fd. */
+  private fdsIndex(e: A.Index): A.Expr {
+    e.mode = 'fds';
+    if (e.args.length !== 1) {
+      this.err('D_PROTO_LEN', e.line, `fds[ ] prototype mismatch: ${e.args.length} args passed, 1 expected`);
+    }
+    const i = this.expr(e.args[0]);
+    if (!isInteger(i.type!)) {
+      this.err('D_PROTO_ARG', e.line, `fds[ ] argument #1 is incompatible with prototype:\n\tprototype: int\n\t argument: ${i.type!.name}`);
+    }
+    e.type = this.env.types.lookup('fileinfo_t')!;
     return e;
   }
 

@@ -76,6 +76,15 @@ const IO_CONSTANTS: Array<[string, number]> = [
   ['B_READ', 0x40], ['B_WRITE', 0x100], ['B_ASYNC', 0x400],
 ];
 
+/** fileinfo_t's fi_oflags: Linux's open(2) flags on x86-64 (asm-generic/fcntl.h), as io.d has them */
+const OFLAG_CONSTANTS: Array<[string, number]> = [
+  ['O_ACCMODE', 0o3], ['O_RDONLY', 0o0], ['O_WRONLY', 0o1], ['O_RDWR', 0o2], ['O_CREAT', 0o100],
+  ['O_EXCL', 0o200], ['O_NOCTTY', 0o400], ['O_TRUNC', 0o1000], ['O_APPEND', 0o2000],
+  ['O_NONBLOCK', 0o4000], ['O_NDELAY', 0o4000], ['O_SYNC', 0o4010000], ['O_FSYNC', 0o4010000],
+  ['O_ASYNC', 0o20000], ['O_DIRECTORY', 0o200000], ['O_NOFOLLOW', 0o400000], ['O_CLOEXEC', 0o2000000],
+  ['O_DSYNC', 0o10000], ['O_RSYNC', 0o4010000],
+];
+
 let table: Map<string, DConstant> | null = null;
 
 export function dConstants(): Map<string, DConstant> {
@@ -88,6 +97,7 @@ export function dConstants(): Map<string, DConstant> {
   int('ARPHRD_INFINIBAND', 32);
   for (const [n, v] of NET_CONSTANTS) int(n, v);
   for (const [n, v] of IO_CONSTANTS) int(n, v);
+  for (const [n, v] of OFLAG_CONSTANTS) int(n, v);
   // psinfo_t pr_dmodel values
   t.set('PR_MODEL_ILP32', { type: 'char', value: 1n });
   t.set('PR_MODEL_LP64', { type: 'char', value: 2n });

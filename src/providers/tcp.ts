@@ -3,6 +3,13 @@
 // DTrace's: pktinfo_t, csinfo_t, ipinfo_t, tcpsinfo_t, tcpinfo_t and tcplsinfo_t, built only
 // when D code reads them.                                                   [tcp.d, dt_prov_ip.c]
 //
+// send and receive: receive fires for each segment an established connection takes in
+// (tcp:tcp_probe, which carries the socket's addresses, sequence numbers and windows); send
+// fires for each send call that queued data on a TCP socket (sock:sock_send_length), not per
+// segment, with the addresses of a connection this session saw change state or receive (else
+// "<unknown>" and port 0). Neither carries the TCP header: ip_plength is the payload's length
+// and tcp_offset reads 0, so DTrace's `ip_plength - tcp_offset` is the payload.
+//
 // What the tracepoints do not carry reads as zero: the packet (pkt_addr), the TCP header
 // fields other than the ports (tcpinfo_t's seq, ack, flags...), the socket's sequence numbers
 // and windows (tcps_iss ... tcps_irs), and ip_plength. connect-request fires as connect()
@@ -45,6 +52,16 @@ export class TcpArgs implements ArgBuilder {
   skLo = 0;
   /** the packet goes out (the local address is its source) */
   outbound = true;
+  /** send and receive: the payload's length, and whether the socket's numbers below are known */
+  plength = 0;
+  seqs = false;
+  snxt = 0;
+  suna = 0;
+  swnd = 0;
+  rwnd = 0;
+  cwnd = 0;
+  ssthresh = 0;
+  rtt = 0;
   private readonly pkt: ArgStruct;
   private readonly cs: ArgStruct;
   private readonly ip: ArgStruct;
@@ -89,6 +106,7 @@ export class TcpArgs implements ArgBuilder {
         const r = this.addr(this.raddrAt);
         s.str('ip_saddr', this.outbound ? l : r);
         s.str('ip_daddr', this.outbound ? r : l);
+        s.set('ip_plength', this.plength);
         return s.bytes;
       }
       case 3: {
@@ -103,6 +121,15 @@ export class TcpArgs implements ArgBuilder {
         s.str('tcps_laddr', l);
         s.str('tcps_raddr', r);
         s.set('tcps_state', this.state);
+        if (this.seqs) {
+          s.set('tcps_snxt', this.snxt);
+          s.set('tcps_suna', this.suna);
+          s.set('tcps_swnd', this.swnd);
+          s.set('tcps_rwnd', this.rwnd);
+          s.set('tcps_cwnd', this.cwnd);
+          s.set('tcps_cwnd_ssthresh', this.ssthresh);
+          s.set('tcps_rtt', this.rtt);
+        }
         return s.bytes;
       }
       case 4: {
@@ -166,6 +193,194 @@ function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, sk
       a.skLo = skLo;
       a.skHi = skHi;
       a.outbound = true;
+      a.plength = 0;
+      a.seqs = false;
+      pointArgs(h, a);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+}
+
+/** A connection's addresses (local at 0, remote at 16) and ports, as last seen. */
+class Conn {
+  readonly v = new DataView(new ArrayBuffer(32));
+  family = 0;
+  lport = 0;
+  rport = 0;
+  state = 0;
+}
+
+/** TCP sockets by kernel address, learnt from the events that carry their addresses. */
+class Conns {
+  private readonly bySk = new Map<number, Conn>();
+
+  /** Records the socket at `sk` (lo ^ hi) with the addresses at `l`, `r` of `v` (4 or 16 bytes). */
+  learn(key: number, fam: number, v: DataView, l: number, r: number, lport: number, rport: number, state: number): void {
+    if (state === TCP_CLOSE) {
+      this.bySk.delete(key);
+      return;
+    }
+    let c = this.bySk.get(key);
+    if (c === undefined) {
+      // bounded: sockets closed before this session began are never seen closing
+      if (this.bySk.size >= 65536) this.bySk.clear();
+      c = new Conn();
+      this.bySk.set(key, c);
+    }
+    const n = fam === AF_INET6 ? 16 : 4;
+    for (let i = 0; i < n; i++) {
+      c.v.setUint8(i, v.getUint8(l + i));
+      c.v.setUint8(16 + i, v.getUint8(r + i));
+    }
+    c.family = fam;
+    c.lport = lport;
+    c.rport = rport;
+    c.state = state;
+  }
+
+  get(key: number): Conn | undefined {
+    return this.bySk.get(key);
+  }
+}
+
+/** A TCP socket's changes of state, only to learn its addresses. */
+function learnStates(conns: Conns) {
+  return (f: Fields): EventHandler => {
+    const skAt = f.at('skaddr');
+    const newAt = f.at('newstate');
+    const sportAt = f.at('sport');
+    const dportAt = f.at('dport');
+    const famAt = f.at('family');
+    const protoAt = f.at('protocol');
+    const s4 = f.at('saddr');
+    const d4 = f.at('daddr');
+    const s6 = f.at('saddr_v6');
+    const d6 = f.at('daddr_v6');
+    return (_c, _p, v, o) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
+      const fam = v.getUint16(o + famAt, true);
+      const key = v.getUint32(o + skAt, true) ^ v.getUint32(o + skAt + 4, true);
+      const six = fam === AF_INET6;
+      conns.learn(key, fam, v, o + (six ? s6 : s4), o + (six ? d6 : d4), v.getUint16(o + sportAt, true), v.getUint16(o + dportAt, true), v.getInt32(o + newAt, true));
+    };
+  };
+}
+
+/** Where tcp_probe's fields are. */
+class ProbeFields {
+  readonly pid: number;
+  readonly sk: number;
+  readonly fam: number;
+  readonly saddr: number;
+  readonly daddr: number;
+  readonly sport: number;
+  readonly dport: number;
+  readonly len: number;
+  readonly snxt: number;
+  readonly suna: number;
+  readonly cwnd: number;
+  readonly ssthresh: number;
+  readonly swnd: number;
+  readonly srtt: number;
+  readonly rwnd: number;
+
+  constructor(f: Fields) {
+    this.pid = f.at('common_pid');
+    this.sk = f.at('skaddr');
+    this.fam = f.at('family');
+    this.saddr = f.at('saddr');
+    this.daddr = f.at('daddr');
+    this.sport = f.at('sport');
+    this.dport = f.at('dport');
+    this.len = f.at('data_len');
+    this.snxt = f.at('snd_nxt');
+    this.suna = f.at('snd_una');
+    this.cwnd = f.at('snd_cwnd');
+    this.ssthresh = f.at('ssthresh');
+    this.swnd = f.at('snd_wnd');
+    this.srtt = f.at('srtt');
+    this.rwnd = f.at('rcv_wnd');
+  }
+}
+
+/** tcp_probe: a segment taken in by an established connection (saddr is the local end). */
+function onReceive(a: TcpArgs, conns: Conns | null) {
+  return (f: Fields, h: Hook | null): EventHandler => {
+    const P = new ProbeFields(f);
+    return (cpu, _p, v, o, _l, ts) => {
+      const fam = v.getUint16(o + P.fam, true);
+      // the addresses are sockaddr_in (address at 4) or sockaddr_in6 (at 8)
+      const at = fam === AF_INET6 ? 8 : 4;
+      const lport = v.getUint16(o + P.sport, true);
+      const rport = v.getUint16(o + P.dport, true);
+      const skLo = v.getUint32(o + P.sk, true);
+      const skHi = v.getUint32(o + P.sk + 4, true);
+      if (conns !== null) conns.learn(skLo ^ skHi, fam, v, o + P.saddr + at, o + P.daddr + at, lport, rport, TCP_ESTABLISHED);
+      if (h === null) return;
+      a.v = v;
+      a.family = fam;
+      a.laddrAt = o + P.saddr + at;
+      a.raddrAt = o + P.daddr + at;
+      a.lport = lport;
+      a.rport = rport;
+      a.state = TCP_ESTABLISHED;
+      a.oldState = TCP_ESTABLISHED;
+      a.skLo = skLo;
+      a.skHi = skHi;
+      a.outbound = false;
+      a.plength = v.getUint16(o + P.len, true);
+      a.seqs = true;
+      a.snxt = v.getUint32(o + P.snxt, true);
+      a.suna = v.getUint32(o + P.suna, true);
+      a.swnd = v.getUint32(o + P.swnd, true);
+      a.rwnd = v.getUint32(o + P.rwnd, true);
+      a.cwnd = v.getUint32(o + P.cwnd, true);
+      a.ssthresh = v.getUint32(o + P.ssthresh, true);
+      a.rtt = v.getUint32(o + P.srtt, true);
+      pointArgs(h, a);
+      h.fireAs(v.getInt32(o + P.pid, true), cpu, ts);
+    };
+  };
+}
+
+/** sock_send_length on a TCP socket: a send call queued `ret` bytes. */
+function onSend(a: TcpArgs, conns: Conns) {
+  const none = new DataView(new ArrayBuffer(32));
+  return (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const skAt = f.at('sk');
+    const famAt = f.at('family');
+    const protoAt = f.at('protocol');
+    const retAt = f.at('ret');
+    return (cpu, _p, v, o, _l, ts) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
+      const ret = v.getInt32(o + retAt, true);
+      if (ret <= 0) return;
+      const skLo = v.getUint32(o + skAt, true);
+      const skHi = v.getUint32(o + skAt + 4, true);
+      const c = conns.get(skLo ^ skHi);
+      a.family = v.getUint16(o + famAt, true);
+      if (c !== undefined) {
+        a.v = c.v;
+        a.laddrAt = 0;
+        a.raddrAt = 16;
+        a.lport = c.lport;
+        a.rport = c.rport;
+        a.state = c.state;
+      } else {
+        a.v = none;
+        a.laddrAt = -1;
+        a.raddrAt = -1;
+        a.lport = 0;
+        a.rport = 0;
+        a.state = TCP_ESTABLISHED;
+      }
+      a.oldState = a.state;
+      a.skLo = skLo;
+      a.skHi = skHi;
+      a.outbound = true;
+      a.plength = ret;
+      a.seqs = false;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -173,6 +388,8 @@ function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, sk
 }
 
 function probes(types: TypeScope): DerivedProbe[] {
+  const conns = new Conns();
+  const learnProbe = onReceive(new TcpArgs(types), conns);
   const a = new TcpArgs(types);
   const change = (fire: Parameters<typeof onStateChange>[1]) => [{ system: 'sock', event: 'inet_sock_set_state', handler: onStateChange(a, fire) }];
   /** sockets that received a reset (tcp_receive_reset comes just before the state change it causes, on the same CPU) */
@@ -212,6 +429,8 @@ function probes(types: TypeScope): DerivedProbe[] {
               a.skLo = 0;
               a.skHi = 0;
               a.outbound = true;
+              a.plength = 0;
+              a.seqs = false;
               pointArgs(h, a);
               h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
             };
@@ -246,6 +465,20 @@ function probes(types: TypeScope): DerivedProbe[] {
       name: 'connect-request',
       args: TCP_ARGS,
       sources: change((o, n) => o === TCP_CLOSE && n === TCP_SYN_SENT),
+    },
+    {
+      name: 'receive',
+      args: TCP_ARGS,
+      sources: [{ system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null) }],
+    },
+    {
+      name: 'send',
+      args: TCP_ARGS,
+      sources: [
+        { system: 'sock', event: 'inet_sock_set_state', handler: learnStates(conns) },
+        { system: 'tcp', event: 'tcp_probe', handler: (f) => learnProbe(f, null) },
+        { system: 'sock', event: 'sock_send_length', handler: onSend(a, conns) },
+      ],
     },
     {
       name: 'state-change',

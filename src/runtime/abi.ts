@@ -43,6 +43,8 @@ export interface ClauseAbi {
   curpsinfo(ctx: ProbeContext): bigint;
   curlwpsinfo(ctx: ProbeContext): bigint;
   curcpu(ctx: ProbeContext): bigint;
+  /** fds[fd]: the address of a fileinfo_t view of the current process's descriptor fd */
+  fds(ctx: ProbeContext, fd: number): bigint;
   cpuChip(ctx: ProbeContext): number;
   cpuLgrp(ctx: ProbeContext): number;
   arg(ctx: ProbeContext, i: number): bigint;

@@ -30,6 +30,8 @@ export const enum ViewKind {
   Cpuinfo = 3,
   /** a probe argument's translated struct (bufinfo_t, tcpsinfo_t...): the subject is its slot */
   Arg = 4,
+  /** fds[fd]: a fileinfo_t of the firing process's descriptor (the subject is the descriptor) */
+  Fd = 5,
 }
 
 /** The address of a view: curpsinfo, or a probe argument such as proc:::create's psinfo_t *. */

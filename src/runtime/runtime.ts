@@ -1,10 +1,11 @@
 // The run-time entry points generated clause code calls (`rt.*`), and the state they act on:
 // variables, aggregations, speculations, output records, faults.        [dt_consume.c, dt_handle.c]
 
+import { existsSync } from 'node:fs';
 import { machine } from 'node:os';
 import type { ClauseAbi } from './abi.js';
 import { DType, Kind, findMember, resolve as resolveType } from '../lang/types.js';
-import { readCpu, readProc } from '../kernel/procfs.js';
+import { readCpu, readFd, readProc } from '../kernel/procfs.js';
 import { AggFn, AggSpace, Aggregation, KeyType, OpaqueKeyType, aggDataBytes, aggTupleBytes, createAggregation } from './aggregate.js';
 import { aggCapacity } from './buffers.js';
 import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogram.js';
@@ -706,6 +707,41 @@ export class Runtime implements ClauseAbi {
     return viewAddress(ViewKind.Cpuinfo, ctx.cpu);
   }
 
+  /** fileinfo_t, from the compiler's type scope (fds[]) */
+  fileinfoType: DType | null = null;
+
+  fds(_ctx: ProbeContext, fd: number): bigint {
+    // a descriptor no process can have names the "<none>" view
+    return viewAddress(ViewKind.Fd, fd >= 0 && fd < FD_NONE ? fd : FD_NONE);
+  }
+
+  /**
+   * fds[fd] as io.d translates a struct file, read from /proc/PID/fd and fdinfo when the
+   * clause runs (not when the probe fired): a descriptor closed in between reads as none.
+   */
+  private buildFd(fd: number): Uint8Array | null {
+    const F = this.fileinfoType;
+    if (F === null || this.firing === null) return null;
+    const b = new Uint8Array(resolveType(F).size);
+    const pid = this.firing.pid;
+    const f = fd === FD_NONE ? null : readFd(pid, fd);
+    if (f === null) {
+      // no such descriptor: "<none>", as for a NULL struct file; the process gone: unknown
+      const what = fd !== FD_NONE && !existsSync(`/proc/${pid}`) ? '<unknown>' : '<none>';
+      for (const m of ['fi_name', 'fi_dirname', 'fi_pathname', 'fi_fs', 'fi_mount']) setField(b, F, m, what);
+      return b;
+    }
+    const max = this.strsize;
+    setField(b, F, 'fi_name', S.basename(f.path, max));
+    setField(b, F, 'fi_dirname', S.dirname(f.path, max));
+    setField(b, F, 'fi_pathname', f.path);
+    setField(b, F, 'fi_offset', f.pos);
+    setField(b, F, 'fi_fs', f.fstype || '<unknown>');
+    setField(b, F, 'fi_mount', f.mount || '<unknown>');
+    setField(b, F, 'fi_oflags', f.flags | 0);
+    return b;
+  }
+
   /** chip and lgrp: curcpu->cpu_chip and curcpu->cpu_lgrp */
   cpuChip(ctx: ProbeContext): number {
     return readCpu(ctx.cpu).chip;
@@ -721,6 +757,7 @@ export class Runtime implements ClauseAbi {
       const b = this.firing !== null ? this.firing.argBuild : null;
       return b !== null ? b.build(id) : null;
     }
+    if (kind === ViewKind.Fd) return this.buildFd(id);
     const t = this.procTypes;
     if (!t) return null;
     if (kind === ViewKind.Cpuinfo) {
@@ -1146,6 +1183,9 @@ export class Runtime implements ClauseAbi {
 }
 
 /** Writes a number or string into a struct member of a byte image. */
+/** the fds[] view of no descriptor */
+const FD_NONE = 0xffffff;
+
 function setField(b: Uint8Array, t: DType, name: string, v: number | string): void {
   const m = findMember(t, name);
   if (!m) return;

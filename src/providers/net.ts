@@ -1,0 +1,337 @@
+// The ip and udp providers: packets leaving and reaching the machine's interfaces, and the
+// datagrams UDP sockets send and receive, from the kernel's net: and sock: tracepoints.
+// Arguments are DTrace's (pktinfo_t, csinfo_t, ipinfo_t, ifinfo_t, ipv4info_t, ipv6info_t;
+// udpsinfo_t, udpinfo_t), built only when D code reads them.              [ip.d, udp.d, dt_prov_ip.c]
+//
+// What the tracepoints carry: ip:::send (net:net_dev_start_xmit) the device, the protocol
+// and the packet's length and header offsets; ip:::receive (net:netif_receive_skb) the device
+// and the length, with the protocol and header length of a packet this session saw sent
+// (loopback, veth) or a driver announced (netif_receive_skb_entry): other packets (ARP...)
+// do not fire. No addresses: ip_saddr/ip_daddr read "<unknown>", and ipv4info_t/ipv6info_t
+// hold only the version, lengths and header length. udp:::send/receive (sock:sock_send_length,
+// sock_recv_length on UDP sockets) fire per send and receive call with the datagram's length
+// (udp_length and ip_plength: the payload plus UDP's 8-byte header) and the socket's address;
+// the ports and addresses are not carried (0, "<unknown>").
+
+import type { EventHandler } from '../kernel/tracer.js';
+import type { TypeScope } from '../lang/typescope.js';
+import type { ArgBuilder } from '../runtime/context.js';
+import { ViewKind, viewAddress } from '../runtime/memory.js';
+import { ArgStruct } from './arg-struct.js';
+import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+
+const AF_INET6 = 10;
+const IPPROTO_UDP = 17;
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+/** recvmsg's MSG_PEEK: nothing was taken */
+const MSG_PEEK = 2;
+
+export const IP_ARGS = ['pktinfo_t *', 'csinfo_t *', 'ipinfo_t *', 'ifinfo_t *', 'ipv4info_t *', 'ipv6info_t *'];
+export const UDP_ARGS = ['pktinfo_t *', 'csinfo_t *', 'ipinfo_t *', 'udpsinfo_t *', 'udpinfo_t *'];
+
+function pointArgs(h: Hook, a: ArgBuilder, n: number): void {
+  const args = h.ctx.args;
+  for (let i = 0; i < n; i++) args[i] = viewAddress(ViewKind.Arg, i);
+  h.ctx.argBuild = a;
+}
+
+/** An __data_loc char[] field's string. */
+function dataLocStr(v: DataView, o: number, at: number): string {
+  const loc = v.getUint32(o + at, true);
+  const start = o + (loc & 0xffff);
+  const end = start + (loc >>> 16);
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = v.getUint8(i);
+    if (c === 0) break;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** One packet at an interface. */
+export class IpArgs implements ArgBuilder {
+  ver = 0;
+  /** the IP packet's length and its header's (-1: unknown) */
+  length = 0;
+  hlen = -1;
+  dev = '';
+  skb = 0n;
+  private readonly pkt: ArgStruct;
+  private readonly cs: ArgStruct;
+  private readonly ip: ArgStruct;
+  private readonly ifi: ArgStruct;
+  private readonly v4: ArgStruct;
+  private readonly v6: ArgStruct;
+
+  constructor(types: TypeScope) {
+    this.pkt = new ArgStruct(types, 'pktinfo_t');
+    this.cs = new ArgStruct(types, 'csinfo_t');
+    this.ip = new ArgStruct(types, 'ipinfo_t');
+    this.ifi = new ArgStruct(types, 'ifinfo_t');
+    this.v4 = new ArgStruct(types, 'ipv4info_t');
+    this.v6 = new ArgStruct(types, 'ipv6info_t');
+  }
+
+  private plength(): number {
+    return this.hlen >= 0 && this.length >= this.hlen ? this.length - this.hlen : 0;
+  }
+
+  build(slot: number): Uint8Array | null {
+    switch (slot) {
+      case 0: {
+        const s = this.pkt;
+        s.set('pkt_addr', this.skb);
+        return s.bytes;
+      }
+      case 1:
+        return this.cs.bytes;
+      case 2: {
+        const s = this.ip;
+        s.clear();
+        s.set('ip_ver', this.ver);
+        s.set('ip_plength', this.plength());
+        s.str('ip_saddr', '<unknown>');
+        s.str('ip_daddr', '<unknown>');
+        return s.bytes;
+      }
+      case 3: {
+        const s = this.ifi;
+        s.clear();
+        s.str('if_name', this.dev);
+        s.set('if_local', this.dev === 'lo' ? 1 : 0);
+        return s.bytes;
+      }
+      case 4: {
+        // NULL for an IPv6 packet, as DTrace's translator gives
+        if (this.ver !== 4) return null;
+        const s = this.v4;
+        s.clear();
+        s.set('ipv4_ver', 4);
+        if (this.hlen >= 0) s.set('ipv4_ihl', this.hlen);
+        s.set('ipv4_length', this.length);
+        s.str('ipv4_saddr', '<unknown>');
+        s.str('ipv4_daddr', '<unknown>');
+        return s.bytes;
+      }
+      case 5: {
+        if (this.ver !== 6) return null;
+        const s = this.v6;
+        s.clear();
+        s.set('ipv6_ver', 6);
+        s.set('ipv6_plen', this.length >= 40 ? this.length - 40 : 0);
+        s.str('ipv6_saddr', '<unknown>');
+        s.str('ipv6_daddr', '<unknown>');
+        return s.bytes;
+      }
+      default:
+        return null;
+    }
+  }
+}
+
+/** One UDP send or receive call. */
+export class UdpArgs implements ArgBuilder {
+  ver = 0;
+  length = 0;
+  sk = 0n;
+  private readonly pkt: ArgStruct;
+  private readonly cs: ArgStruct;
+  private readonly ip: ArgStruct;
+  private readonly udps: ArgStruct;
+  private readonly udp: ArgStruct;
+
+  constructor(types: TypeScope) {
+    this.pkt = new ArgStruct(types, 'pktinfo_t');
+    this.cs = new ArgStruct(types, 'csinfo_t');
+    this.ip = new ArgStruct(types, 'ipinfo_t');
+    this.udps = new ArgStruct(types, 'udpsinfo_t');
+    this.udp = new ArgStruct(types, 'udpinfo_t');
+  }
+
+  build(slot: number): Uint8Array | null {
+    switch (slot) {
+      case 0:
+        return this.pkt.bytes;
+      case 1: {
+        const s = this.cs;
+        s.set('cs_addr', this.sk);
+        return s.bytes;
+      }
+      case 2: {
+        const s = this.ip;
+        s.clear();
+        s.set('ip_ver', this.ver);
+        s.set('ip_plength', this.length);
+        s.str('ip_saddr', '<unknown>');
+        s.str('ip_daddr', '<unknown>');
+        return s.bytes;
+      }
+      case 3: {
+        const s = this.udps;
+        s.clear();
+        s.set('udps_addr', this.sk);
+        s.str('udps_laddr', '<unknown>');
+        s.str('udps_raddr', '<unknown>');
+        return s.bytes;
+      }
+      case 4: {
+        const s = this.udp;
+        s.clear();
+        s.set('udp_length', this.length);
+        return s.bytes;
+      }
+      default:
+        return null;
+    }
+  }
+}
+
+/** Packets' protocol and header length by sk_buff address, learnt before they are received. */
+class Skbs {
+  private readonly m = new Map<number, number>();
+
+  /** `ver` 4 or 6, header length (-1: unknown) */
+  put(key: number, ver: number, hlen: number): void {
+    // bounded: most packets sent out of real interfaces never come back
+    if (this.m.size >= 4096) this.m.clear();
+    this.m.set(key, ver * 65536 + (hlen + 1));
+  }
+
+  take(key: number): number {
+    const v = this.m.get(key);
+    if (v === undefined) return -1;
+    this.m.delete(key);
+    return v;
+  }
+}
+
+function verOf(proto: number): number {
+  return proto === ETH_P_IP ? 4 : proto === ETH_P_IPV6 ? 6 : 0;
+}
+
+function ipProbes(types: TypeScope): DerivedProbe[] {
+  const a = new IpArgs(types);
+  const skbs = new Skbs();
+  /** net_dev_start_xmit: fires ip:::send (h) and/or remembers the packet for its receipt */
+  const xmit = (send: boolean) => (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const nameAt = f.at('name');
+    const skbAt = f.at('skbaddr');
+    const protoAt = f.at('protocol');
+    const lenAt = f.at('len');
+    const netAt = f.at('network_offset');
+    const tvalidAt = f.at('transport_offset_valid');
+    const transAt = f.at('transport_offset');
+    return (cpu, _p, v, o, _l, ts) => {
+      const ver = verOf(v.getUint16(o + protoAt, true));
+      if (ver === 0) return;
+      const net = v.getUint16(o + netAt, true);
+      const hlen = v.getUint8(o + tvalidAt) !== 0 ? v.getUint16(o + transAt, true) - net : -1;
+      const skLo = v.getUint32(o + skbAt, true);
+      const skHi = v.getUint32(o + skbAt + 4, true);
+      if (!send) {
+        skbs.put(skLo ^ skHi, ver, hlen);
+        return;
+      }
+      a.ver = ver;
+      a.length = v.getUint32(o + lenAt, true) - net;
+      a.hlen = hlen;
+      a.dev = dataLocStr(v, o, nameAt);
+      a.skb = (BigInt(skHi) << 32n) | BigInt(skLo);
+      pointArgs(h, a, 6);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+  /** netif_receive_skb_entry and _list_entry: the driver says what the packet is */
+  const announce = (f: Fields): EventHandler => {
+    const skbAt = f.at('skbaddr');
+    const protoAt = f.at('protocol');
+    return (_c, _p, v, o) => {
+      const ver = verOf(v.getUint16(o + protoAt, true));
+      if (ver !== 0) skbs.put(v.getUint32(o + skbAt, true) ^ v.getUint32(o + skbAt + 4, true), ver, -1);
+    };
+  };
+  return [
+    {
+      name: 'receive',
+      args: IP_ARGS,
+      sources: [
+        { system: 'net', event: 'net_dev_start_xmit', handler: xmit(false) },
+        { system: 'net', event: 'netif_receive_skb_entry', handler: announce },
+        { system: 'net', event: 'netif_receive_skb_list_entry', handler: announce },
+        {
+          system: 'net',
+          event: 'netif_receive_skb',
+          handler: (f, h) => {
+            const pidAt = f.at('common_pid');
+            const nameAt = f.at('name');
+            const skbAt = f.at('skbaddr');
+            const lenAt = f.at('len');
+            return (cpu, _p, v, o, _l, ts) => {
+              const skLo = v.getUint32(o + skbAt, true);
+              const skHi = v.getUint32(o + skbAt + 4, true);
+              const k = skbs.take(skLo ^ skHi);
+              if (k < 0) return;
+              a.ver = Math.floor(k / 65536);
+              a.hlen = (k % 65536) - 1;
+              a.length = v.getUint32(o + lenAt, true);
+              a.dev = dataLocStr(v, o, nameAt);
+              a.skb = (BigInt(skHi) << 32n) | BigInt(skLo);
+              pointArgs(h, a, 6);
+              h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+            };
+          },
+        },
+      ],
+    },
+    { name: 'send', args: IP_ARGS, sources: [{ system: 'net', event: 'net_dev_start_xmit', handler: xmit(true) }] },
+  ];
+}
+
+function udpProbes(types: TypeScope): DerivedProbe[] {
+  const a = new UdpArgs(types);
+  const call = (recv: boolean) => (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const skAt = f.at('sk');
+    const famAt = f.at('family');
+    const protoAt = f.at('protocol');
+    const retAt = f.at('ret');
+    const flagsAt = f.at('flags');
+    return (cpu, _p, v, o, _l, ts) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_UDP) return;
+      const ret = v.getInt32(o + retAt, true);
+      if (ret < 0 || (recv && (v.getInt32(o + flagsAt, true) & MSG_PEEK) !== 0)) return;
+      a.ver = v.getUint16(o + famAt, true) === AF_INET6 ? 6 : 4;
+      a.length = ret + 8;
+      a.sk = (BigInt(v.getUint32(o + skAt + 4, true)) << 32n) | BigInt(v.getUint32(o + skAt, true));
+      pointArgs(h, a, 5);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+  return [
+    { name: 'receive', args: UDP_ARGS, sources: [{ system: 'sock', event: 'sock_recv_length', handler: call(true) }] },
+    { name: 'send', args: UDP_ARGS, sources: [{ system: 'sock', event: 'sock_send_length', handler: call(false) }] },
+  ];
+}
+
+export class IpProvider extends DerivedProvider {
+  readonly name = 'ip';
+  protected readonly table: DerivedProbe[];
+
+  constructor(types: TypeScope) {
+    super(types);
+    this.table = ipProbes(types);
+  }
+}
+
+export class UdpProvider extends DerivedProvider {
+  readonly name = 'udp';
+  protected readonly table: DerivedProbe[];
+
+  constructor(types: TypeScope) {
+    super(types);
+    this.table = udpProbes(types);
+  }
+}
