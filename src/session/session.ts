@@ -222,10 +222,30 @@ export class Session implements FiringEnv {
     return (this.inKernelState = ik);
   }
 
+  /** the records' reader is behind (hold()) */
+  private held = false;
+  /** timer probes (tick-*) that fired while held, per CPU: principal drops */
+  private readonly heldDrops: number[] = [];
+  private heldDropsReported: number[] = [];
+
+  /**
+   * While the consumer of the records is behind (the library's reader), the kernel's buffers
+   * are not read: the kernel drops what they cannot hold, and dtrace's own timer probes are
+   * dropped as firings into a full buffer are; both are reported as principal drops.
+   */
+  hold(on: boolean): void {
+    this.held = on;
+    if (this.kernel) this.kernel.held = on;
+  }
+
   /** Fires a probe in dtrace's own context, with arg0 (profile's) or no arguments. */
   fireLocal(def: ProbeDef, arg0?: bigint): void {
     const ctx = this.ctx;
     this.local(ctx);
+    if (this.held && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error && !this.stopping) {
+      this.heldDrops[ctx.cpu] = (this.heldDrops[ctx.cpu] ?? 0) + 1;
+      return;
+    }
     const args = ctx.args;
     for (let i = 0; i < args.length; i++) args[i] = 0n;
     if (arg0 !== undefined) args[0] = arg0;
@@ -515,6 +535,11 @@ export class Session implements FiringEnv {
       r.agg[cpu] = aggDrops[cpu] ?? 0;
     }
     rt.principal?.takeDrops((cpu, n) => rt.report('DTRACEDROP_PRINCIPAL', `${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu }));
+    for (let cpu = 0; cpu < this.heldDrops.length; cpu++) {
+      const n = (this.heldDrops[cpu] ?? 0) - (this.heldDropsReported[cpu] ?? 0);
+      if (n > 0) rt.report('DTRACEDROP_PRINCIPAL', `${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu });
+      this.heldDropsReported[cpu] = this.heldDrops[cpu] ?? 0;
+    }
     r.dyn = rt.dyn.drops;
     r.spec = rt.specDrops;
     r.specBusy = rt.specBusy;
