@@ -393,21 +393,10 @@ export class KernelTracer implements EventSink {
 
   private readonly pollNow = (): void => this.poll();
 
-  /**
-   * The consumer of the records is behind (the library's reader): the rings are not read, so
-   * that the kernel drops what they cannot hold and counts it, as a slow DTrace consumer's
-   * principal buffers do, instead of dtrace's memory growing.
-   */
-  held = false;
-
   private poll(): void {
     this.timer = null;
     const r = this.reader;
     if (!r) return;
-    if (this.held) {
-      this.timer = setTimeout(this.pollNow, this.basePollMs);
-      return;
-    }
     const n = r.drain(this);
     if (n > 0) {
       this.procs.sweep();

@@ -229,23 +229,20 @@ export class Session implements FiringEnv {
   private heldDropsReported: number[] = [];
 
   /**
-   * While the consumer of the records is behind (the library's reader), the kernel's buffers
-   * are not read: the kernel drops what they cannot hold, and dtrace's own timer probes are
-   * dropped as firings into a full buffer are; both are reported as principal drops.
+   * While the consumer of the records is behind (the library's reader), probes fire into a
+   * full buffer: their firings are dropped and counted as principal drops, per CPU, as DTrace's
+   * are when its consumer does not keep up. The kernel's buffers are still read (dtrace's own
+   * process table needs its events), so memory does not grow and nothing is lost silently.
    */
   hold(on: boolean): void {
     this.held = on;
-    if (this.kernel) this.kernel.held = on;
   }
 
   /** Fires a probe in dtrace's own context, with arg0 (profile's) or no arguments. */
   fireLocal(def: ProbeDef, arg0?: bigint): void {
     const ctx = this.ctx;
     this.local(ctx);
-    if (this.held && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error && !this.stopping) {
-      this.heldDrops[ctx.cpu] = (this.heldDrops[ctx.cpu] ?? 0) + 1;
-      return;
-    }
+
     const args = ctx.args;
     for (let i = 0; i < args.length; i++) args[i] = 0n;
     if (arg0 !== undefined) args[0] = arg0;
@@ -336,6 +333,10 @@ export class Session implements FiringEnv {
   /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
   fire(def: ProbeDef): void {
     const ctx = this.ctx;
+    if (this.held && !this.stopping && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error) {
+      this.heldDrops[ctx.cpu] = (this.heldDrops[ctx.cpu] ?? 0) + 1;
+      return;
+    }
     this.runClauses(def, ctx);
     // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
     ctx.argnSet = 0;
