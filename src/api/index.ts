@@ -151,10 +151,10 @@ export class Trace implements AsyncIterableIterator<DRecord> {
   /** -x prometheus: where the metrics are served (HOST:PORT), once the server listens */
   metricsAddress: string | null = null;
 
-  /** @internal */
   private held = false;
   private readonly highWater: number;
 
+  /** @internal */
   constructor(engine: Engine, warn: (msg: string) => void, signal?: AbortSignal, highWaterMark = 16384) {
     this.highWater = Math.max(1, Math.floor(highWaterMark));
     const sink = new RecordSink((t) => this.take(t), warn);
