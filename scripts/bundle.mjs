@@ -12,8 +12,9 @@ await build({
   // run as a command, node starts without NODE_OPTIONS: its --inspect or --inspect-brk would
   // open the inspector (code execution as root for any local user) before dtrace's code runs
   banner: { js: '#!/usr/bin/env -S -u NODE_OPTIONS node' },
-  // koffi loads its prebuilt .node binary from its own package
-  external: ['koffi'],
+  // koffi loads its prebuilt .node binary from its own package; prom-client (CommonJS) is loaded
+  // from its package only by -x prometheus
+  external: ['koffi', 'prom-client'],
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
@@ -27,7 +28,7 @@ await build({
   target: 'node20',
   format: 'esm',
   outfile: 'dist/index.js',
-  external: ['koffi'],
+  external: ['koffi', 'prom-client'],
   logLevel: 'warning',
 });
 for (const f of ['index.d.ts', 'records.d.ts']) copyFileSync(`build/types/api/${f}`, `dist/${f}`);

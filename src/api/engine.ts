@@ -147,6 +147,11 @@ export class Engine {
     return { rt, session };
   }
 
+  /** The program's aggregations (-x prometheus): each one's ID and the identifiers of its keys. */
+  exportedAggregations(): Array<{ id: number; keyNames: Array<string | null> }> {
+    return [...this.compiler.syms.aggs.values()].filter((a) => a.fn !== null).map((a) => ({ id: a.id, keyNames: a.keyNames ?? [] }));
+  }
+
   private aggSpecs(): AggSpec[] {
     return [...this.compiler.syms.aggs.values()]
       .filter((a) => a.fn !== null)

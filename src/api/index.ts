@@ -12,6 +12,8 @@ import { OptionError, Options } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
 import type { Session } from '../session/session.js';
 import { Engine, macroEnv, reapLeftovers } from './engine.js';
+import { AggregationMetrics, type ExportedAggregation, type MetricsServer, serveMetrics } from './prometheus.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { DRecord } from './records.js';
 
 export type * from './records.js';
@@ -40,6 +42,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** what dtrace would print on standard error as "dtrace: MSG" (default: that) */
   onWarning?: (message: string) => void;
+  /**
+   * How many records may wait to be read (default 16384): past it, dtrace stops reading the
+   * kernel's buffers until half of them are read, so the kernel drops what does not fit and the
+   * drops come as `drop` records, as with a slow DTrace consumer; memory does not grow.
+   */
+  highWaterMark?: number;
 }
 
 function toError(e: unknown): unknown {
@@ -96,7 +104,7 @@ export class Program {
     const refusal = this.engine.refusal(1, warn);
     if (refusal !== null) throw new DTraceError(refusal);
     reapLeftovers();
-    return new Trace(this.engine, warn, options.signal);
+    return new Trace(this.engine, warn, options.signal, options.highWaterMark);
   }
 }
 
@@ -127,7 +135,8 @@ class RecordSink extends OutputSink {
 
 /**
  * A running program: an async iterator of its records, ending after the exit record (exit(),
- * stop(), the signal). Records wait in memory until they are read.
+ * stop(), the signal). Records wait in memory until they are read, up to highWaterMark of them
+ * (and what one read of the kernel's buffers gives): a reader that falls behind gets drops.
  */
 export class Trace implements AsyncIterableIterator<DRecord> {
   private queue: DRecord[] = [];
@@ -139,13 +148,23 @@ export class Trace implements AsyncIterableIterator<DRecord> {
   private readonly session: Session;
   /** dtrace's exit status, once tracing has ended */
   readonly status: Promise<number>;
+  /** -x prometheus: where the metrics are served (HOST:PORT), once the server listens */
+  metricsAddress: string | null = null;
+
+  private held = false;
+  private readonly highWater: number;
 
   /** @internal */
-  constructor(engine: Engine, warn: (msg: string) => void, signal?: AbortSignal) {
+  constructor(engine: Engine, warn: (msg: string) => void, signal?: AbortSignal, highWaterMark = 16384) {
+    this.highWater = Math.max(1, Math.floor(highWaterMark));
     const sink = new RecordSink((t) => this.take(t), warn);
     let session: Session;
+    let metrics: { rt: Runtime; aggs: ExportedAggregation[] } | null = null;
+    const promSpec = engine.opts.text.get('prometheus')?.[0];
     try {
-      session = engine.start(sink, warn, false, 0).session;
+      const started = engine.start(sink, warn, false, 0);
+      session = started.session;
+      if (promSpec !== undefined) metrics = { rt: started.rt, aggs: engine.exportedAggregations() };
     } catch (e) {
       throw toError(e);
     }
@@ -153,14 +172,24 @@ export class Trace implements AsyncIterableIterator<DRecord> {
     const teardown = () => session.teardown();
     process.once('exit', teardown);
     const onAbort = () => this.stop();
+    let exporter: MetricsServer | null = null;
     this.status = (async () => {
       try {
+        if (metrics !== null) {
+          try {
+            exporter = await serveMetrics(promSpec!, await AggregationMetrics.create(metrics.rt, metrics.aggs));
+          } catch (e) {
+            throw new DTraceError((e as Error).message);
+          }
+          this.metricsAddress = exporter.address;
+        }
         return await session.run();
       } catch (e) {
         this.failure = toError(e);
         return 1;
       } finally {
         session.teardown();
+        exporter?.close();
         process.removeListener('exit', teardown);
         signal?.removeEventListener('abort', onAbort);
         this.finished = true;
@@ -177,7 +206,16 @@ export class Trace implements AsyncIterableIterator<DRecord> {
       if (nl > at) this.queue.push(JSON.parse(text.slice(at, nl)) as DRecord);
       at = nl + 1;
     }
+    if (!this.held && this.queue.length - this.head >= this.highWater) {
+      this.held = true;
+      this.session.hold(true);
+    }
     this.wake?.();
+  }
+
+  /** how many records wait to be read */
+  get pending(): number {
+    return this.queue.length - this.head;
   }
 
   /** Stops tracing as Ctrl-C stops dtrace: END fires, then the aggregations and the exit record come. */
@@ -191,6 +229,10 @@ export class Trace implements AsyncIterableIterator<DRecord> {
     for (;;) {
       if (this.head < this.queue.length) {
         const value = this.queue[this.head++]!;
+        if (this.held && this.queue.length - this.head <= this.highWater >> 1) {
+          this.held = false;
+          this.session.hold(false);
+        }
         if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
           this.queue = this.queue.slice(this.head);
           this.head = 0;

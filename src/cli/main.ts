@@ -16,6 +16,7 @@ import { OutputSink } from '../runtime/output.js';
 import { openOutputFile } from '../runtime/output-file.js';
 import type { Session } from '../session/session.js';
 import { Engine, macroEnv, reapLeftovers } from '../api/engine.js';
+import { AggregationMetrics, type MetricsServer, serveMetrics } from '../api/prometheus.js';
 import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
@@ -343,6 +344,19 @@ export async function main(argv: string[]): Promise<number> {
   if (showCode) live.showKernelCode = stderr;
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
+  // -x prometheus: the aggregations served while tracing, from before BEGIN fires
+  let exporter: MetricsServer | null = null;
+  const promSpec = opts.text.get('prometheus')?.[0];
+  if (promSpec !== undefined) {
+    try {
+      exporter = await serveMetrics(promSpec, await AggregationMetrics.create(started.rt, engine.exportedAggregations()));
+    } catch (e) {
+      live.teardown();
+      return fail((e as Error).message);
+    }
+    if (/(^|:)0$/.test(promSpec)) warn(`serving aggregations at http://${exporter.address}/metrics`);
+  }
+
   live.onLive = () => targets.resume(() => live.end());
   onInterrupt(() => live.interrupt());
   // whatever ends the process, the kernel is left as it was found
@@ -357,6 +371,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   } finally {
     live.teardown();
+    exporter?.close();
     cancelTeardown();
     onInterrupt(null);
   }

@@ -76,6 +76,8 @@ export interface AggInfo {
   /** the aggregating function, fixed by the first assignment */
   fn: string | null;
   keys: DType[] | null;
+  /** each key's variable name where the first assignment's key is a plain identifier (execname, pid, x), else null */
+  keyNames: Array<string | null> | null;
   /** lquantize/llquantize parameters, fixed by the first assignment */
   params: bigint[];
   /** type of the aggregated value expression (null for count) */

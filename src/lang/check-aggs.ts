@@ -25,12 +25,14 @@ export function checkAggregation(c: CheckContext, e: A.Assign): A.Expr {
       `aggregation redefined: @${agg.name}\n\t current: @${agg.name} = ${v.name}( )\n\tprevious: @${agg.name} = ${agg.fn}( ) : line ${agg.line}`,
     );
   }
-  // keys
+  // keys (their names before checking: a checked key may be another node)
+  const keyNames = target.kind === A.N.Index ? target.args.map((k) => (k.kind === A.N.Ident ? (k as A.Ident).name : null)) : [];
   const keys = target.kind === A.N.Index ? target.args.map((k) => c.expr(k)) : [];
   const keyTypes = keys.map((k) => c.keyType(k.type!));
   c.checkKeys(keys, 'aggregation');
   if (agg.keys === null) {
     agg.keys = keyTypes;
+    agg.keyNames = keyNames;
   } else {
     if (agg.keys.length !== keys.length) {
       c.err(

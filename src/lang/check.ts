@@ -891,7 +891,7 @@ export class Checker implements CheckContext {
     let a = this.syms.aggs.get(name);
     if (!a) {
       if (!create) this.err('D_PRINTA_AGGBAD', e.line, `undefined aggregation: @${name}`);
-      a = { name, id: this.syms.aggs.size, fn: null, keys: null, params: [], valueType: null, line: e.line, assigned: false };
+      a = { name, id: this.syms.aggs.size, fn: null, keys: null, keyNames: null, params: [], valueType: null, line: e.line, assigned: false };
       this.syms.aggs.set(name, a);
     }
     ref.ref = a;

@@ -138,7 +138,8 @@ function llquantizeBounds(p: LLQuantizeParams): Array<[bigint | null, bigint | n
 
 const boundsCache = new WeakMap<Aggregation, Array<[bigint | null, bigint | null]>>();
 
-function boundsOf(a: Aggregation): Array<[bigint | null, bigint | null]> {
+/** Each bucket's [min, max] (inclusive; null: unbounded) of a quantize/lquantize/llquantize. */
+export function boundsOf(a: Aggregation): Array<[bigint | null, bigint | null]> {
   if (a.fn === AggFn.Quantize) return (QUANTIZE_BOUNDS ??= quantizeBounds());
   let b = boundsCache.get(a);
   if (b === undefined) {
@@ -153,6 +154,16 @@ function keyValue(a: Aggregation, slot: number, i: number): JsonInt | number[] {
   const v = a.key(slot, i);
   if (f.kind === KeyKind.Opaque) return typeof v === 'string' ? jsonStr(v) : jsonStr(f.opaque!.format(v).trim());
   return jsonValue(v);
+}
+
+/** A key as text: a string as it is, a number in decimal, a stack or symbol as dtrace prints it. */
+export function keyText(a: Aggregation, slot: number, i: number): string {
+  const f = a.fields[i]!;
+  const v = a.key(slot, i);
+  if (f.kind === KeyKind.Opaque) return typeof v === 'string' ? v : f.opaque!.format(v).trim();
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  return String(jsonValue(v));
 }
 
 /** An entry's value: the integer dtrace prints, or a histogram's non-zero buckets. */

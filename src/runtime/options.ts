@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat' | 'hostport';
 
 interface OptionDef {
   parse: Parser;
@@ -85,6 +85,8 @@ const DEFS: Record<string, OptionDef> = {
   noresolve: { parse: 'runtime', when: 'runtime', def: UNSET },
   // FreeBSD's output format: text (DTrace's own, the default; FreeBSD calls it none) or json
   oformat: { parse: 'oformat', when: 'runtime', def: 0n },
+  // dtrace-ts: serve the aggregations at http://HOST:PORT/metrics (Prometheus' text format)
+  prometheus: { parse: 'hostport', when: 'runtime', def: UNSET },
   // dynamic (setopt() may change them while tracing)
   aggrate: { parse: 'rate', when: 'dynamic', def: 0n },
   // illumos's display options: count()/sum() as histograms, quantizations one line per key,
@@ -319,6 +321,12 @@ export class Options {
         v = 1n;
         break;
       }
+      case 'hostport': {
+        if (arg === null || parseHostPort(arg) === null) throw new OptionError(BAD_VALUE);
+        this.text.set(name, [arg]);
+        v = 1n;
+        break;
+      }
       case 'text': {
         const list = this.text.get(name) ?? [];
         list.push(arg ?? '');
@@ -365,4 +373,17 @@ export class Options {
     const v = this.get(name);
     return v === UNSET ? -1 : Number(v);
   }
+}
+
+/**
+ * HOST:PORT, [IPv6]:PORT or PORT alone (on 127.0.0.1) as a listening address, or null if it is
+ * none (a port of 0 asks the system for a free one).
+ */
+export function parseHostPort(arg: string): { host: string; port: number } | null {
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]*)):)?([0-9]{1,5})$/.exec(arg);
+  if (m === null) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '127.0.0.1' : host, port };
 }

@@ -233,10 +233,27 @@ export class Session implements FiringEnv {
     return (this.inKernelState = ik);
   }
 
+  /** the records' reader is behind (hold()) */
+  private held = false;
+  /** timer probes (tick-*) that fired while held, per CPU: principal drops */
+  private readonly heldDrops: number[] = [];
+  private heldDropsReported: number[] = [];
+
+  /**
+   * While the consumer of the records is behind (the library's reader), probes fire into a
+   * full buffer: their firings are dropped and counted as principal drops, per CPU, as DTrace's
+   * are when its consumer does not keep up. The kernel's buffers are still read (dtrace's own
+   * process table needs its events), so memory does not grow and nothing is lost silently.
+   */
+  hold(on: boolean): void {
+    this.held = on;
+  }
+
   /** Fires a probe in dtrace's own context, with arg0 (profile's) or no arguments. */
   fireLocal(def: ProbeDef, arg0?: bigint): void {
     const ctx = this.ctx;
     this.local(ctx);
+
     const args = ctx.args;
     for (let i = 0; i < args.length; i++) args[i] = 0n;
     if (arg0 !== undefined) args[0] = arg0;
@@ -341,6 +358,10 @@ export class Session implements FiringEnv {
   /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
   fire(def: ProbeDef): void {
     const ctx = this.ctx;
+    if (this.held && !this.stopping && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error) {
+      this.heldDrops[ctx.cpu] = (this.heldDrops[ctx.cpu] ?? 0) + 1;
+      return;
+    }
     this.runClauses(def, ctx);
     // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
     ctx.argnSet = 0;
@@ -540,6 +561,11 @@ export class Session implements FiringEnv {
       r.agg[cpu] = aggDrops[cpu] ?? 0;
     }
     rt.principal?.takeDrops((cpu, n) => rt.report('DTRACEDROP_PRINCIPAL', `${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu }));
+    for (let cpu = 0; cpu < this.heldDrops.length; cpu++) {
+      const n = (this.heldDrops[cpu] ?? 0) - (this.heldDropsReported[cpu] ?? 0);
+      if (n > 0) rt.report('DTRACEDROP_PRINCIPAL', `${tag('DTRACEDROP_PRINCIPAL')}${n} drop${n > 1 ? 's' : ''} on CPU ${cpu}`, { count: n, cpu });
+      this.heldDropsReported[cpu] = this.heldDrops[cpu] ?? 0;
+    }
     r.dyn = rt.dyn.drops;
     r.spec = rt.specDrops;
     r.specBusy = rt.specBusy;
