@@ -12,9 +12,8 @@ await build({
   // run as a command, node starts without NODE_OPTIONS: its --inspect or --inspect-brk would
   // open the inspector (code execution as root for any local user) before dtrace's code runs
   banner: { js: '#!/usr/bin/env -S -u NODE_OPTIONS node' },
-  // koffi loads its prebuilt .node binary from its own package; prom-client (CommonJS) is loaded
-  // from its package only by -x prometheus
-  external: ['koffi', 'prom-client'],
+  // koffi loads its prebuilt .node binary from its own package
+  external: ['koffi'],
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
@@ -28,7 +27,7 @@ await build({
   target: 'node20',
   format: 'esm',
   outfile: 'dist/index.js',
-  external: ['koffi', 'prom-client'],
+  external: ['koffi'],
   logLevel: 'warning',
 });
 for (const f of ['index.d.ts', 'records.d.ts']) copyFileSync(`build/types/api/${f}`, `dist/${f}`);

@@ -1,5 +1,5 @@
 // -x prometheus=HOST:PORT: the live aggregations at http://HOST:PORT/metrics, in Prometheus' text
-// exposition format, written by prom-client. Nothing runs per event: a scrape folds what the
+// exposition format (version 0.0.4), written here. Nothing runs per event: a scrape folds what the
 // kernel aggregated (as printa() does) and reads the aggregations, at most once per aggrate; a
 // scrape sooner than that is served the last answer.
 //
@@ -16,7 +16,6 @@
 // otherwise k0, k1, ... by position.
 
 import { createServer, type Server } from 'node:http';
-import type { Counter, Gauge, Registry } from 'prom-client';
 import { errnoMessage } from '../errors.js';
 import { AggFn, type Aggregation } from '../runtime/aggregate.js';
 import { boundsOf, keyText } from '../runtime/json.js';
@@ -70,46 +69,30 @@ interface HistogramSample {
   counts: number[];
 }
 
-/** A histogram as prom-client's registry reads a metric: name, help, type and the samples. */
-class DHistogram {
-  readonly type = 'histogram';
-  samples: HistogramSample[] = [];
+/** A histogram's `le` bounds: only those a bucket has counted in, and the set only grows. */
+class Bounds {
   /** the `le` bounds shown, ascending; only grows, so a series keeps its buckets */
   les: bigint[] = [];
   private readonly seen = new Set<bigint>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  addBound(le: bigint): void {
+  add(le: bigint): void {
     if (this.seen.has(le)) return;
     this.seen.add(le);
     this.les.push(le);
     this.les.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
-
-  get(): { name: string; help: string; type: string; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }>; aggregator: string } {
-    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
-    for (const s of this.samples) {
-      for (let i = 0; i < this.les.length; i++) {
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: String(this.les[i]) }, value: s.counts[i]! });
-      }
-      const total = s.counts[this.les.length]!;
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: total });
-      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: total });
-    }
-    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
-  }
 }
 
 interface Exported {
   agg: () => Aggregation | undefined;
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
   labels: string[];
-  scalar: Gauge | Counter | null;
-  histogram: DHistogram | null;
+  /** histograms: their bounds */
+  bounds: Bounds | null;
   current: Sample[];
+  histograms: HistogramSample[];
 }
 
 /** An aggregation of the program: its ID and each key's identifier (null: none). */
@@ -118,55 +101,54 @@ export interface ExportedAggregation {
   keyNames: ReadonlyArray<string | null>;
 }
 
-type PromClient = typeof import('prom-client');
-
-/** prom-client, loaded when a program exports its aggregations (not at every start of dtrace). */
-async function promClient(): Promise<PromClient> {
-  const m = (await import('prom-client')) as PromClient & { default?: PromClient };
-  return m.Registry !== undefined ? m : m.default!;
+/** A label value as the format writes it: backslash, double quote and newline escaped. */
+function labelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-/** The aggregations of a running program as a prom-client registry. */
+/** HELP text: backslash and newline escaped. */
+function helpText(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function sampleValue(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+}
+
+function sampleLine(name: string, labels: Record<string, string>, value: number): string {
+  const l = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`);
+  return `${name}${l.length > 0 ? `{${l.join(',')}}` : ''} ${sampleValue(value)}\n`;
+}
+
+/** The aggregations of a running program, as Prometheus metrics. */
 export class AggregationMetrics {
-  readonly registry: Registry;
   private readonly list: Exported[] = [];
   private cached: string | null = null;
   private cachedAt = 0;
+  readonly contentType = 'text/plain; version=0.0.4; charset=utf-8';
 
   static async create(rt: Runtime, aggs: readonly ExportedAggregation[]): Promise<AggregationMetrics> {
-    return new AggregationMetrics(await promClient(), rt, aggs);
+    return new AggregationMetrics(rt, aggs);
   }
 
   private constructor(
-    { Counter, Gauge, Registry }: PromClient,
     private readonly rt: Runtime,
     aggs: readonly ExportedAggregation[],
   ) {
-    this.registry = new Registry();
     for (const x of aggs) {
       const a = rt.aggs[x.id];
       if (a === undefined) continue;
-      const name = metricName(a.name, a.fn);
-      const labels = labelNames(x.keyNames, a.nkeys);
-      const help = `DTrace aggregation @${a.name === '_' ? '' : a.name} = ${FN_NAMES[a.fn]}()`;
-      const e: Exported = { agg: () => rt.aggs[x.id], labels, scalar: null, histogram: null, current: [] };
-      if (a.fn === AggFn.Quantize || a.fn === AggFn.LQuantize || a.fn === AggFn.LLQuantize) {
-        e.histogram = new DHistogram(name, help);
-        this.registry.registerMetric(e.histogram as unknown as Gauge);
-      } else {
-        const collect = a.fn === AggFn.Count
-          ? function (this: Counter) {
-              this.reset();
-              for (const s of e.current) this.inc(s.labels, s.value);
-            }
-          : function (this: Gauge) {
-              this.reset();
-              for (const s of e.current) this.set(s.labels, s.value);
-            };
-        const config = { name, help, labelNames: labels, registers: [this.registry], collect };
-        e.scalar = a.fn === AggFn.Count ? new Counter(config as ConstructorParameters<typeof Counter>[0]) : new Gauge(config as ConstructorParameters<typeof Gauge>[0]);
-      }
-      this.list.push(e);
+      const histogram = a.fn === AggFn.Quantize || a.fn === AggFn.LQuantize || a.fn === AggFn.LLQuantize;
+      this.list.push({
+        agg: () => rt.aggs[x.id],
+        name: metricName(a.name, a.fn),
+        help: `DTrace aggregation @${a.name === '_' ? '' : a.name} = ${FN_NAMES[a.fn]}()`,
+        type: histogram ? 'histogram' : a.fn === AggFn.Count ? 'counter' : 'gauge',
+        labels: labelNames(x.keyNames, a.nkeys),
+        bounds: histogram ? new Bounds() : null,
+        current: [],
+        histograms: [],
+      });
     }
   }
 
@@ -176,13 +158,30 @@ export class AggregationMetrics {
     const everyMs = rate > 0n ? Number(rate) / 1e6 : 1000;
     if (this.cached !== null && nowMs - this.cachedAt < everyMs) return this.cached;
     this.snapshot();
-    this.cached = await this.registry.metrics();
+    this.cached = this.exposition();
     this.cachedAt = nowMs;
     return this.cached;
   }
 
-  get contentType(): string {
-    return this.registry.contentType;
+  /** Every metric: HELP, TYPE and its samples, a blank line between metrics. */
+  private exposition(): string {
+    const blocks: string[] = [];
+    for (const e of this.list) {
+      let b = `# HELP ${e.name} ${helpText(e.help)}\n# TYPE ${e.name} ${e.type}\n`;
+      if (e.bounds === null) {
+        for (const s of e.current) b += sampleLine(e.name, s.labels, s.value);
+      } else {
+        const les = e.bounds.les;
+        for (const h of e.histograms) {
+          for (let i = 0; i < les.length; i++) b += sampleLine(`${e.name}_bucket`, { ...h.labels, le: String(les[i]) }, h.counts[i]!);
+          const total = h.counts[les.length]!;
+          b += sampleLine(`${e.name}_bucket`, { ...h.labels, le: '+Inf' }, total);
+          b += sampleLine(`${e.name}_count`, h.labels, total);
+        }
+      }
+      blocks.push(b);
+    }
+    return blocks.join('\n');
   }
 
   /** Reads every aggregation once: what the samples of the next exposition hold. */
@@ -191,32 +190,32 @@ export class AggregationMetrics {
     for (const e of this.list) {
       const a = e.agg();
       e.current = [];
-      if (e.histogram) e.histogram.samples = [];
+      e.histograms = [];
       if (a === undefined) continue;
       const slots = a.sortedSlots();
-      const h = e.histogram;
+      const h = e.bounds;
       if (h !== null) for (const slot of slots) this.addBounds(a, slot, h);
       for (const slot of slots) {
         const labels: Record<string, string> = {};
         for (let i = 0; i < e.labels.length; i++) labels[e.labels[i]!] = keyText(a, slot, i);
-        if (h !== null) h.samples.push(this.buckets(a, slot, labels, h));
+        if (h !== null) e.histograms.push(this.buckets(a, slot, labels, h));
         else e.current.push({ labels, value: Number(a.printfValue(slot, true)) });
       }
     }
   }
 
   /** The top of each bucket of an entry that counted something, as an `le` of the histogram. */
-  private addBounds(a: Aggregation, slot: number, h: DHistogram): void {
+  private addBounds(a: Aggregation, slot: number, h: Bounds): void {
     const data = a.data(slot);
     const bounds = boundsOf(a);
     for (let i = 0; i < data.length; i++) {
       if (data[i] === 0n) continue;
       const hi = bounds[i]?.[1] ?? null;
-      if (hi !== null && hi < INT64_MAX) h.addBound(hi);
+      if (hi !== null && hi < INT64_MAX) h.add(hi);
     }
   }
 
-  private buckets(a: Aggregation, slot: number, labels: Record<string, string>, h: DHistogram): HistogramSample {
+  private buckets(a: Aggregation, slot: number, labels: Record<string, string>, h: Bounds): HistogramSample {
     const data = a.data(slot);
     const bounds = boundsOf(a);
     const norm = a.normal;
