@@ -15,6 +15,8 @@ import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
+import { flameGraphSvg } from './flamegraph.js';
+import { flameStacks } from './folded.js';
 import { FormatPlan, type Formatter, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint, formatPrintValue } from './trace-format-print.js';
@@ -845,6 +847,7 @@ export class Runtime implements ClauseAbi {
       aggsortpos: Math.max(0, o.num('aggsortpos')),
       aggsortkeypos: Math.max(0, o.num('aggsortkeypos')),
       rawbytes: o.flag('rawbytes'),
+      folded: o.get('stackformat') === 1n,
     };
   }
 
@@ -852,6 +855,22 @@ export class Runtime implements ClauseAbi {
   finalAggregations(): string {
     this.aggSync?.();
     return formatAggregations(this.aggs.filter((a) => a !== undefined), this.sortOptions());
+  }
+
+  /** Where -x flamegraph's SVG goes at exit (the command opens the file before tracing). */
+  flameGraphOut: ((svg: string) => void) | null = null;
+
+  /**
+   * The flame graph of the aggregations as they stand (-x flamegraph), written where
+   * flameGraphOut says; nothing without the option or a place to write it.
+   */
+  writeFlameGraph(): void {
+    if (this.flameGraphOut === null || !this.opts.flag('flamegraph')) return;
+    this.aggSync?.();
+    const aggs = this.aggs.filter((a) => a !== undefined);
+    const stacks = flameStacks(aggs);
+    const counts = aggs.every((a) => a.fn !== AggFn.Sum || a.size === 0);
+    this.flameGraphOut(flameGraphSvg(stacks, { title: 'Flame Graph', unit: counts ? 'samples' : '' }));
   }
 
   /** What ends the output when tracing has stopped: a blank line, the aggregations left. */
@@ -1190,6 +1209,7 @@ function stateNumber(s: string): number {
 
 const STACK_KEY: OpaqueKeyType = {
   opaque: true,
+  stack: true,
   size: 8,
   compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   format: (v) => formatStack(typeof v === 'string' && v !== '' ? v.split('\n') : []),
