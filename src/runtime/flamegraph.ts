@@ -152,6 +152,7 @@ export function flameGraphSvg(stacks: readonly FoldedStack[], opts: FlameGraphOp
   for (const n of drawn) depth = Math.max(depth, n.depth);
   const height = PAD_TOP + PAD_BOTTOM + (depth + 1) * FRAME_HEIGHT;
   const unit = opts.unit === '' ? '' : ` ${opts.unit}`;
+  const singular = unit.endsWith('s') ? unit.slice(0, -1) : unit;
 
   let frames = '';
   for (const n of drawn) {
@@ -161,7 +162,7 @@ export function flameGraphSvg(stacks: readonly FoldedStack[], opts: FlameGraphOp
     const name = escapeXml(n.name);
     frames +=
       `<g class="f" data-s="${n.start}" data-n="${n.value}" data-d="${n.depth}">` +
-      `<title>${name} (${n.value}${unit}, ${percent(n.value, total)}%)</title>` +
+      `<title>${name} (${n.value}${n.value === 1n ? singular : unit}, ${percent(n.value, total)}%)</title>` +
       `<rect x="${fmt(x)}" y="${y}" width="${fmt(w)}" height="${FRAME_HEIGHT - 1}" fill="${frameColor(n.name, n.kind)}" rx="2" ry="2"/>` +
       `<text x="${fmt(x + 3)}" y="${y + FRAME_HEIGHT - 5}">${escapeXml(fitLabel(n.name, w))}</text></g>\n`;
   }
