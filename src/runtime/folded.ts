@@ -48,7 +48,7 @@ export function isFoldable(agg: Aggregation): boolean {
 export function frameName(frame: string): string {
   let f = frame.trim();
   const plus = f.lastIndexOf('+0x');
-  if (plus > 0 && /^\+0x[0-9a-fA-F]+$/.test(f.slice(plus))) f = f.slice(0, plus);
+  if (plus > 0 && /^\+0x[0-9a-zA-Z]+$/.test(f.slice(plus))) f = f.slice(0, plus);
   return f.replace(/;/g, ':').replace(/\s+/g, ' ');
 }
 
