@@ -158,6 +158,8 @@ export class Runtime implements ClauseAbi {
   private quietNow = false;
   private specsizeNow = 0;
   protected stackframesNow = 0;
+  /** maxframes: no stack has more frames, whatever stack(n) or stackframes ask (dt_cg_stack_arg) */
+  protected maxframesNow = 0;
   protected printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
@@ -169,6 +171,7 @@ export class Runtime implements ClauseAbi {
     this.quietNow = o.flag('quiet');
     this.specsizeNow = o.num('specsize');
     this.stackframesNow = o.num('stackframes');
+    this.maxframesNow = o.num('maxframes');
     this.printsizeNow = o.num('printsize');
     this.traceOpts.rawbytes = o.flag('rawbytes');
     this.traceOpts.strsize = this.strsizeNow;
@@ -1049,7 +1052,8 @@ export class Runtime implements ClauseAbi {
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
     // user stacks are not recorded yet; probes without a kernel context (BEGIN, END) have none
     if (kind !== 'stack' || ctx.kstackLen === 0) return '';
-    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.option().stackframesNow);
+    const o = this.option();
+    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : o.stackframesNow, o.maxframesNow < 0 ? Infinity : o.maxframesNow);
     let s = '';
     for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
     return s;

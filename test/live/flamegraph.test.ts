@@ -3,7 +3,7 @@
 // kernel zeroes its buffer in read_zero), drawn and checked in headless chromium.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -100,4 +100,20 @@ test('-x stackformat takes dtrace or folded', () => {
   const r = runDtrace(['-x', 'stackformat=flat', '-n', 'BEGIN { exit(0); }']);
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'dtrace: failed to set -x stackformat: Invalid value for specified option\n');
+});
+
+test('-x stackframes sets the frames of stack(); -x maxframes caps every stack, stack(n) included', { skip: live ?? false }, () => {
+  const script = join(dir, 'getppid.sh');
+  writeFileSync(script, '#!/bin/sh\nsleep 0.3\nexec perl -e "getppid()"\n', { mode: 0o755 });
+  const frames = (out: string) => out.split('\n').filter((l) => /^ {14}\S/.test(l)).length;
+  const run = (args: string[], clause: string) => runDtrace(['-q', ...args, '-n', `syscall::getppid:entry /pid == $target/ { ${clause} exit(0); }`, '-c', script]);
+  let r = run(['-x', 'stackframes=2'], 'stack();');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(frames(r.stdout), 2, r.stdout);
+  r = run(['-x', 'stackframes=2'], 'stack(3);');
+  assert.equal(frames(r.stdout), 3, r.stdout);
+  r = run(['-x', 'maxframes=1'], 'stack(3);');
+  assert.equal(frames(r.stdout), 1, r.stdout);
+  r = run(['-x', 'stackframes=2'], '@[stack()] = count();');
+  assert.equal(frames(r.stdout), 2, r.stdout);
 });
