@@ -27,52 +27,72 @@ const PAD_BOTTOM = FONT_SIZE * 2 + 10;
 /** frames narrower than this (pixels) are not drawn */
 const MIN_WIDTH = 0.1;
 
+/**
+ * A frame of the graph. Values are Numbers: exact up to 2^53 (a count always is; a sum() of
+ * more than that is drawn to within a part in 2^53, its hover text rounded alike).
+ */
 class Node {
-  readonly children = new Map<string, Node>();
-  value = 0n;
+  /** callees, in order of first appearance; looked up through `index` once there are many */
+  children: Node[] = [];
+  index: Map<string, Node> | null = null;
+  value = 0;
   /** where the frame starts, in values from the left edge */
-  start = 0n;
+  start = 0;
 
   constructor(
     readonly name: string,
     readonly kind: FrameKind | -1,
     readonly depth: number,
   ) {}
+
+  child(name: string, kind: FrameKind): Node {
+    const kids = this.children;
+    if (this.index === null) {
+      for (let i = 0; i < kids.length; i++) {
+        const c = kids[i]!;
+        if (c.name === name && c.kind === kind) return c;
+      }
+    } else {
+      const c = this.index.get(kind + name);
+      if (c !== undefined) return c;
+    }
+    const c = new Node(name, kind, this.depth + 1);
+    kids.push(c);
+    if (this.index !== null) this.index.set(kind + name, c);
+    else if (kids.length > 8) {
+      this.index = new Map();
+      for (const k of kids) this.index.set(k.kind + k.name, k);
+    }
+    return c;
+  }
 }
 
 function buildTree(stacks: readonly FoldedStack[]): Node {
   const root = new Node('all', -1, 0);
   for (const s of stacks) {
     if (s.value <= 0n) continue;
-    root.value += s.value;
+    const v = Number(s.value);
+    root.value += v;
     let n = root;
     for (let i = 0; i < s.frames.length; i++) {
-      const name = s.frames[i]!;
-      const kind = s.kinds[i]!;
-      const key = `${kind}\0${name}`;
-      let c = n.children.get(key);
-      if (c === undefined) {
-        c = new Node(name, kind, n.depth + 1);
-        n.children.set(key, c);
-      }
-      c.value += s.value;
-      n = c;
+      n = n.child(s.frames[i]!, s.kinds[i]!);
+      n.value += v;
     }
   }
   return root;
 }
 
-/** Every node, parents before children, siblings sorted by name; their starts set. */
-function layout(root: Node): Node[] {
+/** The nodes at least `min` wide, parents before children, siblings sorted by name; starts set. */
+function layout(root: Node, min: number): Node[] {
   const out: Node[] = [];
   const walk = (n: Node): void => {
     out.push(n);
     let x = n.start;
-    const kids = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind - b.kind));
+    const kids = n.children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind - b.kind));
     for (const c of kids) {
       c.start = x;
       x += c.value;
-      walk(c);
+      if (c.value >= min) walk(c);
     }
   };
   walk(root);
@@ -131,9 +151,8 @@ export function fitLabel(name: string, width: number): string {
 }
 
 /** "12.34" */
-function percent(part: bigint, whole: bigint): string {
-  if (whole === 0n) return '0.00';
-  return ((Number(part) * 100) / Number(whole)).toFixed(2);
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0.00' : ((part * 100) / whole).toFixed(2);
 }
 
 function fmt(n: number): string {
@@ -143,11 +162,11 @@ function fmt(n: number): string {
 /** The SVG document of a flame graph of `stacks`. */
 export function flameGraphSvg(stacks: readonly FoldedStack[], opts: FlameGraphOptions): string {
   const root = buildTree(stacks);
-  const nodes = layout(root);
   const total = root.value;
   const inner = WIDTH - 2 * XPAD;
-  const scale = total > 0n ? inner / Number(total) : 0;
-  const drawn = total > 0n ? nodes.filter((n) => Number(n.value) * scale >= MIN_WIDTH) : [];
+  const scale = total > 0 ? inner / total : 0;
+  // frames narrower than MIN_WIDTH are left out, and so are their callees
+  const drawn = total > 0 ? layout(root, MIN_WIDTH / scale) : [];
   let depth = 0;
   for (const n of drawn) depth = Math.max(depth, n.depth);
   const height = PAD_TOP + PAD_BOTTOM + (depth + 1) * FRAME_HEIGHT;
@@ -156,17 +175,17 @@ export function flameGraphSvg(stacks: readonly FoldedStack[], opts: FlameGraphOp
 
   let frames = '';
   for (const n of drawn) {
-    const x = XPAD + Number(n.start) * scale;
-    const w = Number(n.value) * scale;
+    const x = XPAD + n.start * scale;
+    const w = n.value * scale;
     const y = height - PAD_BOTTOM - (n.depth + 1) * FRAME_HEIGHT;
     const name = escapeXml(n.name);
     frames +=
       `<g class="f" data-s="${n.start}" data-n="${n.value}" data-d="${n.depth}">` +
-      `<title>${name} (${n.value}${n.value === 1n ? singular : unit}, ${percent(n.value, total)}%)</title>` +
+      `<title>${name} (${n.value}${n.value === 1 ? singular : unit}, ${percent(n.value, total)}%)</title>` +
       `<rect x="${fmt(x)}" y="${y}" width="${fmt(w)}" height="${FRAME_HEIGHT - 1}" fill="${frameColor(n.name, n.kind)}" rx="2" ry="2"/>` +
       `<text x="${fmt(x + 3)}" y="${y + FRAME_HEIGHT - 5}">${escapeXml(fitLabel(n.name, w))}</text></g>\n`;
   }
-  const empty = total > 0n ? '' : `<text id="empty" x="${WIDTH / 2}" y="${PAD_TOP + FRAME_HEIGHT}" text-anchor="middle">No stacks were recorded</text>\n`;
+  const empty = total > 0 ? '' : `<text id="empty" x="${WIDTH / 2}" y="${PAD_TOP + FRAME_HEIGHT}" text-anchor="middle">No stacks were recorded</text>\n`;
 
   return (
     `<?xml version="1.0" standalone="no"?>\n` +

@@ -22,15 +22,15 @@ export const enum FrameKind {
 
 /** One stack with its weight, root first. */
 export class FoldedStack {
+  /** "root;...;leaf" */
+  readonly text: string;
+
   constructor(
     readonly frames: string[],
     readonly kinds: FrameKind[],
     public value: bigint,
-  ) {}
-
-  /** "root;...;leaf" */
-  get text(): string {
-    return this.frames.join(';');
+  ) {
+    this.text = frames.join(';');
   }
 }
 
