@@ -108,6 +108,8 @@ export function flameChecks(hot: string, zoomTo: string): string {
   r.zoomWidthReset = Math.round(width(z));
   r.hotShownAfterReset = shown(hot);
   r.unzoomShownAfterReset = shown(document.querySelector('#unzoom'));
+  r.badSearch = window.flameSearch('(');
+  r.badSearchText = document.querySelector('#matched').textContent;
   r.searchPercent = window.flameSearch(HOT.source);
   r.hotFill = hot.querySelector('rect').getAttribute('fill');
   r.matched = document.querySelector('#matched').textContent;

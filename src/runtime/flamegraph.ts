@@ -281,7 +281,14 @@ function script(): string {
   function search(re) {
     term = re;
     var spans = [];
-    var rx = re === null ? null : new RegExp(re);
+    var rx = null;
+    try {
+      rx = re === null ? null : new RegExp(re);
+    } catch (e) {
+      matched.textContent = 'Invalid regular expression: ' + re;
+      term = null;
+      return -1;
+    }
     for (var i = 0; i < frames.length; i++) {
       var f = frames[i];
       if (rx !== null && rx.test(f.name)) {

@@ -37,6 +37,8 @@ test('a flame graph in chromium: loads, hot frame widest, hover, zoom, reset, se
   assert.equal(r.zoomWidthReset, 177);
   assert.equal(r.hotShownAfterReset, true);
   assert.equal(r.unzoomShownAfterReset, false);
+  assert.equal(r.badSearch, -1);
+  assert.equal(r.badSearchText, 'Invalid regular expression: (');
   assert.equal(r.searchPercent, 70);
   assert.equal(r.hotFill, 'rgb(230,0,230)');
   assert.equal(r.matched, 'Matched: 70.0%');
