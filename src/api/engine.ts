@@ -12,6 +12,7 @@ import { FbtProvider } from '../providers/fbt.js';
 import { PidProviders } from '../providers/pid.js';
 import { UsdtProviders } from '../providers/usdt.js';
 import { ProcProvider } from '../providers/proc.js';
+import { CpcProvider } from '../providers/cpc.js';
 import { ProfileProvider } from '../providers/profile.js';
 import { ProbeRegistry } from '../providers/registry.js';
 import { SchedProvider } from '../providers/sched.js';
@@ -77,6 +78,7 @@ export class Engine {
     registry.add(this.dtraceProv);
     const compiler = (this.compiler = new Compiler(opts, registry, macros));
     registry.add(new ProfileProvider(compiler.types.get('uint64_t')));
+    registry.add(new CpcProvider(compiler.types.get('uint64_t')), true);
     registry.add(new SyscallProvider(compiler.types), true);
     registry.add(new ProcProvider(compiler.types), true);
     registry.add(new SchedProvider(compiler.types), true);

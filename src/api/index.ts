@@ -5,8 +5,9 @@
 //   import { compile } from 'dtrace-ts';
 //   for await (const r of compile('BEGIN { printf("hi\n"); exit(0); }').run()) console.log(r);
 
+import { writeFileSync } from 'node:fs';
 import type { ProgramSource } from '../compile/compile.js';
-import { DFatalError } from '../errors.js';
+import { DFatalError, errnoMessage } from '../errors.js';
 import { DCompileError } from '../lang/diagnostics.js';
 import { OptionError, Options } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
@@ -165,6 +166,17 @@ export class Trace implements AsyncIterableIterator<DRecord> {
       const started = engine.start(sink, warn, false, 0);
       session = started.session;
       if (promSpec !== undefined) metrics = { rt: started.rt, aggs: engine.exportedAggregations() };
+      // -x flamegraph=FILE: the SVG is written to FILE when tracing ends, as the command does
+      const flame = engine.opts.flag('flamegraph') ? (engine.opts.text.get('flamegraph')?.at(-1) ?? '') : null;
+      if (flame !== null) {
+        started.rt.flameGraphOut = (svg) => {
+          try {
+            writeFileSync(flame, svg);
+          } catch (e) {
+            warn(`failed to write flame graph file '${flame}': ${errnoMessage(e)}`);
+          }
+        };
+      }
     } catch (e) {
       throw toError(e);
     }

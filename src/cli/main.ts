@@ -1,7 +1,7 @@
 // dtrace(1): the command line. Parses options, compiles the programs, lists or runs them,
 // and maps every failure to DTrace's message and exit status.                  [cmd/dtrace.c]
 
-import { existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ProgramSource } from '../compile/compile.js';
 import { disassemble } from '../compile/disassemble.js';
@@ -328,6 +328,17 @@ export async function main(argv: string[]): Promise<number> {
 
   const outFd = openOut();
   if (outFd === null) return E_ERROR;
+  // -x flamegraph=FILE: made (or emptied) now, so that a path that cannot be written is said
+  // before tracing rather than after it; written at exit
+  let flameFd: number | null = null;
+  if (opts.flag('flamegraph')) {
+    const path = opts.text.get('flamegraph')?.at(-1) ?? '';
+    try {
+      flameFd = openSync(path, 'w');
+    } catch (e) {
+      return fail(`failed to open flame graph file '${path}': ${errnoMessage(e)}`);
+    }
+  }
 
   const warn = (m: string) => stderr(`${PROG}: ${m}\n`);
   let session: Session | null = null;
@@ -342,6 +353,17 @@ export async function main(argv: string[]): Promise<number> {
   const started = engine.start(out, warn, testing, macros0.target);
   const live = (session = started.session);
   if (showCode) live.showKernelCode = stderr;
+  if (flameFd !== null) {
+    const fd = flameFd;
+    started.rt.flameGraphOut = (svg) => {
+      try {
+        writeSync(fd, svg);
+        closeSync(fd);
+      } catch (e) {
+        warn(`failed to write flame graph: ${errnoMessage(e)}`);
+      }
+    };
+  }
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
   // -x prometheus: the aggregations served while tracing, from before BEGIN fires

@@ -230,8 +230,9 @@ export class Compiler {
     const o = this.opts;
     return {
       strsize: o.num('strsize'),
-      stackframes: o.num('stackframes'),
-      ustackframes: o.num('ustackframes'),
+      // more frames than maxframes are silently not asked for (dt_cg_stack_arg)
+      stackframes: Math.min(o.num('stackframes'), o.num('maxframes')),
+      ustackframes: Math.min(o.num('ustackframes'), o.num('maxframes')),
       jstackframes: o.num('jstackframes'),
       jstackstrsize: o.num('jstackstrsize'),
     };

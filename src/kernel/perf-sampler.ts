@@ -33,6 +33,8 @@ export const CPUMODE_USER = 2;
 /** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): clockid is there */
 const PERF_ATTR_SIZE = 112;
 const ATTR_DISABLED = 1n << 0n;
+const ATTR_EXCLUDE_USER = 1n << 4n;
+const ATTR_EXCLUDE_KERNEL = 1n << 5n;
 const ATTR_EXCLUDE_CALLCHAIN_KERNEL = 1n << 21n;
 const ATTR_EXCLUDE_CALLCHAIN_USER = 1n << 22n;
 const ATTR_USE_CLOCKID = 1n << 25n;
@@ -63,8 +65,10 @@ const QUEUE_PAGE = 64 * 1024;
 export interface SamplerOptions {
   /** CPUs to sample, one event each */
   cpus: number[];
-  /** ns of CPU clock between samples */
+  /** ns of CPU clock between samples (with `event`: that event's count between samples) */
   periodNs: number;
+  /** another event than cpu-clock (the cpc provider's), counted in user mode, kernel mode or both */
+  event?: SampledEvent;
   /** record the interrupted kernel stack */
   kernelStack: boolean;
   /** record the interrupted user stack */
@@ -73,16 +77,26 @@ export interface SamplerOptions {
   ringPages: number;
 }
 
+export interface SampledEvent {
+  /** perf_event_attr type and config (PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, ...) */
+  type: number;
+  config: bigint;
+  excludeUser: boolean;
+  excludeKernel: boolean;
+}
+
 /** The perf_event_attr of a sampler: cpu-clock, a sample every periodNs, on CLOCK_MONOTONIC. */
-export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack'>): Buffer {
+export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack' | 'event'>): Buffer {
   const attr = Buffer.alloc(PERF_ATTR_SIZE);
   const callchain = o.kernelStack || o.userStack;
-  attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+  attr.writeUInt32LE(o.event?.type ?? PERF_TYPE_SOFTWARE, 0);
   attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-  attr.writeBigUInt64LE(BigInt(PERF_COUNT_SW_CPU_CLOCK), 8);
+  attr.writeBigUInt64LE(o.event?.config ?? BigInt(PERF_COUNT_SW_CPU_CLOCK), 8);
   attr.writeBigUInt64LE(BigInt(Math.max(1, Math.round(o.periodNs))), 16);
   attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | (callchain ? PERF_SAMPLE_CALLCHAIN : 0)), 24);
   let flags = ATTR_DISABLED | ATTR_USE_CLOCKID;
+  if (o.event?.excludeUser) flags |= ATTR_EXCLUDE_USER;
+  if (o.event?.excludeKernel) flags |= ATTR_EXCLUDE_KERNEL;
   if (callchain && !o.kernelStack) flags |= ATTR_EXCLUDE_CALLCHAIN_KERNEL;
   if (callchain && !o.userStack) flags |= ATTR_EXCLUDE_CALLCHAIN_USER;
   attr.writeBigUInt64LE(flags, 40);

@@ -9,6 +9,7 @@ import { machine, release } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bpfUnavailable } from './bpf/sys.js';
+import { hardwareCountersUnavailable } from './perf-events.js';
 import { samplingUnavailable } from './perf-sampler.js';
 
 export interface Platform {
@@ -50,6 +51,8 @@ export interface Platform {
   btfModules: number | null;
   /** null: perf cpu-clock events can sample every CPU (profile-N); otherwise why not */
   perfSampling: string | null;
+  /** null: the CPUs count hardware events (CPU cycles) for perf events (cpc); otherwise why not */
+  hardwareCounters: string | null;
 }
 
 export interface PlatformProbe {
@@ -67,6 +70,11 @@ export interface PlatformProbe {
    * opening (and closing at once) one cpu-clock sampling event on a CPU tells.
    */
   samplingUnavailable?: () => string | null;
+  /**
+   * Why the CPUs cannot count hardware events, or null if they can. Default: on this machine,
+   * opening (and closing at once) a CPU cycles counter on a CPU tells.
+   */
+  hardwareCountersUnavailable?: () => string | null;
 }
 
 function read(fsRoot: string, path: string): string | null {
@@ -279,6 +287,11 @@ export function detectPlatform(fsRoot = '/', probe: PlatformProbe = {}): Platfor
     bpf: probe.bpfUnavailable ? probe.bpfUnavailable() : isLive ? liveBpf() : 'unknown: not checked in a copy of another system',
     btfModules: btfModules(fsRoot),
     perfSampling: probe.samplingUnavailable ? probe.samplingUnavailable() : isLive ? samplingUnavailable() : 'unknown: not checked in a copy of another system',
+    hardwareCounters: probe.hardwareCountersUnavailable
+      ? probe.hardwareCountersUnavailable()
+      : isLive
+        ? hardwareCountersUnavailable()
+        : 'unknown: not checked in a copy of another system',
   };
 }
 
@@ -300,7 +313,7 @@ export function noKprobeEvents(tracefs: string): string {
   return `the kernel has no kprobe events (${tracefs}/kprobe_events is missing: it was built without CONFIG_KPROBE_EVENTS)`;
 }
 
-const PROVIDERS = ['dtrace', 'profile', 'syscall', 'sdt', 'proc', 'sched', 'fbt', 'pid', 'usdt'];
+const PROVIDERS = ['dtrace', 'profile', 'cpc', 'syscall', 'sdt', 'proc', 'sched', 'fbt', 'pid', 'usdt'];
 
 /**
  * Why a provider cannot work here, as a lower-case clause ("the kernel has no ..."), or null
@@ -316,6 +329,8 @@ export function providerStatus(p: Platform, provider: string): string | null {
   }
   if (p.tracefs === null) return 'the kernel has no tracefs (built without CONFIG_FTRACE, or it cannot be mounted)';
   switch (provider) {
+    case 'cpc':
+      return cpcStatus(p);
     case 'syscall':
       return p.syscallEvents ? null : `the kernel has no system call tracepoints (${p.tracefs}/events/syscalls is missing: it was built without CONFIG_FTRACE_SYSCALLS)`;
     case 'sdt':
@@ -327,6 +342,22 @@ export function providerStatus(p: Platform, provider: string): string | null {
     default: // pid, usdt: uprobe events
       return p.uprobeEvents ? null : `the kernel has no uprobe events (${p.tracefs}/uprobe_events is missing: it was built without CONFIG_UPROBE_EVENTS)`;
   }
+}
+
+/** Why cpc probes cannot work here at all, or null if they can (perf events sample the CPUs). */
+function cpcStatus(p: Platform): string | null {
+  return p.perfSampling === null ? null : `perf events cannot sample the CPUs (${p.perfSampling.replace(/^unknown: /, '')})`;
+}
+
+/** How cpc probes work here: every event, or the kernel's software events only (and why). */
+export function cpcMethod(p: Platform): string {
+  const unknown = /^unknown: (.*)$/.exec(p.perfSampling ?? '');
+  if (unknown) return `unknown (${unknown[1]})`;
+  const why = providerStatus(p, 'cpc');
+  if (why !== null) return `no: ${why}`;
+  if (p.hardwareCounters === null) return 'yes';
+  const hw = /^unknown: (.*)$/.exec(p.hardwareCounters);
+  return `software events only (cpu_clock, task_clock, page_faults, ...): hardware counters ${hw ? `unknown (${hw[1]})` : `are not available: ${p.hardwareCounters}`}`;
 }
 
 /** How copyin() and copyinstr() read user memory here. */
@@ -381,6 +412,7 @@ export function formatReport(p: Platform): string {
   s += row('BPF', answer(p.bpf));
   s += row('copyin()', copyinMethod(p));
   s += row('perf sampling', profileMethod(p));
+  s += row('hw counters', p.hardwareCounters === null || p.hardwareCounters.startsWith('unknown: ') ? answer(p.hardwareCounters) : `no: ${p.hardwareCounters}`);
   s += row(
     'kernel types',
     p.btfModules === null
@@ -390,7 +422,7 @@ export function formatReport(p: Platform): string {
   s += 'Providers\n';
   for (const name of PROVIDERS) {
     const why = providerStatus(p, name);
-    s += row(name, why === null ? 'yes' : `no: ${why}`);
+    s += row(name, name === 'cpc' ? cpcMethod(p) : why === null ? 'yes' : `no: ${why}`);
   }
   return s;
 }

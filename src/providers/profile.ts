@@ -174,7 +174,7 @@ function ignore(): void {
  * user mode), arg1 = the user PC (0 in kernel mode), as Numbers (a kernel address is a small
  * negative one as a signed 64-bit value: exact), and as BigInts only for clauses that read them so.
  */
-function sampleHandler(env: FiringEnv, def: ProbeDef, big: Set<number> | null, kernelStack: boolean) {
+export function sampleHandler(env: FiringEnv, def: ProbeDef, big: Set<number> | null, kernelStack: boolean) {
   const ctx = env.ctx;
   const tracer = env.tracer();
   const procs = tracer.procs;

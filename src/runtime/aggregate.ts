@@ -58,6 +58,8 @@ export enum AggFn {
  */
 export interface OpaqueKeyType {
   readonly opaque: true;
+  /** set for stack() and ustack() keys: their values are frames, leaf first, one per line */
+  readonly stack?: true;
   /** size of DTrace's key record (8 for sym/mod, 16 for usym/umod/uaddr, 8 * frames for stack) */
   readonly size: number;
   /** DTrace's order on two values (memcmp of the record for stacks, by address for sym/mod) */

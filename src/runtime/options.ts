@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat' | 'hostport';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat' | 'hostport' | 'stackformat';
 
 interface OptionDef {
   parse: Parser;
@@ -83,6 +83,8 @@ const DEFS: Record<string, OptionDef> = {
   strsize: { parse: 'strsize', when: 'runtime', def: 256n },
   ustackframes: { parse: 'runtime', when: 'runtime', def: 100n },
   noresolve: { parse: 'runtime', when: 'runtime', def: UNSET },
+  // dtrace-ts: at exit, write a flame graph (SVG) of the stack-keyed aggregations to this file
+  flamegraph: { parse: 'text', when: 'runtime', def: UNSET },
   // FreeBSD's output format: text (DTrace's own, the default; FreeBSD calls it none) or json
   oformat: { parse: 'oformat', when: 'runtime', def: 0n },
   // dtrace-ts: serve the aggregations at http://HOST:PORT/metrics (Prometheus' text format)
@@ -104,6 +106,9 @@ const DEFS: Record<string, OptionDef> = {
   quietresize: { parse: 'runtime', when: 'dynamic', def: UNSET },
   rawbytes: { parse: 'runtime', when: 'dynamic', def: UNSET },
   stackindent: { parse: 'runtime', when: 'dynamic', def: 14n },
+  // dtrace-ts: stack-keyed count()/sum() aggregations printed as DTrace does (dtrace, the
+  // default) or one folded line per stack, root first (folded), as stackcollapse tools write them
+  stackformat: { parse: 'stackformat', when: 'dynamic', def: 0n },
   switchrate: { parse: 'rate', when: 'dynamic', def: 0n },
   printsize: { parse: 'printsize', when: 'dynamic', def: 8192n },
 };
@@ -289,6 +294,11 @@ export class Options {
       case 'oformat':
         if (arg === 'text' || arg === 'none') v = 0n;
         else if (arg === 'json') v = 1n;
+        else throw new OptionError(BAD_VALUE);
+        break;
+      case 'stackformat':
+        if (arg === 'dtrace') v = 0n;
+        else if (arg === 'folded') v = 1n;
         else throw new OptionError(BAD_VALUE);
         break;
       case 'bufresize':

@@ -23,6 +23,7 @@ import {
 } from './aggregate.js';
 import { type AggDisplayOptions, formatDisplayRows, packedWidth } from './aggdisplay.js';
 import { type SortNum, sortNumCmp } from './histogram.js';
+import { formatFolded, isFoldable } from './folded.js';
 import { formatBytesDatum } from './trace-format.js';
 import type { Value } from './values.js';
 
@@ -31,6 +32,8 @@ export interface AggPrintOptions extends AggSortOptions {
   rawbytes: boolean;
   /** illumos's agghist, aggpack, aggzoom and the encoding they draw in (see aggdisplay.ts) */
   display?: AggDisplayOptions;
+  /** stackformat=folded: stack-keyed count() and sum() aggregations one folded line per stack */
+  folded?: boolean;
 }
 
 export const DEFAULT_PRINT_OPTIONS: Readonly<AggPrintOptions> = { ...DEFAULT_SORT_OPTIONS, rawbytes: false };
@@ -85,6 +88,7 @@ export function formatKeys(agg: Aggregation, slot: number, rawbytes = false): st
 // -- one aggregation ---------------------------------------------------------------------------
 
 function formatRows(agg: Aggregation, opts: Readonly<AggPrintOptions>): string {
+  if (opts.folded === true && isFoldable(agg)) return formatFolded(agg);
   const d = opts.display;
   if (d !== undefined && (d.agghist || d.aggpack)) {
     const shown = formatDisplayRows(agg, agg.sortedSlots(opts), (s) => packedKeys(agg, s, opts.rawbytes), d);

@@ -16,6 +16,8 @@ import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
 import { formatPrinta as formatPrintaRows, formatAggregations } from './printa.js';
+import { flameGraphSvg } from './flamegraph.js';
+import { flameStacks } from './folded.js';
 import { FormatPlan, type Formatter, PrintfDataError, formatPrintf, formatPrinta, formatSprintf, formatStack } from './printf.js';
 import * as S from './subr.js';
 import { formatPrint, formatPrintValue } from './trace-format-print.js';
@@ -157,6 +159,8 @@ export class Runtime implements ClauseAbi {
   private quietNow = false;
   private specsizeNow = 0;
   protected stackframesNow = 0;
+  /** maxframes: no stack has more frames, whatever stack(n) or stackframes ask (dt_cg_stack_arg) */
+  protected maxframesNow = 0;
   protected printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
@@ -168,6 +172,7 @@ export class Runtime implements ClauseAbi {
     this.quietNow = o.flag('quiet');
     this.specsizeNow = o.num('specsize');
     this.stackframesNow = o.num('stackframes');
+    this.maxframesNow = o.num('maxframes');
     this.printsizeNow = o.num('printsize');
     this.traceOpts.rawbytes = o.flag('rawbytes');
     this.traceOpts.strsize = this.strsizeNow;
@@ -891,6 +896,7 @@ export class Runtime implements ClauseAbi {
       aggsortpos: Math.max(0, o.num('aggsortpos')),
       aggsortkeypos: Math.max(0, o.num('aggsortkeypos')),
       rawbytes: o.flag('rawbytes'),
+      folded: o.get('stackformat') === 1n,
     };
   }
 
@@ -898,6 +904,22 @@ export class Runtime implements ClauseAbi {
   finalAggregations(): string {
     this.aggSync?.();
     return formatAggregations(this.aggs.filter((a) => a !== undefined), this.sortOptions());
+  }
+
+  /** Where -x flamegraph's SVG goes at exit (the command opens the file before tracing). */
+  flameGraphOut: ((svg: string) => void) | null = null;
+
+  /**
+   * The flame graph of the aggregations as they stand (-x flamegraph), written where
+   * flameGraphOut says; nothing without the option or a place to write it.
+   */
+  writeFlameGraph(): void {
+    if (this.flameGraphOut === null || !this.opts.flag('flamegraph')) return;
+    this.aggSync?.();
+    const aggs = this.aggs.filter((a) => a !== undefined);
+    const stacks = flameStacks(aggs);
+    const counts = aggs.every((a) => a.fn !== AggFn.Sum || a.size === 0);
+    this.flameGraphOut(flameGraphSvg(stacks, { title: 'Flame Graph', unit: counts ? 'samples' : '' }));
   }
 
   /** What ends the output when tracing has stopped: a blank line, the aggregations left. */
@@ -1076,7 +1098,8 @@ export class Runtime implements ClauseAbi {
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
     // user stacks are not recorded yet; probes without a kernel context (BEGIN, END) have none
     if (kind !== 'stack' || ctx.kstackLen === 0) return '';
-    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : this.option().stackframesNow);
+    const o = this.option();
+    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : o.stackframesNow, o.maxframesNow < 0 ? Infinity : o.maxframesNow);
     let s = '';
     for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
     return s;
@@ -1239,6 +1262,7 @@ function stateNumber(s: string): number {
 
 const STACK_KEY: OpaqueKeyType = {
   opaque: true,
+  stack: true,
   size: 8,
   compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   format: (v) => formatStack(typeof v === 'string' && v !== '' ? v.split('\n') : []),

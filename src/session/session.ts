@@ -522,6 +522,7 @@ export class Session implements FiringEnv {
     rt.emitKept(this.ctx.cpu);
     try {
       rt.printFinal(rt.exitReq.status);
+      rt.writeFlameGraph();
     } catch (e) {
       // a record too large to print (a huge strsize dumped in hex): dtrace(1)'s own failure
       if (!isAllocationFailure(e)) throw e;

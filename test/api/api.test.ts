@@ -84,3 +84,15 @@ test('errors are DTraceErrors, with the tag of a compile error', () => {
   void p.run().collect();
   assert.deepEqual(err(() => p.run()), [null, 'a program runs once: compile it again']);
 });
+
+test('the flamegraph option writes its SVG when tracing ends, as the command does', async () => {
+  const file = join(dir, 'flame.svg');
+  const t = run('BEGIN { @a[probename, "f"] = count(); @b[probename, "g"] = sum(3); exit(0); }', { options: { flamegraph: file } });
+  await t.collect();
+  assert.equal(await t.status, 0);
+  const svg = readFileSync(file, 'utf8');
+  // no stack keys: every count() and sum(), each on a frame of its own, keys as frames
+  assert.match(svg, /<title>all \(4, 100\.00%\)<\/title>/);
+  assert.match(svg, /<title>@b \(3, 75\.00%\)<\/title>/);
+  assert.match(svg, /<title>g \(3, 75\.00%\)<\/title>/);
+});

@@ -116,6 +116,21 @@ test('profile-N samples CPUs with perf events where it can, else is a timer, and
   assert.equal(providerStatus(no, 'profile'), null);
 });
 
+test('cpc: every event with hardware counters, the software events only without, and the report says why', () => {
+  const root = { euid: 0, samplingUnavailable: () => null };
+  const all = detectPlatform(join(FIXTURES, 'qemu-tcg'), { ...root, hardwareCountersUnavailable: () => null });
+  assert.match(formatReport(all), /^ {2}hw counters {7}yes$/m);
+  assert.match(formatReport(all), /^ {2}cpc {15}yes$/m);
+  const why = 'this CPU exposes no performance monitoring unit (perf_event_open: No such file or directory)';
+  const sw = detectPlatform(join(FIXTURES, 'qemu-tcg'), { ...root, hardwareCountersUnavailable: () => why });
+  assert.ok(formatReport(sw).includes(`\n  hw counters       no: ${why}\n`));
+  assert.ok(formatReport(sw).includes(`\n  cpc               software events only (cpu_clock, task_clock, page_faults, ...): hardware counters are not available: ${why}\n`));
+  assert.equal(providerStatus(sw, 'cpc'), null);
+  const none = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, samplingUnavailable: () => 'perf_event_open: No such file or directory', hardwareCountersUnavailable: () => why });
+  assert.equal(providerStatus(none, 'cpc'), 'perf events cannot sample the CPUs (perf_event_open: No such file or directory)');
+  assert.match(formatReport(none), /^ {2}cpc {15}no: perf events cannot sample the CPUs \(perf_event_open: No such file or directory\)$/m);
+});
+
 test('the report lists the platform, the kernel\'s interfaces and every provider', () => {
   const r = formatReport(fixture('qemu-tcg'));
   assert.match(r, /^Platform\n {2}hypervisor {8}QEMU \(emulated, no KVM\) \(DMI: QEMU, Standard PC \(i440FX \+ PIIX, 1996\), pc-i440fx-7\.2; no kvm-clock\)\n {2}kernel {12}6\.1\.0-50-cloud-amd64 x86_64\n {2}CPUs {14}2\n/);
@@ -123,7 +138,7 @@ test('the report lists the platform, the kernel\'s interfaces and every provider
   assert.match(r, /^ {2}clocksource {7}hpet \(available: hpet acpi_pm\)$/m);
   assert.match(r, /^ {2}lockdown {10}none$/m);
   assert.match(r, /^Kernel interfaces\n {2}tracefs {11}\/sys\/kernel\/tracing\n {2}tracepoints {7}yes, 1372 events\n {2}kprobe events {5}yes\n {2}uprobe events {5}yes\n {2}eprobe events {5}yes\n/m);
-  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
+  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}cpc {15}unknown \(not checked in a copy of another system\)\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
   assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV \(\/sys\/hypervisor\/type: xen, guest_type: PV\)$/m);
 });
 
