@@ -256,3 +256,10 @@ export function userModuleText(pid: number, addr: number): string {
   return mi < 0 ? `0x${hex(addr)}` : moduleName(maps.paths[mi]);
 }
 
+
+/** A user address under -x noresolve: "module:0xoffset" in its mapping, or "0xaddr". */
+export function userFrameOffsetText(pid: number, addr: number): string {
+  const maps = userMappings.of(pid);
+  const mi = maps.find(addr);
+  return mi < 0 ? `0x${hex(addr)}` : `${moduleName(maps.paths[mi])}:0x${hex(addr - maps.starts[mi])}`;
+}

@@ -11,7 +11,7 @@ import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogra
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
-import { currentUserStack, userFrameText, userModuleText, userSymbolStart } from '../kernel/ustack.js';
+import { currentUserStack, userFrameOffsetText, userFrameText, userModuleText, userSymbolStart } from '../kernel/ustack.js';
 import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
@@ -159,6 +159,8 @@ export class Runtime implements ClauseAbi {
   protected stackframesNow = 0;
   protected ustackframesNow = 0;
   protected jstackframesNow = 0;
+  protected maxframesNow = 0;
+  protected noresolveNow = false;
   protected printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
@@ -172,6 +174,8 @@ export class Runtime implements ClauseAbi {
     this.stackframesNow = o.num('stackframes');
     this.ustackframesNow = o.num('ustackframes');
     this.jstackframesNow = o.num('jstackframes');
+    this.maxframesNow = o.num('maxframes');
+    this.noresolveNow = o.flag('noresolve');
     this.printsizeNow = o.num('printsize');
     this.traceOpts.rawbytes = o.flag('rawbytes');
     this.traceOpts.strsize = this.strsizeNow;
@@ -1050,17 +1054,19 @@ export class Runtime implements ClauseAbi {
     const us = currentUserStack;
     if (us.pid === 0 || us.pid !== ctx.pid) return '';
     const o = this.option();
-    const want = n >= 0 ? n : kind === 'jstack' ? o.jstackframesNow : o.ustackframesNow;
+    // maxframes bounds every stack, as the kernel's buffer does in DTrace
+    const want = Math.min(n >= 0 ? n : kind === 'jstack' ? o.jstackframesNow : o.ustackframesNow, o.maxframesNow);
     const depth = Math.min(us.unwind(want), want);
     let s = '';
-    for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + userFrameText(us.pid, us.frames[i]);
+    const text = o.noresolveNow ? userFrameOffsetText : userFrameText;
+    for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + text(us.pid, us.frames[i]);
     return s;
   }
 
   /** ustackdepth: frames of the user stack at the probe. */
   ustackdepth(ctx: ProbeContext): number {
     const us = currentUserStack;
-    return us.pid === 0 || us.pid !== ctx.pid ? 0 : us.unwind();
+    return us.pid === 0 || us.pid !== ctx.pid ? 0 : Math.min(us.unwind(), this.option().maxframesNow);
   }
 
   /** ucaller: the user address the probe's function was called from (the user stack's second frame). */
@@ -1078,6 +1084,7 @@ export class Runtime implements ClauseAbi {
     const a = Number(BigInt.asUintN(64, addr));
     if (ctx.pid <= 0) return '0x' + a.toString(16);
     if (kind === 'umod') return userModuleText(ctx.pid, a);
+    if (this.option().noresolveNow) return userFrameOffsetText(ctx.pid, a);
     return userFrameText(ctx.pid, kind === 'uaddr' ? a : userSymbolStart(ctx.pid, a));
   }
 
