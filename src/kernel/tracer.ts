@@ -296,6 +296,9 @@ export class KernelTracer implements EventSink {
       s.setBase(reader.base);
       reader.addSource(s);
     }
+    // a record with a copy of the user stack is up to 16 KiB: a ring holds a few hundred, which
+    // an idle dtrace's long poll interval would let overflow at the first burst
+    if (this.ustackEvents !== null || this.samplers.some((x) => x.options.userRegs === true)) this.idlePollMs = this.basePollMs;
     const traced = this.enabled.filter((e) => {
       const id = this.format(e.system, e.event).id;
       return !this.user.captures(id) && !(this.ustackEvents !== null && this.ustacked.has(id));
@@ -339,8 +342,9 @@ export class KernelTracer implements EventSink {
    */
   private openUserStacks(cpus: number[], bufferKb: number): void {
     if (this.ustacked.size === 0 && !this.mappingsWanted) return;
-    // each record holds up to 16 KiB of stack: a ring of at least 2 MiB per CPU
-    let pages = 512;
+    // each record holds up to 16 KiB of stack: a ring of at least 8 MiB per CPU (the first
+    // stacks symbolised read symbol tables and CFI, while the ring fills)
+    let pages = 2048;
     while (pages * 4 < bufferKb && pages < 8192) pages *= 2;
     const ev = new UserStackEvents([...this.ustacked], cpus, pages, (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
     try {

@@ -119,7 +119,8 @@ export class MappingTable {
 
   /** A process forked: the child has the parent's mappings. */
   fork(pid: number, ppid: number): void {
-    if (pid === ppid || this.procs.has(pid)) return;
+    const mine = this.procs.get(pid);
+    if (pid === ppid || (mine !== undefined && mine.starts.length > 0)) return;
     const p = this.procs.get(ppid);
     if (p !== undefined) this.procs.set(pid, p.clone(pid));
   }
@@ -131,13 +132,14 @@ export class MappingTable {
   }
 
   private seed(m: ProcessMappings): void {
-    m.seeded = true;
     let text: string;
     try {
       text = readFileSync(`/proc/${m.pid}/maps`, 'latin1');
     } catch {
+      // gone (or not yet seen in band): what comes in band later still counts
       return;
     }
+    m.seeded = true;
     for (const x of parseMaps(text)) {
       if (x.perms[2] !== 'x') continue;
       // what came in band is newer than what /proc shows

@@ -77,7 +77,7 @@ export class UserStack {
   }
 
   /** Unwinds (once per event); returns the number of frames, innermost first in `frames`. */
-  unwind(max = MAX_USTACK_FRAMES): number {
+  unwind(): number {
     if (this.n >= 0) return this.n;
     this.n = 0;
     if (!this.valid) {
@@ -94,7 +94,7 @@ export class UserStack {
       regs[DWARF_OF[i]] = v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000;
     }
     const maps = userMappings.of(this.pid);
-    const limit = Math.min(max, MAX_USTACK_FRAMES);
+    const limit = MAX_USTACK_FRAMES;
     let n = 0;
     let pc = regs[RA];
     while (n < limit && pc !== 0 && !Number.isNaN(pc)) {
@@ -203,11 +203,13 @@ function hex(n: number): string {
  * object (a JIT function named by the process's perf map: "function+0xoff").
  */
 export function userFrameText(pid: number, addr: number): string {
-  const per = userMappings.of(pid).texts;
+  const m = userMappings.of(pid);
+  const per = m.texts;
   let s = per.get(addr);
   if (s !== undefined) return s;
   s = frameText(pid, addr);
-  per.set(addr, s);
+  // mappings not known yet (a process gone before it was seen) may come in band later
+  if (m.seeded || m.starts.length > 0) per.set(addr, s);
   return s;
 }
 

@@ -111,8 +111,9 @@ export class ProfileProvider implements Provider {
         if (periodNs <= 0) continue;
         const kernelStack = wantsStack(env.plans(def));
         const userRegs = wantsUserStack(env.plans(def));
-        // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 2 MiB
-        const pages = userRegs ? Math.max(512, ringPages(periodNs)) : ringPages(periodNs);
+        // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 8 MiB (the
+        // first stacks symbolised read symbol tables, while the ring fills)
+        const pages = userRegs ? Math.max(2048, ringPages(periodNs)) : ringPages(periodNs);
         const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, userRegs, ringPages: pages });
         made.push([s, def]);
         s.open();

@@ -1056,7 +1056,7 @@ export class Runtime implements ClauseAbi {
     const o = this.option();
     // maxframes bounds every stack, as the kernel's buffer does in DTrace
     const want = Math.min(n >= 0 ? n : kind === 'jstack' ? o.jstackframesNow : o.ustackframesNow, o.maxframesNow);
-    const depth = Math.min(us.unwind(want), want);
+    const depth = Math.min(us.unwind(), want);
     let s = '';
     const text = o.noresolveNow ? userFrameOffsetText : userFrameText;
     for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + text(us.pid, us.frames[i]);
