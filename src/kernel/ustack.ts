@@ -213,10 +213,15 @@ export function userFrameText(pid: number, addr: number): string {
   return s;
 }
 
+/** Whether mapping i is anonymous memory (JIT code: "//anon", "[anon:...]", ""). */
+function anonymous(path: string): boolean {
+  return path === '' || path.startsWith('//') || path.startsWith('[anon');
+}
+
 function frameText(pid: number, addr: number): string {
   const maps = userMappings.of(pid);
   const mi = maps.find(addr);
-  if (mi < 0) {
+  if (mi < 0 || anonymous(maps.paths[mi])) {
     const j = userMappings.jitSymbol(pid, addr);
     if (j !== null) return addr > j.start ? `${j.name}+0x${hex(addr - j.start)}` : j.name;
     return `0x${hex(addr)}`;
@@ -239,7 +244,7 @@ function frameText(pid: number, addr: number): string {
 export function userSymbolStart(pid: number, addr: number): number {
   const maps = userMappings.of(pid);
   const mi = maps.find(addr);
-  if (mi < 0) {
+  if (mi < 0 || anonymous(maps.paths[mi])) {
     const j = userMappings.jitSymbol(pid, addr);
     return j !== null ? j.start : addr;
   }
@@ -255,7 +260,7 @@ export function userSymbolStart(pid: number, addr: number): number {
 export function userModuleText(pid: number, addr: number): string {
   const maps = userMappings.of(pid);
   const mi = maps.find(addr);
-  return mi < 0 ? `0x${hex(addr)}` : moduleName(maps.paths[mi]);
+  return mi < 0 || anonymous(maps.paths[mi]) ? `0x${hex(addr)}` : moduleName(maps.paths[mi]);
 }
 
 
