@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CfiTable } from './cfi.js';
+import { CfiRow, CfiTable } from './cfi.js';
 import { ElfFile, bindRank, type ElfSymbol } from './elf.js';
 
 /** Symbols sorted by address, one name per address (global before weak before local). */
@@ -51,8 +51,20 @@ export class SymbolTable {
   }
 }
 
+/** The unwind rule found at an address (table null: no CFI covers it). */
+export interface CachedRow {
+  table: CfiTable | null;
+  row: CfiRow;
+}
+
+/** Rows kept per object (a stack's return addresses repeat: most lookups are hits). */
+const ROW_CACHE = 4096;
+
 /** One object file: its symbols and call-frame information, each read on first use. */
 export class UserObject {
+  /** unwind rows by object address */
+  readonly rowCache = new Map<number, CachedRow>();
+
   private symtab: SymbolTable | null = null;
   private cfiTables: CfiTable[] | null = null;
   private elf: ElfFile | null = null;
@@ -78,6 +90,14 @@ export class UserObject {
   /** The object address of a file offset (how a mapping's address becomes the object's), or -1. */
   addrOf(fileOffset: number): number {
     return this.file()?.addrOfFileOffset(fileOffset) ?? -1;
+  }
+
+  /** Keeps the row found at `addr` (a copy), forgetting all once the cache is full. */
+  cacheRow(addr: number, table: CfiTable | null, row: CfiRow): void {
+    if (this.rowCache.size >= ROW_CACHE) this.rowCache.clear();
+    const copy = new CfiRow();
+    if (table !== null) copy.copyFrom(row);
+    this.rowCache.set(addr, { table, row: copy });
   }
 
   symbols(): SymbolTable {

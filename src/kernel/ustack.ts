@@ -106,11 +106,22 @@ export class UserStack {
         // a return address is after its call: look up the call itself
         const a = obj === null ? -1 : maps.objectAddr(mi, n === 1 ? pc : pc - 1);
         if (obj !== null && a >= 0) {
-          for (const t of obj.cfi()) {
-            if (t.rowAt(a, this.row)) {
-              step = this.cfiStep(t);
-              break;
+          const hit = obj.rowCache.get(a);
+          if (hit !== undefined) {
+            if (hit.table !== null) {
+              this.row.copyFrom(hit.row);
+              step = this.cfiStep(hit.table);
             }
+          } else {
+            let found: CfiTable | null = null;
+            for (const t of obj.cfi()) {
+              if (t.rowAt(a, this.row)) {
+                found = t;
+                break;
+              }
+            }
+            obj.cacheRow(a, found, this.row);
+            if (found !== null) step = this.cfiStep(found);
           }
         }
       }
