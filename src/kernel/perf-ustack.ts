@@ -10,7 +10,7 @@
 //                                                     [perf_event_open(2); perf's --call-graph dwarf]
 
 import { type EventSink, EventQueue, type EventSource } from './ringbuf.js';
-import { type Mapping, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+import { type Mapping, addressOf, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
 import { PERF_REGS_X86, USTACK_DATA_AT, USTACK_NREGS, USTACK_REGS_AT, currentUserStack } from './ustack.js';
 import { userMappings } from './umaps.js';
 
@@ -27,6 +27,7 @@ const PERF_FLAG_FD_CLOEXEC = 8;
 const PERF_EVENT_IOC_ENABLE = 0x2400;
 const PERF_EVENT_IOC_DISABLE = 0x2401;
 const PERF_EVENT_IOC_SET_OUTPUT = 0x2405;
+const PERF_EVENT_IOC_SET_FILTER = 0x40082406;
 const PERF_RECORD_MMAP = 1;
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_COMM = 3;
@@ -37,6 +38,7 @@ const PERF_RECORD_MISC_COMM_EXEC = 1 << 13;
 /** perf_event_attr up to sample_regs_user/sample_stack_user (PERF_ATTR_SIZE_VER3, Linux 3.7) and clockid (VER5) */
 const PERF_ATTR_SIZE = 112;
 const ATTR_DISABLED = 1n << 0n;
+const ATTR_INHERIT = 1n << 1n;
 const ATTR_MMAP = 1n << 8n;
 const ATTR_COMM = 1n << 9n;
 const ATTR_TASK = 1n << 13n;
@@ -65,6 +67,8 @@ const Q_FORK = 4;
 
 /** Sets the user registers and stack fields of a perf_event_attr (x86-64 register numbers). */
 export function addUserStackAttr(attr: Buffer): void {
+  // the registers asked for are x86-64's: elsewhere (arm64) no copy is taken yet, and stacks are empty
+  if (process.arch !== 'x64') return;
   attr.writeBigUInt64LE(attr.readBigUInt64LE(24) | BigInt(PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER), 24);
   attr.writeBigUInt64LE(USER_REGS_MASK, 80);
   attr.writeUInt32LE(USER_STACK_BYTES, 88);
@@ -112,6 +116,19 @@ class Ring {
   ) {}
 }
 
+/** A tracepoint to sample with user stacks. */
+export interface UserStackEvent {
+  /** events/<system>/<event>/id */
+  id: number;
+  /**
+   * Only this process's (and the tasks it creates'): the events are bound to it, so that a
+   * uprobe in a shared library does not even trap in other processes; 0: every process's
+   */
+  pid: number;
+  /** a tracefs filter for the kernel to apply (null: none; user space checks anyway) */
+  filter: string | null;
+}
+
 /** Handles one tracepoint record (common header first) as the tracer does. */
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
@@ -126,8 +143,8 @@ export class UserStackEvents implements EventSource, EventSink {
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
 
   constructor(
-    /** tracepoint ids to sample with user stacks (none: the side-band records only) */
-    readonly ids: number[],
+    /** the tracepoints to sample with user stacks (none: the side-band records only) */
+    readonly events: UserStackEvent[],
     readonly cpus: number[],
     readonly ringPages: number,
     /** gets each sampled record */
@@ -151,8 +168,9 @@ export class UserStackEvents implements EventSource, EventSink {
   open(): void {
     const base = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
     const side = this.attr(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_DUMMY, base, ATTR_MMAP | ATTR_MMAP2 | ATTR_COMM | ATTR_COMM_EXEC | ATTR_TASK);
-    const tp = (id: number) => {
-      const a = this.attr(PERF_TYPE_TRACEPOINT, id, base | PERF_SAMPLE_RAW, 0n);
+    const tp = (e: UserStackEvent) => {
+      // a process's events follow the threads and processes it creates
+      const a = this.attr(PERF_TYPE_TRACEPOINT, e.id, base | PERF_SAMPLE_RAW, e.pid > 0 ? ATTR_INHERIT : 0n);
       addUserStackAttr(a);
       return a;
     };
@@ -171,10 +189,11 @@ export class UserStackEvents implements EventSource, EventSink {
         const q = new EventQueue(cpu, QUEUE_PAGE);
         q.sink = this;
         this.queues.push(q);
-        for (const id of this.ids) {
-          const fd = perfEventOpen(tp(id), -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        for (const e of this.events) {
+          const fd = perfEventOpen(tp(e), e.pid > 0 ? e.pid : -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
           this.fds.push(fd);
           ioctlInt(fd, PERF_EVENT_IOC_SET_OUTPUT, lead);
+          if (e.filter !== null) setFilter(fd, e.filter);
         }
       }
     } catch (e) {
@@ -341,6 +360,17 @@ export class UserStackEvents implements EventSource, EventSink {
     for (const fd of this.fds) closeFd(fd);
     this.fds.length = 0;
   }
+}
+
+/** Gives a tracepoint event a filter; one the kernel refuses only costs speed. */
+function setFilter(fd: number, filter: string): void {
+  const b = Buffer.from(filter + '\0', 'latin1');
+  try {
+    ioctlInt(fd, PERF_EVENT_IOC_SET_FILTER, Number(addressOf(b)));
+  } catch {
+    // user space evaluates every predicate anyway
+  }
+  b.fill(0, 0, 0); // keeps `b` alive past the call
 }
 
 function num(v: DataView, at: number): number {

@@ -146,7 +146,7 @@ export class KernelTracer implements EventSink {
   /** perf-event samplers (profile), merged with the events in time order */
   private readonly samplers: CpuClockSampler[] = [];
   /** events whose probes want user stacks: read from perf events with the stack (perf-ustack.ts) */
-  private readonly ustacked = new Set<number>();
+  private readonly ustacked = new Map<number, { pid: number; filter: string | null }>();
   /** the user stacks' perf events, with the mappings' side band (null: none wanted, or unavailable) */
   private ustackEvents: UserStackEvents | null = null;
   /** the side band of what processes map is wanted even with no event sampled (profile's user stacks) */
@@ -177,8 +177,19 @@ export class KernelTracer implements EventSink {
    * `first`: runs before the handlers already there (bookkeeping probes rely on).
    */
   subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false, first = false, ustack = false): void {
-    if (ustack) this.ustacked.add(this.format(system, event).id);
+    if (ustack) this.wantUserStack(this.format(system, event).id, 0, filter);
     this.add(system, event, filter, handler, stack, first, true);
+  }
+
+  /** An event to take with user stacks: one process's (pid > 0) or every process's, each with its filter. */
+  private wantUserStack(id: number, pid: number, filter: string | null): void {
+    const prev = this.ustacked.get(id);
+    if (prev === undefined) this.ustacked.set(id, { pid, filter });
+    else {
+      // two users: the wider wins
+      if (prev.pid !== pid) prev.pid = 0;
+      if (prev.filter !== filter) prev.filter = null;
+    }
   }
 
   /**
@@ -194,7 +205,7 @@ export class KernelTracer implements EventSink {
    * the handler still checks whose each one is): the kernel records no other process's.
    */
   subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number, ustack = false): void {
-    if (ustack) this.ustacked.add(this.format(system, event).id);
+    if (ustack) this.wantUserStack(this.format(system, event).id, pid, filter);
     this.add(system, event, filter, handler, false, false, true, pid);
   }
 
@@ -346,7 +357,8 @@ export class KernelTracer implements EventSink {
     // stacks symbolised read symbol tables and CFI, while the ring fills)
     let pages = 2048;
     while (pages * 4 < bufferKb && pages < 8192) pages *= 2;
-    const ev = new UserStackEvents([...this.ustacked], cpus, pages, (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
+    const events = [...this.ustacked].map(([id, e]) => ({ id, pid: e.pid > 0 ? e.pid : this.onlyPid, filter: e.filter }));
+    const ev = new UserStackEvents(events, cpus, pages, (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
     try {
       ev.open();
       this.ustackEvents = ev;

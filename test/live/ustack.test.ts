@@ -116,7 +116,8 @@ test('@[ustack()] on syscall::write:entry: the write inside libc, then the whole
 test('profile-997 /pid == $target/ { @[ustack()] = count(); } names the hot function under its callers', { skip }, () => {
   const ret = returnFrames();
   const r = runDtrace(['-q', '-n', 'profile-997 /pid == $target/ { @[ustack()] = count(); }', '-c', `${prog} hot 600`]);
-  assert.equal(r.stderr, '');
+  // on a loaded machine a ring may overflow before dtrace reads it: said as drops, nothing else
+  assert.match(r.stderr, /^(dtrace: \d+ drops? on CPU \d+\n)*$/);
   // each PC in spin() is a stack of its own: every one of them is spin under hot under main,
   // and together they have most samples
   const stacks = r.stdout.split('\n\n').map((x) => x.split('\n').filter((l) => l !== '').map((l) => l.trim())).filter((x) => x.length > 1);
