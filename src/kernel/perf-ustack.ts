@@ -65,6 +65,22 @@ const Q_MMAP = 2;
 const Q_EXEC = 3;
 const Q_FORK = 4;
 
+/** Buffers over whole ArrayBuffers (rings, queue pages): copies between them allocate nothing. */
+const whole = new WeakMap<ArrayBufferLike, Buffer>();
+
+function bufferOf(v: DataView): Buffer {
+  const ab = v.buffer;
+  let b = whole.get(ab);
+  if (b === undefined) whole.set(ab, (b = Buffer.from(ab)));
+  return b;
+}
+
+/** Copies n bytes from `from` in s to `to` in d (STYLE rule 2: no view made per event). */
+export function copyBytes(s: DataView, from: number, d: DataView, to: number, n: number): void {
+  const so = s.byteOffset + from;
+  bufferOf(s).copy(bufferOf(d), d.byteOffset + to, so, so + n);
+}
+
 /** Sets the user registers and stack fields of a perf_event_attr (x86-64 register numbers). */
 export function addUserStackAttr(attr: Buffer): void {
   // the registers asked for are x86-64's: elsewhere (arm64) no copy is taken yet, and stacks are empty
@@ -94,7 +110,7 @@ export function copyUserStack(s: DataView, at: number, end: number, d: DataView,
     at += 8;
     if (size > 0 && at + size + 8 <= end) {
       dyn = Math.min(size, s.getUint32(at + size, true));
-      new Uint8Array(d.buffer, d.byteOffset + to + USTACK_DATA_AT, dyn).set(new Uint8Array(s.buffer, s.byteOffset + at, dyn));
+      copyBytes(s, at, d, to + USTACK_DATA_AT, dyn);
       at += size + 8;
     }
   }
@@ -316,7 +332,7 @@ export class UserStackEvents implements EventSource, EventSink {
       d.setUint32(to + 4, pid, true);
       d.setUint32(to + 8, rawSize, true);
       d.setUint32(to + 12, 0, true);
-      new Uint8Array(d.buffer, d.byteOffset + to + 16, rawSize).set(new Uint8Array(s.buffer, s.byteOffset + rawAt, rawSize));
+      copyBytes(s, rawAt, d, to + 16, rawSize);
       const blockAt = to + 16 + ((rawSize + 7) & ~7);
       const [n] = copyUserStack(s, rawAt + rawSize, end, d, blockAt);
       return blockAt + n - to;
@@ -334,7 +350,7 @@ export class UserStackEvents implements EventSource, EventSink {
       d.setUint32(to + 4, pid, true);
       for (let i = 0; i < 6; i++) d.setUint32(to + 8 + i * 4, s.getUint32(at + 16 + i * 4, true), true);
       d.setUint32(to + 32, plen, true);
-      new Uint8Array(d.buffer, d.byteOffset + to + 40, plen).set(new Uint8Array(s.buffer, s.byteOffset + pathAt, plen));
+      copyBytes(s, pathAt, d, to + 40, plen);
       return (40 + plen + 7) & ~7;
     }
     if (type === PERF_RECORD_COMM) {
