@@ -23,12 +23,15 @@ export class ProcessMappings {
   jitReadAt = 0;
   /** what each address prints as (kernel/ustack.ts), until the mappings change */
   readonly texts = new Map<number, string>();
+  /** whole stacks' texts (kernel/ustack.ts), by a hash of their frames, until the mappings change */
+  readonly stacks = new Map<number, { frames: Float64Array; text: string }>();
 
   constructor(readonly pid: number) {}
 
   /** Adds a mapping, replacing what it overlaps. */
   add(start: number, end: number, offset: number, path: string): void {
     this.texts.clear();
+    this.stacks.clear();
     for (let k = this.starts.length - 1; k >= 0; k--) {
       if (this.starts[k] < end && this.ends[k] > start) this.remove(k);
     }

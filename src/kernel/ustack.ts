@@ -281,3 +281,34 @@ export function userFrameOffsetText(pid: number, addr: number): string {
   const mi = maps.find(addr);
   return mi < 0 ? `0x${hex(addr)}` : `${moduleName(maps.paths[mi])}:0x${hex(addr - maps.starts[mi])}`;
 }
+
+/** Whole stacks kept per process, at most. */
+const STACKS_KEPT = 4096;
+
+/**
+ * The text of the innermost `depth` frames of `us`, one frame a line (`text` makes each line):
+ * the same frames give back the same string, built once (STYLE rule 8: no string per event for
+ * a stack seen before).
+ */
+export function userStackText(us: UserStack, depth: number, text: (pid: number, addr: number) => string): string {
+  const m = userMappings.of(us.pid);
+  const f = us.frames;
+  let h = depth | (text === userFrameText ? 0 : 0x40000000);
+  for (let i = 0; i < depth; i++) {
+    const x = f[i];
+    h = (Math.imul(h ^ (x >>> 0), 0x9e3779b1) + ((x / 0x1_0000_0000) | 0)) | 0;
+  }
+  const known = m.stacks.get(h);
+  if (known !== undefined && known.frames.length === depth) {
+    let i = 0;
+    while (i < depth && known.frames[i] === f[i]) i++;
+    if (i === depth) return known.text;
+  }
+  let s = '';
+  for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + text(us.pid, f[i]);
+  if (m.seeded || m.starts.length > 0) {
+    if (m.stacks.size >= STACKS_KEPT) m.stacks.clear();
+    m.stacks.set(h, { frames: f.slice(0, depth), text: s });
+  }
+  return s;
+}

@@ -11,7 +11,7 @@ import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogra
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
-import { currentUserStack, userFrameOffsetText, userFrameText, userModuleText, userSymbolStart } from '../kernel/ustack.js';
+import { currentUserStack, userFrameOffsetText, userFrameText, userModuleText, userStackText, userSymbolStart } from '../kernel/ustack.js';
 import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
@@ -1057,10 +1057,7 @@ export class Runtime implements ClauseAbi {
     // maxframes bounds every stack, as the kernel's buffer does in DTrace
     const want = Math.min(n >= 0 ? n : kind === 'jstack' ? o.jstackframesNow : o.ustackframesNow, o.maxframesNow);
     const depth = Math.min(us.unwind(), want);
-    let s = '';
-    const text = o.noresolveNow ? userFrameOffsetText : userFrameText;
-    for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + text(us.pid, us.frames[i]);
-    return s;
+    return userStackText(us, depth, o.noresolveNow ? userFrameOffsetText : userFrameText);
   }
 
   /** ustackdepth: frames of the user stack at the probe. */

@@ -12,7 +12,7 @@ import { CfiRow, RULE_OFFSET } from '../../src/kernel/cfi.js';
 import { ElfFile } from '../../src/kernel/elf.js';
 import { MappingTable, ProcessMappings, parsePerfMap, userMappings } from '../../src/kernel/umaps.js';
 import { userObject } from '../../src/kernel/uobject.js';
-import { USTACK_DATA_AT, USTACK_REGS_AT, UserStack, userFrameOffsetText, userFrameText, userModuleText, userSymbolStart } from '../../src/kernel/ustack.js';
+import { USTACK_DATA_AT, USTACK_REGS_AT, UserStack, userFrameOffsetText, userFrameText, userModuleText, userStackText, userSymbolStart } from '../../src/kernel/ustack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ustack-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -172,6 +172,14 @@ test('the unwinder follows the CFI rows through a copied stack, then stops at th
   const n = us.unwind();
   assert.deepEqual([...us.frames.subarray(0, Math.min(n, pcs.length))], pcs);
   assert.equal(us.cfiFrames >= pcs.length - 1, true);
+  // the stack's text, one frame a line; the same frames give the very same string back
+  const text = userStackText(us, 2, userFrameText);
+  assert.equal(text, `chain-eh\`c\n${userFrameText(PID, pcs[1])}`);
+  assert.match(text.split('\n')[1], /^chain-eh`b\+0x[0-9a-f]+$/);
+  us.set(PID, block, 0);
+  us.unwind();
+  assert.equal(userStackText(us, 2, userFrameText), text);
+  assert.equal(userStackText(us, 1, userFrameText), 'chain-eh`c');
 });
 
 test('no registers: the frame-pointer chain the kernel gave, as it is', () => {
