@@ -163,3 +163,13 @@ test('a probe with no user context (BEGIN) has an empty ustack()', { skip }, () 
   const r = runDtrace(['-q', '-n', 'BEGIN { ustack(); printf("[%d]\\n", ustackdepth); exit(0); }']);
   assert.equal(r.stdout, '\n[0]\n\n');
 });
+
+test('-x oformat=json: ustack() frames, and usym()/umod() with their text', { skip }, () => {
+  const ret = returnFrames();
+  const r = runDtrace(['-x', 'oformat=json', '-q', '-n', 'pid$target::c:entry { ustack(2); usym(ucaller); umod(ucaller); }', '-c', `${prog} chain 1`]);
+  const probe = JSON.parse(r.stdout.split('\n')[0]) as { data: Array<Record<string, unknown>> };
+  assert.deepEqual(probe.data[0], { action: 'ustack', frames: ['ustack-chain`c', ret.get('b->c')] });
+  assert.equal(probe.data[1].symbol, 'ustack-chain`b');
+  assert.equal(probe.data[2].symbol, 'ustack-chain');
+  assert.equal(typeof probe.data[1].address, 'number');
+});
