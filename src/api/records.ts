@@ -38,7 +38,8 @@ export type Datum =
   | { action: 'stack' | 'ustack' | 'jstack'; frames: string[] }
   | { action: 'tracemem'; bytes: number[] }
   | { action: 'exit'; status: number }
-  | { action: 'sym' | 'mod' | 'usym' | 'umod' | 'uaddr'; address: Int };
+  | { action: 'sym' | 'mod'; address: Int }
+  | { action: 'usym' | 'ufunc' | 'umod' | 'uaddr'; address: Int; symbol: string };
 
 /** What one clause recorded when its probe fired. */
 export interface ProbeRecord {

@@ -51,7 +51,7 @@ const BUILTIN_CODE: Record<string, string> = {
   arg8: 'ctx.args[8]',
   arg9: 'ctx.args[9]',
   caller: rtCall('caller', 'ctx'),
-  ucaller: '0n',
+  ucaller: rtCall('ucaller', 'ctx'),
   cpu: 'ctx.cpu',
   epid: 'BigInt(ctx.epid)',
   errno: 'ctx.errno',
@@ -68,7 +68,7 @@ const BUILTIN_CODE: Record<string, string> = {
   probename: 'ctx.probe.name',
   probeprov: 'ctx.probe.provider',
   stackdepth: rtCall('stackdepth', 'ctx'),
-  ustackdepth: '0',
+  ustackdepth: rtCall('ustackdepth', 'ctx'),
   timestamp: rtCall('timestamp', 'ctx'),
   vtimestamp: rtCall('vtimestamp', 'ctx'),
   walltimestamp: rtCall('walltimestamp', 'ctx'),
@@ -974,11 +974,12 @@ export class ClauseGen {
         // DTrace aggregates them by function: every address in one is its start
         return rtCall('symbolStart', u64(0));
       case 'mod':
+        return u64(0);
       case 'usym':
       case 'ufunc':
       case 'umod':
       case 'uaddr':
-        return u64(0);
+        return rtCall('userSymbolValue', 'ctx', JSON.stringify(e.name), u64(0));
       case 'strlen':
         return rtCall('strlen', s(0));
       case 'strjoin':

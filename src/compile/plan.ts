@@ -8,7 +8,7 @@ import type { ClausePlan, KernelTest } from '../providers/clause-plan.js';
 const PUSHABLE = new Set(['pid', 'tid', 'ppid', 'uid', 'gid', 'execname', 'cpu', 'probefunc', 'probename']);
 
 export function planClause(cc: CheckedClause): ClausePlan {
-  const plan: ClausePlan = { reads: new Set(), bigArgs: null, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], inKernel: null };
+  const plan: ClausePlan = { reads: new Set(), bigArgs: null, kernelStack: false, userStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], inKernel: null };
   const c = cc.clause;
   const seen: Inlines = { seen: new Set(), todo: [] };
   if (c.predicate) {
@@ -87,6 +87,9 @@ function collectStmt(s: A.Stmt, plan: ClausePlan, seen: Inlines): void {
   collectReads(s.expr, plan, seen);
 }
 
+/** Calls that need the user stack or the user registers at the probe. */
+const USER_STACK_CALLS = new Set(['ustack', 'jstack', 'ufunc', 'usym', 'umod', 'uaddr']);
+
 /** Walks an expression for built-in reads and thread-local use; inlines it names go to `seen`. */
 function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
   switch (e.kind) {
@@ -94,6 +97,7 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
       if (e.resolved === A.IdentKind.Builtin) {
         plan.reads.add(e.name);
         if (e.name === 'stackdepth' || e.name === 'caller') plan.kernelStack = true;
+        if (e.name === 'ustackdepth' || e.name === 'ucaller') plan.userStack = true;
       }
       // an inline read twice (or by another inline) adds nothing new: walk each once
       if (e.resolved === A.IdentKind.Inline && e.inlineExpr && !seen.seen.has(e.inlineExpr)) {
@@ -112,6 +116,7 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
       break;
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;
+      if (USER_STACK_CALLS.has(e.name)) plan.userStack = true;
       if (e.name === 'copyin' || e.name === 'copyinstr' || e.name === 'copyinto') plan.userMemory = true;
       if (e.name === 'speculation') plan.speculates = true;
       if (e.name === 'copyinstr') {

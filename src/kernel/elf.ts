@@ -228,6 +228,31 @@ export class ElfFile {
     return this.segments.length > 0 ? this.segments[0].vaddr - this.segments[0].offset : 0;
   }
 
+  /** The bytes of a section (null if the object has none of that name, or it holds no data). */
+  sectionData(name: string): { data: Buffer; addr: number } | null {
+    const s = this.section(name);
+    if (s === undefined || s.type === 8 /* SHT_NOBITS */ || s.size === 0) return null;
+    return { data: this.read(s.offset, s.size), addr: s.addr };
+  }
+
+  /** The object's GNU build ID (.note.gnu.build-id) in hex, or null. */
+  buildId(): string | null {
+    const n = this.sectionData('.note.gnu.build-id');
+    if (n === null || n.data.length < 16) return null;
+    const namesz = n.data.readUInt32LE(0);
+    const descsz = n.data.readUInt32LE(4);
+    const at = 12 + ((namesz + 3) & ~3);
+    return at + descsz <= n.data.length ? n.data.toString('hex', at, at + descsz) : null;
+  }
+
+  /** The address (in the object's own address space) of a file offset in a loaded segment, or -1. */
+  addrOfFileOffset(off: number): number {
+    for (const s of this.segments) {
+      if (off >= s.offset && off < s.offset + Math.max(s.filesz, 1)) return off - s.offset + s.vaddr;
+    }
+    return -1;
+  }
+
   /** The USDT probes of its .note.stapsdt notes. */
   sdtProbes(): SdtProbe[] {
     const notes = this.sections.find((s) => s.type === SHT_NOTE && s.name === '.note.stapsdt');

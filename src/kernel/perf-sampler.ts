@@ -14,6 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { EventQueue, type EventSink, type EventSource } from './ringbuf.js';
 import { type Mapping, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+import { USER_STACK_BYTES, addUserStackAttr, copyUserStack } from './perf-ustack.js';
+import { USTACK_DATA_AT } from './ustack.js';
 
 const PERF_TYPE_SOFTWARE = 1;
 const PERF_COUNT_SW_CPU_CLOCK = 0;
@@ -55,12 +57,17 @@ export const SAMPLE_IP = 8;
 export const SAMPLE_MODE = 16;
 export const SAMPLE_NKERNEL = 18;
 export const SAMPLE_NUSER = 20;
+/** u16: 1 if a user stack block (kernel/ustack's layout) follows the frames */
+export const SAMPLE_HAS_USTACK = 22;
 export const SAMPLE_FRAMES = 24;
 /** The most frames of each kind a sample keeps (the kernel's own limit, perf_event_max_stack, is 127). */
 export const MAX_FRAMES = 127;
 const MAX_SAMPLE = SAMPLE_FRAMES + 2 * MAX_FRAMES * 8;
+/** ... and one with a copy of the user stack */
+const MAX_USTACK_SAMPLE = MAX_SAMPLE + USTACK_DATA_AT + USER_STACK_BYTES + 8;
 /** Bytes of one queue page: many samples each, and at least two of the largest. */
 const QUEUE_PAGE = 64 * 1024;
+const USTACK_QUEUE_PAGE = 256 * 1024;
 
 export interface SamplerOptions {
   /** CPUs to sample, one event each */
@@ -71,8 +78,10 @@ export interface SamplerOptions {
   event?: SampledEvent;
   /** record the interrupted kernel stack */
   kernelStack: boolean;
-  /** record the interrupted user stack */
+  /** record the interrupted user stack (the kernel's frame-pointer walk) */
   userStack: boolean;
+  /** record the user registers and a copy of the user stack (unwound with CFI: kernel/ustack) */
+  userRegs?: boolean;
   /** pages of each CPU's ring (a power of two) */
   ringPages: number;
 }
@@ -86,7 +95,7 @@ export interface SampledEvent {
 }
 
 /** The perf_event_attr of a sampler: cpu-clock, a sample every periodNs, on CLOCK_MONOTONIC. */
-export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack' | 'event'>): Buffer {
+export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack' | 'event' | 'userRegs'>): Buffer {
   const attr = Buffer.alloc(PERF_ATTR_SIZE);
   const callchain = o.kernelStack || o.userStack;
   attr.writeUInt32LE(o.event?.type ?? PERF_TYPE_SOFTWARE, 0);
@@ -102,6 +111,7 @@ export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' |
   attr.writeBigUInt64LE(flags, 40);
   // the same clock as tracefs's "mono" and BPF's ktime: samples merge with their events
   attr.writeInt32LE(CLOCK_MONOTONIC, 92);
+  if (o.userRegs === true) addUserStackAttr(attr);
   return attr;
 }
 
@@ -176,7 +186,7 @@ export class CpuClockSampler implements EventSource, EventSink {
     const dataSize = Number(view.getBigUint64(1048, true)) || bytes.length - PAGE;
     const ring = new SampleRing(cpu, fd, view, bytes, dataOffset, dataSize);
     ring.tail = view.getUint32(1032, true) + view.getUint32(1036, true) * 0x1_0000_0000;
-    const q = new EventQueue(cpu, QUEUE_PAGE);
+    const q = new EventQueue(cpu, this.options.userRegs === true ? USTACK_QUEUE_PAGE : QUEUE_PAGE);
     q.sink = this;
     this.rings.push(ring);
     this.queues.push(q);
@@ -241,7 +251,7 @@ export class CpuClockSampler implements EventSource, EventSink {
       }
       const type = rv.getUint32(at, true);
       if (type === PERF_RECORD_SAMPLE) {
-        if (used + MAX_SAMPLE > q.pageSize) {
+        if (used + (this.options.userRegs === true ? MAX_USTACK_SAMPLE : MAX_SAMPLE) > q.pageSize) {
           page = q.npages++;
           used = 0;
         }
@@ -273,7 +283,9 @@ export class CpuClockSampler implements EventSource, EventSink {
     d.setUint16(to + SAMPLE_MODE, misc & 7, true);
     let nk = 0;
     let nu = 0;
+    let after = at + 40;
     if (this.callchain) {
+      after = at + 48 + s.getUint32(at + 40, true) * 8;
       // the call chain: kernel frames, then user frames, each after its context marker (the
       // kernel's come first, so the user frames go right after them)
       const nr = Math.min(s.getUint32(at + 40, true), (size - 48) >> 3);
@@ -296,8 +308,14 @@ export class CpuClockSampler implements EventSource, EventSink {
     }
     d.setUint16(to + SAMPLE_NKERNEL, nk, true);
     d.setUint16(to + SAMPLE_NUSER, nu, true);
-    d.setUint16(to + SAMPLE_NUSER + 2, 0, true);
-    return SAMPLE_FRAMES + (nk + nu) * 8;
+    const len = SAMPLE_FRAMES + (nk + nu) * 8;
+    if (this.options.userRegs !== true) {
+      d.setUint16(to + SAMPLE_HAS_USTACK, 0, true);
+      return len;
+    }
+    d.setUint16(to + SAMPLE_HAS_USTACK, 1, true);
+    const [n] = copyUserStack(s, after, at + size, d, to + len);
+    return len + n;
   }
 
   /** Stops sampling and frees the events and rings; safe to call more than once. */

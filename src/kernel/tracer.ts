@@ -14,6 +14,7 @@ import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
 import { UprobeSet, reapStaleUprobes } from './uprobes.js';
+import { UserStackEvents } from './perf-ustack.js';
 
 /**
  * Removes what dtraces that are gone left in tracefs: their instances, then their kprobe and
@@ -144,6 +145,14 @@ export class KernelTracer implements EventSink {
   private waiter: ReadableWaiter | null = null;
   /** perf-event samplers (profile), merged with the events in time order */
   private readonly samplers: CpuClockSampler[] = [];
+  /** events whose probes want user stacks: read from perf events with the stack (perf-ustack.ts) */
+  private readonly ustacked = new Map<number, { pid: number; filter: string | null }>();
+  /** the user stacks' perf events, with the mappings' side band (null: none wanted, or unavailable) */
+  private ustackEvents: UserStackEvents | null = null;
+  /** the side band of what processes map is wanted even with no event sampled (profile's user stacks) */
+  private mappingsWanted = false;
+  /** why user stacks could not be captured (null: they can, or none were wanted) */
+  userStackUnavailable: string | null = null;
 
   constructor() {
     this.root = tracefsRoot();
@@ -167,15 +176,36 @@ export class KernelTracer implements EventSink {
    * `stack`: the kernel records a stack trace with each one (kernelStack() reads it).
    * `first`: runs before the handlers already there (bookkeeping probes rely on).
    */
-  subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false, first = false): void {
+  subscribe(system: string, event: string, filter: string | null, handler: EventHandler, stack = false, first = false, ustack = false): void {
+    if (ustack) this.wantUserStack(this.format(system, event).id, 0, filter);
     this.add(system, event, filter, handler, stack, first, true);
+  }
+
+  /** An event to take with user stacks: one process's (pid > 0) or every process's, each with its filter. */
+  private wantUserStack(id: number, pid: number, filter: string | null): void {
+    const prev = this.ustacked.get(id);
+    if (prev === undefined) this.ustacked.set(id, { pid, filter });
+    else {
+      // two users: the wider wins
+      if (prev.pid !== pid) prev.pid = 0;
+      if (prev.filter !== filter) prev.filter = null;
+    }
+  }
+
+  /**
+   * Records what processes map, exec and fork as it happens (user stacks of profile samples are
+   * symbolised with it), even if no event is sampled with a user stack.
+   */
+  wantMappings(): void {
+    this.mappingsWanted = true;
   }
 
   /**
    * Asks for an event of which only one process's are wanted (and those of the tasks it creates:
    * the handler still checks whose each one is): the kernel records no other process's.
    */
-  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number): void {
+  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number, ustack = false): void {
+    if (ustack) this.wantUserStack(this.format(system, event).id, pid, filter);
     this.add(system, event, filter, handler, false, false, true, pid);
   }
 
@@ -266,13 +296,24 @@ export class KernelTracer implements EventSink {
     // events whose user memory D code reads come from capture programs, with their copies
     // (each CPU's ring as large as its tracefs buffer), not from tracefs; before tracing
     // starts, so that every event has its copies
-    const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id));
+    this.openUserStacks(cpus, bufferKb);
+    const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id) && !this.ustacked.has(id));
     if (captured !== null) reader.addSource(captured);
+    if (this.ustackEvents !== null) {
+      this.ustackEvents.setBase(reader.base);
+      reader.addSource(this.ustackEvents);
+    }
     for (const s of this.samplers) {
       s.setBase(reader.base);
       reader.addSource(s);
     }
-    const traced = this.enabled.filter((e) => !this.user.captures(this.format(e.system, e.event).id));
+    // a record with a copy of the user stack is up to 16 KiB: a ring holds a few hundred, which
+    // an idle dtrace's long poll interval would let overflow at the first burst
+    if (this.ustackEvents !== null || this.samplers.some((x) => x.options.userRegs === true)) this.idlePollMs = this.basePollMs;
+    const traced = this.enabled.filter((e) => {
+      const id = this.format(e.system, e.event).id;
+      return !this.user.captures(id) && !(this.ustackEvents !== null && this.ustacked.has(id));
+    });
     // an event a probe uses too stays with the probe's: it is the probe's event that is lost
     const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
     // one process's events: in the main instance if it is limited to that process already
@@ -300,8 +341,31 @@ export class KernelTracer implements EventSink {
     if (procInst) procInst.start();
     inst.start();
     for (const s of this.samplers) s.enable();
+    this.ustackEvents?.enable();
     this.waiter = ReadableWaiter.create();
     this.timer = setTimeout(this.pollNow, this.pollMs);
+  }
+
+  /**
+   * Opens the perf events of the events whose probes want user stacks (and the side band of
+   * mappings); where perf events cannot, those events come from tracefs without user stacks,
+   * and userStackUnavailable says why.
+   */
+  private openUserStacks(cpus: number[], bufferKb: number): void {
+    if (this.ustacked.size === 0 && !this.mappingsWanted) return;
+    // each record holds up to 16 KiB of stack: a ring of at least 8 MiB per CPU (the first
+    // stacks symbolised read symbol tables and CFI, while the ring fills)
+    let pages = 2048;
+    while (pages * 4 < bufferKb && pages < 8192) pages *= 2;
+    const events = [...this.ustacked].map(([id, e]) => ({ id, pid: e.pid > 0 ? e.pid : this.onlyPid, filter: e.filter }));
+    const ev = new UserStackEvents(events, cpus, pages, (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
+    try {
+      ev.open();
+      this.ustackEvents = ev;
+    } catch (e) {
+      this.userStackUnavailable = (e as Error).message;
+      this.ustacked.clear();
+    }
   }
 
   /** What the kernel dropped on a CPU of the probes' events: the main instance's and the process instance's. */
@@ -479,6 +543,7 @@ export class KernelTracer implements EventSink {
     if (!inst) return;
     const lost = this.user.lost();
     for (const s of this.samplers) s.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
+    this.ustackEvents?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     for (const [cpu, seen] of this.droppedSeen) {
       const now = this.userDropped(cpu) + (lost[cpu] ?? 0);
       if (now > seen) {
@@ -510,6 +575,7 @@ export class KernelTracer implements EventSink {
     // the capture programs too: else dtrace's own reads while draining make more to drain
     this.user.stop();
     for (const s of this.samplers) s.disable();
+    this.ustackEvents?.disable();
     if (this.reader) {
       while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty
@@ -526,6 +592,8 @@ export class KernelTracer implements EventSink {
     this.endWait();
     this.user.close();
     for (const s of this.samplers) s.close();
+    this.ustackEvents?.close();
+    this.ustackEvents = null;
     if (this.reader) {
       this.reader.close();
       this.reader = null;

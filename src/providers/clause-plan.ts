@@ -24,6 +24,8 @@ export interface ClausePlan {
   bigArgs: Set<number> | null;
   /** the clause needs the kernel stack (stack(), stackdepth, caller) */
   kernelStack: boolean;
+  /** the clause needs the user stack or registers (ustack(), jstack(), usym() and the like, ustackdepth, ucaller) */
+  userStack: boolean;
   /** the clause reads user memory (copyin, copyinstr, copyinto) */
   userMemory: boolean;
   /** arguments the clause passes straight to copyinstr() (probes that can fetch strings when they fire) */

@@ -7,7 +7,7 @@ import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { type DType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
-import { fillTask, wantsStack } from './kernel-event.js';
+import { fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
 /** A record's field offsets by name, from the event's published format. */
@@ -68,6 +68,7 @@ export abstract class DerivedProvider implements Provider {
     for (const def of probes) {
       const p = this.byDef.get(def)!;
       const stack = wantsStack(env.plans(def));
+      const ustack = wantsUserStack(env.plans(def));
       const hook: Hook = {
         ctx,
         tracer,
@@ -79,7 +80,7 @@ export abstract class DerivedProvider implements Provider {
       };
       for (const s of p.sources) {
         const f = new Fields(tracer.format(s.system, s.event));
-        tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack);
+        tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack, false, ustack);
       }
     }
   }

@@ -97,6 +97,11 @@ export function wantsStack(plans: ClausePlan[]): boolean {
   return plans.some((p) => p.kernelStack);
 }
 
+/** Whether any clause needs the user stack captured with each event. */
+export function wantsUserStack(plans: ClausePlan[]): boolean {
+  return plans.some((p) => p.userStack);
+}
+
 /** Arguments the clauses' code reads as BigInts (ClausePlan.bigArgs); null: any of them. */
 export function bigArgsRead(plans: ClausePlan[]): Set<number> | null {
   const out = new Set<number>();
@@ -403,6 +408,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   });
   if (never) return;
   const format = tracer.format(p.system, p.event);
+  const ustack = wantsUserStack(plans);
   const decode = p.decoder ?? compileDecoder(p.fields, argsRead(plans), '', bigArgsRead(plans));
   const pidAt = tracer.pidOffset(format);
   const stack = wantsStack(plans);
@@ -431,6 +437,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
         env.fire(def);
       },
       only,
+      ustack,
     );
     return;
   }
@@ -447,5 +454,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       env.fire(def);
     },
     stack,
+    false,
+    ustack,
   );
 }

@@ -11,10 +11,11 @@
 // take no samples at all (seen on a Firecracker guest, with bpftrace's profile probes too), and
 // a tick must fire; and a timer needs no root, nor any kernel tracing.    [dt_prov_profile.c]
 
-import { CPUMODE_USER, CpuClockSampler, SAMPLE_FRAMES, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
+import { CPUMODE_USER, CpuClockSampler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
 import { kernelOffset } from '../kernel/ksyms.js';
 import type { DType } from '../lang/types.js';
-import { bigArgsRead, fillTask, wantsStack } from './kernel-event.js';
+import { bigArgsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
+import { currentUserStack } from '../kernel/ustack.js';
 import type { FiringEnv, ProbeDef, ProbeDesc, Provider } from './provider.js';
 
 const UNITS: Record<string, bigint> = {
@@ -109,7 +110,11 @@ export class ProfileProvider implements Provider {
         const periodNs = Number(periodOf(def.probe.name));
         if (periodNs <= 0) continue;
         const kernelStack = wantsStack(env.plans(def));
-        const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, ringPages: ringPages(periodNs) });
+        const userRegs = wantsUserStack(env.plans(def));
+        // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 8 MiB (the
+        // first stacks symbolised read symbol tables, while the ring fills)
+        const pages = userRegs ? Math.max(2048, ringPages(periodNs)) : ringPages(periodNs);
+        const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, userRegs, ringPages: pages });
         made.push([s, def]);
         s.open();
       }
@@ -118,6 +123,7 @@ export class ProfileProvider implements Provider {
       for (const [s, def] of made) {
         s.handler = sampleHandler(env, def, bigArgsRead(env.plans(def)), s.options.kernelStack);
         tracer.addSampler(s);
+        if (s.options.userRegs === true) tracer.wantMappings();
       }
     } catch (e) {
       for (const [s] of made) s.close();
@@ -204,6 +210,16 @@ export function sampleHandler(env: FiringEnv, def: ProbeDef, big: Set<number> | 
         if (f >= 0) frames[k++] = f;
       }
       ctx.kstackLen = k;
+    }
+    if (v.getUint16(o + SAMPLE_HAS_USTACK, true) !== 0) {
+      const at = o + SAMPLE_FRAMES + (v.getUint16(o + SAMPLE_NKERNEL, true) + v.getUint16(o + SAMPLE_NUSER, true)) * 8;
+      currentUserStack.set(pid, v, at);
+      try {
+        env.fire(def);
+      } finally {
+        currentUserStack.clear();
+      }
+      return;
     }
     env.fire(def);
   };

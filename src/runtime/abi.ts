@@ -39,6 +39,9 @@ export interface ClauseAbi {
   vtimestamp(ctx: ProbeContext): bigint;
   walltimestamp(ctx: ProbeContext): bigint;
   stackdepth(ctx: ProbeContext): number;
+  ustackdepth(ctx: ProbeContext): number;
+  ucaller(ctx: ProbeContext): bigint;
+  userSymbolValue(ctx: ProbeContext, kind: string, addr: bigint): string;
   caller(ctx: ProbeContext): bigint;
   curpsinfo(ctx: ProbeContext): bigint;
   curlwpsinfo(ctx: ProbeContext): bigint;

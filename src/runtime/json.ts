@@ -303,8 +303,10 @@ export class JsonRuntime extends Runtime {
     this.item({ action: kind, frames: v === '' ? [] : v.split('\n') });
   }
 
-  override symbol(_ctx: ProbeContext, kind: string, addr: bigint): void {
-    this.item({ action: kind, address: jsonInt(addr) });
+  override symbol(ctx: ProbeContext, kind: string, addr: bigint): void {
+    // a user address is named now, while its process's mappings are known
+    if (kind[0] === 'u') this.item({ action: kind, address: jsonInt(addr), symbol: this.userSymbolValue(ctx, kind, addr) });
+    else this.item({ action: kind, address: jsonInt(addr) });
   }
 
   override printFinal(status: number): void {

@@ -12,6 +12,7 @@ import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS } from './histogra
 import { ProbeContext } from './context.js';
 import { DynArray, DynSpace, ThreadLocals } from './dynvars.js';
 import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
+import { currentUserStack, userFrameOffsetText, userFrameText, userModuleText, userStackText, userSymbolStart } from '../kernel/ustack.js';
 import { Memory, SCRATCH_BASE, ViewKind, viewAddress } from './memory.js';
 import { Options } from './options.js';
 import { OutputAction, OutputActionKind, OutputSink } from './output.js';
@@ -161,6 +162,9 @@ export class Runtime implements ClauseAbi {
   protected stackframesNow = 0;
   /** maxframes: no stack has more frames, whatever stack(n) or stackframes ask (dt_cg_stack_arg) */
   protected maxframesNow = 0;
+  protected ustackframesNow = 0;
+  protected jstackframesNow = 0;
+  protected noresolveNow = false;
   protected printsizeNow = 0;
   /** trace()'s formatting options, one object for every call */
   private readonly traceOpts = { rawbytes: false, strsize: 0 };
@@ -172,7 +176,10 @@ export class Runtime implements ClauseAbi {
     this.quietNow = o.flag('quiet');
     this.specsizeNow = o.num('specsize');
     this.stackframesNow = o.num('stackframes');
+    this.ustackframesNow = o.num('ustackframes');
+    this.jstackframesNow = o.num('jstackframes');
     this.maxframesNow = o.num('maxframes');
+    this.noresolveNow = o.flag('noresolve');
     this.printsizeNow = o.num('printsize');
     this.traceOpts.rawbytes = o.flag('rawbytes');
     this.traceOpts.strsize = this.strsizeNow;
@@ -1096,13 +1103,53 @@ export class Runtime implements ClauseAbi {
 
   /** A stack as a value (an aggregation key): its frames, symbolised, one per line. */
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
-    // user stacks are not recorded yet; probes without a kernel context (BEGIN, END) have none
-    if (kind !== 'stack' || ctx.kstackLen === 0) return '';
+    if (kind !== 'stack') return this.userStackValue(ctx, kind, n);
+    // probes without a kernel context (BEGIN, END) have none
+    if (ctx.kstackLen === 0) return '';
     const o = this.option();
     const depth = Math.min(ctx.kstackLen, n >= 0 ? n : o.stackframesNow, o.maxframesNow < 0 ? Infinity : o.maxframesNow);
     let s = '';
     for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
     return s;
+  }
+
+  /**
+   * ustack() and jstack(): the user stack captured with the event (kernel/ustack: unwound with
+   * CFI), each frame symbolised as DTrace prints it; empty where the probe has no user context.
+   */
+  private userStackValue(ctx: ProbeContext, kind: string, n: number): string {
+    const us = currentUserStack;
+    if (us.pid === 0 || us.pid !== ctx.pid) return '';
+    const o = this.option();
+    // maxframes bounds every stack, as the kernel's buffer does in DTrace
+    const want = Math.min(n >= 0 ? n : kind === 'jstack' ? o.jstackframesNow : o.ustackframesNow, o.maxframesNow);
+    const depth = Math.min(us.unwind(), want);
+    return userStackText(us, depth, o.noresolveNow ? userFrameOffsetText : userFrameText);
+  }
+
+  /** ustackdepth: frames of the user stack at the probe. */
+  ustackdepth(ctx: ProbeContext): number {
+    const us = currentUserStack;
+    return us.pid === 0 || us.pid !== ctx.pid ? 0 : Math.min(us.unwind(), this.option().maxframesNow);
+  }
+
+  /** ucaller: the user address the probe's function was called from (the user stack's second frame). */
+  ucaller(ctx: ProbeContext): bigint {
+    const us = currentUserStack;
+    if (us.pid === 0 || us.pid !== ctx.pid) return 0n;
+    return us.unwind() > 1 ? BigInt(us.frames[1]) : 0n;
+  }
+
+  /**
+   * usym(), ufunc(), umod(), uaddr() as values (aggregation keys, %A): the text DTrace prints for
+   * the address in the firing process (symbolised now: the process may be gone when it prints).
+   */
+  userSymbolValue(ctx: ProbeContext, kind: string, addr: bigint): string {
+    const a = Number(BigInt.asUintN(64, addr));
+    if (ctx.pid <= 0) return '0x' + a.toString(16);
+    if (kind === 'umod') return userModuleText(ctx.pid, a);
+    if (this.option().noresolveNow) return userFrameOffsetText(ctx.pid, a);
+    return userFrameText(ctx.pid, kind === 'uaddr' ? a : userSymbolStart(ctx.pid, a));
   }
 
   stack(ctx: ProbeContext, kind: string, n: number): void {
@@ -1130,7 +1177,11 @@ export class Runtime implements ClauseAbi {
    * prints them (in 50 columns); hex where no symbol covers it, and for user addresses
    * (usym() and the like) for now.
    */
-  symbol(_ctx: ProbeContext, kind: string, addr: bigint): void {
+  symbol(ctx: ProbeContext, kind: string, addr: bigint): void {
+    if (kind[0] === 'u') {
+      this.put(`  ${this.userSymbolValue(ctx, kind, addr).padEnd(50)}`);
+      return;
+    }
     this.put(`  ${kernelSymbolText(kind, addr).padEnd(50)}`);
   }
 
@@ -1283,11 +1334,20 @@ const SYM_KEY: OpaqueKeyType = {
   format: (v) => `  ${kernelSymbolText('sym', BigInt(v as bigint)).padEnd(50)}`,
 };
 
+/** usym(), ufunc(), umod(), uaddr() keys: their text, made when the probe fired */
+const USYM_KEY: OpaqueKeyType = {
+  opaque: true,
+  size: 16,
+  compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  format: (v) => `  ${(typeof v === 'string' ? v : '0x' + BigInt.asUintN(64, BigInt(v as bigint)).toString(16)).padEnd(50)}`,
+};
+
 /** Aggregation key types: stack() and sym() results are opaque to the aggregation engine. */
 function keyTypeOf(t: DType): KeyType {
   for (let u: DType | null = t; u !== null && u.kind === Kind.Typedef; u = u.base) {
     if (u.name === 'stack') return STACK_KEY;
-    if (u.name === '_symaddr' || u.name === '_usymaddr') return SYM_KEY;
+    if (u.name === '_usymaddr') return USYM_KEY;
+    if (u.name === '_symaddr') return SYM_KEY;
   }
   return t;
 }

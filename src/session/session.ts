@@ -352,6 +352,9 @@ export class Session implements FiringEnv {
     if (k.user.unavailable !== null) {
       this.warn(`copyin() and copyinstr() read user memory when events are handled, not when probes fire: ${k.user.unavailable}`);
     }
+    if (k.userStackUnavailable !== null) {
+      this.warn(`ustack() and the user symbol functions have no user stacks to read (perf events with user stacks: ${k.userStackUnavailable})`);
+    }
     rt.timeBase = k.base;
   }
 

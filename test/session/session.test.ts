@@ -23,7 +23,7 @@ function probeDef(id: number, name: string): ProbeDef {
   return { probe: new Probe(id, 'dtrace', '', '', name), argTypes: [], described: true };
 }
 
-const plan: ClausePlan = { reads: new Set(), bigArgs: null, kernelStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], inKernel: null };
+const plan: ClausePlan = { reads: new Set(), bigArgs: null, kernelStack: false, userStack: false, userMemory: false, stringArgs: new Set(), speculates: false, kernel: [], inKernel: null };
 
 function clause(index: number, def: ProbeDef, epid: number, fn: (ctx: ProbeContext) => void): CompiledClause {
   return {

@@ -1,0 +1,394 @@
+// Events that come with a user stack: for a tracepoint (a syscall, sched, proc or uprobe event)
+// whose probes call ustack() and the like, one perf event per CPU of type TRACEPOINT on the
+// event's id, sampling every hit with its raw record, the user registers and a copy of the user
+// stack (PERF_SAMPLE_RAW | REGS_USER | STACK_USER: `perf record --call-graph dwarf`'s way,
+// there since Linux 3.7, no BPF needed). The events of a CPU share one perf ring with a dummy
+// event that also reports, in band, what processes map (MMAP2), exec (COMM) and fork (FORK), so
+// that stacks are symbolised against the mappings the process had then, even after it exited.
+// The records are handed to the tracer's handlers as tracefs records would be, the user stack
+// set in kernel/ustack's currentUserStack while each is handled.
+//                                                     [perf_event_open(2); perf's --call-graph dwarf]
+
+import { type EventSink, EventQueue, type EventSource } from './ringbuf.js';
+import { type Mapping, addressOf, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+import { PERF_REGS_X86, USTACK_DATA_AT, USTACK_NREGS, USTACK_REGS_AT, currentUserStack } from './ustack.js';
+import { userMappings } from './umaps.js';
+
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_TYPE_TRACEPOINT = 2;
+const PERF_COUNT_SW_DUMMY = 9;
+const PERF_SAMPLE_TID = 1 << 1;
+const PERF_SAMPLE_TIME = 1 << 2;
+const PERF_SAMPLE_CPU = 1 << 7;
+const PERF_SAMPLE_RAW = 1 << 10;
+export const PERF_SAMPLE_REGS_USER = 1 << 12;
+export const PERF_SAMPLE_STACK_USER = 1 << 13;
+const PERF_FLAG_FD_CLOEXEC = 8;
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+const PERF_EVENT_IOC_DISABLE = 0x2401;
+const PERF_EVENT_IOC_SET_OUTPUT = 0x2405;
+const PERF_EVENT_IOC_SET_FILTER = 0x40082406;
+const PERF_RECORD_MMAP = 1;
+const PERF_RECORD_LOST = 2;
+const PERF_RECORD_COMM = 3;
+const PERF_RECORD_FORK = 7;
+const PERF_RECORD_SAMPLE = 9;
+const PERF_RECORD_MMAP2 = 10;
+const PERF_RECORD_MISC_COMM_EXEC = 1 << 13;
+/** perf_event_attr up to sample_regs_user/sample_stack_user (PERF_ATTR_SIZE_VER3, Linux 3.7) and clockid (VER5) */
+const PERF_ATTR_SIZE = 112;
+const ATTR_DISABLED = 1n << 0n;
+const ATTR_INHERIT = 1n << 1n;
+const ATTR_MMAP = 1n << 8n;
+const ATTR_COMM = 1n << 9n;
+const ATTR_TASK = 1n << 13n;
+const ATTR_SAMPLE_ID_ALL = 1n << 18n;
+const ATTR_MMAP2 = 1n << 23n;
+const ATTR_COMM_EXEC = 1n << 24n;
+const ATTR_USE_CLOCKID = 1n << 25n;
+const CLOCK_MONOTONIC = 1;
+const PAGE = 4096;
+
+/** Bytes of user stack copied at each event (perf's default for --call-graph dwarf is 8 KiB). */
+export const USER_STACK_BYTES = 16384;
+/** The registers asked for (sample_regs_user). */
+export const USER_REGS_MASK = PERF_REGS_X86.reduce((m, r) => m | (1n << BigInt(r)), 0n);
+
+/** Bytes of one queue page: at least two of the largest records. */
+const QUEUE_PAGE = 256 * 1024;
+/** The largest queued record. */
+const MAX_QUEUED = 16 + 8 + 65536;
+
+/** Queued record kinds (u32 at offset 0). */
+const Q_SAMPLE = 1;
+const Q_MMAP = 2;
+const Q_EXEC = 3;
+const Q_FORK = 4;
+
+/** Buffers over whole ArrayBuffers (rings, queue pages): copies between them allocate nothing. */
+const whole = new WeakMap<ArrayBufferLike, Buffer>();
+
+function bufferOf(v: DataView): Buffer {
+  const ab = v.buffer;
+  let b = whole.get(ab);
+  if (b === undefined) whole.set(ab, (b = Buffer.from(ab)));
+  return b;
+}
+
+/** Copies n bytes from `from` in s to `to` in d (STYLE rule 2: no view made per event). */
+export function copyBytes(s: DataView, from: number, d: DataView, to: number, n: number): void {
+  const so = s.byteOffset + from;
+  bufferOf(s).copy(bufferOf(d), d.byteOffset + to, so, so + n);
+}
+
+/** Sets the user registers and stack fields of a perf_event_attr (x86-64 register numbers). */
+export function addUserStackAttr(attr: Buffer): void {
+  // the registers asked for are x86-64's: elsewhere (arm64) no copy is taken yet, and stacks are empty
+  if (process.arch !== 'x64') return;
+  attr.writeBigUInt64LE(attr.readBigUInt64LE(24) | BigInt(PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER), 24);
+  attr.writeBigUInt64LE(USER_REGS_MASK, 80);
+  attr.writeUInt32LE(USER_STACK_BYTES, 88);
+}
+
+/**
+ * Copies the REGS_USER and STACK_USER parts of a sample at `at` in `s` into a user stack block
+ * (kernel/ustack's layout) at `to` in `d`; returns [bytes written, offset after them in s].
+ */
+export function copyUserStack(s: DataView, at: number, end: number, d: DataView, to: number): [number, number] {
+  const abi = at + 8 <= end ? s.getUint32(at, true) : 0;
+  at += 8;
+  d.setUint32(to, abi, true);
+  if (abi !== 0) {
+    for (let i = 0; i < USTACK_NREGS * 2; i++) d.setUint32(to + USTACK_REGS_AT + i * 4, s.getUint32(at + i * 4, true), true);
+    at += USTACK_NREGS * 8;
+  } else {
+    for (let i = 0; i < USTACK_NREGS * 2; i++) d.setUint32(to + USTACK_REGS_AT + i * 4, 0, true);
+  }
+  let dyn = 0;
+  if (at + 8 <= end) {
+    const size = s.getUint32(at, true);
+    at += 8;
+    if (size > 0 && at + size + 8 <= end) {
+      dyn = Math.min(size, s.getUint32(at + size, true));
+      copyBytes(s, at, d, to + USTACK_DATA_AT, dyn);
+      at += size + 8;
+    }
+  }
+  d.setUint32(to + 4, dyn, true);
+  return [(USTACK_DATA_AT + dyn + 7) & ~7, at];
+}
+
+/** One CPU's ring. */
+class Ring {
+  tail = 0;
+  used = 0;
+  lost = 0;
+  constructor(
+    readonly cpu: number,
+    readonly view: DataView,
+    readonly bytes: Uint8Array,
+    readonly dataOffset: number,
+    readonly dataSize: number,
+  ) {}
+}
+
+/** A tracepoint to sample with user stacks. */
+export interface UserStackEvent {
+  /** events/<system>/<event>/id */
+  id: number;
+  /**
+   * Only this process's (and the tasks it creates'): the events are bound to it, so that a
+   * uprobe in a shared library does not even trap in other processes; 0: every process's
+   */
+  pid: number;
+  /** a tracefs filter for the kernel to apply (null: none; user space checks anyway) */
+  filter: string | null;
+}
+
+/** Handles one tracepoint record (common header first) as the tracer does. */
+export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
+
+export class UserStackEvents implements EventSource, EventSink {
+  readonly queues: EventQueue[] = [];
+  private readonly rings: Ring[] = [];
+  private readonly maps: Mapping[] = [];
+  private readonly fds: number[] = [];
+  private baseHi = 0;
+  private baseLo = 0;
+  private readonly scratch = new DataView(new ArrayBuffer(65536 + 8));
+  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
+
+  constructor(
+    /** the tracepoints to sample with user stacks (none: the side-band records only) */
+    readonly events: UserStackEvent[],
+    readonly cpus: number[],
+    readonly ringPages: number,
+    /** gets each sampled record */
+    public handler: RawHandler,
+  ) {}
+
+  private attr(type: number, config: number, sampleType: number, flags: bigint): Buffer {
+    const attr = Buffer.alloc(PERF_ATTR_SIZE);
+    attr.writeUInt32LE(type, 0);
+    attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+    attr.writeBigUInt64LE(BigInt(config), 8);
+    attr.writeBigUInt64LE(1n, 16); // every hit
+    attr.writeBigUInt64LE(BigInt(sampleType), 24);
+    attr.writeBigUInt64LE(flags | ATTR_DISABLED | ATTR_USE_CLOCKID | ATTR_SAMPLE_ID_ALL, 40);
+    attr.writeUInt32LE(1, 48); // wakeup_events
+    attr.writeInt32LE(CLOCK_MONOTONIC, 92);
+    return attr;
+  }
+
+  /** Opens the events, disabled; throws what perf_event_open(2) said, having closed what it opened. */
+  open(): void {
+    const base = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
+    const side = this.attr(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_DUMMY, base, ATTR_MMAP | ATTR_MMAP2 | ATTR_COMM | ATTR_COMM_EXEC | ATTR_TASK);
+    const tp = (e: UserStackEvent) => {
+      // a process's events follow the threads and processes it creates
+      const a = this.attr(PERF_TYPE_TRACEPOINT, e.id, base | PERF_SAMPLE_RAW, e.pid > 0 ? ATTR_INHERIT : 0n);
+      addUserStackAttr(a);
+      return a;
+    };
+    try {
+      for (const cpu of this.cpus) {
+        const lead = perfEventOpen(side, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        this.fds.push(lead);
+        const map = mapShared(lead, (this.ringPages + 1) * PAGE);
+        this.maps.push(map);
+        const v = map.view;
+        const dataOffset = Number(v.getBigUint64(1040, true)) || PAGE;
+        const dataSize = Number(v.getBigUint64(1048, true)) || map.bytes.length - PAGE;
+        const r = new Ring(cpu, v, map.bytes, dataOffset, dataSize);
+        r.tail = v.getUint32(1032, true) + v.getUint32(1036, true) * 0x1_0000_0000;
+        this.rings.push(r);
+        const q = new EventQueue(cpu, QUEUE_PAGE);
+        q.sink = this;
+        this.queues.push(q);
+        for (const e of this.events) {
+          const fd = perfEventOpen(tp(e), e.pid > 0 ? e.pid : -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+          this.fds.push(fd);
+          ioctlInt(fd, PERF_EVENT_IOC_SET_OUTPUT, lead);
+          if (e.filter !== null) setFilter(fd, e.filter);
+        }
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  setBase(base: bigint): void {
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+  }
+
+  enable(): void {
+    for (const fd of this.fds) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  disable(): void {
+    for (const fd of this.fds) {
+      try {
+        ioctlInt(fd, PERF_EVENT_IOC_DISABLE, 0);
+      } catch {
+        // closing stops it too
+      }
+    }
+  }
+
+  lost(): number[] {
+    const out: number[] = [];
+    for (const r of this.rings) out[r.cpu] = r.lost;
+    return out;
+  }
+
+  /** A queued record, in time order with every other source's. */
+  event(cpu: number, page: Buffer, view: DataView, off: number, _len: number, ts: number): void {
+    const kind = view.getUint32(off, true);
+    const pid = view.getUint32(off + 4, true);
+    if (kind === Q_SAMPLE) {
+      const rawLen = view.getUint32(off + 8, true);
+      const rawAt = off + 16;
+      currentUserStack.set(pid, view, rawAt + ((rawLen + 7) & ~7));
+      try {
+        this.handler(cpu, page, view, rawAt, rawLen, ts);
+      } finally {
+        currentUserStack.clear();
+      }
+    } else if (kind === Q_MMAP) {
+      const start = num(view, off + 8);
+      const len = num(view, off + 16);
+      const pgoff = num(view, off + 24);
+      const plen = view.getUint32(off + 12 + 20, true);
+      userMappings.mmap(pid, start, len, pgoff, page.toString('latin1', off + 40, off + 40 + plen));
+    } else if (kind === Q_EXEC) {
+      userMappings.exec(pid);
+    } else if (kind === Q_FORK) {
+      userMappings.fork(pid, view.getUint32(off + 8, true));
+    }
+  }
+
+  fill(q: EventQueue): void {
+    const r = this.rings[this.queues.indexOf(q)];
+    if (r === undefined) return;
+    const v = r.view;
+    const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
+    let tail = r.tail;
+    let page = q.npages > 0 ? q.npages - 1 : -1;
+    let used = page >= 0 ? r.used : q.pageSize;
+    while (tail < head) {
+      const pos = tail % r.dataSize;
+      const size = v.getUint16(r.dataOffset + pos + 6, true);
+      if (size === 0) break;
+      let rv = v;
+      let at = r.dataOffset + pos;
+      if (pos + size > r.dataSize) {
+        const first = r.dataSize - pos;
+        this.scratchBytes.set(r.bytes.subarray(at, at + first), 0);
+        this.scratchBytes.set(r.bytes.subarray(r.dataOffset, r.dataOffset + size - first), first);
+        rv = this.scratch;
+        at = 0;
+      }
+      const type = rv.getUint32(at, true);
+      if (type === PERF_RECORD_LOST) {
+        r.lost += rv.getUint32(at + 16, true) + rv.getUint32(at + 20, true) * 0x1_0000_0000;
+      } else if (type === PERF_RECORD_SAMPLE || type === PERF_RECORD_MMAP2 || type === PERF_RECORD_MMAP || type === PERF_RECORD_COMM || type === PERF_RECORD_FORK) {
+        if (used + MAX_QUEUED > q.pageSize) {
+          page = q.npages++;
+          used = 0;
+        }
+        q.page(page);
+        const d = q.views[page];
+        const len = this.queue(rv, at, size, type, d, used);
+        if (len > 0) {
+          // the time: a sample's after its pid/tid; the others' in their trailing sample_id
+          // (pid, tid, time, cpu, res)
+          const tAt = type === PERF_RECORD_SAMPLE ? at + 16 : at + size - 16;
+          const ts = (rv.getUint32(tAt + 4, true) - this.baseHi) * 0x1_0000_0000 + (rv.getUint32(tAt, true) - this.baseLo);
+          q.push(page, used, len, ts);
+          used += len;
+        }
+      }
+      tail += size;
+    }
+    r.used = used;
+    if (tail !== r.tail) {
+      r.tail = tail;
+      v.setUint32(1032, tail % 0x1_0000_0000, true);
+      v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
+    }
+  }
+
+  /** Queues one record in our form at `to` in `d`; returns its length (0: not queued). */
+  private queue(s: DataView, at: number, size: number, type: number, d: DataView, to: number): number {
+    const end = at + size;
+    if (type === PERF_RECORD_SAMPLE) {
+      // header(8) pid tid(8) time(8) cpu res(8) raw{u32 size, data}
+      const pid = s.getUint32(at + 8, true);
+      const rawSize = s.getUint32(at + 32, true);
+      const rawAt = at + 36;
+      d.setUint32(to, Q_SAMPLE, true);
+      d.setUint32(to + 4, pid, true);
+      d.setUint32(to + 8, rawSize, true);
+      d.setUint32(to + 12, 0, true);
+      copyBytes(s, rawAt, d, to + 16, rawSize);
+      const blockAt = to + 16 + ((rawSize + 7) & ~7);
+      const [n] = copyUserStack(s, rawAt + rawSize, end, d, blockAt);
+      return blockAt + n - to;
+    }
+    if (type === PERF_RECORD_MMAP2 || type === PERF_RECORD_MMAP) {
+      // MMAP2: pid tid addr len pgoff maj min ino ino_gen prot flags filename[]
+      // MMAP:  pid tid addr len pgoff filename[]
+      const pid = s.getUint32(at + 8, true);
+      const pathAt = at + (type === PERF_RECORD_MMAP2 ? 72 : 40);
+      let e = pathAt;
+      // the sample_id trailer (pid tid, time, cpu res) follows the NUL-padded name
+      while (e < end - 24 && s.getUint8(e) !== 0) e++;
+      const plen = e - pathAt;
+      d.setUint32(to, Q_MMAP, true);
+      d.setUint32(to + 4, pid, true);
+      for (let i = 0; i < 6; i++) d.setUint32(to + 8 + i * 4, s.getUint32(at + 16 + i * 4, true), true);
+      d.setUint32(to + 32, plen, true);
+      copyBytes(s, pathAt, d, to + 40, plen);
+      return (40 + plen + 7) & ~7;
+    }
+    if (type === PERF_RECORD_COMM) {
+      if ((s.getUint16(at + 4, true) & PERF_RECORD_MISC_COMM_EXEC) === 0) return 0;
+      d.setUint32(to, Q_EXEC, true);
+      d.setUint32(to + 4, s.getUint32(at + 8, true), true);
+      return 8;
+    }
+    // FORK: pid ppid tid ptid time: a new process (pid != ppid) has its parent's mappings
+    const pid = s.getUint32(at + 8, true);
+    const ppid = s.getUint32(at + 12, true);
+    if (pid === ppid) return 0;
+    d.setUint32(to, Q_FORK, true);
+    d.setUint32(to + 4, pid, true);
+    d.setUint32(to + 8, ppid, true);
+    d.setUint32(to + 12, 0, true);
+    return 16;
+  }
+
+  close(): void {
+    for (const m of this.maps) unmap(m);
+    this.maps.length = 0;
+    for (const fd of this.fds) closeFd(fd);
+    this.fds.length = 0;
+  }
+}
+
+/** Gives a tracepoint event a filter; one the kernel refuses only costs speed. */
+function setFilter(fd: number, filter: string): void {
+  const b = Buffer.from(filter + '\0', 'latin1');
+  try {
+    ioctlInt(fd, PERF_EVENT_IOC_SET_FILTER, Number(addressOf(b)));
+  } catch {
+    // user space evaluates every predicate anyway
+  }
+  b.fill(0, 0, 0); // keeps `b` alive past the call
+}
+
+function num(v: DataView, at: number): number {
+  return v.getUint32(at, true) + v.getUint32(at + 4, true) * 0x1_0000_0000;
+}
