@@ -17,22 +17,10 @@
 
 import { createServer, type Server } from 'node:http';
 import { errnoMessage } from '../errors.js';
-import { AggFn, type Aggregation } from '../runtime/aggregate.js';
+import { AGG_FN_NAMES, AggFn, type Aggregation } from '../runtime/aggregate.js';
 import { boundsOf, keyText } from '../runtime/json.js';
 import { parseHostPort } from '../runtime/options.js';
 import type { Runtime } from '../runtime/runtime.js';
-
-const FN_NAMES: Record<AggFn, string> = {
-  [AggFn.Count]: 'count',
-  [AggFn.Sum]: 'sum',
-  [AggFn.Avg]: 'avg',
-  [AggFn.Min]: 'min',
-  [AggFn.Max]: 'max',
-  [AggFn.Stddev]: 'stddev',
-  [AggFn.Quantize]: 'quantize',
-  [AggFn.LQuantize]: 'lquantize',
-  [AggFn.LLQuantize]: 'llquantize',
-};
 
 const INT64_MAX = (1n << 63n) - 1n;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -142,7 +130,7 @@ export class AggregationMetrics {
       this.list.push({
         agg: () => rt.aggs[x.id],
         name: metricName(a.name, a.fn),
-        help: `DTrace aggregation @${a.name === '_' ? '' : a.name} = ${FN_NAMES[a.fn]}()`,
+        help: `DTrace aggregation @${a.name === '_' ? '' : a.name} = ${AGG_FN_NAMES[a.fn]}()`,
         type: histogram ? 'histogram' : a.fn === AggFn.Count ? 'counter' : 'gauge',
         labels: labelNames(x.keyNames, a.nkeys),
         bounds: histogram ? new Bounds() : null,

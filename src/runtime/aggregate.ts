@@ -50,6 +50,19 @@ export enum AggFn {
   LLQuantize,
 }
 
+/** Each aggregating function's D name. */
+export const AGG_FN_NAMES: Readonly<Record<AggFn, string>> = {
+  [AggFn.Count]: 'count',
+  [AggFn.Sum]: 'sum',
+  [AggFn.Avg]: 'avg',
+  [AggFn.Min]: 'min',
+  [AggFn.Max]: 'max',
+  [AggFn.Stddev]: 'stddev',
+  [AggFn.Quantize]: 'quantize',
+  [AggFn.LQuantize]: 'lquantize',
+  [AggFn.LLQuantize]: 'llquantize',
+};
+
 // -- keys --------------------------------------------------------------------------------------
 
 /**

@@ -7,7 +7,7 @@
 // (bytes that are not UTF-8 become U+FFFD); the line itself is ASCII (\u escapes).
 
 import { DType, Kind, resolve as resolveType } from '../lang/types.js';
-import { AggFn, Aggregation, KeyKind, LLQuantizeAggregation, LQuantizeAggregation } from './aggregate.js';
+import { AGG_FN_NAMES, AggFn, Aggregation, KeyKind, LLQuantizeAggregation, LQuantizeAggregation } from './aggregate.js';
 import type { ProbeContext } from './context.js';
 import { LLQuantizeParams, LQuantizeParams, QUANTIZE_NBUCKETS, QUANTIZE_ZEROBUCKET, llquantizeBucketBig, quantizeBucketValue } from './histogram.js';
 import { formatPrinta as formatPrintaRows } from './printa.js';
@@ -47,18 +47,6 @@ export function jsonValue(v: Value): JsonInt | number[] {
   if (typeof v === 'string') return jsonStr(v);
   return Array.from(v);
 }
-
-const FN_NAMES: Record<AggFn, string> = {
-  [AggFn.Count]: 'count',
-  [AggFn.Sum]: 'sum',
-  [AggFn.Avg]: 'avg',
-  [AggFn.Min]: 'min',
-  [AggFn.Max]: 'max',
-  [AggFn.Stddev]: 'stddev',
-  [AggFn.Quantize]: 'quantize',
-  [AggFn.LQuantize]: 'lquantize',
-  [AggFn.LLQuantize]: 'llquantize',
-};
 
 export interface JsonBucket {
   /** the smallest value the bucket counts (null: no lower bound) */
@@ -190,7 +178,7 @@ export function jsonAggregation(a: Aggregation, slots: readonly number[]): JsonA
     for (let i = 0; i < a.nkeys; i++) keys.push(keyValue(a, s, i));
     entries.push({ keys, value: entryValue(a, s) });
   }
-  return { name: a.name, function: FN_NAMES[a.fn], entries };
+  return { name: a.name, function: AGG_FN_NAMES[a.fn], entries };
 }
 
 /** The name of a D type as dtrace prints it. */
