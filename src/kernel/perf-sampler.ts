@@ -320,6 +320,8 @@ export class CpuClockSampler implements EventSource, EventSink {
 
   /** Stops sampling and frees the events and rings; safe to call more than once. */
   close(): void {
+    // a later fill() finds no ring: reading an unmapped one would be a segmentation fault
+    this.rings.length = 0;
     for (const m of this.maps) unmap(m);
     this.maps.length = 0;
     for (const fd of this.fds) closeFd(fd);

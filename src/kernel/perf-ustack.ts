@@ -371,6 +371,8 @@ export class UserStackEvents implements EventSource, EventSink {
   }
 
   close(): void {
+    // a later fill() finds no ring: reading an unmapped one would be a segmentation fault
+    this.rings.length = 0;
     for (const m of this.maps) unmap(m);
     this.maps.length = 0;
     for (const fd of this.fds) closeFd(fd);

@@ -96,8 +96,8 @@ export class CpcProvider implements Provider {
   }
 
   disable(): void {
-    // the tracer closes them too; closing twice is harmless
-    for (const s of this.samplers) s.close();
+    // stop sampling only: the tracer still drains their rings, then closes them
+    for (const s of this.samplers) s.disable();
     this.samplers = [];
   }
 }

@@ -165,8 +165,8 @@ export class ProfileProvider implements Provider {
     if (this.handle) clearTimeout(this.handle);
     this.handle = null;
     this.timers = [];
-    // the tracer closes them too; closing twice is harmless
-    for (const s of this.samplers) s.close();
+    // stop sampling only: the tracer still drains their rings, then closes them
+    for (const s of this.samplers) s.disable();
     this.samplers = [];
   }
 }
