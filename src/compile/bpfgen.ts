@@ -18,7 +18,7 @@ import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Si
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
 import { type DType, Kind, isString, resolve } from '../lang/types.js';
-import type { KernelAggregation, KernelClause, KernelKeyPart, KernelMaps, KernelProbe } from '../providers/clause-plan.js';
+import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER } from '../providers/clause-plan.js';
 
 /** An integer's width and signedness, as a register holds it. */
 interface IntShape {
@@ -274,9 +274,18 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
   }
   const predicate = c.predicate;
   const threadLocals = new Set<number>();
+  const args = new Set<number>();
+  const compared = new Set<'provider' | 'module' | 'func' | 'name'>();
   const visit = (e: A.Expr): void => {
     const v = threadLocalOf(e);
     if (v !== null) threadLocals.add(v.id);
+    const i = argIndex(e);
+    if (i >= 0) args.add(i);
+    if (e.kind === A.N.Binary && (e.op === '==' || e.op === '!=')) {
+      for (const side of [e.left, e.right]) {
+        if (side.kind === A.N.Ident && side.resolved === A.IdentKind.Builtin && side.name in PROBE_FIELDS) compared.add(PROBE_FIELDS[side.name]);
+      }
+    }
     if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr) visit(e.inlineExpr);
     A.forEachChild(e, visit);
   };
@@ -290,6 +299,8 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     stack: STACK,
+    args: [...args],
+    comparedProbeFields: [...compared],
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string): boolean {
       const g = new BpfGen(p, probe, prefix);
       if (!g.usable(predicate, updates)) return false;
@@ -629,7 +640,10 @@ class BpfGen {
         at += 16;
         return;
       }
-      if (part.kind === 'probe') p.movImm(R7, this.probe.id);
+      if (part.kind === 'probe') {
+        if (this.probe.id === null) p.mov(R7, PROBE_ID_REGISTER);
+        else p.movImm(R7, this.probe.id);
+      }
       else {
         this.value(k, 0);
         this.convert(shapeOf(k.type!)!, { size: part.size, signed: part.signed });

@@ -49,9 +49,16 @@ export interface KernelArg {
   signed: boolean;
 }
 
+/** Where a program that serves several probes keeps the firing one's id (R9: helper calls keep it). */
+export const PROBE_ID_REGISTER = 9;
+
 /** What a kernel program knows of the probe it runs on. */
 export interface KernelProbe {
-  id: number;
+  /**
+   * the probe's id, or null in a program that serves several probes (the system calls' one
+   * dispatching program): it then keeps the firing probe's id in PROBE_ID_REGISTER
+   */
+  id: number | null;
   provider: string;
   module: string;
   func: string;
@@ -97,6 +104,10 @@ export interface KernelClause {
   threadLocals: number[];
   /** bytes of stack the code uses below the frame pointer */
   stack: number;
+  /** the arguments it reads (argN and args[N]) */
+  args: number[];
+  /** the probe's names it compares with strings (a program serving several probes needs them alike) */
+  comparedProbeFields: Array<'provider' | 'module' | 'func' | 'name'>;
   /**
    * Appends the clause's code to a program whose R6 holds the record; control falls through to
    * what follows. False: it cannot run on this probe (an argument it reads is no integer there).

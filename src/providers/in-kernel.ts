@@ -4,8 +4,9 @@
 // the runtime's aggregation: what grew since the last read is added, so updates made in dtrace
 // (the same aggregation on a probe that stayed there) and clear() and trunc() keep their meaning.
 
-import { Helper, Program, R0, R1, R10, R2, R6 } from '../kernel/bpf/asm.js';
+import { Helper, Jmp, Program, R0, R1, R10, R2, R6 } from '../kernel/bpf/asm.js';
 import {
+  BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
@@ -13,11 +14,17 @@ import {
   ProgramRejected,
   mapKeys,
   mapLookup,
+  mapUpdate,
   possibleCpus,
 } from '../kernel/bpf/objects.js';
 import type { Aggregation } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
-import type { KernelAggregation, KernelClause, KernelMaps, KernelProbe } from './clause-plan.js';
+import { type KernelAggregation, type KernelClause, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER } from './clause-plan.js';
+
+export type AttachResult = { ok: true } | { ok: false; why: string };
+
+/** where raw_syscalls' sys_enter and sys_exit records hold the call's number (long id) */
+const SYSCALL_NR_OFFSET = 8;
 
 /** One kernel map of an aggregation (an aggregation updated with differently made keys has more than one). */
 interface AggMap {
@@ -71,7 +78,7 @@ export class InKernel {
    * Runs the clauses (in order) on a tracepoint, in the kernel. False if one of them cannot run
    * on this probe, or the kernel refused the program: the probe then stays with dtrace.
    */
-  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
+  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
     if (this.closed) return { ok: false, why: 'closed' };
     try {
       return this.tryAttach(tracepointId, probe, clauses);
@@ -81,21 +88,61 @@ export class InKernel {
     }
   }
 
-  private tryAttach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
-    this.probes.set(probe.id, probe);
+  private tryAttach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
+    if (probe.id !== null) this.probes.set(probe.id, probe);
+    const p = new Program();
+    p.mov(R6, R1);
+    return this.finish(p, tracepointId, probe, clauses, `${probe.provider}:${probe.module}:${probe.func}:${probe.name}`);
+  }
+
+  /**
+   * Runs the same clauses on many system calls from one program on raw_syscalls' sys_enter or
+   * sys_exit, which finds the firing call's probe by the call's number (`members`: number ->
+   * probe). One perf event instead of one per call: opening hundreds takes long, and closing
+   * each waits for an RCU grace period. `probe` says what all members share (args, names the
+   * clauses compare); its id is null: the program keeps the member's in PROBE_ID_REGISTER.
+   */
+  attachDispatch(tracepointId: number, label: string, probe: KernelProbe, members: ReadonlyArray<{ nr: number; probe: KernelProbe }>, clauses: KernelClause[]): AttachResult {
+    if (this.closed) return { ok: false, why: 'closed' };
+    try {
+      let size = 1;
+      for (const m of members) size = Math.max(size, m.nr + 1);
+      const table = this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, 4, size);
+      const key = Buffer.alloc(4);
+      const value = Buffer.alloc(4);
+      for (const m of members) {
+        key.writeUInt32LE(m.nr, 0);
+        value.writeUInt32LE(m.probe.id!, 0);
+        mapUpdate(table, key, value);
+        this.probes.set(m.probe.id!, m.probe);
+      }
+      const p = new Program();
+      p.mov(R6, R1);
+      // the call's number (a long: -1 for none, which unsigned is past the table's end)
+      p.load(8, R2, R6, SYSCALL_NR_OFFSET).jmpImm(Jmp.Ge, R2, size, 'none');
+      p.store(4, R10, -4, R2);
+      p.loadMap(R1, table).mov(R2, R10).addImm(R2, -4).call(Helper.MapLookupElem);
+      p.jmpImm(Jmp.Eq, R0, 0, 'none').load(4, PROBE_ID_REGISTER, R0, 0).jmpImm(Jmp.Eq, PROBE_ID_REGISTER, 0, 'none');
+      return this.finish(p, tracepointId, probe, clauses, label, 'none');
+    } catch (e) {
+      return { ok: false, why: (e as Error).message };
+    }
+  }
+
+  /** Appends the clauses to a program begun with its prologue, loads and attaches it. */
+  private finish(p: Program, tracepointId: number, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string): AttachResult {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
       threadLocal: (id) => this.threadLocalMap(id),
       drops: this.dropsMap(),
       scratch: this.scratchMap(),
     };
-    const p = new Program();
-    p.mov(R6, R1);
     for (let i = 0; i < clauses.length; i++) {
       if (!clauses[i].emit(p, probe, maps, `c${i}_`)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
     }
+    if (exitLabel !== undefined) p.label(exitLabel);
     p.movImm(R0, 0).exit();
-    this.showProgram?.(`${probe.provider}:${probe.module}:${probe.func}:${probe.name}`, p.listing());
+    this.showProgram?.(label, p.listing());
     let prog: number;
     try {
       prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`);

@@ -2,7 +2,7 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
-import type { ClausePlan, KernelProbe, KernelTest } from './clause-plan.js';
+import type { ClausePlan, KernelArg, KernelProbe, KernelTest } from './clause-plan.js';
 import { DFatalError } from '../errors.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
@@ -336,13 +336,7 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
     module: probe.module,
     func: probe.func,
     name: probe.name,
-    arg: (i) => {
-      const f = p.fieldOf(i);
-      // an argument past the probe's last reads as 0, as in dtrace
-      if (f === null) return i < 10 && i >= p.fields.length ? { offset: 0, size: 0, signed: false } : null;
-      if (f.charArray || f.dataLoc || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
-      return { offset: f.offset, size: f.size, signed: f.signed };
-    },
+    arg: (i) => kernelArgOf(p, i),
   };
   const r = ik.attach(tracepointId, kernelProbe, inKernel.map((plan) => plan.inKernel!));
   if (!r.ok) {
@@ -353,6 +347,15 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
   }
   env.ranInKernel(p.def, inKernel);
   return plans.filter((plan) => plan.inKernel === null);
+}
+
+/** Where argument i of an event probe is in the record a tracepoint program sees, if it is an integer there. */
+export function kernelArgOf(p: Pick<EventProbe, 'fields' | 'fieldOf'>, i: number): KernelArg | null {
+  const f = p.fieldOf(i);
+  // an argument past the probe's last reads as 0, as in dtrace
+  if (f === null) return i < 10 && i >= p.fields.length ? { offset: 0, size: 0, signed: false } : null;
+  if (f.charArray || f.dataLoc || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
+  return { offset: f.offset, size: f.size, signed: f.signed };
 }
 
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */

@@ -106,6 +106,12 @@ export interface Provider {
   provide?(desc: ProbeDesc, newProbe: NewProbe): ProbeDef | ProbeDef[] | null;
   /** Fills in a probe's argument types (reading what the kernel publishes); see `described`. */
   describe?(def: ProbeDef): void;
+  /**
+   * How many kernel programs running these probes' BPF clauses takes (see ClausePlan.inKernel);
+   * default: one for each probe that has some. A provider that runs many probes from one
+   * shared program says so here.
+   */
+  kernelPrograms?(probes: ProbeDef[], env: FiringEnv): number;
   /** starts firing the enabled probes among this provider's */
   enable(probes: ProbeDef[], env: FiringEnv): void;
   /** stops firing (idempotent; called on every exit path) */

@@ -8,7 +8,11 @@ import type { KernelTracer } from '../kernel/tracer.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
-import { argFields, compileDecoder, describeFromFields, enableEventProbe } from './kernel-event.js';
+import { syscallNumbers } from '../kernel/syscall-numbers.js';
+import { DFatalError } from '../errors.js';
+import type { ClausePlan, KernelClause, KernelProbe } from './clause-plan.js';
+import type { AttachResult } from './in-kernel.js';
+import { argFields, compileDecoder, describeFromFields, enableEventProbe, kernelArgOf } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
 const SYSTEM = 'syscalls';
@@ -18,6 +22,24 @@ const EXIT = 'sys_exit_';
 const SKIP = 1;
 /** return values in (-MAX_ERRNO, 0) are errors; DTrace takes -2048 as the bound */
 const ERRNO_BOUND = -2048n;
+
+/** fewer system calls than this with BPF clauses (entries or returns) get a program each */
+const DISPATCH_MIN = 8;
+
+/** Probes whose BPF clauses one program on raw_syscalls runs. */
+interface DispatchGroup {
+  isReturn: boolean;
+  plans: ClausePlan[];
+  clauses: KernelClause[];
+  /** what the members share: their arguments' places, the names the clauses compare */
+  shared: KernelProbe;
+  members: Array<{ nr: number; probe: KernelProbe; def: ProbeDef }>;
+}
+
+/** A syscall probe's argument i: a return probe's arg0 and arg1 are both its one field, the return value. */
+function fieldOf(fields: EventField[], isReturn: boolean): (i: number) => EventField | null {
+  return (i) => (isReturn ? (i <= 1 ? fields[0] : null) : (fields[i] ?? null));
+}
 
 export class SyscallProvider implements Provider {
   readonly name = 'syscall';
@@ -46,9 +68,18 @@ export class SyscallProvider implements Provider {
     describeFromFields(def, this.fields(def), this.types);
   }
 
+  kernelPrograms(probes: ProbeDef[], env: FiringEnv): number {
+    const { groups, alone } = this.dispatchPlan(probes, env);
+    return groups.length + alone;
+  }
+
   enable(probes: ProbeDef[], env: FiringEnv): void {
     const tracer = env.tracer();
+    // what could not run in the kernel from a shared program runs in dtrace
+    const inDtrace = this.dispatch(probes, env);
     for (const def of probes) {
+      // every clause ran in the kernel
+      if (env.plans(def).length === 0) continue;
       const event = this.events.get(def)!;
       const fields = argFields(tracer.format(SYSTEM, event), SKIP);
       const isReturn = def.probe.name === 'return';
@@ -57,8 +88,7 @@ export class SyscallProvider implements Provider {
         system: SYSTEM,
         event,
         fields,
-        // a return probe's arg0 and arg1 are both its one field, the return value
-        fieldOf: (i) => (isReturn ? (i <= 1 ? fields[0] : null) : (fields[i] ?? null)),
+        fieldOf: fieldOf(fields, isReturn),
         // it always reads the value: errno comes from it
         decoder: isReturn
           ? compileDecoder(fields, new Set([0]), `a[1] = a[0];\nif (a[0] < 0n && a[0] > ${ERRNO_BOUND}n) ctx.errno = Number(-a[0]);\n`)
@@ -66,10 +96,85 @@ export class SyscallProvider implements Provider {
         // what pointer arguments point to is copied when the call is made, and again when it
         // returns (for a pointer saved at entry and read at return)
         copies: !isReturn,
-        kernelArgs: true,
+        kernelArgs: !inDtrace.has(def),
         returnOf: isReturn ? this.entryOf(tracer, event) : undefined,
       });
     }
+  }
+
+  /**
+   * Probes whose BPF clauses run from raw_syscalls' programs (one for each set of probes with
+   * the same clauses), where enough system calls have some for that to pay: each such program
+   * runs on every system call, a probe's own program only on its call. A probe whose clauses
+   * compare probefunc (or read an argument typed differently) shares only with its likes.
+   */
+  private dispatchPlan(probes: ProbeDef[], env: FiringEnv): { groups: DispatchGroup[]; alone: number } {
+    const numbers = syscallNumbers();
+    const tracer = env.tracer();
+    const groups = new Map<string, DispatchGroup>();
+    const planIds = new Map<ClausePlan, number>();
+    let alone = 0;
+    const candidates: Array<{ def: ProbeDef; plans: ClausePlan[]; nr: number | undefined }> = [];
+    const perDirection = [0, 0];
+    for (const def of probes) {
+      const plans = env.plans(def).filter((plan) => plan.inKernel !== null);
+      if (plans.length === 0) continue;
+      const nr = numbers.get(def.probe.func);
+      candidates.push({ def, plans, nr });
+      if (nr !== undefined) perDirection[def.probe.name === 'return' ? 1 : 0]++;
+    }
+    for (const { def, plans, nr } of candidates) {
+      const isReturn = def.probe.name === 'return';
+      if (nr === undefined || perDirection[isReturn ? 1 : 0] < DISPATCH_MIN) {
+        alone++;
+        continue;
+      }
+      const fields = argFields(tracer.format(SYSTEM, this.events.get(def)!), SKIP);
+      const probe: KernelProbe = { ...def.probe, arg: (i) => kernelArgOf({ fields, fieldOf: fieldOf(fields, isReturn) }, i) };
+      const clauses = plans.map((plan) => plan.inKernel!);
+      const sig: string[] = [def.probe.name];
+      for (const plan of plans) {
+        if (!planIds.has(plan)) planIds.set(plan, planIds.size);
+        sig.push(`c${planIds.get(plan)}`);
+      }
+      for (const i of [...new Set(clauses.flatMap((c) => c.args))].sort()) sig.push(`a${i}=${JSON.stringify(probe.arg(i))}`);
+      for (const f of [...new Set(clauses.flatMap((c) => c.comparedProbeFields))].sort()) sig.push(`${f}=${def.probe[f]}`);
+      const key = sig.join('|');
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { isReturn, plans, clauses, shared: { ...probe, id: null }, members: [] };
+        groups.set(key, g);
+      }
+      g.members.push({ nr, probe, def });
+    }
+    return { groups: [...groups.values()], alone };
+  }
+
+  /** Runs the shared programs; returns the probes whose BPF clauses must run in dtrace instead. */
+  private dispatch(probes: ProbeDef[], env: FiringEnv): Set<ProbeDef> {
+    const inDtrace = new Set<ProbeDef>();
+    const ik = env.inKernel();
+    if (ik === null) return inDtrace;
+    const { groups } = this.dispatchPlan(probes, env);
+    for (const g of groups) {
+      const event = g.isReturn ? 'sys_exit' : 'sys_enter';
+      let r: AttachResult;
+      try {
+        const id = env.tracer().format('raw_syscalls', event).id;
+        r = ik.attachDispatch(id, `syscall:::${g.isReturn ? 'return' : 'entry'} (${g.members.length} system calls, from raw_syscalls:${event})`, g.shared, g.members, g.clauses);
+      } catch (e) {
+        r = { ok: false, why: (e as Error).message };
+      }
+      if (!r.ok) {
+        // their thread-local variables live in the kernel: they cannot run in dtrace instead
+        if (g.clauses.some((c) => c.threadLocals.length > 0)) throw new DFatalError(`could not enable ${g.members[0].def.probe.desc} in the kernel: ${r.why}`);
+        if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: syscall probes run in dtrace: ${r.why}\n`);
+        for (const m of g.members) inDtrace.add(m.def);
+        continue;
+      }
+      for (const m of g.members) env.ranInKernel(m.def, g.plans);
+    }
+    return inDtrace;
   }
 
   /** The entry event of a system call's return event, with its arguments, if it has one. */

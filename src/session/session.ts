@@ -90,11 +90,12 @@ export function defaultRingKb(ncpus: number, memBytes: number): number {
 }
 
 /**
- * The most probes whose clauses run in the kernel: each is a perf event on its tracepoint, and
- * closing one waits for an RCU grace period (35-70 ms here), one after another, so 350 system
- * call probes took 24 s to end. More than this and they all stay on the tracefs path.
+ * The most kernel programs the clauses compiled to BPF may take: each is a perf event on its
+ * tracepoint, and closing one waits for an RCU grace period (35-70 ms here), one after another,
+ * so 350 system call probes with a program each took 24 s to end. More than this and they all
+ * stay on the tracefs path (system calls share programs: see SyscallProvider.kernelPrograms).
  */
-const MAX_KERNEL_PROBES = 16;
+const MAX_KERNEL_PROGRAMS = 16;
 
 export class Session implements FiringEnv {
   private readonly ecbs = new Map<number, Enabling[]>();
@@ -203,14 +204,19 @@ export class Session implements FiringEnv {
 
   private inKernelState: InKernel | null | undefined = undefined;
 
-  /** Kernel probes some of whose clauses compiled to BPF. */
-  private inKernelProbes(): number {
-    let n = 0;
+  /** The kernel programs that running the clauses compiled to BPF takes. */
+  private kernelPrograms(): number {
+    const byProvider = new Map<Provider, ProbeDef[]>();
     for (const [id, list] of this.ecbs) {
       const def = this.registry.byId(id)!;
-      if (this.registry.providerOf(def).local) continue;
-      if (list.some((e) => e.clause.plan.inKernel !== null)) n++;
+      const provider = this.registry.providerOf(def);
+      if (provider.local || !list.some((e) => e.clause.plan.inKernel !== null)) continue;
+      const defs = byProvider.get(provider);
+      if (defs === undefined) byProvider.set(provider, [def]);
+      else defs.push(def);
     }
+    let n = 0;
+    for (const [provider, defs] of byProvider) n += provider.kernelPrograms?.(defs, this) ?? defs.length;
     return n;
   }
 
@@ -223,7 +229,7 @@ export class Session implements FiringEnv {
 
   inKernel(): InKernel | null {
     if (this.inKernelState !== undefined) return this.inKernelState;
-    if (this.inKernelProbes() > MAX_KERNEL_PROBES || bpfUnavailable() !== null) return (this.inKernelState = null);
+    if (bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));

@@ -75,6 +75,11 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { self->fd = arg0; } syscall::read:entry /pid == $target/ { @x = count(); printf("%d\\n", arg0); } syscall::read:return /self->fd == 101/ { @[arg1] = count(); self->fd = 0; }',
   // one that cannot live in the kernel (a clause using it does not compile: %), so none does
   'syscall::read:entry /pid == $target/ { self->n = arg2; @[self->n % 7 == 0] = count(); } syscall::read:return /pid == $target/ { @r[self->n > 100] = count(); @z = sum(0); }',
+  // every system call: one program on raw_syscalls finds the call's probe by its number
+  'syscall:::entry /pid == $target/ { @[probefunc] = count(); }',
+  'syscall:::entry /pid == $target/ { self->t = timestamp; } syscall:::return /self->t/ { @[probefunc, arg0 < 0, arg1 == arg0] = count(); self->t = 0; }',
+  // a clause that compares probefunc, and an argument read from calls that have it or not
+  'syscall:::entry /pid == $target && probefunc == "lseek"/ { @[arg0, arg2] = count(); } syscall:::entry /pid == $target/ { @a[probefunc, arg5] = count(); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
@@ -113,6 +118,23 @@ test('a flood of 2 million calls is counted exactly, with no drops', { skip }, (
   assert.equal(r.err.replace(/^dtrace: description .*\n/m, ''), '');
   const rows = r.out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/).join(' '));
   assert.deepEqual(rows.sort(), [`${2 * n}`, `getppid ${n}`, `lseek ${n}`].sort());
+});
+
+test('every system call counted exactly from one program on raw_syscalls, under a flood', { skip }, async () => {
+  const n = 500_000;
+  const t = new Tracing(['-q', '-n', 'syscall:::entry /pid == $target/ { @[probefunc] = count(); }', '-c', `${prog} ${n} 3000`]);
+  await t.ready(30_000);
+  // one program for all of them (each probe's own: hundreds of perf events, each slow to close)
+  const held = bpfPrograms(t.child.pid!);
+  const r = await t.finished();
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(held >= 1 && held <= 2, `BPF programs held: ${held}`);
+  assert.equal(r.stderr.replace(/^dtrace: description .*\n/m, ''), '');
+  const counts = new Map(r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/) as [string, string]));
+  assert.equal(counts.get('getppid'), String(n));
+  assert.equal(counts.get('lseek'), String(n));
+  // and the loader's one
+  assert.equal(counts.get('read'), String(n + 1));
 });
 
 test('the clauses run as BPF programs; a clause that prints keeps its probe in dtrace', { skip }, async () => {
@@ -171,6 +193,15 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   assert.match(lines[1], /^000 0000: bf 6 1 0000 00000000 {4}mov %r6, %r1$/);
   assert.ok(lines.some((l) => /call bpf_map_lookup_elem$/.test(l)));
   assert.ok(lines.some((l) => /^\d{3} [0-9a-f]{4}: 95 0 0 0000 00000000 {4}exit$/.test(l)));
+});
+
+test('-S shows the one program that serves every system call', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall:::entry /pid == $target/ { @[probefunc] = count(); } syscall:::return /pid == $target/ { @r[probefunc] = count(); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const headers = r.stderr.split('\n').filter((l) => l.startsWith('Disassembly of the BPF program'));
+  assert.equal(headers.length, 2, r.stderr);
+  assert.match(headers[0], /^Disassembly of the BPF program on syscall:::entry \(\d{3} system calls, from raw_syscalls:sys_enter\)/);
+  assert.match(headers[1], /^Disassembly of the BPF program on syscall:::return \(\d{3} system calls, from raw_syscalls:sys_exit\)/);
 });
 
 test('a full aggregation map drops updates and says so, as DTrace reports aggregation drops', { skip }, () => {

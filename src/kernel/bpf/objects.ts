@@ -4,9 +4,10 @@
 // close() frees them sooner, on every path that ends tracing.
 
 import { readFileSync } from 'node:fs';
-import { BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_PROG_LOAD, SysError, addressOf, bpf, closeFd, ioctlInt, perfEventOpen } from './sys.js';
+import { BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, SysError, addressOf, bpf, closeFd, ioctlInt, perfEventOpen } from './sys.js';
 
 export const BPF_MAP_TYPE_HASH = 1;
+export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
@@ -127,6 +128,15 @@ export function mapLookup(fd: number, key: Buffer, out: Buffer): boolean {
     if (e instanceof SysError && e.errno === ENOENT) return false;
     throw e;
   }
+}
+
+/** Sets a map's value for `key`. */
+export function mapUpdate(fd: number, key: Buffer, value: Buffer): void {
+  const a = Buffer.alloc(128);
+  a.writeUInt32LE(fd, 0);
+  a.writeBigUInt64LE(addressOf(key), 8);
+  a.writeBigUInt64LE(addressOf(value), 16);
+  bpf(BPF_MAP_UPDATE_ELEM, a);
 }
 
 /** Every key of a hash map, each as a Buffer of its own. */
