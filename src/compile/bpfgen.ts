@@ -17,8 +17,8 @@
 import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
-import { type DType, Kind, isString, resolve } from '../lang/types.js';
-import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER } from '../providers/clause-plan.js';
+import { type DType, Kind, findMember, isCharArray, isString, resolve } from '../lang/types.js';
+import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from '../providers/clause-plan.js';
 
 /** An integer's width and signedness, as a register holds it. */
 interface IntShape {
@@ -120,9 +120,11 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
     case A.N.Ident:
       if (e.resolved === A.IdentKind.EnumConst) return true;
       if (e.resolved === A.IdentKind.Inline) return e.inlineExpr !== null && intOk(e.inlineExpr, depth, budget);
-      return isBuiltin(e, INT_BUILTINS) || argIndex(e) >= 0;
+      return isBuiltin(e, INT_BUILTINS) || isBuiltin(e, 'curthread') || argIndex(e) >= 0;
     case A.N.Index:
       return argIndex(e) >= 0;
+    case A.N.Member:
+      return placeOk(e, depth, budget);
     case A.N.Binary:
       if (e.op === '/' || e.op === '%') return false;
       if (e.op === '==' || e.op === '!=') {
@@ -135,6 +137,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
     case A.N.Logical:
       return intOk(e.left, depth, budget) && intOk(e.right, depth + 1, budget);
     case A.N.Unary:
+      if (e.op === '*') return placeOk(e, depth, budget);
       return (e.op === '-' || e.op === '~' || e.op === '!' || e.op === '+') && intOk(e.operand, depth, budget);
     case A.N.Ternary:
       return intOk(e.cond, depth, budget) && intOk(e.then, depth, budget) && intOk(e.otherwise, depth, budget);
@@ -144,6 +147,38 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       return false;
   }
 }
+
+/**
+ * Whether the kernel address of an lvalue can be computed: a member reached with -> from an
+ * integer expression (a pointer: curthread, a cast argument, another member) or with . from
+ * such a place, or *p; not a bit-field.
+ */
+function placeOk(e: A.Expr, depth: number, budget: Budget): boolean {
+  if (--budget.nodes < 0 || e.type === null) return false;
+  if (e.kind === A.N.Unary && e.op === '*') return intOk(e.operand, depth, budget);
+  if (e.kind !== A.N.Member || e.base.type === null) return false;
+  const m = memberOf(e);
+  if (m === undefined || m.bitWidth >= 0) return false;
+  return e.arrow ? intOk(e.base, depth, budget) : placeOk(e.base, depth, budget);
+}
+
+/** The member an -> or . names. */
+function memberOf(e: A.Member): ReturnType<typeof findMember> {
+  const base = resolve(e.base.type!);
+  const struct = e.arrow ? (base.kind === Kind.Pointer ? base.base : null) : base;
+  return struct === null ? undefined : findMember(struct, e.name);
+}
+
+/** A char array in kernel memory used as a string (itself or stringof() of it): its place and length. */
+function kernelString(e: A.Expr): { place: A.Expr; size: number } | null {
+  const x = e.kind === A.N.Stringof ? e.operand : e;
+  if (x.type === null || !isCharArray(x.type) || !placeOk(x, 0, newBudget())) return null;
+  const size = resolve(x.type).count;
+  return size > 0 && size <= MAX_KERNEL_STRING ? { place: x, size } : null;
+}
+
+/** the longest char array a key holds (bytes) */
+const MAX_KERNEL_STRING = 64;
 
 /** The key parts of an aggregation's keys, or null if one cannot be made in the kernel. */
 function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boolean): KernelKeyPart[] | null {
@@ -155,7 +190,12 @@ function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boo
     if (isString(t)) {
       if (isBuiltin(a, 'execname')) parts.push({ kind: 'comm' });
       else if (a.kind === A.N.Ident && a.resolved === A.IdentKind.Builtin && a.name in PROBE_FIELDS) parts.push({ kind: 'probe', field: PROBE_FIELDS[a.name] });
+      else if (kernelString(a) !== null) parts.push({ kind: 'kstr', size: kernelString(a)!.size });
       else return null;
+      continue;
+    }
+    if (kernelString(a) !== null) {
+      parts.push({ kind: 'kstr', size: kernelString(a)!.size });
       continue;
     }
     const s = shapeOf(t);
@@ -167,7 +207,7 @@ function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boo
 
 function keySize(parts: KernelKeyPart[]): number {
   let n = 0;
-  for (const p of parts) n += p.kind === 'comm' ? 16 : 8;
+  for (const p of parts) n += keyPartSize(p);
   return n;
 }
 
@@ -301,7 +341,7 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
     stack: STACK,
     args: [...args],
     comparedProbeFields: [...compared],
-    emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string): boolean {
+    emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
       if (!g.usable(predicate, updates)) return false;
       g.maps = maps;
@@ -309,7 +349,12 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
         g.value(predicate, 0);
         p.jmpImm(Jmp.Eq, R7, 0, `${prefix}end`);
       }
-      updates.forEach((u, i) => (u.kind === 'agg' ? g.update(u, maps, `${prefix}u${i}`) : g.assign(u.v, u.value, maps, `${prefix}u${i}`)));
+      updates.forEach((u, i) => {
+        g.where = i + 1;
+        if (u.kind === 'agg') g.update(u, maps, `${prefix}u${i}`);
+        else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
+      });
+      g.faultExits(maps, clause);
       p.label(`${prefix}end`);
       return true;
     },
@@ -321,6 +366,10 @@ class BpfGen {
   private labels = 0;
   /** the maps, for thread-local reads inside expressions */
   maps: KernelMaps | null = null;
+  /** what the code being made is, for a fault's message: 0 the predicate, N action #N */
+  where = 0;
+  /** the places (where) whose code may fault reading kernel memory */
+  private readonly faulting = new Set<number>();
 
   constructor(
     private readonly p: Program,
@@ -398,6 +447,14 @@ class BpfGen {
       case A.N.Index:
         this.arg(argIndex(e), shape);
         return;
+      case A.N.Member: {
+        this.address(e, depth);
+        const from = shapeOf(e.type!)!;
+        this.readKernel(from.size as Size);
+        if (from.signed && from.size < 8) p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
+        this.convert(from, shape);
+        return;
+      }
       case A.N.SelfVar:
         this.readThreadLocal(threadLocalOf(e)!, shape);
         return;
@@ -406,6 +463,14 @@ class BpfGen {
         this.convert(shapeOf(e.operand.type!)!, shape);
         return;
       case A.N.Unary: {
+        if (e.op === '*') {
+          this.address(e, depth);
+          const from = shapeOf(e.type!)!;
+          this.readKernel(from.size as Size);
+          if (from.signed && from.size < 8) p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
+          this.convert(from, shape);
+          return;
+        }
         this.value(e.operand, depth);
         const from = shapeOf(e.operand.type!)!;
         if (e.op === '!') {
@@ -542,6 +607,60 @@ class BpfGen {
     p.movImm(R7, 1).ja(done).label(no).movImm(R7, 0).label(done);
   }
 
+  /** R7 = the kernel address of a place (placeOk). */
+  private address(e: A.Expr, depth: number): void {
+    if (e.kind === A.N.Unary) {
+      this.value(e.operand, depth);
+      return;
+    }
+    const m = e as A.Member;
+    if (m.arrow) this.value(m.base, depth);
+    else this.address(m.base, depth);
+    const offset = memberOf(m)!.offset;
+    if (offset !== 0) this.p.addImm(R7, offset);
+  }
+
+  /**
+   * R7 = the `size` bytes at kernel address R7, zero-extended; a bad address leaves the clause
+   * through its fault exit, with the address in R7.
+   */
+  private readKernel(size: Size): void {
+    this.p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadKernel);
+    this.p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+    this.p.load(size, R7, R10, -COMM_AT);
+  }
+
+  /** Copies the NUL-terminated string of at most `size` bytes at kernel address R7 to the stack at `at`. */
+  kernelString(at: number, size: number): void {
+    this.p.mov(R1, R10).addImm(R1, at).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadKernelStr);
+    this.p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
+  }
+
+  private faultLabel(): string {
+    this.faulting.add(this.where);
+    return `${this.prefix}fault${this.where}`;
+  }
+
+  /**
+   * The clause's exits for a bad kernel address (R7): counted, with the last one's address,
+   * probe and place, in this CPU's fault record, which dtrace reports as DTrace reports
+   * faults; the clause ends there, as in DTrace.
+   */
+  faultExits(maps: KernelMaps, clause: number): void {
+    if (this.faulting.size === 0) return;
+    const p = this.p;
+    const end = `${this.prefix}end`;
+    const record = `${this.prefix}faulted`;
+    p.ja(end);
+    for (const where of this.faulting) p.label(`${this.prefix}fault${where}`).movImm(R8, clause * 256 + where).ja(record);
+    p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, maps.faults).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, end);
+    p.load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1).store(8, R0, 8, R7);
+    if (this.probe.id === null) p.store(8, R0, 16, PROBE_ID_REGISTER);
+    else p.movImm(R1, this.probe.id).store(8, R0, 16, R1);
+    p.store(8, R0, 24, R8);
+  }
+
   /** R7 = argument i, as `to`. */
   private arg(i: number, to: IntShape): void {
     const a = this.probe.arg(i)!;
@@ -579,6 +698,10 @@ class BpfGen {
       case 'cpu':
         p.call(Helper.GetSmpProcessorId).mov(R7, R0);
         break;
+      case 'curthread':
+        p.call(Helper.GetCurrentTask).mov(R7, R0);
+        this.convert({ size: 8, signed: false }, to);
+        return;
       case 'timestamp':
         // CLOCK_MONOTONIC, as dtrace's own timestamp
         p.call(Helper.KtimeGetNs).mov(R7, R0);
@@ -638,6 +761,12 @@ class BpfGen {
       if (part.kind === 'comm') {
         p.mov(R1, R10).addImm(R1, at).movImm(R2, 16).call(Helper.GetCurrentComm);
         at += 16;
+        return;
+      }
+      if (part.kind === 'kstr') {
+        this.address(kernelString(k)!.place, 0);
+        this.kernelString(at, part.size);
+        at += keyPartSize(part);
         return;
       }
       if (part.kind === 'probe') {

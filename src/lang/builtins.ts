@@ -254,7 +254,15 @@ export class Builtins {
     }
     this.variables.set('args', { name: 'args', type: typeFromName(types, 'int64_t'), array: true });
     this.variables.set('uregs', { name: 'uregs', type: typeFromName(types, 'uint64_t'), array: true });
-    this.variables.set('curthread', { name: 'curthread', type: pointerTo(types.tag(Kind.Struct, 'task_struct')), array: false });
+    // the kernel's struct task_struct (from BTF), looked up only when a program names curthread
+    let curthread: DType | null = null;
+    this.variables.set('curthread', {
+      name: 'curthread',
+      get type(): DType {
+        return (curthread ??= pointerTo(types.tagReference(Kind.Struct, 'task_struct')));
+      },
+      array: false,
+    });
     // the process, thread and CPU views (types from dlib.ts's D library)
     for (const [name, type] of [
       ['curpsinfo', 'psinfo_t *'],

@@ -71,8 +71,15 @@ export interface KernelProbe {
 export type KernelKeyPart =
   | { kind: 'int'; size: 1 | 2 | 4 | 8; signed: boolean }
   | { kind: 'comm' }
+  /** a char array in kernel memory (curthread->comm): its bytes up to the NUL, zero-padded to 8 */
+  | { kind: 'kstr'; size: number }
   /** a string the probe fixes (probefunc, ...): the key holds the probe's id */
   | { kind: 'probe'; field: 'provider' | 'module' | 'func' | 'name' };
+
+/** Bytes of a key part in the map's key (8-byte aligned). */
+export function keyPartSize(p: KernelKeyPart): number {
+  return p.kind === 'comm' ? 16 : p.kind === 'kstr' ? (p.size + 7) & ~7 : 8;
+}
 
 /** An aggregation kept in a per-CPU kernel map. */
 export interface KernelAggregation {
@@ -95,6 +102,11 @@ export interface KernelMaps {
   threadLocal(id: number): number;
   /** per-CPU scratch the size of the largest value: where a new entry's first value is made */
   scratch: number;
+  /**
+   * per-CPU array of one fault record: [faults, the last one's address, its probe's id, its
+   * clause * 256 + where (0: the predicate, N: action #N)]
+   */
+  faults: number;
 }
 
 /** A clause compiled to run in the kernel. */
@@ -112,5 +124,5 @@ export interface KernelClause {
    * Appends the clause's code to a program whose R6 holds the record; control falls through to
    * what follows. False: it cannot run on this probe (an argument it reads is no integer there).
    */
-  emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string): boolean;
+  emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean;
 }

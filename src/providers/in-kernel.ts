@@ -19,9 +19,21 @@ import {
 } from '../kernel/bpf/objects.js';
 import type { Aggregation } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
-import { type KernelAggregation, type KernelClause, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER } from './clause-plan.js';
+import { type KernelAggregation, type KernelClause, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
 export type AttachResult = { ok: true } | { ok: false; why: string };
+
+/** Faults of one clause on one CPU since the last look: a bad kernel address. */
+export interface KernelFault {
+  count: number;
+  cpu: number;
+  /** the last one's address */
+  address: bigint;
+  probeId: number;
+  clause: KernelClause;
+  /** 0: in the predicate; N: in action #N */
+  where: number;
+}
 
 /** where raw_syscalls' sys_enter and sys_exit records hold the call's number (long id) */
 const SYSCALL_NR_OFFSET = 8;
@@ -136,9 +148,12 @@ export class InKernel {
       threadLocal: (id) => this.threadLocalMap(id),
       drops: this.dropsMap(),
       scratch: this.scratchMap(),
+      faults: this.faultsMap(),
     };
     for (let i = 0; i < clauses.length; i++) {
-      if (!clauses[i].emit(p, probe, maps, `c${i}_`)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
+      let token = this.clauses.indexOf(clauses[i]);
+      if (token < 0) token = this.clauses.push(clauses[i]) - 1;
+      if (!clauses[i].emit(p, probe, maps, `c${i}_`, token)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
     }
     if (exitLabel !== undefined) p.label(exitLabel);
     p.movImm(R0, 0).exit();
@@ -156,7 +171,7 @@ export class InKernel {
   }
 
   private mapOf(agg: KernelAggregation): AggMap {
-    const sig = `${agg.id}/${agg.fn}/${agg.keys.map((k) => (k.kind === 'int' ? `i${k.size}${k.signed ? 's' : 'u'}` : k.kind === 'comm' ? 'c' : `p${k.field}`)).join(',')}`;
+    const sig = `${agg.id}/${agg.fn}/${agg.keys.map((k) => (k.kind === 'int' ? `i${k.size}${k.signed ? 's' : 'u'}` : k.kind === 'comm' ? 'c' : k.kind === 'kstr' ? `s${k.size}` : `p${k.field}`)).join(',')}`;
     let m = this.maps.get(sig);
     if (m === undefined) {
       // no more than dtrace keeps: then a key with no room is dropped (and counted) update by
@@ -168,6 +183,40 @@ export class InKernel {
     }
     return m;
   }
+
+  /** the clauses the programs run, by the number their fault records name them by */
+  private readonly clauses: KernelClause[] = [];
+  private faults = -1;
+  private readonly faultsSeen: number[] = [];
+
+  private faultsMap(): number {
+    if (this.faults < 0) this.faults = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 32, 1);
+    return this.faults;
+  }
+
+  /**
+   * Faults the programs met since the last look (bad kernel addresses), each reported as
+   * DTrace reports a fault: the count by CPU, with the last one's address, probe and place.
+   */
+  private checkFaults(): void {
+    if (this.faults < 0 || this.onFault === null) return;
+    const values = Buffer.alloc(32 * this.ncpus);
+    if (!mapLookup(this.faults, Buffer.alloc(4), values)) return;
+    for (let c = 0; c < this.ncpus; c++) {
+      const n = Number(values.readBigUInt64LE(c * 32));
+      const seen = this.faultsSeen[c] ?? 0;
+      if (n <= seen) continue;
+      this.faultsSeen[c] = n;
+      const place = Number(values.readBigUInt64LE(c * 32 + 24));
+      const clause = this.clauses[Math.floor(place / 256)];
+      const probe = this.probes.get(Number(values.readBigUInt64LE(c * 32 + 16)));
+      if (clause === undefined || probe === undefined || probe.id === null) continue;
+      this.onFault({ count: n - seen, cpu: c, address: values.readBigUInt64LE(c * 32 + 8), probeId: probe.id, clause, where: place % 256 });
+    }
+  }
+
+  /** where faults in the kernel are reported (the session's fault report, ERROR probe and all) */
+  onFault: ((f: KernelFault) => void) | null = null;
 
   private dropsMap(): number {
     if (this.drops < 0) this.drops = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);
@@ -197,6 +246,7 @@ export class InKernel {
     if (this.closed) return;
     for (const m of this.maps.values()) this.syncMap(m);
     this.checkDrops();
+    this.checkFaults();
   }
 
   private syncMap(m: AggMap): void {
@@ -243,10 +293,11 @@ export class InKernel {
     const out: Value[] = [];
     let at = 0;
     for (const part of agg.keys) {
-      if (part.kind === 'comm') {
+      if (part.kind === 'comm' || part.kind === 'kstr') {
+        const size = part.kind === 'comm' ? 16 : part.size;
         const end = key.indexOf(0, at);
-        out.push(key.toString('latin1', at, end < 0 || end > at + 16 ? at + 16 : end));
-        at += 16;
+        out.push(key.toString('latin1', at, end < 0 || end > at + size ? at + size : end));
+        at += keyPartSize(part);
         continue;
       }
       const raw = key.readBigUInt64LE(at);

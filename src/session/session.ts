@@ -6,16 +6,16 @@ import { cpus, totalmem } from 'node:os';
 import type { CompiledClause } from '../compile/compile.js';
 import type { DropTag } from '../lang/errtags.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
-import type { ClausePlan } from '../providers/clause-plan.js';
+import type { ClausePlan, KernelClause } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
-import { DEFAULT_AGG_BYTES, InKernel } from '../providers/in-kernel.js';
+import { DEFAULT_AGG_BYTES, InKernel, type KernelFault } from '../providers/in-kernel.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from '../runtime/context.js';
 import { ClauseAbort, Runtime, faultMessage } from '../runtime/runtime.js';
 import { PrintfDataError } from '../runtime/printf.js';
-import { DFault, FLT_NOSCRATCH } from '../runtime/subr.js';
+import { DFault, FLT_BADADDR, FLT_NOSCRATCH } from '../runtime/subr.js';
 import { BufPolicy, PrincipalBuffers } from '../runtime/principal.js';
 
 /** One enabled clause on one probe (an ECB). */
@@ -220,8 +220,17 @@ export class Session implements FiringEnv {
     return n;
   }
 
+  /** the enablings whose clauses run in the kernel, by their BPF code (their faults name them) */
+  private readonly inKernelEnablings = new Map<KernelClause, Enabling>();
+  /** where a fault the kernel reports is put, for the message and the ERROR probe */
+  private readonly kernelFaultCtx = new ProbeContext();
+
   ranInKernel(def: ProbeDef, plans: ClausePlan[]): void {
     const id = def.probe.id;
+    for (const e of this.ecbs.get(id) ?? []) {
+      const k = e.clause.plan.inKernel;
+      if (k !== null && plans.includes(e.clause.plan)) this.inKernelEnablings.set(k, e);
+    }
     const left = (this.ecbs.get(id) ?? []).filter((e) => !plans.includes(e.clause.plan));
     this.ecbs.set(id, left);
     this.ecbsById[id] = left;
@@ -234,6 +243,7 @@ export class Session implements FiringEnv {
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));
     rt.aggSync = () => ik.sync();
+    ik.onFault = (f) => this.kernelFault(f);
     const show = this.showKernelCode;
     if (show !== null) ik.showProgram = (probe, listing) => show(`\nDisassembly of the BPF program on ${probe} (the probe's clauses that compiled to BPF):\n${listing}`);
     return (this.inKernelState = ik);
@@ -421,6 +431,21 @@ export class Session implements FiringEnv {
     else if (isAllocationFailure(err)) this.fault(ctx, e, new DFault(FLT_NOSCRATCH, 0n));
     else if (err instanceof PrintfDataError) this.rt.libraryError(ctx, err.message);
     else this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  /** Faults of a clause that ran in the kernel: each reported as one in dtrace is. */
+  private kernelFault(f: KernelFault): void {
+    const e = this.inKernelEnablings.get(f.clause);
+    const def = this.registry.byId(f.probeId);
+    if (e === undefined || def === undefined) return;
+    const ctx = this.kernelFaultCtx;
+    ctx.probe = def.probe;
+    ctx.cpu = f.cpu;
+    ctx.epid = e.epid;
+    for (let i = 0; i < f.count; i++) {
+      ctx.action = f.where;
+      this.fault(ctx, e, new DFault(FLT_BADADDR, f.address));
+    }
   }
 
   /** A fault in a clause: DTrace's error message, then the ERROR probe fires. */

@@ -204,6 +204,27 @@ test('-S shows the one program that serves every system call', { skip }, () => {
   assert.match(headers[1], /^Disassembly of the BPF program on syscall:::return \(\d{3} system calls, from raw_syscalls:sys_exit\)/);
 });
 
+test('curthread from the kernel\'s types: its fields are the firing thread\'s, read in the kernel', { skip }, () => {
+  const r = runDtrace(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @[stringof(curthread->comm), curthread->comm, curthread->pid, curthread->tgid, curthread->real_parent->tgid, curthread->mm == NULL] = count(); } END { printf("dtrace %d\\n", $pid); }', '-c', `${prog} 7`]);
+  assert.equal(r.code, 0, r.stderr);
+  const dtracePid = /^dtrace (\d+)$/m.exec(r.stdout)![1];
+  const rows = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('dtrace'));
+  assert.equal(rows.length, 1, r.stdout);
+  const [comm, comm2, pid, tgid, parent, noMm, count] = rows[0].trim().split(/\s+/);
+  // the target: comm as the kernel cuts it, its own thread, dtrace its parent, a user process
+  assert.deepEqual([comm, comm2, pid === tgid, parent, noMm, count], ['syscall-mix', 'syscall-mix', true, dtracePid, '0', '7']);
+});
+
+test('a bad kernel address in a clause that runs in the kernel is a DTrace fault: its message, the ERROR probe, and tracing goes on', { skip }, () => {
+  const program = 'syscall::read:entry /pid == $target && arg0 >= 100/ { @[((struct task_struct *)arg0)->pid] = count(); } ERROR { @e = count(); } END { printa("errors %@d\\n", @e); }';
+  const k = run(program, 6, true);
+  assert.equal(k.code, 0, k.err);
+  const lines = k.err.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 6, k.err);
+  for (const l of lines) assert.match(l, /^dtrace: error on enabled probe ID 1 \(ID \d+: syscall:vmlinux:read:entry\): invalid address \(0x[0-9a-f]+\) in action #1 at DIF offset 8$/);
+  assert.equal(k.out.trim(), 'errors 6');
+});
+
 test('a full aggregation map drops updates and says so, as DTrace reports aggregation drops', { skip }, () => {
   const r = runDtrace(['-q', '-x', 'aggsize=1k', '-n', 'syscall::read:entry /pid == $target/ { @[arg2] = count(); }', '-c', `${prog} 3000`]);
   assert.equal(r.code, 0, r.stderr);

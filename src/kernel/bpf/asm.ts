@@ -24,10 +24,12 @@ export const enum Helper {
   GetCurrentPidTgid = 14,
   GetCurrentUidGid = 15,
   GetCurrentComm = 16,
+  GetCurrentTask = 35,
   PerfEventOutput = 25,
   ProbeReadUser = 112,
   ProbeReadKernel = 113,
   ProbeReadUserStr = 114,
+  ProbeReadKernelStr = 115,
 }
 
 /** BPF_F_CURRENT_CPU: perf_event_output writes to the running CPU's buffer. */
@@ -240,8 +242,8 @@ const JMP_NAMES: Record<number, string> = { 0x10: 'jeq', 0x20: 'jgt', 0x30: 'jge
 const SIZE_NAMES: Record<number, string> = { 0x10: 'b', 0x08: 'h', 0x00: 'w', 0x18: 'dw' };
 const HELPER_NAMES: Record<number, string> = {
   1: 'bpf_map_lookup_elem', 2: 'bpf_map_update_elem', 3: 'bpf_map_delete_elem', 5: 'bpf_ktime_get_ns', 8: 'bpf_get_smp_processor_id',
-  14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 25: 'bpf_perf_event_output',
-  112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str',
+  14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 35: 'bpf_get_current_task', 25: 'bpf_perf_event_output',
+  112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str', 115: 'bpf_probe_read_kernel_str',
 };
 
 function reg(r: number): string {
