@@ -249,8 +249,8 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
   };
 }
 
-/** Providers whose probes are tracepoints a kernel clause can run on (kernel-event.ts kernelArgs). */
-export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt']);
+/** Providers whose probes a kernel clause can run on (tracepoints: kernel-event.ts kernelArgs; kprobes: registerArg). */
+export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'fbt']);
 
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
 export function threadLocalsUsed(c: A.Clause): Set<number> {

@@ -1,6 +1,6 @@
 // dtrace -S: what each clause became, as libdtrace's dt_dis prints each clause's program: the
 // generated JavaScript, and whether the clause also compiled to BPF (it then runs in the kernel
-// on probes that are tracepoints).
+// on probes that are tracepoints or kprobes).
 
 import type { CompiledClause } from './compile.js';
 
@@ -18,7 +18,7 @@ export function disassemble(c: CompiledClause): string {
     const t = k.threadLocals.length;
     const what = [`${n} aggregation update${n === 1 ? '' : 's'} into per-CPU maps`];
     if (t > 0) what.push(`${t} thread-local variable${t === 1 ? '' : 's'} in a map by thread`);
-    s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that are tracepoints; elsewhere in the consumer, as JavaScript:\n`;
+    s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that are tracepoints or kprobes; elsewhere in the consumer, as JavaScript:\n`;
   }
   lines.forEach((line, i) => (s += `${String(i + 1).padStart(width, '0')}  ${line}\n`));
   return s;

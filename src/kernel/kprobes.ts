@@ -29,6 +29,18 @@ const SYSCALL_REGS_OFFSETS: Record<string, number[]> = {
   arm64: [0, 8, 16, 24, 32, 40],
 };
 
+/**
+ * Where a kprobe's BPF program finds, in the struct pt_regs it is given, argument i (0..5) at
+ * a function's entry, or (`i` = 'return') the return value at its return; null if elsewhere.
+ */
+export function registerOffset(i: number | 'return'): number | null {
+  const a = arch();
+  // x86-64's struct pt_regs: di, si, dx, cx, r8, r9; ax; arm64's: regs[0..30]
+  if (a === 'x64') return i === 'return' ? 80 : ([112, 104, 96, 88, 72, 64][i] ?? null);
+  if (a === 'arm64') return i === 'return' ? 0 : i < 6 ? i * 8 : null;
+  return null;
+}
+
 /** Where argument i (0..5) is at a function's entry, as a fetch argument's location. */
 function argumentAt(i: number, viaSyscallRegs: boolean): string {
   const a = arch();

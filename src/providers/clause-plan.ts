@@ -65,6 +65,8 @@ export interface KernelProbe {
   name: string;
   /** argument i of the probe (as D numbers it), or null where it is no integer in the record */
   arg(i: number): KernelArg | null;
+  /** the program runs on a kprobe: its context is the registers (KernelArg offsets are into them), not a record */
+  registers: boolean;
 }
 
 /** One part of a kernel aggregation's key, 8 bytes in the map's key (execname: 16). */

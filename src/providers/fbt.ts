@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventField } from '../kernel/event-format.js';
-import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec } from '../kernel/kprobes.js';
+import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec, registerOffset } from '../kernel/kprobes.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
 import { noKprobeEvents } from '../kernel/platform.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
@@ -137,6 +137,7 @@ export class FbtProvider implements Provider {
       throw new DFatalError(`could not enable tracing: the kernel refused a kprobe on ${specs[0].symbol}`);
     }
     probes.forEach((def, i) => {
+      const t = this.targets.get(def)!;
       const event = events[i];
       if (event === null) return;
       // after the common header, a kprobe's record starts with the probed address (and a
@@ -157,6 +158,11 @@ export class FbtProvider implements Provider {
             ? compileDecoder(fields, null, capturedStrings(strings))
             : undefined,
         copies: false,
+        // arguments in registers: the function's own (a system call wrapper's are behind a pointer)
+        registerArg: (n) => {
+          const at = isReturn ? (n === 1 ? registerOffset('return') : null) : t.viaRegs ? null : registerOffset(n);
+          return at === null ? null : { offset: at, size: 8, signed: false };
+        },
       });
     });
   }

@@ -10,6 +10,8 @@ import {
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_PROG_TYPE_KPROBE,
+  BPF_PROG_TYPE_TRACEPOINT,
   BpfObjects,
   ProgramRejected,
   mapKeys,
@@ -160,7 +162,7 @@ export class InKernel {
     this.showProgram?.(label, p.listing());
     let prog: number;
     try {
-      prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`);
+      prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`, probe.registers ? BPF_PROG_TYPE_KPROBE : BPF_PROG_TYPE_TRACEPOINT);
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log.trim().split('\n').slice(-2).join(' | ') : '';
       return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };

@@ -336,7 +336,8 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
     module: probe.module,
     func: probe.func,
     name: probe.name,
-    arg: (i) => kernelArgOf(p, i),
+    arg: (i) => (p.registerArg !== undefined ? p.registerArg(i) : kernelArgOf(p, i)),
+    registers: p.registerArg !== undefined,
   };
   const r = ik.attach(tracepointId, kernelProbe, inKernel.map((plan) => plan.inKernel!));
   if (!r.ok) {
@@ -377,6 +378,11 @@ export interface EventProbe {
    */
   kernelArgs?: boolean;
   /**
+   * A kprobe event: clauses compiled to BPF may run on it in the kernel, as a kprobe program,
+   * which finds argument i in the registers here (null: elsewhere, and such a clause stays)
+   */
+  registerArg?: (i: number) => KernelArg | null;
+  /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)
    */
@@ -399,7 +405,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   const procs = tracer.procs;
   const def = p.def;
   let plans = env.plans(def);
-  if (p.kernelArgs === true) {
+  if (p.kernelArgs === true || p.registerArg !== undefined) {
     plans = runInKernel(env, p, tracer.format(p.system, p.event).id, plans);
     if (plans.length === 0) return;
   }

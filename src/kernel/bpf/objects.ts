@@ -11,6 +11,7 @@ export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+export const BPF_PROG_TYPE_KPROBE = 2;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
 
 const BPF_MAP_GET_NEXT_KEY = 4;
@@ -61,12 +62,16 @@ export class BpfObjects {
     return fd;
   }
 
-  /** Loads a tracepoint program; a refusal carries the verifier's log. */
-  loadTracepointProgram(insns: Buffer, name: string): number {
+  /**
+   * Loads a program for a tracepoint (its context: the record) or, with BPF_PROG_TYPE_KPROBE,
+   * for a kprobe or uprobe event (its context: the registers); a refusal carries the
+   * verifier's log.
+   */
+  loadTracepointProgram(insns: Buffer, name: string, type = BPF_PROG_TYPE_TRACEPOINT): number {
     const license = Buffer.from('GPL\0', 'latin1');
     const log = Buffer.alloc(256 * 1024);
     const a = Buffer.alloc(128);
-    a.writeUInt32LE(BPF_PROG_TYPE_TRACEPOINT, 0);
+    a.writeUInt32LE(type, 0);
     a.writeUInt32LE(insns.length / 8, 4);
     a.writeBigUInt64LE(addressOf(insns), 8);
     a.writeBigUInt64LE(addressOf(license), 16);
@@ -85,8 +90,8 @@ export class BpfObjects {
   }
 
   /**
-   * Runs a program on a tracepoint (on every CPU: one perf event is enough), until close() or
-   * detach().
+   * Runs a program on a tracepoint, or on a kprobe or uprobe event by its tracepoint id (on
+   * every CPU: one perf event is enough), until close() or detach().
    */
   attachTracepoint(tracepointId: number, prog: number, cpu: number): void {
     const attr = Buffer.alloc(PERF_ATTR_SIZE);

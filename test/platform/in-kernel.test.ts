@@ -1,0 +1,44 @@
+// D in the kernel on this platform: clauses compiled to BPF on a syscall tracepoint and on an
+// fbt kprobe, aggregating in per-CPU kernel maps, with curthread read from the kernel's types
+// (BTF), checked against the classic `cd /` loop.
+
+import { strict as assert } from 'node:assert';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { test } from 'node:test';
+import { Tracing, instancesOf } from '../live/harness.js';
+import { READY_MS, kprobesOf, skipUnless, workload } from './lab.js';
+
+const LOOPS = 300;
+const loop = `i=0; while [ $i -lt ${LOOPS} ]; do cd /; i=$((i+1)); done`;
+
+/** The BPF programs a process holds. */
+function bpfPrograms(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-prog') n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+async function shellName(probe: string): Promise<void> {
+  const d = new Tracing(['-q', '-n', `${probe} { @[stringof(curthread->comm), curthread->pid == pid, curthread->mm != NULL] = count(); }`]);
+  await d.ready(READY_MS);
+  const programs = bpfPrograms(d.child.pid!);
+  workload(loop);
+  const r = await d.stop('SIGINT', 500);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(programs >= 1, `BPF programs held: ${programs}; stderr: ${r.stderr}`);
+  const row = /^ +sh +1 +1 +(\d+)$/m.exec(r.stdout);
+  assert.ok(row, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.equal(Number(row[1]), LOOPS, r.stdout);
+  assert.deepEqual(instancesOf(r.pid), []);
+  assert.deepEqual(kprobesOf(r.pid), []);
+}
+
+test('syscall::chdir:entry runs in the kernel: curthread->comm is the shell\'s, every cd counted', { skip: skipUnless('kernel') }, () => shellName('syscall::chdir:entry'));
+
+test('fbt::sys_chdir:entry runs in the kernel as a kprobe program: curthread->comm is the shell\'s', { skip: skipUnless('kprobes') }, () => shellName('fbt::sys_chdir:entry'));
