@@ -360,6 +360,13 @@ export function cpcMethod(p: Platform): string {
   return `software events only (cpu_clock, task_clock, page_faults, ...): hardware counters ${hw ? `unknown (${hw[1]})` : `are not available: ${p.hardwareCounters}`}`;
 }
 
+/** Which clauses run in the kernel here. */
+export function inKernelMethod(p: Platform): string {
+  if (p.bpf !== null) return `${answer(p.bpf)}: every clause runs in dtrace, on the events the kernel records`;
+  const types = p.btfModules === null ? '' : '; curthread and kernel memory read through the kernel\'s types (BTF)';
+  return `yes: predicates, aggregations and thread-local variables of syscall, sdt and fbt clauses compile to BPF and run as the probe fires, aggregating in per-CPU maps${types}; other clauses run in dtrace`;
+}
+
 /** How copyin() and copyinstr() read user memory here. */
 export function copyinMethod(p: Platform): string {
   return p.bpf === null
@@ -410,6 +417,7 @@ export function formatReport(p: Platform): string {
   s += row('uprobe events', known(p.uprobeEvents, 'no uprobe_events: CONFIG_UPROBE_EVENTS is off'));
   s += row('eprobe events', answer(p.eprobes));
   s += row('BPF', answer(p.bpf));
+  s += row('D in the kernel', inKernelMethod(p));
   s += row('copyin()', copyinMethod(p));
   s += row('perf sampling', profileMethod(p));
   s += row('hw counters', p.hardwareCounters === null || p.hardwareCounters.startsWith('unknown: ') ? answer(p.hardwareCounters) : `no: ${p.hardwareCounters}`);

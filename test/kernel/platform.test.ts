@@ -105,6 +105,13 @@ test('copyin() goes through BPF where bpf() works, else through /proc at handlin
   assert.match(formatReport(noBpf), /^ {2}BPF {15}no \(bpf\(BPF_MAP_CREATE\): Operation not permitted\)$/m);
 });
 
+test('-vV says which clauses run in the kernel: with BPF the compiled ones, without it none', () => {
+  const withBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => null });
+  assert.match(formatReport(withBpf), /^ {2}D in the kernel {3}yes: predicates, aggregations and thread-local variables of syscall, sdt and fbt clauses compile to BPF/m);
+  const noBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => 'bpf(BPF_MAP_CREATE): Operation not permitted' });
+  assert.match(formatReport(noBpf), /^ {2}D in the kernel {3}no \(bpf\(BPF_MAP_CREATE\): Operation not permitted\): every clause runs in dtrace/m);
+});
+
 test('profile-N samples CPUs with perf events where it can, else is a timer, and the report says which', () => {
   const unknown = formatReport(fixture('qemu-tcg'));
   assert.match(unknown, /^ {2}perf sampling {5}unknown \(not checked in a copy of another system\): profile-N fires from a timer/m);
