@@ -5,6 +5,9 @@
 // against the numbers this kernel's own tracepoints record. A name missing here (a newer
 // system call) is only traced the slower way, never under a wrong name.
 
+import { findMember } from '../lang/types.js';
+import { kernelTypes } from './btf.js';
+
 const X86_64 =
   'read 0 write 1 open 2 close 3 newstat 4 newfstat 5 newlstat 6 poll 7 lseek 8 mmap 9 mprotect 10 munmap 11 brk ' +
   '12 rt_sigaction 13 rt_sigprocmask 14 rt_sigreturn 15 ioctl 16 pread64 17 pwrite64 18 readv 19 writev 20 access ' +
@@ -113,4 +116,29 @@ export function syscallNumbers(arch: string = process.arch): ReadonlyMap<string,
     tables.set(arch, t);
   }
   return t;
+}
+
+/** A flag of the current task a BPF program tests: `size` bytes at `offset` in its task_struct, and `mask`. */
+export interface TaskFlag {
+  offset: number;
+  size: 4 | 8;
+  mask: number;
+}
+
+/**
+ * How a BPF program tells a 32-bit (compat) system call, whose numbers are another table's
+ * and which the syscall tracepoints leave out: a flag in the task's thread_info (x86-64:
+ * TS_COMPAT in status; arm64: TIF_32BIT in flags), placed through the kernel's BTF. Null where
+ * that cannot be known (no BTF, another architecture).
+ */
+export function compatSyscallFlag(arch: string = process.arch): TaskFlag | null {
+  const task = kernelTypes.lookup('struct task_struct');
+  const info = task === undefined ? undefined : findMember(task, 'thread_info');
+  if (info === undefined) return null;
+  const field = findMember(info.type, arch === 'x64' ? 'status' : 'flags');
+  if (field === undefined || field.bitWidth >= 0) return null;
+  const size = field.type.size;
+  if (arch === 'x64' && size === 4) return { offset: info.offset + field.offset, size, mask: 0x0002 };
+  if (arch === 'arm64' && size === 8) return { offset: info.offset + field.offset, size, mask: 1 << 22 };
+  return null;
 }

@@ -4,7 +4,8 @@
 // the runtime's aggregation: what grew since the last read is added, so updates made in dtrace
 // (the same aggregation on a probe that stayed there) and clear() and trunc() keep their meaning.
 
-import { Helper, Jmp, Program, R0, R1, R10, R2, R6 } from '../kernel/bpf/asm.js';
+import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R6 } from '../kernel/bpf/asm.js';
+import type { TaskFlag } from '../kernel/syscall-numbers.js';
 import {
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
@@ -115,8 +116,16 @@ export class InKernel {
    * probe). One perf event instead of one per call: opening hundreds takes long, and closing
    * each waits for an RCU grace period. `probe` says what all members share (args, names the
    * clauses compare); its id is null: the program keeps the member's in PROBE_ID_REGISTER.
+   * `compat` tells a 32-bit system call (left out), where that can be known.
    */
-  attachDispatch(tracepointId: number, label: string, probe: KernelProbe, members: ReadonlyArray<{ nr: number; probe: KernelProbe }>, clauses: KernelClause[]): AttachResult {
+  attachDispatch(
+    tracepointId: number,
+    label: string,
+    probe: KernelProbe,
+    members: ReadonlyArray<{ nr: number; probe: KernelProbe }>,
+    clauses: KernelClause[],
+    compat: TaskFlag | null,
+  ): AttachResult {
     if (this.closed) return { ok: false, why: 'closed' };
     try {
       let size = 1;
@@ -137,6 +146,11 @@ export class InKernel {
       p.store(4, R10, -4, R2);
       p.loadMap(R1, table).mov(R2, R10).addImm(R2, -4).call(Helper.MapLookupElem);
       p.jmpImm(Jmp.Eq, R0, 0, 'none').load(4, PROBE_ID_REGISTER, R0, 0).jmpImm(Jmp.Eq, PROBE_ID_REGISTER, 0, 'none');
+      if (compat !== null) {
+        // a 32-bit call's number is another table's (the syscall tracepoints leave those out)
+        p.call(Helper.GetCurrentTask).mov(R3, R0).addImm(R3, compat.offset).mov(R1, R10).addImm(R1, -16).movImm(R2, compat.size).call(Helper.ProbeReadKernel);
+        p.jmpImm(Jmp.Ne, R0, 0, 'native').load(compat.size, R1, R10, -16).aluImm(Alu.And, R1, compat.mask).jmpImm(Jmp.Ne, R1, 0, 'none').label('native');
+      }
       return this.finish(p, tracepointId, probe, clauses, label, 'none');
     } catch (e) {
       return { ok: false, why: (e as Error).message };

@@ -8,7 +8,7 @@ import type { KernelTracer } from '../kernel/tracer.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
-import { syscallNumbers } from '../kernel/syscall-numbers.js';
+import { compatSyscallFlag, syscallNumbers } from '../kernel/syscall-numbers.js';
 import { DFatalError } from '../errors.js';
 import type { ClausePlan, KernelClause, KernelProbe } from './clause-plan.js';
 import type { AttachResult } from './in-kernel.js';
@@ -161,7 +161,8 @@ export class SyscallProvider implements Provider {
       let r: AttachResult;
       try {
         const id = env.tracer().format('raw_syscalls', event).id;
-        r = ik.attachDispatch(id, `syscall:::${g.isReturn ? 'return' : 'entry'} (${g.members.length} system calls, from raw_syscalls:${event})`, g.shared, g.members, g.clauses);
+        const label = `syscall:::${g.isReturn ? 'return' : 'entry'} (${g.members.length} system calls, from raw_syscalls:${event})`;
+        r = ik.attachDispatch(id, label, g.shared, g.members, g.clauses, compatSyscallFlag());
       } catch (e) {
         r = { ok: false, why: (e as Error).message };
       }

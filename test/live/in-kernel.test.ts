@@ -137,6 +137,22 @@ test('every system call counted exactly from one program on raw_syscalls, under 
   assert.equal(counts.get('read'), String(n + 1));
 });
 
+test('32-bit system calls are not taken for 64-bit ones of the same number', { skip: skip || (process.arch !== 'x64' && 'x86-64 only') }, () => {
+  const ia32 = join(work, 'ia32-calls');
+  const cc = spawnSync('cc', ['-O2', '-o', ia32, join(root, 'test', 'live', 'programs', 'ia32-calls.c')], { encoding: 'latin1' });
+  assert.equal(cc.status, 0, cc.stderr);
+  // the kernel has no 32-bit system calls (CONFIG_IA32_EMULATION off): nothing to tell apart
+  if (spawnSync(ia32, ['1']).status !== 0) return;
+  const program = 'syscall:::entry /pid == $target/ { @[probefunc] = count(); }';
+  for (const env of [{}, { DTRACE_TS_NO_BPF: '1' }]) {
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), '-q', '-n', program, '-c', `${ia32} 7`], { env: { ...process.env, ...env }, encoding: 'latin1' });
+    assert.equal(r.status, 0, r.stderr);
+    // int $0x80 with eax 20 is getpid in i386's table, writev in x86-64's
+    assert.doesNotMatch(r.stdout, /writev/, JSON.stringify(env));
+    assert.match(r.stdout, /^ +write +1$/m);
+  }
+});
+
 test('the clauses run as BPF programs; a clause that prints keeps its probe in dtrace', { skip }, async () => {
   // the workload pauses 3 s once tracing is live: time to look at dtrace's descriptors
   const inKernel = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); }', '-c', `${prog} 1000 3000`]);
