@@ -88,7 +88,7 @@ export class Engine {
     registry.add(new UdpProvider(compiler.types), true);
     registry.add(new LockstatProvider(compiler.types), true);
     registry.add(new SdtProvider(compiler.types), true);
-    registry.add(new FbtProvider(), true);
+    registry.add(new FbtProvider(compiler.types), true);
     registry.addFamily(new PidProviders(commands));
     // usdt: provider<PID> from the notes of what a process maps; python* names the -c/-p processes'
     const target = Number(macros.vars.get('target') ?? 0);

@@ -17,7 +17,7 @@
 import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
-import { type DType, Kind, findMember, isCharArray, isString, resolve } from '../lang/types.js';
+import { type DType, Kind, findMember, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
 import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from '../providers/clause-plan.js';
 
 /** An integer's width and signedness, as a register holds it. */
@@ -46,7 +46,7 @@ const TEMPS = MAX_DEPTH * 8;
 const COMM_AT = TEMPS + 16;
 /** where keys are built, below that */
 const KEY_BASE = COMM_AT;
-const MAX_KEY = 256;
+const MAX_KEY = 288;
 /** the key's byte count plus what lies above it must stay within BPF's 512-byte stack */
 const STACK = KEY_BASE + MAX_KEY + 8;
 
@@ -169,16 +169,23 @@ function memberOf(e: A.Member): ReturnType<typeof findMember> {
   return struct === null ? undefined : findMember(struct, e.name);
 }
 
-/** A char array in kernel memory used as a string (itself or stringof() of it): its place and length. */
-function kernelString(e: A.Expr): { place: A.Expr; size: number } | null {
+/**
+ * A string in kernel memory: a char array (itself, or stringof() of it: its place and length)
+ * or stringof() of a char pointer (the pointer, and DTrace's default strsize).
+ */
+function kernelString(e: A.Expr): { place: A.Expr; pointer: boolean; size: number } | null {
   const x = e.kind === A.N.Stringof ? e.operand : e;
-  if (x.type === null || !isCharArray(x.type) || !placeOk(x, 0, newBudget())) return null;
-  const size = resolve(x.type).count;
-  return size > 0 && size <= MAX_KERNEL_STRING ? { place: x, size } : null;
+  if (x.type === null) return null;
+  if (isCharArray(x.type)) {
+    const size = resolve(x.type).count;
+    return size > 0 && size <= STRSIZE && placeOk(x, 0, newBudget()) ? { place: x, pointer: false, size } : null;
+  }
+  if (e.kind === A.N.Stringof && isCharPointer(x.type) && intOk(x, 0, newBudget())) return { place: x, pointer: true, size: STRSIZE };
+  return null;
 }
 
-/** the longest char array a key holds (bytes) */
-const MAX_KERNEL_STRING = 64;
+/** DTrace's default strsize: the most bytes of a string, its NUL included */
+const STRSIZE = 256;
 
 /** The key parts of an aggregation's keys, or null if one cannot be made in the kernel. */
 function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boolean): KernelKeyPart[] | null {
@@ -764,7 +771,9 @@ class BpfGen {
         return;
       }
       if (part.kind === 'kstr') {
-        this.address(kernelString(k)!.place, 0);
+        const str = kernelString(k)!;
+        if (str.pointer) this.value(str.place, 0);
+        else this.address(str.place, 0);
         this.kernelString(at, part.size);
         at += keyPartSize(part);
         return;

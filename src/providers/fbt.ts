@@ -10,7 +10,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventField } from '../kernel/event-format.js';
 import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec, registerOffset } from '../kernel/kprobes.js';
+import { BtfKind, kernelBtf, moduleBtf } from '../kernel/btf.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
+import type { TypeScope } from '../lang/typescope.js';
+import { Kind } from '../lang/types.js';
 import { noKprobeEvents } from '../kernel/platform.js';
 import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { DFatalError } from '../errors.js';
@@ -45,6 +48,9 @@ interface Target {
 
 export class FbtProvider implements Provider {
   readonly name = 'fbt';
+
+  constructor(private readonly types: TypeScope) {}
+
   private why: string | null = null;
   /** the kernel function each probe is on (differs from its name for sys_X aliases) */
   private readonly targets = new Map<ProbeDef, Target>();
@@ -93,6 +99,29 @@ export class FbtProvider implements Provider {
     for (const name of ['entry', 'return']) {
       this.targets.set(newProbe(module, func, name, []), { symbol: func, viaRegs: false });
     }
+  }
+
+  /**
+   * args[] typed from the function's prototype in the kernel's BTF (or its module's): at entry
+   * its parameters; at return args[0] the offset (int) and args[1] the return value. A
+   * sys_X alias on a wrapper (its one parameter the saved registers) and a function BTF does
+   * not know keep untyped arguments.
+   */
+  describe(def: ProbeDef): void {
+    const t = this.targets.get(def);
+    if (t === undefined || t.viaRegs) return;
+    const module = def.probe.module;
+    const btf = module === 'vmlinux' ? kernelBtf() : moduleBtf(module);
+    const id = btf?.find(`func:${t.symbol}`);
+    if (btf == null || id === undefined || btf.kind(id) !== BtfKind.Func) return;
+    const fn = btf.type(id);
+    if (def.probe.name === 'return') {
+      const ret = fn.base!;
+      def.argTypes = ret.kind === Kind.Void ? [this.types.get('int')] : [this.types.get('int'), ret];
+    } else {
+      def.argTypes = fn.params.slice(0, 10);
+    }
+    def.nativeTypes = def.argTypes.map((x) => x.name);
   }
 
   /**

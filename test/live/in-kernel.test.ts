@@ -231,6 +231,16 @@ test('curthread from the kernel\'s types: its fields are the firing thread\'s, r
   assert.deepEqual([comm, comm2, pid === tgid, parent, noMm, count], ['syscall-mix', 'syscall-mix', true, dtracePid, '0', '7']);
 });
 
+test('stringof() of a kernel char pointer reached through curthread: the directory the target runs in', { skip }, () => {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), '-q', '-n', 'syscall::getppid:entry /pid == $target/ { @[stringof(curthread->fs->pwd.dentry->d_name.name), curthread->fs->pwd.dentry->d_name.len] = count(); }', '-c', `${prog} 4`], {
+    cwd: work,
+    encoding: 'latin1',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const name = work.split('/').at(-1)!;
+  assert.equal(r.stdout.trim().split(/\s+/).join(' '), `${name} ${name.length} 4`);
+});
+
 test('a bad kernel address in a clause that runs in the kernel is a DTrace fault: its message, the ERROR probe, and tracing goes on', { skip }, () => {
   const program = 'syscall::read:entry /pid == $target && arg0 >= 100/ { @[((struct task_struct *)arg0)->pid] = count(); } ERROR { @e = count(); } END { printa("errors %@d\\n", @e); }';
   const k = run(program, 6, true);
