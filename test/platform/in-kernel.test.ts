@@ -42,3 +42,15 @@ async function shellName(probe: string): Promise<void> {
 test('syscall::chdir:entry runs in the kernel: curthread->comm is the shell\'s, every cd counted', { skip: skipUnless('kernel') }, () => shellName('syscall::chdir:entry'));
 
 test('fbt::sys_chdir:entry runs in the kernel as a kprobe program: curthread->comm is the shell\'s', { skip: skipUnless('kprobes') }, () => shellName('fbt::sys_chdir:entry'));
+
+test('fbt args[] are typed from BTF and read in the kernel: the name of the file vfs_read() reads', { skip: skipUnless('kprobes') }, async () => {
+  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { @[stringof(args[0]->f_path.dentry->d_name.name)] = count(); }']);
+  await d.ready(READY_MS);
+  workload('dd if=/proc/version of=/dev/null 2>/dev/null');
+  const r = await d.stop('SIGINT', 500);
+  assert.equal(r.code, 0, r.stderr);
+  // the data, then the end of the file
+  const row = /^ +version +(\d+)$/m.exec(r.stdout);
+  assert.ok(row && Number(row[1]) >= 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.deepEqual(kprobesOf(r.pid), []);
+});
