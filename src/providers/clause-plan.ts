@@ -58,6 +58,8 @@ export interface KernelProbe {
   name: string;
   /** argument i of the probe (as D numbers it), or null where it is no integer in the record */
   arg(i: number): KernelArg | null;
+  /** the record is a raw tracepoint's context, its arguments (a u64 each), with no header */
+  rawContext?: boolean;
 }
 
 /** One part of a kernel aggregation's key, 8 bytes in the map's key (execname: 16). */

@@ -7,6 +7,7 @@
 import { Helper, Program, R0, R1, R10, R2, R6 } from '../kernel/bpf/asm.js';
 import {
   BPF_MAP_TYPE_HASH,
+  BPF_PROG_TYPE_RAW_TRACEPOINT,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
   BpfObjects,
@@ -72,16 +73,25 @@ export class InKernel {
    * on this probe, or the kernel refused the program: the probe then stays with dtrace.
    */
   attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
+    return this.attachTo({ tracepointId }, probe, clauses);
+  }
+
+  /** The same on a raw tracepoint (by name: sys_enter), whose context is its arguments. */
+  attachRaw(tracepoint: string, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
+    return this.attachTo({ raw: tracepoint }, probe, clauses);
+  }
+
+  private attachTo(target: { tracepointId: number } | { raw: string }, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
     if (this.closed) return { ok: false, why: 'closed' };
     try {
-      return this.tryAttach(tracepointId, probe, clauses);
+      return this.tryAttach(target, probe, clauses);
     } catch (e) {
       // a map or perf event the kernel refused (memory, limits, an old kernel): dtrace runs it
       return { ok: false, why: (e as Error).message };
     }
   }
 
-  private tryAttach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
+  private tryAttach(target: { tracepointId: number } | { raw: string }, probe: KernelProbe, clauses: KernelClause[]): { ok: true } | { ok: false; why: string } {
     this.probes.set(probe.id, probe);
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
@@ -98,12 +108,13 @@ export class InKernel {
     this.showProgram?.(`${probe.provider}:${probe.module}:${probe.func}:${probe.name}`, p.listing());
     let prog: number;
     try {
-      prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`);
+      prog = 'raw' in target ? this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, p.encode(), `dt_${probe.name}`) : this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`);
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log.trim().split('\n').slice(-2).join(' | ') : '';
       return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };
     }
-    this.objects.attachTracepoint(tracepointId, prog, this.cpu);
+    if ('raw' in target) this.objects.attachRawTracepoint(target.raw, prog);
+    else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu);
     this.programs++;
     return { ok: true };
   }
