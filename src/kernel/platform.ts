@@ -339,7 +339,8 @@ export function providerStatus(p: Platform, provider: string): string | null {
       return p.tracepoints > 0 ? null : `the kernel lists no tracepoints (${p.tracefs}/available_events is empty)`;
     case 'rawtp':
       if (p.tracepoints === 0) return `the kernel lists no tracepoints (${p.tracefs}/available_events is empty)`;
-      return p.bpf === null ? null : `raw tracepoints need BPF programs (${p.bpf.replace(/^unknown: /, '')})`;
+      if (p.bpf === null || p.bpf.startsWith('unknown: ')) return p.bpf;
+      return `raw tracepoints need BPF programs (${p.bpf})`;
     case 'fbt':
       return p.kprobeEvents ? null : noKprobeEvents(p.tracefs);
     default: // pid, usdt: uprobe events
@@ -425,7 +426,7 @@ export function formatReport(p: Platform): string {
   s += 'Providers\n';
   for (const name of PROVIDERS) {
     const why = providerStatus(p, name);
-    s += row(name, name === 'cpc' ? cpcMethod(p) : why === null ? 'yes' : `no: ${why}`);
+    s += row(name, name === 'cpc' ? cpcMethod(p) : why === null ? 'yes' : why.startsWith('unknown: ') ? answer(why) : `no: ${why}`);
   }
   return s;
 }
