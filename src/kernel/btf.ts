@@ -339,6 +339,37 @@ export class Btf {
     return t;
   }
 
+  /**
+   * A typedef's ID by name, found without building the index of every name (a pass over the
+   * type headers comparing bytes: a few ms where the index takes a few hundred) unless it is
+   * built already.
+   */
+  findTypedef(name: string): number | undefined {
+    if (this.names !== null) {
+      const id = this.find(name);
+      return id !== undefined && this.kind(id) === BtfKind.Typedef ? id : undefined;
+    }
+    const want = Buffer.from(name, 'latin1');
+    const bytes = this.bytes;
+    const baseLen = this.base ? this.base.stringsLen : 0;
+    for (let i = 0; i < this.offsets.length; i++) {
+      const off = this.offsets[i];
+      if (((this.v.getUint32(off + 4, true) >>> 24) & 0x1f) !== BtfKind.Typedef) continue;
+      const nameOff = this.v.getUint32(off, true);
+      // a split object's names may be its base's: compare those as strings
+      if (nameOff < baseLen) {
+        if (this.str(nameOff) === name) return i + this.firstId;
+        continue;
+      }
+      const at = this.stringsAt + nameOff - baseLen;
+      if (bytes[at + want.length] !== 0) continue;
+      let k = 0;
+      while (k < want.length && bytes[at + k] === want[k]) k++;
+      if (k === want.length) return i + this.firstId;
+    }
+    return this.base?.findTypedef(name);
+  }
+
   /** A type's header: kind, vlen, and its size or referenced type. */
   private info(id: number): { kind: BtfKind; vlen: number; ref: number; at: number; o: Btf } {
     const o = this.owner(id);
@@ -352,7 +383,7 @@ export class Btf {
    * raw tracepoint's btf_trace_<name>), or null if there is no such typedef.
    */
   functionPointerParams(typedef: string): number[] | null {
-    const id = this.find(typedef);
+    const id = this.findTypedef(typedef);
     if (id === undefined || this.kind(id) !== BtfKind.Typedef) return null;
     const ptr = this.info(id).ref;
     if (this.kind(ptr) !== BtfKind.Ptr) return null;

@@ -62,10 +62,13 @@ function quickRefusal(): string | null {
   return null;
 }
 
-/** A raw tracepoint's argument types: D types and C names (for dtrace -lv). */
+/** A raw tracepoint's arguments: how many, and (once asked for) their D types and C names. */
 interface RawArgs {
-  types: DType[];
-  names: string[];
+  count: number;
+  /** BTF's type IDs of the arguments (null: no BTF for it: each is a uint64_t) */
+  btfIds: number[] | null;
+  types: DType[] | null;
+  names: string[] | null;
 }
 
 export class RawtpProvider implements Provider {
@@ -111,37 +114,40 @@ export class RawtpProvider implements Provider {
     return newProbe('vmlinux', '', desc.name, []);
   }
 
+  /** How many arguments a raw tracepoint has (BTF's prototype, or by trial), cheaply: no types. */
   private argsOf(name: string): RawArgs {
     let a = this.args.get(name);
     if (a !== undefined) return a;
-    a = { types: [], names: [] };
-    const btf = kernelBtf();
-    const params = btf?.functionPointerParams(`btf_trace_${name}`) ?? null;
-    if (btf !== null && params !== null) {
+    const params = kernelBtf()?.functionPointerParams(`btf_trace_${name}`) ?? null;
+    if (params !== null) {
       // the first parameter is the program's context (void *)
-      for (const id of params.slice(1)) {
-        a.types.push(btf.type(id));
-        a.names.push(btf.cName(id));
-      }
+      a = { count: Math.max(0, params.length - 1), btfIds: params.slice(1), types: null, names: null };
     } else {
-      const u64 = this.types.get('uint64_t');
       let n: number | null;
       try {
         n = rawTracepointArgCount(name);
       } catch (e) {
         throw new DFatalError(`invalid probe specifier rawtp:::${name}: Cannot retrieve argument count: ${(e as Error).message}`);
       }
-      for (let i = 0; i < (n ?? 0); i++) {
-        a.types.push(u64);
-        a.names.push('uint64_t');
-      }
+      a = { count: n ?? 0, btfIds: null, types: null, names: null };
     }
     this.args.set(name, a);
     return a;
   }
 
+  /** The D types and C names of the arguments: BTF's (a struct is converted with all it reaches). */
   describe(def: ProbeDef): void {
     const a = this.argsOf(def.probe.name);
+    if (a.types === null || a.names === null) {
+      const btf = kernelBtf();
+      if (a.btfIds !== null && btf !== null) {
+        a.types = a.btfIds.map((id) => btf.type(id));
+        a.names = a.btfIds.map((id) => btf.cName(id));
+      } else {
+        a.types = new Array<DType>(a.count).fill(this.types.get('uint64_t'));
+        a.names = new Array<string>(a.count).fill('uint64_t');
+      }
+    }
     def.argTypes = a.types;
     def.nativeTypes = a.names;
   }
@@ -155,7 +161,7 @@ export class RawtpProvider implements Provider {
     const ctx = env.ctx;
     for (const def of probes) {
       const name = def.probe.name;
-      const nargs = this.argsOf(name).types.length;
+      const nargs = this.argsOf(name).count;
       let plans = env.plans(def);
       plans = runInKernel(env, def, name, nargs, plans);
       if (plans.length === 0) continue;

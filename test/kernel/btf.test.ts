@@ -192,4 +192,9 @@ test("BTF: a raw tracepoint's btf_trace_ typedef gives its parameters, named as 
   assert.equal(b.cName(12), 'not_fn');
   assert.equal(b.functionPointerParams('not_fn'), null);
   assert.equal(b.functionPointerParams('btf_trace_nothing'), null);
+  // the same once the index of every name is built
+  assert.equal(b.find('struct nothing'), undefined);
+  assert.deepEqual(b.functionPointerParams('btf_trace_x'), [4, 5, 7, 8]);
+  assert.equal(b.findTypedef('btf_trace_x'), 11);
+  assert.equal(b.findTypedef('color'), undefined);
 });
