@@ -12,7 +12,7 @@
 
 import type { ClausePlan, KernelProbe } from './clause-plan.js';
 import { DFatalError } from '../errors.js';
-import { RAW_ARGS, RAW_TID, rawTracepointArgCount } from '../kernel/bpf/raw-tracepoints.js';
+import { RAW_ARGS, RAW_TID, type RawTest, rawTracepointArgCount } from '../kernel/bpf/raw-tracepoints.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { kernelBtf } from '../kernel/btf.js';
 import type { EventField } from '../kernel/event-format.js';
@@ -165,18 +165,62 @@ export class RawtpProvider implements Provider {
       let plans = env.plans(def);
       plans = runInKernel(env, def, name, nargs, plans);
       if (plans.length === 0) continue;
+      const filter = rawFilter(def, plans, nargs);
+      if (filter === 'never') continue;
       const decode = compileDecoder(rawFields(nargs), argsRead(plans), '', bigArgsRead(plans));
-      raw.add(name, nargs, (cpu, page, view, off, _len, ts) => {
-        fillTask(ctx, procs, cpu, view.getInt32(off + RAW_TID, true), ts);
-        decode(page, view, off, ctx);
-        env.fire(def);
-      });
+      raw.add(
+        name,
+        nargs,
+        (cpu, page, view, off, _len, ts) => {
+          fillTask(ctx, procs, cpu, view.getInt32(off + RAW_TID, true), ts);
+          decode(page, view, off, ctx);
+          env.fire(def);
+        },
+        filter,
+      );
     }
   }
 
   disable(): void {
     // the session's tracer owns the programs: its teardown closes them
   }
+}
+
+const INT32_MIN = -(2n ** 31n);
+const INT32_MAX = 2n ** 31n - 1n;
+
+/**
+ * The tests the probe's program makes before it sends a record, from the predicates' conjuncts
+ * it can evaluate (pid, tid, cpu, arguments against 32-bit constants): for each clause the AND
+ * of its tests, the OR of those; [] if some clause has none (every record is sent); 'never' if
+ * no clause can fire on this probe (a probefunc or probename test false for it). dtrace still
+ * runs every predicate: a filter only spares it the records no clause wants.
+ */
+export function rawFilter(def: ProbeDef, plans: ClausePlan[], nargs: number): RawTest[][] | 'never' {
+  const ors: RawTest[][] = [];
+  for (const plan of plans) {
+    const ands: RawTest[] = [];
+    let never = false;
+    for (const t of plan.kernel) {
+      if (t.field === 'probefunc' || t.field === 'probename') {
+        const eq = (t.field === 'probefunc' ? def.probe.func : def.probe.name) === t.value;
+        if ((t.op === '==' && !eq) || (t.op === '!=' && eq)) never = true;
+        continue;
+      }
+      if (typeof t.value !== 'bigint' || t.value < INT32_MIN || t.value > INT32_MAX) continue;
+      const m = /^arg([0-9])$/.exec(t.field);
+      let what: RawTest['what'];
+      if (m) what = Number(m[1]);
+      else if (t.field === 'pid' || t.field === 'tid' || t.field === 'cpu') what = t.field;
+      else continue;
+      if (typeof what === 'number' && what >= nargs) continue;
+      ands.push({ what, op: t.op, value: Number(t.value) });
+    }
+    if (never) continue;
+    if (ands.length === 0) return [];
+    ors.push(ands);
+  }
+  return ors.length === 0 ? 'never' : ors;
 }
 
 /** The arguments in a raw tracepoint's record, as fields a decoder reads (a u64 each). */

@@ -6,7 +6,7 @@
 // ring could not hold is lost whole and counted, never handed over without its copies.
 
 import { EventQueue, type EventSource } from '../ringbuf.js';
-import { Alu, CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
+import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import {
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -59,8 +59,23 @@ export interface CaptureSpec {
    * the record is [u32 spec index, u32 thread, u32 process, u32 0, u64 args...] (RAW_*), and
    * tracepointId, copies and the return fields are unused.
    */
-  raw?: { tracepoint: string; args: number };
+  raw?: { tracepoint: string; args: number; filter?: RawTest[][] };
 }
+
+/**
+ * A test a raw tracepoint's program makes before it sends a record: the thread's process, the
+ * thread, the CPU or an argument (by index; as int64) compared with a constant. A filter is an
+ * OR of ANDs of them (a record no AND holds for is not sent).
+ */
+export interface RawTest {
+  what: 'pid' | 'tid' | 'cpu' | number;
+  op: '==' | '!=' | '<' | '<=' | '>' | '>=';
+  /** a 32-bit signed constant */
+  value: number;
+}
+
+/** The jump taken when a test does not hold. */
+const FAILS: Record<RawTest['op'], Jmp> = { '==': Jmp.Ne, '!=': Jmp.Eq, '<': Jmp.Sge, '<=': Jmp.Sgt, '>': Jmp.Sle, '>=': Jmp.Slt };
 
 /** A raw tracepoint's record: where its spec's index, thread, process and arguments are. */
 export const RAW_INDEX = 0;
@@ -129,7 +144,7 @@ interface ProgramMaps {
  * lost map (per CPU). A system call's entry may keep its record for the return's copies.
  */
 function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
-  if (spec.raw !== undefined) return rawProgram(spec.raw.args, index, layout, maps);
+  if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], index, layout, maps);
   const p = new Program();
   p.mov(R6, R1)
     .storeImm(4, R10, -4, 0)
@@ -238,7 +253,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
  * A raw tracepoint's program: [ktime, index, thread] and the record (index, thread, process,
  * the arguments the tracepoint passes, a u64 each) into the perf buffer.
  */
-function rawProgram(args: number, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+function rawProgram(args: number, filter: RawTest[][], index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   const at = layout.recordAt;
   const p = new Program();
   p.mov(R6, R1)
@@ -261,6 +276,18 @@ function rawProgram(args: number, index: number, layout: CaptureLayout, maps: Pr
     .store(4, R7, at + RAW_PID, R0);
   // the context is the arguments (the verifier lets a program read only as many as there are)
   for (let i = 0; i < args; i++) p.load(8, R1, R6, 8 * i).store(8, R7, at + RAW_ARGS + 8 * i, R1);
+  if (filter.length > 0) {
+    filter.forEach((ands, k) => {
+      for (const t of ands) {
+        if (t.what === 'cpu') p.call(Helper.GetSmpProcessorId).mov(R1, R0);
+        else if (t.what === 'pid' || t.what === 'tid') p.load(4, R1, R7, at + (t.what === 'pid' ? RAW_PID : RAW_TID));
+        else p.load(8, R1, R7, at + RAW_ARGS + 8 * t.what);
+        p.jmpImm(FAILS[t.op], R1, t.value, `or${k + 1}`);
+      }
+      p.ja('send').label(`or${k + 1}`);
+    });
+    p.ja('out').label('send');
+  }
   p.movImm(R5, layout.size);
   return output(p, maps, false);
 }

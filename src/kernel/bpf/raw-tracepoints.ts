@@ -8,11 +8,11 @@
 
 import type { EventSink, EventSource } from '../ringbuf.js';
 import { Program, R0, R1, R6 } from './asm.js';
-import { RAW_ARGS, RAW_INDEX, TracepointCapture } from './capture.js';
+import { RAW_ARGS, RAW_INDEX, type RawTest, TracepointCapture } from './capture.js';
 import { BPF_PROG_TYPE_RAW_TRACEPOINT, BpfObjects } from './objects.js';
 import { SysError } from './sys.js';
 
-export { RAW_ARGS, RAW_PID, RAW_TID } from './capture.js';
+export { RAW_ARGS, RAW_PID, RAW_TID, type RawTest } from './capture.js';
 
 /** The most arguments a raw tracepoint passes (MAX_BPF_FUNC_ARGS). */
 export const RAW_MAX_ARGS = 12;
@@ -24,13 +24,16 @@ export const RAW_MAX_ARGS = 12;
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
 export class RawTracepoints implements EventSink {
-  private readonly wanted: Array<{ tracepoint: string; args: number }> = [];
+  private readonly wanted: Array<{ tracepoint: string; args: number; filter: RawTest[][] }> = [];
   private readonly handlers: RawHandler[] = [];
   private capture: TracepointCapture | null = null;
 
-  /** Asks for a raw tracepoint's records, with its first `args` arguments. */
-  add(tracepoint: string, args: number, handler: RawHandler): void {
-    this.wanted.push({ tracepoint, args: Math.max(0, Math.min(RAW_MAX_ARGS, args)) });
+  /**
+   * Asks for a raw tracepoint's records, with its first `args` arguments; `filter`: only those
+   * that one of its ANDs of tests holds for (empty: all).
+   */
+  add(tracepoint: string, args: number, handler: RawHandler, filter: RawTest[][] = []): void {
+    this.wanted.push({ tracepoint, args: Math.max(0, Math.min(RAW_MAX_ARGS, args)), filter });
     this.handlers.push(handler);
   }
 
@@ -53,7 +56,7 @@ export class RawTracepoints implements EventSink {
         output: true,
         keepForReturn: false,
         bookkeeping: false,
-        raw: { tracepoint: w.tracepoint, args: w.args },
+        raw: { tracepoint: w.tracepoint, args: w.args, filter: w.filter },
       });
     }
     cap.start();
