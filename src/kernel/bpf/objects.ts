@@ -41,6 +41,8 @@ export class ProgramRejected extends Error {
   constructor(
     message: string,
     readonly log: string,
+    /** the bpf() call's errno (EPERM, ENOMEM: limits rather than the program) */
+    readonly errno = 0,
   ) {
     super(message);
   }
@@ -86,7 +88,7 @@ export class BpfObjects {
       return fd;
     } catch (e) {
       const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
-      throw new ProgramRejected((e as Error).message, text);
+      throw new ProgramRejected((e as Error).message, text, e instanceof SysError ? e.errno : 0);
     }
   }
 

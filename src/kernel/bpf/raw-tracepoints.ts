@@ -9,7 +9,7 @@
 import type { EventSink, EventSource } from '../ringbuf.js';
 import { Program, R0, R1, R6 } from './asm.js';
 import { RAW_ARGS, RAW_INDEX, type RawTest, TracepointCapture } from './capture.js';
-import { BPF_PROG_TYPE_RAW_TRACEPOINT, BpfObjects } from './objects.js';
+import { BPF_PROG_TYPE_RAW_TRACEPOINT, BpfObjects, ProgramRejected } from './objects.js';
 import { SysError } from './sys.js';
 
 export { RAW_ARGS, RAW_PID, RAW_TID, type RawTest } from './capture.js';
@@ -107,7 +107,8 @@ export function rawTracepointArgCount(tracepoint: string): number | null {
       objects.attachRawTracepoint(tracepoint, prog);
       return n;
     } catch (e) {
-      if (e instanceof SysError && (e.errno === EPERM || e.errno === ENOMEM)) throw e;
+      const errno = e instanceof SysError || e instanceof ProgramRejected ? e.errno : 0;
+      if (errno === EPERM || errno === ENOMEM) throw e;
       if (e instanceof SysError && e.errno === ENOENT) return null;
     } finally {
       objects.close();
