@@ -21,6 +21,7 @@ import { IpProvider, UdpProvider } from '../providers/net.js';
 import { IoProvider } from '../providers/io.js';
 import { LockstatProvider } from '../providers/lockstat.js';
 import { SdtProvider } from '../providers/sdt.js';
+import { RawtpProvider } from '../providers/rawtp.js';
 import { SyscallProvider } from '../providers/syscall.js';
 import { type BufferNeeds, sizeBuffers } from '../runtime/buffers.js';
 import { JsonRuntime } from '../runtime/json.js';
@@ -88,6 +89,7 @@ export class Engine {
     registry.add(new UdpProvider(compiler.types), true);
     registry.add(new LockstatProvider(compiler.types), true);
     registry.add(new SdtProvider(compiler.types), true);
+    registry.add(new RawtpProvider(compiler.types), true);
     registry.add(new FbtProvider(compiler.types), true);
     registry.addFamily(new PidProviders(commands));
     // usdt: provider<PID> from the notes of what a process maps; python* names the -c/-p processes'

@@ -15,6 +15,8 @@ const ATTRS: Record<string, [string, string, string, string, string, string]> = 
   profile: ['Evolving', 'Evolving', 'Common', 'Evolving', 'Evolving', 'Common'],
   syscall: ['Evolving', 'Evolving', 'Common', 'Private', 'Private', 'ISA'],
   sdt: ['Evolving', 'Evolving', 'ISA', 'Private', 'Private', 'ISA'],
+  // Oracle's rawtp: its module, function and name are Private/Unknown, which the description takes
+  rawtp: ['Private', 'Private', 'Unknown', 'Private', 'Private', 'ISA'],
   // the stable providers: Oracle's io, ip, tcp, udp and lockstat are Evolving/ISA throughout
   io: ['Evolving', 'Evolving', 'ISA', 'Evolving', 'Evolving', 'ISA'],
   tcp: ['Evolving', 'Evolving', 'ISA', 'Evolving', 'Evolving', 'ISA'],

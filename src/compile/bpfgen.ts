@@ -676,8 +676,9 @@ class BpfGen {
       p.movImm(R7, 0);
       return;
     }
-    // tracepoint programs may load from their record directly at aligned offsets past its header
-    if (a.offset >= 8 && a.offset % a.size === 0) {
+    // tracepoint programs may load from their record directly at aligned offsets past its
+    // header; raw tracepoint programs from anywhere in their arguments
+    if ((a.offset >= 8 || this.probe.context !== 'record') && a.offset % a.size === 0) {
       p.load(a.size as Size, R7, R6, a.offset);
     } else {
       p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, a.size).mov(R3, R6).addImm(R3, a.offset).call(Helper.ProbeReadKernel);

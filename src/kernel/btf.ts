@@ -339,6 +339,100 @@ export class Btf {
     return t;
   }
 
+  /**
+   * A typedef's ID by name, found without building the index of every name (a pass over the
+   * type headers comparing bytes: a few ms where the index takes a few hundred) unless it is
+   * built already.
+   */
+  findTypedef(name: string): number | undefined {
+    if (this.names !== null) {
+      const id = this.find(name);
+      return id !== undefined && this.kind(id) === BtfKind.Typedef ? id : undefined;
+    }
+    const want = Buffer.from(name, 'latin1');
+    const bytes = this.bytes;
+    const baseLen = this.base ? this.base.stringsLen : 0;
+    for (let i = 0; i < this.offsets.length; i++) {
+      const off = this.offsets[i];
+      if (((this.v.getUint32(off + 4, true) >>> 24) & 0x1f) !== BtfKind.Typedef) continue;
+      const nameOff = this.v.getUint32(off, true);
+      // a split object's names may be its base's: compare those as strings
+      if (nameOff < baseLen) {
+        if (this.str(nameOff) === name) return i + this.firstId;
+        continue;
+      }
+      const at = this.stringsAt + nameOff - baseLen;
+      if (bytes[at + want.length] !== 0) continue;
+      let k = 0;
+      while (k < want.length && bytes[at + k] === want[k]) k++;
+      if (k === want.length) return i + this.firstId;
+    }
+    return this.base?.findTypedef(name);
+  }
+
+  /** A type's header: kind, vlen, and its size or referenced type. */
+  private info(id: number): { kind: BtfKind; vlen: number; ref: number; at: number; o: Btf } {
+    const o = this.owner(id);
+    const off = o.header(id);
+    const info = o.v.getUint32(off + 4, true);
+    return { kind: ((info >>> 24) & 0x1f) as BtfKind, vlen: info & 0xffff, ref: o.v.getUint32(off + 8, true), at: off + 12, o };
+  }
+
+  /**
+   * The parameter types (IDs) of the function a typedef of a pointer to a function names (a
+   * raw tracepoint's btf_trace_<name>), or null if there is no such typedef.
+   */
+  functionPointerParams(typedef: string): number[] | null {
+    const id = this.findTypedef(typedef);
+    if (id === undefined || this.kind(id) !== BtfKind.Typedef) return null;
+    const ptr = this.info(id).ref;
+    if (this.kind(ptr) !== BtfKind.Ptr) return null;
+    const fn = this.info(ptr).ref;
+    if (this.kind(fn) !== BtfKind.FuncProto) return null;
+    const { vlen, at, o } = this.info(fn);
+    const out: number[] = [];
+    for (let i = 0; i < vlen; i++) out.push(o.v.getUint32(at + 8 * i + 4, true));
+    return out;
+  }
+
+  /** A type as C writes it: "struct task_struct *", "const char *", "u64" (for dtrace -lv). */
+  cName(id: number): string {
+    if (id === 0) return 'void';
+    const { kind, ref, at, o } = this.info(id);
+    const star = (inner: string) => (inner.endsWith('*') ? `${inner}*` : `${inner} *`);
+    switch (kind) {
+      case BtfKind.Struct:
+      case BtfKind.Fwd:
+        return `${kind === BtfKind.Fwd && this.isUnionFwd(id) ? 'union' : 'struct'} ${this.name(id)}`;
+      case BtfKind.Union:
+        return `union ${this.name(id)}`;
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+        return `enum ${this.name(id)}`;
+      case BtfKind.Ptr:
+        if (this.kind(ref) === BtfKind.FuncProto) return `${this.cName(this.info(ref).ref)} (*)()`;
+        return star(this.cName(ref));
+      case BtfKind.Const:
+      case BtfKind.Volatile: {
+        const q = kind === BtfKind.Const ? 'const' : 'volatile';
+        const inner = this.cName(ref);
+        return inner.endsWith('*') ? `${inner}${q}` : `${q} ${inner}`;
+      }
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+        return this.cName(ref);
+      case BtfKind.Array:
+        return `${this.cName(o.v.getUint32(at, true))} [${o.v.getUint32(at + 8, true)}]`;
+      default:
+        return this.name(id);
+    }
+  }
+
+  private isUnionFwd(id: number): boolean {
+    const o = this.owner(id);
+    return o.v.getUint32(o.header(id) + 4, true) >>> 31 === 1;
+  }
+
   /** Names of a function's parameters (for fbt's args[]), in order; empty if unnamed. */
   paramNames(funcId: number): string[] {
     const o = this.owner(funcId);

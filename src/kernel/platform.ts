@@ -313,7 +313,7 @@ export function noKprobeEvents(tracefs: string): string {
   return `the kernel has no kprobe events (${tracefs}/kprobe_events is missing: it was built without CONFIG_KPROBE_EVENTS)`;
 }
 
-const PROVIDERS = ['dtrace', 'profile', 'cpc', 'syscall', 'sdt', 'proc', 'sched', 'fbt', 'pid', 'usdt'];
+const PROVIDERS = ['dtrace', 'profile', 'cpc', 'syscall', 'sdt', 'rawtp', 'proc', 'sched', 'fbt', 'pid', 'usdt'];
 
 /**
  * Why a provider cannot work here, as a lower-case clause ("the kernel has no ..."), or null
@@ -337,6 +337,10 @@ export function providerStatus(p: Platform, provider: string): string | null {
     case 'proc':
     case 'sched':
       return p.tracepoints > 0 ? null : `the kernel lists no tracepoints (${p.tracefs}/available_events is empty)`;
+    case 'rawtp':
+      if (p.tracepoints === 0) return `the kernel lists no tracepoints (${p.tracefs}/available_events is empty)`;
+      if (p.bpf === null || p.bpf.startsWith('unknown: ')) return p.bpf;
+      return `raw tracepoints need BPF programs (${p.bpf})`;
     case 'fbt':
       return p.kprobeEvents ? null : noKprobeEvents(p.tracefs);
     default: // pid, usdt: uprobe events
@@ -430,7 +434,7 @@ export function formatReport(p: Platform): string {
   s += 'Providers\n';
   for (const name of PROVIDERS) {
     const why = providerStatus(p, name);
-    s += row(name, name === 'cpc' ? cpcMethod(p) : why === null ? 'yes' : `no: ${why}`);
+    s += row(name, name === 'cpc' ? cpcMethod(p) : why === null ? 'yes' : why.startsWith('unknown: ') ? answer(why) : `no: ${why}`);
   }
   return s;
 }

@@ -15,6 +15,7 @@ import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
 import { UprobeSet, reapStaleUprobes } from './uprobes.js';
 import { UserStackEvents } from './perf-ustack.js';
+import { RawTracepoints } from './bpf/raw-tracepoints.js';
 
 /**
  * Removes what dtraces that are gone left in tracefs: their instances, then their kprobe and
@@ -153,6 +154,8 @@ export class KernelTracer implements EventSink {
   private mappingsWanted = false;
   /** why user stacks could not be captured (null: they can, or none were wanted) */
   userStackUnavailable: string | null = null;
+  /** the raw tracepoints' programs and rings (rawtp), created on first use */
+  private raw: RawTracepoints | null = null;
 
   constructor() {
     this.root = tracefsRoot();
@@ -262,6 +265,15 @@ export class KernelTracer implements EventSink {
     return this.uprobeSet;
   }
 
+  /**
+   * The raw tracepoints of this dtrace (rawtp), created on first use: their programs are
+   * attached when tracing starts, and detached and closed with it.
+   */
+  rawTracepoints(): RawTracepoints {
+    if (this.raw === null) this.raw = new RawTracepoints();
+    return this.raw;
+  }
+
   private onlyPid = 0;
 
   /** Records only the events of one process's threads and of the tasks it creates. */
@@ -306,6 +318,13 @@ export class KernelTracer implements EventSink {
     for (const s of this.samplers) {
       s.setBase(reader.base);
       reader.addSource(s);
+    }
+    if (this.raw !== null && this.raw.size > 0) {
+      try {
+        reader.addSource(this.raw.start(cpus, reader.base, bufferKb * 1024));
+      } catch (e) {
+        throw new DFatalError(`could not enable tracing: raw tracepoints: ${(e as Error).message.split('\n')[0]}`);
+      }
     }
     // a record with a copy of the user stack is up to 16 KiB: a ring holds a few hundred, which
     // an idle dtrace's long poll interval would let overflow at the first burst
@@ -544,6 +563,7 @@ export class KernelTracer implements EventSink {
     const lost = this.user.lost();
     for (const s of this.samplers) s.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     this.ustackEvents?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
+    this.raw?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     for (const [cpu, seen] of this.droppedSeen) {
       const now = this.userDropped(cpu) + (lost[cpu] ?? 0);
       if (now > seen) {
@@ -574,6 +594,7 @@ export class KernelTracer implements EventSink {
     if (this.procInst) this.procInst.stop();
     // the capture programs too: else dtrace's own reads while draining make more to drain
     this.user.stop();
+    this.raw?.stop();
     for (const s of this.samplers) s.disable();
     this.ustackEvents?.disable();
     if (this.reader) {
@@ -591,6 +612,7 @@ export class KernelTracer implements EventSink {
     this.timer = null;
     this.endWait();
     this.user.close();
+    this.raw?.close();
     for (const s of this.samplers) s.close();
     this.ustackEvents?.close();
     this.ustackEvents = null;

@@ -65,8 +65,11 @@ export interface KernelProbe {
   name: string;
   /** argument i of the probe (as D numbers it), or null where it is no integer in the record */
   arg(i: number): KernelArg | null;
-  /** the program runs on a kprobe: its context is the registers (KernelArg offsets are into them), not a record */
-  registers: boolean;
+  /**
+   * what the program's context is: a tracepoint's record (KernelArg offsets are into it), a
+   * kprobe's registers (struct pt_regs), or a raw tracepoint's arguments (a u64 each, no header)
+   */
+  context: 'record' | 'registers' | 'arguments';
 }
 
 /** One part of a kernel aggregation's key, 8 bytes in the map's key (execname: 16). */

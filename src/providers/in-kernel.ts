@@ -9,6 +9,7 @@ import type { TaskFlag } from '../kernel/syscall-numbers.js';
 import {
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
+  BPF_PROG_TYPE_RAW_TRACEPOINT,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
   BPF_PROG_TYPE_KPROBE,
@@ -25,6 +26,16 @@ import type { Value } from '../runtime/values.js';
 import { type KernelAggregation, type KernelClause, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
 export type AttachResult = { ok: true } | { ok: false; why: string };
+
+/** A program runs on a tracepoint, kprobe or uprobe event (by its id), or on a raw tracepoint (by name). */
+type AttachTarget = { tracepointId: number } | { raw: string };
+
+/** The program type for each context a probe gives its program. */
+const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
+  record: BPF_PROG_TYPE_TRACEPOINT,
+  registers: BPF_PROG_TYPE_KPROBE,
+  arguments: BPF_PROG_TYPE_RAW_TRACEPOINT,
+};
 
 /** Faults of one clause on one CPU since the last look: a bad kernel address. */
 export interface KernelFault {
@@ -94,20 +105,29 @@ export class InKernel {
    * on this probe, or the kernel refused the program: the probe then stays with dtrace.
    */
   attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
+    return this.attachTo({ tracepointId }, probe, clauses);
+  }
+
+  /** The same on a raw tracepoint (by name: sys_enter), whose context is its arguments. */
+  attachRaw(tracepoint: string, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
+    return this.attachTo({ raw: tracepoint }, probe, clauses);
+  }
+
+  private attachTo(target: AttachTarget, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
     if (this.closed) return { ok: false, why: 'closed' };
     try {
-      return this.tryAttach(tracepointId, probe, clauses);
+      return this.tryAttach(target, probe, clauses);
     } catch (e) {
       // a map or perf event the kernel refused (memory, limits, an old kernel): dtrace runs it
       return { ok: false, why: (e as Error).message };
     }
   }
 
-  private tryAttach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
+  private tryAttach(target: AttachTarget, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
     if (probe.id !== null) this.probes.set(probe.id, probe);
     const p = new Program();
     p.mov(R6, R1);
-    return this.finish(p, tracepointId, probe, clauses, `${probe.provider}:${probe.module}:${probe.func}:${probe.name}`);
+    return this.finish(p, target, probe, clauses, `${probe.provider}:${probe.module}:${probe.func}:${probe.name}`);
   }
 
   /**
@@ -151,14 +171,14 @@ export class InKernel {
         p.call(Helper.GetCurrentTask).mov(R3, R0).addImm(R3, compat.offset).mov(R1, R10).addImm(R1, -16).movImm(R2, compat.size).call(Helper.ProbeReadKernel);
         p.jmpImm(Jmp.Ne, R0, 0, 'native').load(compat.size, R1, R10, -16).aluImm(Alu.And, R1, compat.mask).jmpImm(Jmp.Ne, R1, 0, 'none').label('native');
       }
-      return this.finish(p, tracepointId, probe, clauses, label, 'none');
+      return this.finish(p, { tracepointId }, probe, clauses, label, 'none');
     } catch (e) {
       return { ok: false, why: (e as Error).message };
     }
   }
 
   /** Appends the clauses to a program begun with its prologue, loads and attaches it. */
-  private finish(p: Program, tracepointId: number, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string): AttachResult {
+  private finish(p: Program, target: AttachTarget, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string): AttachResult {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
       threadLocal: (id) => this.threadLocalMap(id),
@@ -176,12 +196,13 @@ export class InKernel {
     this.showProgram?.(label, p.listing());
     let prog: number;
     try {
-      prog = this.objects.loadTracepointProgram(p.encode(), `dt_${probe.name}`, probe.registers ? BPF_PROG_TYPE_KPROBE : BPF_PROG_TYPE_TRACEPOINT);
+      prog = this.objects.loadProgram(PROGRAM_TYPES[probe.context], p.encode(), `dt_${probe.name}`);
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log.trim().split('\n').slice(-2).join(' | ') : '';
       return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };
     }
-    this.objects.attachTracepoint(tracepointId, prog, this.cpu);
+    if ('raw' in target) this.objects.attachRawTracepoint(target.raw, prog);
+    else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu);
     this.programs++;
     return { ok: true };
   }

@@ -337,7 +337,7 @@ function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans:
     func: probe.func,
     name: probe.name,
     arg: (i) => (p.registerArg !== undefined ? p.registerArg(i) : kernelArgOf(p, i)),
-    registers: p.registerArg !== undefined,
+    context: p.registerArg !== undefined ? 'registers' : 'record',
   };
   const r = ik.attach(tracepointId, kernelProbe, inKernel.map((plan) => plan.inKernel!));
   if (!r.ok) {

@@ -130,7 +130,7 @@ export class SyscallProvider implements Provider {
         continue;
       }
       const fields = argFields(tracer.format(SYSTEM, this.events.get(def)!), SKIP);
-      const probe: KernelProbe = { ...def.probe, registers: false, arg: (i) => kernelArgOf({ fields, fieldOf: fieldOf(fields, isReturn) }, i) };
+      const probe: KernelProbe = { ...def.probe, context: 'record', arg: (i) => kernelArgOf({ fields, fieldOf: fieldOf(fields, isReturn) }, i) };
       const clauses = plans.map((plan) => plan.inKernel!);
       const sig: string[] = [def.probe.name];
       for (const plan of plans) {

@@ -162,3 +162,39 @@ test('D programs name kernel types: sizeof, offsetof, member types, typedefs', {
   const own = spawnSync(process.execPath, [cliPath, '-q', '-n', 'struct task_struct { int a; }; BEGIN { printf("%d\\n", sizeof(struct task_struct)); exit(0); }'], { encoding: 'latin1' });
   assert.equal(own.stdout, '4\n\n');
 });
+
+test("BTF: a raw tracepoint's btf_trace_ typedef gives its parameters, named as C writes them", () => {
+  const b = new Btf(
+    assemble([
+      /* 1 */ [BtfKind.Int, 'int', 0, 0, 4, [(1 << 24) | 32]],
+      /* 2 */ [BtfKind.Int, 'unsigned char', 0, 0, 1, [8]],
+      /* 3 */ [BtfKind.Fwd, 'opaque', 0, 0, 0, []],
+      /* 4: void * */ [BtfKind.Ptr, '', 0, 0, 0, []],
+      /* 5: struct opaque * */ [BtfKind.Ptr, '', 0, 0, 3, []],
+      /* 6 */ [BtfKind.Const, '', 0, 0, 2, []],
+      /* 7: const unsigned char * */ [BtfKind.Ptr, '', 0, 0, 6, []],
+      /* 8 */ [BtfKind.Enum, 'color', 2, 1, 4, [nameOf('RED'), -1 >>> 0, nameOf('GREEN'), 7]],
+      /* 9: void (void *, struct opaque *, const unsigned char *, enum color) */
+      [BtfKind.FuncProto, '', 4, 0, 0, [0, 4, 0, 5, 0, 7, 0, 8]],
+      /* 10 */ [BtfKind.Ptr, '', 0, 0, 9, []],
+      /* 11 */ [BtfKind.Typedef, 'btf_trace_x', 0, 0, 10, []],
+      /* 12 */ [BtfKind.Typedef, 'not_fn', 0, 0, 1, []],
+      /* 13: struct opaque ** */ [BtfKind.Ptr, '', 0, 0, 5, []],
+      /* 14: unsigned char [8] */ [BtfKind.Array, '', 0, 0, 0, [2, 1, 8]],
+    ]),
+  );
+  const params = b.functionPointerParams('btf_trace_x');
+  assert.deepEqual(params, [4, 5, 7, 8]);
+  assert.deepEqual(params!.map((id) => b.cName(id)), ['void *', 'struct opaque *', 'const unsigned char *', 'enum color']);
+  assert.equal(b.cName(13), 'struct opaque **');
+  assert.equal(b.cName(14), 'unsigned char [8]');
+  assert.equal(b.cName(10), 'void (*)()');
+  assert.equal(b.cName(12), 'not_fn');
+  assert.equal(b.functionPointerParams('not_fn'), null);
+  assert.equal(b.functionPointerParams('btf_trace_nothing'), null);
+  // the same once the index of every name is built
+  assert.equal(b.find('struct nothing'), undefined);
+  assert.deepEqual(b.functionPointerParams('btf_trace_x'), [4, 5, 7, 8]);
+  assert.equal(b.findTypedef('btf_trace_x'), 11);
+  assert.equal(b.findTypedef('color'), undefined);
+});

@@ -145,7 +145,7 @@ test('the report lists the platform, the kernel\'s interfaces and every provider
   assert.match(r, /^ {2}clocksource {7}hpet \(available: hpet acpi_pm\)$/m);
   assert.match(r, /^ {2}lockdown {10}none$/m);
   assert.match(r, /^Kernel interfaces\n {2}tracefs {11}\/sys\/kernel\/tracing\n {2}tracepoints {7}yes, 1372 events\n {2}kprobe events {5}yes\n {2}uprobe events {5}yes\n {2}eprobe events {5}yes\n/m);
-  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}cpc {15}unknown \(not checked in a copy of another system\)\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
+  assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}cpc {15}unknown \(not checked in a copy of another system\)\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}rawtp {13}unknown \(not checked in a copy of another system\)\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
   assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV \(\/sys\/hypervisor\/type: xen, guest_type: PV\)$/m);
 });
 
@@ -205,4 +205,12 @@ test('dtrace -vV as an unprivileged user: every kernel provider asks for root, n
   assert.match(r.stdout, /^ {2}fbt {15}no: DTrace requires additional privileges \(run it as root\)$/m);
   assert.match(r.stdout, /^ {2}profile {11}yes$/m);
   if (onDevelopmentMachine) assert.match(r.stdout, /^ {2}hypervisor {8}Firecracker \(no DMI tables/m);
+});
+
+test('providers: rawtp needs BPF, and says so (unknown in a copy of another system)', () => {
+  const at = (bpf: string | null) => detectPlatform(join(FIXTURES, 'kvm'), { euid: 0, machine: 'x86_64', bpfUnavailable: () => bpf });
+  assert.equal(providerStatus(at(null), 'rawtp'), null);
+  assert.equal(providerStatus(at('BPF use is turned off (DTRACE_TS_NO_BPF=1)'), 'rawtp'), 'raw tracepoints need BPF programs (BPF use is turned off (DTRACE_TS_NO_BPF=1))');
+  assert.equal(providerStatus(fixture('kvm'), 'rawtp'), 'unknown: not checked in a copy of another system');
+  assert.match(formatReport(at('bpf(BPF_MAP_CREATE): Operation not permitted')), /^ {2}rawtp {13}no: raw tracepoints need BPF programs \(bpf\(BPF_MAP_CREATE\): Operation not permitted\)$/m);
 });

@@ -6,11 +6,12 @@
 // ring could not hold is lost whole and counted, never handed over without its copies.
 
 import { EventQueue, type EventSource } from '../ringbuf.js';
-import { CURRENT_CPU, Helper, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
+import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import {
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  BPF_PROG_TYPE_RAW_TRACEPOINT,
   BpfObjects,
   PERF_ATTR_SIZE,
   ProgramRejected,
@@ -53,7 +54,34 @@ export interface CaptureSpec {
    * has touched it; a read() has filled its buffer).
    */
   entry?: CaptureSpec;
+  /**
+   * A raw tracepoint (its name, and how many u64 arguments it has) rather than a tracefs event:
+   * the record is [u32 spec index, u32 thread, u32 process, u32 0, u64 args...] (RAW_*), and
+   * tracepointId, copies and the return fields are unused.
+   */
+  raw?: { tracepoint: string; args: number; filter?: RawTest[][] };
 }
+
+/**
+ * A test a raw tracepoint's program makes before it sends a record: the thread's process, the
+ * thread, the CPU or an argument (by index; as int64) compared with a constant. A filter is an
+ * OR of ANDs of them (a record no AND holds for is not sent).
+ */
+export interface RawTest {
+  what: 'pid' | 'tid' | 'cpu' | number;
+  op: '==' | '!=' | '<' | '<=' | '>' | '>=';
+  /** a 32-bit signed constant */
+  value: number;
+}
+
+/** The jump taken when a test does not hold. */
+const FAILS: Record<RawTest['op'], Jmp> = { '==': Jmp.Ne, '!=': Jmp.Eq, '<': Jmp.Sge, '<=': Jmp.Sgt, '>': Jmp.Sle, '>=': Jmp.Slt };
+
+/** A raw tracepoint's record: where its spec's index, thread, process and arguments are. */
+export const RAW_INDEX = 0;
+export const RAW_TID = 4;
+export const RAW_PID = 8;
+export const RAW_ARGS = 16;
 
 /**
  * Where things are in a captured record (offsets from the start of our data): a header of
@@ -116,6 +144,7 @@ interface ProgramMaps {
  * lost map (per CPU). A system call's entry may keep its record for the return's copies.
  */
 function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+  if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], index, layout, maps);
   const p = new Program();
   p.mov(R6, R1)
     .storeImm(4, R10, -4, 0)
@@ -217,6 +246,57 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
   } else {
     p.movImm(R5, layout.size);
   }
+  return output(p, maps, spec.bookkeeping);
+}
+
+/**
+ * A raw tracepoint's program: [ktime, index, thread] and the record (index, thread, process,
+ * the arguments the tracepoint passes, a u64 each) into the perf buffer.
+ */
+function rawProgram(args: number, filter: RawTest[][], index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+  const at = layout.recordAt;
+  const p = new Program();
+  p.mov(R6, R1)
+    .storeImm(4, R10, -4, 0)
+    .loadMap(R1, maps.scratch)
+    .mov(R2, R10)
+    .addImm(R2, -4)
+    .call(Helper.MapLookupElem)
+    .jeqImm(R0, 0, 'out')
+    .mov(R7, R0)
+    .call(Helper.KtimeGetNs)
+    .store(8, R7, 0, R0)
+    .storeImm(4, R7, 8, index)
+    .storeImm(4, R7, at + RAW_INDEX, index)
+    .storeImm(4, R7, at + RAW_PID + 4, 0)
+    .call(Helper.GetCurrentPidTgid)
+    .store(4, R7, 12, R0)
+    .store(4, R7, at + RAW_TID, R0)
+    .aluImm(Alu.Rsh, R0, 32)
+    .store(4, R7, at + RAW_PID, R0);
+  // the context is the arguments (the verifier lets a program read only as many as there are)
+  for (let i = 0; i < args; i++) p.load(8, R1, R6, 8 * i).store(8, R7, at + RAW_ARGS + 8 * i, R1);
+  if (filter.length > 0) {
+    filter.forEach((ands, k) => {
+      for (const t of ands) {
+        if (t.what === 'cpu') p.call(Helper.GetSmpProcessorId).mov(R1, R0);
+        else if (t.what === 'pid' || t.what === 'tid') p.load(4, R1, R7, at + (t.what === 'pid' ? RAW_PID : RAW_TID));
+        else p.load(8, R1, R7, at + RAW_ARGS + 8 * t.what);
+        p.jmpImm(FAILS[t.op], R1, t.value, `or${k + 1}`);
+      }
+      p.ja('send').label(`or${k + 1}`);
+    });
+    p.ja('out').label('send');
+  }
+  p.movImm(R5, layout.size);
+  return output(p, maps, false);
+}
+
+/**
+ * The end of a capture program: R7's record, R5 bytes of it, into the perf buffer (R6: the
+ * context); a record the buffer cannot take is counted.
+ */
+function output(p: Program, maps: ProgramMaps, bookkeeping: boolean): Buffer {
   p.mov(R1, R6)
     .loadMap(R2, maps.perf)
     .movImm32(R3, CURRENT_CPU)
@@ -227,7 +307,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     // the buffer is full: count the record this CPU lost (a per-CPU counter, so no atomics;
     // the probes' in slot 0, dtrace's bookkeeping's in slot 1)
     .label('lost')
-    .storeImm(4, R10, -4, spec.bookkeeping ? 1 : 0)
+    .storeImm(4, R10, -4, bookkeeping ? 1 : 0)
     .loadMap(R1, maps.lost)
     .mov(R2, R10)
     .addImm(R2, -4)
@@ -329,7 +409,7 @@ export class TracepointCapture implements EventSource {
     const layout = layoutOf(spec);
     this.specs.push(spec);
     this.layouts.push(layout);
-    if (spec.output) this.layoutById[spec.tracepointId] = layout;
+    if (spec.output && spec.raw === undefined) this.layoutById[spec.tracepointId] = layout;
     return this.specs.length - 1;
   }
 
@@ -397,10 +477,14 @@ export class TracepointCapture implements EventSource {
     const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
     let prog: number;
     try {
-      prog = this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
+      prog = spec.raw !== undefined ? this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp') : this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log : '';
       throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
+    }
+    if (spec.raw !== undefined) {
+      this.objects.attachRawTracepoint(spec.raw.tracepoint, prog);
+      return;
     }
     // one perf event attaches the program to the tracepoint, which then runs it on every CPU
     this.objects.attachTracepoint(spec.tracepointId, prog, this.cpus[0] ?? 0);

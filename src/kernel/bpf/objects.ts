@@ -4,7 +4,7 @@
 // close() frees them sooner, on every path that ends tracing.
 
 import { readFileSync } from 'node:fs';
-import { BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, SysError, addressOf, bpf, closeFd, ioctlInt, perfEventOpen } from './sys.js';
+import { BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, SysError, addressOf, bpf, closeFd, ioctlInt, perfEventOpen } from './sys.js';
 
 export const BPF_MAP_TYPE_HASH = 1;
 export const BPF_MAP_TYPE_ARRAY = 2;
@@ -13,6 +13,8 @@ export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 export const BPF_PROG_TYPE_KPROBE = 2;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
+/** a program on a raw tracepoint: its context is the tracepoint's arguments, a u64 each */
+export const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
 
 const BPF_MAP_GET_NEXT_KEY = 4;
 const ENOENT = 2;
@@ -41,6 +43,8 @@ export class ProgramRejected extends Error {
   constructor(
     message: string,
     readonly log: string,
+    /** the bpf() call's errno (EPERM, ENOMEM: limits rather than the program) */
+    readonly errno = 0,
   ) {
     super(message);
   }
@@ -62,12 +66,17 @@ export class BpfObjects {
     return fd;
   }
 
+  /** Loads a tracepoint program; a refusal carries the verifier's log. */
+  loadTracepointProgram(insns: Buffer, name: string): number {
+    return this.loadProgram(BPF_PROG_TYPE_TRACEPOINT, insns, name);
+  }
+
   /**
-   * Loads a program for a tracepoint (its context: the record) or, with BPF_PROG_TYPE_KPROBE,
-   * for a kprobe or uprobe event (its context: the registers); a refusal carries the
-   * verifier's log.
+   * Loads a program of a type (a tracepoint's: its context is the record; a kprobe's, for
+   * kprobe and uprobe events: the registers; a raw tracepoint's: its arguments); a refusal
+   * carries the verifier's log.
    */
-  loadTracepointProgram(insns: Buffer, name: string, type = BPF_PROG_TYPE_TRACEPOINT): number {
+  loadProgram(type: number, insns: Buffer, name: string): number {
     const license = Buffer.from('GPL\0', 'latin1');
     const log = Buffer.alloc(256 * 1024);
     const a = Buffer.alloc(128);
@@ -85,7 +94,7 @@ export class BpfObjects {
       return fd;
     } catch (e) {
       const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
-      throw new ProgramRejected((e as Error).message, text);
+      throw new ProgramRejected((e as Error).message, text, e instanceof SysError ? e.errno : 0);
     }
   }
 
@@ -104,6 +113,18 @@ export class BpfObjects {
     this.attached.push(fd);
     ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
     ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  /**
+   * Runs a raw tracepoint program on the kernel tracepoint of that name (sched_switch,
+   * sys_enter), on every CPU, until close() or detach(): the link is a file descriptor.
+   */
+  attachRawTracepoint(tracepoint: string, prog: number): void {
+    const name = Buffer.from(`${tracepoint}\0`, 'latin1');
+    const a = Buffer.alloc(16);
+    a.writeBigUInt64LE(addressOf(name), 0);
+    a.writeUInt32LE(prog, 8);
+    this.attached.push(bpf(BPF_RAW_TRACEPOINT_OPEN, a));
   }
 
   /** Stops every attached program (the maps stay readable). */

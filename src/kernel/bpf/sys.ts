@@ -79,6 +79,7 @@ export const BPF_MAP_CREATE = 0;
 export const BPF_MAP_LOOKUP_ELEM = 1;
 export const BPF_MAP_UPDATE_ELEM = 2;
 export const BPF_PROG_LOAD = 5;
+export const BPF_RAW_TRACEPOINT_OPEN = 17;
 
 const BPF_CMD_NAMES = ['BPF_MAP_CREATE', 'BPF_MAP_LOOKUP_ELEM', 'BPF_MAP_UPDATE_ELEM', 'BPF_MAP_DELETE_ELEM', 'BPF_MAP_GET_NEXT_KEY', 'BPF_PROG_LOAD'];
 
@@ -87,7 +88,7 @@ export function bpf(cmd: number, attr: Buffer): number {
   const l = load();
   const nr = NR[process.arch]?.bpf;
   if (nr === undefined) throw new Error(`BPF is not supported on ${process.arch} yet`);
-  return check(`bpf(${BPF_CMD_NAMES[cmd] ?? cmd})`, l.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length));
+  return check(`bpf(${cmd === BPF_RAW_TRACEPOINT_OPEN ? 'BPF_RAW_TRACEPOINT_OPEN' : (BPF_CMD_NAMES[cmd] ?? cmd)})`, l.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length));
 }
 
 export function perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number {
