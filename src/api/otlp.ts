@@ -56,12 +56,14 @@ class WarningExporter implements PushMetricExporter {
   }
 }
 
-/** An export's error in a line: the errno's words, an HTTP status, or its message. */
+/** An export's error in a line: the errno's words, the HTTP status, or its message. */
 function reason(e: Error | undefined): string {
   if (e === undefined) return 'export failed';
-  const cause = (e as Error & { cause?: unknown }).cause;
-  const code = (e as NodeJS.ErrnoException).code ?? (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code !== undefined) return errnoMessage({ code, message: e.message });
+  const cause = (e as Error & { cause?: unknown }).cause as { code?: unknown } | undefined;
+  const code = (e as { code?: unknown }).code ?? cause?.code;
+  // the exporter's error for an answer that is not 2xx: the status and its reason phrase
+  if (typeof code === 'number') return `HTTP ${code}${e.message !== '' ? ` ${e.message}` : ''}`;
+  if (typeof code === 'string') return errnoMessage(Object.assign(new Error(e.message), { code }));
   return e.message.split('\n')[0]!;
 }
 
