@@ -87,6 +87,8 @@ interface Exported {
   labels: string[];
   /** histograms: their bounds */
   bounds: Bounds | null;
+  /** counters, histograms: each series' value (count) and start at the last snapshot, by its label values */
+  series: Map<string, { value: number; start: HrTime }>;
 }
 
 type HrTime = [number, number];
@@ -102,6 +104,8 @@ export class AggregationProducer implements MetricProducer {
   private cached: MetricData[] | null = null;
   private cachedAt = 0;
   private readonly startTime: HrTime;
+  /** when the last snapshot was taken (null: none yet) */
+  private lastTime: HrTime | null = null;
 
   constructor(
     private readonly rt: Runtime,
@@ -120,6 +124,7 @@ export class AggregationProducer implements MetricProducer {
         fn: a.fn,
         labels: labelNames(x.keyNames, a.nkeys),
         bounds: histogram ? new Bounds() : null,
+        series: new Map(),
       });
     }
   }
@@ -156,19 +161,46 @@ export class AggregationProducer implements MetricProducer {
       if (h !== null) {
         if (a !== undefined) for (const slot of slots) this.addBounds(a, slot, h);
         const dataPoints: Array<DataPoint<Histogram>> = [];
-        for (const slot of slots) dataPoints.push({ startTime, endTime, attributes: this.attributes(e, a!, slot), value: this.histogram(a!, slot, h) });
+        const series = new Map<string, { value: number; start: HrTime }>();
+        for (const slot of slots) {
+          const attributes = this.attributes(e, a!, slot);
+          const value = this.histogram(a!, slot, h);
+          dataPoints.push({ startTime: this.seriesStart(e, series, attributes, value.count), endTime, attributes, value });
+        }
+        e.series = series;
         out.push({ descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints });
         continue;
       }
       const dataPoints: Array<DataPoint<number>> = [];
-      for (const slot of slots) dataPoints.push({ startTime, endTime, attributes: this.attributes(e, a!, slot), value: Number(a!.printfValue(slot, true)) });
-      if (e.fn === AggFn.Count) {
+      const counter = e.fn === AggFn.Count;
+      const series = counter ? new Map<string, { value: number; start: HrTime }>() : null;
+      for (const slot of slots) {
+        const attributes = this.attributes(e, a!, slot);
+        const value = Number(a!.printfValue(slot, true));
+        dataPoints.push({ startTime: series === null ? startTime : this.seriesStart(e, series, attributes, value), endTime, attributes, value });
+      }
+      if (series !== null) e.series = series;
+      if (counter) {
         out.push({ descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints });
       } else {
         out.push({ descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints });
       }
     }
+    this.lastTime = endTime;
     return out;
+  }
+
+  /**
+   * A cumulative series (a counter's, a histogram's: its count) starts when tracing did, or after
+   * the last snapshot if it was not in it (trunc() removed it) or had a greater value (clear()
+   * zeroed it): a reset, as OTLP wants it.
+   */
+  private seriesStart(e: Exported, next: Map<string, { value: number; start: HrTime }>, attributes: Record<string, string>, value: number): HrTime {
+    const key = Object.values(attributes).join('\0');
+    const prev = e.series.get(key);
+    const start = prev !== undefined ? (value >= prev.value ? prev.start : this.lastTime!) : (this.lastTime ?? this.startTime);
+    next.set(key, { value, start });
+    return start;
   }
 
   private attributes(e: Exported, a: Aggregation, slot: number): Record<string, string> {

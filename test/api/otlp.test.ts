@@ -156,6 +156,26 @@ test('the last push has the aggregations as tracing left them', async () => {
   assert.equal(Number(n.sum!.dataPoints[0]!.asInt), 20);
 });
 
+test('clear() resets a counter: its series starts again', async () => {
+  const before = pushes.length;
+  // 10 counts, then a second or so of pushes with 10, then clear() and 4 counts
+  const program = 'tick-10ms /i++ < 10/ { @n = count(); } tick-10ms /i == 110/ { clear(@n); } tick-10ms /i > 110 && i <= 114/ { @n = count(); } tick-10ms /i == 130/ { exit(0); }';
+  // (aggrate: a push reads the aggregations afresh, not the reading of up to 1s ago)
+  const r = await dtrace(['-q', '-x', `otlp=${url}`, '-x', 'otlpinterval=100ms', '-x', 'aggrate=50ms', '-n', program]);
+  assert.equal(r.code, 0, r.stderr);
+  const points = pushes
+    .slice(before)
+    .filter((p) => p.body.resourceMetrics[0]?.resource.attributes.some((a) => a.key === 'process.pid' && Number(a.value.intValue) === r.pid))
+    .map((p) => metricsOf(p.body).get('dtrace_n')?.sum?.dataPoints[0])
+    .filter((p) => p !== undefined);
+  const ten = points.find((p) => Number(p.asInt) === 10);
+  assert.ok(ten !== undefined, 'a push while the count was 10');
+  const last = points.at(-1)!;
+  assert.equal(Number(last.asInt), 4);
+  assert.ok(BigInt(last.startTimeUnixNano) > BigInt(ten.startTimeUnixNano), 'the series started again');
+  assert.ok(BigInt(last.startTimeUnixNano) <= BigInt(last.timeUnixNano));
+});
+
 const skipLive = liveUnavailable() ?? false;
 
 test('an endpoint that refuses: one warning, tracing goes on, its state is removed', { skip: skipLive }, async () => {
