@@ -2,7 +2,9 @@
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync } from 'node:fs';
 
-// a CommonJS module in the bundle (the OpenTelemetry SDK's dependencies) may require() node's own
+// The OpenTelemetry SDK (-x prometheus, -x otlp) is bundled too, preferring its packages' ES
+// modules (mainFields); it is reached by dynamic import() only, so a program that exports nothing
+// never evaluates it. A CommonJS module in the bundle may require() node's own modules:
 const requireShim = "import { createRequire as __dtraceRequire } from 'node:module'; const require = __dtraceRequire(import.meta.url);";
 
 await build({
