@@ -72,7 +72,8 @@ function reason(e: Error | undefined): string {
  */
 export function pushMetrics(url: string, intervalMs: number, producer: AggregationProducer, warn: (msg: string) => void): MetricsPusher {
   if (!validUrl(url)) throw new Error('failed to set -x otlp: Invalid value for specified option');
-  const interval = Math.max(1, Math.round(intervalMs));
+  // (a timer longer than 2^31-1 ms would fire at once)
+  const interval = Math.min(Math.max(1, Math.round(intervalMs)), 2 ** 31 - 1);
   const timeout = Math.min(interval, MAX_TIMEOUT_MS);
   const exporter = new WarningExporter(new OTLPMetricExporter({ url, timeoutMillis: timeout }), url, warn);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: interval, exportTimeoutMillis: timeout, metricProducers: [producer] });
