@@ -2,6 +2,11 @@
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync } from 'node:fs';
 
+// The OpenTelemetry SDK (-x prometheus, -x otlp) is bundled too, preferring its packages' ES
+// modules (mainFields); it is reached by dynamic import() only, so a program that exports nothing
+// never evaluates it. A CommonJS module in the bundle may require() node's own modules:
+const requireShim = "import { createRequire as __dtraceRequire } from 'node:module'; const require = __dtraceRequire(import.meta.url);";
+
 await build({
   entryPoints: ['src/cli/dtrace.ts'],
   bundle: true,
@@ -11,7 +16,8 @@ await build({
   outfile: 'dist/cli.js',
   // run as a command, node starts without NODE_OPTIONS: its --inspect or --inspect-brk would
   // open the inspector (code execution as root for any local user) before dtrace's code runs
-  banner: { js: '#!/usr/bin/env -S -u NODE_OPTIONS node' },
+  banner: { js: `#!/usr/bin/env -S -u NODE_OPTIONS node\n${requireShim}` },
+  mainFields: ['module', 'main'],
   // koffi loads its prebuilt .node binary from its own package
   external: ['koffi'],
   logLevel: 'warning',
@@ -27,6 +33,8 @@ await build({
   target: 'node20',
   format: 'esm',
   outfile: 'dist/index.js',
+  banner: { js: requireShim },
+  mainFields: ['module', 'main'],
   external: ['koffi'],
   logLevel: 'warning',
 });

@@ -13,7 +13,8 @@ import { OptionError, Options } from '../runtime/options.js';
 import { OutputSink } from '../runtime/output.js';
 import type { Session } from '../session/session.js';
 import { Engine, macroEnv, reapLeftovers } from './engine.js';
-import { AggregationMetrics, type ExportedAggregation, type MetricsServer, serveMetrics } from './prometheus.js';
+import { type Exporters, startExporters } from './export.js';
+import type { ExportedAggregation } from './metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { DRecord } from './records.js';
 
@@ -161,11 +162,11 @@ export class Trace implements AsyncIterableIterator<DRecord> {
     const sink = new RecordSink((t) => this.take(t), warn);
     let session: Session;
     let metrics: { rt: Runtime; aggs: ExportedAggregation[] } | null = null;
-    const promSpec = engine.opts.text.get('prometheus')?.[0];
+    const exported = engine.opts.text.has('prometheus') || engine.opts.text.has('otlp');
     try {
       const started = engine.start(sink, warn, false, 0);
       session = started.session;
-      if (promSpec !== undefined) metrics = { rt: started.rt, aggs: engine.exportedAggregations() };
+      if (exported) metrics = { rt: started.rt, aggs: engine.exportedAggregations() };
       // -x flamegraph=FILE: the SVG is written to FILE when tracing ends, as the command does
       const flame = engine.opts.flag('flamegraph') ? (engine.opts.text.get('flamegraph')?.at(-1) ?? '') : null;
       if (flame !== null) {
@@ -184,16 +185,16 @@ export class Trace implements AsyncIterableIterator<DRecord> {
     const teardown = () => session.teardown();
     process.once('exit', teardown);
     const onAbort = () => this.stop();
-    let exporter: MetricsServer | null = null;
+    let exporters: Exporters | null = null;
     this.status = (async () => {
       try {
         if (metrics !== null) {
           try {
-            exporter = await serveMetrics(promSpec!, await AggregationMetrics.create(metrics.rt, metrics.aggs));
+            exporters = await startExporters(metrics.rt, metrics.aggs, warn);
           } catch (e) {
             throw new DTraceError((e as Error).message);
           }
-          this.metricsAddress = exporter.address;
+          this.metricsAddress = exporters?.address ?? null;
         }
         return await session.run();
       } catch (e) {
@@ -201,7 +202,7 @@ export class Trace implements AsyncIterableIterator<DRecord> {
         return 1;
       } finally {
         session.teardown();
-        exporter?.close();
+        await exporters?.close();
         process.removeListener('exit', teardown);
         signal?.removeEventListener('abort', onAbort);
         this.finished = true;

@@ -16,7 +16,7 @@ import { OutputSink } from '../runtime/output.js';
 import { openOutputFile } from '../runtime/output-file.js';
 import type { Session } from '../session/session.js';
 import { Engine, macroEnv, reapLeftovers } from '../api/engine.js';
-import { AggregationMetrics, type MetricsServer, serveMetrics } from '../api/prometheus.js';
+import { type Exporters, startExporters } from '../api/export.js';
 import { runChild } from './child.js';
 import { UsageError, getopt } from './getopt.js';
 import { listProbes } from './list.js';
@@ -366,18 +366,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (opts.flag('destructive') && !opts.flag('quiet')) stderr(`${PROG}: allowing destructive actions\n`);
 
-  // -x prometheus: the aggregations served while tracing, from before BEGIN fires
-  let exporter: MetricsServer | null = null;
-  const promSpec = opts.text.get('prometheus')?.[0];
-  if (promSpec !== undefined) {
-    try {
-      exporter = await serveMetrics(promSpec, await AggregationMetrics.create(started.rt, engine.exportedAggregations()));
-    } catch (e) {
-      live.teardown();
-      return fail((e as Error).message);
-    }
-    if (/(^|:)0$/.test(promSpec)) warn(`serving aggregations at http://${exporter.address}/metrics`);
+  // -x prometheus, -x otlp: the aggregations served and pushed while tracing, from before BEGIN fires
+  let exporters: Exporters | null = null;
+  try {
+    exporters = await startExporters(started.rt, engine.exportedAggregations(), warn);
+  } catch (e) {
+    live.teardown();
+    return fail((e as Error).message);
   }
+  const promSpec = opts.text.get('prometheus')?.[0];
+  if (promSpec !== undefined && /(^|:)0$/.test(promSpec)) warn(`serving aggregations at http://${exporters!.address}/metrics`);
 
   live.onLive = () => targets.resume(() => live.end());
   onInterrupt(() => live.interrupt());
@@ -393,7 +391,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   } finally {
     live.teardown();
-    exporter?.close();
+    await exporters?.close();
     cancelTeardown();
     onInterrupt(null);
   }

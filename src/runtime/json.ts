@@ -36,7 +36,11 @@ export function jsonStr(s: string): string {
 
 /** One JSON line, ASCII only (so the latin1 output sink writes it unchanged). */
 export function jsonLine(o: unknown): string {
-  const s = JSON.stringify(o);
+  return asciiLine(JSON.stringify(o));
+}
+
+/** JSON text as a line, ASCII only: \\u escapes for the rest. */
+function asciiLine(s: string): string {
   // eslint-disable-next-line no-control-regex
   return (/[^\x00-\x7f]/.test(s) ? s.replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) : s) + '\n';
 }
@@ -186,35 +190,44 @@ function typeName(t: DType): string {
   return t.name;
 }
 
-/** The runtime of -x oformat=json: actions add items to the record, which ends as one line. */
+/** A probe's description as JSON, made once per probe (records repeat it). */
+const probeJsonCache = new WeakMap<object, string>();
+
+function probeJson(p: ProbeContext['probe']): string {
+  let j = probeJsonCache.get(p);
+  if (j === undefined) {
+    j = JSON.stringify({ id: p.id, provider: p.provider, module: p.module, function: p.func, name: p.name });
+    probeJsonCache.set(p, j);
+  }
+  return j;
+}
+
+/**
+ * The runtime of -x oformat=json: actions add items to the record, which ends as one line. The
+ * line is put together from its parts' JSON (the probe's made once per probe; each item's when
+ * the action runs): the same text as JSON.stringify of the record, at a fraction of the cost.
+ */
 export class JsonRuntime extends Runtime {
-  /** the record being built: its probe, then its data */
-  private items: unknown[] = [];
-  private head: { type: 'probe'; timestamp: string; cpu: number; epid: number; probe: unknown; data: unknown[] } | null = null;
+  /** the items of the record being built, each as JSON */
+  private items: string[] = [];
+  /** the record's start, up to its data: null when none is being built */
+  private head: string | null = null;
 
   override beginRecord(ctx: ProbeContext): void {
     this.recording = true;
     this.specId = 0;
     this.headingDone = true;
-    const p = ctx.probe;
     this.items = [];
-    this.head = {
-      type: 'probe',
-      timestamp: this.timestamp(ctx).toString(),
-      cpu: ctx.cpu,
-      epid: ctx.epid,
-      probe: { id: p.id, provider: p.provider, module: p.module, function: p.func, name: p.name },
-      data: this.items,
-    };
+    this.head = `{"type":"probe","timestamp":"${this.timestamp(ctx).toString()}","cpu":${ctx.cpu},"epid":${ctx.epid},"probe":${probeJson(ctx.probe)},"data":[`;
   }
 
   override endRecord(_ctx: ProbeContext): void {
     if (!this.recording) return;
     this.recording = false;
-    const head = this.head!;
+    const line = `${this.head!}${this.items.join(',')}]}`;
     this.head = null;
     this.rec = '';
-    this.commitRecord(jsonLine(head));
+    this.commitRecord(asciiLine(line));
   }
 
   override abortRecord(): void {
@@ -224,7 +237,7 @@ export class JsonRuntime extends Runtime {
 
   /** An item of the record being built (outside one: a record of its own). */
   private item(o: Record<string, unknown>): void {
-    if (this.recording) this.items.push(o);
+    if (this.recording) this.items.push(JSON.stringify(o));
     else this.out.write(jsonLine({ type: 'probe', timestamp: null, cpu: null, epid: null, probe: null, data: [o] }));
   }
 

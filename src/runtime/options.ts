@@ -2,7 +2,7 @@
 
 export const UNSET = -2n;
 
-type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat' | 'hostport' | 'stackformat';
+type Parser = 'runtime' | 'size' | 'rate' | 'strsize' | 'scratch' | 'printsize' | 'pcapsize' | 'cflag' | 'text' | 'ignored' | 'bufpolicy' | 'encoding' | 'bufresize' | 'regs' | 'stdc' | 'version' | 'oformat' | 'hostport' | 'url' | 'stackformat';
 
 interface OptionDef {
   parse: Parser;
@@ -89,6 +89,9 @@ const DEFS: Record<string, OptionDef> = {
   oformat: { parse: 'oformat', when: 'runtime', def: 0n },
   // dtrace-ts: serve the aggregations at http://HOST:PORT/metrics (Prometheus' text format)
   prometheus: { parse: 'hostport', when: 'runtime', def: UNSET },
+  // dtrace-ts: push the aggregations to an OTLP/HTTP endpoint (JSON), every otlpinterval
+  otlp: { parse: 'url', when: 'runtime', def: UNSET },
+  otlpinterval: { parse: 'rate', when: 'runtime', def: 0n },
   // dynamic (setopt() may change them while tracing)
   aggrate: { parse: 'rate', when: 'dynamic', def: 0n },
   // illumos's display options: count()/sum() as histograms, quantizations one line per key,
@@ -337,6 +340,12 @@ export class Options {
         v = 1n;
         break;
       }
+      case 'url': {
+        if (arg === null || !validUrl(arg)) throw new OptionError(BAD_VALUE);
+        this.text.set(name, [arg]);
+        v = 1n;
+        break;
+      }
       case 'text': {
         const list = this.text.get(name) ?? [];
         list.push(arg ?? '');
@@ -382,6 +391,16 @@ export class Options {
   num(name: string): number {
     const v = this.get(name);
     return v === UNSET ? -1 : Number(v);
+  }
+}
+
+/** An http: or https: URL with a host (-x otlp's value). */
+export function validUrl(arg: string): boolean {
+  try {
+    const u = new URL(arg);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
   }
 }
 
