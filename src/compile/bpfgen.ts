@@ -38,6 +38,9 @@ const PROBE_FIELDS: Record<string, 'provider' | 'module' | 'func' | 'name'> = {
 const INT_BUILTINS = new Set(['pid', 'tid', 'uid', 'gid', 'cpu', 'timestamp']);
 /** the drop counters' slots (KernelMaps.drops) */
 const DROPS_AGGREGATION = 0;
+/** DTrace's fault codes (runtime/subr.ts FLT_*) the kernel's code reports */
+const FLT_BADADDR = 1;
+const FLT_DIVZERO = 4;
 const DROPS_DYNAMIC = 1;
 /** the deepest expression the code keeps intermediate values for (8 bytes each) */
 const MAX_DEPTH = 24;
@@ -126,7 +129,6 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
     case A.N.Member:
       return placeOk(e, depth, budget);
     case A.N.Binary:
-      if (e.op === '/' || e.op === '%') return false;
       if (e.op === '==' || e.op === '!=') {
         if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left) && stringOperand(e.right) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
       }
@@ -375,7 +377,7 @@ class BpfGen {
   maps: KernelMaps | null = null;
   /** what the code being made is, for a fault's message: 0 the predicate, N action #N */
   where = 0;
-  /** the places (where) whose code may fault reading kernel memory */
+  /** the faults the code may meet, as fault * 256 + where */
   private readonly faulting = new Set<number>();
 
   constructor(
@@ -563,9 +565,38 @@ class BpfGen {
       p.mov(R0, R7).movImm(R7, 1).jmp(jmp[e.op], R0, R8, t).movImm(R7, 0).label(t);
       return;
     }
+    if (e.op === '/' || e.op === '%') {
+      this.divide(e.op, shape.signed);
+      this.convert({ size: 8, signed: shape.signed }, shape);
+      return;
+    }
     const alu: Record<string, Alu> = { '+': Alu.Add, '-': Alu.Sub, '*': Alu.Mul, '&': Alu.And, '|': Alu.Or, '^': Alu.Xor };
     p.alu(alu[e.op], R7, R8);
     this.convert({ size: 8, signed: shape.signed }, shape);
+  }
+
+  /**
+   * R7 = R7 / R8 or R7 % R8; a zero divisor is DTrace's divide-by-zero fault. BPF divides
+   * unsigned only: a signed quotient or remainder is that of the magnitudes, negated when
+   * exactly one operand is negative (the consumer's rule too, as Oracle's).
+   */
+  private divide(op: '/' | '%', signed: boolean): void {
+    const p = this.p;
+    const ok = this.label('div');
+    p.jmpImm(Jmp.Ne, R8, 0, ok).movImm(R7, 0).ja(this.faultLabel(FLT_DIVZERO)).label(ok);
+    const alu = op === '/' ? Alu.Div : Alu.Mod;
+    if (!signed) {
+      p.alu(alu, R7, R8);
+      return;
+    }
+    const a = this.label('abs');
+    const b = this.label('abs');
+    const same = this.label('sign');
+    p.mov(R1, R7).jmpImm(Jmp.Sge, R1, 0, a).neg(R1).label(a);
+    p.mov(R2, R8).jmpImm(Jmp.Sge, R2, 0, b).neg(R2).label(b);
+    p.alu(alu, R1, R2);
+    p.mov(R0, R7).alu(Alu.Xor, R0, R8).jmpImm(Jmp.Sge, R0, 0, same).neg(R1).label(same);
+    p.mov(R7, R1);
   }
 
   /** R7 = whether execname or a probe field is (or is not) a string literal. */
@@ -643,9 +674,11 @@ class BpfGen {
     this.p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
   }
 
-  private faultLabel(): string {
-    this.faulting.add(this.where);
-    return `${this.prefix}fault${this.where}`;
+  /** Where code that meets a fault (DTrace's FLT_*; R7 its address or value) goes. */
+  private faultLabel(fault = FLT_BADADDR): string {
+    const place = fault * 256 + this.where;
+    this.faulting.add(place);
+    return `${this.prefix}fault${place}`;
   }
 
   /**
@@ -659,7 +692,7 @@ class BpfGen {
     const end = `${this.prefix}end`;
     const record = `${this.prefix}faulted`;
     p.ja(end);
-    for (const where of this.faulting) p.label(`${this.prefix}fault${where}`).movImm(R8, clause * 256 + where).ja(record);
+    for (const place of this.faulting) p.label(`${this.prefix}fault${place}`).movImm(R8, clause * 4096 + place).ja(record);
     p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, maps.faults).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.jmpImm(Jmp.Eq, R0, 0, end);
     p.load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1).store(8, R0, 8, R7);

@@ -109,7 +109,7 @@ export interface KernelMaps {
   scratch: number;
   /**
    * per-CPU array of one fault record: [faults, the last one's address, its probe's id, its
-   * clause * 256 + where (0: the predicate, N: action #N)]
+   * clause * 4096 + fault (FLT_*) * 256 + where (0: the predicate, N: action #N)]
    */
   faults: number;
 }

@@ -37,12 +37,14 @@ const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
   arguments: BPF_PROG_TYPE_RAW_TRACEPOINT,
 };
 
-/** Faults of one clause on one CPU since the last look: a bad kernel address. */
+/** Faults of one clause on one CPU since the last look: a bad kernel address, a zero divisor. */
 export interface KernelFault {
   count: number;
   cpu: number;
-  /** the last one's address */
-  address: bigint;
+  /** DTrace's fault code (FLT_*) */
+  fault: number;
+  /** the last one's address (0 for a divide-by-zero) */
+  value: bigint;
   probeId: number;
   clause: KernelClause;
   /** 0: in the predicate; N: in action #N */
@@ -245,10 +247,10 @@ export class InKernel {
       if (n <= seen) continue;
       this.faultsSeen[c] = n;
       const place = Number(values.readBigUInt64LE(c * 32 + 24));
-      const clause = this.clauses[Math.floor(place / 256)];
+      const clause = this.clauses[Math.floor(place / 4096)];
       const probe = this.probes.get(Number(values.readBigUInt64LE(c * 32 + 16)));
       if (clause === undefined || probe === undefined || probe.id === null) continue;
-      this.onFault({ count: n - seen, cpu: c, address: values.readBigUInt64LE(c * 32 + 8), probeId: probe.id, clause, where: place % 256 });
+      this.onFault({ count: n - seen, cpu: c, fault: Math.floor(place / 256) % 16, value: values.readBigUInt64LE(c * 32 + 8), probeId: probe.id, clause, where: place % 256 });
     }
   }
 

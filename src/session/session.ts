@@ -15,7 +15,7 @@ import type { ProbeRegistry } from '../providers/registry.js';
 import { ProbeContext } from '../runtime/context.js';
 import { ClauseAbort, Runtime, faultMessage } from '../runtime/runtime.js';
 import { PrintfDataError } from '../runtime/printf.js';
-import { DFault, FLT_BADADDR, FLT_NOSCRATCH } from '../runtime/subr.js';
+import { DFault, FLT_NOSCRATCH } from '../runtime/subr.js';
 import { BufPolicy, PrincipalBuffers } from '../runtime/principal.js';
 
 /** One enabled clause on one probe (an ECB). */
@@ -444,7 +444,7 @@ export class Session implements FiringEnv {
     ctx.epid = e.epid;
     for (let i = 0; i < f.count; i++) {
       ctx.action = f.where;
-      this.fault(ctx, e, new DFault(FLT_BADADDR, f.address));
+      this.fault(ctx, e, new DFault(f.fault, f.value));
     }
   }
 

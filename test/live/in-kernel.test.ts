@@ -80,6 +80,9 @@ const SAME = [
   'syscall:::entry /pid == $target/ { self->t = timestamp; } syscall:::return /self->t/ { @[probefunc, arg0 < 0, arg1 == arg0] = count(); self->t = 0; }',
   // a clause that compares probefunc, and an argument read from calls that have it or not
   'syscall:::entry /pid == $target && probefunc == "lseek"/ { @[arg0, arg2] = count(); } syscall:::entry /pid == $target/ { @a[probefunc, arg5] = count(); }',
+  // division and remainder, signed and unsigned, at two widths; a zero divisor faults
+  'syscall::read:entry /pid == $target/ { @[arg2 / 7, arg2 % 7, (int)arg2 / -3, (int)arg2 % -3, (short)arg2 / 5] = count(); @d[arg0 / 2] = sum((long)arg2 % 1000); }',
+  'syscall::read:entry /pid == $target/ { @[arg2 / (arg0 - 100)] = count(); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
