@@ -14,10 +14,12 @@
 // process's own threads fire it. A glob over probe names gives entry and return probes, not
 // one per instruction (that needs a disassembler).                   [dt_pid.c, dt_prov_uprobe.c]
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
 import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
+import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
@@ -45,6 +47,16 @@ interface Target {
   isReturn: boolean;
   /** an offset probe */
   isOffset: boolean;
+}
+
+/** An object's file by what it is, not by the path naming it (/lib/... and /usr/lib/... are one file). */
+function objectIdentity(o: MappedObject): string {
+  try {
+    const st = statSync(o.path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return o.path;
+  }
 }
 
 /** A probe name as an offset, as dt_pid.c reads it (strtoull base 16); null if it is not one. */
@@ -132,13 +144,22 @@ export class PidProvider implements Provider {
       if (isGlob(name)) throw new ProbeDescError('D_PROC_NAME', "only individual addresses may be specified with the '-' function");
       throw new ProviderUnavailable("pid probes on an absolute address (the '-' function) are not supported yet");
     }
-    for (const obj of this.objects()) {
+    this.populateIn(this.objects(), mod, func, name, newProbe, true);
+    return true;
+  }
+
+  /**
+   * The probes of `objs` a description names; `strict`: a function missing from a module
+   * named exactly is an error (not so in an object loaded later).
+   */
+  private populateIn(objs: MappedObject[], mod: string, func: string, name: string, newProbe: NewProbe, strict: boolean): void {
+    for (const obj of objs) {
       if (!moduleMatches(mod, obj)) continue;
       const s = this.symbols(obj);
       if (!isGlob(func)) {
         const sym = s.byName.get(func);
         if (sym === undefined) {
-          if (mod !== '' && !isGlob(mod)) throw new ProbeDescError('D_PROC_FUNC', `failed to lookup '${func}' in module '${mod}'`);
+          if (strict && mod !== '' && !isGlob(mod)) throw new ProbeDescError('D_PROC_FUNC', `failed to lookup '${func}' in module '${mod}'`);
           continue;
         }
         this.perSymbol(obj, s, s.byAddr.get(sym.addr) ?? sym, name, newProbe);
@@ -150,7 +171,81 @@ export class PidProvider implements Provider {
         if (globMatch(func, sym.name)) this.perSymbol(obj, s, sym, name, newProbe);
       }
     }
-    return true;
+  }
+
+  /**
+   * Objects the process loads while it is traced (dlopen) get the probes the descriptions name,
+   * as dt_proc_scan makes them when the loader says its list of objects is consistent again: a
+   * uprobe on the loader's _dl_debug_state() tells, and (with BPF) stops the process there until
+   * the new probes are in place, so that none of the new object's code runs untraced.
+   */
+  watch(descs: ProbeDesc[], env: FiringEnv, newProbe: NewProbe, found: (defs: ProbeDef[]) => void): void {
+    const loader = this.objects().find((o) => isLoaderPath(o.path));
+    if (loader === undefined) return;
+    const lp = loaderProbe(loader.path);
+    if (lp === null) return;
+    const tracer = env.tracer();
+    const uprobes = tracer.uprobes();
+    // one event tells dtrace (tracefs), another runs the program that stops the process (perf):
+    // the kernel lets a uprobe event serve one of the two at a time
+    const useBpf = bpfUnavailable() === null;
+    const spec = { path: lp.path, offset: lp.offset, isReturn: false, label: 'dl_debug_state', fetch: [lp.stateFetch] };
+    const [made, stopAt] = uprobes.add(useBpf ? [spec, { ...spec, label: 'dl_debug_state_stop', fetch: [] }] : [spec]);
+    if (made.event === null) {
+      env.warn(`objects pid ${this.pid} loads later get no probes: the loader's uprobe was refused: ${made.error ?? 'by the kernel'}`);
+      return;
+    }
+    const format = tracer.format(uprobes.group, made.event);
+    const stateAt = format.fields.find((f) => f.name === 'state')!.offset;
+    const pidAt = tracer.pidOffset(format);
+    let stopper: LoaderStopper | null = null;
+    if (useBpf && stopAt.event !== null) {
+      try {
+        stopper = LoaderStopper.attach(this.pid, tracer.format(uprobes.group, stopAt.event).id, lp);
+        tracer.closeAtEnd(stopper);
+      } catch {
+        // the process runs on while its new objects get their probes: their first calls may be missed
+      }
+    }
+    const known = new Set(this.objects().map(objectIdentity));
+    const pid = this.pid;
+    tracer.subscribeProcess(
+      uprobes.group,
+      made.event,
+      null,
+      (_cpu, _page, view, off) => {
+        if (view.getInt32(off + stateAt, true) !== RT_CONSISTENT) return;
+        if (tracer.procs.lookup(view.getInt32(off + pidAt, true)).tgid !== pid) return;
+        try {
+          const defs: ProbeDef[] = [];
+          const record: NewProbe = (m, f, n, args) => {
+            const d = newProbe(m, f, n, args);
+            defs.push(d);
+            return d;
+          };
+          const fresh = (processObjects(pid) ?? []).filter((o) => {
+            const id = objectIdentity(o);
+            if (known.has(id)) return false;
+            known.add(id);
+            return true;
+          });
+          if (fresh.length === 0) return;
+          this.objs?.push(...fresh);
+          for (const d of descs) {
+            try {
+              this.populateIn(fresh, d.module, d.func === '' ? '*' : d.func, d.name === '' ? '*' : d.name, record, false);
+            } catch (e) {
+              // a bad description was refused when it was compiled
+              if (!(e instanceof ProbeDescError)) throw e;
+            }
+          }
+          if (defs.length > 0) found(defs);
+        } finally {
+          stopper?.resume();
+        }
+      },
+      pid,
+    );
   }
 
   /** The probes of one function that a probe name names (dt_pid_per_sym). */

@@ -106,6 +106,13 @@ export interface Provider {
   provide?(desc: ProbeDesc, newProbe: NewProbe): ProbeDef | ProbeDef[] | null;
   /** Fills in a probe's argument types (reading what the kernel publishes); see `described`. */
   describe?(def: ProbeDef): void;
+  /**
+   * Probes that come to exist while tracing (pid: those of objects the process loads later):
+   * watches for them, from before tracing starts, for the descriptions that name this
+   * provider, and announces each new one with `newProbe` and then all of them with `found`
+   * (which enables those some clause wants before it returns).
+   */
+  watch?(descs: ProbeDesc[], env: FiringEnv, newProbe: NewProbe, found: (defs: ProbeDef[]) => void): void;
   /** starts firing the enabled probes among this provider's */
   enable(probes: ProbeDef[], env: FiringEnv): void;
   /** stops firing (idempotent; called on every exit path) */

@@ -25,6 +25,7 @@ export const enum Helper {
   GetCurrentUidGid = 15,
   GetCurrentComm = 16,
   PerfEventOutput = 25,
+  SendSignal = 109,
   ProbeReadUser = 112,
   ProbeReadKernel = 113,
   ProbeReadUserStr = 114,

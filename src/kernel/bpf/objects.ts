@@ -10,6 +10,7 @@ export const BPF_MAP_TYPE_HASH = 1;
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+export const BPF_PROG_TYPE_KPROBE = 2;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
 
 const BPF_MAP_GET_NEXT_KEY = 4;
@@ -60,12 +61,15 @@ export class BpfObjects {
     return fd;
   }
 
-  /** Loads a tracepoint program; a refusal carries the verifier's log. */
-  loadTracepointProgram(insns: Buffer, name: string): number {
+  /**
+   * Loads a tracepoint program (or, with `type` BPF_PROG_TYPE_KPROBE, one that runs on a
+   * kprobe or uprobe event and sees its registers); a refusal carries the verifier's log.
+   */
+  loadTracepointProgram(insns: Buffer, name: string, type = BPF_PROG_TYPE_TRACEPOINT): number {
     const license = Buffer.from('GPL\0', 'latin1');
     const log = Buffer.alloc(256 * 1024);
     const a = Buffer.alloc(128);
-    a.writeUInt32LE(BPF_PROG_TYPE_TRACEPOINT, 0);
+    a.writeUInt32LE(type, 0);
     a.writeUInt32LE(insns.length / 8, 4);
     a.writeBigUInt64LE(addressOf(insns), 8);
     a.writeBigUInt64LE(addressOf(license), 16);
