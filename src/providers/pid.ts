@@ -21,9 +21,9 @@ import { type MappedObject, inCode, plannedObjects, processObjects } from '../ke
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
-import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
+import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
-import { argsRead, capturedStrings, compileDecoder, enableEventProbe } from './kernel-event.js';
+import { argsRead, capturedStrings, compileDecoder, enableEventProbe, readsRegisters, registerDecoderCode } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider, ProviderFamily } from './provider.js';
 import { ProbeDescError, ProviderUnavailable } from './provider.js';
@@ -298,7 +298,7 @@ export class PidProvider implements Provider {
         offset: this.syms.get(t.obj.path)!.file!.fileOffset(t.sym.addr + t.off),
         isReturn: t.isReturn,
         label: t.isOffset ? `${t.sym.name}_${def.probe.name}` : t.sym.name,
-        fetch: t.isReturn ? UPROBE_RETURN_FETCH_ARGS : uprobeEntryFetchArgs(strings),
+        fetch: [...(t.isReturn ? UPROBE_RETURN_FETCH_ARGS : uprobeEntryFetchArgs(strings)), ...(readsRegisters(env.plans(def)) ? uprobeRegisterFetchArgs() : [])],
       };
     });
     const uprobes = tracer.uprobes();
@@ -315,6 +315,8 @@ export class PidProvider implements Provider {
       const fields = all.filter((f) => f.name.startsWith('arg') || f.name === 'retval');
       const strings = all.filter((f) => f.name.startsWith('str'));
       const isReturn = this.targets.get(def)!.isReturn;
+      const regFields = all.filter((f) => /^u\d+$/.test(f.name)).map((f) => f.offset);
+      const regs = regFields.length > 0 ? registerDecoderCode(regFields) : '';
       enableEventProbe(env, {
         def,
         system: uprobes.group,
@@ -322,9 +324,9 @@ export class PidProvider implements Provider {
         fields,
         fieldOf: (n) => (isReturn ? (n === 1 ? fields[0] : null) : (fields[n] ?? null)),
         decoder: isReturn
-          ? returnDecoder(fields[0].offset, argsRead(env.plans(def)))
-          : strings.length > 0
-            ? compileDecoder(fields, null, capturedStrings(strings))
+          ? returnDecoder(fields[0].offset, argsRead(env.plans(def)), regs)
+          : strings.length > 0 || regs !== ''
+            ? compileDecoder(fields, null, capturedStrings(strings) + regs)
             : undefined,
         copies: false,
         process: this.pid,
@@ -338,9 +340,9 @@ export class PidProvider implements Provider {
 }
 
 /** arg0 = 0 (Oracle's; illumos: the returning instruction's offset), arg1 = the return value. */
-function returnDecoder(retvalAt: number, wanted: Set<number> | null) {
+function returnDecoder(retvalAt: number, wanted: Set<number> | null, regs: string) {
   const readsValue = wanted === null || wanted.has(1);
-  return compileDecoder([], null, `a[0] = 0n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retvalAt}, true);\n` : ''}`);
+  return compileDecoder([], null, `a[0] = 0n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retvalAt}, true);\n` : ''}${regs}`);
 }
 
 /**

@@ -417,6 +417,7 @@ export class Session implements FiringEnv {
     // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
     ctx.argnSet = 0;
     ctx.argBuild = null;
+    ctx.uregsN = 0;
   }
 
   private runClauses(def: ProbeDef, ctx: ProbeContext): void {

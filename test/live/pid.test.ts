@@ -134,3 +134,15 @@ test('a child of the process does not fire its probes, though it maps the same l
   assert.equal(r.stderr, '');
   assert.equal(r.stdout, '\n');
 });
+
+test('uregs[] with DTrace\'s register names: the argument registers at entry, %rax at return, %rsp as the ABI leaves it', { skip }, () => {
+  const r = runDtrace([
+    '-q',
+    '-n', 'pid$target::add3:entry { printf("%d %d %d %d %d %d %d\\n", uregs[R_RDI], uregs[R_RSI], uregs[R_RDX], uregs[R_PC] == uregs[R_RIP], uregs[R_PC] != 0, uregs[R_SP] % 16, uregs[R_TRAPNO]); }',
+    '-n', 'pid$target::add3:return { printf("%d %d\\n", uregs[R_RAX], uregs[R_R0] == arg1); }',
+    '-c', prog,
+  ]);
+  assert.equal(r.stderr, '');
+  // after the call instruction pushed the return address, %rsp is 8 past a 16-byte boundary
+  assert.equal(r.stdout, '0 10 100 1 1 8 0\n110 1\n1 10 100 1 1 8 0\n111 1\n2 10 100 1 1 8 0\n112 1\n\n');
+});
