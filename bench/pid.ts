@@ -5,7 +5,8 @@
 //      `pid$target::f:entry { @ = count(); }` vs bpftrace `uprobe:PROG:f { @ = count(); }`, each
 //      less the untraced loop, per call;
 //   2. start-up with every function entry of libc: `pid$target:libc.so.6::entry { @ = count(); }`
-//      -c /bin/true vs bpftrace `uprobe:LIBC:* { @ = count(); }` -c /bin/true, wall time.
+//      -c /bin/true vs bpftrace `uprobe:LIBC:* { @ = count(); }` -c /bin/true, wall time, median of
+//      BENCH_STARTUP_RUNS (default 1: each takes a minute or more here).
 // BENCH_BPFTRACE=0 skips bpftrace. Needs root and cc.
 
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'dist', 'cli.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** runs of the start-up with every libc function (each takes a minute or more) */
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 1);
 const CALLS = Number(process.env.BENCH_CALLS ?? 200000);
 const withBpftrace = process.env.BENCH_BPFTRACE !== '0' && spawnSync('bpftrace', ['--version']).status === 0;
 
@@ -37,9 +40,9 @@ function loopNs(cmd: string, args: string[]): number {
 }
 
 /** Wall seconds of a run, or NaN if it failed. */
-function wall(cmd: string, args: string[]): number {
+function wall(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'latin1', maxBuffer: 64 << 20, timeout: 600_000 });
+  const r = spawnSync(cmd, args, { encoding: 'latin1', maxBuffer: 64 << 20, timeout: 600_000, env: { ...process.env, ...env } });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) {
     process.stdout.write(`  (${cmd === process.execPath ? 'dtrace' : cmd} failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.error?.message})\n`);
@@ -75,9 +78,10 @@ try {
   const lib = libc();
   const ds: number[] = [];
   const bs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < STARTUP_RUNS; i++) {
     ds.push(wall(process.execPath, [cli, '-q', '-n', 'pid$target:libc.so.6::entry { @ = count(); }', '-c', '/bin/true']));
-    if (withBpftrace) bs.push(wall('bpftrace', ['-q', '-e', `uprobe:${lib}:* { @ = count(); }`, '-c', '/bin/true']));
+    // bpftrace refuses more than 512 probes unless told
+    if (withBpftrace) bs.push(wall('bpftrace', ['-q', '-e', `uprobe:${lib}:* { @ = count(); }`, '-c', '/bin/true'], { BPFTRACE_MAX_PROBES: '100000' }));
   }
   process.stdout.write(`BENCH start-up, every libc function's entry: dtrace ${median(ds).toFixed(2)} s`);
   process.stdout.write(withBpftrace ? `, bpftrace ${median(bs).toFixed(2)} s\n` : '\n');

@@ -105,6 +105,8 @@ interface EnabledEvent {
   stack: boolean;
   user: boolean;
   process: number;
+  /** what to call it if the kernel refuses to enable it, which then only costs that event; null: fatal */
+  optional: string | null;
 }
 
 export class KernelTracer implements EventSink {
@@ -126,6 +128,11 @@ export class KernelTracer implements EventSink {
   private readonly handlers: Array<EventHandler | undefined> = [];
   /** `user`: a probe uses the event (else only dtrace's own bookkeeping does) */
   private readonly enabled: EnabledEvent[] = [];
+  /**
+   * events the kernel refused to enable that were optional (pid probes of a glob on
+   * instructions uprobes cannot take), and why
+   */
+  readonly refused: Array<{ what: string; why: string }> = [];
   /** what providers asked to close at teardown (BPF programs on probe events) */
   private readonly closers: Array<{ close(): void }> = [];
   /** the kernel_stack record a stacktrace trigger writes after its event, and its layout */
@@ -216,9 +223,9 @@ export class KernelTracer implements EventSink {
    * Asks for an event of which only one process's are wanted (and those of the tasks it creates:
    * the handler still checks whose each one is): the kernel records no other process's.
    */
-  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number, ustack = false): void {
+  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number, ustack = false, optional: string | null = null): void {
     if (ustack) this.wantUserStack(this.format(system, event).id, pid, filter);
-    this.add(system, event, filter, handler, false, false, true, pid);
+    this.add(system, event, filter, handler, false, false, true, pid, optional);
   }
 
   /** dtrace's own use of an event (the process table's): no filter, no stack, not a probe's. */
@@ -226,7 +233,7 @@ export class KernelTracer implements EventSink {
     this.add(system, event, null, handler, false, first, false);
   }
 
-  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean, process = 0): void {
+  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean, process = 0, optional: string | null = null): void {
     const f = this.format(system, event);
     if (stack) this.stacked.add(f.id);
     if (stack && this.stackId < 0) {
@@ -250,7 +257,7 @@ export class KernelTracer implements EventSink {
       return;
     }
     this.handlers[f.id] = handler;
-    const e = { system, event, filter, stack, user, process };
+    const e = { system, event, filter, stack, user, process, optional };
     this.enabled.push(e);
     if (process > 0) this.processOnly.add(process);
     // tracing has started: the event is enabled now, in the instance it belongs to, while the
@@ -276,6 +283,17 @@ export class KernelTracer implements EventSink {
 
   /** Enables an event in an instance, with its stack trigger and its filter (or none, if the kernel refuses it). */
   private enableIn(target: TraceInstance, e: EnabledEvent): void {
+    if (e.optional !== null) {
+      try {
+        this.enableIn(target, { ...e, optional: null });
+      } catch (err) {
+        const msg = errnoMessage(err);
+        const at = msg.indexOf(`${e.event}: `);
+        // ENOTSUPP (524, the kernel's own): an instruction uprobes cannot take (x86's lock prefix)
+        this.refused.push({ what: e.optional, why: /-524\b/.test(msg) ? 'uprobes cannot take its instruction' : at >= 0 ? msg.slice(at + e.event.length + 2) : msg });
+      }
+      return;
+    }
     try {
       if (e.stack) target.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
       target.enableEvent(e.system, e.event, e.filter);

@@ -399,6 +399,11 @@ export interface EventProbe {
    * its own threads' fire the probe; 0: any process's.
    */
   process?: number;
+  /**
+   * One probe of many a glob named: if the kernel refuses to enable it (an instruction uprobes
+   * cannot take), tracing goes on without it, and dtrace says so.
+   */
+  optional?: boolean;
 }
 
 /**
@@ -453,6 +458,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       },
       only,
       ustack,
+      p.optional === true ? def.probe.desc : null,
     );
     return;
   }

@@ -47,6 +47,8 @@ interface Target {
   isReturn: boolean;
   /** an offset probe */
   isOffset: boolean;
+  /** made for a glob over functions: the kernel may refuse it without failing the others */
+  optional: boolean;
 }
 
 /** An object's file by what it is, not by the path naming it (/lib/... and /usr/lib/... are one file). */
@@ -162,13 +164,13 @@ export class PidProvider implements Provider {
           if (strict && mod !== '' && !isGlob(mod)) throw new ProbeDescError('D_PROC_FUNC', `failed to lookup '${func}' in module '${mod}'`);
           continue;
         }
-        this.perSymbol(obj, s, s.byAddr.get(sym.addr) ?? sym, name, newProbe);
+        this.perSymbol(obj, s, s.byAddr.get(sym.addr) ?? sym, name, newProbe, false);
         continue;
       }
       for (const sym of s.byAddr.values()) {
         // versioned and compiler-made names (memcpy@GLIBC_2.2.5, foo.cold) are left out, as Oracle's
         if (sym.name.includes('@') || sym.name.includes('.')) continue;
-        if (globMatch(func, sym.name)) this.perSymbol(obj, s, sym, name, newProbe);
+        if (globMatch(func, sym.name)) this.perSymbol(obj, s, sym, name, newProbe, true);
       }
     }
   }
@@ -249,28 +251,28 @@ export class PidProvider implements Provider {
   }
 
   /** The probes of one function that a probe name names (dt_pid_per_sym). */
-  private perSymbol(obj: MappedObject, s: Symbols, sym: ElfSymbol, name: string, newProbe: NewProbe): void {
+  private perSymbol(obj: MappedObject, s: Symbols, sym: ElfSymbol, name: string, newProbe: NewProbe, optional: boolean): void {
     const file = s.file;
     if (file === null) return;
     // code the process maps executable only (not a PLT in a writable mapping)
     const at = file.fileOffset(sym.addr);
     if (at < 0 || !inCode(obj, at)) return;
     let n = 0;
-    if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe);
-    if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe);
+    if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe, optional);
+    if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe, optional);
     if (isGlob(name) || n > 0) return;
     const off = parseOffset(name);
     if (off === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
     if (off >= sym.size) throw new ProbeDescError('D_PROC_OFF', `offset 0x${off.toString(16)} outside of function '${sym.name}'`);
-    this.announce(obj, sym, off, off.toString(16), newProbe);
+    this.announce(obj, sym, off, off.toString(16), newProbe, false);
   }
 
-  private announce(obj: MappedObject, sym: ElfSymbol, off: number, name: string, newProbe: NewProbe): number {
+  private announce(obj: MappedObject, sym: ElfSymbol, off: number, name: string, newProbe: NewProbe, optional: boolean): number {
     const key = `${obj.path}\0${sym.addr}\0${name}`;
     if (this.made.has(key)) return 1;
     this.made.add(key);
     const def = newProbe(obj.module, sym.name, name, []);
-    this.targets.set(def, { obj, sym, off, isReturn: name === 'return', isOffset: name !== 'return' && name !== 'entry' });
+    this.targets.set(def, { obj, sym, off, isReturn: name === 'return', isOffset: name !== 'return' && name !== 'entry', optional });
     return 1;
   }
 
@@ -330,6 +332,7 @@ export class PidProvider implements Provider {
             : undefined,
         copies: false,
         process: this.pid,
+        optional: this.targets.get(def)!.optional,
       });
     });
   }

@@ -397,6 +397,7 @@ export class Session implements FiringEnv {
     const pid = this.targetOnly();
     if (pid > 0) k.limitToProcess(pid);
     k.start(bufKb, pollMs, idleMs);
+    for (const r of k.refused) this.warn(`failed to enable ${r.what}: ${r.why}`);
     if (k.user.unavailable !== null) {
       this.warn(`copyin() and copyinstr() read user memory when events are handled, not when probes fire: ${k.user.unavailable}`);
     }

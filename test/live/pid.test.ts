@@ -146,3 +146,14 @@ test('uregs[] with DTrace\'s register names: the argument registers at entry, %r
   // after the call instruction pushed the return address, %rsp is 8 past a 16-byte boundary
   assert.equal(r.stdout, '0 10 100 1 1 8 0\n110 1\n1 10 100 1 1 8 0\n111 1\n2 10 100 1 1 8 0\n112 1\n\n');
 });
+
+test('a glob\'s function whose first instruction uprobes cannot take is left out with a warning; named exactly, it fails', { skip: skip || (process.arch !== 'x64' ? 'x86-64 only (lock prefix)' : false) }, () => {
+  // pthread_spin_lock starts with "lock decl (%rdi)"
+  const r = runDtrace(['-q', '-n', 'pid$target:libc.so.6:pthread_spin_*:entry, pid$target::add3:entry { @ = count(); }', '-c', prog]);
+  assert.match(r.stderr, /^dtrace: failed to enable pid\d+:libc\.so\.6:pthread_spin_lock:entry: uprobes cannot take its instruction\n$/);
+  assert.equal(r.stdout, '\n                3\n');
+  assert.equal(r.code, 0);
+  const one = runDtrace(['-q', '-n', 'pid$target:libc.so.6:pthread_spin_lock:entry', '-c', prog]);
+  assert.match(one.stderr, /^dtrace: could not enable tracing: .*pthread_spin_lock_entry: /);
+  assert.equal(one.code, 1);
+});
