@@ -83,8 +83,10 @@ try {
     // bpftrace refuses more than 512 probes unless told
     if (withBpftrace) bs.push(wall('bpftrace', ['-q', '-e', `uprobe:${lib}:* { @ = count(); }`, '-c', '/bin/true'], { BPFTRACE_MAX_PROBES: '100000' }));
   }
-  process.stdout.write(`BENCH start-up, every libc function's entry: dtrace ${median(ds).toFixed(2)} s`);
-  process.stdout.write(withBpftrace ? `, bpftrace ${median(bs).toFixed(2)} s\n` : '\n');
+  if (ds.length > 0) {
+    process.stdout.write(`BENCH start-up, every libc function's entry: dtrace ${median(ds).toFixed(2)} s`);
+    process.stdout.write(withBpftrace ? `, bpftrace ${median(bs).toFixed(2)} s\n` : '\n');
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
