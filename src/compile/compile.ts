@@ -10,7 +10,7 @@ import { ControlLine, Lexer, MacroEnv } from '../lang/lexer.js';
 import { type ParamInline, Parser } from '../lang/parser.js';
 import { TypeScope } from '../lang/typescope.js';
 import { DType, resolve } from '../lang/types.js';
-import { type ProbeDef, ProbeDescError, ProviderUnavailable } from '../providers/provider.js';
+import { type ProbeDef, type ProbeDesc, ProbeDescError, ProviderUnavailable } from '../providers/provider.js';
 import { ProbeRegistry, parseProbeDesc } from '../providers/registry.js';
 import type { AggregationAbi, ClauseAbi, DynArrayAbi } from '../runtime/abi.js';
 import type { ProbeContext } from '../runtime/context.js';
@@ -30,6 +30,8 @@ export type ClauseFn = (ctx: ProbeContext) => void;
 export interface CompiledClause {
   checked: CheckedClause;
   probes: ProbeDef[];
+  /** its probe descriptions, macros expanded: probes that come to exist later are matched against them */
+  descs: ProbeDesc[];
   /** the enabled probe ID of each (clause, probe) pair, by probe id */
   epids: Map<number, number>;
   /** the clause's number among all compiled clauses */
@@ -70,6 +72,8 @@ export class Compiler {
   private level = 3;
   /** -Z: descriptions that match nothing are not an error */
   allowZeroMatches = false;
+  /** the descriptions of the clause being checked */
+  private descsSeen: ProbeDesc[] = [];
   /** the descriptions that matched nothing (allowed by -Z or -l), as provider:module:function:name */
   readonly unmatched: string[] = [];
   /** aggregations some clause clears or truncates (their extremes are kept in dtrace) */
@@ -176,6 +180,7 @@ export class Compiler {
       this.syms,
     );
     const checked: CheckedClause[] = [];
+    const descsOf = new Map<CheckedClause, ProbeDesc[]>();
     for (const item of prog.items) {
       switch (item.kind) {
         case 'var':
@@ -189,7 +194,9 @@ export class Compiler {
           checker.declareTranslator(item);
           break;
         case 'clause':
+          this.descsSeen = [];
           checked.push(checker.checkClause(item));
+          descsOf.set(checked[checked.length - 1], this.descsSeen);
           break;
         case 'provider':
           this.providerDecls.push(item);
@@ -219,7 +226,7 @@ export class Compiler {
       matches += probes.length;
       const plan = planClause(cc);
       plan.bigArgs = bigArgsOf(g.source);
-      clauses.push({ checked: cc, probes, epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
+      clauses.push({ checked: cc, probes, descs: descsOf.get(cc) ?? [], epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
     }
     this.compiled.push(...clauses);
     this.planInKernel();
@@ -259,6 +266,7 @@ export class Compiler {
     } else {
       const text = this.expandMacros(spec.text, spec.line);
       const desc = parseProbeDesc(text, spec.line, this.level);
+      this.descsSeen.push(desc);
       try {
         defs = this.registry.match(desc);
       } catch (e) {

@@ -113,6 +113,8 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
         for (const a of e.args) collectReads(a, plan, seen);
         return;
       }
+      // uregs[R_X]: the provider fetches the user registers
+      if (e.mode === 'builtin' && e.base.kind === A.N.Ident && e.base.name === 'uregs') plan.reads.add('uregs');
       break;
     case A.N.Call:
       if (e.name === 'stack') plan.kernelStack = true;

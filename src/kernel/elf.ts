@@ -196,6 +196,25 @@ export class ElfFile {
     return out;
   }
 
+  /** The address of a defined symbol of any kind (a function, a variable), from .dynsym then .symtab; -1 if none. */
+  symbolAddress(name: string): number {
+    for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
+      const table = this.sections.find((s) => s.type === type);
+      if (table === undefined || table.entsize < 24) continue;
+      const strs = this.sections[table.link];
+      if (strs === undefined) continue;
+      const syms = this.read(table.offset, table.size);
+      const names = this.read(strs.offset, strs.size);
+      const want = Buffer.from(name + '\0', 'latin1');
+      for (let o = 0; o + 24 <= syms.length; o += table.entsize) {
+        if (syms.readUInt16LE(o + 6) === SHN_UNDEF) continue;
+        const at = syms.readUInt32LE(o);
+        if (names.compare(want, 0, want.length, at, at + want.length) === 0) return this.num(syms, o + 8);
+      }
+    }
+    return -1;
+  }
+
   /**
    * The object's functions (see functionSymbols), each address once under the name DTrace shows
    * for it: a global name before a weak one, a weak one before a local one, else the first; by

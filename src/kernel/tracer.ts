@@ -98,6 +98,18 @@ const OWN_BUFFER_KB = 1024;
 /** Frames of the tracing machinery itself, at the top of a trigger's stack trace. */
 const TRACING_FRAME = /`(trace_event_raw_event_|__traceiter_|perf_trace_|__bpf_trace_|ftrace_syscall_|trace_call_bpf|event_triggers_)/;
 
+/** An event asked for: `user`, a probe uses it (else only dtrace's own bookkeeping does). */
+interface EnabledEvent {
+  system: string;
+  event: string;
+  filter: string | null;
+  stack: boolean;
+  user: boolean;
+  process: number;
+  /** what to call it if the kernel refuses to enable it, which then only costs that event; null: fatal */
+  optional: string | null;
+}
+
 export class KernelTracer implements EventSink {
   readonly root: string;
   readonly procs: ProcessTable;
@@ -116,7 +128,14 @@ export class KernelTracer implements EventSink {
   private reader: RingReader | null = null;
   private readonly handlers: Array<EventHandler | undefined> = [];
   /** `user`: a probe uses the event (else only dtrace's own bookkeeping does) */
-  private readonly enabled: Array<{ system: string; event: string; filter: string | null; stack: boolean; user: boolean; process: number }> = [];
+  private readonly enabled: EnabledEvent[] = [];
+  /**
+   * events the kernel refused to enable that were optional (pid probes of a glob on
+   * instructions uprobes cannot take), and why
+   */
+  readonly refused: Array<{ what: string; why: string }> = [];
+  /** what providers asked to close at teardown (BPF programs on probe events) */
+  private readonly closers: Array<{ close(): void }> = [];
   /** the kernel_stack record a stacktrace trigger writes after its event, and its layout */
   private stackId = -1;
   private stackSizeAt = 0;
@@ -207,9 +226,9 @@ export class KernelTracer implements EventSink {
    * Asks for an event of which only one process's are wanted (and those of the tasks it creates:
    * the handler still checks whose each one is): the kernel records no other process's.
    */
-  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number, ustack = false): void {
+  subscribeProcess(system: string, event: string, filter: string | null, handler: EventHandler, pid: number, ustack = false, optional: string | null = null): void {
     if (ustack) this.wantUserStack(this.format(system, event).id, pid, filter);
-    this.add(system, event, filter, handler, false, false, true, pid);
+    this.add(system, event, filter, handler, false, false, true, pid, optional);
   }
 
   /** dtrace's own use of an event (the process table's): no filter, no stack, not a probe's. */
@@ -217,7 +236,7 @@ export class KernelTracer implements EventSink {
     this.add(system, event, null, handler, false, first, false);
   }
 
-  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean, process = 0): void {
+  private add(system: string, event: string, filter: string | null, handler: EventHandler, stack: boolean, first: boolean, user: boolean, process = 0, optional: string | null = null): void {
     const f = this.format(system, event);
     if (stack) this.stacked.add(f.id);
     if (stack && this.stackId < 0) {
@@ -241,8 +260,57 @@ export class KernelTracer implements EventSink {
       return;
     }
     this.handlers[f.id] = handler;
-    this.enabled.push({ system, event, filter, stack, user, process });
+    const e = { system, event, filter, stack, user, process, optional };
+    this.enabled.push(e);
     if (process > 0) this.processOnly.add(process);
+    // tracing has started: the event is enabled now, in the instance it belongs to, while the
+    // others' go on (pid probes of an object a process loaded since)
+    if (this.reader !== null && !this.stopped) this.enableLive(e, f.id);
+  }
+
+  /** Enables an event asked for after start() in the instance start() would have put it in. */
+  private enableLive(e: EnabledEvent, id: number): void {
+    // user stacks and copies of user memory come from programs opened at start: this one's not
+    this.ustacked.delete(id);
+    const target = this.apart(e) ? this.procInst : e.user ? this.instance : this.own;
+    if (target === null) {
+      throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: no instance records ${e.process > 0 ? `process ${e.process}'s` : "dtrace's own"} events`);
+    }
+    this.enableIn(target, e);
+  }
+
+  /** Whether an event of one process goes to the process instance (not the main one, limited to that process already). */
+  private apart(e: { process: number }): boolean {
+    return e.process > 0 && !(this.processOnly.size === 1 && this.onlyPid === e.process);
+  }
+
+  /** Enables an event in an instance, with its stack trigger and its filter (or none, if the kernel refuses it). */
+  private enableIn(target: TraceInstance, e: EnabledEvent): void {
+    if (e.optional !== null) {
+      try {
+        this.enableIn(target, { ...e, optional: null });
+      } catch (err) {
+        const msg = errnoMessage(err);
+        const at = msg.indexOf(`${e.event}: `);
+        // ENOTSUPP (524, the kernel's own): an instruction uprobes cannot take (x86's lock prefix)
+        this.refused.push({ what: e.optional, why: /-524\b/.test(msg) ? 'uprobes cannot take its instruction' : at >= 0 ? msg.slice(at + e.event.length + 2) : msg });
+      }
+      return;
+    }
+    try {
+      if (e.stack) target.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
+      target.enableEvent(e.system, e.event, e.filter);
+    } catch (err) {
+      // a filter the kernel refuses only costs speed: user space runs every predicate anyway
+      if (e.filter === null) throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: ${(err as Error).message}`);
+      target.write(`events/${e.system}/${e.event}/filter`, '0');
+      target.enableEvent(e.system, e.event, null);
+    }
+  }
+
+  /** Something to close when tracing ends (before the instances and probe events go). */
+  closeAtEnd(closer: { close(): void }): void {
+    this.closers.push(closer);
   }
 
   /**
@@ -336,20 +404,8 @@ export class KernelTracer implements EventSink {
     // an event a probe uses too stays with the probe's: it is the probe's event that is lost
     const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
     // one process's events: in the main instance if it is limited to that process already
-    const apart = (e: { process: number }) => e.process > 0 && !(this.processOnly.size === 1 && this.onlyPid === e.process);
-    const procInst = traced.some(apart) ? (this.procInst = this.newInstance(bufferKb, [...this.processOnly])) : null;
-    for (const e of traced) {
-      const target = apart(e) ? procInst! : e.user ? inst : own!;
-      try {
-        if (e.stack) target.write(`events/${e.system}/${e.event}/trigger`, `stacktrace${e.filter ? ` if ${e.filter}` : ''}`);
-        target.enableEvent(e.system, e.event, e.filter);
-      } catch (err) {
-        // a filter the kernel refuses only costs speed: user space runs every predicate anyway
-        if (e.filter === null) throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: ${(err as Error).message}`);
-        target.write(`events/${e.system}/${e.event}/filter`, '0');
-        target.enableEvent(e.system, e.event, null);
-      }
-    }
+    const procInst = traced.some((e) => this.apart(e)) ? (this.procInst = this.newInstance(bufferKb, [...this.processOnly])) : null;
+    for (const e of traced) this.enableIn(this.apart(e) ? procInst! : e.user ? inst : own!, e);
     if (own) reader.addInstance(own, own.cpus());
     if (procInst) reader.addInstance(procInst, procInst.cpus());
     reader.open();
@@ -608,6 +664,13 @@ export class KernelTracer implements EventSink {
   /** Removes the instance without reading (error and signal paths). */
   teardown(): void {
     this.stopped = true;
+    for (const c of this.closers.splice(0)) {
+      try {
+        c.close();
+      } catch {
+        // its file descriptors go with this process anyway
+      }
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.endWait();

@@ -97,6 +97,11 @@ export function wantsStack(plans: ClausePlan[]): boolean {
   return plans.some((p) => p.kernelStack);
 }
 
+/** Whether any clause reads uregs[]. */
+export function readsRegisters(plans: ClausePlan[]): boolean {
+  return plans.some((p) => p.reads.has('uregs'));
+}
+
 /** Whether any clause needs the user stack captured with each event. */
 export function wantsUserStack(plans: ClausePlan[]): boolean {
   return plans.some((p) => p.userStack);
@@ -123,6 +128,16 @@ export function argsRead(plans: ClausePlan[]): Set<number> | null {
     }
   }
   return out;
+}
+
+/**
+ * Decoder code that puts the fetched registers (fields u0, u1, ... at `offsets`) in
+ * ctx.uregs, for uregs[].
+ */
+export function registerDecoderCode(offsets: number[]): string {
+  let code = '';
+  offsets.forEach((at, i) => (code += `ctx.uregs[${i}] = v.getBigUint64(o + ${at}, true);\n`));
+  return code + `ctx.uregsN = ${offsets.length};\n`;
 }
 
 /** Fills one argument of the context from a record: generated per enabled probe. */
@@ -393,6 +408,11 @@ export interface EventProbe {
    * its own threads' fire the probe; 0: any process's.
    */
   process?: number;
+  /**
+   * One probe of many a glob named: if the kernel refuses to enable it (an instruction uprobes
+   * cannot take), tracing goes on without it, and dtrace says so.
+   */
+  optional?: boolean;
 }
 
 /**
@@ -447,6 +467,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       },
       only,
       ustack,
+      p.optional === true ? def.probe.desc : null,
     );
     return;
   }

@@ -14,14 +14,16 @@
 // process's own threads fire it. A glob over probe names gives entry and return probes, not
 // one per instruction (that needs a disassembler).                   [dt_pid.c, dt_prov_uprobe.c]
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
 import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
+import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
-import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
+import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
-import { argsRead, capturedStrings, compileDecoder, enableEventProbe } from './kernel-event.js';
+import { argsRead, capturedStrings, compileDecoder, enableEventProbe, readsRegisters, registerDecoderCode } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider, ProviderFamily } from './provider.js';
 import { ProbeDescError, ProviderUnavailable } from './provider.js';
@@ -45,6 +47,18 @@ interface Target {
   isReturn: boolean;
   /** an offset probe */
   isOffset: boolean;
+  /** made for a glob over functions: the kernel may refuse it without failing the others */
+  optional: boolean;
+}
+
+/** An object's file by what it is, not by the path naming it (/lib/... and /usr/lib/... are one file). */
+function objectIdentity(o: MappedObject): string {
+  try {
+    const st = statSync(o.path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return o.path;
+  }
 }
 
 /** A probe name as an offset, as dt_pid.c reads it (strtoull base 16); null if it is not one. */
@@ -132,50 +146,133 @@ export class PidProvider implements Provider {
       if (isGlob(name)) throw new ProbeDescError('D_PROC_NAME', "only individual addresses may be specified with the '-' function");
       throw new ProviderUnavailable("pid probes on an absolute address (the '-' function) are not supported yet");
     }
-    for (const obj of this.objects()) {
+    this.populateIn(this.objects(), mod, func, name, newProbe, true);
+    return true;
+  }
+
+  /**
+   * The probes of `objs` a description names; `strict`: a function missing from a module
+   * named exactly is an error (not so in an object loaded later).
+   */
+  private populateIn(objs: MappedObject[], mod: string, func: string, name: string, newProbe: NewProbe, strict: boolean): void {
+    for (const obj of objs) {
       if (!moduleMatches(mod, obj)) continue;
       const s = this.symbols(obj);
       if (!isGlob(func)) {
         const sym = s.byName.get(func);
         if (sym === undefined) {
-          if (mod !== '' && !isGlob(mod)) throw new ProbeDescError('D_PROC_FUNC', `failed to lookup '${func}' in module '${mod}'`);
+          if (strict && mod !== '' && !isGlob(mod)) throw new ProbeDescError('D_PROC_FUNC', `failed to lookup '${func}' in module '${mod}'`);
           continue;
         }
-        this.perSymbol(obj, s, s.byAddr.get(sym.addr) ?? sym, name, newProbe);
+        this.perSymbol(obj, s, s.byAddr.get(sym.addr) ?? sym, name, newProbe, false);
         continue;
       }
       for (const sym of s.byAddr.values()) {
         // versioned and compiler-made names (memcpy@GLIBC_2.2.5, foo.cold) are left out, as Oracle's
         if (sym.name.includes('@') || sym.name.includes('.')) continue;
-        if (globMatch(func, sym.name)) this.perSymbol(obj, s, sym, name, newProbe);
+        if (globMatch(func, sym.name)) this.perSymbol(obj, s, sym, name, newProbe, true);
       }
     }
-    return true;
+  }
+
+  /**
+   * Objects the process loads while it is traced (dlopen) get the probes the descriptions name,
+   * as dt_proc_scan makes them when the loader says its list of objects is consistent again: a
+   * uprobe on the loader's _dl_debug_state() tells, and (with BPF) stops the process there until
+   * the new probes are in place, so that none of the new object's code runs untraced.
+   */
+  watch(descs: ProbeDesc[], env: FiringEnv, newProbe: NewProbe, found: (defs: ProbeDef[]) => void): void {
+    const loader = this.objects().find((o) => isLoaderPath(o.path));
+    if (loader === undefined) return;
+    const lp = loaderProbe(loader.path);
+    if (lp === null) return;
+    const tracer = env.tracer();
+    const uprobes = tracer.uprobes();
+    // one event tells dtrace (tracefs), another runs the program that stops the process (perf):
+    // the kernel lets a uprobe event serve one of the two at a time
+    const useBpf = bpfUnavailable() === null;
+    const spec = { path: lp.path, offset: lp.offset, isReturn: false, label: 'dl_debug_state', fetch: [lp.stateFetch] };
+    const [made, stopAt] = uprobes.add(useBpf ? [spec, { ...spec, label: 'dl_debug_state_stop', fetch: [] }] : [spec]);
+    if (made.event === null) {
+      env.warn(`objects pid ${this.pid} loads later get no probes: the loader's uprobe was refused: ${made.error ?? 'by the kernel'}`);
+      return;
+    }
+    const format = tracer.format(uprobes.group, made.event);
+    const stateAt = format.fields.find((f) => f.name === 'state')!.offset;
+    const pidAt = tracer.pidOffset(format);
+    let stopper: LoaderStopper | null = null;
+    if (useBpf && stopAt.event !== null) {
+      try {
+        stopper = LoaderStopper.attach(this.pid, tracer.format(uprobes.group, stopAt.event).id, lp);
+        tracer.closeAtEnd(stopper);
+      } catch {
+        // the process runs on while its new objects get their probes: their first calls may be missed
+      }
+    }
+    const known = new Set(this.objects().map(objectIdentity));
+    const pid = this.pid;
+    tracer.subscribeProcess(
+      uprobes.group,
+      made.event,
+      null,
+      (_cpu, _page, view, off) => {
+        if (view.getInt32(off + stateAt, true) !== RT_CONSISTENT) return;
+        if (tracer.procs.lookup(view.getInt32(off + pidAt, true)).tgid !== pid) return;
+        try {
+          const defs: ProbeDef[] = [];
+          const record: NewProbe = (m, f, n, args) => {
+            const d = newProbe(m, f, n, args);
+            defs.push(d);
+            return d;
+          };
+          const fresh = (processObjects(pid) ?? []).filter((o) => {
+            const id = objectIdentity(o);
+            if (known.has(id)) return false;
+            known.add(id);
+            return true;
+          });
+          if (fresh.length === 0) return;
+          this.objs?.push(...fresh);
+          for (const d of descs) {
+            try {
+              this.populateIn(fresh, d.module, d.func === '' ? '*' : d.func, d.name === '' ? '*' : d.name, record, false);
+            } catch (e) {
+              // a bad description was refused when it was compiled
+              if (!(e instanceof ProbeDescError)) throw e;
+            }
+          }
+          if (defs.length > 0) found(defs);
+        } finally {
+          stopper?.resume();
+        }
+      },
+      pid,
+    );
   }
 
   /** The probes of one function that a probe name names (dt_pid_per_sym). */
-  private perSymbol(obj: MappedObject, s: Symbols, sym: ElfSymbol, name: string, newProbe: NewProbe): void {
+  private perSymbol(obj: MappedObject, s: Symbols, sym: ElfSymbol, name: string, newProbe: NewProbe, optional: boolean): void {
     const file = s.file;
     if (file === null) return;
     // code the process maps executable only (not a PLT in a writable mapping)
     const at = file.fileOffset(sym.addr);
     if (at < 0 || !inCode(obj, at)) return;
     let n = 0;
-    if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe);
-    if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe);
+    if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe, optional);
+    if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe, optional);
     if (isGlob(name) || n > 0) return;
     const off = parseOffset(name);
     if (off === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
     if (off >= sym.size) throw new ProbeDescError('D_PROC_OFF', `offset 0x${off.toString(16)} outside of function '${sym.name}'`);
-    this.announce(obj, sym, off, off.toString(16), newProbe);
+    this.announce(obj, sym, off, off.toString(16), newProbe, false);
   }
 
-  private announce(obj: MappedObject, sym: ElfSymbol, off: number, name: string, newProbe: NewProbe): number {
+  private announce(obj: MappedObject, sym: ElfSymbol, off: number, name: string, newProbe: NewProbe, optional: boolean): number {
     const key = `${obj.path}\0${sym.addr}\0${name}`;
     if (this.made.has(key)) return 1;
     this.made.add(key);
     const def = newProbe(obj.module, sym.name, name, []);
-    this.targets.set(def, { obj, sym, off, isReturn: name === 'return', isOffset: name !== 'return' && name !== 'entry' });
+    this.targets.set(def, { obj, sym, off, isReturn: name === 'return', isOffset: name !== 'return' && name !== 'entry', optional });
     return 1;
   }
 
@@ -203,7 +300,7 @@ export class PidProvider implements Provider {
         offset: this.syms.get(t.obj.path)!.file!.fileOffset(t.sym.addr + t.off),
         isReturn: t.isReturn,
         label: t.isOffset ? `${t.sym.name}_${def.probe.name}` : t.sym.name,
-        fetch: t.isReturn ? UPROBE_RETURN_FETCH_ARGS : uprobeEntryFetchArgs(strings),
+        fetch: [...(t.isReturn ? UPROBE_RETURN_FETCH_ARGS : uprobeEntryFetchArgs(strings)), ...(readsRegisters(env.plans(def)) ? uprobeRegisterFetchArgs() : [])],
       };
     });
     const uprobes = tracer.uprobes();
@@ -220,6 +317,8 @@ export class PidProvider implements Provider {
       const fields = all.filter((f) => f.name.startsWith('arg') || f.name === 'retval');
       const strings = all.filter((f) => f.name.startsWith('str'));
       const isReturn = this.targets.get(def)!.isReturn;
+      const regFields = all.filter((f) => /^u\d+$/.test(f.name)).map((f) => f.offset);
+      const regs = regFields.length > 0 ? registerDecoderCode(regFields) : '';
       enableEventProbe(env, {
         def,
         system: uprobes.group,
@@ -227,12 +326,13 @@ export class PidProvider implements Provider {
         fields,
         fieldOf: (n) => (isReturn ? (n === 1 ? fields[0] : null) : (fields[n] ?? null)),
         decoder: isReturn
-          ? returnDecoder(fields[0].offset, argsRead(env.plans(def)))
-          : strings.length > 0
-            ? compileDecoder(fields, null, capturedStrings(strings))
+          ? returnDecoder(fields[0].offset, argsRead(env.plans(def)), regs)
+          : strings.length > 0 || regs !== ''
+            ? compileDecoder(fields, null, capturedStrings(strings) + regs)
             : undefined,
         copies: false,
         process: this.pid,
+        optional: this.targets.get(def)!.optional,
       });
     });
   }
@@ -243,9 +343,9 @@ export class PidProvider implements Provider {
 }
 
 /** arg0 = 0 (Oracle's; illumos: the returning instruction's offset), arg1 = the return value. */
-function returnDecoder(retvalAt: number, wanted: Set<number> | null) {
+function returnDecoder(retvalAt: number, wanted: Set<number> | null, regs: string) {
   const readsValue = wanted === null || wanted.has(1);
-  return compileDecoder([], null, `a[0] = 0n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retvalAt}, true);\n` : ''}`);
+  return compileDecoder([], null, `a[0] = 0n;\n${readsValue ? `a[1] = v.getBigInt64(o + ${retvalAt}, true);\n` : ''}${regs}`);
 }
 
 /**

@@ -112,6 +112,13 @@ export interface Provider {
    * shared program says so here.
    */
   kernelPrograms?(probes: ProbeDef[], env: FiringEnv): number;
+  /**
+   * Probes that come to exist while tracing (pid: those of objects the process loads later):
+   * watches for them, from before tracing starts, for the descriptions that name this
+   * provider, and announces each new one with `newProbe` and then all of them with `found`
+   * (which enables those some clause wants before it returns).
+   */
+  watch?(descs: ProbeDesc[], env: FiringEnv, newProbe: NewProbe, found: (defs: ProbeDef[]) => void): void;
   /** starts firing the enabled probes among this provider's */
   enable(probes: ProbeDef[], env: FiringEnv): void;
   /** stops firing (idempotent; called on every exit path) */

@@ -333,19 +333,26 @@ export class ProbeRegistry {
     return this.probes[id - 1];
   }
 
+  /** Whether a description matches a probe (by glob, or as its provider knows the probe's names). */
+  descMatches(desc: ProbeDesc, d: ProbeDef): boolean {
+    if (!globMatch(desc.provider, d.probe.provider)) return false;
+    const own = this.matchers.size > 0 ? this.matchers.get(d.probe.provider) : undefined;
+    if (own !== undefined) return own.matches!(desc, d);
+    return globMatch(desc.module, d.probe.module) && globMatch(desc.func, d.probe.func) && globMatch(desc.name, d.probe.name);
+  }
+
+  /** How a provider announces probes after the descriptions were matched (pid: objects loaded later). */
+  announcer(p: Provider): NewProbe {
+    return (m, f, n, args) => this.newProbe(p, m, f, n, args);
+  }
+
   /** Probes matching a description, creating an exact one on demand if a provider can. */
   match(desc: ProbeDesc): ProbeDef[] {
     this.populate(desc.provider, desc);
     let candidates = desc.name !== '' && !isGlob(desc.name) ? (this.byName.get(desc.name) ?? []) : this.probes;
     // a provider's own matching may know the name under another spelling (pid's 0x10 for 10)
     if (candidates.length === 0 && this.matchers.size > 0) candidates = this.probes;
-    const matchers = this.matchers;
-    const out = candidates.filter((d) => {
-      if (!globMatch(desc.provider, d.probe.provider)) return false;
-      const own = matchers.size > 0 ? matchers.get(d.probe.provider) : undefined;
-      if (own !== undefined) return own.matches!(desc, d);
-      return globMatch(desc.module, d.probe.module) && globMatch(desc.func, d.probe.func) && globMatch(desc.name, d.probe.name);
-    });
+    const out = candidates.filter((d) => this.descMatches(desc, d));
     if (out.length > 0) return out;
     for (const p of this.providers) {
       if (!p.provide || (!this.populated.has(p) && !this.partly.has(p))) continue;

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { ElfError, ElfFile, type ElfFunction } from '../kernel/elf.js';
 import { type MappedObject, inCode, moduleName, parseMaps, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
-import type { UprobeSpec } from '../kernel/uprobes.js';
+import { type UprobeSpec, uprobeRegisterFetchArgs } from '../kernel/uprobes.js';
 import { type UsdtArg, adjustSemaphores, parseUsdtArgs, uprobeRefCtrSupported } from '../kernel/usdt.js';
 import { DFatalError } from '../errors.js';
-import { type RecordDecoder, capturedStrings, enableEventProbe } from './kernel-event.js';
+import { type RecordDecoder, capturedStrings, enableEventProbe, readsRegisters, registerDecoderCode } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider, ProviderFamily } from './provider.js';
 
@@ -128,6 +128,7 @@ export class UsdtProvider implements Provider {
     const semaphores: Site[] = [];
     for (const def of probes) {
       const strings = new Set(env.plans(def).flatMap((p) => [...p.stringArgs]));
+      const regs = readsRegisters(env.plans(def)) ? uprobeRegisterFetchArgs() : [];
       for (const site of this.sites.get(def) ?? []) {
         const fetch: string[] = [];
         site.args.forEach((a, i) => {
@@ -137,6 +138,7 @@ export class UsdtProvider implements Provider {
           const a = site.args[i];
           if (a !== undefined && a.kind === 'fetch' && a.size === 8) fetch.push(`str${i}=+0(${a.fetch}):string`);
         }
+        fetch.push(...regs);
         specs.push({
           path: site.path,
           offset: site.offset,
@@ -161,13 +163,15 @@ export class UsdtProvider implements Provider {
       const all = tracer.format(uprobes.group, event).fields;
       const fields = all.filter((f) => f.name.startsWith('arg'));
       const strings = all.filter((f) => f.name.startsWith('str'));
+      const regFields = all.filter((f) => /^u\d+$/.test(f.name)).map((f) => f.offset);
+      const regs = regFields.length > 0 ? registerDecoderCode(regFields) : '';
       enableEventProbe(env, {
         def,
         system: uprobes.group,
         event,
         fields,
         fieldOf: (n) => fields.find((f) => f.name === `arg${n}`) ?? null,
-        decoder: usdtDecoder(site.args, (i) => fields.find((f) => f.name === `arg${i}`)?.offset ?? -1, strings.length > 0 ? capturedStrings(strings) : ''),
+        decoder: usdtDecoder(site.args, (i) => fields.find((f) => f.name === `arg${i}`)?.offset ?? -1, (strings.length > 0 ? capturedStrings(strings) : '') + regs),
         copies: false,
         process: this.pid,
       });

@@ -74,6 +74,13 @@ export class ProbeContext {
   capturedAddr: bigint[] = [];
   capturedText: string[] = [];
   capturedN = 0;
+  /**
+   * the user registers at the probe, as uregs[] indexes them (x86-64: R_R15 = 0 ... R_SS = 20),
+   * for the first uregsN of them; a provider that fetched them sets uregsN, and Session.fire()
+   * clears it after each firing
+   */
+  uregs = new BigUint64Array(32);
+  uregsN = 0;
   /** clause-local (this->) variables of this firing, by id */
   L: Array<Value | null | undefined> = [];
 }

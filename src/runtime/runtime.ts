@@ -496,8 +496,9 @@ export class Runtime implements ClauseAbi {
     return i >= 0 && i < ctx.argStrs.length ? ctx.argStrs[i] : '';
   }
 
-  uregs(_ctx: ProbeContext, _i: number): bigint {
-    return 0n;
+  /** uregs[i]: the register if the probe's provider fetched the user registers, else 0 */
+  uregs(ctx: ProbeContext, i: number): bigint {
+    return i >= 0 && i < ctx.uregsN ? ctx.uregs[i] : 0n;
   }
 
   // -- bytes and strings ---------------------------------------------------------------------------

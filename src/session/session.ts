@@ -11,7 +11,7 @@ import { KernelTracer } from '../kernel/tracer.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { DEFAULT_AGG_BYTES, InKernel, type KernelFault } from '../providers/in-kernel.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
-import type { ProbeRegistry } from '../providers/registry.js';
+import { type ProbeRegistry, globMatch } from '../providers/registry.js';
 import { ProbeContext } from '../runtime/context.js';
 import { ClauseAbort, Runtime, faultMessage } from '../runtime/runtime.js';
 import { PrintfDataError } from '../runtime/printf.js';
@@ -282,6 +282,7 @@ export class Session implements FiringEnv {
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     // as in DTrace, every probe is live when BEGIN fires: what follows it is traced
     this.enableProviders();
+    this.watchProviders();
     this.freeThreadLocals();
     this.startKernel();
     this.fireLocal(this.dtrace.begin);
@@ -329,6 +330,53 @@ export class Session implements FiringEnv {
   }
 
   /**
+   * Providers whose probes come to exist while tracing (pid: objects loaded later) watch for
+   * them, for the descriptions of the clauses that name them.
+   */
+  private watchProviders(): void {
+    for (const prov of this.registry.providers) {
+      if (prov.watch === undefined) continue;
+      const descs = this.clauses.flatMap((c) => c.descs).filter((d) => globMatch(d.provider, prov.name));
+      if (descs.length === 0) continue;
+      prov.watch(descs, this, this.registry.announcer(prov), (defs) => this.lateProbes(prov, defs));
+    }
+  }
+
+  /** the highest enabled probe ID given */
+  private lastEpid = 0;
+
+  /**
+   * Probes a provider made while tracing: each clause whose descriptions match one is enabled
+   * on it (in program order, with an enabled probe ID of its own), then the provider enables
+   * those some clause wants.
+   */
+  private lateProbes(prov: Provider, defs: ProbeDef[]): void {
+    if (this.stopping) return;
+    if (this.lastEpid === 0) for (const c of this.clauses) for (const e of c.epids.values()) this.lastEpid = Math.max(this.lastEpid, e);
+    const wanted: ProbeDef[] = [];
+    for (const def of defs) {
+      const id = def.probe.id;
+      if (this.ecbs.has(id)) continue;
+      const list: Enabling[] = [];
+      for (const c of this.clauses) {
+        if (!c.descs.some((d) => this.registry.descMatches(d, def))) continue;
+        const epid = ++this.lastEpid;
+        c.probes.push(def);
+        c.epids.set(id, epid);
+        list.push({ epid, clause: c, isError: false });
+      }
+      if (list.length === 0) continue;
+      this.ecbs.set(id, list);
+      while (this.ecbsById.length <= id) this.ecbsById.push(undefined);
+      this.ecbsById[id] = list;
+      wanted.push(def);
+    }
+    if (wanted.length === 0) return;
+    if (!this.enabledProviders.includes(prov)) this.enabledProviders.push(prov);
+    prov.enable(wanted, this);
+  }
+
+  /**
    * $target, if every clause on a kernel probe tests pid == $target: then the kernel records
    * only that process's events (and its children's) in the first place.
    */
@@ -365,6 +413,7 @@ export class Session implements FiringEnv {
     const pid = this.targetOnly();
     if (pid > 0) k.limitToProcess(pid);
     k.start(bufKb, pollMs, idleMs);
+    for (const r of k.refused) this.warn(`failed to enable ${r.what}: ${r.why}`);
     if (k.user.unavailable !== null) {
       this.warn(`copyin() and copyinstr() read user memory when events are handled, not when probes fire: ${k.user.unavailable}`);
     }
@@ -385,6 +434,7 @@ export class Session implements FiringEnv {
     // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
     ctx.argnSet = 0;
     ctx.argBuild = null;
+    ctx.uregsN = 0;
   }
 
   private runClauses(def: ProbeDef, ctx: ProbeContext): void {

@@ -33,6 +33,11 @@ function uprobesOf(pid: number): string[] {
     .filter((l) => l.includes(`:dtrace_tsu_${pid}_`));
 }
 
+/** Those of its probes (not the loader's, watched for objects loaded later). */
+function probesOf(pid: number): string[] {
+  return uprobesOf(pid).filter((l) => !/\/dl_debug_state/.test(l));
+}
+
 test('entry probes give the arguments, return probes the return value (arg0 = 0, as Oracle)', { skip }, () => {
   const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { printf("%d %d %d\\n", arg0, arg1, arg2); } pid$target::add3:return { printf("ret %d %d\\n", arg0, arg1); }', '-c', prog]);
   assert.equal(r.stderr, '');
@@ -97,7 +102,9 @@ test('-p: a running process; SIGTERM ends dtrace and its uprobe events go', { sk
   await new Promise((r) => setTimeout(r, 100));
   const d = new Tracing(['-q', '-n', 'pid$target::add3:return { printf("%d\\n", arg1); }', '-p', String(loop.pid)]);
   await d.ready();
-  assert.equal(uprobesOf(d.child.pid!).length, 1);
+  // the probe's, and the two on the loader that watch for objects loaded later
+  assert.equal(probesOf(d.child.pid!).length, 1);
+  assert.equal(uprobesOf(d.child.pid!).length, 3);
   await d.until(/^112$/m);
   const r = await d.stop('SIGTERM');
   assert.match(r.stdout, /^110\n111\n112\n/m);
@@ -112,9 +119,10 @@ test('a dtrace killed with SIGKILL leaves uprobe events the next dtrace removes'
   const d = new Tracing(['-q', '-n', 'pid$target::add3:entry, pid$target::greet:entry {}', '-p', String(loop.pid)]);
   await d.ready();
   const pid = d.child.pid!;
-  assert.equal(uprobesOf(pid).length, 2);
+  assert.equal(probesOf(pid).length, 2);
   await d.stop('SIGKILL', 0);
-  assert.equal(uprobesOf(pid).length, 2);
+  assert.equal(probesOf(pid).length, 2);
+  assert.ok(uprobesOf(pid).length > 2);
   runDtrace(['-q', '-n', 'BEGIN { exit(0); }']);
   assert.deepEqual(uprobesOf(pid), []);
   loop.kill('SIGKILL');
@@ -125,4 +133,27 @@ test('a child of the process does not fire its probes, though it maps the same l
   const r = runDtrace(['-q', '-n', 'pid$target:libc.so.6:malloc:entry /pid != $target || arg0 == 4321/ { printf("fired in %d\\n", pid); }', '-c', `/bin/sh -c ${prog};${prog}`]);
   assert.equal(r.stderr, '');
   assert.equal(r.stdout, '\n');
+});
+
+test('uregs[] with DTrace\'s register names: the argument registers at entry, %rax at return, %rsp as the ABI leaves it', { skip }, () => {
+  const r = runDtrace([
+    '-q',
+    '-n', 'pid$target::add3:entry { printf("%d %d %d %d %d %d %d\\n", uregs[R_RDI], uregs[R_RSI], uregs[R_RDX], uregs[R_PC] == uregs[R_RIP], uregs[R_PC] != 0, uregs[R_SP] % 16, uregs[R_TRAPNO]); }',
+    '-n', 'pid$target::add3:return { printf("%d %d\\n", uregs[R_RAX], uregs[R_R0] == arg1); }',
+    '-c', prog,
+  ]);
+  assert.equal(r.stderr, '');
+  // after the call instruction pushed the return address, %rsp is 8 past a 16-byte boundary
+  assert.equal(r.stdout, '0 10 100 1 1 8 0\n110 1\n1 10 100 1 1 8 0\n111 1\n2 10 100 1 1 8 0\n112 1\n\n');
+});
+
+test('a glob\'s function whose first instruction uprobes cannot take is left out with a warning; named exactly, it fails', { skip: skip || (process.arch !== 'x64' ? 'x86-64 only (lock prefix)' : false) }, () => {
+  // pthread_spin_lock starts with "lock decl (%rdi)"
+  const r = runDtrace(['-q', '-n', 'pid$target:libc.so.6:pthread_spin_*:entry, pid$target::add3:entry { @ = count(); }', '-c', prog]);
+  assert.match(r.stderr, /^dtrace: failed to enable pid\d+:libc\.so\.6:pthread_spin_lock:entry: uprobes cannot take its instruction\n$/);
+  assert.equal(r.stdout, '\n                3\n');
+  assert.equal(r.code, 0);
+  const one = runDtrace(['-q', '-n', 'pid$target:libc.so.6:pthread_spin_lock:entry', '-c', prog]);
+  assert.match(one.stderr, /^dtrace: could not enable tracing: .*pthread_spin_lock_entry: /);
+  assert.equal(one.code, 1);
 });

@@ -157,3 +157,9 @@ test("Debian's python3: function-return with the file, function and line; functi
   assert.equal(e.stderr, '');
   for (const l of e.stdout.split('\n').filter((x) => x !== '')) assert.match(l, /^\S+ .+:\d+$/);
 });
+
+test('uregs[] at a USDT site: the program counter is in the function that holds the site', { skip }, () => {
+  const r = runDtrace(['-q', '-n', 'myserv$target:::tick { @[ufunc(uregs[R_PC]), probefunc, uregs[R_SP] != 0] = count(); }', '-c', `${prog} 3`]);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^\n  usdt-target`(\w+) +\1 +1 +3\n$/);
+});

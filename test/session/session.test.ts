@@ -29,6 +29,7 @@ function clause(index: number, def: ProbeDef, epid: number, fn: (ctx: ProbeConte
   return {
     checked: {} as CompiledClause['checked'],
     probes: [def],
+    descs: [],
     epids: new Map([[def.probe.id, epid]]),
     index,
     plan,
