@@ -171,6 +171,15 @@ export class PerfRings implements EventSource {
     return out;
   }
 
+  /** Whether a ring holds records not read yet. */
+  pending(): boolean {
+    for (const r of this.rings) {
+      const v = r.view;
+      if (v.getUint32(HEAD, true) + v.getUint32(HEAD + 4, true) * 0x1_0000_0000 !== r.tail) return true;
+    }
+    return false;
+  }
+
   /** Moves the records a CPU's ring holds into its queue (through the sink) and frees the ring's space. */
   fill(q: EventQueue): void {
     const r = this.rings[this.queues.indexOf(q)];

@@ -165,13 +165,22 @@ export class CpuClockSampler implements EventSource, EventSink, PerfRecordSink {
     this.perf.setBase(base);
   }
 
+  /** hrtime (CLOCK_MONOTONIC ns) when enable() started the events: the first sample is a period later */
+  enabledAt = 0n;
+
   enable(): void {
+    this.enabledAt = process.hrtime.bigint();
     this.perf.enable();
   }
 
   /** Stops sampling; what the rings hold can still be read. */
   disable(): void {
     this.perf.disable();
+  }
+
+  /** Whether a ring holds samples not read yet. */
+  pending(): boolean {
+    return this.perf.pending();
   }
 
   /** Samples each CPU's ring could not hold, by CPU. */
