@@ -216,7 +216,7 @@ export class ProfileProvider implements Provider {
    */
   private sampleTicks(probes: ProbeDef[], env: FiringEnv, sampled: Map<ProbeDef, TickSlots>): string | null {
     const online = onlineCpus();
-    const cpu = online[Math.floor(Math.random() * online.length)];
+    const cpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
     const made: Array<[CpuClockSampler, ProbeDef, number]> = [];
     try {
       for (const def of probes) {
@@ -251,7 +251,7 @@ export class ProfileProvider implements Provider {
    * why not (nothing is left open then).
    */
   private sample(probes: ProbeDef[], env: FiringEnv): string | null {
-    const cpus = onlineCpus();
+    const cpus = env.cpu >= 0 ? [env.cpu] : onlineCpus();
     const made: Array<[CpuClockSampler, ProbeDef]> = [];
     try {
       for (const def of probes) {

@@ -185,3 +185,18 @@ test('without perf events (not root), a tick that reads its context fires from a
   assert.equal(q.stderr, '');
   assert.ok(Number(q.stdout) >= 8 && Number(q.stdout) <= 11, q.stdout);
 });
+
+test('-x cpu=N: profile, tick and every kernel event only on CPU N', { skip: skip || (!twoCpus && 'one CPU') }, () => {
+  spin(0);
+  spin(1);
+  try {
+    const r = runDtrace(['-x', 'cpu=1', '-q', '-n', 'profile-199 { @[cpu, "profile"] = count(); } tick-50ms /pid != $pid/ { @[cpu, "tick"] = count(); } syscall:::entry { @[cpu, "syscall"] = count(); } tick-1s { exit(0); }']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = rows(r.stdout);
+    assert.ok(m.size >= 2, r.stdout);
+    for (const k of m.keys()) assert.equal(k.split(' ')[0], '1', r.stdout);
+    assert.ok((m.get('1 profile') ?? 0) > 20, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});
