@@ -5,7 +5,7 @@
 // each while a CPU-bound program (built by this bench, -O2 with frame pointers, so that all
 // three can walk its stacks: main -> work -> hot -> spin) runs a fixed amount of work on every
 // CPU. Prints, medians of BENCH_RUNS (default 3):
-//   - the program's slowdown (wall time against a run with no tracer): the kernel's part of each
+//   - the program's slowdown (wall time against a run with no tracer just before): the kernel's part of each
 //     sample (the interrupt, the copy of the stack) lands on the program;
 //   - samples delivered per CPU per second;
 //   - the consumer's CPU (user + system of the tracer's process, /proc/PID/stat) per 10,000
@@ -137,20 +137,26 @@ if (bpftraceWorks) {
   });
 }
 
+// the machine may be shared: each tracer's run is paired with a run of the program alone just before it
 const alone: number[] = [];
-for (let i = 0; i < RUNS; i++) alone.push(await workload());
-const base = median(alone);
-console.log(`${NCPU} CPUs; the program alone: ${base.toFixed(2)} s (median of ${RUNS})`);
-for (const t of tracers) {
-  const runs: Run[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await measure(t));
-  const wall = median(runs.map((r) => r.wall));
+const results = tracers.map(() => [] as Array<Run & { base: number }>);
+for (let i = 0; i < RUNS; i++) {
+  for (let j = 0; j < tracers.length; j++) {
+    const base = await workload();
+    alone.push(base);
+    results[j].push({ ...(await measure(tracers[j])), base });
+  }
+}
+console.log(`${NCPU} CPUs; the program alone: ${median(alone).toFixed(2)} s (median of ${alone.length})`);
+tracers.forEach((t, j) => {
+  const runs = results[j];
+  const slowdown = median(runs.map((r) => (r.wall - r.base) / r.base));
   const perCpuSec = median(runs.map((r) => r.samples / NCPU / r.wall));
   const per10k = median(runs.map((r) => (r.cpu / r.samples) * 1e4));
   console.log(
-    `${t.name.padEnd(52)} slowdown ${(((wall - base) / base) * 100).toFixed(1).padStart(5)} %   ${perCpuSec.toFixed(0).padStart(4)} samples/CPU/s   consumer ${per10k.toFixed(3)} CPU-s per 10,000 samples`,
+    `${t.name.padEnd(52)} slowdown ${(slowdown * 100).toFixed(1).padStart(5)} %   ${perCpuSec.toFixed(0).padStart(4)} samples/CPU/s   consumer ${per10k.toFixed(3)} CPU-s per 10,000 samples`,
   );
-}
+});
 if (!perfWorks) console.log('perf record: no perf binary that runs on this kernel');
 if (!bpftraceWorks) console.log('bpftrace: not installed');
 rmSync(dir, { recursive: true, force: true });
