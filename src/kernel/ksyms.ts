@@ -45,6 +45,14 @@ export class KernelSymbols {
     this.names = rows.map((r) => r[1]);
   }
 
+  /**
+   * Loads the symbols now (a third of a second here, more on a loaded machine), before tracing
+   * starts, rather than at the first stack while events wait.
+   */
+  preload(): void {
+    if (!this.loaded) this.load();
+  }
+
   /** Whether the kernel has a function of this name (in vmlinux or a module). */
   hasFunction(name: string): boolean {
     if (!this.loaded) this.load();

@@ -12,8 +12,9 @@
 // time order of the CPU's ring, with nothing allocated per sample.
 
 import { readFileSync } from 'node:fs';
-import { EventQueue, type EventSink, type EventSource } from './ringbuf.js';
-import { type Mapping, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+import type { EventQueue, EventSink, EventSource } from './ringbuf.js';
+import { closeFd, perfEventOpen } from './bpf/sys.js';
+import { PERF_FLAG_FD_CLOEXEC, PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings } from './perf-ring.js';
 import { USER_STACK_BYTES, addUserStackAttr, copyUserStack } from './perf-ustack.js';
 import { USTACK_DATA_AT } from './ustack.js';
 
@@ -24,11 +25,6 @@ const PERF_SAMPLE_TID = 1 << 1;
 const PERF_SAMPLE_TIME = 1 << 2;
 const PERF_SAMPLE_CALLCHAIN = 1 << 5;
 const PERF_SAMPLE_CPU = 1 << 7;
-const PERF_FLAG_FD_CLOEXEC = 8;
-const PERF_EVENT_IOC_ENABLE = 0x2400;
-const PERF_EVENT_IOC_DISABLE = 0x2401;
-const PERF_RECORD_LOST = 2;
-const PERF_RECORD_SAMPLE = 9;
 /** header.misc & 7: where the CPU was */
 export const CPUMODE_KERNEL = 1;
 export const CPUMODE_USER = 2;
@@ -41,7 +37,6 @@ const ATTR_EXCLUDE_CALLCHAIN_KERNEL = 1n << 21n;
 const ATTR_EXCLUDE_CALLCHAIN_USER = 1n << 22n;
 const ATTR_USE_CLOCKID = 1n << 25n;
 const CLOCK_MONOTONIC = 1;
-const PAGE = 4096;
 /** u32 halves of the call-chain context markers (PERF_CONTEXT_*: -1 ... -4095 as u64) */
 const MARKER_LO_MIN = 0xfffff001;
 const CONTEXT_KERNEL_LO = 0xffffff80; // -128
@@ -115,39 +110,16 @@ export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' |
   return attr;
 }
 
-/** One CPU's mapped ring: the control page, then dataSize bytes of records. */
-export class SampleRing {
-  tail = 0;
-  /** bytes used in the last page of this CPU's queue */
-  used = 0;
-  lost = 0;
-  constructor(
-    readonly cpu: number,
-    readonly fd: number,
-    readonly view: DataView,
-    readonly bytes: Uint8Array,
-    readonly dataOffset: number,
-    readonly dataSize: number,
-  ) {}
-}
-
 /** Receives the samples, in time order merged with every other source's events. */
 export type SampleHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
-export class CpuClockSampler implements EventSource, EventSink {
-  readonly queues: EventQueue[] = [];
-  readonly rings: SampleRing[] = [];
-  private readonly maps: Mapping[] = [];
-  private readonly fds: number[] = [];
-  /** times are ns after this (the reader's base): its u32 halves */
-  private baseHi = 0;
-  private baseLo = 0;
-  /** a record that wraps the ring's end, made contiguous */
-  private readonly scratch = new DataView(new ArrayBuffer(65536 + 8));
-  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
-
+export class CpuClockSampler implements EventSource, EventSink, PerfRecordSink {
+  /** the per-CPU rings, read into their queues by perfRecord() */
+  private readonly perf: PerfRings;
   /** samples carry a call chain */
   private readonly callchain: boolean;
+  /** the most bytes a queued sample takes */
+  private readonly maxSample: number;
 
   constructor(
     /** gets each sample (may be set once the events are open) */
@@ -155,6 +127,16 @@ export class CpuClockSampler implements EventSource, EventSink {
     readonly options: SamplerOptions,
   ) {
     this.callchain = options.kernelStack || options.userStack;
+    this.maxSample = options.userRegs === true ? MAX_USTACK_SAMPLE : MAX_SAMPLE;
+    this.perf = new PerfRings(this, options.userRegs === true ? USTACK_QUEUE_PAGE : QUEUE_PAGE, this);
+  }
+
+  get queues(): EventQueue[] {
+    return this.perf.queues;
+  }
+
+  get rings(): PerfRing[] {
+    return this.perf.rings;
   }
 
   /**
@@ -166,13 +148,7 @@ export class CpuClockSampler implements EventSource, EventSink {
     const o = this.options;
     const attr = samplerAttr(o);
     try {
-      for (const cpu of o.cpus) {
-        const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-        this.fds.push(fd);
-        const map = mapShared(fd, (o.ringPages + 1) * PAGE);
-        this.maps.push(map);
-        this.attach(cpu, fd, map.view, map.bytes);
-      }
+      for (const cpu of o.cpus) this.perf.open(attr, -1, cpu, o.ringPages);
     } catch (e) {
       this.close();
       throw e;
@@ -180,45 +156,36 @@ export class CpuClockSampler implements EventSource, EventSink {
   }
 
   /** Reads a ring mapped at `view` (tests pass one of their own making). */
-  attach(cpu: number, fd: number, view: DataView, bytes: Uint8Array): SampleRing {
-    // data_offset/data_size (Linux 4.1+); before that the data follows the first page
-    const dataOffset = Number(view.getBigUint64(1040, true)) || PAGE;
-    const dataSize = Number(view.getBigUint64(1048, true)) || bytes.length - PAGE;
-    const ring = new SampleRing(cpu, fd, view, bytes, dataOffset, dataSize);
-    ring.tail = view.getUint32(1032, true) + view.getUint32(1036, true) * 0x1_0000_0000;
-    const q = new EventQueue(cpu, this.options.userRegs === true ? USTACK_QUEUE_PAGE : QUEUE_PAGE);
-    q.sink = this;
-    this.rings.push(ring);
-    this.queues.push(q);
-    return ring;
+  attach(cpu: number, view: DataView, bytes: Uint8Array): PerfRing {
+    return this.perf.attach(cpu, view, bytes);
   }
 
   /** Sample times are ns after `base` (CLOCK_MONOTONIC). */
   setBase(base: bigint): void {
-    this.baseHi = Number(base >> 32n);
-    this.baseLo = Number(base & 0xffffffffn);
+    this.perf.setBase(base);
   }
 
+  /** hrtime (CLOCK_MONOTONIC ns) when enable() started the events: the first sample is a period later */
+  enabledAt = 0n;
+
   enable(): void {
-    for (const fd of this.fds) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+    this.enabledAt = process.hrtime.bigint();
+    this.perf.enable();
   }
 
   /** Stops sampling; what the rings hold can still be read. */
   disable(): void {
-    for (const fd of this.fds) {
-      try {
-        ioctlInt(fd, PERF_EVENT_IOC_DISABLE, 0);
-      } catch {
-        // closing it stops it too
-      }
-    }
+    this.perf.disable();
+  }
+
+  /** Whether a ring holds samples not read yet. */
+  pending(): boolean {
+    return this.perf.pending();
   }
 
   /** Samples each CPU's ring could not hold, by CPU. */
   lost(): number[] {
-    const out: number[] = [];
-    for (const r of this.rings) out[r.cpu] = r.lost;
-    return out;
+    return this.perf.lost();
   }
 
   event(cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number): void {
@@ -227,50 +194,15 @@ export class CpuClockSampler implements EventSource, EventSink {
 
   /** Moves the samples a CPU's ring holds into its queue and frees the ring's space. */
   fill(q: EventQueue): void {
-    const r = this.rings[this.queues.indexOf(q)];
-    if (r === undefined) return;
-    const v = r.view;
-    const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
-    let tail = r.tail;
-    let page = q.npages > 0 ? q.npages - 1 : -1;
-    let used = page >= 0 ? r.used : q.pageSize;
-    while (tail < head) {
-      const pos = tail % r.dataSize;
-      // a header never wraps (records are 8-byte aligned)
-      const size = v.getUint16(r.dataOffset + pos + 6, true);
-      if (size === 0) break;
-      let rv = v;
-      let at = r.dataOffset + pos;
-      if (pos + size > r.dataSize) {
-        // the record wraps: copy it out whole
-        const first = r.dataSize - pos;
-        this.scratchBytes.set(r.bytes.subarray(at, at + first), 0);
-        this.scratchBytes.set(r.bytes.subarray(r.dataOffset, r.dataOffset + size - first), first);
-        rv = this.scratch;
-        at = 0;
-      }
-      const type = rv.getUint32(at, true);
-      if (type === PERF_RECORD_SAMPLE) {
-        if (used + (this.options.userRegs === true ? MAX_USTACK_SAMPLE : MAX_SAMPLE) > q.pageSize) {
-          page = q.npages++;
-          used = 0;
-        }
-        q.page(page);
-        const len = this.copySample(rv, at, size, q.views[page], used);
-        const ts = (rv.getUint32(at + 28, true) - this.baseHi) * 0x1_0000_0000 + (rv.getUint32(at + 24, true) - this.baseLo);
-        q.push(page, used, len, ts);
-        used += len;
-      } else if (type === PERF_RECORD_LOST) {
-        r.lost += rv.getUint32(at + 16, true) + rv.getUint32(at + 20, true) * 0x1_0000_0000;
-      }
-      tail += size;
-    }
-    r.used = used;
-    if (tail !== r.tail) {
-      r.tail = tail;
-      v.setUint32(1032, tail % 0x1_0000_0000, true);
-      v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
-    }
+    this.perf.fill(q);
+  }
+
+  /** A sample record: queued as a Sample. */
+  perfRecord(r: PerfRing, type: number, v: DataView, at: number, size: number): void {
+    if (type !== PERF_RECORD_SAMPLE) return;
+    const d = r.room(this.maxSample);
+    const len = this.copySample(v, at, size, d, r.used);
+    r.push(0, len, this.perf.time(v, at + 24), len);
   }
 
   /** A sample record at `at` (of `size` bytes) as a Sample at `to` in `d`; returns its length. */
@@ -314,18 +246,12 @@ export class CpuClockSampler implements EventSource, EventSink {
       return len;
     }
     d.setUint16(to + SAMPLE_HAS_USTACK, 1, true);
-    const [n] = copyUserStack(s, after, at + size, d, to + len);
-    return len + n;
+    return len + copyUserStack(s, after, at + size, d, to + len);
   }
 
   /** Stops sampling and frees the events and rings; safe to call more than once. */
   close(): void {
-    // a later fill() finds no ring: reading an unmapped one would be a segmentation fault
-    this.rings.length = 0;
-    for (const m of this.maps) unmap(m);
-    this.maps.length = 0;
-    for (const fd of this.fds) closeFd(fd);
-    this.fds.length = 0;
+    this.perf.close();
   }
 }
 

@@ -9,8 +9,19 @@
 // set in kernel/ustack's currentUserStack while each is handled.
 //                                                     [perf_event_open(2); perf's --call-graph dwarf]
 
-import { type EventSink, EventQueue, type EventSource } from './ringbuf.js';
-import { type Mapping, addressOf, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+import type { EventQueue, EventSink, EventSource } from './ringbuf.js';
+import { addressOf, ioctlInt } from './bpf/sys.js';
+import {
+  PERF_RECORD_COMM,
+  PERF_RECORD_FORK,
+  PERF_RECORD_MMAP,
+  PERF_RECORD_MMAP2,
+  PERF_RECORD_SAMPLE,
+  type PerfRecordSink,
+  type PerfRing,
+  PerfRings,
+  copyBytes,
+} from './perf-ring.js';
 import { PERF_REGS_X86, USTACK_DATA_AT, USTACK_NREGS, USTACK_REGS_AT, currentUserStack } from './ustack.js';
 import { userMappings } from './umaps.js';
 
@@ -23,17 +34,7 @@ const PERF_SAMPLE_CPU = 1 << 7;
 const PERF_SAMPLE_RAW = 1 << 10;
 export const PERF_SAMPLE_REGS_USER = 1 << 12;
 export const PERF_SAMPLE_STACK_USER = 1 << 13;
-const PERF_FLAG_FD_CLOEXEC = 8;
-const PERF_EVENT_IOC_ENABLE = 0x2400;
-const PERF_EVENT_IOC_DISABLE = 0x2401;
-const PERF_EVENT_IOC_SET_OUTPUT = 0x2405;
 const PERF_EVENT_IOC_SET_FILTER = 0x40082406;
-const PERF_RECORD_MMAP = 1;
-const PERF_RECORD_LOST = 2;
-const PERF_RECORD_COMM = 3;
-const PERF_RECORD_FORK = 7;
-const PERF_RECORD_SAMPLE = 9;
-const PERF_RECORD_MMAP2 = 10;
 const PERF_RECORD_MISC_COMM_EXEC = 1 << 13;
 /** perf_event_attr up to sample_regs_user/sample_stack_user (PERF_ATTR_SIZE_VER3, Linux 3.7) and clockid (VER5) */
 const PERF_ATTR_SIZE = 112;
@@ -47,7 +48,6 @@ const ATTR_MMAP2 = 1n << 23n;
 const ATTR_COMM_EXEC = 1n << 24n;
 const ATTR_USE_CLOCKID = 1n << 25n;
 const CLOCK_MONOTONIC = 1;
-const PAGE = 4096;
 
 /** Bytes of user stack copied at each event (perf's default for --call-graph dwarf is 8 KiB). */
 export const USER_STACK_BYTES = 16384;
@@ -65,22 +65,6 @@ const Q_MMAP = 2;
 const Q_EXEC = 3;
 const Q_FORK = 4;
 
-/** Buffers over whole ArrayBuffers (rings, queue pages): copies between them allocate nothing. */
-const whole = new WeakMap<ArrayBufferLike, Buffer>();
-
-function bufferOf(v: DataView): Buffer {
-  const ab = v.buffer;
-  let b = whole.get(ab);
-  if (b === undefined) whole.set(ab, (b = Buffer.from(ab)));
-  return b;
-}
-
-/** Copies n bytes from `from` in s to `to` in d (STYLE rule 2: no view made per event). */
-export function copyBytes(s: DataView, from: number, d: DataView, to: number, n: number): void {
-  const so = s.byteOffset + from;
-  bufferOf(s).copy(bufferOf(d), d.byteOffset + to, so, so + n);
-}
-
 /** Sets the user registers and stack fields of a perf_event_attr (x86-64 register numbers). */
 export function addUserStackAttr(attr: Buffer): void {
   // the registers asked for are x86-64's: elsewhere (arm64) no copy is taken yet, and stacks are empty
@@ -92,9 +76,9 @@ export function addUserStackAttr(attr: Buffer): void {
 
 /**
  * Copies the REGS_USER and STACK_USER parts of a sample at `at` in `s` into a user stack block
- * (kernel/ustack's layout) at `to` in `d`; returns [bytes written, offset after them in s].
+ * (kernel/ustack's layout) at `to` in `d`; returns the bytes written.
  */
-export function copyUserStack(s: DataView, at: number, end: number, d: DataView, to: number): [number, number] {
+export function copyUserStack(s: DataView, at: number, end: number, d: DataView, to: number): number {
   const abi = at + 8 <= end ? s.getUint32(at, true) : 0;
   at += 8;
   d.setUint32(to, abi, true);
@@ -111,25 +95,10 @@ export function copyUserStack(s: DataView, at: number, end: number, d: DataView,
     if (size > 0 && at + size + 8 <= end) {
       dyn = Math.min(size, s.getUint32(at + size, true));
       copyBytes(s, at, d, to + USTACK_DATA_AT, dyn);
-      at += size + 8;
     }
   }
   d.setUint32(to + 4, dyn, true);
-  return [(USTACK_DATA_AT + dyn + 7) & ~7, at];
-}
-
-/** One CPU's ring. */
-class Ring {
-  tail = 0;
-  used = 0;
-  lost = 0;
-  constructor(
-    readonly cpu: number,
-    readonly view: DataView,
-    readonly bytes: Uint8Array,
-    readonly dataOffset: number,
-    readonly dataSize: number,
-  ) {}
+  return (USTACK_DATA_AT + dyn + 7) & ~7;
 }
 
 /** A tracepoint to sample with user stacks. */
@@ -148,15 +117,9 @@ export interface UserStackEvent {
 /** Handles one tracepoint record (common header first) as the tracer does. */
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
-export class UserStackEvents implements EventSource, EventSink {
-  readonly queues: EventQueue[] = [];
-  private readonly rings: Ring[] = [];
-  private readonly maps: Mapping[] = [];
-  private readonly fds: number[] = [];
-  private baseHi = 0;
-  private baseLo = 0;
-  private readonly scratch = new DataView(new ArrayBuffer(65536 + 8));
-  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
+export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
+  /** one ring per CPU, the side-band event's, which the tracepoints' events write into too */
+  private readonly perf: PerfRings;
 
   constructor(
     /** the tracepoints to sample with user stacks (none: the side-band records only) */
@@ -165,7 +128,13 @@ export class UserStackEvents implements EventSource, EventSink {
     readonly ringPages: number,
     /** gets each sampled record */
     public handler: RawHandler,
-  ) {}
+  ) {
+    this.perf = new PerfRings(this, QUEUE_PAGE, this);
+  }
+
+  get queues(): EventQueue[] {
+    return this.perf.queues;
+  }
 
   private attr(type: number, config: number, sampleType: number, flags: bigint): Buffer {
     const attr = Buffer.alloc(PERF_ATTR_SIZE);
@@ -192,23 +161,9 @@ export class UserStackEvents implements EventSource, EventSink {
     };
     try {
       for (const cpu of this.cpus) {
-        const lead = perfEventOpen(side, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-        this.fds.push(lead);
-        const map = mapShared(lead, (this.ringPages + 1) * PAGE);
-        this.maps.push(map);
-        const v = map.view;
-        const dataOffset = Number(v.getBigUint64(1040, true)) || PAGE;
-        const dataSize = Number(v.getBigUint64(1048, true)) || map.bytes.length - PAGE;
-        const r = new Ring(cpu, v, map.bytes, dataOffset, dataSize);
-        r.tail = v.getUint32(1032, true) + v.getUint32(1036, true) * 0x1_0000_0000;
-        this.rings.push(r);
-        const q = new EventQueue(cpu, QUEUE_PAGE);
-        q.sink = this;
-        this.queues.push(q);
+        const lead = this.perf.open(side, -1, cpu, this.ringPages);
         for (const e of this.events) {
-          const fd = perfEventOpen(tp(e), e.pid > 0 ? e.pid : -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-          this.fds.push(fd);
-          ioctlInt(fd, PERF_EVENT_IOC_SET_OUTPUT, lead);
+          const fd = this.perf.openInto(tp(e), e.pid > 0 ? e.pid : -1, cpu, lead);
           if (e.filter !== null) setFilter(fd, e.filter);
         }
       }
@@ -219,28 +174,19 @@ export class UserStackEvents implements EventSource, EventSink {
   }
 
   setBase(base: bigint): void {
-    this.baseHi = Number(base >> 32n);
-    this.baseLo = Number(base & 0xffffffffn);
+    this.perf.setBase(base);
   }
 
   enable(): void {
-    for (const fd of this.fds) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+    this.perf.enable();
   }
 
   disable(): void {
-    for (const fd of this.fds) {
-      try {
-        ioctlInt(fd, PERF_EVENT_IOC_DISABLE, 0);
-      } catch {
-        // closing stops it too
-      }
-    }
+    this.perf.disable();
   }
 
   lost(): number[] {
-    const out: number[] = [];
-    for (const r of this.rings) out[r.cpu] = r.lost;
-    return out;
+    return this.perf.lost();
   }
 
   /** A queued record, in time order with every other source's. */
@@ -270,54 +216,18 @@ export class UserStackEvents implements EventSource, EventSink {
   }
 
   fill(q: EventQueue): void {
-    const r = this.rings[this.queues.indexOf(q)];
-    if (r === undefined) return;
-    const v = r.view;
-    const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
-    let tail = r.tail;
-    let page = q.npages > 0 ? q.npages - 1 : -1;
-    let used = page >= 0 ? r.used : q.pageSize;
-    while (tail < head) {
-      const pos = tail % r.dataSize;
-      const size = v.getUint16(r.dataOffset + pos + 6, true);
-      if (size === 0) break;
-      let rv = v;
-      let at = r.dataOffset + pos;
-      if (pos + size > r.dataSize) {
-        const first = r.dataSize - pos;
-        this.scratchBytes.set(r.bytes.subarray(at, at + first), 0);
-        this.scratchBytes.set(r.bytes.subarray(r.dataOffset, r.dataOffset + size - first), first);
-        rv = this.scratch;
-        at = 0;
-      }
-      const type = rv.getUint32(at, true);
-      if (type === PERF_RECORD_LOST) {
-        r.lost += rv.getUint32(at + 16, true) + rv.getUint32(at + 20, true) * 0x1_0000_0000;
-      } else if (type === PERF_RECORD_SAMPLE || type === PERF_RECORD_MMAP2 || type === PERF_RECORD_MMAP || type === PERF_RECORD_COMM || type === PERF_RECORD_FORK) {
-        if (used + MAX_QUEUED > q.pageSize) {
-          page = q.npages++;
-          used = 0;
-        }
-        q.page(page);
-        const d = q.views[page];
-        const len = this.queue(rv, at, size, type, d, used);
-        if (len > 0) {
-          // the time: a sample's after its pid/tid; the others' in their trailing sample_id
-          // (pid, tid, time, cpu, res)
-          const tAt = type === PERF_RECORD_SAMPLE ? at + 16 : at + size - 16;
-          const ts = (rv.getUint32(tAt + 4, true) - this.baseHi) * 0x1_0000_0000 + (rv.getUint32(tAt, true) - this.baseLo);
-          q.push(page, used, len, ts);
-          used += len;
-        }
-      }
-      tail += size;
-    }
-    r.used = used;
-    if (tail !== r.tail) {
-      r.tail = tail;
-      v.setUint32(1032, tail % 0x1_0000_0000, true);
-      v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
-    }
+    this.perf.fill(q);
+  }
+
+  /** A record of the ring: queued in our form (below), or not at all. */
+  perfRecord(r: PerfRing, type: number, v: DataView, at: number, size: number): void {
+    if (type !== PERF_RECORD_SAMPLE && type !== PERF_RECORD_MMAP2 && type !== PERF_RECORD_MMAP && type !== PERF_RECORD_COMM && type !== PERF_RECORD_FORK) return;
+    const d = r.room(MAX_QUEUED);
+    const len = this.queue(v, at, size, type, d, r.used);
+    if (len === 0) return;
+    // the time: a sample's after its pid/tid; the others' in their trailing sample_id
+    // (pid, tid, time, cpu, res)
+    r.push(0, len, this.perf.time(v, type === PERF_RECORD_SAMPLE ? at + 16 : at + size - 16), len);
   }
 
   /** Queues one record in our form at `to` in `d`; returns its length (0: not queued). */
@@ -334,8 +244,7 @@ export class UserStackEvents implements EventSource, EventSink {
       d.setUint32(to + 12, 0, true);
       copyBytes(s, rawAt, d, to + 16, rawSize);
       const blockAt = to + 16 + ((rawSize + 7) & ~7);
-      const [n] = copyUserStack(s, rawAt + rawSize, end, d, blockAt);
-      return blockAt + n - to;
+      return blockAt + copyUserStack(s, rawAt + rawSize, end, d, blockAt) - to;
     }
     if (type === PERF_RECORD_MMAP2 || type === PERF_RECORD_MMAP) {
       // MMAP2: pid tid addr len pgoff maj min ino ino_gen prot flags filename[]
@@ -371,12 +280,7 @@ export class UserStackEvents implements EventSource, EventSink {
   }
 
   close(): void {
-    // a later fill() finds no ring: reading an unmapped one would be a segmentation fault
-    this.rings.length = 0;
-    for (const m of this.maps) unmap(m);
-    this.maps.length = 0;
-    for (const fd of this.fds) closeFd(fd);
-    this.fds.length = 0;
+    this.perf.close();
   }
 }
 

@@ -70,7 +70,7 @@ export class CpcProvider implements Provider {
   }
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
-    const cpus = onlineCpus();
+    const cpus = env.cpu >= 0 ? [env.cpu] : onlineCpus();
     const tracer = env.tracer();
     for (const def of probes) {
       const p = parseCpcName(def.probe.name);

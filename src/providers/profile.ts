@@ -5,18 +5,26 @@
 // (perf_event_paranoid, seccomp, a kernel without perf events), profile-N fires from a timer in
 // dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack, and dtrace says so.
 //
-// tick-N fires on one CPU too, but from a timer in dtrace itself, always: its context is
-// dtrace's (its pid, execname and CPU; arg0 = arg1 = 0), where DTrace's is whatever the CPU
-// was running. A cpu-clock event on one CPU would give that context, but a CPU that idles may
-// take no samples at all (seen on a Firecracker guest, with bpftrace's profile probes too), and
-// a tick must fire; and a timer needs no root, nor any kernel tracing.    [dt_prov_profile.c]
+// tick-N fires on one CPU at its rate, as DTrace's does: from a perf cpu-clock event on one
+// CPU (a random one, as Oracle's, or -x cpu's), in the context of whatever that CPU was running,
+// with the same arguments as profile-N. A cpu-clock event may let a period pass without a sample
+// (an idle CPU on a Firecracker guest does, at times: its hrtimer is forwarded past the periods
+// it missed, and bpftrace's interval probes show the same), and a tick must keep its rate: a
+// timer in dtrace stands behind the event, and fires, in dtrace's own context, each period the
+// event has not fired for by then (a grace after it; samples of periods already fired are
+// dropped). A tick whose clauses read nothing of the context (`tick-1s { exit(0); }`, printa)
+// fires from the timer alone: it would print the same, and needs no kernel tracing; so does
+// every tick where perf events are refused, said on stderr once when a clause reads the context.
+//                                                                         [dt_prov_profile.c]
 
-import { CPUMODE_USER, CpuClockSampler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
-import { kernelOffset } from '../kernel/ksyms.js';
+import { CPUMODE_USER, CpuClockSampler, type SampleHandler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
+import { kernelOffset, kernelSymbols } from '../kernel/ksyms.js';
+import type { KernelTracer } from '../kernel/tracer.js';
 import type { DType } from '../lang/types.js';
 import { bigArgsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
 import { currentUserStack } from '../kernel/ustack.js';
 import type { FiringEnv, ProbeDef, ProbeDesc, Provider } from './provider.js';
+import type { ClausePlan } from './clause-plan.js';
 
 const UNITS: Record<string, bigint> = {
   ns: 1n, nsec: 1n, us: 1000n, usec: 1000n, ms: 1_000_000n, msec: 1_000_000n,
@@ -44,7 +52,103 @@ export function periodOf(name: string): bigint {
 interface Timer {
   def: ProbeDef;
   periodNs: bigint;
+  /** hrtime at which the timer fires the probe next (a sampled tick: fires its next period, if the event has not by then) */
   next: bigint;
+  /** the tick's perf event, if it samples a CPU */
+  sampled: TickSlots | null;
+}
+
+/** How long the timer waits for the tracer to read a ring that holds samples. */
+const HOLD_NS = 10_000_000n;
+
+/**
+ * A tick sampled by a cpu-clock event: its periods are slots, slot k due at origin + k * period
+ * (hrtime); `next` is the first not fired yet, by a sample or by the timer. Each slot fires
+ * once, in order: the sample's, or the timer's when no sample came within the grace.
+ */
+export class TickSlots {
+  next = 1;
+  private synced = false;
+  /** the timer looks again then (hrtime): the ring held samples it had not read */
+  private holdUntil = 0n;
+  constructor(
+    /** the event: once enabled (enabledAt != 0), and whether its ring holds samples not read yet */
+    readonly event: { readonly enabledAt: bigint; pending(): boolean },
+    readonly periodNs: number,
+    /** ns the timer waits past a slot's time for its sample before it fires the slot itself */
+    readonly graceNs: number,
+    /** hrtime of slot 0: when the event was enabled (until it is: when the probe was) */
+    public origin: bigint,
+  ) {}
+
+  /** hrtime at which the timer fires slot `next` if no sample has. */
+  due(): bigint {
+    // the events start with tracing, a little after the probes are enabled: their first sample
+    // is a period after that, for the first slot not fired yet
+    if (!this.synced && this.event.enabledAt !== 0n) {
+      this.synced = true;
+      this.origin = this.event.enabledAt - BigInt(Math.round((this.next - 1) * this.periodNs));
+    }
+    return this.origin + BigInt(Math.round(this.next * this.periodNs + this.graceNs));
+  }
+
+  /** hrtime at which the timer looks next. */
+  wake(): bigint {
+    const due = this.due();
+    return due > this.holdUntil ? due : this.holdUntil;
+  }
+
+  /**
+   * Slots the timer fires at `now` (hrtime), those whose grace is over (at most 100 at once, the
+   * rest skipped); none while the ring holds samples not read yet (dtrace was busy: they are the
+   * slots' own, and are read soon).
+   */
+  overdue(now: bigint): number {
+    if (this.due() > now) return 0;
+    if (this.event.pending()) {
+      this.holdUntil = now + HOLD_NS;
+      return 0;
+    }
+    let n = 0;
+    while (this.due() <= now && n < 100) {
+      this.next++;
+      n++;
+    }
+    if (this.due() <= now) this.next = Math.floor(Number(now - this.origin) / this.periodNs) + 1;
+    return n;
+  }
+
+  /**
+   * A sample taken `at` ns after the origin: -1 if its slot was fired (drop it), or how many
+   * slots before it the event let pass, to fire first (at most 100).
+   */
+  sample(at: number): number {
+    const k = Math.round(at / this.periodNs);
+    if (k < this.next) return -1;
+    const missed = k - this.next;
+    this.next = k + 1;
+    return Math.min(missed, 100);
+  }
+}
+
+/**
+ * Built-in variables a tick's clause may read and still print the same when it fires in dtrace
+ * itself: those of the probe, of time, and of no thread (anything else: it samples a CPU).
+ */
+const CONTEXT_FREE = new Set(['timestamp', 'walltimestamp', 'probeprov', 'probemod', 'probefunc', 'probename', 'id', 'epid']);
+
+/** Whether a tick's clauses read what a sample of a CPU would give (a thread, a PC, a stack, the CPU). */
+export function readsSampleContext(plans: ClausePlan[]): boolean {
+  for (const p of plans) {
+    if (p.kernelStack || p.userStack) return true;
+    for (const r of p.reads) if (!CONTEXT_FREE.has(r)) return true;
+  }
+  return false;
+}
+
+/** ns a sampled tick's timer waits for the sample of a period: half a period, 100 ms at least (the rings are read every 10-40 ms). */
+export function tickGraceNs(periodNs: number): number {
+  return Math.max(periodNs / 2, 100_000_000);
 }
 
 /** Bytes a sample takes in its ring, about (a header, a dozen kernel frames). */
@@ -90,12 +194,56 @@ export class ProfileProvider implements Provider {
       if (why === null) timed = probes.filter((d) => !profiles.includes(d));
       else env.warn(`profile probes fire from a timer in dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack (no samples of the CPUs): ${why}`);
     }
+    const ticks = timed.filter((d) => d.probe.name.startsWith('tick-') && readsSampleContext(env.plans(d)));
+    const sampled = new Map<ProbeDef, TickSlots>();
+    if (ticks.length > 0) {
+      const why = this.sampleTicks(ticks, env, sampled);
+      if (why !== null) env.warn(`tick probes fire from a timer in dtrace itself, with arg0 = arg1 = 0 and no stack (no samples of a CPU): ${why}`);
+    }
     const now = process.hrtime.bigint();
     for (const def of timed) {
       const p = periodOf(def.probe.name);
-      if (p > 0n) this.timers.push({ def, periodNs: p, next: now + p });
+      if (p <= 0n) continue;
+      const slots = sampled.get(def) ?? null;
+      this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots });
     }
     this.schedule();
+  }
+
+  /**
+   * Samples one CPU with a perf cpu-clock event for each tick-N probe, its timer behind it; null
+   * if it does, or why not (nothing is left open then).
+   */
+  private sampleTicks(probes: ProbeDef[], env: FiringEnv, sampled: Map<ProbeDef, TickSlots>): string | null {
+    const online = onlineCpus();
+    const cpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
+    const made: Array<[CpuClockSampler, ProbeDef, number]> = [];
+    try {
+      for (const def of probes) {
+        const periodNs = Number(periodOf(def.probe.name));
+        const plans = env.plans(def);
+        const userRegs = wantsUserStack(plans);
+        const pages = userRegs ? Math.max(256, ringPages(periodNs)) : ringPages(periodNs);
+        const s = new CpuClockSampler(ignore, { cpus: [cpu], periodNs, kernelStack: wantsStack(plans), userStack: false, userRegs, ringPages: pages });
+        made.push([s, def, periodNs]);
+        s.open();
+      }
+      const tracer = env.tracer();
+      for (const [s, def, periodNs] of made) {
+        if (s.options.kernelStack) kernelSymbols.preload();
+        const slots = new TickSlots(s, periodNs, tickGraceNs(periodNs), process.hrtime.bigint());
+        sampled.set(def, slots);
+        s.handler = tickHandler(env, def, slots, sampleHandler(env, def, bigArgsRead(env.plans(def)), s.options.kernelStack), tracer);
+        tracer.addSampler(s);
+        if (s.options.userRegs === true) tracer.wantMappings();
+      }
+    } catch (e) {
+      for (const [s] of made) s.close();
+      sampled.clear();
+      return (e as Error).message;
+    }
+    for (const [s] of made) this.samplers.push(s);
+    return null;
   }
 
   /**
@@ -103,7 +251,7 @@ export class ProfileProvider implements Provider {
    * why not (nothing is left open then).
    */
   private sample(probes: ProbeDef[], env: FiringEnv): string | null {
-    const cpus = onlineCpus();
+    const cpus = env.cpu >= 0 ? [env.cpu] : onlineCpus();
     const made: Array<[CpuClockSampler, ProbeDef]> = [];
     try {
       for (const def of probes) {
@@ -121,6 +269,7 @@ export class ProfileProvider implements Provider {
       // once perf events are known to work: the kernel tracer reads them (root only)
       const tracer = env.tracer();
       for (const [s, def] of made) {
+        if (s.options.kernelStack) kernelSymbols.preload();
         s.handler = sampleHandler(env, def, bigArgsRead(env.plans(def)), s.options.kernelStack);
         tracer.addSampler(s);
         if (s.options.userRegs === true) tracer.wantMappings();
@@ -129,12 +278,13 @@ export class ProfileProvider implements Provider {
       for (const [s] of made) s.close();
       return (e as Error).message;
     }
-    this.samplers = made.map(([s]) => s);
+    for (const [s] of made) this.samplers.push(s);
     return null;
   }
 
   private schedule(): void {
     if (this.timers.length === 0 || this.env === null) return;
+    for (const t of this.timers) if (t.sampled !== null) t.next = t.sampled.wake();
     let next = this.timers[0].next;
     for (const t of this.timers) if (t.next < next) next = t.next;
     const delayMs = Number(next - process.hrtime.bigint()) / 1e6;
@@ -147,6 +297,16 @@ export class ProfileProvider implements Provider {
     if (env === null) return;
     const now = process.hrtime.bigint();
     for (const t of this.timers) {
+      const slots = t.sampled;
+      if (slots !== null) {
+        // the periods the event let pass: fired here, in order, none twice
+        for (let n = slots.overdue(now); n > 0; n--) {
+          env.fireLocal(t.def);
+          if (this.env === null) return;
+        }
+        t.next = slots.wake();
+        continue;
+      }
       // fire once per elapsed period, but do not let a stalled consumer cause a burst
       let n = 0;
       while (t.next <= now && n < 100) {
@@ -169,6 +329,25 @@ export class ProfileProvider implements Provider {
     for (const s of this.samplers) s.disable();
     this.samplers = [];
   }
+}
+
+/**
+ * Fires a sampled tick for the sample of its next period (catching up, in dtrace's context, on
+ * periods the event let pass); drops the sample of a period the timer has fired already.
+ */
+function tickHandler(env: FiringEnv, def: ProbeDef, slots: TickSlots, fireSample: SampleHandler, tracer: KernelTracer): SampleHandler {
+  // sample times are ns after the tracer's base, slots after their origin
+  let shift = Number.NaN;
+  return (cpu: number, page: Buffer, v: DataView, o: number, len: number, ts: number): void => {
+    if (Number.isNaN(shift)) {
+      slots.due();
+      shift = Number(tracer.base - slots.origin);
+    }
+    const missed = slots.sample(ts + shift);
+    if (missed < 0) return;
+    for (let n = missed; n > 0; n--) env.fireLocal(def);
+    fireSample(cpu, page, v, o, len, ts);
+  };
 }
 
 function ignore(): void {

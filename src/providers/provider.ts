@@ -71,6 +71,8 @@ export interface FiringEnv {
   ranInKernel(def: ProbeDef, plans: ClausePlan[]): void;
   /** some clause reads user memory: kernel providers copy what pointer arguments point to */
   readonly copiesUserMemory: boolean;
+  /** -x cpu: the only CPU whose events fire probes, and where profile, tick and cpc sample (-1: every CPU) */
+  readonly cpu: number;
   /** the process $target names (-c/-p), or 0 */
   readonly target: number;
   /** says something on stderr, as dtrace's warnings ("dtrace: " and the message) */

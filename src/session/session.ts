@@ -103,6 +103,8 @@ export class Session implements FiringEnv {
   private readonly ecbsById: Array<Enabling[] | undefined>;
   readonly ctx = new ProbeContext();
   readonly copiesUserMemory: boolean;
+  /** -x cpu: the only CPU traced (-1: every CPU) */
+  readonly cpu: number;
   private kernel: KernelTracer | null = null;
   /** dtrace's own identity, for probes that fire in it (BEGIN, END, profile timers) */
   private readonly self = { cpu: 0, pid: 0, ppid: 0, uid: 0, gid: 0, execname: '' };
@@ -142,6 +144,8 @@ export class Session implements FiringEnv {
     this.ecbsById = new Array<Enabling[] | undefined>(maxId + 1);
     for (const [id, list] of this.ecbs) this.ecbsById[id] = list;
     this.copiesUserMemory = clauses.some((c) => c.plan.userMemory);
+    const cpu = rt.opts.get('cpu');
+    this.cpu = cpu >= 0n ? Number(cpu) : -1;
     this.setUpPrincipal();
     const me = this.self;
     me.cpu = currentCpu();
@@ -238,7 +242,8 @@ export class Session implements FiringEnv {
 
   inKernel(): InKernel | null {
     if (this.inKernelState !== undefined) return this.inKernelState;
-    if (bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
+    // -x cpu: clauses run in dtrace, which checks the CPU of each event
+    if (this.cpu >= 0 || bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));
@@ -426,6 +431,12 @@ export class Session implements FiringEnv {
   /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
   fire(def: ProbeDef): void {
     const ctx = this.ctx;
+    // -x cpu: only what that CPU does (dtrace's own probes, BEGIN, END and timers, fire wherever dtrace runs)
+    if (this.cpu >= 0 && ctx.eventTs >= 0 && ctx.cpu !== this.cpu) {
+      ctx.argnSet = 0;
+      ctx.argBuild = null;
+      return;
+    }
     if (this.held && !this.stopping && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error) {
       this.heldDrops[ctx.cpu] = (this.heldDrops[ctx.cpu] ?? 0) + 1;
       return;

@@ -141,7 +141,7 @@ function deliver(s: CpuClockSampler): number {
 test('samples: thread, mode, PC, kernel and user frames apart, time after the base', () => {
   const ring = new FakeRing(1);
   const { s, seen } = sampler([1]);
-  s.attach(1, -1, ring.view, ring.bytes);
+  s.attach(1, ring.view, ring.bytes);
   s.setBase(1_000_000_000_000n);
   const kpc = 0xffff_ffff_8100_1234n;
   ring.write(sampleRecord({ misc: CPUMODE_KERNEL, ip: kpc, pid: 42, tid: 43, time: 1_000_000_000_500n, cpu: 1, chain: [KERNEL, kpc, 0xffff_ffff_8100_2000n, USER, 0x401000n, 0x402000n] }));
@@ -161,7 +161,7 @@ test('a record that wraps the end of the ring is read whole', () => {
   // start 16 bytes before the end: the second record's header and body wrap
   const ring = new FakeRing(1, PAGE - 16 - 40);
   const { s, seen } = sampler([0], false, false);
-  s.attach(0, -1, ring.view, ring.bytes);
+  s.attach(0, ring.view, ring.bytes);
   s.setBase(0n);
   ring.write(sampleRecord({ misc: CPUMODE_USER, ip: 0x1111n, pid: 1, tid: 1, time: 10n, cpu: 0 }));
   ring.write(sampleRecord({ misc: CPUMODE_KERNEL, ip: 0xffff_ffff_8100_0000n, pid: 0, tid: 0, time: 20n, cpu: 0 }));
@@ -175,7 +175,7 @@ test('a record that wraps the end of the ring is read whole', () => {
 test('a call chain with a wrapped body, and more frames than a sample keeps', () => {
   const ring = new FakeRing(2, 2 * PAGE - 24);
   const { s, seen } = sampler([0]);
-  s.attach(0, -1, ring.view, ring.bytes);
+  s.attach(0, ring.view, ring.bytes);
   s.setBase(0n);
   const frames = Array.from({ length: 200 }, (_, i) => 0xffff_ffff_8100_0000n + BigInt(i));
   ring.write(sampleRecord({ misc: CPUMODE_KERNEL, ip: frames[0], pid: 5, tid: 6, time: 7n, cpu: 0, chain: [KERNEL, ...frames] }));
@@ -187,7 +187,7 @@ test('a call chain with a wrapped body, and more frames than a sample keeps', ()
 test('many samples fill several queue pages, in order', () => {
   const ring = new FakeRing(64);
   const { s, seen } = sampler([0]);
-  s.attach(0, -1, ring.view, ring.bytes);
+  s.attach(0, ring.view, ring.bytes);
   s.setBase(0n);
   for (let i = 0; i < 1000; i++) ring.write(sampleRecord({ misc: CPUMODE_KERNEL, ip: 0xffff_ffff_8100_0000n, pid: i, tid: i, time: BigInt(i), cpu: 0, chain: [KERNEL, 0xffff_ffff_8100_0000n] }));
   assert.equal(deliver(s), 1000);

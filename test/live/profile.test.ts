@@ -124,3 +124,79 @@ test('without perf events (not root: perf_event_paranoid), profile-N falls back 
   const n = Number(r.stdout.trim());
   assert.ok(n >= 30 && n <= 110, r.stdout);
 });
+
+test('tick-N fires on one CPU at its rate, in the context of what that CPU runs (a perf sample of it)', { skip }, () => {
+  spin(0);
+  if (twoCpus) spin(1);
+  try {
+    const r = runDtrace([
+      '-q',
+      '-n',
+      'BEGIN { first = timestamp; } tick-50ms { @[cpu, pid == $pid ? "dtrace" : execname] = count(); n++; first = n == 1 ? timestamp : first; last = timestamp; } ' +
+        'tick-2s { printf("%d ticks in %d ms\\n", n, (last - first) / 1000000); exit(0); }',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const m = rows(r.stdout);
+    // one CPU
+    const keys = [...m.keys()].filter((k) => !k.includes('ticks'));
+    assert.equal(new Set(keys.map((k) => k.split(' ')[0])).size, 1, r.stdout);
+    // every period once: n ticks span n - 1 periods (the events start a little after the tick-2s
+    // timer does, later on a loaded machine: the rate, not the count)
+    const [, n, ms] = /(\d+) ticks in (\d+) ms/.exec(r.stdout)!.map(Number);
+    assert.ok(n >= 10, r.stdout);
+    assert.ok(Math.abs(ms - (n - 1) * 50) <= 0.05 * (n - 1) * 50, r.stdout);
+    // the spinner or whatever else ran there; dtrace itself now and then
+    const who = new Map(keys.map((k) => [k.split(' ')[1], m.get(k)!]));
+    assert.ok((who.get('dtrace') ?? 0) < n / 2, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('tick-N arguments are profile-N\'s: arg0 the kernel PC, arg1 the user PC, stack() the kernel stack', { skip }, () => {
+  spin(0);
+  if (twoCpus) spin(1);
+  try {
+    const r = runDtrace(['-q', '-n', 'tick-20ms { @[arg0 != 0 && arg1 == 0 ? "kernel" : arg0 == 0 && arg1 != 0 ? "user" : "none"] = count(); } tick-20ms /arg0/ { @s[stack()] = count(); } tick-2s { exit(0); }']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = rows(r.stdout);
+    // a sample is in the kernel (arg0) or in user space (arg1); "none" only where the timer fired
+    // for a sample that did not come
+    const sampled = (m.get('kernel') ?? 0) + (m.get('user') ?? 0);
+    assert.ok(sampled >= 10 && sampled >= 4 * (m.get('none') ?? 0), r.stdout);
+    // kernel-mode samples' stacks
+    if ((m.get('kernel') ?? 0) > 0) assert.match(r.stdout, /vmlinux`/);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('without perf events (not root), a tick that reads its context fires from a timer and says so', { skip: live !== null && live }, () => {
+  const paranoid = Number(spawnSync('cat', ['/proc/sys/kernel/perf_event_paranoid'], { encoding: 'latin1' }).stdout);
+  if (paranoid <= 0) return; // an unprivileged user may sample CPUs here
+  const r = runDtrace(['-q', '-n', 'tick-100ms { @[pid == $pid] = count(); } tick-1s { exit(0); }'], { uid: 65534, gid: 65534 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^dtrace: tick probes fire from a timer in dtrace itself, with arg0 = arg1 = 0 and no stack \(no samples of a CPU\): perf_event_open: /);
+  const n = Number(r.stdout.trim().split(/\s+/)[1]);
+  assert.ok(n >= 5 && n <= 11, r.stdout);
+  // one that reads nothing of it: no word
+  const q = runDtrace(['-q', '-n', 'tick-100ms { n++; } tick-1s { printf("%d\\n", n); exit(0); }'], { uid: 65534, gid: 65534 });
+  assert.equal(q.stderr, '');
+  assert.ok(Number(q.stdout) >= 8 && Number(q.stdout) <= 11, q.stdout);
+});
+
+test('-x cpu=N: profile, tick and every kernel event only on CPU N', { skip: skip || (!twoCpus && 'one CPU') }, () => {
+  spin(0);
+  spin(1);
+  try {
+    const r = runDtrace(['-x', 'cpu=1', '-q', '-n', 'profile-199 { @[cpu, "profile"] = count(); } tick-50ms /pid != $pid/ { @[cpu, "tick"] = count(); } syscall:::entry { @[cpu, "syscall"] = count(); } tick-1s { exit(0); }']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = rows(r.stdout);
+    assert.ok(m.size >= 2, r.stdout);
+    for (const k of m.keys()) assert.equal(k.split(' ')[0], '1', r.stdout);
+    assert.ok((m.get('1 profile') ?? 0) > 20, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});

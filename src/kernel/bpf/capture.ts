@@ -5,7 +5,8 @@
 // afterwards through /proc it has often changed, or the process is gone), and a record the
 // ring could not hold is lost whole and counted, never handed over without its copies.
 
-import { EventQueue, type EventSource } from '../ringbuf.js';
+import type { EventQueue, EventSource } from '../ringbuf.js';
+import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import {
   BPF_MAP_TYPE_HASH,
@@ -18,7 +19,7 @@ import {
   mapLookup,
   possibleCpus,
 } from './objects.js';
-import { BPF_MAP_UPDATE_ELEM, type Mapping, addressOf, bpf, closeFd, mapShared, perfEventOpen, unmap } from './sys.js';
+import { BPF_MAP_UPDATE_ELEM, addressOf, bpf } from './sys.js';
 
 /** One piece of user memory a field points to. */
 export interface UserCopy {
@@ -104,8 +105,6 @@ const KEPT_THREADS = 4096;
 const PERF_TYPE_SOFTWARE = 1;
 const PERF_COUNT_SW_BPF_OUTPUT = 10;
 const PERF_SAMPLE_RAW = 1 << 10;
-const PERF_FLAG_FD_CLOEXEC = 8;
-const PERF_RECORD_SAMPLE = 9;
 const ATTR_FLAG_WATERMARK = 1n << 14n;
 const HEADER = 16;
 const PAGE = 4096;
@@ -348,41 +347,18 @@ function argvCopy(p: Program, c: UserCopy, j: number, layout: CaptureLayout, bas
   p.label(`argvEnd${j}`);
 }
 
-class CpuRing {
-  constructor(
-    readonly cpu: number,
-    readonly fd: number,
-    readonly map: Mapping,
-    readonly dataOffset: number,
-    readonly dataSize: number,
-  ) {}
-  tail = 0;
-  /** bytes used in the last page of this CPU's queue */
-  used = 0;
-}
-
-/** Copies `len` bytes at `pos` of a ring (wrapping at its end) to `dst` at `to`. */
-function copyRing(bytes: Uint8Array, dataOffset: number, dataSize: number, pos: number, len: number, dst: Uint8Array, to: number): void {
-  const from = pos % dataSize;
-  const first = Math.min(len, dataSize - from);
-  dst.set(bytes.subarray(dataOffset + from, dataOffset + from + first), to);
-  if (first < len) dst.set(bytes.subarray(dataOffset, dataOffset + len - first), to + first);
-}
-
 /** Bytes of one queue page: many records each, and at least two of the largest. */
 const QUEUE_PAGE = 64 * 1024;
 
-export class TracepointCapture implements EventSource {
+export class TracepointCapture implements EventSource, PerfRecordSink {
   private readonly specs: CaptureSpec[] = [];
   readonly layouts: CaptureLayout[] = [];
   /** the layout of each captured tracepoint's records, by event id */
   readonly layoutById: Array<CaptureLayout | undefined> = [];
-  /** the perf events of the rings */
-  private readonly fds: number[] = [];
   /** maps, programs and the perf events that run them */
   private readonly objects = new BpfObjects();
-  private rings: CpuRing[] = [];
-  readonly queues: EventQueue[] = [];
+  /** one ring per CPU, written by the programs (perf_event_output) */
+  private perf: PerfRings | null = null;
   private scratchFd = -1;
   private perfMapFd = -1;
   /** per-CPU u64: records a CPU could not write because its ring was full */
@@ -390,8 +366,7 @@ export class TracepointCapture implements EventSource {
   /** per system call entry kept for its return: thread -> entry record */
   private readonly keptFds = new Map<CaptureSpec, number>();
   /** times are ns after this (the reader's base) */
-  private baseHi = 0;
-  private baseLo = 0;
+  private base = 0n;
 
   constructor(
     private readonly cpus: number[],
@@ -401,8 +376,12 @@ export class TracepointCapture implements EventSource {
 
   /** Times of the records are ns after `base` (CLOCK_MONOTONIC, as BPF's ktime). */
   setBase(base: bigint): void {
-    this.baseHi = Number(base >> 32n);
-    this.baseLo = Number(base & 0xffffffffn);
+    this.base = base;
+    this.perf?.setBase(base);
+  }
+
+  get queues(): EventQueue[] {
+    return this.perf === null ? [] : this.perf.queues;
   }
 
   add(spec: CaptureSpec): number {
@@ -441,8 +420,10 @@ export class TracepointCapture implements EventSource {
   private openRings(): void {
     const pages = 2 ** Math.max(0, Math.ceil(Math.log2(Math.max(1, this.ringBytes / PAGE))));
     const largest = Math.max(...this.layouts.map((l) => l.size), 8);
+    const perf = new PerfRings(this, Math.max(QUEUE_PAGE, 2 * largest), null);
+    perf.setBase(this.base);
+    this.perf = perf;
     for (const cpu of this.cpus) {
-      this.queues.push(new EventQueue(cpu, Math.max(QUEUE_PAGE, 2 * largest)));
       const attr = Buffer.alloc(PERF_ATTR_SIZE);
       attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
       attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
@@ -452,14 +433,7 @@ export class TracepointCapture implements EventSource {
       // nobody sleeps on these buffers (they are polled): wake no one until half full
       attr.writeBigUInt64LE(ATTR_FLAG_WATERMARK, 40);
       attr.writeUInt32LE((pages * PAGE) / 2, 48);
-      const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-      this.fds.push(fd);
-      const map = mapShared(fd, (pages + 1) * PAGE);
-      const v = map.view;
-      // data_offset/data_size (Linux 4.1+); before that the data follows the first page
-      const dataOffset = Number(v.getBigUint64(1040, true)) || PAGE;
-      const dataSize = Number(v.getBigUint64(1048, true)) || pages * PAGE;
-      this.rings.push(new CpuRing(cpu, fd, map, dataOffset, dataSize));
+      const fd = perf.open(attr, -1, cpu, pages);
       const u = Buffer.alloc(128);
       const key = Buffer.alloc(4);
       key.writeUInt32LE(cpu, 0);
@@ -498,51 +472,30 @@ export class TracepointCapture implements EventSource {
     this.objects.detach();
   }
 
-  /**
-   * Moves the records the CPU's ring holds into its queue (the event is the tracepoint's record
-   * within ours: our header, the copies' lengths and the copies are around it), and frees the
-   * ring's space.
-   */
+  /** Moves the records the CPU's ring holds into its queue, and frees the ring's space. */
   fill(q: EventQueue): void {
-    const r = this.rings[this.queues.indexOf(q)];
-    if (r === undefined) return;
-    const v = r.map.view;
-    const bytes = r.map.bytes;
-    const head = v.getUint32(1024, true) + v.getUint32(1028, true) * 0x1_0000_0000;
-    let tail = r.tail;
-    let page = q.npages > 0 ? q.npages - 1 : -1;
-    let used = page >= 0 ? r.used : q.pageSize;
-    while (tail < head) {
-      const pos = tail % r.dataSize;
-      const at = r.dataOffset + pos;
-      // a record's header never wraps, nor does any aligned u32 (records are 8-byte aligned)
-      const type = v.getUint32(at, true);
-      const size = v.getUint16(at + 6, true);
-      if (size === 0) break;
-      if (type === PERF_RECORD_SAMPLE) {
-        // header (8), u32 raw size, then our data
-        const dataLen = Math.min(v.getUint32(r.dataOffset + ((pos + 8) % r.dataSize), true), size - 12);
-        if (used + dataLen > q.pageSize) {
-          page = q.npages++;
-          used = 0;
-        }
-        const dst = q.page(page);
-        copyRing(bytes, r.dataOffset, r.dataSize, pos + 12, dataLen, dst, used);
-        const dv = q.views[page];
-        const ts = (dv.getUint32(used + 4, true) - this.baseHi) * 0x1_0000_0000 + (dv.getUint32(used, true) - this.baseLo);
-        const layout = this.layouts[dv.getUint32(used + 8, true)];
-        if (layout !== undefined) q.push(page, used + layout.recordAt, this.specs[dv.getUint32(used + 8, true)].recordSize, ts);
-        used += align8(dataLen);
-      }
-      // PERF_RECORD_LOST says the same as our counter, but only once the ring has room again
-      tail += size;
+    this.perf?.fill(q);
+  }
+
+  /**
+   * A record of a ring: the event is the tracepoint's record within ours (our header, the
+   * copies' lengths and the copies are around it). PERF_RECORD_LOST says the same as our
+   * counter, but only once the ring has room again.
+   */
+  perfRecord(r: PerfRing, type: number, v: DataView, at: number, size: number): void {
+    if (type !== PERF_RECORD_SAMPLE) return;
+    // header (8), u32 raw size, then our data
+    const dataLen = Math.min(v.getUint32(at + 8, true), size - 12);
+    const d = r.room(dataLen);
+    const to = r.used;
+    copyBytes(v, at + 12, d, to, dataLen);
+    const index = d.getUint32(to + 8, true);
+    const layout = this.layouts[index];
+    if (layout === undefined) {
+      r.used += align8(dataLen);
+      return;
     }
-    r.used = used;
-    if (tail !== r.tail) {
-      r.tail = tail;
-      v.setUint32(1032, tail % 0x1_0000_0000, true);
-      v.setUint32(1036, Math.floor(tail / 0x1_0000_0000), true);
-    }
+    r.push(layout.recordAt, this.specs[index].recordSize, this.perf!.time(d, to), align8(dataLen));
   }
 
   /**
@@ -562,10 +515,7 @@ export class TracepointCapture implements EventSource {
 
   /** Detaches and frees everything; safe to call more than once, and after a failed start(). */
   close(): void {
-    for (const r of this.rings) unmap(r.map);
-    this.rings = [];
-    for (const fd of this.fds) closeFd(fd);
-    this.fds.length = 0;
+    this.perf?.close();
     this.objects.close();
     this.keptFds.clear();
     this.scratchFd = this.perfMapFd = this.lostMapFd = -1;
