@@ -107,11 +107,11 @@ export class KernelSymbols {
   frame(off: number): string {
     let s = this.cache.get(off);
     if (s !== undefined) return s;
-    const a = this.addrs;
+    // find() loads the table on first use: read it after
     const found = this.find(off);
     if (found < 0) s = '0x' + (KERNEL_BASE + BigInt(off)).toString(16);
     else {
-      const delta = off - a[found];
+      const delta = off - this.addrs[found];
       s = delta === 0 ? this.names[found] : `${this.names[found]}+0x${delta.toString(16)}`;
     }
     this.cache.set(off, s);
