@@ -586,6 +586,8 @@ export class Session implements FiringEnv {
 
   /** Removes everything the kernel tracer created; safe to call on any path, more than once. */
   teardown(): void {
+    // the programs' perf events first: a kprobe event one still holds cannot be removed
+    this.inKernelState?.detach();
     this.kernel?.teardown();
     // a last read of its maps, then they are freed
     this.inKernelState?.close();
