@@ -456,14 +456,9 @@ class BpfGen {
       case A.N.Index:
         this.arg(argIndex(e), shape);
         return;
-      case A.N.Member: {
-        this.address(e, depth);
-        const from = shapeOf(e.type!)!;
-        this.readKernel(from.size as Size);
-        if (from.signed && from.size < 8) p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
-        this.convert(from, shape);
+      case A.N.Member:
+        this.readPlace(e, depth, shape);
         return;
-      }
       case A.N.SelfVar:
         this.readThreadLocal(threadLocalOf(e)!, shape);
         return;
@@ -473,11 +468,7 @@ class BpfGen {
         return;
       case A.N.Unary: {
         if (e.op === '*') {
-          this.address(e, depth);
-          const from = shapeOf(e.type!)!;
-          this.readKernel(from.size as Size);
-          if (from.signed && from.size < 8) p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
-          this.convert(from, shape);
+          this.readPlace(e, depth, shape);
           return;
         }
         this.value(e.operand, depth);
@@ -656,6 +647,15 @@ class BpfGen {
     else this.address(m.base, depth);
     const offset = memberOf(m)!.offset;
     if (offset !== 0) this.p.addImm(R7, offset);
+  }
+
+  /** R7 = the integer at a place in kernel memory (a member, *p), as `to`. */
+  private readPlace(e: A.Expr, depth: number, to: IntShape): void {
+    this.address(e, depth);
+    const from = shapeOf(e.type!)!;
+    this.readKernel(from.size as Size);
+    if (from.signed && from.size < 8) this.p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
+    this.convert(from, to);
   }
 
   /**

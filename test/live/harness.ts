@@ -2,7 +2,7 @@
 // its tracefs instance is tracing, run a workload, stop it with a signal, collect what it said.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -142,4 +142,17 @@ export function runDtrace(args: string[], options: { uid?: number; gid?: number;
     gid: options.gid,
   });
   return { pid: r.pid, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), code: r.status, signal: r.signal };
+}
+
+/** The BPF programs a process holds (its descriptors that are BPF programs). */
+export function bpfPrograms(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-prog') n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }

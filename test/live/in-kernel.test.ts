@@ -5,11 +5,11 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Tracing, liveUnavailable, root, runDtrace } from './harness.js';
+import { Tracing, bpfPrograms, liveUnavailable, root, runDtrace } from './harness.js';
 import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-in-kernel-'));
@@ -37,19 +37,6 @@ function run(program: string, n: number, bpf: boolean): { out: string; err: stri
     timeout: 60_000,
   });
   return { out: r.stdout.split('\n').sort().join('\n'), err: r.stderr, code: r.status };
-}
-
-/** The BPF programs a process holds. */
-function bpfPrograms(pid: number): number {
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-prog') n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
 }
 
 const SAME = [

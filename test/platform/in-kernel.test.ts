@@ -3,26 +3,12 @@
 // (BTF), checked against the classic `cd /` loop.
 
 import { strict as assert } from 'node:assert';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
-import { Tracing, instancesOf } from '../live/harness.js';
+import { Tracing, bpfPrograms, instancesOf } from '../live/harness.js';
 import { READY_MS, kprobesOf, skipUnless, workload } from './lab.js';
 
 const LOOPS = 300;
 const loop = `i=0; while [ $i -lt ${LOOPS} ]; do cd /; i=$((i+1)); done`;
-
-/** The BPF programs a process holds. */
-function bpfPrograms(pid: number): number {
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-prog') n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 async function shellName(probe: string): Promise<void> {
   const d = new Tracing(['-q', '-n', `${probe} { @[stringof(curthread->comm), curthread->pid == pid, curthread->mm != NULL] = count(); }`]);
