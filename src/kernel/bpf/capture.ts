@@ -137,15 +137,10 @@ interface ProgramMaps {
   kept: number;
 }
 
-/**
- * The program for one spec: [ktime, index][lengths][addresses][record][copies] into the perf
- * buffer, as long as the last copy needs; a record the buffer cannot take is counted in the
- * lost map (per CPU). A system call's entry may keep its record for the return's copies.
- */
-function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
-  if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], index, layout, maps);
-  const p = new Program();
-  p.mov(R6, R1)
+/** Every capture program's start: R6 the context, R7 this CPU's scratch record with [ktime, index]. */
+function begin(index: number, maps: ProgramMaps): Program {
+  return new Program()
+    .mov(R6, R1)
     .storeImm(4, R10, -4, 0)
     .loadMap(R1, maps.scratch)
     .mov(R2, R10)
@@ -155,8 +150,18 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     .mov(R7, R0)
     .call(Helper.KtimeGetNs)
     .store(8, R7, 0, R0)
-    .storeImm(4, R7, 8, index)
-    .mov(R1, R7)
+    .storeImm(4, R7, 8, index);
+}
+
+/**
+ * The program for one spec: [ktime, index][lengths][addresses][record][copies] into the perf
+ * buffer, as long as the last copy needs; a record the buffer cannot take is counted in the
+ * lost map (per CPU). A system call's entry may keep its record for the return's copies.
+ */
+function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+  if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], index, layout, maps);
+  const p = begin(index, maps);
+  p.mov(R1, R7)
     .addImm(R1, layout.recordAt)
     .movImm(R2, spec.recordSize)
     .mov(R3, R6)
@@ -254,19 +259,8 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
  */
 function rawProgram(args: number, filter: RawTest[][], index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   const at = layout.recordAt;
-  const p = new Program();
-  p.mov(R6, R1)
-    .storeImm(4, R10, -4, 0)
-    .loadMap(R1, maps.scratch)
-    .mov(R2, R10)
-    .addImm(R2, -4)
-    .call(Helper.MapLookupElem)
-    .jeqImm(R0, 0, 'out')
-    .mov(R7, R0)
-    .call(Helper.KtimeGetNs)
-    .store(8, R7, 0, R0)
-    .storeImm(4, R7, 8, index)
-    .storeImm(4, R7, at + RAW_INDEX, index)
+  const p = begin(index, maps);
+  p.storeImm(4, R7, at + RAW_INDEX, index)
     .storeImm(4, R7, at + RAW_PID + 4, 0)
     .call(Helper.GetCurrentPidTgid)
     .store(4, R7, 12, R0)
