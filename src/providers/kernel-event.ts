@@ -2,7 +2,8 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
-import type { ClausePlan, KernelArg, KernelProbe, KernelTest } from './clause-plan.js';
+import type { ClausePlan, KernelArg, KernelClause, KernelProbe, KernelTest } from './clause-plan.js';
+import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
@@ -340,28 +341,39 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
  * clause touches, no clause in dtrace does, but aggregations, which are read in one snapshot.)
  */
 function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): ClausePlan[] {
+  const registers = p.registerArg;
+  return runClausesInKernel(env, p.def, plans, registers !== undefined ? 'registers' : 'record', (i) => (registers !== undefined ? registers(i) : kernelArgOf(p, i)), (ik, probe, clauses) =>
+    ik.attach(tracepointId, probe, clauses),
+  );
+}
+
+/**
+ * The probe's clauses that compiled to BPF, attached by `attach` where BPF works (their
+ * program sees `context`, with argument i where `arg` says); returns the plans of those left
+ * for dtrace. A clause whose thread-locals live in the kernel cannot stay: that is an error.
+ */
+export function runClausesInKernel(
+  env: FiringEnv,
+  def: ProbeDef,
+  plans: ClausePlan[],
+  context: KernelProbe['context'],
+  arg: (i: number) => KernelArg | null,
+  attach: (ik: InKernel, probe: KernelProbe, clauses: KernelClause[]) => AttachResult,
+): ClausePlan[] {
   const inKernel = plans.filter((plan) => plan.inKernel !== null);
   if (inKernel.length === 0) return plans;
   const ik = env.inKernel();
   if (ik === null) return plans;
-  const probe = p.def.probe;
-  const kernelProbe: KernelProbe = {
-    id: probe.id,
-    provider: probe.provider,
-    module: probe.module,
-    func: probe.func,
-    name: probe.name,
-    arg: (i) => (p.registerArg !== undefined ? p.registerArg(i) : kernelArgOf(p, i)),
-    context: p.registerArg !== undefined ? 'registers' : 'record',
-  };
-  const r = ik.attach(tracepointId, kernelProbe, inKernel.map((plan) => plan.inKernel!));
+  const probe = def.probe;
+  const kernelProbe: KernelProbe = { id: probe.id, provider: probe.provider, module: probe.module, func: probe.func, name: probe.name, context, arg };
+  const r = attach(ik, kernelProbe, inKernel.map((plan) => plan.inKernel!));
   if (!r.ok) {
     // their thread-local variables live in the kernel: they cannot run here instead
     if (inKernel.some((plan) => plan.inKernel!.threadLocals.length > 0)) throw new DFatalError(`could not enable ${probe.desc} in the kernel: ${r.why}`);
     if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${probe.desc} runs in dtrace: ${r.why}\n`);
     return plans;
   }
-  env.ranInKernel(p.def, inKernel);
+  env.ranInKernel(def, inKernel);
   return plans.filter((plan) => plan.inKernel === null);
 }
 

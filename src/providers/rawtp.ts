@@ -10,7 +10,7 @@
 // (kernel/bpf/raw-tracepoints.ts); where BPF cannot be used there is no rawtp provider, and a
 // description naming it says why.                                            [dt_prov_rawtp.c]
 
-import type { ClausePlan, KernelProbe } from './clause-plan.js';
+import type { ClausePlan, KernelArg } from './clause-plan.js';
 import { DFatalError } from '../errors.js';
 import { RAW_ARGS, RAW_TID, type RawTest, rawTracepointArgCount } from '../kernel/bpf/raw-tracepoints.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
@@ -21,7 +21,7 @@ import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_GROUP_PREFIX } from '../kernel/uprobes.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { DType } from '../lang/types.js';
-import { argsRead, bigArgsRead, compileDecoder, fillTask } from './kernel-event.js';
+import { argsRead, bigArgsRead, compileDecoder, fillTask, runClausesInKernel } from './kernel-event.js';
 import { isGlob } from './registry.js';
 import { type FiringEnv, type NewProbe, type ProbeDef, type ProbeDesc, type Provider, ProviderUnavailable } from './provider.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -237,27 +237,7 @@ function rawFields(n: number): EventField[] {
  * context is the arguments, a u64 each); returns the plans of those left for dtrace.
  */
 function runInKernel(env: FiringEnv, def: ProbeDef, tracepoint: string, nargs: number, plans: ClausePlan[]): ClausePlan[] {
-  const inKernel = plans.filter((plan) => plan.inKernel !== null);
-  if (inKernel.length === 0) return plans;
-  const ik = env.inKernel();
-  if (ik === null) return plans;
-  const probe = def.probe;
-  const kernelProbe: KernelProbe = {
-    id: probe.id,
-    provider: probe.provider,
-    module: probe.module,
-    func: probe.func,
-    name: probe.name,
-    context: 'arguments',
-    // past the last argument: 0 (a program may not read past the tracepoint's arguments)
-    arg: (i) => (i < nargs ? { offset: 8 * i, size: 8, signed: true } : i < 10 ? { offset: 0, size: 0, signed: false } : null),
-  };
-  const r = ik.attachRaw(tracepoint, kernelProbe, inKernel.map((plan) => plan.inKernel!));
-  if (!r.ok) {
-    if (inKernel.some((plan) => plan.inKernel!.threadLocals.length > 0)) throw new DFatalError(`could not enable ${probe.desc} in the kernel: ${r.why}`);
-    if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${probe.desc} runs in dtrace: ${r.why}\n`);
-    return plans;
-  }
-  env.ranInKernel(def, inKernel);
-  return plans.filter((plan) => plan.inKernel === null);
+  // past the last argument: 0 (a program may not read past the tracepoint's arguments)
+  const arg = (i: number): KernelArg | null => (i < nargs ? { offset: 8 * i, size: 8, signed: true } : i < 10 ? { offset: 0, size: 0, signed: false } : null);
+  return runClausesInKernel(env, def, plans, 'arguments', arg, (ik, probe, clauses) => ik.attachRaw(tracepoint, probe, clauses));
 }
