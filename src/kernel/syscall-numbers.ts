@@ -5,6 +5,7 @@
 // against the numbers this kernel's own tracepoints record. A name missing here (a newer
 // system call) is only traced the slower way, never under a wrong name.
 
+import { release as osRelease } from 'node:os';
 import { findMember } from '../lang/types.js';
 import { kernelTypes } from './btf.js';
 
@@ -127,18 +128,28 @@ export interface TaskFlag {
 
 /**
  * How a BPF program tells a 32-bit (compat) system call, whose numbers are another table's
- * and which the syscall tracepoints leave out: a flag in the task's thread_info (x86-64:
- * TS_COMPAT in status; arm64: TIF_32BIT in flags), placed through the kernel's BTF. Null where
- * that cannot be known (no BTF, another architecture).
+ * and which the syscall tracepoints leave out: a flag in the task's thread_info, the first
+ * member of task_struct on both (x86-64: TS_COMPAT in `status`, after `flags` and, since
+ * 5.11, `syscall_work`; arm64: TIF_32BIT in `flags`). Fixed by the kernel's version, not read
+ * from BTF: loading BTF costs every system-call-wide script ~0.3 s of start-up (a test checks
+ * these places against BTF). Null where that cannot be known.
  */
-export function compatSyscallFlag(arch: string = process.arch): TaskFlag | null {
+export function compatSyscallFlag(arch: string = process.arch, release: string = osRelease()): TaskFlag | null {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (m === null) return null;
+  const version = Number(m[1]) * 1000 + Number(m[2]);
+  // task_struct begins with thread_info since 4.9 (x86-64) and 4.10 (arm64)
+  if (arch === 'x64' && version >= 4009) return { offset: version >= 5011 ? 16 : 8, size: 4, mask: 0x0002 };
+  if (arch === 'arm64' && version >= 4010) return { offset: 0, size: 8, mask: 1 << 22 };
+  return null;
+}
+
+/** How BTF places that flag (what compatSyscallFlag() assumes), or null without BTF. */
+export function compatFlagFromBtf(arch: string = process.arch): { offset: number; size: number } | null {
   const task = kernelTypes.lookup('struct task_struct');
   const info = task === undefined ? undefined : findMember(task, 'thread_info');
   if (info === undefined) return null;
   const field = findMember(info.type, arch === 'x64' ? 'status' : 'flags');
   if (field === undefined || field.bitWidth >= 0) return null;
-  const size = field.type.size;
-  if (arch === 'x64' && size === 4) return { offset: info.offset + field.offset, size, mask: 0x0002 };
-  if (arch === 'arm64' && size === 8) return { offset: info.offset + field.offset, size, mask: 1 << 22 };
-  return null;
+  return { offset: info.offset + field.offset, size: field.type.size };
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TRACEFS, liveUnavailable } from './harness.js';
-import { syscallNumbers } from '../../src/kernel/syscall-numbers.js';
+import { compatFlagFromBtf, compatSyscallFlag, syscallNumbers } from '../../src/kernel/syscall-numbers.js';
 
 const skip = liveUnavailable() ?? (syscallNumbers().size === 0 ? `no table for ${process.arch}` : false);
 
@@ -76,4 +76,15 @@ test('a name has one number, and numbers are in the ABI\'s range', () => {
   assert.equal(syscallNumbers('arm64').get('newfstat'), 80);
   assert.equal(syscallNumbers('riscv'), syscallNumbers('riscv'));
   assert.equal(syscallNumbers('riscv').size, 0);
+});
+
+test('the 32-bit call flag is where this kernel\'s BTF puts it', { skip: compatFlagFromBtf() === null && 'no BTF here' }, () => {
+  const flag = compatSyscallFlag();
+  assert.ok(flag !== null);
+  assert.deepEqual({ offset: flag.offset, size: flag.size }, compatFlagFromBtf());
+  // by version: flags, syscall_work (5.11+), status
+  assert.deepEqual(compatSyscallFlag('x64', '5.10.0-28-amd64'), { offset: 8, size: 4, mask: 2 });
+  assert.deepEqual(compatSyscallFlag('x64', '6.1.0-50-cloud-amd64'), { offset: 16, size: 4, mask: 2 });
+  assert.equal(compatSyscallFlag('x64', '4.4.0'), null);
+  assert.deepEqual(compatSyscallFlag('arm64', '6.1.0'), { offset: 0, size: 8, mask: 1 << 22 });
 });
