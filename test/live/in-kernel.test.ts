@@ -231,6 +231,12 @@ test('stringof() of a kernel char pointer reached through curthread: the directo
   assert.equal(r.stdout.trim().split(/\s+/).join(' '), `${name} ${name.length} 4`);
 });
 
+test('a raw tracepoint\'s pointer arguments are read in the kernel: the task sched_process_exec passes', { skip }, () => {
+  const r = runDtrace(['-q', '-n', 'rawtp:::sched_process_exec /pid == $target/ { @[stringof(args[0]->comm), args[0]->pid == pid, args[1] == pid] = count(); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split(/\s+/).join(' '), 'syscall-mix 1 1 1');
+});
+
 test('a bad kernel address in a clause that runs in the kernel is a DTrace fault: its message, the ERROR probe, and tracing goes on', { skip }, () => {
   const program = 'syscall::read:entry /pid == $target && arg0 >= 100/ { @[((struct task_struct *)arg0)->pid] = count(); } ERROR { @e = count(); } END { printa("errors %@d\\n", @e); }';
   const k = run(program, 6, true);
