@@ -9,8 +9,8 @@
 //      BENCH_STARTUP_RUNS (default 1: each takes a minute or more here).
 // BENCH_BPFTRACE=0 skips bpftrace. Needs root and cc.
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,9 +28,29 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/**
+ * Runs a tracer to its end. bpftrace, when it fails part-way through attaching (as it does on
+ * all of libc), leaves uprobe events named after its pid (`..._bcc_PID`): those are removed.
+ */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { encoding: 'latin1', maxBuffer: 64 << 20, timeout: 600_000, env: { ...process.env, ...env } });
+  if (cmd === 'bpftrace' && r.pid) {
+    const file = '/sys/kernel/tracing/uprobe_events';
+    try {
+      for (const line of readFileSync(file, 'latin1').split('\n')) {
+        const m = new RegExp(`^[pr]:(\\S+_bcc_${r.pid}) `).exec(line);
+        if (m) appendFileSync(file, `-:${m[1]}\n`);
+      }
+    } catch {
+      // nothing left, or no tracefs here
+    }
+  }
+  return r;
+}
+
 /** The loop's ns in a run's output, or NaN (with why) if it failed. */
 function loopNs(cmd: string, args: string[]): number {
-  const r = spawnSync(cmd, args, { encoding: 'latin1', maxBuffer: 64 << 20, timeout: 600_000 });
+  const r = run(cmd, args);
   const m = /^loop-ns (\d+)$/m.exec(r.stdout ?? '');
   if (!m) {
     process.stdout.write(`  (${cmd === process.execPath ? 'dtrace' : cmd} failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.error?.message})\n`);
@@ -42,7 +62,7 @@ function loopNs(cmd: string, args: string[]): number {
 /** Wall seconds of a run, or NaN if it failed. */
 function wall(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'latin1', maxBuffer: 64 << 20, timeout: 600_000, env: { ...process.env, ...env } });
+  const r = run(cmd, args, env);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) {
     process.stdout.write(`  (${cmd === process.execPath ? 'dtrace' : cmd} failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.error?.message})\n`);
