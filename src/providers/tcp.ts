@@ -156,6 +156,22 @@ function pointArgs(h: Hook, a: TcpArgs): void {
   h.ctx.argBuild = a;
 }
 
+/** Where inet_sock_set_state's record holds the socket, its new state, ports and addresses. */
+function stateFields(f: Fields) {
+  return {
+    skAt: f.at('skaddr'),
+    newAt: f.at('newstate'),
+    sportAt: f.at('sport'),
+    dportAt: f.at('dport'),
+    famAt: f.at('family'),
+    protoAt: f.at('protocol'),
+    s4: f.at('saddr'),
+    d4: f.at('daddr'),
+    s6: f.at('saddr_v6'),
+    d6: f.at('daddr_v6'),
+  };
+}
+
 /**
  * inet_sock_set_state for TCP sockets: `fire` says whether this change is the probe's
  * (from old to new state, on socket `sk`), and `a` takes the record.
@@ -163,17 +179,8 @@ function pointArgs(h: Hook, a: TcpArgs): void {
 function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, skLo: number, skHi: number) => boolean) {
   return (f: Fields, h: Hook): EventHandler => {
     const pidAt = f.at('common_pid');
-    const skAt = f.at('skaddr');
     const oldAt = f.at('oldstate');
-    const newAt = f.at('newstate');
-    const sportAt = f.at('sport');
-    const dportAt = f.at('dport');
-    const famAt = f.at('family');
-    const protoAt = f.at('protocol');
-    const s4 = f.at('saddr');
-    const d4 = f.at('daddr');
-    const s6 = f.at('saddr_v6');
-    const d6 = f.at('daddr_v6');
+    const { skAt, newAt, sportAt, dportAt, famAt, protoAt, s4, d4, s6, d6 } = stateFields(f);
     return (cpu, _p, v, o, _l, ts) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
       const oldState = v.getInt32(o + oldAt, true);
@@ -246,16 +253,7 @@ class Conns {
 /** A TCP socket's changes of state, only to learn its addresses. */
 function learnStates(conns: Conns) {
   return (f: Fields): EventHandler => {
-    const skAt = f.at('skaddr');
-    const newAt = f.at('newstate');
-    const sportAt = f.at('sport');
-    const dportAt = f.at('dport');
-    const famAt = f.at('family');
-    const protoAt = f.at('protocol');
-    const s4 = f.at('saddr');
-    const d4 = f.at('daddr');
-    const s6 = f.at('saddr_v6');
-    const d6 = f.at('daddr_v6');
+    const { skAt, newAt, sportAt, dportAt, famAt, protoAt, s4, d4, s6, d6 } = stateFields(f);
     return (_c, _p, v, o) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
       const fam = v.getUint16(o + famAt, true);
