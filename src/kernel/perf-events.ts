@@ -4,14 +4,17 @@
 // as '_'), and whether this machine can count them.                        [dt_prov_cpc.c]
 
 import { readdirSync } from 'node:fs';
-import { closeFd, perfEventOpen } from './bpf/sys.js';
+import {
+  ATTR_DISABLED,
+  PERF_ATTR_SIZE,
+  PERF_FLAG_FD_CLOEXEC,
+  PERF_TYPE_HARDWARE,
+  PERF_TYPE_HW_CACHE,
+  PERF_TYPE_SOFTWARE,
+  closeFd,
+  perfEventOpen,
+} from './bpf/sys.js';
 
-export const PERF_TYPE_HARDWARE = 0;
-export const PERF_TYPE_SOFTWARE = 1;
-export const PERF_TYPE_HW_CACHE = 3;
-const PERF_ATTR_SIZE = 112;
-const PERF_FLAG_FD_CLOEXEC = 8;
-const ATTR_DISABLED = 1n << 0n;
 
 export class PerfEventType {
   constructor(

@@ -12,7 +12,17 @@
 // the end. The kernel writes at head; we read from tail and give the space back by moving it.
 
 import { EventQueue, type EventSink, type EventSource } from './ringbuf.js';
-import { type Mapping, closeFd, ioctlInt, mapShared, perfEventOpen, unmap } from './bpf/sys.js';
+import {
+  type Mapping,
+  PERF_EVENT_IOC_DISABLE,
+  PERF_EVENT_IOC_ENABLE,
+  PERF_FLAG_FD_CLOEXEC,
+  closeFd,
+  ioctlInt,
+  mapShared,
+  perfEventOpen,
+  unmap,
+} from './bpf/sys.js';
 
 export const PERF_RECORD_MMAP = 1;
 export const PERF_RECORD_LOST = 2;
@@ -20,9 +30,6 @@ export const PERF_RECORD_COMM = 3;
 export const PERF_RECORD_FORK = 7;
 export const PERF_RECORD_SAMPLE = 9;
 export const PERF_RECORD_MMAP2 = 10;
-export const PERF_FLAG_FD_CLOEXEC = 8;
-const PERF_EVENT_IOC_ENABLE = 0x2400;
-const PERF_EVENT_IOC_DISABLE = 0x2401;
 const PERF_EVENT_IOC_SET_OUTPUT = 0x2405;
 const PAGE = 4096;
 const HEAD = 1024;

@@ -13,12 +13,20 @@
 
 import { readFileSync } from 'node:fs';
 import type { EventQueue, EventSink, EventSource } from './ringbuf.js';
-import { closeFd, perfEventOpen } from './bpf/sys.js';
-import { PERF_FLAG_FD_CLOEXEC, PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings } from './perf-ring.js';
+import {
+  ATTR_DISABLED,
+  ATTR_USE_CLOCKID,
+  CLOCK_MONOTONIC,
+  PERF_ATTR_SIZE,
+  PERF_FLAG_FD_CLOEXEC,
+  PERF_TYPE_SOFTWARE,
+  closeFd,
+  perfEventOpen,
+} from './bpf/sys.js';
+import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings } from './perf-ring.js';
 import { USER_STACK_BYTES, addUserStackAttr, copyUserStack } from './perf-ustack.js';
 import { USTACK_DATA_AT } from './ustack.js';
 
-const PERF_TYPE_SOFTWARE = 1;
 const PERF_COUNT_SW_CPU_CLOCK = 0;
 const PERF_SAMPLE_IP = 1 << 0;
 const PERF_SAMPLE_TID = 1 << 1;
@@ -28,15 +36,10 @@ const PERF_SAMPLE_CPU = 1 << 7;
 /** header.misc & 7: where the CPU was */
 export const CPUMODE_KERNEL = 1;
 export const CPUMODE_USER = 2;
-/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): clockid is there */
-const PERF_ATTR_SIZE = 112;
-const ATTR_DISABLED = 1n << 0n;
 const ATTR_EXCLUDE_USER = 1n << 4n;
 const ATTR_EXCLUDE_KERNEL = 1n << 5n;
 const ATTR_EXCLUDE_CALLCHAIN_KERNEL = 1n << 21n;
 const ATTR_EXCLUDE_CALLCHAIN_USER = 1n << 22n;
-const ATTR_USE_CLOCKID = 1n << 25n;
-const CLOCK_MONOTONIC = 1;
 /** u32 halves of the call-chain context markers (PERF_CONTEXT_*: -1 ... -4095 as u64) */
 const MARKER_LO_MIN = 0xfffff001;
 const CONTEXT_KERNEL_LO = 0xffffff80; // -128

@@ -10,7 +10,7 @@
 //                                                     [perf_event_open(2); perf's --call-graph dwarf]
 
 import type { EventQueue, EventSink, EventSource } from './ringbuf.js';
-import { addressOf, ioctlInt } from './bpf/sys.js';
+import { ATTR_DISABLED, ATTR_USE_CLOCKID, CLOCK_MONOTONIC, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, addressOf, ioctlInt } from './bpf/sys.js';
 import {
   PERF_RECORD_COMM,
   PERF_RECORD_FORK,
@@ -25,8 +25,6 @@ import {
 import { PERF_REGS_X86, USTACK_DATA_AT, USTACK_NREGS, USTACK_REGS_AT, currentUserStack } from './ustack.js';
 import { userMappings } from './umaps.js';
 
-const PERF_TYPE_SOFTWARE = 1;
-const PERF_TYPE_TRACEPOINT = 2;
 const PERF_COUNT_SW_DUMMY = 9;
 const PERF_SAMPLE_TID = 1 << 1;
 const PERF_SAMPLE_TIME = 1 << 2;
@@ -36,9 +34,6 @@ export const PERF_SAMPLE_REGS_USER = 1 << 12;
 export const PERF_SAMPLE_STACK_USER = 1 << 13;
 const PERF_EVENT_IOC_SET_FILTER = 0x40082406;
 const PERF_RECORD_MISC_COMM_EXEC = 1 << 13;
-/** perf_event_attr up to sample_regs_user/sample_stack_user (PERF_ATTR_SIZE_VER3, Linux 3.7) and clockid (VER5) */
-const PERF_ATTR_SIZE = 112;
-const ATTR_DISABLED = 1n << 0n;
 const ATTR_INHERIT = 1n << 1n;
 const ATTR_MMAP = 1n << 8n;
 const ATTR_COMM = 1n << 9n;
@@ -46,8 +41,6 @@ const ATTR_TASK = 1n << 13n;
 const ATTR_SAMPLE_ID_ALL = 1n << 18n;
 const ATTR_MMAP2 = 1n << 23n;
 const ATTR_COMM_EXEC = 1n << 24n;
-const ATTR_USE_CLOCKID = 1n << 25n;
-const CLOCK_MONOTONIC = 1;
 
 /** Bytes of user stack copied at each event (perf's default for --call-graph dwarf is 8 KiB). */
 export const USER_STACK_BYTES = 16384;

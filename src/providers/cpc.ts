@@ -12,7 +12,8 @@
 //                                                                          [dt_prov_cpc.c]
 
 import { CpuClockSampler, onlineCpus } from '../kernel/perf-sampler.js';
-import { PERF_EVENTS, PERF_TYPE_SOFTWARE, type PerfEventType, hardwareCountersUnavailable, perfEventByDname, perfEventRefusal } from '../kernel/perf-events.js';
+import { PERF_EVENTS, type PerfEventType, hardwareCountersUnavailable, perfEventByDname, perfEventRefusal } from '../kernel/perf-events.js';
+import { PERF_TYPE_SOFTWARE } from '../kernel/bpf/sys.js';
 import { DFatalError } from '../errors.js';
 import type { DType } from '../lang/types.js';
 import { bigArgsRead, wantsStack } from './kernel-event.js';

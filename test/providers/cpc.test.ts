@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import { CPC_MIN_OVERFLOW, parseCpcName } from '../../src/providers/cpc.js';
-import { PERF_EVENTS, PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, perfEventByDname } from '../../src/kernel/perf-events.js';
+import { PERF_EVENTS, perfEventByDname } from '../../src/kernel/perf-events.js';
+import { PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE } from '../../src/kernel/bpf/sys.js';
 
 test('cpc probe names: EVENT-MODE-COUNT, the event under its libpfm4 name in lower case', () => {
   const cases: Array<[string, string | null]> = [

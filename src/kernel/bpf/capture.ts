@@ -14,12 +14,11 @@ import {
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
   BPF_PROG_TYPE_RAW_TRACEPOINT,
   BpfObjects,
-  PERF_ATTR_SIZE,
   ProgramRejected,
   mapLookup,
   possibleCpus,
 } from './objects.js';
-import { BPF_MAP_UPDATE_ELEM, addressOf, bpf } from './sys.js';
+import { BPF_MAP_UPDATE_ELEM, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, addressOf, bpf } from './sys.js';
 
 /** One piece of user memory a field points to. */
 export interface UserCopy {
@@ -102,7 +101,6 @@ export interface CaptureLayout {
 
 /** threads that can be inside one traced system call at once, for the kept entry records */
 const KEPT_THREADS = 4096;
-const PERF_TYPE_SOFTWARE = 1;
 const PERF_COUNT_SW_BPF_OUTPUT = 10;
 const PERF_SAMPLE_RAW = 1 << 10;
 const ATTR_FLAG_WATERMARK = 1n << 14n;

@@ -4,7 +4,24 @@
 // close() frees them sooner, on every path that ends tracing.
 
 import { readFileSync } from 'node:fs';
-import { BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, SysError, addressOf, bpf, closeFd, ioctlInt, perfEventOpen } from './sys.js';
+import {
+  ATTR_DISABLED,
+  BPF_MAP_CREATE,
+  BPF_MAP_LOOKUP_ELEM,
+  BPF_MAP_UPDATE_ELEM,
+  BPF_PROG_LOAD,
+  BPF_RAW_TRACEPOINT_OPEN,
+  PERF_ATTR_SIZE,
+  PERF_EVENT_IOC_ENABLE,
+  PERF_FLAG_FD_CLOEXEC,
+  PERF_TYPE_TRACEPOINT,
+  SysError,
+  addressOf,
+  bpf,
+  closeFd,
+  ioctlInt,
+  perfEventOpen,
+} from './sys.js';
 
 export const BPF_MAP_TYPE_HASH = 1;
 export const BPF_MAP_TYPE_ARRAY = 2;
@@ -18,13 +35,7 @@ export const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
 
 const BPF_MAP_GET_NEXT_KEY = 4;
 const ENOENT = 2;
-const PERF_TYPE_TRACEPOINT = 2;
-const PERF_FLAG_FD_CLOEXEC = 8;
-const PERF_EVENT_IOC_ENABLE = 0x2400;
 const PERF_EVENT_IOC_SET_BPF = 0x40042408;
-/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): what old kernels accept */
-export const PERF_ATTR_SIZE = 112;
-const ATTR_FLAG_DISABLED = 1n;
 
 /** The CPUs the kernel may run (per-CPU maps hold a value for each, by CPU number). */
 export function possibleCpus(): number {
@@ -108,7 +119,7 @@ export class BpfObjects {
     attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
     attr.writeBigUInt64LE(BigInt(tracepointId), 8);
     attr.writeBigUInt64LE(1n, 16);
-    attr.writeBigUInt64LE(ATTR_FLAG_DISABLED, 40);
+    attr.writeBigUInt64LE(ATTR_DISABLED, 40);
     const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     this.attached.push(fd);
     ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);

@@ -91,6 +91,21 @@ export function bpf(cmd: number, attr: Buffer): number {
   return check(`bpf(${cmd === BPF_RAW_TRACEPOINT_OPEN ? 'BPF_RAW_TRACEPOINT_OPEN' : (BPF_CMD_NAMES[cmd] ?? cmd)})`, l.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length));
 }
 
+// perf_event_open(2)'s ABI, shared by every user of perf events
+export const PERF_TYPE_HARDWARE = 0;
+export const PERF_TYPE_SOFTWARE = 1;
+export const PERF_TYPE_TRACEPOINT = 2;
+export const PERF_TYPE_HW_CACHE = 3;
+/** perf_event_attr as of Linux 4.1 (PERF_ATTR_SIZE_VER5): clockid is there; what old kernels accept */
+export const PERF_ATTR_SIZE = 112;
+export const PERF_FLAG_FD_CLOEXEC = 8;
+export const PERF_EVENT_IOC_ENABLE = 0x2400;
+export const PERF_EVENT_IOC_DISABLE = 0x2401;
+/** perf_event_attr's flag bits */
+export const ATTR_DISABLED = 1n << 0n;
+export const ATTR_USE_CLOCKID = 1n << 25n;
+export const CLOCK_MONOTONIC = 1;
+
 export function perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number {
   const l = load();
   const nr = NR[process.arch]!.perfEventOpen;
