@@ -231,11 +231,12 @@ export class Session implements FiringEnv {
 
   ranInKernel(def: ProbeDef, plans: ClausePlan[]): void {
     const id = def.probe.id;
+    const left: Enabling[] = [];
     for (const e of this.ecbs.get(id) ?? []) {
       const k = e.clause.plan.inKernel;
-      if (k !== null && plans.includes(e.clause.plan)) this.inKernelEnablings.set(k, e);
+      if (k === null || !plans.includes(e.clause.plan)) left.push(e);
+      else this.inKernelEnablings.set(k, e);
     }
-    const left = (this.ecbs.get(id) ?? []).filter((e) => !plans.includes(e.clause.plan));
     this.ecbs.set(id, left);
     this.ecbsById[id] = left;
   }
@@ -431,17 +432,13 @@ export class Session implements FiringEnv {
   /** Fires a probe: its clauses run in program order, on `ctx` as the caller filled it. */
   fire(def: ProbeDef): void {
     const ctx = this.ctx;
-    // -x cpu: only what that CPU does (dtrace's own probes, BEGIN, END and timers, fire wherever dtrace runs)
     if (this.cpu >= 0 && ctx.eventTs >= 0 && ctx.cpu !== this.cpu) {
-      ctx.argnSet = 0;
-      ctx.argBuild = null;
-      return;
-    }
-    if (this.held && !this.stopping && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error) {
+      // -x cpu: only what that CPU does (dtrace's own probes, BEGIN, END and timers, fire wherever dtrace runs)
+    } else if (this.held && !this.stopping && def !== this.dtrace.begin && def !== this.dtrace.end && def !== this.dtrace.error) {
       this.heldDrops[ctx.cpu] = (this.heldDrops[ctx.cpu] ?? 0) + 1;
-      return;
+    } else {
+      this.runClauses(def, ctx);
     }
-    this.runClauses(def, ctx);
     // a decoder's Numbers are this firing's only (the next firing may fill ctx.args alone)
     ctx.argnSet = 0;
     ctx.argBuild = null;
