@@ -341,10 +341,8 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
  * clause touches, no clause in dtrace does, but aggregations, which are read in one snapshot.)
  */
 function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): ClausePlan[] {
-  const registers = p.registerArg;
-  return runClausesInKernel(env, p.def, plans, registers !== undefined ? 'registers' : 'record', (i) => (registers !== undefined ? registers(i) : kernelArgOf(p, i)), (ik, probe, clauses) =>
-    ik.attach(tracepointId, probe, clauses),
-  );
+  const arg = p.registerArg ?? ((i: number) => kernelArgOf(p, i));
+  return runClausesInKernel(env, p.def, plans, p.registerArg !== undefined ? 'registers' : 'record', arg, (ik, probe, clauses) => ik.attach(tracepointId, probe, clauses));
 }
 
 /**
@@ -366,15 +364,23 @@ export function runClausesInKernel(
   if (ik === null) return plans;
   const probe = def.probe;
   const kernelProbe: KernelProbe = { id: probe.id, provider: probe.provider, module: probe.module, func: probe.func, name: probe.name, context, arg };
-  const r = attach(ik, kernelProbe, inKernel.map((plan) => plan.inKernel!));
+  const clauses = inKernel.map((plan) => plan.inKernel!);
+  const r = attach(ik, kernelProbe, clauses);
   if (!r.ok) {
-    // their thread-local variables live in the kernel: they cannot run here instead
-    if (inKernel.some((plan) => plan.inKernel!.threadLocals.length > 0)) throw new DFatalError(`could not enable ${probe.desc} in the kernel: ${r.why}`);
-    if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${probe.desc} runs in dtrace: ${r.why}\n`);
+    kernelRefused(probe.desc, clauses, r.why);
     return plans;
   }
   env.ranInKernel(def, inKernel);
   return plans.filter((plan) => plan.inKernel === null);
+}
+
+/**
+ * The kernel refused a program: its clauses run in dtrace instead (said under DTRACE_TS_DEBUG),
+ * unless their thread-local variables live in the kernel, which is an error.
+ */
+export function kernelRefused(what: string, clauses: KernelClause[], why: string): void {
+  if (clauses.some((c) => c.threadLocals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel: ${why}`);
+  if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${what} runs in dtrace: ${why}\n`);
 }
 
 /** Where argument i of an event probe is in the record a tracepoint program sees, if it is an integer there. */

@@ -9,10 +9,9 @@ import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { compatSyscallFlag, syscallNumbers } from '../kernel/syscall-numbers.js';
-import { DFatalError } from '../errors.js';
 import type { ClausePlan, KernelClause, KernelProbe } from './clause-plan.js';
 import type { AttachResult } from './in-kernel.js';
-import { argFields, compileDecoder, describeFromFields, enableEventProbe, kernelArgOf } from './kernel-event.js';
+import { argFields, compileDecoder, describeFromFields, enableEventProbe, kernelArgOf, kernelRefused } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
 const SYSTEM = 'syscalls';
@@ -167,9 +166,7 @@ export class SyscallProvider implements Provider {
         r = { ok: false, why: (e as Error).message };
       }
       if (!r.ok) {
-        // their thread-local variables live in the kernel: they cannot run in dtrace instead
-        if (g.clauses.some((c) => c.threadLocals.length > 0)) throw new DFatalError(`could not enable ${g.members[0].def.probe.desc} in the kernel: ${r.why}`);
-        if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: syscall probes run in dtrace: ${r.why}\n`);
+        kernelRefused(g.members[0].def.probe.desc, g.clauses, r.why);
         for (const m of g.members) inDtrace.add(m.def);
         continue;
       }
