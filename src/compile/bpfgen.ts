@@ -196,15 +196,16 @@ function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boo
     const a = args[i];
     const t = keyTypes[i] ?? a.type;
     if (t === null || a.type === null) return null;
+    // a char array in kernel memory is a string key whether D typed the key a string or not
+    const str = kernelString(a);
+    if (str !== null) {
+      parts.push({ kind: 'kstr', size: str.size });
+      continue;
+    }
     if (isString(t)) {
       if (isBuiltin(a, 'execname')) parts.push({ kind: 'comm' });
       else if (a.kind === A.N.Ident && a.resolved === A.IdentKind.Builtin && a.name in PROBE_FIELDS) parts.push({ kind: 'probe', field: PROBE_FIELDS[a.name] });
-      else if (kernelString(a) !== null) parts.push({ kind: 'kstr', size: kernelString(a)!.size });
       else return null;
-      continue;
-    }
-    if (kernelString(a) !== null) {
-      parts.push({ kind: 'kstr', size: kernelString(a)!.size });
       continue;
     }
     const s = shapeOf(t);
