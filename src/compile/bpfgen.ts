@@ -18,7 +18,18 @@ import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Si
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
 import { type DType, Kind, findMember, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
-import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from '../providers/clause-plan.js';
+import {
+  FIRING_HEADER,
+  type FiringValue,
+  type FiringValues,
+  type KernelAggregation,
+  type KernelClause,
+  type KernelKeyPart,
+  type KernelMaps,
+  type KernelProbe,
+  PROBE_ID_REGISTER,
+  keyPartSize,
+} from '../providers/clause-plan.js';
 
 /** An integer's width and signedness, as a register holds it. */
 interface IntShape {
@@ -262,6 +273,9 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
 /** Providers whose probes a kernel clause can run on (tracepoints: kernel-event.ts kernelArgs; kprobes: registerArg). */
 export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'fbt']);
 
+/** Providers whose probes' programs can compute firing values for clauses in dtrace (tracepoints whose records come from a capture program). */
+export const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt']);
+
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
 export function threadLocalsUsed(c: A.Clause): Set<number> {
   const out = new Set<number>();
@@ -371,6 +385,99 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
   };
 }
 
+/** Whether an expression reads kernel memory (a member, *p) or names curthread. */
+function readsKernel(e: A.Expr): boolean {
+  if (e.kind === A.N.Member || (e.kind === A.N.Unary && e.op === '*') || isBuiltin(e, 'curthread')) return true;
+  if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr) return readsKernel(e.inlineExpr);
+  let found = false;
+  A.forEachChild(e, (c) => (found ||= readsKernel(c)));
+  return found;
+}
+
+/** What a firing value is, before it has a slot. */
+type FiringKind = Pick<FiringValue, 'kind' | 'size' | 'signed'>;
+
+/** The firing value an expression can be: it reads kernel memory, and all of it compiles. */
+function firingKind(e: A.Expr): FiringKind | null {
+  if (e.type === null || !readsKernel(e)) return null;
+  const str = kernelString(e);
+  if (str !== null) {
+    // a char array itself is its bytes (D code may index it); stringof() of one, or of a pointer, a string
+    if (e.kind === A.N.Stringof || str.pointer) return { kind: 'str', size: str.size, signed: false };
+    return { kind: 'bytes', size: str.size, signed: false };
+  }
+  const shape = shapeOf(e.type);
+  if (shape === null || !intOk(e, 0)) return null;
+  return { kind: 'int', size: shape.size, signed: shape.signed };
+}
+
+/**
+ * The values a clause that runs in dtrace reads from kernel memory, which only the kernel can
+ * read as the probe fires: the largest parts of its expressions that compile to BPF, each
+ * computed by the probe's program into the record (`slot` numbers them for ctx.firing).
+ * Places written, addresses taken (&) and sizeof's operands are not values.
+ */
+export function firingValuesOf(cc: CheckedClause, slot: () => number): Map<A.Expr, FiringValue> {
+  const out = new Map<A.Expr, FiringValue>();
+  const c = cc.clause;
+  let at = 0;
+  const visit = (e: A.Expr): void => {
+    const kind = firingKind(e);
+    if (kind !== null) {
+      out.set(e, { ...kind, slot: slot(), at });
+      at += FIRING_HEADER + (((kind.kind === 'int' ? 8 : kind.size) + 7) & ~7);
+      return;
+    }
+    switch (e.kind) {
+      case A.N.Assign:
+        if (e.target.kind === A.N.Index) e.target.args.forEach(visit);
+        visit(e.value);
+        return;
+      case A.N.Unary:
+        if (e.op === '&' || e.op === '++' || e.op === '--') return;
+        break;
+      case A.N.Postfix:
+      case A.N.SizeofExpr:
+      case A.N.SizeofType:
+      case A.N.Offsetof:
+        return;
+      case A.N.Ident:
+        // an inline's expression is shared by its uses (in other clauses too): only whole
+        return;
+      default:
+        break;
+    }
+    A.forEachChild(e, visit);
+  };
+  const stmt = (s: A.Stmt): void => {
+    if (s.kind === 'if') {
+      visit(s.cond);
+      s.then.forEach(stmt);
+      s.otherwise?.forEach(stmt);
+    } else visit(s.expr);
+  };
+  if (c.predicate !== null) visit(c.predicate);
+  c.body?.forEach(stmt);
+  return out;
+}
+
+/** The code that computes a clause's firing values (firingValuesOf) into its area of a record. */
+export function firingValues(values: ReadonlyMap<A.Expr, FiringValue>): FiringValues {
+  const list = [...values];
+  let bytes = 0;
+  for (const [, v] of list) bytes = v.at + FIRING_HEADER + (((v.kind === 'int' ? 8 : v.size) + 7) & ~7);
+  return {
+    values: list.map(([, v]) => v),
+    bytes,
+    emit(p: Program, probe: KernelProbe, baseAt: number, areaAt: number, prefix: string): boolean {
+      const gens = list.map((_, k) => new BpfGen(p, probe, `${prefix}v${k}`));
+      if (!list.every(([e], k) => gens[k].usable(e, []))) return false;
+      list.forEach(([e, v], k) => gens[k].firingValue(e, v, baseAt, areaAt + v.at));
+      return true;
+    },
+  };
+}
+
 /** Code for one clause on one probe. */
 class BpfGen {
   private labels = 0;
@@ -420,6 +527,37 @@ class BpfGen {
     if (from.size < to.size && (from.signed === to.signed || !from.signed)) return;
     const sh = 64 - to.size * 8;
     this.p.aluImm(Alu.Lsh, R7, sh).aluImm(to.signed ? Alu.Arsh : Alu.Rsh, R7, sh);
+  }
+
+  /**
+   * Computes one firing value into its area of the record whose base pointer is saved at
+   * `baseAt`: a fault leaves its code and address in the area's header, and the next value
+   * is computed all the same (the clause in dtrace faults if, and where, it reads this one).
+   */
+  firingValue(e: A.Expr, v: FiringValue, baseAt: number, at: number): void {
+    const p = this.p;
+    const next = `${this.prefix}next`;
+    p.load(8, R1, R10, baseAt).storeImm(4, R1, at, 0);
+    if (v.kind === 'int') {
+      this.value(e, 0);
+      p.load(8, R1, R10, baseAt).store(8, R1, at + FIRING_HEADER, R7);
+    } else {
+      const str = kernelString(e)!;
+      if (str.pointer) this.value(str.place, 0);
+      else this.address(str.place, 0);
+      p.load(8, R1, R10, baseAt).addImm(R1, at + FIRING_HEADER).movImm(R2, v.size).mov(R3, R7);
+      p.call(v.kind === 'str' ? Helper.ProbeReadKernelStr : Helper.ProbeReadKernel);
+      p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
+    }
+    p.ja(next);
+    for (const place of this.faulting) {
+      p.label(`${this.prefix}fault${place}`)
+        .load(8, R1, R10, baseAt)
+        .storeImm(4, R1, at, place >> 8)
+        .store(8, R1, at + 8, R7);
+      p.ja(next);
+    }
+    p.label(next);
   }
 
   /** R7 = an integer constant, as `to` holds it. */

@@ -21,7 +21,7 @@ import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
-import { KERNEL_PROVIDERS, clearedAggregations, kernelClause, threadLocalsUsed } from './bpfgen.js';
+import { FIRING_PROVIDERS, KERNEL_PROVIDERS, clearedAggregations, firingValues, firingValuesOf, kernelClause, threadLocalsUsed } from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -69,6 +69,8 @@ export class Compiler {
   private nextEpid = 1;
   /** clauses are numbered across all programs (dt_clause_N; the ERROR probe's arg2) */
   private nextClause = 0;
+  /** firing values' slots (ctx.firing), over every program */
+  private nextFiringSlot = 0;
   private level = 3;
   /** -Z: descriptions that match nothing are not an error */
   allowZeroMatches = false;
@@ -218,14 +220,18 @@ export class Compiler {
     let clauseIndex = 0;
     for (const id of clearedAggregations(checked)) this.clearedAggs.add(id);
     for (const cc of checked) {
-      const g = gen.clause(cc);
       const probes = cc.probes.map((p) => this.registry.byId(p.id)!);
+      // kernel memory the clause reads in dtrace is read by the probe's program as it fires
+      const firing = probes.length > 0 && probes.every((p) => FIRING_PROVIDERS.has(p.probe.provider));
+      gen.firing = firing ? firingValuesOf(cc, () => this.nextFiringSlot++) : new Map();
+      const g = gen.clause(cc);
       const epids = new Map<number, number>();
       for (const p of probes) epids.set(p.probe.id, this.nextEpid++);
       clauseIndex = this.nextClause++;
       matches += probes.length;
       const plan = planClause(cc);
       plan.bigArgs = bigArgsOf(g.source);
+      if (gen.firing.size > 0) plan.firing = firingValues(gen.firing);
       clauses.push({ checked: cc, probes, descs: descsOf.get(cc) ?? [], epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
     }
     this.compiled.push(...clauses);

@@ -12,8 +12,14 @@ export function disassemble(c: CompiledClause): string {
   let s = `\nDisassembly of clause ${descs}, <dt_clause_${c.index}>:\n`;
   const probes = `${c.probes.length} probe${c.probes.length === 1 ? '' : 's'}`;
   const k = c.plan.inKernel;
-  if (k === null) s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;
-  else {
+  if (k === null) {
+    s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;
+    const f = c.plan.firing;
+    if (f !== undefined) {
+      const n = f.values.length;
+      s += `with ${n} value${n === 1 ? '' : 's'} of kernel memory (ctx.firing) that each probe's BPF program reads as it fires, ${f.bytes} bytes a record\n`;
+    }
+  } else {
     const n = k.aggregations.length;
     const t = k.threadLocals.length;
     const what = [`${n} aggregation update${n === 1 ? '' : 's'} into per-CPU maps`];

@@ -25,6 +25,7 @@ import { aggCall, dynCall, memCall, rtCall } from './abi-call.js';
 import * as I from './intval.js';
 import { accessor, intLiteral, truthCode, zeroCode } from './repr.js';
 import { type FormatPlan, compileFormatter } from '../runtime/printf.js';
+import type { FiringValue } from '../providers/clause-plan.js';
 
 /** Constants the generated code refers to as K[i] (format plans, types, strings). */
 export class ConstPool {
@@ -124,6 +125,8 @@ export class ClauseGen {
   private pending: InlineHelper[] = [];
   /** inside a pure helper: the inlines it computes at most once (memo variables) */
   private memo: Set<InlineHelper> | null = null;
+  /** the clause's values the kernel computes as the probe fires (bpfgen firingValuesOf), read from ctx.firing */
+  firing: ReadonlyMap<A.Expr, FiringValue> = new Map();
 
   constructor(
     private readonly strsize: () => number,
@@ -212,6 +215,8 @@ export class ClauseGen {
 
   /** An integer or pointer expression as a 64-bit register value (compile/intval.ts). */
   ival(e: A.Expr): I.IntVal {
+    const fired = this.firing.get(e);
+    if (fired !== undefined) return I.loaded(firingRead(fired.slot), e.type!);
     if ((e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma) && (this.done.size > 0 || isChainLink(e.left))) {
       const v = this.ivalLink(e);
       if (v !== null) return v;
@@ -281,6 +286,8 @@ export class ClauseGen {
 
   /** Expressions whose code already yields their type's storage representation. */
   private exprStored(e: A.Expr): string {
+    const fired = this.firing.get(e);
+    if (fired !== undefined) return firingRead(fired.slot);
     if ((e.kind === A.N.Binary || e.kind === A.N.Logical || e.kind === A.N.Comma) && (this.done.size > 0 || isChainLink(e.left))) {
       const d = this.done.get(e);
       if (d !== undefined) return typeof d === 'string' ? d : I.toStorage(d, e.type!);
@@ -1149,6 +1156,11 @@ interface Loc {
 }
 
 /** `let t0, t1, ...;` for a function body that used n temporaries. */
+/** A firing value's read: what the kernel computed, or its fault (rt.firingFault throws it). */
+function firingRead(slot: number): string {
+  return `(ctx.firingFault[${slot}] === 0 ? ctx.firing[${slot}] : ${rtCall('firingFault', 'ctx', String(slot))})`;
+}
+
 function tempDecl(n: number): string {
   return n > 0 ? `let ${Array.from({ length: n }, (_, i) => `t${i}`).join(', ')};\n` : '';
 }

@@ -7,7 +7,7 @@
 // is handled; lateReads counts those reads so the user can be told.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type CaptureLayout, type CaptureSpec, TracepointCapture, type UserCopy } from './bpf/capture.js';
+import { type CaptureLayout, type CaptureSpec, type CaptureValues, TracepointCapture, type UserCopy } from './bpf/capture.js';
 import { bpfUnavailable } from './bpf/sys.js';
 import type { EventFormat } from './event-format.js';
 import type { EventSource } from './ringbuf.js';
@@ -58,6 +58,8 @@ interface Wanted {
   probes: boolean;
   /** a return event: the entry whose pointers it copies */
   entry?: Wanted;
+  /** values its program computes into each record */
+  values: CaptureValues[];
 }
 
 export class UserMemory {
@@ -98,9 +100,32 @@ export class UserMemory {
     x.entry = e;
   }
 
+  /**
+   * Asks for an event's records to come with values its program computes as it fires; returns
+   * where each one's area is, from valuesAt()'s offset.
+   */
+  wantValues(format: EventFormat, values: CaptureValues[]): number[] {
+    const spec = this.wanted(format);
+    spec.output = true;
+    spec.probes = true;
+    let at = spec.values.reduce((n, v) => n + ((v.bytes + 7) & ~7), 0);
+    return values.map((v) => {
+      spec.values.push(v);
+      const here = at;
+      at += (v.bytes + 7) & ~7;
+      return here;
+    });
+  }
+
+  /** Where a captured event's computed values are, from its record's start; -1: its records are not captured. */
+  valuesAt(eventId: number): number {
+    const layout = this.capture?.layoutById[eventId];
+    return layout === undefined ? -1 : layout.valuesAt - layout.recordAt;
+  }
+
   private wanted(format: EventFormat): Wanted {
     let spec = this.specs.find((s) => s.format.id === format.id);
-    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false, probes: false }));
+    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false, probes: false, values: [] }));
     return spec;
   }
 
@@ -151,6 +176,7 @@ export class UserMemory {
           keepForReturn: s.keepForReturn,
           bookkeeping: !s.probes,
           entry: s.entry !== undefined ? specOf(s.entry) : undefined,
+          values: s.values,
         };
         made.set(s, spec);
       }

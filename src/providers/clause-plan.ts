@@ -39,6 +39,39 @@ export interface ClausePlan {
   kernel: KernelTest[];
   /** the clause compiled to BPF, where all of it can run in the kernel (null: in dtrace) */
   inKernel: KernelClause | null;
+  /**
+   * values the clause's code in dtrace reads that only the kernel can compute, as the probe
+   * fires (kernel memory: curthread->comm, a cast argument's members); absent: none
+   */
+  firing?: FiringValues;
+}
+
+/** Each firing value's area in a record: [u32 fault (FLT_*, 0: none), u32 0, u64 the bad address], then its bytes. */
+export const FIRING_HEADER = 16;
+
+/** One value a clause reads that the kernel computes when the probe fires, into ctx.firing[slot]. */
+export interface FiringValue {
+  slot: number;
+  /** an integer (canonical 64 bits), a char array's bytes, or a string (NUL-terminated) */
+  kind: 'int' | 'bytes' | 'str';
+  /** int: its type's bytes; bytes and str: the most bytes it holds */
+  size: number;
+  signed: boolean;
+  /** where its area is in the clause's (FIRING_HEADER, then the data) */
+  at: number;
+}
+
+/** A clause's firing values, and the BPF code that computes them. */
+export interface FiringValues {
+  values: FiringValue[];
+  /** bytes of the clause's area (8-byte aligned) */
+  bytes: number;
+  /**
+   * Appends code that fills the clause's area: the record's base pointer is saved on the stack
+   * at `baseAt` (from the frame pointer), the area is `areaAt` bytes past it; R6 holds the
+   * program's context. False: it cannot on this probe (an argument it reads is no integer there).
+   */
+  emit(p: Program, probe: KernelProbe, baseAt: number, areaAt: number, prefix: string): boolean;
 }
 
 /** Where a probe's argument is in the record a kernel program sees, if it is an integer there. */

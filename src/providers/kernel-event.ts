@@ -2,9 +2,10 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
-import type { ClausePlan, KernelArg, KernelClause, KernelProbe, KernelTest } from './clause-plan.js';
+import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type KernelClause, type KernelProbe, type KernelTest } from './clause-plan.js';
 import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
+import { Program } from '../kernel/bpf/asm.js';
 import type { UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
@@ -392,6 +393,57 @@ export function kernelArgOf(p: Pick<EventProbe, 'fields' | 'fieldOf'>, i: number
   return { offset: f.offset, size: f.size, signed: f.signed };
 }
 
+/** Puts a record's firing values in the context (`at`: where they are from the record's start; -1: not there). */
+type FiringDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext, at: number) => void;
+
+/**
+ * Asks for the firing values of the probe's clauses in dtrace (ClausePlan.firing) to be
+ * computed into each record by its capture program, where the probe is a tracepoint; returns
+ * the decoder that puts them in the context, or null if no clause has any. A record without
+ * them (BPF cannot run here) makes each a fault at address 0, as reading kernel memory in
+ * dtrace is.
+ */
+function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: ClausePlan[]): FiringDecoder | null {
+  const all = [...new Set(plans.flatMap((plan) => (plan.firing === undefined ? [] : [plan.firing])))];
+  if (all.length === 0) return null;
+  let usable: FiringValues[] = [];
+  let areas: number[] = [];
+  if (p.kernelArgs !== undefined && p.registerArg === undefined) {
+    const d = p.def.probe;
+    const probe: KernelProbe = { id: d.id, provider: d.provider, module: d.module, func: d.func, name: d.name, context: 'record', arg: (i) => kernelArgOf(p, i) };
+    // one that reads an argument that is no integer in the record cannot
+    usable = all.filter((f) => f.emit(new Program(), probe, -512, 0, 'try'));
+    areas = env.tracer().user.wantValues(
+      format,
+      usable.map((f) => ({ bytes: f.bytes, emit: (prog: Program, baseAt: number, areaAt: number) => void f.emit(prog, probe, baseAt, areaAt, `fv${f.values[0].slot}_`) })),
+    );
+  }
+  let fill = '';
+  let bad = '';
+  usable.forEach((f, k) => {
+    for (const v of f.values) {
+      const at = `o + ${areas[k] + v.at}`;
+      const data = `o + ${areas[k] + v.at + FIRING_HEADER}`;
+      let read: string;
+      if (v.kind === 'str') read = `cstring(page, ${data}, ${v.size})`;
+      else if (v.kind === 'bytes') read = `new Uint8Array(page.subarray(${data}, ${data} + ${v.size}))`;
+      else if (v.size === 8) read = `v.get${v.signed ? 'BigInt64' : 'BigUint64'}(${data}, true)`;
+      // a narrower integer is held sign- or zero-extended: its low 32 bits are its value
+      else read = `v.get${v.signed ? 'Int32' : 'Uint32'}(${data}, true)`;
+      fill += `{ const f = v.getUint32(${at}, true); ctx.firingFault[${v.slot}] = f; ctx.firing[${v.slot}] = f === 0 ? ${read} : v.getBigUint64(${at} + 8, true); }\n`;
+    }
+  });
+  let unusable = '';
+  for (const f of all) {
+    for (const v of f.values) {
+      const line = `ctx.firingFault[${v.slot}] = 1; ctx.firing[${v.slot}] = 0n;\n`;
+      bad += line;
+      if (!usable.includes(f)) unusable += line;
+    }
+  }
+  return new Function('cstring', `return function firing(page, v, r, ctx, at) {\nif (at < 0) {\n${bad}return;\n}\nconst o = r + at;\n${unusable}${fill}};`)(cstring) as FiringDecoder;
+}
+
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */
 export interface EventProbe {
   def: ProbeDef;
@@ -469,6 +521,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
     }
   }
   const id = format.id;
+  const firing = firingOf(env, p, format, plans);
   const only = p.process ?? 0;
   if (only > 0) {
     tracer.subscribeProcess(
@@ -497,6 +550,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       const tid = view.getInt32(off + pidAt, true);
       fillTask(ctx, procs, cpu, tid, ts);
       decode(page, view, off, ctx);
+      if (firing !== null) firing(page, view, off, ctx, tracer.user.valuesAt(id));
       if (copying) attachCopies(ctx, tracer.user.take(tid, id, page, view, off));
       if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
       env.fire(def);

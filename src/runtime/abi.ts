@@ -26,6 +26,8 @@ export interface ClauseAbi {
   beginRecord(ctx: ProbeContext): void;
   endRecord(ctx: ProbeContext): void;
   faultIndex(i: bigint): never;
+  /** the fault the kernel met computing firing value `slot` (ctx.firingFault[slot], at address ctx.firing[slot]) */
+  firingFault(ctx: ProbeContext, slot: number): never;
   unsupported(name: string): never;
 
   // -- integer division (Number and BigInt forms; zero divisors fault)

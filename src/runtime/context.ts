@@ -81,6 +81,13 @@ export class ProbeContext {
    */
   uregs = new BigUint64Array(32);
   uregsN = 0;
+  /**
+   * values the kernel computed as the probe fired, for the clauses' firing values (compile:
+   * firingValuesOf), by slot; where firingFault[slot] is not 0 (a fault code, FLT_*), the
+   * kernel met that fault and firing[slot] is its address
+   */
+  firing: Array<number | bigint | string | Uint8Array> = [];
+  firingFault: number[] = [];
   /** clause-local (this->) variables of this firing, by id */
   L: Array<Value | null | undefined> = [];
 }

@@ -397,6 +397,11 @@ export class Runtime implements ClauseAbi {
 
   // -- faults ----------------------------------------------------------------------------------------
 
+  firingFault(ctx: ProbeContext, slot: number): never {
+    const at = ctx.firing[slot];
+    throw new S.DFault(ctx.firingFault[slot], typeof at === 'bigint' ? at : 0n);
+  }
+
   faultIndex(i: bigint): never {
     throw new S.DFault(S.FLT_BADINDEX, i);
   }

@@ -5,7 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -270,4 +270,66 @@ test('a latency quantize with a thread-local start time runs whole in the kernel
   assert.ok(rows.includes('0'), r.out);
   const dist = r.out.split('\n').filter((l) => /^\s+\d+ \|[@ ]+ \d+\s*$/.test(l));
   assert.equal(dist.reduce((a, l) => a + Number(l.trim().split(/\s+/).at(-1)), 0), n + 1);
+});
+
+// Clauses that stay in dtrace (they print, compare strings, use associative arrays) read kernel
+// memory all the same: the probe's BPF program reads it as the probe fires and sends it with the
+// record (firing values).
+
+test('a clause that prints reads curthread as the probe fires: the firing thread\'s fields, checked against dtrace\'s own view', { skip }, () => {
+  const r = runDtrace([
+    '-q',
+    '-n',
+    'syscall::getppid:entry /pid == $target/ { printf("%s %s %d %d %d %d %d\\n", stringof(curthread->comm), execname, curthread->pid == tid, curthread->tgid == pid, curthread->real_parent->tgid, curthread->mm == NULL, curthread->pid > 0); }',
+    '-c',
+    `${prog} 3`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const rows = r.stdout.split('\n').filter((l) => l !== '');
+  assert.equal(rows.length, 3, r.stdout);
+  for (const row of rows) assert.equal(row, `syscall-mix syscall-mix 1 1 ${r.pid} 0 1`);
+});
+
+test('kernel strings compare, key associative arrays and aggregations in a clause in dtrace', { skip }, () => {
+  const script = join(work, 'kernel-strings.d');
+  writeFileSync(
+    script,
+    'int n[string];\nsyscall::getppid:entry /stringof(curthread->comm) == "syscall-mix"/ { n[stringof(curthread->comm)]++; @[curthread->comm, curthread->real_parent->tgid == $pid] = count(); printf("%d\\n", n["syscall-mix"]); }\n',
+  );
+  const r = runDtrace(['-q', '-s', script, '-c', `${prog} 4`]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  assert.deepEqual(lines.slice(0, 4), ['1', '2', '3', '4']);
+  assert.equal(lines[4].trim().split(/\s+/).join(' '), 'syscall-mix 1 4');
+});
+
+test('a bad kernel address read for a clause in dtrace is its fault: the address, the ERROR probe, and tracing goes on', { skip }, () => {
+  const offset = runDtrace(['-q', '-n', 'BEGIN { printf("%x", offsetof(struct task_struct, pid)); exit(0); }']);
+  assert.equal(offset.code, 0, offset.stderr);
+  const program = 'syscall::read:entry /pid == $target && arg0 >= 100/ { printf("%d %s\\n", ((struct task_struct *)arg0)->pid, execname); } ERROR { @e = count(); } END { printa("errors %@d\\n", @e); }';
+  const k = run(program, 4, true);
+  assert.equal(k.code, 0, k.err);
+  const lines = k.err.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 4, k.err);
+  // arg0 is the descriptor (100..103): the address is the descriptor plus pid's offset
+  const addrs = lines.map((l) => {
+    const m = /^dtrace: error on enabled probe ID 1 \(ID \d+: syscall:vmlinux:read:entry\): invalid address \(0x([0-9a-f]+)\) in action #1 at DIF offset \d+$/.exec(l);
+    assert.ok(m, l);
+    return parseInt(m[1], 16) - parseInt(offset.stdout, 16);
+  });
+  assert.deepEqual(addrs.sort(), [100, 101, 102, 103]);
+  assert.equal(k.out.trim(), 'errors 4');
+  // without BPF, kernel memory cannot be read: the same clause faults at address 0, as before
+  const t = run(program, 2, false);
+  assert.equal(t.code, 0, t.err);
+  assert.equal(t.out.trim(), 'errors 2');
+  assert.match(t.err, /invalid address \(0x0\) in action #1/);
+});
+
+test('-S says which kernel memory a clause in dtrace has read as the probe fires', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::getppid:entry /pid == $target/ { printf("%s %d\\n", stringof(curthread->comm), curthread->real_parent->tgid); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /runs in the consumer, as JavaScript, on each event of its 1 probe\nwith 2 values of kernel memory \(ctx\.firing\) that each probe's BPF program reads as it fires, \d+ bytes a record\n/);
+  assert.match(r.stdout, /^syscall-mix \d+$/m);
 });

@@ -36,6 +36,20 @@ export interface UserCopy {
   argvSlots?: number;
 }
 
+/**
+ * Code that computes values into the record as the probe fires (D's firing values): `bytes` of
+ * area, filled by `emit`, which finds the record's base pointer saved on the stack at `baseAt`
+ * and its area `areaAt` bytes past that base; R6 holds the context, and it may use any other
+ * register and the stack above baseAt.
+ */
+export interface CaptureValues {
+  bytes: number;
+  emit(p: Program, baseAt: number, areaAt: number): void;
+}
+
+/** where a program that computes values keeps the record's base pointer (the stack's last word) */
+const VALUES_BASE_AT = -512;
+
 export interface CaptureSpec {
   /** events/<system>/<event>/id */
   tracepointId: number;
@@ -60,6 +74,8 @@ export interface CaptureSpec {
    * tracepointId, copies and the return fields are unused.
    */
   raw?: { tracepoint: string; args: number; filter?: RawTest[][] };
+  /** values computed as the probe fires, one area after another from the layout's valuesAt */
+  values?: CaptureValues[];
 }
 
 /**
@@ -90,6 +106,8 @@ export const RAW_ARGS = 16;
  */
 export interface CaptureLayout {
   recordAt: number;
+  /** the computed values' areas (CaptureSpec.values), after the record */
+  valuesAt: number;
   /** for each copy: its length (i32: bytes copied, a string's NUL included; < 0: unreadable) */
   lenAt: number[];
   /** for each copy: the user address it was taken from (u64) */
@@ -116,14 +134,16 @@ function layoutOf(spec: CaptureSpec): CaptureLayout {
   const addrsAt = align8(HEADER + spec.copies.length * 4);
   const addrAt = spec.copies.map((_, j) => addrsAt + j * 8);
   const recordAt = addrsAt + spec.copies.length * 8;
-  let at = recordAt + align8(spec.recordSize);
+  const valuesAt = recordAt + align8(spec.recordSize);
+  let at = valuesAt;
+  for (const v of spec.values ?? []) at += align8(v.bytes);
   const dataAt = spec.copies.map((c) => {
     const here = at;
     // an argv copy: the strings' slots, then the pointers read from the array
     at += c.argvSlots ? c.argvSlots * (align8(c.maxLen) + 8) : align8(c.maxLen);
     return here;
   });
-  return { recordAt, lenAt, addrAt, dataAt, size: at };
+  return { recordAt, valuesAt, lenAt, addrAt, dataAt, size: at };
 }
 
 /** The maps a capture program uses. */
@@ -232,6 +252,15 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     p.loadMap(R1, maps.kept).mov(R2, R10).addImm(R2, -8).call(Helper.MapDeleteElem).ja('sized0').label('noEntry');
     spec.copies.forEach((_, j) => p.storeImm(4, R7, layout.lenAt[j], -1).storeImm(8, R7, layout.addrAt[j], 0));
     p.label('sized0');
+  }
+  if (spec.values !== undefined && spec.values.length > 0) {
+    p.store(8, R10, VALUES_BASE_AT, R7);
+    let at = layout.valuesAt;
+    for (const v of spec.values) {
+      v.emit(p, VALUES_BASE_AT, at);
+      at += align8(v.bytes);
+    }
+    p.load(8, R7, R10, VALUES_BASE_AT);
   }
   // the record's size: up to the end of the last copy's bytes (a string's, as copied)
   const last = spec.copies.length - 1;
