@@ -434,9 +434,15 @@ export function firingValuesOf(cc: CheckedClause, slot: () => number): Map<A.Exp
         visit(e.value);
         return;
       case A.N.Unary:
-        if (e.op === '&' || e.op === '++' || e.op === '--') return;
+        if (e.op === '&') return;
+        if (e.op === '++' || e.op === '--') {
+          if (e.operand.kind === A.N.Index) e.operand.args.forEach(visit);
+          return;
+        }
         break;
       case A.N.Postfix:
+        if (e.operand.kind === A.N.Index) e.operand.args.forEach(visit);
+        return;
       case A.N.SizeofExpr:
       case A.N.SizeofType:
       case A.N.Offsetof:
