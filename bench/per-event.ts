@@ -346,7 +346,8 @@ function ringFeed(handler: EventHandler, f: EventFormat, busy: number): { feed: 
   const cpus = [0, 1];
   const files = cpus.map((c) => join(dir, `cpu${c}`));
   const instance = { openRaw: (cpu: number) => openSync(files[cpu], 'r') } as unknown as TraceInstance;
-  const reader = new RingReader(instance, cpus, PAGE_SIZE, LAYOUT);
+  const reader = new RingReader(LAYOUT);
+  reader.readInstance(instance, cpus, PAGE_SIZE);
   reader.maxPagesPerDrain = 1 << 20;
   const PAGES = 256;
   for (const cpu of cpus) {

@@ -140,9 +140,9 @@ export interface EventSource {
 }
 
 export class RingReader {
-  private readonly bufs: EventQueue[];
+  private readonly bufs: EventQueue[] = [];
   /** the queues of every source, tracefs's first */
-  private queues: EventQueue[];
+  private queues: EventQueue[] = [];
   private readonly sources: EventSource[] = [];
   /**
    * Timestamps passed to the sink are ns after this: now on CLOCK_MONOTONIC, which the
@@ -176,13 +176,12 @@ export class RingReader {
    */
   fullestPages = 0;
 
-  constructor(
-    private readonly instance: TraceInstance,
-    cpus: number[],
-    /** bytes of a ring's page (sub-buffer) */
-    readonly pageSize: number,
-    layout: PageLayout,
-  ) {
+  /** the instance whose rings are read first (null: none, only other sources) */
+  private instance: TraceInstance | null = null;
+  /** bytes of a ring's page (sub-buffer) */
+  pageSize = 0;
+
+  constructor(layout: PageLayout) {
     this.tsAt = layout.timestampAt;
     this.commitAt = layout.commitAt;
     this.dataAt = layout.dataAt;
@@ -192,9 +191,19 @@ export class RingReader {
     this.padding = layout.padding;
     this.timeExtend = layout.timeExtend;
     this.timeStamp = layout.timeStamp;
-    this.bufs = cpus.map((c) => new EventQueue(c, pageSize));
-    for (const b of this.bufs) this.byCpu[b.cpu] = b;
-    this.queues = [...this.bufs];
+  }
+
+  /**
+   * Reads an instance's rings, on `cpus`, with pages of `pageSize` bytes (before addInstance()
+   * and open()): the one whose records peekNext() sees. A reader of other sources only has none.
+   */
+  readInstance(instance: TraceInstance, cpus: number[], pageSize: number): void {
+    this.instance = instance;
+    this.pageSize = pageSize;
+    const mine = cpus.map((c) => new EventQueue(c, pageSize));
+    for (const b of mine) this.byCpu[b.cpu] = b;
+    this.bufs.push(...mine);
+    this.queues = [...this.bufs, ...this.sources.flatMap((s) => s.queues)];
   }
 
   /** Merges another source's events with tracefs's. */
@@ -230,7 +239,7 @@ export class RingReader {
   }
 
   open(): void {
-    for (const b of this.bufs) b.fd = (b.instance ?? this.instance).openRaw(b.cpu, constants.O_RDONLY | constants.O_NONBLOCK);
+    for (const b of this.bufs) b.fd = (b.instance ?? this.instance)!.openRaw(b.cpu, constants.O_RDONLY | constants.O_NONBLOCK);
   }
 
   /** The descriptors of the rings being read (to wait on them while none has data). */

@@ -155,11 +155,7 @@ export class TraceInstance {
   }
 
   cpus(): number[] {
-    return readdirSync(join(this.path, 'per_cpu'))
-      .map((d) => /^cpu(\d+)$/.exec(d))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
+    return tracingCpus(this.path);
   }
 
   openRaw(cpu: number, nonblock: number): number {
@@ -221,4 +217,13 @@ export function closeQuietly(fd: number): void {
   } catch {
     // already closed
   }
+}
+
+/** The CPUs a tracefs directory (the root, or an instance) has rings for. */
+export function tracingCpus(dir: string): number[] {
+  return readdirSync(join(dir, 'per_cpu'))
+    .map((d) => /^cpu(\d+)$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
 }

@@ -12,7 +12,7 @@ import { RingReader, type EventSink } from './ringbuf.js';
 import type { CpuClockSampler } from './perf-sampler.js';
 import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
-import { TraceInstance, reapStaleInstances, tracefsRoot } from './tracefs.js';
+import { TraceInstance, reapStaleInstances, tracefsRoot, tracingCpus } from './tracefs.js';
 import { UprobeSet, reapStaleUprobes } from './uprobes.js';
 import { UserStackEvents } from './perf-ustack.js';
 import { RawTracepoints } from './bpf/raw-tracepoints.js';
@@ -370,9 +370,8 @@ export class KernelTracer implements EventSink {
   private startTracing(bufferKb: number): void {
     reapStale(this.root);
     this.procs.snapshot();
-    const inst = (this.instance = this.newInstance(bufferKb));
-    const cpus = inst.cpus();
-    const reader = (this.reader = new RingReader(inst, cpus, inst.subbufSize(), readPageLayout(this.root)));
+    const cpus = tracingCpus(this.root);
+    const reader = (this.reader = new RingReader(readPageLayout(this.root)));
     // events whose user memory D code reads come from capture programs, with their copies
     // (each CPU's ring as large as its tracefs buffer), not from tracefs; before tracing
     // starts, so that every event has its copies
@@ -387,9 +386,10 @@ export class KernelTracer implements EventSink {
       s.setBase(reader.base);
       reader.addSource(s);
     }
-    if (this.raw !== null && this.raw.size > 0) {
+    const raw = this.raw !== null && this.raw.size > 0;
+    if (raw) {
       try {
-        reader.addSource(this.raw.start(cpus, reader.base, bufferKb * 1024));
+        reader.addSource(this.raw!.start(cpus, reader.base, bufferKb * 1024));
       } catch (e) {
         throw new DFatalError(`could not enable tracing: raw tracepoints: ${(e as Error).message.split('\n')[0]}`);
       }
@@ -401,6 +401,17 @@ export class KernelTracer implements EventSink {
       const id = this.format(e.system, e.event).id;
       return !this.user.captures(id) && !(this.ustackEvents !== null && this.ustacked.has(id));
     });
+    // no event reaches dtrace (every clause runs in the kernel): no instance, and no process
+    // table to keep (creating and removing an instance is most of such a program's start-up)
+    const events = traced.some((e) => e.user) || captured !== null || raw || this.ustackEvents !== null || this.samplers.length > 0 || this.kprobeSet !== null || this.uprobeSet !== null;
+    if (!events) {
+      for (const c of cpus) this.droppedSeen.set(c, 0);
+      this.waiter = ReadableWaiter.create();
+      this.timer = setTimeout(this.pollNow, this.pollMs);
+      return;
+    }
+    const inst = (this.instance = this.newInstance(bufferKb));
+    reader.readInstance(inst, inst.cpus(), inst.subbufSize());
     // an event a probe uses too stays with the probe's: it is the probe's event that is lost
     const own = traced.some((e) => !e.user) ? (this.own = this.newInstance(Math.min(bufferKb, OWN_BUFFER_KB))) : null;
     // one process's events: in the main instance if it is limited to that process already
@@ -409,7 +420,7 @@ export class KernelTracer implements EventSink {
     if (own) reader.addInstance(own, own.cpus());
     if (procInst) reader.addInstance(procInst, procInst.cpus());
     reader.open();
-    for (const c of cpus) this.droppedSeen.set(c, this.userDropped(c));
+    for (const c of inst.cpus()) this.droppedSeen.set(c, this.userDropped(c));
     if (own) for (const c of own.cpus()) this.ownDroppedSeen.set(c, own.droppedOn(c));
     // the process table first, so that it knows the tasks the probes' first events come from
     if (own) own.start();
@@ -445,7 +456,7 @@ export class KernelTracer implements EventSink {
 
   /** What the kernel dropped on a CPU of the probes' events: the main instance's and the process instance's. */
   private userDropped(cpu: number): number {
-    return this.instance!.droppedOn(cpu) + (this.procInst?.droppedOn(cpu) ?? 0);
+    return (this.instance?.droppedOn(cpu) ?? 0) + (this.procInst?.droppedOn(cpu) ?? 0);
   }
 
   /** A new instance (`pids`: limited to those processes, else to onlyPid if set). */

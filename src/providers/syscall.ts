@@ -9,7 +9,7 @@ import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { compatSyscallFlag, syscallNumbers } from '../kernel/syscall-numbers.js';
-import type { ClausePlan, KernelClause, KernelProbe } from './clause-plan.js';
+import type { ClausePlan, KernelArg, KernelClause, KernelProbe } from './clause-plan.js';
 import type { AttachResult } from './in-kernel.js';
 import { argFields, compileDecoder, describeFromFields, enableEventProbe, kernelArgOf, kernelRefused } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
@@ -128,8 +128,13 @@ export class SyscallProvider implements Provider {
         alone++;
         continue;
       }
-      const fields = argFields(tracer.format(SYSTEM, this.events.get(def)!), SKIP);
-      const probe: KernelProbe = { ...def.probe, context: 'record', arg: (i) => kernelArgOf({ fields, fieldOf: fieldOf(fields, isReturn) }, i) };
+      // the event's format only if a clause reads an argument (reading 350 formats is most of a wide probe's start-up)
+      let fields: EventField[] | null = null;
+      const arg = (i: number): KernelArg | null => {
+        fields ??= argFields(tracer.format(SYSTEM, this.events.get(def)!), SKIP);
+        return kernelArgOf({ fields, fieldOf: fieldOf(fields, isReturn) }, i);
+      };
+      const probe: KernelProbe = { ...def.probe, context: 'record', arg };
       const clauses = plans.map((plan) => plan.inKernel!);
       const sig: string[] = [def.probe.name];
       for (const plan of plans) {

@@ -35,7 +35,8 @@ test('every event the kernel shows as text, read in binary: same thread, same ti
       text.set(cpu, mine);
     }
     const chdir = readEventFormat(TRACEFS, 'syscalls', 'sys_enter_chdir').id;
-    const reader = new RingReader(inst, cpus, inst.subbufSize(), readPageLayout(TRACEFS));
+    const reader = new RingReader(readPageLayout(TRACEFS));
+    reader.readInstance(inst, cpus, inst.subbufSize());
     reader.open();
     const got = new Map<number, Array<[number, number]>>(cpus.map((c) => [c, []]));
     let chdirs = 0;

@@ -80,6 +80,8 @@ export class Tracing {
   async ready(timeoutMs = 10_000): Promise<void> {
     const pid = this.child.pid!;
     const end = Date.now() + timeoutMs;
+    let lastFds = '';
+    let fdsSince = 0;
     while (Date.now() < end) {
       for (const name of instancesOf(pid)) {
         try {
@@ -94,6 +96,14 @@ export class Tracing {
         } catch {
           // being created
         }
+      }
+      // every clause runs in the kernel: no instance; its programs are attached once dtrace holds
+      // them and their events, and opens no more
+      const fds = kernelProgramDescriptors(pid);
+      if (fds !== '' && fds === lastFds && Date.now() - fdsSince >= 300 && waiting(pid)) return;
+      if (fds !== lastFds) {
+        lastFds = fds;
+        fdsSince = Date.now();
       }
       if (this.child.exitCode !== null) throw new Error(`dtrace exited early: ${Buffer.concat(this.err).toString()}`);
       await sleep(10);
@@ -142,6 +152,38 @@ export function runDtrace(args: string[], options: { uid?: number; gid?: number;
     gid: options.gid,
   });
   return { pid: r.pid, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), code: r.status, signal: r.signal };
+}
+
+/** Whether a process sleeps (its state S: dtrace waits for events, set-up done). */
+function waiting(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'S';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A process's descriptors of BPF programs, perf events and BPF links, as text ('' unless it
+ * holds a program and an event or link it is attached by).
+ */
+function kernelProgramDescriptors(pid: number): string {
+  const kinds: string[] = [];
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const l = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (l === 'anon_inode:bpf-prog' || l === 'anon_inode:[perf_event]' || l === 'anon_inode:bpf_link') kinds.push(`${fd}=${l}`);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return '';
+  }
+  const text = kinds.join(',');
+  return text.includes('bpf-prog') && (text.includes('perf_event') || text.includes('bpf_link')) ? text : '';
 }
 
 /** The BPF programs a process holds (its descriptors that are BPF programs). */
