@@ -369,7 +369,11 @@ export class KernelTracer implements EventSink {
 
   private startTracing(bufferKb: number): void {
     reapStale(this.root);
-    this.procs.snapshot();
+    // no event reaches dtrace (every clause runs in the kernel): no instance, and no process
+    // table to keep (making and removing an instance is most of such a program's start-up)
+    const events =
+      this.enabled.some((e) => e.user) || (this.raw !== null && this.raw.size > 0) || this.samplers.length > 0 || this.ustacked.size > 0 || this.mappingsWanted || this.kprobeSet !== null || this.uprobeSet !== null;
+    if (events) this.procs.snapshot();
     const cpus = tracingCpus(this.root);
     const reader = (this.reader = new RingReader(readPageLayout(this.root)));
     // events whose user memory D code reads come from capture programs, with their copies
@@ -401,9 +405,6 @@ export class KernelTracer implements EventSink {
       const id = this.format(e.system, e.event).id;
       return !this.user.captures(id) && !(this.ustackEvents !== null && this.ustacked.has(id));
     });
-    // no event reaches dtrace (every clause runs in the kernel): no instance, and no process
-    // table to keep (creating and removing an instance is most of such a program's start-up)
-    const events = traced.some((e) => e.user) || captured !== null || raw || this.ustackEvents !== null || this.samplers.length > 0 || this.kprobeSet !== null || this.uprobeSet !== null;
     if (!events) {
       for (const c of cpus) this.droppedSeen.set(c, 0);
       this.waiter = ReadableWaiter.create();

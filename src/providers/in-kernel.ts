@@ -100,6 +100,8 @@ export class InKernel {
     private readonly cpu: number,
     /** thread-local stores the kernel could not make, as dynamic variable drops */
     private readonly dynamicDrops: (n: number) => void,
+    /** how many probes the session enables (the most values a probe-name key can have) */
+    private readonly probeCount: number,
   ) {}
 
   /**
@@ -216,7 +218,10 @@ export class InKernel {
       // no more than dtrace keeps: then a key with no room is dropped (and counted) update by
       // update in the kernel, as DTrace's are, not key by key when it is read
       const fits = Math.floor(this.budget / (agg.keySize + agg.words * 8 * this.ncpus));
-      const entries = Math.max(1, Math.min(this.entryLimit, Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, fits))));
+      // a map holds no more than its keys can be (each is allocated when the map is made: a
+      // large one takes tens of milliseconds), with room for two CPUs making one key at once
+      const keys = agg.keys.reduce((n, k) => n * (k.kind === 'probe' ? this.probeCount : k.kind === 'int' && k.size <= 2 ? 2 ** (8 * k.size) : Infinity), 1);
+      const entries = Math.max(1, Math.min(this.entryLimit, Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, fits)), 2 * keys + 8));
       m = { agg, fd: this.objects.createMap(BPF_MAP_TYPE_PERCPU_HASH, agg.keySize, agg.words * 8, entries), last: new Map() };
       this.maps.set(sig, m);
     }

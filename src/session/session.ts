@@ -208,6 +208,11 @@ export class Session implements FiringEnv {
 
   private inKernelState: InKernel | null | undefined = undefined;
 
+  /** How many probes the clauses are enabled on. */
+  private probeCount(): number {
+    return this.ecbs.size;
+  }
+
   /** The kernel programs that running the clauses compiled to BPF takes. */
   private kernelPrograms(): number {
     const byProvider = new Map<Provider, ProbeDef[]>();
@@ -247,7 +252,7 @@ export class Session implements FiringEnv {
     if (this.cpu >= 0 || bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
-    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));
+    const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n), this.probeCount());
     rt.aggSync = () => ik.sync();
     ik.onFault = (f) => this.kernelFault(f);
     const show = this.showKernelCode;

@@ -61,6 +61,11 @@ export class ProgramRejected extends Error {
   }
 }
 
+/** EAGAIN: the verifier was interrupted by a signal */
+const EAGAIN = 11;
+/** loads of one program a signal may interrupt before dtrace gives up (libbpf's count) */
+const LOAD_ATTEMPTS = 5;
+
 export class BpfObjects {
   private readonly fds: number[] = [];
   /** the perf events that run programs on tracepoints (closing one detaches its program) */
@@ -89,23 +94,34 @@ export class BpfObjects {
    */
   loadProgram(type: number, insns: Buffer, name: string): number {
     const license = Buffer.from('GPL\0', 'latin1');
-    const log = Buffer.alloc(256 * 1024);
     const a = Buffer.alloc(128);
     a.writeUInt32LE(type, 0);
     a.writeUInt32LE(insns.length / 8, 4);
     a.writeBigUInt64LE(addressOf(insns), 8);
     a.writeBigUInt64LE(addressOf(license), 16);
-    a.writeUInt32LE(1, 24);
-    a.writeUInt32LE(log.length, 28);
-    a.writeBigUInt64LE(addressOf(log), 32);
     a.write(name.slice(0, 15), 48, 'latin1');
-    try {
-      const fd = bpf(BPF_PROG_LOAD, a);
-      this.fds.push(fd);
-      return fd;
-    } catch (e) {
-      const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
-      throw new ProgramRejected((e as Error).message, text, e instanceof SysError ? e.errno : 0);
+    // without the verifier's log first (writing it slows verification), as libbpf does; the
+    // log is asked for only to say why a program was refused
+    let log: Buffer | null = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fd = bpf(BPF_PROG_LOAD, a);
+        this.fds.push(fd);
+        return fd;
+      } catch (e) {
+        const errno = e instanceof SysError ? e.errno : 0;
+        // the verifier gives up when a signal arrives (a child's SIGCHLD): load it again
+        if (errno === EAGAIN && attempt < LOAD_ATTEMPTS) continue;
+        if (log === null) {
+          log = Buffer.alloc(256 * 1024);
+          a.writeUInt32LE(1, 24);
+          a.writeUInt32LE(log.length, 28);
+          a.writeBigUInt64LE(addressOf(log), 32);
+          continue;
+        }
+        const text = log.toString('latin1', 0, Math.max(0, log.indexOf(0)));
+        throw new ProgramRejected((e as Error).message, text, errno);
+      }
     }
   }
 
