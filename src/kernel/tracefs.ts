@@ -211,6 +211,14 @@ export function availableEvents(root: string): Array<[string, string]> {
   return eventList;
 }
 
+let eventNames: Set<string> | null = null;
+
+/** Whether some system has an event of this name. */
+export function hasEventNamed(root: string, name: string): boolean {
+  eventNames ??= new Set(availableEvents(root).map(([, event]) => event));
+  return eventNames.has(name);
+}
+
 export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);

@@ -47,6 +47,10 @@ export class CpcProvider implements Provider {
 
   constructor(private readonly uint64: DType) {}
 
+  canName(name: string): boolean {
+    return parseCpcName(name) !== null;
+  }
+
   populate(newProbe: NewProbe): void {
     this.argTypes = [this.uint64, this.uint64];
     // what this machine can count, under each of its names (root only: others can count none)

@@ -74,6 +74,10 @@ export class FbtProvider implements Provider {
     return true;
   }
 
+  canName(name: string): boolean {
+    return name === 'entry' || name === 'return';
+  }
+
   populate(newProbe: NewProbe): void {
     if (!this.load()) return;
     for (const [module, func] of this.traceable!) this.announce(module, func, newProbe);

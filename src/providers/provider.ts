@@ -96,6 +96,12 @@ export interface Provider {
    */
   populateFor?(desc: ProbeDesc, newProbe: NewProbe): boolean;
   /**
+   * Whether one of its probes can have this name (a name, not a pattern); false: a description
+   * with it matches none of this provider's probes, so they need not be read (`BEGIN` names
+   * no provider's probes but dtrace's, yet its empty provider field names them all).
+   */
+  canName?(name: string): boolean;
+  /**
    * Whether a description's module, function and name match a probe of this provider, where
    * the provider knows more names for them than the probe's own (pid: a.out for the
    * executable, a function's aliases, an offset written 0x10); default: glob matching.

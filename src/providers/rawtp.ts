@@ -17,7 +17,7 @@ import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { kernelBtf } from '../kernel/btf.js';
 import type { EventField } from '../kernel/event-format.js';
 import { KPROBE_GROUP_PREFIX } from '../kernel/kprobes.js';
-import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
+import { availableEvents, hasEventNamed, tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_GROUP_PREFIX } from '../kernel/uprobes.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { DType } from '../lang/types.js';
@@ -77,6 +77,10 @@ export class RawtpProvider implements Provider {
   private readonly args = new Map<string, RawArgs>();
 
   constructor(private readonly types: TypeScope) {}
+
+  canName(name: string): boolean {
+    return hasEventNamed(tracefsRoot(), name);
+  }
 
   /** Every tracepoint the kernel lists, but where BPF cannot be used (none then). */
   populate(newProbe: NewProbe): void {

@@ -4,7 +4,7 @@
 
 import type { EventField } from '../kernel/event-format.js';
 import { readEventFormat } from '../kernel/event-format.js';
-import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
+import { availableEvents, hasEventNamed, tracefsRoot } from '../kernel/tracefs.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { argFields, describeFromFields, enableEventProbe } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
@@ -17,6 +17,10 @@ export class SdtProvider implements Provider {
   private root = '';
 
   constructor(private readonly types: TypeScope) {}
+
+  canName(name: string): boolean {
+    return hasEventNamed(tracefsRoot(), name);
+  }
 
   populate(newProbe: NewProbe): void {
     this.root = tracefsRoot();

@@ -47,6 +47,10 @@ export class SyscallProvider implements Provider {
 
   constructor(private readonly types: TypeScope) {}
 
+  canName(name: string): boolean {
+    return name === 'entry' || name === 'return';
+  }
+
   populate(newProbe: NewProbe): void {
     this.root = tracefsRoot();
     for (const [system, event] of availableEvents(this.root)) {
