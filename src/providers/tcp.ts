@@ -22,6 +22,7 @@ import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+import { sockCopy, sockPlaces } from './net-kernel.js';
 
 /** Linux's TCP states (DTrace's TCP_STATE_* have the same numbers) */
 const TCP_ESTABLISHED = 1;
@@ -350,6 +351,11 @@ function onSend(a: TcpArgs, conns: Conns) {
     const famAt = f.at('family');
     const protoAt = f.at('protocol');
     const retAt = f.at('ret');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    // the socket's ends copied as it fires (BPF and BTF), else as last seen
+    const copy = h.reads(2) || h.reads(3) || h.reads(4) ? sockCopy(skAt) : null;
+    const j = copy === null ? -1 : user.want(f.format, [copy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
       const ret = v.getInt32(o + retAt, true);
@@ -358,7 +364,16 @@ function onSend(a: TcpArgs, conns: Conns) {
       const skHi = v.getUint32(o + skAt + 4, true);
       const c = conns.get(skLo ^ skHi);
       a.family = v.getUint16(o + famAt, true);
-      if (c !== undefined) {
+      const at = j < 0 ? -1 : user.kernelCopyAt(id, v, o, j);
+      const places = at < 0 ? null : sockPlaces(a.family);
+      if (places !== null) {
+        a.v = v;
+        a.laddrAt = at + places.laddr;
+        a.raddrAt = at + places.raddr;
+        a.lport = v.getUint16(at + places.lport, true);
+        a.rport = v.getUint16(at + places.rport, false);
+        a.state = c !== undefined ? c.state : TCP_ESTABLISHED;
+      } else if (c !== undefined) {
         a.v = c.v;
         a.laddrAt = 0;
         a.raddrAt = 16;

@@ -737,7 +737,26 @@ export class Runtime implements ClauseAbi {
     if (F === null || this.firing === null) return null;
     const b = new Uint8Array(resolveType(F).size);
     const pid = this.firing.pid;
+    const fired = this.firing.firedFd === fd && fd !== FD_NONE ? this.firing : null;
+    if (fired !== null && !fired.firedFdOpen) {
+      // no file was open on it when the probe fired
+      for (const m of ['fi_name', 'fi_dirname', 'fi_pathname', 'fi_fs', 'fi_mount']) setField(b, F, m, '<none>');
+      return b;
+    }
     const f = fd === FD_NONE ? null : readFd(pid, fd);
+    if (fired !== null) {
+      // the kernel's copy, taken as the probe fired: the name, offset, flags and file system;
+      // the path and mount from /proc, if the descriptor still names that file
+      const same = f !== null && S.basename(f.path, this.strsize) === fired.firedFdName;
+      setField(b, F, 'fi_name', fired.firedFdName);
+      setField(b, F, 'fi_dirname', same ? S.dirname(f.path, this.strsize) : '<unknown>');
+      setField(b, F, 'fi_pathname', same ? f.path : '<unknown>');
+      setField(b, F, 'fi_offset', fired.firedFdPos);
+      setField(b, F, 'fi_fs', fired.firedFdFs || '<unknown>');
+      setField(b, F, 'fi_mount', same && f.mount ? f.mount : '<unknown>');
+      setField(b, F, 'fi_oflags', fired.firedFdFlags);
+      return b;
+    }
     if (f === null) {
       // no such descriptor: "<none>", as for a NULL struct file; the process gone: unknown
       const what = fd !== FD_NONE && !existsSync(`/proc/${pid}`) ? '<unknown>' : '<none>';
