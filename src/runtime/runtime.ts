@@ -770,7 +770,8 @@ export class Runtime implements ClauseAbi {
     setField(b, F, 'fi_offset', f.pos);
     setField(b, F, 'fi_fs', f.fstype || '<unknown>');
     setField(b, F, 'fi_mount', f.mount || '<unknown>');
-    setField(b, F, 'fi_oflags', f.flags | 0);
+    // io.d's fi_oflags is the file's f_flags: /proc's fdinfo adds the descriptor's O_CLOEXEC
+    setField(b, F, 'fi_oflags', f.flags & ~O_CLOEXEC_FLAG);
     return b;
   }
 
@@ -1277,6 +1278,9 @@ export class Runtime implements ClauseAbi {
 }
 
 /** Writes a number or string into a struct member of a byte image. */
+/** Linux's O_CLOEXEC (a descriptor's flag, not the file's) */
+const O_CLOEXEC_FLAG = 0o2000000;
+
 /** the fds[] view of no descriptor */
 const FD_NONE = 0xffffff;
 
