@@ -6,9 +6,11 @@
 // send and receive: receive fires for each segment an established connection takes in
 // (tcp:tcp_probe, which carries the socket's addresses, sequence numbers and windows); send
 // fires for each send call that queued data on a TCP socket (sock:sock_send_length), not per
-// segment, with the addresses of a connection this session saw change state or receive (else
-// "<unknown>" and port 0). Neither carries the TCP header: ip_plength is the payload's length
-// and tcp_offset reads 0, so DTrace's `ip_plength - tcp_offset` is the payload.
+// segment, with the socket's addresses and ports copied from its sock_common as it fires where
+// BPF and BTF can be used (net-kernel.ts), else those of a connection this session saw change
+// state or receive (else "<unknown>" and port 0). Neither carries the TCP header: ip_plength
+// is the payload's length and tcp_offset reads 0, so DTrace's `ip_plength - tcp_offset` is the
+// payload.
 //
 // What the tracepoints do not carry reads as zero: the packet (pkt_addr), the TCP header
 // fields other than the ports (tcpinfo_t's seq, ack, flags...), the socket's sequence numbers
