@@ -749,7 +749,8 @@ export class Runtime implements ClauseAbi {
       // the path and mount from /proc, if the descriptor still names that file
       const same = f !== null && S.basename(f.path, this.strsize) === fired.firedFdName;
       setField(b, F, 'fi_name', fired.firedFdName);
-      setField(b, F, 'fi_dirname', same ? S.dirname(f.path, this.strsize) : '<unknown>');
+      // io.d's dirname() of a path it cannot know ("<unknown>"): "."
+      setField(b, F, 'fi_dirname', same ? S.dirname(f.path, this.strsize) : '.');
       setField(b, F, 'fi_pathname', same ? f.path : '<unknown>');
       setField(b, F, 'fi_offset', fired.firedFdPos);
       setField(b, F, 'fi_fs', fired.firedFdFs || '<unknown>');
