@@ -40,7 +40,13 @@ export interface DerivedProbe {
   /** D types of args[0..] */
   args: string[];
   /** the events it needs and, for each, the handler made from the event's fields */
-  sources: Array<{ system: string; event: string; handler: (f: Fields, h: Hook) => EventHandler }>;
+  sources: Array<{
+    system: string;
+    event: string;
+    handler: (f: Fields, h: Hook) => EventHandler;
+    /** whether the probe, as its clauses use it, needs this event (absent: it does) */
+    needed?: (h: Hook) => boolean;
+  }>;
 }
 
 export abstract class DerivedProvider implements Provider {
@@ -83,6 +89,7 @@ export abstract class DerivedProvider implements Provider {
         },
       };
       for (const s of p.sources) {
+        if (s.needed !== undefined && !s.needed(hook)) continue;
         const f = new Fields(tracer.format(s.system, s.event));
         tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack, false, ustack);
       }

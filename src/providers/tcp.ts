@@ -18,6 +18,7 @@
 // moves the socket to SYN-SENT, before the kernel has chosen its local port: tcps_lport is 0
 // there unless the socket was bound.
 
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
@@ -402,6 +403,12 @@ function onSend(a: TcpArgs, conns: Conns) {
   };
 }
 
+/** Whether tcp:::send needs to learn connections' addresses from other events (see onSend). */
+function learnersNeeded(h: Hook): boolean {
+  if (!h.reads(2) && !h.reads(3) && !h.reads(4)) return false;
+  return sockCopy(0) === null || bpfUnavailable() !== null;
+}
+
 function probes(types: TypeScope): DerivedProbe[] {
   const conns = new Conns();
   const learnProbe = onReceive(new TcpArgs(types), conns);
@@ -490,8 +497,10 @@ function probes(types: TypeScope): DerivedProbe[] {
       name: 'send',
       args: TCP_ARGS,
       sources: [
-        { system: 'sock', event: 'inet_sock_set_state', handler: learnStates(conns) },
-        { system: 'tcp', event: 'tcp_probe', handler: (f) => learnProbe(f, null) },
+        // the connections' addresses as last seen: only for clauses that read them where the
+        // socket's cannot be copied as the probe fires
+        { system: 'sock', event: 'inet_sock_set_state', handler: learnStates(conns), needed: learnersNeeded },
+        { system: 'tcp', event: 'tcp_probe', handler: (f) => learnProbe(f, null), needed: learnersNeeded },
         { system: 'sock', event: 'sock_send_length', handler: onSend(a, conns) },
       ],
     },
