@@ -2,10 +2,25 @@
 // index fds[] with one of its arguments (fds[arg0]) has the file open on that descriptor copied
 // as it fires (kernel/bpf/capture.ts, UserCopy.file): curthread->files->fdt->fd[fd]'s f_pos,
 // f_flags, f_path.dentry->d_name and f_path.mnt->mnt_sb->s_type->name, as io.d's fileinfo_t
-// translator reads them. The path and the mount are still read from /proc when the clause runs
-// (runtime.ts), as every field is where nothing was copied.                           [io.d]
+// translator reads them, and the path, walked up the dentries and across mounts to the root
+// (bpf_d_path cannot be called from a tracepoint) as far as 16 names of under 64 bytes. The
+// mount, and a path too deep or long, are read from /proc when the clause runs (runtime.ts), as
+// every field is where nothing was copied.                                            [io.d]
 
-import { FILE_COPY_BYTES, FILE_FLAGS, FILE_FS, FILE_FS_BYTES, FILE_NAME, FILE_NAME_BYTES, FILE_POS, type FileCopy, type UserCopy } from '../kernel/bpf/capture.js';
+import {
+  FILE_COMPONENT_BYTES,
+  FILE_COPY_BYTES,
+  FILE_DEPTH,
+  FILE_FLAGS,
+  FILE_FS,
+  FILE_FS_BYTES,
+  FILE_NAME,
+  FILE_NAME_BYTES,
+  FILE_PATH,
+  FILE_POS,
+  type FileCopy,
+  type UserCopy,
+} from '../kernel/bpf/capture.js';
 import { kernelTypes } from '../kernel/btf.js';
 import type { UserMemory } from '../kernel/user-memory.js';
 import { type DType, findMember } from '../lang/types.js';
@@ -47,6 +62,14 @@ function filePlaces(): FileCopy | null {
     fsname: at(T('file_system_type'), ['name']),
   };
   places = Object.values(v).some((x) => x === null) ? null : (v as FileCopy);
+  const w = {
+    dparent: at(T('dentry'), ['d_parent']),
+    mountMnt: at(T('mount'), ['mnt']),
+    mntParent: at(T('mount'), ['mnt_parent']),
+    mntMountpoint: at(T('mount'), ['mnt_mountpoint']),
+    mntRoot: at(T('vfsmount'), ['mnt_root']),
+  };
+  if (places !== null && !Object.values(w).some((x) => x === null)) places.walk = w as NonNullable<FileCopy['walk']>;
   return places;
 }
 
@@ -88,5 +111,26 @@ export function attachFile(ctx: ProbeContext, user: UserMemory, eventId: number,
   ctx.firedFdFlags = view.getInt32(at + FILE_FLAGS, true);
   ctx.firedFdName = cstr(view, at + FILE_NAME, FILE_NAME_BYTES);
   ctx.firedFdFs = cstr(view, at + FILE_FS, FILE_FS_BYTES);
+  ctx.firedFdPath = pathOf(view, at, ctx.firedFdFs);
   return true;
 }
+
+/**
+ * The copy's path (the names walked, root first), or '' if the walk did not reach the root or
+ * the file system's names are no path (pipes, sockets, anonymous inodes: /proc says those).
+ */
+function pathOf(view: DataView, at: number, fs: string): string {
+  const depth = view.getInt32(at + FILE_DEPTH, true);
+  if (depth < 0 || PSEUDO.has(fs)) return '';
+  let path = '';
+  for (let k = 0; k < depth; k++) {
+    const name = cstr(view, at + FILE_PATH + k * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES);
+    // a name as long as its slot may be cut
+    if (name.length >= FILE_COMPONENT_BYTES - 1) return '';
+    if (name !== '' && name !== '/') path = `/${name}${path}`;
+  }
+  return path === '' ? '/' : path;
+}
+
+/** File systems whose files' names are made up by the kernel, not a path from the root. */
+const PSEUDO = new Set(['pipefs', 'sockfs', 'anon_inodefs', 'nsfs', 'pidfs', 'bpf', 'dmabuf', 'secretmem']);

@@ -85,6 +85,8 @@ export class ProbeContext {
   firedFdFlags = 0;
   firedFdName = '';
   firedFdFs = '';
+  /** its path from the root ('': not known then) */
+  firedFdPath = '';
   /**
    * the user registers at the probe, as uregs[] indexes them (x86-64: R_R15 = 0 ... R_SS = 20),
    * for the first uregsN of them; a provider that fetched them sets uregsN, and Session.fire()

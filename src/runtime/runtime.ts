@@ -748,10 +748,12 @@ export class Runtime implements ClauseAbi {
       // the kernel's copy, taken as the probe fired: the name, offset, flags and file system;
       // the path and mount from /proc, if the descriptor still names that file
       const same = f !== null && S.basename(f.path, this.strsize) === fired.firedFdName;
+      // the path walked as it fired, else /proc's if it is of the same name
+      const path = fired.firedFdPath !== '' ? fired.firedFdPath : same ? f.path : '';
       setField(b, F, 'fi_name', fired.firedFdName);
       // io.d's dirname() of a path it cannot know ("<unknown>"): "."
-      setField(b, F, 'fi_dirname', same ? S.dirname(f.path, this.strsize) : '.');
-      setField(b, F, 'fi_pathname', same ? f.path : '<unknown>');
+      setField(b, F, 'fi_dirname', path !== '' ? S.dirname(path, this.strsize) : '.');
+      setField(b, F, 'fi_pathname', path !== '' ? path : '<unknown>');
       setField(b, F, 'fi_offset', fired.firedFdPos);
       setField(b, F, 'fi_fs', fired.firedFdFs || '<unknown>');
       setField(b, F, 'fi_mount', same && f.mount ? f.mount : '<unknown>');

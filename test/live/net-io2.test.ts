@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
@@ -143,9 +143,9 @@ function cc(name: string, code: string): string | null {
 }
 
 const FDS_AT_FIRING = `syscall::ioctl:entry /pid == $target && arg1 == -1/ {
-  printf("%d|%s|%d|%d|%d|%d\\n", arg0, fds[arg0].fi_name, fds[arg0].fi_offset, fds[arg0].fi_oflags & O_ACCMODE, (fds[arg0].fi_oflags & O_APPEND) != 0, fds[arg0].fi_fs != "<unknown>" && fds[arg0].fi_fs != "<none>"); }`;
+  printf("%d|%s|%s|%s|%d|%d|%d|%d\\n", arg0, fds[arg0].fi_name, fds[arg0].fi_dirname, fds[arg0].fi_pathname, fds[arg0].fi_offset, fds[arg0].fi_oflags & O_ACCMODE, (fds[arg0].fi_oflags & O_APPEND) != 0, fds[arg0].fi_fs != "<unknown>" && fds[arg0].fi_fs != "<none>"); }`;
 
-test('fds[]: at firing time (BPF), the file then on a descriptor that is closed and reused at once, and a process gone', { skip }, (t) => {
+test('fds[]: at firing time (BPF), the file and its path then on a descriptor that is closed and reused at once, the process gone when the clauses run', { skip }, (t) => {
   const bin = cc(
     'fds-reuse',
     `#include <fcntl.h>
@@ -171,5 +171,11 @@ int main(void) {
   const fd = /^(\d+)\|/.exec(r.stdout)?.[1];
   assert.ok(fd, r.stdout);
   // O_WRONLY is 1, O_RDONLY 0; the descriptor is the same number each time
-  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`${fd}|first|4321|1|1|1`, `${fd}|second|99|0|0|1`, `${fd}|<none>|0|0|0|0`]);
+  // the paths walked in the kernel as it fired (the process is gone when the clauses run)
+  const d = realpathSync(dir);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [
+    `${fd}|first|${d}|${d}/first|4321|1|1|1`,
+    `${fd}|second|${d}|${d}/second|99|0|0|1`,
+    `${fd}|<none>|<none>|<none>|0|0|0|0`,
+  ]);
 });

@@ -66,6 +66,12 @@ export interface FileCopy {
   sb: number;
   stype: number;
   fsname: number;
+  /**
+   * The path, walked up from f_path.dentry by d_parent and across mounts (struct mount: its
+   * vfsmount `mnt`, `mntParent`, `mntMountpoint`; vfsmount.mnt_root) to the namespace's root,
+   * at most FILE_PATH_SLOTS steps, each name at most FILE_COMPONENT_BYTES (absent: not walked).
+   */
+  walk?: { dparent: number; mountMnt: number; mntParent: number; mntMountpoint: number; mntRoot: number };
 }
 
 /** A file copy's bytes: [u64 f_pos][u32 f_flags][u32 0][name: FILE_NAME_BYTES][fs type: FILE_FS_BYTES]. */
@@ -75,7 +81,13 @@ export const FILE_NAME = 16;
 export const FILE_NAME_BYTES = 256;
 export const FILE_FS = FILE_NAME + FILE_NAME_BYTES;
 export const FILE_FS_BYTES = 32;
-export const FILE_COPY_BYTES = FILE_FS + FILE_FS_BYTES;
+/** i32: how many of the path's slots were walked to the root (-1: the walk did not reach it) */
+export const FILE_DEPTH = FILE_FS + FILE_FS_BYTES;
+/** the path's names from the file up, a slot each (an empty one: a mount crossed) */
+export const FILE_PATH = FILE_DEPTH + 8;
+export const FILE_PATH_SLOTS = 16;
+export const FILE_COMPONENT_BYTES = 64;
+export const FILE_COPY_BYTES = FILE_PATH + FILE_PATH_SLOTS * FILE_COMPONENT_BYTES;
 
 /** Where a kernel copy starts (UserCopy.kernel). */
 export interface KernelCopy {
@@ -471,7 +483,63 @@ function fileCopy(p: Program, c: UserCopy, f: FileCopy, j: number, layout: Captu
   follow(f.stype);
   follow(f.fsname);
   p.mov(R1, R7).addImm(R1, dst + FILE_FS).movImm(R2, FILE_FS_BYTES).mov(R3, R8).call(Helper.ProbeReadKernelStr).jsltImm(R0, 0, end);
-  p.storeImm(4, R7, layout.lenAt[j], c.maxLen).label(end);
+  p.storeImm(4, R7, layout.lenAt[j], c.maxLen).storeImm(4, R7, dst + FILE_DEPTH, -1);
+  if (f.walk !== undefined) pathWalk(p, f, f.walk, j, dst);
+  p.label(end);
+}
+
+/**
+ * The file's path (FileCopy.walk): from f_path.dentry up; at a mount's root, on from where it
+ * is mounted in its parent; done at the root of the root mount (its parent is itself). A fault
+ * or a path deeper than the slots leaves FILE_DEPTH -1. Stack: -40 the dentry, -48 the struct
+ * mount, -16 and -24 what helpers read; R8 the dentry in hand.
+ */
+function pathWalk(p: Program, f: FileCopy, w: NonNullable<FileCopy['walk']>, j: number, dst: number): void {
+  const out = `pathEnd${j}`;
+  const slot = (k: number) => dst + FILE_PATH + k * FILE_COMPONENT_BYTES;
+  /** *(R10 + to) = the u64 at (the stack's u64 at `from`) + off; to `out` if it faults */
+  const readAt = (to: number, from: number, off: number): void => {
+    p.mov(R1, R10).addImm(R1, to).movImm(R2, 8).load(8, R3, R10, from).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, out);
+  };
+  // the dentry and the mount (the vfsmount within it)
+  p.load(8, R8, R10, -32);
+  p.mov(R1, R10).addImm(R1, -40).movImm(R2, 8).mov(R3, R8).addImm(R3, f.dentry).call(Helper.ProbeReadKernel).jsltImm(R0, 0, out);
+  p.mov(R1, R10).addImm(R1, -48).movImm(R2, 8).mov(R3, R8).addImm(R3, f.mnt).call(Helper.ProbeReadKernel).jsltImm(R0, 0, out);
+  p.load(8, R1, R10, -48).addImm(R1, -w.mountMnt).store(8, R10, -48, R1);
+  for (let k = 0; k < FILE_PATH_SLOTS; k++) {
+    p.storeImm(1, R7, slot(k), 0);
+    // at its mount's root?
+    readAt(-16, -48, w.mountMnt + w.mntRoot);
+    p.load(8, R8, R10, -40).load(8, R1, R10, -16).jmp(Jmp.Ne, R8, R1, `name${j}_${k}`);
+    // yes: the root mount's ends the path, another's goes on where it is mounted
+    readAt(-16, -48, w.mntParent);
+    readAt(-24, -48, w.mntMountpoint);
+    p.load(8, R1, R10, -16)
+      .load(8, R2, R10, -48)
+      .jmp(Jmp.Eq, R1, R2, `depth${j}_${k}`)
+      .store(8, R10, -48, R1)
+      .load(8, R1, R10, -24)
+      .store(8, R10, -40, R1)
+      .ja(`next${j}_${k}`)
+      .label(`name${j}_${k}`);
+    // a name, and up to the parent (a dentry that is its own parent: a root no mount shows)
+    readAt(-16, -40, w.dparent);
+    readAt(-24, -40, f.dname);
+    p.mov(R1, R7)
+      .addImm(R1, slot(k))
+      .movImm(R2, FILE_COMPONENT_BYTES)
+      .load(8, R3, R10, -24)
+      .call(Helper.ProbeReadKernelStr)
+      .jsltImm(R0, 0, out)
+      .load(8, R8, R10, -40)
+      .load(8, R1, R10, -16)
+      .jmp(Jmp.Eq, R1, R8, `depth${j}_${k + 1}`)
+      .store(8, R10, -40, R1)
+      .label(`next${j}_${k}`);
+  }
+  p.ja(out);
+  for (let d = 0; d <= FILE_PATH_SLOTS; d++) p.label(`depth${j}_${d}`).storeImm(4, R7, dst + FILE_DEPTH, d).ja(out);
+  p.label(out);
 }
 
 /** Copies argv[0..slots-1] (stopping at NULL or an unreadable pointer) into fixed slots. */
