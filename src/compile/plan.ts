@@ -113,6 +113,12 @@ function collectReads(e: A.Expr, plan: ClausePlan, seen: Inlines): void {
         for (const a of e.args) collectReads(a, plan, seen);
         return;
       }
+      // fds[argN]: the provider may copy that descriptor's file when the probe fires
+      if (e.mode === 'fds') {
+        const f = builtinField(e.args[0]);
+        const m = f === null ? null : /^arg([0-9])$/.exec(f);
+        (plan.fdArgs ??= new Set()).add(m ? Number(m[1]) : -1);
+      }
       // uregs[R_X]: the provider fetches the user registers
       if (e.mode === 'builtin' && e.base.kind === A.N.Ident && e.base.name === 'uregs') plan.reads.add('uregs');
       break;

@@ -12,6 +12,12 @@ import { bpfUnavailable } from './bpf/sys.js';
 import type { EventFormat } from './event-format.js';
 import type { EventSource } from './ringbuf.js';
 
+/**
+ * Bytes copied past a record's fixed fields when it has __data_loc ones (their text follows
+ * them: a device's name, IFNAMSIZ); longer text is cut.
+ */
+const DATA_LOC_BYTES = 64;
+
 /** Copies kept per thread for later probes. */
 const PER_THREAD = 8;
 
@@ -132,7 +138,7 @@ export class UserMemory {
   private add(spec: Wanted, copies: UserCopy[]): number[] {
     const all = spec.copies;
     return copies.map((c) => {
-      const i = all.findIndex((x) => x.ptrOffset === c.ptrOffset && x.argvSlots === c.argvSlots && x.countOffset === c.countOffset);
+      const i = all.findIndex((x) => x.ptrOffset === c.ptrOffset && x.argvSlots === c.argvSlots && x.countOffset === c.countOffset && sameKernel(x, c) && (x.kernel === undefined || x.maxLen === c.maxLen));
       if (i >= 0) return i;
       all.push(c);
       return all.length - 1;
@@ -170,7 +176,7 @@ export class UserMemory {
         const last = s.format.fields.at(-1);
         spec = {
           tracepointId: s.format.id,
-          recordSize: last ? last.offset + last.size : 8,
+          recordSize: (last ? last.offset + last.size : 8) + (s.format.fields.some((x) => x.dataLoc) ? DATA_LOC_BYTES : 0),
           copies: s.copies,
           output: s.output,
           keepForReturn: s.keepForReturn,
@@ -210,6 +216,12 @@ export class UserMemory {
     let mine = this.recent.get(tid);
     for (let j = 0; j < spec.copies.length; j++) {
       const c = spec.copies[j];
+      if (c.kernel !== undefined || c.file !== undefined) {
+        // kernel memory: for the provider that asked (kernelCopyAt), no user address
+        out.addrs[j] = -1n;
+        out.texts[j] = null;
+        continue;
+      }
       const len = view.getInt32(at + layout.lenAt[j], true);
       let text: string | null = null;
       if (c.argvSlots) {
@@ -232,6 +244,31 @@ export class UserMemory {
     }
     out.n = spec.copies.length;
     return out;
+  }
+
+  /**
+   * Where the bytes of copy `j` (a kernel copy want() placed there) of a captured record are
+   * in `view` (the tracepoint's record at `off`), or -1: the record came from tracefs (no BPF),
+   * or the memory could not be read when the probe fired.
+   */
+  kernelCopyAt(eventId: number, view: DataView, off: number, j: number): number {
+    const layout = this.capture?.layoutById[eventId];
+    if (layout === undefined || j < 0 || j >= layout.lenAt.length) return -1;
+    const at = off - layout.recordAt;
+    return view.getInt32(at + layout.lenAt[j], true) < 0 ? -1 : at + layout.dataAt[j];
+  }
+
+  /**
+   * Where a file copy (UserCopy.file) of a captured record is in `view`: -1, none (the record
+   * came from tracefs, or a read faulted when the probe fired); -2, no file was open on the
+   * descriptor; else the offset of its bytes (FILE_POS...).
+   */
+  fileCopyAt(eventId: number, view: DataView, off: number, j: number): number {
+    const layout = this.capture?.layoutById[eventId];
+    if (layout === undefined || j < 0 || j >= layout.lenAt.length) return -1;
+    const at = off - layout.recordAt;
+    const len = view.getInt32(at + layout.lenAt[j], true);
+    return len < 0 ? -1 : len === 0 ? -2 : at + layout.dataAt[j];
   }
 
   /** Where a captured record's copies are, around the record (its layout), for tests. */
@@ -274,6 +311,14 @@ export class UserMemory {
     this.capture?.close();
     this.capture = null;
   }
+}
+
+function sameKernel(a: UserCopy, b: UserCopy): boolean {
+  const x = a.kernel;
+  const y = b.kernel;
+  if ((a.file === undefined) !== (b.file === undefined)) return false;
+  if (x === undefined || y === undefined) return x === y;
+  return x.at === y.at && x.deref === y.deref && x.plusU16 === y.plusU16;
 }
 
 /** The copied arguments, joined by spaces as a command line (psargs) shows them. */

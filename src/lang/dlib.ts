@@ -62,7 +62,8 @@ const NET_CONSTANTS: Array<[string, number]> = [
   ['IPPROTO_PIM', 103], ['IPPROTO_COMP', 108], ['IPPROTO_SCTP', 132], ['IPPROTO_MH', 135],
   ['IPPROTO_UDPLITE', 136], ['IPPROTO_RAW', 255], ['IPPROTO_MAX', 256],
   ['TCP_MIN_HEADER_LENGTH', 20],
-  ['TH_FIN', 0x01], ['TH_SYN', 0x02], ['TH_RST', 0x04], ['TH_PSH', 0x08],
+  // TH_PUSH: illumos's name for Oracle's TH_PSH (the DTrace book's tcpio.d, tcpnmap.d use it)
+  ['TH_FIN', 0x01], ['TH_SYN', 0x02], ['TH_RST', 0x04], ['TH_PSH', 0x08], ['TH_PUSH', 0x08],
   ['TH_ACK', 0x10], ['TH_URG', 0x20], ['TH_ECE', 0x40], ['TH_CWR', 0x80],
   ['TCP_STATE_IDLE', 0], ['TCP_STATE_ESTABLISHED', 1], ['TCP_STATE_SYN_SENT', 2],
   ['TCP_STATE_SYN_RECEIVED', 3], ['TCP_STATE_FIN_WAIT_1', 4], ['TCP_STATE_FIN_WAIT_2', 5],

@@ -28,6 +28,11 @@ export interface ClausePlan {
   userStack: boolean;
   /** the clause reads user memory (copyin, copyinstr, copyinto) */
   userMemory: boolean;
+  /**
+   * the arguments the clause indexes fds[] with (fds[arg0], fds[args[1]]: a probe can copy those
+   * descriptors' files when it fires); -1: fds[] with some other index; absent: no fds[]
+   */
+  fdArgs?: Set<number>;
   /** arguments the clause passes straight to copyinstr() (probes that can fetch strings when they fire) */
   stringArgs: Set<number>;
   /** the clause calls speculation() (the session then needs speculation buffers) */

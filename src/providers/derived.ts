@@ -7,7 +7,7 @@ import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { type DType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
-import { fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
+import { argsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
 
 /** A record's field offsets by name, from the event's published format. */
@@ -31,6 +31,8 @@ export interface Hook {
   tracer: KernelTracer;
   /** fills who, where and when (the thread `tid`), then runs the probe's clauses */
   fireAs(tid: number, cpu: number, ts: number): void;
+  /** whether the probe's clauses read args[i] (what a provider need not fetch otherwise) */
+  reads(i: number): boolean;
 }
 
 export interface DerivedProbe {
@@ -38,7 +40,13 @@ export interface DerivedProbe {
   /** D types of args[0..] */
   args: string[];
   /** the events it needs and, for each, the handler made from the event's fields */
-  sources: Array<{ system: string; event: string; handler: (f: Fields, h: Hook) => EventHandler }>;
+  sources: Array<{
+    system: string;
+    event: string;
+    handler: (f: Fields, h: Hook) => EventHandler;
+    /** whether the probe, as its clauses use it, needs this event (absent: it does) */
+    needed?: (h: Hook) => boolean;
+  }>;
 }
 
 export abstract class DerivedProvider implements Provider {
@@ -69,7 +77,9 @@ export abstract class DerivedProvider implements Provider {
       const p = this.byDef.get(def)!;
       const stack = wantsStack(env.plans(def));
       const ustack = wantsUserStack(env.plans(def));
+      const read = argsRead(env.plans(def));
       const hook: Hook = {
+        reads: (i) => read === null || read.has(i),
         ctx,
         tracer,
         fireAs: (tid, cpu, ts) => {
@@ -79,6 +89,7 @@ export abstract class DerivedProvider implements Provider {
         },
       };
       for (const s of p.sources) {
+        if (s.needed !== undefined && !s.needed(hook)) continue;
         const f = new Fields(tracer.format(s.system, s.event));
         tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack, false, ustack);
       }

@@ -2,6 +2,7 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
+import { attachFile, fdArgsOf, fileCopy } from './kernel-files.js';
 import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type KernelClause, type KernelProbe, type KernelTest } from './clause-plan.js';
 import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
@@ -263,6 +264,11 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
 }
 
 /** Puts the copies of user memory that came with the record in the context (copyin() and copyinstr() look there first). */
+/** A descriptor in a record (an int or a long). */
+function fdOf(v: DataView, at: number, size: number): number {
+  return size === 8 ? v.getInt32(at + 4, true) * 4294967296 + v.getUint32(at, true) : v.getInt32(at, true);
+}
+
 function attachCopies(ctx: ProbeContext, copies: RecordCopies): void {
   let n = 0;
   for (let i = 0; i < copies.n; i++) {
@@ -522,6 +528,20 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   }
   const id = format.id;
   const firing = firingOf(env, p, format, plans);
+  // fds[argN]: the descriptor's file copied as the probe fires (not at a return: its copies are its entry's)
+  let fileJ = -1;
+  let fdAt = 0;
+  let fdSize = 4;
+  for (const n of p.returnOf === undefined ? fdArgsOf(plans) : []) {
+    const f = p.fieldOf(n);
+    const c = f === null || f.charArray || f.dataLoc ? null : fileCopy(f.offset, f.size);
+    if (f === null || c === null) continue;
+    fileJ = tracer.user.want(format, [c])[0];
+    fdAt = f.offset;
+    fdSize = f.size;
+    break;
+  }
+  const user = tracer.user;
   const only = p.process ?? 0;
   if (only > 0) {
     tracer.subscribeProcess(
@@ -534,7 +554,9 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
         // a task the process created (fork) maps the same file: not the probe's process
         if (ctx.pid !== only) return;
         decode(page, view, off, ctx);
+        if (fileJ >= 0) attachFile(ctx, user, id, view, off, fileJ, fdOf(view, off + fdAt, fdSize));
         env.fire(def);
+        ctx.firedFd = -1;
       },
       only,
       ustack,
@@ -552,8 +574,10 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       decode(page, view, off, ctx);
       if (firing !== null) firing(page, view, off, ctx, tracer.user.valuesAt(id));
       if (copying) attachCopies(ctx, tracer.user.take(tid, id, page, view, off));
+      if (fileJ >= 0) attachFile(ctx, user, id, view, off, fileJ, fdOf(view, off + fdAt, fdSize));
       if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);
       env.fire(def);
+      ctx.firedFd = -1;
     },
     stack,
     false,

@@ -7,17 +7,25 @@
 // and the packet's length and header offsets; ip:::receive (net:netif_receive_skb) the device
 // and the length, with the protocol and header length of a packet this session saw sent
 // (loopback, veth) or a driver announced (netif_receive_skb_entry): other packets (ARP...)
-// do not fire. No addresses: ip_saddr/ip_daddr read "<unknown>", and ipv4info_t/ipv6info_t
-// hold only the version, lengths and header length. udp:::send/receive (sock:sock_send_length,
-// sock_recv_length on UDP sockets) fire per send and receive call with the datagram's length
-// (udp_length and ip_plength: the payload plus UDP's 8-byte header) and the socket's address;
-// the ports and addresses are not carried (0, "<unknown>").
+// do not fire. The tracepoints carry no addresses: where BPF can be used and the kernel has
+// BTF, and D code reads args[2], args[4] or args[5], the events come from a capture program
+// (kernel/bpf/capture.ts) that copies the packet's IP header as the probe fires (at send, from
+// skb->head + skb->network_header; at receive, from skb->data, with skb->protocol, so that every
+// IP packet received fires), and ipinfo_t, ipv4info_t and ipv6info_t are whole, as ip.d's
+// translators make them from the header. Elsewhere ip_saddr/ip_daddr read "<unknown>", and
+// ipv4info_t/ipv6info_t hold only the version, lengths and header length.
+// udp:::send/receive (sock:sock_send_length, sock_recv_length on UDP sockets) fire per send and
+// receive call with the datagram's length (udp_length and ip_plength: the payload plus UDP's
+// 8-byte header) and the socket's address; with BPF and BTF the socket's addresses and ports
+// are copied from its sock_common as the probe fires (a socket that is not connected has no
+// remote end: "<unknown>" and port 0), else they read "<unknown>" and 0.
 
 import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
-import { ArgStruct } from './arg-struct.js';
+import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
+import { SockAddrs, ipHeaderCopy, ipProtocolCopy, sockCopy } from './net-kernel.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 
 const AF_INET6 = 10;
@@ -36,6 +44,13 @@ function pointArgs(h: Hook, a: ArgBuilder, n: number): void {
   h.ctx.argBuild = a;
 }
 
+/** ip's arguments: args[4] (ipv4info_t *) is NULL for an IPv6 packet, args[5] for an IPv4 one, as ip.d's translators give. */
+function pointIpArgs(h: Hook, a: IpArgs): void {
+  pointArgs(h, a, 6);
+  if (a.ver !== 4) h.ctx.args[4] = 0n;
+  if (a.ver !== 6) h.ctx.args[5] = 0n;
+}
+
 /** An __data_loc char[] field's string. */
 function dataLocStr(v: DataView, o: number, at: number): string {
   const loc = v.getUint32(o + at, true);
@@ -50,6 +65,28 @@ function dataLocStr(v: DataView, o: number, at: number): string {
   return s;
 }
 
+/** ip.d's names of the protocols after the IP header (ipv4_protostr, ipv6_nextstr). */
+const PROTO_NAMES: Record<number, string> = {
+  0: 'IP',
+  1: 'ICMP',
+  2: 'IGMP',
+  6: 'TCP',
+  8: 'EGP',
+  17: 'UDP',
+  41: 'IPv6',
+  43: 'ROUTE',
+  50: 'ESP',
+  51: 'AH',
+  58: 'ICMPv6',
+  89: 'OSPF',
+  132: 'SCTP',
+  255: 'RAW',
+};
+
+function protoStr(p: number): string {
+  return PROTO_NAMES[p] ?? String(p);
+}
+
 /** One packet at an interface. */
 export class IpArgs implements ArgBuilder {
   ver = 0;
@@ -58,6 +95,9 @@ export class IpArgs implements ArgBuilder {
   hlen = -1;
   dev = '';
   skb = 0n;
+  /** the packet's IP header as the probe fired (`hdr` at `hdrAt`), -1: not copied */
+  hdr: DataView = new DataView(new ArrayBuffer(8));
+  hdrAt = -1;
   private readonly pkt: ArgStruct;
   private readonly cs: ArgStruct;
   private readonly ip: ArgStruct;
@@ -78,6 +118,14 @@ export class IpArgs implements ArgBuilder {
     return this.hlen >= 0 && this.length >= this.hlen ? this.length - this.hlen : 0;
   }
 
+  /** The header's source (or destination) address, as inet_ntoa()/inet_ntoa6() write it. */
+  private addr(source: boolean): string {
+    const at = this.hdrAt;
+    if (at < 0) return '<unknown>';
+    if (this.ver === 4) return ipv4At(this.hdr, at + (source ? 12 : 16));
+    return ipv6At(this.hdr, at + (source ? 8 : 24));
+  }
+
   build(slot: number): Uint8Array | null {
     switch (slot) {
       case 0: {
@@ -92,8 +140,8 @@ export class IpArgs implements ArgBuilder {
         s.clear();
         s.set('ip_ver', this.ver);
         s.set('ip_plength', this.plength());
-        s.str('ip_saddr', '<unknown>');
-        s.str('ip_daddr', '<unknown>');
+        s.str('ip_saddr', this.addr(true));
+        s.str('ip_daddr', this.addr(false));
         return s.bytes;
       }
       case 3: {
@@ -111,8 +159,25 @@ export class IpArgs implements ArgBuilder {
         s.set('ipv4_ver', 4);
         if (this.hlen >= 0) s.set('ipv4_ihl', this.hlen);
         s.set('ipv4_length', this.length);
-        s.str('ipv4_saddr', '<unknown>');
-        s.str('ipv4_daddr', '<unknown>');
+        const h = this.hdr;
+        const at = this.hdrAt;
+        if (at >= 0) {
+          s.set('ipv4_tos', h.getUint8(at + 1));
+          s.set('ipv4_ident', h.getUint16(at + 4, false));
+          const frag = h.getUint16(at + 6, false);
+          s.set('ipv4_flags', frag >>> 12);
+          s.set('ipv4_offset', frag & 0x0fff);
+          s.set('ipv4_ttl', h.getUint8(at + 8));
+          const proto = h.getUint8(at + 9);
+          s.set('ipv4_protocol', proto);
+          s.str('ipv4_protostr', protoStr(proto));
+          s.set('ipv4_checksum', h.getUint16(at + 10, false));
+          // ipaddr_t: the address's bytes as they are (network order)
+          s.set('ipv4_src', h.getUint32(at + 12, true));
+          s.set('ipv4_dst', h.getUint32(at + 16, true));
+        }
+        s.str('ipv4_saddr', this.addr(true));
+        s.str('ipv4_daddr', this.addr(false));
         return s.bytes;
       }
       case 5: {
@@ -121,8 +186,20 @@ export class IpArgs implements ArgBuilder {
         s.clear();
         s.set('ipv6_ver', 6);
         s.set('ipv6_plen', this.length >= 40 ? this.length - 40 : 0);
-        s.str('ipv6_saddr', '<unknown>');
-        s.str('ipv6_daddr', '<unknown>');
+        const h = this.hdr;
+        const at = this.hdrAt;
+        if (at >= 0) {
+          const first = h.getUint32(at, false);
+          s.set('ipv6_tclass', (first & 0x0fffffff) >>> 20);
+          s.set('ipv6_flow', first & 0x000fffff);
+          s.set('ipv6_plen', h.getUint16(at + 4, false));
+          const next = h.getUint8(at + 6);
+          s.set('ipv6_nexthdr', next);
+          s.str('ipv6_nextstr', protoStr(next));
+          s.set('ipv6_hlim', h.getUint8(at + 7));
+        }
+        s.str('ipv6_saddr', this.addr(true));
+        s.str('ipv6_daddr', this.addr(false));
         return s.bytes;
       }
       default:
@@ -136,6 +213,11 @@ export class UdpArgs implements ArgBuilder {
   ver = 0;
   length = 0;
   sk = 0n;
+  /** a receive (the remote end is the source) */
+  recv = false;
+  /** the socket's ends as the probe fired (`known`: copied) */
+  readonly ends = new SockAddrs();
+  known = false;
   private readonly pkt: ArgStruct;
   private readonly cs: ArgStruct;
   private readonly ip: ArgStruct;
@@ -164,22 +246,35 @@ export class UdpArgs implements ArgBuilder {
         s.clear();
         s.set('ip_ver', this.ver);
         s.set('ip_plength', this.length);
-        s.str('ip_saddr', '<unknown>');
-        s.str('ip_daddr', '<unknown>');
+        const e = this.ends;
+        const l = this.known ? e.laddr : '<unknown>';
+        const r = this.known ? e.raddr : '<unknown>';
+        s.str('ip_saddr', this.recv ? r : l);
+        s.str('ip_daddr', this.recv ? l : r);
         return s.bytes;
       }
       case 3: {
         const s = this.udps;
         s.clear();
         s.set('udps_addr', this.sk);
-        s.str('udps_laddr', '<unknown>');
-        s.str('udps_raddr', '<unknown>');
+        const e = this.ends;
+        s.str('udps_laddr', this.known ? e.laddr : '<unknown>');
+        s.str('udps_raddr', this.known ? e.raddr : '<unknown>');
+        if (this.known) {
+          s.set('udps_lport', e.lport);
+          s.set('udps_rport', e.rport);
+        }
         return s.bytes;
       }
       case 4: {
         const s = this.udp;
         s.clear();
         s.set('udp_length', this.length);
+        if (this.known) {
+          const e = this.ends;
+          s.set('udp_sport', this.recv ? e.rport : e.lport);
+          s.set('udp_dport', this.recv ? e.lport : e.rport);
+        }
         return s.bytes;
       }
       default:
@@ -207,6 +302,11 @@ class Skbs {
   }
 }
 
+/** Where a copied IP header is (`at` in `v`), if it is one of version `ver`; else -1. */
+function headerAt(at: number, v: DataView, ver: number): number {
+  return at >= 0 && v.getUint8(at) >>> 4 === ver ? at : -1;
+}
+
 function verOf(proto: number): number {
   return proto === ETH_P_IP ? 4 : proto === ETH_P_IPV6 ? 6 : 0;
 }
@@ -224,6 +324,10 @@ function ipProbes(types: TypeScope): DerivedProbe[] {
     const netAt = f.at('network_offset');
     const tvalidAt = f.at('transport_offset_valid');
     const transAt = f.at('transport_offset');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const hdrCopy = send && (h.reads(2) || h.reads(4) || h.reads(5)) ? ipHeaderCopy(skbAt, true) : null;
+    const hdrJ = hdrCopy === null ? -1 : user.want(f.format, [hdrCopy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       const ver = verOf(v.getUint16(o + protoAt, true));
       if (ver === 0) return;
@@ -240,7 +344,9 @@ function ipProbes(types: TypeScope): DerivedProbe[] {
       a.hlen = hlen;
       a.dev = dataLocStr(v, o, nameAt);
       a.skb = (BigInt(skHi) << 32n) | BigInt(skLo);
-      pointArgs(h, a, 6);
+      a.hdr = v;
+      a.hdrAt = hdrJ < 0 ? -1 : headerAt(user.kernelCopyAt(id, v, o, hdrJ), v, ver);
+      pointIpArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
   };
@@ -269,17 +375,34 @@ function ipProbes(types: TypeScope): DerivedProbe[] {
             const nameAt = f.at('name');
             const skbAt = f.at('skbaddr');
             const lenAt = f.at('len');
+            const id = f.format.id;
+            const user = h.tracer.user;
+            // with the header copied as it fires, every IP packet received fires (its protocol
+            // copied too), not only those announced or seen sent
+            const hdrCopy = h.reads(2) || h.reads(4) || h.reads(5) ? ipHeaderCopy(skbAt, false) : null;
+            const protoCopy = hdrCopy === null ? null : ipProtocolCopy(skbAt);
+            const [hdrJ, protoJ] = hdrCopy === null || protoCopy === null ? [-1, -1] : user.want(f.format, [hdrCopy, protoCopy]);
             return (cpu, _p, v, o, _l, ts) => {
               const skLo = v.getUint32(o + skbAt, true);
               const skHi = v.getUint32(o + skbAt + 4, true);
               const k = skbs.take(skLo ^ skHi);
-              if (k < 0) return;
-              a.ver = Math.floor(k / 65536);
-              a.hlen = (k % 65536) - 1;
+              const protoAt = protoJ < 0 ? -1 : user.kernelCopyAt(id, v, o, protoJ);
+              if (protoAt >= 0) {
+                a.ver = verOf(v.getUint16(protoAt, false));
+                if (a.ver === 0) return;
+                a.hdrAt = headerAt(user.kernelCopyAt(id, v, o, hdrJ), v, a.ver);
+                a.hlen = a.hdrAt < 0 ? -1 : a.ver === 4 ? (v.getUint8(a.hdrAt) & 0xf) * 4 : 40;
+              } else {
+                if (k < 0) return;
+                a.ver = Math.floor(k / 65536);
+                a.hlen = (k % 65536) - 1;
+                a.hdrAt = -1;
+              }
+              a.hdr = v;
               a.length = v.getUint32(o + lenAt, true);
               a.dev = dataLocStr(v, o, nameAt);
               a.skb = (BigInt(skHi) << 32n) | BigInt(skLo);
-              pointArgs(h, a, 6);
+              pointIpArgs(h, a);
               h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
             };
           },
@@ -299,11 +422,18 @@ function udpProbes(types: TypeScope): DerivedProbe[] {
     const protoAt = f.at('protocol');
     const retAt = f.at('ret');
     const flagsAt = f.at('flags');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const copy = h.reads(2) || h.reads(3) || h.reads(4) ? sockCopy(skAt) : null;
+    const j = copy === null ? -1 : user.want(f.format, [copy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_UDP) return;
       const ret = v.getInt32(o + retAt, true);
       if (ret < 0 || (recv && (v.getInt32(o + flagsAt, true) & MSG_PEEK) !== 0)) return;
-      a.ver = v.getUint16(o + famAt, true) === AF_INET6 ? 6 : 4;
+      const fam = v.getUint16(o + famAt, true);
+      a.known = j >= 0 && a.ends.read(v, user.kernelCopyAt(id, v, o, j), fam);
+      a.recv = recv;
+      a.ver = fam === AF_INET6 ? 6 : 4;
       a.length = ret + 8;
       a.sk = (BigInt(v.getUint32(o + skAt + 4, true)) << 32n) | BigInt(v.getUint32(o + skAt, true));
       pointArgs(h, a, 5);

@@ -6,9 +6,11 @@
 // send and receive: receive fires for each segment an established connection takes in
 // (tcp:tcp_probe, which carries the socket's addresses, sequence numbers and windows); send
 // fires for each send call that queued data on a TCP socket (sock:sock_send_length), not per
-// segment, with the addresses of a connection this session saw change state or receive (else
-// "<unknown>" and port 0). Neither carries the TCP header: ip_plength is the payload's length
-// and tcp_offset reads 0, so DTrace's `ip_plength - tcp_offset` is the payload.
+// segment, with the socket's addresses and ports copied from its sock_common as it fires where
+// BPF and BTF can be used (net-kernel.ts), else those of a connection this session saw change
+// state or receive (else "<unknown>" and port 0). Neither carries the TCP header: ip_plength
+// is the payload's length and tcp_offset reads 0, so DTrace's `ip_plength - tcp_offset` is the
+// payload.
 //
 // What the tracepoints do not carry reads as zero: the packet (pkt_addr), the TCP header
 // fields other than the ports (tcpinfo_t's seq, ack, flags...), the socket's sequence numbers
@@ -16,12 +18,14 @@
 // moves the socket to SYN-SENT, before the kernel has chosen its local port: tcps_lport is 0
 // there unless the socket was bound.
 
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+import { sockCopy, sockPlaces } from './net-kernel.js';
 
 /** Linux's TCP states (DTrace's TCP_STATE_* have the same numbers) */
 const TCP_ESTABLISHED = 1;
@@ -350,6 +354,11 @@ function onSend(a: TcpArgs, conns: Conns) {
     const famAt = f.at('family');
     const protoAt = f.at('protocol');
     const retAt = f.at('ret');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    // the socket's ends copied as it fires (BPF and BTF), else as last seen
+    const copy = h.reads(2) || h.reads(3) || h.reads(4) ? sockCopy(skAt) : null;
+    const j = copy === null ? -1 : user.want(f.format, [copy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
       const ret = v.getInt32(o + retAt, true);
@@ -358,7 +367,16 @@ function onSend(a: TcpArgs, conns: Conns) {
       const skHi = v.getUint32(o + skAt + 4, true);
       const c = conns.get(skLo ^ skHi);
       a.family = v.getUint16(o + famAt, true);
-      if (c !== undefined) {
+      const at = j < 0 ? -1 : user.kernelCopyAt(id, v, o, j);
+      const places = at < 0 ? null : sockPlaces(a.family);
+      if (places !== null) {
+        a.v = v;
+        a.laddrAt = at + places.laddr;
+        a.raddrAt = at + places.raddr;
+        a.lport = v.getUint16(at + places.lport, true);
+        a.rport = v.getUint16(at + places.rport, false);
+        a.state = c !== undefined ? c.state : TCP_ESTABLISHED;
+      } else if (c !== undefined) {
         a.v = c.v;
         a.laddrAt = 0;
         a.raddrAt = 16;
@@ -383,6 +401,12 @@ function onSend(a: TcpArgs, conns: Conns) {
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
   };
+}
+
+/** Whether tcp:::send needs to learn connections' addresses from other events (see onSend). */
+function learnersNeeded(h: Hook): boolean {
+  if (!h.reads(2) && !h.reads(3) && !h.reads(4)) return false;
+  return sockCopy(0) === null || bpfUnavailable() !== null;
 }
 
 function probes(types: TypeScope): DerivedProbe[] {
@@ -473,8 +497,10 @@ function probes(types: TypeScope): DerivedProbe[] {
       name: 'send',
       args: TCP_ARGS,
       sources: [
-        { system: 'sock', event: 'inet_sock_set_state', handler: learnStates(conns) },
-        { system: 'tcp', event: 'tcp_probe', handler: (f) => learnProbe(f, null) },
+        // the connections' addresses as last seen: only for clauses that read them where the
+        // socket's cannot be copied as the probe fires
+        { system: 'sock', event: 'inet_sock_set_state', handler: learnStates(conns), needed: learnersNeeded },
+        { system: 'tcp', event: 'tcp_probe', handler: (f) => learnProbe(f, null), needed: learnersNeeded },
         { system: 'sock', event: 'sock_send_length', handler: onSend(a, conns) },
       ],
     },

@@ -75,6 +75,19 @@ export class ProbeContext {
   capturedText: string[] = [];
   capturedN = 0;
   /**
+   * fds[] at firing time: the descriptor whose file the kernel copied as the probe fired (-1:
+   * none), whether a file was open on it, and the file's offset, flags, name and file system
+   * type then; set by the provider before a firing, reset after it
+   */
+  firedFd = -1;
+  firedFdOpen = false;
+  firedFdPos = 0;
+  firedFdFlags = 0;
+  firedFdName = '';
+  firedFdFs = '';
+  /** its path from the root ('': not known then) */
+  firedFdPath = '';
+  /**
    * the user registers at the probe, as uregs[] indexes them (x86-64: R_R15 = 0 ... R_SS = 20),
    * for the first uregsN of them; a provider that fetched them sets uregsN, and Session.fire()
    * clears it after each firing

@@ -742,7 +742,29 @@ export class Runtime implements ClauseAbi {
     if (F === null || this.firing === null) return null;
     const b = new Uint8Array(resolveType(F).size);
     const pid = this.firing.pid;
+    const fired = this.firing.firedFd === fd && fd !== FD_NONE ? this.firing : null;
+    if (fired !== null && !fired.firedFdOpen) {
+      // no file was open on it when the probe fired
+      for (const m of ['fi_name', 'fi_dirname', 'fi_pathname', 'fi_fs', 'fi_mount']) setField(b, F, m, '<none>');
+      return b;
+    }
     const f = fd === FD_NONE ? null : readFd(pid, fd);
+    if (fired !== null) {
+      // the kernel's copy, taken as the probe fired: the name, offset, flags and file system;
+      // the path and mount from /proc, if the descriptor still names that file
+      const same = f !== null && S.basename(f.path, this.strsize) === fired.firedFdName;
+      // the path walked as it fired, else /proc's if it is of the same name
+      const path = fired.firedFdPath !== '' ? fired.firedFdPath : same ? f.path : '';
+      setField(b, F, 'fi_name', fired.firedFdName);
+      // io.d's dirname() of a path it cannot know ("<unknown>"): "."
+      setField(b, F, 'fi_dirname', path !== '' ? S.dirname(path, this.strsize) : '.');
+      setField(b, F, 'fi_pathname', path !== '' ? path : '<unknown>');
+      setField(b, F, 'fi_offset', fired.firedFdPos);
+      setField(b, F, 'fi_fs', fired.firedFdFs || '<unknown>');
+      setField(b, F, 'fi_mount', same && f.mount ? f.mount : '<unknown>');
+      setField(b, F, 'fi_oflags', fired.firedFdFlags);
+      return b;
+    }
     if (f === null) {
       // no such descriptor: "<none>", as for a NULL struct file; the process gone: unknown
       const what = fd !== FD_NONE && !existsSync(`/proc/${pid}`) ? '<unknown>' : '<none>';
@@ -756,7 +778,8 @@ export class Runtime implements ClauseAbi {
     setField(b, F, 'fi_offset', f.pos);
     setField(b, F, 'fi_fs', f.fstype || '<unknown>');
     setField(b, F, 'fi_mount', f.mount || '<unknown>');
-    setField(b, F, 'fi_oflags', f.flags | 0);
+    // io.d's fi_oflags is the file's f_flags: /proc's fdinfo adds the descriptor's O_CLOEXEC
+    setField(b, F, 'fi_oflags', f.flags & ~O_CLOEXEC_FLAG);
     return b;
   }
 
@@ -1263,6 +1286,9 @@ export class Runtime implements ClauseAbi {
 }
 
 /** Writes a number or string into a struct member of a byte image. */
+/** Linux's O_CLOEXEC (a descriptor's flag, not the file's) */
+const O_CLOEXEC_FLAG = 0o2000000;
+
 /** the fds[] view of no descriptor */
 const FD_NONE = 0xffffff;
 

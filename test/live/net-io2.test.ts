@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
@@ -87,7 +87,7 @@ for (const host of ['127.0.0.1', '::1']) {
   });
 }
 
-test('fds[]: a descriptor of the current process, its offset and flags; a closed one is <none>', { skip }, () => {
+test('fds[]: a descriptor of the current process, its offset and flags (the file\'s: no O_CLOEXEC); a closed one is <none>', { skip }, () => {
   const src = join(dir, 'fds.c');
   const bin = join(dir, 'fds');
   writeFileSync(
@@ -115,7 +115,7 @@ int main(void) {
     '-n',
     `syscall::ioctl:entry /pid == $target && arg1 == -1/ {
        printf("%s|%s|%s|%d|%d|%d|%d|%s\\n", fds[arg0].fi_name, fds[arg0].fi_dirname, fds[arg0].fi_pathname, fds[arg0].fi_offset,
-         (fds[arg0].fi_oflags & O_ACCMODE) == O_RDWR, (fds[arg0].fi_oflags & (O_APPEND | O_CLOEXEC)) == (O_APPEND | O_CLOEXEC), arg0 == -1u, fds[arg0].fi_fs); }`,
+         (fds[arg0].fi_oflags & O_ACCMODE) == O_RDWR, (fds[arg0].fi_oflags & (O_APPEND | O_CLOEXEC)) == O_APPEND, arg0 == -1u, fds[arg0].fi_fs); }`,
     '-c',
     bin,
   ]);
@@ -127,4 +127,55 @@ int main(void) {
   assert.match(lines[0], new RegExp(`^data\\|${dir}\\|${dir}/data\\|77\\|1\\|1\\|0\\|\\S+$`));
   assert.ok(fs !== '', fs);
   assert.equal(lines[1], '<none>|<none>|<none>|0|0|0|0|<none>');
+});
+
+/** Builds a C program in the test's folder; null if there is no compiler. */
+function cc(name: string, code: string): string | null {
+  const src = join(dir, `${name}.c`);
+  const bin = join(dir, name);
+  writeFileSync(src, code);
+  try {
+    execFileSync('cc', ['-o', bin, src]);
+  } catch {
+    return null;
+  }
+  return bin;
+}
+
+const FDS_AT_FIRING = `syscall::ioctl:entry /pid == $target && arg1 == -1/ {
+  printf("%d|%s|%s|%s|%d|%d|%d|%d\\n", arg0, fds[arg0].fi_name, fds[arg0].fi_dirname, fds[arg0].fi_pathname, fds[arg0].fi_offset, fds[arg0].fi_oflags & O_ACCMODE, (fds[arg0].fi_oflags & O_APPEND) != 0, fds[arg0].fi_fs != "<unknown>" && fds[arg0].fi_fs != "<none>"); }`;
+
+test('fds[]: at firing time (BPF), the file and its path then on a descriptor that is closed and reused at once, the process gone when the clauses run', { skip }, (t) => {
+  const bin = cc(
+    'fds-reuse',
+    `#include <fcntl.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+int main(void) {
+  int f = open("${dir}/first", O_WRONLY | O_CREAT | O_APPEND, 0600);
+  lseek(f, 4321, SEEK_SET);
+  ioctl(f, -1, 0);
+  close(f);
+  int g = open("${dir}/second", O_RDONLY | O_CREAT, 0600);
+  lseek(g, 99, SEEK_SET);
+  ioctl(g, -1, 0);
+  close(g);
+  ioctl(g, -1, 0);
+  return g == f ? 0 : 1;
+}
+`,
+  );
+  if (bin === null) return t.skip('no C compiler');
+  const r = runDtrace(['-q', '-n', FDS_AT_FIRING, '-c', bin]);
+  assert.equal(r.code, 0, r.stderr);
+  const fd = /^(\d+)\|/.exec(r.stdout)?.[1];
+  assert.ok(fd, r.stdout);
+  // O_WRONLY is 1, O_RDONLY 0; the descriptor is the same number each time
+  // the paths walked in the kernel as it fired (the process is gone when the clauses run)
+  const d = realpathSync(dir);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [
+    `${fd}|first|${d}|${d}/first|4321|1|1|1`,
+    `${fd}|second|${d}|${d}/second|99|0|0|1`,
+    `${fd}|<none>|<none>|<none>|0|0|0|0`,
+  ]);
 });

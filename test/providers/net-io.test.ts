@@ -15,6 +15,7 @@ import { findMember, resolve } from '../../src/lang/types.js';
 import { ipv4At, ipv6At, sockaddrAt } from '../../src/providers/arg-struct.js';
 import { rwbsFlags } from '../../src/providers/io.js';
 import { LockKind, lockKind } from '../../src/providers/lockstat.js';
+import { IpArgs } from '../../src/providers/net.js';
 import { TcpArgs } from '../../src/providers/tcp.js';
 
 function types(): TypeScope {
@@ -85,6 +86,56 @@ test('tcpsinfo_t, tcplsinfo_t and ipinfo_t from an inet_sock_set_state record', 
   assert.equal(str(ip, findMember(I, 'ip_saddr')!.offset), '127.0.0.1');
   assert.equal(str(ip, findMember(I, 'ip_daddr')!.offset), '127.0.0.2');
   assert.equal(a.build(6), null);
+});
+
+test('ipinfo_t, ipv4info_t and ipv6info_t from a copied IP header, as ip.d translates it', () => {
+  const t = types();
+  const a = new IpArgs(t);
+  const h = new Uint8Array(48);
+  const v = new DataView(h.buffer);
+  // IPv4, ihl 5, tos 0x10, length 84, id 0x1234, DF + offset 0, ttl 64, ICMP, checksum 0xbeef, 10.0.0.1 -> 10.0.0.2
+  h.set([0x45, 0x10, 0, 84, 0x12, 0x34, 0x40, 0, 64, 1, 0xbe, 0xef, 10, 0, 0, 1, 10, 0, 0, 2], 8);
+  a.ver = 4;
+  a.length = 84;
+  a.hlen = 20;
+  a.hdr = v;
+  a.hdrAt = 8;
+  const I = resolve(t.lookup('ipinfo_t')!);
+  const ip = a.build(2)!;
+  assert.equal(new DataView(ip.buffer).getUint32(findMember(I, 'ip_plength')!.offset, true), 64);
+  assert.equal(str(ip, findMember(I, 'ip_saddr')!.offset), '10.0.0.1');
+  assert.equal(str(ip, findMember(I, 'ip_daddr')!.offset), '10.0.0.2');
+  const V4 = resolve(t.lookup('ipv4info_t')!);
+  const b = a.build(4)!;
+  const dv = new DataView(b.buffer);
+  const at = (m: string) => findMember(V4, m)!.offset;
+  assert.deepEqual([b[at('ipv4_ihl')], b[at('ipv4_tos')], b[at('ipv4_ttl')], b[at('ipv4_protocol')], b[at('ipv4_flags')]], [20, 0x10, 64, 1, 4]);
+  assert.deepEqual([dv.getUint16(at('ipv4_ident'), true), dv.getUint16(at('ipv4_checksum'), true), dv.getUint16(at('ipv4_length'), true)], [0x1234, 0xbeef, 84]);
+  assert.equal(str(b, at('ipv4_protostr')), 'ICMP');
+  // ipaddr_t: the address's bytes as they are
+  assert.equal(dv.getUint32(at('ipv4_src'), true), new DataView(h.buffer).getUint32(20, true));
+  assert.equal(str(b, at('ipv4_daddr')), '10.0.0.2');
+  assert.equal(a.build(5), null);
+  // IPv6: tclass 0x12, flow 0x34567, payload 40, next header 58 (ICMPv6), hop limit 255, ::1 -> fe80::2
+  h.fill(0);
+  h.set([0x61, 0x23, 0x45, 0x67, 0, 40, 58, 255], 0);
+  h[23] = 1;
+  h.set([0xfe, 0x80], 24);
+  h[39] = 2;
+  a.ver = 6;
+  a.length = 80;
+  a.hdrAt = 0;
+  const V6 = resolve(t.lookup('ipv6info_t')!);
+  const c = a.build(5)!;
+  const cv = new DataView(c.buffer);
+  const at6 = (m: string) => findMember(V6, m)!.offset;
+  assert.deepEqual([c[at6('ipv6_tclass')], cv.getUint32(at6('ipv6_flow'), true), cv.getUint16(at6('ipv6_plen'), true), c[at6('ipv6_nexthdr')], c[at6('ipv6_hlim')]], [0x12, 0x34567, 40, 58, 255]);
+  assert.equal(str(c, at6('ipv6_nextstr')), 'ICMPv6');
+  assert.equal(str(c, at6('ipv6_saddr')), '::1');
+  assert.equal(str(c, at6('ipv6_daddr')), 'fe80::2');
+  // no header copied (no BPF): the addresses are unknown
+  a.hdrAt = -1;
+  assert.equal(str(a.build(2)!, findMember(I, 'ip_saddr')!.offset), '<unknown>');
 });
 
 test('b_flags from rwbs', () => {

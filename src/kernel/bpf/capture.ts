@@ -34,6 +34,66 @@ export interface UserCopy {
    * first argvSlots strings, maxLen bytes each. The length slot holds how many were copied.
    */
   argvSlots?: number;
+  /**
+   * Kernel memory rather than user memory (bpf_probe_read_kernel): from the field's pointer,
+   * or (`deref`) from the pointer read at that pointer + deref, plus (`plusU16`) the u16 read at
+   * the field's pointer + plusU16 (an sk_buff's head + network_header), plus `at`. The copy is
+   * maxLen bytes, or none (length -1) if any read faults.
+   */
+  kernel?: KernelCopy;
+  /**
+   * The open file of the current process whose descriptor is the record's field at ptrOffset
+   * (an int of countSize bytes; fds[fd] at firing time): FILE_COPY's bytes. Its length: maxLen,
+   * 0 if no file is open there, -1 if a read faulted.
+   */
+  file?: FileCopy;
+}
+
+/** Where the kernel's structures place what a file copy reads (from BTF). */
+export interface FileCopy {
+  /** task_struct.files, files_struct.fdt, fdtable.max_fds and .fd */
+  files: number;
+  fdt: number;
+  maxFds: number;
+  fd: number;
+  /** file.f_pos, .f_flags, .f_path.dentry, .f_path.mnt */
+  pos: number;
+  flags: number;
+  dentry: number;
+  mnt: number;
+  /** dentry.d_name.name; vfsmount.mnt_sb; super_block.s_type; file_system_type.name */
+  dname: number;
+  sb: number;
+  stype: number;
+  fsname: number;
+  /**
+   * The path, walked up from f_path.dentry by d_parent and across mounts (struct mount: its
+   * vfsmount `mnt`, `mntParent`, `mntMountpoint`; vfsmount.mnt_root) to the namespace's root,
+   * at most FILE_PATH_SLOTS steps, each name at most FILE_COMPONENT_BYTES (absent: not walked).
+   */
+  walk?: { dparent: number; mountMnt: number; mntParent: number; mntMountpoint: number; mntRoot: number };
+}
+
+/** A file copy's bytes: [u64 f_pos][u32 f_flags][u32 0][name: FILE_NAME_BYTES][fs type: FILE_FS_BYTES]. */
+export const FILE_POS = 0;
+export const FILE_FLAGS = 8;
+export const FILE_NAME = 16;
+export const FILE_NAME_BYTES = 256;
+export const FILE_FS = FILE_NAME + FILE_NAME_BYTES;
+export const FILE_FS_BYTES = 32;
+/** i32: how many of the path's slots were walked to the root (-1: the walk did not reach it) */
+export const FILE_DEPTH = FILE_FS + FILE_FS_BYTES;
+/** the path's names from the file up, a slot each (an empty one: a mount crossed) */
+export const FILE_PATH = FILE_DEPTH + 8;
+export const FILE_PATH_SLOTS = 16;
+export const FILE_COMPONENT_BYTES = 64;
+export const FILE_COPY_BYTES = FILE_PATH + FILE_PATH_SLOTS * FILE_COMPONENT_BYTES;
+
+/** Where a kernel copy starts (UserCopy.kernel). */
+export interface KernelCopy {
+  deref?: number;
+  plusU16?: number;
+  at: number;
 }
 
 /**
@@ -216,6 +276,14 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
       argvCopy(p, c, j, layout, base);
       return;
     }
+    if (c.kernel !== undefined) {
+      kernelCopy(p, c, c.kernel, j, layout, base);
+      return;
+    }
+    if (c.file !== undefined) {
+      fileCopy(p, c, c.file, j, layout, base);
+      return;
+    }
     p.mov(R1, R7).addImm(R1, layout.dataAt[j]);
     if (c.countOffset === undefined) {
       // a string: as long as it is, its NUL included (a record sized to it, if it is the last)
@@ -264,7 +332,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
   }
   // the record's size: up to the end of the last copy's bytes (a string's, as copied)
   const last = spec.copies.length - 1;
-  const lastString = last >= 0 && !spec.copies[last].argvSlots && spec.copies[last].countOffset === undefined;
+  const lastString = last >= 0 && !spec.copies[last].argvSlots && spec.copies[last].countOffset === undefined && spec.copies[last].kernel === undefined && spec.copies[last].file === undefined;
   if (lastString) {
     p.load(4, R5, R7, layout.lenAt[last])
       // unreadable (negative) or past the window: none of its bytes
@@ -340,6 +408,167 @@ function output(p: Program, maps: ProgramMaps, bookkeeping: boolean): Buffer {
     .movImm(R0, 0)
     .exit();
   return p.encode();
+}
+
+/** Copies kernel memory found from the field's pointer (UserCopy.kernel). */
+function kernelCopy(p: Program, c: UserCopy, k: KernelCopy, j: number, layout: CaptureLayout, base: number): void {
+  p.storeImm(4, R7, layout.lenAt[j], -1).load(8, R8, base, c.ptrOffset);
+  if (k.plusU16 !== undefined) {
+    p.storeImm(8, R10, -24, 0)
+      .mov(R1, R10)
+      .addImm(R1, -24)
+      .movImm(R2, 2)
+      .mov(R3, R8)
+      .addImm(R3, k.plusU16)
+      .call(Helper.ProbeReadKernel)
+      .jsltImm(R0, 0, `kEnd${j}`);
+  }
+  if (k.deref !== undefined) {
+    p.mov(R1, R10)
+      .addImm(R1, -16)
+      .movImm(R2, 8)
+      .mov(R3, R8)
+      .addImm(R3, k.deref)
+      .call(Helper.ProbeReadKernel)
+      .jsltImm(R0, 0, `kEnd${j}`)
+      .load(8, R8, R10, -16);
+  }
+  if (k.plusU16 !== undefined) p.load(8, R1, R10, -24).alu(Alu.Add, R8, R1);
+  p.mov(R1, R7)
+    .addImm(R1, layout.dataAt[j])
+    .movImm(R2, c.maxLen)
+    .mov(R3, R8)
+    .addImm(R3, k.at)
+    .call(Helper.ProbeReadKernel)
+    .jsltImm(R0, 0, `kEnd${j}`)
+    .storeImm(4, R7, layout.lenAt[j], c.maxLen)
+    .label(`kEnd${j}`);
+}
+
+/**
+ * Copies the file open on the descriptor in the record (FileCopy): the current task's
+ * files->fdt->fd[fd], its position, flags, name and file system type.
+ */
+function fileCopy(p: Program, c: UserCopy, f: FileCopy, j: number, layout: CaptureLayout, base: number): void {
+  const end = `fEnd${j}`;
+  const dst = layout.dataAt[j];
+  /** R8 = *(u64 *)(R8 + off), to `end` if it faults or is NULL */
+  const follow = (off: number): void => {
+    p.mov(R1, R10).addImm(R1, -16).movImm(R2, 8).mov(R3, R8).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, end).load(8, R8, R10, -16).jeqImm(R8, 0, end);
+  };
+  /** *(R7 + to) = `size` bytes at R8 + off, to `end` if it faults */
+  const copy = (to: number, size: number, off: number): void => {
+    p.mov(R1, R7).addImm(R1, to).movImm(R2, size).mov(R3, R8).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, end);
+  };
+  p.storeImm(4, R7, layout.lenAt[j], -1)
+    .storeImm(8, R7, dst + FILE_FLAGS, 0)
+    .call(Helper.GetCurrentTask)
+    .mov(R8, R0);
+  follow(f.files);
+  follow(f.fdt);
+  // the descriptor against max_fds (unsigned: a negative one is out of range too)
+  p.storeImm(8, R10, -24, 0)
+    .mov(R1, R10)
+    .addImm(R1, -24)
+    .movImm(R2, 4)
+    .mov(R3, R8)
+    .addImm(R3, f.maxFds)
+    .call(Helper.ProbeReadKernel)
+    .jsltImm(R0, 0, end)
+    .load(8, R2, R10, -24)
+    .load(c.countSize ?? 4, R1, base, c.ptrOffset)
+    // no file there: length 0
+    .storeImm(4, R7, layout.lenAt[j], 0)
+    .jmp(Jmp.Ge, R1, R2, end)
+    .aluImm(Alu.Lsh, R1, 3)
+    .store(8, R10, -24, R1)
+    .storeImm(4, R7, layout.lenAt[j], -1);
+  follow(f.fd);
+  p.load(8, R1, R10, -24)
+    .alu(Alu.Add, R8, R1)
+    .mov(R1, R10)
+    .addImm(R1, -16)
+    .movImm(R2, 8)
+    .mov(R3, R8)
+    .call(Helper.ProbeReadKernel)
+    .jsltImm(R0, 0, end)
+    .load(8, R8, R10, -16)
+    // NULL: no file open on it
+    .storeImm(4, R7, layout.lenAt[j], 0)
+    .jeqImm(R8, 0, end)
+    .storeImm(4, R7, layout.lenAt[j], -1);
+  // R8: the struct file
+  copy(dst + FILE_POS, 8, f.pos);
+  copy(dst + FILE_FLAGS, 4, f.flags);
+  // the name: f_path.dentry->d_name.name
+  p.store(8, R10, -32, R8);
+  follow(f.dentry);
+  follow(f.dname);
+  p.mov(R1, R7).addImm(R1, dst + FILE_NAME).movImm(R2, FILE_NAME_BYTES).mov(R3, R8).call(Helper.ProbeReadKernelStr).jsltImm(R0, 0, end);
+  // the file system's type: f_path.mnt->mnt_sb->s_type->name
+  p.load(8, R8, R10, -32);
+  follow(f.mnt);
+  follow(f.sb);
+  follow(f.stype);
+  follow(f.fsname);
+  p.mov(R1, R7).addImm(R1, dst + FILE_FS).movImm(R2, FILE_FS_BYTES).mov(R3, R8).call(Helper.ProbeReadKernelStr).jsltImm(R0, 0, end);
+  p.storeImm(4, R7, layout.lenAt[j], c.maxLen).storeImm(4, R7, dst + FILE_DEPTH, -1);
+  if (f.walk !== undefined) pathWalk(p, f, f.walk, j, dst);
+  p.label(end);
+}
+
+/**
+ * The file's path (FileCopy.walk): from f_path.dentry up; at a mount's root, on from where it
+ * is mounted in its parent; done at the root of the root mount (its parent is itself). A fault
+ * or a path deeper than the slots leaves FILE_DEPTH -1. Stack: -40 the dentry, -48 the struct
+ * mount, -16 and -24 what helpers read; R8 the dentry in hand.
+ */
+function pathWalk(p: Program, f: FileCopy, w: NonNullable<FileCopy['walk']>, j: number, dst: number): void {
+  const out = `pathEnd${j}`;
+  const slot = (k: number) => dst + FILE_PATH + k * FILE_COMPONENT_BYTES;
+  /** *(R10 + to) = the u64 at (the stack's u64 at `from`) + off; to `out` if it faults */
+  const readAt = (to: number, from: number, off: number): void => {
+    p.mov(R1, R10).addImm(R1, to).movImm(R2, 8).load(8, R3, R10, from).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, out);
+  };
+  // the dentry and the mount (the vfsmount within it)
+  p.load(8, R8, R10, -32);
+  p.mov(R1, R10).addImm(R1, -40).movImm(R2, 8).mov(R3, R8).addImm(R3, f.dentry).call(Helper.ProbeReadKernel).jsltImm(R0, 0, out);
+  p.mov(R1, R10).addImm(R1, -48).movImm(R2, 8).mov(R3, R8).addImm(R3, f.mnt).call(Helper.ProbeReadKernel).jsltImm(R0, 0, out);
+  p.load(8, R1, R10, -48).addImm(R1, -w.mountMnt).store(8, R10, -48, R1);
+  for (let k = 0; k < FILE_PATH_SLOTS; k++) {
+    p.storeImm(1, R7, slot(k), 0);
+    // at its mount's root?
+    readAt(-16, -48, w.mountMnt + w.mntRoot);
+    p.load(8, R8, R10, -40).load(8, R1, R10, -16).jmp(Jmp.Ne, R8, R1, `name${j}_${k}`);
+    // yes: the root mount's ends the path, another's goes on where it is mounted
+    readAt(-16, -48, w.mntParent);
+    readAt(-24, -48, w.mntMountpoint);
+    p.load(8, R1, R10, -16)
+      .load(8, R2, R10, -48)
+      .jmp(Jmp.Eq, R1, R2, `depth${j}_${k}`)
+      .store(8, R10, -48, R1)
+      .load(8, R1, R10, -24)
+      .store(8, R10, -40, R1)
+      .ja(`next${j}_${k}`)
+      .label(`name${j}_${k}`);
+    // a name, and up to the parent (a dentry that is its own parent: a root no mount shows)
+    readAt(-16, -40, w.dparent);
+    readAt(-24, -40, f.dname);
+    p.mov(R1, R7)
+      .addImm(R1, slot(k))
+      .movImm(R2, FILE_COMPONENT_BYTES)
+      .load(8, R3, R10, -24)
+      .call(Helper.ProbeReadKernelStr)
+      .jsltImm(R0, 0, out)
+      .load(8, R8, R10, -40)
+      .load(8, R1, R10, -16)
+      .jmp(Jmp.Eq, R1, R8, `depth${j}_${k + 1}`)
+      .store(8, R10, -40, R1)
+      .label(`next${j}_${k}`);
+  }
+  p.ja(out);
+  for (let d = 0; d <= FILE_PATH_SLOTS; d++) p.label(`depth${j}_${d}`).storeImm(4, R7, dst + FILE_DEPTH, d).ja(out);
+  p.label(out);
 }
 
 /** Copies argv[0..slots-1] (stopping at NULL or an unreadable pointer) into fixed slots. */

@@ -1,0 +1,106 @@
+// What the network providers copy from kernel memory as their probes fire, where BPF can be
+// used: the IP header of a packet (from its struct sk_buff) and a socket's addresses and ports
+// (from its struct sock_common), with the members' offsets from the kernel's BTF. Each is a
+// kernel copy of a capture program (kernel/bpf/capture.ts, UserCopy.kernel); null where BTF
+// does not place the members (the probes then fire without them).          [ip.d, tcp.d, udp.d]
+
+import type { UserCopy } from '../kernel/bpf/capture.js';
+import { kernelTypes } from '../kernel/btf.js';
+import { findMember } from '../lang/types.js';
+import { ipv4At, ipv6At } from './arg-struct.js';
+
+/** Bytes copied of an IP header: IPv6's fixed header (IPv4's, options aside, is 20). */
+export const IP_HEADER_BYTES = 40;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+function offsetsOf(struct: string, members: string[]): number[] | null {
+  const t = kernelTypes.lookup(struct);
+  if (t === undefined) return null;
+  const out: number[] = [];
+  for (const name of members) {
+    const m = findMember(t, name);
+    if (m === undefined || m.bitWidth >= 0) return null;
+    out.push(m.offset);
+  }
+  return out;
+}
+
+let skb: number[] | null | undefined;
+let sock: number[] | null | undefined;
+
+function skbOffsets(): number[] | null {
+  if (skb === undefined) skb = offsetsOf('struct sk_buff', ['head', 'data', 'network_header', 'protocol']);
+  return skb;
+}
+
+/** sock_common: skc_daddr, skc_rcv_saddr, skc_dport, skc_num, skc_v6_daddr, skc_v6_rcv_saddr */
+function sockOffsets(): number[] | null {
+  if (sock === undefined) sock = offsetsOf('struct sock_common', ['skc_daddr', 'skc_rcv_saddr', 'skc_dport', 'skc_num', 'skc_v6_daddr', 'skc_v6_rcv_saddr']);
+  return sock;
+}
+
+/**
+ * The IP header of the sk_buff whose address is at `skbAt` of the record: at a packet's send,
+ * where the network header is (head + network_header); at its receipt, where the data begins
+ * (the link layer's header is pulled off by then, and network_header not yet set).
+ */
+export function ipHeaderCopy(skbAt: number, send: boolean): UserCopy | null {
+  const o = skbOffsets();
+  if (o === null) return null;
+  const [head, data, network] = o;
+  return { ptrOffset: skbAt, maxLen: IP_HEADER_BYTES, kernel: send ? { deref: head, plusU16: network, at: 0 } : { deref: data, at: 0 } };
+}
+
+/** The sk_buff's protocol (the link layer's: ETH_P_IP...), big-endian u16. */
+export function ipProtocolCopy(skbAt: number): UserCopy | null {
+  const o = skbOffsets();
+  return o === null ? null : { ptrOffset: skbAt, maxLen: 2, kernel: { at: o[3] } };
+}
+
+/** Bytes of sock_common copied: up to the end of its last address wanted. */
+export function sockCopy(skAt: number): UserCopy | null {
+  const o = sockOffsets();
+  if (o === null) return null;
+  return { ptrOffset: skAt, maxLen: Math.max(...o) + 16, kernel: { at: 0 } };
+}
+
+/**
+ * Where a socket's local and remote addresses and ports are in its copy (sockCopy()), for a
+ * socket of `family`; null: not placed (no BTF) or no such family.
+ */
+export function sockPlaces(family: number): { laddr: number; raddr: number; lport: number; rport: number } | null {
+  const o = sockOffsets();
+  if (o === null || (family !== AF_INET && family !== AF_INET6)) return null;
+  const [daddr, saddr, dport, num, d6, s6] = o;
+  const six = family === AF_INET6;
+  return { laddr: six ? s6 : saddr, raddr: six ? d6 : daddr, lport: num, rport: dport };
+}
+
+/** A socket's ends as copied (sockCopy()): addresses in text, ports in host order. */
+export class SockAddrs {
+  laddr = '<unknown>';
+  raddr = '<unknown>';
+  lport = 0;
+  rport = 0;
+
+  /** Reads the copy at `at` of `v` for a socket of `family`; false: not placed (no BTF) or no such family. */
+  read(v: DataView, at: number, family: number): boolean {
+    const o = sockOffsets();
+    if (o === null || at < 0 || (family !== AF_INET && family !== AF_INET6)) return false;
+    const [daddr, saddr, dport, num, d6, s6] = o;
+    const six = family === AF_INET6;
+    this.laddr = six ? ipv6At(v, at + s6) : ipv4At(v, at + saddr);
+    this.lport = v.getUint16(at + num, true);
+    this.rport = v.getUint16(at + dport, false);
+    // not connected: no remote end
+    const zero = six ? isZero(v, at + d6, 16) : v.getUint32(at + daddr, true) === 0;
+    this.raddr = zero && this.rport === 0 ? '<unknown>' : six ? ipv6At(v, at + d6) : ipv4At(v, at + daddr);
+    return true;
+  }
+}
+
+function isZero(v: DataView, at: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (v.getUint8(at + i) !== 0) return false;
+  return true;
+}

@@ -1,0 +1,241 @@
+// ip, udp and tcp with the packets' and sockets' addresses copied in the kernel as the probes
+// fire (BPF), against the live kernel: ICMP (ping) over both loopbacks, and TCP, UDP and ICMP
+// over IPv4 and IPv6 between this namespace and a network namespace the test makes, joined by
+// a veth pair; every namespace and link made is removed, pass or fail. Without BPF, the
+// addresses read "<unknown>" (one test checks that too).
+
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
+
+const skip = liveUnavailable() ?? false;
+const dir = mkdtempSync(join(process.env.TMPDIR ?? '/var/tmp', 'dtrace-netaddr-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function has(cmd: string): boolean {
+  return spawnSync('/bin/sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+const noPing = has('ping') ? false : 'no ping (apt-get install iputils-ping)';
+
+/** A payload size no other traffic here has, so that counts are exact. */
+const PING_BYTES = 1111;
+/** ICMP's header and the payload: the IP payload's length */
+const ICMP_LEN = 8 + PING_BYTES;
+
+const IP_SCRIPT = `
+ip:::send, ip:::receive /args[2]->ip_plength == $1/ {
+  @[probename, args[3]->if_name, args[2]->ip_saddr, args[2]->ip_daddr, args[4] != NULL ? args[4]->ipv4_protostr : args[5]->ipv6_nextstr,
+    args[2]->ip_ver, args[4] != NULL ? args[4]->ipv4_ihl : 40] = count();
+}
+END { printa("%s %s %s -> %s %s ip%d hl%d %@d\\n", @); }`;
+
+/** dtrace's lines (not ping's), sorted. */
+function lines(s: string): string[] {
+  return s.split('\n').filter((l) => /^(send|receive) /.test(l)).sort();
+}
+
+for (const [host, v, proto] of [['127.0.0.1', 4, 'ICMP'], ['::1', 6, 'ICMPv6']] as const) {
+  test(`ip: ping over loopback (${host}): addresses and protocol from the packet, exact counts`, { skip: skip || noPing }, () => {
+    const r = runDtrace(['-q', '-n', IP_SCRIPT, '-c', `ping -${v} -c 3 -i 0.2 -s ${PING_BYTES} ${host}`, String(ICMP_LEN)]);
+    assert.equal(r.code, 0, r.stderr);
+    const hl = v === 4 ? 20 : 40;
+    // three echo requests and three replies, each sent and received on lo
+    assert.deepEqual(lines(r.stdout), [`receive lo ${host} -> ${host} ${proto} ip${v} hl${hl} 6`, `send lo ${host} -> ${host} ${proto} ip${v} hl${hl} 6`]);
+    assert.deepEqual(instancesOf(r.pid), []);
+  });
+}
+
+test('ip: without BPF the addresses are <unknown>', { skip: skip || noPing }, () => {
+  const r = runDtrace(['-q', '-n', IP_SCRIPT, '-c', `ping -4 -c 1 -s ${PING_BYTES} 127.0.0.1`, String(ICMP_LEN)], { env: { DTRACE_TS_NO_BPF: '1' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lines(r.stdout), ['receive lo <unknown> -> <unknown>  ip4 hl20 2', 'send lo <unknown> -> <unknown>  ip4 hl20 2']);
+});
+
+test('udp: a connected socket and an unconnected one over loopback: ports and addresses from the socket', { skip }, () => {
+  const f = join(dir, 'udp.cjs');
+  writeFileSync(
+    f,
+    `const d = require('dgram');
+const s = d.createSocket('udp4');
+s.bind(0, '127.0.0.1', () => {
+  const port = s.address().port;
+  const c = d.createSocket('udp4');
+  let n = 0;
+  s.on('message', () => {
+    if (++n === 1) c.connect(port, '127.0.0.1', () => c.send(Buffer.alloc(77)));
+    else { c.close(); s.close(); }
+  });
+  c.bind(0, '127.0.0.1', () => c.send(Buffer.alloc(55), port, '127.0.0.1'));
+});
+`,
+  );
+  const r = runDtrace([
+    '-q',
+    '-n',
+    `udp:::send, udp:::receive /pid == $target/ {
+       printf("%s %s:%d -> %s:%d %d %s %s\\n", probename, args[2]->ip_saddr, args[4]->udp_sport, args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length,
+         args[3]->udps_laddr, args[3]->udps_raddr); }`,
+    '-c',
+    `${process.execPath} ${f}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout.split('\n').filter((l) => l !== '');
+  // the ports the kernel chose: the server's is the receiver's local port
+  const server = /^receive \S+ -> 127\.0\.0\.1:(\d+) 63 /m.exec(r.stdout)?.[1];
+  const client = /^send 127\.0\.0\.1:(\d+) /m.exec(r.stdout)?.[1];
+  assert.ok(server && client, r.stdout);
+  const S = server;
+  const C = client;
+  assert.deepEqual(out, [
+    // unconnected: the socket has no remote end (the datagram's destination is not the socket's)
+    `send 127.0.0.1:${C} -> <unknown>:0 63 127.0.0.1 <unknown>`,
+    `receive <unknown>:0 -> 127.0.0.1:${S} 63 127.0.0.1 <unknown>`,
+    `send 127.0.0.1:${C} -> 127.0.0.1:${S} 85 127.0.0.1 127.0.0.1`,
+    `receive <unknown>:0 -> 127.0.0.1:${S} 85 127.0.0.1 <unknown>`,
+  ]);
+});
+
+// ---- a network namespace joined by a veth pair ----
+
+const tag = `${process.pid % 100000}`;
+const NS = `dtns${tag}`;
+const HOST_IF = `dtv${tag}a`;
+const NS_IF = `dtv${tag}b`;
+const octet = 16 + (process.pid % 200);
+const A4 = `10.213.${octet}.1`;
+const B4 = `10.213.${octet}.2`;
+const A6 = `fd00:213:${octet.toString(16)}::1`;
+const B6 = `fd00:213:${octet.toString(16)}::2`;
+let netns: string | false = skip || (has('ip') ? false : 'no ip(8)');
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' });
+}
+
+function removeNetns(): void {
+  spawnSync('ip', ['link', 'del', HOST_IF], { stdio: 'ignore' });
+  spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
+}
+
+before(() => {
+  if (netns !== false) return;
+  try {
+    ip('netns', 'add', NS);
+    ip('link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF);
+    ip('link', 'set', NS_IF, 'netns', NS);
+    ip('addr', 'add', `${A4}/24`, 'dev', HOST_IF);
+    ip('-6', 'addr', 'add', `${A6}/64`, 'dev', HOST_IF, 'nodad');
+    ip('link', 'set', HOST_IF, 'up');
+    ip('-n', NS, 'addr', 'add', `${B4}/24`, 'dev', NS_IF);
+    ip('-n', NS, '-6', 'addr', 'add', `${B6}/64`, 'dev', NS_IF, 'nodad');
+    ip('-n', NS, 'link', 'set', NS_IF, 'up');
+    ip('-n', NS, 'link', 'set', 'lo', 'up');
+  } catch (e) {
+    netns = `cannot make a network namespace: ${(e as Error).message.split('\n')[0]}`;
+    removeNetns();
+  }
+});
+after(removeNetns);
+
+for (const [a, b, v, proto] of [[A4, B4, 4, 'ICMP'], [A6, B6, 6, 'ICMPv6']] as const) {
+  test(`ip: ping into a network namespace over veth (IPv${v}): each packet sent on one end and received on the other`, { skip: skip || noPing }, (t) => {
+    if (netns !== false) return t.skip(netns);
+    const r = runDtrace(['-q', '-n', IP_SCRIPT, '-c', `ping -${v} -c 2 -i 0.2 -s ${PING_BYTES} ${b}`, String(ICMP_LEN)]);
+    assert.equal(r.code, 0, r.stderr);
+    const hl = v === 4 ? 20 : 40;
+    assert.deepEqual(
+      lines(r.stdout),
+      [
+        `send ${HOST_IF} ${a} -> ${b} ${proto} ip${v} hl${hl} 2`,
+        `receive ${NS_IF} ${a} -> ${b} ${proto} ip${v} hl${hl} 2`,
+        `send ${NS_IF} ${b} -> ${a} ${proto} ip${v} hl${hl} 2`,
+        `receive ${HOST_IF} ${b} -> ${a} ${proto} ip${v} hl${hl} 2`,
+      ].sort(),
+    );
+  });
+}
+
+/**
+ * A server in the namespace on `host` answers 1000 bytes with 300 over TCP, and a datagram of
+ * 123 bytes with one of 45 over UDP; the client here connects to it (both), and all close.
+ */
+function nsWorkload(host: string): string {
+  const server = join(dir, `server-${host.replace(/:/g, '_')}.cjs`);
+  const client = join(dir, `client-${host.replace(/:/g, '_')}.cjs`);
+  writeFileSync(
+    server,
+    `const net = require('net');
+const d = require('dgram');
+const u = d.createSocket('${host.includes(':') ? 'udp6' : 'udp4'}');
+u.on('message', (m, from) => u.send(Buffer.alloc(45), from.port, from.address, () => u.close()));
+u.bind(7001, '${host}', () => {
+  const s = net.createServer((c) => c.once('data', () => c.end(Buffer.alloc(300), () => s.close()))).listen(7000, '${host}', () => console.log('ready'));
+});
+`,
+  );
+  writeFileSync(
+    client,
+    `const net = require('net');
+const d = require('dgram');
+const c = net.connect(7000, '${host}', () => c.write(Buffer.alloc(1000)));
+c.on('data', () => {});
+c.on('end', () => {
+  c.end();
+  const u = d.createSocket('${host.includes(':') ? 'udp6' : 'udp4'}');
+  u.on('message', () => u.close());
+  u.connect(7001, '${host}', () => u.send(Buffer.alloc(123)));
+});
+`,
+  );
+  const sh = join(dir, `ns-${host.replace(/:/g, '_')}.sh`);
+  writeFileSync(
+    sh,
+    `ip netns exec ${NS} ${process.execPath} ${server} > ${sh}.ready &
+while ! grep -q ready ${sh}.ready 2>/dev/null; do sleep 0.05; done
+${process.execPath} ${client}
+wait
+`,
+  );
+  return sh;
+}
+
+for (const [a, b, v] of [[A4, B4, 4], [A6, B6, 6]] as const) {
+  test(`tcp and udp into a network namespace over veth (IPv${v}): bytes, ports and addresses at both ends`, { skip }, (t) => {
+    if (netns !== false) return t.skip(netns);
+    const r = runDtrace([
+      '-q',
+      '-n',
+      `tcp:::send, tcp:::receive /(args[4]->tcp_sport == 7000 || args[4]->tcp_dport == 7000) && args[2]->ip_plength - args[4]->tcp_offset > 0 && args[2]->ip_ver == $1/ {
+         @[probename, args[2]->ip_saddr, args[4]->tcp_sport == 7000 ? "S" : "C", args[2]->ip_daddr, args[4]->tcp_dport == 7000 ? "S" : "C",
+           args[2]->ip_plength - args[4]->tcp_offset] = count(); }
+       udp:::send, udp:::receive /(args[4]->udp_sport == 7001 || args[4]->udp_dport == 7001) && args[2]->ip_ver == $1/ {
+         @[probename, args[2]->ip_saddr, args[4]->udp_sport == 7001 ? "S" : "C", args[2]->ip_daddr, args[4]->udp_dport == 7001 ? "S" : "C",
+           args[4]->udp_length - 8] = count(); }
+       END { printa("%s %s:%s -> %s:%s %d %@d\\n", @); }`,
+      '-c',
+      `/bin/sh ${nsWorkload(b)}`,
+      String(v),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      lines(r.stdout),
+      [
+        // the client's 1000 bytes, sent here and taken in there; the server's 300 back
+        `send ${a}:C -> ${b}:S 1000 1`,
+        `receive ${a}:C -> ${b}:S 1000 1`,
+        `send ${b}:S -> ${a}:C 300 1`,
+        `receive ${b}:S -> ${a}:C 300 1`,
+        // udp: the client's socket is connected, so both its ends are known; the server's is
+        // not: its remote end is <unknown>, port 0
+        `send ${a}:C -> ${b}:S 123 1`,
+        `receive <unknown>:C -> ${b}:S 123 1`,
+        `send ${b}:S -> <unknown>:C 45 1`,
+        `receive ${b}:S -> ${a}:C 45 1`,
+      ].sort(),
+    );
+  });
+}
