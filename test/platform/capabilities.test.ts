@@ -7,6 +7,8 @@ import { LAB, READY_MS } from './lab.js';
 
 const HYPERVISOR: Record<string, RegExp> = {
   'linux-6.1': /^ {2}hypervisor {8}QEMU \(emulated, no KVM\) \(DMI: QEMU, Standard PC/m,
+  // a domU xl created: its UUID is the one xl gave it (random), never dom0's all-zero one
+  'xen-domu': /^ {2}hypervisor {8}Xen PV, domU \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/sys\/hypervisor\/uuid: (?!0{8}-)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\)$/m,
   'xen-pv': /^ {2}hypervisor {8}Xen PV, dom0 \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/sys\/hypervisor\/uuid: 00000000-0000-0000-0000-000000000000\)$/m,
 };
 
