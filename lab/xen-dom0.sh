@@ -44,8 +44,18 @@ while [ ! -s /var/run/xen/xenstored.pid ]; do
 done
 step xen-init-dom0 $X/xen-init-dom0
 step xenconsoled $X/xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/var/run/xen/xenconsoled.pid
-step 'xl create' $X/xl create /lab/domu.cfg
-report "DOM0 created the domU: $($X/xl list | awk '$1 == "lab" { print "domid " $2 ", " $3 " MiB, " $4 " vCPUs" }')"
+# xl stays (-F) until the domU is gone: the domU's own reboot (lab/init.sh ends with one) destroys
+# it (on_reboot = "destroy"); nothing polls meanwhile, every cycle of the one CPU goes to the tests
+report "DOM0 xl create"
+$X/xl create -F /lab/domu.cfg > /tmp/out 2>&1 &
+xl=$!
+i=0
+until $X/xl domid lab > /dev/null 2>&1; do
+	kill -0 $xl 2>/dev/null || fail 'xl create /lab/domu.cfg'
+	[ $i -ge 120 ] && fail 'xl create did not create the domU in 2 minutes'
+	sleep 1; i=$((i + 1))
+done
+report "DOM0 created the domU: $($X/xl list -v lab | awk '$1 == "lab" { print "domid " $2 ", " $3 " MiB, UUID " $7 }')"
 
 cr=$(printf '\r')
 tail -n +1 -F /var/log/xen/console/guest-lab.log 2>/dev/null |
@@ -57,8 +67,7 @@ while IFS= read -r line; do
 	*) echo "<3>DOMU: $line" > /dev/kmsg ;;
 	esac
 done &
-# the domU's own reboot (lab/init.sh ends with one) destroys it: on_reboot = "destroy"
-while $X/xl domid lab > /dev/null 2>&1; do sleep 2; done
+wait $xl
 sleep 3
 report "DOM0 the domU has ended"
 quit

@@ -12,9 +12,11 @@ const HYPERVISOR: Record<string, RegExp> = {
   'xen-pv': /^ {2}hypervisor {8}Xen PV, dom0 \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/sys\/hypervisor\/uuid: 00000000-0000-0000-0000-000000000000\)$/m,
 };
 
-test('dtrace -vV names the lab platform, and fbt usable on it', { skip: LAB ? false : 'outside the lab (test/kernel/platform.test.ts checks this machine)' }, () => {
+test('dtrace -vV names the lab platform, and fbt usable on it', { skip: LAB ? false : 'outside the lab (test/kernel/platform.test.ts checks this machine)' }, (t) => {
   const r = runDtrace(['-vV'], { timeout: READY_MS });
   assert.equal(r.code, 0, r.stderr);
+  // the report itself, in the lab's console log: what each platform looks like to dtrace
+  t.diagnostic(r.stdout.trimEnd());
   assert.match(r.stdout, HYPERVISOR[LAB!], r.stdout);
   assert.match(r.stdout, /^ {2}CPUs {14}2$/m, r.stdout);
   assert.match(r.stdout, /^ {2}kprobe events {5}yes$/m, r.stdout);
