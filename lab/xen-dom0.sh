@@ -55,7 +55,7 @@ until $X/xl domid lab > /dev/null 2>&1; do
 	[ $i -ge 120 ] && fail 'xl create did not create the domU in 2 minutes'
 	sleep 1; i=$((i + 1))
 done
-report "DOM0 created the domU: $($X/xl list -v lab | awk '$1 == "lab" { print "domid " $2 ", " $3 " MiB, UUID " $7 }')"
+report "DOM0 created the domU: $($X/xl list -v lab | awk '$1 == "lab" { print "domid " $2 ", UUID " $7 }')"
 
 cr=$(printf '\r')
 tail -n +1 -F /var/log/xen/console/guest-lab.log 2>/dev/null |

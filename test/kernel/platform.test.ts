@@ -25,6 +25,7 @@ const EXPECTED: Record<string, { hypervisor: string; fbt: string | RegExp | null
   'ec2-xen-hvm': { hypervisor: 'Amazon EC2 Xen HVM', fbt: null, syscall: null },
   'ec2-xen-hvm-old': { hypervisor: 'Amazon EC2 Xen HVM', fbt: null, syscall: null },
   'ec2-xen-pv': { hypervisor: 'Xen PV, domU', fbt: null, syscall: null },
+  'lab-xen-domu': { hypervisor: 'Xen PV, domU', fbt: null, syscall: null },
   'ec2-nitro': { hypervisor: 'Amazon EC2 Nitro (KVM)', fbt: null, syscall: null },
   kvm: { hypervisor: 'KVM', fbt: null, syscall: null },
   'qemu-tcg': { hypervisor: 'QEMU (emulated, no KVM)', fbt: null, syscall: null },
@@ -57,6 +58,8 @@ for (const [name, want] of Object.entries(EXPECTED)) {
 
 test('the evidence names what told the platform', () => {
   assert.equal(fixture('ec2-xen-pv').evidence, '/sys/hypervisor/type: xen, guest_type: PV; /proc/xen/capabilities: no control_d');
+  // a domU without xenfs: its domain UUID is not dom0's all-zero one
+  assert.equal(fixture('lab-xen-domu').evidence, '/sys/hypervisor/type: xen, guest_type: PV; /sys/hypervisor/uuid: 439a539a-ee70-11f1-a048-e7daabbe8c3b');
   assert.equal(fixture('ec2-xen-hvm-old').evidence, '/sys/hypervisor/type: xen, no guest_type; DMI: Xen, HVM domU, 4.2.amazon');
   assert.match(fixture('virtualbox').evidence, /^DMI: innotek GmbH, VirtualBox/);
   assert.match(fixture('firecracker').evidence, /ACPI OEM ID FIRECK/);
