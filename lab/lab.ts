@@ -4,7 +4,7 @@
 // Everything it needs comes from Debian's archive (apt-get download) into lab/cache.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -12,30 +12,50 @@ import { Initramfs } from './initramfs.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = join(ROOT, 'lab', 'cache');
-/** software emulation is slow: a platform's whole run may take this long */
+/** software emulation is slow: a platform's whole run may take this long (unless it says otherwise) */
 const PLATFORM_TIMEOUT_MS = 15 * 60_000;
 /**
  * The guest's own deadline (seconds of its uptime) for its benchmarks: they get what the tests
  * left of the platform's time, less a margin for what the guest's uptime does not see (qemu and
- * Xen starting) and for powering off. A benchmark is cut short; it never fails the run.
+ * Xen starting, and a dom0 before its domU) and for powering off. A benchmark is cut short; it
+ * never fails the run.
  */
-const GUEST_DEADLINE_S = PLATFORM_TIMEOUT_MS / 1000 - 150;
+const guestDeadline = (p: Platform) => ((p.timeoutMs ?? PLATFORM_TIMEOUT_MS) - (p.unseenMs ?? 150_000)) / 1000;
 
 interface Kit {
   vmlinuz: string;
   kernelRelease: string;
   xen: string;
   initrd: string;
+  /** xen-domu's dom0 */
+  dom0?: Dom0;
+}
+
+/**
+ * xen-domu's dom0 runs Debian's generic kernel of the same version: the cloud kernel is built
+ * without CONFIG_XEN_DOM0, so as Xen's domain 0 it runs unprivileged (no xenstore, no toolstack).
+ */
+interface Dom0 {
+  vmlinuz: string;
+  kernelRelease: string;
+  /** busybox, Xen's toolstack and this kernel's modules for it, the domU's kernel, initramfs and configuration */
+  initrd: string;
 }
 
 interface Platform {
   name: string;
   what: (kit: Kit) => string;
-  qemuArgs: (kit: Kit) => string[];
+  qemuArgs: (kit: Kit, self: Platform) => string[];
+  /** this platform's own time limit (default PLATFORM_TIMEOUT_MS) */
+  timeoutMs?: number;
+  /** the part of that time the test guest's uptime does not see (default 150 s) */
+  unseenMs?: number;
+  /** the Xen PV domU (lab/xen-dom0.sh starts it) */
+  domU?: boolean;
 }
 
 /** Guest kernel options: quiet; kmsg unthrottled (the results travel through it); the platform's name for the tests. */
-const guestOptions = (name: string) => `panic=-1 quiet printk.devkmsg=on DTRACE_LAB=${name} LAB_DEADLINE=${GUEST_DEADLINE_S}`;
+const guestOptions = (p: Platform) => `panic=-1 quiet printk.devkmsg=on DTRACE_LAB=${p.name} LAB_DEADLINE=${guestDeadline(p)}`;
 
 /**
  * One host thread runs every vCPU in turn. With a thread per vCPU (qemu's default), guests
@@ -49,24 +69,53 @@ const PLATFORMS: Platform[] = [
   {
     name: 'linux-6.1',
     what: (k) => `Linux ${k.kernelRelease}, 2 CPUs, qemu (TCG)`,
-    qemuArgs: (k) => [
+    qemuArgs: (k, self) => [
       ...TCG, '-m', '1024', '-smp', '2', '-nographic', '-no-reboot',
       '-kernel', k.vmlinuz, '-initrd', k.initrd,
-      '-append', `console=ttyS0 ${guestOptions('linux-6.1')}`,
+      '-append', `console=ttyS0 ${guestOptions(self)}`,
     ],
   },
   {
     name: 'xen-pv',
     what: (k) => `Xen 4.17, Linux ${k.kernelRelease} as PV dom0, 2 CPUs, qemu (TCG)`,
     // -cpu max crashes the PV dom0 early; qemu64 boots it
-    qemuArgs: (k) => [
+    qemuArgs: (k, self) => [
       ...TCG, '-cpu', 'qemu64', '-m', '2048', '-smp', '2', '-nographic', '-no-reboot',
       '-kernel', k.xen,
       '-append', 'console=com1 dom0_mem=1536M dom0_max_vcpus=2 guest_loglvl=all',
-      '-initrd', `${k.vmlinuz} console=hvc0 earlyprintk=xen ${guestOptions('xen-pv')},${k.initrd}`,
+      '-initrd', `${k.vmlinuz} console=hvc0 earlyprintk=xen ${guestOptions(self)},${k.initrd}`,
     ],
   },
+  {
+    // EC2's own shape: an unprivileged PV guest that a dom0's toolstack (xl) created, with only
+    // Xen's paravirtual console. dom0 (1 vCPU) runs lab/xen-dom0.sh; the domU lab/init.sh.
+    name: 'xen-domu',
+    what: (k) => `Xen 4.17, Linux ${k.kernelRelease} as PV domU (${DOMU_MIB} MiB, 2 vCPUs) created by xl in a PV dom0 (Linux ${k.dom0!.kernelRelease}), 2 CPUs, qemu (TCG)`,
+    qemuArgs: (k) => [
+      ...TCG, '-cpu', 'qemu64', '-m', '3072', '-smp', '2', '-nographic', '-no-reboot',
+      '-kernel', k.xen,
+      '-append', 'console=com1 dom0_mem=768M,max:768M dom0_max_vcpus=1 guest_loglvl=all bootscrub=0',
+      '-initrd', `${k.dom0!.vmlinuz} console=hvc0 earlyprintk=xen panic=-1 quiet printk.devkmsg=on,${k.dom0!.initrd}`,
+    ],
+    timeoutMs: 20 * 60_000,
+    // Xen and dom0 boot, and xl builds the domU, before the domU's uptime starts
+    unseenMs: 300_000,
+    domU: true,
+  },
 ];
+
+/** the domU's memory: what the 3 GiB machine has left beside Xen and dom0's 768 MiB */
+const DOMU_MIB = 1792;
+
+/** Debian's Xen toolstack: the packages of what dom0 runs (xl, xenstored, xenconsoled) and the libraries they load. */
+const XEN_TOOLSTACK = [
+  'xen-utils-4.17', 'libxenmisc4.17', 'libxenstore4', 'libxencall1', 'libxenevtchn1', 'libxenforeignmemory1',
+  'libxengnttab1', 'libxentoollog1', 'libxentoolcore1', 'libxendevicemodel1', 'libxenhypfs1', 'libyajl2',
+];
+const XEN_BIN = 'usr/lib/xen-4.17/bin';
+const XEN_PROGRAMS = ['xl', 'xenstored', 'xenconsoled', 'xen-init-dom0', 'libxl-save-helper'];
+/** dom0's device drivers for the toolstack (modules in Debian's cloud kernel), in load order (xenfs needs xen-privcmd), with their options */
+const XEN_MODULES = ['xen-privcmd', 'xenfs/xenfs', 'xen-evtchn', 'xen-gntdev', 'xen-gntalloc'];
 
 function log(msg: string): void {
   process.stdout.write(`lab: ${msg}\n`);
@@ -130,8 +179,9 @@ function cloudKernelPackage(): string {
 }
 
 /** The shared libraries a binary loads (ldd), the dynamic loader included. */
-function sharedLibraries(binary: string): string[] {
-  const out = run('ldd', [binary]).out;
+function sharedLibraries(binary: string, libraryPath?: string): string[] {
+  const r = spawnSync('ldd', [binary], { encoding: 'utf8', env: libraryPath ? { ...process.env, LD_LIBRARY_PATH: libraryPath } : process.env });
+  const out = (r.stdout ?? '') + (r.stderr ?? '');
   const libs: string[] = [];
   for (const line of out.split('\n')) {
     const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
@@ -160,23 +210,93 @@ function buildInitramfs(busybox: string): string {
   return path;
 }
 
-function prepare(): Kit {
+/**
+ * The toolstack's files for dom0's initramfs: its programs and every library they load, each at
+ * its own path (a library of the toolstack's packages where it is unpacked, the others, the C
+ * library's kind, from this machine, as node's are), found with ldd.
+ */
+function toolstackFiles(): Map<string, string> {
+  const roots = XEN_TOOLSTACK.map(unpacked);
+  const files = new Map<string, string>(); // path in the archive -> file here
+  const libPath = roots.map((r) => join(r, 'usr/lib/x86_64-linux-gnu')).filter(existsSync).join(':');
+  const relative = (file: string) => {
+    const root = roots.find((r) => file.startsWith(`${r}/`));
+    return root ? file.slice(root.length + 1) : file.slice(1);
+  };
+  for (const program of XEN_PROGRAMS) {
+    const root = roots.find((r) => existsSync(join(r, XEN_BIN, program)));
+    if (!root) throw new Error(`no ${XEN_BIN}/${program} in ${XEN_TOOLSTACK.join(', ')}`);
+    const binary = join(root, XEN_BIN, program);
+    files.set(join(XEN_BIN, program), binary);
+    const r = spawnSync('ldd', [binary], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: libPath } });
+    const missing = /^\s*(\S+) => not found/m.exec(r.stdout ?? '');
+    if (missing) throw new Error(`${program} needs ${missing[1]}, which none of ${XEN_TOOLSTACK.join(', ')} has`);
+    for (const lib of sharedLibraries(binary, libPath)) files.set(relative(lib), lib);
+  }
+  // what the C library loads by name when a thread is cancelled (ldd does not show it)
+  const libc = [...files.values()].find((f) => /\/libc\.so\.6$/.test(f));
+  if (libc) files.set(relative(join(dirname(libc), 'libgcc_s.so.1')), join(dirname(libc), 'libgcc_s.so.1'));
+  return files;
+}
+
+function buildDom0Initramfs(busybox: string, kit: Kit, dom0: { vmlinuz: string; kernelRelease: string }, domU: Platform): string {
+  const img = new Initramfs();
+  img.file('init', readFileSync(join(ROOT, 'lab', 'xen-dom0.sh')), 0o755);
+  img.copy(busybox, 'bin/busybox');
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'var']) img.dir(d);
+  for (const [path, file] of toolstackFiles()) img.copy(file, path);
+  const modules = join(dirname(dirname(dom0.vmlinuz)), 'lib', 'modules', dom0.kernelRelease, 'kernel', 'drivers', 'xen');
+  const module = (m: string) => m.split(' ')[0];
+  for (const m of XEN_MODULES) img.copy(join(modules, `${module(m)}.ko`), `lab/modules/${module(m).split('/').pop()}.ko`);
+  img.file('lab/modules/order', Buffer.from(XEN_MODULES.map((m) => `${m.split('/').pop()}\n`).join('')));
+  // the domU never asks for more memory than it was given: dom0 keeps its own
+  img.file('etc/xen/xl.conf', Buffer.from('autoballoon="off"\n'));
+  img.copy(kit.vmlinuz, 'lab/vmlinuz');
+  img.copy(kit.initrd, 'lab/domu.gz');
+  img.file('lab/domu.cfg', Buffer.from([
+    'name = "lab"',
+    'type = "pv"',
+    'kernel = "/lab/vmlinuz"',
+    'ramdisk = "/lab/domu.gz"',
+    `extra = "console=hvc0 ${guestOptions(domU)}"`,
+    `memory = ${DOMU_MIB}`,
+    'vcpus = 2',
+    'on_poweroff = "destroy"',
+    'on_reboot = "destroy"',
+    'on_crash = "destroy"',
+    '',
+  ].join('\n')));
+  const path = join(CACHE, 'dom0-initrd.gz');
+  writeFileSync(path, img.build());
+  return path;
+}
+
+/** A Debian kernel package's kernel. */
+function kernelOf(pkg: string): { vmlinuz: string; kernelRelease: string } {
+  const dir = unpacked(pkg);
+  const vmlinuz = readdirSync(join(dir, 'boot')).find((f) => f.startsWith('vmlinuz-'));
+  if (!vmlinuz) throw new Error(`${pkg} has no boot/vmlinuz-*`);
+  return { vmlinuz: join(dir, 'boot', vmlinuz), kernelRelease: vmlinuz.slice('vmlinuz-'.length) };
+}
+
+function prepare(chosen: Platform[]): Kit {
   ensureQemu();
   const kernelPkg = cloudKernelPackage();
-  const kernelDir = unpacked(kernelPkg);
-  const vmlinuz = readdirSync(join(kernelDir, 'boot')).find((f) => f.startsWith('vmlinuz-'));
-  if (!vmlinuz) throw new Error(`${kernelPkg} has no boot/vmlinuz-*`);
+  const kernel = kernelOf(kernelPkg);
   const xenDir = unpacked('xen-hypervisor-4.17-amd64');
   const xen = join(CACHE, 'xen-4.17');
   if (!existsSync(xen)) writeFileSync(xen, gunzipSync(readFileSync(join(xenDir, 'boot', 'xen-4.17-amd64.gz'))));
   const busybox = join(unpacked('busybox-static'), 'bin', 'busybox');
   log('building the initramfs (busybox, node, dtrace-ts, test/platform)');
-  return {
-    vmlinuz: join(kernelDir, 'boot', vmlinuz),
-    kernelRelease: vmlinuz.slice('vmlinuz-'.length),
-    xen,
-    initrd: buildInitramfs(busybox),
-  };
+  const kit: Kit = { ...kernel, xen, initrd: buildInitramfs(busybox) };
+  const domU = chosen.find((p) => p.domU);
+  if (domU) {
+    // the generic flavour of the same version: linux-image-6.1.0-50-cloud-amd64 -> linux-image-6.1.0-50-amd64
+    const dom0Kernel = kernelOf(kernelPkg.replace(/-cloud-amd64$/, '-amd64'));
+    log('building dom0\'s initramfs (busybox, Xen\'s toolstack, the domU\'s kernel and initramfs)');
+    kit.dom0 = { ...dom0Kernel, initrd: buildDom0Initramfs(busybox, kit, dom0Kernel, domU) };
+  }
+  return kit;
 }
 
 interface Outcome {
@@ -194,11 +314,17 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
   const problems: string[] = [];
   let passed = -1;
   let failed = -1;
+  // the tests' own lines, for a guest cut short before its summary
+  let oks = 0;
+  let notOks = 0;
   let done = false;
   let yaml = false;
+  // the console as it comes (tail -f it to watch a guest), and whole when qemu has gone
+  const live = createWriteStream(join(CACHE, `${p.name}.console.log`));
   const onLine = (raw: string) => {
     const line = raw.replace(/\r/g, '');
     consoleLog.push(line);
+    live.write(`${line}\n`);
     const m = /(\[\s*[\d.]+\]\s*)?LAB: (.*)$/.exec(line);
     // under Xen the console may repeat a line: the kernel's timestamp tells repeats apart
     if (!m || seen.has(line)) return;
@@ -210,10 +336,14 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
       else failed = Number(summary[2]);
     }
     if (text === 'DONE') done = true;
-    if (/^BOOTED|^LEFT|^BENCH/.test(text)) log(`${p.name}: ${text}`);
+    if (/^BOOTED|^LEFT|^BENCH|^DOM0/.test(text)) log(`${p.name}: ${text}`);
     // each test's line, and a failure's details
     if (/^\s*(not )?ok \d+/.test(text) && !/^\s{8,}/.test(text)) {
       process.stdout.write(`  ${p.name}: ${text.trim()}\n`);
+      if (/^(not )?ok \d+/.test(text)) {
+        if (text.startsWith('not')) notOks++;
+        else oks++;
+      }
       yaml = text.trimStart().startsWith('not ok');
     } else if (yaml && /^\s+(---|\.\.\.|\w+:|\S)/.test(text)) {
       process.stdout.write(`  ${p.name}:     ${text}\n`);
@@ -222,7 +352,7 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
     if (text.startsWith('LEFT') && !/^LEFT instances=\s*kprobes=0\s*$/.test(text)) problems.push(`left behind: ${text}`);
   };
   return new Promise((resolve) => {
-    const q = spawn('qemu-system-x86_64', p.qemuArgs(kit), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const q = spawn('qemu-system-x86_64', p.qemuArgs(kit, p), { stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
     const take = (b: Buffer) => {
       pending += b.toString('latin1');
@@ -234,16 +364,24 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
     };
     q.stdout.on('data', take);
     q.stderr.on('data', take);
+    const timeoutMs = p.timeoutMs ?? PLATFORM_TIMEOUT_MS;
     const timer = setTimeout(() => {
-      problems.push(`timed out after ${PLATFORM_TIMEOUT_MS / 60_000} minutes`);
+      problems.push(`timed out after ${timeoutMs / 60_000} minutes`);
       q.kill('SIGKILL');
-    }, PLATFORM_TIMEOUT_MS);
+    }, timeoutMs);
     q.on('close', (code) => {
       clearTimeout(timer);
       if (pending !== '') onLine(pending);
-      writeFileSync(join(CACHE, `${p.name}.console.log`), consoleLog.join('\n'));
-      if (!done) problems.push(`the guest did not finish (qemu exit ${code}; console: lab/cache/${p.name}.console.log)`);
-      if (passed < 0 || failed < 0) problems.push('no test summary came back');
+      live.end();
+      if (!done) {
+        const last = consoleLog.filter((l) => l.trim() !== '').slice(-15).map((l) => `\n    | ${l}`).join('');
+        problems.push(`the guest did not finish (qemu exit ${code}; console: lab/cache/${p.name}.console.log); its last lines:${last}`);
+      }
+      if (passed < 0 || failed < 0) {
+        problems.push(`no test summary came back (${oks} tests passed and ${notOks} failed before that)`);
+        passed = oks;
+        failed = notOks;
+      }
       resolve({
         passed: Math.max(0, passed),
         failed: Math.max(0, failed) + (problems.length > 0 ? 1 : 0),
@@ -266,14 +404,14 @@ async function main(): Promise<number> {
     return 2;
   }
   mkdirSync(CACHE, { recursive: true });
+  const chosen = wanted.length > 0 ? PLATFORMS.filter((p) => wanted.includes(p.name)) : PLATFORMS;
   let kit: Kit;
   try {
-    kit = prepare();
+    kit = prepare(chosen);
   } catch (e) {
     process.stderr.write(`lab: ${(e as Error).message}\n`);
     return 1;
   }
-  const chosen = wanted.length > 0 ? PLATFORMS.filter((p) => wanted.includes(p.name)) : PLATFORMS;
   const lines: string[] = [];
   let failures = 0;
   for (const p of chosen) {

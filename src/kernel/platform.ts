@@ -13,7 +13,7 @@ import { hardwareCountersUnavailable } from './perf-events.js';
 import { samplingUnavailable } from './perf-sampler.js';
 
 export interface Platform {
-  /** e.g. "Xen PV, dom0", "KVM", "Firecracker", "none (bare metal)" */
+  /** e.g. "Xen PV, dom0", "Xen PV, domU", "KVM", "Firecracker", "none (bare metal)" */
   hypervisor: string;
   /** the files and values the hypervisor was told from */
   evidence: string;
@@ -113,17 +113,21 @@ function classify(fsRoot: string): { hypervisor: string; evidence: string } {
 
   if (xen === 'xen') {
     const guestType = read(fsRoot, 'sys/hypervisor/guest_type');
-    // dom0: xenfs says control_d; without xenfs mounted, dom0's is the all-zero domain UUID
+    // dom0 or a domU: xenfs says control_d in dom0 alone (a domU's capabilities are empty);
+    // without xenfs mounted (a domU rarely loads it), dom0's domain UUID is the all-zero one
     const caps = read(fsRoot, 'proc/xen/capabilities');
     const uuid = read(fsRoot, 'sys/hypervisor/uuid');
     const dom0 = caps !== null ? /\bcontrol_d\b/.test(caps) : uuid !== null && /^[0-]+$/.test(uuid);
-    const dom0Evidence = caps !== null ? '/proc/xen/capabilities: control_d' : `/sys/hypervisor/uuid: ${uuid}`;
+    const domU = caps !== null ? !dom0 : uuid !== null && !dom0;
+    const domainEvidence = caps !== null ? `/proc/xen/capabilities: ${dom0 ? 'control_d' : 'no control_d'}` : `/sys/hypervisor/uuid: ${uuid}`;
     // kernels before 4.15 have no guest_type: an HVM guest has firmware (DMI) tables, a PV one none
     const mode = guestType ?? (vendor !== '' ? 'HVM' : 'PV');
     const how = guestType !== null ? `guest_type: ${guestType}` : `no guest_type; ${vendor !== '' ? dmiText : 'no DMI tables'}`;
     const amazon = /amazon/i.test(`${productVersion} ${biosVersion}`);
-    const name = `${amazon ? 'Amazon EC2 ' : ''}Xen ${mode}${dom0 ? ', dom0' : ''}`;
-    return { hypervisor: name, evidence: `/sys/hypervisor/type: xen, ${how}${amazon && !how.includes(dmiText) ? `; ${dmiText}` : ''}${dom0 ? `; ${dom0Evidence}` : ''}` };
+    // which domain matters where a guest could be either: PV and PVH (an HVM guest is a domU)
+    const role = dom0 ? 'dom0' : domU && mode !== 'HVM' ? 'domU' : '';
+    const name = `${amazon ? 'Amazon EC2 ' : ''}Xen ${mode}${role !== '' ? `, ${role}` : ''}`;
+    return { hypervisor: name, evidence: `/sys/hypervisor/type: xen, ${how}${amazon && !how.includes(dmiText) ? `; ${dmiText}` : ''}${role !== '' ? `; ${domainEvidence}` : ''}` };
   }
   if (/^Amazon EC2$/.test(vendor) || /^Amazon EC2$/.test(biosVendor)) {
     return { hypervisor: 'Amazon EC2 Nitro (KVM)', evidence: `${dmiText}${clocks.includes('kvm-clock') ? '; clocksource kvm-clock' : ''}` };

@@ -24,7 +24,8 @@ const EXPECTED: Record<string, { hypervisor: string; fbt: string | RegExp | null
   hyperv: { hypervisor: 'Hyper-V', fbt: null, syscall: null },
   'ec2-xen-hvm': { hypervisor: 'Amazon EC2 Xen HVM', fbt: null, syscall: null },
   'ec2-xen-hvm-old': { hypervisor: 'Amazon EC2 Xen HVM', fbt: null, syscall: null },
-  'ec2-xen-pv': { hypervisor: 'Xen PV', fbt: null, syscall: null },
+  'ec2-xen-pv': { hypervisor: 'Xen PV, domU', fbt: null, syscall: null },
+  'lab-xen-domu': { hypervisor: 'Xen PV, domU', fbt: null, syscall: null },
   'ec2-nitro': { hypervisor: 'Amazon EC2 Nitro (KVM)', fbt: null, syscall: null },
   kvm: { hypervisor: 'KVM', fbt: null, syscall: null },
   'qemu-tcg': { hypervisor: 'QEMU (emulated, no KVM)', fbt: null, syscall: null },
@@ -56,7 +57,9 @@ for (const [name, want] of Object.entries(EXPECTED)) {
 }
 
 test('the evidence names what told the platform', () => {
-  assert.match(fixture('ec2-xen-pv').evidence, /^\/sys\/hypervisor\/type: xen, guest_type: PV$/);
+  assert.equal(fixture('ec2-xen-pv').evidence, '/sys/hypervisor/type: xen, guest_type: PV; /proc/xen/capabilities: no control_d');
+  // a domU without xenfs: its domain UUID is not dom0's all-zero one
+  assert.equal(fixture('lab-xen-domu').evidence, '/sys/hypervisor/type: xen, guest_type: PV; /sys/hypervisor/uuid: 439a539a-ee70-11f1-a048-e7daabbe8c3b');
   assert.equal(fixture('ec2-xen-hvm-old').evidence, '/sys/hypervisor/type: xen, no guest_type; DMI: Xen, HVM domU, 4.2.amazon');
   assert.match(fixture('virtualbox').evidence, /^DMI: innotek GmbH, VirtualBox/);
   assert.match(fixture('firecracker').evidence, /ACPI OEM ID FIRECK/);
@@ -146,7 +149,7 @@ test('the report lists the platform, the kernel\'s interfaces and every provider
   assert.match(r, /^ {2}lockdown {10}none$/m);
   assert.match(r, /^Kernel interfaces\n {2}tracefs {11}\/sys\/kernel\/tracing\n {2}tracepoints {7}yes, 1372 events\n {2}kprobe events {5}yes\n {2}uprobe events {5}yes\n {2}eprobe events {5}yes\n/m);
   assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}cpc {15}unknown \(not checked in a copy of another system\)\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}rawtp {13}unknown \(not checked in a copy of another system\)\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
-  assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV \(\/sys\/hypervisor\/type: xen, guest_type: PV\)$/m);
+  assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV, domU \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/proc\/xen\/capabilities: no control_d\)$/m);
 });
 
 /** This project's development machine: the Firecracker guest the fixture was copied from. */
