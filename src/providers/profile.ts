@@ -17,14 +17,14 @@
 // every tick where perf events are refused, said on stderr once when a clause reads the context.
 //                                                                         [dt_prov_profile.c]
 
-import { CPUMODE_USER, CpuClockSampler, type SampleHandler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
+import { CPUMODE_USER, CpuClockSampler, samplerAttr, type SampleHandler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
 import { kernelOffset, kernelSymbols } from '../kernel/ksyms.js';
 import type { KernelTracer } from '../kernel/tracer.js';
 import type { DType } from '../lang/types.js';
-import { bigArgsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
+import { bigArgsRead, fillTask, runClausesInKernel, wantsStack, wantsUserStack } from './kernel-event.js';
 import { currentUserStack } from '../kernel/ustack.js';
 import type { FiringEnv, ProbeDef, ProbeDesc, Provider } from './provider.js';
-import type { ClausePlan } from './clause-plan.js';
+import type { ClausePlan, KernelArg } from './clause-plan.js';
 
 const UNITS: Record<string, bigint> = {
   ns: 1n, nsec: 1n, us: 1000n, usec: 1000n, ms: 1_000_000n, msec: 1_000_000n,
@@ -257,6 +257,8 @@ export class ProfileProvider implements Provider {
       for (const def of probes) {
         const periodNs = Number(periodOf(def.probe.name));
         if (periodNs <= 0) continue;
+        // clauses that compiled to BPF run on the samples in the kernel; the rest here
+        if (sampleInKernel(env, def, cpus, periodNs).length === 0) continue;
         const kernelStack = wantsStack(env.plans(def));
         const userRegs = wantsUserStack(env.plans(def));
         // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 8 MiB (the
@@ -348,6 +350,32 @@ function tickHandler(env: FiringEnv, def: ProbeDef, slots: TickSlots, fireSample
     for (let n = missed; n > 0; n--) env.fireLocal(def);
     fireSample(cpu, page, v, o, len, ts);
   };
+}
+
+/** x86-64's struct pt_regs: where the interrupted PC and code segment are */
+const PT_REGS_IP = 128;
+const PT_REGS_CS = 136;
+
+/**
+ * profile-N's arguments as a sample program finds them in the interrupted registers: arg0 the
+ * PC if the CPU was in the kernel (else 0), arg1 the PC if it was in user mode (else 0); the
+ * others are 0. (x86-64 only: elsewhere a clause that reads them stays in dtrace.)
+ */
+export function sampleArg(i: number): KernelArg | null {
+  if (i >= 2) return i < 10 ? { offset: 0, size: 0, signed: false } : null;
+  if (process.arch !== 'x64') return null;
+  return { offset: PT_REGS_IP, size: 8, signed: false, pc: { modeOffset: PT_REGS_CS, user: i === 1 } };
+}
+
+/**
+ * Runs the probe's clauses that compiled to BPF in the kernel, on each sample of a cpu-clock
+ * event of each CPU (where BPF works): their predicates and aggregations never reach dtrace,
+ * as bpftrace's and Oracle's. Returns the plans left for dtrace's own sampler.
+ */
+function sampleInKernel(env: FiringEnv, def: ProbeDef, cpus: number[], periodNs: number): ClausePlan[] {
+  return runClausesInKernel(env, def, env.plans(def), 'sample', sampleArg, (ik, probe, clauses) =>
+    ik.attachSampling(samplerAttr({ periodNs, kernelStack: false, userStack: false }), cpus, probe, clauses),
+  );
 }
 
 function ignore(): void {

@@ -249,6 +249,7 @@ export class Session implements FiringEnv {
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n));
     rt.aggSync = () => ik.sync();
+    ik.stackText = (frames, len, n) => rt.kernelStackText(frames, len, n);
     ik.onFault = (f) => this.kernelFault(f);
     const show = this.showKernelCode;
     if (show !== null) ik.showProgram = (probe, listing) => show(`\nDisassembly of the BPF program on ${probe} (the probe's clauses that compiled to BPF):\n${listing}`);

@@ -26,6 +26,7 @@ export const enum Helper {
   GetCurrentComm = 16,
   GetCurrentTask = 35,
   PerfEventOutput = 25,
+  GetStack = 67,
   SendSignal = 109,
   ProbeReadUser = 112,
   ProbeReadKernel = 113,

@@ -30,6 +30,8 @@ export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 export const BPF_PROG_TYPE_KPROBE = 2;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
+/** a program on a perf event's overflow (a cpu-clock sample): its context is struct bpf_perf_event_data, pt_regs first */
+export const BPF_PROG_TYPE_PERF_EVENT = 7;
 /** a program on a raw tracepoint: its context is the tracepoint's arguments, a u64 each */
 export const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
 
@@ -98,7 +100,8 @@ export class BpfObjects {
     a.writeUInt32LE(1, 24);
     a.writeUInt32LE(log.length, 28);
     a.writeBigUInt64LE(addressOf(log), 32);
-    a.write(name.slice(0, 15), 48, 'latin1');
+    // the kernel takes letters, digits, '_' and '.' in a program's name (profile-997: profile_997)
+    a.write(name.slice(0, 15).replace(/[^A-Za-z0-9_.]/g, '_'), 48, 'latin1');
     try {
       const fd = bpf(BPF_PROG_LOAD, a);
       this.fds.push(fd);
@@ -124,6 +127,21 @@ export class BpfObjects {
     this.attached.push(fd);
     ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
     ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
+  /**
+   * Runs a program on each overflow of a sampling perf event (`attr`: a cpu-clock event every
+   * period), one event on each CPU of `cpus`, until close() or detach(). The events have no
+   * ring: what the program does is all a sample does.
+   */
+  attachSampling(attr: Buffer, cpus: readonly number[], prog: number): void {
+    for (const cpu of cpus) {
+      const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+      this.attached.push(fd);
+      ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
+    }
+    // started together once all are made (a refusal on one CPU leaves none running)
+    for (const fd of this.attached.slice(-cpus.length)) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
   }
 
   /**
