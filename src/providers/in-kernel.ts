@@ -447,6 +447,11 @@ export class InKernel {
     }
   }
 
+  /** Starts what runs from tracing's start on (the sampling events: profile-N fires from BEGIN on, as DTrace's). */
+  start(): void {
+    if (!this.closed) this.objects.start();
+  }
+
   /** Stops the programs; the maps can still be read. */
   detach(): void {
     this.objects.detach();

@@ -292,6 +292,7 @@ export class Session implements FiringEnv {
     this.watchProviders();
     this.freeThreadLocals();
     this.startKernel();
+    this.inKernelState?.start();
     this.fireLocal(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.onLive?.();

@@ -131,17 +131,28 @@ export class BpfObjects {
 
   /**
    * Runs a program on each overflow of a sampling perf event (`attr`: a cpu-clock event every
-   * period), one event on each CPU of `cpus`, until close() or detach(). The events have no
-   * ring: what the program does is all a sample does.
+   * period), one event on each CPU of `cpus`, from start() until close() or detach(). The
+   * events have no ring: what the program does is all a sample does.
    */
   attachSampling(attr: Buffer, cpus: readonly number[], prog: number): void {
+    const made: number[] = [];
     for (const cpu of cpus) {
       const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
       this.attached.push(fd);
+      made.push(fd);
       ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
     }
-    // started together once all are made (a refusal on one CPU leaves none running)
-    for (const fd of this.attached.slice(-cpus.length)) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+    // enabled together by start(), once all are made (a refusal on one CPU leaves none running)
+    this.waiting.push(...made);
+  }
+
+  /** sampling events made, not started yet */
+  private readonly waiting: number[] = [];
+
+  /** Starts the sampling events attachSampling() made (tracing starts: a sample before is no firing). */
+  start(): void {
+    for (const fd of this.waiting) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+    this.waiting.length = 0;
   }
 
   /**
@@ -160,6 +171,7 @@ export class BpfObjects {
   detach(): void {
     for (const fd of this.attached) closeFd(fd);
     this.attached.length = 0;
+    this.waiting.length = 0;
   }
 
   /** Frees everything; safe more than once. */
