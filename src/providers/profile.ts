@@ -10,9 +10,10 @@
 // with the same arguments as profile-N. A cpu-clock event may let a period pass without a sample
 // (an idle CPU on a Firecracker guest does, at times: its hrtimer is forwarded past the periods
 // it missed, and bpftrace's interval probes show the same), and a tick must keep its rate: a
-// timer in dtrace stands behind the event, and fires, in dtrace's own context, each period the
-// event has not fired for by then (a grace after it; samples of periods already fired are
-// dropped). A tick whose clauses read nothing of the context (`tick-1s { exit(0); }`, printa)
+// timer in dtrace stands behind the event, and fires each period the event has not fired for
+// by then (a grace after it; samples of periods already fired are dropped), in the context the
+// CPU had then: its idle thread (pid 0, execname swapper/CPU, as Linux names it and Oracle's
+// dtrace shows it; arg0 = arg1 = 0 and no stack, the PC not being known). A tick whose clauses read nothing of the context (`tick-1s { exit(0); }`, printa)
 // fires from the timer alone: it would print the same, and needs no kernel tracing; so does
 // every tick where perf events are refused, said on stderr once when a clause reads the context.
 //                                                                         [dt_prov_profile.c]
@@ -56,6 +57,8 @@ interface Timer {
   next: bigint;
   /** the tick's perf event, if it samples a CPU */
   sampled: TickSlots | null;
+  /** the CPU it samples */
+  cpu: number;
 }
 
 /** How long the timer waits for the tracer to read a ring that holds samples. */
@@ -170,6 +173,8 @@ export class ProfileProvider implements Provider {
   private env: FiringEnv | null = null;
   private argTypes: DType[] = [];
   private samplers: CpuClockSampler[] = [];
+  /** the CPU the ticks sample */
+  private tickCpu = 0;
 
   constructor(private readonly uint64: DType) {}
 
@@ -205,7 +210,7 @@ export class ProfileProvider implements Provider {
       const p = periodOf(def.probe.name);
       if (p <= 0n) continue;
       const slots = sampled.get(def) ?? null;
-      this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots });
+      this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots, cpu: this.tickCpu });
     }
     this.schedule();
   }
@@ -217,6 +222,7 @@ export class ProfileProvider implements Provider {
   private sampleTicks(probes: ProbeDef[], env: FiringEnv, sampled: Map<ProbeDef, TickSlots>): string | null {
     const online = onlineCpus();
     const cpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
+    this.tickCpu = cpu;
     const made: Array<[CpuClockSampler, ProbeDef, number]> = [];
     try {
       for (const def of probes) {
@@ -301,9 +307,10 @@ export class ProfileProvider implements Provider {
     for (const t of this.timers) {
       const slots = t.sampled;
       if (slots !== null) {
-        // the periods the event let pass: fired here, in order, none twice
+        // the periods the event let pass (the CPU idled): fired here, in order, none twice, in
+        // the CPU's idle thread
         for (let n = slots.overdue(now); n > 0; n--) {
-          env.fireLocal(t.def);
+          env.fireIdle(t.def, t.cpu);
           if (this.env === null) return;
         }
         t.next = slots.wake();
@@ -334,8 +341,8 @@ export class ProfileProvider implements Provider {
 }
 
 /**
- * Fires a sampled tick for the sample of its next period (catching up, in dtrace's context, on
- * periods the event let pass); drops the sample of a period the timer has fired already.
+ * Fires a sampled tick for the sample of its next period (catching up, in the CPU's idle
+ * thread, on periods the event let pass); drops the sample of a period the timer has fired already.
  */
 function tickHandler(env: FiringEnv, def: ProbeDef, slots: TickSlots, fireSample: SampleHandler, tracer: KernelTracer): SampleHandler {
   // sample times are ns after the tracer's base, slots after their origin
@@ -347,7 +354,7 @@ function tickHandler(env: FiringEnv, def: ProbeDef, slots: TickSlots, fireSample
     }
     const missed = slots.sample(ts + shift);
     if (missed < 0) return;
-    for (let n = missed; n > 0; n--) env.fireLocal(def);
+    for (let n = missed; n > 0; n--) env.fireIdle(def, cpu);
     fireSample(cpu, page, v, o, len, ts);
   };
 }
