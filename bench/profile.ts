@@ -62,7 +62,12 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Pro
   const cpu1 = cpuSeconds(c.pid!);
   const dt = (Date.now() - t0) / 1000;
   c.kill('SIGINT');
+  // a tracer still starting up may miss the first (bpftrace did, once): again, then for good
+  const again = setTimeout(() => c.kill('SIGINT'), 5000);
+  const last = setTimeout(() => c.kill('SIGKILL'), 20000);
   await done;
+  clearTimeout(again);
+  clearTimeout(last);
   // the counts: "  0   1234" (dtrace) or "@[0]: 1234" (bpftrace), summed over CPUs
   let samples = 0;
   for (const m of out.matchAll(/^(?:[ \t]*\d+[ \t]+|@\[\d+\]: )(\d+)$/gm)) samples += Number(m[1]);
