@@ -10,7 +10,8 @@
 //   execname compared (== !=) with a string or used as a key; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
 //   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
-//   count(), sum(), avg(), min(), max() and quantize() keyed by integers and those strings.
+//   count(), sum(), avg(), min(), max() and quantize() keyed by integers and those strings, by
+//   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack().
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -201,12 +202,17 @@ function kernelString(e: A.Expr): { place: A.Expr; pointer: boolean; size: numbe
 const STRSIZE = 256;
 
 /** The key parts of an aggregation's keys, or null if one cannot be made in the kernel. */
-function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boolean): KernelKeyPart[] | null {
+function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boolean, stackFrames: number): KernelKeyPart[] | null {
   const parts: KernelKeyPart[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const t = keyTypes[i] ?? a.type;
     if (t === null || a.type === null) return null;
+    const kernel = kernelKey(a, selfOk, stackFrames);
+    if (kernel !== null) {
+      parts.push(kernel);
+      continue;
+    }
     // a char array in kernel memory is a string key whether D typed the key a string or not
     const str = kernelString(a);
     if (str !== null) {
@@ -226,6 +232,22 @@ function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boo
   return parts;
 }
 
+/**
+ * func(x), sym(x), mod(x) of an integer, or stack() / stack(N) (the key holds its frames:
+ * `stackFrames`, the stackframes option, for stack()): their key part; else null.
+ */
+function kernelKey(a: A.Expr, selfOk: (id: number) => boolean, stackFrames: number): KernelKeyPart | null {
+  if (a.kind !== A.N.Call) return null;
+  if (a.name === 'stack') {
+    const n = a.args.length === 0 ? BigInt(stackFrames) : a.args[0].kind === A.N.Int ? a.args[0].value : 0n;
+    return n > 0n && n * 8n <= BigInt(MAX_KEY) ? { kind: 'stack', frames: Number(n) } : null;
+  }
+  if ((a.name === 'func' || a.name === 'sym' || a.name === 'mod') && a.args.length === 1 && intOk(a.args[0], 0, newBudget(selfOk))) {
+    return { kind: 'sym', start: a.name !== 'mod' };
+  }
+  return null;
+}
+
 function keySize(parts: KernelKeyPart[]): number {
   let n = 0;
   for (const p of parts) n += keyPartSize(p);
@@ -238,7 +260,7 @@ type Update =
   | { kind: 'self'; v: A.VarInfo; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
-function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean): Update | null {
+function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean, stackFrames: number): Update | null {
   if (s.kind !== 'expr' || s.expr.kind !== A.N.Assign || s.expr.op !== '=') return null;
   const e = s.expr;
   const tl = threadLocalOf(e.target);
@@ -258,7 +280,7 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
   if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(selfOk))) return null;
   const target = e.target;
   const keys = target.kind === A.N.Index ? target.args : [];
-  const parts = keyParts(keys, info.keys ?? [], selfOk);
+  const parts = keyParts(keys, info.keys ?? [], selfOk, stackFrames);
   if (parts === null) return null;
   const size = keySize(parts);
   if (size > MAX_KEY) return null;
@@ -326,17 +348,20 @@ export function clearedAggregations(clauses: readonly CheckedClause[]): Set<numb
 }
 
 /** The clause as BPF, or null where some part of it must run in dtrace. */
-export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean = () => false): KernelClause | null {
+export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean = () => false, stackFrames = 20): KernelClause | null {
   const c = cc.clause;
   if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive || cc.locals.length > 0) return null;
   if (c.predicate !== null && !intOk(c.predicate, 0, newBudget(selfOk))) return null;
   const updates: Update[] = [];
   for (const s of c.body) {
-    const u = updateOf(s, avoid, selfOk);
+    const u = updateOf(s, avoid, selfOk, stackFrames);
     if (u === null) return null;
     updates.push(u);
   }
   const predicate = c.predicate;
+  // stack() runs in sample programs only: a clause whose thread-locals would live in the
+  // kernel must be able to run there on any probe
+  const sampleOnly = updates.some((u) => u.kind === 'agg' && u.agg.keys.some((k) => k.kind === 'stack'));
   const threadLocals = new Set<number>();
   const args = new Set<number>();
   const compared = new Set<'provider' | 'module' | 'func' | 'name'>();
@@ -359,12 +384,14 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
     else u.keys.forEach(visit);
     if (u.value !== null) visit(u.value);
   }
+  if (sampleOnly && threadLocals.size > 0) return null;
   return {
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     stack: STACK,
     args: [...args],
     comparedProbeFields: [...compared],
+    sampleOnly,
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
       if (!g.usable(predicate, updates)) return false;
@@ -513,6 +540,7 @@ class BpfGen {
     for (const u of updates) {
       if (u.kind === 'agg') u.keys.forEach(visit);
       if (u.value !== null) visit(u.value);
+      if (u.kind === 'agg' && this.probe.context !== 'sample' && u.agg.keys.some((k) => k.kind === 'stack')) ok = false;
     }
     return ok;
   }
@@ -854,6 +882,15 @@ class BpfGen {
       p.movImm(R7, 0);
       return;
     }
+    if (a.pc !== undefined) {
+      // the PC where the CPU was in this mode (user: the segment's privilege bits are 3), else 0
+      const zero = this.label('pc');
+      const done = this.label('pcd');
+      p.load(8, R7, R6, a.pc.modeOffset).aluImm(Alu.And, R7, 3).jmpImm(a.pc.user ? Jmp.Ne : Jmp.Eq, R7, 3, zero);
+      p.load(8, R7, R6, a.offset).ja(done).label(zero).movImm(R7, 0).label(done);
+      this.convert({ size: 8, signed: false }, to);
+      return;
+    }
     // tracepoint programs may load from their record directly at aligned offsets past its
     // header; raw tracepoint programs from anywhere in their arguments
     if ((a.offset >= 8 || this.probe.context !== 'record') && a.offset % a.size === 0) {
@@ -957,11 +994,20 @@ class BpfGen {
         at += keyPartSize(part);
         return;
       }
-      if (part.kind === 'probe') {
+      if (part.kind === 'stack') {
+        // the interrupted kernel stack's frames, the rest zeroed (none in user mode: all zero)
+        p.mov(R1, R6).mov(R2, R10).addImm(R2, at).movImm(R3, part.frames * 8).movImm(R4, 0).call(Helper.GetStack);
+        at += keyPartSize(part);
+        return;
+      }
+      if (part.kind === 'sym') {
+        const arg = (k as A.Call).args[0];
+        this.value(arg, 0);
+        this.convert(shapeOf(arg.type!)!, { size: 8, signed: false });
+      } else if (part.kind === 'probe') {
         if (this.probe.id === null) p.mov(R7, PROBE_ID_REGISTER);
         else p.movImm(R7, this.probe.id);
-      }
-      else {
+      } else {
         this.value(k, 0);
         this.convert(shapeOf(k.type!)!, { size: part.size, signed: part.signed });
       }

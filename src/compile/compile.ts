@@ -100,7 +100,7 @@ export class Compiler {
     }
     const allowed = new Set(users.keys());
     for (;;) {
-      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id));
+      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'));
       let changed = false;
       for (const [id, list] of users) {
         if (!allowed.has(id)) continue;

@@ -85,6 +85,11 @@ export interface KernelArg {
   /** 0: the probe has no such argument, which reads as 0 */
   size: 0 | 1 | 2 | 4 | 8;
   signed: boolean;
+  /**
+   * a sample's PC (profile's arg0 and arg1): the register at `offset` where the interrupted
+   * mode is this one (the code segment's privilege bits at `modeOffset`: 3 for user mode), else 0
+   */
+  pc?: { modeOffset: number; user: boolean };
 }
 
 /** Where a program that serves several probes keeps the firing one's id (R9: helper calls keep it). */
@@ -105,9 +110,10 @@ export interface KernelProbe {
   arg(i: number): KernelArg | null;
   /**
    * what the program's context is: a tracepoint's record (KernelArg offsets are into it), a
-   * kprobe's registers (struct pt_regs), or a raw tracepoint's arguments (a u64 each, no header)
+   * kprobe's registers (struct pt_regs), a raw tracepoint's arguments (a u64 each, no header),
+   * or a perf event sample's (struct bpf_perf_event_data: the interrupted registers first)
    */
-  context: 'record' | 'registers' | 'arguments';
+  context: 'record' | 'registers' | 'arguments' | 'sample';
 }
 
 /** One part of a kernel aggregation's key, 8 bytes in the map's key (execname: 16). */
@@ -117,11 +123,15 @@ export type KernelKeyPart =
   /** a char array in kernel memory (curthread->comm): its bytes up to the NUL, zero-padded to 8 */
   | { kind: 'kstr'; size: number }
   /** a string the probe fixes (probefunc, ...): the key holds the probe's id */
-  | { kind: 'probe'; field: 'provider' | 'module' | 'func' | 'name' };
+  | { kind: 'probe'; field: 'provider' | 'module' | 'func' | 'name' }
+  /** sym(), func() (`start`: the key is the function's start, as DTrace aggregates them) or mod() of a kernel address: the address */
+  | { kind: 'sym'; start: boolean }
+  /** stack(frames): the interrupted kernel stack's frames, innermost first, zero past the last (sample programs only) */
+  | { kind: 'stack'; frames: number };
 
 /** Bytes of a key part in the map's key (8-byte aligned). */
 export function keyPartSize(p: KernelKeyPart): number {
-  return p.kind === 'comm' ? 16 : p.kind === 'kstr' ? (p.size + 7) & ~7 : 8;
+  return p.kind === 'comm' ? 16 : p.kind === 'kstr' ? (p.size + 7) & ~7 : p.kind === 'stack' ? p.frames * 8 : 8;
 }
 
 /** An aggregation kept in a per-CPU kernel map. */
@@ -163,6 +173,8 @@ export interface KernelClause {
   args: number[];
   /** the probe's names it compares with strings (a program serving several probes needs them alike) */
   comparedProbeFields: Array<'provider' | 'module' | 'func' | 'name'>;
+  /** it reads what only a sample program has (stack()): it runs in the kernel on sampling probes only */
+  sampleOnly?: boolean;
   /**
    * Appends the clause's code to a program whose R6 holds the record; control falls through to
    * what follows. False: it cannot run on this probe (an argument it reads is no integer there).

@@ -13,6 +13,7 @@ import {
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
   BPF_PROG_TYPE_KPROBE,
+  BPF_PROG_TYPE_PERF_EVENT,
   BPF_PROG_TYPE_TRACEPOINT,
   BpfObjects,
   ProgramRejected,
@@ -21,20 +22,25 @@ import {
   mapUpdate,
   possibleCpus,
 } from '../kernel/bpf/objects.js';
+import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
 import type { Aggregation } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
-import { type KernelAggregation, type KernelClause, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
+import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
 export type AttachResult = { ok: true } | { ok: false; why: string };
 
-/** A program runs on a tracepoint, kprobe or uprobe event (by its id), or on a raw tracepoint (by name). */
-type AttachTarget = { tracepointId: number } | { raw: string };
+/**
+ * A program runs on a tracepoint, kprobe or uprobe event (by its id), on a raw tracepoint (by
+ * name), or on the samples of a sampling perf event (its attr) on each of some CPUs.
+ */
+type AttachTarget = { tracepointId: number } | { raw: string } | { sampling: Buffer; cpus: readonly number[] };
 
 /** The program type for each context a probe gives its program. */
 const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
   record: BPF_PROG_TYPE_TRACEPOINT,
   registers: BPF_PROG_TYPE_KPROBE,
   arguments: BPF_PROG_TYPE_RAW_TRACEPOINT,
+  sample: BPF_PROG_TYPE_PERF_EVENT,
 };
 
 /** Faults of one clause on one CPU since the last look: a bad kernel address, a zero divisor. */
@@ -70,6 +76,8 @@ const MIN_ENTRIES = 64;
 const MAX_ENTRIES = 65536;
 /** threads that can hold a value of one thread-local variable at once */
 const THREAD_LOCAL_ENTRIES = 16384;
+/** the most frames a stack() key holds */
+const MAX_KEY_FRAMES = 64;
 /** the aggregation maps' budget when aggsize is not set: DTrace's default aggregation buffer */
 export const DEFAULT_AGG_BYTES = 4 * 1024 * 1024;
 
@@ -110,6 +118,14 @@ export class InKernel {
    */
   attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
     return this.attachTo({ tracepointId }, probe, clauses);
+  }
+
+  /**
+   * The same on each sample of a sampling perf event (`attr`: cpu-clock, a period; profile-N),
+   * one event on each of `cpus`, whose context is the interrupted registers.
+   */
+  attachSampling(attr: Buffer, cpus: readonly number[], probe: KernelProbe, clauses: KernelClause[]): AttachResult {
+    return this.attachTo({ sampling: attr, cpus }, probe, clauses);
   }
 
   /** The same on a raw tracepoint (by name: sys_enter), whose context is its arguments. */
@@ -206,13 +222,14 @@ export class InKernel {
       return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };
     }
     if ('raw' in target) this.objects.attachRawTracepoint(target.raw, prog);
+    else if ('sampling' in target) this.objects.attachSampling(target.sampling, target.cpus, prog);
     else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu);
     this.programs++;
     return { ok: true };
   }
 
   private mapOf(agg: KernelAggregation): AggMap {
-    const sig = `${agg.id}/${agg.fn}/${agg.keys.map((k) => (k.kind === 'int' ? `i${k.size}${k.signed ? 's' : 'u'}` : k.kind === 'comm' ? 'c' : k.kind === 'kstr' ? `s${k.size}` : `p${k.field}`)).join(',')}`;
+    const sig = `${agg.id}/${agg.fn}/${agg.keys.map(partSig).join(',')}`;
     let m = this.maps.get(sig);
     if (m === undefined) {
       // no more than dtrace keeps: then a key with no room is dropped (and counted) update by
@@ -223,9 +240,27 @@ export class InKernel {
       const keys = agg.keys.reduce((n, k) => n * (k.kind === 'probe' ? this.probeCount : k.kind === 'int' && k.size <= 2 ? 2 ** (8 * k.size) : Infinity), 1);
       const entries = Math.max(1, Math.min(this.entryLimit, Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, fits)), 2 * keys + 8));
       m = { agg, fd: this.objects.createMap(BPF_MAP_TYPE_PERCPU_HASH, agg.keySize, agg.words * 8, entries), last: new Map() };
+      // its keys are symbolised when read: the table is read meanwhile
+      if (agg.keys.some((k) => k.kind === 'stack' || k.kind === 'sym')) kernelSymbols.preload();
       this.maps.set(sig, m);
     }
     return m;
+  }
+
+  /** a stack's text as the runtime makes it (frames: kernelOffset()s, innermost first; depth: stack()'s argument) */
+  stackText: ((frames: Float64Array, len: number, depth: number) => string) | null = null;
+  private readonly stackFrames = new Float64Array(MAX_KEY_FRAMES);
+
+  /** A stack() key part's text: its frames (zero past the last) at `at` in a key. */
+  private stackOf(key: Buffer, at: number, frames: number): string {
+    let len = 0;
+    for (let i = 0; i < frames && len < MAX_KEY_FRAMES; i++) {
+      const addr = key.readBigUInt64LE(at + i * 8);
+      if (addr === 0n) break;
+      const off = kernelOffsetOf(addr);
+      if (off >= 0) this.stackFrames[len++] = off;
+    }
+    return this.stackText === null ? '' : this.stackText(this.stackFrames, len, frames);
   }
 
   /** the clauses the programs run, by the number their fault records name them by */
@@ -337,6 +372,11 @@ export class InKernel {
     const out: Value[] = [];
     let at = 0;
     for (const part of agg.keys) {
+      if (part.kind === 'stack') {
+        out.push(this.stackOf(key, at, part.frames));
+        at += keyPartSize(part);
+        continue;
+      }
       if (part.kind === 'comm' || part.kind === 'kstr') {
         const size = part.kind === 'comm' ? 16 : part.size;
         const end = key.indexOf(0, at);
@@ -346,6 +386,10 @@ export class InKernel {
       }
       const raw = key.readBigUInt64LE(at);
       at += 8;
+      if (part.kind === 'sym') {
+        out.push(part.start ? symbolStart(raw) : raw);
+        continue;
+      }
       if (part.kind === 'probe') {
         const probe = this.probes.get(Number(raw));
         out.push(probe === undefined ? '' : probe[part.field]);
@@ -408,6 +452,11 @@ export class InKernel {
     }
   }
 
+  /** Starts what runs from tracing's start on (the sampling events: profile-N fires from BEGIN on, as DTrace's). */
+  start(): void {
+    if (!this.closed) this.objects.start();
+  }
+
   /** Stops the programs; the maps can still be read. */
   detach(): void {
     this.objects.detach();
@@ -420,4 +469,29 @@ export class InKernel {
     this.closed = true;
     this.objects.close();
   }
+}
+
+/** How a key part is made, for telling maps apart. */
+function partSig(k: KernelKeyPart): string {
+  switch (k.kind) {
+    case 'int':
+      return `i${k.size}${k.signed ? 's' : 'u'}`;
+    case 'comm':
+      return 'c';
+    case 'kstr':
+      return `s${k.size}`;
+    case 'probe':
+      return `p${k.field}`;
+    case 'sym':
+      return k.start ? 'f' : 'm';
+    case 'stack':
+      return `k${k.frames}`;
+  }
+}
+
+/** func()'s and sym()'s key for a kernel address: its function's start, as DTrace aggregates them (the address if none covers it), as the runtime's symbolStart() makes it. */
+function symbolStart(addr: bigint): bigint {
+  const off = kernelOffsetOf(addr);
+  const start = off < 0 ? -1 : kernelSymbols.start(off);
+  return start < 0 ? addr : BigInt.asIntN(64, kernelAddress(start));
 }

@@ -365,7 +365,7 @@ export function runClausesInKernel(
   arg: (i: number) => KernelArg | null,
   attach: (ik: InKernel, probe: KernelProbe, clauses: KernelClause[]) => AttachResult,
 ): ClausePlan[] {
-  const inKernel = plans.filter((plan) => plan.inKernel !== null);
+  const inKernel = plans.filter((plan) => plan.inKernel !== null && (plan.inKernel.sampleOnly !== true || context === 'sample'));
   if (inKernel.length === 0) return plans;
   const ik = env.inKernel();
   if (ik === null) return plans;
@@ -378,7 +378,7 @@ export function runClausesInKernel(
     return plans;
   }
   env.ranInKernel(def, inKernel);
-  return plans.filter((plan) => plan.inKernel === null);
+  return plans.filter((plan) => !inKernel.includes(plan));
 }
 
 /**

@@ -10,21 +10,22 @@
 // with the same arguments as profile-N. A cpu-clock event may let a period pass without a sample
 // (an idle CPU on a Firecracker guest does, at times: its hrtimer is forwarded past the periods
 // it missed, and bpftrace's interval probes show the same), and a tick must keep its rate: a
-// timer in dtrace stands behind the event, and fires, in dtrace's own context, each period the
-// event has not fired for by then (a grace after it; samples of periods already fired are
-// dropped). A tick whose clauses read nothing of the context (`tick-1s { exit(0); }`, printa)
+// timer in dtrace stands behind the event, and fires each period the event has not fired for
+// by then (a grace after it; samples of periods already fired are dropped), in the context the
+// CPU had then: its idle thread (pid 0, execname swapper/CPU, as Linux names it and Oracle's
+// dtrace shows it; arg0 = arg1 = 0 and no stack, the PC not being known). A tick whose clauses read nothing of the context (`tick-1s { exit(0); }`, printa)
 // fires from the timer alone: it would print the same, and needs no kernel tracing; so does
 // every tick where perf events are refused, said on stderr once when a clause reads the context.
 //                                                                         [dt_prov_profile.c]
 
-import { CPUMODE_USER, CpuClockSampler, type SampleHandler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
+import { CPUMODE_USER, CpuClockSampler, samplerAttr, type SampleHandler, SAMPLE_FRAMES, SAMPLE_HAS_USTACK, SAMPLE_IP, SAMPLE_MODE, SAMPLE_NKERNEL, SAMPLE_NUSER, SAMPLE_PID, SAMPLE_TID, onlineCpus } from '../kernel/perf-sampler.js';
 import { kernelOffset, kernelSymbols } from '../kernel/ksyms.js';
 import type { KernelTracer } from '../kernel/tracer.js';
 import type { DType } from '../lang/types.js';
-import { bigArgsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
+import { bigArgsRead, fillTask, runClausesInKernel, wantsStack, wantsUserStack } from './kernel-event.js';
 import { currentUserStack } from '../kernel/ustack.js';
 import type { FiringEnv, ProbeDef, ProbeDesc, Provider } from './provider.js';
-import type { ClausePlan } from './clause-plan.js';
+import type { ClausePlan, KernelArg } from './clause-plan.js';
 
 const UNITS: Record<string, bigint> = {
   ns: 1n, nsec: 1n, us: 1000n, usec: 1000n, ms: 1_000_000n, msec: 1_000_000n,
@@ -56,6 +57,8 @@ interface Timer {
   next: bigint;
   /** the tick's perf event, if it samples a CPU */
   sampled: TickSlots | null;
+  /** the CPU it samples */
+  cpu: number;
 }
 
 /** How long the timer waits for the tracer to read a ring that holds samples. */
@@ -170,6 +173,8 @@ export class ProfileProvider implements Provider {
   private env: FiringEnv | null = null;
   private argTypes: DType[] = [];
   private samplers: CpuClockSampler[] = [];
+  /** the CPU the ticks sample */
+  private tickCpu = 0;
 
   constructor(private readonly uint64: DType) {}
 
@@ -205,7 +210,7 @@ export class ProfileProvider implements Provider {
       const p = periodOf(def.probe.name);
       if (p <= 0n) continue;
       const slots = sampled.get(def) ?? null;
-      this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots });
+      this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots, cpu: this.tickCpu });
     }
     this.schedule();
   }
@@ -217,6 +222,7 @@ export class ProfileProvider implements Provider {
   private sampleTicks(probes: ProbeDef[], env: FiringEnv, sampled: Map<ProbeDef, TickSlots>): string | null {
     const online = onlineCpus();
     const cpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
+    this.tickCpu = cpu;
     const made: Array<[CpuClockSampler, ProbeDef, number]> = [];
     try {
       for (const def of probes) {
@@ -257,6 +263,8 @@ export class ProfileProvider implements Provider {
       for (const def of probes) {
         const periodNs = Number(periodOf(def.probe.name));
         if (periodNs <= 0) continue;
+        // clauses that compiled to BPF run on the samples in the kernel; the rest here
+        if (sampleInKernel(env, def, cpus, periodNs).length === 0) continue;
         const kernelStack = wantsStack(env.plans(def));
         const userRegs = wantsUserStack(env.plans(def));
         // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 8 MiB (the
@@ -299,9 +307,10 @@ export class ProfileProvider implements Provider {
     for (const t of this.timers) {
       const slots = t.sampled;
       if (slots !== null) {
-        // the periods the event let pass: fired here, in order, none twice
+        // the periods the event let pass (the CPU idled): fired here, in order, none twice, in
+        // the CPU's idle thread
         for (let n = slots.overdue(now); n > 0; n--) {
-          env.fireLocal(t.def);
+          env.fireIdle(t.def, t.cpu);
           if (this.env === null) return;
         }
         t.next = slots.wake();
@@ -332,8 +341,8 @@ export class ProfileProvider implements Provider {
 }
 
 /**
- * Fires a sampled tick for the sample of its next period (catching up, in dtrace's context, on
- * periods the event let pass); drops the sample of a period the timer has fired already.
+ * Fires a sampled tick for the sample of its next period (catching up, in the CPU's idle
+ * thread, on periods the event let pass); drops the sample of a period the timer has fired already.
  */
 function tickHandler(env: FiringEnv, def: ProbeDef, slots: TickSlots, fireSample: SampleHandler, tracer: KernelTracer): SampleHandler {
   // sample times are ns after the tracer's base, slots after their origin
@@ -345,9 +354,35 @@ function tickHandler(env: FiringEnv, def: ProbeDef, slots: TickSlots, fireSample
     }
     const missed = slots.sample(ts + shift);
     if (missed < 0) return;
-    for (let n = missed; n > 0; n--) env.fireLocal(def);
+    for (let n = missed; n > 0; n--) env.fireIdle(def, cpu);
     fireSample(cpu, page, v, o, len, ts);
   };
+}
+
+/** x86-64's struct pt_regs: where the interrupted PC and code segment are */
+const PT_REGS_IP = 128;
+const PT_REGS_CS = 136;
+
+/**
+ * profile-N's arguments as a sample program finds them in the interrupted registers: arg0 the
+ * PC if the CPU was in the kernel (else 0), arg1 the PC if it was in user mode (else 0); the
+ * others are 0. (x86-64 only: elsewhere a clause that reads them stays in dtrace.)
+ */
+export function sampleArg(i: number): KernelArg | null {
+  if (i >= 2) return i < 10 ? { offset: 0, size: 0, signed: false } : null;
+  if (process.arch !== 'x64') return null;
+  return { offset: PT_REGS_IP, size: 8, signed: false, pc: { modeOffset: PT_REGS_CS, user: i === 1 } };
+}
+
+/**
+ * Runs the probe's clauses that compiled to BPF in the kernel, on each sample of a cpu-clock
+ * event of each CPU (where BPF works): their predicates and aggregations never reach dtrace,
+ * as bpftrace's and Oracle's. Returns the plans left for dtrace's own sampler.
+ */
+function sampleInKernel(env: FiringEnv, def: ProbeDef, cpus: number[], periodNs: number): ClausePlan[] {
+  return runClausesInKernel(env, def, env.plans(def), 'sample', sampleArg, (ik, probe, clauses) =>
+    ik.attachSampling(samplerAttr({ periodNs, kernelStack: false, userStack: false }), cpus, probe, clauses),
+  );
 }
 
 function ignore(): void {

@@ -61,6 +61,12 @@ export interface FiringEnv {
   fire(def: ProbeDef): void;
   /** runs the probe's clauses in dtrace's own context (consumer-side timers) */
   fireLocal(def: ProbeDef, arg0?: bigint): void;
+  /**
+   * runs the probe's clauses in the context of a CPU's idle thread (pid and tid 0, execname
+   * swapper/CPU, no arguments, no stack): a tick the timer fires for a CPU whose sample did
+   * not come, which happens when the CPU idles
+   */
+  fireIdle(def: ProbeDef, cpu: number): void;
   /** the clauses enabled on a probe, with what each reads and the tests a kernel filter can take */
   plans(def: ProbeDef): ClausePlan[];
   /** the kernel tracer (one tracefs instance), created on first use and started after enabling */

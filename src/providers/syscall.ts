@@ -120,7 +120,8 @@ export class SyscallProvider implements Provider {
     const candidates: Array<{ def: ProbeDef; plans: ClausePlan[]; nr: number | undefined }> = [];
     const perDirection = [0, 0];
     for (const def of probes) {
-      const plans = env.plans(def).filter((plan) => plan.inKernel !== null);
+      // (stack() runs in sample programs only: such a clause stays in dtrace)
+      const plans = env.plans(def).filter((plan) => plan.inKernel !== null && plan.inKernel.sampleOnly !== true);
       if (plans.length === 0) continue;
       const nr = numbers.get(def.probe.func);
       candidates.push({ def, plans, nr });

@@ -1134,11 +1134,16 @@ export class Runtime implements ClauseAbi {
   stackValue(ctx: ProbeContext, kind: string, n: number): string {
     if (kind !== 'stack') return this.userStackValue(ctx, kind, n);
     // probes without a kernel context (BEGIN, END) have none
-    if (ctx.kstackLen === 0) return '';
+    return this.kernelStackText(ctx.kstack, ctx.kstackLen, n);
+  }
+
+  /** stack(n)'s value (n < 0: stackframes') for frames (kernelOffset()s, innermost first). */
+  kernelStackText(frames: Float64Array, len: number, n: number): string {
+    if (len === 0) return '';
     const o = this.option();
-    const depth = Math.min(ctx.kstackLen, n >= 0 ? n : o.stackframesNow, o.maxframesNow < 0 ? Infinity : o.maxframesNow);
+    const depth = Math.min(len, n >= 0 ? n : o.stackframesNow, o.maxframesNow < 0 ? Infinity : o.maxframesNow);
     let s = '';
-    for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(ctx.kstack[i]);
+    for (let i = 0; i < depth; i++) s += (i > 0 ? '\n' : '') + kernelSymbols.frame(frames[i]);
     return s;
   }
 

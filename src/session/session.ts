@@ -8,7 +8,7 @@ import type { DropTag } from '../lang/errtags.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
 import type { ClausePlan, KernelClause } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
-import { bpfUnavailable } from '../kernel/bpf/sys.js';
+import { bindToCpu, bpfUnavailable } from '../kernel/bpf/sys.js';
 import { DEFAULT_AGG_BYTES, InKernel, type KernelFault } from '../providers/in-kernel.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import { type ProbeRegistry, globMatch } from '../providers/registry.js';
@@ -254,6 +254,7 @@ export class Session implements FiringEnv {
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n), this.probeCount());
     rt.aggSync = () => ik.sync();
+    ik.stackText = (frames, len, n) => rt.kernelStackText(frames, len, n);
     ik.onFault = (f) => this.kernelFault(f);
     const show = this.showKernelCode;
     if (show !== null) ik.showProgram = (probe, listing) => show(`\nDisassembly of the BPF program on ${probe} (the probe's clauses that compiled to BPF):\n${listing}`);
@@ -288,6 +289,46 @@ export class Session implements FiringEnv {
     this.rt.out.flush();
   }
 
+  /**
+   * BEGIN and END: on -x cpu's CPU, as Oracle's dtrace fires them (from a thread bound to it),
+   * where dtrace can bind itself there for the firing; elsewhere on the CPU dtrace runs on.
+   */
+  private fireOnCpu(def: ProbeDef): void {
+    const restore = this.cpu >= 0 ? bindToCpu(this.cpu) : null;
+    if (restore === null) {
+      this.fireLocal(def);
+      return;
+    }
+    const me = this.self;
+    const was = me.cpu;
+    me.cpu = this.cpu;
+    try {
+      this.fireLocal(def);
+    } finally {
+      me.cpu = was;
+      restore();
+    }
+  }
+
+  /** Idle threads' names (swapper/CPU), by CPU. */
+  private readonly idleNames: string[] = [];
+
+  fireIdle(def: ProbeDef, cpu: number): void {
+    const ctx = this.ctx;
+    this.local(ctx);
+    ctx.cpu = cpu;
+    ctx.pid = 0;
+    ctx.tid = 0;
+    ctx.ppid = 0;
+    ctx.uid = 0;
+    ctx.gid = 0;
+    ctx.execname = this.idleNames[cpu] ??= `swapper/${cpu}`;
+    const args = ctx.args;
+    for (let i = 0; i < args.length; i++) args[i] = 0n;
+    this.fire(def);
+    this.rt.out.flush();
+  }
+
   /** Runs the session to its end; resolves with dtrace's exit status. */
   async run(): Promise<number> {
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
@@ -296,7 +337,8 @@ export class Session implements FiringEnv {
     this.watchProviders();
     this.freeThreadLocals();
     this.startKernel();
-    this.fireLocal(this.dtrace.begin);
+    this.inKernelState?.start();
+    this.fireOnCpu(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.onLive?.();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
@@ -614,7 +656,7 @@ export class Session implements FiringEnv {
     this.inKernelState?.detach();
     this.reportKernelDrops();
     this.teardown();
-    this.fireLocal(this.dtrace.end);
+    this.fireOnCpu(this.dtrace.end);
     this.stopped = true;
     this.reportDrops();
     const rt = this.rt;

@@ -200,3 +200,11 @@ test('-x cpu=N: profile, tick and every kernel event only on CPU N', { skip: ski
     stopLoads();
   }
 });
+
+test('-x cpu=N: BEGIN and END fire on CPU N (dtrace binds itself there to fire them, as Oracle\'s does)', { skip: live !== null ? live : !twoCpus && 'one CPU' }, () => {
+  for (const cpu of [0, 1]) {
+    const r = runDtrace(['-x', `cpu=${cpu}`, '-q', '-n', 'BEGIN { printf("BEGIN %d\\n", cpu); exit(0); } END { printf("END %d\\n", cpu); }']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^BEGIN ${cpu}\\nEND ${cpu}\\n`));
+  }
+});

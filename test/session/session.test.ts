@@ -45,13 +45,12 @@ interface Run {
 }
 
 /** Fires BEGIN once with clauses made by `make`; returns what was printed and warned. */
-function fireBegin(make: (begin: ProbeDef, error: ProbeDef, rt: Runtime) => CompiledClause[]): Run {
+function fireBegin(make: (begin: ProbeDef, error: ProbeDef, rt: Runtime) => CompiledClause[], fire = (s: Session, begin: ProbeDef) => s.fireLocal(begin), opts = new Options()): Run {
   const file = join(tmpdir(), `dtrace-ts-session-test-${process.pid}`);
   const fd = openSync(file, 'w+');
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
   try {
-    const opts = new Options();
     opts.set('quiet', null);
     const rt = new Runtime(opts, new OutputSink(fd, warn, (e) => warnings.push(`output failed: ${e.message}`)), warn, true);
     rt.init([], { sizes: [], keyCounts: [] }, []);
@@ -60,7 +59,7 @@ function fireBegin(make: (begin: ProbeDef, error: ProbeDef, rt: Runtime) => Comp
     const error = probeDef(3, 'ERROR');
     const dtrace = { begin, end, error } as DtraceProvider;
     const session = new Session(rt, {} as ProbeRegistry, dtrace, make(begin, error, rt), warn, true);
-    session.fireLocal(begin);
+    fire(session, begin);
     rt.out.flush();
     return { stdout: readFileSync(file, 'latin1'), warnings };
   } finally {
@@ -151,4 +150,19 @@ test('the kernel rings are 16 MB per CPU when bufsize is left at its default, wi
   assert.equal(o.isGiven('bufsize'), false);
   o.set('bufsize', '4m');
   assert.equal(o.isGiven('bufsize'), true);
+});
+
+test('session: a tick the timer fires for a CPU whose sample did not come fires in that CPU\'s idle thread', () => {
+  const seen: unknown[] = [];
+  fireBegin(
+    (begin) => [clause(0, begin, 1, (ctx) => seen.push([ctx.cpu, ctx.pid, ctx.tid, ctx.ppid, ctx.execname, ctx.args[0], ctx.args[1], ctx.kstackLen]))],
+    (s, begin) => {
+      s.fireIdle(begin, 1);
+      s.fireIdle(begin, 0);
+    },
+  );
+  assert.deepEqual(seen, [
+    [1, 0, 0, 0, 'swapper/1', 0n, 0n, 0],
+    [0, 0, 0, 0, 'swapper/0', 0n, 0n, 0],
+  ]);
 });

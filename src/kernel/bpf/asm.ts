@@ -26,6 +26,7 @@ export const enum Helper {
   GetCurrentComm = 16,
   GetCurrentTask = 35,
   PerfEventOutput = 25,
+  GetStack = 67,
   SendSignal = 109,
   ProbeReadUser = 112,
   ProbeReadKernel = 113,
@@ -243,7 +244,7 @@ const JMP_NAMES: Record<number, string> = { 0x10: 'jeq', 0x20: 'jgt', 0x30: 'jge
 const SIZE_NAMES: Record<number, string> = { 0x10: 'b', 0x08: 'h', 0x00: 'w', 0x18: 'dw' };
 const HELPER_NAMES: Record<number, string> = {
   1: 'bpf_map_lookup_elem', 2: 'bpf_map_update_elem', 3: 'bpf_map_delete_elem', 5: 'bpf_ktime_get_ns', 8: 'bpf_get_smp_processor_id',
-  14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 35: 'bpf_get_current_task', 25: 'bpf_perf_event_output',
+  14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 35: 'bpf_get_current_task', 25: 'bpf_perf_event_output', 67: 'bpf_get_stack',
   112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str', 115: 'bpf_probe_read_kernel_str',
 };
 

@@ -30,6 +30,8 @@ export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 export const BPF_PROG_TYPE_KPROBE = 2;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
+/** a program on a perf event's overflow (a cpu-clock sample): its context is struct bpf_perf_event_data, pt_regs first */
+export const BPF_PROG_TYPE_PERF_EVENT = 7;
 /** a program on a raw tracepoint: its context is the tracepoint's arguments, a u64 each */
 export const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
 
@@ -99,7 +101,8 @@ export class BpfObjects {
     a.writeUInt32LE(insns.length / 8, 4);
     a.writeBigUInt64LE(addressOf(insns), 8);
     a.writeBigUInt64LE(addressOf(license), 16);
-    a.write(name.slice(0, 15), 48, 'latin1');
+    // the kernel takes letters, digits, '_' and '.' in a program's name (profile-997: profile_997)
+    a.write(name.slice(0, 15).replace(/[^A-Za-z0-9_.]/g, '_'), 48, 'latin1');
     // without the verifier's log first (writing it slows verification), as libbpf does; the
     // log is asked for only to say why a program was refused
     let log: Buffer | null = null;
@@ -143,6 +146,32 @@ export class BpfObjects {
   }
 
   /**
+   * Runs a program on each overflow of a sampling perf event (`attr`: a cpu-clock event every
+   * period), one event on each CPU of `cpus`, from start() until close() or detach(). The
+   * events have no ring: what the program does is all a sample does.
+   */
+  attachSampling(attr: Buffer, cpus: readonly number[], prog: number): void {
+    const made: number[] = [];
+    for (const cpu of cpus) {
+      const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+      this.attached.push(fd);
+      made.push(fd);
+      ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
+    }
+    // enabled together by start(), once all are made (a refusal on one CPU leaves none running)
+    this.waiting.push(...made);
+  }
+
+  /** sampling events made, not started yet */
+  private readonly waiting: number[] = [];
+
+  /** Starts the sampling events attachSampling() made (tracing starts: a sample before is no firing). */
+  start(): void {
+    for (const fd of this.waiting) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+    this.waiting.length = 0;
+  }
+
+  /**
    * Runs a raw tracepoint program on the kernel tracepoint of that name (sched_switch,
    * sys_enter), on every CPU, until close() or detach(): the link is a file descriptor.
    */
@@ -158,6 +187,7 @@ export class BpfObjects {
   detach(): void {
     for (const fd of this.attached) closeFd(fd);
     this.attached.length = 0;
+    this.waiting.length = 0;
   }
 
   /** Frees everything; safe more than once. */

@@ -25,9 +25,9 @@ interface Libc {
   strerror: (errno: number) => string;
 }
 
-const NR: Record<string, { bpf: number; perfEventOpen: number; pidfdOpen: number }> = {
-  x64: { bpf: 321, perfEventOpen: 298, pidfdOpen: 434 },
-  arm64: { bpf: 280, perfEventOpen: 241, pidfdOpen: 434 },
+const NR: Record<string, { bpf: number; perfEventOpen: number; pidfdOpen: number; setAffinity: number; getAffinity: number }> = {
+  x64: { bpf: 321, perfEventOpen: 298, pidfdOpen: 434, setAffinity: 203, getAffinity: 204 },
+  arm64: { bpf: 280, perfEventOpen: 241, pidfdOpen: 434, setAffinity: 122, getAffinity: 123 },
 };
 
 let libc: Libc | null = null;
@@ -243,6 +243,30 @@ export function pidfdOpen(pid: number): number | null {
     if (nr === undefined) return null;
     const fd = Number(l.syscall(nr, 'int', pid, 'uint', 0));
     return fd >= 0 ? fd : null;
+  } catch {
+    return null;
+  }
+}
+
+/** bytes of a CPU mask: 1024 CPUs (glibc's cpu_set_t) */
+const CPU_MASK_BYTES = 128;
+
+/**
+ * Binds the calling thread to one CPU (sched_setaffinity(2)): it runs there from the return
+ * on. Returns what gives it back the CPUs it had, or null where it cannot be bound (no such
+ * CPU online, a cpuset without it, no koffi).
+ */
+export function bindToCpu(cpu: number): (() => void) | null {
+  try {
+    const l = load();
+    const nr = NR[process.arch];
+    if (nr === undefined || cpu < 0 || cpu >= CPU_MASK_BYTES * 8) return null;
+    const old = Buffer.alloc(CPU_MASK_BYTES);
+    if (Number(l.syscall(nr.getAffinity, 'int', 0, 'ulong', CPU_MASK_BYTES, 'void *', old)) < 0) return null;
+    const mask = Buffer.alloc(CPU_MASK_BYTES);
+    mask[cpu >> 3] = 1 << (cpu & 7);
+    if (Number(l.syscall(nr.setAffinity, 'int', 0, 'ulong', CPU_MASK_BYTES, 'void *', mask)) < 0) return null;
+    return () => void l.syscall(nr.setAffinity, 'int', 0, 'ulong', CPU_MASK_BYTES, 'void *', old);
   } catch {
     return null;
   }
