@@ -280,9 +280,9 @@ export class ProbeRegistry {
       if (this.populated.has(p) || !globMatch(pattern, p.name)) continue;
       // a family's provider makes probes only for the descriptions that name it (pid123, not *)
       if (this.made.has(p) && !named.has(p)) continue;
-      if (desc !== undefined && p.canName !== undefined && desc.name !== '' && !/[*?[\\]/.test(desc.name) && !p.canName(desc.name)) continue;
       const newProbe: NewProbe = (m, f, n, args) => this.newProbe(p, m, f, n, args);
       try {
+        if (desc !== undefined && p.canName !== undefined && desc.name !== '' && !/[*?[\\]/.test(desc.name) && !p.canName(desc.name)) continue;
         if (desc !== undefined && (pattern === p.name || named.has(p)) && p.populateFor?.(desc, newProbe)) {
           this.partly.add(p);
           continue;
