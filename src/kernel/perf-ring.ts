@@ -160,6 +160,11 @@ export class PerfRings implements EventSource {
     for (const fd of this.fds) ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
   }
 
+  /** Enables one event of these rings (one opened after enable()). */
+  enableOne(fd: number): void {
+    ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
+  }
+
   /** Stops the events; what the rings hold can still be read. */
   disable(): void {
     for (const fd of this.fds) {

@@ -110,6 +110,8 @@ export interface UserStackEvent {
 /** Handles one tracepoint record (common header first) as the tracer does. */
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
+const SAMPLE_BASE = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
+
 export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
   /** one ring per CPU, the side-band event's, which the tracepoints' events write into too */
   private readonly perf: PerfRings;
@@ -144,26 +146,41 @@ export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
 
   /** Opens the events, disabled; throws what perf_event_open(2) said, having closed what it opened. */
   open(): void {
-    const base = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
-    const side = this.attr(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_DUMMY, base, ATTR_MMAP | ATTR_MMAP2 | ATTR_COMM | ATTR_COMM_EXEC | ATTR_TASK);
-    const tp = (e: UserStackEvent) => {
-      // a process's events follow the threads and processes it creates
-      const a = this.attr(PERF_TYPE_TRACEPOINT, e.id, base | PERF_SAMPLE_RAW, e.pid > 0 ? ATTR_INHERIT : 0n);
-      addUserStackAttr(a);
-      return a;
-    };
+    const side = this.attr(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_DUMMY, SAMPLE_BASE, ATTR_MMAP | ATTR_MMAP2 | ATTR_COMM | ATTR_COMM_EXEC | ATTR_TASK);
     try {
       for (const cpu of this.cpus) {
         const lead = this.perf.open(side, -1, cpu, this.ringPages);
-        for (const e of this.events) {
-          const fd = this.perf.openInto(tp(e), e.pid > 0 ? e.pid : -1, cpu, lead);
-          if (e.filter !== null) setFilter(fd, e.filter);
-        }
+        this.leads.push(lead);
+        for (const e of this.events) this.openEvent(e, cpu, lead);
       }
     } catch (e) {
       this.close();
       throw e;
     }
+  }
+
+  /** the side-band event of each CPU (in `cpus` order), whose ring the others write into */
+  private readonly leads: number[] = [];
+  private enabled = false;
+
+  /** Opens one tracepoint's event on one CPU into that CPU's ring; returns its fd. */
+  private openEvent(e: UserStackEvent, cpu: number, lead: number): number {
+    // a process's events follow the threads and processes it creates
+    const a = this.attr(PERF_TYPE_TRACEPOINT, e.id, SAMPLE_BASE | PERF_SAMPLE_RAW, e.pid > 0 ? ATTR_INHERIT : 0n);
+    addUserStackAttr(a);
+    const fd = this.perf.openInto(a, e.pid > 0 ? e.pid : -1, cpu, lead);
+    if (e.filter !== null) setFilter(fd, e.filter);
+    return fd;
+  }
+
+  /**
+   * Samples one more tracepoint, with the rings open and maybe enabled (a probe made while
+   * tracing: a pid probe in an object loaded later); throws what perf_event_open(2) said.
+   */
+  add(e: UserStackEvent): void {
+    const fds = this.cpus.map((cpu, i) => this.openEvent(e, cpu, this.leads[i]));
+    this.events.push(e);
+    if (this.enabled) for (const fd of fds) this.perf.enableOne(fd);
   }
 
   setBase(base: bigint): void {
@@ -172,6 +189,7 @@ export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
 
   enable(): void {
     this.perf.enable();
+    this.enabled = true;
   }
 
   disable(): void {

@@ -15,6 +15,7 @@ import { KprobeSet, reapStaleKprobes } from './kprobes.js';
 import { TraceInstance, reapStaleInstances, tracefsRoot, tracingCpus } from './tracefs.js';
 import { UprobeSet, reapStaleUprobes } from './uprobes.js';
 import { UserStackEvents } from './perf-ustack.js';
+import { userMappings } from './umaps.js';
 import { RawTracepoints } from './bpf/raw-tracepoints.js';
 
 /**
@@ -108,6 +109,17 @@ interface EnabledEvent {
   process: number;
   /** what to call it if the kernel refuses to enable it, which then only costs that event; null: fatal */
   optional: string | null;
+}
+
+
+/**
+ * Pages of each CPU's ring of user stacks: each record holds up to 16 KiB of stack, so at least
+ * 8 MiB (the first stacks symbolised read symbol tables and CFI while the ring fills).
+ */
+function userStackRingPages(bufferKb: number): number {
+  let pages = 2048;
+  while (pages * 4 < bufferKb && pages < 8192) pages *= 2;
+  return pages;
 }
 
 export class KernelTracer implements EventSink {
@@ -270,13 +282,43 @@ export class KernelTracer implements EventSink {
 
   /** Enables an event asked for after start() in the instance start() would have put it in. */
   private enableLive(e: EnabledEvent, id: number): void {
-    // user stacks and copies of user memory come from programs opened at start: this one's not
-    this.ustacked.delete(id);
+    // an event taken with user stacks comes from a perf event of its own, into the rings of the
+    // others (opened now if none was); where that fails, from tracefs without them
+    const us = this.ustacked.get(id);
+    if (us !== undefined) {
+      if (this.liveUserStacks(id, us)) return;
+      this.ustacked.delete(id);
+    }
     const target = this.apart(e) ? this.procInst : e.user ? this.instance : this.own;
     if (target === null) {
       throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: no instance records ${e.process > 0 ? `process ${e.process}'s` : "dtrace's own"} events`);
     }
     this.enableIn(target, e);
+  }
+
+  /** Samples an event asked for after start() with user stacks; false: it cannot be. */
+  private liveUserStacks(id: number, us: { pid: number; filter: string | null }): boolean {
+    if (this.userStackUnavailable !== null || this.reader === null) return false;
+    try {
+      if (this.ustackEvents === null) {
+        const cpus = this.instance!.cpus();
+        const ev = new UserStackEvents([], cpus, userStackRingPages(this.ringBytes / 1024), (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
+        ev.open();
+        ev.setBase(this.reader.base);
+        this.reader.addSource(ev);
+        ev.enable();
+        this.ustackEvents = ev;
+        this.idlePollMs = this.basePollMs;
+      }
+      const pid = us.pid > 0 ? us.pid : this.onlyPid;
+      this.ustackEvents.add({ id, pid, filter: us.filter });
+      // what the process loaded before the side band was open (the object this probe is in)
+      if (pid > 0) userMappings.refresh(pid);
+      return true;
+    } catch (e) {
+      this.userStackUnavailable = (e as Error).message;
+      return false;
+    }
   }
 
   /** Whether an event of one process goes to the process instance (not the main one, limited to that process already). */
@@ -440,12 +482,8 @@ export class KernelTracer implements EventSink {
    */
   private openUserStacks(cpus: number[], bufferKb: number): void {
     if (this.ustacked.size === 0 && !this.mappingsWanted) return;
-    // each record holds up to 16 KiB of stack: a ring of at least 8 MiB per CPU (the first
-    // stacks symbolised read symbol tables and CFI, while the ring fills)
-    let pages = 2048;
-    while (pages * 4 < bufferKb && pages < 8192) pages *= 2;
     const events = [...this.ustacked].map(([id, e]) => ({ id, pid: e.pid > 0 ? e.pid : this.onlyPid, filter: e.filter }));
-    const ev = new UserStackEvents(events, cpus, pages, (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
+    const ev = new UserStackEvents(events, cpus, userStackRingPages(bufferKb), (c, p, v, o, l, t) => this.event(c, p, v, o, l, t));
     try {
       ev.open();
       this.ustackEvents = ev;

@@ -152,6 +152,14 @@ export class MappingTable {
     }
   }
 
+  /**
+   * Adds what /proc shows a process maps now and was not known (mappings made while nothing
+   * recorded them in band: the side band opened after an object was loaded).
+   */
+  refresh(pid: number): void {
+    this.seed(this.entry(pid));
+  }
+
   /** The mappings of a process (seeded from /proc if it was never seen). */
   of(pid: number): ProcessMappings {
     const m = this.entry(pid);

@@ -6,6 +6,7 @@
 //                                                      [dt_consume.c dt_print_ustack, dt_subr.c]
 
 import { CFI_NREGS, CfiRow, type CfiTable, RULE_OFFSET, RULE_REGISTER, RULE_UNDEF, RULE_UNKNOWN, RULE_VAL_OFFSET } from './cfi.js';
+import { displayName } from './demangle.js';
 import { moduleName } from './procmaps.js';
 import { userMappings } from './umaps.js';
 
@@ -245,7 +246,9 @@ function frameText(pid: number, addr: number): string {
     const i = t.find(a);
     if (i >= 0) {
       const off = a - t.starts[i];
-      return off > 0 ? `${mod}\`${t.names[i]}+0x${hex(off)}` : `${mod}\`${t.names[i]}`;
+      // C++ names demangled (once per address: the texts are kept)
+      const name = displayName(t.names[i]);
+      return off > 0 ? `${mod}\`${name}+0x${hex(off)}` : `${mod}\`${name}`;
     }
   }
   return `${mod}\`0x${hex(addr)}`;

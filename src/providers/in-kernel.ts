@@ -30,10 +30,11 @@ import { type KernelAggregation, type KernelClause, type KernelKeyPart, type Ker
 export type AttachResult = { ok: true } | { ok: false; why: string };
 
 /**
- * A program runs on a tracepoint, kprobe or uprobe event (by its id), on a raw tracepoint (by
- * name), or on the samples of a sampling perf event (its attr) on each of some CPUs.
+ * A program runs on a tracepoint, kprobe or uprobe event (by its id; pid > 0: only in that
+ * process, else in every one), on a raw tracepoint (by name), or on the samples of a sampling
+ * perf event (its attr) on each of some CPUs.
  */
-type AttachTarget = { tracepointId: number } | { raw: string } | { sampling: Buffer; cpus: readonly number[] };
+type AttachTarget = { tracepointId: number; pid: number } | { raw: string } | { sampling: Buffer; cpus: readonly number[] };
 
 /** The program type for each context a probe gives its program. */
 const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
@@ -116,8 +117,8 @@ export class InKernel {
    * Runs the clauses (in order) on a tracepoint, in the kernel. False if one of them cannot run
    * on this probe, or the kernel refused the program: the probe then stays with dtrace.
    */
-  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[]): AttachResult {
-    return this.attachTo({ tracepointId }, probe, clauses);
+  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[], pid = 0): AttachResult {
+    return this.attachTo({ tracepointId, pid }, probe, clauses);
   }
 
   /**
@@ -191,7 +192,7 @@ export class InKernel {
         p.call(Helper.GetCurrentTask).mov(R3, R0).addImm(R3, compat.offset).mov(R1, R10).addImm(R1, -16).movImm(R2, compat.size).call(Helper.ProbeReadKernel);
         p.jmpImm(Jmp.Ne, R0, 0, 'native').load(compat.size, R1, R10, -16).aluImm(Alu.And, R1, compat.mask).jmpImm(Jmp.Ne, R1, 0, 'none').label('native');
       }
-      return this.finish(p, { tracepointId }, probe, clauses, label, 'none');
+      return this.finish(p, { tracepointId, pid: 0 }, probe, clauses, label, 'none');
     } catch (e) {
       return { ok: false, why: (e as Error).message };
     }
@@ -223,7 +224,7 @@ export class InKernel {
     }
     if ('raw' in target) this.objects.attachRawTracepoint(target.raw, prog);
     else if ('sampling' in target) this.objects.attachSampling(target.sampling, target.cpus, prog);
-    else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu);
+    else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu, target.pid > 0 ? target.pid : -1);
     this.programs++;
     return { ok: true };
   }

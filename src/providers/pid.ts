@@ -20,6 +20,7 @@ import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
 import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
+import { registerOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
@@ -333,6 +334,17 @@ export class PidProvider implements Provider {
         copies: false,
         process: this.pid,
         optional: this.targets.get(def)!.optional,
+        // clauses compiled to BPF run in the kernel as uprobe programs of this process only (a
+        // perf event bound to it): the uprobe then traps in no other process mapping the file.
+        // Arguments in the calling convention's registers; at return arg1 is the return value.
+        // Only where every clause does: a probe whose event dtrace also reads from tracefs is left
+        // whole to dtrace (the two together hang the held process's start: not understood yet).
+        registerArg: env.plans(def).every((p) => p.inKernel !== null)
+          ? (n) => {
+              const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
+              return at === null ? null : { offset: at, size: 8, signed: false };
+            }
+          : undefined,
       });
     });
   }

@@ -86,3 +86,39 @@ test('without BPF the new object still gets its probes (calls made before they a
   assert.equal(r.code, 0);
   assert.deepEqual(uprobesOf(r.pid), []);
 });
+
+/** libc's start-up and _start under main, as ustack() prints them */
+const START = [/^libc\.so\.6`__libc_start_call_main\+0x[0-9a-f]+$/, /^libc\.so\.6`__libc_start_main(@@GLIBC_[0-9.]+)?\+0x[0-9a-f]+$/, /^dlopen-target`_start\+0x[0-9a-f]+$/];
+
+function checkLateStack(stdout: string, calls: number): void {
+  const lines = stdout.split('\n').filter((l) => l !== '').map((l) => l.trim());
+  const at = lines.indexOf('libx.so`f');
+  assert.ok(at >= 0, stdout);
+  const st = lines.slice(at);
+  assert.match(st[1], /^dlopen-target`main\+0x[0-9a-f]+$/, stdout);
+  START.forEach((re, i) => assert.match(st[2 + i], re, stdout));
+  assert.deepEqual(st.slice(5), [String(calls)], stdout);
+}
+
+test('ustack() on a probe of an object loaded later: the library, then its caller, named (no stacks taken before)', { skip: exact }, () => {
+  const r = runDtrace(['-q', '-Z', '-n', 'pid$target:libx.so:f:entry { @[ustack()] = count(); }', '-c', `${prog} ${lib} 25`]);
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
+  checkLateStack(r.stdout, 25);
+  assert.deepEqual(uprobesOf(r.pid), []);
+});
+
+test('ustack() on a late probe beside one taken from the start; ufunc()/usym() of it too', { skip: exact }, () => {
+  const r = runDtrace([
+    '-q', '-Z',
+    '-n', 'pid$target:a.out:main:entry { ustack(1); }',
+    '-n', 'pid$target:libx.so:f:entry { @[ustack()] = count(); @u[ufunc(ucaller), usym(uregs[R_PC])] = count(); }',
+    '-c', `${prog} ${lib} 12`,
+  ]);
+  assert.equal(r.stderr, '');
+  assert.ok(r.stdout.startsWith(`\n${' '.repeat(14)}dlopen-target\`main\n`), r.stdout);
+  const lines = r.stdout.trimEnd().split('\n');
+  // the last line: @u's key (ucaller's function, the probe's own symbol) and count
+  assert.match(lines.at(-1)!, /^ {2}dlopen-target`main {34}libx\.so`f {49,}12$/, r.stdout);
+  checkLateStack(lines.slice(0, -1).join('\n'), 12);
+});

@@ -3,7 +3,8 @@
 
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -156,4 +157,37 @@ test('a glob\'s function whose first instruction uprobes cannot take is left out
   const one = runDtrace(['-q', '-n', 'pid$target:libc.so.6:pthread_spin_lock:entry', '-c', prog]);
   assert.match(one.stderr, /^dtrace: could not enable tracing: .*pthread_spin_lock_entry: /);
   assert.equal(one.code, 1);
+});
+
+/** The first byte of the function `fn` of the program as process `pid` has it in memory. */
+function firstByte(pid: number, fn: string): number {
+  const nm = spawnSync('nm', [prog], { encoding: 'latin1' }).stdout;
+  const off = parseInt(/^([0-9a-f]+) T (\w+)$/m.exec(nm.split('\n').filter((l) => l.endsWith(` T ${fn}`)).join('\n'))![1], 16);
+  const base = parseInt(readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n').find((l) => l.endsWith(prog))!.split('-')[0], 16);
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, base + off);
+    return b[0];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('clauses that run in the kernel: the uprobe traps in the traced process only, not in another running the same program', { skip: skip || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) }, async () => {
+  const traced = spawn(prog, ['loop'], { stdio: 'ignore' });
+  const other = spawn(prog, ['loop'], { stdio: 'ignore' });
+  loops.push(traced, other);
+  await new Promise((r) => setTimeout(r, 100));
+  const before = firstByte(other.pid!, 'add3');
+  const d = new Tracing(['-q', '-n', 'pid$target::add3:entry { @ = count(); }', '-p', String(traced.pid)]);
+  await d.ready();
+  await new Promise((r) => setTimeout(r, 300));
+  // x86-64's breakpoint (int3) where the uprobe is: in the traced process only
+  if (process.arch === 'x64') assert.equal(firstByte(traced.pid!, 'add3'), 0xcc);
+  assert.equal(firstByte(other.pid!, 'add3'), before);
+  const r = await d.stop('SIGINT');
+  assert.match(r.stdout, /^\n\n +[1-9]\d*\n$/);
+  traced.kill('SIGKILL');
+  other.kill('SIGKILL');
 });

@@ -130,16 +130,19 @@ export class BpfObjects {
 
   /**
    * Runs a program on a tracepoint, or on a kprobe or uprobe event by its tracepoint id (on
-   * every CPU: one perf event is enough), until close() or detach().
+   * every CPU: one perf event is enough), until close() or detach(). `pid` > 0: a uprobe
+   * event's program runs in that process only (its perf event is the process's, on every CPU),
+   * and the uprobe traps in no other process, even one mapping the same file (the kernel's
+   * uprobe filter: it is installed only in the address spaces of its perf events' tasks).
    */
-  attachTracepoint(tracepointId: number, prog: number, cpu: number): void {
+  attachTracepoint(tracepointId: number, prog: number, cpu: number, pid = -1): void {
     const attr = Buffer.alloc(PERF_ATTR_SIZE);
     attr.writeUInt32LE(PERF_TYPE_TRACEPOINT, 0);
     attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
     attr.writeBigUInt64LE(BigInt(tracepointId), 8);
     attr.writeBigUInt64LE(1n, 16);
     attr.writeBigUInt64LE(ATTR_DISABLED, 40);
-    const fd = perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    const fd = pid > 0 ? perfEventOpen(attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC) : perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     this.attached.push(fd);
     ioctlInt(fd, PERF_EVENT_IOC_SET_BPF, prog);
     ioctlInt(fd, PERF_EVENT_IOC_ENABLE, 0);
