@@ -104,7 +104,8 @@ export interface Provider {
   /**
    * Whether one of its probes can have this name (a name, not a pattern); false: a description
    * with it matches none of this provider's probes, so they need not be read (`BEGIN` names
-   * no provider's probes but dtrace's, yet its empty provider field names them all).
+   * no provider's probes but dtrace's, yet its empty provider field names them all). Asked
+   * only where the description does not name the provider itself.
    */
   canName?(name: string): boolean;
   /**

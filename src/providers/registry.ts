@@ -282,7 +282,7 @@ export class ProbeRegistry {
       if (this.made.has(p) && !named.has(p)) continue;
       const newProbe: NewProbe = (m, f, n, args) => this.newProbe(p, m, f, n, args);
       try {
-        if (desc !== undefined && p.canName !== undefined && desc.name !== '' && !/[*?[\\]/.test(desc.name) && !p.canName(desc.name)) continue;
+        if (desc !== undefined && pattern !== p.name && p.canName !== undefined && desc.name !== '' && !/[*?[\\]/.test(desc.name) && !p.canName(desc.name)) continue;
         if (desc !== undefined && (pattern === p.name || named.has(p)) && p.populateFor?.(desc, newProbe)) {
           this.partly.add(p);
           continue;

@@ -5,13 +5,15 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { test } from 'node:test';
-import { Tracing, cli, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
+import { Tracing, bpfPrograms, cli, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 
 const skip = liveUnavailable() ?? false;
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   test(`${sig} ends tracing, prints the aggregations and removes the instance`, { skip }, async () => {
-    const d = new Tracing(['-n', 'syscall::chdir:entry { @ = count(); }']);
+    // a global variable keeps the clause in dtrace: its events come through tracefs instances
+    const d = new Tracing(['-n', 'syscall::chdir:entry { x = 1; @ = count(); }']);
     await d.ready();
     // one instance for the probes' events, one for the process table's
     assert.equal(instancesOf(d.child.pid!).length, 2);
@@ -22,6 +24,18 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     assert.deepEqual(instancesOf(d.child.pid!), []);
   });
 }
+
+test('a program whose clauses all run in the kernel makes no instance, and leaves no BPF program', { skip: skip || (bpfUnavailable() ?? false) }, async () => {
+  const d = new Tracing(['-n', 'syscall::chdir:entry { @ = count(); }']);
+  await d.ready();
+  assert.deepEqual(instancesOf(d.child.pid!), []);
+  assert.ok(bpfPrograms(d.child.pid!) >= 1);
+  workload('cd /; cd /; cd /');
+  const r = await d.stop('SIGINT');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ +[3-9]\d*$/m);
+  assert.deepEqual(instancesOf(r.pid), []);
+});
 
 test('an instance left by a dtrace killed with SIGKILL is removed by the next one', { skip }, async () => {
   const d = new Tracing(['-n', 'syscall::chdir:entry']);
