@@ -322,6 +322,17 @@ export function threadLocalsUsed(c: A.Clause): Set<number> {
   return out;
 }
 
+/** Calls `visit` on each statement's expression (an if's condition, then its branches'). */
+function statementExprs(body: readonly A.Stmt[] | null, visit: (e: A.Expr) => void): void {
+  for (const s of body ?? []) {
+    if (s.kind === 'if') {
+      visit(s.cond);
+      statementExprs(s.then, visit);
+      statementExprs(s.otherwise ?? null, visit);
+    } else visit(s.expr);
+  }
+}
+
 /** Aggregations some clear() or trunc() names: their extremes stay in dtrace. */
 export function clearedAggregations(clauses: readonly CheckedClause[]): Set<number> {
   const out = new Set<number>();
@@ -336,14 +347,7 @@ export function clearedAggregations(clauses: readonly CheckedClause[]): Set<numb
       e = e.otherwise;
     }
   };
-  const stmt = (s: A.Stmt): void => {
-    if (s.kind === 'if') {
-      visit(s.cond);
-      s.then.forEach(stmt);
-      s.otherwise?.forEach(stmt);
-    } else visit(s.expr);
-  };
-  for (const c of clauses) c.clause.body?.forEach(stmt);
+  for (const c of clauses) statementExprs(c.clause.body, visit);
   return out;
 }
 
@@ -482,15 +486,8 @@ export function firingValuesOf(cc: CheckedClause, slot: () => number): Map<A.Exp
     }
     A.forEachChild(e, visit);
   };
-  const stmt = (s: A.Stmt): void => {
-    if (s.kind === 'if') {
-      visit(s.cond);
-      s.then.forEach(stmt);
-      s.otherwise?.forEach(stmt);
-    } else visit(s.expr);
-  };
   if (c.predicate !== null) visit(c.predicate);
-  c.body?.forEach(stmt);
+  statementExprs(c.body, visit);
   return out;
 }
 

@@ -5,8 +5,9 @@
 // stacks' shape. Counts are asserted within wide ranges: the machine is shared and loaded.
 
 import { strict as assert } from 'node:assert';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { after, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { load, rows, stopLoads } from './cpu-loads.js';
 import { Tracing, bpfPrograms, instancesOf, liveUnavailable, runDtrace } from './harness.js';
 import { samplingUnavailable } from '../../src/kernel/perf-sampler.js';
 import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
@@ -18,32 +19,6 @@ const skip = live ?? (noPerf !== null ? `no perf sampling here: ${noPerf}` : noB
 const twoCpus = spawnSync('nproc', { encoding: 'latin1' }).stdout.trim() !== '1';
 const x64 = process.arch === 'x64';
 
-const loads = new Set<ChildProcess>();
-after(() => {
-  for (const c of loads) c.kill('SIGKILL');
-});
-
-/** A load pinned to a CPU (exec'd by the shell: its pid is the load's); returns its pid. */
-function load(cpu: number, script: string): number {
-  const c = spawn('taskset', ['-c', String(cpu), '/bin/sh', '-c', script], { stdio: 'ignore' });
-  loads.add(c);
-  return c.pid!;
-}
-
-function stopLoads(): void {
-  for (const c of loads) c.kill('SIGKILL');
-  loads.clear();
-}
-
-/** The "key count" lines of a printed aggregation. */
-function rows(out: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const l of out.split('\n')) {
-    const r = /^\s*(.*?)\s+(\d+)$/.exec(l);
-    if (r) m.set(r[1].replace(/\s+/g, ' '), Number(r[2]));
-  }
-  return m;
-}
 
 /** The key with the largest count. */
 function top(m: Map<string, number>): string {

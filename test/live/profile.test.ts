@@ -3,8 +3,9 @@
 // range, since the machine these run on is shared and loaded.
 
 import { strict as assert } from 'node:assert';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { after, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { load as spin, rows, stopLoads } from './cpu-loads.js';
 import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
 import { samplingUnavailable } from '../../src/kernel/perf-sampler.js';
 
@@ -13,32 +14,6 @@ const noPerf = live === null ? samplingUnavailable() : null;
 const skip = live ?? (noPerf !== null ? `no perf sampling here: ${noPerf}` : false);
 const twoCpus = spawnSync('nproc', { encoding: 'latin1' }).stdout.trim() !== '1';
 
-const loads = new Set<ChildProcess>();
-after(() => {
-  for (const c of loads) c.kill('SIGKILL');
-});
-
-/** A process spinning in user space (a shell loop), pinned to a CPU; returns its pid. */
-function spin(cpu: number, script = 'while :; do :; done'): number {
-  const c = spawn('taskset', ['-c', String(cpu), '/bin/sh', '-c', script], { stdio: 'ignore' });
-  loads.add(c);
-  return c.pid!;
-}
-
-function stopLoads(): void {
-  for (const c of loads) c.kill('SIGKILL');
-  loads.clear();
-}
-
-/** The "key count" lines of a printed aggregation. */
-function rows(out: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const l of out.split('\n')) {
-    const r = /^\s*(.*?)\s+(\d+)$/.exec(l);
-    if (r) m.set(r[1].replace(/\s+/g, ' '), Number(r[2]));
-  }
-  return m;
-}
 
 test('profile-997 samples a spinning process ~997 times a second, on the CPU it is pinned to', { skip }, () => {
   const pid = spin(twoCpus ? 1 : 0);
