@@ -430,15 +430,18 @@ type FiringKind = Pick<FiringValue, 'kind' | 'size' | 'signed'>;
 
 /** The firing value an expression can be: it reads kernel memory, and all of it compiles. */
 function firingKind(e: A.Expr): FiringKind | null {
-  if (e.type === null || !readsKernel(e)) return null;
+  if (e.type === null) return null;
+  // whether it compiles first: that looks at no more than MAX_NODES nodes, so the walk of
+  // readsKernel() after it is as short (chains are as long as a program makes them)
   const str = kernelString(e);
   if (str !== null) {
+    if (!readsKernel(e)) return null;
     // a char array itself is its bytes (D code may index it); stringof() of one, or of a pointer, a string
     if (e.kind === A.N.Stringof || str.pointer) return { kind: 'str', size: str.size, signed: false };
     return { kind: 'bytes', size: str.size, signed: false };
   }
   const shape = shapeOf(e.type);
-  if (shape === null || !intOk(e, 0)) return null;
+  if (shape === null || !intOk(e, 0) || !readsKernel(e)) return null;
   return { kind: 'int', size: shape.size, signed: shape.signed };
 }
 
@@ -452,42 +455,51 @@ export function firingValuesOf(cc: CheckedClause, slot: () => number): Map<A.Exp
   const out = new Map<A.Expr, FiringValue>();
   const c = cc.clause;
   let at = 0;
-  const visit = (e: A.Expr): void => {
-    const kind = firingKind(e);
-    if (kind !== null) {
-      out.set(e, { ...kind, slot: slot(), at });
-      at += FIRING_HEADER + (((kind.kind === 'int' ? 8 : kind.size) + 7) & ~7);
-      return;
-    }
-    switch (e.kind) {
-      case A.N.Assign:
-        if (e.target.kind === A.N.Index) e.target.args.forEach(visit);
-        visit(e.value);
-        return;
-      case A.N.Unary:
-        if (e.op === '&') return;
-        if (e.op === '++' || e.op === '--') {
-          if (e.operand.kind === A.N.Index) e.operand.args.forEach(visit);
-          return;
-        }
-        break;
-      case A.N.Postfix:
-        if (e.operand.kind === A.N.Index) e.operand.args.forEach(visit);
-        return;
-      case A.N.SizeofExpr:
-      case A.N.SizeofType:
-      case A.N.Offsetof:
-        return;
-      case A.N.Ident:
-        // an inline's expression is shared by its uses (in other clauses too): only whole
-        return;
-      default:
-        break;
-    }
-    A.forEachChild(e, visit);
+  // a worklist in source order, not recursion: chains are as long as a program makes them
+  const todo: A.Expr[] = [];
+  const later = (es: readonly A.Expr[]): void => {
+    for (let i = es.length - 1; i >= 0; i--) todo.push(es[i]);
   };
-  if (c.predicate !== null) visit(c.predicate);
-  statementExprs(c.body, visit);
+  const walk = (root: A.Expr): void => {
+    todo.push(root);
+    for (let e = todo.pop(); e !== undefined; e = todo.pop()) {
+      const kind = firingKind(e);
+      if (kind !== null) {
+        out.set(e, { ...kind, slot: slot(), at });
+        at += FIRING_HEADER + (((kind.kind === 'int' ? 8 : kind.size) + 7) & ~7);
+        continue;
+      }
+      switch (e.kind) {
+        case A.N.Assign:
+          later(e.target.kind === A.N.Index ? [...e.target.args, e.value] : [e.value]);
+          continue;
+        case A.N.Unary:
+          if (e.op === '&') continue;
+          if (e.op === '++' || e.op === '--') {
+            if (e.operand.kind === A.N.Index) later(e.operand.args);
+            continue;
+          }
+          break;
+        case A.N.Postfix:
+          if (e.operand.kind === A.N.Index) later(e.operand.args);
+          continue;
+        case A.N.SizeofExpr:
+        case A.N.SizeofType:
+        case A.N.Offsetof:
+          continue;
+        case A.N.Ident:
+          // an inline's expression is shared by its uses (in other clauses too): only whole
+          continue;
+        default:
+          break;
+      }
+      const children: A.Expr[] = [];
+      A.forEachChild(e, (x) => children.push(x));
+      later(children);
+    }
+  };
+  if (c.predicate !== null) walk(c.predicate);
+  statementExprs(c.body, walk);
   return out;
 }
 
