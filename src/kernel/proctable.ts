@@ -44,6 +44,21 @@ function readComm(pid: number, tid: number): string | null {
   }
 }
 
+/** Where a NUL-padded name of at most `n` bytes at `at` ends. */
+function nameEnd(page: Buffer, at: number, n: number): number {
+  let end = at;
+  while (end < at + n && page[end] !== 0) end++;
+  return end;
+}
+
+/** Whether a name is the NUL-padded bytes at `at` (compared without making a string). */
+function sameName(name: string, page: Buffer, at: number, n: number): boolean {
+  const len = nameEnd(page, at, n) - at;
+  if (name.length !== len) return false;
+  for (let i = 0; i < len; i++) if (name.charCodeAt(i) !== page[at + i]) return false;
+  return true;
+}
+
 /** The name the kernel's own trace output gives a task whose name it does not know. */
 export const UNKNOWN_COMM = '<...>';
 
@@ -99,6 +114,23 @@ export class ProcessTable {
   noteComm(tid: number, comm: string): void {
     const t = this.lookup(tid);
     if (t.comm === UNKNOWN_COMM) t.comm = comm;
+  }
+
+  /**
+   * The entry of a thread an event's record says who it was as the event fired (its process,
+   * and its name: `commBytes` NUL-padded bytes of `page` at `commAt`), made without /proc.
+   */
+  fired(tid: number, tgid: number, page: Buffer, commAt: number, commBytes: number): TaskInfo {
+    let t = tid === this.lastTid ? this.lastTask! : this.tasks.get(tid);
+    if (t === undefined) {
+      t = new TaskInfo(tgid, '', 0, 0, 0);
+      this.tasks.set(tid, t);
+    }
+    t.tgid = tgid;
+    if (!sameName(t.comm, page, commAt, commBytes)) t.comm = page.toString('latin1', commAt, nameEnd(page, commAt, commBytes));
+    this.lastTid = tid;
+    this.lastTask = t;
+    return t;
   }
 
   lookup(tid: number): TaskInfo {

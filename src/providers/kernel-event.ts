@@ -2,6 +2,7 @@
 // file, a decoder generated once per enabled probe that fills the probe context from a record,
 // and the tracefs filter that lets the kernel drop events no clause could want.
 
+import { fillFiredTask, readsTask, taskValues } from './task-fields.js';
 import { attachFile, fdArgsOf, fileCopy } from './kernel-files.js';
 import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type KernelClause, type KernelProbe, type KernelTest } from './clause-plan.js';
 import type { AttachResult, InKernel } from './in-kernel.js';
@@ -256,6 +257,7 @@ export function fillTask(ctx: ProbeContext, procs: ProcessTable, cpu: number, ti
   ctx.uid = t.uid;
   ctx.gid = t.gid;
   ctx.execname = tid === 0 ? swapperName(cpu) : t.comm;
+  ctx.taskFired = false;
   ctx.errno = 0;
   ctx.kstackLen = 0;
   ctx.capturedN = 0;
@@ -528,6 +530,10 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   }
   const id = format.id;
   const firing = firingOf(env, p, format, plans);
+  // who fired it, as it fired, for clauses that read it: the capture program writes it in
+  const taskArea = p.kernelArgs !== undefined && p.registerArg === undefined && readsTask(plans) ? tracer.user.wantValues(format, [taskValues()])[0] : -1;
+  // where the computed values are in this event's records: fixed once tracing starts (NaN: not yet read)
+  let valuesAt = NaN;
   // fds[argN]: the descriptor's file copied as the probe fires (not at a return: its copies are its entry's)
   let fileJ = -1;
   let fdAt = 0;
@@ -571,8 +577,10 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
     (cpu, page, view, off, _len, ts) => {
       const tid = view.getInt32(off + pidAt, true);
       fillTask(ctx, procs, cpu, tid, ts);
+      if (valuesAt !== valuesAt) valuesAt = tracer.user.valuesAt(id);
+      if (taskArea >= 0 && valuesAt >= 0) fillFiredTask(ctx, procs, page, view, off + valuesAt + taskArea);
       decode(page, view, off, ctx);
-      if (firing !== null) firing(page, view, off, ctx, tracer.user.valuesAt(id));
+      if (firing !== null) firing(page, view, off, ctx, valuesAt);
       if (copying) attachCopies(ctx, tracer.user.take(tid, id, page, view, off));
       if (fileJ >= 0) attachFile(ctx, user, id, view, off, fileJ, fdOf(view, off + fdAt, fdSize));
       if (stack) ctx.kstackLen = tracer.kernelStack(cpu, ctx.kstack);

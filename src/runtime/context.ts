@@ -38,6 +38,11 @@ export class ProbeContext {
   tid = 0;
   uid = 0;
   gid = 0;
+  /** the effective ids, where the record said who fired the probe (taskFired) */
+  euid = 0;
+  egid = 0;
+  /** pid, ppid, uid, gid, euid, egid and execname are the task's as the probe fired (from its record), not the process table's */
+  taskFired = false;
   errno = 0;
   execname = '';
   /**

@@ -820,8 +820,9 @@ export class Runtime implements ClauseAbi {
       }
       return b;
     }
+    const fired = this.firing !== null && this.firing.taskFired && this.firing.tid === id ? this.firing : null;
     const task = this.taskOf ? this.taskOf(id) : null;
-    const pid = task ? task.tgid : id;
+    const pid = fired !== null ? fired.pid : task ? task.tgid : id;
     const info = readProc(pid, id);
     const ps = new Uint8Array(resolveType(t.psinfo).size);
     const lw = new Uint8Array(resolveType(t.lwpsinfo).size);
@@ -861,8 +862,19 @@ export class Runtime implements ClauseAbi {
       setField(ps, P, 'pr_fname', task.comm);
       setField(ps, P, 'pr_psargs', task.psargs !== '' ? task.psargs.slice(0, 79) : task.comm);
       setField(lw, L, 'pr_name', task.comm);
-    } else {
+    } else if (fired === null) {
       return kind === ViewKind.Psinfo ? ps : lw;
+    }
+    if (fired !== null) {
+      // who fired the probe, as its record says it was then
+      setField(ps, P, 'pr_pid', fired.pid);
+      setField(ps, P, 'pr_ppid', fired.ppid);
+      setField(ps, P, 'pr_uid', fired.uid);
+      setField(ps, P, 'pr_euid', fired.euid);
+      setField(ps, P, 'pr_gid', fired.gid);
+      setField(ps, P, 'pr_egid', fired.egid);
+      setField(ps, P, 'pr_fname', fired.execname);
+      setField(lw, L, 'pr_name', fired.execname);
     }
     setField(ps, P, 'pr_dmodel', 2);
     setField(lw, L, 'pr_lwpid', id);
@@ -1304,6 +1316,8 @@ function setField(b: Uint8Array, t: DType, name: string, v: number | string): vo
   if (typeof v === 'string') {
     const n = Math.min(v.length, mt.size - 1);
     for (let i = 0; i < n; i++) b[m.offset + i] = v.charCodeAt(i) & 0xff;
+    // what a field set before held past it is gone
+    b.fill(0, m.offset + n, m.offset + mt.size);
     return;
   }
   const dv = new DataView(b.buffer, b.byteOffset);
