@@ -8,7 +8,7 @@ import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type
 import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
-import type { UserCopy } from '../kernel/bpf/capture.js';
+import type { CaptureValues, UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
 import type { RecordCopies } from '../kernel/user-memory.js';
@@ -402,7 +402,7 @@ export function kernelArgOf(p: Pick<EventProbe, 'fields' | 'fieldOf'>, i: number
 }
 
 /** Puts a record's firing values in the context (`at`: where they are from the record's start; -1: not there). */
-type FiringDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext, at: number) => void;
+export type FiringDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext, at: number) => void;
 
 /**
  * Asks for the firing values of the probe's clauses in dtrace (ClausePlan.firing) to be
@@ -412,20 +412,40 @@ type FiringDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeConte
  * dtrace is.
  */
 function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: ClausePlan[]): FiringDecoder | null {
-  const all = [...new Set(plans.flatMap((plan) => (plan.firing === undefined ? [] : [plan.firing])))];
+  const all = firingValuesOfPlans(plans);
   if (all.length === 0) return null;
   let usable: FiringValues[] = [];
   let areas: number[] = [];
   if (p.kernelArgs !== undefined && p.registerArg === undefined) {
     const d = p.def.probe;
     const probe: KernelProbe = { id: d.id, provider: d.provider, module: d.module, func: d.func, name: d.name, context: 'record', arg: (i) => kernelArgOf(p, i) };
-    // one that reads an argument that is no integer in the record cannot
-    usable = all.filter((f) => f.emit(new Program(), probe, -512, 0, 'try'));
-    areas = env.tracer().user.wantValues(
-      format,
-      usable.map((f) => ({ bytes: f.bytes, emit: (prog: Program, baseAt: number, areaAt: number) => void f.emit(prog, probe, baseAt, areaAt, `fv${f.values[0].slot}_`) })),
-    );
+    usable = usableFiringValues(all, probe);
+    areas = env.tracer().user.wantValues(format, captureValuesOf(usable, probe));
   }
+  return firingDecoder(all, usable, areas);
+}
+
+/** The firing values of a probe's clauses (ClausePlan.firing), each clause's once. */
+export function firingValuesOfPlans(plans: readonly ClausePlan[]): FiringValues[] {
+  return [...new Set(plans.flatMap((plan) => (plan.firing === undefined ? [] : [plan.firing])))];
+}
+
+/** Those the probe's program can compute (one that reads an argument that is no integer there cannot). */
+export function usableFiringValues(all: FiringValues[], probe: KernelProbe): FiringValues[] {
+  return all.filter((f) => f.emit(new Program(), probe, -512, 0, 'try'));
+}
+
+/** The code that computes them, as a capture program's values. */
+export function captureValuesOf(usable: FiringValues[], probe: KernelProbe): CaptureValues[] {
+  return usable.map((f) => ({ bytes: f.bytes, emit: (prog: Program, baseAt: number, areaAt: number) => void f.emit(prog, probe, baseAt, areaAt, `fv${f.values[0].slot}_`) }));
+}
+
+/**
+ * The decoder that puts a record's firing values in the context: `usable` ones from their
+ * `areas` (from the record's values), the others (and all where a record has none: BPF cannot
+ * run here) a fault at address 0, as reading kernel memory in dtrace is.
+ */
+export function firingDecoder(all: FiringValues[], usable: FiringValues[], areas: number[]): FiringDecoder {
   let fill = '';
   let bad = '';
   usable.forEach((f, k) => {

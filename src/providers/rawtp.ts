@@ -10,9 +10,9 @@
 // (kernel/bpf/raw-tracepoints.ts); where BPF cannot be used there is no rawtp provider, and a
 // description naming it says why.                                            [dt_prov_rawtp.c]
 
-import type { ClausePlan, KernelArg } from './clause-plan.js';
+import type { ClausePlan, KernelArg, KernelProbe } from './clause-plan.js';
 import { DFatalError } from '../errors.js';
-import { RAW_ARGS, RAW_TID, type RawTest, rawTracepointArgCount } from '../kernel/bpf/raw-tracepoints.js';
+import { RAW_ARGS, RAW_TID, type RawTest, rawTracepointArgCount, rawValuesAt } from '../kernel/bpf/raw-tracepoints.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { kernelBtf } from '../kernel/btf.js';
 import type { EventField } from '../kernel/event-format.js';
@@ -21,7 +21,8 @@ import { availableEvents, hasEventNamed, tracefsRoot } from '../kernel/tracefs.j
 import { UPROBE_GROUP_PREFIX } from '../kernel/uprobes.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { DType } from '../lang/types.js';
-import { argsRead, bigArgsRead, compileDecoder, fillTask, runClausesInKernel } from './kernel-event.js';
+import { argsRead, bigArgsRead, captureValuesOf, compileDecoder, fillTask, firingDecoder, firingValuesOfPlans, runClausesInKernel, usableFiringValues } from './kernel-event.js';
+import { fillFiredTask, readsTask, taskValues } from './task-fields.js';
 import { isGlob } from './registry.js';
 import { type FiringEnv, type NewProbe, type ProbeDef, type ProbeDesc, type Provider, ProviderUnavailable } from './provider.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -172,16 +173,29 @@ export class RawtpProvider implements Provider {
       const filter = rawFilter(def, plans, nargs);
       if (filter === 'never') continue;
       const decode = compileDecoder(rawFields(nargs), argsRead(plans), '', bigArgsRead(plans));
-      raw.add(
+      // kernel memory the clauses read, and who fired the probe, computed as it fires
+      const all = firingValuesOfPlans(plans);
+      const probe: KernelProbe = { ...def.probe, context: 'arguments', arg: rawArg(nargs) };
+      const usable = usableFiringValues(all, probe);
+      const values = captureValuesOf(usable, probe);
+      const task = readsTask(plans);
+      if (task) values.push(taskValues());
+      const valuesAt = rawValuesAt(nargs);
+      const areas = raw.add(
         name,
         nargs,
         (cpu, page, view, off, _len, ts) => {
           fillTask(ctx, procs, cpu, view.getInt32(off + RAW_TID, true), ts);
+          if (taskArea >= 0) fillFiredTask(ctx, procs, page, view, off + valuesAt + taskArea);
           decode(page, view, off, ctx);
+          if (firing !== null) firing(page, view, off, ctx, valuesAt);
           env.fire(def);
         },
         filter,
+        values,
       );
+      const firing = all.length > 0 ? firingDecoder(all, usable, areas) : null;
+      const taskArea = task ? areas[areas.length - 1] : -1;
     }
   }
 
@@ -241,7 +255,10 @@ function rawFields(n: number): EventField[] {
  * context is the arguments, a u64 each); returns the plans of those left for dtrace.
  */
 function runInKernel(env: FiringEnv, def: ProbeDef, tracepoint: string, nargs: number, plans: ClausePlan[]): ClausePlan[] {
-  // past the last argument: 0 (a program may not read past the tracepoint's arguments)
-  const arg = (i: number): KernelArg | null => (i < nargs ? { offset: 8 * i, size: 8, signed: true } : i < 10 ? { offset: 0, size: 0, signed: false } : null);
-  return runClausesInKernel(env, def, plans, 'arguments', arg, (ik, probe, clauses) => ik.attachRaw(tracepoint, probe, clauses));
+  return runClausesInKernel(env, def, plans, 'arguments', rawArg(nargs), (ik, probe, clauses) => ik.attachRaw(tracepoint, probe, clauses));
+}
+
+/** Where a raw tracepoint program finds argument i; past the last one: 0 (a program may not read past the tracepoint's arguments). */
+function rawArg(nargs: number): (i: number) => KernelArg | null {
+  return (i) => (i < nargs ? { offset: 8 * i, size: 8, signed: true } : i < 10 ? { offset: 0, size: 0, signed: false } : null);
 }

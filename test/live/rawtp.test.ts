@@ -79,6 +79,18 @@ test('rawtp:sched::sched_process_exec fires for the exec of the target with its 
   assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), ['sched 1 1 1']);
 });
 
+test('a clause in dtrace reads kernel memory through rawtp pointers, as the probe fired', { skip }, () => {
+  // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm): the
+  // task's fields and the binprm's file name are read by the probe's program as it fires (and
+  // who fired it: ppid, uid); the clause itself prints, so it runs in dtrace
+  const r = runDtrace(
+    ['-q', '-n', 'rawtp:sched::sched_process_exec /pid == $target/ { printf("%s %d %d %s %d %d\\n", stringof(args[0]->comm), args[0]->pid == pid, args[0]->tgid == arg1, stringof(args[2]->filename), ppid == curthread->real_parent->tgid, uid); }', '-c', `${prog} 1`],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  // the name is the new program's: the tracepoint fires after exec has set it
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`syscall-mix 1 1 ${prog} 1 0`]);
+});
+
 /** Groups of available_events that are no raw tracepoints: as the provider leaves them out. */
 function rawEvents(): string[] {
   const dynamic = new Set<string>();

@@ -8,7 +8,7 @@
 
 import type { EventSink, EventSource } from '../ringbuf.js';
 import { Program, R0, R1, R6 } from './asm.js';
-import { RAW_ARGS, RAW_INDEX, type RawTest, TracepointCapture } from './capture.js';
+import { type CaptureValues, RAW_ARGS, RAW_INDEX, type RawTest, TracepointCapture } from './capture.js';
 import { BPF_PROG_TYPE_RAW_TRACEPOINT, BpfObjects, ProgramRejected } from './objects.js';
 import { SysError } from './sys.js';
 
@@ -17,6 +17,16 @@ export { RAW_ARGS, RAW_PID, RAW_TID, type RawTest } from './capture.js';
 /** The most arguments a raw tracepoint passes (MAX_BPF_FUNC_ARGS). */
 export const RAW_MAX_ARGS = 12;
 
+/** How many of a tracepoint's arguments its records hold. */
+function rawArgCount(args: number): number {
+  return Math.max(0, Math.min(RAW_MAX_ARGS, args));
+}
+
+/** Where the values a record's program computed are, from the record's start (`args`: as add() was given). */
+export function rawValuesAt(args: number): number {
+  return RAW_ARGS + 8 * rawArgCount(args);
+}
+
 /**
  * Handles one raw tracepoint record: `view` holds it at `off` (RAW_TID, RAW_PID, RAW_ARGS + 8i
  * from there); `ts` is ns after the reader's base.
@@ -24,17 +34,24 @@ export const RAW_MAX_ARGS = 12;
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
 export class RawTracepoints implements EventSink {
-  private readonly wanted: Array<{ tracepoint: string; args: number; filter: RawTest[][] }> = [];
+  private readonly wanted: Array<{ tracepoint: string; args: number; filter: RawTest[][]; values: CaptureValues[] }> = [];
   private readonly handlers: RawHandler[] = [];
   private capture: TracepointCapture | null = null;
 
   /**
    * Asks for a raw tracepoint's records, with its first `args` arguments; `filter`: only those
-   * that one of its ANDs of tests holds for (empty: all).
+   * that one of its ANDs of tests holds for (empty: all); `values`: computed into each record as
+   * it fires, after the arguments (rawValuesAt), one area after another: returns each one's area.
    */
-  add(tracepoint: string, args: number, handler: RawHandler, filter: RawTest[][] = []): void {
-    this.wanted.push({ tracepoint, args: Math.max(0, Math.min(RAW_MAX_ARGS, args)), filter });
+  add(tracepoint: string, args: number, handler: RawHandler, filter: RawTest[][] = [], values: CaptureValues[] = []): number[] {
+    this.wanted.push({ tracepoint, args: rawArgCount(args), filter, values });
     this.handlers.push(handler);
+    let at = 0;
+    return values.map((v) => {
+      const here = at;
+      at += (v.bytes + 7) & ~7;
+      return here;
+    });
   }
 
   get size(): number {
@@ -57,6 +74,7 @@ export class RawTracepoints implements EventSink {
         keepForReturn: false,
         bookkeeping: false,
         raw: { tracepoint: w.tracepoint, args: w.args, filter: w.filter },
+        values: w.values,
       });
     }
     cap.start();
