@@ -17,7 +17,8 @@ import {
   typedefOf,
   type Member,
 } from '../lang/types.js';
-import type { ExternalTypes } from '../lang/typescope.js';
+import type { ExternalTypes, KernelVariable } from '../lang/typescope.js';
+import { dataSymbolAddress } from './ksyms.js';
 
 const BTF_MAGIC = 0xeb9f;
 
@@ -502,4 +503,25 @@ export const kernelTypes: ExternalTypes = {
     if (!name.includes(' ') && k !== BtfKind.Typedef) return undefined;
     return b.type(id);
   },
+
+  variable(scoped: string): KernelVariable | null {
+    const tick = scoped.indexOf('`');
+    const object = tick > 0 ? scoped.slice(0, tick) : 'vmlinux';
+    const name = scoped.slice(tick + 1);
+    const address = dataSymbolAddress(object, name);
+    if (address === null) return null;
+    const b = kernelBtf();
+    const c = VARIABLE_TYPES.get(name);
+    const id = b === null || c === undefined ? undefined : b.find(c);
+    return { object, name, address, type: id === undefined ? null : b!.type(id) };
+  },
 };
+
+/**
+ * The C types of kernel variables D programs read whose types the kernel's BTF leaves out (it
+ * describes per-CPU variables only), as <linux/jiffies.h> declares them.
+ */
+const VARIABLE_TYPES: ReadonlyMap<string, string> = new Map([
+  ['jiffies', 'long unsigned int'],
+  ['jiffies_64', 'long long unsigned int'],
+]);

@@ -137,3 +137,35 @@ export function kernelAddress(off: number): bigint {
 }
 
 export const kernelSymbols = new KernelSymbols();
+
+/** The kernel's data symbols (kallsyms types d, b, r: variables), read on the first lookup. */
+let dataSymbols: Map<string, bigint> | null = null;
+
+/**
+ * The address of a kernel variable ("vmlinux" or a module's), or null: none of that name, or a
+ * kernel whose kallsyms lists functions only (CONFIG_KALLSYMS_ALL off).
+ */
+export function dataSymbolAddress(object: string, name: string): bigint | null {
+  if (dataSymbols === null) {
+    dataSymbols = new Map();
+    let text = '';
+    try {
+      text = readFileSync('/proc/kallsyms', 'latin1');
+    } catch {
+      // no symbols
+    }
+    for (const line of text.split('\n')) {
+      if (line.indexOf(' ') !== 16) continue;
+      const type = line.charCodeAt(17) | 0x20;
+      if (type !== 0x64 /* d */ && type !== 0x62 /* b */ && type !== 0x72 /* r */) continue;
+      const rest = line.slice(19);
+      const tab = rest.indexOf('\t');
+      const key = tab < 0 ? `vmlinux\`${rest}` : `${rest.slice(tab + 2, rest.length - 1)}\`${rest.slice(0, tab)}`;
+      // the first of a name: a static one of the same name elsewhere comes later, if at all
+      if (!dataSymbols.has(key)) dataSymbols.set(key, BigInt(`0x${line.slice(0, 16)}`));
+    }
+  }
+  const a = dataSymbols.get(`${object}\`${name}`);
+  // an address of 0: kallsyms hides them (kptr_restrict)
+  return a === undefined || a === 0n ? null : a;
+}

@@ -658,7 +658,20 @@ export class Checker implements CheckContext {
       e.type = null;
       return e;
     }
-    // a scoped name (`sym, mod`sym) is a kernel symbol to DTrace, which has none to give here
+    // a scoped name (`sym, mod`sym) is a kernel variable: *(T *)its address, read where the
+    // kernel's memory can be (in a BPF program as the probe fires)
+    if (name.includes('`')) {
+      const v = this.env.types.external?.variable?.(name) ?? null;
+      if (v !== null) {
+        if (v.type === null) this.err('D_SYM_NOTYPES', e.line, `no symbolic type information is available for ${v.object}\`${v.name}: No type information available for symbol`);
+        const at = new A.Cast(e.line, pointerTo(v.type), new A.IntLit(e.line, v.address, 'ul', false));
+        const place = this.expr(new A.Unary(e.line, '*', at));
+        e.resolved = A.IdentKind.Inline;
+        e.inlineExpr = place;
+        e.type = place.type;
+        return e;
+      }
+    }
     const what = name.includes('`') ? 'symbol' : 'variable';
     this.err('D_IDENT_UNDEF', e.line, `failed to resolve ${name}: Unknown ${what} name`);
   }

@@ -113,6 +113,19 @@ const TYPEDEFS_64: Array<[string, string]> = [
 export interface ExternalTypes {
   /** `struct X`, `union X`, `enum X`, or a typedef's name; undefined if there is none */
   lookup(name: string): DType | undefined;
+  /**
+   * A kernel variable a program names with a backquote (`jiffies, vmlinux`jiffies): its address
+   * and type (null: the kernel has the symbol but says nothing of its type); null if none
+   */
+  variable?(name: string): KernelVariable | null;
+}
+
+export interface KernelVariable {
+  /** "vmlinux" or a module's name, and the symbol's */
+  object: string;
+  name: string;
+  address: bigint;
+  type: DType | null;
 }
 
 /**
