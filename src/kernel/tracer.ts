@@ -422,7 +422,13 @@ export class KernelTracer implements EventSink {
     // (each CPU's ring as large as its tracefs buffer), not from tracefs; before tracing
     // starts, so that every event has its copies
     this.openUserStacks(cpus, bufferKb);
-    const captured = this.user.start(cpus, reader.base, bufferKb * 1024, (id) => !this.stacked.has(id) && !this.ustacked.has(id));
+    const captured = this.user.start(
+      cpus,
+      reader.base,
+      bufferKb * 1024,
+      (id) => !this.stacked.has(id) && !this.ustacked.has(id),
+      (id) => this.enabled.find((e) => e.user && this.format(e.system, e.event).id === id)?.filter ?? null,
+    );
     if (captured !== null) reader.addSource(captured);
     if (this.ustackEvents !== null) {
       this.ustackEvents.setBase(reader.base);

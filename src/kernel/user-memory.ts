@@ -8,6 +8,7 @@
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type CaptureLayout, type CaptureSpec, type CaptureValues, TracepointCapture, type UserCopy } from './bpf/capture.js';
+import { type RecordTest, recordFilter } from './bpf/record-filter.js';
 import { bpfUnavailable } from './bpf/sys.js';
 import type { EventFormat } from './event-format.js';
 import type { EventSource } from './ringbuf.js';
@@ -66,7 +67,21 @@ interface Wanted {
   entry?: Wanted;
   /** values its program computes into each record */
   values: CaptureValues[];
+  /** values worth capturing the event for only while few events are (wantOptionalValues) */
+  optional: Array<{ values: CaptureValues; area: OptionalArea }>;
 }
+
+/** Where an optional value's area is from valuesAt()'s offset, once tracing starts (-1: not computed). */
+export class OptionalArea {
+  at = -1;
+}
+
+/**
+ * The most events captured only for optional values: each captured event's perf events take an
+ * RCU grace period each to close, one after another (~40 ms here), so 350 system calls' would
+ * make dtrace take half a minute to exit; past this many, such events come from tracefs.
+ */
+const MAX_OPTIONAL_CAPTURES = 16;
 
 export class UserMemory {
   private capture: TracepointCapture | null = null;
@@ -123,6 +138,17 @@ export class UserMemory {
     });
   }
 
+  /**
+   * Asks for an event's records to come with values its program computes as it fires, if it is
+   * captured anyway or few events are captured for such values alone (MAX_OPTIONAL_CAPTURES);
+   * the area says where, once tracing starts.
+   */
+  wantOptionalValues(format: EventFormat, values: CaptureValues): OptionalArea {
+    const area = new OptionalArea();
+    this.wanted(format).optional.push({ values, area });
+    return area;
+  }
+
   /** Where a captured event's computed values are, from its record's start; -1: its records are not captured. */
   valuesAt(eventId: number): number {
     const layout = this.capture?.layoutById[eventId];
@@ -131,7 +157,7 @@ export class UserMemory {
 
   private wanted(format: EventFormat): Wanted {
     let spec = this.specs.find((s) => s.format.id === format.id);
-    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false, probes: false, values: [] }));
+    if (!spec) this.specs.push((spec = { format, copies: [], output: false, keepForReturn: false, probes: false, values: [], optional: [] }));
     return spec;
   }
 
@@ -154,7 +180,22 @@ export class UserMemory {
    * Loads the capture programs, with `ringBytes` of ring per CPU; returns the source of the
    * captured events, or null where BPF cannot do it (`unavailable` says why).
    */
-  start(cpus: number[], base: bigint, ringBytes: number, capturable: (eventId: number) => boolean): EventSource | null {
+  start(cpus: number[], base: bigint, ringBytes: number, capturable: (eventId: number) => boolean, filterOf: (eventId: number) => string | null = () => null): EventSource | null {
+    const optionalOnly = this.specs.filter((s) => !s.output && s.optional.length > 0 && capturable(s.format.id));
+    if (optionalOnly.length <= MAX_OPTIONAL_CAPTURES) {
+      for (const s of optionalOnly) s.output = s.probes = true;
+    }
+    for (const s of this.specs) {
+      if (!s.output) continue;
+      // after the others': their areas are fixed already
+      let at = s.values.reduce((n, v) => n + ((v.bytes + 7) & ~7), 0);
+      for (const o of s.optional) {
+        s.values.push(o.values);
+        o.area.at = at;
+        at += (o.values.bytes + 7) & ~7;
+      }
+      s.optional = [];
+    }
     for (const s of this.specs) {
       s.output &&= capturable(s.format.id);
       // a return copies what its entry's pointers point to
@@ -183,6 +224,8 @@ export class UserMemory {
           bookkeeping: !s.probes,
           entry: s.entry !== undefined ? specOf(s.entry) : undefined,
           values: s.values,
+          // the event's tracefs filter, which its records bypass (not dtrace's own bookkeeping's)
+          filter: s.probes ? filterTests(filterOf(s.format.id), s.format) : undefined,
         };
         made.set(s, spec);
       }
@@ -346,4 +389,10 @@ function readProcMem(tid: number, addr: bigint, size: number): Buffer | null {
   } finally {
     if (fd >= 0) closeSync(fd);
   }
+}
+
+/** A tracefs filter as a capture program's tests (undefined: none, or one it cannot make). */
+function filterTests(filter: string | null, format: EventFormat): RecordTest[][] | undefined {
+  if (filter === null) return undefined;
+  return recordFilter(filter, format) ?? undefined;
 }

@@ -551,7 +551,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   const id = format.id;
   const firing = firingOf(env, p, format, plans);
   // who fired it, as it fired, for clauses that read it: the capture program writes it in
-  const taskArea = p.kernelArgs !== undefined && p.registerArg === undefined && readsTask(plans) ? tracer.user.wantValues(format, [taskValues()])[0] : -1;
+  const taskArea = p.kernelArgs !== undefined && p.registerArg === undefined && readsTask(plans) ? tracer.user.wantOptionalValues(format, taskValues()) : null;
   // where the computed values are in this event's records: fixed once tracing starts (NaN: not yet read)
   let valuesAt = NaN;
   // fds[argN]: the descriptor's file copied as the probe fires (not at a return: its copies are its entry's)
@@ -598,7 +598,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
       const tid = view.getInt32(off + pidAt, true);
       fillTask(ctx, procs, cpu, tid, ts);
       if (valuesAt !== valuesAt) valuesAt = tracer.user.valuesAt(id);
-      if (taskArea >= 0 && valuesAt >= 0) fillFiredTask(ctx, procs, page, view, off + valuesAt + taskArea);
+      if (taskArea !== null && taskArea.at >= 0 && valuesAt >= 0) fillFiredTask(ctx, procs, page, view, off + valuesAt + taskArea.at);
       decode(page, view, off, ctx);
       if (firing !== null) firing(page, view, off, ctx, valuesAt);
       if (copying) attachCopies(ctx, tracer.user.take(tid, id, page, view, off));

@@ -7,6 +7,7 @@
 
 import type { EventQueue, EventSource } from '../ringbuf.js';
 import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
+import type { RecordTest } from './record-filter.js';
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import {
   BPF_MAP_TYPE_HASH,
@@ -136,6 +137,8 @@ export interface CaptureSpec {
   raw?: { tracepoint: string; args: number; filter?: RawTest[][] };
   /** values computed as the probe fires, one area after another from the layout's valuesAt */
   values?: CaptureValues[];
+  /** only records one of whose ANDs of tests holds are sent (the event's tracefs filter; not for one kept for a return) */
+  filter?: RecordTest[][];
 }
 
 /**
@@ -263,6 +266,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     // only kept: no record of its own (the verifier refuses code that cannot be reached)
     if (!spec.output) return p.label('out').movImm(R0, 0).exit().encode();
   }
+  if (spec.filter !== undefined && spec.filter.length > 0 && !spec.keepForReturn) recordTests(p, spec.filter, layout.recordAt);
   // the pointers are the record's, or (at a return) those of the entry record kept for it
   let base = R6;
   if (spec.entry !== undefined) {
@@ -344,6 +348,47 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
  * A raw tracepoint's program: [ktime, index, thread] and the record (index, thread, process,
  * the arguments the tracepoint passes, a u64 each) into the perf buffer.
  */
+/** a stack slot for the thread's name, for a filter's comm tests */
+const COMM_AT = -32;
+
+/** Little-endian 64-bit words of a NUL-padded 16-byte name. */
+function nameWords(name: string): [bigint, bigint] {
+  const b = Buffer.alloc(16);
+  b.write(name, 'latin1');
+  return [b.readBigUInt64LE(0), b.readBigUInt64LE(8)];
+}
+
+/**
+ * Code that goes to 'out' (no record) unless one of the ANDs of tests holds for R7's record
+ * (copied at `recordAt`); R7 is kept.
+ */
+function recordTests(p: Program, filter: RecordTest[][], recordAt: number): void {
+  filter.forEach((ands, k) => {
+    const fails = `rf_or${k + 1}`;
+    ands.forEach((t, j) => {
+      if (t.what === 'comm') {
+        const [lo, hi] = nameWords(t.value as string);
+        const differs = t.op === '==' ? fails : `rf_${k}_${j}_holds`;
+        p.mov(R1, R10).addImm(R1, COMM_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
+        p.load(8, R1, R10, COMM_AT).movImm64(R2, lo).jmp(Jmp.Ne, R1, R2, differs);
+        p.load(8, R1, R10, COMM_AT + 8).movImm64(R2, hi).jmp(Jmp.Ne, R1, R2, differs);
+        // the same name: '!=' fails
+        if (t.op === '!=') p.ja(fails).label(differs);
+        return;
+      }
+      if (t.what === 'cpu') p.call(Helper.GetSmpProcessorId).mov(R1, R0);
+      else {
+        const f = t.what;
+        p.load(f.size, R1, R7, recordAt + f.offset);
+        if (f.signed && f.size < 8) p.aluImm(Alu.Lsh, R1, 64 - f.size * 8).aluImm(Alu.Arsh, R1, 64 - f.size * 8);
+      }
+      p.jmpImm(FAILS[t.op], R1, t.value as number, fails);
+    });
+    p.ja('rf_send').label(fails);
+  });
+  p.ja('out').label('rf_send');
+}
+
 /** Code that computes the values into their areas of R7's record (R7 is kept). */
 function computeValues(p: Program, values: CaptureValues[], layout: CaptureLayout): void {
   if (values.length === 0) return;
