@@ -35,7 +35,7 @@ const TEMP_AT = -24;
  * handled (tid is in every record already; a thread's pid is fixed from its creation, which
  * the process table follows).
  */
-const TASK_READS = ['execname', 'ppid', 'uid', 'gid', 'curpsinfo', 'curlwpsinfo'];
+export const TASK_READS: readonly string[] = ['execname', 'ppid', 'uid', 'gid', 'curpsinfo', 'curlwpsinfo'];
 
 /** Whether a clause on the probe, running in dtrace, reads who fired it, and BPF can say. */
 export function readsTask(plans: readonly ClausePlan[]): boolean {

@@ -85,3 +85,11 @@ test('a predicate the tracefs filter held is tested by the capture program that 
   const none = dropsWithFlood('execname == "no-such-name"');
   assert.equal(none.drops, 0, none.stderr);
 });
+
+test('-S says which clauses read who fired the probe from its record', { skip: skip || false }, () => {
+  const r = spawnSync(process.execPath, [cli, '-S', '-q', '-n', 'syscall::getppid:entry { printf("%s %d\\n", execname, uid); } syscall::getppid:return { printf("%d\\n", arg1); } BEGIN { exit(0); }'], { cwd: root, encoding: 'latin1', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
+  assert.match(blocks[0], /\nwith who fired the probe \(execname, uid\) as each probe's BPF program writes it, 40 bytes a record/);
+  assert.doesNotMatch(blocks[1], /who fired/);
+});
