@@ -55,48 +55,62 @@ test('ip: without BPF the addresses are <unknown>', { skip: skip || noPing }, ()
   assert.deepEqual(lines(r.stdout), ['receive lo <unknown> -> <unknown>  ip4 hl20 2', 'send lo <unknown> -> <unknown>  ip4 hl20 2']);
 });
 
-test('udp: a connected socket and an unconnected one over loopback: ports and addresses from the socket', { skip }, () => {
-  const f = join(dir, 'udp.cjs');
-  writeFileSync(
-    f,
-    `const d = require('dgram');
-const s = d.createSocket('udp4');
-s.bind(0, '127.0.0.1', () => {
+for (const [fam, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+  test(`udp: a connected socket and an unconnected one over loopback (${host}): sendto()'s destination from the datagram, ports and addresses`, { skip }, () => {
+    const f = join(dir, `udp-${fam}.cjs`);
+    writeFileSync(
+      f,
+      `const d = require('dgram');
+const s = d.createSocket('${fam}');
+s.bind(0, '${host}', () => {
   const port = s.address().port;
-  const c = d.createSocket('udp4');
+  const c = d.createSocket('${fam}');
   let n = 0;
   s.on('message', () => {
-    if (++n === 1) c.connect(port, '127.0.0.1', () => c.send(Buffer.alloc(77)));
+    if (++n === 1) c.connect(port, '${host}', () => c.send(Buffer.alloc(77)));
     else { c.close(); s.close(); }
   });
-  c.bind(0, '127.0.0.1', () => c.send(Buffer.alloc(55), port, '127.0.0.1'));
+  c.bind(0, '${host}', () => c.send(Buffer.alloc(55), port, '${host}'));
 });
 `,
-  );
-  const r = runDtrace([
-    '-q',
-    '-n',
-    `udp:::send, udp:::receive /pid == $target/ {
-       printf("%s %s:%d -> %s:%d %d %s %s\\n", probename, args[2]->ip_saddr, args[4]->udp_sport, args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length,
-         args[3]->udps_laddr, args[3]->udps_raddr); }`,
-    '-c',
-    `${process.execPath} ${f}`,
-  ]);
+    );
+    const r = runDtrace([
+      '-q',
+      '-n',
+      `udp:::send, udp:::receive /pid == $target/ {
+         printf("%s %s:%d -> %s:%d %d %s %s\\n", probename, args[2]->ip_saddr, args[4]->udp_sport, args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length,
+           args[3]->udps_laddr, args[3]->udps_raddr); }`,
+      '-c',
+      `${process.execPath} ${f}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout.split('\n').filter((l) => l !== '');
+    const h = host;
+    // the ports the kernel chose: the server's is the receiver's local port
+    const S = new RegExp(`^receive \\S+ -> ${h.replace(/\./g, '\\.')}:(\\d+) 63 `, 'm').exec(r.stdout)?.[1];
+    const C = new RegExp(`^send ${h.replace(/\./g, '\\.')}:(\\d+) `, 'm').exec(r.stdout)?.[1];
+    assert.ok(S && C, r.stdout);
+    assert.deepEqual(out, [
+      // unconnected: sendto()'s destination, from the datagram's headers as it was queued
+      `send ${h}:${C} -> ${h}:${S} 63 ${h} ${h}`,
+      // a receiving socket that is not connected has no remote end
+      `receive <unknown>:0 -> ${h}:${S} 63 ${h} <unknown>`,
+      `send ${h}:${C} -> ${h}:${S} 85 ${h} ${h}`,
+      `receive <unknown>:0 -> ${h}:${S} 85 ${h} <unknown>`,
+    ]);
+  });
+}
+
+test('udp: without BPF an unconnected socket\'s send has no remote end', { skip }, () => {
+  const f = join(dir, 'udp-nobpf.cjs');
+  writeFileSync(f, `const s = require('dgram').createSocket('udp4');
+s.bind(0, '127.0.0.1', () => s.send(Buffer.alloc(55), s.address().port, '127.0.0.1', () => s.close()));
+`);
+  const r = runDtrace(['-q', '-n', 'udp:::send /pid == $target/ { printf("%s:%d %d\\n", args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length); }', '-c', `${process.execPath} ${f}`], {
+    env: { DTRACE_TS_NO_BPF: '1' },
+  });
   assert.equal(r.code, 0, r.stderr);
-  const out = r.stdout.split('\n').filter((l) => l !== '');
-  // the ports the kernel chose: the server's is the receiver's local port
-  const server = /^receive \S+ -> 127\.0\.0\.1:(\d+) 63 /m.exec(r.stdout)?.[1];
-  const client = /^send 127\.0\.0\.1:(\d+) /m.exec(r.stdout)?.[1];
-  assert.ok(server && client, r.stdout);
-  const S = server;
-  const C = client;
-  assert.deepEqual(out, [
-    // unconnected: the socket has no remote end (the datagram's destination is not the socket's)
-    `send 127.0.0.1:${C} -> <unknown>:0 63 127.0.0.1 <unknown>`,
-    `receive <unknown>:0 -> 127.0.0.1:${S} 63 127.0.0.1 <unknown>`,
-    `send 127.0.0.1:${C} -> 127.0.0.1:${S} 85 127.0.0.1 127.0.0.1`,
-    `receive <unknown>:0 -> 127.0.0.1:${S} 85 127.0.0.1 <unknown>`,
-  ]);
+  assert.equal(r.stdout.trim(), '<unknown>:0 63');
 });
 
 // ---- a network namespace joined by a veth pair ----
@@ -230,10 +244,10 @@ for (const [a, b, v] of [[A4, B4, 4], [A6, B6, 6]] as const) {
         `send ${b}:S -> ${a}:C 300 1`,
         `receive ${b}:S -> ${a}:C 300 1`,
         // udp: the client's socket is connected, so both its ends are known; the server's is
-        // not: its remote end is <unknown>, port 0
+        // not: its send has the datagram's destination, its receive no remote end
         `send ${a}:C -> ${b}:S 123 1`,
         `receive <unknown>:C -> ${b}:S 123 1`,
-        `send ${b}:S -> <unknown>:C 45 1`,
+        `send ${b}:S -> ${a}:C 45 1`,
         `receive ${b}:S -> ${a}:C 45 1`,
       ].sort(),
     );
