@@ -113,6 +113,70 @@ s.bind(0, '127.0.0.1', () => s.send(Buffer.alloc(55), s.address().port, '127.0.0
   assert.equal(r.stdout.trim(), '<unknown>:0 63');
 });
 
+/** A port for the tcp workload, unlikely to be another test's. */
+const TCP_PORT = 20000 + (process.pid % 20000);
+
+for (const host of ['127.0.0.1', '::1']) {
+  test(`tcp: tcpinfo_t from each segment's header over loopback (${host}): the handshake's SYN, SYN|ACK, ACK; seq and ack advance by the bytes sent`, { skip }, () => {
+    const f = join(dir, `tcp-hdr-${host.replace(/:/g, '_')}.cjs`);
+    writeFileSync(
+      f,
+      `const net = require('net');
+const s = net.createServer((c) => c.once('data', () => c.end(Buffer.alloc(300)))).listen(${TCP_PORT}, '${host}', () => {
+  const c = net.connect(${TCP_PORT}, '${host}', () => c.write(Buffer.alloc(1000)));
+  c.on('data', () => {});
+  c.on('end', () => { c.end(); s.close(); });
+});
+`,
+    );
+    const r = runDtrace([
+      '-q',
+      '-n',
+      `tcp:::send, tcp:::receive /args[4]->tcp_sport == $1 || args[4]->tcp_dport == $1/ {
+         printf("%s %s %d %d %x %u %u %d %d %s\\n", probename, args[2]->ip_saddr, args[4]->tcp_sport, args[4]->tcp_dport, args[4]->tcp_flags,
+           args[4]->tcp_seq, args[4]->tcp_ack, args[4]->tcp_offset, args[2]->ip_plength - args[4]->tcp_offset, tcp_state_string[args[3]->tcps_state]); }`,
+      '-c',
+      `${process.execPath} ${f}`,
+      String(TCP_PORT),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    type Seg = { probe: string; saddr: string; sport: number; dport: number; flags: number; seq: number; ack: number; off: number; len: number; state: string };
+    const segs: Seg[] = r.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [probe, saddr, sport, dport, flags, seq, ack, off, len, state] = l.split(' ');
+        return { probe, saddr, sport: +sport, dport: +dport, flags: parseInt(flags, 16), seq: +seq, ack: +ack, off: +off, len: +len, state };
+      });
+    const P = TCP_PORT;
+    const sends = segs.filter((x) => x.probe === 'send');
+    for (const x of segs) {
+      assert.equal(x.saddr, host);
+      // the header's length: 20 bytes and its options
+      assert.ok(x.off >= 20 && x.off <= 60 && x.off % 4 === 0, JSON.stringify(x));
+    }
+    // the handshake: SYN, SYN|ACK, ACK (TH_SYN 0x02, TH_ACK 0x10)
+    const [syn, synack, ack] = sends;
+    assert.deepEqual([syn.flags, syn.dport, syn.ack, syn.len, syn.state], [0x02, P, 0, 0, 'state-syn-sent'], r.stdout);
+    assert.deepEqual([synack.flags, synack.sport, synack.ack, synack.len, synack.state], [0x12, P, (syn.seq + 1) >>> 0, 0, 'state-syn-received'], r.stdout);
+    assert.deepEqual([ack.flags, ack.dport, ack.seq, ack.ack, ack.state], [0x10, P, (syn.seq + 1) >>> 0, (synack.seq + 1) >>> 0, 'state-established'], r.stdout);
+    // the client's 1000 bytes: sent and received with the same numbers, and acknowledged
+    const data = sends.find((x) => x.dport === P && x.len === 1000);
+    assert.ok(data, r.stdout);
+    assert.equal(data.seq, (syn.seq + 1) >>> 0);
+    assert.ok((data.flags & 0x10) !== 0);
+    assert.ok(segs.some((x) => x.probe === 'receive' && x.dport === P && x.len === 1000 && x.seq === data.seq && x.ack === data.ack), r.stdout);
+    assert.ok(sends.some((x) => x.sport === P && x.ack === ((data.seq + 1000) >>> 0)), r.stdout);
+    // the server's 300 bytes, after its SYN|ACK's one sequence number; the client acknowledges them
+    const reply = sends.find((x) => x.sport === P && x.len === 300);
+    assert.ok(reply, r.stdout);
+    assert.equal(reply.seq, (synack.seq + 1) >>> 0);
+    assert.ok(sends.some((x) => x.dport === P && x.ack >= ((reply.seq + 300) >>> 0)), r.stdout);
+    // FINs (TH_FIN 0x01) both ways
+    assert.ok(sends.some((x) => x.sport === P && (x.flags & 0x01) !== 0) && sends.some((x) => x.dport === P && (x.flags & 0x01) !== 0), r.stdout);
+  });
+}
+
 // ---- a network namespace joined by a veth pair ----
 
 const tag = `${process.pid % 100000}`;
