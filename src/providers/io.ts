@@ -6,15 +6,22 @@
 // What the tracepoints do not carry reads as zero or "<none>": b_addr, b_iodone, b_resid,
 // b_lblkno (= b_blkno), and args[2] (no file is known at the block layer: every member is
 // "<none>", fi_offset 0). wait-start and wait-done are not provided: the kernel has no
-// tracepoint where a thread waits for a buffer.
+// tracepoint where a thread waits for a buffer (Oracle's dtrace traces submit_bio_wait() with
+// fbt); a description that names one is told so.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type DevNames, deviceNames } from '../kernel/blockdev.js';
+import { noKprobeEvents } from '../kernel/platform.js';
+import { tracefsRoot } from '../kernel/tracefs.js';
 import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+import { type ProbeDesc, ProviderUnavailable } from './provider.js';
+import { isGlob } from './registry.js';
 
 const B_ASYNC = 0x400;
 const B_PHYS = 0x20;
@@ -142,6 +149,15 @@ function probes(types: TypeScope): DerivedProbe[] {
   ];
 }
 
+/**
+ * Why wait-start and wait-done are not here: a thread's wait for its I/O (submit_bio_wait(), as
+ * Oracle's dtrace traces it with fbt) has no tracepoint, so it needs kprobes or fentry.
+ */
+export function noWaitProbes(name: string, root = tracefsRoot()): string {
+  const kernel = existsSync(join(root, 'kprobe_events')) ? 'dtrace-ts does not trace it with kprobes yet' : noKprobeEvents(root);
+  return `io:::${name} is not available: it fires as a thread waits for its block I/O (submit_bio_wait(), which no tracepoint marks) and ${kernel}; io:::start and io:::done trace block I/O from tracepoints`;
+}
+
 export class IoProvider extends DerivedProvider {
   readonly name = 'io';
   protected readonly table: DerivedProbe[];
@@ -149,5 +165,12 @@ export class IoProvider extends DerivedProvider {
   constructor(types: TypeScope) {
     super(types);
     this.table = probes(types);
+  }
+
+  /** A description that names wait-start or wait-done (not a pattern) is told why there are none. */
+  provide(desc: ProbeDesc): null {
+    if (desc.provider !== this.name || (desc.name !== 'wait-start' && desc.name !== 'wait-done')) return null;
+    if (isGlob(desc.module) || isGlob(desc.func)) return null;
+    throw new ProviderUnavailable(noWaitProbes(desc.name));
   }
 }

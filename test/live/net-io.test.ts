@@ -152,6 +152,21 @@ test('io: O_DIRECT reads and writes of a loop device, by its names', { skip }, (
   }
 });
 
+test('io: wait-start and wait-done are refused with the reason, in one line, and leave nothing behind', { skip }, () => {
+  for (const name of ['wait-start', 'wait-done']) {
+    const r = runDtrace(['-n', `io:::${name} { trace(args[0]->b_bcount); }`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    // DTrace's frame for a description it cannot make probes for, and why
+    assert.match(r.stderr, new RegExp(`^dtrace: invalid probe specifier io:::${name} \\{ trace\\(args\\[0\\]->b_bcount\\); \\}: io:::${name} is not available: it fires as a thread waits for its block I/O \\(submit_bio_wait\\(\\), which no tracepoint marks\\) and [^\\n]+; io:::start and io:::done trace block I/O from tracepoints\\n$`));
+    assert.deepEqual(instancesOf(r.pid), []);
+  }
+  // a pattern over names matches the probes there are, as in DTrace
+  const l = runDtrace(['-l', '-n', 'io:::*']);
+  assert.equal(l.code, 0, l.stderr);
+  assert.deepEqual(l.stdout.split('\n').slice(1).filter((x) => x !== '').map((x) => x.trim().split(/\s+/).slice(1).join(' ')), ['io vmlinux done', 'io vmlinux start']);
+});
+
 test('lockstat: the contention probes, listed', { skip }, () => {
   const r = runDtrace(['-l', '-P', 'lockstat']);
   assert.equal(r.code, 0, r.stderr);
