@@ -237,7 +237,7 @@ function begin(index: number, maps: ProgramMaps): Program {
  * lost map (per CPU). A system call's entry may keep its record for the return's copies.
  */
 function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
-  if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], index, layout, maps);
+  if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], spec.values ?? [], index, layout, maps);
   const p = begin(index, maps);
   p.mov(R1, R7)
     .addImm(R1, layout.recordAt)
@@ -321,15 +321,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     spec.copies.forEach((_, j) => p.storeImm(4, R7, layout.lenAt[j], -1).storeImm(8, R7, layout.addrAt[j], 0));
     p.label('sized0');
   }
-  if (spec.values !== undefined && spec.values.length > 0) {
-    p.store(8, R10, VALUES_BASE_AT, R7);
-    let at = layout.valuesAt;
-    for (const v of spec.values) {
-      v.emit(p, VALUES_BASE_AT, at);
-      at += align8(v.bytes);
-    }
-    p.load(8, R7, R10, VALUES_BASE_AT);
-  }
+  emitValues(p, spec.values ?? [], layout);
   // the record's size: up to the end of the last copy's bytes (a string's, as copied)
   const last = spec.copies.length - 1;
   const lastString = last >= 0 && !spec.copies[last].argvSlots && spec.copies[last].countOffset === undefined && spec.copies[last].kernel === undefined && spec.copies[last].file === undefined;
@@ -348,11 +340,23 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
   return output(p, maps, spec.bookkeeping);
 }
 
+/** The code of the values computed as the probe fires (CaptureSpec.values), R7 kept. */
+function emitValues(p: Program, values: CaptureValues[], layout: CaptureLayout): void {
+  if (values.length === 0) return;
+  p.store(8, R10, VALUES_BASE_AT, R7);
+  let at = layout.valuesAt;
+  for (const v of values) {
+    v.emit(p, VALUES_BASE_AT, at);
+    at += align8(v.bytes);
+  }
+  p.load(8, R7, R10, VALUES_BASE_AT);
+}
+
 /**
  * A raw tracepoint's program: [ktime, index, thread] and the record (index, thread, process,
  * the arguments the tracepoint passes, a u64 each) into the perf buffer.
  */
-function rawProgram(args: number, filter: RawTest[][], index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+function rawProgram(args: number, filter: RawTest[][], values: CaptureValues[], index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   const at = layout.recordAt;
   const p = begin(index, maps);
   p.storeImm(4, R7, at + RAW_INDEX, index)
@@ -376,6 +380,7 @@ function rawProgram(args: number, filter: RawTest[][], index: number, layout: Ca
     });
     p.ja('out').label('send');
   }
+  emitValues(p, values, layout);
   p.movImm(R5, layout.size);
   return output(p, maps, false);
 }

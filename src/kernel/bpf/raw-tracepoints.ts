@@ -8,11 +8,19 @@
 
 import type { EventSink, EventSource } from '../ringbuf.js';
 import { Program, R0, R1, R6 } from './asm.js';
-import { RAW_ARGS, RAW_INDEX, type RawTest, TracepointCapture } from './capture.js';
+import { type CaptureValues, RAW_ARGS, RAW_INDEX, type RawTest, TracepointCapture } from './capture.js';
 import { BPF_PROG_TYPE_RAW_TRACEPOINT, BpfObjects, ProgramRejected } from './objects.js';
 import { SysError } from './sys.js';
 
 export { RAW_ARGS, RAW_PID, RAW_TID, type RawTest } from './capture.js';
+
+/**
+ * Where a raw tracepoint record's first computed value is (RawTracepoints.add's `values`),
+ * from the record's start, for a tracepoint of `args` arguments: after them, 8-aligned.
+ */
+export function rawValuesAt(args: number): number {
+  return (RAW_ARGS + 8 * args + 7) & ~7;
+}
 
 /** The most arguments a raw tracepoint passes (MAX_BPF_FUNC_ARGS). */
 export const RAW_MAX_ARGS = 12;
@@ -24,16 +32,17 @@ export const RAW_MAX_ARGS = 12;
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
 
 export class RawTracepoints implements EventSink {
-  private readonly wanted: Array<{ tracepoint: string; args: number; filter: RawTest[][] }> = [];
+  private readonly wanted: Array<{ tracepoint: string; args: number; filter: RawTest[][]; values: CaptureValues[] }> = [];
   private readonly handlers: RawHandler[] = [];
   private capture: TracepointCapture | null = null;
 
   /**
    * Asks for a raw tracepoint's records, with its first `args` arguments; `filter`: only those
-   * that one of its ANDs of tests holds for (empty: all).
+   * that one of its ANDs of tests holds for (empty: all); `values`: computed as it fires, after
+   * the arguments (rawValuesAt() says where).
    */
-  add(tracepoint: string, args: number, handler: RawHandler, filter: RawTest[][] = []): void {
-    this.wanted.push({ tracepoint, args: Math.max(0, Math.min(RAW_MAX_ARGS, args)), filter });
+  add(tracepoint: string, args: number, handler: RawHandler, filter: RawTest[][] = [], values: CaptureValues[] = []): void {
+    this.wanted.push({ tracepoint, args: Math.max(0, Math.min(RAW_MAX_ARGS, args)), filter, values });
     this.handlers.push(handler);
   }
 
@@ -57,6 +66,7 @@ export class RawTracepoints implements EventSink {
         keepForReturn: false,
         bookkeeping: false,
         raw: { tracepoint: w.tracepoint, args: w.args, filter: w.filter },
+        values: w.values,
       });
     }
     cap.start();
