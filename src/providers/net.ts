@@ -531,29 +531,20 @@ function datagramsNeeded(h: Hook): boolean {
  * context, before sock_send_length), keyed by its socket. (A received datagram's source is not
  * had this way: skb_copy_datagram_iovec, which recvmsg could give, does not fire for UDP.)
  */
-function learnDatagrams(dgrams: Datagrams, send: boolean) {
+function learnDatagrams(dgrams: Datagrams) {
   return (f: Fields, h: Hook): EventHandler => {
     const skbAt = f.at('skbaddr');
-    const pidAt = f.at('common_pid');
     const id = f.format.id;
     const user = h.tracer.user;
-    const copies = [ipHeaderCopy(skbAt, true)!, transportHeaderCopy(skbAt)!];
-    if (send) copies.push(skbSockPointerCopy(skbAt)!);
-    const [ipJ, uhJ, skJ] = user.want(f.format, copies);
+    const [ipJ, uhJ, skJ] = user.want(f.format, [ipHeaderCopy(skbAt, true)!, transportHeaderCopy(skbAt)!, skbSockPointerCopy(skbAt)!]);
     return (_c, _p, v, o) => {
       const ip = user.kernelCopyAt(id, v, o, ipJ);
       const uh = user.kernelCopyAt(id, v, o, uhJ);
       if (ip < 0 || uh < 0) return;
-      let key: number;
-      if (send) {
-        const sk = user.kernelCopyAt(id, v, o, skJ);
-        if (sk < 0) return;
-        key = v.getUint32(sk, true) ^ v.getUint32(sk + 4, true);
-        if (key === 0) return;
-      } else {
-        key = v.getInt32(o + pidAt, true);
-      }
-      dgrams.put(key, v, ip, uh, send);
+      const sk = user.kernelCopyAt(id, v, o, skJ);
+      if (sk < 0) return;
+      const key = v.getUint32(sk, true) ^ v.getUint32(sk + 4, true);
+      if (key !== 0) dgrams.put(key, v, ip, uh, true);
     };
   };
 }
@@ -605,7 +596,7 @@ function udpProbes(types: TypeScope): DerivedProbe[] {
       name: 'send',
       args: UDP_ARGS,
       sources: [
-        { system: 'net', event: 'net_dev_queue', handler: learnDatagrams(sent, true), needed: datagramsNeeded },
+        { system: 'net', event: 'net_dev_queue', handler: learnDatagrams(sent), needed: datagramsNeeded },
         { system: 'sock', event: 'sock_send_length', handler: call(false) },
       ],
     },
