@@ -77,6 +77,22 @@ export function transportHeaderCopy(skbAt: number): UserCopy | null {
   return { ptrOffset: skbAt, maxLen: TRANSPORT_HEADER_BYTES, kernel: { deref: o[0], plusU16: m[1], at: 0 } };
 }
 
+let receiveQueue: number[] | null | undefined;
+
+/**
+ * The IP header (`transport`: the transport header) of the sk_buff last queued on the socket
+ * at `skAt` of the record (sock.sk_receive_queue.prev), once the stack has set it.
+ */
+export function queuedHeaderCopy(skAt: number, transport: boolean): UserCopy | null {
+  const o = skbOffsets();
+  const m = skbMoreOffsets();
+  if (receiveQueue === undefined) receiveQueue = offsetsOf('struct sock', ['sk_receive_queue']);
+  const q = receiveQueue;
+  const prev = offsetsOf('struct sk_buff_head', ['prev']);
+  if (o === null || m === null || q === null || prev === null) return null;
+  return { ptrOffset: skAt, maxLen: transport ? TRANSPORT_HEADER_BYTES : IP_HEADER_BYTES, kernel: { deref0: q[0] + prev[0], deref: o[0], plusU16: transport ? m[1] : o[2], at: 0 } };
+}
+
 /** The sk_buff's socket: the pointer itself (8 bytes, 0: none). */
 export function skbSockPointerCopy(skbAt: number): UserCopy | null {
   const m = skbMoreOffsets();

@@ -21,7 +21,9 @@
 // datagram sent is also seen as it is queued on its device (net:net_dev_queue, in the sender's
 // context, just before sock_send_length), its IP and UDP headers copied: udp:::send then has
 // the datagram's own ends (an unconnected socket's sendto() destination). A datagram received
-// on a socket that is not connected has no remote end there ("<unknown>" and port 0).
+// is seen as it is queued on its socket (sock:sk_data_ready: the headers of the sk_buff last on
+// its receive queue, copied), and each receive call takes the socket's oldest: udp:::receive
+// has the datagram's source even on a socket that is not connected.
 
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import type { EventHandler } from '../kernel/tracer.js';
@@ -29,7 +31,7 @@ import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
-import { SockAddrs, ipHeaderCopy, ipProtocolCopy, skbSockPointerCopy, sockCopy, transportHeaderCopy } from './net-kernel.js';
+import { SockAddrs, ipHeaderCopy, ipProtocolCopy, queuedHeaderCopy, skbSockPointerCopy, sockCopy, transportHeaderCopy } from './net-kernel.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 
 const AF_INET6 = 10;
@@ -319,15 +321,19 @@ function addrOf(d: DataView, at: number): string {
 }
 
 /**
- * The ends of the last datagram each socket (or thread) put on a device or took in, from its
- * IP and UDP headers as copied when it did: the udp probes' source of a datagram's remote end,
- * which an unconnected socket does not hold. Each is taken once (a send whose datagram did not
- * reach a device as it was sent, waiting for a neighbour, has none rather than another's).
+ * The ends of the datagrams each socket put on a device or had queued for it, from their IP and
+ * UDP headers as copied then: the udp probes' source of a datagram's remote end, which an
+ * unconnected socket does not hold. Sent: the last one only (a send whose datagram did not
+ * reach a device as it was sent, waiting for a neighbour, has none rather than another's);
+ * received: in the order they were queued, up to `limit`, each taken by a receive call.
  */
 class Datagrams {
-  private readonly m = new Map<number, DataView>();
+  private readonly m = new Map<number, DataView[]>();
   /** the ones taken, for reuse */
   private readonly free: DataView[] = [];
+  private last: DataView | null = null;
+
+  constructor(private readonly limit: number) {}
 
   /**
    * Learns the datagram whose IP header is at `ip` and UDP header at `uh` of `v` (for a send, the
@@ -352,13 +358,16 @@ class Datagrams {
     } else {
       return false;
     }
-    let d = this.m.get(key);
-    if (d === undefined) {
-      // bounded: a socket closed with a datagram not taken leaves its entry
+    let q = this.m.get(key);
+    if (q === undefined) {
+      // bounded: a socket closed with datagrams not taken leaves its entry
       if (this.m.size >= 4096) this.m.clear();
-      d = this.free.pop() ?? new DataView(new ArrayBuffer(DG_BYTES));
-      this.m.set(key, d);
+      q = [];
+      this.m.set(key, q);
     }
+    if (q.length >= this.limit) this.release(q.shift()!);
+    const d = this.free.pop() ?? new DataView(new ArrayBuffer(DG_BYTES));
+    q.push(d);
     d.setUint8(DG_VER, ver);
     const sport = v.getUint16(uh, false);
     const dport = v.getUint16(uh + 2, false);
@@ -373,13 +382,19 @@ class Datagrams {
     return true;
   }
 
-  /** The entry for `key`, taken (valid until the next put()), or null. */
+  /** The oldest entry for `key`, taken (valid until the next take()), or null. */
   take(key: number): DataView | null {
-    const d = this.m.get(key);
-    if (d === undefined) return null;
-    this.m.delete(key);
-    if (this.free.length < 64) this.free.push(d);
+    const q = this.m.get(key);
+    const d = q?.shift();
+    if (q === undefined || d === undefined) return null;
+    if (q.length === 0) this.m.delete(key);
+    if (this.last !== null) this.release(this.last);
+    this.last = d;
     return d;
+  }
+
+  private release(d: DataView): void {
+    if (this.free.length < 64) this.free.push(d);
   }
 }
 
@@ -528,8 +543,7 @@ function datagramsNeeded(h: Hook): boolean {
 
 /**
  * A UDP datagram's headers as it is queued on a device (net_dev_queue: in the sender's
- * context, before sock_send_length), keyed by its socket. (A received datagram's source is not
- * had this way: skb_copy_datagram_iovec, which recvmsg could give, does not fire for UDP.)
+ * context, before sock_send_length), keyed by its socket.
  */
 function learnDatagrams(dgrams: Datagrams) {
   return (f: Fields, h: Hook): EventHandler => {
@@ -549,9 +563,36 @@ function learnDatagrams(dgrams: Datagrams) {
   };
 }
 
+/**
+ * A datagram queued on a UDP socket (sock:sk_data_ready, as the stack wakes its readers): its
+ * headers, from the sk_buff last on the socket's receive queue, keyed by the socket.
+ */
+function learnQueued(dgrams: Datagrams) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const skAt = f.at('skaddr');
+    const protoAt = f.at('protocol');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const [ipJ, uhJ] = user.want(f.format, [queuedHeaderCopy(skAt, false)!, queuedHeaderCopy(skAt, true)!]);
+    return (_c, _p, v, o) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_UDP) return;
+      const ip = user.kernelCopyAt(id, v, o, ipJ);
+      const uh = user.kernelCopyAt(id, v, o, uhJ);
+      if (ip < 0 || uh < 0) return;
+      dgrams.put(v.getUint32(o + skAt, true) ^ v.getUint32(o + skAt + 4, true), v, ip, uh, false);
+    };
+  };
+}
+
+/** Whether udp:::receive has the datagrams' own ends (as datagramsNeeded(), and the receive queue placed). */
+function queuedNeeded(h: Hook): boolean {
+  return datagramsNeeded(h) && queuedHeaderCopy(0, false) !== null;
+}
+
 function udpProbes(types: TypeScope): DerivedProbe[] {
   const a = new UdpArgs(types);
-  const sent = new Datagrams();
+  const sent = new Datagrams(1);
+  const queued = new Datagrams(256);
   const call = (recv: boolean) => (f: Fields, h: Hook): EventHandler => {
     const pidAt = f.at('common_pid');
     const skAt = f.at('sk');
@@ -563,16 +604,18 @@ function udpProbes(types: TypeScope): DerivedProbe[] {
     const user = h.tracer.user;
     const copy = readsEnds(h) ? sockCopy(skAt) : null;
     const j = copy === null ? -1 : user.want(f.format, [copy])[0];
-    const dgrams = !recv && datagramsNeeded(h) ? sent : null;
+    const dgrams = recv ? (queuedNeeded(h) ? queued : null) : datagramsNeeded(h) ? sent : null;
     return (cpu, _p, v, o, _l, ts) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_UDP) return;
       const tid = v.getInt32(o + pidAt, true);
       const skLo = v.getUint32(o + skAt, true);
       const skHi = v.getUint32(o + skAt + 4, true);
-      // the datagram's own ends (taken even if the call failed, so that no later call sees them)
-      const d = dgrams === null ? null : dgrams.take(skLo ^ skHi);
       const ret = v.getInt32(o + retAt, true);
-      if (ret < 0 || (recv && (v.getInt32(o + flagsAt, true) & MSG_PEEK) !== 0)) return;
+      const peek = recv && (v.getInt32(o + flagsAt, true) & MSG_PEEK) !== 0;
+      // the datagram's own ends: a send's taken even if the call failed, so that no later call
+      // sees them; a receive's only when it took a datagram
+      const d = dgrams === null || (recv && (ret < 0 || peek)) ? null : dgrams.take(skLo ^ skHi);
+      if (ret < 0 || peek) return;
       const fam = v.getUint16(o + famAt, true);
       a.known = j >= 0 && a.ends.read(v, user.kernelCopyAt(id, v, o, j), fam);
       a.dgram = d;
@@ -589,6 +632,7 @@ function udpProbes(types: TypeScope): DerivedProbe[] {
       name: 'receive',
       args: UDP_ARGS,
       sources: [
+        { system: 'sock', event: 'sk_data_ready', handler: learnQueued(queued), needed: queuedNeeded },
         { system: 'sock', event: 'sock_recv_length', handler: call(true) },
       ],
     },

@@ -90,13 +90,13 @@ s.bind(0, '${host}', () => {
     const S = new RegExp(`^receive \\S+ -> ${h.replace(/\./g, '\\.')}:(\\d+) 63 `, 'm').exec(r.stdout)?.[1];
     const C = new RegExp(`^send ${h.replace(/\./g, '\\.')}:(\\d+) `, 'm').exec(r.stdout)?.[1];
     assert.ok(S && C, r.stdout);
+    // the datagrams' own ends, from their headers: as sendto() queued one on lo, and as each
+    // was queued on the (unconnected) receiving socket
     assert.deepEqual(out, [
-      // unconnected: sendto()'s destination, from the datagram's headers as it was queued
       `send ${h}:${C} -> ${h}:${S} 63 ${h} ${h}`,
-      // a receiving socket that is not connected has no remote end
-      `receive <unknown>:0 -> ${h}:${S} 63 ${h} <unknown>`,
+      `receive ${h}:${C} -> ${h}:${S} 63 ${h} ${h}`,
       `send ${h}:${C} -> ${h}:${S} 85 ${h} ${h}`,
-      `receive <unknown>:0 -> ${h}:${S} 85 ${h} <unknown>`,
+      `receive ${h}:${C} -> ${h}:${S} 85 ${h} ${h}`,
     ]);
   });
 }
@@ -307,10 +307,10 @@ for (const [a, b, v] of [[A4, B4, 4], [A6, B6, 6]] as const) {
         `receive ${a}:C -> ${b}:S 1000 1`,
         `send ${b}:S -> ${a}:C 300 1`,
         `receive ${b}:S -> ${a}:C 300 1`,
-        // udp: the client's socket is connected, so both its ends are known; the server's is
-        // not: its send has the datagram's destination, its receive no remote end
+        // udp: the client's socket is connected; the server's is not: its send and receive
+        // have the datagrams' own ends, from their headers
         `send ${a}:C -> ${b}:S 123 1`,
-        `receive <unknown>:C -> ${b}:S 123 1`,
+        `receive ${a}:C -> ${b}:S 123 1`,
         `send ${b}:S -> ${a}:C 45 1`,
         `receive ${b}:S -> ${a}:C 45 1`,
       ].sort(),

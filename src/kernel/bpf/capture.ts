@@ -37,7 +37,8 @@ export interface UserCopy {
   /**
    * Kernel memory rather than user memory (bpf_probe_read_kernel): from the field's pointer,
    * or (`deref`) from the pointer read at that pointer + deref, plus (`plusU16`) the u16 read at
-   * the field's pointer + plusU16 (an sk_buff's head + network_header), plus `at`. The copy is
+   * the field's pointer + plusU16 (an sk_buff's head + network_header), plus `at`; with `deref0`,
+   * from the pointer read at the field's pointer + deref0 instead of the field's pointer. The copy is
    * maxLen bytes, or none (length -1) if any read faults.
    */
   kernel?: KernelCopy;
@@ -91,6 +92,8 @@ export const FILE_COPY_BYTES = FILE_PATH + FILE_PATH_SLOTS * FILE_COMPONENT_BYTE
 
 /** Where a kernel copy starts (UserCopy.kernel). */
 export interface KernelCopy {
+  /** first, the pointer read at the field's pointer + deref0 (a socket's last queued sk_buff) */
+  deref0?: number;
   deref?: number;
   plusU16?: number;
   at: number;
@@ -418,6 +421,17 @@ function output(p: Program, maps: ProgramMaps, bookkeeping: boolean): Buffer {
 /** Copies kernel memory found from the field's pointer (UserCopy.kernel). */
 function kernelCopy(p: Program, c: UserCopy, k: KernelCopy, j: number, layout: CaptureLayout, base: number): void {
   p.storeImm(4, R7, layout.lenAt[j], -1).load(8, R8, base, c.ptrOffset);
+  if (k.deref0 !== undefined) {
+    p.mov(R1, R10)
+      .addImm(R1, -16)
+      .movImm(R2, 8)
+      .mov(R3, R8)
+      .addImm(R3, k.deref0)
+      .call(Helper.ProbeReadKernel)
+      .jsltImm(R0, 0, `kEnd${j}`)
+      .load(8, R8, R10, -16)
+      .jeqImm(R8, 0, `kEnd${j}`);
+  }
   if (k.plusU16 !== undefined) {
     p.storeImm(8, R10, -24, 0)
       .mov(R1, R10)
