@@ -1,17 +1,18 @@
 // io:::start and tcp:::send benchmarks (not tests), medians, on the live kernel, next to the
 // tracepoints they sit on and beside bpftrace:
 //   1. start-up of the probe with `@ = count()`, exiting at once: io:::start, tcp:::send, the
-//      raw tracepoints under them (rawtp:block::block_bio_queue, rawtp:sock::sock_send_length),
-//      and bpftrace's tracepoint:block:block_bio_queue, tracepoint:sock:sock_send_length;
+//      raw tracepoints under them (rawtp:block::block_bio_queue, rawtp:net::net_dev_queue),
+//      and bpftrace's tracepoint:block:block_bio_queue, tracepoint:net:net_dev_queue;
 //   2. probe effect: ns each 4 KiB O_DIRECT pread() (io) and each 64-byte send() on a loopback
 //      TCP connection (tcp) gains while traced by: the stable probe counting in dtrace; the
-//      stable probe reading its translated args (tcp: the addresses, copied in the kernel where
-//      BPF can be used); the tracepoint on tracefs (sdt:) counting in dtrace; the raw
+//      stable probe reading its translated args (io-file: the file, read in the kernel; tcp: the
+//      segment's headers, copied in the kernel where BPF can be used); the tracepoint on tracefs (sdt:) counting in dtrace; the raw
 //      tracepoint counting in the kernel (rawtp, BPF); bpftrace counting on the tracepoint.
 // Needs root and cc; BENCH_RUNS, BENCH_BPFTRACE=0.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -163,16 +164,22 @@ interface Case {
   event: string;
   bin: string;
   binArgs: string[];
+  /** only the stable probe reading its arguments (the rest is another case's) */
+  argsOnly?: boolean;
 }
 
 async function main(): Promise<void> {
   const line = (s: string) => process.stdout.write(s + '\n');
+  line(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${cpus().length} CPUs)`);
   const file = join(work, 'data');
   writeFileSync(file, Buffer.alloc(1 << 20, 1));
   spawnSync('sync');
   const cases: Case[] = [
     { name: 'io', stable: 'io:::start', args: 'io:::start { @[args[1]->dev_statname, args[0]->b_flags & B_READ] = sum(args[0]->b_bcount); }', group: 'block', event: 'block_bio_queue', bin: buildReads(), binArgs: [file, '20000'] },
-    { name: 'tcp', stable: 'tcp:::send', args: 'tcp:::send { @[args[2]->ip_daddr, args[4]->tcp_dport] = sum(args[2]->ip_plength); }', group: 'sock', event: 'sock_send_length', bin: buildSends(), binArgs: ['200000'] },
+    // the file each I/O is for: from block_bio_queue's raw tracepoint, read in the kernel as it fires
+    { name: 'io-file', stable: 'io:::start', args: 'io:::start { @[args[2]->fi_pathname, args[0]->b_flags & B_READ] = sum(args[0]->b_bcount); }', group: 'block', event: 'block_bio_queue', bin: buildReads(), binArgs: [file, '20000'], argsOnly: true },
+    // with BPF, tcp:::send fires per segment queued on a device (net_dev_queue), its headers copied
+    { name: 'tcp', stable: 'tcp:::send', args: 'tcp:::send { @[args[2]->ip_daddr, args[4]->tcp_dport, args[4]->tcp_flags] = sum(args[2]->ip_plength); }', group: 'net', event: 'net_dev_queue', bin: buildSends(), binArgs: ['200000'] },
   ];
   for (const c of cases) {
     const dt = (script: string) => {
@@ -180,6 +187,15 @@ async function main(): Promise<void> {
       for (let i = 0; i < RUNS; i++) xs.push(timeRun(process.execPath, [cli, '-q', '-n', `${script} BEGIN { exit(0); }`]));
       return median(xs).toFixed(3);
     };
+    if (c.argsOnly) {
+      const base = nsPerCall(c.bin, c.binArgs);
+      const t = new Tracer(process.execPath, [cli, '-q', '-n', `${c.args} ${READY}`]);
+      await t.ready(120_000);
+      const ns = nsPerCall(c.bin, c.binArgs);
+      await t.stop();
+      line(`${c.name}: untraced ${base.toFixed(1)} ns per call; +${(ns - base).toFixed(1)} ns per call while ${c.args}`);
+      continue;
+    }
     line(`startup, exit at once (median of ${RUNS}): ${c.stable} ${dt(`${c.stable} { @ = count(); }`)} s; rawtp:${c.group}::${c.event} ${dt(`rawtp:${c.group}::${c.event} { @ = count(); }`)} s`);
     if (withBpftrace) {
       const bt: number[] = [];

@@ -59,6 +59,13 @@ export class KernelSymbols {
     return this.names.some((n) => n.endsWith(`\`${name}`));
   }
 
+  /** The address of the kernel's own function of this name, or null (none, or addresses hidden: 0). */
+  address(name: string): bigint | null {
+    if (!this.loaded) this.load();
+    const i = this.names.indexOf(`vmlinux\`${name}`);
+    return i < 0 || this.addrs[i] === 0 ? null : KERNEL_BASE + BigInt(this.addrs[i]);
+  }
+
   /** Every function, as [module, name] ("vmlinux" for the kernel's own). */
   functions(): Array<[string, string]> {
     if (!this.loaded) this.load();

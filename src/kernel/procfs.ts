@@ -182,3 +182,35 @@ export function readFd(pid: number, fd: number): FdInfo | null {
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
+
+const mountsByDev = new Map<number, { mount: string; fstype: string } | null>();
+
+/**
+ * Where the file system on a device (the kernel's dev_t: 12 bits of major, 20 of minor) is
+ * mounted, its root first (this process's mount namespace), and its type; null if it is not.
+ * Read once per device.
+ */
+export function mountOfDevice(dev: number): { mount: string; fstype: string } | null {
+  let m = mountsByDev.get(dev);
+  if (m !== undefined) return m;
+  m = null;
+  const want = `${dev >>> 20}:${dev & 0xfffff}`;
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
+      const f = line.split(' ');
+      if (f[2] !== want) continue;
+      const dash = f.indexOf('-');
+      const here = { mount: unescapeMount(f[4] ?? ''), fstype: dash >= 0 ? (f[dash + 1] ?? '') : '' };
+      // a mount of the file system's root is the one a path from its root is under
+      if (f[3] === '/') {
+        m = here;
+        break;
+      }
+      m ??= null;
+    }
+  } catch {
+    // no /proc: unknown
+  }
+  mountsByDev.set(dev, m);
+  return m;
+}

@@ -372,7 +372,7 @@ function sameKernel(a: UserCopy, b: UserCopy): boolean {
   const y = b.kernel;
   if ((a.file === undefined) !== (b.file === undefined)) return false;
   if (x === undefined || y === undefined) return x === y;
-  return x.at === y.at && x.deref === y.deref && x.plusU16 === y.plusU16;
+  return x.at === y.at && x.deref === y.deref && x.plusU16 === y.plusU16 && x.deref0 === y.deref0;
 }
 
 /** The copied arguments, joined by spaces as a command line (psargs) shows them. */

@@ -2,6 +2,7 @@
 // (proc, sched): each probe names the events it listens to and decides, per record, whether
 // it fires, as whom, and with which arguments.                   [dt_prov_proc.c, dt_prov_sched.c]
 
+import type { CaptureValues } from '../kernel/bpf/capture.js';
 import type { EventFormat } from '../kernel/event-format.js';
 import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
@@ -47,6 +48,17 @@ export interface DerivedProbe {
     /** whether the probe, as its clauses use it, needs this event (absent: it does) */
     needed?: (h: Hook) => boolean;
   }>;
+  /**
+   * Raw tracepoints it fires from instead, where the clauses need them (`needed`): each a BPF
+   * program with the tracepoint's first `args` arguments and `values` computed as it fires.
+   */
+  rawSources?: Array<{
+    tracepoint: string;
+    args: number;
+    values: () => CaptureValues[];
+    handler: (h: Hook) => EventHandler;
+    needed: (h: Hook) => boolean;
+  }>;
 }
 
 export abstract class DerivedProvider implements Provider {
@@ -88,6 +100,9 @@ export abstract class DerivedProvider implements Provider {
           env.fire(def);
         },
       };
+      const raw = (p.rawSources ?? []).filter((r) => r.needed(hook));
+      for (const r of raw) tracer.rawTracepoints().add(r.tracepoint, r.args, r.handler(hook), [], r.values());
+      if (raw.length > 0) continue;
       for (const s of p.sources) {
         if (s.needed !== undefined && !s.needed(hook)) continue;
         const f = new Fields(tracer.format(s.system, s.event));

@@ -3,18 +3,33 @@
 // block_bio_complete for done). Arguments are DTrace's bufinfo_t, devinfo_t and fileinfo_t,
 // built only when D code reads them.                                     [io.d, dt_prov_io.c]
 //
-// What the tracepoints do not carry reads as zero or "<none>": b_addr, b_iodone, b_resid,
-// b_lblkno (= b_blkno), and args[2] (no file is known at the block layer: every member is
-// "<none>", fi_offset 0). wait-start and wait-done are not provided: the kernel has no
-// tracepoint where a thread waits for a buffer.
+// What the tracepoints do not carry reads as zero: b_addr, b_iodone, b_resid, b_lblkno
+// (= b_blkno). args[2], fileinfo_t: where BPF and BTF can be used and a clause reads it,
+// io:::start comes from a program on block_bio_queue's raw tracepoint that reads the bio and
+// the file it is for as it fires (io-file.ts: a page cache page's inode, or a direct I/O's
+// kiocb through iomap); I/O for no file (a block device's own, a file system's metadata) and
+// io:::done have every member "<none>", fi_offset 0, as DTrace's translator gives for no file. wait-start and wait-done are not provided: the kernel has no
+// tracepoint where a thread waits for a buffer (Oracle's dtrace traces submit_bio_wait() with
+// fbt); a description that names one is told so.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type DevNames, deviceNames } from '../kernel/blockdev.js';
+import { noKprobeEvents } from '../kernel/platform.js';
+import { RAW_TID, rawValuesAt } from '../kernel/bpf/raw-tracepoints.js';
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
+import { kernelTypes } from '../kernel/btf.js';
+import { mountOfDevice } from '../kernel/procfs.js';
+import { tracefsRoot } from '../kernel/tracefs.js';
 import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+import { type ProbeDesc, ProviderUnavailable } from './provider.js';
+import { isGlob } from './registry.js';
+import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
 
 const B_ASYNC = 0x400;
 const B_PHYS = 0x20;
@@ -34,6 +49,9 @@ export class IoArgs implements ArgBuilder {
   blkLo = 0;
   dev = 0;
   error = 0;
+  /** the file, as io:::start's program read it (io-file.ts): its area in `fileView`, -1: none */
+  fileView: DataView = new DataView(new ArrayBuffer(8));
+  fileAt = -1;
   private readonly buf: ArgStruct;
   private readonly devi: ArgStruct;
   private readonly file: ArgStruct;
@@ -45,6 +63,43 @@ export class IoArgs implements ArgBuilder {
     this.file = new ArgStruct(types, 'fileinfo_t');
     const f = this.file;
     for (const m of ['fi_name', 'fi_dirname', 'fi_pathname', 'fi_fs', 'fi_mount']) f.str(m, '<none>');
+  }
+
+  /** fileinfo_t: the file io:::start's program found, else every member "<none>" (fi_offset 0), as DTrace's translator for no file. */
+  private fileBytes(): Uint8Array {
+    const f = this.file;
+    const v = this.fileView;
+    const at = this.fileAt;
+    const n = at < 0 ? 0 : v.getInt32(at + IOF_NAMES, true);
+    // a file system mounted nowhere (the block device's own page cache: metadata, journal) has no file
+    const where = n <= 0 ? null : mountOfDevice(v.getUint32(at + IOF_SDEV, true));
+    if (where === null) {
+      f.clear();
+      for (const m of ['fi_name', 'fi_dirname', 'fi_pathname', 'fi_fs', 'fi_mount']) f.str(m, '<none>');
+      return f.bytes;
+    }
+    f.clear();
+    const names: string[] = [];
+    for (let k = 0; k < n; k++) names.push(cstr(v, at + IOF_NAME + k * FILE_NAME_BYTES, FILE_NAME_BYTES));
+    f.str('fi_name', names[0]);
+    f.set('fi_offset', v.getUint32(at + IOF_OFFSET, true) + v.getUint32(at + IOF_OFFSET + 4, true) * 4294967296);
+    f.str('fi_fs', where.fstype || '<unknown>');
+    f.str('fi_mount', where.mount || '<unknown>');
+    // the path from the file system's root (the last name, "/"), under its mount point; a name
+    // as long as its slot may be cut
+    const whole = v.getUint32(at + IOF_ROOT, true) === 1 && names.every((x) => x.length < FILE_NAME_BYTES - 1);
+    if (!whole) {
+      f.str('fi_pathname', '<unknown>');
+      f.str('fi_dirname', '<unknown>');
+      return f.bytes;
+    }
+    let rel = '';
+    for (let k = 0; k < n - 1; k++) rel = `/${names[k]}${rel}`;
+    const path = where.mount === '/' ? rel || '/' : `${where.mount}${rel}`;
+    f.str('fi_pathname', path);
+    const slash = path.lastIndexOf('/');
+    f.str('fi_dirname', slash <= 0 ? '/' : path.slice(0, slash));
+    return f.bytes;
   }
 
   build(slot: number): Uint8Array | null {
@@ -81,11 +136,41 @@ export class IoArgs implements ArgBuilder {
         return s.bytes;
       }
       case 2:
-        return this.file.bytes;
+        return this.fileBytes();
       default:
         return null;
     }
   }
+}
+
+/** The kernel's REQ_SYNC (1 << __REQ_SYNC, from BTF's enum req_flag_bits), 0 if not known. */
+let reqSync: number | undefined;
+
+function reqSyncBit(): number {
+  if (reqSync === undefined) {
+    const e = kernelTypes.lookup('enum req_flag_bits')?.enumerators.find(([n]) => n === '__REQ_SYNC');
+    reqSync = e === undefined ? 0 : 2 ** e[1];
+  }
+  return reqSync;
+}
+
+function cstr(v: DataView, from: number, max: number): string {
+  let s = '';
+  for (let i = 0; i < max; i++) {
+    const c = v.getUint8(from + i);
+    if (c === 0) break;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** b_flags from a bio's bi_opf, as rwbsFlags() from the letters the kernel makes of it (blk_fill_rwbs). */
+function opfFlags(opf: number): number {
+  // REQ_OP_MASK: the low 8 bits; the ops that write are odd (op_is_write)
+  const read = (opf & 1) === 0;
+  const bit = reqSyncBit();
+  const sync = bit !== 0 && Math.floor(opf / bit) % 2 === 1;
+  return (read ? B_READ : B_WRITE) | (sync ? 0 : B_ASYNC) | B_PHYS;
 }
 
 /** b_flags from the kernel's rwbs letters (R read, W write, D discard, S sync, F flush...). */
@@ -116,6 +201,7 @@ function ioHandler(a: IoArgs, done: boolean) {
       a.bytes = v.getUint32(o + nrAt, true) * 512;
       a.flags = rwbsFlags(v, o + rwbsAt) | (done ? 0x2 /* B_DONE */ : 0x1 /* B_BUSY */);
       a.error = errAt >= 0 ? -v.getInt32(o + errAt, true) : 0;
+      a.fileAt = -1;
       if (a.error !== 0) a.flags |= 0x4; // B_ERROR
       const args = h.ctx.args;
       args[0] = viewAddress(ViewKind.Arg, 0);
@@ -125,6 +211,35 @@ function ioHandler(a: IoArgs, done: boolean) {
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
   };
+}
+
+/** block_bio_queue's raw tracepoint, with the bio's numbers and file read as it fired (io-file.ts). */
+function ioFileHandler(a: IoArgs) {
+  return (h: Hook): EventHandler => {
+    const vals = rawValuesAt(1);
+    return (cpu, _p, v, o, _l, ts) => {
+      const at = o + vals;
+      a.dev = v.getUint32(at + IOF_DEV, true);
+      a.blkLo = v.getUint32(at + IOF_SECTOR, true);
+      a.blkHi = v.getUint32(at + IOF_SECTOR + 4, true);
+      a.bytes = v.getUint32(at + IOF_SIZE, true);
+      a.flags = opfFlags(v.getUint32(at + IOF_OPF, true)) | 0x1; // B_BUSY
+      a.error = 0;
+      a.fileView = v;
+      a.fileAt = at;
+      const args = h.ctx.args;
+      args[0] = viewAddress(ViewKind.Arg, 0);
+      args[1] = viewAddress(ViewKind.Arg, 1);
+      args[2] = viewAddress(ViewKind.Arg, 2);
+      h.ctx.argBuild = a;
+      h.fireAs(v.getInt32(o + RAW_TID, true), cpu, ts);
+    };
+  };
+}
+
+/** Whether io:::start reads its file as it fires (a clause reads args[2], and BPF and BTF can). */
+function fileNeeded(h: Hook): boolean {
+  return h.reads(2) && bpfUnavailable() === null && ioFileKnowable();
 }
 
 function probes(types: TypeScope): DerivedProbe[] {
@@ -138,8 +253,22 @@ function probes(types: TypeScope): DerivedProbe[] {
         { system: 'block', event: 'block_bio_complete', handler: ioHandler(a, true) },
       ],
     },
-    { name: 'start', args: IO_ARGS, sources: [{ system: 'block', event: 'block_bio_queue', handler: ioHandler(a, false) }] },
+    {
+      name: 'start',
+      args: IO_ARGS,
+      sources: [{ system: 'block', event: 'block_bio_queue', handler: ioHandler(a, false) }],
+      rawSources: [{ tracepoint: 'block_bio_queue', args: 1, values: () => [ioFileValues()!], handler: ioFileHandler(a), needed: fileNeeded }],
+    },
   ];
+}
+
+/**
+ * Why wait-start and wait-done are not here: a thread's wait for its I/O (submit_bio_wait(), as
+ * Oracle's dtrace traces it with fbt) has no tracepoint, so it needs kprobes or fentry.
+ */
+export function noWaitProbes(name: string, root = tracefsRoot()): string {
+  const kernel = existsSync(join(root, 'kprobe_events')) ? 'dtrace-ts does not trace it with kprobes yet' : noKprobeEvents(root);
+  return `io:::${name} is not available: it fires as a thread waits for its block I/O (submit_bio_wait(), which no tracepoint marks) and ${kernel}; io:::start and io:::done trace block I/O from tracepoints`;
 }
 
 export class IoProvider extends DerivedProvider {
@@ -149,5 +278,12 @@ export class IoProvider extends DerivedProvider {
   constructor(types: TypeScope) {
     super(types);
     this.table = probes(types);
+  }
+
+  /** A description that names wait-start or wait-done (not a pattern) is told why there are none. */
+  provide(desc: ProbeDesc): null {
+    if (desc.provider !== this.name || (desc.name !== 'wait-start' && desc.name !== 'wait-done')) return null;
+    if (isGlob(desc.module) || isGlob(desc.func)) return null;
+    throw new ProviderUnavailable(noWaitProbes(desc.name));
   }
 }

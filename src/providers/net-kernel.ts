@@ -28,10 +28,24 @@ function offsetsOf(struct: string, members: string[]): number[] | null {
 
 let skb: number[] | null | undefined;
 let sock: number[] | null | undefined;
+let skbMore: number[] | null | undefined;
+let sockState: number[] | null | undefined;
 
 function skbOffsets(): number[] | null {
   if (skb === undefined) skb = offsetsOf('struct sk_buff', ['head', 'data', 'network_header', 'protocol']);
   return skb;
+}
+
+/** sk_buff's sk and transport_header */
+function skbMoreOffsets(): number[] | null {
+  if (skbMore === undefined) skbMore = offsetsOf('struct sk_buff', ['sk', 'transport_header']);
+  return skbMore;
+}
+
+/** sock_common's skc_state (a request_sock and a timewait sock begin with a sock_common too) */
+export function sockStateAt(): number {
+  if (sockState === undefined) sockState = offsetsOf('struct sock_common', ['skc_state']);
+  return sockState === null ? -1 : sockState[0];
 }
 
 /** sock_common: skc_daddr, skc_rcv_saddr, skc_dport, skc_num, skc_v6_daddr, skc_v6_rcv_saddr */
@@ -50,6 +64,48 @@ export function ipHeaderCopy(skbAt: number, send: boolean): UserCopy | null {
   if (o === null) return null;
   const [head, data, network] = o;
   return { ptrOffset: skbAt, maxLen: IP_HEADER_BYTES, kernel: send ? { deref: head, plusU16: network, at: 0 } : { deref: data, at: 0 } };
+}
+
+/** Bytes copied of a transport header: TCP's without options (UDP's is 8). */
+export const TRANSPORT_HEADER_BYTES = 20;
+
+/** The transport (TCP, UDP) header of the sk_buff at `skbAt` (head + transport_header), once the stack has set it. */
+export function transportHeaderCopy(skbAt: number): UserCopy | null {
+  const o = skbOffsets();
+  const m = skbMoreOffsets();
+  if (o === null || m === null) return null;
+  return { ptrOffset: skbAt, maxLen: TRANSPORT_HEADER_BYTES, kernel: { deref: o[0], plusU16: m[1], at: 0 } };
+}
+
+let receiveQueue: number[] | null | undefined;
+
+/**
+ * The IP header (`transport`: the transport header) of the sk_buff last queued on the socket
+ * at `skAt` of the record (sock.sk_receive_queue.prev), once the stack has set it.
+ */
+export function queuedHeaderCopy(skAt: number, transport: boolean): UserCopy | null {
+  const o = skbOffsets();
+  const m = skbMoreOffsets();
+  if (receiveQueue === undefined) receiveQueue = offsetsOf('struct sock', ['sk_receive_queue']);
+  const q = receiveQueue;
+  const prev = offsetsOf('struct sk_buff_head', ['prev']);
+  if (o === null || m === null || q === null || prev === null) return null;
+  return { ptrOffset: skAt, maxLen: transport ? TRANSPORT_HEADER_BYTES : IP_HEADER_BYTES, kernel: { deref0: q[0] + prev[0], deref: o[0], plusU16: transport ? m[1] : o[2], at: 0 } };
+}
+
+/** The sk_buff's socket: the pointer itself (8 bytes, 0: none). */
+export function skbSockPointerCopy(skbAt: number): UserCopy | null {
+  const m = skbMoreOffsets();
+  return m === null ? null : { ptrOffset: skbAt, maxLen: 8, kernel: { at: m[0] } };
+}
+
+/** The sock_common of the sk_buff's socket (sockCopy()'s bytes; none when the sk_buff has no socket). */
+export function skbSockCopy(skbAt: number): UserCopy | null {
+  const m = skbMoreOffsets();
+  const o = sockOffsets();
+  const st = sockStateAt();
+  if (m === null || o === null || st < 0) return null;
+  return { ptrOffset: skbAt, maxLen: Math.max(...o) + 16, kernel: { deref: m[0], at: 0 } };
 }
 
 /** The sk_buff's protocol (the link layer's: ETH_P_IP...), big-endian u16. */

@@ -17,15 +17,21 @@
 // udp:::send/receive (sock:sock_send_length, sock_recv_length on UDP sockets) fire per send and
 // receive call with the datagram's length (udp_length and ip_plength: the payload plus UDP's
 // 8-byte header) and the socket's address; with BPF and BTF the socket's addresses and ports
-// are copied from its sock_common as the probe fires (a socket that is not connected has no
-// remote end: "<unknown>" and port 0), else they read "<unknown>" and 0.
+// are copied from its sock_common as the probe fires, else they read "<unknown>" and 0. A
+// datagram sent is also seen as it is queued on its device (net:net_dev_queue, in the sender's
+// context, just before sock_send_length), its IP and UDP headers copied: udp:::send then has
+// the datagram's own ends (an unconnected socket's sendto() destination). A datagram received
+// is seen as it is queued on its socket (sock:sk_data_ready: the headers of the sk_buff last on
+// its receive queue, copied), and each receive call takes the socket's oldest: udp:::receive
+// has the datagram's source even on a socket that is not connected.
 
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
-import { SockAddrs, ipHeaderCopy, ipProtocolCopy, sockCopy } from './net-kernel.js';
+import { SockAddrs, ipHeaderCopy, ipProtocolCopy, queuedHeaderCopy, skbSockPointerCopy, sockCopy, transportHeaderCopy } from './net-kernel.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 
 const AF_INET6 = 10;
@@ -218,6 +224,8 @@ export class UdpArgs implements ArgBuilder {
   /** the socket's ends as the probe fired (`known`: copied) */
   readonly ends = new SockAddrs();
   known = false;
+  /** the datagram's own ends, from its IP and UDP headers (Datagrams), or null: the socket's are used */
+  dgram: DataView | null = null;
   private readonly pkt: ArgStruct;
   private readonly cs: ArgStruct;
   private readonly ip: ArgStruct;
@@ -246,9 +254,8 @@ export class UdpArgs implements ArgBuilder {
         s.clear();
         s.set('ip_ver', this.ver);
         s.set('ip_plength', this.length);
-        const e = this.ends;
-        const l = this.known ? e.laddr : '<unknown>';
-        const r = this.known ? e.raddr : '<unknown>';
+        const l = this.laddr();
+        const r = this.raddr();
         s.str('ip_saddr', this.recv ? r : l);
         s.str('ip_daddr', this.recv ? l : r);
         return s.bytes;
@@ -257,29 +264,137 @@ export class UdpArgs implements ArgBuilder {
         const s = this.udps;
         s.clear();
         s.set('udps_addr', this.sk);
-        const e = this.ends;
-        s.str('udps_laddr', this.known ? e.laddr : '<unknown>');
-        s.str('udps_raddr', this.known ? e.raddr : '<unknown>');
-        if (this.known) {
-          s.set('udps_lport', e.lport);
-          s.set('udps_rport', e.rport);
-        }
+        s.str('udps_laddr', this.laddr());
+        s.str('udps_raddr', this.raddr());
+        s.set('udps_lport', this.lport());
+        s.set('udps_rport', this.rport());
         return s.bytes;
       }
       case 4: {
         const s = this.udp;
         s.clear();
         s.set('udp_length', this.length);
-        if (this.known) {
-          const e = this.ends;
-          s.set('udp_sport', this.recv ? e.rport : e.lport);
-          s.set('udp_dport', this.recv ? e.lport : e.rport);
-        }
+        s.set('udp_sport', this.recv ? this.rport() : this.lport());
+        s.set('udp_dport', this.recv ? this.lport() : this.rport());
         return s.bytes;
       }
       default:
         return null;
     }
+  }
+
+  private laddr(): string {
+    const d = this.dgram;
+    if (d !== null) return addrOf(d, DG_LADDR);
+    return this.known ? this.ends.laddr : '<unknown>';
+  }
+
+  private raddr(): string {
+    const d = this.dgram;
+    if (d !== null) return addrOf(d, DG_RADDR);
+    return this.known ? this.ends.raddr : '<unknown>';
+  }
+
+  private lport(): number {
+    const d = this.dgram;
+    if (d !== null) return d.getUint16(DG_LPORT, true);
+    return this.known ? this.ends.lport : 0;
+  }
+
+  private rport(): number {
+    const d = this.dgram;
+    if (d !== null) return d.getUint16(DG_RPORT, true);
+    return this.known ? this.ends.rport : 0;
+  }
+}
+
+/** A datagram's ends (Datagrams): [u8 version][u8 0][u16 local port][u16 remote port][..][local address: 16][remote address: 16] */
+const DG_VER = 0;
+const DG_LPORT = 2;
+const DG_RPORT = 4;
+const DG_LADDR = 8;
+const DG_RADDR = 24;
+const DG_BYTES = 40;
+
+function addrOf(d: DataView, at: number): string {
+  return d.getUint8(DG_VER) === 6 ? ipv6At(d, at) : ipv4At(d, at);
+}
+
+/**
+ * The ends of the datagrams each socket put on a device or had queued for it, from their IP and
+ * UDP headers as copied then: the udp probes' source of a datagram's remote end, which an
+ * unconnected socket does not hold. Sent: the last one only (a send whose datagram did not
+ * reach a device as it was sent, waiting for a neighbour, has none rather than another's);
+ * received: in the order they were queued, up to `limit`, each taken by a receive call.
+ */
+class Datagrams {
+  private readonly m = new Map<number, DataView[]>();
+  /** the ones taken, for reuse */
+  private readonly free: DataView[] = [];
+  private last: DataView | null = null;
+
+  constructor(private readonly limit: number) {}
+
+  /**
+   * Learns the datagram whose IP header is at `ip` and UDP header at `uh` of `v` (for a send, the
+   * local end is its source); false: not a UDP datagram's first fragment.
+   */
+  put(key: number, v: DataView, ip: number, uh: number, send: boolean): boolean {
+    const ver = v.getUint8(ip) >>> 4;
+    let src: number;
+    let dst: number;
+    let n: number;
+    if (ver === 4) {
+      // UDP, and the first fragment (the one with the UDP header)
+      if (v.getUint8(ip + 9) !== IPPROTO_UDP || (v.getUint16(ip + 6, false) & 0x1fff) !== 0) return false;
+      src = ip + 12;
+      dst = ip + 16;
+      n = 4;
+    } else if (ver === 6) {
+      if (v.getUint8(ip + 6) !== IPPROTO_UDP) return false;
+      src = ip + 8;
+      dst = ip + 24;
+      n = 16;
+    } else {
+      return false;
+    }
+    let q = this.m.get(key);
+    if (q === undefined) {
+      // bounded: a socket closed with datagrams not taken leaves its entry
+      if (this.m.size >= 4096) this.m.clear();
+      q = [];
+      this.m.set(key, q);
+    }
+    if (q.length >= this.limit) this.release(q.shift()!);
+    const d = this.free.pop() ?? new DataView(new ArrayBuffer(DG_BYTES));
+    q.push(d);
+    d.setUint8(DG_VER, ver);
+    const sport = v.getUint16(uh, false);
+    const dport = v.getUint16(uh + 2, false);
+    d.setUint16(DG_LPORT, send ? sport : dport, true);
+    d.setUint16(DG_RPORT, send ? dport : sport, true);
+    const l = send ? src : dst;
+    const r = send ? dst : src;
+    for (let i = 0; i < n; i++) {
+      d.setUint8(DG_LADDR + i, v.getUint8(l + i));
+      d.setUint8(DG_RADDR + i, v.getUint8(r + i));
+    }
+    return true;
+  }
+
+  /** The oldest entry for `key`, taken (valid until the next take()), or null. */
+  take(key: number): DataView | null {
+    const q = this.m.get(key);
+    const d = q?.shift();
+    if (q === undefined || d === undefined) return null;
+    if (q.length === 0) this.m.delete(key);
+    if (this.last !== null) this.release(this.last);
+    this.last = d;
+    return d;
+  }
+
+  private release(d: DataView): void {
+    if (this.free.length < 64) this.free.push(d);
   }
 }
 
@@ -413,8 +528,71 @@ function ipProbes(types: TypeScope): DerivedProbe[] {
   ];
 }
 
+/** Whether a udp probe's clauses read the addresses or ports (args[2], [3], [4]). */
+function readsEnds(h: Hook): boolean {
+  return h.reads(2) || h.reads(3) || h.reads(4);
+}
+
+/**
+ * Whether the datagrams' own ends can be had as they go out and come in (BPF, and BTF placing
+ * the sk_buff's headers and socket), for clauses that read them.
+ */
+function datagramsNeeded(h: Hook): boolean {
+  return readsEnds(h) && bpfUnavailable() === null && transportHeaderCopy(0) !== null && skbSockPointerCopy(0) !== null && ipHeaderCopy(0, true) !== null;
+}
+
+/**
+ * A UDP datagram's headers as it is queued on a device (net_dev_queue: in the sender's
+ * context, before sock_send_length), keyed by its socket.
+ */
+function learnDatagrams(dgrams: Datagrams) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const skbAt = f.at('skbaddr');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const [ipJ, uhJ, skJ] = user.want(f.format, [ipHeaderCopy(skbAt, true)!, transportHeaderCopy(skbAt)!, skbSockPointerCopy(skbAt)!]);
+    return (_c, _p, v, o) => {
+      const ip = user.kernelCopyAt(id, v, o, ipJ);
+      const uh = user.kernelCopyAt(id, v, o, uhJ);
+      if (ip < 0 || uh < 0) return;
+      const sk = user.kernelCopyAt(id, v, o, skJ);
+      if (sk < 0) return;
+      const key = v.getUint32(sk, true) ^ v.getUint32(sk + 4, true);
+      if (key !== 0) dgrams.put(key, v, ip, uh, true);
+    };
+  };
+}
+
+/**
+ * A datagram queued on a UDP socket (sock:sk_data_ready, as the stack wakes its readers): its
+ * headers, from the sk_buff last on the socket's receive queue, keyed by the socket.
+ */
+function learnQueued(dgrams: Datagrams) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const skAt = f.at('skaddr');
+    const protoAt = f.at('protocol');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const [ipJ, uhJ] = user.want(f.format, [queuedHeaderCopy(skAt, false)!, queuedHeaderCopy(skAt, true)!]);
+    return (_c, _p, v, o) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_UDP) return;
+      const ip = user.kernelCopyAt(id, v, o, ipJ);
+      const uh = user.kernelCopyAt(id, v, o, uhJ);
+      if (ip < 0 || uh < 0) return;
+      dgrams.put(v.getUint32(o + skAt, true) ^ v.getUint32(o + skAt + 4, true), v, ip, uh, false);
+    };
+  };
+}
+
+/** Whether udp:::receive has the datagrams' own ends (as datagramsNeeded(), and the receive queue placed). */
+function queuedNeeded(h: Hook): boolean {
+  return datagramsNeeded(h) && queuedHeaderCopy(0, false) !== null;
+}
+
 function udpProbes(types: TypeScope): DerivedProbe[] {
   const a = new UdpArgs(types);
+  const sent = new Datagrams(1);
+  const queued = new Datagrams(256);
   const call = (recv: boolean) => (f: Fields, h: Hook): EventHandler => {
     const pidAt = f.at('common_pid');
     const skAt = f.at('sk');
@@ -424,25 +602,48 @@ function udpProbes(types: TypeScope): DerivedProbe[] {
     const flagsAt = f.at('flags');
     const id = f.format.id;
     const user = h.tracer.user;
-    const copy = h.reads(2) || h.reads(3) || h.reads(4) ? sockCopy(skAt) : null;
+    const copy = readsEnds(h) ? sockCopy(skAt) : null;
     const j = copy === null ? -1 : user.want(f.format, [copy])[0];
+    const dgrams = recv ? (queuedNeeded(h) ? queued : null) : datagramsNeeded(h) ? sent : null;
     return (cpu, _p, v, o, _l, ts) => {
       if (v.getUint16(o + protoAt, true) !== IPPROTO_UDP) return;
+      const tid = v.getInt32(o + pidAt, true);
+      const skLo = v.getUint32(o + skAt, true);
+      const skHi = v.getUint32(o + skAt + 4, true);
       const ret = v.getInt32(o + retAt, true);
-      if (ret < 0 || (recv && (v.getInt32(o + flagsAt, true) & MSG_PEEK) !== 0)) return;
+      const peek = recv && (v.getInt32(o + flagsAt, true) & MSG_PEEK) !== 0;
+      // the datagram's own ends: a send's taken even if the call failed, so that no later call
+      // sees them; a receive's only when it took a datagram
+      const d = dgrams === null || (recv && (ret < 0 || peek)) ? null : dgrams.take(skLo ^ skHi);
+      if (ret < 0 || peek) return;
       const fam = v.getUint16(o + famAt, true);
       a.known = j >= 0 && a.ends.read(v, user.kernelCopyAt(id, v, o, j), fam);
+      a.dgram = d;
       a.recv = recv;
       a.ver = fam === AF_INET6 ? 6 : 4;
       a.length = ret + 8;
-      a.sk = (BigInt(v.getUint32(o + skAt + 4, true)) << 32n) | BigInt(v.getUint32(o + skAt, true));
+      a.sk = (BigInt(skHi) << 32n) | BigInt(skLo);
       pointArgs(h, a, 5);
-      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+      h.fireAs(tid, cpu, ts);
     };
   };
   return [
-    { name: 'receive', args: UDP_ARGS, sources: [{ system: 'sock', event: 'sock_recv_length', handler: call(true) }] },
-    { name: 'send', args: UDP_ARGS, sources: [{ system: 'sock', event: 'sock_send_length', handler: call(false) }] },
+    {
+      name: 'receive',
+      args: UDP_ARGS,
+      sources: [
+        { system: 'sock', event: 'sk_data_ready', handler: learnQueued(queued), needed: queuedNeeded },
+        { system: 'sock', event: 'sock_recv_length', handler: call(true) },
+      ],
+    },
+    {
+      name: 'send',
+      args: UDP_ARGS,
+      sources: [
+        { system: 'net', event: 'net_dev_queue', handler: learnDatagrams(sent), needed: datagramsNeeded },
+        { system: 'sock', event: 'sock_send_length', handler: call(false) },
+      ],
+    },
   ];
 }
 

@@ -3,18 +3,26 @@
 // DTrace's: pktinfo_t, csinfo_t, ipinfo_t, tcpsinfo_t, tcpinfo_t and tcplsinfo_t, built only
 // when D code reads them.                                                   [tcp.d, dt_prov_ip.c]
 //
-// send and receive: receive fires for each segment an established connection takes in
-// (tcp:tcp_probe, which carries the socket's addresses, sequence numbers and windows); send
-// fires for each send call that queued data on a TCP socket (sock:sock_send_length), not per
-// segment, with the socket's addresses and ports copied from its sock_common as it fires where
-// BPF and BTF can be used (net-kernel.ts), else those of a connection this session saw change
-// state or receive (else "<unknown>" and port 0). Neither carries the TCP header: ip_plength
-// is the payload's length and tcp_offset reads 0, so DTrace's `ip_plength - tcp_offset` is the
-// payload.
+// send and receive: where BPF can be used and BTF places the sk_buff's members, send fires for
+// each segment as it is queued on its device (net:net_dev_queue: handshakes, data, ACKs, FINs,
+// resets, in the sender's context, or a timer's), its IP and TCP headers and its socket's
+// sock_common copied as it fires: ipinfo_t and tcpinfo_t are the segment's own (ip_plength the
+// TCP header and data; tcp_seq, tcp_ack, tcp_offset, tcp_flags, tcp_window, tcp_checksum,
+// tcp_urgent), tcps_state the socket's (a request socket's, behind a SYN|ACK: SYN-RECEIVED; no
+// socket: CLOSED). Elsewhere send fires for each send call that queued data on a TCP socket
+// (sock:sock_send_length), not per segment, with the socket's addresses and ports copied from
+// its sock_common as it fires where BPF and BTF can be used (net-kernel.ts), else those of a
+// connection this session saw change state or receive (else "<unknown>" and port 0), and no
+// TCP header: ip_plength is the payload's length and tcp_offset reads 0, so DTrace's
+// `ip_plength - tcp_offset` is the payload either way.
+// receive fires for each segment an established connection takes in (tcp:tcp_probe, which
+// carries the socket's addresses, sequence numbers and windows), with the segment's TCP header
+// copied from its sk_buff as it fires where BPF and BTF can be used; the handshake's segments
+// (taken in before the connection is established) do not fire it.
 //
-// What the tracepoints do not carry reads as zero: the packet (pkt_addr), the TCP header
-// fields other than the ports (tcpinfo_t's seq, ack, flags...), the socket's sequence numbers
-// and windows (tcps_iss ... tcps_irs), and ip_plength. connect-request fires as connect()
+// What the tracepoints do not carry reads as zero: the packet (pkt_addr), tcp_hdr, the socket's
+// sequence numbers and windows at send (tcps_iss ... tcps_irs), and the TCP header's fields
+// other than the ports where it is not copied. connect-request fires as connect()
 // moves the socket to SYN-SENT, before the kernel has chosen its local port: tcps_lport is 0
 // there unless the socket was bound.
 
@@ -25,7 +33,7 @@ import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
-import { sockCopy, sockPlaces } from './net-kernel.js';
+import { ipHeaderCopy, skbSockCopy, skbSockPointerCopy, sockCopy, sockPlaces, sockStateAt, transportHeaderCopy } from './net-kernel.js';
 
 /** Linux's TCP states (DTrace's TCP_STATE_* have the same numbers) */
 const TCP_ESTABLISHED = 1;
@@ -59,6 +67,8 @@ export class TcpArgs implements ArgBuilder {
   /** send and receive: the payload's length, and whether the socket's numbers below are known */
   plength = 0;
   seqs = false;
+  /** where the segment's TCP header is in `v` (-1: not known) */
+  thAt = -1;
   snxt = 0;
   suna = 0;
   swnd = 0;
@@ -141,6 +151,18 @@ export class TcpArgs implements ArgBuilder {
         s.clear();
         s.set('tcp_sport', this.outbound ? this.lport : this.rport);
         s.set('tcp_dport', this.outbound ? this.rport : this.lport);
+        const th = this.thAt;
+        if (th >= 0) {
+          // tcp.d's translator from struct tcphdr, in host order
+          const v = this.v;
+          s.set('tcp_seq', v.getUint32(th + 4, false));
+          s.set('tcp_ack', v.getUint32(th + 8, false));
+          s.set('tcp_offset', (v.getUint8(th + 12) >>> 4) * 4);
+          s.set('tcp_flags', v.getUint8(th + 13));
+          s.set('tcp_window', v.getUint16(th + 14, false));
+          s.set('tcp_checksum', v.getUint16(th + 16, false));
+          s.set('tcp_urgent', v.getUint16(th + 18, false));
+        }
         return s.bytes;
       }
       case 5: {
@@ -206,6 +228,7 @@ function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, sk
       a.outbound = true;
       a.plength = 0;
       a.seqs = false;
+      a.thAt = -1;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -309,6 +332,11 @@ class ProbeFields {
 function onReceive(a: TcpArgs, conns: Conns | null) {
   return (f: Fields, h: Hook | null): EventHandler => {
     const P = new ProbeFields(f);
+    const id = f.format.id;
+    // the segment's TCP header (head + transport_header of its sk_buff), copied as it fires
+    const copy = h !== null && (h.reads(2) || h.reads(4)) && f.has('skbaddr') ? transportHeaderCopy(f.at('skbaddr')) : null;
+    const user = h?.tracer.user;
+    const thJ = copy === null || user === undefined ? -1 : user.want(f.format, [copy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       const fam = v.getUint16(o + P.fam, true);
       // the addresses are sockaddr_in (address at 4) or sockaddr_in6 (at 8)
@@ -330,7 +358,9 @@ function onReceive(a: TcpArgs, conns: Conns | null) {
       a.skLo = skLo;
       a.skHi = skHi;
       a.outbound = false;
-      a.plength = v.getUint16(o + P.len, true);
+      a.thAt = thJ < 0 ? -1 : user!.kernelCopyAt(id, v, o, thJ);
+      // the IP payload: the data and the TCP header (its length, where the header is known)
+      a.plength = v.getUint16(o + P.len, true) + (a.thAt < 0 ? 0 : (v.getUint8(a.thAt + 12) >>> 4) * 4);
       a.seqs = true;
       a.snxt = v.getUint32(o + P.snxt, true);
       a.suna = v.getUint32(o + P.suna, true);
@@ -397,6 +427,73 @@ function onSend(a: TcpArgs, conns: Conns) {
       a.outbound = true;
       a.plength = ret;
       a.seqs = false;
+      a.thAt = -1;
+      pointArgs(h, a);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+}
+
+/** Linux's state of a request socket (a SYN received, the SYN|ACK sent): DTrace's SYN-RECEIVED */
+const TCP_NEW_SYN_RECV = 12;
+
+/**
+ * Whether tcp:::send fires per segment as it is queued on its device (net:net_dev_queue, with
+ * its IP and TCP headers and its socket copied as it fires): where BPF can be used and BTF
+ * places the sk_buff's headers and socket. Elsewhere it fires per send call (onSend).
+ */
+function segments(): boolean {
+  return bpfUnavailable() === null && ipHeaderCopy(0, true) !== null && transportHeaderCopy(0) !== null && skbSockCopy(0) !== null && skbSockPointerCopy(0) !== null;
+}
+
+/** net_dev_queue: a TCP segment goes out (any of the machine's: handshakes, data, ACKs, resets). */
+function onSegment(a: TcpArgs) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const skbAt = f.at('skbaddr');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const [ipJ, thJ, skJ, skpJ] = user.want(f.format, [ipHeaderCopy(skbAt, true)!, transportHeaderCopy(skbAt)!, skbSockCopy(skbAt)!, skbSockPointerCopy(skbAt)!]);
+    const stateAt = sockStateAt();
+    return (cpu, _p, v, o, _l, ts) => {
+      const ip = user.kernelCopyAt(id, v, o, ipJ);
+      if (ip < 0) return;
+      const ver = v.getUint8(ip) >>> 4;
+      let plength: number;
+      if (ver === 4) {
+        // TCP, and not a later fragment
+        if (v.getUint8(ip + 9) !== IPPROTO_TCP || (v.getUint16(ip + 6, false) & 0x1fff) !== 0) return;
+        plength = v.getUint16(ip + 2, false) - (v.getUint8(ip) & 0xf) * 4;
+        a.family = AF_INET;
+        a.laddrAt = ip + 12;
+        a.raddrAt = ip + 16;
+      } else if (ver === 6) {
+        if (v.getUint8(ip + 6) !== IPPROTO_TCP) return;
+        plength = v.getUint16(ip + 4, false);
+        a.family = AF_INET6;
+        a.laddrAt = ip + 8;
+        a.raddrAt = ip + 24;
+      } else {
+        return;
+      }
+      const th = user.kernelCopyAt(id, v, o, thJ);
+      if (th < 0) return;
+      const sk = user.kernelCopyAt(id, v, o, skJ);
+      const skp = user.kernelCopyAt(id, v, o, skpJ);
+      // the socket's state (a request socket's: SYN-RECEIVED); no socket (a reset for a
+      // segment no socket took): CLOSED
+      const st = sk < 0 ? TCP_CLOSE : v.getUint8(sk + stateAt);
+      a.v = v;
+      a.thAt = th;
+      a.lport = v.getUint16(th, false);
+      a.rport = v.getUint16(th + 2, false);
+      a.state = st === TCP_NEW_SYN_RECV ? TCP_SYN_RECV : st;
+      a.oldState = a.state;
+      a.skLo = skp < 0 ? 0 : v.getUint32(skp, true);
+      a.skHi = skp < 0 ? 0 : v.getUint32(skp + 4, true);
+      a.outbound = true;
+      a.plength = plength;
+      a.seqs = false;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -406,6 +503,7 @@ function onSend(a: TcpArgs, conns: Conns) {
 /** Whether tcp:::send needs to learn connections' addresses from other events (see onSend). */
 function learnersNeeded(h: Hook): boolean {
   if (!h.reads(2) && !h.reads(3) && !h.reads(4)) return false;
+  if (segments()) return false;
   return sockCopy(0) === null || bpfUnavailable() !== null;
 }
 
@@ -453,6 +551,8 @@ function probes(types: TypeScope): DerivedProbe[] {
               a.outbound = true;
               a.plength = 0;
               a.seqs = false;
+              a.thAt = -1;
+      a.thAt = -1;
               pointArgs(h, a);
               h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
             };
@@ -501,7 +601,8 @@ function probes(types: TypeScope): DerivedProbe[] {
         // socket's cannot be copied as the probe fires
         { system: 'sock', event: 'inet_sock_set_state', handler: learnStates(conns), needed: learnersNeeded },
         { system: 'tcp', event: 'tcp_probe', handler: (f) => learnProbe(f, null), needed: learnersNeeded },
-        { system: 'sock', event: 'sock_send_length', handler: onSend(a, conns) },
+        { system: 'sock', event: 'sock_send_length', handler: onSend(a, conns), needed: () => !segments() },
+        { system: 'net', event: 'net_dev_queue', handler: onSegment(a), needed: segments },
       ],
     },
     {

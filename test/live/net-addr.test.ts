@@ -55,49 +55,127 @@ test('ip: without BPF the addresses are <unknown>', { skip: skip || noPing }, ()
   assert.deepEqual(lines(r.stdout), ['receive lo <unknown> -> <unknown>  ip4 hl20 2', 'send lo <unknown> -> <unknown>  ip4 hl20 2']);
 });
 
-test('udp: a connected socket and an unconnected one over loopback: ports and addresses from the socket', { skip }, () => {
-  const f = join(dir, 'udp.cjs');
-  writeFileSync(
-    f,
-    `const d = require('dgram');
-const s = d.createSocket('udp4');
-s.bind(0, '127.0.0.1', () => {
+for (const [fam, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+  test(`udp: a connected socket and an unconnected one over loopback (${host}): sendto()'s destination from the datagram, ports and addresses`, { skip }, () => {
+    const f = join(dir, `udp-${fam}.cjs`);
+    writeFileSync(
+      f,
+      `const d = require('dgram');
+const s = d.createSocket('${fam}');
+s.bind(0, '${host}', () => {
   const port = s.address().port;
-  const c = d.createSocket('udp4');
+  const c = d.createSocket('${fam}');
   let n = 0;
   s.on('message', () => {
-    if (++n === 1) c.connect(port, '127.0.0.1', () => c.send(Buffer.alloc(77)));
+    if (++n === 1) c.connect(port, '${host}', () => c.send(Buffer.alloc(77)));
     else { c.close(); s.close(); }
   });
-  c.bind(0, '127.0.0.1', () => c.send(Buffer.alloc(55), port, '127.0.0.1'));
+  c.bind(0, '${host}', () => c.send(Buffer.alloc(55), port, '${host}'));
 });
 `,
-  );
-  const r = runDtrace([
-    '-q',
-    '-n',
-    `udp:::send, udp:::receive /pid == $target/ {
-       printf("%s %s:%d -> %s:%d %d %s %s\\n", probename, args[2]->ip_saddr, args[4]->udp_sport, args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length,
-         args[3]->udps_laddr, args[3]->udps_raddr); }`,
-    '-c',
-    `${process.execPath} ${f}`,
-  ]);
+    );
+    const r = runDtrace([
+      '-q',
+      '-n',
+      `udp:::send, udp:::receive /pid == $target/ {
+         printf("%s %s:%d -> %s:%d %d %s %s\\n", probename, args[2]->ip_saddr, args[4]->udp_sport, args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length,
+           args[3]->udps_laddr, args[3]->udps_raddr); }`,
+      '-c',
+      `${process.execPath} ${f}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout.split('\n').filter((l) => l !== '');
+    const h = host;
+    // the ports the kernel chose: the server's is the receiver's local port
+    const S = new RegExp(`^receive \\S+ -> ${h.replace(/\./g, '\\.')}:(\\d+) 63 `, 'm').exec(r.stdout)?.[1];
+    const C = new RegExp(`^send ${h.replace(/\./g, '\\.')}:(\\d+) `, 'm').exec(r.stdout)?.[1];
+    assert.ok(S && C, r.stdout);
+    // the datagrams' own ends, from their headers: as sendto() queued one on lo, and as each
+    // was queued on the (unconnected) receiving socket
+    assert.deepEqual(out, [
+      `send ${h}:${C} -> ${h}:${S} 63 ${h} ${h}`,
+      `receive ${h}:${C} -> ${h}:${S} 63 ${h} ${h}`,
+      `send ${h}:${C} -> ${h}:${S} 85 ${h} ${h}`,
+      `receive ${h}:${C} -> ${h}:${S} 85 ${h} ${h}`,
+    ]);
+  });
+}
+
+test('udp: without BPF an unconnected socket\'s send has no remote end', { skip }, () => {
+  const f = join(dir, 'udp-nobpf.cjs');
+  writeFileSync(f, `const s = require('dgram').createSocket('udp4');
+s.bind(0, '127.0.0.1', () => s.send(Buffer.alloc(55), s.address().port, '127.0.0.1', () => s.close()));
+`);
+  const r = runDtrace(['-q', '-n', 'udp:::send /pid == $target/ { printf("%s:%d %d\\n", args[2]->ip_daddr, args[4]->udp_dport, args[4]->udp_length); }', '-c', `${process.execPath} ${f}`], {
+    env: { DTRACE_TS_NO_BPF: '1' },
+  });
   assert.equal(r.code, 0, r.stderr);
-  const out = r.stdout.split('\n').filter((l) => l !== '');
-  // the ports the kernel chose: the server's is the receiver's local port
-  const server = /^receive \S+ -> 127\.0\.0\.1:(\d+) 63 /m.exec(r.stdout)?.[1];
-  const client = /^send 127\.0\.0\.1:(\d+) /m.exec(r.stdout)?.[1];
-  assert.ok(server && client, r.stdout);
-  const S = server;
-  const C = client;
-  assert.deepEqual(out, [
-    // unconnected: the socket has no remote end (the datagram's destination is not the socket's)
-    `send 127.0.0.1:${C} -> <unknown>:0 63 127.0.0.1 <unknown>`,
-    `receive <unknown>:0 -> 127.0.0.1:${S} 63 127.0.0.1 <unknown>`,
-    `send 127.0.0.1:${C} -> 127.0.0.1:${S} 85 127.0.0.1 127.0.0.1`,
-    `receive <unknown>:0 -> 127.0.0.1:${S} 85 127.0.0.1 <unknown>`,
-  ]);
+  assert.equal(r.stdout.trim(), '<unknown>:0 63');
 });
+
+/** A port for the tcp workload, unlikely to be another test's. */
+const TCP_PORT = 20000 + (process.pid % 20000);
+
+for (const host of ['127.0.0.1', '::1']) {
+  test(`tcp: tcpinfo_t from each segment's header over loopback (${host}): the handshake's SYN, SYN|ACK, ACK; seq and ack advance by the bytes sent`, { skip }, () => {
+    const f = join(dir, `tcp-hdr-${host.replace(/:/g, '_')}.cjs`);
+    writeFileSync(
+      f,
+      `const net = require('net');
+const s = net.createServer((c) => c.once('data', () => c.end(Buffer.alloc(300)))).listen(${TCP_PORT}, '${host}', () => {
+  const c = net.connect(${TCP_PORT}, '${host}', () => c.write(Buffer.alloc(1000)));
+  c.on('data', () => {});
+  c.on('end', () => { c.end(); s.close(); });
+});
+`,
+    );
+    const r = runDtrace([
+      '-q',
+      '-n',
+      `tcp:::send, tcp:::receive /args[4]->tcp_sport == $1 || args[4]->tcp_dport == $1/ {
+         printf("%s %s %d %d %x %u %u %d %d %s\\n", probename, args[2]->ip_saddr, args[4]->tcp_sport, args[4]->tcp_dport, args[4]->tcp_flags,
+           args[4]->tcp_seq, args[4]->tcp_ack, args[4]->tcp_offset, args[2]->ip_plength - args[4]->tcp_offset, tcp_state_string[args[3]->tcps_state]); }`,
+      '-c',
+      `${process.execPath} ${f}`,
+      String(TCP_PORT),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    type Seg = { probe: string; saddr: string; sport: number; dport: number; flags: number; seq: number; ack: number; off: number; len: number; state: string };
+    const segs: Seg[] = r.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [probe, saddr, sport, dport, flags, seq, ack, off, len, state] = l.split(' ');
+        return { probe, saddr, sport: +sport, dport: +dport, flags: parseInt(flags, 16), seq: +seq, ack: +ack, off: +off, len: +len, state };
+      });
+    const P = TCP_PORT;
+    const sends = segs.filter((x) => x.probe === 'send');
+    for (const x of segs) {
+      assert.equal(x.saddr, host);
+      // the header's length: 20 bytes and its options
+      assert.ok(x.off >= 20 && x.off <= 60 && x.off % 4 === 0, JSON.stringify(x));
+    }
+    // the handshake: SYN, SYN|ACK, ACK (TH_SYN 0x02, TH_ACK 0x10)
+    const [syn, synack, ack] = sends;
+    assert.deepEqual([syn.flags, syn.dport, syn.ack, syn.len, syn.state], [0x02, P, 0, 0, 'state-syn-sent'], r.stdout);
+    assert.deepEqual([synack.flags, synack.sport, synack.ack, synack.len, synack.state], [0x12, P, (syn.seq + 1) >>> 0, 0, 'state-syn-received'], r.stdout);
+    assert.deepEqual([ack.flags, ack.dport, ack.seq, ack.ack, ack.state], [0x10, P, (syn.seq + 1) >>> 0, (synack.seq + 1) >>> 0, 'state-established'], r.stdout);
+    // the client's 1000 bytes: sent and received with the same numbers, and acknowledged
+    const data = sends.find((x) => x.dport === P && x.len === 1000);
+    assert.ok(data, r.stdout);
+    assert.equal(data.seq, (syn.seq + 1) >>> 0);
+    assert.ok((data.flags & 0x10) !== 0);
+    assert.ok(segs.some((x) => x.probe === 'receive' && x.dport === P && x.len === 1000 && x.seq === data.seq && x.ack === data.ack), r.stdout);
+    assert.ok(sends.some((x) => x.sport === P && x.ack === ((data.seq + 1000) >>> 0)), r.stdout);
+    // the server's 300 bytes, after its SYN|ACK's one sequence number; the client acknowledges them
+    const reply = sends.find((x) => x.sport === P && x.len === 300);
+    assert.ok(reply, r.stdout);
+    assert.equal(reply.seq, (synack.seq + 1) >>> 0);
+    assert.ok(sends.some((x) => x.dport === P && x.ack >= ((reply.seq + 300) >>> 0)), r.stdout);
+    // FINs (TH_FIN 0x01) both ways
+    assert.ok(sends.some((x) => x.sport === P && (x.flags & 0x01) !== 0) && sends.some((x) => x.dport === P && (x.flags & 0x01) !== 0), r.stdout);
+  });
+}
 
 // ---- a network namespace joined by a veth pair ----
 
@@ -229,11 +307,11 @@ for (const [a, b, v] of [[A4, B4, 4], [A6, B6, 6]] as const) {
         `receive ${a}:C -> ${b}:S 1000 1`,
         `send ${b}:S -> ${a}:C 300 1`,
         `receive ${b}:S -> ${a}:C 300 1`,
-        // udp: the client's socket is connected, so both its ends are known; the server's is
-        // not: its remote end is <unknown>, port 0
+        // udp: the client's socket is connected; the server's is not: its send and receive
+        // have the datagrams' own ends, from their headers
         `send ${a}:C -> ${b}:S 123 1`,
-        `receive <unknown>:C -> ${b}:S 123 1`,
-        `send ${b}:S -> <unknown>:C 45 1`,
+        `receive ${a}:C -> ${b}:S 123 1`,
+        `send ${b}:S -> ${a}:C 45 1`,
         `receive ${b}:S -> ${a}:C 45 1`,
       ].sort(),
     );

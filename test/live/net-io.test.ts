@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -122,6 +122,44 @@ test('io: an O_DIRECT read of a file gives exactly its bytes, on its device, as 
   assert.equal(r.stdout.trim(), `${major} ${minor} R ${3 << 20}`);
 });
 
+/** Where the file system holding `path` is mounted, and its type (mountinfo, by the file's device). */
+function mountOf(path: string): { mount: string; fstype: string } {
+  const [major, minor] = devOf(path);
+  for (const line of readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === `${major}:${minor}` && f[3] === '/') return { mount: f[4], fstype: f[f.indexOf('-') + 1] };
+  }
+  throw new Error(`no mount for ${path}`);
+}
+
+test('io: args[2] fileinfo_t of a buffered read (page cache pages) and a direct one (iomap): the file\'s path, name, directory, file system, mount and offsets', { skip }, () => {
+  const f = join(dir, 'iofile.dat');
+  writeFileSync(f, Buffer.alloc(3 << 20, 9));
+  spawnSync('sync');
+  const { mount, fstype } = mountOf(f);
+  const script = `io:::start /pid == $target/ {
+    @[args[2]->fi_pathname, args[2]->fi_name, args[2]->fi_dirname, args[2]->fi_fs, args[2]->fi_mount, args[0]->b_flags & B_READ ? "R" : "W"] = sum(args[0]->b_bcount);
+    @lo[args[2]->fi_pathname] = min(args[2]->fi_offset); @hi[args[2]->fi_pathname] = max(args[2]->fi_offset); }
+    END { printa("%s %s %s %s %s %s %@d\\n", @); printa("lo %s %@d\\n", @lo); printa("hi %s %@d\\n", @hi); }`;
+  const want = (hi: number) => [`${f} iofile.dat ${dir} ${fstype} ${mount} R ${3 << 20}`, `hi ${f} ${hi}`, `lo ${f} 0`];
+  // buffered: the file's pages dropped from the cache first (dd's nocache), then read through it
+  spawnSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
+  const b = runDtrace(['-q', '-n', script, '-c', `dd if=${f} of=/dev/null bs=1M status=none`]);
+  assert.equal(b.code, 0, b.stderr);
+  const rows = (s: string) => s.split('\n').filter((l) => l.includes(f)).sort();
+  const buffered = rows(b.stdout);
+  // read-ahead's bios: the first from offset 0, the last within the file's last MiB
+  assert.equal(buffered.length, 3, b.stdout);
+  assert.equal(buffered[0], want(0)[0]);
+  assert.equal(buffered[2], `lo ${f} 0`);
+  const hi = Number(/^hi \S+ (\d+)$/.exec(buffered[1])?.[1]);
+  assert.ok(hi >= 2 << 20 && hi < 3 << 20 && hi % 4096 === 0, buffered[1]);
+  // direct: three 1 MiB reads at 0, 1 and 2 MiB (the kiocb's position)
+  const d = runDtrace(['-q', '-n', script, '-c', `dd if=${f} of=/dev/null bs=1M iflag=direct status=none`]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.deepEqual(rows(d.stdout), want(2 << 20));
+});
+
 test('io: O_DIRECT reads and writes of a loop device, by its names', { skip }, (t) => {
   const img = join(dir, 'loop.img');
   writeFileSync(img, Buffer.alloc(4 << 20));
@@ -140,16 +178,32 @@ test('io: O_DIRECT reads and writes of a loop device, by its names', { skip }, (
       '-q',
       '-n',
       // the loop device is this test's own: nothing else does I/O on it
-      'io:::start /args[1]->dev_statname == $$1/ { @[args[1]->dev_statname, args[1]->dev_pathname, args[1]->dev_name, args[0]->b_flags & B_READ ? "R" : "W"] = sum(args[0]->b_bcount); } END { printa("%s %s %s %s %@d\\n", @); }',
+      // the device itself is read and written, no file: fileinfo_t's members are "<none>"
+      'io:::start /args[1]->dev_statname == $$1/ { @[args[1]->dev_statname, args[1]->dev_pathname, args[1]->dev_name, args[0]->b_flags & B_READ ? "R" : "W", args[2]->fi_pathname, args[2]->fi_name] = sum(args[0]->b_bcount); } END { printa("%s %s %s %s %s %s %@d\\n", @); }',
       '-c',
       `/bin/sh ${sh}`,
       name,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), `${name} ${loop} loop W ${8 * 4096}\n${name} ${loop} loop R ${16 * 65536}`);
+    assert.equal(r.stdout.trim(), `${name} ${loop} loop W <none> <none> ${8 * 4096}\n${name} ${loop} loop R <none> <none> ${16 * 65536}`);
   } finally {
     spawnSync('losetup', ['-d', loop]);
   }
+});
+
+test('io: wait-start and wait-done are refused with the reason, in one line, and leave nothing behind', { skip }, () => {
+  for (const name of ['wait-start', 'wait-done']) {
+    const r = runDtrace(['-n', `io:::${name} { trace(args[0]->b_bcount); }`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    // DTrace's frame for a description it cannot make probes for, and why
+    assert.match(r.stderr, new RegExp(`^dtrace: invalid probe specifier io:::${name} \\{ trace\\(args\\[0\\]->b_bcount\\); \\}: io:::${name} is not available: it fires as a thread waits for its block I/O \\(submit_bio_wait\\(\\), which no tracepoint marks\\) and [^\\n]+; io:::start and io:::done trace block I/O from tracepoints\\n$`));
+    assert.deepEqual(instancesOf(r.pid), []);
+  }
+  // a pattern over names matches the probes there are, as in DTrace
+  const l = runDtrace(['-l', '-n', 'io:::*']);
+  assert.equal(l.code, 0, l.stderr);
+  assert.deepEqual(l.stdout.split('\n').slice(1).filter((x) => x !== '').map((x) => x.trim().split(/\s+/).slice(1).join(' ')), ['io vmlinux done', 'io vmlinux start']);
 });
 
 test('lockstat: the contention probes, listed', { skip }, () => {

@@ -39,7 +39,8 @@ export interface UserCopy {
   /**
    * Kernel memory rather than user memory (bpf_probe_read_kernel): from the field's pointer,
    * or (`deref`) from the pointer read at that pointer + deref, plus (`plusU16`) the u16 read at
-   * the field's pointer + plusU16 (an sk_buff's head + network_header), plus `at`. The copy is
+   * the field's pointer + plusU16 (an sk_buff's head + network_header), plus `at`; with `deref0`,
+   * from the pointer read at the field's pointer + deref0 instead of the field's pointer. The copy is
    * maxLen bytes, or none (length -1) if any read faults.
    */
   kernel?: KernelCopy;
@@ -93,6 +94,8 @@ export const FILE_COPY_BYTES = FILE_PATH + FILE_PATH_SLOTS * FILE_COMPONENT_BYTE
 
 /** Where a kernel copy starts (UserCopy.kernel). */
 export interface KernelCopy {
+  /** first, the pointer read at the field's pointer + deref0 (a socket's last queued sk_buff) */
+  deref0?: number;
   deref?: number;
   plusU16?: number;
   at: number;
@@ -339,7 +342,7 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
     spec.copies.forEach((_, j) => p.storeImm(4, R7, layout.lenAt[j], -1).storeImm(8, R7, layout.addrAt[j], 0));
     p.label('sized0');
   }
-  computeValues(p, spec.values ?? [], layout);
+  emitValues(p, spec.values ?? [], layout);
   // the record's size: up to the end of the last copy's bytes (a string's, as copied)
   const last = spec.copies.length - 1;
   const lastString = last >= 0 && !spec.copies[last].argvSlots && spec.copies[last].countOffset === undefined && spec.copies[last].kernel === undefined && spec.copies[last].file === undefined;
@@ -358,10 +361,18 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
   return output(p, maps, spec.bookkeeping);
 }
 
-/**
- * A raw tracepoint's program: [ktime, index, thread] and the record (index, thread, process,
- * the arguments the tracepoint passes, a u64 each) into the perf buffer.
- */
+/** The code of the values computed as the probe fires (CaptureSpec.values), R7 kept. */
+function emitValues(p: Program, values: CaptureValues[], layout: CaptureLayout): void {
+  if (values.length === 0) return;
+  p.store(8, R10, VALUES_BASE_AT, R7);
+  let at = layout.valuesAt;
+  for (const v of values) {
+    v.emit(p, VALUES_BASE_AT, at);
+    at += align8(v.bytes);
+  }
+  p.load(8, R7, R10, VALUES_BASE_AT);
+}
+
 /** a stack slot for the thread's name, for a filter's comm tests */
 const COMM_AT = -32;
 
@@ -403,18 +414,6 @@ function recordTests(p: Program, filter: RecordTest[][], recordAt: number): void
   p.ja('out').label('rf_send');
 }
 
-/** Code that computes the values into their areas of R7's record (R7 is kept). */
-function computeValues(p: Program, values: CaptureValues[], layout: CaptureLayout): void {
-  if (values.length === 0) return;
-  p.store(8, R10, VALUES_BASE_AT, R7);
-  let at = layout.valuesAt;
-  for (const v of values) {
-    v.emit(p, VALUES_BASE_AT, at);
-    at += align8(v.bytes);
-  }
-  p.load(8, R7, R10, VALUES_BASE_AT);
-}
-
 /** A kprobe or uprobe event's record made from the registers, as tracefs would have written it. */
 function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   const at = layout.recordAt;
@@ -422,11 +421,15 @@ function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayou
   p.storeImm(2, R7, at, spec.tracepointId).call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
   for (const f of spec.registers!) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
   if (spec.filter !== undefined && spec.filter.length > 0) recordTests(p, spec.filter, at);
-  computeValues(p, spec.values ?? [], layout);
+  emitValues(p, spec.values ?? [], layout);
   p.movImm(R5, layout.size);
   return output(p, maps, false);
 }
 
+/**
+ * A raw tracepoint's program: [ktime, index, thread] and the record (index, thread, process,
+ * the arguments the tracepoint passes, a u64 each) into the perf buffer.
+ */
 function rawProgram(args: number, filter: RawTest[][], values: CaptureValues[], index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   const at = layout.recordAt;
   const p = begin(index, maps);
@@ -451,7 +454,7 @@ function rawProgram(args: number, filter: RawTest[][], values: CaptureValues[], 
     });
     p.ja('out').label('send');
   }
-  computeValues(p, values, layout);
+  emitValues(p, values, layout);
   p.movImm(R5, layout.size);
   return output(p, maps, false);
 }
@@ -489,6 +492,17 @@ function output(p: Program, maps: ProgramMaps, bookkeeping: boolean): Buffer {
 /** Copies kernel memory found from the field's pointer (UserCopy.kernel). */
 function kernelCopy(p: Program, c: UserCopy, k: KernelCopy, j: number, layout: CaptureLayout, base: number): void {
   p.storeImm(4, R7, layout.lenAt[j], -1).load(8, R8, base, c.ptrOffset);
+  if (k.deref0 !== undefined) {
+    p.mov(R1, R10)
+      .addImm(R1, -16)
+      .movImm(R2, 8)
+      .mov(R3, R8)
+      .addImm(R3, k.deref0)
+      .call(Helper.ProbeReadKernel)
+      .jsltImm(R0, 0, `kEnd${j}`)
+      .load(8, R8, R10, -16)
+      .jeqImm(R8, 0, `kEnd${j}`);
+  }
   if (k.plusU16 !== undefined) {
     p.storeImm(8, R10, -24, 0)
       .mov(R1, R10)
