@@ -199,6 +199,18 @@ export class ProfileProvider implements Provider {
       if (why === null) timed = probes.filter((d) => !profiles.includes(d));
       else env.warn(`profile probes fire from a timer in dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack (no samples of the CPUs): ${why}`);
     }
+    const online = onlineCpus();
+    this.tickCpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
+    // a tick's clauses that read the sample's context and compiled to BPF run in the kernel on
+    // the samples of its CPU, as Oracle's do (those that read none of it stay with the timer: they
+    // print the same, and it keeps the rate where the event lets a period pass)
+    for (const def of timed) {
+      if (!def.probe.name.startsWith('tick-')) continue;
+      const plans = env.plans(def).filter((plan) => readsSampleContext([plan]));
+      if (plans.length > 0) tickInKernel(env, def, plans, this.tickCpu, Number(periodOf(def.probe.name)));
+    }
+    // a probe whose clauses all run in the kernel has nothing left for the timer
+    timed = timed.filter((d) => env.plans(d).length > 0);
     const ticks = timed.filter((d) => d.probe.name.startsWith('tick-') && readsSampleContext(env.plans(d)));
     const sampled = new Map<ProbeDef, TickSlots>();
     if (ticks.length > 0) {
@@ -220,9 +232,7 @@ export class ProfileProvider implements Provider {
    * if it does, or why not (nothing is left open then).
    */
   private sampleTicks(probes: ProbeDef[], env: FiringEnv, sampled: Map<ProbeDef, TickSlots>): string | null {
-    const online = onlineCpus();
-    const cpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
-    this.tickCpu = cpu;
+    const cpu = this.tickCpu;
     const made: Array<[CpuClockSampler, ProbeDef, number]> = [];
     try {
       for (const def of probes) {
@@ -382,6 +392,16 @@ export function sampleArg(i: number): KernelArg | null {
 function sampleInKernel(env: FiringEnv, def: ProbeDef, cpus: number[], periodNs: number): ClausePlan[] {
   return runClausesInKernel(env, def, env.plans(def), 'sample', sampleArg, (ik, probe, clauses) =>
     ik.attachSampling(samplerAttr({ periodNs, kernelStack: false, userStack: false }), cpus, probe, clauses),
+  );
+}
+
+/**
+ * Runs a tick's clauses `plans` that compiled to BPF in the kernel, on the samples of a cpu-clock
+ * event of `cpu` every period (where BPF works); the others stay with dtrace.
+ */
+function tickInKernel(env: FiringEnv, def: ProbeDef, plans: ClausePlan[], cpu: number, periodNs: number): void {
+  runClausesInKernel(env, def, plans, 'sample', sampleArg, (ik, probe, clauses) =>
+    ik.attachSampling(samplerAttr({ periodNs, kernelStack: false, userStack: false }), [cpu], probe, clauses),
   );
 }
 

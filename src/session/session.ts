@@ -248,11 +248,12 @@ export class Session implements FiringEnv {
 
   inKernel(): InKernel | null {
     if (this.inKernelState !== undefined) return this.inKernelState;
-    // -x cpu: clauses run in dtrace, which checks the CPU of each event
-    if (this.cpu >= 0 || bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
+    if (bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n), this.probeCount());
+    // -x cpu: programs fire their probes on that CPU only (sampling events are opened there alone)
+    ik.onlyCpu = this.cpu;
     rt.aggSync = () => ik.sync();
     ik.stackText = (frames, len, n) => rt.kernelStackText(frames, len, n);
     ik.onFault = (f) => this.kernelFault(f);
