@@ -165,6 +165,16 @@ export function ringPages(periodNs: number): number {
   return 2 ** Math.min(8, Math.max(3, Math.ceil(Math.log2(bytes / 4096))));
 }
 
+/**
+ * Pages of a sampler's ring on each CPU: as -b / -x bufsize says (`bufsize` bytes, 0 if left at
+ * its default: then by the rate), the most pages that fit in it, a power of two, 1 at least;
+ * `least` pages at least by default (user stacks: 16 KiB a sample).
+ */
+export function samplerRingPages(periodNs: number, bufsize: number, least: number): number {
+  if (bufsize > 0) return 2 ** Math.max(0, Math.min(16, Math.floor(Math.log2(bufsize / 4096))));
+  return Math.max(least, ringPages(periodNs));
+}
+
 export class ProfileProvider implements Provider {
   readonly name = 'profile';
   readonly local = true;
@@ -239,7 +249,7 @@ export class ProfileProvider implements Provider {
         const periodNs = Number(periodOf(def.probe.name));
         const plans = env.plans(def);
         const userRegs = wantsUserStack(plans);
-        const pages = userRegs ? Math.max(256, ringPages(periodNs)) : ringPages(periodNs);
+        const pages = samplerRingPages(periodNs, env.bufsize, userRegs ? 256 : 0);
         const s = new CpuClockSampler(ignore, { cpus: [cpu], periodNs, kernelStack: wantsStack(plans), userStack: false, userRegs, ringPages: pages });
         made.push([s, def, periodNs]);
         s.open();
@@ -279,7 +289,7 @@ export class ProfileProvider implements Provider {
         const userRegs = wantsUserStack(env.plans(def));
         // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 8 MiB (the
         // first stacks symbolised read symbol tables, while the ring fills)
-        const pages = userRegs ? Math.max(2048, ringPages(periodNs)) : ringPages(periodNs);
+        const pages = samplerRingPages(periodNs, env.bufsize, userRegs ? 2048 : 0);
         const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, userRegs, ringPages: pages });
         made.push([s, def]);
         s.open();

@@ -77,6 +77,8 @@ export interface FiringEnv {
   ranInKernel(def: ProbeDef, plans: ClausePlan[]): void;
   /** some clause reads user memory: kernel providers copy what pointer arguments point to */
   readonly copiesUserMemory: boolean;
+  /** -b / -x bufsize in bytes (each CPU's buffer), or 0 where it is left at its default */
+  readonly bufsize: number;
   /** -x cpu: the only CPU whose events fire probes, and where profile, tick and cpc sample (-1: every CPU) */
   readonly cpu: number;
   /** the process $target names (-c/-p), or 0 */

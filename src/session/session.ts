@@ -103,6 +103,8 @@ export class Session implements FiringEnv {
   private readonly ecbsById: Array<Enabling[] | undefined>;
   readonly ctx = new ProbeContext();
   readonly copiesUserMemory: boolean;
+  /** -b / -x bufsize in bytes, or 0 where it is left at its default */
+  readonly bufsize: number;
   /** -x cpu: the only CPU traced (-1: every CPU) */
   readonly cpu: number;
   private kernel: KernelTracer | null = null;
@@ -110,6 +112,12 @@ export class Session implements FiringEnv {
   private readonly self = { cpu: 0, pid: 0, ppid: 0, uid: 0, gid: 0, execname: '' };
   private readonly errorCtx = new ProbeContext();
   private stopping = false;
+  /**
+   * exit(): when it fired (ns after the kernel tracer's base, as events are stamped). Events the
+   * kernel made before then still fire as dtrace reads them (DTrace's consumer takes what its
+   * buffers hold at exit: those probes fired before it); later ones do not.
+   */
+  private stopTs = -1;
   private stopped = false;
   private inError = false;
   private dblErrors = 0;
@@ -144,6 +152,7 @@ export class Session implements FiringEnv {
     this.ecbsById = new Array<Enabling[] | undefined>(maxId + 1);
     for (const [id, list] of this.ecbs) this.ecbsById[id] = list;
     this.copiesUserMemory = clauses.some((c) => c.plan.userMemory);
+    this.bufsize = rt.opts.isGiven('bufsize') ? Number(rt.opts.get('bufsize')) : 0;
     const cpu = rt.opts.get('cpu');
     this.cpu = cpu >= 0n ? Number(cpu) : -1;
     this.setUpPrincipal();
@@ -497,7 +506,7 @@ export class Session implements FiringEnv {
     if (this.stopped) return;
     const list = this.ecbsById[def.probe.id];
     if (list === undefined) return;
-    if (this.stopping && def !== this.dtrace.end) return;
+    if (this.stopping && def !== this.dtrace.end && !(ctx.eventTs >= 0 && ctx.eventTs <= this.stopTs)) return;
     const rt = this.rt;
     ctx.probe = def.probe;
     rt.startFiring(ctx);
@@ -536,7 +545,10 @@ export class Session implements FiringEnv {
     if (err instanceof DFault) this.fault(ctx, e, err);
     else if (isAllocationFailure(err)) this.fault(ctx, e, new DFault(FLT_NOSCRATCH, 0n));
     else if (err instanceof PrintfDataError) this.rt.libraryError(ctx, err.message);
-    else this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    else {
+      if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+      this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** Faults of a clause that ran in the kernel: each reported as one in dtrace is. */
@@ -607,6 +619,10 @@ export class Session implements FiringEnv {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.rt.exitReq.requested) {
+      const ts = this.ctx.eventTs;
+      this.stopTs = ts >= 0 ? ts : this.kernel ? Number(process.hrtime.bigint() - this.kernel.base) : -1;
+    }
     this.rt.principal?.stop();
     for (const p of this.enabledProviders) p.disable();
     this.inKernelState?.detach();
@@ -653,6 +669,8 @@ export class Session implements FiringEnv {
 
   private finish(): void {
     if (this.stopped) return;
+    // exit(): what the kernel buffered before it still fires (the rest is dropped as it is read)
+    if (this.stopTs >= 0) this.kernel?.stop();
     // the kernel's aggregations as they stand when tracing stops
     this.inKernelState?.detach();
     this.reportKernelDrops();

@@ -207,3 +207,35 @@ test('-x cpu=N: profile-N, tick-N and tracepoint clauses still run in the kernel
     stopLoads();
   }
 });
+
+test('dtrace\'s own sampler: every sample is handled or reported as a drop (-b 16k: no room for a user stack), as many as the kernel counted', { skip }, () => {
+  load(0, 'while :; do :; done');
+  try {
+    const r = runDtrace([
+      '-b',
+      '16k',
+      '-q',
+      '-n',
+      'profile-997 { @k[cpu] = count(); } profile-997 { @d[cpu, ustack(1)] = count(); } tick-1s { exit(0); } END { printa("K %d %@d\\n", @k); printa("D %d %@d\\n", @d); }',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const kernel = new Map<number, number>();
+    const handled = new Map<number, number>();
+    const drops = new Map<number, number>();
+    for (const m of r.stdout.matchAll(/^([KD]) (\d+) (\d+)$/gm)) {
+      const to = m[1] === 'K' ? kernel : handled;
+      to.set(Number(m[2]), (to.get(Number(m[2])) ?? 0) + Number(m[3]));
+    }
+    for (const m of r.stderr.matchAll(/^dtrace: (\d+) drops? on CPU (\d+)$/gm)) drops.set(Number(m[2]), (drops.get(Number(m[2])) ?? 0) + Number(m[1]));
+    assert.match(r.stderr, /^(dtrace: \d+ drops? on CPU \d+\n)+$/);
+    // the spinner's samples (user stacks of 16 KiB) find no room: drops
+    assert.ok((drops.get(0) ?? 0) >= 100, `${r.stdout}${r.stderr}`);
+    // the two events start and stop a few samples apart
+    for (const [cpu, k] of kernel) {
+      const seen = (handled.get(cpu) ?? 0) + (drops.get(cpu) ?? 0);
+      assert.ok(Math.abs(seen - k) <= 0.05 * k + 20, `CPU ${cpu}: ${k} in the kernel, ${handled.get(cpu) ?? 0} in dtrace and ${drops.get(cpu) ?? 0} drops\n${r.stdout}${r.stderr}`);
+    }
+  } finally {
+    stopLoads();
+  }
+});
