@@ -40,6 +40,8 @@ export const CPUMODE_KERNEL = 1;
 export const CPUMODE_USER = 2;
 const ATTR_EXCLUDE_USER = 1n << 4n;
 const ATTR_EXCLUDE_KERNEL = 1n << 5n;
+const ATTR_EXCLUDE_HV = 1n << 6n;
+const ATTR_EXCLUDE_GUEST = 1n << 20n;
 const ATTR_EXCLUDE_CALLCHAIN_KERNEL = 1n << 21n;
 const ATTR_EXCLUDE_CALLCHAIN_USER = 1n << 22n;
 /** u32 halves of the call-chain context markers (PERF_CONTEXT_*: -1 ... -4095 as u64) */
@@ -92,6 +94,8 @@ export interface SampledEvent {
   config: bigint;
   excludeUser: boolean;
   excludeKernel: boolean;
+  /** neither the hypervisor's nor a guest's occurrences (as libpfm4 encodes a hardware event for Oracle's cpc) */
+  hostOnly?: boolean;
 }
 
 /** The perf_event_attr of a sampler: cpu-clock, a sample every periodNs, on CLOCK_MONOTONIC. */
@@ -108,6 +112,7 @@ export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' |
   let flags = ATTR_DISABLED | ATTR_USE_CLOCKID;
   if (o.event?.excludeUser) flags |= ATTR_EXCLUDE_USER;
   if (o.event?.excludeKernel) flags |= ATTR_EXCLUDE_KERNEL;
+  if (o.event?.hostOnly) flags |= ATTR_EXCLUDE_HV | ATTR_EXCLUDE_GUEST;
   if (callchain && !o.kernelStack) flags |= ATTR_EXCLUDE_CALLCHAIN_KERNEL;
   if (callchain && !o.userStack) flags |= ATTR_EXCLUDE_CALLCHAIN_USER;
   attr.writeBigUInt64LE(flags, 40);

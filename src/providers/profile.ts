@@ -234,6 +234,12 @@ export class ProfileProvider implements Provider {
       const slots = sampled.get(def) ?? null;
       this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots, cpu: this.tickCpu });
     }
+  }
+
+  /** Tracing starts: the timers' first periods end a period from now (as DTrace's cyclics, made at dtrace_go). */
+  start(): void {
+    const now = process.hrtime.bigint();
+    for (const t of this.timers) if (t.sampled === null) t.next = now + t.periodNs;
     this.schedule();
   }
 

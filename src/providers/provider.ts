@@ -138,6 +138,11 @@ export interface Provider {
   watch?(descs: ProbeDesc[], env: FiringEnv, newProbe: NewProbe, found: (defs: ProbeDef[]) => void): void;
   /** starts firing the enabled probes among this provider's */
   enable(probes: ProbeDef[], env: FiringEnv): void;
+  /**
+   * Tracing starts (BEGIN is about to fire): a provider whose probes fire on timers counts
+   * their periods from now, not from enable() (which may be long before, on a loaded machine).
+   */
+  start?(): void;
   /** stops firing (idempotent; called on every exit path) */
   disable(): void;
 }

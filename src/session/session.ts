@@ -348,6 +348,7 @@ export class Session implements FiringEnv {
     this.freeThreadLocals();
     this.startKernel();
     this.inKernelState?.start();
+    for (const p of this.enabledProviders) p.start?.();
     this.fireOnCpu(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.onLive?.();
