@@ -11,6 +11,7 @@
 // {u32 type, u16 misc, u16 size} and its body, 8-byte aligned, so that a header never wraps
 // the end. The kernel writes at head; we read from tail and give the space back by moving it.
 
+import { readSync } from 'node:fs';
 import { EventQueue, type EventSink, type EventSource } from './ringbuf.js';
 import {
   type Mapping,
@@ -24,9 +25,14 @@ import {
   unmap,
 } from './bpf/sys.js';
 
+/** perf_event_attr.read_format, and its bit for the count of records lost (Linux 6.0) */
+export const READ_FORMAT = 32;
+export const PERF_FORMAT_LOST = 1 << 4;
 export const PERF_RECORD_MMAP = 1;
 export const PERF_RECORD_LOST = 2;
 export const PERF_RECORD_COMM = 3;
+export const PERF_RECORD_THROTTLE = 5;
+export const PERF_RECORD_UNTHROTTLE = 6;
 export const PERF_RECORD_FORK = 7;
 export const PERF_RECORD_SAMPLE = 9;
 export const PERF_RECORD_MMAP2 = 10;
@@ -46,8 +52,13 @@ export class PerfRing {
   /** the queue page being filled, and bytes used in it (pageSize: none yet) */
   page = -1;
   used = 0;
-  /** records the kernel could not write, full (PERF_RECORD_LOST) */
+  /** records the kernel could not write, full (PERF_RECORD_LOST), and samples throttled away */
   lost = 0;
+  /**
+   * the event whose lost records read(2) tells (PERF_FORMAT_LOST), or -1: a LOST record is
+   * written only once the ring has room again, which never comes if sampling stops first
+   */
+  lostFd = -1;
   constructor(
     readonly cpu: number,
     readonly view: DataView,
@@ -119,7 +130,8 @@ export class PerfRings implements EventSource {
     this.fds.push(fd);
     const map = mapShared(fd, (pages + 1) * PAGE);
     this.maps.push(map);
-    this.attach(cpu, map.view, map.bytes);
+    const ring = this.attach(cpu, map.view, map.bytes);
+    if ((attr.readUInt32LE(READ_FORMAT) & PERF_FORMAT_LOST) !== 0) ring.lostFd = fd;
     return fd;
   }
 
@@ -179,9 +191,21 @@ export class PerfRings implements EventSource {
   /** Records each CPU's ring could not hold, by CPU. */
   lost(): number[] {
     const out: number[] = [];
-    for (const r of this.rings) out[r.cpu] = r.lost;
+    for (const r of this.rings) {
+      let n = r.lost;
+      if (r.lostFd >= 0) {
+        // {u64 value, u64 lost}: what the ring lost so far, LOST record written or not
+        try {
+          if (readSync(r.lostFd, this.counts, 0, 16, null) === 16) n = Math.max(n, Number(this.counts.readBigUInt64LE(8)));
+        } catch {
+          // closed: what the ring said
+        }
+      }
+      out[r.cpu] = (out[r.cpu] ?? 0) + n;
+    }
     return out;
   }
+  private readonly counts = Buffer.alloc(16);
 
   /** Whether a ring holds records not read yet. */
   pending(): boolean {

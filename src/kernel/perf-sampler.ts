@@ -20,14 +20,16 @@ import {
   PERF_ATTR_SIZE,
   PERF_FLAG_FD_CLOEXEC,
   PERF_TYPE_SOFTWARE,
+  SysError,
   closeFd,
   perfEventOpen,
 } from './bpf/sys.js';
-import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings } from './perf-ring.js';
+import { PERF_FORMAT_LOST, PERF_RECORD_SAMPLE, PERF_RECORD_THROTTLE, PERF_RECORD_UNTHROTTLE, type PerfRecordSink, type PerfRing, PerfRings, READ_FORMAT } from './perf-ring.js';
 import { USER_STACK_BYTES, addUserStackAttr, copyUserStack } from './perf-ustack.js';
 import { USTACK_DATA_AT } from './ustack.js';
 
 const PERF_COUNT_SW_CPU_CLOCK = 0;
+const EINVAL = 22;
 const PERF_SAMPLE_IP = 1 << 0;
 const PERF_SAMPLE_TID = 1 << 1;
 const PERF_SAMPLE_TIME = 1 << 2;
@@ -38,6 +40,8 @@ export const CPUMODE_KERNEL = 1;
 export const CPUMODE_USER = 2;
 const ATTR_EXCLUDE_USER = 1n << 4n;
 const ATTR_EXCLUDE_KERNEL = 1n << 5n;
+const ATTR_EXCLUDE_HV = 1n << 6n;
+const ATTR_EXCLUDE_GUEST = 1n << 20n;
 const ATTR_EXCLUDE_CALLCHAIN_KERNEL = 1n << 21n;
 const ATTR_EXCLUDE_CALLCHAIN_USER = 1n << 22n;
 /** u32 halves of the call-chain context markers (PERF_CONTEXT_*: -1 ... -4095 as u64) */
@@ -90,10 +94,12 @@ export interface SampledEvent {
   config: bigint;
   excludeUser: boolean;
   excludeKernel: boolean;
+  /** neither the hypervisor's nor a guest's occurrences (as libpfm4 encodes a hardware event for Oracle's cpc) */
+  hostOnly?: boolean;
 }
 
 /** The perf_event_attr of a sampler: cpu-clock, a sample every periodNs, on CLOCK_MONOTONIC. */
-export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack' | 'event' | 'userRegs'>): Buffer {
+export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' | 'userStack' | 'event' | 'userRegs'> & { countLost?: boolean }): Buffer {
   const attr = Buffer.alloc(PERF_ATTR_SIZE);
   const callchain = o.kernelStack || o.userStack;
   attr.writeUInt32LE(o.event?.type ?? PERF_TYPE_SOFTWARE, 0);
@@ -101,9 +107,12 @@ export function samplerAttr(o: Pick<SamplerOptions, 'periodNs' | 'kernelStack' |
   attr.writeBigUInt64LE(o.event?.config ?? BigInt(PERF_COUNT_SW_CPU_CLOCK), 8);
   attr.writeBigUInt64LE(BigInt(Math.max(1, Math.round(o.periodNs))), 16);
   attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | (callchain ? PERF_SAMPLE_CALLCHAIN : 0)), 24);
+  // read(2) tells how many samples the ring had no room for (reported as drops)
+  if (o.countLost === true) attr.writeUInt32LE(PERF_FORMAT_LOST, READ_FORMAT);
   let flags = ATTR_DISABLED | ATTR_USE_CLOCKID;
   if (o.event?.excludeUser) flags |= ATTR_EXCLUDE_USER;
   if (o.event?.excludeKernel) flags |= ATTR_EXCLUDE_KERNEL;
+  if (o.event?.hostOnly) flags |= ATTR_EXCLUDE_HV | ATTR_EXCLUDE_GUEST;
   if (callchain && !o.kernelStack) flags |= ATTR_EXCLUDE_CALLCHAIN_KERNEL;
   if (callchain && !o.userStack) flags |= ATTR_EXCLUDE_CALLCHAIN_USER;
   attr.writeBigUInt64LE(flags, 40);
@@ -123,6 +132,8 @@ export class CpuClockSampler implements EventSource, EventSink, PerfRecordSink {
   private readonly callchain: boolean;
   /** the most bytes a queued sample takes */
   private readonly maxSample: number;
+  /** by CPU: when the kernel throttled its event (PERF_RECORD_THROTTLE), NaN once it went on */
+  private readonly throttledAt: number[] = [];
 
   constructor(
     /** gets each sample (may be set once the events are open) */
@@ -149,9 +160,18 @@ export class CpuClockSampler implements EventSource, EventSink, PerfRecordSink {
    */
   open(): void {
     const o = this.options;
-    const attr = samplerAttr(o);
+    let attr = samplerAttr({ ...o, countLost: true });
     try {
-      for (const cpu of o.cpus) this.perf.open(attr, -1, cpu, o.ringPages);
+      for (const cpu of o.cpus) {
+        try {
+          this.perf.open(attr, -1, cpu, o.ringPages);
+        } catch (e) {
+          // a kernel before 6.0 knows no PERF_FORMAT_LOST: its LOST records alone count
+          if (!(e instanceof SysError && e.errno === EINVAL) || attr.readUInt32LE(READ_FORMAT) === 0) throw e;
+          attr = samplerAttr(o);
+          this.perf.open(attr, -1, cpu, o.ringPages);
+        }
+      }
     } catch (e) {
       this.close();
       throw e;
@@ -202,7 +222,17 @@ export class CpuClockSampler implements EventSource, EventSink, PerfRecordSink {
 
   /** A sample record: queued as a Sample. */
   perfRecord(r: PerfRing, type: number, v: DataView, at: number, size: number): void {
-    if (type !== PERF_RECORD_SAMPLE) return;
+    if (type !== PERF_RECORD_SAMPLE) {
+      // the kernel stopped the event a while (it took too long to handle, perf_cpu_time_max_percent):
+      // the periods it did not sample are drops, as DTrace counts firings it had no room for
+      if (type === PERF_RECORD_THROTTLE) this.throttledAt[r.cpu] = this.perf.time(v, at + 8);
+      else if (type === PERF_RECORD_UNTHROTTLE && this.options.event === undefined) {
+        const from = this.throttledAt[r.cpu];
+        if (from !== undefined && !Number.isNaN(from)) r.lost += Math.max(0, Math.round((this.perf.time(v, at + 8) - from) / this.options.periodNs) - 1);
+        this.throttledAt[r.cpu] = Number.NaN;
+      }
+      return;
+    }
     const d = r.room(this.maxSample);
     const len = this.copySample(v, at, size, d, r.used);
     r.push(0, len, this.perf.time(v, at + 24), len);

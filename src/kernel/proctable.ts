@@ -134,7 +134,8 @@ export class ProcessTable {
   }
 
   lookup(tid: number): TaskInfo {
-    if (tid === this.lastTid) return this.lastTask!;
+    // (a record's tid of -1, 0xffffffff, is no task: not the "none" that lastTid -1 says)
+    if (tid === this.lastTid && this.lastTask !== null) return this.lastTask;
     let t = this.tasks.get(tid);
     if (t === undefined) {
       // the idle task has no /proc entry; a task gone before we met it has none either: the

@@ -697,6 +697,7 @@ export class KernelTracer implements EventSink {
 
   /** Stops tracing and handles what the buffers still hold; teardown() removes the instance. */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

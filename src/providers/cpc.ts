@@ -11,13 +11,13 @@
 // lists, as Oracle's does, each event this machine can count, as EVENT-all-1000000000.
 //                                                                          [dt_prov_cpc.c]
 
-import { CpuClockSampler, onlineCpus } from '../kernel/perf-sampler.js';
+import { CpuClockSampler, type SampledEvent, onlineCpus, samplerAttr } from '../kernel/perf-sampler.js';
 import { PERF_EVENTS, type PerfEventType, hardwareCountersUnavailable, perfEventByDname, perfEventRefusal } from '../kernel/perf-events.js';
 import { PERF_TYPE_SOFTWARE } from '../kernel/bpf/sys.js';
 import { DFatalError } from '../errors.js';
 import type { DType } from '../lang/types.js';
-import { bigArgsRead, wantsStack } from './kernel-event.js';
-import { sampleHandler } from './profile.js';
+import { bigArgsRead, runClausesInKernel, wantsStack } from './kernel-event.js';
+import { sampleArg, sampleHandler, samplerRingPages } from './profile.js';
 import { type FiringEnv, type NewProbe, type ProbeDef, type ProbeDesc, type Provider, ProviderUnavailable } from './provider.js';
 
 /** The smallest count between firings (illumos: dcpc_min_overflow). */
@@ -76,18 +76,24 @@ export class CpcProvider implements Provider {
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
     const cpus = env.cpu >= 0 ? [env.cpu] : onlineCpus();
-    const tracer = env.tracer();
     for (const def of probes) {
       const p = parseCpcName(def.probe.name);
       if (p === null) continue;
+      const event = cpcEvent(p);
+      // clauses that compiled to BPF run in the kernel on each overflow, as Oracle's do; the rest here
+      const left = runClausesInKernel(env, def, env.plans(def), 'sample', sampleArg, (ik, probe, clauses) =>
+        ik.attachSampling(samplerAttr({ periodNs: Number(p.count), kernelStack: false, userStack: false, event }), cpus, probe, clauses),
+      );
+      if (left.length === 0) continue;
+      const tracer = env.tracer();
       const kernelStack = wantsStack(env.plans(def));
       const s = new CpuClockSampler(ignore, {
         cpus,
         periodNs: Number(p.count),
         kernelStack,
         userStack: false,
-        ringPages: RING_PAGES,
-        event: { type: p.event.type, config: p.event.config, excludeUser: p.excludeUser, excludeKernel: p.excludeKernel },
+        ringPages: env.bufsize > 0 ? samplerRingPages(0, env.bufsize, 0) : RING_PAGES,
+        event,
       });
       try {
         s.open();
@@ -105,6 +111,15 @@ export class CpcProvider implements Provider {
     for (const s of this.samplers) s.disable();
     this.samplers = [];
   }
+}
+
+/**
+ * The perf event of a cpc probe: its type and config; user mode counts only user-mode
+ * occurrences (exclude_kernel), kernel mode only kernel-mode ones (exclude_user); and a
+ * hardware event neither the hypervisor's nor a guest's, as libpfm4 encodes it for Oracle's.
+ */
+export function cpcEvent(p: NonNullable<ReturnType<typeof parseCpcName>>): SampledEvent {
+  return { type: p.event.type, config: p.event.config, excludeUser: p.excludeUser, excludeKernel: p.excludeKernel, hostOnly: p.event.type !== PERF_TYPE_SOFTWARE };
 }
 
 function ignore(): void {

@@ -95,6 +95,11 @@ export class InKernel {
   programs = 0;
   /** dtrace -S: shown each program as it is loaded, with the probe it runs on */
   showProgram: ((probe: string, listing: string) => void) | null = null;
+  /**
+   * -x cpu: the only CPU whose events fire probes (-1: every CPU). A sampling event is opened on
+   * that CPU alone; a program on a tracepoint, which runs on every CPU, returns at once elsewhere.
+   */
+  onlyCpu = -1;
 
   constructor(
     /** the runtime's aggregation of an id */
@@ -207,12 +212,15 @@ export class InKernel {
       scratch: this.scratchMap(),
       faults: this.faultsMap(),
     };
+    const guard = this.onlyCpu >= 0 && !('sampling' in target);
+    if (guard) p.call(Helper.GetSmpProcessorId).jmpImm(Jmp.Ne, R0, this.onlyCpu, 'other_cpu');
     for (let i = 0; i < clauses.length; i++) {
       let token = this.clauses.indexOf(clauses[i]);
       if (token < 0) token = this.clauses.push(clauses[i]) - 1;
       if (!clauses[i].emit(p, probe, maps, `c${i}_`, token)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
     }
     if (exitLabel !== undefined) p.label(exitLabel);
+    if (guard) p.label('other_cpu');
     p.movImm(R0, 0).exit();
     this.showProgram?.(label, p.listing());
     let prog: number;

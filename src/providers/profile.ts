@@ -165,6 +165,16 @@ export function ringPages(periodNs: number): number {
   return 2 ** Math.min(8, Math.max(3, Math.ceil(Math.log2(bytes / 4096))));
 }
 
+/**
+ * Pages of a sampler's ring on each CPU: as -b / -x bufsize says (`bufsize` bytes, 0 if left at
+ * its default: then by the rate), the most pages that fit in it, a power of two, 1 at least;
+ * `least` pages at least by default (user stacks: 16 KiB a sample).
+ */
+export function samplerRingPages(periodNs: number, bufsize: number, least: number): number {
+  if (bufsize > 0) return 2 ** Math.max(0, Math.min(16, Math.floor(Math.log2(bufsize / 4096))));
+  return Math.max(least, ringPages(periodNs));
+}
+
 export class ProfileProvider implements Provider {
   readonly name = 'profile';
   readonly local = true;
@@ -199,6 +209,18 @@ export class ProfileProvider implements Provider {
       if (why === null) timed = probes.filter((d) => !profiles.includes(d));
       else env.warn(`profile probes fire from a timer in dtrace itself, on one CPU, with arg0 = arg1 = 0 and no stack (no samples of the CPUs): ${why}`);
     }
+    const online = onlineCpus();
+    this.tickCpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
+    // a tick's clauses that read the sample's context and compiled to BPF run in the kernel on
+    // the samples of its CPU, as Oracle's do (those that read none of it stay with the timer: they
+    // print the same, and it keeps the rate where the event lets a period pass)
+    for (const def of timed) {
+      if (!def.probe.name.startsWith('tick-')) continue;
+      const plans = env.plans(def).filter((plan) => readsSampleContext([plan]));
+      if (plans.length > 0) tickInKernel(env, def, plans, this.tickCpu, Number(periodOf(def.probe.name)));
+    }
+    // a probe whose clauses all run in the kernel has nothing left for the timer
+    timed = timed.filter((d) => env.plans(d).length > 0);
     const ticks = timed.filter((d) => d.probe.name.startsWith('tick-') && readsSampleContext(env.plans(d)));
     const sampled = new Map<ProbeDef, TickSlots>();
     if (ticks.length > 0) {
@@ -212,6 +234,12 @@ export class ProfileProvider implements Provider {
       const slots = sampled.get(def) ?? null;
       this.timers.push({ def, periodNs: p, next: slots === null ? now + p : slots.due(), sampled: slots, cpu: this.tickCpu });
     }
+  }
+
+  /** Tracing starts: the timers' first periods end a period from now (as DTrace's cyclics, made at dtrace_go). */
+  start(): void {
+    const now = process.hrtime.bigint();
+    for (const t of this.timers) if (t.sampled === null) t.next = now + t.periodNs;
     this.schedule();
   }
 
@@ -220,16 +248,14 @@ export class ProfileProvider implements Provider {
    * if it does, or why not (nothing is left open then).
    */
   private sampleTicks(probes: ProbeDef[], env: FiringEnv, sampled: Map<ProbeDef, TickSlots>): string | null {
-    const online = onlineCpus();
-    const cpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
-    this.tickCpu = cpu;
+    const cpu = this.tickCpu;
     const made: Array<[CpuClockSampler, ProbeDef, number]> = [];
     try {
       for (const def of probes) {
         const periodNs = Number(periodOf(def.probe.name));
         const plans = env.plans(def);
         const userRegs = wantsUserStack(plans);
-        const pages = userRegs ? Math.max(256, ringPages(periodNs)) : ringPages(periodNs);
+        const pages = samplerRingPages(periodNs, env.bufsize, userRegs ? 256 : 0);
         const s = new CpuClockSampler(ignore, { cpus: [cpu], periodNs, kernelStack: wantsStack(plans), userStack: false, userRegs, ringPages: pages });
         made.push([s, def, periodNs]);
         s.open();
@@ -269,7 +295,7 @@ export class ProfileProvider implements Provider {
         const userRegs = wantsUserStack(env.plans(def));
         // a sample with a copy of the user stack is up to 16 KiB: a ring of at least 8 MiB (the
         // first stacks symbolised read symbol tables, while the ring fills)
-        const pages = userRegs ? Math.max(2048, ringPages(periodNs)) : ringPages(periodNs);
+        const pages = samplerRingPages(periodNs, env.bufsize, userRegs ? 2048 : 0);
         const s = new CpuClockSampler(ignore, { cpus, periodNs, kernelStack, userStack: false, userRegs, ringPages: pages });
         made.push([s, def]);
         s.open();
@@ -382,6 +408,16 @@ export function sampleArg(i: number): KernelArg | null {
 function sampleInKernel(env: FiringEnv, def: ProbeDef, cpus: number[], periodNs: number): ClausePlan[] {
   return runClausesInKernel(env, def, env.plans(def), 'sample', sampleArg, (ik, probe, clauses) =>
     ik.attachSampling(samplerAttr({ periodNs, kernelStack: false, userStack: false }), cpus, probe, clauses),
+  );
+}
+
+/**
+ * Runs a tick's clauses `plans` that compiled to BPF in the kernel, on the samples of a cpu-clock
+ * event of `cpu` every period (where BPF works); the others stay with dtrace.
+ */
+function tickInKernel(env: FiringEnv, def: ProbeDef, plans: ClausePlan[], cpu: number, periodNs: number): void {
+  runClausesInKernel(env, def, plans, 'sample', sampleArg, (ik, probe, clauses) =>
+    ik.attachSampling(samplerAttr({ periodNs, kernelStack: false, userStack: false }), [cpu], probe, clauses),
   );
 }
 

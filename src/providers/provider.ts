@@ -77,6 +77,8 @@ export interface FiringEnv {
   ranInKernel(def: ProbeDef, plans: ClausePlan[]): void;
   /** some clause reads user memory: kernel providers copy what pointer arguments point to */
   readonly copiesUserMemory: boolean;
+  /** -b / -x bufsize in bytes (each CPU's buffer), or 0 where it is left at its default */
+  readonly bufsize: number;
   /** -x cpu: the only CPU whose events fire probes, and where profile, tick and cpc sample (-1: every CPU) */
   readonly cpu: number;
   /** the process $target names (-c/-p), or 0 */
@@ -136,6 +138,11 @@ export interface Provider {
   watch?(descs: ProbeDesc[], env: FiringEnv, newProbe: NewProbe, found: (defs: ProbeDef[]) => void): void;
   /** starts firing the enabled probes among this provider's */
   enable(probes: ProbeDef[], env: FiringEnv): void;
+  /**
+   * Tracing starts (BEGIN is about to fire): a provider whose probes fire on timers counts
+   * their periods from now, not from enable() (which may be long before, on a loaded machine).
+   */
+  start?(): void;
   /** stops firing (idempotent; called on every exit path) */
   disable(): void;
 }

@@ -103,6 +103,8 @@ export class Session implements FiringEnv {
   private readonly ecbsById: Array<Enabling[] | undefined>;
   readonly ctx = new ProbeContext();
   readonly copiesUserMemory: boolean;
+  /** -b / -x bufsize in bytes, or 0 where it is left at its default */
+  readonly bufsize: number;
   /** -x cpu: the only CPU traced (-1: every CPU) */
   readonly cpu: number;
   private kernel: KernelTracer | null = null;
@@ -110,6 +112,12 @@ export class Session implements FiringEnv {
   private readonly self = { cpu: 0, pid: 0, ppid: 0, uid: 0, gid: 0, execname: '' };
   private readonly errorCtx = new ProbeContext();
   private stopping = false;
+  /**
+   * exit(): when it fired (ns after the kernel tracer's base, as events are stamped). Events the
+   * kernel made before then still fire as dtrace reads them (DTrace's consumer takes what its
+   * buffers hold at exit: those probes fired before it); later ones do not.
+   */
+  private stopTs = -1;
   private stopped = false;
   private inError = false;
   private dblErrors = 0;
@@ -144,6 +152,7 @@ export class Session implements FiringEnv {
     this.ecbsById = new Array<Enabling[] | undefined>(maxId + 1);
     for (const [id, list] of this.ecbs) this.ecbsById[id] = list;
     this.copiesUserMemory = clauses.some((c) => c.plan.userMemory);
+    this.bufsize = rt.opts.isGiven('bufsize') ? Number(rt.opts.get('bufsize')) : 0;
     const cpu = rt.opts.get('cpu');
     this.cpu = cpu >= 0n ? Number(cpu) : -1;
     this.setUpPrincipal();
@@ -248,11 +257,12 @@ export class Session implements FiringEnv {
 
   inKernel(): InKernel | null {
     if (this.inKernelState !== undefined) return this.inKernelState;
-    // -x cpu: clauses run in dtrace, which checks the CPU of each event
-    if (this.cpu >= 0 || bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
+    if (bpfUnavailable() !== null || this.kernelPrograms() > MAX_KERNEL_PROGRAMS) return (this.inKernelState = null);
     const rt = this.rt;
     const aggsize = rt.opts.isGiven('aggsize') ? Number(rt.opts.get('aggsize')) : DEFAULT_AGG_BYTES;
     const ik = new InKernel((id) => rt.aggs[id], rt.aggSpace.drops, aggsize, rt.aggSpace.limit, this.self.cpu, (n) => (rt.dyn.drops += n), this.probeCount());
+    // -x cpu: programs fire their probes on that CPU only (sampling events are opened there alone)
+    ik.onlyCpu = this.cpu;
     rt.aggSync = () => ik.sync();
     ik.stackText = (frames, len, n) => rt.kernelStackText(frames, len, n);
     ik.onFault = (f) => this.kernelFault(f);
@@ -338,6 +348,7 @@ export class Session implements FiringEnv {
     this.freeThreadLocals();
     this.startKernel();
     this.inKernelState?.start();
+    for (const p of this.enabledProviders) p.start?.();
     this.fireOnCpu(this.dtrace.begin);
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.onLive?.();
@@ -496,7 +507,7 @@ export class Session implements FiringEnv {
     if (this.stopped) return;
     const list = this.ecbsById[def.probe.id];
     if (list === undefined) return;
-    if (this.stopping && def !== this.dtrace.end) return;
+    if (this.stopping && def !== this.dtrace.end && !(ctx.eventTs >= 0 && ctx.eventTs <= this.stopTs)) return;
     const rt = this.rt;
     ctx.probe = def.probe;
     rt.startFiring(ctx);
@@ -535,7 +546,10 @@ export class Session implements FiringEnv {
     if (err instanceof DFault) this.fault(ctx, e, err);
     else if (isAllocationFailure(err)) this.fault(ctx, e, new DFault(FLT_NOSCRATCH, 0n));
     else if (err instanceof PrintfDataError) this.rt.libraryError(ctx, err.message);
-    else this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    else {
+      if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+      this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** Faults of a clause that ran in the kernel: each reported as one in dtrace is. */
@@ -606,6 +620,10 @@ export class Session implements FiringEnv {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.rt.exitReq.requested) {
+      const ts = this.ctx.eventTs;
+      this.stopTs = ts >= 0 ? ts : this.kernel ? Number(process.hrtime.bigint() - this.kernel.base) : -1;
+    }
     this.rt.principal?.stop();
     for (const p of this.enabledProviders) p.disable();
     this.inKernelState?.detach();
@@ -652,6 +670,8 @@ export class Session implements FiringEnv {
 
   private finish(): void {
     if (this.stopped) return;
+    // exit(): what the kernel buffered before it still fires (the rest is dropped as it is read)
+    if (this.stopTs >= 0) this.kernel?.stop();
     // the kernel's aggregations as they stand when tracing stops
     this.inKernelState?.detach();
     this.reportKernelDrops();

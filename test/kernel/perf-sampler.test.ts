@@ -157,6 +157,36 @@ test('samples: thread, mode, PC, kernel and user frames apart, time after the ba
   assert.equal(deliver(s), 0);
 });
 
+/** A PERF_RECORD_THROTTLE (5) or UNTHROTTLE (6) at `time`. */
+function throttleRecord(type: 5 | 6, time: bigint): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeUInt32LE(type, 0);
+  b.writeUInt16LE(32, 6);
+  b.writeBigUInt64LE(time, 8);
+  b.writeBigUInt64LE(7n, 16);
+  b.writeBigUInt64LE(7n, 24);
+  return b;
+}
+
+test('periods the kernel throttled the event for are lost samples (drops), as the ring\'s lost records are', () => {
+  const ring = new FakeRing(1);
+  const { s, seen } = sampler([0]);
+  s.attach(0, ring.view, ring.bytes);
+  s.setBase(0n);
+  ring.write(sampleRecord({ misc: CPUMODE_USER, ip: 0x401000n, pid: 1, tid: 1, time: 1_000_000n, cpu: 0, chain: [USER, 0x401000n] }));
+  // throttled after the sample of 2 ms, on again at 12 ms: the periods of 3 ms to 11 ms were not sampled
+  ring.write(throttleRecord(5, 2_000_000n));
+  ring.write(throttleRecord(6, 12_000_000n));
+  ring.write(sampleRecord({ misc: CPUMODE_USER, ip: 0x401000n, pid: 1, tid: 1, time: 13_000_000n, cpu: 0, chain: [USER, 0x401000n] }));
+  assert.equal(deliver(s), 2);
+  assert.equal(seen.length, 2);
+  assert.equal(s.lost()[0], 9);
+  // an unthrottle without its throttle (read before this reader began) counts nothing
+  ring.write(throttleRecord(6, 20_000_000n));
+  assert.equal(deliver(s), 0);
+  assert.equal(s.lost()[0], 9);
+});
+
 test('a record that wraps the end of the ring is read whole', () => {
   // start 16 bytes before the end: the second record's header and body wrap
   const ring = new FakeRing(1, PAGE - 16 - 40);
@@ -210,6 +240,10 @@ test('the event asks for cpu-clock samples every period, on CLOCK_MONOTONIC, wit
   assert.equal(a.readInt32LE(92), 1);
   const b = samplerAttr({ periodNs: 1_000_000, kernelStack: false, userStack: false });
   assert.equal(b.readBigUInt64LE(24), 0x87n);
+  assert.equal(b.readBigUInt64LE(32), 0n);
+  // dtrace's own samplers: read(2) tells the samples lost (PERF_FORMAT_LOST)
+  const c = samplerAttr({ periodNs: 1_000_000, kernelStack: false, userStack: false, countLost: true });
+  assert.equal(c.readBigUInt64LE(32), 16n);
 });
 
 test('online CPUs', () => {

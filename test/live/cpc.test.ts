@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { instancesOf, liveUnavailable, runDtrace } from './harness.js';
 import { hardwareCountersUnavailable } from '../../src/kernel/perf-events.js';
 import { samplingUnavailable } from '../../src/kernel/perf-sampler.js';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 
 const live = liveUnavailable();
 const noPerf = live === null ? samplingUnavailable() : null;
@@ -70,4 +71,15 @@ test('cpc modes: user counts only user-mode occurrences, kernel only kernel-mode
   };
   assert.deepEqual(modes('user'), ['user']);
   assert.deepEqual(modes('kernel'), ['kernel']);
+});
+
+test('cpc clauses that compile run in the kernel on each overflow (as Oracle\'s), with the same arguments', { skip: skip || (bpfUnavailable() !== null && 'no BPF here') }, () => {
+  const r = runDtrace(['-q', '-S', '-n', 'cpc:::cpu_clock-all-10000000 { @n = count(); @k = sum(arg0 != 0 && arg1 == 0 || arg0 == 0 && arg1 != 0); } tick-1s { printa("%@d\\n", @n); printa("%@d\\n", @k); exit(0); }']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Disassembly of the BPF program on cpc:::cpu_clock-all-10000000 \(the probe's clauses that compiled to BPF\):/);
+  const [n, k] = r.stdout.trim().split(/\s+/).map(Number);
+  assert.ok(n! >= 1 && n! <= 400, r.stdout);
+  // (the events fire on while the two are printed)
+  assert.ok(Math.abs(k! - n!) <= 2, r.stdout);
+  assert.deepEqual(instancesOf(r.pid), []);
 });

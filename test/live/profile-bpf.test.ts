@@ -152,3 +152,90 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     assert.deepEqual(instancesOf(pid), []);
   });
 }
+
+test('tick-N clauses that read the sample and compile run in the kernel, on one CPU, with profile-N\'s arguments', { skip }, () => {
+  load(0, 'while :; do :; done');
+  if (twoCpus) load(1, 'while :; do :; done');
+  try {
+    const r = runDtrace([
+      '-q',
+      '-S',
+      '-n',
+      'tick-20ms { @c[cpu] = count(); @m[arg0 != 0, arg1 != 0] = count(); } tick-20ms /arg0/ { @s[stack()] = count(); } tick-2s { printa("%d %@d\\n", @c); printa("%d %d %@d\\n", @m); exit(0); }',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Disassembly of the BPF program on profile:::tick-20ms \(the probe's clauses that compiled to BPF\):/);
+    const c = [...r.stdout.matchAll(/^(\d+) (\d+)$/gm)];
+    // one CPU, about 50 a second (a period the event lets pass is not fired, as Oracle's)
+    assert.equal(c.length, 1, r.stdout);
+    const n = Number(c[0][2]);
+    assert.ok(n >= 20 && n <= 101, r.stdout);
+    // the interrupted PC: in the kernel (arg0) or in user space (arg1), never both, never neither
+    const m = new Map([...r.stdout.matchAll(/^([01]) ([01]) (\d+)$/gm)].map((x) => [`${x[1]} ${x[2]}`, Number(x[3])]));
+    assert.equal(m.get('1 1') ?? 0, 0, r.stdout);
+    assert.equal(m.get('0 0') ?? 0, 0, r.stdout);
+    // (the event fires on while the aggregations are printed one after the other)
+    assert.ok(Math.abs((m.get('1 0') ?? 0) + (m.get('0 1') ?? 0) - n) <= 2, r.stdout);
+    if ((m.get('1 0') ?? 0) > 0) assert.match(r.stdout, /vmlinux`/);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('-x cpu=N: profile-N, tick-N and tracepoint clauses still run in the kernel, firing only on CPU N', { skip: skip || (!twoCpus && 'one CPU') }, () => {
+  load(0, 'while :; do :; done');
+  load(1, 'while :; do :; done');
+  try {
+    const r = runDtrace([
+      '-x',
+      'cpu=1',
+      '-q',
+      '-S',
+      '-n',
+      'profile-199 { @p[cpu] = count(); } tick-50ms { @t[cpu] = count(); } syscall:::entry { @s[cpu] = count(); } tick-1s { printa("profile %d %@d\\n", @p); printa("tick %d %@d\\n", @t); printa("syscall %d %@d\\n", @s); exit(0); }',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const p of ['profile:::profile-199', 'profile:::tick-50ms']) assert.ok(r.stderr.includes(`Disassembly of the BPF program on ${p} `), p);
+    assert.match(r.stderr, /Disassembly of the BPF program on syscall:/);
+    const got = [...r.stdout.matchAll(/^(\w+) (\d+) (\d+)$/gm)];
+    for (const g of got) assert.equal(g[2], '1', r.stdout);
+    const kinds = new Map(got.map((g) => [g[1], Number(g[3])]));
+    assert.ok((kinds.get('profile') ?? 0) > 20, r.stdout);
+    assert.ok((kinds.get('tick') ?? 0) >= 5, r.stdout);
+    assert.ok((kinds.get('syscall') ?? 0) >= 1, r.stdout);
+  } finally {
+    stopLoads();
+  }
+});
+
+test('dtrace\'s own sampler: every sample is handled or reported as a drop (-b 16k: no room for a user stack), as many as the kernel counted', { skip }, () => {
+  load(0, 'while :; do :; done');
+  try {
+    const r = runDtrace([
+      '-b',
+      '16k',
+      '-q',
+      '-n',
+      'profile-997 { @k[cpu] = count(); } profile-997 { @d[cpu, ustack(1)] = count(); } tick-1s { exit(0); } END { printa("K %d %@d\\n", @k); printa("D %d %@d\\n", @d); }',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const kernel = new Map<number, number>();
+    const handled = new Map<number, number>();
+    const drops = new Map<number, number>();
+    for (const m of r.stdout.matchAll(/^([KD]) (\d+) (\d+)$/gm)) {
+      const to = m[1] === 'K' ? kernel : handled;
+      to.set(Number(m[2]), (to.get(Number(m[2])) ?? 0) + Number(m[3]));
+    }
+    for (const m of r.stderr.matchAll(/^dtrace: (\d+) drops? on CPU (\d+)$/gm)) drops.set(Number(m[2]), (drops.get(Number(m[2])) ?? 0) + Number(m[1]));
+    assert.match(r.stderr, /^(dtrace: \d+ drops? on CPU \d+\n)+$/);
+    // the spinner's samples (user stacks of 16 KiB) find no room: drops
+    assert.ok((drops.get(0) ?? 0) >= 100, `${r.stdout}${r.stderr}`);
+    // the two events start and stop a few samples apart
+    for (const [cpu, k] of kernel) {
+      const seen = (handled.get(cpu) ?? 0) + (drops.get(cpu) ?? 0);
+      assert.ok(Math.abs(seen - k) <= 0.05 * k + 20, `CPU ${cpu}: ${k} in the kernel, ${handled.get(cpu) ?? 0} in dtrace and ${drops.get(cpu) ?? 0} drops\n${r.stdout}${r.stderr}`);
+    }
+  } finally {
+    stopLoads();
+  }
+});
