@@ -349,7 +349,11 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
  */
 function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): ClausePlan[] {
   const arg = p.registerArg ?? ((i: number) => kernelArgOf(p, i));
-  return runClausesInKernel(env, p.def, plans, p.registerArg !== undefined ? 'registers' : 'record', arg, (ik, probe, clauses) => ik.attach(tracepointId, probe, clauses, p.process ?? 0));
+  // clauses left for dtrace read the probe's record from perf events (a pid probe's, a user
+  // stack's): the program must let the kernel make it
+  return runClausesInKernel(env, p.def, plans, p.registerArg !== undefined ? 'registers' : 'record', arg, (ik, probe, clauses) =>
+    ik.attach(tracepointId, probe, clauses, p.process ?? 0, clauses.length < plans.length),
+  );
 }
 
 /**
