@@ -246,3 +246,20 @@ test('clauses that run in dtrace: the uprobe traps in the traced process only, n
   traced.kill('SIGKILL');
   other.kill('SIGKILL');
 });
+
+test('-p on a process whose threads already run: every thread fires the probe, the main one too', { skip }, async () => {
+  const threads = join(dir, 'pid-threads');
+  const cc = spawnSync('cc', ['-O1', '-fno-inline', '-pthread', '-o', threads, join(root, 'test', 'live', 'programs', 'pid-threads.c')], { encoding: 'latin1' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const p = spawn(threads, [], { stdio: 'ignore' });
+  loops.push(p);
+  await new Promise((r) => setTimeout(r, 200));
+  const d = new Tracing(['-q', '-n', 'pid$target::work:entry { @[arg0] = count(); }', '-p', String(p.pid)]);
+  await d.ready();
+  await new Promise((r) => setTimeout(r, 500));
+  const r = await d.stop('SIGINT');
+  assert.equal(r.stderr, '');
+  const keys = r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/ +/)[0]).sort();
+  assert.deepEqual(keys, ['0', '1', '2', '3'], r.stdout);
+  p.kill('SIGKILL');
+});
