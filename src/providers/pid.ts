@@ -22,7 +22,7 @@ import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
 import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
-import { registerOffset } from '../kernel/kprobes.js';
+import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
@@ -345,6 +345,7 @@ export class PidProvider implements Provider {
           const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
           return at === null ? null : { offset: at, size: 8, signed: false };
         },
+        userRegister: (i) => userRegisterOffset(i),
       });
     });
   }

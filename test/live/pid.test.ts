@@ -263,3 +263,10 @@ test('-p on a process whose threads already run: every thread fires the probe, t
   assert.deepEqual(keys, ['0', '1', '2', '3'], r.stdout);
   p.kill('SIGKILL');
 });
+
+test('uregs[] in a clause that runs in the kernel: read from the uprobe program\'s pt_regs', { skip: skip || (process.arch !== 'x64' ? 'x86-64 register names' : false) || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) }, () => {
+  // DTRACE_TS_DEBUG says so if a clause is refused by the kernel and runs in dtrace
+  const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { @[uregs[R_RDI], uregs[R_RSI], uregs[R_PC] != 0] = count(); } pid$target::add3:return { @r = sum(uregs[R_RAX]); }', '-c', prog], { env: { DTRACE_TS_DEBUG: '1' } });
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, '\n                0               10        1                1\n                1               10        1                1\n                2               10        1                1\n\n              333\n');
+});
