@@ -268,5 +268,5 @@ test('uregs[] in a clause that runs in the kernel: read from the uprobe program\
   // DTRACE_TS_DEBUG says so if a clause is refused by the kernel and runs in dtrace
   const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { @[uregs[R_RDI], uregs[R_RSI], uregs[R_PC] != 0] = count(); } pid$target::add3:return { @r = sum(uregs[R_RAX]); }', '-c', prog], { env: { DTRACE_TS_DEBUG: '1' } });
   assert.equal(r.stderr, '');
-  assert.equal(r.stdout, '\n                0               10        1                1\n                1               10        1                1\n                2               10        1                1\n\n              333\n');
+  assert.equal(r.stdout, '\n                0               10        1                1\n                1               10        1                1\n                2               10        1                1\n              333\n');
 });
