@@ -1,15 +1,22 @@
 // pid provider benchmarks (not tests: they never fail), beside bpftrace in the same run where it
-// is installed, medians of BENCH_RUNS (default 3):
+// is installed, medians of BENCH_RUNS (default 3), with the load average (this machine's CPUs are
+// shared: figures under load are worse):
 //   1. ns added per call of a traced function in a tight loop: test/live/programs/call-loop.c
-//      (gcc -O2) calls f() BENCH_CALLS times (default 200000) and times its loop; dtrace
-//      `pid$target::f:entry { @ = count(); }` vs bpftrace `uprobe:PROG:f { @ = count(); }`, each
-//      less the untraced loop, per call;
-//   2. start-up with every function entry of libc: `pid$target:libc.so.6::entry { @ = count(); }`
-//      -c /bin/true vs bpftrace `uprobe:LIBC:* { @ = count(); }` -c /bin/true, wall time, median of
-//      BENCH_STARTUP_RUNS (default 1: each takes a minute or more here).
+//      (gcc -O2) calls f() BENCH_CALLS times (default 200000) and times its loop; each less the
+//      untraced loop, per call:
+//        dtrace   `pid$target::f:entry { @ = count(); }`          (a clause that runs in the kernel)
+//        dtrace   `pid$target::f:entry { printf("%d\n", arg0); }` (a clause that runs in dtrace)
+//        bpftrace `uprobe:PROG:f { @ = count(); }` and `uprobe:PROG:f { printf("%d\n", arg0); }`
+//   2. start-up and tear-down with every function entry of libc on a running process (-p of a
+//      sleep): `pid$target:libc.so.6::entry { @ = count(); } BEGIN { printf("ready\n"); }` vs
+//      bpftrace `uprobe:LIBC:* { @ = count(); } BEGIN { printf("ready\n"); }`: seconds until
+//      "ready" (every probe attached), then from SIGINT to the exit, median of
+//      BENCH_STARTUP_RUNS (default 1: each takes minutes here); then the same with libc's
+//      functions named s* (about 220), which bpftrace can attach to (it fails on all of libc).
 // BENCH_BPFTRACE=0 skips bpftrace. Needs root and cc.
 
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,18 +41,21 @@ function median(xs: number[]): number {
  */
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
   const r = spawnSync(cmd, args, { encoding: 'latin1', maxBuffer: 64 << 20, timeout: 600_000, env: { ...process.env, ...env } });
-  if (cmd === 'bpftrace' && r.pid) {
-    const file = '/sys/kernel/tracing/uprobe_events';
-    try {
-      for (const line of readFileSync(file, 'latin1').split('\n')) {
-        const m = new RegExp(`^[pr]:(\\S+_bcc_${r.pid}) `).exec(line);
-        if (m) appendFileSync(file, `-:${m[1]}\n`);
-      }
-    } catch {
-      // nothing left, or no tracefs here
-    }
-  }
+  if (cmd === 'bpftrace' && r.pid) reapBpftrace(r.pid);
   return r;
+}
+
+/** Removes the uprobe events a bpftrace (by pid) left. */
+function reapBpftrace(pid: number): void {
+  const file = '/sys/kernel/tracing/uprobe_events';
+  try {
+    for (const line of readFileSync(file, 'latin1').split('\n')) {
+      const m = new RegExp(`^[pr]:(\\S+_bcc_${pid}) `).exec(line);
+      if (m) appendFileSync(file, `-:${m[1]}\n`);
+    }
+  } catch {
+    // nothing left, or no tracefs here
+  }
 }
 
 /** The loop's ns in a run's output, or NaN (with why) if it failed. */
@@ -59,53 +69,97 @@ function loopNs(cmd: string, args: string[]): number {
   return Number(m[1]);
 }
 
-/** Wall seconds of a run, or NaN if it failed. */
-function wall(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
-  const t0 = process.hrtime.bigint();
-  const r = run(cmd, args, env);
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) {
-    process.stdout.write(`  (${cmd === process.execPath ? 'dtrace' : cmd} failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.error?.message})\n`);
-    return NaN;
-  }
-  return s;
-}
-
 function libc(): string {
   const m = /\s(\/\S*\/libc\.so\.6)$/m.exec(readFileSync('/proc/self/maps', 'latin1'));
   return m ? m[1] : '/lib/x86_64-linux-gnu/libc.so.6';
 }
 
+/** The load averages over 1, 5 and 15 minutes. */
+function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+}
+
+interface Startup {
+  /** seconds until the tracer printed "ready" (NaN: it never did) */
+  ready: number;
+  /** seconds from SIGINT to its exit */
+  end: number;
+}
+
+/** Starts a tracer on a sleeping process, times it to "ready", then stops it and times its exit. */
+async function startup(cmd: string, args: (pid: number) => string[], env: NodeJS.ProcessEnv = {}): Promise<Startup> {
+  const target = spawn('sleep', ['3600'], { stdio: 'ignore' });
+  const t0 = process.hrtime.bigint();
+  const t = spawn(cmd, args(target.pid!), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  t.stdout.setEncoding('latin1').on('data', (x: string) => (out += x));
+  t.stderr.setEncoding('latin1').on('data', (x: string) => (err += x));
+  const closed = new Promise<void>((r) => t.on('close', () => r()));
+  let exited = false;
+  void closed.then(() => (exited = true));
+  while (!/^ready$/m.test(out) && !exited && Number(process.hrtime.bigint() - t0) < 900e9) await new Promise((r) => setTimeout(r, 20));
+  const ready = /^ready$/m.test(out) ? Number(process.hrtime.bigint() - t0) / 1e9 : NaN;
+  if (Number.isNaN(ready)) process.stdout.write(`  (${cmd === process.execPath ? 'dtrace' : cmd} failed: ${err.trim().split('\n').at(-1)})\n`);
+  const t1 = process.hrtime.bigint();
+  t.kill('SIGINT');
+  await closed;
+  const end = Number(process.hrtime.bigint() - t1) / 1e9;
+  target.kill('SIGKILL');
+  if (cmd === 'bpftrace' && t.pid) reapBpftrace(t.pid);
+  return { ready, end };
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'bench-pid-'));
+/** How many probes dtrace makes for libc's functions a glob names. */
+function probes(glob: string): number {
+  return spawnSync(process.execPath, [cli, '-l', '-n', `pid$target:libc.so.6:${glob}:entry`, '-c', '/bin/true'], { encoding: 'latin1', maxBuffer: 64 << 20 }).stdout.split('\n').length - 2;
+}
 try {
   const prog = join(dir, 'call-loop');
   const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'call-loop.c')], { encoding: 'latin1' });
   if (cc.status !== 0) {
     process.stdout.write(`no C compiler: ${cc.stderr}\n`);
-  } else {
+  } else if (RUNS > 0) {
     const base: number[] = [];
     const dt: number[] = [];
+    const dp: number[] = [];
     const bt: number[] = [];
+    const bp: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       base.push(loopNs(prog, [String(CALLS)]));
       dt.push(loopNs(process.execPath, [cli, '-q', '-n', 'pid$target::f:entry { @ = count(); }', '-c', `${prog} ${CALLS}`]));
-      if (withBpftrace) bt.push(loopNs('bpftrace', ['-q', '-e', `uprobe:${prog}:f { @ = count(); }`, '-c', `${prog} ${CALLS}`]));
+      dp.push(loopNs(process.execPath, [cli, '-q', '-n', 'pid$target::f:entry { printf("%d\\n", arg0); }', '-c', `${prog} ${CALLS}`]));
+      if (withBpftrace) {
+        bt.push(loopNs('bpftrace', ['-q', '-e', `uprobe:${prog}:f { @ = count(); }`, '-c', `${prog} ${CALLS}`]));
+        bp.push(loopNs('bpftrace', ['-q', '-e', `uprobe:${prog}:f { printf("%d\\n", arg0); }`, '-c', `${prog} ${CALLS}`]));
+      }
     }
     const per = (xs: number[]) => ((median(xs) - median(base)) / CALLS).toFixed(0);
-    process.stdout.write(`BENCH pid per call (untraced loop ${(median(base) / CALLS).toFixed(1)} ns/call): dtrace +${per(dt)} ns/call`);
-    process.stdout.write(withBpftrace ? `, bpftrace +${per(bt)} ns/call, ratio ${((median(dt) - median(base)) / (median(bt) - median(base))).toFixed(2)}x\n` : '\n');
+    const ratio = (a: number[], b: number[]) => ((median(a) - median(base)) / (median(b) - median(base))).toFixed(2);
+    process.stdout.write(`BENCH pid per call (untraced loop ${(median(base) / CALLS).toFixed(1)} ns/call, ${CALLS} calls, load ${load()}):\n`);
+    process.stdout.write(`  count(), in the kernel: dtrace +${per(dt)} ns/call`);
+    process.stdout.write(withBpftrace ? `, bpftrace +${per(bt)} ns/call, ratio ${ratio(dt, bt)}x\n` : '\n');
+    process.stdout.write(`  printf(), in dtrace:    dtrace +${per(dp)} ns/call`);
+    process.stdout.write(withBpftrace ? `, bpftrace +${per(bp)} ns/call, ratio ${ratio(dp, bp)}x\n` : '\n');
   }
   const lib = libc();
-  const ds: number[] = [];
-  const bs: number[] = [];
-  for (let i = 0; i < STARTUP_RUNS; i++) {
-    ds.push(wall(process.execPath, [cli, '-q', '-n', 'pid$target:libc.so.6::entry { @ = count(); }', '-c', '/bin/true']));
-    // bpftrace refuses more than 512 probes unless told
-    if (withBpftrace) bs.push(wall('bpftrace', ['-q', '-e', `uprobe:${lib}:* { @ = count(); }`, '-c', '/bin/true'], { BPFTRACE_MAX_PROBES: '100000' }));
-  }
-  if (ds.length > 0) {
-    process.stdout.write(`BENCH start-up, every libc function's entry: dtrace ${median(ds).toFixed(2)} s`);
-    process.stdout.write(withBpftrace ? `, bpftrace ${median(bs).toFixed(2)} s\n` : '\n');
+  // all of libc (bpftrace fails on it, and on its functions named _*: it cannot attach to a
+  // function beginning with a lock or xbegin prefix, which dtrace leaves out with a warning),
+  // and its functions named s*, which both can (BENCH_STARTUP_GLOBS: others, comma-separated)
+  for (const glob of (process.env.BENCH_STARTUP_GLOBS ?? 'all,s*').split(',').map((g) => (g === 'all' ? '' : g))) {
+    const ds: Startup[] = [];
+    const bs: Startup[] = [];
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      ds.push(await startup(process.execPath, (pid) => [cli, '-q', '-n', `pid$target:libc.so.6:${glob}:entry { @ = count(); } BEGIN { printf("ready\\n"); }`, '-p', String(pid)]));
+      // bpftrace refuses more than 512 probes unless told
+      if (withBpftrace) bs.push(await startup('bpftrace', (pid) => ['-q', '-e', `uprobe:${lib}:${glob || '*'} { @ = count(); } BEGIN { printf("ready\\n"); }`, '-p', String(pid)], { BPFTRACE_MAX_PROBES: '100000' }));
+    }
+    const show = (xs: Startup[]) => `${median(xs.map((x) => x.ready)).toFixed(2)} s to start, ${median(xs.map((x) => x.end)).toFixed(2)} s to end`;
+    process.stdout.write(`BENCH libc's function entries, ${glob || 'all'} (${probes(glob)} probes), load ${load()}: dtrace ${show(ds)}`);
+    process.stdout.write(withBpftrace ? `; bpftrace ${show(bs)}\n` : '\n');
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

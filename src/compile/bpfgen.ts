@@ -98,6 +98,15 @@ function argIndex(e: A.Expr): number {
   return -1;
 }
 
+/** uregs[N] with a constant N (a number or a register's name, R_SP): N; else -1. */
+function uregIndex(e: A.Expr): number {
+  if (e.kind !== A.N.Index || e.mode !== 'builtin' || e.base.kind !== A.N.Ident || e.base.name !== 'uregs') return -1;
+  const ix = e.args[0];
+  if (ix.kind === A.N.Int) return ix.value <= 255n ? Number(ix.value) : -1;
+  if (ix.kind === A.N.Ident && ix.resolved === A.IdentKind.EnumConst && ix.constValue >= 0n && ix.constValue <= 255n) return Number(ix.constValue);
+  return -1;
+}
+
 /** A string side of a comparison the kernel can make: execname, a probe field, or a literal. */
 function stringOperand(e: A.Expr): boolean {
   return e.kind === A.N.Str || isBuiltin(e, 'execname') || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && e.name in PROBE_FIELDS);
@@ -137,7 +146,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       if (e.resolved === A.IdentKind.Inline) return e.inlineExpr !== null && intOk(e.inlineExpr, depth, budget);
       return isBuiltin(e, INT_BUILTINS) || isBuiltin(e, 'curthread') || argIndex(e) >= 0;
     case A.N.Index:
-      return argIndex(e) >= 0;
+      return argIndex(e) >= 0 || uregIndex(e) >= 0;
     case A.N.Member:
       return placeOk(e, depth, budget);
     case A.N.Binary:
@@ -542,6 +551,9 @@ class BpfGen {
     const visit = (e: A.Expr): void => {
       const i = argIndex(e);
       if (i >= 0 && this.probe.arg(i) === null) ok = false;
+      // uregs[]: only where the context is the user task's registers (a uprobe's)
+      const u = uregIndex(e);
+      if (u >= 0 && (this.probe.ureg?.(u) ?? null) === null) ok = false;
       if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr) visit(e.inlineExpr);
       A.forEachChild(e, visit);
     };
@@ -636,6 +648,11 @@ class BpfGen {
         this.builtin(e.name, shape);
         return;
       case A.N.Index:
+        if (uregIndex(e) >= 0) {
+          this.p.load(8, R7, R6, this.probe.ureg!(uregIndex(e))!);
+          this.convert({ size: 8, signed: false }, shape);
+          return;
+        }
         this.arg(argIndex(e), shape);
         return;
       case A.N.Member:

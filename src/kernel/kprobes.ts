@@ -33,12 +33,38 @@ const SYSCALL_REGS_OFFSETS: Record<string, number[]> = {
  * Where a kprobe's BPF program finds, in the struct pt_regs it is given, argument i (0..5) at
  * a function's entry, or (`i` = 'return') the return value at its return; null if elsewhere.
  */
-export function registerOffset(i: number | 'return'): number | null {
-  const a = arch();
-  // x86-64's struct pt_regs: di, si, dx, cx, r8, r9; ax; arm64's: regs[0..30]
-  if (a === 'x64') return i === 'return' ? 80 : ([112, 104, 96, 88, 72, 64][i] ?? null);
-  if (a === 'arm64') return i === 'return' ? 0 : i < 6 ? i * 8 : null;
-  return null;
+export function registerOffset(i: number | 'return', machine: string = arch()): number | null {
+  // x86-64: di, si, dx, cx, r8, r9 (R_RDI ...), the return value in ax (R_RAX); arm64: the
+  // arguments in x0..x7, the return value in x0
+  const at = ARGUMENT_UREGS[machine];
+  if (at === undefined) return null;
+  const r = i === 'return' ? at.ret : at.args[i];
+  return r === undefined ? null : userRegisterOffset(r, machine);
+}
+
+/** The uregs[] indexes of the argument registers and of the return value's. */
+const ARGUMENT_UREGS: Record<string, { args: number[]; ret: number }> = {
+  x64: { args: [14, 13, 12, 11, 9, 8], ret: 10 },
+  arm64: { args: [0, 1, 2, 3, 4, 5, 6, 7], ret: 0 },
+};
+
+/**
+ * How many 8-byte slots of struct pt_regs uregs[] indexes, in order (uregs[i] is slot i):
+ * x86-64's pt_regs is r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp
+ * ss (R_R15 = 0 .. R_SS = 20); arm64's begins with user_pt_regs, regs[0..30] sp pc pstate
+ * (R_X0 = 0 .. R_X30 = 30, R_SP 31, R_PC 32, R_PSTATE 33), then orig_x0 and the kernel's own.
+ *                          [arch/x86/include/asm/ptrace.h, arch/arm64/include/asm/ptrace.h]
+ */
+const PT_REGS_UREGS: Record<string, number> = { x64: 21, arm64: 34 };
+
+/**
+ * Where uregs[i] is in struct pt_regs as a uprobe's BPF program gets it (a user task's
+ * registers, as the kernel saved them at the breakpoint); null: not in pt_regs (x86-64's R_DS ..
+ * R_TRAPNO) or a machine not known.
+ */
+export function userRegisterOffset(i: number, machine: string = arch()): number | null {
+  const n = PT_REGS_UREGS[machine];
+  return n === undefined || !Number.isInteger(i) || i < 0 || i >= n ? null : i * 8;
 }
 
 /** Where argument i (0..5) is at a function's entry, as a fetch argument's location. */

@@ -257,6 +257,16 @@ export class PerfRings implements EventSource {
     }
   }
 
+  /** How many events are open (closeFrom's mark). */
+  fdCount(): number {
+    return this.fds.length;
+  }
+
+  /** Closes the events opened since fdCount() said `n` (an event some of whose opens failed). */
+  closeFrom(n: number): void {
+    for (const fd of this.fds.splice(n)) closeFd(fd);
+  }
+
   /** Closes the events and unmaps the rings; safe to call more than once. */
   close(): void {
     // a later fill() finds no ring: reading an unmapped one would be a segmentation fault

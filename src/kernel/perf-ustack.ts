@@ -9,8 +9,12 @@
 // set in kernel/ustack's currentUserStack while each is handled.
 //                                                     [perf_event_open(2); perf's --call-graph dwarf]
 
+import { readdirSync } from 'node:fs';
 import type { EventQueue, EventSink, EventSource } from './ringbuf.js';
-import { ATTR_DISABLED, ATTR_USE_CLOCKID, CLOCK_MONOTONIC, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, addressOf, ioctlInt } from './bpf/sys.js';
+import { ATTR_DISABLED, ATTR_USE_CLOCKID, CLOCK_MONOTONIC, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, SysError, addressOf, ioctlInt } from './bpf/sys.js';
+
+const ESRCH = 3;
+const EINVAL = 22;
 import {
   PERF_RECORD_COMM,
   PERF_RECORD_FORK,
@@ -41,6 +45,8 @@ const ATTR_TASK = 1n << 13n;
 const ATTR_SAMPLE_ID_ALL = 1n << 18n;
 const ATTR_MMAP2 = 1n << 23n;
 const ATTR_COMM_EXEC = 1n << 24n;
+/** with ATTR_INHERIT: only threads (CLONE_THREAD) inherit the event, not forked processes (Linux 5.13) */
+const ATTR_INHERIT_THREAD = 1n << 35n;
 
 /** Bytes of user stack copied at each event (perf's default for --call-graph dwarf is 8 KiB). */
 export const USER_STACK_BYTES = 16384;
@@ -105,7 +111,29 @@ export interface UserStackEvent {
   pid: number;
   /** a tracefs filter for the kernel to apply (null: none; user space checks anyway) */
   filter: string | null;
+  /** with a copy of the user stack and registers (default: yes) */
+  stack?: boolean;
+  /**
+   * Only the process's threads, not the processes it forks (a pid probe's: the uprobe then
+   * traps in no child either), where the kernel can tell (Linux 5.13's inherit_thread)
+   */
+  threadsOnly?: boolean;
+  /** the threads its events were opened for (set by the first CPU's, used by the others') */
+  tids?: number[];
 }
+
+/** The threads of a process now (just the process if /proc cannot say). */
+export function threadsOf(pid: number): number[] {
+  try {
+    const tids = readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t > 0);
+    return tids.length > 0 ? tids.sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b)) : [pid];
+  } catch {
+    return [pid];
+  }
+}
+
+/** Whether the kernel takes inherit_thread (null: not asked yet). */
+let inheritThreadWorks: boolean | null = null;
 
 /** Handles one tracepoint record (common header first) as the tracer does. */
 export type RawHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
@@ -123,6 +151,11 @@ export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
     readonly ringPages: number,
     /** gets each sampled record */
     public handler: RawHandler,
+    /**
+     * With the side band of what processes map, exec and fork (symbolising user stacks); without
+     * it, the rings hold the events' records only
+     */
+    readonly sideBand = true,
   ) {
     this.perf = new PerfRings(this, QUEUE_PAGE, this);
   }
@@ -146,7 +179,7 @@ export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
 
   /** Opens the events, disabled; throws what perf_event_open(2) said, having closed what it opened. */
   open(): void {
-    const side = this.attr(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_DUMMY, SAMPLE_BASE, ATTR_MMAP | ATTR_MMAP2 | ATTR_COMM | ATTR_COMM_EXEC | ATTR_TASK);
+    const side = this.attr(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_DUMMY, SAMPLE_BASE, this.sideBand ? ATTR_MMAP | ATTR_MMAP2 | ATTR_COMM | ATTR_COMM_EXEC | ATTR_TASK : 0n);
     try {
       for (const cpu of this.cpus) {
         const lead = this.perf.open(side, -1, cpu, this.ringPages);
@@ -163,12 +196,40 @@ export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
   private readonly leads: number[] = [];
   private enabled = false;
 
-  /** Opens one tracepoint's event on one CPU into that CPU's ring; returns its fd. */
-  private openEvent(e: UserStackEvent, cpu: number, lead: number): number {
-    // a process's events follow the threads and processes it creates
-    const a = this.attr(PERF_TYPE_TRACEPOINT, e.id, SAMPLE_BASE | PERF_SAMPLE_RAW, e.pid > 0 ? ATTR_INHERIT : 0n);
-    addUserStackAttr(a);
-    const fd = this.perf.openInto(a, e.pid > 0 ? e.pid : -1, cpu, lead);
+  /**
+   * Opens one tracepoint's event on one CPU into that CPU's ring: for a process, one per thread
+   * it has now (a perf event follows one task), each followed by the threads (and, unless
+   * threadsOnly, the processes) that thread creates; returns their fds.
+   */
+  private openEvent(e: UserStackEvent, cpu: number, lead: number): number[] {
+    if (e.pid <= 0) return [this.openOne(e, -1, cpu, lead, 0n)];
+    const fds: number[] = [];
+    for (const tid of e.tids ?? (e.tids = threadsOf(e.pid))) {
+      if (e.threadsOnly === true && inheritThreadWorks !== false) {
+        try {
+          fds.push(this.openOne(e, tid, cpu, lead, ATTR_INHERIT | ATTR_INHERIT_THREAD));
+          inheritThreadWorks = true;
+          continue;
+        } catch (err) {
+          // EINVAL before Linux 5.13: forked processes inherit it too (the handler leaves theirs out)
+          if (inheritThreadWorks === true || !(err instanceof SysError) || err.errno !== EINVAL) throw err;
+          inheritThreadWorks = false;
+        }
+      }
+      try {
+        fds.push(this.openOne(e, tid, cpu, lead, ATTR_INHERIT));
+      } catch (err) {
+        // a thread that has exited since /proc listed it
+        if (tid === e.pid || !(err instanceof SysError) || err.errno !== ESRCH) throw err;
+      }
+    }
+    return fds;
+  }
+
+  private openOne(e: UserStackEvent, pid: number, cpu: number, lead: number, flags: bigint): number {
+    const a = this.attr(PERF_TYPE_TRACEPOINT, e.id, SAMPLE_BASE | PERF_SAMPLE_RAW, flags);
+    if (e.stack !== false) addUserStackAttr(a);
+    const fd = this.perf.openInto(a, pid, cpu, lead);
     if (e.filter !== null) setFilter(fd, e.filter);
     return fd;
   }
@@ -178,7 +239,15 @@ export class UserStackEvents implements EventSource, EventSink, PerfRecordSink {
    * tracing: a pid probe in an object loaded later); throws what perf_event_open(2) said.
    */
   add(e: UserStackEvent): void {
-    const fds = this.cpus.map((cpu, i) => this.openEvent(e, cpu, this.leads[i]));
+    const mark = this.perf.fdCount();
+    let fds: number[];
+    try {
+      fds = this.cpus.flatMap((cpu, i) => this.openEvent(e, cpu, this.leads[i]));
+    } catch (err) {
+      // none of its events stays (enable() would start those opened on other CPUs)
+      this.perf.closeFrom(mark);
+      throw err;
+    }
     this.events.push(e);
     if (this.enabled) for (const fd of fds) this.perf.enableOne(fd);
   }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { ElfError, ElfFile } from './elf.js';
 import { Alu, Helper, Jmp, Program, R0, R1, R2, R3, R6, R10 } from './bpf/asm.js';
-import { BPF_PROG_TYPE_KPROBE, BpfObjects, possibleCpus } from './bpf/objects.js';
+import { BPF_PROG_TYPE_KPROBE, BpfObjects } from './bpf/objects.js';
 
 /** r_debug.r_state's value once the list of objects is consistent (link.h's RT_CONSISTENT). */
 export const RT_CONSISTENT = 0;
@@ -115,18 +115,9 @@ export class LoaderStopper {
     const s = new LoaderStopper(pid);
     try {
       const fd = s.objs.loadProgram(BPF_PROG_TYPE_KPROBE, prog.encode(), 'dtrace_rtld');
-      let attached = 0;
-      let why: unknown = null;
-      for (let cpu = 0; cpu < possibleCpus(); cpu++) {
-        try {
-          s.objs.attachTracepoint(tracepointId, fd, cpu);
-          attached++;
-        } catch (e) {
-          // an offline CPU
-          why = e;
-        }
-      }
-      if (attached === 0) throw why;
+      // bound to the process: the uprobe then traps in it only (the kernel filters uprobes by
+      // address space, so every thread of it runs the program), not in every process using the loader
+      s.objs.attachTracepoint(tracepointId, fd, 0, pid);
     } catch (e) {
       s.objs.close();
       throw e;

@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import { DFatalError } from '../errors.js';
 import { Liveness, ownerTag } from './identity.js';
+import { SysError, writeOnce } from './bpf/sys.js';
 
 export const INSTANCE_PREFIX = 'dtrace-ts-';
 
@@ -119,7 +120,13 @@ export class TraceInstance {
   enableEvent(system: string, event: string, filter: string | null): void {
     const dir = `events/${system}/${event}`;
     if (filter !== null) this.write(`${dir}/filter`, filter);
-    this.write(`${dir}/enable`, '1');
+    try {
+      if (writeOnce(join(this.path, dir, 'enable'), '1') === null) this.write(`${dir}/enable`, '1');
+    } catch (e) {
+      // EINTR: a kprobe or uprobe event serves tracefs or perf events (a BPF program), not both
+      if (e instanceof SysError && e.errno === 4) throw new Error(`${system}:${event} is taken by a perf event already`);
+      throw e;
+    }
   }
 
   /** Events only from a process's threads (set_event_pid), and from the tasks they create. */

@@ -7,7 +7,7 @@ import { readEventFormat, readPageLayout, type EventFormat } from './event-forma
 import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
-import { ReadableWaiter } from './bpf/sys.js';
+import { ReadableWaiter, SysError } from './bpf/sys.js';
 import { RingReader, type EventSink } from './ringbuf.js';
 import type { CpuClockSampler } from './perf-sampler.js';
 import { Liveness } from './identity.js';
@@ -185,6 +185,15 @@ export class KernelTracer implements EventSink {
   private mappingsWanted = false;
   /** why user stacks could not be captured (null: they can, or none were wanted) */
   userStackUnavailable: string | null = null;
+  /**
+   * The events of one process only (pid and usdt probes' uprobes, the loader's), taken from perf
+   * events bound to its threads: the kernel then puts the uprobe's breakpoint in that process
+   * only, where an event enabled in tracefs traps in every process that maps the file (and only
+   * filters afterwards). Null: none, or perf events cannot (they come from tracefs then).
+   */
+  private procEvents: UserStackEvents | null = null;
+  /** why one process's events come from tracefs, not perf events bound to it (null: they do not) */
+  processEventsUnavailable: string | null = null;
   /** the raw tracepoints' programs and rings (rawtp), created on first use */
   private raw: RawTracepoints | null = null;
 
@@ -289,6 +298,7 @@ export class KernelTracer implements EventSink {
       if (this.liveUserStacks(id, us)) return;
       this.ustacked.delete(id);
     }
+    if (e.process > 0 && !e.stack && this.liveProcessEvent(e)) return;
     const target = this.apart(e) ? this.procInst : e.user ? this.instance : this.own;
     if (target === null) {
       throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: no instance records ${e.process > 0 ? `process ${e.process}'s` : "dtrace's own"} events`);
@@ -317,6 +327,55 @@ export class KernelTracer implements EventSink {
       return true;
     } catch (e) {
       this.userStackUnavailable = (e as Error).message;
+      return false;
+    }
+  }
+
+  /** Takes an event of one process asked for after start() from perf events bound to it; false: tracefs takes it. */
+  private liveProcessEvent(e: EnabledEvent): boolean {
+    if (this.reader === null || this.processEventsUnavailable !== null) return false;
+    if (this.procEvents === null) {
+      const ev = this.openProcessRings(this.instance!.cpus(), this.ringBytes / 1024);
+      if (ev === null) return false;
+      ev.setBase(this.reader.base);
+      this.reader.addSource(ev);
+      ev.enable();
+      this.procEvents = ev;
+    }
+    return this.addProcessEvent(this.procEvents, e);
+  }
+
+  /** The rings of one process's events (their own: no side band), open; null if perf events cannot be. */
+  private openProcessRings(cpus: number[], bufferKb: number): UserStackEvents | null {
+    // as many bytes per CPU as a tracefs ring (a power of two of pages)
+    let pages = 16;
+    while (pages * 4 < bufferKb && pages < 65536) pages *= 2;
+    const ev = new UserStackEvents([], cpus, pages, (c, p, v, o, l, t) => this.event(c, p, v, o, l, t), false);
+    try {
+      ev.open();
+      return ev;
+    } catch (err) {
+      this.processEventsUnavailable = (err as Error).message;
+      return null;
+    }
+  }
+
+  /**
+   * Opens an event of one process in `ev`: true if it is taken there (or refused there, being
+   * optional: then it costs that probe only); false: tracefs takes it.
+   */
+  private addProcessEvent(ev: UserStackEvents, e: EnabledEvent): boolean {
+    try {
+      ev.add({ id: this.format(e.system, e.event).id, pid: e.process, filter: e.filter, stack: false, threadsOnly: true });
+      return true;
+    } catch (err) {
+      // ENOTSUPP (524, the kernel's own): an instruction uprobes cannot take (x86's lock prefix)
+      if (err instanceof SysError && err.errno === 524) {
+        if (e.optional === null) throw new DFatalError(`could not enable tracing: ${e.system}:${e.event}: uprobes cannot take its instruction`);
+        this.refused.push({ what: e.optional, why: 'uprobes cannot take its instruction' });
+        return true;
+      }
+      if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${e.system}:${e.event} comes from tracefs: ${(err as Error).message}\n`);
       return false;
     }
   }
@@ -449,10 +508,24 @@ export class KernelTracer implements EventSink {
     // a record with a copy of the user stack is up to 16 KiB: a ring holds a few hundred, which
     // an idle dtrace's long poll interval would let overflow at the first burst
     if (this.ustackEvents !== null || this.samplers.some((x) => x.options.userRegs === true)) this.idlePollMs = this.basePollMs;
-    const traced = this.enabled.filter((e) => {
+    let traced = this.enabled.filter((e) => {
       const id = this.format(e.system, e.event).id;
       return !this.user.captures(id) && !(this.ustackEvents !== null && this.ustacked.has(id));
     });
+    // one process's events from perf events bound to its threads, where they can be
+    const perProcess = traced.filter((e) => e.process > 0 && !e.stack);
+    if (perProcess.length > 0) {
+      const ev = this.openProcessRings(cpus, bufferKb);
+      if (ev !== null) {
+        const taken = new Set(perProcess.filter((e) => this.addProcessEvent(ev, e)));
+        if (taken.size > 0) {
+          ev.setBase(reader.base);
+          reader.addSource(ev);
+          this.procEvents = ev;
+          traced = traced.filter((e) => !taken.has(e));
+        } else ev.close();
+      }
+    }
     if (!events) {
       for (const c of cpus) this.droppedSeen.set(c, 0);
       this.waiter = ReadableWaiter.create();
@@ -477,6 +550,7 @@ export class KernelTracer implements EventSink {
     inst.start();
     for (const s of this.samplers) s.enable();
     this.ustackEvents?.enable();
+    this.procEvents?.enable();
     this.waiter = ReadableWaiter.create();
     this.timer = setTimeout(this.pollNow, this.pollMs);
   }
@@ -675,6 +749,7 @@ export class KernelTracer implements EventSink {
     const lost = this.user.lost();
     for (const s of this.samplers) s.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     this.ustackEvents?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
+    this.procEvents?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     this.raw?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     for (const [cpu, seen] of this.droppedSeen) {
       const now = this.userDropped(cpu) + (lost[cpu] ?? 0);
@@ -710,6 +785,7 @@ export class KernelTracer implements EventSink {
     this.raw?.stop();
     for (const s of this.samplers) s.disable();
     this.ustackEvents?.disable();
+    this.procEvents?.disable();
     if (this.reader) {
       while (this.reader.drain(this, true) > 0) {
         // keep draining until the buffers are empty
@@ -736,6 +812,8 @@ export class KernelTracer implements EventSink {
     for (const s of this.samplers) s.close();
     this.ustackEvents?.close();
     this.ustackEvents = null;
+    this.procEvents?.close();
+    this.procEvents = null;
     if (this.reader) {
       this.reader.close();
       this.reader = null;

@@ -53,16 +53,20 @@ export function uprobeEntryFetchArgs(strings: Iterable<number> = [], machine = a
 
 /**
  * The user registers as uprobe fetch arguments ("u<index>=%reg:u64"), by the index uregs[]
- * gives each (the order of x86-64's struct pt_regs, as DTrace's R_* names: R_R15 = 0 ... R_SS =
- * 20; R_DS .. R_TRAPNO after them are not in pt_regs and read 0); empty where not known.
+ * gives each (the order of struct pt_regs, as DTrace's R_* names: x86-64's R_R15 = 0 ... R_SS =
+ * 20, R_DS .. R_TRAPNO after them are not in pt_regs and read 0; arm64's R_X0 = 0 ... R_PSTATE =
+ * 33); empty where not known.
  */
 export function uprobeRegisterFetchArgs(machine = arch()): string[] {
   const regs = REGISTERS[machine];
   return regs === undefined ? [] : regs.map((r, i) => `u${i}=%${r}:u64`);
 }
 
+/** The registers by uregs[] index, as fetch arguments name them (the kernel's regs_query_register_offset). */
 const REGISTERS: Record<string, string[]> = {
   x64: ['r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di', 'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss'],
+  // arm64: user_pt_regs (R_X0 = 0 .. R_X30 = 30, R_SP, R_PC, R_PSTATE)
+  arm64: [...Array.from({ length: 31 }, (_, i) => `x${i}`), 'sp', 'pc', 'pstate'],
 };
 
 /** The fetch argument of a return probe: the return value. */

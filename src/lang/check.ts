@@ -4,7 +4,7 @@
 import * as A from './ast.js';
 import { Builtins, FnInfo, FnKind, Prototype, builtinInVersion } from './builtins.js';
 import { DCompileError } from './diagnostics.js';
-import { dConstants } from './dlib.js';
+import { dConstants, maxUregsIndex } from './dlib.js';
 import { foldBinary, foldUnary } from './fold.js';
 import { checkAction } from './check-actions.js';
 import { checkAggregation } from './check-aggs.js';
@@ -718,14 +718,14 @@ export class Checker implements CheckContext {
         e.mode = 'builtin';
         if (e.args.length !== 1) this.err('D_PROTO_LEN', e.line, `uregs[ ] prototype mismatch: ${e.args.length} args passed, 1 expected`);
         const ix = this.expr(e.args[0]);
-        // dt_idcook_regs and dt_cg_uregs: a constant index, within x86-64's pt_regs and the
-        // five task registers after them (R_DS .. R_TRAPNO)
+        // dt_idcook_regs and dt_cg_uregs: a constant index, within pt_regs (x86-64: and the five
+        // task registers after them, R_DS .. R_TRAPNO; arm64: user_pt_regs, R_X0 .. R_PSTATE)
         const v = this.constValue(ix);
         if (v === null) {
           this.err('D_PROTO_ARG', e.line, `uregs[ ] argument #1 is incompatible with prototype:\n\tprototype: integer constant\n\t argument: ${ix.type!.name}`);
         }
         if (v < 0n) this.err('D_REGS_IDX', e.line, `index ${v} is out of range for array uregs`);
-        if (v > 25n) this.err('D_UNKNOWN', e.line, `uregs[]: index out of bounds (${v})`);
+        if (v > BigInt(maxUregsIndex())) this.err('D_UNKNOWN', e.line, `uregs[]: index out of bounds (${v})`);
         e.type = this.uint64;
         return e;
       }

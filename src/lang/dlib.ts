@@ -17,6 +17,30 @@ const X86_64_REGS = [
   'R_ES', 'R_FS', 'R_GS', 'R_TRAPNO',
 ];
 
+/**
+ * arm64's uregs[] indexes (Oracle's libdtrace/arm64/regs.d): user_pt_regs, with which struct
+ * pt_regs begins: regs[0..30], sp, pc, pstate; R_FP is x29 (the frame pointer).
+ */
+const ARM64_REGS = [...Array.from({ length: 31 }, (_, i) => `R_X${i}`), 'R_SP', 'R_PC', 'R_PSTATE'];
+
+/** The register names D knows on a machine (Node's process.arch), by uregs[] index. */
+export function registerNames(machine: string = process.arch): Map<string, number> {
+  const m = new Map<string, number>();
+  if (machine === 'x64') {
+    X86_64_REGS.forEach((n, i) => m.set(n, i));
+    for (const [a, b] of REG_ALIASES) m.set(a, m.get(b)!);
+  } else if (machine === 'arm64') {
+    ARM64_REGS.forEach((n, i) => m.set(n, i));
+    m.set('R_FP', 29);
+  }
+  return m;
+}
+
+/** The largest uregs[] index (Oracle's dt_cg_uregs: pt_regs' slots; on x86-64 five task registers after them). */
+export function maxUregsIndex(machine: string = process.arch): number {
+  return machine === 'arm64' ? ARM64_REGS.length - 1 : X86_64_REGS.length - 1;
+}
+
 const REG_ALIASES: Array<[string, string]> = [
   ['R_EBX', 'R_RBX'], ['R_ECX', 'R_RCX'], ['R_EDX', 'R_RDX'], ['R_ESI', 'R_RSI'], ['R_EDI', 'R_RDI'],
   ['R_EBP', 'R_RBP'], ['R_EAX', 'R_RAX'], ['R_EIP', 'R_RIP'], ['R_EFL', 'R_RFL'], ['R_ESP', 'R_RSP'],
@@ -109,10 +133,7 @@ export function dConstants(): Map<string, DConstant> {
   int('ENOTSUP', 95);
   for (const [k, v] of Object.entries(constants.signals)) int(k, v);
   int('SIGCLD', constants.signals.SIGCHLD);
-  if (process.arch === 'x64') {
-    X86_64_REGS.forEach((n, i) => int(n, i));
-    for (const [a, b] of REG_ALIASES) t.set(a, t.get(b)!);
-  }
+  for (const [n, i] of registerNames()) int(n, i);
   table = t;
   return t;
 }

@@ -109,6 +109,11 @@ export interface KernelProbe {
   /** argument i of the probe (as D numbers it), or null where it is no integer in the record */
   arg(i: number): KernelArg | null;
   /**
+   * where uregs[i] is in the program's context (a uprobe's: the user task's struct pt_regs), or
+   * null (absent: nowhere, as in a kprobe's, whose registers are the kernel's)
+   */
+  ureg?(i: number): number | null;
+  /**
    * what the program's context is: a tracepoint's record (KernelArg offsets are into it), a
    * kprobe's registers (struct pt_regs), a raw tracepoint's arguments (a u64 each, no header),
    * or a perf event sample's (struct bpf_perf_event_data: the interrupted registers first)

@@ -34,7 +34,7 @@ export type AttachResult = { ok: true } | { ok: false; why: string };
  * process, else in every one), on a raw tracepoint (by name), or on the samples of a sampling
  * perf event (its attr) on each of some CPUs.
  */
-type AttachTarget = { tracepointId: number; pid: number } | { raw: string } | { sampling: Buffer; cpus: readonly number[] };
+type AttachTarget = { tracepointId: number; pid: number; passOn?: boolean } | { raw: string } | { sampling: Buffer; cpus: readonly number[] };
 
 /** The program type for each context a probe gives its program. */
 const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
@@ -122,8 +122,8 @@ export class InKernel {
    * Runs the clauses (in order) on a tracepoint, in the kernel. False if one of them cannot run
    * on this probe, or the kernel refused the program: the probe then stays with dtrace.
    */
-  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[], pid = 0): AttachResult {
-    return this.attachTo({ tracepointId, pid }, probe, clauses);
+  attach(tracepointId: number, probe: KernelProbe, clauses: KernelClause[], pid = 0, passOn = false): AttachResult {
+    return this.attachTo({ tracepointId, pid, passOn }, probe, clauses);
   }
 
   /**
@@ -221,7 +221,9 @@ export class InKernel {
     }
     if (exitLabel !== undefined) p.label(exitLabel);
     if (guard) p.label('other_cpu');
-    p.movImm(R0, 0).exit();
+    // 0 ends the hit (a perf event's record of it is not made); 1 lets the event's perf events
+    // record it too, for the probe's clauses that run in dtrace (a uprobe's come from those)
+    p.movImm(R0, 'tracepointId' in target && target.passOn === true ? 1 : 0).exit();
     this.showProgram?.(label, p.listing());
     let prog: number;
     try {

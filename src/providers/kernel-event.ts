@@ -351,7 +351,17 @@ function kernelTest(def: ProbeDef, t: KernelTest, fieldOf: (d: string) => Filter
  */
 function runInKernel(env: FiringEnv, p: EventProbe, tracepointId: number, plans: ClausePlan[]): ClausePlan[] {
   const arg = p.registerArg ?? ((i: number) => kernelArgOf(p, i));
-  return runClausesInKernel(env, p.def, plans, p.registerArg !== undefined ? 'registers' : 'record', arg, (ik, probe, clauses) => ik.attach(tracepointId, probe, clauses, p.process ?? 0));
+  // clauses left for dtrace read the probe's record from perf events (a pid probe's, a user
+  // stack's): the program must let the kernel make it
+  return runClausesInKernel(
+    env,
+    p.def,
+    plans,
+    p.registerArg !== undefined ? 'registers' : 'record',
+    arg,
+    (ik, probe, clauses) => ik.attach(tracepointId, probe, clauses, p.process ?? 0, clauses.length < plans.length),
+    p.userRegister,
+  );
 }
 
 /**
@@ -366,13 +376,14 @@ export function runClausesInKernel(
   context: KernelProbe['context'],
   arg: (i: number) => KernelArg | null,
   attach: (ik: InKernel, probe: KernelProbe, clauses: KernelClause[]) => AttachResult,
+  ureg?: (i: number) => number | null,
 ): ClausePlan[] {
   const inKernel = plans.filter((plan) => plan.inKernel !== null && (plan.inKernel.sampleOnly !== true || context === 'sample'));
   if (inKernel.length === 0) return plans;
   const ik = env.inKernel();
   if (ik === null) return plans;
   const probe = def.probe;
-  const kernelProbe: KernelProbe = { id: probe.id, provider: probe.provider, module: probe.module, func: probe.func, name: probe.name, context, arg };
+  const kernelProbe: KernelProbe = { id: probe.id, provider: probe.provider, module: probe.module, func: probe.func, name: probe.name, context, arg, ureg };
   const clauses = inKernel.map((plan) => plan.inKernel!);
   const r = attach(ik, kernelProbe, clauses);
   if (!r.ok) {
@@ -519,6 +530,8 @@ export interface EventProbe {
    * which finds argument i in the registers here (null: elsewhere, and such a clause stays)
    */
   registerArg?: (i: number) => KernelArg | null;
+  /** With registerArg, a uprobe's: where uregs[i] is in the user registers its program gets (null: not there) */
+  userRegister?: (i: number) => number | null;
   /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)

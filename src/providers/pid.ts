@@ -9,9 +9,11 @@
 // Entry and offset probes get arg0..arg9 from the argument registers and the stack (at an
 // offset probe, what those hold then); return probes get arg1 = the return value and arg0 = 0,
 // as Oracle's port does (illumos gives the returning instruction's offset, which a uretprobe
-// cannot tell). A uprobe fires in every process that maps its file: the probe's events are
-// recorded only for the process and the tasks it creates (set_event_pid), and only the
-// process's own threads fire it. A glob over probe names gives entry and return probes, not
+// cannot tell). A uprobe enabled in tracefs traps in every process that maps its file: the
+// probe's events come from perf events bound to the process's threads instead (the kernel then
+// puts the breakpoint in that process only), or, where perf events cannot be opened, from
+// tracefs recording only the process and the tasks it creates (set_event_pid); either way only
+// the process's own threads fire it. A glob over probe names gives entry and return probes, not
 // one per instruction (that needs a disassembler).                   [dt_pid.c, dt_prov_uprobe.c]
 
 import { existsSync, statSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
 import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
-import { registerOffset } from '../kernel/kprobes.js';
+import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
@@ -337,14 +339,13 @@ export class PidProvider implements Provider {
         // clauses compiled to BPF run in the kernel as uprobe programs of this process only (a
         // perf event bound to it): the uprobe then traps in no other process mapping the file.
         // Arguments in the calling convention's registers; at return arg1 is the return value.
-        // Only where every clause does: a probe whose event dtrace also reads from tracefs is left
-        // whole to dtrace (the two together hang the held process's start: not understood yet).
-        registerArg: env.plans(def).every((p) => p.inKernel !== null)
-          ? (n) => {
-              const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
-              return at === null ? null : { offset: at, size: 8, signed: false };
-            }
-          : undefined,
+        // Its other clauses read the event's records from perf events bound to the process too
+        // (the kernel lets a uprobe event serve perf or tracefs, not both).
+        registerArg: (n) => {
+          const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
+          return at === null ? null : { offset: at, size: 8, signed: false };
+        },
+        userRegister: (i) => userRegisterOffset(i),
       });
     });
   }

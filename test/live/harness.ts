@@ -141,11 +141,12 @@ export function workload(script: string): number {
 }
 
 /** Runs dtrace to completion (for programs that exit by themselves). */
-export function runDtrace(args: string[], options: { uid?: number; gid?: number; timeout?: number; env?: NodeJS.ProcessEnv } = {}): Result {
+export function runDtrace(args: string[], options: { uid?: number; gid?: number; timeout?: number; env?: NodeJS.ProcessEnv; killSignal?: NodeJS.Signals } = {}): Result {
   const r = spawnSync(process.execPath, [cli, ...args], {
     cwd: root,
     env: { ...process.env, LANG: 'C', TZ: 'UTC', ...options.env },
     timeout: options.timeout ?? 20_000,
+    killSignal: options.killSignal,
     // an aggregation of 200,000 keys prints megabytes
     maxBuffer: 256 << 20,
     uid: options.uid,

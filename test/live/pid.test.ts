@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,27 @@ function firstByte(pid: number, fn: string): number {
   }
 }
 
+/** The byte at file offset `off` of `path` as process `pid` has it mapped (in an executable mapping). */
+function byteAt(pid: number, path: string, off: number): number {
+  for (const l of readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) r-xp ([0-9a-f]+) \S+ \d+ +(\S+)$/.exec(l);
+    if (m === null) continue;
+    const [lo, hi, at] = [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
+    if (off < at || off >= at + hi - lo) continue;
+    // the same file under another name (/lib is /usr/lib)
+    if (m[4] !== path && !(existsSync(m[4]) && statSync(m[4]).ino === statSync(path).ino)) continue;
+    const fd = openSync(`/proc/${pid}/mem`, 'r');
+    try {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, lo + off - at);
+      return b[0];
+    } finally {
+      closeSync(fd);
+    }
+  }
+  throw new Error(`${path} at ${off.toString(16)} is not mapped by ${pid}`);
+}
+
 test('clauses that run in the kernel: the uprobe traps in the traced process only, not in another running the same program', { skip: skip || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) }, async () => {
   const traced = spawn(prog, ['loop'], { stdio: 'ignore' });
   const other = spawn(prog, ['loop'], { stdio: 'ignore' });
@@ -190,4 +211,62 @@ test('clauses that run in the kernel: the uprobe traps in the traced process onl
   assert.match(r.stdout, /^\n\n +[1-9]\d*\n$/);
   traced.kill('SIGKILL');
   other.kill('SIGKILL');
+});
+
+test('a probe with a clause in the kernel and one in dtrace: both run, and the -c process starts (it hung)', { skip: skip || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) }, () => {
+  // SIGKILL: a dtrace stuck in a system call never gets to handle SIGTERM
+  const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { @ = count(); } pid$target::add3:entry { printf("%d\\n", arg0); } pid$target::add3:return { @r = sum(arg1); } pid$target::add3:return /arg1 > 111/ { printf("ret %d\\n", arg1); }', '-c', prog], { timeout: 20_000, killSignal: 'SIGKILL' });
+  assert.equal(r.signal, null, `dtrace did not end: ${r.stderr}`);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, '0\n1\n2\nret 112\n\n                3\n              333\n');
+  assert.deepEqual(probesOf(r.pid!), []);
+});
+
+test('clauses that run in dtrace: the uprobe traps in the traced process only, not in another running the same program', { skip }, async () => {
+  const traced = spawn(prog, ['loop'], { stdio: 'ignore' });
+  const other = spawn(prog, ['loop'], { stdio: 'ignore' });
+  loops.push(traced, other);
+  await new Promise((r) => setTimeout(r, 100));
+  const before = firstByte(other.pid!, 'add3');
+  const d = new Tracing(['-q', '-n', 'pid$target::add3:entry { printf("%d %d\\n", pid, arg1); }', '-p', String(traced.pid)]);
+  await d.ready();
+  await d.until(/\n.*\n/);
+  if (process.arch === 'x64') assert.equal(firstByte(traced.pid!, 'add3'), 0xcc);
+  assert.equal(firstByte(other.pid!, 'add3'), before);
+  // the loader's uprobe (objects loaded later) too: in the traced process only
+  const loader = /^p:\S+\/dl_debug_state_entry (\S+):0x([0-9a-f]+)/m.exec(uprobesOf(d.child.pid!).join('\n'));
+  assert.ok(loader !== null, uprobesOf(d.child.pid!).join('\n'));
+  const [, ldPath, ldOff] = loader;
+  if (process.arch === 'x64') assert.equal(byteAt(traced.pid!, ldPath, parseInt(ldOff, 16)), 0xcc);
+  assert.notEqual(byteAt(other.pid!, ldPath, parseInt(ldOff, 16)), 0xcc);
+  const r = await d.stop('SIGINT');
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  assert.ok(lines.length >= 2, r.stdout);
+  for (const l of lines) assert.equal(l, `${traced.pid} 10`);
+  traced.kill('SIGKILL');
+  other.kill('SIGKILL');
+});
+
+test('-p on a process whose threads already run: every thread fires the probe, the main one too', { skip }, async () => {
+  const threads = join(dir, 'pid-threads');
+  const cc = spawnSync('cc', ['-O1', '-fno-inline', '-pthread', '-o', threads, join(root, 'test', 'live', 'programs', 'pid-threads.c')], { encoding: 'latin1' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const p = spawn(threads, [], { stdio: 'ignore' });
+  loops.push(p);
+  await new Promise((r) => setTimeout(r, 200));
+  const d = new Tracing(['-q', '-n', 'pid$target::work:entry { @[arg0] = count(); }', '-p', String(p.pid)]);
+  await d.ready();
+  await new Promise((r) => setTimeout(r, 500));
+  const r = await d.stop('SIGINT');
+  assert.equal(r.stderr, '');
+  const keys = r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/ +/)[0]).sort();
+  assert.deepEqual(keys, ['0', '1', '2', '3'], r.stdout);
+  p.kill('SIGKILL');
+});
+
+test('uregs[] in a clause that runs in the kernel: read from the uprobe program\'s pt_regs', { skip: skip || (process.arch !== 'x64' ? 'x86-64 register names' : false) || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) }, () => {
+  // DTRACE_TS_DEBUG says so if a clause is refused by the kernel and runs in dtrace
+  const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { @[uregs[R_RDI], uregs[R_RSI], uregs[R_PC] != 0] = count(); } pid$target::add3:return { @r = sum(uregs[R_RAX]); }', '-c', prog], { env: { DTRACE_TS_DEBUG: '1' } });
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, '\n                0               10        1                1\n                1               10        1                1\n                2               10        1                1\n              333\n');
 });

@@ -2,6 +2,7 @@
 // whose prebuilt binaries ship in its npm package: no compiler at install or run time. koffi
 // is loaded on first use, so dtrace runs where it is missing; bpfUnavailable() says why.
 
+import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 type Koffi = {
@@ -146,6 +147,29 @@ export function closeFd(fd: number): void {
 
 const EAGAIN = 11;
 const EINTR = 4;
+
+/**
+ * One write(2) of `text` to a file (a tracefs control file), EINTR an error like any other:
+ * fs.writeFileSync retries EINTR forever, and a probe event enabled for perf already (a BPF
+ * program on it) answers every write to its tracefs enable file with EINTR. Null when koffi
+ * cannot be loaded (the caller writes as usual).
+ */
+export function writeOnce(path: string, text: string): void | null {
+  let l: Libc;
+  try {
+    l = load();
+  } catch {
+    return null;
+  }
+  const fd = openSync(path, 'w');
+  try {
+    const b = Buffer.from(text, 'latin1');
+    const n = Number(l.write(fd, b, b.length));
+    if (n < 0) throw new SysError(`write ${path}`, l.koffi.errno());
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * read(2) on a non-blocking descriptor without an exception when it has nothing: returns the
