@@ -19,6 +19,11 @@ export interface Platform {
   evidence: string;
   kernel: string;
   machine: string;
+  /**
+   * the kernel's preemption model where it is a real-time one: "PREEMPT_RT" (its
+   * /sys/kernel/realtime is 1, or uname -v, proc/sys/kernel/version, names it), else ""
+   */
+  preemption: string;
   cpus: number;
   /** /proc/cpuinfo's first model name, or "" */
   cpuModel: string;
@@ -272,6 +277,7 @@ export function detectPlatform(fsRoot = '/', probe: PlatformProbe = {}): Platfor
     evidence,
     kernel: osrelease ?? (isLive ? release() : 'unknown'),
     machine: probe.machine ?? (isLive ? machine() : 'unknown'),
+    preemption: read(fsRoot, 'sys/kernel/realtime') === '1' || /\bPREEMPT_RT\b/.test(read(fsRoot, 'proc/sys/kernel/version') ?? '') ? 'PREEMPT_RT' : '',
     cpus: (cpuinfo.match(/^processor\s*:/gm) ?? []).length,
     cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? '',
     clocksource: read(fsRoot, `${clocks}/current_clocksource`) ?? '',
@@ -412,7 +418,7 @@ export function formatReport(p: Platform): string {
   const known = (ok: boolean, why: string) => (closed ? answer(TRACEFS_CLOSED) : yesNo(ok, why));
   let s = 'Platform\n';
   s += row('hypervisor', `${p.hypervisor} (${p.evidence})`);
-  s += row('kernel', `${p.kernel} ${p.machine}`);
+  s += row('kernel', `${p.kernel} ${p.machine}${p.preemption !== '' ? ` (${p.preemption})` : ''}`);
   s += row('CPUs', String(p.cpus));
   if (p.cpuModel !== '') s += row('CPU model', p.cpuModel);
   if (p.clocksource !== '') s += row('clocksource', `${p.clocksource} (available: ${p.clocksources || 'none listed'})`);

@@ -3,6 +3,8 @@
 // it fires, as whom, and with which arguments.                   [dt_prov_proc.c, dt_prov_sched.c]
 
 import type { CaptureValues } from '../kernel/bpf/capture.js';
+import { release } from 'node:os';
+import { DFatalError } from '../errors.js';
 import type { EventFormat } from '../kernel/event-format.js';
 import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
@@ -105,9 +107,19 @@ export abstract class DerivedProvider implements Provider {
       if (raw.length > 0) continue;
       for (const s of p.sources) {
         if (s.needed !== undefined && !s.needed(hook)) continue;
-        const f = new Fields(tracer.format(s.system, s.event));
+        const f = new Fields(this.formatOf(tracer, def, s.system, s.event));
         tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack, false, ustack);
       }
+    }
+  }
+
+  /** An event's format; a tracepoint this kernel does not have (an older one) is said so in one line. */
+  private formatOf(tracer: KernelTracer, def: ProbeDef, system: string, event: string): EventFormat {
+    try {
+      return tracer.format(system, event);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs the tracepoint ${system}:${event}, which this kernel (${release()}) does not have`);
     }
   }
 

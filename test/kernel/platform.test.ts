@@ -4,7 +4,8 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -150,6 +151,27 @@ test('the report lists the platform, the kernel\'s interfaces and every provider
   assert.match(r, /^Kernel interfaces\n {2}tracefs {11}\/sys\/kernel\/tracing\n {2}tracepoints {7}yes, 1372 events\n {2}kprobe events {5}yes\n {2}uprobe events {5}yes\n {2}eprobe events {5}yes\n/m);
   assert.match(r, /^Providers\n {2}dtrace {12}yes\n {2}profile {11}yes\n {2}cpc {15}unknown \(not checked in a copy of another system\)\n {2}syscall {11}yes\n {2}sdt {15}yes\n {2}rawtp {13}unknown \(not checked in a copy of another system\)\n {2}proc {14}yes\n {2}sched {13}yes\n {2}fbt {15}yes\n {2}pid {15}yes\n {2}usdt {14}yes\n/m);
   assert.match(formatReport(fixture('ec2-xen-pv')), /^ {2}hypervisor {8}Xen PV, domU \(\/sys\/hypervisor\/type: xen, guest_type: PV; \/proc\/xen\/capabilities: no control_d\)$/m);
+});
+
+test('a PREEMPT_RT kernel says so on its kernel line: /sys/kernel/realtime, or uname -v', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'platform-rt-'));
+  try {
+    const kernel = (files: Record<string, string>) => {
+      rmSync(join(dir, 'proc'), { recursive: true, force: true });
+      rmSync(join(dir, 'sys'), { recursive: true, force: true });
+      for (const [f, text] of Object.entries({ 'proc/sys/kernel/osrelease': '6.1.0-50-rt-amd64\n', ...files })) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        writeFileSync(join(dir, f), text);
+      }
+      return /^ {2}kernel {12}(.*)$/m.exec(formatReport(detectPlatform(dir, { euid: 0, machine: 'x86_64' })))?.[1];
+    };
+    // what Debian's rt flavour shows (the lab's linux-6.1-rt guest)
+    assert.equal(kernel({ 'sys/kernel/realtime': '1\n' }), '6.1.0-50-rt-amd64 x86_64 (PREEMPT_RT)');
+    assert.equal(kernel({ 'proc/sys/kernel/version': '#1 SMP PREEMPT_RT Debian 6.1.176-1 (2026-07-02)\n' }), '6.1.0-50-rt-amd64 x86_64 (PREEMPT_RT)');
+    assert.equal(kernel({ 'proc/sys/kernel/version': '#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02)\n' }), '6.1.0-50-rt-amd64 x86_64');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** This project's development machine: the Firecracker guest the fixture was copied from. */
