@@ -304,8 +304,8 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
 /** Providers whose probes a kernel clause can run on (tracepoints: kernel-event.ts kernelArgs; kprobes: registerArg). */
 export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'fbt']);
 
-/** Providers whose probes' programs can compute firing values for clauses in dtrace (tracepoints whose records come from a capture program, raw tracepoints). */
-export const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'rawtp']);
+/** Providers whose probes' programs can compute firing values for clauses in dtrace (tracepoints whose records come from a capture program, raw tracepoints, kprobe events whose capture program writes their records from the registers). */
+export const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'rawtp', 'fbt']);
 
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
 export function threadLocalsUsed(c: A.Clause): Set<number> {

@@ -7,7 +7,7 @@
 // is handled; lateReads counts those reads so the user can be told.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type CaptureLayout, type CaptureSpec, type CaptureValues, TracepointCapture, type UserCopy } from './bpf/capture.js';
+import { type CaptureLayout, type CaptureSpec, type CaptureValues, type RegisterField, TracepointCapture, type UserCopy } from './bpf/capture.js';
 import { type RecordTest, recordFilter } from './bpf/record-filter.js';
 import { bpfUnavailable } from './bpf/sys.js';
 import type { EventFormat } from './event-format.js';
@@ -67,6 +67,8 @@ interface Wanted {
   entry?: Wanted;
   /** values its program computes into each record */
   values: CaptureValues[];
+  /** a kprobe or uprobe event: its record's fields from the registers (wantRegisters) */
+  registers?: RegisterField[];
   /** values worth capturing the event for only while few events are (wantOptionalValues) */
   optional: Array<{ values: CaptureValues; area: OptionalArea }>;
 }
@@ -136,6 +138,14 @@ export class UserMemory {
       at += (v.bytes + 7) & ~7;
       return here;
     });
+  }
+
+  /**
+   * Says that an event is a kprobe's or uprobe's, whose program sees registers: if it is captured,
+   * its program writes each of the record's fields from one.
+   */
+  wantRegisters(format: EventFormat, fields: RegisterField[]): void {
+    this.wanted(format).registers = fields;
   }
 
   /**
@@ -224,6 +234,7 @@ export class UserMemory {
           bookkeeping: !s.probes,
           entry: s.entry !== undefined ? specOf(s.entry) : undefined,
           values: s.values,
+          registers: s.registers,
           // the event's tracefs filter, which its records bypass (not dtrace's own bookkeeping's)
           filter: s.probes ? filterTests(filterOf(s.format.id), s.format) : undefined,
         };

@@ -8,10 +8,10 @@ import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type
 import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
-import type { CaptureValues, UserCopy } from '../kernel/bpf/capture.js';
+import type { CaptureValues, RegisterField, UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
-import type { RecordCopies } from '../kernel/user-memory.js';
+import type { OptionalArea, RecordCopies } from '../kernel/user-memory.js';
 import { cstring } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { DType, Kind, VOID, arrayOf, intType, pointerTo } from '../lang/types.js';
@@ -427,13 +427,37 @@ function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: Cla
   if (all.length === 0) return null;
   let usable: FiringValues[] = [];
   let areas: number[] = [];
-  if (p.kernelArgs !== undefined && p.registerArg === undefined) {
-    const d = p.def.probe;
-    const probe: KernelProbe = { id: d.id, provider: d.provider, module: d.module, func: d.func, name: d.name, context: 'record', arg: (i) => kernelArgOf(p, i) };
+  const d = p.def.probe;
+  const registers = p.registerArg !== undefined ? registerFields(p, format) : null;
+  if ((p.kernelArgs !== undefined && p.registerArg === undefined) || registers !== null) {
+    const arg = registers !== null ? p.registerArg! : (i: number) => kernelArgOf(p, i);
+    const probe: KernelProbe = { id: d.id, provider: d.provider, module: d.module, func: d.func, name: d.name, context: registers !== null ? 'registers' : 'record', arg };
     usable = usableFiringValues(all, probe);
+    if (registers !== null && usable.length > 0) env.tracer().user.wantRegisters(format, registers);
     areas = env.tracer().user.wantValues(format, captureValuesOf(usable, probe));
   }
   return firingDecoder(all, usable, areas);
+}
+
+/**
+ * A kprobe event's record as its capture program can write it from the registers: each of its
+ * fields is an argument held in a register (none is a string, or read through a pointer); null
+ * if it cannot be.
+ */
+function registerFields(p: EventProbe, format: EventFormat): RegisterField[] | null {
+  // a process's uprobe events come from perf events of its own (pid.ts)
+  if (p.registerArg === undefined || p.process !== undefined || format.fields.some((f) => f.dataLoc || f.charArray)) return null;
+  const out: RegisterField[] = [];
+  const covered = new Set<EventField>();
+  for (let n = 0; n < 10; n++) {
+    const f = p.fieldOf(n);
+    if (f === null || covered.has(f)) continue;
+    const r = p.registerArg(n);
+    if (r === null || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
+    covered.add(f);
+    out.push({ at: f.offset, size: f.size, reg: r.offset });
+  }
+  return p.fields.every((f) => covered.has(f)) ? out : null;
 }
 
 /** The firing values of a probe's clauses (ClausePlan.firing), each clause's once. */
@@ -564,7 +588,12 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   const id = format.id;
   const firing = firingOf(env, p, format, plans);
   // who fired it, as it fired, for clauses that read it: the capture program writes it in
-  const taskArea = p.kernelArgs !== undefined && p.registerArg === undefined && readsTask(plans) ? tracer.user.wantOptionalValues(format, taskValues()) : null;
+  let taskArea: OptionalArea | null = null;
+  if (readsTask(plans)) {
+    const registers = p.registerArg !== undefined ? registerFields(p, format) : null;
+    if (registers !== null) tracer.user.wantRegisters(format, registers);
+    if ((p.kernelArgs !== undefined && p.registerArg === undefined) || registers !== null) taskArea = tracer.user.wantOptionalValues(format, taskValues());
+  }
   // where the computed values are in this event's records: fixed once tracing starts (NaN: not yet read)
   let valuesAt = NaN;
   // fds[argN]: the descriptor's file copied as the probe fires (not at a return: its copies are its entry's)

@@ -13,6 +13,7 @@ import {
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_RAW_TRACEPOINT,
   BpfObjects,
   ProgramRejected,
@@ -142,6 +143,18 @@ export interface CaptureSpec {
   values?: CaptureValues[];
   /** only records one of whose ANDs of tests holds are sent (the event's tracefs filter; not for one kept for a return) */
   filter?: RecordTest[][];
+  /**
+   * A kprobe or uprobe event: its program sees the registers (pt_regs), not the record, and
+   * writes each of the record's fields from a register (copies and a return's entry unused)
+   */
+  registers?: RegisterField[];
+}
+
+/** A field of a kprobe or uprobe event's record (`at`, `size` bytes) and the pt_regs offset of the register it holds. */
+export interface RegisterField {
+  at: number;
+  size: 1 | 2 | 4 | 8;
+  reg: number;
 }
 
 /**
@@ -244,6 +257,7 @@ function begin(index: number, maps: ProgramMaps): Program {
  */
 function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], spec.values ?? [], index, layout, maps);
+  if (spec.registers !== undefined) return registersProgram(spec, index, layout, maps);
   const p = begin(index, maps);
   p.mov(R1, R7)
     .addImm(R1, layout.recordAt)
@@ -398,6 +412,18 @@ function recordTests(p: Program, filter: RecordTest[][], recordAt: number): void
     p.ja('rf_send').label(fails);
   });
   p.ja('out').label('rf_send');
+}
+
+/** A kprobe or uprobe event's record made from the registers, as tracefs would have written it. */
+function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+  const at = layout.recordAt;
+  const p = begin(index, maps);
+  p.storeImm(2, R7, at, spec.tracepointId).call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
+  for (const f of spec.registers!) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
+  if (spec.filter !== undefined && spec.filter.length > 0) recordTests(p, spec.filter, at);
+  emitValues(p, spec.values ?? [], layout);
+  p.movImm(R5, layout.size);
+  return output(p, maps, false);
 }
 
 /**
@@ -765,7 +791,9 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
     let prog: number;
     try {
-      prog = spec.raw !== undefined ? this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp') : this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
+      if (spec.raw !== undefined) prog = this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp');
+      else if (spec.registers !== undefined) prog = this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_regs');
+      else prog = this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log : '';
       throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
