@@ -394,6 +394,9 @@ function recordTests(p: Program, filter: RecordTest[][], recordAt: number): void
       if (t.what === 'comm') {
         const [lo, hi] = nameWords(t.value as string);
         const differs = t.op === '==' ? fails : `rf_${k}_${j}_holds`;
+        // zeroed first: Linux 6.1's helper copies the name with strscpy, up to its NUL, and
+        // leaves what the stack held after it, which a word's compare would see
+        p.storeImm(8, R10, COMM_AT, 0).storeImm(8, R10, COMM_AT + 8, 0);
         p.mov(R1, R10).addImm(R1, COMM_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
         p.load(8, R1, R10, COMM_AT).movImm64(R2, lo).jmp(Jmp.Ne, R1, R2, differs);
         p.load(8, R1, R10, COMM_AT + 8).movImm64(R2, hi).jmp(Jmp.Ne, R1, R2, differs);
