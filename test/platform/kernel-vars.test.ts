@@ -23,14 +23,18 @@ test('`jiffies is read as the probe fires, in the kernel and in a clause that pr
     '-n', 'END { printa("lo %@d\\n", @lo); printa("hi %@d\\n", @hi); }',
   ]);
   await d.ready(READY_MS);
-  workload('cd /; sleep 1; cd /');
+  // three calls a second apart: under emulation the first may come before BEGIN has run, whose
+  // events dtrace does not report (the kernel's aggregation counts it all the same)
+  workload('cd /; sleep 1; cd /; sleep 1; cd /');
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);
   const at = [...r.stdout.matchAll(/^at (\d+)$/gm)].map((m) => BigInt(m[1]));
   const lo = BigInt(/^lo (\d+)$/m.exec(r.stdout)?.[1] ?? '-1');
   const hi = BigInt(/^hi (\d+)$/m.exec(r.stdout)?.[1] ?? '-1');
-  assert.equal(at.length, 2, r.stdout);
+  assert.ok(at.length >= 2, r.stdout);
+  const first = at[0];
+  const last = at[at.length - 1];
   // a second apart: jiffies advanced (HZ of them); each clause read it as that call was made
-  assert.ok(at[1] > at[0] && lo > 0n && hi > lo, r.stdout);
-  assert.ok(lo <= at[0] && at[0] - lo <= 1n && at[1] >= hi - 1n && at[1] - hi <= 1n, r.stdout);
+  assert.ok(at.every((x, i) => i === 0 || x > at[i - 1]) && lo > 0n && hi > lo, r.stdout);
+  assert.ok(lo <= first && last >= hi - 1n && last - hi <= 1n, r.stdout);
 });
