@@ -13,16 +13,16 @@
 // BENCH_WORK scales the program's work (default 1: ~3 s alone on an idle CPU). Needs root and cc.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, sleep } from './common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'dist', 'cli.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WORK = Number(process.env.BENCH_WORK ?? 1);
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'latin1' }).stdout) || 100;
 const NCPU = cpus().length;
 
 const PROGRAM = `
@@ -47,21 +47,6 @@ const ROUNDS = String(Math.round(2500 * WORK));
 function median(xs: number[]): number {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** CPU seconds (user + system) a process has used, or NaN if it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICK;
-  } catch {
-    return NaN;
-  }
 }
 
 /** Runs the program on every CPU at once (one pinned copy each); resolves with the wall time (s). */

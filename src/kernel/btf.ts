@@ -10,6 +10,7 @@ import {
   VOID,
   arrayOf,
   constOf,
+  findMember,
   functionType,
   intType,
   pointerTo,
@@ -525,3 +526,21 @@ const VARIABLE_TYPES: ReadonlyMap<string, string> = new Map([
   ['jiffies', 'long unsigned int'],
   ['jiffies_64', 'long long unsigned int'],
 ]);
+
+/**
+ * Where a member is in a kernel struct, through nested members (`['f_path', 'dentry']`), from
+ * the struct's start; null if some name is not there or is a bit-field.
+ */
+export function memberOffset(t: DType | undefined, path: readonly string[]): number | null {
+  let off = 0;
+  let cur = t;
+  for (const name of path) {
+    if (cur === undefined) return null;
+    const m = findMember(cur, name);
+    if (m === undefined || m.bitWidth >= 0) return null;
+    off += m.offset;
+    // a struct member may name its type before BTF's conversion has filled it in: by name
+    cur = m.type.members.length === 0 && m.type.name !== '' ? (kernelTypes.lookup(m.type.name) ?? m.type) : m.type;
+  }
+  return off;
+}

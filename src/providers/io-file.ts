@@ -13,9 +13,8 @@
 
 import { Alu, Helper, Jmp, type Program, R0, R1, R2, R3, R6, R8, R9, R10 } from '../kernel/bpf/asm.js';
 import type { CaptureValues } from '../kernel/bpf/capture.js';
-import { kernelTypes } from '../kernel/btf.js';
+import { kernelTypes, memberOffset } from '../kernel/btf.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
-import { type DType, findMember } from '../lang/types.js';
 
 /** The area's layout: [u32 dev][u32 opf][u64 sector][u32 size][i32 names][u32 s_dev][u32 at root][u64 offset][names...] */
 export const IOF_DEV = 0;
@@ -63,48 +62,35 @@ interface Places {
 
 let places: Places | null | undefined;
 
-function at(t: DType | undefined, path: string[]): number | null {
-  let off = 0;
-  let cur = t;
-  for (const name of path) {
-    if (cur === undefined) return null;
-    const m = findMember(cur, name);
-    if (m === undefined || m.bitWidth >= 0) return null;
-    off += m.offset;
-    cur = m.type.members.length === 0 && m.type.name !== '' ? (kernelTypes.lookup(m.type.name) ?? m.type) : m.type;
-  }
-  return off;
-}
-
 /** Where BTF places what the program reads; null without BTF (or a kernel laid out otherwise). */
 function ioPlaces(): Places | null {
   if (places !== undefined) return places;
   const T = (n: string) => kernelTypes.lookup(`struct ${n}`);
   const v = {
-    bdev: at(T('bio'), ['bi_bdev']),
-    opf: at(T('bio'), ['bi_opf']),
-    sector: at(T('bio'), ['bi_iter', 'bi_sector']),
-    size: at(T('bio'), ['bi_iter', 'bi_size']),
-    ioVec: at(T('bio'), ['bi_io_vec']),
-    endIo: at(T('bio'), ['bi_end_io']),
-    priv: at(T('bio'), ['bi_private']),
-    bdDev: at(T('block_device'), ['bd_dev']),
-    bvPage: at(T('bio_vec'), ['bv_page']),
-    bvOffset: at(T('bio_vec'), ['bv_offset']),
-    mapping: at(T('page'), ['mapping']) ?? at(T('folio'), ['mapping']),
+    bdev: memberOffset(T('bio'), ['bi_bdev']),
+    opf: memberOffset(T('bio'), ['bi_opf']),
+    sector: memberOffset(T('bio'), ['bi_iter', 'bi_sector']),
+    size: memberOffset(T('bio'), ['bi_iter', 'bi_size']),
+    ioVec: memberOffset(T('bio'), ['bi_io_vec']),
+    endIo: memberOffset(T('bio'), ['bi_end_io']),
+    priv: memberOffset(T('bio'), ['bi_private']),
+    bdDev: memberOffset(T('block_device'), ['bd_dev']),
+    bvPage: memberOffset(T('bio_vec'), ['bv_page']),
+    bvOffset: memberOffset(T('bio_vec'), ['bv_offset']),
+    mapping: memberOffset(T('page'), ['mapping']) ?? memberOffset(T('folio'), ['mapping']),
     // the page's index: a folio's (its first page's; `__folio_index` in struct page since 6.16)
-    index: at(T('folio'), ['index']) ?? at(T('page'), ['index']),
-    host: at(T('address_space'), ['host']),
-    iSb: at(T('inode'), ['i_sb']),
-    iDentry: at(T('inode'), ['i_dentry']),
-    sDev: at(T('super_block'), ['s_dev']),
-    dAlias: at(T('dentry'), ['d_u', 'd_alias']),
-    dParent: at(T('dentry'), ['d_parent']),
-    dName: at(T('dentry'), ['d_name', 'name']),
-    dioIocb: at(T('iomap_dio'), ['iocb']) ?? -1,
-    kiFilp: at(T('kiocb'), ['ki_filp']) ?? -1,
-    kiPos: at(T('kiocb'), ['ki_pos']) ?? -1,
-    fDentry: at(T('file'), ['f_path', 'dentry']) ?? -1,
+    index: memberOffset(T('folio'), ['index']) ?? memberOffset(T('page'), ['index']),
+    host: memberOffset(T('address_space'), ['host']),
+    iSb: memberOffset(T('inode'), ['i_sb']),
+    iDentry: memberOffset(T('inode'), ['i_dentry']),
+    sDev: memberOffset(T('super_block'), ['s_dev']),
+    dAlias: memberOffset(T('dentry'), ['d_u', 'd_alias']),
+    dParent: memberOffset(T('dentry'), ['d_parent']),
+    dName: memberOffset(T('dentry'), ['d_name', 'name']),
+    dioIocb: memberOffset(T('iomap_dio'), ['iocb']) ?? -1,
+    kiFilp: memberOffset(T('kiocb'), ['ki_filp']) ?? -1,
+    kiPos: memberOffset(T('kiocb'), ['ki_pos']) ?? -1,
+    fDentry: memberOffset(T('file'), ['f_path', 'dentry']) ?? -1,
   };
   if (Object.values(v).some((x) => x === null)) {
     places = null;
@@ -189,7 +175,7 @@ export function ioFileValues(): CaptureValues | null {
         follow(P.fDentry);
         p.store(8, R10, -56, R8);
         // its super block's device: dentry->d_sb
-        const dSb = at(kernelTypes.lookup('struct dentry'), ['d_sb']);
+        const dSb = memberOffset(kernelTypes.lookup('struct dentry'), ['d_sb']);
         if (dSb !== null) {
           follow(dSb, 'iofDioWalk');
           copy(IOF_SDEV, 4, P.sDev);

@@ -30,6 +30,7 @@ import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './de
 import { type ProbeDesc, ProviderUnavailable } from './provider.js';
 import { isGlob } from './registry.js';
 import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
+import { cstr } from './kernel-files.js';
 
 const B_ASYNC = 0x400;
 const B_PHYS = 0x20;
@@ -152,16 +153,6 @@ function reqSyncBit(): number {
     reqSync = e === undefined ? 0 : 2 ** e[1];
   }
   return reqSync;
-}
-
-function cstr(v: DataView, from: number, max: number): string {
-  let s = '';
-  for (let i = 0; i < max; i++) {
-    const c = v.getUint8(from + i);
-    if (c === 0) break;
-    s += String.fromCharCode(c);
-  }
-  return s;
 }
 
 /** b_flags from a bio's bi_opf, as rwbsFlags() from the letters the kernel makes of it (blk_fill_rwbs). */

@@ -417,19 +417,18 @@ export type FiringDecoder = (page: Buffer, view: DataView, off: number, ctx: Pro
 
 /**
  * Asks for the firing values of the probe's clauses in dtrace (ClausePlan.firing) to be
- * computed into each record by its capture program, where the probe is a tracepoint; returns
- * the decoder that puts them in the context, or null if no clause has any. A record without
- * them (BPF cannot run here) makes each a fault at address 0, as reading kernel memory in
- * dtrace is.
+ * computed into each record by its capture program, where it can have one (`capturable`: a
+ * tracepoint, or a kprobe event whose record is its `registers`); returns the decoder that puts
+ * them in the context, or null if no clause has any. A record without them (BPF cannot run
+ * here) makes each a fault at address 0, as reading kernel memory in dtrace is.
  */
-function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: ClausePlan[]): FiringDecoder | null {
+function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: ClausePlan[], capturable: boolean, registers: RegisterField[] | null): FiringDecoder | null {
   const all = firingValuesOfPlans(plans);
   if (all.length === 0) return null;
   let usable: FiringValues[] = [];
   let areas: number[] = [];
   const d = p.def.probe;
-  const registers = p.registerArg !== undefined ? registerFields(p, format) : null;
-  if ((p.kernelArgs !== undefined && p.registerArg === undefined) || registers !== null) {
+  if (capturable) {
     const arg = registers !== null ? p.registerArg! : (i: number) => kernelArgOf(p, i);
     const probe: KernelProbe = { id: d.id, provider: d.provider, module: d.module, func: d.func, name: d.name, context: registers !== null ? 'registers' : 'record', arg };
     usable = usableFiringValues(all, probe);
@@ -586,13 +585,15 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
     }
   }
   const id = format.id;
-  const firing = firingOf(env, p, format, plans);
+  // a tracepoint's capture program copies its record; a kprobe event's writes it from the registers
+  const registers = p.registerArg !== undefined ? registerFields(p, format) : null;
+  const capturable = (p.kernelArgs !== undefined && p.registerArg === undefined) || registers !== null;
+  const firing = firingOf(env, p, format, plans, capturable, registers);
   // who fired it, as it fired, for clauses that read it: the capture program writes it in
   let taskArea: OptionalArea | null = null;
-  if (readsTask(plans)) {
-    const registers = p.registerArg !== undefined ? registerFields(p, format) : null;
+  if (capturable && readsTask(plans)) {
     if (registers !== null) tracer.user.wantRegisters(format, registers);
-    if ((p.kernelArgs !== undefined && p.registerArg === undefined) || registers !== null) taskArea = tracer.user.wantOptionalValues(format, taskValues());
+    taskArea = tracer.user.wantOptionalValues(format, taskValues());
   }
   // where the computed values are in this event's records: fixed once tracing starts (NaN: not yet read)
   let valuesAt = NaN;

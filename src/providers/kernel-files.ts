@@ -21,53 +21,38 @@ import {
   type FileCopy,
   type UserCopy,
 } from '../kernel/bpf/capture.js';
-import { kernelTypes } from '../kernel/btf.js';
+import { kernelTypes, memberOffset } from '../kernel/btf.js';
 import type { UserMemory } from '../kernel/user-memory.js';
-import { type DType, findMember } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
 import type { ClausePlan } from './clause-plan.js';
 
 let places: FileCopy | null | undefined;
-
-function at(t: DType | undefined, path: string[]): number | null {
-  let off = 0;
-  let cur = t;
-  for (const name of path) {
-    if (cur === undefined) return null;
-    const m = findMember(cur, name);
-    if (m === undefined || m.bitWidth >= 0) return null;
-    off += m.offset;
-    // a struct member may name its type before BTF's conversion has filled it in: by name
-    cur = m.type.members.length === 0 && m.type.name !== '' ? (kernelTypes.lookup(m.type.name) ?? m.type) : m.type;
-  }
-  return off;
-}
 
 /** Where BTF places what a file copy reads; null without BTF (or a kernel laid out otherwise). */
 function filePlaces(): FileCopy | null {
   if (places !== undefined) return places;
   const T = (n: string) => kernelTypes.lookup(`struct ${n}`);
   const v = {
-    files: at(T('task_struct'), ['files']),
-    fdt: at(T('files_struct'), ['fdt']),
-    maxFds: at(T('fdtable'), ['max_fds']),
-    fd: at(T('fdtable'), ['fd']),
-    pos: at(T('file'), ['f_pos']),
-    flags: at(T('file'), ['f_flags']),
-    dentry: at(T('file'), ['f_path', 'dentry']),
-    mnt: at(T('file'), ['f_path', 'mnt']),
-    dname: at(T('dentry'), ['d_name', 'name']),
-    sb: at(T('vfsmount'), ['mnt_sb']),
-    stype: at(T('super_block'), ['s_type']),
-    fsname: at(T('file_system_type'), ['name']),
+    files: memberOffset(T('task_struct'), ['files']),
+    fdt: memberOffset(T('files_struct'), ['fdt']),
+    maxFds: memberOffset(T('fdtable'), ['max_fds']),
+    fd: memberOffset(T('fdtable'), ['fd']),
+    pos: memberOffset(T('file'), ['f_pos']),
+    flags: memberOffset(T('file'), ['f_flags']),
+    dentry: memberOffset(T('file'), ['f_path', 'dentry']),
+    mnt: memberOffset(T('file'), ['f_path', 'mnt']),
+    dname: memberOffset(T('dentry'), ['d_name', 'name']),
+    sb: memberOffset(T('vfsmount'), ['mnt_sb']),
+    stype: memberOffset(T('super_block'), ['s_type']),
+    fsname: memberOffset(T('file_system_type'), ['name']),
   };
   places = Object.values(v).some((x) => x === null) ? null : (v as FileCopy);
   const w = {
-    dparent: at(T('dentry'), ['d_parent']),
-    mountMnt: at(T('mount'), ['mnt']),
-    mntParent: at(T('mount'), ['mnt_parent']),
-    mntMountpoint: at(T('mount'), ['mnt_mountpoint']),
-    mntRoot: at(T('vfsmount'), ['mnt_root']),
+    dparent: memberOffset(T('dentry'), ['d_parent']),
+    mountMnt: memberOffset(T('mount'), ['mnt']),
+    mntParent: memberOffset(T('mount'), ['mnt_parent']),
+    mntMountpoint: memberOffset(T('mount'), ['mnt_mountpoint']),
+    mntRoot: memberOffset(T('vfsmount'), ['mnt_root']),
   };
   if (places !== null && !Object.values(w).some((x) => x === null)) places.walk = w as NonNullable<FileCopy['walk']>;
   return places;
@@ -87,7 +72,8 @@ export function fileCopy(offset: number, size: number): UserCopy | null {
   return { ptrOffset: offset, maxLen: FILE_COPY_BYTES, countSize: size, file: f };
 }
 
-function cstr(v: DataView, from: number, max: number): string {
+/** A NUL-terminated string of at most `max` bytes at `from` in a copy, as latin1. */
+export function cstr(v: DataView, from: number, max: number): string {
   let s = '';
   for (let i = 0; i < max; i++) {
     const c = v.getUint8(from + i);

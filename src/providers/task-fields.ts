@@ -11,9 +11,8 @@
 import { Alu, Helper, type Program, R0, R1, R2, R3, R10 } from '../kernel/bpf/asm.js';
 import type { CaptureValues } from '../kernel/bpf/capture.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
-import { kernelTypes } from '../kernel/btf.js';
+import { kernelTypes, memberOffset } from '../kernel/btf.js';
 import type { ProcessTable, TaskInfo } from '../kernel/proctable.js';
-import { findMember } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
 import type { ClausePlan } from './clause-plan.js';
 
@@ -57,9 +56,14 @@ function taskPlaces(): TaskPlaces | null {
   if (places !== undefined) return places;
   const task = kernelTypes.lookup('struct task_struct');
   const cred = kernelTypes.lookup('struct cred');
-  const m = (t: typeof task, name: string) => (t === undefined ? undefined : findMember(t, name));
-  const v = [m(task, 'real_parent'), m(task, 'tgid'), m(task, 'cred'), m(cred, 'euid'), m(cred, 'egid')];
-  places = v.some((x) => x === undefined || x.bitWidth >= 0) ? null : { realParent: v[0]!.offset, tgid: v[1]!.offset, cred: v[2]!.offset, euid: v[3]!.offset, egid: v[4]!.offset };
+  const v = {
+    realParent: memberOffset(task, ['real_parent']),
+    tgid: memberOffset(task, ['tgid']),
+    cred: memberOffset(task, ['cred']),
+    euid: memberOffset(cred, ['euid']),
+    egid: memberOffset(cred, ['egid']),
+  };
+  places = Object.values(v).some((x) => x === null) ? null : (v as TaskPlaces);
   return places;
 }
 

@@ -492,20 +492,15 @@ function output(p: Program, maps: ProgramMaps, bookkeeping: boolean): Buffer {
   return p.encode();
 }
 
+/** R8 = the pointer at R8 + off; to `end` if it cannot be read or is NULL. */
+function follow(p: Program, off: number, end: string): void {
+  p.mov(R1, R10).addImm(R1, -16).movImm(R2, 8).mov(R3, R8).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, end).load(8, R8, R10, -16).jeqImm(R8, 0, end);
+}
+
 /** Copies kernel memory found from the field's pointer (UserCopy.kernel). */
 function kernelCopy(p: Program, c: UserCopy, k: KernelCopy, j: number, layout: CaptureLayout, base: number): void {
   p.storeImm(4, R7, layout.lenAt[j], -1).load(8, R8, base, c.ptrOffset);
-  if (k.deref0 !== undefined) {
-    p.mov(R1, R10)
-      .addImm(R1, -16)
-      .movImm(R2, 8)
-      .mov(R3, R8)
-      .addImm(R3, k.deref0)
-      .call(Helper.ProbeReadKernel)
-      .jsltImm(R0, 0, `kEnd${j}`)
-      .load(8, R8, R10, -16)
-      .jeqImm(R8, 0, `kEnd${j}`);
-  }
+  if (k.deref0 !== undefined) follow(p, k.deref0, `kEnd${j}`);
   if (k.plusU16 !== undefined) {
     p.storeImm(8, R10, -24, 0)
       .mov(R1, R10)
@@ -546,9 +541,6 @@ function fileCopy(p: Program, c: UserCopy, f: FileCopy, j: number, layout: Captu
   const end = `fEnd${j}`;
   const dst = layout.dataAt[j];
   /** R8 = *(u64 *)(R8 + off), to `end` if it faults or is NULL */
-  const follow = (off: number): void => {
-    p.mov(R1, R10).addImm(R1, -16).movImm(R2, 8).mov(R3, R8).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, end).load(8, R8, R10, -16).jeqImm(R8, 0, end);
-  };
   /** *(R7 + to) = `size` bytes at R8 + off, to `end` if it faults */
   const copy = (to: number, size: number, off: number): void => {
     p.mov(R1, R7).addImm(R1, to).movImm(R2, size).mov(R3, R8).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, end);
@@ -557,8 +549,8 @@ function fileCopy(p: Program, c: UserCopy, f: FileCopy, j: number, layout: Captu
     .storeImm(8, R7, dst + FILE_FLAGS, 0)
     .call(Helper.GetCurrentTask)
     .mov(R8, R0);
-  follow(f.files);
-  follow(f.fdt);
+  follow(p, f.files, end);
+  follow(p, f.fdt, end);
   // the descriptor against max_fds (unsigned: a negative one is out of range too)
   p.storeImm(8, R10, -24, 0)
     .mov(R1, R10)
@@ -576,7 +568,7 @@ function fileCopy(p: Program, c: UserCopy, f: FileCopy, j: number, layout: Captu
     .aluImm(Alu.Lsh, R1, 3)
     .store(8, R10, -24, R1)
     .storeImm(4, R7, layout.lenAt[j], -1);
-  follow(f.fd);
+  follow(p, f.fd, end);
   p.load(8, R1, R10, -24)
     .alu(Alu.Add, R8, R1)
     .mov(R1, R10)
@@ -595,15 +587,15 @@ function fileCopy(p: Program, c: UserCopy, f: FileCopy, j: number, layout: Captu
   copy(dst + FILE_FLAGS, 4, f.flags);
   // the name: f_path.dentry->d_name.name
   p.store(8, R10, -32, R8);
-  follow(f.dentry);
-  follow(f.dname);
+  follow(p, f.dentry, end);
+  follow(p, f.dname, end);
   p.mov(R1, R7).addImm(R1, dst + FILE_NAME).movImm(R2, FILE_NAME_BYTES).mov(R3, R8).call(Helper.ProbeReadKernelStr).jsltImm(R0, 0, end);
   // the file system's type: f_path.mnt->mnt_sb->s_type->name
   p.load(8, R8, R10, -32);
-  follow(f.mnt);
-  follow(f.sb);
-  follow(f.stype);
-  follow(f.fsname);
+  follow(p, f.mnt, end);
+  follow(p, f.sb, end);
+  follow(p, f.stype, end);
+  follow(p, f.fsname, end);
   p.mov(R1, R7).addImm(R1, dst + FILE_FS).movImm(R2, FILE_FS_BYTES).mov(R3, R8).call(Helper.ProbeReadKernelStr).jsltImm(R0, 0, end);
   p.storeImm(4, R7, layout.lenAt[j], c.maxLen).storeImm(4, R7, dst + FILE_DEPTH, -1);
   if (f.walk !== undefined) pathWalk(p, f, f.walk, j, dst);
