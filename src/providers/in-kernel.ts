@@ -15,6 +15,7 @@ import {
   BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_PERF_EVENT,
   BPF_PROG_TYPE_TRACEPOINT,
+  BPF_TRACE_UPROBE_MULTI,
   BpfObjects,
   ProgramRejected,
   mapKeys,
@@ -27,14 +28,30 @@ import type { Aggregation } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
 import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
-export type AttachResult = { ok: true } | { ok: false; why: string };
+/** `refused`: of a uprobe_multi attach, the indexes of the members the kernel would not take */
+export type AttachResult = { ok: true; refused?: number[] } | { ok: false; why: string };
 
 /**
  * A program runs on a tracepoint, kprobe or uprobe event (by its id; pid > 0: only in that
  * process, else in every one), on a raw tracepoint (by name), or on the samples of a sampling
  * perf event (its attr) on each of some CPUs.
  */
-type AttachTarget = { tracepointId: number; pid: number; passOn?: boolean } | { raw: string } | { sampling: Buffer; cpus: readonly number[] };
+type AttachTarget =
+  | { tracepointId: number; pid: number; passOn?: boolean }
+  | { raw: string }
+  | { sampling: Buffer; cpus: readonly number[] }
+  | { uprobes: UprobeTargets };
+
+/** Uprobes of one file in one process, run by one program through a uprobe_multi link. */
+export interface UprobeTargets {
+  path: string;
+  /** the instructions' offsets in the file */
+  offsets: number[];
+  isReturn: boolean;
+  pid: number;
+  /** each one's USDT semaphore, as a file offset (0: none) */
+  refCtrOffsets?: number[];
+}
 
 /** The program type for each context a probe gives its program. */
 const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
@@ -203,8 +220,27 @@ export class InKernel {
     }
   }
 
+  /**
+   * Runs the same clauses on many uprobes of one file in one process (`members`, in the order
+   * of `targets.offsets`) from one program, through one uprobe_multi link (Linux 6.6+): the
+   * firing uprobe's cookie is its probe's id. `probe` says what all members share (the
+   * registers their arguments are in, names the clauses compare); its id is null. The members
+   * the kernel refused are in the result's `refused`.
+   */
+  attachUprobes(targets: UprobeTargets, label: string, probe: KernelProbe, members: readonly KernelProbe[], clauses: KernelClause[]): AttachResult {
+    if (this.closed) return { ok: false, why: 'closed' };
+    try {
+      for (const m of members) this.probes.set(m.id!, m);
+      const p = new Program();
+      p.mov(R6, R1).call(Helper.GetAttachCookie).mov(PROBE_ID_REGISTER, R0);
+      return this.finish(p, { uprobes: targets }, probe, clauses, label, undefined, members.map((m) => m.id!));
+    } catch (e) {
+      return { ok: false, why: (e as Error).message };
+    }
+  }
+
   /** Appends the clauses to a program begun with its prologue, loads and attaches it. */
-  private finish(p: Program, target: AttachTarget, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string): AttachResult {
+  private finish(p: Program, target: AttachTarget, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string, cookies?: number[]): AttachResult {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
       threadLocal: (id) => this.threadLocalMap(id),
@@ -227,16 +263,21 @@ export class InKernel {
     this.showProgram?.(label, p.listing());
     let prog: number;
     try {
-      prog = this.objects.loadProgram(PROGRAM_TYPES[probe.context], p.encode(), `dt_${probe.name}`);
+      prog = this.objects.loadProgram(PROGRAM_TYPES[probe.context], p.encode(), `dt_${probe.name}`, 'uprobes' in target ? BPF_TRACE_UPROBE_MULTI : 0);
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log.trim().split('\n').slice(-2).join(' | ') : '';
       return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };
     }
+    let refused: number[] | undefined;
     if ('raw' in target) this.objects.attachRawTracepoint(target.raw, prog);
     else if ('sampling' in target) this.objects.attachSampling(target.sampling, target.cpus, prog);
-    else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu, target.pid > 0 ? target.pid : -1);
+    else if ('uprobes' in target) {
+      const u = target.uprobes;
+      refused = this.objects.attachUprobes(prog, u.path, u.offsets, cookies!, u.isReturn, u.pid, u.refCtrOffsets);
+      if (refused.length === u.offsets.length) return { ok: false, why: 'the kernel refused every uprobe' };
+    } else this.objects.attachTracepoint(target.tracepointId, prog, this.cpu, target.pid > 0 ? target.pid : -1);
     this.programs++;
-    return { ok: true };
+    return { ok: true, refused };
   }
 
   private mapOf(agg: KernelAggregation): AggMap {

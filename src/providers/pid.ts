@@ -22,11 +22,13 @@ import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
 import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
+import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
 import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
-import { argsRead, capturedStrings, compileDecoder, enableEventProbe, readsRegisters, registerDecoderCode } from './kernel-event.js';
+import type { ClausePlan, KernelArg, KernelProbe } from './clause-plan.js';
+import { argsRead, capturedStrings, compileDecoder, enableEventProbe, kernelRefused, readsRegisters, registerDecoderCode } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider, ProviderFamily } from './provider.js';
 import { ProbeDescError, ProviderUnavailable } from './provider.js';
@@ -39,6 +41,16 @@ interface Symbols {
   /** every name each address has */
   names: Map<number, string[]>;
   file: ElfFile | null;
+}
+
+/** Probes one uprobe_multi program serves. */
+interface UprobeGroup {
+  path: string;
+  isReturn: boolean;
+  plans: ClausePlan[];
+  defs: ProbeDef[];
+  /** each probe's instruction, as an offset in the file */
+  offsets: number[];
 }
 
 /** What a probe is on. */
@@ -293,7 +305,9 @@ export class PidProvider implements Provider {
     return t.isOffset && !isGlob(desc.name) && parseOffset(desc.name) === t.off;
   }
 
-  enable(probes: ProbeDef[], env: FiringEnv): void {
+  enable(all: ProbeDef[], env: FiringEnv): void {
+    const probes = this.enableTogether(all, env);
+    if (probes.length === 0) return;
     const tracer = env.tracer();
     const specs: UprobeSpec[] = probes.map((def) => {
       const t = this.targets.get(def)!;
@@ -341,18 +355,97 @@ export class PidProvider implements Provider {
         // Arguments in the calling convention's registers; at return arg1 is the return value.
         // Its other clauses read the event's records from perf events bound to the process too
         // (the kernel lets a uprobe event serve perf or tracefs, not both).
-        registerArg: (n) => {
-          const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
-          return at === null ? null : { offset: at, size: 8, signed: false };
-        },
+        registerArg: registerArgOf(isReturn),
         userRegister: (i) => userRegisterOffset(i),
       });
     });
   }
 
+  /**
+   * The probes whose clauses all run in the kernel, where the kernel makes uprobe_multi links
+   * (Linux 6.6+): one program for each object, direction and set of clauses, on one link bound
+   * to the process, rather than a uprobe event, a program and a perf event each (closing a
+   * thousand of those takes minutes: each waits for an RCU grace period). Returns the probes
+   * left for uprobe events (clauses in dtrace, an instruction the kernel refused, older kernels).
+   */
+  private enableTogether(probes: ProbeDef[], env: FiringEnv): ProbeDef[] {
+    const ik = env.inKernel();
+    if (ik === null || !uprobeMultiSupported()) return probes;
+    const { groups, rest } = this.togetherPlan(probes, env);
+    for (const g of groups) {
+      const arg = registerArgOf(g.isReturn);
+      const members: KernelProbe[] = g.defs.map((def) => ({ ...def.probe, context: 'registers', arg, ureg: (i: number) => userRegisterOffset(i) }));
+      const clauses = g.plans.map((plan) => plan.inKernel!);
+      const first = g.defs[0].probe;
+      const label = g.defs.length === 1 ? first.desc : `${first.provider}:${first.module}::${first.name} (${g.defs.length} functions, one uprobe_multi link on ${g.path})`;
+      const r = ik.attachUprobes({ path: g.path, offsets: g.offsets, isReturn: g.isReturn, pid: this.pid }, label, { ...members[0], id: null }, members, clauses);
+      if (!r.ok) {
+        // each on a uprobe event of its own, which tells why the kernel refuses it
+        kernelRefused(label, [], r.why);
+        rest.push(...g.defs);
+        continue;
+      }
+      const refused = new Set(r.refused ?? []);
+      g.defs.forEach((def, i) => (refused.has(i) ? rest.push(def) : env.ranInKernel(def, g.plans)));
+    }
+    return rest;
+  }
+
+  /**
+   * The probes whose clauses all compiled to BPF, grouped by what one uprobe_multi program can
+   * serve (an object, a direction, the same clauses, the same values of the probe names they
+   * compare), and the rest.
+   */
+  private togetherPlan(probes: ProbeDef[], env: FiringEnv): { groups: UprobeGroup[]; rest: ProbeDef[] } {
+    const rest: ProbeDef[] = [];
+    const groups = new Map<string, UprobeGroup>();
+    const planIds = new Map<ClausePlan, number>();
+    for (const def of probes) {
+      const plans = env.plans(def);
+      const t = this.targets.get(def)!;
+      if (plans.length === 0 || plans.some((plan) => plan.inKernel === null || plan.inKernel.sampleOnly === true)) {
+        rest.push(def);
+        continue;
+      }
+      const sig: string[] = [t.obj.path, String(t.isReturn)];
+      for (const plan of plans) {
+        if (!planIds.has(plan)) planIds.set(plan, planIds.size);
+        sig.push(`c${planIds.get(plan)}`);
+      }
+      for (const f of [...new Set(plans.flatMap((plan) => plan.inKernel!.comparedProbeFields))].sort()) sig.push(`${f}=${def.probe[f]}`);
+      const key = sig.join('\0');
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { path: t.obj.path, isReturn: t.isReturn, plans, defs: [], offsets: [] };
+        groups.set(key, g);
+      }
+      g.defs.push(def);
+      g.offsets.push(this.syms.get(t.obj.path)!.file!.fileOffset(t.sym.addr + t.off));
+    }
+    return { groups: [...groups.values()], rest };
+  }
+
+  /** BPF programs the probes' clauses take: one per uprobe_multi group where the kernel has them. */
+  kernelPrograms(probes: ProbeDef[], env: FiringEnv): number {
+    if (!uprobeMultiSupported()) return probes.length;
+    const { groups, rest } = this.togetherPlan(probes, env);
+    return groups.length + rest.length;
+  }
+
   disable(): void {
     // the session's tracer owns the events and the uprobes: its teardown removes them
   }
+}
+
+/**
+ * Where a pid probe's argument n is in the registers a uprobe program sees: the calling
+ * convention's argument registers at entry and offsets, the return value's as arg1 at return.
+ */
+function registerArgOf(isReturn: boolean): (n: number) => KernelArg | null {
+  return (n) => {
+    const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
+    return at === null ? null : { offset: at, size: 8, signed: false };
+  };
 }
 
 /** arg0 = 0 (Oracle's; illumos: the returning instruction's offset), arg1 = the return value. */

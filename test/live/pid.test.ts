@@ -3,7 +3,8 @@
 
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { uprobeMultiSupported } from '../../src/kernel/bpf/objects.js';
 import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,4 +270,46 @@ test('uregs[] in a clause that runs in the kernel: read from the uprobe program\
   const r = runDtrace(['-q', '-n', 'pid$target::add3:entry { @[uregs[R_RDI], uregs[R_RSI], uregs[R_PC] != 0] = count(); } pid$target::add3:return { @r = sum(uregs[R_RAX]); }', '-c', prog], { env: { DTRACE_TS_DEBUG: '1' } });
   assert.equal(r.stderr, '');
   assert.equal(r.stdout, '\n                0               10        1                1\n                1               10        1                1\n                2               10        1                1\n              333\n');
+});
+
+/** The uprobe_multi links a process holds (Linux 6.6+), by what /proc/PID/fdinfo says of its descriptors. */
+function uprobeMultiLinks(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (/^link_type:\s+u(?:ret)?probe_multi$/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+const multiSkip = skip || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) || (!uprobeMultiSupported() ? 'the kernel makes no uprobe_multi links (Linux 6.6+)' : false);
+
+test('clauses in the kernel on many functions: one uprobe_multi link for each object and direction, counts as with a uprobe each', { skip: multiSkip }, async () => {
+  const script = 'pid$target:a.out::entry, pid$target:a.out::return, pid$target:libc.so.6:strcpy:entry { @[probefunc, probename] = count(); } END { printa("%s %s %@d\\n", @); }';
+  const together = runDtrace(['-q', '-n', script, '-c', prog]);
+  const apart = runDtrace(['-q', '-n', script, '-c', prog], { env: { DTRACE_TS_NO_UPROBE_MULTI: '1' } });
+  assert.equal(together.stderr, '');
+  const lines = together.stdout.split('\n');
+  for (const l of ['add3 entry 3', 'add3 return 3', 'greet entry 1', 'greet return 1', 'many entry 1', 'many return 1', 'main entry 1', 'strcpy entry 1']) assert.ok(lines.includes(l), `${l} in ${together.stdout}`);
+  assert.equal(together.stdout, apart.stdout);
+  assert.deepEqual(probesOf(together.pid!), []);
+  // running: no uprobe event of the probes, three links (a.out's entries and returns, libc's entry)
+  const looping = spawn(prog, ['loop'], { stdio: 'ignore' });
+  loops.push(looping);
+  const d = new Tracing(['-q', '-n', script, '-p', String(looping.pid)]);
+  await d.ready();
+  assert.deepEqual(probesOf(d.child.pid!), []);
+  assert.equal(uprobeMultiLinks(d.child.pid!), 3);
+  const r = await d.stop('SIGINT');
+  assert.match(r.stdout, /^add3 entry [1-9]\d*$/m);
+  looping.kill('SIGKILL');
+});
+
+test('-S: one program serves a uprobe_multi link, the firing probe by its cookie', { skip: multiSkip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'pid$target:a.out:add3:entry, pid$target:a.out:many:entry { @[probefunc] = count(); }', '-c', prog]);
+  assert.match(r.stderr, /^Disassembly of the BPF program on pid\d+:pid-target::entry \(2 functions, one uprobe_multi link on \S+pid-target\) /m);
+  assert.match(r.stderr, /call bpf_get_attach_cookie\n/);
 });

@@ -32,6 +32,7 @@ export const enum Helper {
   ProbeReadKernel = 113,
   ProbeReadUserStr = 114,
   ProbeReadKernelStr = 115,
+  GetAttachCookie = 174,
 }
 
 /** BPF_F_CURRENT_CPU: perf_event_output writes to the running CPU's buffer. */
@@ -245,7 +246,7 @@ const SIZE_NAMES: Record<number, string> = { 0x10: 'b', 0x08: 'h', 0x00: 'w', 0x
 const HELPER_NAMES: Record<number, string> = {
   1: 'bpf_map_lookup_elem', 2: 'bpf_map_update_elem', 3: 'bpf_map_delete_elem', 5: 'bpf_ktime_get_ns', 8: 'bpf_get_smp_processor_id',
   14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 35: 'bpf_get_current_task', 25: 'bpf_perf_event_output', 67: 'bpf_get_stack',
-  112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str', 115: 'bpf_probe_read_kernel_str',
+  109: 'bpf_send_signal', 112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str', 115: 'bpf_probe_read_kernel_str', 174: 'bpf_get_attach_cookie',
 };
 
 function reg(r: number): string {

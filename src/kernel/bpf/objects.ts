@@ -8,6 +8,7 @@ import {
   ATTR_DISABLED,
   BPF_MAP_CREATE,
   BPF_MAP_LOOKUP_ELEM,
+  BPF_LINK_CREATE,
   BPF_MAP_UPDATE_ELEM,
   BPF_PROG_LOAD,
   BPF_RAW_TRACEPOINT_OPEN,
@@ -35,8 +36,19 @@ export const BPF_PROG_TYPE_PERF_EVENT = 7;
 /** a program on a raw tracepoint: its context is the tracepoint's arguments, a u64 each */
 export const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
 
+/** a kprobe-type program attached to many uprobes through one link (Linux 6.6+) */
+export const BPF_TRACE_UPROBE_MULTI = 48;
+const BPF_F_UPROBE_MULTI_RETURN = 1;
+
 const BPF_MAP_GET_NEXT_KEY = 4;
 const ENOENT = 2;
+const EBADF = 9;
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+/** the kernel's ENOTSUPP: an instruction a uprobe cannot be put on (x86's lock prefix) */
+const ENOTSUPP = 524;
+/** errors of one uprobe of a uprobe_multi link, not of the link: the others can go without it */
+const UPROBE_REFUSALS = new Set([EINVAL, EOPNOTSUPP, ENOTSUPP]);
 const PERF_EVENT_IOC_SET_BPF = 0x40042408;
 
 /** The CPUs the kernel may run (per-CPU maps hold a value for each, by CPU number). */
@@ -94,7 +106,7 @@ export class BpfObjects {
    * kprobe and uprobe events: the registers; a raw tracepoint's: its arguments); a refusal
    * carries the verifier's log.
    */
-  loadProgram(type: number, insns: Buffer, name: string): number {
+  loadProgram(type: number, insns: Buffer, name: string, expectedAttachType = 0): number {
     const license = Buffer.from('GPL\0', 'latin1');
     const a = Buffer.alloc(128);
     a.writeUInt32LE(type, 0);
@@ -103,6 +115,7 @@ export class BpfObjects {
     a.writeBigUInt64LE(addressOf(license), 16);
     // the kernel takes letters, digits, '_' and '.' in a program's name (profile-997: profile_997)
     a.write(name.slice(0, 15).replace(/[^A-Za-z0-9_.]/g, '_'), 48, 'latin1');
+    a.writeUInt32LE(expectedAttachType, 68);
     // without the verifier's log first (writing it slows verification), as libbpf does; the
     // log is asked for only to say why a program was refused
     let log: Buffer | null = null;
@@ -186,6 +199,44 @@ export class BpfObjects {
     this.attached.push(bpf(BPF_RAW_TRACEPOINT_OPEN, a));
   }
 
+  /**
+   * Runs a program loaded for BPF_TRACE_UPROBE_MULTI on the instructions at `offsets` of one
+   * file (uretprobes with `isReturn`), with the firing one's cookie at hand
+   * (bpf_get_attach_cookie), in process `pid` only: the kernel puts the breakpoints in that
+   * process alone. One link serves them all, so thousands attach in one call and detach after
+   * one RCU grace period, where a perf event each waits for one each. Returns the indexes of
+   * the offsets the kernel refused (an instruction a uprobe cannot be put on): the others are
+   * attached without them.
+   */
+  attachUprobes(prog: number, path: string, offsets: readonly number[], cookies: readonly number[], isReturn: boolean, pid: number, refCtrOffsets?: readonly number[]): number[] {
+    const refused: number[] = [];
+    const made: number[] = [];
+    const attach = (idx: number[]): void => {
+      try {
+        const pick = (xs: readonly number[] | undefined) => (xs === undefined ? undefined : idx.map((i) => xs[i]));
+        made.push(uprobeMultiLink(prog, path, pick(offsets)!, pick(cookies)!, isReturn, pid, pick(refCtrOffsets)));
+      } catch (e) {
+        if (!(e instanceof SysError) || !UPROBE_REFUSALS.has(e.errno)) throw e;
+        // which one: halves, until the refused ones are alone (a glob over libc has a few)
+        if (idx.length === 1) {
+          refused.push(idx[0]);
+          return;
+        }
+        const half = idx.length >> 1;
+        attach(idx.slice(0, half));
+        attach(idx.slice(half));
+      }
+    };
+    try {
+      attach(offsets.map((_, i) => i));
+    } catch (e) {
+      for (const fd of made) closeFd(fd);
+      throw e;
+    }
+    this.attached.push(...made);
+    return refused.sort((a, b) => a - b);
+  }
+
   /** Stops every attached program (the maps stay readable). */
   detach(): void {
     for (const fd of this.attached) closeFd(fd);
@@ -244,4 +295,58 @@ export function mapKeys(fd: number, keySize: number): Buffer[] {
     out.push(next);
     prev = next;
   }
+}
+
+/** BPF_LINK_CREATE of a uprobe_multi link: one program on uprobes at `offsets` of `path`. */
+function uprobeMultiLink(prog: number, path: string, offsets: readonly number[], cookies: readonly number[], isReturn: boolean, pid: number, refCtrOffsets?: readonly number[]): number {
+  const name = Buffer.from(`${path}\0`, 'latin1');
+  const words = (xs: readonly number[]) => {
+    const b = Buffer.alloc(8 * xs.length);
+    xs.forEach((x, i) => b.writeBigUInt64LE(BigInt(x), 8 * i));
+    return b;
+  };
+  const offs = words(offsets);
+  const cooks = words(cookies);
+  const refs = refCtrOffsets === undefined ? null : words(refCtrOffsets);
+  const a = Buffer.alloc(128);
+  a.writeUInt32LE(prog, 0);
+  a.writeUInt32LE(BPF_TRACE_UPROBE_MULTI, 8);
+  a.writeBigUInt64LE(addressOf(name), 16);
+  a.writeBigUInt64LE(addressOf(offs), 24);
+  if (refs !== null) a.writeBigUInt64LE(addressOf(refs), 32);
+  a.writeBigUInt64LE(addressOf(cooks), 40);
+  a.writeUInt32LE(offsets.length, 48);
+  a.writeUInt32LE(isReturn ? BPF_F_UPROBE_MULTI_RETURN : 0, 52);
+  a.writeUInt32LE(pid, 56);
+  return bpf(BPF_LINK_CREATE, a);
+}
+
+let uprobeMulti: boolean | null = null;
+
+/**
+ * Whether the kernel makes uprobe_multi links (Linux 6.6+), as libbpf tells: a link on a
+ * directory is refused with EBADF by a kernel that knows them, EINVAL by one that does not.
+ */
+export function uprobeMultiSupported(): boolean {
+  if (uprobeMulti !== null) return uprobeMulti;
+  uprobeMulti = false;
+  // the tests' way to take the path of kernels without them (before 6.6) on one that has them
+  if (process.env.DTRACE_TS_NO_UPROBE_MULTI === '1') return false;
+  const objects = new BpfObjects();
+  try {
+    // r0 = 0; exit
+    const insns = Buffer.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    const prog = objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dt_umulti', BPF_TRACE_UPROBE_MULTI);
+    try {
+      closeFd(uprobeMultiLink(prog, '/', [0], [0], false, 0));
+      uprobeMulti = true;
+    } catch (e) {
+      uprobeMulti = e instanceof SysError && e.errno === EBADF;
+    }
+  } catch {
+    // no BPF at all
+  } finally {
+    objects.close();
+  }
+  return uprobeMulti;
 }

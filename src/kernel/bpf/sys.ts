@@ -81,6 +81,7 @@ export const BPF_MAP_LOOKUP_ELEM = 1;
 export const BPF_MAP_UPDATE_ELEM = 2;
 export const BPF_PROG_LOAD = 5;
 export const BPF_RAW_TRACEPOINT_OPEN = 17;
+export const BPF_LINK_CREATE = 28;
 
 const BPF_CMD_NAMES = ['BPF_MAP_CREATE', 'BPF_MAP_LOOKUP_ELEM', 'BPF_MAP_UPDATE_ELEM', 'BPF_MAP_DELETE_ELEM', 'BPF_MAP_GET_NEXT_KEY', 'BPF_PROG_LOAD'];
 
@@ -89,7 +90,7 @@ export function bpf(cmd: number, attr: Buffer): number {
   const l = load();
   const nr = NR[process.arch]?.bpf;
   if (nr === undefined) throw new Error(`BPF is not supported on ${process.arch} yet`);
-  return check(`bpf(${cmd === BPF_RAW_TRACEPOINT_OPEN ? 'BPF_RAW_TRACEPOINT_OPEN' : (BPF_CMD_NAMES[cmd] ?? cmd)})`, l.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length));
+  return check(`bpf(${cmd === BPF_RAW_TRACEPOINT_OPEN ? 'BPF_RAW_TRACEPOINT_OPEN' : cmd === BPF_LINK_CREATE ? 'BPF_LINK_CREATE' : (BPF_CMD_NAMES[cmd] ?? cmd)})`, l.syscall(nr, 'int', cmd, 'void *', attr, 'uint', attr.length));
 }
 
 // perf_event_open(2)'s ABI, shared by every user of perf events
