@@ -582,6 +582,8 @@ export class ClauseGen {
         if (e.resolved === A.IdentKind.Global || e.resolved === A.IdentKind.GlobalArray) {
           if (reprOf(e.type!) === Repr.Bytes) return { kind: 'bytes', code: `G[${(e.ref as A.VarInfo).id}]`, off: '0' };
         }
+        // a kernel variable: the place *(T *)address
+        if (e.resolved === A.IdentKind.Inline && e.name.includes('`')) return this.locationOf(e.inlineExpr!);
         break;
       case A.N.ThisVar:
         if (reprOf(e.type!) === Repr.Bytes) {

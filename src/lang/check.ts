@@ -1047,6 +1047,12 @@ export class Checker implements CheckContext {
       case '&': {
         const o = e.operand;
         if (o.kind === A.N.Agg) this.err('D_ADDROF_VAR', e.line, 'cannot take address of dynamic variable');
+        // a kernel variable (&`jiffies): its address, the place's
+        if (o.kind === A.N.Ident && o.name.includes('`')) {
+          this.expr(o);
+          e.type = pointerTo(o.type!);
+          return e;
+        }
         if (o.kind === A.N.Ident || o.kind === A.N.SelfVar || o.kind === A.N.ThisVar || (o.kind === A.N.Index && !this.isMemoryIndex(o))) {
           this.expr(o);
           if (o.kind === A.N.Ident && o.resolved === A.IdentKind.GlobalArray) {

@@ -52,3 +52,9 @@ test('a symbol without a type, and one the kernel does not have, are refused as 
   assert.equal(none?.tag, 'D_IDENT_UNDEF');
   assert.equal(none?.message, 'failed to resolve `no_such_variable: Unknown symbol name');
 });
+
+test('&`name is the variable\'s address, a pointer to its type', () => {
+  assert.equal(compile('BEGIN { p = &`jiffies; x = *p; y = (uint64_t)&vmlinux`jiffies; exit(sizeof (*&`jiffies) == 8 ? 0 : 1); }')?.message ?? null, null);
+  assert.equal(compile('BEGIN { trace(&`_sdata); }')?.tag, 'D_SYM_NOTYPES');
+  assert.equal(compile('BEGIN { x = 1; trace(&x); }')?.tag, 'D_ADDROF_VAR');
+});

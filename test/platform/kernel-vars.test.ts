@@ -36,3 +36,11 @@ test('`jiffies is read in the kernel as the probe fires', { skip: unavailable() 
   assert.ok(lo > 0n && hi > lo, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
   t.diagnostic(`the clause that prints: ${r.stdout.split('\n').filter((l) => l.startsWith('at ')).join(', ') || 'nothing'}; stderr: ${r.stderr.trim() || 'none'}`);
 });
+
+test('&`jiffies is its address, as kallsyms lists it', { skip: unavailable() }, async () => {
+  const at = /^([0-9a-f]{16}) [dDbB] jiffies$/m.exec(readFileSync('/proc/kallsyms', 'latin1'))![1].replace(/^0+/, '');
+  const d = new Tracing(['-q', '-n', 'BEGIN { printf("%x %d\\n", (uint64_t)&`jiffies, sizeof (*&`jiffies)); exit(0); }']);
+  const r = await d.finished(60_000);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, `${at} 8\n`);
+});
