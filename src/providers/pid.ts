@@ -13,8 +13,9 @@
 // probe's events come from perf events bound to the process's threads instead (the kernel then
 // puts the breakpoint in that process only), or, where perf events cannot be opened, from
 // tracefs recording only the process and the tasks it creates (set_event_pid); either way only
-// the process's own threads fire it. A glob over probe names gives entry and return probes, not
-// one per instruction (that needs a disassembler).                   [dt_pid.c, dt_prov_uprobe.c]
+// the process's own threads fire it. A glob over probe names gives entry, return and one probe
+// per instruction whose offset it matches (x86-64 instructions found by decoding the function
+// from its start; those uprobes refuse are left out).                [dt_pid.c, dt_prov_uprobe.c]
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kern
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
+import { x86InstructionLength, x86UprobeRefuses } from '../kernel/x86-insn.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
 import { argsRead, capturedStrings, compileDecoder, enableEventProbe, readsRegisters, registerDecoderCode } from './kernel-event.js';
@@ -263,10 +265,23 @@ export class PidProvider implements Provider {
     let n = 0;
     if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe, optional);
     if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe, optional);
-    if (isGlob(name) || n > 0) return;
+    if (isGlob(name)) {
+      // and every instruction whose offset (hex, lower case) the glob matches; the kernel may
+      // still refuse some: tracing goes on without them, and dtrace says so
+      for (const off of instructionOffsets(file, sym)) {
+        const hex = off.toString(16);
+        if (globMatch(name, hex)) this.announce(obj, sym, off, hex, newProbe, true);
+      }
+      return;
+    }
+    if (n > 0) return;
     const off = parseOffset(name);
     if (off === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
     if (off >= sym.size) throw new ProbeDescError('D_PROC_OFF', `offset 0x${off.toString(16)} outside of function '${sym.name}'`);
+    // a breakpoint inside an instruction would change what the process runs
+    if (!onInstructionBoundary(file, sym, off)) {
+      throw new ProbeDescError('D_PROC_ALIGN', `failed to create probes at '${sym.name}+0x${off.toString(16)}': offset is not on an instruction boundary`);
+    }
     this.announce(obj, sym, off, off.toString(16), newProbe, false);
   }
 
@@ -353,6 +368,48 @@ export class PidProvider implements Provider {
   disable(): void {
     // the session's tracer owns the events and the uprobes: its teardown removes them
   }
+}
+
+const EM_X86_64 = 62;
+const EM_AARCH64 = 183;
+
+/**
+ * The offsets of a function's instructions that a glob over probe names gives, as dt_pid.c
+ * steps through them: every 4 bytes on arm64; on x86-64 decoded from the first byte on, less
+ * those uprobes refuse (lock and segment prefixes, hlt, int3, ...), up to an instruction that
+ * does not decode (its successors cannot be found).
+ */
+function instructionOffsets(file: ElfFile, sym: ElfSymbol): number[] {
+  const out: number[] = [];
+  if (file.machine === EM_AARCH64) {
+    for (let off = 0; off + 4 <= sym.size; off += 4) out.push(off);
+    return out;
+  }
+  if (file.machine !== EM_X86_64) return out;
+  const code = file.bytesAt(sym.addr, sym.size);
+  if (code === null) return out;
+  for (let off = 0; off < code.length; ) {
+    const len = x86InstructionLength(code, off);
+    if (len < 0) break;
+    if (!x86UprobeRefuses(code, off, len)) out.push(off);
+    off += len;
+  }
+  return out;
+}
+
+/** Whether an offset in a function starts one of its instructions (every 4 bytes on arm64). */
+function onInstructionBoundary(file: ElfFile, sym: ElfSymbol, off: number): boolean {
+  if (file.machine === EM_AARCH64) return off % 4 === 0;
+  if (file.machine !== EM_X86_64) return true;
+  const code = file.bytesAt(sym.addr, sym.size);
+  if (code === null) return true;
+  let at = 0;
+  while (at < off) {
+    const len = x86InstructionLength(code, at);
+    if (len < 0) return false;
+    at += len;
+  }
+  return at === off;
 }
 
 /** arg0 = 0 (Oracle's; illumos: the returning instruction's offset), arg1 = the return value. */
