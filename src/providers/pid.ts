@@ -17,10 +17,10 @@
 // per instruction whose offset it matches (x86-64 instructions found by decoding the function
 // from its start; those uprobes refuse are left out).                [dt_pid.c, dt_prov_uprobe.c]
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
-import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
+import { type MappedObject, inCode, parseMaps, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
@@ -54,6 +54,8 @@ interface Target {
   isOffset: boolean;
   /** made for a glob over functions: the kernel may refuse it without failing the others */
   optional: boolean;
+  /** the address a probe of the '-' function is named by */
+  address?: number;
 }
 
 /** An object's file by what it is, not by the path naming it (/lib/... and /usr/lib/... are one file). */
@@ -149,10 +151,43 @@ export class PidProvider implements Provider {
     if (func === '-') {
       if (mod !== '' && mod !== 'a.out') throw new ProbeDescError('D_PROC_LIB', "only the a.out module is valid with the '-' function");
       if (isGlob(name)) throw new ProbeDescError('D_PROC_NAME', "only individual addresses may be specified with the '-' function");
-      throw new ProviderUnavailable("pid probes on an absolute address (the '-' function) are not supported yet");
+      this.absoluteProbe(name, newProbe);
+      return true;
     }
     this.populateIn(this.objects(), mod, func, name, newProbe, true);
     return true;
+  }
+
+  /**
+   * pid<PID>:a.out:-:<address>: a probe on an address of the executable, named by it (hex, lower
+   * case), as dt_pid.c makes it. The address is the process's (where the executable is mapped in
+   * a running process), or, not being one of those (a -c process not yet started, whose mappings
+   * are not known), the executable's own, as nm and objdump show it (for a non-PIE both are one).
+   */
+  private absoluteProbe(name: string, newProbe: NewProbe): void {
+    const addr = parseOffset(name);
+    if (addr === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
+    const exe = this.objects().find((o) => o.isExec);
+    const file = exe === undefined ? null : this.symbols(exe).file;
+    const where = `failed to create probes at '-+0x${addr.toString(16)}'`;
+    if (exe === undefined || file === null) throw new ProbeDescError('D_PROC_CREATEFAIL', `${where}: the executable cannot be read`);
+    let fileOff = this.command === null ? runtimeFileOffset(this.pid, exe.path, addr) : -1;
+    if (fileOff < 0) fileOff = file.fileOffset(addr);
+    if (fileOff < 0 || !inCode(exe, fileOff)) throw new ProbeDescError('D_PROC_CREATEFAIL', `${where}: not an address of the code of ${exe.module}`);
+    const at = file.addrOfFileOffset(fileOff);
+    // a breakpoint inside an instruction would change what the process runs
+    for (const f of this.symbols(exe).byAddr.values()) {
+      if (at >= f.addr && at < f.addr + f.size && !onInstructionBoundary(file, f, at - f.addr)) {
+        throw new ProbeDescError('D_PROC_ALIGN', `${where}: ${f.name}+0x${(at - f.addr).toString(16)} is not on an instruction boundary`);
+      }
+    }
+    const hex = addr.toString(16);
+    const key = `${exe.path}\0${at}\0-${hex}`;
+    if (this.made.has(key)) return;
+    this.made.add(key);
+    const def = newProbe(exe.module, '-', hex, []);
+    const sym: ElfSymbol = { name: '-', addr: at, size: 1, global: false, bind: 0 };
+    this.targets.set(def, { obj: exe, sym, off: 0, isReturn: false, isOffset: true, optional: false, address: addr });
   }
 
   /**
@@ -305,7 +340,7 @@ export class PidProvider implements Provider {
       if (names === undefined || !names.includes(desc.func)) return false;
     }
     if (globMatch(desc.name, def.probe.name)) return true;
-    return t.isOffset && !isGlob(desc.name) && parseOffset(desc.name) === t.off;
+    return t.isOffset && !isGlob(desc.name) && parseOffset(desc.name) === (t.address ?? t.off);
   }
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
@@ -368,6 +403,20 @@ export class PidProvider implements Provider {
   disable(): void {
     // the session's tracer owns the events and the uprobes: its teardown removes them
   }
+}
+
+/** Where an address of a running process lies in the file `path` it maps, or -1. */
+function runtimeFileOffset(pid: number, path: string, addr: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/maps`, 'latin1');
+  } catch {
+    return -1;
+  }
+  for (const m of parseMaps(text)) {
+    if (m.path === path && addr >= m.start && addr < m.end) return addr - m.start + m.offset;
+  }
+  return -1;
 }
 
 const EM_X86_64 = 62;
