@@ -41,9 +41,10 @@ function info(d: ProbeDef): string {
 
 export function listProbes(registry: ProbeRegistry, clauses: CompiledClause[], filtered: boolean, verbose: boolean): string {
   let out = `${'ID'.padStart(5)} ${'PROVIDER'.padStart(10)} ${'MODULE'.padStart(17)} ${'FUNCTION'.padStart(33)} NAME\n`;
-  const defs: ProbeDef[] = [];
-  if (!filtered) defs.push(...registry.all());
-  else for (const c of clauses) for (const p of c.probes) if (!defs.includes(p)) defs.push(p);
+  // a Set: a glob over pid probe names lists one probe per instruction (100,000 in libc)
+  const defs = new Set<ProbeDef>();
+  if (!filtered) for (const d of registry.all()) defs.add(d);
+  else for (const c of clauses) for (const p of c.probes) defs.add(p);
   for (const d of defs) {
     out += line(d);
     if (verbose) out += info(registry.describe(d));

@@ -247,6 +247,14 @@ export class ElfFile {
     return this.segments.length > 0 ? this.segments[0].vaddr - this.segments[0].offset : 0;
   }
 
+  /** The file's bytes at [addr, addr + length) of the object's address space, or null if they are not all in one loaded segment. */
+  bytesAt(addr: number, length: number): Buffer | null {
+    for (const s of this.segments) {
+      if (addr >= s.vaddr && addr + length <= s.vaddr + s.filesz) return this.read(addr - s.vaddr + s.offset, length);
+    }
+    return null;
+  }
+
   /** The bytes of a section (null if the object has none of that name, or it holds no data). */
   sectionData(name: string): { data: Buffer; addr: number } | null {
     const s = this.section(name);

@@ -13,18 +13,20 @@
 // probe's events come from perf events bound to the process's threads instead (the kernel then
 // puts the breakpoint in that process only), or, where perf events cannot be opened, from
 // tracefs recording only the process and the tasks it creates (set_event_pid); either way only
-// the process's own threads fire it. A glob over probe names gives entry and return probes, not
-// one per instruction (that needs a disassembler).                   [dt_pid.c, dt_prov_uprobe.c]
+// the process's own threads fire it. A glob over probe names gives entry, return and one probe
+// per instruction whose offset it matches (x86-64 instructions found by decoding the function
+// from its start; those uprobes refuse are left out).                [dt_pid.c, dt_prov_uprobe.c]
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfError, ElfFile, bindRank, type ElfSymbol } from '../kernel/elf.js';
-import { type MappedObject, inCode, plannedObjects, processObjects } from '../kernel/procmaps.js';
+import { type MappedObject, inCode, parseMaps, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { LoaderStopper, RT_CONSISTENT, isLoaderPath, loaderProbe } from '../kernel/rtld.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
 import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
+import { x86InstructionLength, x86UprobeRefuses } from '../kernel/x86-insn.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
 import type { ClausePlan, KernelArg, KernelProbe } from './clause-plan.js';
@@ -64,6 +66,8 @@ interface Target {
   isOffset: boolean;
   /** made for a glob over functions: the kernel may refuse it without failing the others */
   optional: boolean;
+  /** the address a probe of the '-' function is named by */
+  address?: number;
 }
 
 /** An object's file by what it is, not by the path naming it (/lib/... and /usr/lib/... are one file). */
@@ -159,10 +163,43 @@ export class PidProvider implements Provider {
     if (func === '-') {
       if (mod !== '' && mod !== 'a.out') throw new ProbeDescError('D_PROC_LIB', "only the a.out module is valid with the '-' function");
       if (isGlob(name)) throw new ProbeDescError('D_PROC_NAME', "only individual addresses may be specified with the '-' function");
-      throw new ProviderUnavailable("pid probes on an absolute address (the '-' function) are not supported yet");
+      this.absoluteProbe(name, newProbe);
+      return true;
     }
     this.populateIn(this.objects(), mod, func, name, newProbe, true);
     return true;
+  }
+
+  /**
+   * pid<PID>:a.out:-:<address>: a probe on an address of the executable, named by it (hex, lower
+   * case), as dt_pid.c makes it. The address is the process's (where the executable is mapped in
+   * a running process), or, not being one of those (a -c process not yet started, whose mappings
+   * are not known), the executable's own, as nm and objdump show it (for a non-PIE both are one).
+   */
+  private absoluteProbe(name: string, newProbe: NewProbe): void {
+    const addr = parseOffset(name);
+    if (addr === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
+    const exe = this.objects().find((o) => o.isExec);
+    const file = exe === undefined ? null : this.symbols(exe).file;
+    const where = `failed to create probes at '-+0x${addr.toString(16)}'`;
+    if (exe === undefined || file === null) throw new ProbeDescError('D_PROC_CREATEFAIL', `${where}: the executable cannot be read`);
+    let fileOff = this.command === null ? runtimeFileOffset(this.pid, exe.path, addr) : -1;
+    if (fileOff < 0) fileOff = file.fileOffset(addr);
+    if (fileOff < 0 || !inCode(exe, fileOff)) throw new ProbeDescError('D_PROC_CREATEFAIL', `${where}: not an address of the code of ${exe.module}`);
+    const at = file.addrOfFileOffset(fileOff);
+    // a breakpoint inside an instruction would change what the process runs
+    for (const f of this.symbols(exe).byAddr.values()) {
+      if (at >= f.addr && at < f.addr + f.size && !onInstructionBoundary(file, f, at - f.addr)) {
+        throw new ProbeDescError('D_PROC_ALIGN', `${where}: ${f.name}+0x${(at - f.addr).toString(16)} is not on an instruction boundary`);
+      }
+    }
+    const hex = addr.toString(16);
+    const key = `${exe.path}\0${at}\0-${hex}`;
+    if (this.made.has(key)) return;
+    this.made.add(key);
+    const def = newProbe(exe.module, '-', hex, []);
+    const sym: ElfSymbol = { name: '-', addr: at, size: 1, global: false, bind: 0 };
+    this.targets.set(def, { obj: exe, sym, off: 0, isReturn: false, isOffset: true, optional: false, address: addr });
   }
 
   /**
@@ -275,10 +312,23 @@ export class PidProvider implements Provider {
     let n = 0;
     if (globMatch(name, 'return')) n += this.announce(obj, sym, 0, 'return', newProbe, optional);
     if (globMatch(name, 'entry')) n += this.announce(obj, sym, 0, 'entry', newProbe, optional);
-    if (isGlob(name) || n > 0) return;
+    if (isGlob(name)) {
+      // and every instruction whose offset (hex, lower case) the glob matches; the kernel may
+      // still refuse some: tracing goes on without them, and dtrace says so
+      for (const off of instructionOffsets(file, sym)) {
+        const hex = off.toString(16);
+        if (globMatch(name, hex)) this.announce(obj, sym, off, hex, newProbe, true);
+      }
+      return;
+    }
+    if (n > 0) return;
     const off = parseOffset(name);
     if (off === null) throw new ProbeDescError('D_PROC_NAME', `'${name}' is an invalid probe name`);
     if (off >= sym.size) throw new ProbeDescError('D_PROC_OFF', `offset 0x${off.toString(16)} outside of function '${sym.name}'`);
+    // a breakpoint inside an instruction would change what the process runs
+    if (!onInstructionBoundary(file, sym, off)) {
+      throw new ProbeDescError('D_PROC_ALIGN', `failed to create probes at '${sym.name}+0x${off.toString(16)}': offset is not on an instruction boundary`);
+    }
     this.announce(obj, sym, off, off.toString(16), newProbe, false);
   }
 
@@ -302,7 +352,7 @@ export class PidProvider implements Provider {
       if (names === undefined || !names.includes(desc.func)) return false;
     }
     if (globMatch(desc.name, def.probe.name)) return true;
-    return t.isOffset && !isGlob(desc.name) && parseOffset(desc.name) === t.off;
+    return t.isOffset && !isGlob(desc.name) && parseOffset(desc.name) === (t.address ?? t.off);
   }
 
   enable(all: ProbeDef[], env: FiringEnv): void {
@@ -446,6 +496,62 @@ function registerArgOf(isReturn: boolean): (n: number) => KernelArg | null {
     const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
     return at === null ? null : { offset: at, size: 8, signed: false };
   };
+}
+
+/** Where an address of a running process lies in the file `path` it maps, or -1. */
+function runtimeFileOffset(pid: number, path: string, addr: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/maps`, 'latin1');
+  } catch {
+    return -1;
+  }
+  for (const m of parseMaps(text)) {
+    if (m.path === path && addr >= m.start && addr < m.end) return addr - m.start + m.offset;
+  }
+  return -1;
+}
+
+const EM_X86_64 = 62;
+const EM_AARCH64 = 183;
+
+/**
+ * The offsets of a function's instructions that a glob over probe names gives, as dt_pid.c
+ * steps through them: every 4 bytes on arm64; on x86-64 decoded from the first byte on, less
+ * those uprobes refuse (lock and segment prefixes, hlt, int3, ...), up to an instruction that
+ * does not decode (its successors cannot be found).
+ */
+function instructionOffsets(file: ElfFile, sym: ElfSymbol): number[] {
+  const out: number[] = [];
+  if (file.machine === EM_AARCH64) {
+    for (let off = 0; off + 4 <= sym.size; off += 4) out.push(off);
+    return out;
+  }
+  if (file.machine !== EM_X86_64) return out;
+  const code = file.bytesAt(sym.addr, sym.size);
+  if (code === null) return out;
+  for (let off = 0; off < code.length; ) {
+    const len = x86InstructionLength(code, off);
+    if (len < 0) break;
+    if (!x86UprobeRefuses(code, off, len)) out.push(off);
+    off += len;
+  }
+  return out;
+}
+
+/** Whether an offset in a function starts one of its instructions (every 4 bytes on arm64). */
+function onInstructionBoundary(file: ElfFile, sym: ElfSymbol, off: number): boolean {
+  if (file.machine === EM_AARCH64) return off % 4 === 0;
+  if (file.machine !== EM_X86_64) return true;
+  const code = file.bytesAt(sym.addr, sym.size);
+  if (code === null) return true;
+  let at = 0;
+  while (at < off) {
+    const len = x86InstructionLength(code, at);
+    if (len < 0) return false;
+    at += len;
+  }
+  return at === off;
 }
 
 /** arg0 = 0 (Oracle's; illumos: the returning instruction's offset), arg1 = the return value. */
