@@ -166,10 +166,11 @@ test('tick-N clauses that read the sample and compile run in the kernel, on one 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Disassembly of the BPF program on profile:::tick-20ms \(the probe's clauses that compiled to BPF\):/);
     const c = [...r.stdout.matchAll(/^(\d+) (\d+)$/gm)];
-    // one CPU, about 50 a second (a period the event lets pass is not fired, as Oracle's)
+    // one CPU, about 50 a second (a period the event lets pass is not fired, as Oracle's; on a
+    // loaded machine tick-2s may fire a few periods late: 102 were seen at load 8)
     assert.equal(c.length, 1, r.stdout);
     const n = Number(c[0][2]);
-    assert.ok(n >= 20 && n <= 101, r.stdout);
+    assert.ok(n >= 20 && n <= 110, r.stdout);
     // the interrupted PC: in the kernel (arg0) or in user space (arg1), never both, never neither
     const m = new Map([...r.stdout.matchAll(/^([01]) ([01]) (\d+)$/gm)].map((x) => [`${x[1]} ${x[2]}`, Number(x[3])]));
     assert.equal(m.get('1 1') ?? 0, 0, r.stdout);
