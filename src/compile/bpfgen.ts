@@ -305,7 +305,12 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
 export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'fbt']);
 
 /** Providers whose probes' programs can compute firing values for clauses in dtrace (tracepoints whose records come from a capture program, raw tracepoints, kprobe events whose capture program writes their records from the registers). */
-export const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'rawtp', 'fbt']);
+const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'rawtp', 'fbt']);
+
+/** Whether a provider's probes can compute firing values: those above, and pid<N>'s (uprobe events, written from the registers as kprobe events are). */
+export function computesFiringValues(provider: string): boolean {
+  return FIRING_PROVIDERS.has(provider) || /^pid\d+$/.test(provider);
+}
 
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
 export function threadLocalsUsed(c: A.Clause): Set<number> {

@@ -21,7 +21,7 @@ import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
-import { FIRING_PROVIDERS, KERNEL_PROVIDERS, clearedAggregations, firingValues, firingValuesOf, kernelClause, threadLocalsUsed } from './bpfgen.js';
+import { KERNEL_PROVIDERS, computesFiringValues, clearedAggregations, firingValues, firingValuesOf, kernelClause, threadLocalsUsed } from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -222,7 +222,7 @@ export class Compiler {
     for (const cc of checked) {
       const probes = cc.probes.map((p) => this.registry.byId(p.id)!);
       // kernel memory the clause reads in dtrace is read by the probe's program as it fires
-      const firing = probes.length > 0 && probes.every((p) => FIRING_PROVIDERS.has(p.probe.provider));
+      const firing = probes.length > 0 && probes.every((p) => computesFiringValues(p.probe.provider));
       gen.firing = firing ? firingValuesOf(cc, () => this.nextFiringSlot++) : new Map();
       const g = gen.clause(cc);
       const epids = new Map<number, number>();

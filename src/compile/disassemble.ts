@@ -3,7 +3,7 @@
 // on probes that are tracepoints or kprobes).
 
 import { TASK_BYTES, TASK_READS } from '../providers/task-fields.js';
-import { FIRING_PROVIDERS } from './bpfgen.js';
+import { computesFiringValues } from './bpfgen.js';
 import type { CompiledClause } from './compile.js';
 
 /** The -S text of one clause (for standard error). */
@@ -22,7 +22,7 @@ export function disassemble(c: CompiledClause): string {
       s += `with ${n} value${n === 1 ? '' : 's'} of kernel memory (ctx.firing) that each probe's BPF program reads as it fires, ${f.bytes} bytes a record\n`;
     }
     const who = TASK_READS.filter((r) => c.plan.reads.has(r));
-    if (who.length > 0 && c.probes.some((p) => FIRING_PROVIDERS.has(p.probe.provider))) {
+    if (who.length > 0 && c.probes.some((p) => computesFiringValues(p.probe.provider))) {
       s += `with who fired the probe (${who.join(', ')}) as each probe's BPF program writes it, ${TASK_BYTES} bytes a record (on at most 16 events captured for it alone)\n`;
     }
   } else {

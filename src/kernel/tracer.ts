@@ -487,6 +487,7 @@ export class KernelTracer implements EventSink {
       bufferKb * 1024,
       (id) => !this.stacked.has(id) && !this.ustacked.has(id),
       (id) => this.enabled.find((e) => e.user && this.format(e.system, e.event).id === id)?.filter ?? null,
+      (id) => this.enabled.find((e) => this.format(e.system, e.event).id === id)?.process ?? 0,
     );
     if (captured !== null) reader.addSource(captured);
     if (this.ustackEvents !== null) {

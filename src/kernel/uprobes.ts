@@ -69,6 +69,16 @@ const REGISTERS: Record<string, string[]> = {
   arm64: [...Array.from({ length: 31 }, (_, i) => `x${i}`), 'sp', 'pc', 'pstate'],
 };
 
+/**
+ * Where argument i is at a function's entry when the caller passed it on the stack: the uregs[]
+ * index of the stack pointer and the bytes above it (null: in a register, or not known).
+ */
+export function uprobeStackArgument(i: number, machine = arch()): { spIndex: number; offset: number } | null {
+  const m = /^\+(\d+)\(%sp\)$/.exec(uprobeArgumentAt(i, machine) ?? '');
+  const spIndex = REGISTERS[machine]?.indexOf('sp') ?? -1;
+  return m === null || spIndex < 0 ? null : { spIndex, offset: Number(m[1]) };
+}
+
 /** The fetch argument of a return probe: the return value. */
 export const UPROBE_RETURN_FETCH_ARGS = ['retval=$retval:u64'];
 

@@ -190,7 +190,14 @@ export class UserMemory {
    * Loads the capture programs, with `ringBytes` of ring per CPU; returns the source of the
    * captured events, or null where BPF cannot do it (`unavailable` says why).
    */
-  start(cpus: number[], base: bigint, ringBytes: number, capturable: (eventId: number) => boolean, filterOf: (eventId: number) => string | null = () => null): EventSource | null {
+  start(
+    cpus: number[],
+    base: bigint,
+    ringBytes: number,
+    capturable: (eventId: number) => boolean,
+    filterOf: (eventId: number) => string | null = () => null,
+    processOf: (eventId: number) => number = () => 0,
+  ): EventSource | null {
     const optionalOnly = this.specs.filter((s) => !s.output && s.optional.length > 0 && capturable(s.format.id));
     if (optionalOnly.length <= MAX_OPTIONAL_CAPTURES) {
       for (const s of optionalOnly) s.output = s.probes = true;
@@ -235,6 +242,7 @@ export class UserMemory {
           entry: s.entry !== undefined ? specOf(s.entry) : undefined,
           values: s.values,
           registers: s.registers,
+          process: processOf(s.format.id),
           // the event's tracefs filter, which its records bypass (not dtrace's own bookkeeping's)
           filter: s.probes ? filterTests(filterOf(s.format.id), s.format) : undefined,
         };

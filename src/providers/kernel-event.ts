@@ -439,22 +439,30 @@ function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: Cla
 }
 
 /**
- * A kprobe event's record as its capture program can write it from the registers: each of its
- * fields is an argument held in a register (none is a string, or read through a pointer); null
- * if it cannot be.
+ * A kprobe or uprobe event's record as its capture program can write it from the registers:
+ * each of its fields is an argument held in a register or (a uprobe's) on the user stack, or a
+ * user register (uregs[]); none is a string, or read through a pointer. Null if it cannot be.
  */
 function registerFields(p: EventProbe, format: EventFormat): RegisterField[] | null {
-  // a process's uprobe events come from perf events of its own (pid.ts)
-  if (p.registerArg === undefined || p.process !== undefined || format.fields.some((f) => f.dataLoc || f.charArray)) return null;
+  if (p.registerArg === undefined || format.fields.some((f) => f.dataLoc || f.charArray)) return null;
   const out: RegisterField[] = [];
   const covered = new Set<EventField>();
   for (let n = 0; n < 10; n++) {
     const f = p.fieldOf(n);
     if (f === null || covered.has(f)) continue;
+    if (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8) return null;
     const r = p.registerArg(n);
-    if (r === null || (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8)) return null;
+    const s = r === null ? (p.stackArg?.(n) ?? null) : null;
+    if (r === null && s === null) return null;
     covered.add(f);
-    out.push({ at: f.offset, size: f.size, reg: r.offset });
+    out.push(r !== null ? { at: f.offset, size: f.size, reg: r.offset } : { at: f.offset, size: f.size, reg: s!.reg, stack: s!.offset });
+  }
+  for (const f of format.fields) {
+    const m = /^u(\d+)$/.exec(f.name);
+    if (m === null) continue;
+    const reg = p.userRegister?.(Number(m[1])) ?? null;
+    if (reg === null || f.size !== 8) return null;
+    out.push({ at: f.offset, size: 8, reg });
   }
   return p.fields.every((f) => covered.has(f)) ? out : null;
 }
@@ -531,6 +539,11 @@ export interface EventProbe {
   registerArg?: (i: number) => KernelArg | null;
   /** With registerArg, a uprobe's: where uregs[i] is in the user registers its program gets (null: not there) */
   userRegister?: (i: number) => number | null;
+  /**
+   * With registerArg, a uprobe's: where an argument the caller passed on the stack is, as the
+   * stack pointer's place in the registers and the bytes above it (null: not on the stack)
+   */
+  stackArg?: (i: number) => { reg: number; offset: number } | null;
   /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)
@@ -622,7 +635,11 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
         fillTask(ctx, procs, cpu, tid, ts);
         // a task the process created (fork) maps the same file: not the probe's process
         if (ctx.pid !== only) return;
+        // where its capture program computed values as it fired (kernel memory, who fired it)
+        if (valuesAt !== valuesAt) valuesAt = tracer.user.valuesAt(id);
+        if (taskArea !== null && taskArea.at >= 0 && valuesAt >= 0) fillFiredTask(ctx, procs, page, view, off + valuesAt + taskArea.at);
         decode(page, view, off, ctx);
+        if (firing !== null) firing(page, view, off, ctx, valuesAt);
         if (fileJ >= 0) attachFile(ctx, user, id, view, off, fileJ, fdOf(view, off + fdAt, fdSize));
         env.fire(def);
         ctx.firedFd = -1;

@@ -27,7 +27,7 @@ import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
 import { registerOffset, userRegisterOffset } from '../kernel/kprobes.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import { x86InstructionLength, x86UprobeRefuses } from '../kernel/x86-insn.js';
-import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, type UprobeSpec } from '../kernel/uprobes.js';
+import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, uprobeStackArgument, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
 import type { ClausePlan, KernelArg, KernelProbe } from './clause-plan.js';
 import { argsRead, capturedStrings, compileDecoder, enableEventProbe, kernelRefused, readsRegisters, registerDecoderCode } from './kernel-event.js';
@@ -407,6 +407,12 @@ export class PidProvider implements Provider {
         // (the kernel lets a uprobe event serve perf or tracefs, not both).
         registerArg: registerArgOf(isReturn),
         userRegister: (i) => userRegisterOffset(i),
+        // arguments past the registers' (arg6.. on x86-64): a capture program reads them above the stack pointer
+        stackArg: (n) => {
+          const s = isReturn ? null : uprobeStackArgument(n);
+          const reg = s === null ? null : userRegisterOffset(s.spIndex);
+          return s === null || reg === null ? null : { reg, offset: s.offset };
+        },
       });
     });
   }

@@ -313,3 +313,18 @@ test('-S: one program serves a uprobe_multi link, the firing probe by its cookie
   assert.match(r.stderr, /^Disassembly of the BPF program on pid\d+:pid-target::entry \(2 functions, one uprobe_multi link on \S+pid-target\) /m);
   assert.match(r.stderr, /call bpf_get_attach_cookie\n/);
 });
+
+const firingSkip = skip || (bpfUnavailable() !== null ? `no BPF: ${bpfUnavailable()}` : false) || (!existsSync('/sys/kernel/btf/vmlinux') ? 'no kernel BTF' : false);
+
+test('a clause that prints reads kernel memory and who fired the probe as it fired (a capture program on the uprobe), stack arguments too', { skip: firingSkip }, () => {
+  const r = runDtrace([
+    '-q',
+    '-n', 'pid$target::add3:entry { printf("%s %d %d %d %s %d\\n", stringof(curthread->comm), curthread->tgid == pid, arg0, arg2, execname, uid); }',
+    '-n', 'pid$target::many:entry { printf("%d %d %d %d\\n", arg5, arg6, arg7, curthread->pid == tid); }',
+    '-n', 'pid$target::add3:return /arg1 == 112/ { printf("ret %d %d\\n", arg1, curthread->tgid == pid); }',
+    '-c', prog,
+  ]);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, 'pid-target 1 0 100 pid-target 0\npid-target 1 1 100 pid-target 0\npid-target 1 2 100 pid-target 0\nret 112 1\n6 7 8 1\n\n');
+  assert.deepEqual(probesOf(r.pid!), []);
+});

@@ -148,13 +148,20 @@ export interface CaptureSpec {
    * writes each of the record's fields from a register (copies and a return's entry unused)
    */
   registers?: RegisterField[];
+  /** a uprobe event of one process: its program runs in that process only (0 or absent: every one) */
+  process?: number;
 }
 
-/** A field of a kprobe or uprobe event's record (`at`, `size` bytes) and the pt_regs offset of the register it holds. */
+/**
+ * A field of a kprobe or uprobe event's record (`at`, `size` bytes) and the pt_regs offset of
+ * the register it holds; with `stack`, the register is the user stack pointer and the field is
+ * the user memory that many bytes above it (an argument the caller passed on the stack).
+ */
 export interface RegisterField {
   at: number;
   size: 1 | 2 | 4 | 8;
   reg: number;
+  stack?: number;
 }
 
 /**
@@ -422,7 +429,11 @@ function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayou
   const at = layout.recordAt;
   const p = begin(index, maps);
   p.storeImm(2, R7, at, spec.tracepointId).call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
-  for (const f of spec.registers!) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
+  for (const f of spec.registers!) {
+    if (f.stack === undefined) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
+    // a fault leaves it 0, as a uprobe's fetch does
+    else p.mov(R1, R7).addImm(R1, at + f.at).movImm(R2, f.size).load(8, R3, R6, f.reg).addImm(R3, f.stack).call(Helper.ProbeReadUser);
+  }
   if (spec.filter !== undefined && spec.filter.length > 0) recordTests(p, spec.filter, at);
   emitValues(p, spec.values ?? [], layout);
   p.movImm(R5, layout.size);
@@ -798,7 +809,7 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
       return;
     }
     // one perf event attaches the program to the tracepoint, which then runs it on every CPU
-    this.objects.attachTracepoint(spec.tracepointId, prog, this.cpus[0] ?? 0);
+    this.objects.attachTracepoint(spec.tracepointId, prog, this.cpus[0] ?? 0, spec.process ?? -1);
   }
 
   /**
