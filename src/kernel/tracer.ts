@@ -481,6 +481,8 @@ export class KernelTracer implements EventSink {
     // (each CPU's ring as large as its tracefs buffer), not from tracefs; before tracing
     // starts, so that every event has its copies
     this.openUserStacks(cpus, bufferKb);
+    // a uprobe named exactly that the kernel will not take (one of a glob's is left out)
+    let refusal: string | null = null;
     const captured = this.user.start(
       cpus,
       reader.base,
@@ -488,7 +490,13 @@ export class KernelTracer implements EventSink {
       (id) => !this.stacked.has(id) && !this.ustacked.has(id),
       (id) => this.enabled.find((e) => e.user && this.format(e.system, e.event).id === id)?.filter ?? null,
       (id) => this.enabled.find((e) => this.format(e.system, e.event).id === id)?.process ?? 0,
+      (id) => {
+        const e = this.enabled.find((x) => this.format(x.system, x.event).id === id)!;
+        if (e.optional === null) refusal ??= `could not enable tracing: ${e.system}:${e.event}: uprobes cannot take its instruction`;
+        else this.refused.push({ what: e.optional, why: 'uprobes cannot take its instruction' });
+      },
     );
+    if (refusal !== null) throw new DFatalError(refusal);
     if (captured !== null) reader.addSource(captured);
     if (this.ustackEvents !== null) {
       this.ustackEvents.setBase(reader.base);

@@ -69,6 +69,8 @@ interface Wanted {
   values: CaptureValues[];
   /** a kprobe or uprobe event: its record's fields from the registers (wantRegisters) */
   registers?: RegisterField[];
+  /** a uprobe event's instruction, for events whose records are wanted from their registers (wantRecords) */
+  uprobe?: { path: string; offset: number; isReturn: boolean };
   /** values worth capturing the event for only while few events are (wantOptionalValues) */
   optional: Array<{ values: CaptureValues; area: OptionalArea }>;
 }
@@ -149,6 +151,19 @@ export class UserMemory {
   }
 
   /**
+   * Asks for a uprobe event's records to be written by a capture program from the registers,
+   * even with nothing computed as it fires: such events of one object share one program on one
+   * uprobe_multi link where the kernel has them (one perf event each takes a grace period to close).
+   */
+  wantRecords(format: EventFormat, fields: RegisterField[], uprobe: { path: string; offset: number; isReturn: boolean }): void {
+    const spec = this.wanted(format);
+    spec.registers = fields;
+    spec.uprobe = uprobe;
+    spec.output = true;
+    spec.probes = true;
+  }
+
+  /**
    * Asks for an event's records to come with values its program computes as it fires, if it is
    * captured anyway or few events are captured for such values alone (MAX_OPTIONAL_CAPTURES);
    * the area says where, once tracing starts.
@@ -197,6 +212,7 @@ export class UserMemory {
     capturable: (eventId: number) => boolean,
     filterOf: (eventId: number) => string | null = () => null,
     processOf: (eventId: number) => number = () => 0,
+    refused: (eventId: number) => void = () => undefined,
   ): EventSource | null {
     const optionalOnly = this.specs.filter((s) => !s.output && s.optional.length > 0 && capturable(s.format.id));
     if (optionalOnly.length <= MAX_OPTIONAL_CAPTURES) {
@@ -226,6 +242,7 @@ export class UserMemory {
       return null;
     }
     const cap = new TracepointCapture(cpus, ringBytes);
+    cap.onRefused = refused;
     cap.setBase(base);
     const made = new Map<Wanted, CaptureSpec>();
     const specOf = (s: Wanted): CaptureSpec => {
@@ -243,6 +260,7 @@ export class UserMemory {
           values: s.values,
           registers: s.registers,
           process: processOf(s.format.id),
+          uprobe: s.uprobe,
           // the event's tracefs filter, which its records bypass (not dtrace's own bookkeeping's)
           filter: s.probes ? filterTests(filterOf(s.format.id), s.format) : undefined,
         };

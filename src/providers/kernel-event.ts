@@ -8,6 +8,8 @@ import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type
 import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
+import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
+import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import type { CaptureValues, RegisterField, UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
@@ -545,6 +547,11 @@ export interface EventProbe {
    */
   stackArg?: (i: number) => { reg: number; offset: number } | null;
   /**
+   * A uprobe event's instruction: where uprobe_multi links can be made, its records are written
+   * from the registers by a program it shares with the process's other such events of the object
+   */
+  uprobeAt?: { path: string; offset: number; isReturn: boolean };
+  /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)
    */
@@ -625,6 +632,9 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   }
   const user = tracer.user;
   const only = p.process ?? 0;
+  if (only > 0 && p.uprobeAt !== undefined && registers !== null && !ustack && bpfUnavailable() === null && uprobeMultiSupported()) {
+    user.wantRecords(format, registers, p.uprobeAt);
+  }
   if (only > 0) {
     tracer.subscribeProcess(
       p.system,

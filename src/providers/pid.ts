@@ -407,6 +407,7 @@ export class PidProvider implements Provider {
         // (the kernel lets a uprobe event serve perf or tracefs, not both).
         registerArg: registerArgOf(isReturn),
         userRegister: (i) => userRegisterOffset(i),
+        uprobeAt: { path: specs[i].path, offset: specs[i].offset, isReturn },
         // arguments past the registers' (arg6.. on x86-64): a capture program reads them above the stack pointer
         stackArg: (n) => {
           const s = isReturn ? null : uprobeStackArgument(n);

@@ -328,3 +328,26 @@ test('a clause that prints reads kernel memory and who fired the probe as it fir
   assert.equal(r.stdout, 'pid-target 1 0 100 pid-target 0\npid-target 1 1 100 pid-target 0\npid-target 1 2 100 pid-target 0\nret 112 1\n6 7 8 1\n\n');
   assert.deepEqual(probesOf(r.pid!), []);
 });
+
+test('clauses that print on many functions: one capture program on one uprobe_multi link writes their records, as a uprobe event each would', { skip: multiSkip }, async () => {
+  const script = 'pid$target:a.out::entry, pid$target:a.out::return { printf("%s %s %d\\n", probefunc, probename, probefunc == "add3" && probename == "entry" ? arg1 : 0); }';
+  const together = runDtrace(['-q', '-n', script, '-c', prog]);
+  const apart = runDtrace(['-q', '-n', script, '-c', prog], { env: { DTRACE_TS_NO_UPROBE_MULTI: '1' } });
+  assert.equal(together.stderr, '');
+  assert.match(together.stdout, /^add3 entry 10\nadd3 return 0\n/m);
+  assert.equal(together.stdout, apart.stdout);
+  // a glob's lock-prefixed function is still left out with a warning
+  const spin = runDtrace(['-q', '-n', 'pid$target:libc.so.6:pthread_spin_*:entry, pid$target::add3:entry { printf("%s\\n", probefunc); }', '-c', prog]);
+  if (process.arch === 'x64') assert.match(spin.stderr, /^dtrace: failed to enable pid\d+:libc\.so\.6:pthread_spin_lock:entry: uprobes cannot take its instruction\n$/);
+  assert.equal(spin.stdout, 'add3\nadd3\nadd3\n\n');
+  // running: two links (entries, returns), no perf event per probe
+  const looping = spawn(prog, ['loop'], { stdio: 'ignore' });
+  loops.push(looping);
+  const d = new Tracing(['-q', '-n', script, '-p', String(looping.pid)]);
+  await d.ready();
+  await d.until(/^add3 entry 10$/m);
+  assert.equal(uprobeMultiLinks(d.child.pid!), 2);
+  const r = await d.stop('SIGINT');
+  assert.equal(r.code, 0, r.stderr);
+  looping.kill('SIGKILL');
+});

@@ -15,10 +15,12 @@ import {
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
   BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_RAW_TRACEPOINT,
+  BPF_TRACE_UPROBE_MULTI,
   BpfObjects,
   ProgramRejected,
   mapLookup,
   possibleCpus,
+  uprobeMultiSupported,
 } from './objects.js';
 import { BPF_MAP_UPDATE_ELEM, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, addressOf, bpf } from './sys.js';
 
@@ -150,6 +152,12 @@ export interface CaptureSpec {
   registers?: RegisterField[];
   /** a uprobe event of one process: its program runs in that process only (0 or absent: every one) */
   process?: number;
+  /**
+   * A uprobe event's instruction (the object's path, the offset in it): uprobe events of one
+   * process and object whose records are written alike share one program on one uprobe_multi
+   * link (Linux 6.6+), which tells them apart by their cookies, instead of a perf event each
+   */
+  uprobe?: { path: string; offset: number; isReturn: boolean };
 }
 
 /**
@@ -242,8 +250,11 @@ interface ProgramMaps {
 }
 
 /** Every capture program's start: R6 the context, R7 this CPU's scratch record with [ktime, index]. */
-function begin(index: number, maps: ProgramMaps): Program {
-  return new Program()
+/** where a uprobe_multi program keeps its cookie until the record's header is written */
+const COOKIE_AT = -16;
+
+function begin(index: number, maps: ProgramMaps, p = new Program()): Program {
+  return p
     .mov(R6, R1)
     .storeImm(4, R10, -4, 0)
     .loadMap(R1, maps.scratch)
@@ -424,11 +435,23 @@ function recordTests(p: Program, filter: RecordTest[][], recordAt: number): void
   p.ja('out').label('rf_send');
 }
 
-/** A kprobe or uprobe event's record made from the registers, as tracefs would have written it. */
-function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
+/**
+ * A kprobe or uprobe event's record made from the registers, as tracefs would have written it.
+ * `shared`: the program of a uprobe_multi link, whose cookie for the firing uprobe holds the
+ * spec's index (low 32 bits) and the event's id (high 32 bits).
+ */
+function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps, shared = false): Buffer {
   const at = layout.recordAt;
-  const p = begin(index, maps);
-  p.storeImm(2, R7, at, spec.tracepointId).call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
+  let p: Program;
+  if (shared) {
+    p = new Program().mov(R6, R1).call(Helper.GetAttachCookie).store(8, R10, COOKIE_AT, R0).mov(R1, R6);
+    p = begin(0, maps, p);
+    p.load(8, R1, R10, COOKIE_AT).store(4, R7, 8, R1).aluImm(Alu.Rsh, R1, 32).store(2, R7, at, R1);
+  } else {
+    p = begin(index, maps);
+    p.storeImm(2, R7, at, spec.tracepointId);
+  }
+  p.call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
   for (const f of spec.registers!) {
     if (f.stack === undefined) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
     // a fault leaves it 0, as a uprobe's fetch does
@@ -738,11 +761,17 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     return this.specs.length - 1;
   }
 
+  /** A uprobe event the kernel would not put on its instruction (its uprobe_multi link went on without it). */
+  onRefused: ((eventId: number) => void) | null = null;
+
   start(): void {
     try {
       this.openMaps();
       this.openRings();
-      this.specs.forEach((spec, i) => this.attach(spec, i));
+      const shared = this.attachShared();
+      this.specs.forEach((spec, i) => {
+        if (!shared.has(i)) this.attach(spec, i);
+      });
     } catch (e) {
       this.close();
       throw e;
@@ -790,6 +819,45 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
       u.writeBigUInt64LE(addressOf(val), 16);
       bpf(BPF_MAP_UPDATE_ELEM, u);
     }
+  }
+
+  /**
+   * Uprobe events of one process and object whose records are written alike (from the same
+   * registers, with no copies or computed values) share one program on one uprobe_multi link
+   * (Linux 6.6+): attached and detached at once, where a perf event each takes an RCU grace
+   * period to close, one after another. Returns the specs' indexes so attached.
+   */
+  private attachShared(): Set<number> {
+    const done = new Set<number>();
+    if (!uprobeMultiSupported()) return done;
+    const groups = new Map<string, number[]>();
+    this.specs.forEach((s, i) => {
+      if (s.uprobe === undefined || !s.output || s.registers === undefined || (s.process ?? 0) <= 0) return;
+      if (s.copies.length > 0 || (s.values?.length ?? 0) > 0 || s.keepForReturn || s.entry !== undefined) return;
+      const key = JSON.stringify([s.process, s.uprobe.path, s.uprobe.isReturn, s.registers, s.filter ?? [], s.recordSize, s.bookkeeping, this.layouts[i].size]);
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, [i]);
+      else g.push(i);
+    });
+    const maps = { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept: -1 };
+    for (const members of groups.values()) {
+      const first = this.specs[members[0]];
+      const insns = registersProgram(first, members[0], this.layouts[members[0]], maps, true);
+      let prog: number;
+      try {
+        prog = this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_uregs', BPF_TRACE_UPROBE_MULTI);
+      } catch (e) {
+        const log = e instanceof ProgramRejected ? e.log : '';
+        throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
+      }
+      const offsets = members.map((i) => this.specs[i].uprobe!.offset);
+      // the spec's index and the event's id, for the record's header and type
+      const cookies = members.map((i) => i + this.specs[i].tracepointId * 2 ** 32);
+      const refused = this.objects.attachUprobes(prog, first.uprobe!.path, offsets, cookies, first.uprobe!.isReturn, first.process!);
+      for (const k of refused) this.onRefused?.(this.specs[members[k]].tracepointId);
+      for (const i of members) done.add(i);
+    }
+    return done;
   }
 
   private attach(spec: CaptureSpec, index: number): void {
