@@ -690,7 +690,8 @@ export class Runtime implements ClauseAbi {
   }
 
   copyinstr(ctx: ProbeContext, addr: bigint, size?: bigint): string {
-    const max = size === undefined ? this.strsize : Math.min(this.strsize, Number(size));
+    // a string of strsize (or of the size given) bytes, its NUL among them
+    const max = Math.max(0, (size === undefined ? this.strsize : Math.min(this.strsize, Number(size))) - 1);
     const t = this.userText(ctx, addr, max, false);
     const end = t.indexOf('\0');
     return end >= 0 ? t.slice(0, end) : t;

@@ -1,8 +1,11 @@
 // The syscall provider against the live kernel.
 
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { Tracing, instancesOf, liveUnavailable, workload } from './harness.js';
+import { Tracing, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
 
 const skip = liveUnavailable() ?? false;
 
@@ -104,4 +107,16 @@ test('copyin() of a buffer with its length: the bytes written', { skip }, async 
   workload('/usr/bin/printf abcd > /dev/null; /usr/bin/printf efgh > /dev/null');
   const r = await d.stop();
   assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), ['64636261', '68676665']);
+});
+
+test('copyinstr(addr, size) and strsize: a string of that many bytes, its NUL among them (Oracle\'s tst.copyinstr*)', { skip }, () => {
+  const script = 'syscall::write:entry /pid == $target/ { printf("\'%s\' \'%s\' \'%s\'\\n", copyinstr(arg1, 8), copyinstr(arg1, 96), copyinstr(arg1)); exit(0); }';
+  // the same process (exec), its output not dtrace's
+  const cmd = join(mkdtempSync(join(tmpdir(), 'copyinstr-')), 'writer');
+  writeFileSync(cmd, '#!/bin/sh\nexec /bin/echo Delay in ns needed in delay env var. > /dev/null\n', { mode: 0o755 });
+  const r = runDtrace(['-q', '-n', script, '-c', cmd]);
+  assert.equal(r.stdout, "'Delay i' 'Delay in ns needed in delay env var.\n' 'Delay in ns needed in delay env var.\n'\n\n");
+  const small = runDtrace(['-q', '-x', 'strsize=12', '-n', script, '-c', cmd]);
+  assert.equal(small.stdout, "'Delay i' 'Delay in ns' 'Delay in ns'\n\n");
+  rmSync(dirname(cmd), { recursive: true, force: true });
 });
