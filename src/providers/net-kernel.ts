@@ -54,16 +54,20 @@ function sockOffsets(): number[] | null {
   return sock;
 }
 
+/** Bytes copied of a packet received, for its TCP header too: IPv4's header with the most options (60) and TCP's without options. */
+export const RECEIVED_SEGMENT_BYTES = 80;
+
 /**
- * The IP header of the sk_buff whose address is at `skbAt` of the record: at a packet's send,
- * where the network header is (head + network_header); at its receipt, where the data begins
- * (the link layer's header is pulled off by then, and network_header not yet set).
+ * The IP header (`bytes` of it and what follows) of the sk_buff whose address is at `skbAt` of
+ * the record: at a packet's send, where the network header is (head + network_header); at its
+ * receipt, where the data begins (the link layer's header is pulled off by then, and
+ * network_header not yet set).
  */
-export function ipHeaderCopy(skbAt: number, send: boolean): UserCopy | null {
+export function ipHeaderCopy(skbAt: number, send: boolean, bytes = IP_HEADER_BYTES): UserCopy | null {
   const o = skbOffsets();
   if (o === null) return null;
   const [head, data, network] = o;
-  return { ptrOffset: skbAt, maxLen: IP_HEADER_BYTES, kernel: send ? { deref: head, plusU16: network, at: 0 } : { deref: data, at: 0 } };
+  return { ptrOffset: skbAt, maxLen: bytes, kernel: send ? { deref: head, plusU16: network, at: 0 } : { deref: data, at: 0 } };
 }
 
 /** Bytes copied of a transport header: TCP's without options (UDP's is 8). */

@@ -17,8 +17,15 @@
 // `ip_plength - tcp_offset` is the payload either way.
 // receive fires for each segment an established connection takes in (tcp:tcp_probe, which
 // carries the socket's addresses, sequence numbers and windows), with the segment's TCP header
-// copied from its sk_buff as it fires where BPF and BTF can be used; the handshake's segments
-// (taken in before the connection is established) do not fire it.
+// copied from its sk_buff as it fires where BPF and BTF can be used. There, too, the segments
+// tcp_probe does not see (no established socket takes them in) fire it as they reach the
+// machine (net:netif_receive_skb, their IP and TCP headers copied), with no socket address,
+// sequence numbers or windows: the handshake's, a SYN (the listener's state: LISTEN), a
+// SYN|ACK (the connecting socket's: SYN-SENT) and the next segment of the connection a SYN
+// opened (its request socket's: SYN-RECEIVED), and those of a connection this session saw
+// leave ESTABLISHED (FIN-WAIT-1 ... LAST-ACK, as sock:inet_sock_set_state said). A SYN to a
+// port nothing listens on fires too, as LISTEN; a connection that was closing before the
+// session began does not.
 //
 // What the tracepoints do not carry reads as zero: the packet (pkt_addr), tcp_hdr, the socket's
 // sequence numbers and windows at send (tcps_iss ... tcps_irs), and the TCP header's fields
@@ -33,13 +40,29 @@ import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
-import { ipHeaderCopy, skbSockCopy, skbSockPointerCopy, sockCopy, sockPlaces, sockStateAt, transportHeaderCopy } from './net-kernel.js';
+import {
+  RECEIVED_SEGMENT_BYTES,
+  ipHeaderCopy,
+  ipProtocolCopy,
+  skbSockCopy,
+  skbSockPointerCopy,
+  sockCopy,
+  sockPlaces,
+  sockStateAt,
+  transportHeaderCopy,
+} from './net-kernel.js';
 
 /** Linux's TCP states (DTrace's TCP_STATE_* have the same numbers) */
 const TCP_ESTABLISHED = 1;
 const TCP_SYN_SENT = 2;
 const TCP_SYN_RECV = 3;
 const TCP_CLOSE = 7;
+const TCP_LISTEN = 10;
+/** TCP header flags */
+const TH_SYN = 0x02;
+const TH_ACK = 0x10;
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
 const IPPROTO_TCP = 6;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -500,6 +523,170 @@ function onSegment(a: TcpArgs) {
   };
 }
 
+/**
+ * The state of connections whose segments no established socket takes in (tcp_probe does not
+ * see them), by their ends: those a SYN received opened and no later segment has reached yet
+ * (their request sockets: SYN-RECEIVED), and those closing (FIN-WAIT-1 ... LAST-ACK). A fixed
+ * table, so nothing is allocated per segment; a connection whose slot another takes is
+ * forgotten (its segments then do not fire).
+ */
+class Unestablished {
+  private static readonly SLOTS = 4096;
+  /** per slot: the state (0: none), family, local and remote ports (2 bytes each), local and remote addresses (16 each) */
+  private static readonly SLOT_BYTES = 40;
+  private readonly t = new Uint8Array(Unestablished.SLOTS * Unestablished.SLOT_BYTES);
+
+  /** The slot of the ends at `l`, `r` of `v` (`n` bytes each) and ports `lport`, `rport`. */
+  private slot(v: DataView, l: number, r: number, n: number, lport: number, rport: number): number {
+    // FNV-1a over the ports and addresses
+    let h = Math.imul(0x811c9dc5 ^ lport, 0x01000193) ^ rport;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.getUint8(l + i), 0x01000193);
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.getUint8(r + i), 0x01000193);
+    return ((h >>> 0) % Unestablished.SLOTS) * Unestablished.SLOT_BYTES;
+  }
+
+  /** Records the connection's state (0: forgets it). */
+  set(fam: number, v: DataView, l: number, r: number, lport: number, rport: number, state: number): void {
+    const n = fam === AF_INET6 ? 16 : 4;
+    const s = this.slot(v, l, r, n, lport, rport);
+    const t = this.t;
+    if (state === 0) {
+      if (this.holds(s, fam, v, l, r, n, lport, rport)) t[s] = 0;
+      return;
+    }
+    t[s] = state;
+    t[s + 1] = fam;
+    t[s + 2] = lport >>> 8;
+    t[s + 3] = lport & 0xff;
+    t[s + 4] = rport >>> 8;
+    t[s + 5] = rport & 0xff;
+    for (let i = 0; i < n; i++) {
+      t[s + 8 + i] = v.getUint8(l + i);
+      t[s + 24 + i] = v.getUint8(r + i);
+    }
+  }
+
+  /** The connection's state, 0 if not here. */
+  get(fam: number, v: DataView, l: number, r: number, lport: number, rport: number): number {
+    const n = fam === AF_INET6 ? 16 : 4;
+    const s = this.slot(v, l, r, n, lport, rport);
+    return this.holds(s, fam, v, l, r, n, lport, rport) ? this.t[s] : 0;
+  }
+
+  private holds(s: number, fam: number, v: DataView, l: number, r: number, n: number, lport: number, rport: number): boolean {
+    const t = this.t;
+    if (t[s] === 0 || t[s + 1] !== fam || t[s + 2] !== lport >>> 8 || t[s + 3] !== (lport & 0xff) || t[s + 4] !== rport >>> 8 || t[s + 5] !== (rport & 0xff)) return false;
+    for (let i = 0; i < n; i++) if (t[s + 8 + i] !== v.getUint8(l + i) || t[s + 24 + i] !== v.getUint8(r + i)) return false;
+    return true;
+  }
+}
+
+/** An IPv6 address that is an IPv4 one (::ffff:a.b.c.d): a dual-stack socket's IPv4 connection. */
+function v4Mapped(v: DataView, at: number): boolean {
+  for (let i = 0; i < 10; i++) if (v.getUint8(at + i) !== 0) return false;
+  return v.getUint16(at + 10, false) === 0xffff;
+}
+
+/**
+ * inet_sock_set_state for TCP sockets: learns which connections are closing (their segments
+ * reach tcp_rcv_state_process, not tcp_probe) and which are established again or gone.
+ */
+function learnClosing(table: Unestablished) {
+  return (f: Fields): EventHandler => {
+    const { newAt, sportAt, dportAt, famAt, protoAt, s4, d4, s6, d6 } = stateFields(f);
+    return (_c, _p, v, o) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
+      const st = v.getInt32(o + newAt, true);
+      // the handshake's states are known from the segments' flags (onReceivedSegment)
+      if (st === TCP_SYN_SENT || st === TCP_SYN_RECV || st === TCP_LISTEN || st === TCP_NEW_SYN_RECV) return;
+      const keep = st === TCP_ESTABLISHED || st === TCP_CLOSE ? 0 : st;
+      const fam = v.getUint16(o + famAt, true);
+      // the record holds both families' addresses: an IPv4 connection of an IPv6 socket is keyed as its packets are
+      const four = fam === AF_INET || (fam === AF_INET6 && v4Mapped(v, o + s6) && v4Mapped(v, o + d6));
+      if (four) table.set(AF_INET, v, o + s4, o + d4, v.getUint16(o + sportAt, true), v.getUint16(o + dportAt, true), keep);
+      else if (fam === AF_INET6) table.set(AF_INET6, v, o + s6, o + d6, v.getUint16(o + sportAt, true), v.getUint16(o + dportAt, true), keep);
+    };
+  };
+}
+
+/** Whether segments received that tcp_probe does not see fire receive (onReceivedSegment): where BPF can be used and BTF places the sk_buff's data. */
+function handshakes(): boolean {
+  return bpfUnavailable() === null && ipHeaderCopy(0, false) !== null && ipProtocolCopy(0) !== null;
+}
+
+/**
+ * netif_receive_skb: a packet reaches the machine (any of its interfaces, loopback's too); of
+ * TCP segments, fires receive for those no established socket takes in, which tcp_probe does
+ * not see: the handshake's and a closing connection's.
+ */
+function onReceivedSegment(a: TcpArgs, table: Unestablished) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const skbAt = f.at('skbaddr');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const [segJ, protoJ] = user.want(f.format, [ipHeaderCopy(skbAt, false, RECEIVED_SEGMENT_BYTES)!, ipProtocolCopy(skbAt)!]);
+    return (cpu, _p, v, o, _l, ts) => {
+      const pr = user.kernelCopyAt(id, v, o, protoJ);
+      const ip = user.kernelCopyAt(id, v, o, segJ);
+      if (pr < 0 || ip < 0) return;
+      const proto = v.getUint16(pr, false);
+      let th: number;
+      let plength: number;
+      if (proto === ETH_P_IP) {
+        const ihl = (v.getUint8(ip) & 0xf) * 4;
+        // TCP, and not a later fragment
+        if (v.getUint8(ip) >>> 4 !== 4 || v.getUint8(ip + 9) !== IPPROTO_TCP || (v.getUint16(ip + 6, false) & 0x1fff) !== 0 || ihl < 20) return;
+        th = ip + ihl;
+        plength = v.getUint16(ip + 2, false) - ihl;
+        a.family = AF_INET;
+        a.raddrAt = ip + 12;
+        a.laddrAt = ip + 16;
+      } else if (proto === ETH_P_IPV6) {
+        if (v.getUint8(ip) >>> 4 !== 6 || v.getUint8(ip + 6) !== IPPROTO_TCP) return;
+        th = ip + 40;
+        plength = v.getUint16(ip + 4, false);
+        a.family = AF_INET6;
+        a.raddrAt = ip + 8;
+        a.laddrAt = ip + 24;
+      } else {
+        return;
+      }
+      const rport = v.getUint16(th, false);
+      const lport = v.getUint16(th + 2, false);
+      const flags = v.getUint8(th + 13);
+      let state: number;
+      if ((flags & TH_SYN) !== 0) {
+        if ((flags & TH_ACK) !== 0) {
+          state = TCP_SYN_SENT;
+        } else {
+          state = TCP_LISTEN;
+          table.set(a.family, v, a.laddrAt, a.raddrAt, lport, rport, TCP_SYN_RECV);
+        }
+      } else {
+        state = table.get(a.family, v, a.laddrAt, a.raddrAt, lport, rport);
+        // an established connection's (tcp_probe fires for it), or one this session does not know
+        if (state === 0) return;
+        // the segment that completes (or ends) a handshake: the connection is established or gone after it
+        if (state === TCP_SYN_RECV) table.set(a.family, v, a.laddrAt, a.raddrAt, lport, rport, 0);
+      }
+      a.v = v;
+      a.thAt = th;
+      a.lport = lport;
+      a.rport = rport;
+      a.state = state;
+      a.oldState = state;
+      a.skLo = 0;
+      a.skHi = 0;
+      a.outbound = false;
+      a.plength = plength;
+      a.seqs = false;
+      pointArgs(h, a);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+}
+
 /** Whether tcp:::send needs to learn connections' addresses from other events (see onSend). */
 function learnersNeeded(h: Hook): boolean {
   if (!h.reads(2) && !h.reads(3) && !h.reads(4)) return false;
@@ -514,6 +701,7 @@ function probes(types: TypeScope): DerivedProbe[] {
   const change = (fire: Parameters<typeof onStateChange>[1]) => [{ system: 'sock', event: 'inet_sock_set_state', handler: onStateChange(a, fire) }];
   /** sockets that received a reset (tcp_receive_reset comes just before the state change it causes, on the same CPU) */
   const reset = new Set<number>();
+  const unestablished = new Unestablished();
   return [
     {
       name: 'accept-established',
@@ -552,7 +740,6 @@ function probes(types: TypeScope): DerivedProbe[] {
               a.plength = 0;
               a.seqs = false;
               a.thAt = -1;
-      a.thAt = -1;
               pointArgs(h, a);
               h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
             };
@@ -591,7 +778,11 @@ function probes(types: TypeScope): DerivedProbe[] {
     {
       name: 'receive',
       args: TCP_ARGS,
-      sources: [{ system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null) }],
+      sources: [
+        { system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null) },
+        { system: 'sock', event: 'inet_sock_set_state', handler: learnClosing(unestablished), needed: handshakes },
+        { system: 'net', event: 'netif_receive_skb', handler: onReceivedSegment(a, unestablished), needed: handshakes },
+      ],
     },
     {
       name: 'send',

@@ -117,7 +117,7 @@ s.bind(0, '127.0.0.1', () => s.send(Buffer.alloc(55), s.address().port, '127.0.0
 const TCP_PORT = 20000 + (process.pid % 20000);
 
 for (const host of ['127.0.0.1', '::1']) {
-  test(`tcp: tcpinfo_t from each segment's header over loopback (${host}): the handshake's SYN, SYN|ACK, ACK; seq and ack advance by the bytes sent`, { skip }, () => {
+  test(`tcp: tcpinfo_t from each segment's header over loopback (${host}): the handshake's SYN, SYN|ACK, ACK sent and received; seq and ack advance by the bytes sent; every segment sent is received`, { skip }, () => {
     const f = join(dir, `tcp-hdr-${host.replace(/:/g, '_')}.cjs`);
     writeFileSync(
       f,
@@ -160,6 +160,18 @@ const s = net.createServer((c) => c.once('data', () => c.end(Buffer.alloc(300)))
     assert.deepEqual([syn.flags, syn.dport, syn.ack, syn.len, syn.state], [0x02, P, 0, 0, 'state-syn-sent'], r.stdout);
     assert.deepEqual([synack.flags, synack.sport, synack.ack, synack.len, synack.state], [0x12, P, (syn.seq + 1) >>> 0, 0, 'state-syn-received'], r.stdout);
     assert.deepEqual([ack.flags, ack.dport, ack.seq, ack.ack, ack.state], [0x10, P, (syn.seq + 1) >>> 0, (synack.seq + 1) >>> 0, 'state-established'], r.stdout);
+    // received: the same three, each in the state of the socket that takes it in (the
+    // listener's, the connecting socket's, the request socket's)
+    const receives = segs.filter((x) => x.probe === 'receive');
+    const [rsyn, rsynack, rack] = receives;
+    assert.deepEqual([rsyn.flags, rsyn.dport, rsyn.seq, rsyn.ack, rsyn.state], [0x02, P, syn.seq, 0, 'state-listen'], r.stdout);
+    assert.deepEqual([rsynack.flags, rsynack.sport, rsynack.seq, rsynack.ack, rsynack.state], [0x12, P, synack.seq, synack.ack, 'state-syn-sent'], r.stdout);
+    assert.deepEqual([rack.flags, rack.dport, rack.seq, rack.ack, rack.state], [0x10, P, ack.seq, ack.ack, 'state-syn-received'], r.stdout);
+    // over loopback each segment sent is received once, with the same header (the closing
+    // ones too: FINs and ACKs taken in by sockets in FIN-WAIT and LAST-ACK)
+    const key = (x: Seg) => `${x.sport} ${x.dport} ${x.flags.toString(16)} ${x.seq} ${x.ack} ${x.len}`;
+    assert.deepEqual(receives.map(key).sort(), sends.map(key).sort(), r.stdout);
+    assert.ok(receives.some((x) => x.state === 'state-fin-wait-1') && receives.some((x) => x.state === 'state-last-ack'), r.stdout);
     // the client's 1000 bytes: sent and received with the same numbers, and acknowledged
     const data = sends.find((x) => x.dport === P && x.len === 1000);
     assert.ok(data, r.stdout);
