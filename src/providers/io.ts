@@ -29,7 +29,7 @@ import { ArgStruct } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 import { type ProbeDesc, ProviderUnavailable } from './provider.js';
 import { isGlob } from './registry.js';
-import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
+import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OFLAGS, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
 import { cstr } from './kernel-files.js';
 
 const B_ASYNC = 0x400;
@@ -84,6 +84,8 @@ export class IoArgs implements ArgBuilder {
     for (let k = 0; k < n; k++) names.push(cstr(v, at + IOF_NAME + k * FILE_NAME_BYTES, FILE_NAME_BYTES));
     f.str('fi_name', names[0]);
     f.set('fi_offset', v.getUint32(at + IOF_OFFSET, true) + v.getUint32(at + IOF_OFFSET + 4, true) * 4294967296);
+    // the open file's f_flags, as fds[] has them (direct I/O; buffered I/O's pages have no open file: 0)
+    f.set('fi_oflags', v.getInt32(at + IOF_OFLAGS, true));
     f.str('fi_fs', where.fstype || '<unknown>');
     f.str('fi_mount', where.mount || '<unknown>');
     // the path from the file system's root (the last name, "/"), under its mount point; a name
