@@ -27,9 +27,15 @@
 // port nothing listens on fires too, as LISTEN; a connection that was closing before the
 // session began does not.
 //
-// What the tracepoints do not carry reads as zero: the packet (pkt_addr), tcp_hdr, the socket's
-// sequence numbers and windows at send (tcps_iss ... tcps_irs), and the TCP header's fields
-// other than the ports where it is not copied. connect-request fires as connect()
+// pkt_addr is the segment's sk_buff where the event has one (send and receive; Oracle's
+// translator gives the same). At send per segment, for clauses that read tcpsinfo_t, the
+// sending socket's sequence numbers and windows (tcps_snxt, tcps_suna, tcps_swnd, tcps_rwnd,
+// tcps_cwnd, tcps_cwnd_ssthresh, tcps_rtt) are copied from its struct tcp_sock as the segment
+// is queued, before TCP counts it sent (a new segment's tcps_snxt is its first sequence
+// number); a request or timewait socket has none.
+// What the tracepoints do not carry reads as zero: tcp_hdr, tcps_iss, tcps_irs, tcps_rnxt,
+// tcps_mss and the like, the numbers elsewhere, and the TCP header's fields other than the
+// ports where it is not copied. connect-request fires as connect()
 // moves the socket to SYN-SENT, before the kernel has chosen its local port: tcps_lport is 0
 // there unless the socket was bound.
 
@@ -49,6 +55,8 @@ import {
   sockCopy,
   sockPlaces,
   sockStateAt,
+  tcpSockCopy,
+  tcpSockPlaces,
   transportHeaderCopy,
 } from './net-kernel.js';
 
@@ -56,6 +64,7 @@ import {
 const TCP_ESTABLISHED = 1;
 const TCP_SYN_SENT = 2;
 const TCP_SYN_RECV = 3;
+const TCP_TIME_WAIT = 6;
 const TCP_CLOSE = 7;
 const TCP_LISTEN = 10;
 /** TCP header flags */
@@ -92,6 +101,9 @@ export class TcpArgs implements ArgBuilder {
   seqs = false;
   /** where the segment's TCP header is in `v` (-1: not known) */
   thAt = -1;
+  /** the segment's sk_buff in the kernel (high and low halves; 0: none) */
+  pktHi = 0;
+  pktLo = 0;
   snxt = 0;
   suna = 0;
   swnd = 0;
@@ -126,9 +138,13 @@ export class TcpArgs implements ArgBuilder {
 
   build(slot: number): Uint8Array | null {
     switch (slot) {
-      case 0:
-        // the packet is not in the tracepoint's record
-        return this.pkt.bytes;
+      case 0: {
+        // the sk_buff's address, as Oracle's translator from struct sk_buff gives it
+        const s = this.pkt;
+        s.clear();
+        s.set('pkt_addr', (BigInt(this.pktHi >>> 0) << 32n) | BigInt(this.pktLo >>> 0));
+        return s.bytes;
+      }
       case 1: {
         const s = this.cs;
         s.clear();
@@ -252,6 +268,8 @@ function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, sk
       a.plength = 0;
       a.seqs = false;
       a.thAt = -1;
+      a.pktHi = 0;
+      a.pktLo = 0;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -360,6 +378,7 @@ function onReceive(a: TcpArgs, conns: Conns | null) {
     const copy = h !== null && (h.reads(2) || h.reads(4)) && f.has('skbaddr') ? transportHeaderCopy(f.at('skbaddr')) : null;
     const user = h?.tracer.user;
     const thJ = copy === null || user === undefined ? -1 : user.want(f.format, [copy])[0];
+    const skbAt = f.has('skbaddr') ? f.at('skbaddr') : -1;
     return (cpu, _p, v, o, _l, ts) => {
       const fam = v.getUint16(o + P.fam, true);
       // the addresses are sockaddr_in (address at 4) or sockaddr_in6 (at 8)
@@ -384,6 +403,8 @@ function onReceive(a: TcpArgs, conns: Conns | null) {
       a.thAt = thJ < 0 ? -1 : user!.kernelCopyAt(id, v, o, thJ);
       // the IP payload: the data and the TCP header (its length, where the header is known)
       a.plength = v.getUint16(o + P.len, true) + (a.thAt < 0 ? 0 : (v.getUint8(a.thAt + 12) >>> 4) * 4);
+      a.pktLo = skbAt < 0 ? 0 : v.getUint32(o + skbAt, true);
+      a.pktHi = skbAt < 0 ? 0 : v.getUint32(o + skbAt + 4, true);
       a.seqs = true;
       a.snxt = v.getUint32(o + P.snxt, true);
       a.suna = v.getUint32(o + P.suna, true);
@@ -451,6 +472,8 @@ function onSend(a: TcpArgs, conns: Conns) {
       a.plength = ret;
       a.seqs = false;
       a.thAt = -1;
+      a.pktHi = 0;
+      a.pktLo = 0;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -469,6 +492,15 @@ function segments(): boolean {
   return bpfUnavailable() === null && ipHeaderCopy(0, true) !== null && transportHeaderCopy(0) !== null && skbSockCopy(0) !== null && skbSockPointerCopy(0) !== null;
 }
 
+/**
+ * Whether a socket in Linux state `st` is a whole struct tcp_sock with sequence numbers: not a
+ * request socket (NEW_SYN_RECV), a timewait one, a listener, nor a closed one (a reset with no
+ * socket goes out on a raw control socket).
+ */
+function fullSocket(st: number): boolean {
+  return st > 0 && st < TCP_NEW_SYN_RECV && st !== TCP_TIME_WAIT && st !== TCP_CLOSE && st !== TCP_LISTEN;
+}
+
 /** net_dev_queue: a TCP segment goes out (any of the machine's: handshakes, data, ACKs, resets). */
 function onSegment(a: TcpArgs) {
   return (f: Fields, h: Hook): EventHandler => {
@@ -478,6 +510,10 @@ function onSegment(a: TcpArgs) {
     const user = h.tracer.user;
     const [ipJ, thJ, skJ, skpJ] = user.want(f.format, [ipHeaderCopy(skbAt, true)!, transportHeaderCopy(skbAt)!, skbSockCopy(skbAt)!, skbSockPointerCopy(skbAt)!]);
     const stateAt = sockStateAt();
+    // the socket's sequence numbers and windows, for clauses that read tcpsinfo_t
+    const tcpCopy = h.reads(3) ? tcpSockCopy(skbAt) : null;
+    const T = tcpSockPlaces();
+    const tcpJ = tcpCopy === null ? -1 : user.want(f.format, [tcpCopy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       const ip = user.kernelCopyAt(id, v, o, ipJ);
       if (ip < 0) return;
@@ -516,7 +552,20 @@ function onSegment(a: TcpArgs) {
       a.skHi = skp < 0 ? 0 : v.getUint32(skp + 4, true);
       a.outbound = true;
       a.plength = plength;
-      a.seqs = false;
+      a.pktLo = v.getUint32(o + skbAt, true);
+      a.pktHi = v.getUint32(o + skbAt + 4, true);
+      const t = tcpJ < 0 || !fullSocket(st) ? -1 : user.kernelCopyAt(id, v, o, tcpJ);
+      a.seqs = t >= 0 && T !== null;
+      if (a.seqs) {
+        a.snxt = v.getUint32(t + T!.snxt, true);
+        a.suna = v.getUint32(t + T!.suna, true);
+        a.swnd = v.getUint32(t + T!.swnd, true);
+        a.rwnd = v.getUint32(t + T!.rwnd, true);
+        a.cwnd = v.getUint32(t + T!.cwnd, true);
+        a.ssthresh = v.getUint32(t + T!.ssthresh, true);
+        // in µs, as tcp_probe gives it at receive
+        a.rtt = v.getUint32(t + T!.srtt, true) >>> 3;
+      }
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -681,6 +730,8 @@ function onReceivedSegment(a: TcpArgs, table: Unestablished) {
       a.outbound = false;
       a.plength = plength;
       a.seqs = false;
+      a.pktLo = v.getUint32(o + skbAt, true);
+      a.pktHi = v.getUint32(o + skbAt + 4, true);
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -740,6 +791,8 @@ function probes(types: TypeScope): DerivedProbe[] {
               a.plength = 0;
               a.seqs = false;
               a.thAt = -1;
+              a.pktHi = 0;
+              a.pktLo = 0;
               pointArgs(h, a);
               h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
             };
