@@ -16,7 +16,8 @@
 // TCP header: ip_plength is the payload's length and tcp_offset reads 0, so DTrace's
 // `ip_plength - tcp_offset` is the payload either way.
 // receive fires for each segment an established connection takes in (tcp:tcp_probe, which
-// carries the socket's addresses, sequence numbers and windows), with the segment's TCP header
+// carries the socket's addresses, sequence numbers and windows, and its address since Linux
+// 6.2: before, cs_addr and tcps_addr read 0), with the segment's TCP header
 // copied from its sk_buff as it fires where BPF and BTF can be used. There, too, the segments
 // tcp_probe does not see (no established socket takes them in) fire it as they reach the
 // machine (net:netif_receive_skb, their IP and TCP headers copied), with no socket address,
@@ -335,6 +336,7 @@ function learnStates(conns: Conns) {
 /** Where tcp_probe's fields are. */
 class ProbeFields {
   readonly pid: number;
+  /** the socket (-1: the record has none: Linux before 6.2) */
   readonly sk: number;
   readonly fam: number;
   readonly saddr: number;
@@ -352,7 +354,7 @@ class ProbeFields {
 
   constructor(f: Fields) {
     this.pid = f.at('common_pid');
-    this.sk = f.at('skaddr');
+    this.sk = f.has('skaddr') ? f.at('skaddr') : -1;
     this.fam = f.at('family');
     this.saddr = f.at('saddr');
     this.daddr = f.at('daddr');
@@ -385,9 +387,9 @@ function onReceive(a: TcpArgs, conns: Conns | null) {
       const at = fam === AF_INET6 ? 8 : 4;
       const lport = v.getUint16(o + P.sport, true);
       const rport = v.getUint16(o + P.dport, true);
-      const skLo = v.getUint32(o + P.sk, true);
-      const skHi = v.getUint32(o + P.sk + 4, true);
-      if (conns !== null) conns.learn(skLo ^ skHi, fam, v, o + P.saddr + at, o + P.daddr + at, lport, rport, TCP_ESTABLISHED);
+      const skLo = P.sk < 0 ? 0 : v.getUint32(o + P.sk, true);
+      const skHi = P.sk < 0 ? 0 : v.getUint32(o + P.sk + 4, true);
+      if (conns !== null && P.sk >= 0) conns.learn(skLo ^ skHi, fam, v, o + P.saddr + at, o + P.daddr + at, lport, rport, TCP_ESTABLISHED);
       if (h === null) return;
       a.v = v;
       a.family = fam;
