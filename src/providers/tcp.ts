@@ -26,7 +26,9 @@
 // opened (its request socket's: SYN-RECEIVED), and those of a connection this session saw
 // leave ESTABLISHED (FIN-WAIT-1 ... LAST-ACK, as sock:inet_sock_set_state said). A SYN to a
 // port nothing listens on fires too, as LISTEN; a connection that was closing before the
-// session began does not.
+// session began does not. Before Linux 6.2 tcp_probe's record has no sk_buff to copy the
+// header from: there (with BPF) every segment received fires this way, established ones as
+// ESTABLISHED, and none from tcp_probe (so no sequence numbers or windows at receive).
 //
 // pkt_addr is the segment's sk_buff where the event has one (send and receive; Oracle's
 // translator gives the same). At send per segment, for clauses that read tcpsinfo_t, the
@@ -660,6 +662,19 @@ function learnClosing(table: Unestablished) {
   };
 }
 
+/**
+ * Whether tcp_probe's record has the segment's sk_buff (Linux 6.2 and later), so that its
+ * header can be copied as it fires; before, every segment received fires from
+ * netif_receive_skb (onReceivedSegment), and none from tcp_probe, where BPF can be used.
+ */
+function probeHasSkb(h: Hook): boolean {
+  try {
+    return h.tracer.format('tcp', 'tcp_probe').fields.some((x) => x.name === 'skbaddr');
+  } catch {
+    return false;
+  }
+}
+
 /** Whether segments received that tcp_probe does not see fire receive (onReceivedSegment): where BPF can be used and BTF places the sk_buff's data. */
 function handshakes(): boolean {
   return bpfUnavailable() === null && ipHeaderCopy(0, false) !== null && ipProtocolCopy(0) !== null;
@@ -672,6 +687,8 @@ function handshakes(): boolean {
  */
 function onReceivedSegment(a: TcpArgs, table: Unestablished) {
   return (f: Fields, h: Hook): EventHandler => {
+    // where tcp_probe cannot have the segment's header, every segment fires here
+    const every = !probeHasSkb(h);
     const pidAt = f.at('common_pid');
     const skbAt = f.at('skbaddr');
     const id = f.format.id;
@@ -716,8 +733,12 @@ function onReceivedSegment(a: TcpArgs, table: Unestablished) {
         }
       } else {
         state = table.get(a.family, v, a.laddrAt, a.raddrAt, lport, rport);
-        // an established connection's (tcp_probe fires for it), or one this session does not know
-        if (state === 0) return;
+        if (state === 0) {
+          // an established connection's (tcp_probe fires for it, where it has the header), or
+          // one this session does not know
+          if (!every) return;
+          state = TCP_ESTABLISHED;
+        }
         // the segment that completes (or ends) a handshake: the connection is established or gone after it
         if (state === TCP_SYN_RECV) table.set(a.family, v, a.laddrAt, a.raddrAt, lport, rport, 0);
       }
@@ -834,7 +855,7 @@ function probes(types: TypeScope): DerivedProbe[] {
       name: 'receive',
       args: TCP_ARGS,
       sources: [
-        { system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null) },
+        { system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null), needed: (h) => !handshakes() || probeHasSkb(h) },
         { system: 'sock', event: 'inet_sock_set_state', handler: learnClosing(unestablished), needed: handshakes },
         { system: 'net', event: 'netif_receive_skb', handler: onReceivedSegment(a, unestablished), needed: handshakes },
       ],
