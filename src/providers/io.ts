@@ -275,9 +275,15 @@ function waitFetch(): string[] | null {
   return [`dev=+${bdDev}(+${bdev}(${at})):u32`, `sector=+${sector}(${at}):u64`, `size=+${size}(${at}):u32`, `opf=+${opf}(${at}):u32`];
 }
 
-/** The kprobe events wait-start and wait-done are made of: cheaply, whether the kernel has them. */
-function waitProbesPossible(root = tracefsRoot()): boolean {
-  return existsSync(join(root, 'kprobe_events'));
+/** The kprobe events wait-start and wait-done are made of: cheaply, whether the kernel has them (for root: tracefs is found, or mounted, as the session would). */
+function waitProbesPossible(): boolean {
+  if (process.geteuid && process.geteuid() !== 0) return false;
+  try {
+    return existsSync(join(tracefsRoot(), 'kprobe_events'));
+  } catch {
+    // no tracefs: the session says so as it starts
+    return false;
+  }
 }
 
 /**
