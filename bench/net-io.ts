@@ -1,10 +1,10 @@
-// io:::start and tcp:::send benchmarks (not tests), medians, on the live kernel, next to the
+// io:::start, tcp:::send and tcp:::receive benchmarks (not tests), medians, on the live kernel, next to the
 // tracepoints they sit on and beside bpftrace:
-//   1. start-up of the probe with `@ = count()`, exiting at once: io:::start, tcp:::send, the
-//      raw tracepoints under them (rawtp:block::block_bio_queue, rawtp:net::net_dev_queue),
-//      and bpftrace's tracepoint:block:block_bio_queue, tracepoint:net:net_dev_queue;
+//   1. start-up of the probe with `@ = count()`, exiting at once: io:::start, tcp:::send,
+//      tcp:::receive, the raw tracepoints under them (rawtp:block::block_bio_queue,
+//      rawtp:net::net_dev_queue, rawtp:net::netif_receive_skb), and bpftrace's on the same;
 //   2. probe effect: ns each 4 KiB O_DIRECT pread() (io) and each 64-byte send() on a loopback
-//      TCP connection (tcp) gains while traced by: the stable probe counting in dtrace; the
+//      TCP connection (tcp, tcp-receive) gains while traced by: the stable probe counting in dtrace; the
 //      stable probe reading its translated args (io-file: the file, read in the kernel; tcp: the
 //      segment's headers, copied in the kernel where BPF can be used); the tracepoint on tracefs (sdt:) counting in dtrace; the raw
 //      tracepoint counting in the kernel (rawtp, BPF); bpftrace counting on the tracepoint.
@@ -180,6 +180,10 @@ async function main(): Promise<void> {
     { name: 'io-file', stable: 'io:::start', args: 'io:::start { @[args[2]->fi_pathname, args[0]->b_flags & B_READ] = sum(args[0]->b_bcount); }', group: 'block', event: 'block_bio_queue', bin: buildReads(), binArgs: [file, '20000'], argsOnly: true },
     // with BPF, tcp:::send fires per segment queued on a device (net_dev_queue), its headers copied
     { name: 'tcp', stable: 'tcp:::send', args: 'tcp:::send { @[args[2]->ip_daddr, args[4]->tcp_dport, args[4]->tcp_flags] = sum(args[2]->ip_plength); }', group: 'net', event: 'net_dev_queue', bin: buildSends(), binArgs: ['200000'] },
+    // the sending socket's sequence numbers and windows too: its struct tcp_sock's span copied per segment
+    { name: 'tcp-seqs', stable: 'tcp:::send', args: 'tcp:::send { @[args[4]->tcp_flags] = max(args[3]->tcps_snxt - args[3]->tcps_suna); }', group: 'net', event: 'net_dev_queue', bin: buildSends(), binArgs: ['200000'], argsOnly: true },
+    // receive: tcp_probe for established connections, and every packet received (netif_receive_skb, its headers copied) for the segments tcp_probe does not see
+    { name: 'tcp-receive', stable: 'tcp:::receive', args: 'tcp:::receive { @[args[4]->tcp_flags] = sum(args[2]->ip_plength); }', group: 'net', event: 'netif_receive_skb', bin: buildSends(), binArgs: ['200000'] },
   ];
   for (const c of cases) {
     const dt = (script: string) => {

@@ -68,7 +68,7 @@ export function userRegisterOffset(i: number, machine: string = arch()): number 
 }
 
 /** Where argument i (0..5) is at a function's entry, as a fetch argument's location. */
-function argumentAt(i: number, viaSyscallRegs: boolean): string {
+export function argumentAt(i: number, viaSyscallRegs: boolean): string {
   const a = arch();
   const regs = ARGUMENT_REGISTERS[a];
   if (viaSyscallRegs && SYSCALL_REGS_OFFSETS[a]) return `+${SYSCALL_REGS_OFFSETS[a][i]}(${regs[0]})`;

@@ -61,6 +61,16 @@ export interface DerivedProbe {
     handler: (h: Hook) => EventHandler;
     needed: (h: Hook) => boolean;
   }>;
+  /**
+   * Kprobe events it listens to as well (made as it is enabled, removed with the session's
+   * tracer): a function's entry or return, with the fetch arguments `fetch` gives then.
+   */
+  kprobeSources?: Array<{
+    symbol: string;
+    isReturn: boolean;
+    fetch: () => string[];
+    handler: (f: Fields, h: Hook) => EventHandler;
+  }>;
 }
 
 export abstract class DerivedProvider implements Provider {
@@ -109,6 +119,12 @@ export abstract class DerivedProvider implements Provider {
         if (s.needed !== undefined && !s.needed(hook)) continue;
         const f = new Fields(this.formatOf(tracer, def, s.system, s.event));
         tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack, false, ustack);
+      }
+      for (const k of p.kprobeSources ?? []) {
+        const kprobes = tracer.kprobes();
+        const [event] = kprobes.add([{ symbol: k.symbol, isReturn: k.isReturn, fetch: k.fetch() }]);
+        if (event === null) throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs a kprobe on ${k.symbol}, which the kernel refused`);
+        tracer.subscribe(kprobes.group, event, null, k.handler(new Fields(tracer.format(kprobes.group, event)), hook), stack, false, ustack);
       }
     }
   }

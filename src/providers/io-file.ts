@@ -5,7 +5,8 @@
 // - buffered I/O (a page cache page: read-ahead, writeback): bio->bi_io_vec[0].bv_page->mapping
 //   ->host, the inode, and its first dentry (i_dentry), and the page's index (fi_offset);
 // - direct I/O through iomap (ext4, xfs, btrfs...: bi_end_io is iomap_dio_bio_end_io):
-//   bi_private, the iomap_dio, ->iocb->ki_filp->f_path.dentry, and ki_pos;
+//   bi_private, the iomap_dio, ->iocb->ki_filp->f_path.dentry, ki_pos, and the file's f_flags
+//   (fi_oflags: a page cache page has an inode but no open file, so buffered I/O has 0);
 // then the dentry's names up to its file system's root (at most FILE_SLOTS names of under
 // FILE_NAME_BYTES). The mount point is the first mount of that file system's device (its
 // super block's s_dev) in /proc/self/mountinfo. Anything else (the block device read itself,
@@ -16,7 +17,7 @@ import type { CaptureValues } from '../kernel/bpf/capture.js';
 import { kernelTypes, memberOffset } from '../kernel/btf.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
 
-/** The area's layout: [u32 dev][u32 opf][u64 sector][u32 size][i32 names][u32 s_dev][u32 at root][u64 offset][names...] */
+/** The area's layout: [u32 dev][u32 opf][u64 sector][u32 size][i32 names][u32 s_dev][u32 at root][u64 offset][u32 f_flags][u32 pad][names...] */
 export const IOF_DEV = 0;
 export const IOF_OPF = 4;
 export const IOF_SECTOR = 8;
@@ -27,7 +28,9 @@ export const IOF_SDEV = 24;
 /** 1: the names reach the file system's root (the last is its root's, "/") */
 export const IOF_ROOT = 28;
 export const IOF_OFFSET = 32;
-export const IOF_NAME = 40;
+/** the open file's f_flags (direct I/O; 0: no file known) */
+export const IOF_OFLAGS = 40;
+export const IOF_NAME = 48;
 export const FILE_SLOTS = 16;
 export const FILE_NAME_BYTES = 64;
 export const IOF_BYTES = IOF_NAME + FILE_SLOTS * FILE_NAME_BYTES;
@@ -52,11 +55,12 @@ interface Places {
   dAlias: number;
   dParent: number;
   dName: number;
-  /** direct I/O through iomap: iomap_dio.iocb, kiocb.ki_filp and .ki_pos, file.f_path.dentry, and where bi_end_io points for it (0: not known) */
+  /** direct I/O through iomap: iomap_dio.iocb, kiocb.ki_filp and .ki_pos, file.f_path.dentry and .f_flags, and where bi_end_io points for it (0: not known) */
   dioIocb: number;
   kiFilp: number;
   kiPos: number;
   fDentry: number;
+  fFlags: number;
   dioEndIo: bigint;
 }
 
@@ -91,13 +95,14 @@ function ioPlaces(): Places | null {
     kiFilp: memberOffset(T('kiocb'), ['ki_filp']) ?? -1,
     kiPos: memberOffset(T('kiocb'), ['ki_pos']) ?? -1,
     fDentry: memberOffset(T('file'), ['f_path', 'dentry']) ?? -1,
+    fFlags: memberOffset(T('file'), ['f_flags']) ?? -1,
   };
   if (Object.values(v).some((x) => x === null)) {
     places = null;
     return null;
   }
   const endIo = kernelSymbols.address('iomap_dio_bio_end_io') ?? 0n;
-  places = { ...(v as Omit<Places, 'dioEndIo'>), dioEndIo: v.dioIocb >= 0 && v.kiFilp >= 0 && v.kiPos >= 0 && v.fDentry >= 0 ? endIo : 0n };
+  places = { ...(v as Omit<Places, 'dioEndIo'>), dioEndIo: v.dioIocb >= 0 && v.kiFilp >= 0 && v.kiPos >= 0 && v.fDentry >= 0 && v.fFlags >= 0 ? endIo : 0n };
   return places;
 }
 
@@ -119,7 +124,7 @@ export function ioFileValues(): CaptureValues | null {
       const end = 'iofEnd';
       // R9: the area; R8: what is in hand; the stack at -16 takes what a helper reads
       p.load(8, R9, R10, baseAt).addImm(R9, areaAt);
-      p.storeImm(8, R9, IOF_DEV, 0).storeImm(8, R9, IOF_SECTOR, 0).storeImm(8, R9, IOF_SIZE, 0).storeImm(8, R9, IOF_SDEV, 0).storeImm(8, R9, IOF_OFFSET, 0);
+      p.storeImm(8, R9, IOF_DEV, 0).storeImm(8, R9, IOF_SECTOR, 0).storeImm(8, R9, IOF_SIZE, 0).storeImm(8, R9, IOF_SDEV, 0).storeImm(8, R9, IOF_OFFSET, 0).storeImm(8, R9, IOF_OFLAGS, 0);
       /** *(R9 + to) = `size` bytes at R8 + off; to `end` if it faults */
       const copy = (to: number, size: number, off: number): void => {
         p.mov(R1, R9).addImm(R1, to).movImm(R2, size).mov(R3, R8).addImm(R3, off).call(Helper.ProbeReadKernel).jsltImm(R0, 0, end);
@@ -172,6 +177,7 @@ export function ioFileValues(): CaptureValues | null {
         p.store(8, R10, -48, R8);
         copy(IOF_OFFSET, 8, P.kiPos);
         follow(P.kiFilp);
+        copy(IOF_OFLAGS, 4, P.fFlags);
         follow(P.fDentry);
         p.store(8, R10, -56, R8);
         // its super block's device: dentry->d_sb

@@ -8,17 +8,24 @@
 // io:::start comes from a program on block_bio_queue's raw tracepoint that reads the bio and
 // the file it is for as it fires (io-file.ts: a page cache page's inode, or a direct I/O's
 // kiocb through iomap); I/O for no file (a block device's own, a file system's metadata) and
-// io:::done have every member "<none>", fi_offset 0, as DTrace's translator gives for no file. wait-start and wait-done are not provided: the kernel has no
-// tracepoint where a thread waits for a buffer (Oracle's dtrace traces submit_bio_wait() with
-// fbt); a description that names one is told so.
+// io:::done have every member "<none>", fi_offset 0, as DTrace's translator gives for no file.
+// wait-start and wait-done: the kernel has no tracepoint where a thread waits for a buffer, so
+// where it has kprobe events they are kprobes on submit_bio_wait() (as Oracle's dtrace traces
+// it with fbt): its entry (wait-start), with the bio's device, sector, size and operation read
+// by the kprobe through BTF's offsets, and its return (wait-done), with what its entry was
+// given and its error; a wait under way as the session began does not fire wait-done. I/O a
+// thread waits for otherwise (a direct I/O's, a page's) does not fire them, as in Oracle's
+// dtrace. Where there are no kprobe events, a description that names one is told why.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DFatalError } from '../errors.js';
+import { argumentAt } from '../kernel/kprobes.js';
 import { type DevNames, deviceNames } from '../kernel/blockdev.js';
 import { noKprobeEvents } from '../kernel/platform.js';
 import { RAW_TID, rawValuesAt } from '../kernel/bpf/raw-tracepoints.js';
 import { bpfUnavailable } from '../kernel/bpf/sys.js';
-import { kernelTypes } from '../kernel/btf.js';
+import { kernelTypes, memberOffset } from '../kernel/btf.js';
 import { mountOfDevice } from '../kernel/procfs.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
 import type { EventHandler } from '../kernel/tracer.js';
@@ -29,7 +36,7 @@ import { ArgStruct } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 import { type ProbeDesc, ProviderUnavailable } from './provider.js';
 import { isGlob } from './registry.js';
-import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
+import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OFLAGS, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
 import { cstr } from './kernel-files.js';
 
 const B_ASYNC = 0x400;
@@ -84,6 +91,8 @@ export class IoArgs implements ArgBuilder {
     for (let k = 0; k < n; k++) names.push(cstr(v, at + IOF_NAME + k * FILE_NAME_BYTES, FILE_NAME_BYTES));
     f.str('fi_name', names[0]);
     f.set('fi_offset', v.getUint32(at + IOF_OFFSET, true) + v.getUint32(at + IOF_OFFSET + 4, true) * 4294967296);
+    // the open file's f_flags, as fds[] has them (direct I/O; buffered I/O's pages have no open file: 0)
+    f.set('fi_oflags', v.getInt32(at + IOF_OFLAGS, true));
     f.str('fi_fs', where.fstype || '<unknown>');
     f.str('fi_mount', where.mount || '<unknown>');
     // the path from the file system's root (the last name, "/"), under its mount point; a name
@@ -177,6 +186,14 @@ export function rwbsFlags(v: DataView, at: number): number {
   return (read ? B_READ : B_WRITE) | (sync ? 0 : B_ASYNC) | B_PHYS;
 }
 
+function pointIoArgs(h: Hook, a: IoArgs): void {
+  const args = h.ctx.args;
+  args[0] = viewAddress(ViewKind.Arg, 0);
+  args[1] = viewAddress(ViewKind.Arg, 1);
+  args[2] = viewAddress(ViewKind.Arg, 2);
+  h.ctx.argBuild = a;
+}
+
 function ioHandler(a: IoArgs, done: boolean) {
   return (f: Fields, h: Hook): EventHandler => {
     const pidAt = f.at('common_pid');
@@ -194,11 +211,7 @@ function ioHandler(a: IoArgs, done: boolean) {
       a.error = errAt >= 0 ? -v.getInt32(o + errAt, true) : 0;
       a.fileAt = -1;
       if (a.error !== 0) a.flags |= 0x4; // B_ERROR
-      const args = h.ctx.args;
-      args[0] = viewAddress(ViewKind.Arg, 0);
-      args[1] = viewAddress(ViewKind.Arg, 1);
-      args[2] = viewAddress(ViewKind.Arg, 2);
-      h.ctx.argBuild = a;
+      pointIoArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
   };
@@ -218,11 +231,7 @@ function ioFileHandler(a: IoArgs) {
       a.error = 0;
       a.fileView = v;
       a.fileAt = at;
-      const args = h.ctx.args;
-      args[0] = viewAddress(ViewKind.Arg, 0);
-      args[1] = viewAddress(ViewKind.Arg, 1);
-      args[2] = viewAddress(ViewKind.Arg, 2);
-      h.ctx.argBuild = a;
+      pointIoArgs(h, a);
       h.fireAs(v.getInt32(o + RAW_TID, true), cpu, ts);
     };
   };
@@ -253,13 +262,136 @@ function probes(types: TypeScope): DerivedProbe[] {
   ];
 }
 
+/** Where submit_bio_wait()'s kprobe reads its bio (struct bio's bi_bdev, bi_opf, bi_iter; block_device's bd_dev), from BTF; null: not placed. */
+function waitFetch(): string[] | null {
+  const bio = kernelTypes.lookup('struct bio');
+  const bdev = memberOffset(bio, ['bi_bdev']);
+  const opf = memberOffset(bio, ['bi_opf']);
+  const sector = memberOffset(bio, ['bi_iter', 'bi_sector']);
+  const size = memberOffset(bio, ['bi_iter', 'bi_size']);
+  const bdDev = memberOffset(kernelTypes.lookup('struct block_device'), ['bd_dev']);
+  if (bdev === null || opf === null || sector === null || size === null || bdDev === null) return null;
+  const at = argumentAt(0, false);
+  return [`dev=+${bdDev}(+${bdev}(${at})):u32`, `sector=+${sector}(${at}):u64`, `size=+${size}(${at}):u32`, `opf=+${opf}(${at}):u32`];
+}
+
+/** The kprobe events wait-start and wait-done are made of: cheaply, whether the kernel has them (for root: tracefs is found, or mounted, as the session would). */
+function waitProbesPossible(): boolean {
+  if (process.geteuid && process.geteuid() !== 0) return false;
+  try {
+    return existsSync(join(tracefsRoot(), 'kprobe_events'));
+  } catch {
+    // no tracefs: the session says so as it starts
+    return false;
+  }
+}
+
 /**
  * Why wait-start and wait-done are not here: a thread's wait for its I/O (submit_bio_wait(), as
- * Oracle's dtrace traces it with fbt) has no tracepoint, so it needs kprobes or fentry.
+ * Oracle's dtrace traces it with fbt) has no tracepoint, and the kernel has no kprobe events.
  */
 export function noWaitProbes(name: string, root = tracefsRoot()): string {
-  const kernel = existsSync(join(root, 'kprobe_events')) ? 'dtrace-ts does not trace it with kprobes yet' : noKprobeEvents(root);
-  return `io:::${name} is not available: it fires as a thread waits for its block I/O (submit_bio_wait(), which no tracepoint marks) and ${kernel}; io:::start and io:::done trace block I/O from tracepoints`;
+  return `io:::${name} is not available: it fires as a thread waits for its block I/O (submit_bio_wait(), which no tracepoint marks) and ${noKprobeEvents(root)}; io:::start and io:::done trace block I/O from tracepoints`;
+}
+
+/** What a thread's submit_bio_wait() was given, kept from its entry for its return. */
+class Waiting {
+  live = false;
+  dev = 0;
+  blkLo = 0;
+  blkHi = 0;
+  bytes = 0;
+  flags = 0;
+}
+
+/** submit_bio_wait()'s entry: fires wait-start, or (`waiting`) keeps the bio's numbers for wait-done. */
+function waitEntry(a: IoArgs, waiting: Map<number, Waiting> | null) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const devAt = f.at('dev');
+    const secAt = f.at('sector');
+    const sizeAt = f.at('size');
+    const opfAt = f.at('opf');
+    return (cpu, _p, v, o, _l, ts) => {
+      const tid = v.getInt32(o + pidAt, true);
+      const flags = opfFlags(v.getUint32(o + opfAt, true));
+      if (waiting !== null) {
+        let w = waiting.get(tid);
+        if (w === undefined) {
+          // bounded: threads that never return here (gone) are not seen leaving
+          if (waiting.size >= 4096) waiting.clear();
+          w = new Waiting();
+          waiting.set(tid, w);
+        }
+        w.live = true;
+        w.dev = v.getUint32(o + devAt, true);
+        w.blkLo = v.getUint32(o + secAt, true);
+        w.blkHi = v.getUint32(o + secAt + 4, true);
+        w.bytes = v.getUint32(o + sizeAt, true);
+        w.flags = flags;
+        return;
+      }
+      a.dev = v.getUint32(o + devAt, true);
+      a.blkLo = v.getUint32(o + secAt, true);
+      a.blkHi = v.getUint32(o + secAt + 4, true);
+      a.bytes = v.getUint32(o + sizeAt, true);
+      a.flags = flags | 0x1; // B_BUSY
+      a.error = 0;
+      a.fileAt = -1;
+      pointIoArgs(h, a);
+      h.fireAs(tid, cpu, ts);
+    };
+  };
+}
+
+/** submit_bio_wait()'s return: wait-done, with what its entry kept and its error. */
+function waitReturn(a: IoArgs, waiting: Map<number, Waiting>) {
+  return (f: Fields, h: Hook): EventHandler => {
+    const pidAt = f.at('common_pid');
+    const retAt = f.at('retval');
+    return (cpu, _p, v, o, _l, ts) => {
+      const tid = v.getInt32(o + pidAt, true);
+      const w = waiting.get(tid);
+      if (w === undefined || !w.live) return;
+      w.live = false;
+      a.dev = w.dev;
+      a.blkLo = w.blkLo;
+      a.blkHi = w.blkHi;
+      a.bytes = w.bytes;
+      a.error = -v.getInt32(o + retAt, true);
+      a.flags = w.flags | 0x2 | (a.error !== 0 ? 0x4 : 0); // B_DONE, B_ERROR
+      a.fileAt = -1;
+      pointIoArgs(h, a);
+      h.fireAs(tid, cpu, ts);
+    };
+  };
+}
+
+/** wait-start and wait-done, from kprobes on submit_bio_wait() (see waitProbesPossible). */
+function waitProbes(a: IoArgs): DerivedProbe[] {
+  const bioFetch = (): string[] => {
+    const f = waitFetch();
+    if (f === null) throw new DFatalError("could not enable tracing: io:::wait-start and wait-done read submit_bio_wait()'s bio, which the kernel's BTF does not place");
+    return f;
+  };
+  const waiting = new Map<number, Waiting>();
+  return [
+    {
+      name: 'wait-start',
+      args: IO_ARGS,
+      sources: [],
+      kprobeSources: [{ symbol: 'submit_bio_wait', isReturn: false, fetch: bioFetch, handler: waitEntry(a, null) }],
+    },
+    {
+      name: 'wait-done',
+      args: IO_ARGS,
+      sources: [],
+      kprobeSources: [
+        { symbol: 'submit_bio_wait', isReturn: false, fetch: bioFetch, handler: waitEntry(a, waiting) },
+        { symbol: 'submit_bio_wait', isReturn: true, fetch: () => ['retval=$retval:s32'], handler: waitReturn(a, waiting) },
+      ],
+    },
+  ];
 }
 
 export class IoProvider extends DerivedProvider {
@@ -269,11 +401,13 @@ export class IoProvider extends DerivedProvider {
   constructor(types: TypeScope) {
     super(types);
     this.table = probes(types);
+    if (waitProbesPossible()) this.table.push(...waitProbes(new IoArgs(types)));
   }
 
-  /** A description that names wait-start or wait-done (not a pattern) is told why there are none. */
+  /** Where the kernel has no kprobe events, a description that names wait-start or wait-done (not a pattern) is told why there are none. */
   provide(desc: ProbeDesc): null {
     if (desc.provider !== this.name || (desc.name !== 'wait-start' && desc.name !== 'wait-done')) return null;
+    if (this.table.some((p) => p.name === desc.name)) return null;
     if (isGlob(desc.module) || isGlob(desc.func)) return null;
     throw new ProviderUnavailable(noWaitProbes(desc.name));
   }

@@ -54,16 +54,20 @@ function sockOffsets(): number[] | null {
   return sock;
 }
 
+/** Bytes copied of a packet received, for its TCP header too: IPv4's header with the most options (60) and TCP's without options. */
+export const RECEIVED_SEGMENT_BYTES = 80;
+
 /**
- * The IP header of the sk_buff whose address is at `skbAt` of the record: at a packet's send,
- * where the network header is (head + network_header); at its receipt, where the data begins
- * (the link layer's header is pulled off by then, and network_header not yet set).
+ * The IP header (`bytes` of it and what follows) of the sk_buff whose address is at `skbAt` of
+ * the record: at a packet's send, where the network header is (head + network_header); at its
+ * receipt, where the data begins (the link layer's header is pulled off by then, and
+ * network_header not yet set).
  */
-export function ipHeaderCopy(skbAt: number, send: boolean): UserCopy | null {
+export function ipHeaderCopy(skbAt: number, send: boolean, bytes = IP_HEADER_BYTES): UserCopy | null {
   const o = skbOffsets();
   if (o === null) return null;
   const [head, data, network] = o;
-  return { ptrOffset: skbAt, maxLen: IP_HEADER_BYTES, kernel: send ? { deref: head, plusU16: network, at: 0 } : { deref: data, at: 0 } };
+  return { ptrOffset: skbAt, maxLen: bytes, kernel: send ? { deref: head, plusU16: network, at: 0 } : { deref: data, at: 0 } };
 }
 
 /** Bytes copied of a transport header: TCP's without options (UDP's is 8). */
@@ -106,6 +110,47 @@ export function skbSockCopy(skbAt: number): UserCopy | null {
   const st = sockStateAt();
   if (m === null || o === null || st < 0) return null;
   return { ptrOffset: skbAt, maxLen: Math.max(...o) + 16, kernel: { deref: m[0], at: 0 } };
+}
+
+/** Where a tcp_sock's sequence numbers and windows are in tcpSockCopy()'s bytes. */
+export interface TcpSockPlaces {
+  snxt: number;
+  suna: number;
+  swnd: number;
+  rwnd: number;
+  cwnd: number;
+  ssthresh: number;
+  /** srtt_us: the smoothed round trip time in µs, times 8 */
+  srtt: number;
+}
+
+let tcpSock: { from: number; bytes: number; places: TcpSockPlaces } | null | undefined;
+
+function tcpSockLayout(): { from: number; bytes: number; places: TcpSockPlaces } | null {
+  if (tcpSock !== undefined) return tcpSock;
+  const o = offsetsOf('struct tcp_sock', ['snd_nxt', 'snd_una', 'snd_wnd', 'rcv_wnd', 'snd_cwnd', 'snd_ssthresh', 'srtt_us']);
+  if (o === null) return (tcpSock = null);
+  const from = Math.min(...o);
+  const [snxt, suna, swnd, rwnd, cwnd, ssthresh, srtt] = o.map((x) => x - from);
+  tcpSock = { from, bytes: Math.max(...o) + 4 - from, places: { snxt, suna, swnd, rwnd, cwnd, ssthresh, srtt } };
+  return tcpSock;
+}
+
+/**
+ * The sequence numbers and windows of the sk_buff's socket, read as a struct tcp_sock (the
+ * span of it that holds them): meaningful only for a full TCP socket (not a request or
+ * timewait socket, nor the raw socket a reset with no socket is sent from).
+ */
+export function tcpSockCopy(skbAt: number): UserCopy | null {
+  const m = skbMoreOffsets();
+  const t = tcpSockLayout();
+  if (m === null || t === null) return null;
+  return { ptrOffset: skbAt, maxLen: t.bytes, kernel: { deref: m[0], at: t.from } };
+}
+
+/** Where tcpSockCopy()'s members are in its bytes (null: BTF does not place them). */
+export function tcpSockPlaces(): TcpSockPlaces | null {
+  return tcpSockLayout()?.places ?? null;
 }
 
 /** The sk_buff's protocol (the link layer's: ETH_P_IP...), big-endian u16. */

@@ -16,13 +16,29 @@
 // TCP header: ip_plength is the payload's length and tcp_offset reads 0, so DTrace's
 // `ip_plength - tcp_offset` is the payload either way.
 // receive fires for each segment an established connection takes in (tcp:tcp_probe, which
-// carries the socket's addresses, sequence numbers and windows), with the segment's TCP header
-// copied from its sk_buff as it fires where BPF and BTF can be used; the handshake's segments
-// (taken in before the connection is established) do not fire it.
+// carries the socket's addresses, sequence numbers and windows, and its address since Linux
+// 6.2: before, cs_addr and tcps_addr read 0), with the segment's TCP header
+// copied from its sk_buff as it fires where BPF and BTF can be used. There, too, the segments
+// tcp_probe does not see (no established socket takes them in) fire it as they reach the
+// machine (net:netif_receive_skb, their IP and TCP headers copied), with no socket address,
+// sequence numbers or windows: the handshake's, a SYN (the listener's state: LISTEN), a
+// SYN|ACK (the connecting socket's: SYN-SENT) and the next segment of the connection a SYN
+// opened (its request socket's: SYN-RECEIVED), and those of a connection this session saw
+// leave ESTABLISHED (FIN-WAIT-1 ... LAST-ACK, as sock:inet_sock_set_state said). A SYN to a
+// port nothing listens on fires too, as LISTEN; a connection that was closing before the
+// session began does not. Before Linux 6.2 tcp_probe's record has no sk_buff to copy the
+// header from: there (with BPF) every segment received fires this way, established ones as
+// ESTABLISHED, and none from tcp_probe (so no sequence numbers or windows at receive).
 //
-// What the tracepoints do not carry reads as zero: the packet (pkt_addr), tcp_hdr, the socket's
-// sequence numbers and windows at send (tcps_iss ... tcps_irs), and the TCP header's fields
-// other than the ports where it is not copied. connect-request fires as connect()
+// pkt_addr is the segment's sk_buff where the event has one (send and receive; Oracle's
+// translator gives the same). At send per segment, for clauses that read tcpsinfo_t, the
+// sending socket's sequence numbers and windows (tcps_snxt, tcps_suna, tcps_swnd, tcps_rwnd,
+// tcps_cwnd, tcps_cwnd_ssthresh, tcps_rtt) are copied from its struct tcp_sock as the segment
+// is queued, before TCP counts it sent (a new segment's tcps_snxt is its first sequence
+// number); a request or timewait socket has none.
+// What the tracepoints do not carry reads as zero: tcp_hdr, tcps_iss, tcps_irs, tcps_rnxt,
+// tcps_mss and the like, the numbers elsewhere, and the TCP header's fields other than the
+// ports where it is not copied. connect-request fires as connect()
 // moves the socket to SYN-SENT, before the kernel has chosen its local port: tcps_lport is 0
 // there unless the socket was bound.
 
@@ -33,13 +49,32 @@ import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
-import { ipHeaderCopy, skbSockCopy, skbSockPointerCopy, sockCopy, sockPlaces, sockStateAt, transportHeaderCopy } from './net-kernel.js';
+import {
+  RECEIVED_SEGMENT_BYTES,
+  ipHeaderCopy,
+  ipProtocolCopy,
+  skbSockCopy,
+  skbSockPointerCopy,
+  sockCopy,
+  sockPlaces,
+  sockStateAt,
+  tcpSockCopy,
+  tcpSockPlaces,
+  transportHeaderCopy,
+} from './net-kernel.js';
 
 /** Linux's TCP states (DTrace's TCP_STATE_* have the same numbers) */
 const TCP_ESTABLISHED = 1;
 const TCP_SYN_SENT = 2;
 const TCP_SYN_RECV = 3;
+const TCP_TIME_WAIT = 6;
 const TCP_CLOSE = 7;
+const TCP_LISTEN = 10;
+/** TCP header flags */
+const TH_SYN = 0x02;
+const TH_ACK = 0x10;
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
 const IPPROTO_TCP = 6;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -69,6 +104,9 @@ export class TcpArgs implements ArgBuilder {
   seqs = false;
   /** where the segment's TCP header is in `v` (-1: not known) */
   thAt = -1;
+  /** the segment's sk_buff in the kernel (high and low halves; 0: none) */
+  pktHi = 0;
+  pktLo = 0;
   snxt = 0;
   suna = 0;
   swnd = 0;
@@ -103,9 +141,13 @@ export class TcpArgs implements ArgBuilder {
 
   build(slot: number): Uint8Array | null {
     switch (slot) {
-      case 0:
-        // the packet is not in the tracepoint's record
-        return this.pkt.bytes;
+      case 0: {
+        // the sk_buff's address, as Oracle's translator from struct sk_buff gives it
+        const s = this.pkt;
+        s.clear();
+        s.set('pkt_addr', (BigInt(this.pktHi >>> 0) << 32n) | BigInt(this.pktLo >>> 0));
+        return s.bytes;
+      }
       case 1: {
         const s = this.cs;
         s.clear();
@@ -229,6 +271,8 @@ function onStateChange(a: TcpArgs, fire: (oldState: number, newState: number, sk
       a.plength = 0;
       a.seqs = false;
       a.thAt = -1;
+      a.pktHi = 0;
+      a.pktLo = 0;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -294,6 +338,7 @@ function learnStates(conns: Conns) {
 /** Where tcp_probe's fields are. */
 class ProbeFields {
   readonly pid: number;
+  /** the socket (-1: the record has none: Linux before 6.2) */
   readonly sk: number;
   readonly fam: number;
   readonly saddr: number;
@@ -311,7 +356,7 @@ class ProbeFields {
 
   constructor(f: Fields) {
     this.pid = f.at('common_pid');
-    this.sk = f.at('skaddr');
+    this.sk = f.has('skaddr') ? f.at('skaddr') : -1;
     this.fam = f.at('family');
     this.saddr = f.at('saddr');
     this.daddr = f.at('daddr');
@@ -337,15 +382,16 @@ function onReceive(a: TcpArgs, conns: Conns | null) {
     const copy = h !== null && (h.reads(2) || h.reads(4)) && f.has('skbaddr') ? transportHeaderCopy(f.at('skbaddr')) : null;
     const user = h?.tracer.user;
     const thJ = copy === null || user === undefined ? -1 : user.want(f.format, [copy])[0];
+    const skbAt = f.has('skbaddr') ? f.at('skbaddr') : -1;
     return (cpu, _p, v, o, _l, ts) => {
       const fam = v.getUint16(o + P.fam, true);
       // the addresses are sockaddr_in (address at 4) or sockaddr_in6 (at 8)
       const at = fam === AF_INET6 ? 8 : 4;
       const lport = v.getUint16(o + P.sport, true);
       const rport = v.getUint16(o + P.dport, true);
-      const skLo = v.getUint32(o + P.sk, true);
-      const skHi = v.getUint32(o + P.sk + 4, true);
-      if (conns !== null) conns.learn(skLo ^ skHi, fam, v, o + P.saddr + at, o + P.daddr + at, lport, rport, TCP_ESTABLISHED);
+      const skLo = P.sk < 0 ? 0 : v.getUint32(o + P.sk, true);
+      const skHi = P.sk < 0 ? 0 : v.getUint32(o + P.sk + 4, true);
+      if (conns !== null && P.sk >= 0) conns.learn(skLo ^ skHi, fam, v, o + P.saddr + at, o + P.daddr + at, lport, rport, TCP_ESTABLISHED);
       if (h === null) return;
       a.v = v;
       a.family = fam;
@@ -361,6 +407,8 @@ function onReceive(a: TcpArgs, conns: Conns | null) {
       a.thAt = thJ < 0 ? -1 : user!.kernelCopyAt(id, v, o, thJ);
       // the IP payload: the data and the TCP header (its length, where the header is known)
       a.plength = v.getUint16(o + P.len, true) + (a.thAt < 0 ? 0 : (v.getUint8(a.thAt + 12) >>> 4) * 4);
+      a.pktLo = skbAt < 0 ? 0 : v.getUint32(o + skbAt, true);
+      a.pktHi = skbAt < 0 ? 0 : v.getUint32(o + skbAt + 4, true);
       a.seqs = true;
       a.snxt = v.getUint32(o + P.snxt, true);
       a.suna = v.getUint32(o + P.suna, true);
@@ -428,6 +476,8 @@ function onSend(a: TcpArgs, conns: Conns) {
       a.plength = ret;
       a.seqs = false;
       a.thAt = -1;
+      a.pktHi = 0;
+      a.pktLo = 0;
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -446,6 +496,15 @@ function segments(): boolean {
   return bpfUnavailable() === null && ipHeaderCopy(0, true) !== null && transportHeaderCopy(0) !== null && skbSockCopy(0) !== null && skbSockPointerCopy(0) !== null;
 }
 
+/**
+ * Whether a socket in Linux state `st` is a whole struct tcp_sock with sequence numbers: not a
+ * request socket (NEW_SYN_RECV), a timewait one, a listener, nor a closed one (a reset with no
+ * socket goes out on a raw control socket).
+ */
+function fullSocket(st: number): boolean {
+  return st > 0 && st < TCP_NEW_SYN_RECV && st !== TCP_TIME_WAIT && st !== TCP_CLOSE && st !== TCP_LISTEN;
+}
+
 /** net_dev_queue: a TCP segment goes out (any of the machine's: handshakes, data, ACKs, resets). */
 function onSegment(a: TcpArgs) {
   return (f: Fields, h: Hook): EventHandler => {
@@ -455,6 +514,10 @@ function onSegment(a: TcpArgs) {
     const user = h.tracer.user;
     const [ipJ, thJ, skJ, skpJ] = user.want(f.format, [ipHeaderCopy(skbAt, true)!, transportHeaderCopy(skbAt)!, skbSockCopy(skbAt)!, skbSockPointerCopy(skbAt)!]);
     const stateAt = sockStateAt();
+    // the socket's sequence numbers and windows, for clauses that read tcpsinfo_t
+    const tcpCopy = h.reads(3) ? tcpSockCopy(skbAt) : null;
+    const T = tcpSockPlaces();
+    const tcpJ = tcpCopy === null ? -1 : user.want(f.format, [tcpCopy])[0];
     return (cpu, _p, v, o, _l, ts) => {
       const ip = user.kernelCopyAt(id, v, o, ipJ);
       if (ip < 0) return;
@@ -493,7 +556,205 @@ function onSegment(a: TcpArgs) {
       a.skHi = skp < 0 ? 0 : v.getUint32(skp + 4, true);
       a.outbound = true;
       a.plength = plength;
+      a.pktLo = v.getUint32(o + skbAt, true);
+      a.pktHi = v.getUint32(o + skbAt + 4, true);
+      const t = tcpJ < 0 || !fullSocket(st) ? -1 : user.kernelCopyAt(id, v, o, tcpJ);
+      a.seqs = t >= 0 && T !== null;
+      if (a.seqs) {
+        a.snxt = v.getUint32(t + T!.snxt, true);
+        a.suna = v.getUint32(t + T!.suna, true);
+        a.swnd = v.getUint32(t + T!.swnd, true);
+        a.rwnd = v.getUint32(t + T!.rwnd, true);
+        a.cwnd = v.getUint32(t + T!.cwnd, true);
+        a.ssthresh = v.getUint32(t + T!.ssthresh, true);
+        // in µs, as tcp_probe gives it at receive
+        a.rtt = v.getUint32(t + T!.srtt, true) >>> 3;
+      }
+      pointArgs(h, a);
+      h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
+    };
+  };
+}
+
+/**
+ * The state of connections whose segments no established socket takes in (tcp_probe does not
+ * see them), by their ends: those a SYN received opened and no later segment has reached yet
+ * (their request sockets: SYN-RECEIVED), and those closing (FIN-WAIT-1 ... LAST-ACK). A fixed
+ * table, so nothing is allocated per segment; a connection whose slot another takes is
+ * forgotten (its segments then do not fire).
+ */
+class Unestablished {
+  private static readonly SLOTS = 4096;
+  /** per slot: the state (0: none), family, local and remote ports (2 bytes each), local and remote addresses (16 each) */
+  private static readonly SLOT_BYTES = 40;
+  private readonly t = new Uint8Array(Unestablished.SLOTS * Unestablished.SLOT_BYTES);
+
+  /** The slot of the ends at `l`, `r` of `v` (`n` bytes each) and ports `lport`, `rport`. */
+  private slot(v: DataView, l: number, r: number, n: number, lport: number, rport: number): number {
+    // FNV-1a over the ports and addresses
+    let h = Math.imul(0x811c9dc5 ^ lport, 0x01000193) ^ rport;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.getUint8(l + i), 0x01000193);
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.getUint8(r + i), 0x01000193);
+    return ((h >>> 0) % Unestablished.SLOTS) * Unestablished.SLOT_BYTES;
+  }
+
+  /** Records the connection's state (0: forgets it). */
+  set(fam: number, v: DataView, l: number, r: number, lport: number, rport: number, state: number): void {
+    const n = fam === AF_INET6 ? 16 : 4;
+    const s = this.slot(v, l, r, n, lport, rport);
+    const t = this.t;
+    if (state === 0) {
+      if (this.holds(s, fam, v, l, r, n, lport, rport)) t[s] = 0;
+      return;
+    }
+    t[s] = state;
+    t[s + 1] = fam;
+    t[s + 2] = lport >>> 8;
+    t[s + 3] = lport & 0xff;
+    t[s + 4] = rport >>> 8;
+    t[s + 5] = rport & 0xff;
+    for (let i = 0; i < n; i++) {
+      t[s + 8 + i] = v.getUint8(l + i);
+      t[s + 24 + i] = v.getUint8(r + i);
+    }
+  }
+
+  /** The connection's state, 0 if not here. */
+  get(fam: number, v: DataView, l: number, r: number, lport: number, rport: number): number {
+    const n = fam === AF_INET6 ? 16 : 4;
+    const s = this.slot(v, l, r, n, lport, rport);
+    return this.holds(s, fam, v, l, r, n, lport, rport) ? this.t[s] : 0;
+  }
+
+  private holds(s: number, fam: number, v: DataView, l: number, r: number, n: number, lport: number, rport: number): boolean {
+    const t = this.t;
+    if (t[s] === 0 || t[s + 1] !== fam || t[s + 2] !== lport >>> 8 || t[s + 3] !== (lport & 0xff) || t[s + 4] !== rport >>> 8 || t[s + 5] !== (rport & 0xff)) return false;
+    for (let i = 0; i < n; i++) if (t[s + 8 + i] !== v.getUint8(l + i) || t[s + 24 + i] !== v.getUint8(r + i)) return false;
+    return true;
+  }
+}
+
+/** An IPv6 address that is an IPv4 one (::ffff:a.b.c.d): a dual-stack socket's IPv4 connection. */
+function v4Mapped(v: DataView, at: number): boolean {
+  for (let i = 0; i < 10; i++) if (v.getUint8(at + i) !== 0) return false;
+  return v.getUint16(at + 10, false) === 0xffff;
+}
+
+/**
+ * inet_sock_set_state for TCP sockets: learns which connections are closing (their segments
+ * reach tcp_rcv_state_process, not tcp_probe) and which are established again or gone.
+ */
+function learnClosing(table: Unestablished) {
+  return (f: Fields): EventHandler => {
+    const { newAt, sportAt, dportAt, famAt, protoAt, s4, d4, s6, d6 } = stateFields(f);
+    return (_c, _p, v, o) => {
+      if (v.getUint16(o + protoAt, true) !== IPPROTO_TCP) return;
+      const st = v.getInt32(o + newAt, true);
+      // the handshake's states are known from the segments' flags (onReceivedSegment)
+      if (st === TCP_SYN_SENT || st === TCP_SYN_RECV || st === TCP_LISTEN || st === TCP_NEW_SYN_RECV) return;
+      const keep = st === TCP_ESTABLISHED || st === TCP_CLOSE ? 0 : st;
+      const fam = v.getUint16(o + famAt, true);
+      // the record holds both families' addresses: an IPv4 connection of an IPv6 socket is keyed as its packets are
+      const four = fam === AF_INET || (fam === AF_INET6 && v4Mapped(v, o + s6) && v4Mapped(v, o + d6));
+      if (four) table.set(AF_INET, v, o + s4, o + d4, v.getUint16(o + sportAt, true), v.getUint16(o + dportAt, true), keep);
+      else if (fam === AF_INET6) table.set(AF_INET6, v, o + s6, o + d6, v.getUint16(o + sportAt, true), v.getUint16(o + dportAt, true), keep);
+    };
+  };
+}
+
+/**
+ * Whether tcp_probe's record has the segment's sk_buff (Linux 6.2 and later), so that its
+ * header can be copied as it fires; before, every segment received fires from
+ * netif_receive_skb (onReceivedSegment), and none from tcp_probe, where BPF can be used.
+ */
+function probeHasSkb(h: Hook): boolean {
+  try {
+    return h.tracer.format('tcp', 'tcp_probe').fields.some((x) => x.name === 'skbaddr');
+  } catch {
+    return false;
+  }
+}
+
+/** Whether segments received that tcp_probe does not see fire receive (onReceivedSegment): where BPF can be used and BTF places the sk_buff's data. */
+function handshakes(): boolean {
+  return bpfUnavailable() === null && ipHeaderCopy(0, false) !== null && ipProtocolCopy(0) !== null;
+}
+
+/**
+ * netif_receive_skb: a packet reaches the machine (any of its interfaces, loopback's too); of
+ * TCP segments, fires receive for those no established socket takes in, which tcp_probe does
+ * not see: the handshake's and a closing connection's.
+ */
+function onReceivedSegment(a: TcpArgs, table: Unestablished) {
+  return (f: Fields, h: Hook): EventHandler => {
+    // where tcp_probe cannot have the segment's header, every segment fires here
+    const every = !probeHasSkb(h);
+    const pidAt = f.at('common_pid');
+    const skbAt = f.at('skbaddr');
+    const id = f.format.id;
+    const user = h.tracer.user;
+    const [segJ, protoJ] = user.want(f.format, [ipHeaderCopy(skbAt, false, RECEIVED_SEGMENT_BYTES)!, ipProtocolCopy(skbAt)!]);
+    return (cpu, _p, v, o, _l, ts) => {
+      const pr = user.kernelCopyAt(id, v, o, protoJ);
+      const ip = user.kernelCopyAt(id, v, o, segJ);
+      if (pr < 0 || ip < 0) return;
+      const proto = v.getUint16(pr, false);
+      let th: number;
+      let plength: number;
+      if (proto === ETH_P_IP) {
+        const ihl = (v.getUint8(ip) & 0xf) * 4;
+        // TCP, and not a later fragment
+        if (v.getUint8(ip) >>> 4 !== 4 || v.getUint8(ip + 9) !== IPPROTO_TCP || (v.getUint16(ip + 6, false) & 0x1fff) !== 0 || ihl < 20) return;
+        th = ip + ihl;
+        plength = v.getUint16(ip + 2, false) - ihl;
+        a.family = AF_INET;
+        a.raddrAt = ip + 12;
+        a.laddrAt = ip + 16;
+      } else if (proto === ETH_P_IPV6) {
+        if (v.getUint8(ip) >>> 4 !== 6 || v.getUint8(ip + 6) !== IPPROTO_TCP) return;
+        th = ip + 40;
+        plength = v.getUint16(ip + 4, false);
+        a.family = AF_INET6;
+        a.raddrAt = ip + 8;
+        a.laddrAt = ip + 24;
+      } else {
+        return;
+      }
+      const rport = v.getUint16(th, false);
+      const lport = v.getUint16(th + 2, false);
+      const flags = v.getUint8(th + 13);
+      let state: number;
+      if ((flags & TH_SYN) !== 0) {
+        if ((flags & TH_ACK) !== 0) {
+          state = TCP_SYN_SENT;
+        } else {
+          state = TCP_LISTEN;
+          table.set(a.family, v, a.laddrAt, a.raddrAt, lport, rport, TCP_SYN_RECV);
+        }
+      } else {
+        state = table.get(a.family, v, a.laddrAt, a.raddrAt, lport, rport);
+        if (state === 0) {
+          // an established connection's (tcp_probe fires for it, where it has the header), or
+          // one this session does not know
+          if (!every) return;
+          state = TCP_ESTABLISHED;
+        }
+        // the segment that completes (or ends) a handshake: the connection is established or gone after it
+        if (state === TCP_SYN_RECV) table.set(a.family, v, a.laddrAt, a.raddrAt, lport, rport, 0);
+      }
+      a.v = v;
+      a.thAt = th;
+      a.lport = lport;
+      a.rport = rport;
+      a.state = state;
+      a.oldState = state;
+      a.skLo = 0;
+      a.skHi = 0;
+      a.outbound = false;
+      a.plength = plength;
       a.seqs = false;
+      a.pktLo = v.getUint32(o + skbAt, true);
+      a.pktHi = v.getUint32(o + skbAt + 4, true);
       pointArgs(h, a);
       h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
     };
@@ -514,6 +775,7 @@ function probes(types: TypeScope): DerivedProbe[] {
   const change = (fire: Parameters<typeof onStateChange>[1]) => [{ system: 'sock', event: 'inet_sock_set_state', handler: onStateChange(a, fire) }];
   /** sockets that received a reset (tcp_receive_reset comes just before the state change it causes, on the same CPU) */
   const reset = new Set<number>();
+  const unestablished = new Unestablished();
   return [
     {
       name: 'accept-established',
@@ -552,7 +814,8 @@ function probes(types: TypeScope): DerivedProbe[] {
               a.plength = 0;
               a.seqs = false;
               a.thAt = -1;
-      a.thAt = -1;
+              a.pktHi = 0;
+              a.pktLo = 0;
               pointArgs(h, a);
               h.fireAs(v.getInt32(o + pidAt, true), cpu, ts);
             };
@@ -591,7 +854,11 @@ function probes(types: TypeScope): DerivedProbe[] {
     {
       name: 'receive',
       args: TCP_ARGS,
-      sources: [{ system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null) }],
+      sources: [
+        { system: 'tcp', event: 'tcp_probe', handler: onReceive(a, null), needed: (h) => !handshakes() || probeHasSkb(h) },
+        { system: 'sock', event: 'inet_sock_set_state', handler: learnClosing(unestablished), needed: handshakes },
+        { system: 'net', event: 'netif_receive_skb', handler: onReceivedSegment(a, unestablished), needed: handshakes },
+      ],
     },
     {
       name: 'send',

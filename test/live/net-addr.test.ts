@@ -117,7 +117,7 @@ s.bind(0, '127.0.0.1', () => s.send(Buffer.alloc(55), s.address().port, '127.0.0
 const TCP_PORT = 20000 + (process.pid % 20000);
 
 for (const host of ['127.0.0.1', '::1']) {
-  test(`tcp: tcpinfo_t from each segment's header over loopback (${host}): the handshake's SYN, SYN|ACK, ACK; seq and ack advance by the bytes sent`, { skip }, () => {
+  test(`tcp: tcpinfo_t from each segment's header over loopback (${host}): the handshake's SYN, SYN|ACK, ACK sent and received; seq and ack advance by the bytes sent; every segment sent is received`, { skip }, () => {
     const f = join(dir, `tcp-hdr-${host.replace(/:/g, '_')}.cjs`);
     writeFileSync(
       f,
@@ -133,20 +133,21 @@ const s = net.createServer((c) => c.once('data', () => c.end(Buffer.alloc(300)))
       '-q',
       '-n',
       `tcp:::send, tcp:::receive /args[4]->tcp_sport == $1 || args[4]->tcp_dport == $1/ {
-         printf("%s %s %d %d %x %u %u %d %d %s\\n", probename, args[2]->ip_saddr, args[4]->tcp_sport, args[4]->tcp_dport, args[4]->tcp_flags,
-           args[4]->tcp_seq, args[4]->tcp_ack, args[4]->tcp_offset, args[2]->ip_plength - args[4]->tcp_offset, tcp_state_string[args[3]->tcps_state]); }`,
+         printf("%s %s %d %d %x %u %u %d %d %s %u %u %u %d\\n", probename, args[2]->ip_saddr, args[4]->tcp_sport, args[4]->tcp_dport, args[4]->tcp_flags,
+           args[4]->tcp_seq, args[4]->tcp_ack, args[4]->tcp_offset, args[2]->ip_plength - args[4]->tcp_offset, tcp_state_string[args[3]->tcps_state],
+           args[3]->tcps_snxt, args[3]->tcps_suna, args[3]->tcps_cwnd, args[0]->pkt_addr != 0); }`,
       '-c',
       `${process.execPath} ${f}`,
       String(TCP_PORT),
     ]);
     assert.equal(r.code, 0, r.stderr);
-    type Seg = { probe: string; saddr: string; sport: number; dport: number; flags: number; seq: number; ack: number; off: number; len: number; state: string };
+    type Seg = { probe: string; saddr: string; sport: number; dport: number; flags: number; seq: number; ack: number; off: number; len: number; state: string; snxt: number; suna: number; cwnd: number; pkt: string };
     const segs: Seg[] = r.stdout
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => {
-        const [probe, saddr, sport, dport, flags, seq, ack, off, len, state] = l.split(' ');
-        return { probe, saddr, sport: +sport, dport: +dport, flags: parseInt(flags, 16), seq: +seq, ack: +ack, off: +off, len: +len, state };
+        const [probe, saddr, sport, dport, flags, seq, ack, off, len, state, snxt, suna, cwnd, pkt] = l.split(' ');
+        return { probe, saddr, sport: +sport, dport: +dport, flags: parseInt(flags, 16), seq: +seq, ack: +ack, off: +off, len: +len, state, snxt: +snxt, suna: +suna, cwnd: +cwnd, pkt };
       });
     const P = TCP_PORT;
     const sends = segs.filter((x) => x.probe === 'send');
@@ -160,12 +161,31 @@ const s = net.createServer((c) => c.once('data', () => c.end(Buffer.alloc(300)))
     assert.deepEqual([syn.flags, syn.dport, syn.ack, syn.len, syn.state], [0x02, P, 0, 0, 'state-syn-sent'], r.stdout);
     assert.deepEqual([synack.flags, synack.sport, synack.ack, synack.len, synack.state], [0x12, P, (syn.seq + 1) >>> 0, 0, 'state-syn-received'], r.stdout);
     assert.deepEqual([ack.flags, ack.dport, ack.seq, ack.ack, ack.state], [0x10, P, (syn.seq + 1) >>> 0, (synack.seq + 1) >>> 0, 'state-established'], r.stdout);
+    // received: the same three, each in the state of the socket that takes it in (the
+    // listener's, the connecting socket's, the request socket's)
+    const receives = segs.filter((x) => x.probe === 'receive');
+    const [rsyn, rsynack, rack] = receives;
+    assert.deepEqual([rsyn.flags, rsyn.dport, rsyn.seq, rsyn.ack, rsyn.state], [0x02, P, syn.seq, 0, 'state-listen'], r.stdout);
+    assert.deepEqual([rsynack.flags, rsynack.sport, rsynack.seq, rsynack.ack, rsynack.state], [0x12, P, synack.seq, synack.ack, 'state-syn-sent'], r.stdout);
+    assert.deepEqual([rack.flags, rack.dport, rack.seq, rack.ack, rack.state], [0x10, P, ack.seq, ack.ack, 'state-syn-received'], r.stdout);
+    // over loopback each segment sent is received once, with the same header (the closing
+    // ones too: FINs and ACKs taken in by sockets in FIN-WAIT and LAST-ACK)
+    const key = (x: Seg) => `${x.sport} ${x.dport} ${x.flags.toString(16)} ${x.seq} ${x.ack} ${x.len}`;
+    assert.deepEqual(receives.map(key).sort(), sends.map(key).sort(), r.stdout);
+    assert.ok(receives.some((x) => x.state === 'state-fin-wait-1') && receives.some((x) => x.state === 'state-last-ack'), r.stdout);
     // the client's 1000 bytes: sent and received with the same numbers, and acknowledged
     const data = sends.find((x) => x.dport === P && x.len === 1000);
     assert.ok(data, r.stdout);
     assert.equal(data.seq, (syn.seq + 1) >>> 0);
     assert.ok((data.flags & 0x10) !== 0);
     assert.ok(segs.some((x) => x.probe === 'receive' && x.dport === P && x.len === 1000 && x.seq === data.seq && x.ack === data.ack), r.stdout);
+    // every segment has its sk_buff (pkt_addr)
+    assert.ok(segs.every((x) => x.pkt === '1'), r.stdout);
+    // the sending socket's numbers as the segment is queued: the data not yet counted sent
+    // (snxt is its first byte), nothing unacknowledged, a congestion window; a request
+    // socket (behind the SYN|ACK) has none
+    assert.deepEqual([data.snxt, data.suna, data.cwnd > 0], [data.seq, data.seq, true], r.stdout);
+    assert.deepEqual([synack.snxt, synack.suna, synack.cwnd], [0, 0, 0], r.stdout);
     assert.ok(sends.some((x) => x.sport === P && x.ack === ((data.seq + 1000) >>> 0)), r.stdout);
     // the server's 300 bytes, after its SYN|ACK's one sequence number; the client acknowledges them
     const reply = sends.find((x) => x.sport === P && x.len === 300);

@@ -132,16 +132,22 @@ function mountOf(path: string): { mount: string; fstype: string } {
   throw new Error(`no mount for ${path}`);
 }
 
-test('io: args[2] fileinfo_t of a buffered read (page cache pages) and a direct one (iomap): the file\'s path, name, directory, file system, mount and offsets', { skip }, () => {
+test('io: args[2] fileinfo_t of a buffered read (page cache pages) and a direct one (iomap): the file\'s path, name, directory, file system, mount, offsets and open flags', { skip }, () => {
   const f = join(dir, 'iofile.dat');
   writeFileSync(f, Buffer.alloc(3 << 20, 9));
   spawnSync('sync');
   const { mount, fstype } = mountOf(f);
-  const script = `io:::start /pid == $target/ {
-    @[args[2]->fi_pathname, args[2]->fi_name, args[2]->fi_dirname, args[2]->fi_fs, args[2]->fi_mount, args[0]->b_flags & B_READ ? "R" : "W"] = sum(args[0]->b_bcount);
+  // io.d defines no O_DIRECT: Linux's on x86-64 and most others (arm64's is 0200000)
+  const oDirect = process.arch === 'arm64' ? 0o200000 : 0o40000;
+  const script = `inline int O_DIRECT = ${oDirect};
+  io:::start /pid == $target/ {
+    @[args[2]->fi_pathname, args[2]->fi_name, args[2]->fi_dirname, args[2]->fi_fs, args[2]->fi_mount, args[0]->b_flags & B_READ ? "R" : "W",
+      args[2]->fi_oflags & (O_ACCMODE | O_DIRECT)] = sum(args[0]->b_bcount);
     @lo[args[2]->fi_pathname] = min(args[2]->fi_offset); @hi[args[2]->fi_pathname] = max(args[2]->fi_offset); }
-    END { printa("%s %s %s %s %s %s %@d\\n", @); printa("lo %s %@d\\n", @lo); printa("hi %s %@d\\n", @hi); }`;
-  const want = (hi: number) => [`${f} iofile.dat ${dir} ${fstype} ${mount} R ${3 << 20}`, `hi ${f} ${hi}`, `lo ${f} 0`];
+    END { printa("%s %s %s %s %s %s %o %@d\\n", @); printa("lo %s %@d\\n", @lo); printa("hi %s %@d\\n", @hi); }`;
+  // fi_oflags: the open file's flags where the I/O has one (direct I/O's kiocb); a page cache
+  // page has none (0)
+  const want = (hi: number, oflags: number) => [`${f} iofile.dat ${dir} ${fstype} ${mount} R ${oflags.toString(8)} ${3 << 20}`, `hi ${f} ${hi}`, `lo ${f} 0`];
   // buffered: the file's pages dropped from the cache first (dd's nocache), then read through it
   spawnSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
   const b = runDtrace(['-q', '-n', script, '-c', `dd if=${f} of=/dev/null bs=1M status=none`]);
@@ -150,14 +156,18 @@ test('io: args[2] fileinfo_t of a buffered read (page cache pages) and a direct 
   const buffered = rows(b.stdout);
   // read-ahead's bios: the first from offset 0, the last within the file's last MiB
   assert.equal(buffered.length, 3, b.stdout);
-  assert.equal(buffered[0], want(0)[0]);
+  assert.equal(buffered[0], want(0, 0)[0]);
   assert.equal(buffered[2], `lo ${f} 0`);
   const hi = Number(/^hi \S+ (\d+)$/.exec(buffered[1])?.[1]);
   assert.ok(hi >= 2 << 20 && hi < 3 << 20 && hi % 4096 === 0, buffered[1]);
   // direct: three 1 MiB reads at 0, 1 and 2 MiB (the kiocb's position)
   const d = runDtrace(['-q', '-n', script, '-c', `dd if=${f} of=/dev/null bs=1M iflag=direct status=none`]);
   assert.equal(d.code, 0, d.stderr);
-  assert.deepEqual(rows(d.stdout), want(2 << 20));
+  assert.deepEqual(rows(d.stdout), want(2 << 20, oDirect));
+  // a direct write: the file open for writing (O_WRONLY)
+  const w = runDtrace(['-q', '-n', script, '-c', `dd if=/dev/zero of=${f} bs=1M count=1 oflag=direct conv=notrunc status=none`]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(rows(w.stdout)[0], `${f} iofile.dat ${dir} ${fstype} ${mount} W ${(1 | oDirect).toString(8)} ${1 << 20}`, w.stdout);
 });
 
 test('io: O_DIRECT reads and writes of a loop device, by its names', { skip }, (t) => {

@@ -1,6 +1,8 @@
 // io and tcp on this platform: O_DIRECT reads of a loop device (over a file in a tmpfs: its
 // only I/O is the test's) summed exactly by io:::start, and a loopback TCP connection made by
-// node, its states and its payload seen by tcp:::state-change and tcp:::send with its ports.
+// node, its states and its payload seen by tcp:::state-change and tcp:::send with its ports,
+// and its segments seen by tcp:::receive as tcp:::send saw them; where the kernel has kprobe
+// events, io:::wait-start and wait-done around the flush an fsync of a loop device waits for.
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { instancesOf, runDtrace } from '../live/harness.js';
-import { READY_MS, skipUnless } from './lab.js';
+import { READY_MS, kprobesOf, skipUnless } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lab-io-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,4 +94,46 @@ test('tcp:::send: the payload each way, by port, with the peer\'s address', { sk
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.split('\n').filter((l) => l !== '').sort(), ['client 127.0.0.1 1000', 'server 127.0.0.1 300'], `port ${port}:\n${r.stdout}`);
   assert.deepEqual(instancesOf(r.pid), []);
+});
+
+test('tcp:::receive: the handshake\'s segments as they were sent, in the receiving sockets\' states; every segment sent is received', { skip: skipUnless('kernel', 'tcp') }, async (t) => {
+  const { r } = await loopbackConnection(
+    'tcp:::send, tcp:::receive /args[4]->tcp_sport == $1 || args[4]->tcp_dport == $1/ { printf("%s %d %d %x %u %u %s\\n", probename, args[4]->tcp_sport, args[4]->tcp_dport, args[4]->tcp_flags, args[4]->tcp_seq, args[4]->tcp_ack, tcp_state_string[args[3]->tcps_state]); }',
+  );
+  const older = /^dtrace: could not enable tracing: probe tcp:vmlinux::send needs the tracepoint \S+, which this kernel \(\S+\) does not have\n$/.exec(r.stderr);
+  if (older && r.code === 1) return t.skip(r.stderr.trim());
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split(' '));
+  const sends = rows.filter((x) => x[0] === 'send');
+  const receives = rows.filter((x) => x[0] === 'receive');
+  // SYN at the listener, SYN|ACK at the client, ACK at the request socket: the numbers sent
+  assert.deepEqual(receives.slice(0, 3).map((x) => [x[3], x[6]]), [['2', 'state-listen'], ['12', 'state-syn-sent'], ['10', 'state-syn-received']], r.stdout);
+  const header = (x: string[]) => x.slice(1, 6).join(' ');
+  assert.deepEqual(receives.slice(0, 3).map(header), sends.slice(0, 3).map(header), r.stdout);
+  assert.deepEqual(receives.map(header).sort(), sends.map(header).sort(), r.stdout);
+  assert.deepEqual(instancesOf(r.pid), []);
+});
+
+test('io:::wait-start and wait-done: the thread that fsyncs a loop device waits for its flush (submit_bio_wait), a write of no data', { skip: skipUnless('kernel', 'loop', 'kprobes') }, () => {
+  const img = join(dir, 'flush.img');
+  writeFileSync(img, Buffer.alloc(4 << 20));
+  const loop = execFileSync('losetup', ['-f'], { encoding: 'latin1' }).trim();
+  execFileSync('losetup', [loop, img]);
+  try {
+    const name = loop.replace('/dev/', '');
+    const f = join(dir, 'flush.cjs');
+    writeFileSync(f, "const fs = require('fs'); const fd = fs.openSync(process.argv[2], 'r+'); fs.writeSync(fd, Buffer.alloc(4096)); fs.fsyncSync(fd);\n");
+    const r = runDtrace([
+      '-q',
+      '-n', 'io:::wait-start, io:::wait-done /pid == $target && args[1]->dev_statname == $$1/ { printf("%s %s %d %d %d %s\\n", probename, args[1]->dev_statname, args[0]->b_bcount, (args[0]->b_flags & B_WRITE) != 0, args[0]->b_error, args[2]->fi_name); }',
+      '-c', `${process.execPath} ${f} ${loop}`,
+      name,
+    ], { timeout: READY_MS });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`wait-start ${name} 0 1 0 <none>`, `wait-done ${name} 0 1 0 <none>`], r.stdout);
+    assert.deepEqual(kprobesOf(r.pid), []);
+    assert.deepEqual(instancesOf(r.pid), []);
+  } finally {
+    spawnSync('losetup', ['-d', loop]);
+  }
 });
