@@ -214,6 +214,15 @@ export class KernelTracer implements EventSink {
     return f;
   }
 
+  /** An event's format, or null if the kernel has no such event. */
+  formatIfAny(system: string, event: string): EventFormat | null {
+    try {
+      return this.format(system, event);
+    } catch {
+      return null;
+    }
+  }
+
   /**
    * Asks for an event, with a tracefs filter or none; `handler` gets each of its records.
    * `stack`: the kernel records a stack trace with each one (kernelStack() reads it).
@@ -487,6 +496,7 @@ export class KernelTracer implements EventSink {
       bufferKb * 1024,
       (id) => !this.stacked.has(id) && !this.ustacked.has(id),
       (id) => this.enabled.find((e) => e.user && this.format(e.system, e.event).id === id)?.filter ?? null,
+      (event) => this.formatIfAny('raw_syscalls', event),
     );
     if (captured !== null) reader.addSource(captured);
     if (this.ustackEvents !== null) {

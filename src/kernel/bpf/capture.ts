@@ -9,15 +9,19 @@ import type { EventQueue, EventSource } from '../ringbuf.js';
 import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
 import type { RecordTest } from './record-filter.js';
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
+import { loadSyscallNumber, skipCompatCall } from './syscall-dispatch.js';
+import type { TaskFlag } from '../syscall-numbers.js';
 import {
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  BPF_MAP_TYPE_PROG_ARRAY,
   BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_RAW_TRACEPOINT,
   BpfObjects,
   ProgramRejected,
   mapLookup,
+  mapUpdate,
   possibleCpus,
 } from './objects.js';
 import { BPF_MAP_UPDATE_ELEM, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, addressOf, bpf } from './sys.js';
@@ -148,6 +152,27 @@ export interface CaptureSpec {
    * writes each of the record's fields from a register (copies and a return's entry unused)
    */
   registers?: RegisterField[];
+  /**
+   * A system call's event (syscalls:sys_enter_<name> or sys_exit_<name>) whose program runs
+   * from the one on raw_syscalls' event rather than from a perf event of its own
+   */
+  syscall?: SyscallRoute;
+}
+
+/**
+ * Where a system call's capture program runs from: the program on raw_syscalls' sys_enter or
+ * sys_exit (`rawTracepointId`), whose records are laid out as the call's own, finds it by the
+ * call's number `nr` in a table of programs and passes the record on to it (a tail call). Two
+ * perf events then serve every system call: each perf event takes an RCU grace period to
+ * close, one after another, so one per call made dtrace take half a minute to exit.
+ */
+export interface SyscallRoute {
+  rawTracepointId: number;
+  /** raw_syscalls' event: sys_enter or sys_exit */
+  rawEvent: string;
+  nr: number;
+  /** how a 32-bit call is told (its number is another table's; the calls' own events leave those out) */
+  compat: TaskFlag;
 }
 
 /** A field of a kprobe or uprobe event's record (`at`, `size` bytes) and the pt_regs offset of the register it holds. */
@@ -682,6 +707,16 @@ function argvCopy(p: Program, c: UserCopy, j: number, layout: CaptureLayout, bas
   p.label(`argvEnd${j}`);
 }
 
+/** A program `load` loads; a refusal's message carries the verifier's log. */
+function withVerifierLog(load: () => number): number {
+  try {
+    return load();
+  } catch (e) {
+    const log = e instanceof ProgramRejected ? e.log : '';
+    throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
+  }
+}
+
 /** Bytes of one queue page: many records each, and at least two of the largest. */
 const QUEUE_PAGE = 64 * 1024;
 
@@ -731,7 +766,20 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     try {
       this.openMaps();
       this.openRings();
-      this.specs.forEach((spec, i) => this.attach(spec, i));
+      // the system calls' programs by raw_syscalls' event they run from, and by number
+      const routed = new Map<number, { route: SyscallRoute; programs: Map<number, number> }>();
+      this.specs.forEach((spec, i) => {
+        const prog = this.load(spec, i);
+        const route = spec.syscall;
+        if (route === undefined) {
+          this.attach(spec, prog);
+          return;
+        }
+        let r = routed.get(route.rawTracepointId);
+        if (r === undefined) routed.set(route.rawTracepointId, (r = { route, programs: new Map() }));
+        r.programs.set(route.nr, prog);
+      });
+      for (const r of routed.values()) this.attachDispatcher(r.route, r.programs);
     } catch (e) {
       this.close();
       throw e;
@@ -781,18 +829,47 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     }
   }
 
-  private attach(spec: CaptureSpec, index: number): void {
+  /** Loads the program of a spec; a refusal's message carries the verifier's log. */
+  private load(spec: CaptureSpec, index: number): number {
     const kept = this.keptFds.get(spec.entry ?? spec) ?? -1;
     const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
-    let prog: number;
-    try {
-      if (spec.raw !== undefined) prog = this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp');
-      else if (spec.registers !== undefined) prog = this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_regs');
-      else prog = this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
-    } catch (e) {
-      const log = e instanceof ProgramRejected ? e.log : '';
-      throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
+    return withVerifierLog(() => {
+      if (spec.raw !== undefined) return this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp');
+      if (spec.registers !== undefined) return this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_regs');
+      return this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
+    });
+  }
+
+  /**
+   * Runs the system calls' programs (by number) from one program on the route's raw_syscalls
+   * event, which passes each call's record on to the call's program, if it has one. The table
+   * is filled first: every call's program starts at once.
+   */
+  private attachDispatcher(route: SyscallRoute, programs: ReadonlyMap<number, number>): void {
+    const size = Math.max(...programs.keys()) + 1;
+    const table = this.objects.createMap(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, size);
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(4);
+    for (const [nr, prog] of programs) {
+      key.writeUInt32LE(nr, 0);
+      value.writeUInt32LE(prog, 0);
+      mapUpdate(table, key, value);
     }
+    const p = new Program().mov(R6, R1);
+    loadSyscallNumber(p, R7, size, 'none');
+    skipCompatCall(p, route.compat, 'none');
+    // returns only where the table has no program for the call: nothing to capture
+    p.mov(R1, R6).loadMap(R2, table).mov(R3, R7).call(Helper.TailCall);
+    p.label('none').movImm(R0, 0).exit();
+    this.showProgram?.(`raw_syscalls:${route.rawEvent}`, programs.size, p.listing());
+    const prog = withVerifierLog(() => this.objects.loadTracepointProgram(p.encode(), 'dtrace_ts_sys'));
+    this.objects.attachTracepoint(route.rawTracepointId, prog, this.cpus[0] ?? 0);
+  }
+
+  /** dtrace -S: shown each program on raw_syscalls as it is loaded (its event, how many calls' programs it runs, its instructions) */
+  showProgram: ((event: string, calls: number, listing: string) => void) | null = null;
+
+  private attach(spec: CaptureSpec, prog: number): void {
     if (spec.raw !== undefined) {
       this.objects.attachRawTracepoint(spec.raw.tracepoint, prog);
       return;
