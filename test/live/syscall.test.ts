@@ -1,8 +1,12 @@
 // The syscall provider against the live kernel.
 
 import { strict as assert } from 'node:assert';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { Tracing, instancesOf, liveUnavailable, workload } from './harness.js';
+import { TRACEFS, Tracing, instancesOf, liveUnavailable, perfEvents, runDtrace, workload } from './harness.js';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+import { syscallNumbers } from '../../src/kernel/syscall-numbers.js';
 
 const skip = liveUnavailable() ?? false;
 
@@ -104,4 +108,37 @@ test('copyin() of a buffer with its length: the bytes written', { skip }, async 
   workload('/usr/bin/printf abcd > /dev/null; /usr/bin/printf efgh > /dev/null');
   const r = await d.stop();
   assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), ['64636261', '68676665']);
+});
+
+test('copyinstr() on every system call: one perf event runs their capture programs, and dtrace exits at once', { skip: skip || bpfUnavailable() || false }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall:::entry /execname == "sh"/ { printf("%s %s\\n", probefunc, copyinstr(arg1)); }']);
+  await d.ready(30_000);
+  // the program on raw_syscalls:sys_enter runs every call's, beside the rings (one a CPU): a
+  // perf event a system call took half a minute to close, past finished()'s timeout
+  const held = perfEvents(d.child.pid!);
+  const dir = `/nonexistent-dtrace-ts-wide-${process.pid}`;
+  workload(`exec 2>/dev/null; for i in $(seq 1 200); do true < ${dir}/$i; done`);
+  const r = await d.stop();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(held, readdirSync(join(TRACEFS, 'per_cpu')).length + 1);
+  const expected = Array.from({ length: 200 }, (_, i) => `openat ${dir}/${i + 1}`);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith(`openat ${dir}/`)), expected);
+});
+
+test('-S shows the programs on raw_syscalls that run the system calls\' capture programs', { skip: skip || bpfUnavailable() || false }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall:::entry /execname == "no-such-task"/ { printf("%s\\n", copyinstr(arg0)); } syscall:::return /execname == "no-such-task"/ { printf("%s\\n", execname); } BEGIN { exit(0); }']);
+  assert.equal(r.code, 0, r.stderr);
+  const numbers = syscallNumbers();
+  const events = readFileSync(join(TRACEFS, 'available_events'), 'latin1').split('\n');
+  const calls = (dir: string) => events.filter((e) => e.startsWith(`syscalls:sys_${dir}_`) && numbers.has(e.slice(`syscalls:sys_${dir}_`.length))).length;
+  for (const [event, dir] of [['sys_enter', 'enter'], ['sys_exit', 'exit']]) {
+    const header = `\nDisassembly of the BPF program on raw_syscalls:${event} (it runs the capture programs of ${calls(dir)} system calls' probes, found by the call's number):\n`;
+    const at = r.stderr.indexOf(header);
+    assert.ok(at >= 0, r.stderr);
+    const listing = r.stderr.slice(at + header.length).split('\n\n')[0];
+    assert.match(listing, /^INS OFF  OPCODE  +INSTRUCTION\n000 0000: /);
+    assert.match(listing, / call bpf_tail_call\n/);
+  }
+  // who fired the return probes is written on every one of their events
+  assert.match(r.stderr, /\nwith who fired the probe \(execname\) as each probe's BPF program writes it, 40 bytes a record\n/);
 });
