@@ -1,10 +1,12 @@
 // The syscall provider against the live kernel.
 
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { TRACEFS, Tracing, instancesOf, liveUnavailable, perfEvents, runDtrace, workload } from './harness.js';
+import { after, test } from 'node:test';
+import { TRACEFS, Tracing, instancesOf, liveUnavailable, perfEvents, root, runDtrace, workload } from './harness.js';
 import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 import { syscallNumbers } from '../../src/kernel/syscall-numbers.js';
 
@@ -141,4 +143,21 @@ test('-S shows the programs on raw_syscalls that run the system calls\' capture 
   }
   // who fired the return probes is written on every one of their events
   assert.match(r.stderr, /\nwith who fired the probe \(execname\) as each probe's BPF program writes it, 40 bytes a record\n/);
+});
+
+test('32-bit system calls are not captured as the 64-bit ones of the same number', { skip: skip || bpfUnavailable() || (process.arch !== 'x64' && 'x86-64 only') || false }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-syscall-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const ia32 = join(work, 'ia32-calls');
+  const cc = spawnSync('cc', ['-O2', '-o', ia32, join(root, 'test', 'live', 'programs', 'ia32-calls.c')], { encoding: 'latin1' });
+  assert.equal(cc.status, 0, cc.stderr);
+  // the kernel has no 32-bit system calls (CONFIG_IA32_EMULATION off): nothing to tell apart
+  if (spawnSync(ia32, ['1']).status !== 0) return;
+  // execname: who fired each call, written by its capture program
+  const r = runDtrace(['-q', '-n', 'syscall:::entry /pid == $target/ { printf("%s %s\\n", probefunc, execname); }', '-c', `${ia32} 7`]);
+  assert.equal(r.code, 0, r.stderr);
+  // int $0x80 with eax 20 is getpid in i386's table, writev in x86-64's
+  const calls = r.stdout.split('\n').filter((l) => l.endsWith(' ia32-calls'));
+  assert.ok(calls.includes('write ia32-calls'), r.stdout);
+  assert.ok(!calls.some((l) => l.startsWith('writev ')), r.stdout);
 });
