@@ -215,7 +215,7 @@ export class KernelTracer implements EventSink {
   }
 
   /** An event's format, or null if the kernel has no such event. */
-  formatIfAny(system: string, event: string): EventFormat | null {
+  private formatIfAny(system: string, event: string): EventFormat | null {
     try {
       return this.format(system, event);
     } catch {
