@@ -191,7 +191,7 @@ export class UserMemory {
   }
 
   /** dtrace -S: shown each capture program on raw_syscalls (TracepointCapture.showProgram) */
-  showProgram: ((event: string, calls: number, listing: string) => void) | null = null;
+  showProgram: ((event: string, calls: number, programs: number, listing: string) => void) | null = null;
 
   /**
    * Loads the capture programs, with `ringBytes` of ring per CPU; returns the source of the
@@ -242,10 +242,10 @@ export class UserMemory {
     const specOf = (s: Wanted): CaptureSpec => {
       let spec = made.get(s);
       if (spec === undefined) {
-        const last = s.format.fields.at(-1);
+        const route = routes.get(s);
         spec = {
           tracepointId: s.format.id,
-          recordSize: (last ? last.offset + last.size : 8) + (s.format.fields.some((x) => x.dataLoc) ? DATA_LOC_BYTES : 0),
+          recordSize: route?.recordSize ?? recordEnd(s.format) + (s.format.fields.some((x) => x.dataLoc) ? DATA_LOC_BYTES : 0),
           copies: s.copies,
           output: s.output,
           keepForReturn: s.keepForReturn,
@@ -255,7 +255,7 @@ export class UserMemory {
           registers: s.registers,
           // the event's tracefs filter, which its records bypass (not dtrace's own bookkeeping's)
           filter: s.probes ? filterTests(filterOf(s.format.id), s.format) : undefined,
-          syscall: routes.get(s),
+          syscall: route,
         };
         made.set(s, spec);
       }
@@ -450,7 +450,7 @@ function syscallRoutes(specs: readonly Wanted[], rawSyscalls: (event: string) =>
     for (const s of specs) {
       const call = syscallOf(s.format);
       if (call === null || call.event !== event || s.format.fields.some((f) => f.dataLoc) || recordEnd(s.format) > recordEnd(raw)) continue;
-      members.push([s, { rawTracepointId: raw.id, rawEvent: event, nr: call.nr, compat }]);
+      members.push([s, { rawTracepointId: raw.id, rawEvent: event, recordSize: recordEnd(raw), nr: call.nr, compat }]);
     }
     if (members.length >= SYSCALL_DISPATCH_MIN) for (const [s, r] of members) routes.set(s, r);
   }

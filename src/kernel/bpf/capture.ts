@@ -9,9 +9,10 @@ import type { EventQueue, EventSource } from '../ringbuf.js';
 import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
 import type { RecordTest } from './record-filter.js';
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
-import { loadSyscallNumber, skipCompatCall } from './syscall-dispatch.js';
+import { SYSCALL_NR_OFFSET, loadSyscallNumber, skipCompatCall } from './syscall-dispatch.js';
 import type { TaskFlag } from '../syscall-numbers.js';
 import {
+  BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
@@ -170,6 +171,11 @@ export interface SyscallRoute {
   rawTracepointId: number;
   /** raw_syscalls' event: sys_enter or sys_exit */
   rawEvent: string;
+  /**
+   * bytes of its record (the call's number and the six arguments, or the return value): the
+   * spec's recordSize, so that calls whose programs differ in nothing else share one
+   */
+  recordSize: number;
   nr: number;
   /** how a 32-bit call is told (its number is another table's; the calls' own events leave those out) */
   compat: TaskFlag;
@@ -257,11 +263,22 @@ interface ProgramMaps {
   lost: number;
   /** each thread's entry record, kept for the return (the spec's, or its entry's) */
   kept: number;
+  /**
+   * A system call's program, run from raw_syscalls' (SyscallRoute): the table of each call's
+   * spec index and event id by the call's number (CALL_*), where the program finds its own, so
+   * that calls whose programs differ only in those share one
+   */
+  calls?: number;
 }
 
-/** Every capture program's start: R6 the context, R7 this CPU's scratch record with [ktime, index]. */
-function begin(index: number, maps: ProgramMaps): Program {
-  return new Program()
+/** A system call's entry in ProgramMaps.calls: u32 spec index, u32 event id. */
+const CALL_INDEX = 0;
+const CALL_EVENT = 4;
+const CALL_BYTES = 8;
+
+/** Every capture program's start: R6 the context, R7 this CPU's scratch record with [ktime, index] (index null: not yet). */
+function begin(index: number | null, maps: ProgramMaps): Program {
+  const p = new Program()
     .mov(R6, R1)
     .storeImm(4, R10, -4, 0)
     .loadMap(R1, maps.scratch)
@@ -271,8 +288,8 @@ function begin(index: number, maps: ProgramMaps): Program {
     .jeqImm(R0, 0, 'out')
     .mov(R7, R0)
     .call(Helper.KtimeGetNs)
-    .store(8, R7, 0, R0)
-    .storeImm(4, R7, 8, index);
+    .store(8, R7, 0, R0);
+  return index === null ? p : p.storeImm(4, R7, 8, index);
 }
 
 /**
@@ -283,16 +300,18 @@ function begin(index: number, maps: ProgramMaps): Program {
 function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], spec.values ?? [], index, layout, maps);
   if (spec.registers !== undefined) return registersProgram(spec, index, layout, maps);
-  const p = begin(index, maps);
-  p.mov(R1, R7)
-    .addImm(R1, layout.recordAt)
-    .movImm(R2, spec.recordSize)
-    .mov(R3, R6)
-    .call(Helper.ProbeReadKernel)
-    // the kernel keeps a pointer where the record's common fields were: put back its type and
-    // the thread, so the copy reads like the tracefs record
-    .storeImm(2, R7, layout.recordAt, spec.tracepointId)
-    .call(Helper.GetCurrentPidTgid)
+  const calls = maps.calls;
+  const p = begin(calls === undefined ? index : null, maps);
+  p.mov(R1, R7).addImm(R1, layout.recordAt).movImm(R2, spec.recordSize).mov(R3, R6).call(Helper.ProbeReadKernel);
+  // the kernel keeps a pointer where the record's common fields were: put back its type and
+  // the thread, so the copy reads like the tracefs record
+  if (calls === undefined) p.storeImm(2, R7, layout.recordAt, spec.tracepointId);
+  else {
+    // the index and the type are the call's, by its number (raw_syscalls' record holds it as the call's does)
+    p.load(4, R1, R6, SYSCALL_NR_OFFSET).store(4, R10, -8, R1).loadMap(R1, calls).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem).jeqImm(R0, 0, 'out');
+    p.load(4, R1, R0, CALL_INDEX).store(4, R7, 8, R1).load(4, R1, R0, CALL_EVENT).store(2, R7, layout.recordAt, R1);
+  }
+  p.call(Helper.GetCurrentPidTgid)
     .store(4, R7, 12, R0)
     .store(4, R7, layout.recordAt + 4, R0)
     // the thread, as the key of the kept entry records
@@ -766,18 +785,17 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     try {
       this.openMaps();
       this.openRings();
-      // the system calls' programs by raw_syscalls' event they run from, and by number
-      const routed = new Map<number, { route: SyscallRoute; programs: Map<number, number> }>();
+      const routed = this.openCallTables();
+      // system calls' programs made of the same instructions are loaded once
+      const shared = new Map<string, number>();
       this.specs.forEach((spec, i) => {
-        const prog = this.load(spec, i);
         const route = spec.syscall;
         if (route === undefined) {
-          this.attach(spec, prog);
+          this.attach(spec, this.load(spec, i));
           return;
         }
-        let r = routed.get(route.rawTracepointId);
-        if (r === undefined) routed.set(route.rawTracepointId, (r = { route, programs: new Map() }));
-        r.programs.set(route.nr, prog);
+        const r = routed.get(route.rawTracepointId)!;
+        r.programs.set(route.nr, this.load(spec, i, r.calls, shared));
       });
       for (const r of routed.values()) this.attachDispatcher(r.route, r.programs);
     } catch (e) {
@@ -829,15 +847,54 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     }
   }
 
-  /** Loads the program of a spec; a refusal's message carries the verifier's log. */
-  private load(spec: CaptureSpec, index: number): number {
+  /**
+   * The system calls' programs by the raw_syscalls event they run from (its tracepoint id):
+   * for each, the table of the calls' spec indexes and event ids by number (ProgramMaps.calls),
+   * filled, and the programs by number, to be loaded.
+   */
+  private openCallTables(): Map<number, { route: SyscallRoute; calls: number; programs: Map<number, number> }> {
+    const byEvent = new Map<number, number[]>();
+    this.specs.forEach((spec, index) => {
+      const id = spec.syscall?.rawTracepointId;
+      if (id === undefined) return;
+      let list = byEvent.get(id);
+      if (list === undefined) byEvent.set(id, (list = []));
+      list.push(index);
+    });
+    const out = new Map<number, { route: SyscallRoute; calls: number; programs: Map<number, number> }>();
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(CALL_BYTES);
+    for (const [id, indexes] of byEvent) {
+      const routes = indexes.map((i) => this.specs[i].syscall!);
+      const calls = this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, CALL_BYTES, Math.max(...routes.map((r) => r.nr)) + 1);
+      for (const i of indexes) {
+        key.writeUInt32LE(this.specs[i].syscall!.nr, 0);
+        value.writeUInt32LE(i, CALL_INDEX);
+        value.writeUInt32LE(this.specs[i].tracepointId, CALL_EVENT);
+        mapUpdate(calls, key, value);
+      }
+      out.set(id, { route: routes[0], calls, programs: new Map() });
+    }
+    return out;
+  }
+
+  /**
+   * Loads the program of a spec (a system call's, with its table of calls: one already loaded
+   * for another call, if `shared` has one of the same instructions); a refusal's message carries
+   * the verifier's log.
+   */
+  private load(spec: CaptureSpec, index: number, calls?: number, shared?: Map<string, number>): number {
     const kept = this.keptFds.get(spec.entry ?? spec) ?? -1;
-    const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
-    return withVerifierLog(() => {
+    const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept, calls });
+    const same = shared?.get(insns.toString('latin1'));
+    if (same !== undefined) return same;
+    const prog = withVerifierLog(() => {
       if (spec.raw !== undefined) return this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp');
       if (spec.registers !== undefined) return this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_regs');
       return this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
     });
+    shared?.set(insns.toString('latin1'), prog);
+    return prog;
   }
 
   /**
@@ -861,13 +918,13 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     // returns only where the table has no program for the call: nothing to capture
     p.mov(R1, R6).loadMap(R2, table).mov(R3, R7).call(Helper.TailCall);
     p.label('none').movImm(R0, 0).exit();
-    this.showProgram?.(`raw_syscalls:${route.rawEvent}`, programs.size, p.listing());
+    this.showProgram?.(`raw_syscalls:${route.rawEvent}`, programs.size, new Set(programs.values()).size, p.listing());
     const prog = withVerifierLog(() => this.objects.loadTracepointProgram(p.encode(), 'dtrace_ts_sys'));
     this.objects.attachTracepoint(route.rawTracepointId, prog, this.cpus[0] ?? 0);
   }
 
-  /** dtrace -S: shown each program on raw_syscalls as it is loaded (its event, how many calls' programs it runs, its instructions) */
-  showProgram: ((event: string, calls: number, listing: string) => void) | null = null;
+  /** dtrace -S: shown each program on raw_syscalls as it is loaded (its event, how many calls' programs it runs and how many differ, its instructions) */
+  showProgram: ((event: string, calls: number, programs: number, listing: string) => void) | null = null;
 
   private attach(spec: CaptureSpec, prog: number): void {
     if (spec.raw !== undefined) {
