@@ -333,6 +333,8 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
   if (spec.entry !== undefined) {
     base = R9;
     p.loadMap(R1, maps.kept).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem).mov(R9, R0).jeqImm(R9, 0, 'noEntry');
+    // kept with other calls' entries: this call's (its entry's program did not run if it began before tracing)
+    if (spec.entry.syscall !== undefined) p.load(4, R1, R9, SYSCALL_NR_OFFSET).load(4, R2, R6, SYSCALL_NR_OFFSET).jmp(Jmp.Ne, R1, R2, 'noEntry');
   }
   spec.copies.forEach((c, j) => {
     // the address, for the consumer to find the copy by
@@ -811,10 +813,19 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     // indexed by CPU number
     this.perfMapFd = o.createMap(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, possibleCpus());
     this.lostMapFd = o.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);
+    // a thread is in one system call at a time: the calls run from raw_syscalls' programs keep
+    // their entries in one map (which lets calls that copy alike share programs)
+    let calls = -1;
     for (const spec of this.specs) {
       if (!spec.keepForReturn) continue;
+      if (spec.syscall !== undefined && calls >= 0) {
+        this.keptFds.set(spec, calls);
+        continue;
+      }
       // threads in the call at once; preallocated, as tracing programs need on old kernels
-      this.keptFds.set(spec, o.createMap(BPF_MAP_TYPE_HASH, 4, align8(spec.recordSize), KEPT_THREADS));
+      const fd = o.createMap(BPF_MAP_TYPE_HASH, 4, align8(spec.recordSize), KEPT_THREADS);
+      if (spec.syscall !== undefined) calls = fd;
+      this.keptFds.set(spec, fd);
     }
   }
 
