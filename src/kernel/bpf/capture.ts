@@ -3,7 +3,9 @@
 // and hands them to user space through a per-CPU perf buffer. Such a record is the event: its
 // copies travel with it, so copyinstr() sees what the memory held at that moment (read
 // afterwards through /proc it has often changed, or the process is gone), and a record the
-// ring could not hold is lost whole and counted, never handed over without its copies.
+// ring could not hold is lost whole and counted, never handed over without its copies. Where
+// many system calls' events are captured, their programs run from one program on raw_syscalls'
+// sys_enter or sys_exit instead of a perf event each (SyscallRoute).
 
 import type { EventQueue, EventSource } from '../ringbuf.js';
 import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
