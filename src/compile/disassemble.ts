@@ -2,6 +2,7 @@
 // generated JavaScript, and whether the clause also compiled to BPF (it then runs in the kernel
 // on probes that are tracepoints or kprobes).
 
+import { MAX_OPTIONAL_CAPTURES } from '../kernel/user-memory.js';
 import { TASK_BYTES, TASK_READS } from '../providers/task-fields.js';
 import { computesFiringValues } from './bpfgen.js';
 import type { CompiledClause } from './compile.js';
@@ -22,8 +23,14 @@ export function disassemble(c: CompiledClause): string {
       s += `with ${n} value${n === 1 ? '' : 's'} of kernel memory (ctx.firing) that each probe's BPF program reads as it fires, ${f.bytes} bytes a record\n`;
     }
     const who = TASK_READS.filter((r) => c.plan.reads.has(r));
-    if (who.length > 0 && c.probes.some((p) => computesFiringValues(p.probe.provider))) {
-      s += `with who fired the probe (${who.join(', ')}) as each probe's BPF program writes it, ${TASK_BYTES} bytes a record (on at most 16 events captured for it alone)\n`;
+    const writers = c.probes.filter((p) => computesFiringValues(p.probe.provider));
+    if (who.length > 0 && writers.length > 0) {
+      // a system call's event is captured for it from raw_syscalls' program; another needs a perf event of its own
+      const calls = writers.some((p) => p.probe.provider === 'syscall');
+      const others = writers.some((p) => p.probe.provider !== 'syscall');
+      const limit = `at most ${MAX_OPTIONAL_CAPTURES}${calls ? ' other' : ''} events captured for it alone`;
+      const where = !others ? '' : calls ? ` (on every system call's event, and on ${limit})` : ` (on ${limit})`;
+      s += `with who fired the probe (${who.join(', ')}) as each probe's BPF program writes it, ${TASK_BYTES} bytes a record${where}\n`;
     }
   } else {
     const n = k.aggregations.length;

@@ -214,6 +214,15 @@ export class KernelTracer implements EventSink {
     return f;
   }
 
+  /** An event's format, or null if the kernel has no such event. */
+  private formatIfAny(system: string, event: string): EventFormat | null {
+    try {
+      return this.format(system, event);
+    } catch {
+      return null;
+    }
+  }
+
   /**
    * Asks for an event, with a tracefs filter or none; `handler` gets each of its records.
    * `stack`: the kernel records a stack trace with each one (kernelStack() reads it).
@@ -495,6 +504,7 @@ export class KernelTracer implements EventSink {
         if (e.optional === null) refusal ??= `could not enable tracing: ${e.system}:${e.event}: uprobes cannot take its instruction`;
         else this.refused.push({ what: e.optional, why: 'uprobes cannot take its instruction' });
       },
+      (event) => this.formatIfAny('raw_syscalls', event),
     );
     if (refusal !== null) throw new DFatalError(refusal);
     if (captured !== null) reader.addSource(captured);

@@ -7,10 +7,12 @@
 // is handled; lateReads counts those reads so the user can be told.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type CaptureLayout, type CaptureSpec, type CaptureValues, type RegisterField, TracepointCapture, type UserCopy } from './bpf/capture.js';
+import { type CaptureLayout, type CaptureSpec, type CaptureValues, type RegisterField, type SyscallRoute, TracepointCapture, type UserCopy } from './bpf/capture.js';
 import { type RecordTest, recordFilter } from './bpf/record-filter.js';
+import { SYSCALL_DISPATCH_MIN } from './bpf/syscall-dispatch.js';
 import { bpfUnavailable } from './bpf/sys.js';
 import type { EventFormat } from './event-format.js';
+import { compatSyscallFlag, syscallNumbers } from './syscall-numbers.js';
 import type { EventSource } from './ringbuf.js';
 
 /**
@@ -81,11 +83,13 @@ export class OptionalArea {
 }
 
 /**
- * The most events captured only for optional values: each captured event's perf events take an
- * RCU grace period each to close, one after another (~40 ms here), so 350 system calls' would
- * make dtrace take half a minute to exit; past this many, such events come from tracefs.
+ * The most events captured only for optional values that need a perf event each: each takes
+ * an RCU grace period to close, one after another (~40 ms here), so 350 would make dtrace take
+ * half a minute to exit; past this many, such events come from tracefs. System calls' events
+ * are not counted: where many are captured, raw_syscalls' program runs their programs (none
+ * needs a perf event of its own), and fewer than SYSCALL_DISPATCH_MIN a direction cost little.
  */
-const MAX_OPTIONAL_CAPTURES = 16;
+export const MAX_OPTIONAL_CAPTURES = 16;
 
 export class UserMemory {
   private capture: TracepointCapture | null = null;
@@ -201,9 +205,13 @@ export class UserMemory {
     return this.capture !== null && this.capture.layoutById[eventId] !== undefined;
   }
 
+  /** dtrace -S: shown each capture program on raw_syscalls (TracepointCapture.showProgram) */
+  showProgram: ((event: string, calls: number, programs: number, listing: string) => void) | null = null;
+
   /**
    * Loads the capture programs, with `ringBytes` of ring per CPU; returns the source of the
-   * captured events, or null where BPF cannot do it (`unavailable` says why).
+   * captured events, or null where BPF cannot do it (`unavailable` says why). `rawSyscalls`
+   * gives raw_syscalls' sys_enter and sys_exit, if the kernel has them.
    */
   start(
     cpus: number[],
@@ -213,10 +221,12 @@ export class UserMemory {
     filterOf: (eventId: number) => string | null = () => null,
     processOf: (eventId: number) => number = () => 0,
     refused: (eventId: number) => void = () => undefined,
+    rawSyscalls: (event: string) => EventFormat | null = () => null,
   ): EventSource | null {
     const optionalOnly = this.specs.filter((s) => !s.output && s.optional.length > 0 && capturable(s.format.id));
-    if (optionalOnly.length <= MAX_OPTIONAL_CAPTURES) {
-      for (const s of optionalOnly) s.output = s.probes = true;
+    const ownEvents = optionalOnly.filter((s) => syscallOf(s.format) === null).length;
+    for (const s of optionalOnly) {
+      if (ownEvents <= MAX_OPTIONAL_CAPTURES || syscallOf(s.format) !== null) s.output = s.probes = true;
     }
     for (const s of this.specs) {
       if (!s.output) continue;
@@ -241,17 +251,19 @@ export class UserMemory {
       this.unavailable = why;
       return null;
     }
+    const routes = syscallRoutes(specs, rawSyscalls);
     const cap = new TracepointCapture(cpus, ringBytes);
     cap.onRefused = refused;
     cap.setBase(base);
+    cap.showProgram = this.showProgram;
     const made = new Map<Wanted, CaptureSpec>();
     const specOf = (s: Wanted): CaptureSpec => {
       let spec = made.get(s);
       if (spec === undefined) {
-        const last = s.format.fields.at(-1);
+        const route = routes.get(s);
         spec = {
           tracepointId: s.format.id,
-          recordSize: (last ? last.offset + last.size : 8) + (s.format.fields.some((x) => x.dataLoc) ? DATA_LOC_BYTES : 0),
+          recordSize: route?.recordSize ?? recordEnd(s.format) + (s.format.fields.some((x) => x.dataLoc) ? DATA_LOC_BYTES : 0),
           copies: s.copies,
           output: s.output,
           keepForReturn: s.keepForReturn,
@@ -263,6 +275,7 @@ export class UserMemory {
           uprobe: s.uprobe,
           // the event's tracefs filter, which its records bypass (not dtrace's own bookkeeping's)
           filter: s.probes ? filterTests(filterOf(s.format.id), s.format) : undefined,
+          syscall: route,
         };
         made.set(s, spec);
       }
@@ -426,6 +439,42 @@ function readProcMem(tid: number, addr: bigint, size: number): Buffer | null {
   } finally {
     if (fd >= 0) closeSync(fd);
   }
+}
+
+/** The system call an event is the entry or return of (syscalls:sys_enter_<name>, sys_exit_<name>), with its number; null if none, or its number is not known. */
+function syscallOf(format: EventFormat): { event: string; nr: number } | null {
+  const m = format.system === 'syscalls' ? /^sys_(enter|exit)_(\w+)$/.exec(format.name) : null;
+  const nr = m === null ? undefined : syscallNumbers().get(m[2]);
+  return nr === undefined ? null : { event: `sys_${m![1]}`, nr };
+}
+
+/** Where an event's record ends (its last field's end). */
+function recordEnd(format: EventFormat): number {
+  const last = format.fields.at(-1);
+  return last ? last.offset + last.size : 8;
+}
+
+/**
+ * The system calls' events whose programs run from raw_syscalls' (SyscallRoute): where enough
+ * of one direction are captured for that to pay, those whose records raw_syscalls' event's
+ * holds as they are (no __data_loc text, no more arguments), where 32-bit calls can be told.
+ */
+function syscallRoutes(specs: readonly Wanted[], rawSyscalls: (event: string) => EventFormat | null): Map<Wanted, SyscallRoute> {
+  const routes = new Map<Wanted, SyscallRoute>();
+  const compat = compatSyscallFlag();
+  if (compat === null) return routes;
+  for (const event of ['sys_enter', 'sys_exit']) {
+    const raw = rawSyscalls(event);
+    if (raw === null) continue;
+    const members: Array<[Wanted, SyscallRoute]> = [];
+    for (const s of specs) {
+      const call = syscallOf(s.format);
+      if (call === null || call.event !== event || s.format.fields.some((f) => f.dataLoc) || recordEnd(s.format) > recordEnd(raw)) continue;
+      members.push([s, { rawTracepointId: raw.id, rawEvent: event, recordSize: recordEnd(raw), nr: call.nr, compat }]);
+    }
+    if (members.length >= SYSCALL_DISPATCH_MIN) for (const [s, r] of members) routes.set(s, r);
+  }
+  return routes;
 }
 
 /** A tracefs filter as a capture program's tests (undefined: none, or one it cannot make). */

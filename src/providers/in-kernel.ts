@@ -4,7 +4,8 @@
 // the runtime's aggregation: what grew since the last read is added, so updates made in dtrace
 // (the same aggregation on a probe that stayed there) and clear() and trunc() keep their meaning.
 
-import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R6 } from '../kernel/bpf/asm.js';
+import { Helper, Jmp, Program, R0, R1, R10, R2, R6 } from '../kernel/bpf/asm.js';
+import { loadSyscallNumber, skipCompatCall } from '../kernel/bpf/syscall-dispatch.js';
 import type { TaskFlag } from '../kernel/syscall-numbers.js';
 import {
   BPF_MAP_TYPE_ARRAY,
@@ -74,9 +75,6 @@ export interface KernelFault {
   /** 0: in the predicate; N: in action #N */
   where: number;
 }
-
-/** where raw_syscalls' sys_enter and sys_exit records hold the call's number (long id) */
-const SYSCALL_NR_OFFSET = 8;
 
 /** One kernel map of an aggregation (an aggregation updated with differently made keys has more than one). */
 interface AggMap {
@@ -204,16 +202,11 @@ export class InKernel {
       }
       const p = new Program();
       p.mov(R6, R1);
-      // the call's number (a long: -1 for none, which unsigned is past the table's end)
-      p.load(8, R2, R6, SYSCALL_NR_OFFSET).jmpImm(Jmp.Ge, R2, size, 'none');
+      loadSyscallNumber(p, R2, size, 'none');
       p.store(4, R10, -4, R2);
       p.loadMap(R1, table).mov(R2, R10).addImm(R2, -4).call(Helper.MapLookupElem);
       p.jmpImm(Jmp.Eq, R0, 0, 'none').load(4, PROBE_ID_REGISTER, R0, 0).jmpImm(Jmp.Eq, PROBE_ID_REGISTER, 0, 'none');
-      if (compat !== null) {
-        // a 32-bit call's number is another table's (the syscall tracepoints leave those out)
-        p.call(Helper.GetCurrentTask).mov(R3, R0).addImm(R3, compat.offset).mov(R1, R10).addImm(R1, -16).movImm(R2, compat.size).call(Helper.ProbeReadKernel);
-        p.jmpImm(Jmp.Ne, R0, 0, 'native').load(compat.size, R1, R10, -16).aluImm(Alu.And, R1, compat.mask).jmpImm(Jmp.Ne, R1, 0, 'none').label('native');
-      }
+      if (compat !== null) skipCompatCall(p, compat, 'none');
       return this.finish(p, { tracepointId, pid: 0 }, probe, clauses, label, 'none');
     } catch (e) {
       return { ok: false, why: (e as Error).message };

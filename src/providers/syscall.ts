@@ -9,6 +9,7 @@ import { availableEvents, tracefsRoot } from '../kernel/tracefs.js';
 import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { compatSyscallFlag, syscallNumbers } from '../kernel/syscall-numbers.js';
+import { SYSCALL_DISPATCH_MIN } from '../kernel/bpf/syscall-dispatch.js';
 import type { ClausePlan, KernelArg, KernelClause, KernelProbe } from './clause-plan.js';
 import type { AttachResult } from './in-kernel.js';
 import { argFields, compileDecoder, describeFromFields, enableEventProbe, kernelArgOf, kernelRefused } from './kernel-event.js';
@@ -21,9 +22,6 @@ const EXIT = 'sys_exit_';
 const SKIP = 1;
 /** return values in (-MAX_ERRNO, 0) are errors; DTrace takes -2048 as the bound */
 const ERRNO_BOUND = -2048n;
-
-/** fewer system calls than this with BPF clauses (entries or returns) get a program each */
-const DISPATCH_MIN = 8;
 
 /** Probes whose BPF clauses one program on raw_syscalls runs. */
 interface DispatchGroup {
@@ -129,7 +127,7 @@ export class SyscallProvider implements Provider {
     }
     for (const { def, plans, nr } of candidates) {
       const isReturn = def.probe.name === 'return';
-      if (nr === undefined || perDirection[isReturn ? 1 : 0] < DISPATCH_MIN) {
+      if (nr === undefined || perDirection[isReturn ? 1 : 0] < SYSCALL_DISPATCH_MIN) {
         alone++;
         continue;
       }

@@ -476,6 +476,11 @@ export class Session implements FiringEnv {
     }
     const pid = this.targetOnly();
     if (pid > 0) k.limitToProcess(pid);
+    const show = this.showKernelCode;
+    if (show !== null) {
+      k.user.showProgram = (event, calls, programs, listing) =>
+        show(`\nDisassembly of the BPF program on ${event} (it runs the capture programs of ${calls} system calls' probes, found by the call's number; ${programs} different program${programs === 1 ? '' : 's'}):\n${listing}`);
+    }
     k.start(bufKb, pollMs, idleMs);
     for (const r of k.refused) this.warn(`failed to enable ${r.what}: ${r.why}`);
     if (k.user.unavailable !== null) {

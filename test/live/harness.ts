@@ -189,10 +189,19 @@ function kernelProgramDescriptors(pid: number): string {
 
 /** The BPF programs a process holds (its descriptors that are BPF programs). */
 export function bpfPrograms(pid: number): number {
+  return descriptorsOf(pid, 'anon_inode:bpf-prog');
+}
+
+/** The perf events a process holds (ring buffers, and the events programs are attached by). */
+export function perfEvents(pid: number): number {
+  return descriptorsOf(pid, 'anon_inode:[perf_event]');
+}
+
+function descriptorsOf(pid: number, link: string): number {
   let n = 0;
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-prog') n++;
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === link) n++;
     } catch {
       // closed meanwhile
     }

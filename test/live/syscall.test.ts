@@ -1,11 +1,14 @@
 // The syscall provider against the live kernel.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { test } from 'node:test';
-import { Tracing, instancesOf, liveUnavailable, runDtrace, workload } from './harness.js';
+import { after, test } from 'node:test';
+import { TRACEFS, Tracing, instancesOf, liveUnavailable, perfEvents, root, runDtrace, workload } from './harness.js';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+import { syscallNumbers } from '../../src/kernel/syscall-numbers.js';
 
 const skip = liveUnavailable() ?? false;
 
@@ -119,4 +122,56 @@ test('copyinstr(addr, size) and strsize: a string of that many bytes, its NUL am
   const small = runDtrace(['-q', '-x', 'strsize=12', '-n', script, '-c', cmd]);
   assert.equal(small.stdout, "'Delay i' 'Delay in ns' 'Delay in ns'\n\n");
   rmSync(dirname(cmd), { recursive: true, force: true });
+});
+
+test('copyinstr() on every system call: one perf event runs their capture programs, and dtrace exits at once', { skip: skip || bpfUnavailable() || false }, async () => {
+  const d = new Tracing(['-q', '-n', 'syscall:::entry /execname == "sh"/ { printf("%s %s\\n", probefunc, copyinstr(arg1)); }']);
+  await d.ready(30_000);
+  // the program on raw_syscalls:sys_enter runs every call's, beside the rings (one a CPU): a
+  // perf event a system call took half a minute to close, past finished()'s timeout
+  const held = perfEvents(d.child.pid!);
+  const dir = `/nonexistent-dtrace-ts-wide-${process.pid}`;
+  workload(`exec 2>/dev/null; for i in $(seq 1 200); do true < ${dir}/$i; done`);
+  const r = await d.stop();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(held, readdirSync(join(TRACEFS, 'per_cpu')).length + 1);
+  const expected = Array.from({ length: 200 }, (_, i) => `openat ${dir}/${i + 1}`);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith(`openat ${dir}/`)), expected);
+});
+
+test('-S shows the programs on raw_syscalls that run the system calls\' capture programs', { skip: skip || bpfUnavailable() || false }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall:::entry /execname == "no-such-task"/ { printf("%s\\n", copyinstr(arg0)); } syscall:::return /execname == "no-such-task"/ { printf("%s\\n", execname); } BEGIN { exit(0); }']);
+  assert.equal(r.code, 0, r.stderr);
+  const numbers = syscallNumbers();
+  const events = readFileSync(join(TRACEFS, 'available_events'), 'latin1').split('\n');
+  const calls = (dir: string) => events.filter((e) => e.startsWith(`syscalls:sys_${dir}_`) && numbers.has(e.slice(`syscalls:sys_${dir}_`.length))).length;
+  for (const [event, dir] of [['sys_enter', 'enter'], ['sys_exit', 'exit']]) {
+    const header = new RegExp(`\\nDisassembly of the BPF program on raw_syscalls:${event} \\(it runs the capture programs of ${calls(dir)} system calls' probes, found by the call's number; (\\d+) different programs?\\):\\n`);
+    const m = header.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    // calls whose programs differ only in the call share one (they differ in the arguments they copy)
+    assert.ok(Number(m[1]) >= 1 && Number(m[1]) < calls(dir), m[0]);
+    const listing = r.stderr.slice(m.index + m[0].length).split('\n\n')[0];
+    assert.match(listing, /^INS OFF  OPCODE  +INSTRUCTION\n000 0000: /);
+    assert.match(listing, / call bpf_tail_call\n/);
+  }
+  // who fired the return probes is written on every one of their events
+  assert.match(r.stderr, /\nwith who fired the probe \(execname\) as each probe's BPF program writes it, 40 bytes a record\n/);
+});
+
+test('32-bit system calls are not captured as the 64-bit ones of the same number', { skip: skip || bpfUnavailable() || (process.arch !== 'x64' && 'x86-64 only') || false }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-syscall-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const ia32 = join(work, 'ia32-calls');
+  const cc = spawnSync('cc', ['-O2', '-o', ia32, join(root, 'test', 'live', 'programs', 'ia32-calls.c')], { encoding: 'latin1' });
+  assert.equal(cc.status, 0, cc.stderr);
+  // the kernel has no 32-bit system calls (CONFIG_IA32_EMULATION off): nothing to tell apart
+  if (spawnSync(ia32, ['1']).status !== 0) return;
+  // execname: who fired each call, written by its capture program
+  const r = runDtrace(['-q', '-n', 'syscall:::entry /pid == $target/ { printf("%s %s\\n", probefunc, execname); }', '-c', `${ia32} 7`]);
+  assert.equal(r.code, 0, r.stderr);
+  // int $0x80 with eax 20 is getpid in i386's table, writev in x86-64's
+  const calls = r.stdout.split('\n').filter((l) => l.endsWith(' ia32-calls'));
+  assert.ok(calls.includes('write ia32-calls'), r.stdout);
+  assert.ok(!calls.some((l) => l.startsWith('writev ')), r.stdout);
 });

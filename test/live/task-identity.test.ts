@@ -60,6 +60,25 @@ test('without BPF, the same program runs (who fired it is what the process table
   assert.match(r.stdout, /^renamed-task pid=\d+ /m, r.stdout);
 });
 
+test('who fired is written on every system call\'s event: a clause on all of them sees the ids after setuid()', { skip: skip || bpfUnavailable() || false }, () => {
+  const r = spawnSync(process.execPath, [cli, '-q', '-n', 'syscall:::entry /execname == "renamed-task"/ { printf("%s uid=%d gid=%d ppid=%d\\n", probefunc, uid, gid, ppid); }', '-c', prog], {
+    cwd: root,
+    env: { ...process.env, LANG: 'C' },
+    encoding: 'latin1',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const said = /task-change pid=\d+ ppid=(\d+)/.exec(r.stderr);
+  assert.ok(said, r.stderr);
+  const ppid = said[1];
+  const lines = r.stdout.trimEnd().split('\n');
+  // each call with the ids it was made with (the table, read when the event is handled, has the first ones)
+  assert.deepEqual(lines.slice(0, 2), [`setgid uid=0 gid=0 ppid=${ppid}`, `setuid uid=0 gid=4321 ppid=${ppid}`], r.stdout);
+  // the order of getpid() and getppid() in fprintf()'s arguments is the compiler's
+  const after = ['getppid', 'getpid', 'write', 'getppid', 'exit_group'].map((f) => `${f} uid=1234 gid=4321 ppid=${ppid}`);
+  assert.deepEqual(lines.slice(2).sort(), after.sort(), r.stdout);
+});
+
 /** Drops dtrace reported, while a process named syscall-mix floods getppid() past a 16 KiB buffer. */
 function dropsWithFlood(predicate: string): { drops: number; stderr: string } {
   const mix = join(work, 'syscall-mix');

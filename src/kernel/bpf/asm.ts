@@ -21,6 +21,7 @@ export const enum Helper {
   MapDeleteElem = 3,
   KtimeGetNs = 5,
   GetSmpProcessorId = 8,
+  TailCall = 12,
   GetCurrentPidTgid = 14,
   GetCurrentUidGid = 15,
   GetCurrentComm = 16,
@@ -244,7 +245,7 @@ const ALU_NAMES: Record<number, string> = { 0x00: 'add', 0x10: 'sub', 0x20: 'mul
 const JMP_NAMES: Record<number, string> = { 0x10: 'jeq', 0x20: 'jgt', 0x30: 'jge', 0x40: 'jset', 0x50: 'jne', 0x60: 'jsgt', 0x70: 'jsge', 0xa0: 'jlt', 0xb0: 'jle', 0xc0: 'jslt', 0xd0: 'jsle' };
 const SIZE_NAMES: Record<number, string> = { 0x10: 'b', 0x08: 'h', 0x00: 'w', 0x18: 'dw' };
 const HELPER_NAMES: Record<number, string> = {
-  1: 'bpf_map_lookup_elem', 2: 'bpf_map_update_elem', 3: 'bpf_map_delete_elem', 5: 'bpf_ktime_get_ns', 8: 'bpf_get_smp_processor_id',
+  1: 'bpf_map_lookup_elem', 2: 'bpf_map_update_elem', 3: 'bpf_map_delete_elem', 5: 'bpf_ktime_get_ns', 8: 'bpf_get_smp_processor_id', 12: 'bpf_tail_call',
   14: 'bpf_get_current_pid_tgid', 15: 'bpf_get_current_uid_gid', 16: 'bpf_get_current_comm', 35: 'bpf_get_current_task', 25: 'bpf_perf_event_output', 67: 'bpf_get_stack',
   109: 'bpf_send_signal', 112: 'bpf_probe_read_user', 113: 'bpf_probe_read_kernel', 114: 'bpf_probe_read_user_str', 115: 'bpf_probe_read_kernel_str', 174: 'bpf_get_attach_cookie',
 };

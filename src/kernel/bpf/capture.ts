@@ -3,22 +3,29 @@
 // and hands them to user space through a per-CPU perf buffer. Such a record is the event: its
 // copies travel with it, so copyinstr() sees what the memory held at that moment (read
 // afterwards through /proc it has often changed, or the process is gone), and a record the
-// ring could not hold is lost whole and counted, never handed over without its copies.
+// ring could not hold is lost whole and counted, never handed over without its copies. Where
+// many system calls' events are captured, their programs run from one program on raw_syscalls'
+// sys_enter or sys_exit instead of a perf event each (SyscallRoute).
 
 import type { EventQueue, EventSource } from '../ringbuf.js';
 import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
 import type { RecordTest } from './record-filter.js';
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
+import { SYSCALL_NR_OFFSET, loadSyscallNumber, skipCompatCall } from './syscall-dispatch.js';
+import type { TaskFlag } from '../syscall-numbers.js';
 import {
+  BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  BPF_MAP_TYPE_PROG_ARRAY,
   BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_RAW_TRACEPOINT,
   BPF_TRACE_UPROBE_MULTI,
   BpfObjects,
   ProgramRejected,
   mapLookup,
+  mapUpdate,
   possibleCpus,
   uprobeMultiSupported,
 } from './objects.js';
@@ -158,6 +165,32 @@ export interface CaptureSpec {
    * link (Linux 6.6+), which tells them apart by their cookies, instead of a perf event each
    */
   uprobe?: { path: string; offset: number; isReturn: boolean };
+  /**
+   * A system call's event (syscalls:sys_enter_<name> or sys_exit_<name>) whose program runs
+   * from the one on raw_syscalls' event rather than from a perf event of its own
+   */
+  syscall?: SyscallRoute;
+}
+
+/**
+ * Where a system call's capture program runs from: the program on raw_syscalls' sys_enter or
+ * sys_exit (`rawTracepointId`), whose records are laid out as the call's own, finds it by the
+ * call's number `nr` in a table of programs and passes the record on to it (a tail call). Two
+ * perf events then serve every system call: each perf event takes an RCU grace period to
+ * close, one after another, so one per call made dtrace take half a minute to exit.
+ */
+export interface SyscallRoute {
+  rawTracepointId: number;
+  /** raw_syscalls' event: sys_enter or sys_exit */
+  rawEvent: string;
+  /**
+   * bytes of its record (the call's number and the six arguments, or the return value): the
+   * spec's recordSize, so that calls whose programs differ in nothing else share one
+   */
+  recordSize: number;
+  nr: number;
+  /** how a 32-bit call is told (its number is another table's; the calls' own events leave those out) */
+  compat: TaskFlag;
 }
 
 /**
@@ -247,14 +280,28 @@ interface ProgramMaps {
   lost: number;
   /** each thread's entry record, kept for the return (the spec's, or its entry's) */
   kept: number;
+  /**
+   * A system call's program, run from raw_syscalls' (SyscallRoute): the table of each call's
+   * spec index and event id by the call's number (CALL_*), where the program finds its own, so
+   * that calls whose programs differ only in those share one
+   */
+  calls?: number;
 }
 
-/** Every capture program's start: R6 the context, R7 this CPU's scratch record with [ktime, index]. */
+/** A system call's entry in ProgramMaps.calls: u32 spec index, u32 event id. */
+const CALL_INDEX = 0;
+const CALL_EVENT = 4;
+const CALL_BYTES = 8;
+
 /** where a uprobe_multi program keeps its cookie until the record's header is written */
 const COOKIE_AT = -16;
 
-function begin(index: number, maps: ProgramMaps, p = new Program()): Program {
-  return p
+/**
+ * Every capture program's start: R6 the context, R7 this CPU's scratch record with [ktime,
+ * index] (index null: not yet); `p`: code before it (that leaves R1 the context).
+ */
+function begin(index: number | null, maps: ProgramMaps, p = new Program()): Program {
+  p
     .mov(R6, R1)
     .storeImm(4, R10, -4, 0)
     .loadMap(R1, maps.scratch)
@@ -264,8 +311,8 @@ function begin(index: number, maps: ProgramMaps, p = new Program()): Program {
     .jeqImm(R0, 0, 'out')
     .mov(R7, R0)
     .call(Helper.KtimeGetNs)
-    .store(8, R7, 0, R0)
-    .storeImm(4, R7, 8, index);
+    .store(8, R7, 0, R0);
+  return index === null ? p : p.storeImm(4, R7, 8, index);
 }
 
 /**
@@ -276,16 +323,18 @@ function begin(index: number, maps: ProgramMaps, p = new Program()): Program {
 function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: ProgramMaps): Buffer {
   if (spec.raw !== undefined) return rawProgram(spec.raw.args, spec.raw.filter ?? [], spec.values ?? [], index, layout, maps);
   if (spec.registers !== undefined) return registersProgram(spec, index, layout, maps);
-  const p = begin(index, maps);
-  p.mov(R1, R7)
-    .addImm(R1, layout.recordAt)
-    .movImm(R2, spec.recordSize)
-    .mov(R3, R6)
-    .call(Helper.ProbeReadKernel)
-    // the kernel keeps a pointer where the record's common fields were: put back its type and
-    // the thread, so the copy reads like the tracefs record
-    .storeImm(2, R7, layout.recordAt, spec.tracepointId)
-    .call(Helper.GetCurrentPidTgid)
+  const calls = maps.calls;
+  const p = begin(calls === undefined ? index : null, maps);
+  p.mov(R1, R7).addImm(R1, layout.recordAt).movImm(R2, spec.recordSize).mov(R3, R6).call(Helper.ProbeReadKernel);
+  // the kernel keeps a pointer where the record's common fields were: put back its type and
+  // the thread, so the copy reads like the tracefs record
+  if (calls === undefined) p.storeImm(2, R7, layout.recordAt, spec.tracepointId);
+  else {
+    // the index and the type are the call's, by its number (raw_syscalls' record holds it as the call's does)
+    p.load(4, R1, R6, SYSCALL_NR_OFFSET).store(4, R10, -8, R1).loadMap(R1, calls).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem).jeqImm(R0, 0, 'out');
+    p.load(4, R1, R0, CALL_INDEX).store(4, R7, 8, R1).load(4, R1, R0, CALL_EVENT).store(2, R7, layout.recordAt, R1);
+  }
+  p.call(Helper.GetCurrentPidTgid)
     .store(4, R7, 12, R0)
     .store(4, R7, layout.recordAt + 4, R0)
     // the thread, as the key of the kept entry records
@@ -307,6 +356,8 @@ function program(spec: CaptureSpec, index: number, layout: CaptureLayout, maps: 
   if (spec.entry !== undefined) {
     base = R9;
     p.loadMap(R1, maps.kept).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem).mov(R9, R0).jeqImm(R9, 0, 'noEntry');
+    // kept with other calls' entries: this call's (its entry's program did not run if it began before tracing)
+    if (spec.entry.syscall !== undefined) p.load(4, R1, R9, SYSCALL_NR_OFFSET).load(4, R2, R6, SYSCALL_NR_OFFSET).jmp(Jmp.Ne, R1, R2, 'noEntry');
   }
   spec.copies.forEach((c, j) => {
     // the address, for the consumer to find the copy by
@@ -716,6 +767,16 @@ function argvCopy(p: Program, c: UserCopy, j: number, layout: CaptureLayout, bas
   p.label(`argvEnd${j}`);
 }
 
+/** A program `load` loads; a refusal's message carries the verifier's log. */
+function withVerifierLog(load: () => number): number {
+  try {
+    return load();
+  } catch (e) {
+    const log = e instanceof ProgramRejected ? e.log : '';
+    throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
+  }
+}
+
 /** Bytes of one queue page: many records each, and at least two of the largest. */
 const QUEUE_PAGE = 64 * 1024;
 
@@ -768,10 +829,21 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     try {
       this.openMaps();
       this.openRings();
-      const shared = this.attachShared();
+      const together = this.attachShared();
+      const routed = this.openCallTables();
+      // system calls' programs made of the same instructions are loaded once
+      const shared = new Map<string, number>();
       this.specs.forEach((spec, i) => {
-        if (!shared.has(i)) this.attach(spec, i);
+        if (together.has(i)) return;
+        const route = spec.syscall;
+        if (route === undefined) {
+          this.attach(spec, this.load(spec, i));
+          return;
+        }
+        const r = routed.get(route.rawTracepointId)!;
+        r.programs.set(route.nr, this.load(spec, i, r.calls, shared));
       });
+      for (const r of routed.values()) this.attachDispatcher(r.route, r.programs);
     } catch (e) {
       this.close();
       throw e;
@@ -785,10 +857,19 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     // indexed by CPU number
     this.perfMapFd = o.createMap(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, possibleCpus());
     this.lostMapFd = o.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);
+    // a thread is in one system call at a time: the calls run from raw_syscalls' programs keep
+    // their entries in one map (which lets calls that copy alike share programs)
+    let calls = -1;
     for (const spec of this.specs) {
       if (!spec.keepForReturn) continue;
+      if (spec.syscall !== undefined && calls >= 0) {
+        this.keptFds.set(spec, calls);
+        continue;
+      }
       // threads in the call at once; preallocated, as tracing programs need on old kernels
-      this.keptFds.set(spec, o.createMap(BPF_MAP_TYPE_HASH, 4, align8(spec.recordSize), KEPT_THREADS));
+      const fd = o.createMap(BPF_MAP_TYPE_HASH, 4, align8(spec.recordSize), KEPT_THREADS);
+      if (spec.syscall !== undefined) calls = fd;
+      this.keptFds.set(spec, fd);
     }
   }
 
@@ -843,13 +924,7 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     for (const members of groups.values()) {
       const first = this.specs[members[0]];
       const insns = registersProgram(first, members[0], this.layouts[members[0]], maps, true);
-      let prog: number;
-      try {
-        prog = this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_uregs', BPF_TRACE_UPROBE_MULTI);
-      } catch (e) {
-        const log = e instanceof ProgramRejected ? e.log : '';
-        throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
-      }
+      const prog = withVerifierLog(() => this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_uregs', BPF_TRACE_UPROBE_MULTI));
       const offsets = members.map((i) => this.specs[i].uprobe!.offset);
       // the spec's index and the event's id, for the record's header and type
       const cookies = members.map((i) => i + this.specs[i].tracepointId * 2 ** 32);
@@ -860,18 +935,86 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
     return done;
   }
 
-  private attach(spec: CaptureSpec, index: number): void {
-    const kept = this.keptFds.get(spec.entry ?? spec) ?? -1;
-    const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept });
-    let prog: number;
-    try {
-      if (spec.raw !== undefined) prog = this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp');
-      else if (spec.registers !== undefined) prog = this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_regs');
-      else prog = this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
-    } catch (e) {
-      const log = e instanceof ProgramRejected ? e.log : '';
-      throw new Error(`${(e as Error).message}${log ? `\n${log}` : ''}`);
+  /**
+   * The system calls' programs by the raw_syscalls event they run from (its tracepoint id):
+   * for each, the table of the calls' spec indexes and event ids by number (ProgramMaps.calls),
+   * filled, and the programs by number, to be loaded.
+   */
+  private openCallTables(): Map<number, { route: SyscallRoute; calls: number; programs: Map<number, number> }> {
+    const byEvent = new Map<number, number[]>();
+    this.specs.forEach((spec, index) => {
+      const id = spec.syscall?.rawTracepointId;
+      if (id === undefined) return;
+      let list = byEvent.get(id);
+      if (list === undefined) byEvent.set(id, (list = []));
+      list.push(index);
+    });
+    const out = new Map<number, { route: SyscallRoute; calls: number; programs: Map<number, number> }>();
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(CALL_BYTES);
+    for (const [id, indexes] of byEvent) {
+      const routes = indexes.map((i) => this.specs[i].syscall!);
+      const calls = this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, CALL_BYTES, Math.max(...routes.map((r) => r.nr)) + 1);
+      for (const i of indexes) {
+        key.writeUInt32LE(this.specs[i].syscall!.nr, 0);
+        value.writeUInt32LE(i, CALL_INDEX);
+        value.writeUInt32LE(this.specs[i].tracepointId, CALL_EVENT);
+        mapUpdate(calls, key, value);
+      }
+      out.set(id, { route: routes[0], calls, programs: new Map() });
     }
+    return out;
+  }
+
+  /**
+   * Loads the program of a spec (a system call's, with its table of calls: one already loaded
+   * for another call, if `shared` has one of the same instructions); a refusal's message carries
+   * the verifier's log.
+   */
+  private load(spec: CaptureSpec, index: number, calls?: number, shared?: Map<string, number>): number {
+    const kept = this.keptFds.get(spec.entry ?? spec) ?? -1;
+    const insns = program(spec, index, this.layouts[index], { scratch: this.scratchFd, perf: this.perfMapFd, lost: this.lostMapFd, kept, calls });
+    const same = shared?.get(insns.toString('latin1'));
+    if (same !== undefined) return same;
+    const prog = withVerifierLog(() => {
+      if (spec.raw !== undefined) return this.objects.loadProgram(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 'dtrace_ts_rawtp');
+      if (spec.registers !== undefined) return this.objects.loadProgram(BPF_PROG_TYPE_KPROBE, insns, 'dtrace_ts_regs');
+      return this.objects.loadTracepointProgram(insns, 'dtrace_ts_copy');
+    });
+    shared?.set(insns.toString('latin1'), prog);
+    return prog;
+  }
+
+  /**
+   * Runs the system calls' programs (by number) from one program on the route's raw_syscalls
+   * event, which passes each call's record on to the call's program, if it has one. The table
+   * is filled first: every call's program starts at once.
+   */
+  private attachDispatcher(route: SyscallRoute, programs: ReadonlyMap<number, number>): void {
+    const size = Math.max(...programs.keys()) + 1;
+    const table = this.objects.createMap(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, size);
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(4);
+    for (const [nr, prog] of programs) {
+      key.writeUInt32LE(nr, 0);
+      value.writeUInt32LE(prog, 0);
+      mapUpdate(table, key, value);
+    }
+    const p = new Program().mov(R6, R1);
+    loadSyscallNumber(p, R7, size, 'none');
+    skipCompatCall(p, route.compat, 'none');
+    // returns only where the table has no program for the call: nothing to capture
+    p.mov(R1, R6).loadMap(R2, table).mov(R3, R7).call(Helper.TailCall);
+    p.label('none').movImm(R0, 0).exit();
+    this.showProgram?.(`raw_syscalls:${route.rawEvent}`, programs.size, new Set(programs.values()).size, p.listing());
+    const prog = withVerifierLog(() => this.objects.loadTracepointProgram(p.encode(), 'dtrace_ts_sys'));
+    this.objects.attachTracepoint(route.rawTracepointId, prog, this.cpus[0] ?? 0);
+  }
+
+  /** dtrace -S: shown each program on raw_syscalls as it is loaded (its event, how many calls' programs it runs and how many differ, its instructions) */
+  showProgram: ((event: string, calls: number, programs: number, listing: string) => void) | null = null;
+
+  private attach(spec: CaptureSpec, prog: number): void {
     if (spec.raw !== undefined) {
       this.objects.attachRawTracepoint(spec.raw.tracepoint, prog);
       return;

@@ -26,6 +26,8 @@ import {
 
 export const BPF_MAP_TYPE_HASH = 1;
 export const BPF_MAP_TYPE_ARRAY = 2;
+/** programs a program passes its context on to (bpf_tail_call), by index */
+export const BPF_MAP_TYPE_PROG_ARRAY = 3;
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
