@@ -9,6 +9,7 @@ import { machine, release } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bpfUnavailable } from './bpf/sys.js';
+import { uprobeMultiSupported } from './bpf/objects.js';
 import { hardwareCountersUnavailable } from './perf-events.js';
 import { samplingUnavailable } from './perf-sampler.js';
 
@@ -52,6 +53,8 @@ export interface Platform {
   eprobes: string | null;
   /** null: bpf() works; otherwise why not */
   bpf: string | null;
+  /** null: the kernel makes uprobe_multi links (Linux 6.6+); otherwise why not (or why that is not known) */
+  uprobeMulti: string | null;
   /** the kernel's type information (BTF): modules with BTF of their own, or null if it has none */
   btfModules: number | null;
   /** null: perf cpu-clock events can sample every CPU (profile-N); otherwise why not */
@@ -70,6 +73,8 @@ export interface PlatformProbe {
    * making a one-entry BPF array map tells (bpf/sys.js); otherwise it is not checked.
    */
   bpfUnavailable?: () => string | null;
+  /** Why uprobe_multi links cannot be made here, or null if they can. Default: on this machine and as root, asking the kernel for one on a directory tells (bpf/objects.js). */
+  uprobeMultiUnavailable?: () => string | null;
   /**
    * Why perf events cannot sample the CPUs here, or null if they can. Default: on this machine,
    * opening (and closing at once) one cpu-clock sampling event on a CPU tells.
@@ -295,6 +300,13 @@ export function detectPlatform(fsRoot = '/', probe: PlatformProbe = {}): Platfor
     uprobeEvents: tracefs !== null && existsSync(t('uprobe_events')),
     eprobes: tracefs === null ? 'no tracefs' : !tracefsReadable ? TRACEFS_CLOSED : eprobeSupport(fsRoot, tracefs, events, osrelease, euid === 0),
     bpf: probe.bpfUnavailable ? probe.bpfUnavailable() : isLive ? liveBpf() : 'unknown: not checked in a copy of another system',
+    uprobeMulti: probe.uprobeMultiUnavailable
+      ? probe.uprobeMultiUnavailable()
+      : !isLive
+        ? 'unknown: not checked in a copy of another system'
+        : euid !== 0
+          ? 'unknown: checking needs root'
+          : (liveBpf() ?? (uprobeMultiSupported() ? null : 'the kernel makes no uprobe_multi links (Linux 6.6+)')),
     btfModules: btfModules(fsRoot),
     perfSampling: probe.samplingUnavailable ? probe.samplingUnavailable() : isLive ? samplingUnavailable() : 'unknown: not checked in a copy of another system',
     hardwareCounters: probe.hardwareCountersUnavailable
@@ -378,7 +390,7 @@ export function cpcMethod(p: Platform): string {
 export function inKernelMethod(p: Platform): string {
   if (p.bpf !== null) return `${answer(p.bpf)}: every clause runs in dtrace, on the events the kernel records`;
   const types = p.btfModules === null ? '' : '; curthread and kernel memory read through the kernel\'s types (BTF)';
-  return `yes: predicates, aggregations and thread-local variables of syscall, sdt and fbt clauses compile to BPF and run as the probe fires, aggregating in per-CPU maps${types}; other clauses run in dtrace`;
+  return `yes: predicates, aggregations and thread-local variables of syscall, sdt, fbt, pid and profile clauses compile to BPF and run as the probe fires, aggregating in per-CPU maps${types}; other clauses run in dtrace`;
 }
 
 /** How copyin() and copyinstr() read user memory here. */
@@ -431,6 +443,7 @@ export function formatReport(p: Platform): string {
   s += row('uprobe events', known(p.uprobeEvents, 'no uprobe_events: CONFIG_UPROBE_EVENTS is off'));
   s += row('eprobe events', answer(p.eprobes));
   s += row('BPF', answer(p.bpf));
+  s += row('uprobe_multi', p.uprobeMulti === null ? 'yes: pid probes of one object share one program and one link, made and removed at once' : `${answer(p.uprobeMulti)}: a pid probe each takes a perf event, whose close waits for an RCU grace period`);
   s += row('D in the kernel', inKernelMethod(p));
   s += row('copyin()', copyinMethod(p));
   s += row('perf sampling', profileMethod(p));

@@ -111,7 +111,7 @@ test('copyin() goes through BPF where bpf() works, else through /proc at handlin
 
 test('-vV says which clauses run in the kernel: with BPF the compiled ones, without it none', () => {
   const withBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => null });
-  assert.match(formatReport(withBpf), /^ {2}D in the kernel {3}yes: predicates, aggregations and thread-local variables of syscall, sdt and fbt clauses compile to BPF/m);
+  assert.match(formatReport(withBpf), /^ {2}D in the kernel {3}yes: predicates, aggregations and thread-local variables of syscall, sdt, fbt, pid and profile clauses compile to BPF/m);
   const noBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => 'bpf(BPF_MAP_CREATE): Operation not permitted' });
   assert.match(formatReport(noBpf), /^ {2}D in the kernel {3}no \(bpf\(BPF_MAP_CREATE\): Operation not permitted\): every clause runs in dtrace/m);
 });
@@ -238,4 +238,12 @@ test('providers: rawtp needs BPF, and says so (unknown in a copy of another syst
   assert.equal(providerStatus(at('BPF use is turned off (DTRACE_TS_NO_BPF=1)'), 'rawtp'), 'raw tracepoints need BPF programs (BPF use is turned off (DTRACE_TS_NO_BPF=1))');
   assert.equal(providerStatus(fixture('kvm'), 'rawtp'), 'unknown: not checked in a copy of another system');
   assert.match(formatReport(at('bpf(BPF_MAP_CREATE): Operation not permitted')), /^ {2}rawtp {13}no: raw tracepoints need BPF programs \(bpf\(BPF_MAP_CREATE\): Operation not permitted\)$/m);
+});
+
+test('uprobe_multi: whether pid probes of one object can share one link, and why not', () => {
+  const yes = detectPlatform('/', { bpfUnavailable: () => null, uprobeMultiUnavailable: () => null });
+  assert.match(formatReport(yes), /^ {2}uprobe_multi {6}yes: pid probes of one object share one program and one link, made and removed at once$/m);
+  const no = detectPlatform('/', { bpfUnavailable: () => null, uprobeMultiUnavailable: () => 'the kernel makes no uprobe_multi links (Linux 6.6+)' });
+  assert.match(formatReport(no), /^ {2}uprobe_multi {6}no \(the kernel makes no uprobe_multi links \(Linux 6\.6\+\)\): a pid probe each takes a perf event, whose close waits for an RCU grace period$/m);
+  assert.match(formatReport(fixture('qemu-tcg')), /^ {2}uprobe_multi {6}unknown \(not checked in a copy of another system\): /m);
 });
