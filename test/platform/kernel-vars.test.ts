@@ -48,5 +48,5 @@ test('&`jiffies is its address, as kallsyms lists it', { skip: unavailable() }, 
   const d = new Tracing(['-q', '-n', 'BEGIN { printf("%x %d\\n", (uint64_t)&`jiffies, sizeof (*&`jiffies)); exit(0); }']);
   const r = await d.finished(60_000);
   assert.equal(r.stderr, '');
-  assert.equal(r.stdout, `${at} 8\n`);
+  assert.equal(r.stdout, `${at} 8\n\n`);
 });
