@@ -186,3 +186,18 @@ export interface KernelClause {
    */
   emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean;
 }
+
+/**
+ * What probes sharing one program for their clauses (the firing probe told at run time) must
+ * have in common: the same clauses in order (numbered by `planIds`, across one provider's
+ * probes) and the same values of the probe names those clauses compare.
+ */
+export function sharedClausesKey(plans: readonly ClausePlan[], probe: Readonly<Record<'provider' | 'module' | 'func' | 'name', string>>, planIds: Map<ClausePlan, number>): string[] {
+  const key: string[] = [];
+  for (const plan of plans) {
+    if (!planIds.has(plan)) planIds.set(plan, planIds.size);
+    key.push(`c${planIds.get(plan)}`);
+  }
+  for (const f of [...new Set(plans.flatMap((plan) => plan.inKernel?.comparedProbeFields ?? []))].sort()) key.push(`${f}=${probe[f]}`);
+  return key;
+}

@@ -9,7 +9,6 @@ import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
 import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
-import { bpfUnavailable } from '../kernel/bpf/sys.js';
 import type { CaptureValues, RegisterField, UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
@@ -632,7 +631,7 @@ export function enableEventProbe(env: FiringEnv, p: EventProbe): void {
   }
   const user = tracer.user;
   const only = p.process ?? 0;
-  if (only > 0 && p.uprobeAt !== undefined && registers !== null && !ustack && bpfUnavailable() === null && uprobeMultiSupported()) {
+  if (only > 0 && p.uprobeAt !== undefined && registers !== null && !ustack && uprobeMultiSupported()) {
     user.wantRecords(format, registers, p.uprobeAt);
   }
   if (only > 0) {

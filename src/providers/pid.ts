@@ -29,7 +29,7 @@ import { tracefsRoot } from '../kernel/tracefs.js';
 import { x86InstructionLength, x86UprobeRefuses } from '../kernel/x86-insn.js';
 import { UPROBE_RETURN_FETCH_ARGS, uprobeEntryFetchArgs, uprobeRegisterFetchArgs, uprobeStackArgument, type UprobeSpec } from '../kernel/uprobes.js';
 import { DFatalError } from '../errors.js';
-import type { ClausePlan, KernelArg, KernelProbe } from './clause-plan.js';
+import { type ClausePlan, type KernelArg, type KernelProbe, sharedClausesKey } from './clause-plan.js';
 import { argsRead, capturedStrings, compileDecoder, enableEventProbe, kernelRefused, readsRegisters, registerDecoderCode } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, ProbeDesc, Provider, ProviderFamily } from './provider.js';
@@ -464,13 +464,7 @@ export class PidProvider implements Provider {
         rest.push(def);
         continue;
       }
-      const sig: string[] = [t.obj.path, String(t.isReturn)];
-      for (const plan of plans) {
-        if (!planIds.has(plan)) planIds.set(plan, planIds.size);
-        sig.push(`c${planIds.get(plan)}`);
-      }
-      for (const f of [...new Set(plans.flatMap((plan) => plan.inKernel!.comparedProbeFields))].sort()) sig.push(`${f}=${def.probe[f]}`);
-      const key = sig.join('\0');
+      const key = [t.obj.path, String(t.isReturn), ...sharedClausesKey(plans, def.probe, planIds)].join('\0');
       let g = groups.get(key);
       if (g === undefined) {
         g = { path: t.obj.path, isReturn: t.isReturn, plans, defs: [], offsets: [] };

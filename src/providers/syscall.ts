@@ -10,7 +10,7 @@ import { readEventFormat } from '../kernel/event-format.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { compatSyscallFlag, syscallNumbers } from '../kernel/syscall-numbers.js';
 import { SYSCALL_DISPATCH_MIN } from '../kernel/bpf/syscall-dispatch.js';
-import type { ClausePlan, KernelArg, KernelClause, KernelProbe } from './clause-plan.js';
+import { type ClausePlan, type KernelArg, type KernelClause, type KernelProbe, sharedClausesKey } from './clause-plan.js';
 import type { AttachResult } from './in-kernel.js';
 import { argFields, compileDecoder, describeFromFields, enableEventProbe, kernelArgOf, kernelRefused } from './kernel-event.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
@@ -139,13 +139,8 @@ export class SyscallProvider implements Provider {
       };
       const probe: KernelProbe = { ...def.probe, context: 'record', arg };
       const clauses = plans.map((plan) => plan.inKernel!);
-      const sig: string[] = [def.probe.name];
-      for (const plan of plans) {
-        if (!planIds.has(plan)) planIds.set(plan, planIds.size);
-        sig.push(`c${planIds.get(plan)}`);
-      }
+      const sig: string[] = [def.probe.name, ...sharedClausesKey(plans, def.probe, planIds)];
       for (const i of [...new Set(clauses.flatMap((c) => c.args))].sort()) sig.push(`a${i}=${JSON.stringify(probe.arg(i))}`);
-      for (const f of [...new Set(clauses.flatMap((c) => c.comparedProbeFields))].sort()) sig.push(`${f}=${def.probe[f]}`);
       const key = sig.join('|');
       let g = groups.get(key);
       if (g === undefined) {

@@ -19,6 +19,7 @@ import {
   SysError,
   addressOf,
   bpf,
+  bpfUnavailable,
   closeFd,
   ioctlInt,
   perfEventOpen,
@@ -326,14 +327,14 @@ function uprobeMultiLink(prog: number, path: string, offsets: readonly number[],
 let uprobeMulti: boolean | null = null;
 
 /**
- * Whether the kernel makes uprobe_multi links (Linux 6.6+), as libbpf tells: a link on a
+ * Whether the kernel makes uprobe_multi links (Linux 6.6+) and BPF can be used, as libbpf tells: a link on a
  * directory is refused with EBADF by a kernel that knows them, EINVAL by one that does not.
  */
 export function uprobeMultiSupported(): boolean {
   if (uprobeMulti !== null) return uprobeMulti;
   uprobeMulti = false;
   // the tests' way to take the path of kernels without them (before 6.6) on one that has them
-  if (process.env.DTRACE_TS_NO_UPROBE_MULTI === '1') return false;
+  if (process.env.DTRACE_TS_NO_UPROBE_MULTI === '1' || bpfUnavailable() !== null) return false;
   const objects = new BpfObjects();
   try {
     // r0 = 0; exit
