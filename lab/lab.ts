@@ -362,6 +362,8 @@ interface Outcome {
   skipped: number;
   seconds: number;
   problems: string[];
+  /** each failed test's line and the start of its details, repeated in the run's summary (CI shows its end) */
+  failures: string[];
 }
 
 /** Boots one platform and collects the TAP lines its init reports ("LAB: ..."). */
@@ -378,6 +380,7 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
   let notOks = 0;
   let done = false;
   let yaml = false;
+  const failures: string[] = [];
   // the console as it comes (tail -f it to watch a guest), and whole when qemu has gone
   const live = createWriteStream(join(CACHE, `${p.name}.console.log`));
   const onLine = (raw: string) => {
@@ -405,8 +408,10 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
         else oks++;
       }
       yaml = text.trimStart().startsWith('not ok');
+      if (yaml) failures.push(text.trim());
     } else if (yaml && /^\s+(---|\.\.\.|\w+:|\S)/.test(text)) {
       process.stdout.write(`  ${p.name}:     ${text}\n`);
+      if (failures.length > 0 && failures.length < 200) failures.push(`    ${text}`);
       if (text.trim() === '...') yaml = false;
     }
     if (text.startsWith('LEFT') && !/^LEFT instances=\s*kprobes=0\s*$/.test(text)) problems.push(`left behind: ${text}`);
@@ -448,6 +453,7 @@ function boot(p: Platform, kit: Kit): Promise<Outcome> {
         skipped,
         seconds: (Date.now() - started) / 1000,
         problems,
+        failures,
       });
     });
   });
@@ -487,7 +493,9 @@ async function main(): Promise<number> {
       failures += o.failed;
       log(`${p.name}: ${o.seconds.toFixed(0)} s`);
       const line = `lab ${p.name}: ${o.passed} passed, ${o.failed} failed${o.skipped > 0 ? `, ${o.skipped} skipped` : ''} (${o.seconds.toFixed(0)} s)`;
-      lines.set(p, line);
+      // the failures again under the summary line, where the end of a long log shows them
+      const details = [...o.failures.slice(0, 40), ...o.problems].map((f) => `\n    ${f}`).join('');
+      lines.set(p, line + details);
       process.stdout.write(`${line}\n`);
     }
   };
