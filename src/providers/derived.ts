@@ -4,14 +4,19 @@
 
 import type { CaptureValues } from '../kernel/bpf/capture.js';
 import { release } from 'node:os';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { DFatalError } from '../errors.js';
+import { tracefsRoot } from '../kernel/tracefs.js';
 import type { EventFormat } from '../kernel/event-format.js';
 import type { EventHandler, KernelTracer } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { type DType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
 import { argsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
+import { traceableFunctions } from './fbt.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
+import { globMatch, isGlob } from './registry.js';
 
 /** A record's field offsets by name, from the event's published format. */
 export class Fields {
@@ -63,7 +68,8 @@ export interface DerivedProbe {
   }>;
   /**
    * Kprobe events it listens to as well (made as it is enabled, removed with the session's
-   * tracer): a function's entry or return, with the fetch arguments `fetch` gives then.
+   * tracer): a function's entry or return, with the fetch arguments `fetch` gives then; a glob
+   * (`_raw_spin_lock*`) is every vmlinux function ftrace can trace that it matches.
    */
   kprobeSources?: Array<{
     symbol: string;
@@ -122,9 +128,16 @@ export abstract class DerivedProvider implements Provider {
       }
       for (const k of p.kprobeSources ?? []) {
         const kprobes = tracer.kprobes();
-        const [event] = kprobes.add([{ symbol: k.symbol, isReturn: k.isReturn, fetch: k.fetch() }]);
-        if (event === null) throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs a kprobe on ${k.symbol}, which the kernel refused`);
-        tracer.subscribe(kprobes.group, event, null, k.handler(new Fields(tracer.format(kprobes.group, event)), hook), stack, false, ustack);
+        const symbols = isGlob(k.symbol) ? traceableFunctions(kprobes.root).filter(([m, f]) => m === 'vmlinux' && globMatch(k.symbol, f)).map(([, f]) => f) : [k.symbol];
+        if (symbols.length === 0) throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs kprobes on ${k.symbol}, which names no function this kernel (${release()}) can trace`);
+        const fetch = k.fetch();
+        const events = kprobes.add(symbols.map((symbol) => ({ symbol, isReturn: k.isReturn, fetch })));
+        events.forEach((event, i) => {
+          // one of a glob's functions the kernel will not probe is left out; a function named alone is needed
+          if (event === null && isGlob(k.symbol)) return;
+          if (event === null) throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs a kprobe on ${symbols[i]}, which the kernel refused`);
+          tracer.subscribe(kprobes.group, event, null, k.handler(new Fields(tracer.format(kprobes.group, event)), hook), stack, false, ustack);
+        });
       }
     }
   }
@@ -141,5 +154,19 @@ export abstract class DerivedProvider implements Provider {
 
   disable(): void {
     // the session's tracer owns the events
+  }
+}
+
+/**
+ * Whether the kernel has kprobe events, for probes made of them (listed only where they can be
+ * made): cheaply, for root (tracefs found, or mounted, as the session would).
+ */
+export function kprobeEventsPossible(): boolean {
+  if (process.geteuid && process.geteuid() !== 0) return false;
+  try {
+    return existsSync(join(tracefsRoot(), 'kprobe_events'));
+  } catch {
+    // no tracefs: the session says so as it starts
+    return false;
   }
 }

@@ -212,7 +212,7 @@ function returnDecoder(retval: EventField, wanted: Set<number> | null) {
 }
 
 /** [module, function] for every function ftrace can trace, vmlinux's first. */
-function traceableFunctions(root: string): Array<[string, string]> {
+export function traceableFunctions(root: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   let text: string | null = null;
   try {

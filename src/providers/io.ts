@@ -17,8 +17,6 @@
 // thread waits for otherwise (a direct I/O's, a page's) does not fire them, as in Oracle's
 // dtrace. Where there are no kprobe events, a description that names one is told why.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DFatalError } from '../errors.js';
 import { argumentAt } from '../kernel/kprobes.js';
 import { type DevNames, deviceNames } from '../kernel/blockdev.js';
@@ -33,7 +31,7 @@ import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct } from './arg-struct.js';
-import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
+import { type DerivedProbe, DerivedProvider, type Fields, type Hook, kprobeEventsPossible } from './derived.js';
 import { type ProbeDesc, ProviderUnavailable } from './provider.js';
 import { isGlob } from './registry.js';
 import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OFLAGS, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
@@ -275,17 +273,6 @@ function waitFetch(): string[] | null {
   return [`dev=+${bdDev}(+${bdev}(${at})):u32`, `sector=+${sector}(${at}):u64`, `size=+${size}(${at}):u32`, `opf=+${opf}(${at}):u32`];
 }
 
-/** The kprobe events wait-start and wait-done are made of: cheaply, whether the kernel has them (for root: tracefs is found, or mounted, as the session would). */
-function waitProbesPossible(): boolean {
-  if (process.geteuid && process.geteuid() !== 0) return false;
-  try {
-    return existsSync(join(tracefsRoot(), 'kprobe_events'));
-  } catch {
-    // no tracefs: the session says so as it starts
-    return false;
-  }
-}
-
 /**
  * Why wait-start and wait-done are not here: a thread's wait for its I/O (submit_bio_wait(), as
  * Oracle's dtrace traces it with fbt) has no tracepoint, and the kernel has no kprobe events.
@@ -367,7 +354,7 @@ function waitReturn(a: IoArgs, waiting: Map<number, Waiting>) {
   };
 }
 
-/** wait-start and wait-done, from kprobes on submit_bio_wait() (see waitProbesPossible). */
+/** wait-start and wait-done, from kprobes on submit_bio_wait() (see kprobeEventsPossible). */
 function waitProbes(a: IoArgs): DerivedProbe[] {
   const bioFetch = (): string[] => {
     const f = waitFetch();
@@ -401,7 +388,7 @@ export class IoProvider extends DerivedProvider {
   constructor(types: TypeScope) {
     super(types);
     this.table = probes(types);
-    if (waitProbesPossible()) this.table.push(...waitProbes(new IoArgs(types)));
+    if (kprobeEventsPossible()) this.table.push(...waitProbes(new IoArgs(types)));
   }
 
   /** Where the kernel has no kprobe events, a description that names wait-start or wait-done (not a pattern) is told why there are none. */

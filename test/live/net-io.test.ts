@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -223,4 +223,20 @@ test('lockstat: the contention probes, listed', { skip }, () => {
     r.stdout.split('\n').slice(1).filter((l) => l !== '').map((l) => l.trim().split(/\s+/).slice(1).join(' ')),
     ['lockstat vmlinux adaptive-block', 'lockstat vmlinux adaptive-spin', 'lockstat vmlinux rw-block', 'lockstat vmlinux rw-spin', 'lockstat vmlinux spin-spin'],
   );
+});
+
+const kprobeEvents = existsSync('/sys/kernel/tracing/kprobe_events');
+
+test('lockstat: the acquire and release probes are refused with the reason where the kernel has no kprobe events, and leave nothing behind', { skip: skip || (kprobeEvents && 'this kernel has kprobe events (the lab tests the probes themselves)') }, () => {
+  for (const name of ['adaptive-acquire', 'adaptive-acquire-error', 'adaptive-release', 'rw-acquire', 'rw-release', 'spin-acquire', 'spin-release']) {
+    const r = runDtrace(['-n', `lockstat:::${name} { @[args[0]] = count(); }`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^dtrace: invalid probe specifier lockstat:::${name} \\{ @\\[args\\[0\\]\\] = count\\(\\); \\}: lockstat:::${name} is not available: it fires as the kernel's lock functions take or drop a lock, which no tracepoint marks, and the kernel has no kprobe events [^\\n]+; lockstat's \\*-block and \\*-spin probes trace contention from tracepoints\\n$`));
+    assert.deepEqual(instancesOf(r.pid), []);
+  }
+  // a pattern over names matches the probes there are, as in DTrace
+  const r = runDtrace(['-n', 'lockstat:::*-acquire']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'dtrace: invalid probe specifier lockstat:::*-acquire: probe description lockstat:::*-acquire does not match any probes\n');
 });
