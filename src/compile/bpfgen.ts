@@ -10,7 +10,8 @@
 //   execname compared (== !=) with a string or used as a key; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
 //   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
-//   count(), sum(), avg(), min(), max() and quantize() keyed by integers and those strings, by
+//   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
+//   (without an increment argument) keyed by integers and those strings, by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack().
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
@@ -18,6 +19,7 @@
 import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
+import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
 import { type DType, Kind, findMember, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
 import {
   FIRING_HEADER,
@@ -38,9 +40,14 @@ interface IntShape {
   signed: boolean;
 }
 
-const KERNEL_FNS = new Set(['count', 'sum', 'avg', 'min', 'max', 'quantize']);
-/** words of each function's value in the map (min and max: [has a value, value]) */
-const WORDS: Record<KernelAggregation['fn'], number> = { count: 1, sum: 1, avg: 2, min: 2, max: 2, quantize: 127 };
+const KERNEL_FNS = new Set(['count', 'sum', 'avg', 'min', 'max', 'stddev', 'quantize', 'lquantize', 'llquantize']);
+/** words of each function's value in the map (min and max: [has a value, value]); lquantize and llquantize: their buckets */
+const WORDS: Record<'count' | 'sum' | 'avg' | 'min' | 'max' | 'stddev' | 'quantize', number> = { count: 1, sum: 1, avg: 2, min: 2, max: 2, stddev: 4, quantize: 127 };
+/**
+ * the most buckets an lquantize() or llquantize() kept in the kernel may have (a per-CPU map's
+ * value is at most 32 KiB); one with more stays in dtrace
+ */
+const MAX_KERNEL_BUCKETS = 4000;
 const PROBE_FIELDS: Record<string, 'provider' | 'module' | 'func' | 'name'> = {
   probeprov: 'provider',
   probemod: 'module',
@@ -265,7 +272,7 @@ function keySize(parts: KernelKeyPart[]): number {
 
 /** One statement of a kernel clause: an aggregation update, or a thread-local's assignment. */
 type Update =
-  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null }
+  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
@@ -285,7 +292,12 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
   // an aggregation cleared or truncated keeps its extremes in dtrace (the kernel's per-CPU
   // extremes cannot be reset without losing what arrives meanwhile)
   if ((fn === 'min' || fn === 'max') && avoid.has(info.id)) return null;
+  // no increment argument (quantize(v, incr), lquantize(v, b, l, s, incr), llquantize(v, f, l, h, s, incr))
   if (fn === 'quantize' && call.args.length !== 1) return null;
+  if (fn === 'lquantize' && call.args.length > 4) return null;
+  if (fn === 'llquantize' && call.args.length !== 5) return null;
+  const buckets = bucketsOf(fn, info.params);
+  if (buckets !== undefined && (buckets === null || bucketCount(buckets) > MAX_KERNEL_BUCKETS)) return null;
   if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(selfOk))) return null;
   const target = e.target;
   const keys = target.kind === A.N.Index ? target.args : [];
@@ -295,10 +307,51 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
   if (size > MAX_KEY) return null;
   return {
     kind: 'agg',
-    agg: { id: info.id, fn, keys: parts, keySize: Math.max(8, size), words: WORDS[fn] },
+    agg: { id: info.id, fn, keys: parts, keySize: Math.max(8, size), words: buckets ? bucketCount(buckets) : WORDS[fn as keyof typeof WORDS] },
     keys,
     value: fn === 'count' ? null : call.args[0],
+    buckets: buckets ?? null,
   };
+}
+
+/** lquantize()'s and llquantize()'s buckets: where a value goes is computed with these constants. */
+type Buckets = { fn: 'lquantize'; params: LQuantizeParams } | { fn: 'llquantize'; params: LLQuantizeParams };
+
+/** The buckets of an lquantize() or llquantize() (undefined for other functions; null: parameters the kernel code does not take). */
+function bucketsOf(fn: KernelAggregation['fn'], params: readonly bigint[]): Buckets | null | undefined {
+  if (fn === 'lquantize') {
+    const [base, limit, step = 1n] = params;
+    if (base === undefined || limit === undefined || step <= 0n) return null;
+    return { fn, params: new LQuantizeParams(Number(base), Number(limit), Number(step)) };
+  }
+  if (fn === 'llquantize') {
+    const [factor, lmag, hmag, steps] = params;
+    if (factor === undefined || lmag === undefined || hmag === undefined || steps === undefined || factor < 2n || steps <= 0n || hmag < lmag) return null;
+    const p = new LLQuantizeParams(Number(factor), Number(lmag), Number(hmag), Number(steps));
+    if (p.max0 >= 1n << 64n) return null;
+    // a magnitude's step (max / steps) must not be 0: the runtime divides by it
+    for (const m of llMagnitudes(p)) if (m.mag !== 0 && m.max / BigInt(p.steps) === 0n) return null;
+    return { fn, params: p };
+  }
+  return undefined;
+}
+
+function bucketCount(b: Buckets): number {
+  return b.params.nbuckets;
+}
+
+/**
+ * llquantize()'s magnitudes as the runtime walks them (histogram.ts llquantizeBucketBig): the
+ * upper bound of each, factor^(mag + 1) modulo 2^64, from the low magnitude to the high one.
+ */
+function llMagnitudes(p: LLQuantizeParams): Array<{ mag: number; max: bigint }> {
+  const out: Array<{ mag: number; max: bigint }> = [];
+  let max = p.max0;
+  for (let mag = p.lmag; mag <= p.hmag; mag++) {
+    max = BigInt.asUintN(64, max * BigInt(p.factor));
+    out.push({ mag, max });
+  }
+  return out;
 }
 
 /** Providers whose probes a kernel clause can run on (tracepoints: kernel-event.ts kernelArgs; kprobes: registerArg). */
@@ -1076,7 +1129,7 @@ class BpfGen {
       .call(Helper.MapLookupElem)
       .jmpImm(Jmp.Eq, R0, 0, lost);
     p.label(have);
-    this.apply(u.agg.fn, prefix);
+    this.apply(u.agg.fn, u.buckets, prefix);
     p.ja(done);
     // the map is full: an aggregation drop on this CPU
     p.label(lost);
@@ -1099,7 +1152,7 @@ class BpfGen {
   }
 
   /** The function on the entry R0 points to, with the value in R7 (per-CPU values: no atomics). */
-  private apply(fn: KernelAggregation['fn'], prefix: string): void {
+  private apply(fn: KernelAggregation['fn'], buckets: Buckets | null, prefix: string): void {
     const p = this.p;
     switch (fn) {
       case 'count':
@@ -1121,14 +1174,92 @@ class BpfGen {
         p.label(take).storeImm(8, R0, 0, 1).store(8, R0, 8, R7).label(keep);
         return;
       }
+      case 'stddev':
+        this.stddev(prefix);
+        return;
       case 'quantize':
-        this.quantizeBucket(prefix);
-        // a bound the verifier can see (the bucket is always within it)
-        p.jmpImm(Jmp.Gt, R1, 126, `${prefix}done`);
+      case 'lquantize':
+      case 'llquantize': {
+        if (fn === 'quantize') this.quantizeBucket(prefix);
+        else if (buckets?.fn === 'lquantize') this.lquantizeBucket(buckets.params, prefix);
+        else if (buckets?.fn === 'llquantize') this.llquantizeBucket(buckets.params, prefix);
+        else throw new Error(`internal: ${fn}() without its buckets`);
+        const nb = fn === 'quantize' ? 127 : buckets!.params.nbuckets;
+        // a bound the verifier can see (and llquantize()'s drop of a value past its buckets, as DTrace's)
+        p.jmpImm(Jmp.Gt, R1, nb - 1, `${prefix}done`);
         // R1 = bucket index * 8
         p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0).addImm(R2, 1).store(8, R1, 0, R2);
         return;
+      }
     }
+  }
+
+  /**
+   * stddev(): [count, sum, sum of squares (128 bits: low word, high word)], as DTrace's
+   * dtrace_aggregate_stddev: the square of the value's magnitude, added with a carry. The
+   * 64x64 -> 128 product from 32-bit halves: |v| = a * 2^32 + b, |v|^2 = a^2 * 2^64 +
+   * 2ab * 2^32 + b^2.
+   */
+  private stddev(prefix: string): void {
+    const p = this.p;
+    p.load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1);
+    p.load(8, R1, R0, 8).alu(Alu.Add, R1, R7).store(8, R0, 8, R1);
+    // R2 = |v| (INT64_MIN: 2^63, its own negation read as unsigned)
+    p.mov(R2, R7).jmpImm(Jmp.Sge, R2, 0, `${prefix}sd_pos`).neg(R2).label(`${prefix}sd_pos`);
+    // R3 = a (high half), R4 = b (low half)
+    p.mov(R3, R2).aluImm(Alu.Rsh, R3, 32).mov(R4, R2).aluImm(Alu.Lsh, R4, 32).aluImm(Alu.Rsh, R4, 32);
+    // R8 = a*b (< 2^64); high word += a*a + (a*b >> 31); low word: b*b + (a*b << 33), with carries
+    p.mov(R8, R3).alu(Alu.Mul, R8, R4);
+    p.alu(Alu.Mul, R3, R3).alu(Alu.Mul, R4, R4);
+    // 2ab * 2^32 = (ab >> 31) * 2^64 + (ab << 33)
+    p.mov(R1, R8).aluImm(Alu.Rsh, R1, 31).alu(Alu.Add, R3, R1);
+    p.aluImm(Alu.Lsh, R8, 33);
+    // low = b^2 + (ab << 33), carry into high
+    p.alu(Alu.Add, R4, R8).jmp(Jmp.Ge, R4, R8, `${prefix}sd_nc1`).addImm(R3, 1).label(`${prefix}sd_nc1`);
+    // the entry's sum of squares += (R3:R4)
+    p.load(8, R1, R0, 16).alu(Alu.Add, R1, R4).store(8, R0, 16, R1);
+    p.load(8, R2, R0, 24).alu(Alu.Add, R2, R3);
+    p.jmp(Jmp.Ge, R1, R4, `${prefix}sd_nc2`).addImm(R2, 1).label(`${prefix}sd_nc2`);
+    p.store(8, R0, 24, R2);
+  }
+
+  /** R1 = lquantize()'s bucket of R7: 0 below the base, 1 + (v - base) / step up to levels + 1. Keeps R0. */
+  private lquantizeBucket(q: LQuantizeParams, prefix: string): void {
+    const p = this.p;
+    const out = `${prefix}lqout`;
+    p.movImm(R1, 0);
+    p.movImm64(R2, BigInt(q.base)).jmp(Jmp.Slt, R7, R2, out);
+    // v >= base: v - base as unsigned, divided unsigned
+    p.mov(R1, R7).alu(Alu.Sub, R1, R2).movImm64(R2, BigInt(q.step)).alu(Alu.Div, R1, R2);
+    p.movImm64(R2, BigInt(q.levels)).jmp(Jmp.Le, R1, R2, `${prefix}lqin`).mov(R1, R2).label(`${prefix}lqin`);
+    p.addImm(R1, 1).label(out);
+  }
+
+  /**
+   * R1 = llquantize()'s bucket of R7, as histogram.ts llquantizeBucketBig (a value past the
+   * buckets gives one past them, which the caller drops). Keeps R0; the magnitudes' bounds
+   * are constants, so their walk is a chain of comparisons.
+   */
+  private llquantizeBucket(q: LLQuantizeParams, prefix: string): void {
+    const p = this.p;
+    const sign = `${prefix}llsign`;
+    const perMag = q.steps - q.stepsFactor;
+    // R2 = |v| (unsigned)
+    p.mov(R2, R7).jmpImm(Jmp.Sge, R2, 0, `${prefix}llpos`).neg(R2).label(`${prefix}llpos`);
+    // below the low magnitude: the middle bucket
+    p.movImm(R1, q.bin0).movImm64(R3, q.max0).jmp(Jmp.Lt, R2, R3, `${prefix}llout`);
+    for (const { mag, max } of llMagnitudes(q)) {
+      const next = `${prefix}llm${mag}`;
+      p.movImm64(R3, max).jmp(Jmp.Ge, R2, R3, next);
+      if (mag !== 0) p.mov(R1, R2).movImm64(R3, max / BigInt(q.steps)).alu(Alu.Div, R1, R3);
+      else p.mov(R1, R2).movImm64(R4, BigInt(q.steps)).alu(Alu.Mul, R1, R4).alu(Alu.Div, R1, R3);
+      p.addImm(R1, (mag - q.lmag) * perMag + 1 - q.stepsFactor).ja(sign);
+      p.label(next);
+    }
+    // past the high magnitude
+    p.movImm(R1, (q.hmag + 1 - q.lmag) * perMag + 1);
+    p.label(sign).jmpImm(Jmp.Sge, R7, 0, `${prefix}llplus`).neg(R1).label(`${prefix}llplus`);
+    p.addImm(R1, q.bin0).label(`${prefix}llout`);
   }
 
   /**

@@ -142,11 +142,14 @@ export function keyPartSize(p: KernelKeyPart): number {
 /** An aggregation kept in a per-CPU kernel map. */
 export interface KernelAggregation {
   id: number;
-  fn: 'count' | 'sum' | 'avg' | 'min' | 'max' | 'quantize';
+  fn: 'count' | 'sum' | 'avg' | 'min' | 'max' | 'stddev' | 'quantize' | 'lquantize' | 'llquantize';
   keys: KernelKeyPart[];
   /** bytes of the map's key */
   keySize: number;
-  /** int64 words of its value: DTrace's data record of the function (Aggregation.data) */
+  /**
+   * int64 words of its value: DTrace's data record of the function (Aggregation.data); stddev's
+   * are [count, sum, sum of squares' low 64 bits, its high 64 bits]
+   */
   words: number;
 }
 
@@ -158,7 +161,7 @@ export interface KernelMaps {
   drops: number;
   /** a thread-local variable's map (thread id -> its value) */
   threadLocal(id: number): number;
-  /** per-CPU scratch the size of the largest value: where a new entry's first value is made */
+  /** per-CPU scratch at least the size of the clause's largest value: where a new entry's first value is made */
   scratch: number;
   /**
    * per-CPU array of one fault record: [faults, the last one's address, its probe's id, its

@@ -103,6 +103,7 @@ export class InKernel {
   private readonly probes = new Map<number, KernelProbe>();
   private readonly ncpus = possibleCpus();
   private scratch = -1;
+  private scratchWords = 0;
   private drops = -1;
   private readonly dropsSeen: number[] = [];
   private closed = false;
@@ -238,7 +239,7 @@ export class InKernel {
       aggregation: (agg) => this.mapOf(agg).fd,
       threadLocal: (id) => this.threadLocalMap(id),
       drops: this.dropsMap(),
-      scratch: this.scratchMap(),
+      scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
       faults: this.faultsMap(),
     };
     const guard = this.onlyCpu >= 0 && !('sampling' in target);
@@ -359,9 +360,12 @@ export class InKernel {
     return fd;
   }
 
-  /** one all-zero value as large as the largest (quantize's 127 words), never written */
-  private scratchMap(): number {
-    if (this.scratch < 0) this.scratch = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 127 * 8, 1);
+  /** one all-zero value at least `words` long (the largest made so far, quantize's 127 at least), never written */
+  private scratchMap(words: number): number {
+    if (this.scratch < 0 || this.scratchWords < words) {
+      this.scratchWords = Math.max(127, words);
+      this.scratch = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, this.scratchWords * 8, 1);
+    }
     return this.scratch;
   }
 
@@ -384,7 +388,12 @@ export class InKernel {
       if (!mapLookup(m.fd, key, values)) continue;
       const id = key.toString('latin1');
       let delta: bigint[];
-      if (additive) {
+      if (agg.fn === 'stddev') {
+        const d = stddevDelta(values, this.ncpus, m.last.get(id));
+        if (d === null) continue;
+        m.last.set(id, d.totals);
+        delta = d.delta;
+      } else if (additive) {
         const totals = new Array<bigint>(words).fill(0n);
         for (let c = 0; c < this.ncpus; c++) {
           for (let w = 0; w < words; w++) totals[w] += values.readBigInt64LE(c * stride + w * 8);
@@ -539,4 +548,29 @@ function symbolStart(addr: bigint): bigint {
   const off = kernelOffsetOf(addr);
   const start = off < 0 ? -1 : kernelSymbols.start(off);
   return start < 0 ? addr : BigInt.asIntN(64, kernelAddress(start));
+}
+
+const TWO64 = 1n << 64n;
+const MASK128 = (1n << 128n) - 1n;
+
+/**
+ * What a stddev() entry's per-CPU values add up to ([count, sum, sum of squares, 128 bits]) and
+ * what they added since `last` (null: nothing since), as [count, sum, low word, high word].
+ */
+export function stddevDelta(values: Buffer, ncpus: number, last: bigint[] | undefined): { totals: bigint[]; delta: bigint[] } | null {
+  let count = 0n;
+  let sum = 0n;
+  let squares = 0n;
+  for (let c = 0; c < ncpus; c++) {
+    const at = c * 32;
+    count += values.readBigInt64LE(at);
+    sum += values.readBigInt64LE(at + 8);
+    squares += values.readBigUInt64LE(at + 16) + values.readBigUInt64LE(at + 24) * TWO64;
+  }
+  const totals = [BigInt.asIntN(64, count), BigInt.asIntN(64, sum), squares & MASK128];
+  if (last !== undefined && last[0] === totals[0] && last[1] === totals[1] && last[2] === totals[2]) return null;
+  const dc = last === undefined ? totals[0] : BigInt.asIntN(64, totals[0] - last[0]);
+  const ds = last === undefined ? totals[1] : BigInt.asIntN(64, totals[1] - last[1]);
+  const dq = last === undefined ? totals[2] : (totals[2] - last[2]) & MASK128;
+  return { totals, delta: [dc, ds, dq & (TWO64 - 1n), dq >> 64n] };
 }

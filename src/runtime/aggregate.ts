@@ -1129,9 +1129,12 @@ export class StddevAggregation extends Aggregation {
     super(name, id, AggFn.Stddev, keyTypes);
   }
 
+  /** [count, sum, sum of squares' low 64 bits, its high 64 bits], as a kernel map's entry adds up */
   mergeWords(slot: number, words: readonly bigint[]): void {
-    // never kept in the kernel (its squares need 128 bits)
-    throw new Error(`internal: stddev() of @${this.name} merged from elsewhere (${words.length} words, slot ${slot})`);
+    this.cnt[slot] += Number(words[0]);
+    this.hi[slot]! += words[1]!;
+    const sq = BigInt.asUintN(64, words[2]!) + (BigInt.asUintN(64, words[3]!) << 64n);
+    this.sqBig[slot] = (this.sqBig[slot]! + sq) & MASK128;
   }
 
   add(slot: number, v: number, _incr: number | bigint): void {

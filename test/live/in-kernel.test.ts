@@ -70,6 +70,10 @@ const SAME = [
   // division and remainder, signed and unsigned, at two widths; a zero divisor faults
   'syscall::read:entry /pid == $target/ { @[arg2 / 7, arg2 % 7, (int)arg2 / -3, (int)arg2 % -3, (short)arg2 / 5] = count(); @d[arg0 / 2] = sum((long)arg2 % 1000); }',
   'syscall::read:entry /pid == $target/ { @[arg2 / (arg0 - 100)] = count(); }',
+  // stddev (its squares need 128 bits: lseek's offsets are near 2^32, their sum of squares past 2^64), lquantize and llquantize
+  'syscall::read:entry /pid == $target/ { @s[arg0] = stddev(arg2); @l = lquantize(arg2, -300, 100000, 2500); @ll[arg0 == 101] = llquantize(arg2, 10, 0, 6, 20); @ln = lquantize(arg2 - 200000, 0, 10, 1); }',
+  'syscall::lseek:entry /pid == $target/ { @s = stddev(arg1); @ll = llquantize(arg1, 2, 20, 40, 4); @l[execname] = lquantize(arg1 >> 24, -256, 256, 16); @big = llquantize(arg1 * 3000000000, 10, 2, 18, 10); }',
+  'syscall::read:entry /pid == $target/ { @s = stddev(-arg2 * 4000000000); @ll = llquantize(arg2, 1000, 0, 2, 1000); @lq = lquantize(arg2, 0, 4000, 1); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
@@ -199,6 +203,14 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   assert.match(lines[1], /^000 0000: bf 6 1 0000 00000000 {4}mov %r6, %r1$/);
   assert.ok(lines.some((l) => /call bpf_map_lookup_elem$/.test(l)));
   assert.ok(lines.some((l) => /^\d{3} [0-9a-f]{4}: 95 0 0 0000 00000000 {4}exit$/.test(l)));
+});
+
+test('stddev(), lquantize() and llquantize() run in the kernel; with an increment they stay in dtrace', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::read:entry /pid == $target/ { @s = stddev(arg2); @l = lquantize(arg2, 0, 100, 10); @ll = llquantize(arg2, 10, 0, 6, 20); } syscall::read:return /pid == $target/ { @i = lquantize(arg0, 0, 100, 10, 3); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
+  assert.match(blocks[0], /^syscall::read:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(3 aggregation updates into per-CPU maps\)/);
+  assert.match(blocks[1], /^syscall::read:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
 });
 
 test('-S shows the one program that serves every system call', { skip }, () => {
