@@ -7,6 +7,7 @@
 //   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
 //   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =: kept
 //   in a kernel map by thread, where every clause that uses them runs in the kernel);
+//   clause-local integers (this->x, up to 4, that no other clause names: stack slots);
 //   execname compared (== !=) with a string or used as a key; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
 //   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
@@ -62,15 +63,23 @@ const FLT_BADADDR = 1;
 const FLT_DIVZERO = 4;
 const DROPS_DYNAMIC = 1;
 /** the deepest expression the code keeps intermediate values for (8 bytes each) */
-const MAX_DEPTH = 24;
+const MAX_DEPTH = 20;
 const TEMPS = MAX_DEPTH * 8;
-/** where a comm copy goes, below the temporaries */
-const COMM_AT = TEMPS + 16;
+/** clause-local integers (this->x) a kernel clause may have, 8 bytes each below the temporaries */
+const LOCAL_SLOTS = 4;
+const LOCALS_END = TEMPS + LOCAL_SLOTS * 8;
+/** where a comm copy goes, below the locals */
+const COMM_AT = LOCALS_END + 16;
 /** where keys are built, below that */
 const KEY_BASE = COMM_AT;
 const MAX_KEY = 288;
 /** the key's byte count plus what lies above it must stay within BPF's 512-byte stack */
 const STACK = KEY_BASE + MAX_KEY + 8;
+
+/** A clause-local's stack slot's offset from the frame pointer. */
+function localAt(slot: number): number {
+  return -(TEMPS + 8 * (slot + 1));
+}
 
 function shapeOf(t: DType): IntShape | null {
   const r = resolve(t);
@@ -122,14 +131,31 @@ function stringOperand(e: A.Expr): boolean {
 /** the most nodes a kernel expression may have (a longer one stays in dtrace, whose code is flat) */
 const MAX_NODES = 512;
 
-/** What an expression may still use: nodes, and which thread-local variables live in the kernel. */
-interface Budget {
-  nodes: number;
-  selfOk(id: number): boolean;
+/** Which variables a kernel clause's code may name: thread-locals that live in the kernel, and its own clause-locals' stack slots. */
+interface Vars {
+  self(id: number): boolean;
+  /** a clause-local's slot, or -1 */
+  local(v: A.VarInfo): number;
 }
 
-function newBudget(selfOk: (id: number) => boolean = () => false): Budget {
-  return { nodes: MAX_NODES, selfOk };
+const NO_VARS: Vars = { self: () => false, local: () => -1 };
+
+/** What an expression may still use: nodes, and which variables. */
+interface Budget {
+  nodes: number;
+  vars: Vars;
+}
+
+function newBudget(vars: Vars = NO_VARS): Budget {
+  return { nodes: MAX_NODES, vars };
+}
+
+/** A clause-local scalar integer variable, as this->x names it. */
+function clauseLocalOf(e: A.Expr): A.VarInfo | null {
+  if (e.kind !== A.N.ThisVar || e.ref === null || 'fn' in e.ref) return null;
+  const v = e.ref;
+  if (v.scope !== 'this' || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null) return null;
+  return v;
 }
 
 /** A thread-local scalar integer variable, as self->x names it. */
@@ -145,7 +171,9 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
   if (--budget.nodes < 0 || depth >= MAX_DEPTH || e.type === null || shapeOf(e.type) === null) return false;
   switch (e.kind) {
     case A.N.SelfVar:
-      return threadLocalOf(e) !== null && budget.selfOk(threadLocalOf(e)!.id);
+      return threadLocalOf(e) !== null && budget.vars.self(threadLocalOf(e)!.id);
+    case A.N.ThisVar:
+      return clauseLocalOf(e) !== null && budget.vars.local(clauseLocalOf(e)!) >= 0;
     case A.N.Int:
       return true;
     case A.N.Ident:
@@ -218,13 +246,13 @@ function kernelString(e: A.Expr): { place: A.Expr; pointer: boolean; size: numbe
 const STRSIZE = 256;
 
 /** The key parts of an aggregation's keys, or null if one cannot be made in the kernel. */
-function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boolean, stackFrames: number): KernelKeyPart[] | null {
+function keyParts(args: A.Expr[], keyTypes: DType[], vars: Vars, stackFrames: number): KernelKeyPart[] | null {
   const parts: KernelKeyPart[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const t = keyTypes[i] ?? a.type;
     if (t === null || a.type === null) return null;
-    const kernel = kernelKey(a, selfOk, stackFrames);
+    const kernel = kernelKey(a, vars, stackFrames);
     if (kernel !== null) {
       parts.push(kernel);
       continue;
@@ -242,7 +270,7 @@ function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boo
       continue;
     }
     const s = shapeOf(t);
-    if (s === null || !intOk(a, 0, newBudget(selfOk))) return null;
+    if (s === null || !intOk(a, 0, newBudget(vars))) return null;
     parts.push({ kind: 'int', size: s.size, signed: s.signed });
   }
   return parts;
@@ -252,13 +280,13 @@ function keyParts(args: A.Expr[], keyTypes: DType[], selfOk: (id: number) => boo
  * func(x), sym(x), mod(x) of an integer, or stack() / stack(N) (the key holds its frames:
  * `stackFrames`, the stackframes option, for stack()): their key part; else null.
  */
-function kernelKey(a: A.Expr, selfOk: (id: number) => boolean, stackFrames: number): KernelKeyPart | null {
+function kernelKey(a: A.Expr, vars: Vars, stackFrames: number): KernelKeyPart | null {
   if (a.kind !== A.N.Call) return null;
   if (a.name === 'stack') {
     const n = a.args.length === 0 ? BigInt(stackFrames) : a.args[0].kind === A.N.Int ? a.args[0].value : 0n;
     return n > 0n && n * 8n <= BigInt(MAX_KEY) ? { kind: 'stack', frames: Number(n) } : null;
   }
-  if ((a.name === 'func' || a.name === 'sym' || a.name === 'mod') && a.args.length === 1 && intOk(a.args[0], 0, newBudget(selfOk))) {
+  if ((a.name === 'func' || a.name === 'sym' || a.name === 'mod') && a.args.length === 1 && intOk(a.args[0], 0, newBudget(vars))) {
     return { kind: 'sym', start: a.name !== 'mod' };
   }
   return null;
@@ -270,19 +298,26 @@ function keySize(parts: KernelKeyPart[]): number {
   return n;
 }
 
-/** One statement of a kernel clause: an aggregation update, or a thread-local's assignment. */
+/** One statement of a kernel clause: an aggregation update, or a thread-local's or clause-local's assignment. */
 type Update =
   | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null }
-  | { kind: 'self'; v: A.VarInfo; value: A.Expr };
+  | { kind: 'self'; v: A.VarInfo; value: A.Expr }
+  | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
-function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean, stackFrames: number): Update | null {
+function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
   if (s.kind !== 'expr' || s.expr.kind !== A.N.Assign || s.expr.op !== '=') return null;
   const e = s.expr;
   const tl = threadLocalOf(e.target);
   if (tl !== null) {
-    if (!selfOk(tl.id) || !intOk(e.value, 0, newBudget(selfOk))) return null;
+    if (!vars.self(tl.id) || !intOk(e.value, 0, newBudget(vars))) return null;
     return { kind: 'self', v: tl, value: e.value };
+  }
+  const cl = clauseLocalOf(e.target);
+  if (cl !== null) {
+    const slot = vars.local(cl);
+    if (slot < 0 || !intOk(e.value, 0, newBudget(vars))) return null;
+    return { kind: 'local', v: cl, slot, value: e.value };
   }
   const info = e.ref as A.AggInfo | null;
   if (info === null || !('fn' in info) || e.value.kind !== A.N.Call) return null;
@@ -298,10 +333,10 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, selfOk: (id: number) =>
   if (fn === 'llquantize' && call.args.length !== 5) return null;
   const buckets = bucketsOf(fn, info.params);
   if (buckets !== undefined && (buckets === null || bucketCount(buckets) > MAX_KERNEL_BUCKETS)) return null;
-  if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(selfOk))) return null;
+  if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(vars))) return null;
   const target = e.target;
   const keys = target.kind === A.N.Index ? target.args : [];
-  const parts = keyParts(keys, info.keys ?? [], selfOk, stackFrames);
+  const parts = keyParts(keys, info.keys ?? [], vars, stackFrames);
   if (parts === null) return null;
   const size = keySize(parts);
   if (size > MAX_KEY) return null;
@@ -419,17 +454,28 @@ export function clearedAggregations(clauses: readonly CheckedClause[]): Set<numb
 }
 
 /** The clause as BPF, or null where some part of it must run in dtrace. */
-export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, selfOk: (id: number) => boolean = () => false, stackFrames = 20): KernelClause | null {
+export function kernelClause(
+  cc: CheckedClause,
+  avoid: ReadonlySet<number>,
+  selfOk: (id: number) => boolean = () => false,
+  stackFrames = 20,
+  localOk: (v: A.VarInfo) => boolean = () => false,
+): KernelClause | null {
   const c = cc.clause;
-  if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive || cc.locals.length > 0) return null;
-  if (c.predicate !== null && !intOk(c.predicate, 0, newBudget(selfOk))) return null;
+  if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive) return null;
+  // clause-locals: integers only this clause names, in stack slots zeroed as it starts (as a
+  // firing's clause-locals start out in dtrace)
+  if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
+  const vars: Vars = { self: selfOk, local: (v) => cc.locals.indexOf(v) };
+  if (c.predicate !== null && !intOk(c.predicate, 0, newBudget(vars))) return null;
   const updates: Update[] = [];
   for (const s of c.body) {
-    const u = updateOf(s, avoid, selfOk, stackFrames);
+    const u = updateOf(s, avoid, vars, stackFrames);
     if (u === null) return null;
     updates.push(u);
   }
   const predicate = c.predicate;
+  const locals = cc.locals.length;
   // stack() runs in sample programs only: a clause whose thread-locals would live in the
   // kernel must be able to run there on any probe
   const sampleOnly = updates.some((u) => u.kind === 'agg' && u.agg.keys.some((k) => k.kind === 'stack'));
@@ -452,7 +498,7 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
   if (predicate !== null) visit(predicate);
   for (const u of updates) {
     if (u.kind === 'self') threadLocals.add(u.v.id);
-    else u.keys.forEach(visit);
+    else if (u.kind === 'agg') u.keys.forEach(visit);
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && threadLocals.size > 0) return null;
@@ -465,8 +511,10 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
     sampleOnly,
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
+      g.localSlot = vars.local;
       if (!g.usable(predicate, updates)) return false;
       g.maps = maps;
+      for (let slot = 0; slot < locals; slot++) p.storeImm(8, R10, localAt(slot), 0);
       if (predicate !== null) {
         g.value(predicate, 0);
         p.jmpImm(Jmp.Eq, R7, 0, `${prefix}end`);
@@ -474,6 +522,7 @@ export function kernelClause(cc: CheckedClause, avoid: ReadonlySet<number>, self
       updates.forEach((u, i) => {
         g.where = i + 1;
         if (u.kind === 'agg') g.update(u, maps, `${prefix}u${i}`);
+        else if (u.kind === 'local') g.assignLocal(u.v, u.slot, u.value);
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       g.faultExits(maps, clause);
@@ -592,6 +641,8 @@ class BpfGen {
   private labels = 0;
   /** the maps, for thread-local reads inside expressions */
   maps: KernelMaps | null = null;
+  /** the clause's clause-locals' stack slots */
+  localSlot: (v: A.VarInfo) => number = () => -1;
   /** what the code being made is, for a fault's message: 0 the predicate, N action #N */
   where = 0;
   /** the faults the code may meet, as fault * 256 + where */
@@ -719,6 +770,12 @@ class BpfGen {
       case A.N.SelfVar:
         this.readThreadLocal(threadLocalOf(e)!, shape);
         return;
+      case A.N.ThisVar: {
+        const v = clauseLocalOf(e)!;
+        p.load(8, R7, R10, localAt(this.localSlot(v)));
+        this.convert(shapeOf(v.type!)!, shape);
+        return;
+      }
       case A.N.Cast:
         this.value(e.operand, depth);
         this.convert(shapeOf(e.operand.type!)!, shape);
@@ -1034,6 +1091,13 @@ class BpfGen {
     p.loadMap(R1, this.maps!.threadLocal(v.id)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
     this.convert(shapeOf(v.type!)!, to);
+  }
+
+  /** this->x = value: its stack slot, as the variable's type holds it. */
+  assignLocal(v: A.VarInfo, slot: number, value: A.Expr): void {
+    this.value(value, 0);
+    this.convert(shapeOf(value.type!)!, shapeOf(v.type!)!);
+    this.p.store(8, R10, localAt(slot), R7);
   }
 
   /** self->x = value: stored for the current thread; 0 frees it, as D's dynamic variables. */

@@ -99,8 +99,13 @@ export class Compiler {
       }
     }
     const allowed = new Set(users.keys());
+    // a clause-local lives in a kernel clause's stack only if no other clause names it (a
+    // firing's clause-locals pass from clause to clause, which may run in dtrace)
+    const localUsers = new Map<A.VarInfo, number>();
+    for (const c of this.compiled) for (const v of c.checked.locals) localUsers.set(v, (localUsers.get(v) ?? 0) + 1);
+    const ownLocal = (v: A.VarInfo): boolean => localUsers.get(v) === 1;
     for (;;) {
-      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'));
+      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'), ownLocal);
       let changed = false;
       for (const [id, list] of users) {
         if (!allowed.has(id)) continue;

@@ -74,6 +74,9 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { @s[arg0] = stddev(arg2); @l = lquantize(arg2, -300, 100000, 2500); @ll[arg0 == 101] = llquantize(arg2, 10, 0, 6, 20); @ln = lquantize(arg2 - 200000, 0, 10, 1); }',
   'syscall::lseek:entry /pid == $target/ { @s = stddev(arg1); @ll = llquantize(arg1, 2, 20, 40, 4); @l[execname] = lquantize(arg1 >> 24, -256, 256, 16); @big = llquantize(arg1 * 3000000000, 10, 2, 18, 10); }',
   'syscall::read:entry /pid == $target/ { @s = stddev(-arg2 * 4000000000); @ll = llquantize(arg2, 1000, 0, 2, 1000); @lq = lquantize(arg2, 0, 4000, 1); }',
+  // clause-locals in the kernel's stack: integers of their types' widths; shared by two clauses, they stay in dtrace
+  'syscall::read:entry /pid == $target/ { this->v = arg2 * 3; this->k = arg0 - 100; this->c = (char)arg2; this->u = (unsigned short)arg2; @[this->k] = sum(this->v); @m = max(this->v + this->k); @c[this->c < 0] = sum(this->c); @u = sum(this->u); }',
+  'syscall::read:entry /pid == $target/ { this->x = arg2; } syscall::read:entry /pid == $target/ { @[arg0] = sum(this->x); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
