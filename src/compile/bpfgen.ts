@@ -12,7 +12,8 @@
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
 //   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
 //   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
-//   (without an increment argument) keyed by integers and those strings, by
+//   (without an increment argument) keyed by integers and those strings, by copyinstr() of an
+//   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack().
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
@@ -136,9 +137,17 @@ interface Vars {
   self(id: number): boolean;
   /** a clause-local's slot, or -1 */
   local(v: A.VarInfo): number;
+  /** the strsize option: copyinstr()'s most bytes, its NUL included (0: copyinstr() stays in dtrace) */
+  strsize: number;
 }
 
-const NO_VARS: Vars = { self: () => false, local: () => -1 };
+const NO_VARS: Vars = { self: () => false, local: () => -1, strsize: 0 };
+
+/** copyinstr(addr) of an integer address: the address; else null. */
+function copyinstrOf(e: A.Expr, budget: Budget): A.Expr | null {
+  if (e.kind !== A.N.Call || e.name !== 'copyinstr' || e.args.length !== 1 || budget.vars.strsize <= 0) return null;
+  return intOk(e.args[0], 0, budget) ? e.args[0] : null;
+}
 
 /** What an expression may still use: nodes, and which variables. */
 interface Budget {
@@ -255,6 +264,11 @@ function keyParts(args: A.Expr[], keyTypes: DType[], vars: Vars, stackFrames: nu
     const kernel = kernelKey(a, vars, stackFrames);
     if (kernel !== null) {
       parts.push(kernel);
+      continue;
+    }
+    // a user string, as the probe fires
+    if (copyinstrOf(a, newBudget(vars)) !== null) {
+      parts.push({ kind: 'kstr', size: vars.strsize, user: true });
       continue;
     }
     // a char array in kernel memory is a string key whether D typed the key a string or not
@@ -460,13 +474,15 @@ export function kernelClause(
   selfOk: (id: number) => boolean = () => false,
   stackFrames = 20,
   localOk: (v: A.VarInfo) => boolean = () => false,
+  strsize = 256,
 ): KernelClause | null {
   const c = cc.clause;
   if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive) return null;
   // clause-locals: integers only this clause names, in stack slots zeroed as it starts (as a
   // firing's clause-locals start out in dtrace)
   if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
-  const vars: Vars = { self: selfOk, local: (v) => cc.locals.indexOf(v) };
+  // a user string key takes strsize bytes of the key (at most STRSIZE: the key's room)
+  const vars: Vars = { self: selfOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
   if (c.predicate !== null && !intOk(c.predicate, 0, newBudget(vars))) return null;
   const updates: Update[] = [];
   for (const s of c.body) {
@@ -983,8 +999,8 @@ class BpfGen {
   }
 
   /** Copies the NUL-terminated string of at most `size` bytes at kernel address R7 to the stack at `at`. */
-  kernelString(at: number, size: number): void {
-    this.p.mov(R1, R10).addImm(R1, at).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadKernelStr);
+  kernelString(at: number, size: number, helper: Helper.ProbeReadKernelStr | Helper.ProbeReadUserStr = Helper.ProbeReadKernelStr): void {
+    this.p.mov(R1, R10).addImm(R1, at).movImm(R2, size).mov(R3, R7).call(helper);
     this.p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
   }
 
@@ -1132,6 +1148,12 @@ class BpfGen {
       if (part.kind === 'comm') {
         p.mov(R1, R10).addImm(R1, at).movImm(R2, 16).call(Helper.GetCurrentComm);
         at += 16;
+        return;
+      }
+      if (part.kind === 'kstr' && part.user === true) {
+        this.value((k as A.Call).args[0], 0);
+        this.kernelString(at, part.size, Helper.ProbeReadUserStr);
+        at += keyPartSize(part);
         return;
       }
       if (part.kind === 'kstr') {

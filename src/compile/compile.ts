@@ -105,7 +105,7 @@ export class Compiler {
     for (const c of this.compiled) for (const v of c.checked.locals) localUsers.set(v, (localUsers.get(v) ?? 0) + 1);
     const ownLocal = (v: A.VarInfo): boolean => localUsers.get(v) === 1;
     for (;;) {
-      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'), ownLocal);
+      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'), ownLocal, this.opts.num('strsize'));
       let changed = false;
       for (const [id, list] of users) {
         if (!allowed.has(id)) continue;

@@ -125,8 +125,8 @@ export interface KernelProbe {
 export type KernelKeyPart =
   | { kind: 'int'; size: 1 | 2 | 4 | 8; signed: boolean }
   | { kind: 'comm' }
-  /** a char array in kernel memory (curthread->comm): its bytes up to the NUL, zero-padded to 8 */
-  | { kind: 'kstr'; size: number }
+  /** a char array in kernel memory (curthread->comm), or a user string (copyinstr(), `user`): its bytes up to the NUL, zero-padded to 8 */
+  | { kind: 'kstr'; size: number; user?: true }
   /** a string the probe fixes (probefunc, ...): the key holds the probe's id */
   | { kind: 'probe'; field: 'provider' | 'module' | 'func' | 'name' }
   /** sym(), func() (`start`: the key is the function's start, as DTrace aggregates them) or mod() of a kernel address: the address */

@@ -89,7 +89,9 @@ interface AggMap {
  * value once per possible CPU, all allocated up front, as tracing programs need), within these.
  */
 const MIN_ENTRIES = 64;
+/** within the default budget (a large map takes tens of milliseconds to allocate); an aggsize set larger is taken, up to MAX_ENTRIES_SET */
 const MAX_ENTRIES = 65536;
+const MAX_ENTRIES_SET = 1 << 22;
 /** threads that can hold a value of one thread-local variable at once */
 const THREAD_LOCAL_ENTRIES = 16384;
 /** the most frames a stack() key holds */
@@ -284,7 +286,8 @@ export class InKernel {
       // a map holds no more than its keys can be (each is allocated when the map is made: a
       // large one takes tens of milliseconds), with room for two CPUs making one key at once
       const keys = agg.keys.reduce((n, k) => n * (k.kind === 'probe' ? this.probeCount : k.kind === 'int' && k.size <= 2 ? 2 ** (8 * k.size) : Infinity), 1);
-      const entries = Math.max(1, Math.min(this.entryLimit, Math.max(MIN_ENTRIES, Math.min(MAX_ENTRIES, fits)), 2 * keys + 8));
+      const most = this.budget > DEFAULT_AGG_BYTES ? MAX_ENTRIES_SET : MAX_ENTRIES;
+      const entries = Math.max(1, Math.min(this.entryLimit, Math.max(MIN_ENTRIES, Math.min(most, fits)), 2 * keys + 8));
       m = { agg, fd: this.objects.createMap(BPF_MAP_TYPE_PERCPU_HASH, agg.keySize, agg.words * 8, entries), last: new Map() };
       // its keys are symbolised when read: the table is read meanwhile
       if (agg.keys.some((k) => k.kind === 'stack' || k.kind === 'sym')) kernelSymbols.preload();
@@ -533,7 +536,7 @@ function partSig(k: KernelKeyPart): string {
     case 'comm':
       return 'c';
     case 'kstr':
-      return `s${k.size}`;
+      return `${k.user ? 'u' : 's'}${k.size}`;
     case 'probe':
       return `p${k.field}`;
     case 'sym':
