@@ -50,6 +50,18 @@ test('a predicate may read what its clause assigns (the action list is checked f
   fails('END { t = timestamp - start; } BEGIN { start = timestamp; }', 'D_IDENT_UNDEF', 'failed to resolve start: Unknown variable name');
 });
 
+test('a unary operator may read a D variable no clause has assigned yet (dt_cook_op1): it is an int64_t', () => {
+  // iosnoop's /! pending[dev]/ comes before the clause that counts pending[dev]
+  ok('BEGIN /!pending[1]/ { last[1] = timestamp; } BEGIN { pending[1]++; }');
+  ok('BEGIN /!self->a["k"]/ { trace(-self->x); trace(~this->y); } BEGIN { self->a["k"] = 1; }');
+  ok('BEGIN { trace(!n[1]); n[2] = 5; x = n[1] + 1; }');
+  // read as an int64_t from then on: a later string assignment does not fit
+  fails('BEGIN { trace(!n[1]); n[1] = "s"; }', 'D_OP_INCOMPAT', 'operands have incompatible types: "int64_t" = "string"');
+  // other readers still need it assigned first, and a global scalar must exist
+  fails('BEGIN { trace(pending[1] + 1); } BEGIN { pending[1] = 1; }', 'D_VAR_UNDEF', 'pending has not yet been declared or assigned');
+  fails('BEGIN { trace(!x); }', 'D_IDENT_UNDEF', 'failed to resolve x: Unknown variable name');
+});
+
 test('operators check their operand types', () => {
   fails('BEGIN { trace("a" * 2); }', 'D_OP_ARITH', 'operator * requires operands of arithmetic type');
   fails('BEGIN { trace("a" & 2); }', 'D_OP_INT', 'operator & requires operands of integral type');
