@@ -150,6 +150,14 @@ test('declaration errors: tags, words and lines as dt_decl.c gives them', () => 
   ok('BEGIN { ustack(1, 0); }');
 });
 
+test("a typedef may name one of D's own again as the same type, through other typedefs (glibc's headers under -C)", () => {
+  // <sys/mman.h>: typedef long int __off_t; typedef __off_t off_t;
+  ok('typedef long int __off_t;\ntypedef __off_t off_t;\nBEGIN { x = (off_t)1; }');
+  ok('typedef unsigned int __u32_t;\ntypedef __u32_t uint32_t;\nBEGIN { }');
+  // as another type it is still a redeclaration (glibc's dev_t is 64 bits, D's 32)
+  fails('typedef unsigned long int __dev_t;\ntypedef __dev_t dev_t;\nBEGIN { }', 'D_DECL_IDRED', 'typedef redeclared: dev_t', 2);
+});
+
 test('a syntax error at an identifier the lexer had to look past quotes the rest of its line', () => {
   fails('typedef pint new_int;\nBEGIN { }', 'D_SYNTAX', 'syntax error near "new_int;"');
   fails('BEGIN { trace(offsetof(vnode_t, v_x)); }', 'D_SYNTAX', 'syntax error near "vnode_t, v_x)); }"');
