@@ -732,7 +732,8 @@ export class Checker implements CheckContext {
       if (name === 'fds' && !this.syms.globals.has('fds') && this.env.types.lookup('fileinfo_t')) return this.fdsIndex(e);
       const g = this.syms.globals.get(name);
       const builtin = !g && this.env.builtins.variables.has(name);
-      if (!builtin && (!g || g.kind === 'assoc' || (!g.defined && g.type === null))) {
+      // a scoped name (`avenrun[0]) is a kernel variable: C indexing, below
+      if (!builtin && !name.includes('`') && (!g || g.kind === 'assoc' || (!g.defined && g.type === null))) {
         return this.assocIndex(e, this.syms.globals, 'global', name, base, write);
       }
     }
