@@ -732,7 +732,8 @@ export class Checker implements CheckContext {
       if (name === 'fds' && !this.syms.globals.has('fds') && this.env.types.lookup('fileinfo_t')) return this.fdsIndex(e);
       const g = this.syms.globals.get(name);
       const builtin = !g && this.env.builtins.variables.has(name);
-      if (!builtin && (!g || g.kind === 'assoc' || (!g.defined && g.type === null))) {
+      // a scoped name (`avenrun[0]) is a kernel variable: C indexing, below
+      if (!builtin && !name.includes('`') && (!g || g.kind === 'assoc' || (!g.defined && g.type === null))) {
         return this.assocIndex(e, this.syms.globals, 'global', name, base, write);
       }
     }
@@ -1014,19 +1015,19 @@ export class Checker implements CheckContext {
         return e;
       case '-':
       case '+': {
-        const o = this.expr(e.operand);
+        const o = this.unaryOperand(e.operand);
         if (!isArithmetic(o.type!)) this.err('D_OP_ARITH', e.line, `operator ${e.op} requires an operand of arithmetic type`);
         e.type = o.type;
         return e;
       }
       case '~': {
-        const o = this.expr(e.operand);
+        const o = this.unaryOperand(e.operand);
         if (!isInteger(o.type!)) this.err('D_OP_INT', e.line, 'operator ~ requires an operand of integral type');
         e.type = o.type;
         return e;
       }
       case '!': {
-        const o = this.expr(e.operand);
+        const o = this.unaryOperand(e.operand);
         if (!isScalar(o.type!)) this.err('D_OP_SCALAR', e.line, 'operator ! requires an operand of scalar type');
         e.type = this.int;
         return e;
@@ -1069,6 +1070,45 @@ export class Checker implements CheckContext {
         return e;
       }
     }
+  }
+
+  /**
+   * dt_cook_op1: a unary operator's operand is cooked before it counts as read, so a D variable
+   * no clause has assigned yet (self->x, this->x, a[k], self->a[k]) may be its operand (as in
+   * `/!pending[dev]/` ahead of the clause that counts pending[dev]): it reads as 0, and is an
+   * int64_t from then on unless it already has a type. A global scalar no one assigned is still
+   * unknown (failed to resolve).
+   */
+  private unaryOperand(o: A.Expr): A.Expr {
+    const v = this.unassignedVar(o);
+    if (v === undefined) return this.expr(o);
+    const r = o.kind === A.N.Index ? this.index(o, true) : this.dynVar(o as A.SelfVar | A.ThisVar, true);
+    const ref = (r.ref as A.VarInfo | null) ?? null;
+    if (ref !== null) {
+      if (ref.type === null) {
+        ref.type = this.int64;
+        r.type = this.int64;
+        if (r.kind === A.N.Index) r.base.type = this.int64;
+      }
+      ref.defined = true;
+    }
+    return r;
+  }
+
+  /** The D variable `o` names if no clause has assigned it yet (null: not created yet); undefined if it is anything else. */
+  private unassignedVar(o: A.Expr): A.VarInfo | null | undefined {
+    const unassigned = (v: A.VarInfo | undefined, kind: A.VarInfo['kind']) =>
+      v === undefined ? null : v.kind === kind && !v.defined ? v : undefined;
+    if (o.kind === A.N.SelfVar) return unassigned(this.syms.tls.get(o.name), 'scalar');
+    if (o.kind === A.N.ThisVar) return unassigned(this.syms.locals.get(o.name), 'scalar');
+    if (o.kind !== A.N.Index) return undefined;
+    const b = o.base;
+    if (b.kind === A.N.SelfVar) return unassigned(this.syms.tls.get(b.name), 'assoc');
+    if (b.kind !== A.N.Ident || b.name.includes('`')) return undefined;
+    const name = b.name;
+    if ((name === 'args' || name === 'uregs' || name === 'fds') && !this.syms.globals.has(name)) return undefined;
+    if (!this.syms.globals.has(name) && this.env.builtins.variables.has(name)) return undefined;
+    return unassigned(this.syms.globals.get(name), 'assoc');
   }
 
   private isMemoryIndex(e: A.Index): boolean {

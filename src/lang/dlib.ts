@@ -281,6 +281,8 @@ typedef struct pktinfo {
 typedef struct csinfo {
 	uintptr_t cs_addr;
 	uint64_t cs_cid;
+	pid_t cs_pid;		/* illumos's: the connection's process; -1, Linux's sockets do not record one */
+	zoneid_t cs_zoneid;	/* illumos's: 0, the global zone (Linux has no zones) */
 } csinfo_t;
 typedef struct ipinfo {
 	uint8_t ip_ver;

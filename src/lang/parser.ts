@@ -24,6 +24,7 @@ import {
   layoutStruct,
   pointerTo,
   resolve,
+  sameType,
 } from './types.js';
 
 const ASSIGN_OPS: ReadonlyMap<T, A.AssignOp> = new Map([
@@ -1189,7 +1190,7 @@ export class Parser {
       if (d.keys) this.syntax();
       // the kernel's typedefs are another scope: a program may name its own alike
       const existing = this.types.ownType(d.name);
-      if (existing && existing.kind === Kind.Typedef && existing.base === d.type) return;
+      if (existing && existing.kind === Kind.Typedef && (existing.base === d.type || sameType(existing, d.type))) return;
       if (existing) this.error('D_DECL_IDRED', d.line, `typedef redeclared: ${d.name}`);
       this.types.defineTypedef(d.name, d.type);
       return;

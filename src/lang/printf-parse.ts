@@ -73,6 +73,9 @@ export const P_WSTR = 10;
 export const P_ESTR = 11;
 export const P_ECHR = 12;
 export const P_PCT = 13;
+/** illumos's %I and %P: an address's host name, a port's service name */
+export const P_INETADDR = 14;
+export const P_PORT = 15;
 
 interface ConvDef {
   /** the conversion's name as written: "d", "lld", "hx" */
@@ -124,6 +127,7 @@ for (const c of [
   conv('hx', 'x', 'short', C_XSHORT, P_UINT),
   conv('hX', 'X', 'short', C_XSHORT, P_UINT),
   conv('i', 'i', PROTO_XINT, C_DINT, P_DINT),
+  conv('I', 's', PROTO_CSTR, C_STR, P_INETADDR),
   conv('k', 's', 'stack', C_STACK, P_STACK),
   typed('lc', 'lc', 'int', P_SINT, Kind.Int, 4, true),
   typed('ld', 'd', 'long', P_SINT, Kind.Int, 8, true),
@@ -146,6 +150,7 @@ for (const c of [
   typed('LG', 'G', 'long double', P_FP, Kind.Float, 16, false),
   conv('o', 'o', PROTO_XINT, C_XINT, P_UINT),
   conv('p', 'x', PROTO_ADDR, C_ADDR, P_UINT),
+  typed('P', 's', 'uint16_t', P_PORT, Kind.Int, 2, false),
   conv('s', 's', PROTO_CSTR, C_STR, P_CSTR),
   conv('S', 's', PROTO_CSTR, C_STR, P_ESTR),
   conv('T', 's', 'int64_t', C_TIME, P_TIME822),

@@ -6,6 +6,12 @@ import type { TypeScope } from '../lang/typescope.js';
 import { Kind, resolve } from '../lang/types.js';
 import { inet_ntoa6 } from '../runtime/subr.js';
 
+/**
+ * csinfo_t's cs_pid (illumos's member: the process the connection belongs to) where it is not
+ * known, as illumos says it (NOPID): Linux's sockets do not record the process that made them.
+ */
+export const NO_PID = -1;
+
 export class ArgStruct {
   readonly bytes: Uint8Array;
   readonly dv: DataView;

@@ -30,7 +30,7 @@ import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
-import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
+import { ArgStruct, NO_PID, ipv4At, ipv6At } from './arg-struct.js';
 import { SockAddrs, ipHeaderCopy, ipProtocolCopy, queuedHeaderCopy, skbSockPointerCopy, sockCopy, transportHeaderCopy } from './net-kernel.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 
@@ -114,6 +114,7 @@ export class IpArgs implements ArgBuilder {
   constructor(types: TypeScope) {
     this.pkt = new ArgStruct(types, 'pktinfo_t');
     this.cs = new ArgStruct(types, 'csinfo_t');
+    this.cs.set('cs_pid', NO_PID);
     this.ip = new ArgStruct(types, 'ipinfo_t');
     this.ifi = new ArgStruct(types, 'ifinfo_t');
     this.v4 = new ArgStruct(types, 'ipv4info_t');
@@ -235,6 +236,7 @@ export class UdpArgs implements ArgBuilder {
   constructor(types: TypeScope) {
     this.pkt = new ArgStruct(types, 'pktinfo_t');
     this.cs = new ArgStruct(types, 'csinfo_t');
+    this.cs.set('cs_pid', NO_PID);
     this.ip = new ArgStruct(types, 'ipinfo_t');
     this.udps = new ArgStruct(types, 'udpsinfo_t');
     this.udp = new ArgStruct(types, 'udpinfo_t');

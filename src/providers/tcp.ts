@@ -47,7 +47,7 @@ import type { EventHandler } from '../kernel/tracer.js';
 import type { TypeScope } from '../lang/typescope.js';
 import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
-import { ArgStruct, ipv4At, ipv6At } from './arg-struct.js';
+import { ArgStruct, NO_PID, ipv4At, ipv6At } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook } from './derived.js';
 import {
   RECEIVED_SEGMENT_BYTES,
@@ -152,6 +152,7 @@ export class TcpArgs implements ArgBuilder {
         const s = this.cs;
         s.clear();
         s.set('cs_addr', this.sk());
+        s.set('cs_pid', NO_PID);
         return s.bytes;
       }
       case 2: {

@@ -42,7 +42,9 @@ import {
   P_ECHR,
   P_ESTR,
   P_FP,
+  P_INETADDR,
   P_PCT,
+  P_PORT,
   P_SINT,
   P_STACK,
   P_TIME,
@@ -51,6 +53,7 @@ import {
   P_UINT,
   P_WSTR,
 } from '../lang/printf-parse.js';
+import { hostName, serviceName } from './printf-net.js';
 import { formatTimeT, formatTimeY } from './printf-time.js';
 
 export { F_AGG, F_ALT, F_DYNPREC, F_DYNWIDTH, F_GROUP, F_LEFT, F_SPACE, F_SPOS, F_ZPAD } from '../lang/printf-parse.js';
@@ -366,6 +369,15 @@ function convert(
       return fmtString(formatTimeY(BigInt(signedBySize(v, 8))), flags, width, prec);
     case P_TIME822:
       return fmtString(formatTimeT(BigInt(signedBySize(v, 8))), flags, width, prec);
+    case P_INETADDR: {
+      const s = cString(v);
+      return fmtString(hostName(s) ?? s, flags, width, prec);
+    }
+    case P_PORT: {
+      if (size !== 2) throw dataError(EDT_DMISMATCH, out);
+      const port = Number(unsignedBySize(v, 2));
+      return fmtString(serviceName(port) ?? String(port), flags, width, prec);
+    }
     default:
       throw dataError(EDT_DMISMATCH, out);
   }

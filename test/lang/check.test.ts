@@ -50,6 +50,18 @@ test('a predicate may read what its clause assigns (the action list is checked f
   fails('END { t = timestamp - start; } BEGIN { start = timestamp; }', 'D_IDENT_UNDEF', 'failed to resolve start: Unknown variable name');
 });
 
+test('a unary operator may read a D variable no clause has assigned yet (dt_cook_op1): it is an int64_t', () => {
+  // iosnoop's /! pending[dev]/ comes before the clause that counts pending[dev]
+  ok('BEGIN /!pending[1]/ { last[1] = timestamp; } BEGIN { pending[1]++; }');
+  ok('BEGIN /!self->a["k"]/ { trace(-self->x); trace(~this->y); } BEGIN { self->a["k"] = 1; }');
+  ok('BEGIN { trace(!n[1]); n[2] = 5; x = n[1] + 1; }');
+  // read as an int64_t from then on: a later string assignment does not fit
+  fails('BEGIN { trace(!n[1]); n[1] = "s"; }', 'D_OP_INCOMPAT', 'operands have incompatible types: "int64_t" = "string"');
+  // other readers still need it assigned first, and a global scalar must exist
+  fails('BEGIN { trace(pending[1] + 1); } BEGIN { pending[1] = 1; }', 'D_VAR_UNDEF', 'pending has not yet been declared or assigned');
+  fails('BEGIN { trace(!x); }', 'D_IDENT_UNDEF', 'failed to resolve x: Unknown variable name');
+});
+
 test('operators check their operand types', () => {
   fails('BEGIN { trace("a" * 2); }', 'D_OP_ARITH', 'operator * requires operands of arithmetic type');
   fails('BEGIN { trace("a" & 2); }', 'D_OP_INT', 'operator & requires operands of integral type');
@@ -136,6 +148,14 @@ test('declaration errors: tags, words and lines as dt_decl.c gives them', () => 
   fails('enum e {\n\tT = "s"\n};', 'D_DECL_ENCONST', "enumerator 'T' must be assigned to an integral constant expression", 3);
   fails('BEGIN { ustack(1, -1); }', 'D_USTACK_STRSIZE', 'ustack( ) argument #2 must be a positive integer constant');
   ok('BEGIN { ustack(1, 0); }');
+});
+
+test("a typedef may name one of D's own again as the same type, through other typedefs (glibc's headers under -C)", () => {
+  // <sys/mman.h>: typedef long int __off_t; typedef __off_t off_t;
+  ok('typedef long int __off_t;\ntypedef __off_t off_t;\nBEGIN { x = (off_t)1; }');
+  ok('typedef unsigned int __u32_t;\ntypedef __u32_t uint32_t;\nBEGIN { }');
+  // as another type it is still a redeclaration (glibc's dev_t is 64 bits, D's 32)
+  fails('typedef unsigned long int __dev_t;\ntypedef __dev_t dev_t;\nBEGIN { }', 'D_DECL_IDRED', 'typedef redeclared: dev_t', 2);
 });
 
 test('a syntax error at an identifier the lexer had to look past quotes the rest of its line', () => {

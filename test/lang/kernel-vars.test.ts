@@ -12,6 +12,7 @@ import type { KernelVariable } from '../../src/lang/typescope.js';
 import { DtraceProvider } from '../../src/providers/dtrace.js';
 import { ProbeRegistry } from '../../src/providers/registry.js';
 import { Options } from '../../src/runtime/options.js';
+import { arrayOf } from '../../src/lang/types.js';
 
 const JIFFIES_AT = 0xffffffff82a05000n;
 
@@ -25,6 +26,7 @@ function compile(text: string): DCompileError | null {
     variable: (scoped): KernelVariable | null => {
       const name = scoped.slice(scoped.indexOf('`') + 1);
       if (name === 'jiffies') return { object: 'vmlinux', name, address: JIFFIES_AT, type: c.types.get('unsigned long') };
+      if (name === 'avenrun') return { object: 'vmlinux', name, address: JIFFIES_AT + 0x100n, type: arrayOf(c.types.get('unsigned long'), 3) };
       if (name === '_sdata') return { object: 'vmlinux', name, address: JIFFIES_AT - 0x1000n, type: null };
       return null;
     },
@@ -51,6 +53,14 @@ test('a symbol without a type, and one the kernel does not have, are refused as 
   const none = compile('BEGIN { trace(`no_such_variable); }');
   assert.equal(none?.tag, 'D_IDENT_UNDEF');
   assert.equal(none?.message, 'failed to resolve `no_such_variable: Unknown symbol name');
+});
+
+test('a kernel array is indexed as C indexes it, not as an associative array', () => {
+  // DTraceToolkit's iopending: `hp_avenrun[0] / 65536
+  assert.equal(compile('BEGIN { x = `avenrun[0] / 2048; y = vmlinux`avenrun[2]; exit(sizeof (`avenrun[1]) == 8 ? 0 : 1); }')?.message ?? null, null);
+  const none = compile('BEGIN { trace(`hp_avenrun[0]); }');
+  assert.equal(none?.tag, 'D_IDENT_UNDEF');
+  assert.equal(none?.message, 'failed to resolve `hp_avenrun: Unknown symbol name');
 });
 
 test('&`name is the variable\'s address, a pointer to its type', () => {

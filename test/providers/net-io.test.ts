@@ -15,7 +15,7 @@ import { findMember, resolve } from '../../src/lang/types.js';
 import { ipv4At, ipv6At, sockaddrAt } from '../../src/providers/arg-struct.js';
 import { rwbsFlags } from '../../src/providers/io.js';
 import { LockKind, lockKind } from '../../src/providers/lockstat.js';
-import { IpArgs } from '../../src/providers/net.js';
+import { IpArgs, UdpArgs } from '../../src/providers/net.js';
 import { TcpArgs } from '../../src/providers/tcp.js';
 
 function types(): TypeScope {
@@ -86,6 +86,25 @@ test('tcpsinfo_t, tcplsinfo_t and ipinfo_t from an inet_sock_set_state record', 
   assert.equal(str(ip, findMember(I, 'ip_saddr')!.offset), '127.0.0.1');
   assert.equal(str(ip, findMember(I, 'ip_daddr')!.offset), '127.0.0.2');
   assert.equal(a.build(6), null);
+});
+
+test("csinfo_t: cs_addr the socket; illumos's cs_pid -1 (no process is known) and cs_zoneid 0", () => {
+  const t = types();
+  const C = resolve(t.lookup('csinfo_t')!);
+  const at = (m: string) => findMember(C, m)!.offset;
+  const tcp = new TcpArgs(t);
+  tcp.skLo = 0x2000;
+  tcp.skHi = 0xffff8880;
+  for (const [b, addr] of [
+    [tcp.build(1)!, 0xffff8880_00002000n],
+    [new IpArgs(t).build(1)!, 0n],
+    [new UdpArgs(t).build(1)!, 0n],
+  ] as const) {
+    const dv = new DataView(b.buffer, b.byteOffset);
+    assert.equal(dv.getBigUint64(at('cs_addr'), true), addr);
+    assert.equal(dv.getInt32(at('cs_pid'), true), -1);
+    assert.equal(dv.getInt32(at('cs_zoneid'), true), 0);
+  }
 });
 
 test('ipinfo_t, ipv4info_t and ipv6info_t from a copied IP header, as ip.d translates it', () => {

@@ -28,6 +28,7 @@ import {
   parseFormat,
   validateFormat,
 } from '../../src/runtime/printf.js';
+import { hostName, hostsTable, serviceName, servicesTable } from '../../src/runtime/printf-net.js';
 import type { Value } from '../../src/runtime/values.js';
 
 // -- types as the D compiler names them ----------------------------------------------------------
@@ -405,6 +406,22 @@ test('validateFormat: prototype errors', () => {
       'printf( ) argument #2 is incompatible with conversion #1 prototype:\n\tconversion: %A\n\t prototype: pointer or integer (with -p/-c) or _usymaddr (without -p/-c)\n\t  argument: void *',
     ],
     [
+      '%P',
+      [INT],
+      'printf',
+      {},
+      'D_PRINTF_ARG_TYPE',
+      'printf( ) argument #2 is incompatible with conversion #1 prototype:\n\tconversion: %P\n\t prototype: uint16_t\n\t  argument: int',
+    ],
+    [
+      '%I',
+      [INT],
+      'printf',
+      {},
+      'D_PRINTF_ARG_TYPE',
+      'printf( ) argument #2 is incompatible with conversion #1 prototype:\n\tconversion: %I\n\t prototype: char [] or string (or use stringof)\n\t  argument: int',
+    ],
+    [
       '%k',
       [INT],
       'printf',
@@ -532,6 +549,7 @@ test('validateFormat: accepted argument types', () => {
     ['%ls %ws', [arrayOf(INT, 4), arrayOf(UINT, 4)]],
     ['%e %E %f %g %G %Lf %Le', [FLOAT, DOUBLE, LDOUBLE, DOUBLE, FLOAT, LDOUBLE, LDOUBLE]],
     ['%Y %T', [INT64, UINT64]],
+    ['%I %I %P %P', [STRING, arrayOf(CHAR, 16), typedefOf('uint16_t', USHORT), typedefOf('in_port_t', USHORT)]],
     ['%k', [STACK]],
     ['%*.*d %*s', [CHAR, LONG, INT, UINT, STRING]],
     ['100%% sure', []],
@@ -874,6 +892,22 @@ test('formatPrintf: floating point conversions are exact', () => {
   const ld = new Uint8Array(16);
   ld.set([0, 0, 0, 0, 0, 0, 0, 0xc0, 0x00, 0x40]); // 1.5 * 2^1 = 3
   assert.equal(pf('%Lf %Le', [LDOUBLE, ld], [LDOUBLE, ld]), '3.000000 3.000000e+00');
+});
+
+test("formatPrintf: %I and %P, illumos's host and service names (/etc/hosts, /etc/services)", () => {
+  const hosts = hostsTable('# comment\n127.0.0.1\tlocalhost loopback\n127.0.0.1 other\n10.1.2.3 db1.example db1 # x\n::1 ip6-localhost\nfe80:0:0::5 link5\n');
+  assert.equal(hostName('127.0.0.1', hosts), 'localhost');
+  assert.equal(hostName('10.1.2.3', hosts), 'db1.example');
+  assert.equal(hostName('0:0:0:0:0:0:0:1', hosts), 'ip6-localhost');
+  assert.equal(hostName('fe80::5', hosts), 'link5');
+  assert.equal(hostName('10.1.2.4', hosts), null);
+  assert.equal(hostName('<unknown>', hosts), null);
+  const services = servicesTable('ssh\t\t22/tcp\t\t# SSH\nhttp 80/tcp www\nhttp-udp 80/udp\ndomain 53/udp\n');
+  assert.deepEqual([22, 80, 53, 9].map((p) => serviceName(p, services)), ['ssh', 'http', 'domain', null]);
+  // no name: the string, the port in decimal, laid out as %s lays out a string
+  assert.equal(pf('[%I] [%-9I] [%5I]', [STRING, '<unknown>'], [STRING, 'no.addr'], [STRING, 'x']), '[<unknown>] [no.addr  ] [    x]');
+  const U16 = typedefOf('uint16_t', USHORT);
+  assert.equal(pf('[%P] [%-6P] [%6P]', [U16, 0], [U16, 0], [U16, 0]), '[0] [0     ] [     0]');
 });
 
 test('formatPrintf: literal text and %%', () => {
