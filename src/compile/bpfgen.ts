@@ -8,7 +8,8 @@
 //   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =: kept
 //   in a kernel map by thread, where every clause that uses them runs in the kernel);
 //   clause-local integers (this->x, up to 4, that no other clause names: stack slots);
-//   execname compared (== !=) with a string or used as a key; probeprov,
+//   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
+//   string in the predicate; string literals as keys; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
 //   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
 //   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
@@ -124,9 +125,10 @@ function uregIndex(e: A.Expr): number {
   return -1;
 }
 
-/** A string side of a comparison the kernel can make: execname, a probe field, or a literal. */
-function stringOperand(e: A.Expr): boolean {
-  return e.kind === A.N.Str || isBuiltin(e, 'execname') || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && e.name in PROBE_FIELDS);
+/** A string side of a comparison the kernel can make: execname, a probe field, a literal, or (in a predicate) copyinstr(). */
+function stringOperand(e: A.Expr, budget: Budget): boolean {
+  if (e.kind === A.N.Str || isBuiltin(e, 'execname') || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && e.name in PROBE_FIELDS)) return true;
+  return budget.vars.userCompare === true && copyinstrOf(e, budget) !== null;
 }
 
 /** the most nodes a kernel expression may have (a longer one stays in dtrace, whose code is flat) */
@@ -139,6 +141,11 @@ interface Vars {
   local(v: A.VarInfo): number;
   /** the strsize option: copyinstr()'s most bytes, its NUL included (0: copyinstr() stays in dtrace) */
   strsize: number;
+  /**
+   * copyinstr() compared with a string literal: in the predicate only, whose code runs before
+   * any key is built (the string is read into the keys' room)
+   */
+  userCompare?: boolean;
 }
 
 const NO_VARS: Vars = { self: () => false, local: () => -1, strsize: 0 };
@@ -195,7 +202,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       return placeOk(e, depth, budget);
     case A.N.Binary:
       if (e.op === '==' || e.op === '!=') {
-        if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left) && stringOperand(e.right) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
+        if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left, budget) && stringOperand(e.right, budget) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
       }
       if (e.op === '<<' || e.op === '>>') {
         if (e.right.kind !== A.N.Int || e.right.value < 0n || e.right.value > 63n) return false;
@@ -278,7 +285,9 @@ function keyParts(args: A.Expr[], keyTypes: DType[], vars: Vars, stackFrames: nu
       continue;
     }
     if (isString(t)) {
-      if (isBuiltin(a, 'execname')) parts.push({ kind: 'comm' });
+      // as dtrace holds a string constant: strsize bytes at most
+      if (a.kind === A.N.Str) parts.push({ kind: 'literal', value: vars.strsize > 0 && a.value.length > vars.strsize ? a.value.slice(0, vars.strsize) : a.value });
+      else if (isBuiltin(a, 'execname')) parts.push({ kind: 'comm' });
       else if (a.kind === A.N.Ident && a.resolved === A.IdentKind.Builtin && a.name in PROBE_FIELDS) parts.push({ kind: 'probe', field: PROBE_FIELDS[a.name] });
       else return null;
       continue;
@@ -483,7 +492,7 @@ export function kernelClause(
   if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
   // a user string key takes strsize bytes of the key (at most STRSIZE: the key's room)
   const vars: Vars = { self: selfOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
-  if (c.predicate !== null && !intOk(c.predicate, 0, newBudget(vars))) return null;
+  if (c.predicate !== null && !intOk(c.predicate, 0, newBudget({ ...vars, userCompare: true }))) return null;
   const updates: Update[] = [];
   for (const s of c.body) {
     const u = updateOf(s, avoid, vars, stackFrames);
@@ -528,6 +537,7 @@ export function kernelClause(
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
       g.localSlot = vars.local;
+      g.strsize = vars.strsize;
       if (!g.usable(predicate, updates)) return false;
       g.maps = maps;
       for (let slot = 0; slot < locals; slot++) p.storeImm(8, R10, localAt(slot), 0);
@@ -659,6 +669,8 @@ class BpfGen {
   maps: KernelMaps | null = null;
   /** the clause's clause-locals' stack slots */
   localSlot: (v: A.VarInfo) => number = () => -1;
+  /** the strsize option (copyinstr()'s most bytes) */
+  strsize = 0;
   /** what the code being made is, for a fault's message: 0 the predicate, N action #N */
   where = 0;
   /** the faults the code may meet, as fault * 256 + where */
@@ -932,10 +944,55 @@ class BpfGen {
       this.commEquals(lit.value);
       if (e.op === '!=') p.aluImm(Alu.Xor, R7, 1);
       return;
+    } else if (other.kind === A.N.Call && other.name === 'copyinstr') {
+      this.userStringEquals(other.args[0], lit.value);
+      if (e.op === '!=') p.aluImm(Alu.Xor, R7, 1);
+      return;
     } else {
       equal = this.probe[PROBE_FIELDS[(other as unknown as A.Ident).name]] === lit.value;
     }
     p.movImm(R7, (e.op === '==') === equal ? 1 : 0);
+  }
+
+  /**
+   * R7 = 1 if copyinstr(addr) is `s`, else 0: the user string read into the keys' room (the
+   * predicate's code runs before any key is built), at most strsize - 1 characters as
+   * copyinstr() gives them, and one character past `s` read so a longer string differs.
+   */
+  private userStringEquals(addr: A.Expr, s: string): void {
+    const p = this.p;
+    const bytes = Buffer.from(s, 'latin1');
+    if (bytes.includes(0) || bytes.length + 1 > this.strsize) {
+      // copyinstr() gives no NUL and at most strsize - 1 characters: never equal
+      p.movImm(R7, 0);
+      return;
+    }
+    const at = -(KEY_BASE + MAX_KEY);
+    this.value(addr, 0);
+    p.mov(R1, R10).addImm(R1, at).movImm(R2, Math.min(bytes.length + 2, this.strsize)).mov(R3, R7).call(Helper.ProbeReadUserStr);
+    p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
+    const want = Buffer.alloc(bytes.length + 1 + 3);
+    bytes.copy(want);
+    this.bytesEqual(at, want, bytes.length + 1);
+  }
+
+  /** R7 = 1 if the `n` bytes at `at` (from the frame pointer) are `want`'s first `n`, else 0. */
+  private bytesEqual(at: number, want: Buffer, n: number): void {
+    const p = this.p;
+    const no = this.label('ne');
+    const done = this.label('eq');
+    for (let i = 0; i < n; i += 4) {
+      const word = want.readInt32LE(i);
+      const take = Math.min(4, n - i);
+      const mask = take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff;
+      p.load(4, R7, R10, at + i);
+      if (take < 4) p.aluImm(Alu.And, R7, mask);
+      p.movImm(R8, take < 4 ? word & mask : word);
+      // 32-bit loads zero-extend: compare the low 32 bits of the constant the same way
+      p.aluImm(Alu.Lsh, R8, 32).aluImm(Alu.Rsh, R8, 32);
+      p.jmp(Jmp.Ne, R7, R8, no);
+    }
+    p.movImm(R7, 1).ja(done).label(no).movImm(R7, 0).label(done);
   }
 
   /** R7 = 1 if the current task's comm is `s`, else 0 (comm holds at most 15 bytes and a NUL). */
@@ -949,21 +1006,8 @@ class BpfGen {
     const want = Buffer.alloc(16);
     bytes.copy(want);
     p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
-    const no = this.label('ne');
-    const done = this.label('eq');
     // the bytes up to and including the NUL must match; what follows the NUL is not compared
-    const n = bytes.length + 1;
-    for (let at = 0; at < n; at += 4) {
-      const word = want.readInt32LE(at);
-      const take = Math.min(4, n - at);
-      p.load(4, R7, R10, -COMM_AT + at);
-      if (take < 4) p.aluImm(Alu.And, R7, take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff);
-      p.movImm(R8, take < 4 ? word & (take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff) : word);
-      // 32-bit loads zero-extend: compare the low 32 bits of the constant the same way
-      p.aluImm(Alu.Lsh, R8, 32).aluImm(Alu.Rsh, R8, 32);
-      p.jmp(Jmp.Ne, R7, R8, no);
-    }
-    p.movImm(R7, 1).ja(done).label(no).movImm(R7, 0).label(done);
+    this.bytesEqual(-COMM_AT, want, bytes.length + 1);
   }
 
   /** R7 = the kernel address of a place (placeOk). */
@@ -1145,6 +1189,7 @@ class BpfGen {
     let at = keyAt;
     u.keys.forEach((k, i) => {
       const part = u.agg.keys[i];
+      if (part.kind === 'literal') return;
       if (part.kind === 'comm') {
         p.mov(R1, R10).addImm(R1, at).movImm(R2, 16).call(Helper.GetCurrentComm);
         at += 16;

@@ -127,6 +127,8 @@ export type KernelKeyPart =
   | { kind: 'comm' }
   /** a char array in kernel memory (curthread->comm), or a user string (copyinstr(), `user`): its bytes up to the NUL, zero-padded to 8 */
   | { kind: 'kstr'; size: number; user?: true }
+  /** a string literal: nothing in the key (its map is the literal's own) */
+  | { kind: 'literal'; value: string }
   /** a string the probe fixes (probefunc, ...): the key holds the probe's id */
   | { kind: 'probe'; field: 'provider' | 'module' | 'func' | 'name' }
   /** sym(), func() (`start`: the key is the function's start, as DTrace aggregates them) or mod() of a kernel address: the address */
@@ -136,7 +138,7 @@ export type KernelKeyPart =
 
 /** Bytes of a key part in the map's key (8-byte aligned). */
 export function keyPartSize(p: KernelKeyPart): number {
-  return p.kind === 'comm' ? 16 : p.kind === 'kstr' ? (p.size + 7) & ~7 : p.kind === 'stack' ? p.frames * 8 : 8;
+  return p.kind === 'comm' ? 16 : p.kind === 'kstr' ? (p.size + 7) & ~7 : p.kind === 'stack' ? p.frames * 8 : p.kind === 'literal' ? 0 : 8;
 }
 
 /** An aggregation kept in a per-CPU kernel map. */

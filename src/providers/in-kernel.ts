@@ -429,6 +429,10 @@ export class InKernel {
     const out: Value[] = [];
     let at = 0;
     for (const part of agg.keys) {
+      if (part.kind === 'literal') {
+        out.push(part.value);
+        continue;
+      }
       if (part.kind === 'stack') {
         out.push(this.stackOf(key, at, part.frames));
         at += keyPartSize(part);
@@ -543,6 +547,8 @@ function partSig(k: KernelKeyPart): string {
       return k.start ? 'f' : 'm';
     case 'stack':
       return `k${k.frames}`;
+    case 'literal':
+      return `l${JSON.stringify(k.value)}`;
   }
 }
 

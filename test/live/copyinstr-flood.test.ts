@@ -118,3 +118,22 @@ test('a pointer saved at entry is copied again at return, when the call has touc
   assert.ok(r.stdout.includes(`read: ${readFileSync('/etc/hostname', 'latin1')}`), r.stdout);
   assert.doesNotMatch(r.stderr, /error on enabled probe/);
 });
+
+test('copyinstr() compared with a string in a predicate that runs in the kernel: what dtrace gives', { skip: why || bpfUnavailable() || false }, () => {
+  const n = 2000;
+  const program = `syscall::openat:entry /pid == $target && copyinstr(arg1) == "${PREFIX}0000007"/ { @["equal"] = count(); } syscall::openat:entry /pid == $target && copyinstr(arg1) != "${PREFIX}000000"/ { @["other"] = count(); } syscall::openat:entry /pid == $target && copyinstr(arg1) == "${PREFIX}000000"/ { @["prefix"] = count(); }`;
+  const shown = runDtrace(['-S', '-q', '-n', program, '-c', `${flood} 1`]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.equal(shown.stderr.split('\n').filter((l) => l.startsWith('runs in the kernel, as BPF')).length, 3, shown.stderr);
+  const kernel = runDtrace(['-q', '-n', program, '-c', `${flood} ${n}`]);
+  assert.equal(kernel.code, 0, kernel.stderr);
+  assert.equal(kernel.stderr, '');
+  // the same predicate in a clause that prints runs in dtrace, on the string its capture program copied
+  const printed = runDtrace(['-q', '-n', `syscall::openat:entry /pid == $target && copyinstr(arg1) != "${PREFIX}000000"/ { printf("other\\n"); }`, '-c', `${flood} ${n}`]);
+  assert.equal(printed.code, 0, printed.stderr);
+  const others = printed.stdout.split('\n').filter((l) => l === 'other').length;
+  // the flood's opens and the loader's
+  assert.ok(others > n, printed.stdout);
+  const rows = kernel.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/).join(' ')).sort();
+  assert.deepEqual(rows, ['equal 1', `other ${others}`]);
+});
