@@ -7,7 +7,9 @@
 //   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
 //   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =: kept
 //   in a kernel map by thread, where every clause that uses them runs in the kernel);
-//   clause-local integers (this->x, up to 4, that no other clause names: stack slots);
+//   clause-local integers (this->x, up to 4, that no other clause names: stack slots); global
+//   integers and associative arrays of integers by one or two integer keys (x, a[k]: maps all
+//   CPUs share, where every clause that uses them runs in the kernel);
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
@@ -137,6 +139,8 @@ const MAX_NODES = 512;
 /** Which variables a kernel clause's code may name: thread-locals that live in the kernel, and its own clause-locals' stack slots. */
 interface Vars {
   self(id: number): boolean;
+  /** a global variable (scalar or associative array) that lives in the kernel */
+  global(id: number): boolean;
   /** a clause-local's slot, or -1 */
   local(v: A.VarInfo): number;
   /** the strsize option: copyinstr()'s most bytes, its NUL included (0: copyinstr() stays in dtrace) */
@@ -148,7 +152,28 @@ interface Vars {
   userCompare?: boolean;
 }
 
-const NO_VARS: Vars = { self: () => false, local: () => -1, strsize: 0 };
+const NO_VARS: Vars = { self: () => false, global: () => false, local: () => -1, strsize: 0 };
+
+/** the most keys of a global associative array in the kernel (its key is built in 16 bytes) */
+const MAX_ARRAY_KEYS = 2;
+
+/** A global scalar integer variable, as x names it. */
+export function globalOf(e: A.Expr): A.VarInfo | null {
+  if (e.kind !== A.N.Ident || e.resolved !== A.IdentKind.Global || e.ref === null || 'fn' in e.ref) return null;
+  const v = e.ref;
+  if (v.scope !== 'global' || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null) return null;
+  return v;
+}
+
+/** A global associative array of integers with integer keys (at most MAX_ARRAY_KEYS), as a[k] names an element. */
+export function globalArrayOf(e: A.Expr): A.VarInfo | null {
+  if (e.kind !== A.N.Index || e.mode !== 'assoc' || e.ref === null || 'fn' in e.ref) return null;
+  const v = e.ref;
+  if (v.scope !== 'global' || v.kind !== 'assoc' || v.type === null || shapeOf(v.type) === null) return null;
+  const keys = v.keys ?? [];
+  if (keys.length === 0 || keys.length > MAX_ARRAY_KEYS || keys.length !== e.args.length || keys.some((k) => shapeOf(k) === null)) return null;
+  return v;
+}
 
 /** copyinstr(addr) of an integer address: the address; else null. */
 function copyinstrOf(e: A.Expr, budget: Budget): A.Expr | null {
@@ -195,9 +220,13 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
     case A.N.Ident:
       if (e.resolved === A.IdentKind.EnumConst) return true;
       if (e.resolved === A.IdentKind.Inline) return e.inlineExpr !== null && intOk(e.inlineExpr, depth, budget);
+      if (globalOf(e) !== null) return budget.vars.global(globalOf(e)!.id);
       return isBuiltin(e, INT_BUILTINS) || isBuiltin(e, 'curthread') || argIndex(e) >= 0;
-    case A.N.Index:
-      return argIndex(e) >= 0 || uregIndex(e) >= 0;
+    case A.N.Index: {
+      if (argIndex(e) >= 0 || uregIndex(e) >= 0) return true;
+      const v = globalArrayOf(e);
+      return v !== null && budget.vars.global(v.id) && e.args.every((k, i) => intOk(k, depth + i, budget));
+    }
     case A.N.Member:
       return placeOk(e, depth, budget);
     case A.N.Binary:
@@ -325,7 +354,8 @@ function keySize(parts: KernelKeyPart[]): number {
 type Update =
   | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
-  | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr };
+  | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
+  | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
 function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
@@ -335,6 +365,13 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames
   if (tl !== null) {
     if (!vars.self(tl.id) || !intOk(e.value, 0, newBudget(vars))) return null;
     return { kind: 'self', v: tl, value: e.value };
+  }
+  const gv = globalOf(e.target) ?? globalArrayOf(e.target);
+  if (gv !== null) {
+    const keys = e.target.kind === A.N.Index ? e.target.args : [];
+    // the value is kept in the first temporary while the keys are computed above it
+    if (!vars.global(gv.id) || !keys.every((k, i) => intOk(k, 1 + i, newBudget(vars))) || !intOk(e.value, 0, newBudget(vars))) return null;
+    return { kind: 'global', v: gv, keys, value: e.value };
   }
   const cl = clauseLocalOf(e.target);
   if (cl !== null) {
@@ -425,7 +462,13 @@ export function computesFiringValues(provider: string): boolean {
 
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
 export function threadLocalsUsed(c: A.Clause): Set<number> {
+  return variablesUsed(c).self;
+}
+
+/** The thread-local and global variables a clause names anywhere (walked without recursion: chains are long). */
+export function variablesUsed(c: A.Clause): { self: Set<number>; global: Set<number> } {
   const out = new Set<number>();
+  const global = new Set<number>();
   const todo: A.Expr[] = [];
   const stmts: A.Stmt[] = [...(c.body ?? [])];
   if (c.predicate !== null) todo.push(c.predicate);
@@ -438,13 +481,14 @@ export function threadLocalsUsed(c: A.Clause): Set<number> {
   const seen = new Set<A.Expr>();
   for (let e = todo.pop(); e !== undefined; e = todo.pop()) {
     if (e.kind === A.N.SelfVar && e.ref !== null && !('fn' in e.ref)) out.add(e.ref.id);
+    if ((e.kind === A.N.Ident || e.kind === A.N.Index) && e.ref !== null && !('fn' in e.ref) && e.ref.scope === 'global') global.add(e.ref.id);
     if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Inline && e.inlineExpr && !seen.has(e.inlineExpr)) {
       seen.add(e.inlineExpr);
       todo.push(e.inlineExpr);
     }
     A.forEachChild(e, (x) => todo.push(x));
   }
-  return out;
+  return { self: out, global };
 }
 
 /** Calls `visit` on each statement's expression (an if's condition, then its branches'). */
@@ -484,6 +528,7 @@ export function kernelClause(
   stackFrames = 20,
   localOk: (v: A.VarInfo) => boolean = () => false,
   strsize = 256,
+  globalOk: (id: number) => boolean = () => false,
 ): KernelClause | null {
   const c = cc.clause;
   if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive) return null;
@@ -491,7 +536,7 @@ export function kernelClause(
   // firing's clause-locals start out in dtrace)
   if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
   // a user string key takes strsize bytes of the key (at most STRSIZE: the key's room)
-  const vars: Vars = { self: selfOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
+  const vars: Vars = { self: selfOk, global: globalOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
   if (c.predicate !== null && !intOk(c.predicate, 0, newBudget({ ...vars, userCompare: true }))) return null;
   const updates: Update[] = [];
   for (const s of c.body) {
@@ -505,11 +550,14 @@ export function kernelClause(
   // kernel must be able to run there on any probe
   const sampleOnly = updates.some((u) => u.kind === 'agg' && u.agg.keys.some((k) => k.kind === 'stack'));
   const threadLocals = new Set<number>();
+  const globals = new Set<number>();
   const args = new Set<number>();
   const compared = new Set<'provider' | 'module' | 'func' | 'name'>();
   const visit = (e: A.Expr): void => {
     const v = threadLocalOf(e);
     if (v !== null) threadLocals.add(v.id);
+    const g = globalOf(e) ?? globalArrayOf(e);
+    if (g !== null) globals.add(g.id);
     const i = argIndex(e);
     if (i >= 0) args.add(i);
     if (e.kind === A.N.Binary && (e.op === '==' || e.op === '!=')) {
@@ -523,13 +571,17 @@ export function kernelClause(
   if (predicate !== null) visit(predicate);
   for (const u of updates) {
     if (u.kind === 'self') threadLocals.add(u.v.id);
-    else if (u.kind === 'agg') u.keys.forEach(visit);
+    else if (u.kind === 'global') {
+      globals.add(u.v.id);
+      u.keys.forEach(visit);
+    } else if (u.kind === 'agg') u.keys.forEach(visit);
     if (u.value !== null) visit(u.value);
   }
-  if (sampleOnly && threadLocals.size > 0) return null;
+  if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
   return {
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
+    globals: [...globals],
     stack: STACK,
     args: [...args],
     comparedProbeFields: [...compared],
@@ -549,6 +601,7 @@ export function kernelClause(
         g.where = i + 1;
         if (u.kind === 'agg') g.update(u, maps, `${prefix}u${i}`);
         else if (u.kind === 'local') g.assignLocal(u.v, u.slot, u.value);
+        else if (u.kind === 'global') g.assignGlobal(u.v, u.keys, u.value, maps, `${prefix}u${i}`);
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       g.faultExits(maps, clause);
@@ -782,9 +835,17 @@ class BpfGen {
           this.arg(argIndex(e), shape);
           return;
         }
+        if (globalOf(e) !== null) {
+          this.readGlobal(globalOf(e)!, [], depth, shape);
+          return;
+        }
         this.builtin(e.name, shape);
         return;
       case A.N.Index:
+        if (globalArrayOf(e) !== null) {
+          this.readGlobal(globalArrayOf(e)!, e.args, depth, shape);
+          return;
+        }
         if (uregIndex(e) >= 0) {
           this.p.load(8, R7, R6, this.probe.ureg!(uregIndex(e))!);
           this.convert({ size: 8, signed: false }, shape);
@@ -1151,6 +1212,58 @@ class BpfGen {
     p.loadMap(R1, this.maps!.threadLocal(v.id)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
     this.convert(shapeOf(v.type!)!, to);
+  }
+
+  /**
+   * Puts a global's map key at -COMM_AT: 0 (a scalar's one entry, 4 bytes), or an element's
+   * keys as their types hold them, 8 bytes each (computed into temporaries first: a key's own
+   * code may use the room at -COMM_AT).
+   */
+  private globalKey(v: A.VarInfo, keys: A.Expr[], depth: number): void {
+    const p = this.p;
+    if (keys.length === 0) {
+      p.storeImm(4, R10, -COMM_AT, 0);
+      return;
+    }
+    keys.forEach((k, i) => {
+      this.value(k, depth + i);
+      this.convert(shapeOf(k.type!)!, shapeOf(v.keys![i])!);
+      p.store(8, R10, this.temp(depth + i), R7);
+    });
+    keys.forEach((_, i) => p.load(8, R7, R10, this.temp(depth + i)).store(8, R10, -COMM_AT + 8 * i, R7));
+  }
+
+  /** R7 = a global scalar's value, or an associative array element's (0 where it has none). */
+  private readGlobal(v: A.VarInfo, keys: A.Expr[], depth: number, to: IntShape): void {
+    const p = this.p;
+    const none = this.label('gv');
+    this.globalKey(v, keys, depth);
+    p.loadMap(R1, this.maps!.global(v.id, keys.length)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
+    this.convert(shapeOf(v.type!)!, to);
+  }
+
+  /**
+   * x = value, a[k] = value: one map for all CPUs (as DTrace's globals, unsynchronised); an
+   * element assigned 0 is freed, as D's dynamic variables; no room for one is a dynamic drop.
+   */
+  assignGlobal(v: A.VarInfo, keys: A.Expr[], value: A.Expr, maps: KernelMaps, prefix: string): void {
+    const p = this.p;
+    this.value(value, 0);
+    this.convert(shapeOf(value.type!)!, shapeOf(v.type!)!);
+    // the value kept while the key is made
+    p.store(8, R10, this.temp(0), R7);
+    this.globalKey(v, keys, 1);
+    const map = maps.global(v.id, keys.length);
+    const done = `${prefix}done`;
+    const del = `${prefix}del`;
+    if (keys.length > 0) p.load(8, R7, R10, this.temp(0)).jmpImm(Jmp.Eq, R7, 0, del);
+    p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R10).addImm(R3, this.temp(0)).movImm(R4, 0).call(Helper.MapUpdateElem);
+    p.jmpImm(Jmp.Eq, R0, 0, done);
+    this.countDrop(maps, DROPS_DYNAMIC, done);
+    p.ja(done);
+    if (keys.length > 0) p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem);
+    p.label(done);
   }
 
   /** this->x = value: its stack slot, as the variable's type holds it. */

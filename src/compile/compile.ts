@@ -21,7 +21,7 @@ import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
-import { KERNEL_PROVIDERS, computesFiringValues, clearedAggregations, firingValues, firingValuesOf, kernelClause, threadLocalsUsed } from './bpfgen.js';
+import { KERNEL_PROVIDERS, computesFiringValues, clearedAggregations, firingValues, firingValuesOf, kernelClause, variablesUsed } from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -85,18 +85,22 @@ export class Compiler {
 
   /**
    * Which clauses run in the kernel where their probes allow: those that compile to BPF, where
-   * every thread-local variable they use lives in the kernel, which it can only if every clause
-   * that uses it runs there (on probes that are tracepoints): dtrace and the kernel must never
-   * hold two copies of one variable.
+   * every thread-local and global variable they use lives in the kernel, which it can only if
+   * every clause that uses it runs there (on probes that are tracepoints): dtrace and the kernel
+   * must never hold two copies of one variable.
    */
   private planInKernel(): void {
+    // thread-locals by id, globals by -1 - id: one set of variables that live in the kernel
     const users = new Map<number, CompiledClause[]>();
+    const use = (id: number, c: CompiledClause): void => {
+      let list = users.get(id);
+      if (list === undefined) users.set(id, (list = []));
+      list.push(c);
+    };
     for (const c of this.compiled) {
-      for (const id of threadLocalsUsed(c.checked.clause)) {
-        let list = users.get(id);
-        if (list === undefined) users.set(id, (list = []));
-        list.push(c);
-      }
+      const used = variablesUsed(c.checked.clause);
+      for (const id of used.self) use(id, c);
+      for (const id of used.global) use(-1 - id, c);
     }
     const allowed = new Set(users.keys());
     // a clause-local lives in a kernel clause's stack only if no other clause names it (a
@@ -105,7 +109,7 @@ export class Compiler {
     for (const c of this.compiled) for (const v of c.checked.locals) localUsers.set(v, (localUsers.get(v) ?? 0) + 1);
     const ownLocal = (v: A.VarInfo): boolean => localUsers.get(v) === 1;
     for (;;) {
-      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'), ownLocal, this.opts.num('strsize'));
+      for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'), ownLocal, this.opts.num('strsize'), (id) => allowed.has(-1 - id));
       let changed = false;
       for (const [id, list] of users) {
         if (!allowed.has(id)) continue;

@@ -37,6 +37,8 @@ export function disassemble(c: CompiledClause): string {
     const t = k.threadLocals.length;
     const what = [`${n} aggregation update${n === 1 ? '' : 's'} into per-CPU maps`];
     if (t > 0) what.push(`${t} thread-local variable${t === 1 ? '' : 's'} in a map by thread`);
+    const g = k.globals.length;
+    if (g > 0) what.push(`${g} global variable${g === 1 ? '' : 's'} in maps shared by the CPUs`);
     s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that are tracepoints or kprobes; elsewhere in the consumer, as JavaScript:\n`;
   }
   lines.forEach((line, i) => (s += `${String(i + 1).padStart(width, '0')}  ${line}\n`));

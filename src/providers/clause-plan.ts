@@ -163,6 +163,11 @@ export interface KernelMaps {
   drops: number;
   /** a thread-local variable's map (thread id -> its value) */
   threadLocal(id: number): number;
+  /**
+   * a global variable's map, one for all CPUs: a scalar's (one entry) or an associative
+   * array's (`keys` integer keys, 8 bytes each -> its value)
+   */
+  global(id: number, keys: number): number;
   /** per-CPU scratch at least the size of the clause's largest value: where a new entry's first value is made */
   scratch: number;
   /**
@@ -177,6 +182,8 @@ export interface KernelClause {
   aggregations: KernelAggregation[];
   /** the thread-local variables it reads or assigns (ids), which live in kernel maps */
   threadLocals: number[];
+  /** the global variables (scalars and associative arrays) it reads or assigns (ids), which live in kernel maps */
+  globals: number[];
   /** bytes of stack the code uses below the frame pointer */
   stack: number;
   /** the arguments it reads (argN and args[N]) */

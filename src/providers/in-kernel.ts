@@ -94,6 +94,8 @@ const MAX_ENTRIES = 65536;
 const MAX_ENTRIES_SET = 1 << 22;
 /** threads that can hold a value of one thread-local variable at once */
 const THREAD_LOCAL_ENTRIES = 16384;
+/** elements one global associative array in the kernel holds at once (more are dynamic variable drops) */
+const GLOBAL_ARRAY_ENTRIES = 65536;
 /** the most frames a stack() key holds */
 const MAX_KEY_FRAMES = 64;
 /** the aggregation maps' budget when aggsize is not set: DTrace's default aggregation buffer */
@@ -240,6 +242,7 @@ export class InKernel {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
       threadLocal: (id) => this.threadLocalMap(id),
+      global: (id, keys) => this.globalMap(id, keys),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
       faults: this.faultsMap(),
@@ -352,6 +355,17 @@ export class InKernel {
   }
 
   private readonly threadLocals = new Map<number, number>();
+  private readonly globals = new Map<number, number>();
+
+  /** a global variable's map: one entry (a scalar), or its elements by their integer keys (an associative array) */
+  private globalMap(id: number, keys: number): number {
+    let fd = this.globals.get(id);
+    if (fd === undefined) {
+      fd = keys === 0 ? this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, 8, 1) : this.objects.createMap(BPF_MAP_TYPE_HASH, keys * 8, 8, GLOBAL_ARRAY_ENTRIES);
+      this.globals.set(id, fd);
+    }
+    return fd;
+  }
 
   /** a thread-local variable's map: thread id -> value, one for all CPUs */
   private threadLocalMap(id: number): number {

@@ -397,10 +397,10 @@ export function runClausesInKernel(
 
 /**
  * The kernel refused a program: its clauses run in dtrace instead (said under DTRACE_TS_DEBUG),
- * unless their thread-local variables live in the kernel, which is an error.
+ * unless their thread-local or global variables live in the kernel, which is an error.
  */
 export function kernelRefused(what: string, clauses: KernelClause[], why: string): void {
-  if (clauses.some((c) => c.threadLocals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel: ${why}`);
+  if (clauses.some((c) => c.threadLocals.length > 0 || c.globals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel: ${why}`);
   if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${what} runs in dtrace: ${why}\n`);
 }
 

@@ -77,6 +77,10 @@ const SAME = [
   // clause-locals in the kernel's stack: integers of their types' widths; shared by two clauses, they stay in dtrace
   'syscall::read:entry /pid == $target/ { this->v = arg2 * 3; this->k = arg0 - 100; this->c = (char)arg2; this->u = (unsigned short)arg2; @[this->k] = sum(this->v); @m = max(this->v + this->k); @c[this->c < 0] = sum(this->c); @u = sum(this->u); }',
   'syscall::read:entry /pid == $target/ { this->x = arg2; } syscall::read:entry /pid == $target/ { @[arg0] = sum(this->x); }',
+  // global variables and associative arrays in the kernel (every clause naming them runs there); one END reads stays in dtrace
+  'syscall::read:entry /pid == $target/ { start[tid] = timestamp; fd[pid, tid] = arg0; } syscall::read:return /start[tid]/ { @[fd[pid, tid]] = count(); @neg = sum(timestamp < start[tid]); start[tid] = 0; fd[pid, tid] = 0; }',
+  'syscall::read:entry /pid == $target/ { last = arg2; seen[arg0] = arg2 + 1; } syscall::lseek:entry /pid == $target/ { @[last > 0, seen[101], seen[102]] = count(); }',
+  'syscall::read:entry /pid == $target/ { n = arg2; } END { printf("%d\\n", n); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
