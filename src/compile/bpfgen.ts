@@ -358,9 +358,52 @@ type Update =
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
+/** Compound assignments whose result's low bits depend only on the operands' low bits: computed in the variable's own type. */
+const COMPOUND: Partial<Record<A.AssignOp, A.BinaryOp>> = { '+=': '+', '-=': '-', '*=': '*', '&=': '&', '|=': '|', '^=': '^', '<<=': '<<' };
+
+/**
+ * A statement that assigns a variable, as `target = value`: x = v itself, x op= v as x = x op v
+ * (COMPOUND's operators), x++ and x-- (and ++x, --x) as x = x + 1, x = x - 1; else null.
+ */
+function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null {
+  if (s.kind !== 'expr') return null;
+  const e = s.expr;
+  let target: A.Expr;
+  let op: A.BinaryOp;
+  let operand: A.Expr;
+  if (e.kind === A.N.Assign) {
+    if (e.op === '=') return { target: e.target, value: e.value };
+    const c = COMPOUND[e.op];
+    if (c === undefined) return null;
+    [target, op, operand] = [e.target, c, e.value];
+  } else if (e.kind === A.N.Postfix || (e.kind === A.N.Unary && (e.op === '++' || e.op === '--'))) {
+    target = e.operand;
+    op = e.op === '++' ? '+' : '-';
+    operand = new A.IntLit(e.line, 1n, '', true);
+    operand.type = target.type;
+  } else return null;
+  // an integer's (a pointer's arithmetic is scaled by what it points to)
+  if (target.type === null || resolve(target.type).kind !== Kind.Int) return null;
+  const value = new A.Binary(e.line, op, target, operand);
+  value.type = target.type;
+  return { target, value };
+}
+
 function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
+  const assigned = variableAssignment(s);
+  if (assigned !== null && (threadLocalOf(assigned.target) ?? globalOf(assigned.target) ?? globalArrayOf(assigned.target) ?? clauseLocalOf(assigned.target)) !== null) {
+    return variableUpdate(assigned.target, assigned.value, vars);
+  }
   if (s.kind !== 'expr' || s.expr.kind !== A.N.Assign || s.expr.op !== '=') return null;
   const e = s.expr;
+  const info = e.ref as A.AggInfo | null;
+  if (info === null || !('fn' in info) || e.value.kind !== A.N.Call) return null;
+  return aggregationUpdate(e, info, e.value, avoid, vars, stackFrames);
+}
+
+/** A variable's assignment, if the kernel can make it. */
+function variableUpdate(target: A.Expr, value: A.Expr, vars: Vars): Update | null {
+  const e = { target, value };
   const tl = threadLocalOf(e.target);
   if (tl !== null) {
     if (!vars.self(tl.id) || !intOk(e.value, 0, newBudget(vars))) return null;
@@ -379,9 +422,11 @@ function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames
     if (slot < 0 || !intOk(e.value, 0, newBudget(vars))) return null;
     return { kind: 'local', v: cl, slot, value: e.value };
   }
-  const info = e.ref as A.AggInfo | null;
-  if (info === null || !('fn' in info) || e.value.kind !== A.N.Call) return null;
-  const call = e.value;
+  return null;
+}
+
+/** An aggregation's update, if the kernel can make it. */
+function aggregationUpdate(e: A.Assign, info: A.AggInfo, call: A.Call, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
   if (!KERNEL_FNS.has(call.name) || info.fn !== call.name) return null;
   const fn = call.name as KernelAggregation['fn'];
   // an aggregation cleared or truncated keeps its extremes in dtrace (the kernel's per-CPU

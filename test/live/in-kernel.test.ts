@@ -81,6 +81,8 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { start[tid] = timestamp; fd[pid, tid] = arg0; } syscall::read:return /start[tid]/ { @[fd[pid, tid]] = count(); @neg = sum(timestamp < start[tid]); start[tid] = 0; fd[pid, tid] = 0; }',
   'syscall::read:entry /pid == $target/ { last = arg2; seen[arg0] = arg2 + 1; } syscall::lseek:entry /pid == $target/ { @[last > 0, seen[101], seen[102]] = count(); }',
   'syscall::read:entry /pid == $target/ { n = arg2; } END { printf("%d\\n", n); }',
+  // compound assignments and increments of variables in the kernel (computed in the variable's type)
+  'syscall::read:entry /pid == $target/ { self->n++; calls[arg0] = 1; calls[arg0] += arg2; total = arg2; total *= 3; this->c = (char)arg2; this->c += 100; bits = arg2 & 0xf0; bits |= 5; self->x = arg2; self->x -= 7; self->x <<= 1; @l = sum(this->c); } syscall::lseek:entry /pid == $target/ { @[self->n, calls[101], total, bits, self->x] = count(); @c = sum(self->n * 2); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
