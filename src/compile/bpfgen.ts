@@ -1039,6 +1039,18 @@ class BpfGen {
       p.movImm(R7, 0);
       return;
     }
+    if (a.constant !== undefined) {
+      this.constant(a.constant, to);
+      return;
+    }
+    if (a.userAt !== undefined) {
+      // a fault leaves the bytes zero (the helper clears them), as the uprobe event's fetch reads it
+      p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, a.size).load(8, R3, R6, a.offset).addImm(R3, a.userAt).call(Helper.ProbeReadUser);
+      p.load(a.size as Size, R7, R10, -COMM_AT);
+      if (a.signed && a.size < 8) p.aluImm(Alu.Lsh, R7, 64 - a.size * 8).aluImm(Alu.Arsh, R7, 64 - a.size * 8);
+      this.convert({ size: a.size, signed: a.signed }, to);
+      return;
+    }
     if (a.pc !== undefined) {
       // the PC where the CPU was in this mode (user: the segment's privilege bits are 3), else 0
       const zero = this.label('pc');
