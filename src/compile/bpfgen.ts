@@ -409,9 +409,17 @@ export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 
 /** Providers whose probes' programs can compute firing values for clauses in dtrace (tracepoints whose records come from a capture program, raw tracepoints, kprobe events whose capture program writes their records from the registers). */
 const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'rawtp', 'fbt']);
 
-/** Whether a provider's probes can compute firing values: those above, and pid<N>'s (uprobe events, written from the registers as kprobe events are). */
+/**
+ * Whether a provider's probes can compute firing values: those above, and a process's (pid<N>'s
+ * and its usdt providers': uprobe events, written from the registers as kprobe events are).
+ */
 export function computesFiringValues(provider: string): boolean {
-  return FIRING_PROVIDERS.has(provider) || /^pid\d+$/.test(provider);
+  return FIRING_PROVIDERS.has(provider) || isProcessProvider(provider);
+}
+
+/** A process's provider: pid<N>, and its usdt providers (provider<PID>), whose probes are uprobes. */
+function isProcessProvider(provider: string): boolean {
+  return /\D\d+$/.test(provider);
 }
 
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
