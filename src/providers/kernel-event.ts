@@ -9,7 +9,7 @@ import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
 import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
-import type { CaptureValues, RegisterField, UserCopy } from '../kernel/bpf/capture.js';
+import type { CaptureValues, RegisterField, UprobeSite, UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
 import type { OptionalArea, RecordCopies } from '../kernel/user-memory.js';
@@ -545,7 +545,7 @@ export interface EventProbe {
    * A uprobe event's instruction: where uprobe_multi links can be made, its records are written
    * from the registers by a program it shares with the process's other such events of the object
    */
-  uprobeAt?: { path: string; offset: number; isReturn: boolean };
+  uprobeAt?: UprobeSite;
   /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)

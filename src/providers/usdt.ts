@@ -7,10 +7,11 @@
 // probes' do: a uprobe program bound to the process reads each argument from its register, from
 // the memory a register points to, or is given its constant; and a capture program writes the
 // records of clauses that print from the same places (sites whose arguments it cannot read so,
-// an object's address or a high byte register, keep their clauses in dtrace). Semaphores are
-// counted by the kernel where uprobe events take a reference counter (a program bound to the
-// event counts too), else set in the process's memory while dtrace traces the probe. Only the
-// process's own threads fire its probes, as pid probes.              [dt_prov_uprobe.c, dt_pid.c]
+// an object's address or a high byte register, keep their clauses in dtrace), sharing one
+// uprobe_multi link with the object's other such sites. Semaphores are counted by the kernel
+// where uprobe events take a reference counter (a program bound to the event, or a link given
+// the semaphore, counts too), else set in the process's memory while dtrace traces the probe.
+// Only the process's own threads fire its probes, as pid probes.     [dt_prov_uprobe.c, dt_pid.c]
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
@@ -183,6 +184,9 @@ export class UsdtProvider implements Provider {
         process: this.pid,
         registerArg: (n) => usdtKernelArg(site.args, n),
         userRegister: (i) => userRegisterOffset(i),
+        // records written from the registers share a capture program on one uprobe_multi link,
+        // which counts the semaphore as the event would
+        uprobeAt: { path: site.path, offset: site.offset, isReturn: false, refCtrOffset: specs[i].refCtrOffset },
       });
     });
     if (semaphores.length > 0) this.raise(semaphores, env);

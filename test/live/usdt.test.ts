@@ -249,28 +249,34 @@ for (const [how, env] of [
   ['the kernel counts the semaphore', {}],
   ['dtrace sets the semaphore', { DTRACE_TS_NO_REF_CTR: '1' }],
 ] as const) {
-  test(`is-enabled with a clause in the kernel, ${how}: true while traced, false again after`, { skip: kernelSkip }, async () => {
-    const log = join(dir, `kloop-${loops.length}.log`);
-    const loop = spawn(prog, ['100000', '20', log], { stdio: 'ignore' });
-    loops.push(loop);
-    await sleep(150);
-    const d = new Tracing(['-q', '-n', 'myserv$target:::query-start { @ = count(); }', '-p', String(loop.pid)], { ...env, DTRACE_TS_DEBUG: '1' });
-    await d.ready();
-    await sleep(400);
-    const r = await d.stop('SIGINT');
-    assert.equal(r.code, 0);
-    assert.doesNotMatch(r.stderr, /runs in dtrace/);
-    assert.match(r.stdout, /^\n+ +[1-9]\d*\n$/);
-    assert.deepEqual(uprobesOf(r.pid), []);
-    await sleep(200);
-    loop.kill('SIGKILL');
-    const states = readFileSync(log, 'latin1')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => l.split(' ')[0]);
-    const runs = states.filter((s, i) => i === 0 || s !== states[i - 1]);
-    assert.deepEqual(runs, ['disabled', 'enabled', 'disabled']);
-  });
+  for (const [what, clause, output] of [
+    ['a clause in the kernel', '@ = count();', /^\n+ +[1-9]\d*\n$/],
+    // its records written from the registers by a capture program (on a uprobe_multi link where the kernel has them)
+    ['a clause that prints integers', 'printf("%d\\n", arg1);', /^\d+\n\d+\n/],
+  ] as const) {
+    test(`is-enabled with ${what}, ${how}: true while traced, false again after`, { skip: kernelSkip }, async () => {
+      const log = join(dir, `kloop-${loops.length}.log`);
+      const loop = spawn(prog, ['100000', '20', log], { stdio: 'ignore' });
+      loops.push(loop);
+      await sleep(150);
+      const d = new Tracing(['-q', '-n', `myserv$target:::query-start { ${clause} }`, '-p', String(loop.pid)], { ...env, DTRACE_TS_DEBUG: '1' });
+      await d.ready();
+      await sleep(400);
+      const r = await d.stop('SIGINT');
+      assert.equal(r.code, 0);
+      assert.doesNotMatch(r.stderr, /runs in dtrace/);
+      assert.match(r.stdout, output);
+      assert.deepEqual(uprobesOf(r.pid), []);
+      await sleep(200);
+      loop.kill('SIGKILL');
+      const states = readFileSync(log, 'latin1')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split(' ')[0]);
+      const runs = states.filter((s, i) => i === 0 || s !== states[i - 1]);
+      assert.deepEqual(runs, ['disabled', 'enabled', 'disabled']);
+    });
+  }
 }
 
 test("Debian's python3: function-entry and function-return aggregated in the kernel, keyed by copyinstr(), as in dtrace", { skip: noPython || kernelSkip }, () => {

@@ -160,11 +160,11 @@ export interface CaptureSpec {
   /** a uprobe event of one process: its program runs in that process only (0 or absent: every one) */
   process?: number;
   /**
-   * A uprobe event's instruction (the object's path, the offset in it): uprobe events of one
-   * process and object whose records are written alike share one program on one uprobe_multi
-   * link (Linux 6.6+), which tells them apart by their cookies, instead of a perf event each
+   * A uprobe event's instruction: uprobe events of one process and object whose records are
+   * written alike share one program on one uprobe_multi link (Linux 6.6+), which tells them
+   * apart by their cookies, instead of a perf event each
    */
-  uprobe?: { path: string; offset: number; isReturn: boolean };
+  uprobe?: UprobeSite;
   /**
    * A system call's event (syscalls:sys_enter_<name> or sys_exit_<name>) whose program runs
    * from the one on raw_syscalls' event rather than from a perf event of its own
@@ -191,6 +191,19 @@ export interface SyscallRoute {
   nr: number;
   /** how a 32-bit call is told (its number is another table's; the calls' own events leave those out) */
   compat: TaskFlag;
+}
+
+/**
+ * A uprobe event's instruction: the object's path, the offset in it, whether it is a return
+ * probe, and a USDT probe's semaphore as a file offset (absent or 0: none), which the kernel
+ * counts for the link as for the event (it refuses a second uprobe on the instruction with
+ * another semaphore).
+ */
+export interface UprobeSite {
+  path: string;
+  offset: number;
+  isReturn: boolean;
+  refCtrOffset?: number;
 }
 
 /**
@@ -929,7 +942,8 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
       const offsets = members.map((i) => this.specs[i].uprobe!.offset);
       // the spec's index and the event's id, for the record's header and type
       const cookies = members.map((i) => i + this.specs[i].tracepointId * 2 ** 32);
-      const refused = this.objects.attachUprobes(prog, first.uprobe!.path, offsets, cookies, first.uprobe!.isReturn, first.process!);
+      const semaphores = members.map((i) => this.specs[i].uprobe!.refCtrOffset ?? 0);
+      const refused = this.objects.attachUprobes(prog, first.uprobe!.path, offsets, cookies, first.uprobe!.isReturn, first.process!, semaphores.some((o) => o > 0) ? semaphores : undefined);
       for (const k of refused) this.onRefused?.(this.specs[members[k]].tracepointId);
       for (const i of members) done.add(i);
     }
