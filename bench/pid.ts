@@ -7,6 +7,11 @@
 //        dtrace   `pid$target::f:entry { @ = count(); }`          (a clause that runs in the kernel)
 //        dtrace   `pid$target::f:entry { printf("%d\n", arg0); }` (a clause that runs in dtrace)
 //        bpftrace `uprobe:PROG:f { @ = count(); }` and `uprobe:PROG:f { printf("%d\n", arg0); }`
+//      and the same for a USDT probe: test/live/programs/usdt-kinds.c (dtrace -h, gcc -O2,
+//      dtrace -G) fires kinds:::reg (arguments in registers) BENCH_CALLS times:
+//        dtrace   `kinds$target:::reg { @ = count(); }`, in the kernel and with BPF denied
+//                 (DTRACE_TS_NO_BPF=1: the clause runs in dtrace, on the uprobe event's records)
+//        bpftrace `usdt:PROG:kinds:reg { @ = count(); }`
 //   2. start-up and tear-down with every function entry of libc on a running process (-p of a
 //      sleep): `pid$target:libc.so.6::entry { @ = count(); } BEGIN { printf("ready\n"); }` vs
 //      bpftrace `uprobe:LIBC:* { @ = count(); } BEGIN { printf("ready\n"); }`: seconds until
@@ -61,8 +66,8 @@ function reapBpftrace(pid: number): void {
 }
 
 /** The loop's ns in a run's output, or NaN (with why) if it failed. */
-function loopNs(cmd: string, args: string[]): number {
-  const r = run(cmd, args);
+function loopNs(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
+  const r = run(cmd, args, env);
   const m = /^loop-ns (\d+)$/m.exec(r.stdout ?? '');
   if (!m) {
     process.stdout.write(`  (${cmd === process.execPath ? 'dtrace' : cmd} failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.error?.message})\n`);
@@ -115,6 +120,24 @@ async function startup(cmd: string, args: (pid: number) => string[], env: NodeJS
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-pid-'));
+/** usdt-kinds built as a DTrace user builds it (dtrace -h, gcc -O2, dtrace -G); an Error says why not. */
+function buildUsdt(): string | Error | null {
+  if (RUNS <= 0) return null;
+  const src = join(root, 'test', 'live', 'programs');
+  const step = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'latin1', cwd: dir });
+    return r.status === 0 ? null : new Error(`${[cmd, ...args].join(' ')}: ${r.stderr}`);
+  };
+  const prog = join(dir, 'usdt-kinds');
+  return (
+    step(process.execPath, [cli, '-h', '-s', join(src, 'usdt-kinds.d'), '-o', join(dir, 'usdt-kinds.h')]) ??
+    step('cc', ['-O2', '-I', dir, '-c', '-o', `${prog}.o`, join(src, 'usdt-kinds.c')]) ??
+    step(process.execPath, [cli, '-G', '-s', join(src, 'usdt-kinds.d'), '-o', `${prog}-probes.o`, `${prog}.o`]) ??
+    step('cc', ['-o', prog, `${prog}.o`, `${prog}-probes.o`]) ??
+    prog
+  );
+}
+
 /** How many probes dtrace makes for libc's functions a glob names. */
 function probes(glob: string): number {
   return spawnSync(process.execPath, [cli, '-l', '-n', `pid$target:libc.so.6:${glob}:entry`, '-c', '/bin/true'], { encoding: 'latin1', maxBuffer: 64 << 20 }).stdout.split('\n').length - 2;
@@ -147,13 +170,32 @@ try {
     process.stdout.write(`  printf(), in dtrace:    dtrace +${per(dp)} ns/call`);
     process.stdout.write(withBpftrace ? `, bpftrace +${per(bp)} ns/call, ratio ${ratio(dp, bp)}x\n` : '\n');
   }
+  const usdt = buildUsdt();
+  if (typeof usdt === 'string' && RUNS > 0) {
+    const base: number[] = [];
+    const dk: number[] = [];
+    const dd: number[] = [];
+    const bt: number[] = [];
+    const d = 'kinds$target:::reg { @ = count(); }';
+    for (let i = 0; i < RUNS; i++) {
+      base.push(loopNs(usdt, [String(CALLS), 'loop']));
+      dk.push(loopNs(process.execPath, [cli, '-q', '-n', d, '-c', `${usdt} ${CALLS} loop`]));
+      dd.push(loopNs(process.execPath, [cli, '-q', '-n', d, '-c', `${usdt} ${CALLS} loop`], { DTRACE_TS_NO_BPF: '1' }));
+      if (withBpftrace) bt.push(loopNs('bpftrace', ['-q', '-e', `usdt:${usdt}:kinds:reg { @ = count(); }`, '-c', `${usdt} ${CALLS} loop`]));
+    }
+    const per = (xs: number[]) => ((median(xs) - median(base)) / CALLS).toFixed(0);
+    process.stdout.write(`BENCH usdt per call (untraced loop ${(median(base) / CALLS).toFixed(1)} ns/call, ${CALLS} calls, load ${load()}):\n`);
+    process.stdout.write(`  count(), in the kernel: dtrace +${per(dk)} ns/call${withBpftrace ? `, bpftrace +${per(bt)} ns/call` : ''}\n`);
+    process.stdout.write(`  count(), BPF denied (in dtrace): dtrace +${per(dd)} ns/call\n`);
+  } else if (usdt instanceof Error) process.stdout.write(`usdt: ${usdt.message}\n`);
   const lib = libc();
   // all of libc (bpftrace fails on it, and on its functions named _* and p*: it cannot attach to
   // a function beginning with a lock or xbegin prefix, which dtrace leaves out with a warning);
   // its functions named s*; and the largest set both attach to: the functions named a* to z*
   // but p* (BENCH_STARTUP_GLOBS: others, comma-separated, '+' joining globs into one set)
   const letters = [...'abcdefghijklmnoqrstuvwxyz'].map((c) => `${c}*`).join('+');
-  for (const set of (process.env.BENCH_STARTUP_GLOBS ?? `all,s*,${letters}`).split(',')) {
+  // BENCH_STARTUP_RUNS=0: the per-call figures only
+  for (const set of STARTUP_RUNS > 0 ? (process.env.BENCH_STARTUP_GLOBS ?? `all,s*,${letters}`).split(',') : []) {
     const globs = set === 'all' ? [''] : set.split('+');
     const name = set === 'all' ? 'all' : set === letters ? 'a* to z* but p*' : set;
     const ds: Startup[] = [];

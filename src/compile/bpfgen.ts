@@ -500,9 +500,17 @@ export const KERNEL_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 
 /** Providers whose probes' programs can compute firing values for clauses in dtrace (tracepoints whose records come from a capture program, raw tracepoints, kprobe events whose capture program writes their records from the registers). */
 const FIRING_PROVIDERS: ReadonlySet<string> = new Set(['syscall', 'sdt', 'rawtp', 'fbt']);
 
-/** Whether a provider's probes can compute firing values: those above, and pid<N>'s (uprobe events, written from the registers as kprobe events are). */
+/**
+ * Whether a provider's probes can compute firing values: those above, and a process's (pid<N>'s
+ * and its usdt providers': uprobe events, written from the registers as kprobe events are).
+ */
 export function computesFiringValues(provider: string): boolean {
-  return FIRING_PROVIDERS.has(provider) || /^pid\d+$/.test(provider);
+  return FIRING_PROVIDERS.has(provider) || isProcessProvider(provider);
+}
+
+/** A process's provider: pid<N>, and its usdt providers (provider<PID>), whose probes are uprobes. */
+function isProcessProvider(provider: string): boolean {
+  return /\D\d+$/.test(provider);
 }
 
 /** The thread-local variables a clause names anywhere (walked without recursion: chains are long). */
@@ -1187,6 +1195,18 @@ class BpfGen {
     const p = this.p;
     if (a.size === 0) {
       p.movImm(R7, 0);
+      return;
+    }
+    if (a.constant !== undefined) {
+      this.constant(a.constant, to);
+      return;
+    }
+    if (a.userAt !== undefined) {
+      // a fault leaves the bytes zero (the helper clears them), as the uprobe event's fetch reads it
+      p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, a.size).load(8, R3, R6, a.offset).addImm(R3, a.userAt).call(Helper.ProbeReadUser);
+      p.load(a.size as Size, R7, R10, -COMM_AT);
+      if (a.signed && a.size < 8) p.aluImm(Alu.Lsh, R7, 64 - a.size * 8).aluImm(Alu.Arsh, R7, 64 - a.size * 8);
+      this.convert({ size: a.size, signed: a.signed }, to);
       return;
     }
     if (a.pc !== undefined) {

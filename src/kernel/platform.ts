@@ -390,7 +390,7 @@ export function cpcMethod(p: Platform): string {
 export function inKernelMethod(p: Platform): string {
   if (p.bpf !== null) return `${answer(p.bpf)}: every clause runs in dtrace, on the events the kernel records`;
   const types = p.btfModules === null ? '' : '; curthread and kernel memory read through the kernel\'s types (BTF)';
-  return `yes: predicates, aggregations and thread-local variables of syscall, sdt, fbt, pid and profile clauses compile to BPF and run as the probe fires, aggregating in per-CPU maps${types}; other clauses run in dtrace`;
+  return `yes: predicates, aggregations and thread-local variables of syscall, sdt, fbt, pid, usdt and profile clauses compile to BPF and run as the probe fires, aggregating in per-CPU maps${types}; other clauses run in dtrace`;
 }
 
 /** How copyin() and copyinstr() read user memory here. */

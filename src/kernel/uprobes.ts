@@ -69,6 +69,11 @@ const REGISTERS: Record<string, string[]> = {
   arm64: [...Array.from({ length: 31 }, (_, i) => `x${i}`), 'sp', 'pc', 'pstate'],
 };
 
+/** The uregs[] index of a register as fetch arguments name it ("bx", "x0"), or -1. */
+export function uprobeRegisterIndex(name: string, machine = arch()): number {
+  return REGISTERS[machine]?.indexOf(name) ?? -1;
+}
+
 /**
  * Where argument i is at a function's entry when the caller passed it on the stack: the uregs[]
  * index of the stack pointer and the bytes above it (null: in a register, or not known).

@@ -12,8 +12,13 @@ import { join } from 'node:path';
 
 /** Where one USDT argument is, as a uprobe fetch argument (or a constant dtrace supplies). */
 export type UsdtArg =
-  /** `fetch`: the location in fetch-argument syntax ("%bx", "+112(%sp)", "@+0x1234"); `type`: s32, u64, ... */
-  | { kind: 'fetch'; fetch: string; type: string; size: number; signed: boolean }
+  /**
+   * `fetch`: the location in fetch-argument syntax ("%bx", "+112(%sp)", "@+0x1234"); `type`: s32,
+   * u64, ...; `reg` and `disp`, for a BPF program that reads it from the registers: the register
+   * (as fetch arguments name it), and for one in memory the bytes from the address it holds
+   * (absent: an object's address or a high byte register, which only the fetch reads)
+   */
+  | { kind: 'fetch'; fetch: string; type: string; size: number; signed: boolean; reg?: string; disp?: number }
   /** an immediate operand ($5) */
   | { kind: 'const'; value: bigint }
   /** a form uprobes cannot fetch (an indexed address): the argument reads as 0 */
@@ -85,7 +90,12 @@ export function parseUsdtArg(
     loc = m[3];
   }
   const none: UsdtArg = { kind: 'none', spec: text };
-  const fetch = (f: string): UsdtArg => ({ kind: 'fetch', fetch: f, type: typeOf(size, signed), size, signed });
+  const fetch = (f: string, reg?: string, disp?: number): UsdtArg => {
+    const a: UsdtArg = { kind: 'fetch', fetch: f, type: typeOf(size, signed), size, signed };
+    if (reg !== undefined) a.reg = reg;
+    if (disp !== undefined) a.disp = disp;
+    return a;
+  };
   const konst = (v: bigint): UsdtArg => {
     const bits = BigInt(size * 8);
     return { kind: 'const', value: signed ? BigInt.asIntN(Number(bits), v) : BigInt.asUintN(Number(bits), v) };
@@ -94,12 +104,13 @@ export function parseUsdtArg(
     const imm = /^#?(-?(?:0x[0-9a-fA-F]+|[0-9]+))$/.exec(loc);
     if (imm) return konst(BigInt(imm[1]));
     const r = arm64Reg(loc);
-    if (r) return fetch(`%${r[0]}`);
+    if (r) return fetch(`%${r[0]}`, r[0]);
     const mem = /^\[\s*(\w+)\s*(?:,\s*#?(-?(?:0x[0-9a-fA-F]+|[0-9]+)))?\s*\]$/.exec(loc);
     if (mem) {
       const base = arm64Reg(mem[1]);
       if (base === null) return none;
-      return fetch(`${disp(mem[2] === undefined ? 0 : Number(mem[2]))}(%${base[0]})`);
+      const off = mem[2] === undefined ? 0 : Number(mem[2]);
+      return fetch(`${disp(off)}(%${base[0]})`, base[0], off);
     }
     return none;
   }
@@ -113,7 +124,7 @@ export function parseUsdtArg(
     if (high !== undefined) return { kind: 'fetch', fetch: `%${high}`, type: 'b8@8/64', size: 1, signed: false };
     const r = X86_REGS.get(name);
     if (r === undefined || r[0] === 'ip') return none;
-    return fetch(`%${r[0]}`);
+    return fetch(`%${r[0]}`, r[0]);
   }
   const mem = /^([^(]*)\((%\w+)\)$/.exec(loc);
   if (!mem) return none;
@@ -132,12 +143,12 @@ export function parseUsdtArg(
   if (r === undefined || r[1] !== 64) return none;
   if (off === '') off = '0';
   if (!/^-?(?:0x[0-9a-fA-F]+|[0-9]+)$/.test(off)) return none;
-  return fetch(`${disp(Number(off))}(%${r[0]})`);
+  return fetch(`${disp(Number(off))}(%${r[0]})`, r[0], Number(off));
 }
 
-/** Every argument of a note's specification (blank-separated). */
+/** Every argument of a note's specification (blank-separated; arm64's "[sp, 12]" is one). */
 export function parseUsdtArgs(spec: string, symbol?: (name: string) => number | null, codeBias = 0, machine = arch()): UsdtArg[] {
-  const words = spec.trim() === '' ? [] : spec.trim().split(/\s+/);
+  const words = spec.match(/(?:\[[^\]]*\]|\S)+/g) ?? [];
   return words.map((w) => parseUsdtArg(w, symbol, codeBias, machine));
 }
 

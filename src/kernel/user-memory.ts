@@ -7,7 +7,7 @@
 // is handled; lateReads counts those reads so the user can be told.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type CaptureLayout, type CaptureSpec, type CaptureValues, type RegisterField, type SyscallRoute, TracepointCapture, type UserCopy } from './bpf/capture.js';
+import { type CaptureLayout, type CaptureSpec, type CaptureValues, type RegisterField, type SyscallRoute, TracepointCapture, type UprobeSite, type UserCopy } from './bpf/capture.js';
 import { type RecordTest, recordFilter } from './bpf/record-filter.js';
 import { SYSCALL_DISPATCH_MIN } from './bpf/syscall-dispatch.js';
 import { bpfUnavailable } from './bpf/sys.js';
@@ -72,7 +72,7 @@ interface Wanted {
   /** a kprobe or uprobe event: its record's fields from the registers (wantRegisters) */
   registers?: RegisterField[];
   /** a uprobe event's instruction, for events whose records are wanted from their registers (wantRecords) */
-  uprobe?: { path: string; offset: number; isReturn: boolean };
+  uprobe?: UprobeSite;
   /** values worth capturing the event for only while few events are (wantOptionalValues) */
   optional: Array<{ values: CaptureValues; area: OptionalArea }>;
 }
@@ -159,7 +159,7 @@ export class UserMemory {
    * even with nothing computed as it fires: such events of one object share one program on one
    * uprobe_multi link where the kernel has them (one perf event each takes a grace period to close).
    */
-  wantRecords(format: EventFormat, fields: RegisterField[], uprobe: { path: string; offset: number; isReturn: boolean }): void {
+  wantRecords(format: EventFormat, fields: RegisterField[], uprobe: UprobeSite): void {
     const spec = this.wanted(format);
     spec.registers = fields;
     spec.uprobe = uprobe;

@@ -86,6 +86,14 @@ export interface KernelArg {
   size: 0 | 1 | 2 | 4 | 8;
   signed: boolean;
   /**
+   * a uprobe's argument in the process's memory (one its caller passed on the stack, a USDT
+   * argument such as -4@112(%rsp)): `size` bytes at the address the register at `offset` holds
+   * plus this many, read as the probe fires (a fault reads as 0, as a uprobe event's fetch)
+   */
+  userAt?: number;
+  /** a constant the probe's site passes (a USDT argument such as -4@$5): this value, `offset` unused */
+  constant?: bigint;
+  /**
    * a sample's PC (profile's arg0 and arg1): the register at `offset` where the interrupted
    * mode is this one (the code segment's privilege bits at `modeOffset`: 3 for user mode), else 0
    */

@@ -9,7 +9,7 @@ import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
 import { uprobeMultiSupported } from '../kernel/bpf/objects.js';
-import type { CaptureValues, RegisterField, UserCopy } from '../kernel/bpf/capture.js';
+import type { CaptureValues, RegisterField, UprobeSite, UserCopy } from '../kernel/bpf/capture.js';
 import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
 import type { OptionalArea, RecordCopies } from '../kernel/user-memory.js';
@@ -441,8 +441,9 @@ function firingOf(env: FiringEnv, p: EventProbe, format: EventFormat, plans: Cla
 
 /**
  * A kprobe or uprobe event's record as its capture program can write it from the registers:
- * each of its fields is an argument held in a register or (a uprobe's) on the user stack, or a
- * user register (uregs[]); none is a string, or read through a pointer. Null if it cannot be.
+ * each of its fields is an argument held in a register or (a uprobe's) in user memory at a
+ * register plus a displacement, or a user register (uregs[]); none is a string, or read through
+ * a pointer. Null if it cannot be.
  */
 function registerFields(p: EventProbe, format: EventFormat): RegisterField[] | null {
   if (p.registerArg === undefined || format.fields.some((f) => f.dataLoc || f.charArray)) return null;
@@ -453,10 +454,9 @@ function registerFields(p: EventProbe, format: EventFormat): RegisterField[] | n
     if (f === null || covered.has(f)) continue;
     if (f.size !== 1 && f.size !== 2 && f.size !== 4 && f.size !== 8) return null;
     const r = p.registerArg(n);
-    const s = r === null ? (p.stackArg?.(n) ?? null) : null;
-    if (r === null && s === null) return null;
+    if (r === null || r.size === 0 || r.constant !== undefined || r.pc !== undefined) return null;
     covered.add(f);
-    out.push(r !== null ? { at: f.offset, size: f.size, reg: r.offset } : { at: f.offset, size: f.size, reg: s!.reg, stack: s!.offset });
+    out.push(r.userAt === undefined ? { at: f.offset, size: f.size, reg: r.offset } : { at: f.offset, size: f.size, reg: r.offset, userAt: r.userAt });
   }
   for (const f of format.fields) {
     const m = /^u(\d+)$/.exec(f.name);
@@ -534,22 +534,18 @@ export interface EventProbe {
    */
   kernelArgs?: boolean;
   /**
-   * A kprobe event: clauses compiled to BPF may run on it in the kernel, as a kprobe program,
-   * which finds argument i in the registers here (null: elsewhere, and such a clause stays)
+   * A kprobe or uprobe event: clauses compiled to BPF may run on it in the kernel, as a kprobe
+   * program, which finds argument i in the registers here, or (a uprobe's) in user memory they
+   * point to, or as a constant (null: elsewhere, and such a clause stays)
    */
   registerArg?: (i: number) => KernelArg | null;
   /** With registerArg, a uprobe's: where uregs[i] is in the user registers its program gets (null: not there) */
   userRegister?: (i: number) => number | null;
   /**
-   * With registerArg, a uprobe's: where an argument the caller passed on the stack is, as the
-   * stack pointer's place in the registers and the bytes above it (null: not on the stack)
-   */
-  stackArg?: (i: number) => { reg: number; offset: number } | null;
-  /**
    * A uprobe event's instruction: where uprobe_multi links can be made, its records are written
    * from the registers by a program it shares with the process's other such events of the object
    */
-  uprobeAt?: { path: string; offset: number; isReturn: boolean };
+  uprobeAt?: UprobeSite;
   /**
    * A system call's return: copy what its entry's pointer arguments point to, as it returns,
    * if some clause reads user memory (a pointer saved at entry is read at return)

@@ -402,18 +402,12 @@ export class PidProvider implements Provider {
         optional: this.targets.get(def)!.optional,
         // clauses compiled to BPF run in the kernel as uprobe programs of this process only (a
         // perf event bound to it): the uprobe then traps in no other process mapping the file.
-        // Arguments in the calling convention's registers; at return arg1 is the return value.
-        // Its other clauses read the event's records from perf events bound to the process too
-        // (the kernel lets a uprobe event serve perf or tracefs, not both).
+        // Arguments in the calling convention's registers and on the stack; at return arg1 is
+        // the return value. Its other clauses read the event's records from perf events bound
+        // to the process too (the kernel lets a uprobe event serve perf or tracefs, not both).
         registerArg: registerArgOf(isReturn),
         userRegister: (i) => userRegisterOffset(i),
         uprobeAt: { path: specs[i].path, offset: specs[i].offset, isReturn },
-        // arguments past the registers' (arg6.. on x86-64): a capture program reads them above the stack pointer
-        stackArg: (n) => {
-          const s = isReturn ? null : uprobeStackArgument(n);
-          const reg = s === null ? null : userRegisterOffset(s.spIndex);
-          return s === null || reg === null ? null : { reg, offset: s.offset };
-        },
       });
     });
   }
@@ -490,12 +484,20 @@ export class PidProvider implements Provider {
 
 /**
  * Where a pid probe's argument n is in the registers a uprobe program sees: the calling
- * convention's argument registers at entry and offsets, the return value's as arg1 at return.
+ * convention's argument registers at entry and offsets, and past those (arg6.. on x86-64) the
+ * stack above the stack pointer; the return value's as arg1 at return.
  */
 function registerArgOf(isReturn: boolean): (n: number) => KernelArg | null {
   return (n) => {
-    const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
-    return at === null ? null : { offset: at, size: 8, signed: false };
+    if (isReturn) {
+      const at = n === 1 ? registerOffset('return') : null;
+      return at === null ? null : { offset: at, size: 8, signed: false };
+    }
+    const at = registerOffset(n);
+    if (at !== null) return { offset: at, size: 8, signed: false };
+    const s = uprobeStackArgument(n);
+    const sp = s === null ? null : userRegisterOffset(s.spIndex);
+    return s === null || sp === null ? null : { offset: sp, size: 8, signed: false, userAt: s.offset };
   };
 }
 

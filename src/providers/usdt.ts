@@ -3,8 +3,14 @@
 // the process maps, with DTrace's naming (function__entry is function-entry). A probe is one
 // uprobe event per site (a probe in an inlined function has a site per copy); each site's
 // argument specification becomes its event's fetch arguments (usdt.ts), with sign and size, and
-// constants are filled in by dtrace. Semaphores are counted by the kernel where uprobe events
-// take a reference counter, else set in the process's memory while dtrace traces the probe.
+// constants are filled in by dtrace. Clauses that compiled to BPF run in the kernel, as pid
+// probes' do: a uprobe program bound to the process reads each argument from its register, from
+// the memory a register points to, or is given its constant; and a capture program writes the
+// records of clauses that print from the same places (sites whose arguments it cannot read so,
+// an object's address or a high byte register, keep their clauses in dtrace), sharing one
+// uprobe_multi link with the object's other such sites. Semaphores are counted by the kernel
+// where uprobe events take a reference counter (a program bound to the event, or a link given
+// the semaphore, counts too), else set in the process's memory while dtrace traces the probe.
 // Only the process's own threads fire its probes, as pid probes.     [dt_prov_uprobe.c, dt_pid.c]
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -12,9 +18,11 @@ import { join } from 'node:path';
 import { ElfError, ElfFile, type ElfFunction } from '../kernel/elf.js';
 import { type MappedObject, inCode, moduleName, parseMaps, plannedObjects, processObjects } from '../kernel/procmaps.js';
 import { tracefsRoot } from '../kernel/tracefs.js';
-import { type UprobeSpec, uprobeRegisterFetchArgs } from '../kernel/uprobes.js';
+import { userRegisterOffset } from '../kernel/kprobes.js';
+import { type UprobeSpec, uprobeRegisterFetchArgs, uprobeRegisterIndex } from '../kernel/uprobes.js';
 import { type UsdtArg, adjustSemaphores, parseUsdtArgs, uprobeRefCtrSupported } from '../kernel/usdt.js';
 import { DFatalError } from '../errors.js';
+import type { KernelArg } from './clause-plan.js';
 import { type RecordDecoder, capturedStrings, enableEventProbe, readsRegisters, registerDecoderCode } from './kernel-event.js';
 import { globMatch, isGlob } from './registry.js';
 import type { FiringEnv, NewProbe, ProbeDef, Provider, ProviderFamily } from './provider.js';
@@ -174,6 +182,11 @@ export class UsdtProvider implements Provider {
         decoder: usdtDecoder(site.args, (i) => fields.find((f) => f.name === `arg${i}`)?.offset ?? -1, (strings.length > 0 ? capturedStrings(strings) : '') + regs),
         copies: false,
         process: this.pid,
+        registerArg: (n) => usdtKernelArg(site.args, n),
+        userRegister: (i) => userRegisterOffset(i),
+        // records written from the registers share a capture program on one uprobe_multi link,
+        // which counts the semaphore as the event would
+        uprobeAt: { path: site.path, offset: site.offset, isReturn: false, refCtrOffset: specs[i].refCtrOffset },
       });
     });
     if (semaphores.length > 0) this.raise(semaphores, env);
@@ -203,6 +216,23 @@ export class UsdtProvider implements Provider {
     const raised = this.raised.splice(0);
     if (raised.length > 0) adjustSemaphores(this.pid, raised, -1);
   }
+}
+
+/**
+ * Where a site's argument n is for a uprobe program, which sees the registers: a register (its
+ * low `size` bytes), `size` bytes of memory at a register plus a displacement, or a constant; an
+ * argument the site does not have, or one uprobes cannot fetch, reads as 0 (as in dtrace). Null:
+ * only the event's fetch can read it (an object's address, a high byte register).
+ */
+export function usdtKernelArg(args: readonly UsdtArg[], n: number, machine?: string): KernelArg | null {
+  const a = args[n];
+  if (a === undefined || a.kind === 'none') return { offset: 0, size: 0, signed: false };
+  if (a.kind === 'const') return { offset: 0, size: 8, signed: true, constant: a.value };
+  if (a.reg === undefined || (a.size !== 1 && a.size !== 2 && a.size !== 4 && a.size !== 8)) return null;
+  const index = uprobeRegisterIndex(a.reg, machine);
+  const offset = index < 0 ? null : userRegisterOffset(index, machine);
+  if (offset === null) return null;
+  return a.disp === undefined ? { offset, size: a.size, signed: a.signed } : { offset, size: a.size, signed: a.signed, userAt: a.disp };
 }
 
 /**

@@ -111,7 +111,7 @@ test('copyin() goes through BPF where bpf() works, else through /proc at handlin
 
 test('-vV says which clauses run in the kernel: with BPF the compiled ones, without it none', () => {
   const withBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => null });
-  assert.match(formatReport(withBpf), /^ {2}D in the kernel {3}yes: predicates, aggregations and thread-local variables of syscall, sdt, fbt, pid and profile clauses compile to BPF/m);
+  assert.match(formatReport(withBpf), /^ {2}D in the kernel {3}yes: predicates, aggregations and thread-local variables of syscall, sdt, fbt, pid, usdt and profile clauses compile to BPF/m);
   const noBpf = detectPlatform(join(FIXTURES, 'qemu-tcg'), { euid: 0, bpfUnavailable: () => 'bpf(BPF_MAP_CREATE): Operation not permitted' });
   assert.match(formatReport(noBpf), /^ {2}D in the kernel {3}no \(bpf\(BPF_MAP_CREATE\): Operation not permitted\): every clause runs in dtrace/m);
 });

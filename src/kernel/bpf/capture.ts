@@ -160,11 +160,11 @@ export interface CaptureSpec {
   /** a uprobe event of one process: its program runs in that process only (0 or absent: every one) */
   process?: number;
   /**
-   * A uprobe event's instruction (the object's path, the offset in it): uprobe events of one
-   * process and object whose records are written alike share one program on one uprobe_multi
-   * link (Linux 6.6+), which tells them apart by their cookies, instead of a perf event each
+   * A uprobe event's instruction: uprobe events of one process and object whose records are
+   * written alike share one program on one uprobe_multi link (Linux 6.6+), which tells them
+   * apart by their cookies, instead of a perf event each
    */
-  uprobe?: { path: string; offset: number; isReturn: boolean };
+  uprobe?: UprobeSite;
   /**
    * A system call's event (syscalls:sys_enter_<name> or sys_exit_<name>) whose program runs
    * from the one on raw_syscalls' event rather than from a perf event of its own
@@ -194,15 +194,29 @@ export interface SyscallRoute {
 }
 
 /**
+ * A uprobe event's instruction: the object's path, the offset in it, whether it is a return
+ * probe, and a USDT probe's semaphore as a file offset (absent or 0: none), which the kernel
+ * counts for the link as for the event (it refuses a second uprobe on the instruction with
+ * another semaphore).
+ */
+export interface UprobeSite {
+  path: string;
+  offset: number;
+  isReturn: boolean;
+  refCtrOffset?: number;
+}
+
+/**
  * A field of a kprobe or uprobe event's record (`at`, `size` bytes) and the pt_regs offset of
- * the register it holds; with `stack`, the register is the user stack pointer and the field is
- * the user memory that many bytes above it (an argument the caller passed on the stack).
+ * the register it holds; with `userAt`, the field is the user memory at the address the
+ * register holds plus that many bytes (an argument the caller passed on the stack, a USDT
+ * argument in memory).
  */
 export interface RegisterField {
   at: number;
   size: 1 | 2 | 4 | 8;
   reg: number;
-  stack?: number;
+  userAt?: number;
 }
 
 /**
@@ -504,9 +518,9 @@ function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayou
   }
   p.call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
   for (const f of spec.registers!) {
-    if (f.stack === undefined) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
+    if (f.userAt === undefined) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
     // a fault leaves it 0, as a uprobe's fetch does
-    else p.mov(R1, R7).addImm(R1, at + f.at).movImm(R2, f.size).load(8, R3, R6, f.reg).addImm(R3, f.stack).call(Helper.ProbeReadUser);
+    else p.mov(R1, R7).addImm(R1, at + f.at).movImm(R2, f.size).load(8, R3, R6, f.reg).addImm(R3, f.userAt).call(Helper.ProbeReadUser);
   }
   if (spec.filter !== undefined && spec.filter.length > 0) recordTests(p, spec.filter, at);
   emitValues(p, spec.values ?? [], layout);
@@ -928,7 +942,8 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
       const offsets = members.map((i) => this.specs[i].uprobe!.offset);
       // the spec's index and the event's id, for the record's header and type
       const cookies = members.map((i) => i + this.specs[i].tracepointId * 2 ** 32);
-      const refused = this.objects.attachUprobes(prog, first.uprobe!.path, offsets, cookies, first.uprobe!.isReturn, first.process!);
+      const semaphores = members.map((i) => this.specs[i].uprobe!.refCtrOffset ?? 0);
+      const refused = this.objects.attachUprobes(prog, first.uprobe!.path, offsets, cookies, first.uprobe!.isReturn, first.process!, semaphores.some((o) => o > 0) ? semaphores : undefined);
       for (const k of refused) this.onRefused?.(this.specs[members[k]].tracepointId);
       for (const i of members) done.add(i);
     }
