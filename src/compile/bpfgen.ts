@@ -1201,9 +1201,10 @@ class BpfGen {
       this.constant(a.constant, to);
       return;
     }
-    if (a.userAt !== undefined) {
-      // a fault leaves the bytes zero (the helper clears them), as the uprobe event's fetch reads it
-      p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, a.size).load(8, R3, R6, a.offset).addImm(R3, a.userAt).call(Helper.ProbeReadUser);
+    if (a.memoryAt !== undefined) {
+      // a fault leaves the bytes zero (the helper clears them), as the event's fetch reads it
+      p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, a.size).load(8, R3, R6, a.offset).addImm(R3, a.memoryAt);
+      p.call(a.kernelMemory === true ? Helper.ProbeReadKernel : Helper.ProbeReadUser);
       p.load(a.size as Size, R7, R10, -COMM_AT);
       if (a.signed && a.size < 8) p.aluImm(Alu.Lsh, R7, 64 - a.size * 8).aluImm(Alu.Arsh, R7, 64 - a.size * 8);
       this.convert({ size: a.size, signed: a.signed }, to);

@@ -67,6 +67,14 @@ export function userRegisterOffset(i: number, machine: string = arch()): number 
   return n === undefined || !Number.isInteger(i) || i < 0 || i >= n ? null : i * 8;
 }
 
+/**
+ * Where a system call wrapper's argument i (0..5) is in the struct pt_regs its first argument
+ * points to (the user registers the call was made with), or null on a machine not known.
+ */
+export function syscallRegsOffset(i: number, machine: string = arch()): number | null {
+  return SYSCALL_REGS_OFFSETS[machine]?.[i] ?? null;
+}
+
 /** Where argument i (0..5) is at a function's entry, as a fetch argument's location. */
 export function argumentAt(i: number, viaSyscallRegs: boolean): string {
   const a = arch();

@@ -86,11 +86,14 @@ export interface KernelArg {
   size: 0 | 1 | 2 | 4 | 8;
   signed: boolean;
   /**
-   * a uprobe's argument in the process's memory (one its caller passed on the stack, a USDT
-   * argument such as -4@112(%rsp)): `size` bytes at the address the register at `offset` holds
-   * plus this many, read as the probe fires (a fault reads as 0, as a uprobe event's fetch)
+   * an argument in memory: `size` bytes at the address the register at `offset` holds plus
+   * this many, read as the probe fires (a fault reads as 0, as an event's fetch); a uprobe's in
+   * the process's memory (one its caller passed on the stack, a USDT argument such as
+   * -4@112(%rsp)), with `kernelMemory` in the kernel's (a system call wrapper's argument, in
+   * the struct pt_regs its first register points to)
    */
-  userAt?: number;
+  memoryAt?: number;
+  kernelMemory?: true;
   /** a constant the probe's site passes (a USDT argument such as -4@$5): this value, `offset` unused */
   constant?: bigint;
   /**

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventField } from '../kernel/event-format.js';
-import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec, registerOffset } from '../kernel/kprobes.js';
+import { RETURN_FETCH_ARGS, entryFetchArgs, type KprobeSpec, registerOffset, syscallRegsOffset } from '../kernel/kprobes.js';
 import { BtfKind, kernelBtf, moduleBtf } from '../kernel/btf.js';
 import { kernelSymbols } from '../kernel/ksyms.js';
 import type { TypeScope } from '../lang/typescope.js';
@@ -191,9 +191,15 @@ export class FbtProvider implements Provider {
             ? compileDecoder(fields, null, capturedStrings(strings))
             : undefined,
         copies: false,
-        // arguments in registers: the function's own (a system call wrapper's are behind a pointer)
+        // arguments in registers: the function's own, or a system call wrapper's in the user
+        // registers its first argument points to (read from kernel memory as the probe fires)
         registerArg: (n) => {
-          const at = isReturn ? (n === 1 ? registerOffset('return') : null) : t.viaRegs ? null : registerOffset(n);
+          if (!isReturn && t.viaRegs) {
+            const pointer = registerOffset(0);
+            const at = syscallRegsOffset(n);
+            return pointer === null || at === null ? null : { offset: pointer, size: 8, signed: false, memoryAt: at, kernelMemory: true };
+          }
+          const at = isReturn ? (n === 1 ? registerOffset('return') : null) : registerOffset(n);
           return at === null ? null : { offset: at, size: 8, signed: false };
         },
       });

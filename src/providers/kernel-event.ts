@@ -456,7 +456,7 @@ function registerFields(p: EventProbe, format: EventFormat): RegisterField[] | n
     const r = p.registerArg(n);
     if (r === null || r.size === 0 || r.constant !== undefined || r.pc !== undefined) return null;
     covered.add(f);
-    out.push(r.userAt === undefined ? { at: f.offset, size: f.size, reg: r.offset } : { at: f.offset, size: f.size, reg: r.offset, userAt: r.userAt });
+    out.push(r.memoryAt === undefined ? { at: f.offset, size: f.size, reg: r.offset } : { at: f.offset, size: f.size, reg: r.offset, memoryAt: r.memoryAt, kernelMemory: r.kernelMemory });
   }
   for (const f of format.fields) {
     const m = /^u(\d+)$/.exec(f.name);

@@ -497,7 +497,7 @@ function registerArgOf(isReturn: boolean): (n: number) => KernelArg | null {
     if (at !== null) return { offset: at, size: 8, signed: false };
     const s = uprobeStackArgument(n);
     const sp = s === null ? null : userRegisterOffset(s.spIndex);
-    return s === null || sp === null ? null : { offset: sp, size: 8, signed: false, userAt: s.offset };
+    return s === null || sp === null ? null : { offset: sp, size: 8, signed: false, memoryAt: s.offset };
   };
 }
 

@@ -232,7 +232,7 @@ export function usdtKernelArg(args: readonly UsdtArg[], n: number, machine?: str
   const index = uprobeRegisterIndex(a.reg, machine);
   const offset = index < 0 ? null : userRegisterOffset(index, machine);
   if (offset === null) return null;
-  return a.disp === undefined ? { offset, size: a.size, signed: a.signed } : { offset, size: a.size, signed: a.signed, userAt: a.disp };
+  return a.disp === undefined ? { offset, size: a.size, signed: a.signed } : { offset, size: a.size, signed: a.signed, memoryAt: a.disp };
 }
 
 /**

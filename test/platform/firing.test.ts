@@ -22,3 +22,22 @@ test('an fbt clause that prints reads the file vfs_read() reads, and who read it
   assert.deepEqual(instancesOf(r.pid), []);
   assert.deepEqual(kprobesOf(r.pid), []);
 });
+
+test('a system call wrapper\'s arguments (behind the pointer to the caller\'s registers) are read in the kernel: copyinstr() keys in an fbt clause there, and a clause that prints with kernel memory', { skip: skipUnless('kprobes') || bpfUnavailable() || false }, async () => {
+  const d = new Tracing([
+    '-q', '-S',
+    '-n', 'fbt::sys_openat:entry /execname == "cat"/ { @[copyinstr(arg1)] = count(); }',
+    '-n', 'fbt::sys_openat:entry /execname == "cat" && arg1 != 0/ { printf("open %s %d %s\\n", stringof(curthread->comm), arg2 & 3, copyinstr(arg1)); }',
+    '-n', 'END { printa("path %s %@d\\n", @); }',
+  ]);
+  await d.ready(READY_MS);
+  workload('cat /etc/hostname > /dev/null');
+  const r = await d.stop('SIGINT', 500);
+  assert.equal(r.code, 0, r.stderr);
+  // the aggregation's clause ran as the kprobe's BPF program
+  assert.match(r.stderr, /Disassembly of the BPF program on fbt:vmlinux:sys_openat:entry /);
+  assert.match(r.stdout, /^path \/etc\/hostname 1$/m, r.stdout);
+  assert.match(r.stdout, /^open cat 0 \/etc\/hostname$/m, r.stdout);
+  assert.deepEqual(instancesOf(r.pid), []);
+  assert.deepEqual(kprobesOf(r.pid), []);
+});

@@ -11,8 +11,8 @@ test('x86-64: registers and memory by pt_regs offset, with size and sign; consta
   const at = (n: number) => usdtKernelArg(args, n, 'x64');
   assert.deepEqual(at(0), { offset: 32, size: 8, signed: false });
   assert.deepEqual(at(1), { offset: 104, size: 4, signed: true });
-  assert.deepEqual(at(2), { offset: 32, size: 4, signed: true, userAt: -24 });
-  assert.deepEqual(at(3), { offset: 152, size: 2, signed: true, userAt: 112 });
+  assert.deepEqual(at(2), { offset: 32, size: 4, signed: true, memoryAt: -24 });
+  assert.deepEqual(at(3), { offset: 152, size: 2, signed: true, memoryAt: 112 });
   assert.deepEqual(at(4), { offset: 0, size: 8, signed: true, constant: -5000000000n });
   assert.deepEqual(at(5), { offset: 0, size: 8, signed: true, constant: 200n });
   assert.deepEqual(at(6), { offset: 0, size: 0, signed: false });
@@ -28,5 +28,5 @@ test('what only the uprobe event can fetch (an object\'s address, a high byte re
 test('arm64: x registers and sp-relative memory', () => {
   const args = parseUsdtArgs('8@x0 -4@[sp, 12]', undefined, 0, 'arm64');
   assert.deepEqual(usdtKernelArg(args, 0, 'arm64'), { offset: 0, size: 8, signed: false });
-  assert.deepEqual(usdtKernelArg(args, 1, 'arm64'), { offset: 31 * 8, size: 4, signed: true, userAt: 12 });
+  assert.deepEqual(usdtKernelArg(args, 1, 'arm64'), { offset: 31 * 8, size: 4, signed: true, memoryAt: 12 });
 });

@@ -208,15 +208,16 @@ export interface UprobeSite {
 
 /**
  * A field of a kprobe or uprobe event's record (`at`, `size` bytes) and the pt_regs offset of
- * the register it holds; with `userAt`, the field is the user memory at the address the
- * register holds plus that many bytes (an argument the caller passed on the stack, a USDT
- * argument in memory).
+ * the register it holds; with `memoryAt`, the field is the memory at the address the register
+ * holds plus that many bytes: user memory (an argument the caller passed on the stack, a USDT
+ * argument in memory), or with `kernelMemory` the kernel's (a system call wrapper's argument).
  */
 export interface RegisterField {
   at: number;
   size: 1 | 2 | 4 | 8;
   reg: number;
-  userAt?: number;
+  memoryAt?: number;
+  kernelMemory?: true;
 }
 
 /**
@@ -518,9 +519,12 @@ function registersProgram(spec: CaptureSpec, index: number, layout: CaptureLayou
   }
   p.call(Helper.GetCurrentPidTgid).store(4, R7, 12, R0).store(4, R7, at + 4, R0);
   for (const f of spec.registers!) {
-    if (f.userAt === undefined) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
+    if (f.memoryAt === undefined) p.load(8, R1, R6, f.reg).store(f.size, R7, at + f.at, R1);
     // a fault leaves it 0, as a uprobe's fetch does
-    else p.mov(R1, R7).addImm(R1, at + f.at).movImm(R2, f.size).load(8, R3, R6, f.reg).addImm(R3, f.userAt).call(Helper.ProbeReadUser);
+    else {
+      p.mov(R1, R7).addImm(R1, at + f.at).movImm(R2, f.size).load(8, R3, R6, f.reg).addImm(R3, f.memoryAt);
+      p.call(f.kernelMemory === true ? Helper.ProbeReadKernel : Helper.ProbeReadUser);
+    }
   }
   if (spec.filter !== undefined && spec.filter.length > 0) recordTests(p, spec.filter, at);
   emitValues(p, spec.values ?? [], layout);
