@@ -160,8 +160,11 @@ export class FbtProvider implements Provider {
       const t = this.targets.get(def)!;
       const isReturn = def.probe.name === 'return';
       // strings copyinstr() reads from arguments are copied by the kprobe as it fires (the
-      // thread, or its memory, may be gone by the time user space handles the event)
-      const strings = new Set(env.plans(def).flatMap((p) => [...p.stringArgs]));
+      // thread, or its memory, may be gone by the time user space handles the event), for the
+      // clauses that run in dtrace: one that compiled to BPF reads its own (and an event with
+      // strings is not one a capture program writes from the registers)
+      const inDtrace = env.plans(def).filter((p) => p.inKernel === null || p.inKernel.sampleOnly === true || env.inKernel() === null);
+      const strings = new Set(inDtrace.flatMap((p) => [...p.stringArgs]));
       return { symbol: t.symbol, isReturn, fetch: isReturn ? RETURN_FETCH_ARGS : entryFetchArgs(t.viaRegs, strings, tracer.root) };
     });
     const kprobes = tracer.kprobes();

@@ -12,8 +12,8 @@ const skip = liveUnavailable() ?? false;
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   test(`${sig} ends tracing, prints the aggregations and removes the instance`, { skip }, async () => {
-    // a global variable keeps the clause in dtrace: its events come through tracefs instances
-    const d = new Tracing(['-n', 'syscall::chdir:entry { x = 1; @ = count(); }']);
+    // a string variable keeps the clause in dtrace: its events come through tracefs instances
+    const d = new Tracing(['-n', 'syscall::chdir:entry { x = execname; @ = count(); }']);
     await d.ready();
     // one instance for the probes' events, one for the process table's
     assert.equal(instancesOf(d.child.pid!).length, 2);

@@ -60,8 +60,8 @@ async function until<T>(what: string, f: () => T | null | false): Promise<T> {
 
 for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGTRAP'] as const) {
   test(`${sig} removes the instance, then ends dtrace by ${sig}, as its default action ends DTrace`, { skip }, async () => {
-    // a global variable keeps the clause in dtrace: its events come through tracefs instances
-    const d = new Tracing(['-n', 'syscall::chdir:entry { x = 1; @ = count(); }']);
+    // a string variable keeps the clause in dtrace: its events come through tracefs instances
+    const d = new Tracing(['-n', 'syscall::chdir:entry { x = execname; @ = count(); }']);
     noCore(d.child.pid!);
     await d.ready();
     assert.equal(instancesOf(d.child.pid!).length, 2);
