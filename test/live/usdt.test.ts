@@ -57,6 +57,16 @@ function uprobesOf(pid: number): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+
+/** The is-enabled states a target logged (its first word a line), each run of one state once. */
+function enabledRuns(log: string): string[] {
+  const states = readFileSync(log, 'latin1')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split(' ')[0]);
+  return states.filter((s, i) => i === 0 || s !== states[i - 1]);
+}
+
 test('probes of a dtrace -h program: integers, a string, constants, no arguments', { skip }, () => {
   const r = runDtrace([
     '-q',
@@ -127,13 +137,8 @@ for (const [how, env] of [
     assert.deepEqual(uprobesOf(r.pid), []);
     await sleep(200);
     loop.kill('SIGKILL');
-    const states = readFileSync(log, 'latin1')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => l.split(' ')[0]);
     // disabled..., enabled... while traced, disabled... after
-    const runs = states.filter((s, i) => i === 0 || s !== states[i - 1]);
-    assert.deepEqual(runs, ['disabled', 'enabled', 'disabled']);
+    assert.deepEqual(enabledRuns(log), ['disabled', 'enabled', 'disabled']);
   });
 }
 
@@ -269,12 +274,7 @@ for (const [how, env] of [
       assert.deepEqual(uprobesOf(r.pid), []);
       await sleep(200);
       loop.kill('SIGKILL');
-      const states = readFileSync(log, 'latin1')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => l.split(' ')[0]);
-      const runs = states.filter((s, i) => i === 0 || s !== states[i - 1]);
-      assert.deepEqual(runs, ['disabled', 'enabled', 'disabled']);
+      assert.deepEqual(enabledRuns(log), ['disabled', 'enabled', 'disabled']);
     });
   }
 }
