@@ -91,7 +91,7 @@ interface AggMap {
 const MIN_ENTRIES = 64;
 /** within the default budget (a large map takes tens of milliseconds to allocate); an aggsize set larger is taken, up to MAX_ENTRIES_SET */
 const MAX_ENTRIES = 65536;
-const MAX_ENTRIES_SET = 1 << 22;
+const MAX_ENTRIES_SET = 1 << 20;
 /** threads that can hold a value of one thread-local variable at once */
 const THREAD_LOCAL_ENTRIES = 16384;
 /** elements one global associative array in the kernel holds at once (more are dynamic variable drops) */
