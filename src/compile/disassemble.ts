@@ -1,6 +1,6 @@
 // dtrace -S: what each clause became, as libdtrace's dt_dis prints each clause's program: the
 // generated JavaScript, and whether the clause also compiled to BPF (it then runs in the kernel
-// on probes that are tracepoints or kprobes).
+// on the probes BPF programs run on: tracepoints, kprobes, uprobes, CPU samples).
 
 import { MAX_OPTIONAL_CAPTURES } from '../kernel/user-memory.js';
 import { TASK_BYTES, TASK_READS } from '../providers/task-fields.js';
@@ -39,7 +39,7 @@ export function disassemble(c: CompiledClause): string {
     if (t > 0) what.push(`${t} thread-local variable${t === 1 ? '' : 's'} in a map by thread`);
     const g = k.globals.length;
     if (g > 0) what.push(`${g} global variable${g === 1 ? '' : 's'} in maps shared by the CPUs`);
-    s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that are tracepoints or kprobes; elsewhere in the consumer, as JavaScript:\n`;
+    s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that BPF programs run on (tracepoints, kprobes, uprobes, CPU samples); elsewhere in the consumer, as JavaScript:\n`;
   }
   lines.forEach((line, i) => (s += `${String(i + 1).padStart(width, '0')}  ${line}\n`));
   return s;

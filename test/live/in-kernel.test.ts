@@ -202,7 +202,7 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   const r = runDtrace(['-S', '-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); @q[execname] = quantize(arg0); } syscall::getppid:return { printf("%d", arg1); } BEGIN { exit(0); }', '-c', `${prog} 1`]);
   assert.equal(r.code, 0, r.stderr);
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
-  assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that are tracepoints or kprobes;/);
+  assert.match(blocks[0], /^syscall::getppid:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(2 aggregation updates into per-CPU maps\), on those of its 1 probe that BPF programs run on \(tracepoints, kprobes, uprobes, CPU samples\);/);
   assert.match(blocks[1], /^syscall::getppid:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
   // the program itself, as it is loaded: one instruction a line, ending in exit
   const listing = r.stderr.split('\nDisassembly of the BPF program on syscall:vmlinux:getppid:entry (the probe\'s clauses that compiled to BPF):\n')[1];
