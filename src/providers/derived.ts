@@ -126,10 +126,14 @@ export abstract class DerivedProvider implements Provider {
         const f = new Fields(this.formatOf(tracer, def, s.system, s.event));
         tracer.subscribe(s.system, s.event, null, s.handler(f, hook), stack, false, ustack);
       }
-      for (const k of p.kprobeSources ?? []) {
+      const sources = p.kprobeSources ?? [];
+      let made = 0;
+      for (const k of sources) {
         const kprobes = tracer.kprobes();
+        // a glob that names no function of this kernel is left out (a PREEMPT_RT kernel's
+        // rwlocks are rt_read_lock() ..., others' _raw_read_lock() ...)
         const symbols = isGlob(k.symbol) ? traceableFunctions(kprobes.root).filter(([m, f]) => m === 'vmlinux' && globMatch(k.symbol, f)).map(([, f]) => f) : [k.symbol];
-        if (symbols.length === 0) throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs kprobes on ${k.symbol}, which names no function this kernel (${release()}) can trace`);
+        if (symbols.length === 0) continue;
         const fetch = k.fetch();
         const events = kprobes.add(symbols.map((symbol) => ({ symbol, isReturn: k.isReturn, fetch })));
         events.forEach((event, i) => {
@@ -137,7 +141,12 @@ export abstract class DerivedProvider implements Provider {
           if (event === null && isGlob(k.symbol)) return;
           if (event === null) throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs a kprobe on ${symbols[i]}, which the kernel refused`);
           tracer.subscribe(kprobes.group, event, null, k.handler(new Fields(tracer.format(kprobes.group, event)), hook), stack, false, ustack);
+          made++;
         });
+      }
+      if (sources.length > 0 && made === 0) {
+        const names = [...new Set(sources.map((k) => k.symbol))].join(', ');
+        throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs kprobes on ${names}, which name no function this kernel (${release()}) can trace`);
       }
     }
   }

@@ -200,11 +200,27 @@ function lockFunctionProbes(): DerivedProbe[] {
         ...acquire('_raw_read_trylock*', Taken.IfOne, RW_READER),
         ...acquire('_raw_write_lock*', Taken.Always, RW_WRITER),
         ...acquire('_raw_write_trylock*', Taken.IfOne, RW_WRITER),
+        // PREEMPT_RT: rwlock_t is an rt_mutex-based lock of its own
+        ...acquire('rt_read_lock*', Taken.Always, RW_READER),
+        ...acquire('rt_read_trylock*', Taken.IfOne, RW_READER),
+        ...acquire('rt_write_lock*', Taken.Always, RW_WRITER),
+        ...acquire('rt_write_trylock*', Taken.IfOne, RW_WRITER),
       ],
     },
-    { name: 'rw-release', args: ['void *', 'int'], sources: [], kprobeSources: [...release('_raw_read_unlock*', RW_READER), ...release('_raw_write_unlock*', RW_WRITER)] },
-    { name: 'spin-acquire', args: ['void *'], sources: [], kprobeSources: [...acquire('_raw_spin_lock*', Taken.Always, null), ...acquire('_raw_spin_trylock*', Taken.IfOne, null)] },
-    { name: 'spin-release', args: ['void *'], sources: [], kprobeSources: release('_raw_spin_unlock*', null) },
+    {
+      name: 'rw-release',
+      args: ['void *', 'int'],
+      sources: [],
+      kprobeSources: [...release('_raw_read_unlock*', RW_READER), ...release('_raw_write_unlock*', RW_WRITER), ...release('rt_read_unlock*', RW_READER), ...release('rt_write_unlock*', RW_WRITER)],
+    },
+    // PREEMPT_RT: spinlock_t sleeps (rt_spin_lock ...); raw spinlocks stay _raw_spin_lock ...
+    {
+      name: 'spin-acquire',
+      args: ['void *'],
+      sources: [],
+      kprobeSources: [...acquire('_raw_spin_lock*', Taken.Always, null), ...acquire('_raw_spin_trylock*', Taken.IfOne, null), ...acquire('rt_spin_lock*', Taken.Always, null), ...acquire('rt_spin_trylock*', Taken.IfOne, null)],
+    },
+    { name: 'spin-release', args: ['void *'], sources: [], kprobeSources: [...release('_raw_spin_unlock*', null), ...release('rt_spin_unlock*', null)] },
   ];
 }
 
