@@ -102,6 +102,8 @@ export abstract class DerivedProvider implements Provider {
 
   enable(probes: ProbeDef[], env: FiringEnv): void {
     const tracer = env.tracer();
+    // the functions kprobe sources' globs choose from, read once (a long list)
+    let functions: string[] | undefined;
     const ctx = env.ctx;
     for (const def of probes) {
       const p = this.byDef.get(def)!;
@@ -132,7 +134,7 @@ export abstract class DerivedProvider implements Provider {
         const kprobes = tracer.kprobes();
         // a glob that names no function of this kernel is left out (a PREEMPT_RT kernel's
         // rwlocks are rt_read_lock() ..., others' _raw_read_lock() ...)
-        const symbols = isGlob(k.symbol) ? traceableFunctions(kprobes.root).filter(([m, f]) => m === 'vmlinux' && globMatch(k.symbol, f)).map(([, f]) => f) : [k.symbol];
+        const symbols = isGlob(k.symbol) ? (functions ??= vmlinuxFunctions(kprobes.root)).filter((f) => globMatch(k.symbol, f)) : [k.symbol];
         if (symbols.length === 0) continue;
         const fetch = k.fetch();
         const events = kprobes.add(symbols.map((symbol) => ({ symbol, isReturn: k.isReturn, fetch })));
@@ -164,6 +166,13 @@ export abstract class DerivedProvider implements Provider {
   disable(): void {
     // the session's tracer owns the events
   }
+}
+
+/** vmlinux's functions ftrace can trace. */
+function vmlinuxFunctions(root: string): string[] {
+  return traceableFunctions(root)
+    .filter(([m]) => m === 'vmlinux')
+    .map(([, f]) => f);
 }
 
 /**
