@@ -25,7 +25,7 @@ import {
   possibleCpus,
 } from '../kernel/bpf/objects.js';
 import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
-import type { Aggregation } from '../runtime/aggregate.js';
+import { type Aggregation, MASK128 } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
 import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
@@ -574,7 +574,6 @@ function symbolStart(addr: bigint): bigint {
 }
 
 const TWO64 = 1n << 64n;
-const MASK128 = (1n << 128n) - 1n;
 
 /**
  * What a stddev() entry's per-CPU values add up to ([count, sum, sum of squares, 128 bits]) and

@@ -283,7 +283,8 @@ export function aggDataBytes(fn: AggFn, nbuckets: number): number {
 const FOLD = 4503599627370496; // 2^52: Number accumulators fold into BigInts beyond this
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
-const MASK128 = (1n << 128n) - 1n;
+/** 128-bit arithmetic's mask: DTrace's stddev() sums of squares wrap there */
+export const MASK128 = (1n << 128n) - 1n;
 
 function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
   const b = new Float64Array(n);
