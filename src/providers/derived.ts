@@ -15,7 +15,7 @@ import { type DType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
 import { argsRead, fillTask, wantsStack, wantsUserStack } from './kernel-event.js';
 import { traceableFunctions } from './fbt.js';
-import type { FiringEnv, NewProbe, ProbeDef, Provider } from './provider.js';
+import { type FiringEnv, type NewProbe, type ProbeDef, type ProbeDesc, type Provider, ProviderUnavailable } from './provider.js';
 import { globMatch, isGlob } from './registry.js';
 
 /** A record's field offsets by name, from the event's published format. */
@@ -161,6 +161,17 @@ export abstract class DerivedProvider implements Provider {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       throw new DFatalError(`could not enable tracing: probe ${def.probe.desc} needs the tracepoint ${system}:${event}, which this kernel (${release()}) does not have`);
     }
+  }
+
+  /**
+   * For a probe made only where the kernel allows (`names`): a description that names one this
+   * kernel has not (not a pattern) is refused with `why`; else null, as provide() answers.
+   */
+  protected refuseAbsent(desc: ProbeDesc, names: readonly string[], why: (name: string) => string): null {
+    if (desc.provider !== this.name || !names.includes(desc.name)) return null;
+    if (this.table.some((p) => p.name === desc.name)) return null;
+    if (isGlob(desc.module) || isGlob(desc.func)) return null;
+    throw new ProviderUnavailable(why(desc.name));
   }
 
   disable(): void {

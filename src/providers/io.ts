@@ -32,8 +32,7 @@ import type { ArgBuilder } from '../runtime/context.js';
 import { ViewKind, viewAddress } from '../runtime/memory.js';
 import { ArgStruct } from './arg-struct.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook, kprobeEventsPossible } from './derived.js';
-import { type ProbeDesc, ProviderUnavailable } from './provider.js';
-import { isGlob } from './registry.js';
+import type { ProbeDesc } from './provider.js';
 import { FILE_NAME_BYTES, IOF_DEV, IOF_NAME, IOF_NAMES, IOF_OFFSET, IOF_OFLAGS, IOF_OPF, IOF_ROOT, IOF_SDEV, IOF_SECTOR, IOF_SIZE, ioFileKnowable, ioFileValues } from './io-file.js';
 import { cstr } from './kernel-files.js';
 
@@ -393,9 +392,6 @@ export class IoProvider extends DerivedProvider {
 
   /** Where the kernel has no kprobe events, a description that names wait-start or wait-done (not a pattern) is told why there are none. */
   provide(desc: ProbeDesc): null {
-    if (desc.provider !== this.name || (desc.name !== 'wait-start' && desc.name !== 'wait-done')) return null;
-    if (this.table.some((p) => p.name === desc.name)) return null;
-    if (isGlob(desc.module) || isGlob(desc.func)) return null;
-    throw new ProviderUnavailable(noWaitProbes(desc.name));
+    return this.refuseAbsent(desc, ['wait-start', 'wait-done'], (name) => noWaitProbes(name));
   }
 }

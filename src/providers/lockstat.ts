@@ -15,8 +15,7 @@ import type { EventHandler } from '../kernel/tracer.js';
 import { tracefsIfMounted, tracefsRoot } from '../kernel/tracefs.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { type DerivedProbe, DerivedProvider, type Fields, type Hook, kprobeEventsPossible } from './derived.js';
-import { type ProbeDesc, ProviderUnavailable } from './provider.js';
-import { isGlob } from './registry.js';
+import type { ProbeDesc } from './provider.js';
 
 /** contention_begin's flags (include/trace/events/lock.h) */
 const LCB_F_SPIN = 1 << 0;
@@ -256,9 +255,6 @@ export class LockstatProvider extends DerivedProvider {
 
   /** Where the kernel has no kprobe events, a description that names an acquire or release probe (not a pattern) is told why. */
   provide(desc: ProbeDesc): null {
-    if (desc.provider !== this.name || !LOCK_FUNCTION_PROBES.includes(desc.name)) return null;
-    if (this.table.some((p) => p.name === desc.name)) return null;
-    if (isGlob(desc.module) || isGlob(desc.func)) return null;
-    throw new ProviderUnavailable(noLockFunctionProbes(desc.name));
+    return this.refuseAbsent(desc, LOCK_FUNCTION_PROBES, (name) => noLockFunctionProbes(name));
   }
 }
