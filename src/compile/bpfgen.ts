@@ -21,7 +21,7 @@
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
-import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
+import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import type { CheckedClause } from '../lang/check.js';
 import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
@@ -34,7 +34,19 @@ import {
   type KernelClause,
   type KernelKeyPart,
   type KernelMaps,
+  type KernelOutput,
+  type KernelOutputMaps,
   type KernelProbe,
+  FAULT_PLACE,
+  FAULT_RECORD_BYTES,
+  FAULT_VALUE,
+  OUTPUT_CLAUSE,
+  OUTPUT_FAULT,
+  OUTPUT_HEADER,
+  OUTPUT_PID,
+  OUTPUT_PROBE,
+  OUTPUT_TID,
+  OUTPUT_TIME,
   PROBE_ID_REGISTER,
   keyPartSize,
 } from '../providers/clause-plan.js';
@@ -79,6 +91,10 @@ const KEY_BASE = COMM_AT;
 const MAX_KEY = 288;
 /** the key's byte count plus what lies above it must stay within BPF's 512-byte stack */
 const STACK = KEY_BASE + MAX_KEY + 8;
+/** a clause that prints: the pointer to the record it makes, below all that */
+const RECORD_AT = -(STACK + 8);
+/** bpf_perf_event_output()'s error for a ring with no room (-ENOSPC); one with no ring yet (before tracing starts) is no loss */
+const RING_FULL = -28;
 
 /** A clause-local's stack slot's offset from the frame pointer. */
 function localAt(slot: number): number {
@@ -355,7 +371,63 @@ type Update =
   | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
   | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
-  | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr };
+  | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr }
+  /** printf(), trace(), exit(): their values into the clause's record (the consumer formats them) */
+  | { kind: 'print'; values: Array<[A.Expr, Printed]>; value: null };
+
+/** A value a kernel clause prints, and how the kernel computes it into the record. */
+type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' };
+
+/** The actions whose values a kernel clause writes into its record for the consumer to format. */
+const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit']);
+
+/** Whether a statement is one of OUTPUT_ACTIONS (in a kernel clause: its values are in the record, the consumer runs it). */
+export function isOutputStatement(s: A.Stmt): boolean {
+  return s.kind === 'expr' && s.expr.kind === A.N.Call && OUTPUT_ACTIONS.has(s.expr.name);
+}
+
+/**
+ * What a printed expression is in the record, or null where the consumer has it itself (a
+ * string literal, the probe's names: the record names its probe); undefined: the kernel cannot
+ * compute it.
+ */
+function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null | undefined {
+  if (e.type === null) return undefined;
+  if (e.kind === A.N.Str || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && e.name in PROBE_FIELDS)) return null;
+  if (isBuiltin(e, 'execname')) return { kind: 'str', size: 16, signed: false, how: 'comm' };
+  if (copyinstrOf(e, newBudget(vars)) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'user' };
+  const str = kernelString(e);
+  // a char array itself is its bytes; stringof() of one, or of a pointer, a string (as firingKind())
+  if (str !== null) return { kind: e.kind === A.N.Stringof || str.pointer ? 'str' : 'bytes', size: str.size, signed: false, how: 'kernel' };
+  const shape = shapeOf(e.type);
+  if (shape !== null && intOk(e, 0, newBudget(vars))) return { kind: 'int', size: shape.size, signed: shape.signed, how: 'int' };
+  return undefined;
+}
+
+/** An output action's update: its values, laid out from `at` in the record (null if one cannot be computed in the kernel). */
+function printOf(s: A.Stmt, vars: Vars, at: { next: number; slot: number }): Update | null {
+  if (!isOutputStatement(s)) return null;
+  const call = (s as A.ExprStmt).expr as A.Call;
+  // printf's first argument is its format
+  const args = call.name === 'printf' ? call.args.slice(1) : call.args;
+  const values: Array<[A.Expr, Printed]> = [];
+  for (const a of args) {
+    const k = printedKind(a, vars);
+    if (k === undefined) return null;
+    if (k === null) continue;
+    values.push([a, { ...k, slot: at.slot++, at: at.next }]);
+    at.next += ((k.kind === 'int' ? 8 : k.size) + 7) & ~7;
+  }
+  return { kind: 'print', values, value: null };
+}
+
+/** The printed expressions of kernel clauses, by clause: where the consumer's code finds each in ctx.firing. */
+const printedOf = new WeakMap<KernelClause, ReadonlyMap<A.Expr, FiringValue>>();
+
+/** A kernel clause's printed expressions (empty: it prints none). */
+export function printedExpressions(k: KernelClause): ReadonlyMap<A.Expr, FiringValue> {
+  return printedOf.get(k) ?? new Map();
+}
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
 /** Compound assignments whose result's low bits depend only on the operands' low bits: computed in the variable's own type. */
@@ -584,7 +656,7 @@ export function kernelClause(
   globalOk: (id: number) => boolean = () => false,
 ): KernelClause | null {
   const c = cc.clause;
-  if (c.body === null || c.body.length === 0 || cc.recordsData || cc.destructive) return null;
+  if (cc.destructive) return null;
   // clause-locals: integers only this clause names, in stack slots zeroed as it starts (as a
   // firing's clause-locals start out in dtrace)
   if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
@@ -592,11 +664,18 @@ export function kernelClause(
   const vars: Vars = { self: selfOk, global: globalOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
   if (c.predicate !== null && !intOk(c.predicate, 0, newBudget({ ...vars, userCompare: true }))) return null;
   const updates: Update[] = [];
-  for (const s of c.body) {
-    const u = updateOf(s, avoid, vars, stackFrames);
+  // what it prints: a record of the values, laid out in order (an empty clause's default
+  // action prints the probe, and its record has no values)
+  const layout = { next: OUTPUT_HEADER, slot: 0 };
+  const body = c.body ?? [];
+  for (const s of body) {
+    const u = updateOf(s, avoid, vars, stackFrames) ?? printOf(s, vars, layout);
     if (u === null) return null;
     updates.push(u);
   }
+  const printed = new Map<A.Expr, FiringValue>();
+  for (const u of updates) if (u.kind === 'print') for (const [e, v] of u.values) printed.set(e, v);
+  const output: KernelOutput | null = body.length === 0 || updates.some((u) => u.kind === 'print') ? { values: [...printed.values()], bytes: layout.next } : null;
   const predicate = c.predicate;
   const locals = cc.locals.length;
   // stack() runs in sample programs only: a clause whose thread-locals would live in the
@@ -628,40 +707,48 @@ export function kernelClause(
       globals.add(u.v.id);
       u.keys.forEach(visit);
     } else if (u.kind === 'agg') u.keys.forEach(visit);
+    else if (u.kind === 'print') for (const [e] of u.values) visit(e);
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
-  return {
+  const kernel: KernelClause = {
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     globals: [...globals],
-    stack: STACK,
+    stack: output === null ? STACK : -RECORD_AT,
     args: [...args],
     comparedProbeFields: [...compared],
+    output,
     sampleOnly,
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
       g.localSlot = vars.local;
       g.strsize = vars.strsize;
       if (!g.usable(predicate, updates)) return false;
+      if (output !== null && maps.output === null) return false;
       g.maps = maps;
       for (let slot = 0; slot < locals; slot++) p.storeImm(8, R10, localAt(slot), 0);
       if (predicate !== null) {
         g.value(predicate, 0);
         p.jmpImm(Jmp.Eq, R7, 0, `${prefix}end`);
       }
+      if (output !== null) g.beginRecord(maps.output!);
       updates.forEach((u, i) => {
         g.where = i + 1;
         if (u.kind === 'agg') g.update(u, maps, `${prefix}u${i}`);
         else if (u.kind === 'local') g.assignLocal(u.v, u.slot, u.value);
         else if (u.kind === 'global') g.assignGlobal(u.v, u.keys, u.value, maps, `${prefix}u${i}`);
+        else if (u.kind === 'print') for (const [e, v] of u.values) g.printed(e, v as Printed);
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
-      g.faultExits(maps, clause);
+      if (output !== null) g.sendRecord(maps.output!, clause, output.bytes);
+      g.faultExits(maps, clause, output !== null);
       p.label(`${prefix}end`);
       return true;
     },
   };
+  if (printed.size > 0) printedOf.set(kernel, printed);
+  return kernel;
 }
 
 /** Whether an expression reads kernel memory (a member, *p) or names curthread. */
@@ -803,6 +890,7 @@ class BpfGen {
     if (predicate !== null) visit(predicate);
     for (const u of updates) {
       if (u.kind === 'agg') u.keys.forEach(visit);
+      if (u.kind === 'print') for (const [e] of u.values) visit(e);
       if (u.value !== null) visit(u.value);
       if (u.kind === 'agg' && this.probe.context !== 'sample' && u.agg.keys.some((k) => k.kind === 'stack')) ok = false;
     }
@@ -1162,6 +1250,69 @@ class BpfGen {
     this.p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
   }
 
+  /** Finds this CPU's record (it is made there, then sent whole) and keeps its pointer at RECORD_AT. */
+  beginRecord(out: KernelOutputMaps): void {
+    const p = this.p;
+    p.storeImm(4, R10, -COMM_AT, 0).loadMap(R1, out.record).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, `${this.prefix}end`).store(8, R10, RECORD_AT, R0);
+  }
+
+  /** Computes a printed value into the record; a fault leaves the clause, and its record is not sent. */
+  printed(e: A.Expr, v: Printed): void {
+    const p = this.p;
+    switch (v.how) {
+      case 'int':
+        this.value(e, 0);
+        p.load(8, R1, R10, RECORD_AT).store(8, R1, v.at, R7);
+        return;
+      case 'comm':
+        p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, 16).call(Helper.GetCurrentComm);
+        return;
+      case 'user':
+        this.value((e as A.Call).args[0], 0);
+        this.recordBytes(v, Helper.ProbeReadUserStr);
+        return;
+      case 'kernel': {
+        const str = kernelString(e)!;
+        if (str.pointer) this.value(str.place, 0);
+        else this.address(str.place, 0);
+        this.recordBytes(v, v.kind === 'str' ? Helper.ProbeReadKernelStr : Helper.ProbeReadKernel);
+        return;
+      }
+    }
+  }
+
+  /** Copies a string (or a char array's bytes) at address R7 into the record. */
+  private recordBytes(v: Printed, helper: Helper.ProbeReadUserStr | Helper.ProbeReadKernelStr | Helper.ProbeReadKernel): void {
+    this.p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, v.size).mov(R3, R7).call(helper);
+    this.p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
+  }
+
+  /**
+   * Completes the record's header and sends it to this CPU's ring; one the ring has no room
+   * for is counted, as DTrace counts a record its buffer could not take.
+   */
+  sendRecord(out: KernelOutputMaps, clause: number, bytes: number): void {
+    const sent = `${this.prefix}sent`;
+    this.p.load(8, R7, R10, RECORD_AT);
+    this.send(out, clause, bytes, sent);
+    this.p.label(sent);
+  }
+
+  /** Completes the header of the record R7 points to and sends it; goes on at `sent` (the caller's label), or falls through. */
+  private send(out: KernelOutputMaps, clause: number, bytes: number, sent: string): void {
+    const p = this.p;
+    p.call(Helper.KtimeGetNs).store(8, R7, OUTPUT_TIME, R0);
+    p.storeImm(4, R7, OUTPUT_CLAUSE, clause);
+    if (this.probe.id === null) p.store(4, R7, OUTPUT_PROBE, PROBE_ID_REGISTER);
+    else p.storeImm(4, R7, OUTPUT_PROBE, this.probe.id);
+    p.call(Helper.GetCurrentPidTgid).store(4, R7, OUTPUT_TID, R0).aluImm(Alu.Rsh, R0, 32).store(4, R7, OUTPUT_PID, R0);
+    p.mov(R1, R6).loadMap(R2, out.perf).movImm32(R3, CURRENT_CPU).mov(R4, R7).movImm(R5, bytes).call(Helper.PerfEventOutput);
+    p.jmpImm(Jmp.Ne, R0, RING_FULL, sent);
+    p.storeImm(4, R10, -COMM_AT, 0).loadMap(R1, out.lost).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, sent).load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1);
+  }
+
   /** Where code that meets a fault (DTrace's FLT_*; R7 its address or value) goes. */
   private faultLabel(fault = FLT_BADADDR): string {
     const place = fault * 256 + this.where;
@@ -1174,12 +1325,20 @@ class BpfGen {
    * probe and place, in this CPU's fault record, which dtrace reports as DTrace reports
    * faults; the clause ends there, as in DTrace.
    */
-  faultExits(maps: KernelMaps, clause: number): void {
+  faultExits(maps: KernelMaps, clause: number, prints: boolean): void {
     if (this.faulting.size === 0) return;
     const p = this.p;
     const end = `${this.prefix}end`;
     const record = `${this.prefix}faulted`;
     p.ja(end);
+    if (prints && maps.output !== null) {
+      // in place of the clause's record: a record of the fault, reported in its place in the output
+      for (const place of this.faulting) p.label(`${this.prefix}fault${place}`).movImm(R8, place).ja(record);
+      p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, maps.output.record).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+      p.jmpImm(Jmp.Eq, R0, 0, end).store(8, R0, FAULT_VALUE, R7).store(8, R0, FAULT_PLACE, R8).mov(R7, R0);
+      this.send(maps.output, (clause | OUTPUT_FAULT) | 0, FAULT_RECORD_BYTES, end);
+      return;
+    }
     for (const place of this.faulting) p.label(`${this.prefix}fault${place}`).movImm(R8, clause * 4096 + place).ja(record);
     p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, maps.faults).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.jmpImm(Jmp.Eq, R0, 0, end);

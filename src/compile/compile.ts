@@ -21,7 +21,16 @@ import { kernelTypes } from '../kernel/btf.js';
 import { ClauseGen, ConstPool, inlinePure } from './jsgen.js';
 import type { ClausePlan } from '../providers/clause-plan.js';
 import { planClause } from './plan.js';
-import { KERNEL_PROVIDERS, computesFiringValues, clearedAggregations, firingValues, firingValuesOf, kernelClause, variablesUsed } from './bpfgen.js';
+import {
+  KERNEL_PROVIDERS,
+  computesFiringValues,
+  clearedAggregations,
+  firingValues,
+  firingValuesOf,
+  kernelClause,
+  printedExpressions,
+  variablesUsed,
+} from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
 
 export type ClauseFn = (ctx: ProbeContext) => void;
@@ -42,6 +51,11 @@ export interface CompiledClause {
   record: RecordLayout;
   fn: ClauseFn;
   source: string;
+  /**
+   * Where it prints in the kernel (plan.inKernel.output): what formats the kernel's record of a
+   * firing, whose values are in ctx.firing (its predicate and the rest ran in the kernel)
+   */
+  output: ClauseFn | null;
 }
 
 export interface CompiledProgram {
@@ -108,8 +122,27 @@ export class Compiler {
     const localUsers = new Map<A.VarInfo, number>();
     for (const c of this.compiled) for (const v of c.checked.locals) localUsers.set(v, (localUsers.get(v) ?? 0) + 1);
     const ownLocal = (v: A.VarInfo): boolean => localUsers.get(v) === 1;
+    // a clause prints in the kernel only where every clause on its probes runs there: a
+    // firing's output then comes in clause order, from one record after another
+    const byProbe = new Map<number, CompiledClause[]>();
+    for (const c of this.compiled) {
+      for (const p of c.probes) {
+        let list = byProbe.get(p.probe.id);
+        if (list === undefined) byProbe.set(p.probe.id, (list = []));
+        list.push(c);
+      }
+    }
     for (;;) {
       for (const c of this.compiled) c.plan.inKernel = kernelClause(c.checked, this.clearedAggs, (id) => allowed.has(id), this.opts.num('stackframes'), ownLocal, this.opts.num('strsize'), (id) => allowed.has(-1 - id));
+      for (let demoted = true; demoted; ) {
+        demoted = false;
+        for (const c of this.compiled) {
+          if (c.plan.inKernel?.output == null) continue;
+          if (c.probes.every((p) => byProbe.get(p.probe.id)!.every((o) => o.plan.inKernel !== null))) continue;
+          c.plan.inKernel = null;
+          demoted = true;
+        }
+      }
       let changed = false;
       for (const [id, list] of users) {
         if (!allowed.has(id)) continue;
@@ -216,14 +249,7 @@ export class Compiler {
           break;
       }
     }
-    const gen = new ClauseGen(() => this.opts.num('strsize'), this.K, {
-      int: this.types.get('int'),
-      int64: this.types.get('int64_t'),
-      uint64: this.types.get('uint64_t'),
-      str: this.types.strsizeType,
-      char: this.types.get('char'),
-      sizeT: this.types.get('size_t'),
-    });
+    const gen = this.clauseGen();
     const clauses: CompiledClause[] = [];
     let matches = 0;
     let clauseIndex = 0;
@@ -241,7 +267,7 @@ export class Compiler {
       const plan = planClause(cc);
       plan.bigArgs = bigArgsOf(g.source);
       if (gen.firing.size > 0) plan.firing = firingValues(gen.firing);
-      clauses.push({ checked: cc, probes, descs: descsOf.get(cc) ?? [], epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source });
+      clauses.push({ checked: cc, probes, descs: descsOf.get(cc) ?? [], epids, index: clauseIndex, plan, record: recordLayout(cc, this.recordOptions()), fn: null as unknown as ClauseFn, source: g.source, output: null });
     }
     this.compiled.push(...clauses);
     this.planInKernel();
@@ -265,10 +291,27 @@ export class Compiler {
     clauses: CompiledClause[],
     bind: { rt: ClauseAbi; G: Array<Value | null>; D: readonly DynArrayAbi[]; AG: readonly AggregationAbi[] },
   ): void {
+    const make = (source: string): ClauseFn => new Function('rt', 'G', 'D', 'AG', 'K', `return function clause(ctx) {\n${source}\n};`)(bind.rt, bind.G, bind.D, bind.AG, this.K.items) as ClauseFn;
     for (const c of clauses) {
-      const factory = new Function('rt', 'G', 'D', 'AG', 'K', `return function clause(ctx) {\n${c.source}\n};`);
-      c.fn = factory(bind.rt, bind.G, bind.D, bind.AG, this.K.items) as ClauseFn;
+      c.fn = make(c.source);
+      const k = c.plan.inKernel;
+      // the kernel's record of a firing: the clause's output actions alone, their values read from it
+      if (k?.output == null) continue;
+      const gen = this.clauseGen();
+      gen.firing = printedExpressions(k);
+      c.output = make(gen.clause(c.checked, { printedOnly: true }).source);
     }
+  }
+
+  private clauseGen(): ClauseGen {
+    return new ClauseGen(() => this.opts.num('strsize'), this.K, {
+      int: this.types.get('int'),
+      int64: this.types.get('int64_t'),
+      uint64: this.types.get('uint64_t'),
+      str: this.types.strsizeType,
+      char: this.types.get('char'),
+      sizeT: this.types.get('size_t'),
+    });
   }
 
   private matchProbes(spec: A.ProbeSpec): ProbeInfo[] {

@@ -26,6 +26,7 @@ import * as I from './intval.js';
 import { accessor, intLiteral, truthCode, zeroCode } from './repr.js';
 import { type FormatPlan, compileFormatter } from '../runtime/printf.js';
 import type { FiringValue } from '../providers/clause-plan.js';
+import { isOutputStatement } from './bpfgen.js';
 
 /** Constants the generated code refers to as K[i] (format plans, types, strings). */
 export class ConstPool {
@@ -140,8 +141,12 @@ export class ClauseGen {
     return t;
   }
 
-  /** The body of `function (ctx) { ... }` for one clause. */
-  clause(cc: CheckedClause): GeneratedClause {
+  /**
+   * The body of `function (ctx) { ... }` for one clause; `printedOnly`: of its output actions
+   * alone (a kernel clause's: its predicate and other statements ran in the kernel), with
+   * their action numbers.
+   */
+  clause(cc: CheckedClause, only: { printedOnly: boolean } = { printedOnly: false }): GeneratedClause {
     const c = cc.clause;
     const lines: string[] = [];
     this.temps = 0;
@@ -149,10 +154,15 @@ export class ClauseGen {
     this.action = 0;
     this.helpers = new Map();
     this.pending = [];
-    if (c.predicate) lines.push(`if (!(${this.truth(c.predicate)})) return;`);
+    if (c.predicate && !only.printedOnly) lines.push(`if (!(${this.truth(c.predicate)})) return;`);
     this.temps = 0;
     if (cc.recordsData) lines.push(rtCall('beginRecord', 'ctx') + ';');
-    if (c.body) for (const s of c.body) this.stmt(s, lines);
+    if (c.body) {
+      for (const s of c.body) {
+        if (only.printedOnly && !isOutputStatement(s)) this.action++;
+        else this.stmt(s, lines);
+      }
+    }
     if (cc.recordsData) lines.push(rtCall('endRecord', 'ctx') + ';');
     const body = lines.join('\n');
     // P: printf()'s argument array (rt.pargs)
@@ -1137,6 +1147,7 @@ export class ClauseGen {
   /** A printf argument: strings and byte images pass as they are, integers in their repr. */
   /** A value to print: argN as its Number where exact (printed as its BigInt would be), else expr(). */
   private argOrExpr(e: A.Expr): string {
+    if (this.firing.has(e)) return this.expr(e);
     if (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && /^arg[0-9]$/.test(e.name)) return rtCall('argValue', 'ctx', Number(e.name.slice(3)));
     return this.expr(e);
   }

@@ -8,7 +8,7 @@ import { kernelOffset, kernelSymbols } from './ksyms.js';
 import { ProcessTable } from './proctable.js';
 import { UserMemory } from './user-memory.js';
 import { ReadableWaiter, SysError } from './bpf/sys.js';
-import { RingReader, type EventSink } from './ringbuf.js';
+import { RingReader, type EventSink, type EventSource } from './ringbuf.js';
 import type { CpuClockSampler } from './perf-sampler.js';
 import { Liveness } from './identity.js';
 import { KprobeSet, reapStaleKprobes } from './kprobes.js';
@@ -34,6 +34,14 @@ export function reapStale(root: string): void {
  * included; `ts` is ns after the tracer's `base`.
  */
 export type EventHandler = (cpu: number, page: Buffer, view: DataView, off: number, len: number, ts: number) => void;
+
+/** Records BPF programs write for dtrace (bpf/output.ts): their rings are opened as tracing starts. */
+export interface ProgramRecords {
+  /** Opens the rings on `cpus`, `ringBytes` each (times after `base`); returns the source to merge with the events. */
+  open(cpus: readonly number[], base: bigint, ringBytes: number): EventSource;
+  /** records each CPU's ring could not take so far, by CPU */
+  lost(): number[];
+}
 
 /** Strings of records are interned up to this length (names, paths' tails)... */
 const INTERN_MAX = 64;
@@ -194,6 +202,8 @@ export class KernelTracer implements EventSink {
   private procEvents: UserStackEvents | null = null;
   /** why one process's events come from tracefs, not perf events bound to it (null: they do not) */
   processEventsUnavailable: string | null = null;
+  /** records BPF programs write for dtrace (clauses that print in the kernel), read with the events */
+  private readonly programRecords: ProgramRecords[] = [];
   /** the raw tracepoints' programs and rings (rawtp), created on first use */
   private raw: RawTracepoints | null = null;
 
@@ -221,6 +231,11 @@ export class KernelTracer implements EventSink {
     } catch {
       return null;
     }
+  }
+
+  /** Reads records BPF programs write, merged with the events in time order, from start() on. */
+  addProgramRecords(records: ProgramRecords): void {
+    this.programRecords.push(records);
   }
 
   /**
@@ -508,6 +523,13 @@ export class KernelTracer implements EventSink {
     );
     if (refusal !== null) throw new DFatalError(refusal);
     if (captured !== null) reader.addSource(captured);
+    for (const r of this.programRecords) {
+      try {
+        reader.addSource(r.open(cpus, reader.base, bufferKb * 1024));
+      } catch (e) {
+        throw new DFatalError(`could not enable tracing: the rings of the clauses that print in the kernel: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
     if (this.ustackEvents !== null) {
       this.ustackEvents.setBase(reader.base);
       reader.addSource(this.ustackEvents);
@@ -764,8 +786,9 @@ export class KernelTracer implements EventSink {
    */
   checkDrops(report: (cpu: number, n: number) => void, own?: (cpu: number, n: number) => void): void {
     const inst = this.instance;
-    if (!inst) return;
-    const lost = this.user.lost();
+    if (!inst && this.programRecords.length === 0) return;
+    const lost = inst ? this.user.lost() : [];
+    for (const r of this.programRecords) r.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     for (const s of this.samplers) s.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     this.ustackEvents?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));
     this.procEvents?.lost().forEach((n, cpu) => (lost[cpu] = (lost[cpu] ?? 0) + n));

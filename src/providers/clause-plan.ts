@@ -181,12 +181,54 @@ export interface KernelMaps {
   global(id: number, keys: number): number;
   /** per-CPU scratch at least the size of the clause's largest value: where a new entry's first value is made */
   scratch: number;
+  /** where records of what clauses print go (null: no clause prints in the kernel) */
+  output: KernelOutputMaps | null;
   /**
    * per-CPU array of one fault record: [faults, the last one's address, its probe's id, its
    * clause * 4096 + fault (FLT_*) * 256 + where (0: the predicate, N: action #N)]
    */
   faults: number;
 }
+
+/** The maps a clause that prints in the kernel writes its record with. */
+export interface KernelOutputMaps {
+  /** BPF_MAP_TYPE_PERF_EVENT_ARRAY: each CPU's ring, by CPU */
+  perf: number;
+  /** per-CPU array of one value at least as large as the largest record: where it is made */
+  record: number;
+  /** per-CPU u64 array: [0] records a full ring could not take */
+  lost: number;
+}
+
+/**
+ * A kernel clause's record of what it prints (DTrace's per-CPU buffer record of an enabled
+ * probe): OUTPUT_HEADER, then each printed value's bytes at its `at` (FiringValue.at counts from
+ * the record's start; FiringValue.slot is the value's index, where the consumer's code reads it
+ * in ctx.firing). A fault in the clause discards the record, as DTrace discards the ECB's data.
+ */
+export interface KernelOutput {
+  values: FiringValue[];
+  /** bytes of the record (8-byte aligned) */
+  bytes: number;
+}
+
+/** A kernel record's header: u64 time (ns, CLOCK_MONOTONIC), u32 clause (its InKernel number), u32 probe id, u32 thread, u32 process. */
+export const OUTPUT_TIME = 0;
+export const OUTPUT_CLAUSE = 8;
+export const OUTPUT_PROBE = 12;
+export const OUTPUT_TID = 16;
+export const OUTPUT_PID = 20;
+export const OUTPUT_HEADER = 24;
+/**
+ * A fault record, which a clause that prints sends in place of its record (the fault is then
+ * reported in its place among the firings' output): OUTPUT_CLAUSE holds its number with this
+ * bit set, and the header is followed by u64 where (fault * 256 + where: 0 the predicate, N
+ * action #N) and u64 the fault's value (the bad address)
+ */
+export const OUTPUT_FAULT = 0x8000_0000;
+export const FAULT_PLACE = OUTPUT_HEADER;
+export const FAULT_VALUE = OUTPUT_HEADER + 8;
+export const FAULT_RECORD_BYTES = OUTPUT_HEADER + 16;
 
 /** A clause compiled to run in the kernel. */
 export interface KernelClause {
@@ -201,6 +243,11 @@ export interface KernelClause {
   args: number[];
   /** the probe's names it compares with strings (a program serving several probes needs them alike) */
   comparedProbeFields: Array<'provider' | 'module' | 'func' | 'name'>;
+  /**
+   * what it prints, written by the kernel as a record the consumer formats (null: it prints
+   * nothing; its work is all in maps)
+   */
+  output: KernelOutput | null;
   /** it reads what only a sample program has (stack()): it runs in the kernel on sampling probes only */
   sampleOnly?: boolean;
   /**

@@ -13,6 +13,7 @@ import {
   BPF_PROG_TYPE_RAW_TRACEPOINT,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_PERF_EVENT_ARRAY,
   BPF_PROG_TYPE_KPROBE,
   BPF_PROG_TYPE_PERF_EVENT,
   BPF_PROG_TYPE_TRACEPOINT,
@@ -25,9 +26,13 @@ import {
   possibleCpus,
 } from '../kernel/bpf/objects.js';
 import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
+import { ProgramOutput } from '../kernel/bpf/output.js';
+import type { EventSink } from '../kernel/ringbuf.js';
+import { type ProgramRecords, cstring } from '../kernel/tracer.js';
+import type { ProbeContext } from '../runtime/context.js';
 import { type Aggregation, MASK128 } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
-import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelProbe, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
+import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelOutput, type KernelOutputMaps, type KernelProbe, FAULT_RECORD_BYTES, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
 /** `refused`: of a uprobe_multi attach, the indexes of the members the kernel would not take */
 export type AttachResult = { ok: true; refused?: number[] } | { ok: false; why: string };
@@ -245,6 +250,7 @@ export class InKernel {
       global: (id, keys) => this.globalMap(id, keys),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
+      output: this.outputMaps(clauses),
       faults: this.faultsMap(),
     };
     const guard = this.onlyCpu >= 0 && !('sampling' in target);
@@ -313,6 +319,54 @@ export class InKernel {
       if (off >= 0) this.stackFrames[len++] = off;
     }
     return this.stackText === null ? '' : this.stackText(this.stackFrames, len, frames);
+  }
+
+  /** the maps of the clauses that print in the kernel (null: none does) */
+  private output: KernelOutputMaps | null = null;
+  /** bytes of the largest record made in output.record */
+  private recordBytes = 0;
+  /** the records' rings, once tracing starts */
+  private records: ProgramOutput | null = null;
+
+  /** The maps the clauses' records need (null: none prints), made on first use; the record's room grows with the largest. */
+  private outputMaps(clauses: KernelClause[]): KernelOutputMaps | null {
+    if (clauses.every((c) => c.output === null)) return this.output;
+    // room for a fault's record too
+    const bytes = Math.max(FAULT_RECORD_BYTES, ...clauses.map((c) => c.output?.bytes ?? 0));
+    if (this.output === null) {
+      this.output = {
+        perf: this.objects.createMap(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, this.ncpus),
+        record: this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, bytes, 1),
+        lost: this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1),
+      };
+      this.recordBytes = bytes;
+    } else if (bytes > this.recordBytes) {
+      // programs loaded before keep the smaller one
+      this.output = { ...this.output, record: this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, bytes, 1) };
+      this.recordBytes = bytes;
+    }
+    return this.output;
+  }
+
+  /**
+   * What the tracer reads the records of the clauses that print in the kernel with, each handed
+   * to `sink` in time order with the other events (null: no clause prints in the kernel).
+   */
+  programRecords(sink: EventSink): ProgramRecords | null {
+    const out = this.output;
+    if (out === null || this.closed) return null;
+    return {
+      open: (cpus, base, ringBytes) => {
+        this.records = new ProgramOutput(out.perf, out.lost, sink, this.recordBytes);
+        return this.records.open(cpus, base, ringBytes);
+      },
+      lost: () => this.records?.lost() ?? [],
+    };
+  }
+
+  /** The clause a record or fault names by its number. */
+  clauseNumbered(n: number): KernelClause | undefined {
+    return this.clauses[n];
   }
 
   /** the clauses the programs run, by the number their fault records name them by */
@@ -542,6 +596,7 @@ export class InKernel {
     if (this.closed) return;
     this.sync();
     this.closed = true;
+    this.records?.close();
     this.objects.close();
   }
 }
@@ -596,3 +651,23 @@ export function stddevDelta(values: Buffer, ncpus: number, last: bigint[] | unde
   const dq = last === undefined ? totals[2] : (totals[2] - last[2]) & MASK128;
   return { totals, delta: [dc, ds, dq & (TWO64 - 1n), dq >> 64n] };
 }
+
+/** Puts a kernel clause's record's printed values in ctx.firing (the record at `off` in `view`). */
+export type OutputDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext) => void;
+
+/** The decoder of a kernel clause's records (KernelOutput: each value at its `at`, by its slot). */
+export function outputDecoder(out: KernelOutput): OutputDecoder {
+  let fill = '';
+  for (const v of out.values) {
+    const at = `o + ${v.at}`;
+    let read: string;
+    if (v.kind === 'str') read = `cstring(page, ${at}, ${v.size})`;
+    else if (v.kind === 'bytes') read = `new Uint8Array(page.subarray(${at}, ${at} + ${v.size}))`;
+    else if (v.size === 8) read = `v.get${v.signed ? 'BigInt64' : 'BigUint64'}(${at}, true)`;
+    // a narrower integer is held sign- or zero-extended: its low 32 bits are its value
+    else read = `v.get${v.signed ? 'Int32' : 'Uint32'}(${at}, true)`;
+    fill += `ctx.firingFault[${v.slot}] = 0; ctx.firing[${v.slot}] = ${read};\n`;
+  }
+  return new Function('cstring', `return function printed(page, v, o, ctx) {\n${fill}};`)(cstring) as OutputDecoder;
+}
+

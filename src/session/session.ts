@@ -3,13 +3,13 @@
 
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import type { CompiledClause } from '../compile/compile.js';
+import type { ClauseFn, CompiledClause } from '../compile/compile.js';
 import type { DropTag } from '../lang/errtags.js';
 import type { DtraceProvider } from '../providers/dtrace.js';
-import type { ClausePlan, KernelClause } from '../providers/clause-plan.js';
+import { type ClausePlan, FAULT_PLACE, FAULT_VALUE, type KernelClause, OUTPUT_CLAUSE, OUTPUT_FAULT, OUTPUT_PID, OUTPUT_PROBE, OUTPUT_TID } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
 import { bindToCpu, bpfUnavailable } from '../kernel/bpf/sys.js';
-import { DEFAULT_AGG_BYTES, InKernel, type KernelFault } from '../providers/in-kernel.js';
+import { DEFAULT_AGG_BYTES, InKernel, type KernelFault, type OutputDecoder, outputDecoder } from '../providers/in-kernel.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import { type ProbeRegistry, globMatch } from '../providers/registry.js';
 import { ProbeContext } from '../runtime/context.js';
@@ -457,8 +457,10 @@ export class Session implements FiringEnv {
     return this.target;
   }
 
-  /** Starts the kernel tracer if a provider asked for it. */
+  /** Starts the kernel tracer if a provider asked for it, or a clause prints in the kernel. */
   private startKernel(): void {
+    const records = this.inKernelState?.programRecords(this.kernelRecords) ?? null;
+    if (records !== null) this.tracer().addProgramRecords(records);
     const k = this.kernel;
     if (!k) return;
     const rt = this.rt;
@@ -516,30 +518,89 @@ export class Session implements FiringEnv {
     const rt = this.rt;
     ctx.probe = def.probe;
     rt.startFiring(ctx);
-    const pb = rt.principal;
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
-      ctx.epid = e.epid;
-      ctx.action = 0;
-      rt.startClause();
-      if (pb !== null) {
-        const r = e.clause.record;
-        if (r.needed !== 0 && !rt.reserve(ctx.cpu, r.needed, r.align, r.size)) continue;
-      }
-      try {
-        e.clause.fn(ctx);
-      } catch (err) {
-        rt.abortRecord();
-        this.clauseFailed(ctx, e, err);
-      }
+      this.runClause(ctx, e, e.epid, e.clause.fn);
       // once exit() has run, the rest of the firing's clauses do not
       if (rt.exitReq.requested && def !== this.dtrace.end) break;
     }
+    this.endFiring(ctx);
+  }
+
+  /** Runs one clause of a firing (`fn`: its code, or what formats its kernel record) in the principal buffer's room for it. */
+  private runClause(ctx: ProbeContext, e: Enabling, epid: number, fn: ClauseFn): void {
+    const rt = this.rt;
+    ctx.epid = epid;
+    ctx.action = 0;
+    rt.startClause();
+    if (rt.principal !== null) {
+      const r = e.clause.record;
+      if (r.needed !== 0 && !rt.reserve(ctx.cpu, r.needed, r.align, r.size)) return;
+    }
+    try {
+      fn(ctx);
+    } catch (err) {
+      rt.abortRecord();
+      this.clauseFailed(ctx, e, err);
+    }
+  }
+
+  private endFiring(ctx: ProbeContext): void {
+    const rt = this.rt;
     rt.endFiring();
     // switch: the consumer takes what the firing recorded
+    const pb = rt.principal;
     if (pb !== null && pb.policy === BufPolicy.Switch) pb.drained(ctx.cpu);
     if (rt.exitReq.requested && !this.stopping) this.stop();
   }
+
+  /** the decoders of the kernel clauses' records, by clause */
+  private readonly outputDecoders = new Map<KernelClause, OutputDecoder>();
+
+  /**
+   * A record a clause that prints in the kernel wrote as its probe fired (its predicate held, and
+   * the rest of it ran there): its output actions run on the values it holds, as the clause's
+   * firing, with the firing's thread and time. A fault's record is reported as a fault in dtrace is.
+   */
+  private readonly kernelRecords = {
+    event: (cpu: number, page: Buffer, view: DataView, off: number, _len: number, ts: number): void => {
+      const ik = this.inKernelState;
+      const word = view.getUint32(off + OUTPUT_CLAUSE, true);
+      const k = ik?.clauseNumbered(word & ~OUTPUT_FAULT);
+      const e = k === undefined ? undefined : this.inKernelEnablings.get(k);
+      const def = this.registry.byId(view.getUint32(off + OUTPUT_PROBE, true));
+      if (k === undefined || e === undefined || def === undefined || e.clause.output === null || k.output === null) return;
+      if (this.stopped || (this.stopping && !(ts <= this.stopTs))) return;
+      if (this.held && !this.stopping) {
+        this.heldDrops[cpu] = (this.heldDrops[cpu] ?? 0) + 1;
+        return;
+      }
+      const ctx = this.ctx;
+      ctx.cpu = cpu;
+      ctx.tid = view.getUint32(off + OUTPUT_TID, true);
+      ctx.pid = view.getUint32(off + OUTPUT_PID, true);
+      ctx.eventTs = ts;
+      ctx.timestamp = -1n;
+      ctx.taskFired = false;
+      ctx.errno = 0;
+      const epid = e.clause.epids.get(def.probe.id) ?? e.epid;
+      if ((word & OUTPUT_FAULT) !== 0) {
+        const place = Number(view.getBigUint64(off + FAULT_PLACE, true));
+        ctx.probe = def.probe;
+        ctx.epid = epid;
+        ctx.action = place % 256;
+        this.fault(ctx, e, new DFault(Math.floor(place / 256), view.getBigUint64(off + FAULT_VALUE, true)));
+        return;
+      }
+      let decode = this.outputDecoders.get(k);
+      if (decode === undefined) this.outputDecoders.set(k, (decode = outputDecoder(k.output)));
+      decode(page, view, off, ctx);
+      ctx.probe = def.probe;
+      this.rt.startFiring(ctx);
+      this.runClause(ctx, e, epid, e.clause.output);
+      this.endFiring(ctx);
+    },
+  };
 
   /**
    * What ends a clause early ends only that clause, never the run: a fault as DTrace reports it;
@@ -565,7 +626,7 @@ export class Session implements FiringEnv {
     const ctx = this.kernelFaultCtx;
     ctx.probe = def.probe;
     ctx.cpu = f.cpu;
-    ctx.epid = e.epid;
+    ctx.epid = e.clause.epids.get(f.probeId) ?? e.epid;
     for (let i = 0; i < f.count; i++) {
       ctx.action = f.where;
       this.fault(ctx, e, new DFault(f.fault, f.value));
@@ -580,8 +641,8 @@ export class Session implements FiringEnv {
     }
     const p = ctx.probe;
     const where = ctx.action === 0 ? 'predicate' : `action #${ctx.action}`;
-    this.rt.report('error', `error on enabled probe ID ${e.epid} (ID ${p.id}: ${p.desc}): ${faultMessage(f)} in ${where} at DIF offset ${ctx.action * 4 + 4}`, {
-      epid: e.epid,
+    this.rt.report('error', `error on enabled probe ID ${ctx.epid} (ID ${p.id}: ${p.desc}): ${faultMessage(f)} in ${where} at DIF offset ${ctx.action * 4 + 4}`, {
+      epid: ctx.epid,
       id: p.id,
       fault: faultMessage(f),
     });
@@ -601,20 +662,7 @@ export class Session implements FiringEnv {
     this.inError = true;
     try {
       for (const x of list) {
-        ec.epid = x.epid;
-        ec.action = 0;
-        this.rt.startClause();
-        const pb = this.rt.principal;
-        if (pb !== null) {
-          const r = x.clause.record;
-          if (r.needed !== 0 && !this.rt.reserve(ec.cpu, r.needed, r.align, r.size)) continue;
-        }
-        try {
-          x.clause.fn(ec);
-        } catch (err) {
-          this.rt.abortRecord();
-          this.clauseFailed(ec, x, err);
-        }
+        this.runClause(ec, x, x.epid, x.clause.fn);
       }
     } finally {
       this.inError = false;

@@ -36,6 +36,7 @@ function clause(index: number, def: ProbeDef, epid: number, fn: (ctx: ProbeConte
     record: { needed: 0, size: 0, align: 4 },
     fn,
     source: '',
+    output: null,
   };
 }
 

@@ -7,7 +7,7 @@
 // many system calls' events are captured, their programs run from one program on raw_syscalls'
 // sys_enter or sys_exit instead of a perf event each (SyscallRoute).
 
-import type { EventQueue, EventSource } from '../ringbuf.js';
+import type { EventQueue, EventSink, EventSource } from '../ringbuf.js';
 import { PERF_RECORD_SAMPLE, type PerfRecordSink, type PerfRing, PerfRings, copyBytes } from '../perf-ring.js';
 import type { RecordTest } from './record-filter.js';
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
@@ -29,7 +29,7 @@ import {
   possibleCpus,
   uprobeMultiSupported,
 } from './objects.js';
-import { BPF_MAP_UPDATE_ELEM, PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE, addressOf, bpf } from './sys.js';
+import { PERF_ATTR_SIZE, PERF_TYPE_SOFTWARE } from './sys.js';
 
 /** One piece of user memory a field points to. */
 export interface UserCopy {
@@ -798,6 +798,34 @@ function withVerifierLog(load: () => number): number {
 /** Bytes of one queue page: many records each, and at least two of the largest. */
 const QUEUE_PAGE = 64 * 1024;
 
+/**
+ * Opens a ring of `ringBytes` (rounded up to a power of two pages) on each of `cpus` for BPF
+ * programs' records (bpf_perf_event_output into `perfMapFd`, a BPF_MAP_TYPE_PERF_EVENT_ARRAY
+ * indexed by CPU), read through `sink`. Throws what the kernel said; the caller closes.
+ */
+export function openOutputRings(sink: PerfRecordSink, perfMapFd: number, cpus: readonly number[], ringBytes: number, queuePage: number, queueSink: EventSink | null): PerfRings {
+  const pages = 2 ** Math.max(0, Math.ceil(Math.log2(Math.max(1, ringBytes / PAGE))));
+  const perf = new PerfRings(sink, queuePage, queueSink);
+  const key = Buffer.alloc(4);
+  const val = Buffer.alloc(4);
+  for (const cpu of cpus) {
+    const attr = Buffer.alloc(PERF_ATTR_SIZE);
+    attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+    attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+    attr.writeBigUInt64LE(BigInt(PERF_COUNT_SW_BPF_OUTPUT), 8);
+    attr.writeBigUInt64LE(1n, 16);
+    attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
+    // nobody sleeps on these buffers (they are polled): wake no one until half full
+    attr.writeBigUInt64LE(ATTR_FLAG_WATERMARK, 40);
+    attr.writeUInt32LE((pages * PAGE) / 2, 48);
+    const fd = perf.open(attr, -1, cpu, pages);
+    key.writeUInt32LE(cpu, 0);
+    val.writeUInt32LE(fd, 0);
+    mapUpdate(perfMapFd, key, val);
+  }
+  return perf;
+}
+
 export class TracepointCapture implements EventSource, PerfRecordSink {
   private readonly specs: CaptureSpec[] = [];
   readonly layouts: CaptureLayout[] = [];
@@ -892,32 +920,9 @@ export class TracepointCapture implements EventSource, PerfRecordSink {
   }
 
   private openRings(): void {
-    const pages = 2 ** Math.max(0, Math.ceil(Math.log2(Math.max(1, this.ringBytes / PAGE))));
     const largest = Math.max(...this.layouts.map((l) => l.size), 8);
-    const perf = new PerfRings(this, Math.max(QUEUE_PAGE, 2 * largest), null);
-    perf.setBase(this.base);
-    this.perf = perf;
-    for (const cpu of this.cpus) {
-      const attr = Buffer.alloc(PERF_ATTR_SIZE);
-      attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
-      attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-      attr.writeBigUInt64LE(BigInt(PERF_COUNT_SW_BPF_OUTPUT), 8);
-      attr.writeBigUInt64LE(1n, 16);
-      attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
-      // nobody sleeps on these buffers (they are polled): wake no one until half full
-      attr.writeBigUInt64LE(ATTR_FLAG_WATERMARK, 40);
-      attr.writeUInt32LE((pages * PAGE) / 2, 48);
-      const fd = perf.open(attr, -1, cpu, pages);
-      const u = Buffer.alloc(128);
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(cpu, 0);
-      const val = Buffer.alloc(4);
-      val.writeUInt32LE(fd, 0);
-      u.writeUInt32LE(this.perfMapFd, 0);
-      u.writeBigUInt64LE(addressOf(key), 8);
-      u.writeBigUInt64LE(addressOf(val), 16);
-      bpf(BPF_MAP_UPDATE_ELEM, u);
-    }
+    this.perf = openOutputRings(this, this.perfMapFd, this.cpus, this.ringBytes, Math.max(QUEUE_PAGE, 2 * largest), null);
+    this.perf.setBase(this.base);
   }
 
   /**
