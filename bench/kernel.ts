@@ -9,9 +9,13 @@
 //   4. idle: the consumer's CPU, as % of one core, over 10 s in which its probe never fires;
 //   5. inkernel: ns each getppid() call gains under `@ = count()`, `@[pid] = count()` and
 //      `@[execname] = quantize(arg0)` on syscall::getppid:entry: in the kernel (BPF), on the
-//      tracefs path (DTRACE_TS_NO_BPF=1) and bpftrace's.
+//      tracefs path (DTRACE_TS_NO_BPF=1) and bpftrace's;
+//   6. print: ns each getppid() call gains under the classic latency script (a thread-local set
+//      at entry, printed at return), printing every call and printing none (a predicate no
+//      call passes): in the kernel, on the tracefs path and bpftrace's, with the lines printed
+//      and the drops reported.
 // Needs root, tracefs and cc; bpftrace is optional. BENCH_RUNS, BENCH_BPFTRACE=0 to skip it,
-// BENCH_ONLY=consumer,idle (any of startup, effect, consumer, idle, inkernel) to run some parts only.
+// BENCH_ONLY=consumer,idle (any of startup, effect, consumer, idle, inkernel, print) to run some parts only.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,6 +128,38 @@ async function main(): Promise<void> {
   if (part('consumer')) await consumer(line, bin);
   if (part('idle')) await idle(line);
   if (part('inkernel')) await inKernel(line, bin);
+  if (part('print')) await printing(line, bin);
+}
+
+/** 6. clauses that print: every call, or none (the predicate filters in the kernel) */
+async function printing(line: (s: string) => void, bin: string): Promise<void> {
+  const N = 200_000;
+  const cases: Array<[string, string, string]> = [
+    ['every call', '/self->ts/', '/@ts[tid]/'],
+    ['no call (over 1 s)', '/self->ts && timestamp - self->ts > 1000000000/', '/@ts[tid] && nsecs - @ts[tid] > 1000000000/'],
+  ];
+  for (const [name, dp, bp] of cases) {
+    const base = nsPerCall(bin, N);
+    const run = async (t: Tracer, timeoutMs: number) => {
+      await t.ready(/ready/, timeoutMs);
+      const ns = nsPerCall(bin, N);
+      await t.stop();
+      const lines = t.stdout.split('\n').filter((l) => /^\d+$/.test(l)).length;
+      let drops = 0;
+      for (const m of t.stderr.matchAll(/(\d+) drops? on CPU/g)) drops += Number(m[1]);
+      for (const m of t.stderr.matchAll(/Lost (\d+) events/g)) drops += Number(m[1]);
+      return `+${(ns - base).toFixed(1)} ns, ${lines} lines, ${drops} drops`;
+    };
+    const prog = `syscall::getppid:entry { self->ts = timestamp; } syscall::getppid:return ${dp} { printf("%d\\n", timestamp - self->ts); self->ts = 0; } BEGIN { printf("ready\\n"); }`;
+    const k = await run(new Tracer(process.execPath, [cli, '-q', '-n', prog]), 30_000);
+    const t = await run(new Tracer(process.execPath, [cli, '-q', '-n', prog], { ...process.env, DTRACE_TS_NO_BPF: '1' }), 30_000);
+    let bt = 'not run';
+    if (withBpftrace) {
+      const b = `tracepoint:syscalls:sys_enter_getppid { @ts[tid] = nsecs; } tracepoint:syscalls:sys_exit_getppid ${bp} { printf("%d\\n", nsecs - @ts[tid]); delete(@ts[tid]); } BEGIN { printf("ready\\n"); }`;
+      bt = await run(new Tracer('bpftrace', ['-e', b]), 120_000);
+    }
+    line(`getppid() x ${N}, latency printed for ${name}: dtrace-ts in the kernel ${k}; on tracefs ${t}; bpftrace ${bt} (untraced ${base.toFixed(1)} ns)`);
+  }
 }
 
 /** 5. the clauses of issue 15's first benchmark, in the kernel and not, beside bpftrace */

@@ -2,6 +2,11 @@
 // on a probe whose record a tracepoint program sees. The aggregations then live in per-CPU
 // kernel maps (keys and values as below) that the consumer reads when it prints them, and such
 // a firing never reaches user space: nothing to decode, nothing to drop.       [dt_cg.c]
+// A clause that prints (printf(), trace(), exit(), or none: the default action) sends one
+// record per firing whose predicate held: the values its output actions print, computed as
+// the probe fires, which the consumer formats (DTrace's per-CPU buffer record of an ECB).
+// It does so only where every clause on its probes runs in the kernel, so that a firing's
+// output comes in clause order.
 //
 // What compiles (anything else keeps the clause in dtrace, on the JavaScript path):
 //   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
@@ -17,7 +22,9 @@
 //   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
 //   (without an increment argument) keyed by integers and those strings, by copyinstr() of an
 //   integer (the user string read as the probe fires, strsize bytes at most), by
-//   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack().
+//   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
+//   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
+//   arrays and stringof() of kernel strings, string literals and the probe's names.
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -93,6 +100,8 @@ const MAX_KEY = 288;
 const STACK = KEY_BASE + MAX_KEY + 8;
 /** a clause that prints: the pointer to the record it makes, below all that */
 const RECORD_AT = -(STACK + 8);
+/** the largest record a clause that prints may send (a larger one stays in dtrace) */
+export const MAX_RECORD = 8192;
 /** bpf_perf_event_output()'s error for a ring with no room (-ENOSPC); one with no ring yet (before tracing starts) is no loss */
 const RING_FULL = -28;
 
@@ -676,6 +685,7 @@ export function kernelClause(
   const printed = new Map<A.Expr, FiringValue>();
   for (const u of updates) if (u.kind === 'print') for (const [e, v] of u.values) printed.set(e, v);
   const output: KernelOutput | null = body.length === 0 || updates.some((u) => u.kind === 'print') ? { values: [...printed.values()], bytes: layout.next } : null;
+  if (output !== null && output.bytes > MAX_RECORD) return null;
   const predicate = c.predicate;
   const locals = cc.locals.length;
   // stack() runs in sample programs only: a clause whose thread-locals would live in the

@@ -14,7 +14,8 @@ export function disassemble(c: CompiledClause): string {
   const width = String(lines.length).length;
   let s = `\nDisassembly of clause ${descs}, <dt_clause_${c.index}>:\n`;
   const probes = `${c.probes.length} probe${c.probes.length === 1 ? '' : 's'}`;
-  const k = c.plan.inKernel;
+  // BEGIN, END and ERROR fire in dtrace itself
+  const k = c.probes.every((p) => p.probe.provider === 'dtrace') ? null : c.plan.inKernel;
   if (k === null) {
     s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;
     const f = c.plan.firing;

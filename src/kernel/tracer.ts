@@ -233,9 +233,22 @@ export class KernelTracer implements EventSink {
     }
   }
 
-  /** Reads records BPF programs write, merged with the events in time order, from start() on. */
+  /** Reads records BPF programs write, merged with the events in time order, from start() on (at once, once started). */
   addProgramRecords(records: ProgramRecords): void {
     this.programRecords.push(records);
+    if (this.reader !== null && this.recordRings !== null && !this.stopped) this.openProgramRecords(records, this.reader, this.recordRings.cpus, this.recordRings.bytes);
+  }
+
+  /** the CPUs and bytes of the rings of program records (null: tracing has not started) */
+  private recordRings: { cpus: number[]; bytes: number } | null = null;
+
+  private openProgramRecords(records: ProgramRecords, reader: RingReader, cpus: number[], bytes: number): void {
+    try {
+      reader.addSource(records.open(cpus, reader.base, bytes));
+    } catch (e) {
+      // the system call's error, as for a tracefs buffer (mmap(2)'s for a ring too large)
+      throw new DFatalError(`could not enable tracing: ${e instanceof SysError ? e.message.slice(e.message.indexOf(': ') + 2) : errnoMessage(e)}`);
+    }
   }
 
   /**
@@ -523,13 +536,8 @@ export class KernelTracer implements EventSink {
     );
     if (refusal !== null) throw new DFatalError(refusal);
     if (captured !== null) reader.addSource(captured);
-    for (const r of this.programRecords) {
-      try {
-        reader.addSource(r.open(cpus, reader.base, bufferKb * 1024));
-      } catch (e) {
-        throw new DFatalError(`could not enable tracing: the rings of the clauses that print in the kernel: ${(e as Error).message.split('\n')[0]}`);
-      }
-    }
+    this.recordRings = { cpus, bytes: bufferKb * 1024 };
+    for (const r of this.programRecords) this.openProgramRecords(r, reader, cpus, bufferKb * 1024);
     if (this.ustackEvents !== null) {
       this.ustackEvents.setBase(reader.base);
       reader.addSource(this.ustackEvents);

@@ -329,8 +329,9 @@ export class InKernel {
   private records: ProgramOutput | null = null;
 
   /** The maps the clauses' records need (null: none prints), made on first use; the record's room grows with the largest. */
-  private outputMaps(clauses: KernelClause[]): KernelOutputMaps | null {
+  private outputMaps(clauses: readonly KernelClause[]): KernelOutputMaps | null {
     if (clauses.every((c) => c.output === null)) return this.output;
+    if (this.recordSink === null || this.onRecords === null) return null;
     // room for a fault's record too
     const bytes = Math.max(FAULT_RECORD_BYTES, ...clauses.map((c) => c.output?.bytes ?? 0));
     if (this.output === null) {
@@ -340,6 +341,7 @@ export class InKernel {
         lost: this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1),
       };
       this.recordBytes = bytes;
+      this.onRecords(this.programRecords(this.output, this.recordSink));
     } else if (bytes > this.recordBytes) {
       // programs loaded before keep the smaller one
       this.output = { ...this.output, record: this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, bytes, 1) };
@@ -348,13 +350,13 @@ export class InKernel {
     return this.output;
   }
 
-  /**
-   * What the tracer reads the records of the clauses that print in the kernel with, each handed
-   * to `sink` in time order with the other events (null: no clause prints in the kernel).
-   */
-  programRecords(sink: EventSink): ProgramRecords | null {
-    const out = this.output;
-    if (out === null || this.closed) return null;
+  /** where the records of clauses that print go, given once the first such clause is attached */
+  onRecords: ((records: ProgramRecords) => void) | null = null;
+  /** each record, in time order with the other events */
+  recordSink: EventSink | null = null;
+
+  /** What the tracer reads the records of the clauses that print in the kernel with. */
+  private programRecords(out: KernelOutputMaps, sink: EventSink): ProgramRecords {
     return {
       open: (cpus, base, ringBytes) => {
         this.records = new ProgramOutput(out.perf, out.lost, sink, this.recordBytes);

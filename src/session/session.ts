@@ -266,6 +266,9 @@ export class Session implements FiringEnv {
     rt.aggSync = () => ik.sync();
     ik.stackText = (frames, len, n) => rt.kernelStackText(frames, len, n);
     ik.onFault = (f) => this.kernelFault(f);
+    // the first clause that prints in the kernel: the tracer reads its records (from the start, or at once)
+    ik.onRecords = (records) => this.tracer().addProgramRecords(records);
+    ik.recordSink = this.kernelRecords;
     const show = this.showKernelCode;
     if (show !== null) ik.showProgram = (probe, listing) => show(`\nDisassembly of the BPF program on ${probe} (the probe's clauses that compiled to BPF):\n${listing}`);
     return (this.inKernelState = ik);
@@ -457,10 +460,8 @@ export class Session implements FiringEnv {
     return this.target;
   }
 
-  /** Starts the kernel tracer if a provider asked for it, or a clause prints in the kernel. */
+  /** Starts the kernel tracer if a provider asked for it. */
   private startKernel(): void {
-    const records = this.inKernelState?.programRecords(this.kernelRecords) ?? null;
-    if (records !== null) this.tracer().addProgramRecords(records);
     const k = this.kernel;
     if (!k) return;
     const rt = this.rt;

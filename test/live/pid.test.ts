@@ -102,7 +102,8 @@ test('-p: a running process; SIGTERM ends dtrace and its uprobe events go', { sk
   const loop = spawn(prog, ['loop'], { stdio: 'ignore' });
   loops.push(loop);
   await new Promise((r) => setTimeout(r, 100));
-  const d = new Tracing(['-q', '-n', 'pid$target::add3:return { printf("%d\\n", arg1); }', '-p', String(loop.pid)]);
+  // (a string variable keeps the clause in dtrace: the probe is a uprobe event)
+  const d = new Tracing(['-q', '-n', 'pid$target::add3:return { s = "x"; printf("%d\\n", arg1); }', '-p', String(loop.pid)]);
   await d.ready();
   // the probe's, and the two on the loader that watch for objects loaded later
   assert.equal(probesOf(d.child.pid!).length, 1);
@@ -118,7 +119,7 @@ test('a dtrace killed with SIGKILL leaves uprobe events the next dtrace removes'
   const loop = spawn(prog, ['loop'], { stdio: 'ignore' });
   loops.push(loop);
   await new Promise((r) => setTimeout(r, 100));
-  const d = new Tracing(['-q', '-n', 'pid$target::add3:entry, pid$target::greet:entry {}', '-p', String(loop.pid)]);
+  const d = new Tracing(['-q', '-n', 'pid$target::add3:entry, pid$target::greet:entry { s = "x"; }', '-p', String(loop.pid)]);
   await d.ready();
   const pid = d.child.pid!;
   assert.equal(probesOf(pid).length, 2);
@@ -329,8 +330,9 @@ test('a clause that prints reads kernel memory and who fired the probe as it fir
   assert.deepEqual(probesOf(r.pid!), []);
 });
 
-test('clauses that print on many functions: one capture program on one uprobe_multi link writes their records, as a uprobe event each would', { skip: multiSkip }, async () => {
-  const script = 'pid$target:a.out::entry, pid$target:a.out::return { printf("%s %s %d\\n", probefunc, probename, probefunc == "add3" && probename == "entry" ? arg1 : 0); }';
+test('clauses in dtrace that print on many functions: one capture program on one uprobe_multi link writes their records, as a uprobe event each would', { skip: multiSkip }, async () => {
+  // (a string variable keeps the clause in dtrace)
+  const script = 'pid$target:a.out::entry, pid$target:a.out::return { s = "x"; printf("%s %s %d\\n", probefunc, probename, probefunc == "add3" && probename == "entry" ? arg1 : 0); }';
   const together = runDtrace(['-q', '-n', script, '-c', prog]);
   const apart = runDtrace(['-q', '-n', script, '-c', prog], { env: { DTRACE_TS_NO_UPROBE_MULTI: '1' } });
   assert.equal(together.stderr, '');

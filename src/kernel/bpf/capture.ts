@@ -817,7 +817,7 @@ export function openOutputRings(sink: PerfRecordSink, perfMapFd: number, cpus: r
     attr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
     // nobody sleeps on these buffers (they are polled): wake no one until half full
     attr.writeBigUInt64LE(ATTR_FLAG_WATERMARK, 40);
-    attr.writeUInt32LE((pages * PAGE) / 2, 48);
+    attr.writeUInt32LE(Math.min((pages * PAGE) / 2, 0xffff_ffff), 48);
     const fd = perf.open(attr, -1, cpu, pages);
     key.writeUInt32LE(cpu, 0);
     val.writeUInt32LE(fd, 0);

@@ -1,0 +1,117 @@
+// Clauses that print, run in the kernel: the kernel evaluates the predicate and the values the
+// output actions print and sends one record per firing, which dtrace formats. What they print
+// is what the same program prints in dtrace (DTRACE_TS_NO_BPF=1), line for line and in order;
+// a full ring's records are counted as drops; a fault is reported in its place.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { liveUnavailable, root, runDtrace } from './harness.js';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+
+const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-kernel-print-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+const prog = join(work, 'syscall-mix');
+
+function unavailable(): string | false {
+  const live = liveUnavailable();
+  if (live) return live;
+  const bpf = bpfUnavailable();
+  if (bpf) return `no BPF: ${bpf}`;
+  const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
+  return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
+}
+const skip = unavailable();
+
+/** Runs a program under -c on the workload (`n` rounds), with BPF or without. */
+function run(args: string[], n: number, bpf: boolean): { out: string; err: string; code: number | null } {
+  const r = runDtrace([...args, '-c', `${prog} ${n}`], { env: bpf ? {} : { DTRACE_TS_NO_BPF: '1' }, timeout: 60_000 });
+  return { out: r.stdout, err: r.stderr, code: r.code };
+}
+
+/** Whether -S says the clause at `index` (in program order) runs in the kernel. */
+function clauseInKernel(program: string, index: number): boolean {
+  const r = runDtrace(['-S', '-q', '-n', program, '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const block = r.stderr.split('\nDisassembly of clause ').slice(1)[index];
+  assert.ok(block !== undefined, r.stderr);
+  return /^[^\n]*\nruns in the kernel, as BPF/.test(block);
+}
+
+const SAME = [
+  // integers of each width and sign, execname, the probe's names, a literal
+  'syscall::read:entry /pid == $target/ { printf("%d %d %u %d %s %s:%s %s\\n", arg0, (int)arg2, (unsigned int)arg2, (char)arg2, execname, probefunc, probename, "lit"); }',
+  'syscall::lseek:entry /pid == $target/ { trace(arg1); trace((short)arg1); trace(execname); printf("\\n"); }',
+  // thread-locals across entry and return, and two clauses on one probe in order
+  'syscall::read:entry /pid == $target/ { self->fd = arg0; self->ts = timestamp; } syscall::read:return /self->ts/ { printf("%d %d %d\\n", self->fd, arg0, timestamp - self->ts > 0); self->ts = 0; } syscall::read:return /pid == $target/ { printf("second %d\\n", arg1); }',
+  // aggregations beside printing, printed at the end
+  'syscall::getppid:entry /pid == $target/ { @n = count(); n++; printf("%d\\n", n); }',
+  // an empty clause: the default action (-q prints nothing for it; beside another that prints)
+  'syscall::getppid:entry /pid == $target/ { } syscall::getppid:entry /pid == $target/ { printf("p\\n"); }',
+  // a predicate on a global, updated in the kernel
+  'syscall::read:entry /pid == $target/ { k = arg0; } syscall::lseek:entry /k == 103/ { printf("after 103: %d\\n", arg0); }',
+];
+
+for (const [i, program] of SAME.entries()) {
+  test(`printing in the kernel prints what dtrace prints: program ${i + 1}`, { skip }, () => {
+    assert.ok(clauseInKernel(program, 0), 'the first clause runs in the kernel');
+    const k = run(['-q', '-n', program], 40, true);
+    const t = run(['-q', '-n', program], 40, false);
+    assert.equal(k.code, 0, k.err);
+    assert.equal(t.code, 0, t.err);
+    assert.equal(k.err, t.err);
+    assert.ok(k.out.length > 0);
+    assert.equal(k.out, t.out);
+  });
+}
+
+test('the default action of a clause in the kernel prints the probe, as in dtrace', { skip }, () => {
+  const program = 'syscall::getppid:entry /pid == $target/ {}';
+  assert.ok(clauseInKernel(program, 0));
+  // the CPU column is where each ran: the rest is the same
+  const strip = (s: string) => s.replace(/^ *\d+ /gm, '');
+  const k = run(['-n', program], 5, true);
+  const t = run(['-n', program], 5, false);
+  assert.equal(k.code, 0, k.err);
+  assert.equal(strip(k.out), strip(t.out));
+  assert.equal(k.out.split('\n').filter((l) => /getppid:entry *$/.test(l)).length, 5);
+});
+
+test('exit() in a clause in the kernel ends tracing with its status; what it printed first comes out', { skip }, () => {
+  const program = 'syscall::read:entry /pid == $target && arg0 == 102/ { printf("fd %d\\n", arg0); exit(7); }';
+  assert.ok(clauseInKernel(program, 0));
+  const k = run(['-q', '-n', program], 100000, true);
+  assert.equal(k.code, 7, k.err);
+  assert.equal(k.out, 'fd 102\n\n');
+});
+
+test('copyinstr() and kernel strings are read in the kernel as the probe fires', { skip }, () => {
+  // openat()'s path: a process that has exited by the time dtrace reads the record still shows it
+  const program = 'syscall::openat:entry /execname == "cat"/ { printf("%s %s %s\\n", copyinstr(arg1), stringof(curthread->comm), execname); }';
+  assert.ok(clauseInKernel(program, 0));
+  const r = runDtrace(['-q', '-n', program, '-c', '/bin/cat /nonexistent-dtrace-ts-path'], { timeout: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\/nonexistent-dtrace-ts-path cat cat$/m);
+});
+
+test('a printing clause beside one that cannot run in the kernel stays in dtrace, so the firing prints in clause order', { skip }, () => {
+  const program = 'syscall::getppid:entry /pid == $target/ { printf("a"); } syscall::getppid:entry /pid == $target/ { s = "x"; printf("b\\n"); }';
+  assert.ok(!clauseInKernel(program, 0));
+  const k = run(['-q', '-n', program], 3, true);
+  assert.equal(k.code, 0, k.err);
+  assert.equal(k.out, 'ab\nab\nab\n\n');
+});
+
+test('records a full ring could not take are drops; printed plus dropped is every firing', { skip }, () => {
+  const n = 100_000;
+  const r = run(['-q', '-b', '16k', '-x', 'switchrate=1s', '-n', 'syscall::getppid:entry /pid == $target/ { printf("%d\\n", tid); }'], n, true);
+  assert.equal(r.code, 0, r.err);
+  let dropped = 0;
+  for (const m of r.err.matchAll(/^dtrace: (\d+) drops? on CPU \d+$/gm)) dropped += Number(m[1]);
+  const printed = r.out.split('\n').filter((l) => /^\d+$/.test(l)).length;
+  assert.ok(dropped > 0, `a 16 KiB ring should have overflowed:\n${r.err}`);
+  assert.equal(printed + dropped, n, `printed ${printed}, dropped ${dropped}\n${r.err}`);
+});
