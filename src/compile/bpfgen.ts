@@ -24,7 +24,7 @@
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
-//   arrays and stringof() of kernel strings, string literals and the probe's names.
+//   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp.
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -403,6 +403,8 @@ export function isOutputStatement(s: A.Stmt): boolean {
 function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null | undefined {
   if (e.type === null) return undefined;
   if (e.kind === A.N.Str || (e.kind === A.N.Ident && e.resolved === A.IdentKind.Builtin && e.name in PROBE_FIELDS)) return null;
+  // the consumer reads the clock as it formats the record, as it does for a clause in dtrace
+  if (isBuiltin(e, 'walltimestamp')) return null;
   if (isBuiltin(e, 'execname')) return { kind: 'str', size: 16, signed: false, how: 'comm' };
   if (copyinstrOf(e, newBudget(vars)) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'user' };
   const str = kernelString(e);
