@@ -988,8 +988,11 @@ class BpfGen {
     const compare = e.op === '<' || e.op === '>' || e.op === '<=' || e.op === '>=' || e.op === '==' || e.op === '!=';
     const ls = shapeOf(e.left.type!)!;
     const rs = shapeOf(e.right.type!)!;
-    // comparisons are made in the operands' common type; arithmetic in the result's
-    const as = compare ? commonShape(ls, rs) : shape;
+    const divides = e.op === '/' || e.op === '%';
+    // comparisons are made in the operands' common type; arithmetic in the result's, but a
+    // quotient is of the operands' 64-bit values, as DTrace's registers hold them (and the
+    // consumer divides): (int)-500 / 2u is 0xffffff06, not 0x7fffff06
+    const as = compare ? commonShape(ls, rs) : divides ? { size: 8 as const, signed: shape.signed } : shape;
     if (e.op === '<<' || e.op === '>>') {
       this.value(e.left, depth);
       this.convert(ls, shape);
@@ -1012,7 +1015,7 @@ class BpfGen {
       p.mov(R0, R7).movImm(R7, 1).jmp(jmp[e.op], R0, R8, t).movImm(R7, 0).label(t);
       return;
     }
-    if (e.op === '/' || e.op === '%') {
+    if (divides) {
       this.divide(e.op, shape.signed);
       this.convert({ size: 8, signed: shape.signed }, shape);
       return;

@@ -70,6 +70,8 @@ const SAME = [
   // division and remainder, signed and unsigned, at two widths; a zero divisor faults
   'syscall::read:entry /pid == $target/ { @[arg2 / 7, arg2 % 7, (int)arg2 / -3, (int)arg2 % -3, (short)arg2 / 5] = count(); @d[arg0 / 2] = sum((long)arg2 % 1000); }',
   'syscall::read:entry /pid == $target/ { @[arg2 / (arg0 - 100)] = count(); }',
+  // a quotient of mixed signedness is of the operands' 64-bit values, as DTrace divides its registers
+  'syscall::read:entry /pid == $target/ { @[(int)arg2 / 2u, (int)arg2 % 3u, (short)arg2 / (unsigned short)7, (char)arg2 % 5u] = count(); }',
   // stddev (its squares need 128 bits: lseek's offsets are near 2^32, their sum of squares past 2^64), lquantize and llquantize
   'syscall::read:entry /pid == $target/ { @s[arg0] = stddev(arg2); @l = lquantize(arg2, -300, 100000, 2500); @ll[arg0 == 101] = llquantize(arg2, 10, 0, 6, 20); @ln = lquantize(arg2 - 200000, 0, 10, 1); }',
   'syscall::lseek:entry /pid == $target/ { @s = stddev(arg1); @ll = llquantize(arg1, 2, 20, 40, 4); @l[execname] = lquantize(arg1 >> 24, -256, 256, 16); @big = llquantize(arg1 * 3000000000, 10, 2, 18, 10); }',
