@@ -5,15 +5,16 @@
 //
 // What compiles (anything else keeps the clause in dtrace, on the JavaScript path):
 //   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
-//   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =: kept
-//   in a kernel map by thread, where every clause that uses them runs in the kernel);
+//   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =, with
+//   op= of an operator below and with ++ and --: kept in a kernel map by thread, where every
+//   clause that uses them runs in the kernel; the other variables below are assigned alike);
 //   clause-local integers (this->x, up to 4, that no other clause names: stack slots); global
 //   integers and associative arrays of integers by one or two integer keys (x, a[k]: maps all
 //   CPUs share, where every clause that uses them runs in the kernel);
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
-//   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
-//   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
+//   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
+//   and >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
 //   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
 //   (without an increment argument) keyed by integers and those strings, by copyinstr() of an
 //   integer (the user string read as the probe fires, strsize bytes at most), by
@@ -23,9 +24,9 @@
 
 import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
-import type { CheckedClause } from '../lang/check.js';
+import { type CheckedClause, promoteTypes } from '../lang/check.js';
 import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
-import { type DType, Kind, findMember, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
+import { type DType, Kind, findMember, intType, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
 import {
   FIRING_HEADER,
   type FiringValue,
@@ -358,12 +359,24 @@ type Update =
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr };
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
-/** Compound assignments whose result's low bits depend only on the operands' low bits: computed in the variable's own type. */
-const COMPOUND: Partial<Record<A.AssignOp, A.BinaryOp>> = { '+=': '+', '-=': '-', '*=': '*', '&=': '&', '|=': '|', '^=': '^', '<<=': '<<' };
+/**
+ * Compound assignments computed in the variable's own type (the consumer's rule, jsgen.ts
+ * assign): the result's low bits depend only on the operands' low bits, or (>>) the variable's
+ * value is shifted as its type extends it.
+ */
+const COMPOUND: Partial<Record<A.AssignOp, A.BinaryOp>> = { '+=': '+', '-=': '-', '*=': '*', '&=': '&', '|=': '|', '^=': '^', '<<=': '<<', '>>=': '>>' };
+/**
+ * Compound assignments computed in the type of the variable and the operand promoted together
+ * (the consumer's rule: check.ts promoteTypes), whose signedness decides the quotient.
+ */
+const PROMOTED: Partial<Record<A.AssignOp, A.BinaryOp>> = { '/=': '/', '%=': '%' };
+/** int, as promoteTypes takes an enum */
+const INT = intType('int', 4, true);
 
 /**
  * A statement that assigns a variable, as `target = value`: x = v itself, x op= v as x = x op v
- * (COMPOUND's operators), x++ and x-- (and ++x, --x) as x = x + 1, x = x - 1; else null.
+ * (COMPOUND's and PROMOTED's operators), x++ and x-- (and ++x, --x) as x = x + 1, x = x - 1;
+ * else null.
  */
 function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null {
   if (s.kind !== 'expr') return null;
@@ -373,7 +386,7 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
   let operand: A.Expr;
   if (e.kind === A.N.Assign) {
     if (e.op === '=') return { target: e.target, value: e.value };
-    const c = COMPOUND[e.op];
+    const c = COMPOUND[e.op] ?? PROMOTED[e.op];
     if (c === undefined) return null;
     [target, op, operand] = [e.target, c, e.value];
   } else if (e.kind === A.N.Postfix || (e.kind === A.N.Unary && (e.op === '++' || e.op === '--'))) {
@@ -385,7 +398,7 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
   // an integer's (a pointer's arithmetic is scaled by what it points to)
   if (target.type === null || resolve(target.type).kind !== Kind.Int) return null;
   const value = new A.Binary(e.line, op, target, operand);
-  value.type = target.type;
+  value.type = e.kind === A.N.Assign && PROMOTED[e.op] !== undefined && operand.type !== null ? promoteTypes(target.type, operand.type, INT) : target.type;
   return { target, value };
 }
 
