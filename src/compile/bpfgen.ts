@@ -16,13 +16,13 @@
 //   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
 //   and >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
 //   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
-//   (without an increment argument) keyed by integers and those strings, by copyinstr() of an
+//   (with an increment argument or not) keyed by integers and those strings, by copyinstr() of an
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack().
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
-import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
+import { Alu, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R6, R7, R8, R9, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import { type CheckedClause, promoteTypes } from '../lang/check.js';
 import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
@@ -353,7 +353,7 @@ function keySize(parts: KernelKeyPart[]): number {
 
 /** One statement of a kernel clause: an aggregation update, or a thread-local's or clause-local's assignment. */
 type Update =
-  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null }
+  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null; increment: A.Expr | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
   | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr };
@@ -445,13 +445,12 @@ function aggregationUpdate(e: A.Assign, info: A.AggInfo, call: A.Call, avoid: Re
   // an aggregation cleared or truncated keeps its extremes in dtrace (the kernel's per-CPU
   // extremes cannot be reset without losing what arrives meanwhile)
   if ((fn === 'min' || fn === 'max') && avoid.has(info.id)) return null;
-  // no increment argument (quantize(v, incr), lquantize(v, b, l, s, incr), llquantize(v, f, l, h, s, incr))
-  if (fn === 'quantize' && call.args.length !== 1) return null;
-  if (fn === 'lquantize' && call.args.length > 4) return null;
-  if (fn === 'llquantize' && call.args.length !== 5) return null;
   const buckets = bucketsOf(fn, info.params);
   if (buckets !== undefined && (buckets === null || bucketCount(buckets) > MAX_KERNEL_BUCKETS)) return null;
   if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(vars))) return null;
+  // the increment is computed with the value held in the first temporary
+  const increment = incrementOf(call);
+  if (increment !== null && !intOk(increment, 1, newBudget(vars))) return null;
   const target = e.target;
   const keys = target.kind === A.N.Index ? target.args : [];
   const parts = keyParts(keys, info.keys ?? [], vars, stackFrames);
@@ -464,7 +463,14 @@ function aggregationUpdate(e: A.Assign, info: A.AggInfo, call: A.Call, avoid: Re
     keys,
     value: fn === 'count' ? null : call.args[0],
     buckets: buckets ?? null,
+    increment,
   };
+}
+
+/** quantize(v, incr), lquantize(v, b, l, s, incr), llquantize(v, f, l, h, s, incr): incr; else null (1 is added). */
+function incrementOf(call: A.Call): A.Expr | null {
+  const at = call.name === 'quantize' ? 1 : call.name === 'lquantize' ? 4 : call.name === 'llquantize' ? 5 : -1;
+  return at >= 0 ? (call.args[at] ?? null) : null;
 }
 
 /** lquantize()'s and llquantize()'s buckets: where a value goes is computed with these constants. */
@@ -640,7 +646,10 @@ export function kernelClause(
     else if (u.kind === 'global') {
       globals.add(u.v.id);
       u.keys.forEach(visit);
-    } else if (u.kind === 'agg') u.keys.forEach(visit);
+    } else if (u.kind === 'agg') {
+      u.keys.forEach(visit);
+      if (u.increment !== null) visit(u.increment);
+    }
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
@@ -816,6 +825,7 @@ class BpfGen {
     if (predicate !== null) visit(predicate);
     for (const u of updates) {
       if (u.kind === 'agg') u.keys.forEach(visit);
+      if (u.kind === 'agg' && u.increment !== null) visit(u.increment);
       if (u.value !== null) visit(u.value);
       if (u.kind === 'agg' && this.probe.context !== 'sample' && u.agg.keys.some((k) => k.kind === 'stack')) ok = false;
     }
@@ -1430,6 +1440,13 @@ class BpfGen {
       // sum(), avg(), min(), max() and quantize() take their value as int64
       this.convert(shapeOf(u.value.type!)!, { size: 8, signed: true });
     }
+    // the increment, as int64, in R9 (which nothing else uses), computed after the value as in dtrace
+    if (u.increment !== null) {
+      p.store(8, R10, this.temp(0), R7);
+      this.value(u.increment, 1);
+      this.convert(shapeOf(u.increment.type!)!, { size: 8, signed: true });
+      p.mov(R9, R7).load(8, R7, R10, this.temp(0));
+    }
     const map = maps.aggregation(u.agg);
     const have = `${prefix}have`;
     const done = `${prefix}done`;
@@ -1455,7 +1472,7 @@ class BpfGen {
       .call(Helper.MapLookupElem)
       .jmpImm(Jmp.Eq, R0, 0, lost);
     p.label(have);
-    this.apply(u.agg.fn, u.buckets, prefix);
+    this.apply(u.agg.fn, u.buckets, u.increment !== null, prefix);
     p.ja(done);
     // the map is full: an aggregation drop on this CPU
     p.label(lost);
@@ -1477,8 +1494,11 @@ class BpfGen {
       .store(8, R0, 0, R1);
   }
 
-  /** The function on the entry R0 points to, with the value in R7 (per-CPU values: no atomics). */
-  private apply(fn: KernelAggregation['fn'], buckets: Buckets | null, prefix: string): void {
+  /**
+   * The function on the entry R0 points to, with the value in R7 and (`increment`) a
+   * histogram's increment in R9, else 1 (per-CPU values: no atomics).
+   */
+  private apply(fn: KernelAggregation['fn'], buckets: Buckets | null, increment: boolean, prefix: string): void {
     const p = this.p;
     switch (fn) {
       case 'count':
@@ -1514,7 +1534,10 @@ class BpfGen {
         // a bound the verifier can see (and llquantize()'s drop of a value past its buckets, as DTrace's)
         p.jmpImm(Jmp.Gt, R1, nb - 1, `${prefix}done`);
         // R1 = bucket index * 8
-        p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0).addImm(R2, 1).store(8, R1, 0, R2);
+        p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0);
+        if (increment) p.alu(Alu.Add, R2, R9);
+        else p.addImm(R2, 1);
+        p.store(8, R1, 0, R2);
         return;
       }
     }
