@@ -654,6 +654,7 @@ export function kernelClause(
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
   return {
+    line: c.line,
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     globals: [...globals],
