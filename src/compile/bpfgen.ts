@@ -44,6 +44,8 @@ import {
 interface IntShape {
   size: 1 | 2 | 4 | 8;
   signed: boolean;
+  /** a _Bool: 0 or 1, whatever is converted to it */
+  bool?: boolean;
 }
 
 const KERNEL_FNS = new Set(['count', 'sum', 'avg', 'min', 'max', 'stddev', 'quantize', 'lquantize', 'llquantize']);
@@ -91,6 +93,8 @@ function shapeOf(t: DType): IntShape | null {
   if (r.kind === Kind.Pointer) return { size: 8, signed: false };
   if (r.kind === Kind.Enum) return { size: 4, signed: true };
   if (r.kind !== Kind.Int) return null;
+  // a _Bool holds 0 or 1 (intval.ts toStorage), which a register's truncation to a byte is not
+  if (r.name === '_Bool') return { size: 1, signed: false, bool: true };
   if (r.size !== 1 && r.size !== 2 && r.size !== 4 && r.size !== 8) return null;
   return { size: r.size, signed: r.signed };
 }
@@ -231,6 +235,9 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
     case A.N.Member:
       return placeOk(e, depth, budget);
     case A.N.Binary:
+      // arithmetic typed _Bool (of two _Bools, or x op= v of a _Bool x) stays in dtrace, whose
+      // value of it is not always 0 or 1 (in sum() it is the arithmetic's)
+      if (shapeOf(e.type)!.bool === true) return false;
       if (e.op === '==' || e.op === '!=') {
         if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left, budget) && stringOperand(e.right, budget) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
       }
@@ -242,6 +249,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       return intOk(e.left, depth, budget) && intOk(e.right, depth + 1, budget);
     case A.N.Unary:
       if (e.op === '*') return placeOk(e, depth, budget);
+      if ((e.op === '-' || e.op === '~') && shapeOf(e.type)!.bool === true) return false;
       return (e.op === '-' || e.op === '~' || e.op === '!' || e.op === '+') && intOk(e.operand, depth, budget);
     case A.N.Ternary:
       return intOk(e.cond, depth, budget) && intOk(e.then, depth, budget) && intOk(e.otherwise, depth, budget);
@@ -843,6 +851,12 @@ class BpfGen {
 
   /** R7 = the value of `from` as `to` (both shapes of registers holding canonical values). */
   private convert(from: IntShape, to: IntShape): void {
+    if (to.bool === true) {
+      if (from.bool === true) return;
+      const zero = this.label('bool');
+      this.p.jmpImm(Jmp.Eq, R7, 0, zero).movImm(R7, 1).label(zero);
+      return;
+    }
     if (to.size === 8) return;
     // same width and signedness, or a narrower value that fits the wider one unchanged
     if (from.size === to.size && from.signed === to.signed) return;

@@ -88,6 +88,8 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { n = arg2; } END { printf("%d\\n", n); }',
   // compound assignments and increments of variables in the kernel (computed in the variable's type)
   'syscall::read:entry /pid == $target/ { self->n++; calls[arg0] = 1; calls[arg0] += arg2; total = arg2; total *= 3; this->c = (char)arg2; this->c += 100; bits = arg2 & 0xf0; bits |= 5; self->x = arg2; self->x -= 7; self->x <<= 1; @l = sum(this->c); } syscall::lseek:entry /pid == $target/ { @[self->n, calls[101], total, bits, self->x] = count(); @c = sum(self->n * 2); }',
+  // what converts to a _Bool is 0 or 1: casts, variables assigned, the keys and values made of them
+  'syscall::read:entry /pid == $target/ { this->b = (_Bool)arg0; self->t = (_Bool)(arg0 - 102); g = (_Bool)(arg2 & 0x300); this->u = (_Bool)(char)arg2; @[this->b, (_Bool)arg2, self->t, (_Bool)(arg0 & 0x100), (_Bool)arg0 == 1, g, this->u] = count(); @s = sum((_Bool)arg2); @m = max((_Bool)(arg2 + 500)); }',
   // >>=, /= and %= (of the variable and the operand promoted together: (char)-100 /= 3u is unsigned), negative values at several widths
   'syscall::read:entry /pid == $target/ { self->q = (int)arg2; self->q /= 7; self->r = arg2; self->r %= -5; this->s = (short)arg2; this->s >>= 3; this->c = (char)arg2; this->c /= 3u; g = arg2; g >>= 2; ug = (unsigned int)arg2; ug >>= 4; ug /= 3; u = (unsigned long)arg2; u /= 3; u %= 1000000; a[arg0] = arg2; a[arg0] %= arg0 - 98; a[arg0] /= (arg0 - 99) * -2; @l = sum(this->s); @c = sum(this->c); } syscall::lseek:entry /pid == $target/ { @[self->q, self->r, g, ug, u, a[101], a[103]] = count(); }',
   // a zero divisor of /= faults, and the variable keeps its value
@@ -237,6 +239,14 @@ test('>>= by a constant, /= and %= run in the kernel; >>= by a variable stays in
   assert.equal(r.code, 0, r.stderr);
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
   assert.match(blocks[0], /^syscall::read:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(1 aggregation update into per-CPU maps, 1 thread-local variable in a map by thread, 1 global variable in maps shared by the CPUs\)/);
+  assert.match(blocks[1], /^syscall::read:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
+});
+
+test('casts and assignments to _Bool run in the kernel; arithmetic typed _Bool stays in dtrace', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::read:entry /pid == $target/ { this->b = (_Bool)arg0; @[this->b, (_Bool)arg2] = count(); } syscall::read:return /pid == $target/ { this->c = (_Bool)arg0; this->c += 2; @r = sum(this->c); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
+  assert.match(blocks[0], /^syscall::read:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF/);
   assert.match(blocks[1], /^syscall::read:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
 });
 
