@@ -388,7 +388,7 @@ export function runClausesInKernel(
   const clauses = inKernel.map((plan) => plan.inKernel!);
   const r = attach(ik, kernelProbe, clauses);
   if (!r.ok) {
-    kernelRefused(probe.desc, clauses, r.why);
+    kernelRefused(probe.desc, clauses, r.why, r.clause);
     return plans;
   }
   env.ranInKernel(def, inKernel);
@@ -398,11 +398,11 @@ export function runClausesInKernel(
 /**
  * The kernel refused a program: its clauses run in dtrace instead (said under DTRACE_TS_DEBUG),
  * unless their thread-local or global variables live in the kernel, which is an error that
- * names the program's clauses by their lines (the verifier's log does not say whose code it
- * refused), as DTrace names a clause that does not compile.
+ * names by its line the clause whose code the verifier refused (`refused`, where its log says),
+ * else the program's clauses, as DTrace names a clause that does not compile.
  */
-export function kernelRefused(what: string, clauses: KernelClause[], why: string): void {
-  if (clauses.some((c) => c.threadLocals.length > 0 || c.globals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel (${clausesAt(clauses)}): ${why}`);
+export function kernelRefused(what: string, clauses: KernelClause[], why: string, refused?: KernelClause): void {
+  if (clauses.some((c) => c.threadLocals.length > 0 || c.globals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel (${clausesAt(refused !== undefined ? [refused] : clauses)}): ${why}`);
   if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${what} runs in dtrace: ${why}\n`);
 }
 
