@@ -76,8 +76,9 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { @s[arg0] = stddev(arg2); @l = lquantize(arg2, -300, 100000, 2500); @ll[arg0 == 101] = llquantize(arg2, 10, 0, 6, 20); @ln = lquantize(arg2 - 200000, 0, 10, 1); }',
   'syscall::lseek:entry /pid == $target/ { @s = stddev(arg1); @ll = llquantize(arg1, 2, 20, 40, 4); @l[execname] = lquantize(arg1 >> 24, -256, 256, 16); @big = llquantize(arg1 * 3000000000, 10, 2, 18, 10); }',
   'syscall::read:entry /pid == $target/ { @s = stddev(-arg2 * 4000000000); @ll = llquantize(arg2, 1000, 0, 2, 1000); @lq = lquantize(arg2, 0, 4000, 1); }',
-  // histograms' increments: constants, arguments (read's count: negative ones too), a variable's, at several widths; sum() and count() beside them
+  // histograms' increments: constants, arguments (read's count: negative ones too; one read only as an increment), a variable's, at several widths; sum() and count() beside them
   'syscall::read:entry /pid == $target/ { @q = quantize(arg0, arg2); @qc[arg0] = quantize(arg2, 3); @l = lquantize(arg2, -300, 100000, 2500, arg0 - 102); @ll = llquantize(arg2, 10, 0, 6, 20, (char)arg2); @lu = lquantize(arg0, 100, 105, 1, (unsigned int)arg2); @s = sum(arg2); @c = count(); }',
+  'syscall::read:entry /pid == $target/ { @ = quantize(arg0, arg2); }',
   'syscall::lseek:entry /pid == $target/ { self->n++; @q[execname] = quantize(arg1, self->n * 1000000000000); @l = lquantize(arg0, -5, 0, 1, arg1); @ll = llquantize(arg1, 2, 20, 40, 4, -1); }',
   // clause-locals in the kernel's stack: integers of their types' widths; shared by two clauses, they stay in dtrace
   'syscall::read:entry /pid == $target/ { this->v = arg2 * 3; this->k = arg0 - 100; this->c = (char)arg2; this->u = (unsigned short)arg2; @[this->k] = sum(this->v); @m = max(this->v + this->k); @c[this->c < 0] = sum(this->c); @u = sum(this->u); }',
