@@ -10,17 +10,18 @@
 //
 // What compiles (anything else keeps the clause in dtrace, on the JavaScript path):
 //   integers and enum constants; arg0..arg9 and args[N] (integers in the record); pid, tid,
-//   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =: kept
-//   in a kernel map by thread, where every clause that uses them runs in the kernel);
+//   uid, gid, cpu, timestamp; thread-local integers (self->x, read, and assigned with =, with
+//   op= of an operator below and with ++ and --: kept in a kernel map by thread, where every
+//   clause that uses them runs in the kernel; the other variables below are assigned alike);
 //   clause-local integers (this->x, up to 4, that no other clause names: stack slots); global
 //   integers and associative arrays of integers by one or two integer keys (x, a[k]: maps all
 //   CPUs share, where every clause that uses them runs in the kernel);
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
-//   probemod, probefunc, probename compared with a string or used as a key; + - * & | ^, << and
-//   >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
+//   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
+//   and >> by a constant, comparisons, ! ~ unary -, && || ^^, ?: and casts between integer types;
 //   count(), sum(), avg(), min(), max(), stddev(), quantize(), lquantize() and llquantize()
-//   (without an increment argument) keyed by integers and those strings, by copyinstr() of an
+//   (with an increment argument or not) keyed by integers and those strings, by copyinstr() of an
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
@@ -28,11 +29,11 @@
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
-import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
+import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
-import type { CheckedClause } from '../lang/check.js';
+import { type CheckedClause, promoteTypes } from '../lang/check.js';
 import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
-import { type DType, Kind, findMember, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
+import { type DType, Kind, findMember, intType, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
 import {
   FIRING_HEADER,
   type FiringValue,
@@ -62,6 +63,8 @@ import {
 interface IntShape {
   size: 1 | 2 | 4 | 8;
   signed: boolean;
+  /** a _Bool: 0 or 1, whatever is converted to it */
+  bool?: boolean;
 }
 
 const KERNEL_FNS = new Set(['count', 'sum', 'avg', 'min', 'max', 'stddev', 'quantize', 'lquantize', 'llquantize']);
@@ -115,6 +118,8 @@ function shapeOf(t: DType): IntShape | null {
   if (r.kind === Kind.Pointer) return { size: 8, signed: false };
   if (r.kind === Kind.Enum) return { size: 4, signed: true };
   if (r.kind !== Kind.Int) return null;
+  // a _Bool holds 0 or 1 (intval.ts toStorage), which a register's truncation to a byte is not
+  if (r.name === '_Bool') return { size: 1, signed: false, bool: true };
   if (r.size !== 1 && r.size !== 2 && r.size !== 4 && r.size !== 8) return null;
   return { size: r.size, signed: r.signed };
 }
@@ -255,6 +260,9 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
     case A.N.Member:
       return placeOk(e, depth, budget);
     case A.N.Binary:
+      // arithmetic typed _Bool (of two _Bools, or x op= v of a _Bool x) stays in dtrace, whose
+      // value of it is not always 0 or 1 (in sum() it is the arithmetic's)
+      if (shapeOf(e.type)!.bool === true) return false;
       if (e.op === '==' || e.op === '!=') {
         if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left, budget) && stringOperand(e.right, budget) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
       }
@@ -266,6 +274,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       return intOk(e.left, depth, budget) && intOk(e.right, depth + 1, budget);
     case A.N.Unary:
       if (e.op === '*') return placeOk(e, depth, budget);
+      if ((e.op === '-' || e.op === '~') && shapeOf(e.type)!.bool === true) return false;
       return (e.op === '-' || e.op === '~' || e.op === '!' || e.op === '+') && intOk(e.operand, depth, budget);
     case A.N.Ternary:
       return intOk(e.cond, depth, budget) && intOk(e.then, depth, budget) && intOk(e.otherwise, depth, budget);
@@ -377,7 +386,7 @@ function keySize(parts: KernelKeyPart[]): number {
 
 /** One statement of a kernel clause: an aggregation update, or a thread-local's or clause-local's assignment. */
 type Update =
-  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null }
+  | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null; increment: A.Expr | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
   | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr }
@@ -441,12 +450,24 @@ export function printedExpressions(k: KernelClause): ReadonlyMap<A.Expr, FiringV
 }
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
-/** Compound assignments whose result's low bits depend only on the operands' low bits: computed in the variable's own type. */
-const COMPOUND: Partial<Record<A.AssignOp, A.BinaryOp>> = { '+=': '+', '-=': '-', '*=': '*', '&=': '&', '|=': '|', '^=': '^', '<<=': '<<' };
+/**
+ * Compound assignments computed in the variable's own type (the consumer's rule, jsgen.ts
+ * assign): the result's low bits depend only on the operands' low bits, or (>>) the variable's
+ * value is shifted as its type extends it.
+ */
+const COMPOUND: Partial<Record<A.AssignOp, A.BinaryOp>> = { '+=': '+', '-=': '-', '*=': '*', '&=': '&', '|=': '|', '^=': '^', '<<=': '<<', '>>=': '>>' };
+/**
+ * Compound assignments computed in the type of the variable and the operand promoted together
+ * (the consumer's rule: check.ts promoteTypes), whose signedness decides the quotient.
+ */
+const PROMOTED: Partial<Record<A.AssignOp, A.BinaryOp>> = { '/=': '/', '%=': '%' };
+/** int, as promoteTypes takes an enum */
+const INT = intType('int', 4, true);
 
 /**
  * A statement that assigns a variable, as `target = value`: x = v itself, x op= v as x = x op v
- * (COMPOUND's operators), x++ and x-- (and ++x, --x) as x = x + 1, x = x - 1; else null.
+ * (COMPOUND's and PROMOTED's operators), x++ and x-- (and ++x, --x) as x = x + 1, x = x - 1;
+ * else null.
  */
 function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null {
   if (s.kind !== 'expr') return null;
@@ -456,7 +477,7 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
   let operand: A.Expr;
   if (e.kind === A.N.Assign) {
     if (e.op === '=') return { target: e.target, value: e.value };
-    const c = COMPOUND[e.op];
+    const c = COMPOUND[e.op] ?? PROMOTED[e.op];
     if (c === undefined) return null;
     [target, op, operand] = [e.target, c, e.value];
   } else if (e.kind === A.N.Postfix || (e.kind === A.N.Unary && (e.op === '++' || e.op === '--'))) {
@@ -468,7 +489,7 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
   // an integer's (a pointer's arithmetic is scaled by what it points to)
   if (target.type === null || resolve(target.type).kind !== Kind.Int) return null;
   const value = new A.Binary(e.line, op, target, operand);
-  value.type = target.type;
+  value.type = e.kind === A.N.Assign && PROMOTED[e.op] !== undefined && operand.type !== null ? promoteTypes(target.type, operand.type, INT) : target.type;
   return { target, value };
 }
 
@@ -515,13 +536,12 @@ function aggregationUpdate(e: A.Assign, info: A.AggInfo, call: A.Call, avoid: Re
   // an aggregation cleared or truncated keeps its extremes in dtrace (the kernel's per-CPU
   // extremes cannot be reset without losing what arrives meanwhile)
   if ((fn === 'min' || fn === 'max') && avoid.has(info.id)) return null;
-  // no increment argument (quantize(v, incr), lquantize(v, b, l, s, incr), llquantize(v, f, l, h, s, incr))
-  if (fn === 'quantize' && call.args.length !== 1) return null;
-  if (fn === 'lquantize' && call.args.length > 4) return null;
-  if (fn === 'llquantize' && call.args.length !== 5) return null;
   const buckets = bucketsOf(fn, info.params);
   if (buckets !== undefined && (buckets === null || bucketCount(buckets) > MAX_KERNEL_BUCKETS)) return null;
   if (fn !== 'count' && !intOk(call.args[0], 0, newBudget(vars))) return null;
+  // the increment is computed with the value held in the first temporary
+  const increment = incrementOf(call);
+  if (increment !== null && !intOk(increment, 1, newBudget(vars))) return null;
   const target = e.target;
   const keys = target.kind === A.N.Index ? target.args : [];
   const parts = keyParts(keys, info.keys ?? [], vars, stackFrames);
@@ -534,7 +554,14 @@ function aggregationUpdate(e: A.Assign, info: A.AggInfo, call: A.Call, avoid: Re
     keys,
     value: fn === 'count' ? null : call.args[0],
     buckets: buckets ?? null,
+    increment,
   };
+}
+
+/** quantize(v, incr), lquantize(v, b, l, s, incr), llquantize(v, f, l, h, s, incr): incr; else null (1 is added). */
+function incrementOf(call: A.Call): A.Expr | null {
+  const at = call.name === 'quantize' ? 1 : call.name === 'lquantize' ? 4 : call.name === 'llquantize' ? 5 : -1;
+  return at >= 0 ? (call.args[at] ?? null) : null;
 }
 
 /** lquantize()'s and llquantize()'s buckets: where a value goes is computed with these constants. */
@@ -718,12 +745,15 @@ export function kernelClause(
     else if (u.kind === 'global') {
       globals.add(u.v.id);
       u.keys.forEach(visit);
-    } else if (u.kind === 'agg') u.keys.forEach(visit);
-    else if (u.kind === 'print') for (const [e] of u.values) visit(e);
+    } else if (u.kind === 'agg') {
+      u.keys.forEach(visit);
+      if (u.increment !== null) visit(u.increment);
+    } else if (u.kind === 'print') for (const [e] of u.values) visit(e);
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
   const kernel: KernelClause = {
+    line: c.line,
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     globals: [...globals],
@@ -903,6 +933,7 @@ class BpfGen {
     for (const u of updates) {
       if (u.kind === 'agg') u.keys.forEach(visit);
       if (u.kind === 'print') for (const [e] of u.values) visit(e);
+      if (u.kind === 'agg' && u.increment !== null) visit(u.increment);
       if (u.value !== null) visit(u.value);
       if (u.kind === 'agg' && this.probe.context !== 'sample' && u.agg.keys.some((k) => k.kind === 'stack')) ok = false;
     }
@@ -919,6 +950,12 @@ class BpfGen {
 
   /** R7 = the value of `from` as `to` (both shapes of registers holding canonical values). */
   private convert(from: IntShape, to: IntShape): void {
+    if (to.bool === true) {
+      if (from.bool === true) return;
+      const zero = this.label('bool');
+      this.p.jmpImm(Jmp.Eq, R7, 0, zero).movImm(R7, 1).label(zero);
+      return;
+    }
     if (to.size === 8) return;
     // same width and signedness, or a narrower value that fits the wider one unchanged
     if (from.size === to.size && from.signed === to.signed) return;
@@ -1088,8 +1125,11 @@ class BpfGen {
     const compare = e.op === '<' || e.op === '>' || e.op === '<=' || e.op === '>=' || e.op === '==' || e.op === '!=';
     const ls = shapeOf(e.left.type!)!;
     const rs = shapeOf(e.right.type!)!;
-    // comparisons are made in the operands' common type; arithmetic in the result's
-    const as = compare ? commonShape(ls, rs) : shape;
+    const divides = e.op === '/' || e.op === '%';
+    // comparisons are made in the operands' common type; arithmetic in the result's, but a
+    // quotient is of the operands' 64-bit values, as DTrace's registers hold them (and the
+    // consumer divides): (int)-500 / 2u is 0xffffff06, not 0x7fffff06
+    const as = compare ? commonShape(ls, rs) : divides ? { size: 8 as const, signed: shape.signed } : shape;
     if (e.op === '<<' || e.op === '>>') {
       this.value(e.left, depth);
       this.convert(ls, shape);
@@ -1112,7 +1152,7 @@ class BpfGen {
       p.mov(R0, R7).movImm(R7, 1).jmp(jmp[e.op], R0, R8, t).movImm(R7, 0).label(t);
       return;
     }
-    if (e.op === '/' || e.op === '%') {
+    if (divides) {
       this.divide(e.op, shape.signed);
       this.convert({ size: 8, signed: shape.signed }, shape);
       return;
@@ -1585,6 +1625,14 @@ class BpfGen {
       // sum(), avg(), min(), max() and quantize() take their value as int64
       this.convert(shapeOf(u.value.type!)!, { size: 8, signed: true });
     }
+    // the increment, as int64, in R9 for the update, computed after the value as in dtrace; R9
+    // is PROBE_ID_REGISTER in a program that serves several probes: kept meanwhile, and put back
+    if (u.increment !== null) {
+      p.store(8, R10, this.temp(0), R7);
+      this.value(u.increment, 1);
+      this.convert(shapeOf(u.increment.type!)!, { size: 8, signed: true });
+      p.store(8, R10, this.temp(1), R9).mov(R9, R7).load(8, R7, R10, this.temp(0));
+    }
     const map = maps.aggregation(u.agg);
     const have = `${prefix}have`;
     const done = `${prefix}done`;
@@ -1610,12 +1658,13 @@ class BpfGen {
       .call(Helper.MapLookupElem)
       .jmpImm(Jmp.Eq, R0, 0, lost);
     p.label(have);
-    this.apply(u.agg.fn, u.buckets, prefix);
+    this.apply(u.agg.fn, u.buckets, u.increment !== null, prefix);
     p.ja(done);
     // the map is full: an aggregation drop on this CPU
     p.label(lost);
     this.countDrop(maps, DROPS_AGGREGATION, done);
     p.label(done);
+    if (u.increment !== null) p.load(8, R9, R10, this.temp(1));
   }
 
   /** Adds one to this CPU's drop counter `slot` (per-CPU: no atomics); `done` if it has none. */
@@ -1632,8 +1681,11 @@ class BpfGen {
       .store(8, R0, 0, R1);
   }
 
-  /** The function on the entry R0 points to, with the value in R7 (per-CPU values: no atomics). */
-  private apply(fn: KernelAggregation['fn'], buckets: Buckets | null, prefix: string): void {
+  /**
+   * The function on the entry R0 points to, with the value in R7 and (`increment`) a
+   * histogram's increment in R9, else 1 (per-CPU values: no atomics).
+   */
+  private apply(fn: KernelAggregation['fn'], buckets: Buckets | null, increment: boolean, prefix: string): void {
     const p = this.p;
     switch (fn) {
       case 'count':
@@ -1669,7 +1721,10 @@ class BpfGen {
         // a bound the verifier can see (and llquantize()'s drop of a value past its buckets, as DTrace's)
         p.jmpImm(Jmp.Gt, R1, nb - 1, `${prefix}done`);
         // R1 = bucket index * 8
-        p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0).addImm(R2, 1).store(8, R1, 0, R2);
+        p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0);
+        if (increment) p.alu(Alu.Add, R2, R9);
+        else p.addImm(R2, 1);
+        p.store(8, R1, 0, R2);
         return;
       }
     }

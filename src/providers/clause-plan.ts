@@ -232,6 +232,8 @@ export const FAULT_RECORD_BYTES = OUTPUT_HEADER + 16;
 
 /** A clause compiled to run in the kernel. */
 export interface KernelClause {
+  /** the D source line its clause starts on, which an error about it names */
+  line: number;
   aggregations: KernelAggregation[];
   /** the thread-local variables it reads or assigns (ids), which live in kernel maps */
   threadLocals: number[];

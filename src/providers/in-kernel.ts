@@ -34,8 +34,26 @@ import { type Aggregation, MASK128 } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
 import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelOutput, type KernelOutputMaps, type KernelProbe, FAULT_RECORD_BYTES, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
-/** `refused`: of a uprobe_multi attach, the indexes of the members the kernel would not take */
-export type AttachResult = { ok: true; refused?: number[] } | { ok: false; why: string };
+/** the verifier's log did not fit its buffer */
+const ENOSPC = 28;
+
+/**
+ * `refused`: of a uprobe_multi attach, the indexes of the members the kernel would not take;
+ * `clause`: of a program the verifier refused, the clause whose code it refused, if it says
+ */
+export type AttachResult = { ok: true; refused?: number[] } | { ok: false; why: string; clause?: KernelClause };
+
+/**
+ * Which clause's code (`starts`: where each begins, in instructions; `end`: where the last
+ * ends) holds the instruction the verifier's log stops at ("12: (79) r1 = ..."), or -1.
+ */
+export function refusedClause(log: string, starts: readonly number[], end: number): number {
+  const insns = [...log.matchAll(/^(\d+): \(/gm)];
+  if (insns.length === 0) return -1;
+  const at = Number(insns[insns.length - 1][1]);
+  for (let i = starts.length - 1; i >= 0; i--) if (at >= starts[i]) return at < end ? i : -1;
+  return -1;
+}
 
 /**
  * A program runs on a tracepoint, kprobe or uprobe event (by its id; pid > 0: only in that
@@ -255,11 +273,14 @@ export class InKernel {
     };
     const guard = this.onlyCpu >= 0 && !('sampling' in target);
     if (guard) p.call(Helper.GetSmpProcessorId).jmpImm(Jmp.Ne, R0, this.onlyCpu, 'other_cpu');
+    const starts: number[] = [];
     for (let i = 0; i < clauses.length; i++) {
       let token = this.clauses.indexOf(clauses[i]);
       if (token < 0) token = this.clauses.push(clauses[i]) - 1;
+      starts.push(p.length);
       if (!clauses[i].emit(p, probe, maps, `c${i}_`, token)) return { ok: false, why: `an argument clause ${i} reads is no integer in the record` };
     }
+    const end = p.length;
     if (exitLabel !== undefined) p.label(exitLabel);
     if (guard) p.label('other_cpu');
     // 0 ends the hit (a perf event's record of it is not made); 1 lets the event's perf events
@@ -271,7 +292,9 @@ export class InKernel {
       prog = this.objects.loadProgram(PROGRAM_TYPES[probe.context], p.encode(), `dt_${probe.name}`, 'uprobes' in target ? BPF_TRACE_UPROBE_MULTI : 0);
     } catch (e) {
       const log = e instanceof ProgramRejected ? e.log.trim().split('\n').slice(-2).join(' | ') : '';
-      return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}` };
+      // a log cut short (ENOSPC, before Linux 6.4 kept its tail) does not end where the verifier stopped
+      const i = e instanceof ProgramRejected && e.errno !== ENOSPC ? refusedClause(e.log, starts, end) : -1;
+      return { ok: false, why: `${(e as Error).message}${log ? `: ${log}` : ''}`, clause: i >= 0 ? clauses[i] : undefined };
     }
     let refused: number[] | undefined;
     if ('raw' in target) this.objects.attachRawTracepoint(target.raw, prog);

@@ -388,7 +388,7 @@ export function runClausesInKernel(
   const clauses = inKernel.map((plan) => plan.inKernel!);
   const r = attach(ik, kernelProbe, clauses);
   if (!r.ok) {
-    kernelRefused(probe.desc, clauses, r.why);
+    kernelRefused(probe.desc, clauses, r.why, r.clause);
     return plans;
   }
   env.ranInKernel(def, inKernel);
@@ -397,11 +397,19 @@ export function runClausesInKernel(
 
 /**
  * The kernel refused a program: its clauses run in dtrace instead (said under DTRACE_TS_DEBUG),
- * unless their thread-local or global variables live in the kernel, which is an error.
+ * unless their thread-local or global variables live in the kernel, which is an error that
+ * names by its line the clause whose code the verifier refused (`refused`, where its log says),
+ * else the program's clauses, as DTrace names a clause that does not compile.
  */
-export function kernelRefused(what: string, clauses: KernelClause[], why: string): void {
-  if (clauses.some((c) => c.threadLocals.length > 0 || c.globals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel: ${why}`);
+export function kernelRefused(what: string, clauses: KernelClause[], why: string, refused?: KernelClause): void {
+  if (clauses.some((c) => c.threadLocals.length > 0 || c.globals.length > 0)) throw new DFatalError(`could not enable ${what} in the kernel (${clausesAt(refused !== undefined ? [refused] : clauses)}): ${why}`);
   if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`dtrace: ${what} runs in dtrace: ${why}\n`);
+}
+
+/** Where clauses are in the D source: "clause at line 3", "clauses at lines 3, 7". */
+export function clausesAt(clauses: readonly KernelClause[]): string {
+  const lines = [...new Set(clauses.map((c) => c.line))].sort((a, b) => a - b);
+  return `${clauses.length === 1 ? 'clause' : 'clauses'} at ${lines.length === 1 ? 'line' : 'lines'} ${lines.join(', ')}`;
 }
 
 /** Where argument i of an event probe is in the record a tracepoint program sees, if it is an integer there. */

@@ -169,7 +169,7 @@ export class SyscallProvider implements Provider {
         r = { ok: false, why: (e as Error).message };
       }
       if (!r.ok) {
-        kernelRefused(g.members[0].def.probe.desc, g.clauses, r.why);
+        kernelRefused(g.members[0].def.probe.desc, g.clauses, r.why, r.clause);
         for (const m of g.members) inDtrace.add(m.def);
         continue;
       }

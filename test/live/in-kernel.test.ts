@@ -70,10 +70,16 @@ const SAME = [
   // division and remainder, signed and unsigned, at two widths; a zero divisor faults
   'syscall::read:entry /pid == $target/ { @[arg2 / 7, arg2 % 7, (int)arg2 / -3, (int)arg2 % -3, (short)arg2 / 5] = count(); @d[arg0 / 2] = sum((long)arg2 % 1000); }',
   'syscall::read:entry /pid == $target/ { @[arg2 / (arg0 - 100)] = count(); }',
+  // a quotient of mixed signedness is of the operands' 64-bit values, as DTrace divides its registers
+  'syscall::read:entry /pid == $target/ { @[(int)arg2 / 2u, (int)arg2 % 3u, (short)arg2 / (unsigned short)7, (char)arg2 % 5u] = count(); }',
   // stddev (its squares need 128 bits: lseek's offsets are near 2^32, their sum of squares past 2^64), lquantize and llquantize
   'syscall::read:entry /pid == $target/ { @s[arg0] = stddev(arg2); @l = lquantize(arg2, -300, 100000, 2500); @ll[arg0 == 101] = llquantize(arg2, 10, 0, 6, 20); @ln = lquantize(arg2 - 200000, 0, 10, 1); }',
   'syscall::lseek:entry /pid == $target/ { @s = stddev(arg1); @ll = llquantize(arg1, 2, 20, 40, 4); @l[execname] = lquantize(arg1 >> 24, -256, 256, 16); @big = llquantize(arg1 * 3000000000, 10, 2, 18, 10); }',
   'syscall::read:entry /pid == $target/ { @s = stddev(-arg2 * 4000000000); @ll = llquantize(arg2, 1000, 0, 2, 1000); @lq = lquantize(arg2, 0, 4000, 1); }',
+  // histograms' increments: constants, arguments (read's count: negative ones too; one read only as an increment), a variable's, at several widths; sum() and count() beside them
+  'syscall::read:entry /pid == $target/ { @q = quantize(arg0, arg2); @qc[arg0] = quantize(arg2, 3); @l = lquantize(arg2, -300, 100000, 2500, arg0 - 102); @ll = llquantize(arg2, 10, 0, 6, 20, (char)arg2); @lu = lquantize(arg0, 100, 105, 1, (unsigned int)arg2); @s = sum(arg2); @c = count(); }',
+  'syscall::read:entry /pid == $target/ { @ = quantize(arg0, arg2); }',
+  'syscall::lseek:entry /pid == $target/ { self->n++; @q[execname] = quantize(arg1, self->n * 1000000000000); @l = lquantize(arg0, -5, 0, 1, arg1); @ll = llquantize(arg1, 2, 20, 40, 4, -1); }',
   // clause-locals in the kernel's stack: integers of their types' widths; shared by two clauses, they stay in dtrace
   'syscall::read:entry /pid == $target/ { this->v = arg2 * 3; this->k = arg0 - 100; this->c = (char)arg2; this->u = (unsigned short)arg2; @[this->k] = sum(this->v); @m = max(this->v + this->k); @c[this->c < 0] = sum(this->c); @u = sum(this->u); }',
   'syscall::read:entry /pid == $target/ { this->x = arg2; } syscall::read:entry /pid == $target/ { @[arg0] = sum(this->x); }',
@@ -83,6 +89,12 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { n = arg2; } END { printf("%d\\n", n); }',
   // compound assignments and increments of variables in the kernel (computed in the variable's type)
   'syscall::read:entry /pid == $target/ { self->n++; calls[arg0] = 1; calls[arg0] += arg2; total = arg2; total *= 3; this->c = (char)arg2; this->c += 100; bits = arg2 & 0xf0; bits |= 5; self->x = arg2; self->x -= 7; self->x <<= 1; @l = sum(this->c); } syscall::lseek:entry /pid == $target/ { @[self->n, calls[101], total, bits, self->x] = count(); @c = sum(self->n * 2); }',
+  // what converts to a _Bool is 0 or 1: casts, variables assigned, the keys and values made of them
+  'syscall::read:entry /pid == $target/ { this->b = (_Bool)arg0; self->t = (_Bool)(arg0 - 102); g = (_Bool)(arg2 & 0x300); this->u = (_Bool)(char)arg2; @[this->b, (_Bool)arg2, self->t, (_Bool)(arg0 & 0x100), (_Bool)arg0 == 1, g, this->u] = count(); @s = sum((_Bool)arg2); @m = max((_Bool)(arg2 + 500)); }',
+  // >>=, /= and %= (of the variable and the operand promoted together: (char)-100 /= 3u is unsigned), negative values at several widths
+  'syscall::read:entry /pid == $target/ { self->q = (int)arg2; self->q /= 7; self->r = arg2; self->r %= -5; this->s = (short)arg2; this->s >>= 3; this->c = (char)arg2; this->c /= 3u; g = arg2; g >>= 2; ug = (unsigned int)arg2; ug >>= 4; ug /= 3; u = (unsigned long)arg2; u /= 3; u %= 1000000; a[arg0] = arg2; a[arg0] %= arg0 - 98; a[arg0] /= (arg0 - 99) * -2; @l = sum(this->s); @c = sum(this->c); } syscall::lseek:entry /pid == $target/ { @[self->q, self->r, g, ug, u, a[101], a[103]] = count(); }',
+  // a zero divisor of /= faults, and the variable keeps its value
+  'syscall::read:entry /pid == $target/ { self->d = arg2; self->d /= arg0 - 100; @[self->d] = count(); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
@@ -223,11 +235,28 @@ test('-S says which clauses compiled to BPF', { skip }, () => {
   assert.ok(lines.some((l) => /^\d{3} [0-9a-f]{4}: 95 0 0 0000 00000000 {4}exit$/.test(l)));
 });
 
-test('stddev(), lquantize() and llquantize() run in the kernel; with an increment they stay in dtrace', { skip }, () => {
-  const r = runDtrace(['-S', '-q', '-n', 'syscall::read:entry /pid == $target/ { @s = stddev(arg2); @l = lquantize(arg2, 0, 100, 10); @ll = llquantize(arg2, 10, 0, 6, 20); } syscall::read:return /pid == $target/ { @i = lquantize(arg0, 0, 100, 10, 3); }', '-c', `${prog} 1`]);
+test('stddev(), lquantize() and llquantize() run in the kernel, with an increment too; an increment that does not compile keeps its clause in dtrace', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::read:entry /pid == $target/ { @s = stddev(arg2); @l = lquantize(arg2, 0, 100, 10); @ll = llquantize(arg2, 10, 0, 6, 20); } syscall::read:return /pid == $target/ { @i = lquantize(arg0, 0, 100, 10, 3); @q = quantize(arg0, arg1); @li = llquantize(arg0, 10, 0, 6, 20, arg0 * 2); } syscall::lseek:entry /pid == $target/ { @n = quantize(arg1, strlen(execname)); }', '-c', `${prog} 1`]);
   assert.equal(r.code, 0, r.stderr);
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
   assert.match(blocks[0], /^syscall::read:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(3 aggregation updates into per-CPU maps\)/);
+  assert.match(blocks[1], /^syscall::read:return, <dt_clause_\d+>:\nruns in the kernel, as BPF \(3 aggregation updates into per-CPU maps\)/);
+  assert.match(blocks[2], /^syscall::lseek:entry, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
+});
+
+test('>>= by a constant, /= and %= run in the kernel; >>= by a variable stays in dtrace', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::read:entry /pid == $target/ { self->x = arg2; self->x >>= 3; n = arg2; n /= arg0; this->m = arg2; this->m %= 7; @ = sum(this->m); } syscall::read:return /pid == $target/ { self->y = arg0; self->y >>= arg1; @r = sum(self->y); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
+  assert.match(blocks[0], /^syscall::read:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF \(1 aggregation update into per-CPU maps, 1 thread-local variable in a map by thread, 1 global variable in maps shared by the CPUs\)/);
+  assert.match(blocks[1], /^syscall::read:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
+});
+
+test('casts and assignments to _Bool run in the kernel; arithmetic typed _Bool stays in dtrace', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::read:entry /pid == $target/ { this->b = (_Bool)arg0; @[this->b, (_Bool)arg2] = count(); } syscall::read:return /pid == $target/ { this->c = (_Bool)arg0; this->c += 2; @r = sum(this->c); }', '-c', `${prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
+  assert.match(blocks[0], /^syscall::read:entry, <dt_clause_\d+>:\nruns in the kernel, as BPF/);
   assert.match(blocks[1], /^syscall::read:return, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
 });
 

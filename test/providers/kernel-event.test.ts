@@ -1,9 +1,15 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
-import { bigArgsOf } from '../../src/compile/compile.js';
+import { Compiler, bigArgsOf } from '../../src/compile/compile.js';
+import { DFatalError } from '../../src/errors.js';
 import type { EventField } from '../../src/kernel/event-format.js';
-import { compileDecoder } from '../../src/providers/kernel-event.js';
+import type { KernelClause } from '../../src/providers/clause-plan.js';
+import { DtraceProvider } from '../../src/providers/dtrace.js';
+import { refusedClause } from '../../src/providers/in-kernel.js';
+import { compileDecoder, kernelRefused } from '../../src/providers/kernel-event.js';
+import { ProbeRegistry } from '../../src/providers/registry.js';
+import { Options } from '../../src/runtime/options.js';
 import { ProbeContext } from '../../src/runtime/context.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 
@@ -117,4 +123,45 @@ test("a provider's own decoder code may declare any name (fbt's string copies de
   d(page, view, 0, ctx);
   assert.equal(ctx.capturedN, 3);
   assert.equal(ctx.args[0], 5n);
+});
+
+/** A clause in the kernel at `line`, with thread-locals there or not. */
+function kernelClauseAt(line: number, threadLocals: number[]): KernelClause {
+  return { line, aggregations: [], threadLocals, globals: [], stack: 0, args: [], comparedProbeFields: [], output: null, emit: () => true };
+}
+
+test("a refused program whose variables live in the kernel is an error naming its clauses' lines; without such variables its clauses run in dtrace", () => {
+  const why = 'Permission denied: R1 invalid mem access | processed 12 insns';
+  assert.throws(() => kernelRefused('syscall::read:entry', [kernelClauseAt(3, [0])], why), (e: Error) => e instanceof DFatalError && e.message === `could not enable syscall::read:entry in the kernel (clause at line 3): ${why}`);
+  assert.throws(() => kernelRefused('syscall::read:entry', [kernelClauseAt(7, []), kernelClauseAt(3, [1])], why), (e: Error) => e instanceof DFatalError && e.message === `could not enable syscall::read:entry in the kernel (clauses at lines 3, 7): ${why}`);
+  assert.throws(() => kernelRefused('syscall::read:entry', [kernelClauseAt(1, []), kernelClauseAt(1, [1])], why), (e: Error) => e.message.includes('(clauses at line 1)'));
+  kernelRefused('syscall::read:entry', [kernelClauseAt(3, []), kernelClauseAt(7, [])], why);
+  // the clause whose code the verifier refused, where its log says
+  const second = kernelClauseAt(7, []);
+  assert.throws(() => kernelRefused('syscall::read:entry', [kernelClauseAt(3, [0]), second], why, second), (e: Error) => e.message === `could not enable syscall::read:entry in the kernel (clause at line 7): ${why}`);
+});
+
+test("the clause a verifier's log refused is the one whose code holds the last instruction it shows", () => {
+  const log = (at: number) =>
+    [
+      'func#0 @0',
+      '0: R1=ctx() R10=fp0',
+      '0: (bf) r6 = r1                       ; R1=ctx() R6_w=ctx()',
+      'from 5 to 12: R0=scalar()',
+      `${at}: (79) r1 = *(u64 *)(r0 +0)`,
+      "R0 invalid mem access 'map_value_or_null'",
+      'processed 18 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1',
+    ].join('\n');
+  // the prologue ends at 2; clause 0 is 2..9, clause 1 10..19; the exit follows
+  const starts = [2, 10];
+  assert.deepEqual([1, 2, 9, 10, 19, 20].map((at) => refusedClause(log(at), starts, 20)), [-1, 0, 0, 1, 1, -1]);
+  assert.equal(refusedClause('BPF program is too large. Processed 1000001 insn\nprocessed 1000001 insns', starts, 20), -1);
+});
+
+test('a clause compiled to BPF knows the line it starts on', () => {
+  const registry = new ProbeRegistry();
+  registry.add(new DtraceProvider());
+  const c = new Compiler(new Options(), registry, { args: ['t'], defaultArgs: false, vars: new Map(), used: new Set() });
+  const clauses = c.compile({ text: 'BEGIN { @a = count(); }\n\n/* two */\nBEGIN\n{\n  @b = sum(1);\n}\n', fromFile: true, name: 't', level: 3 }).clauses;
+  assert.deepEqual(clauses.map((x) => x.plan.inKernel?.line), [1, 4]);
 });
