@@ -1631,7 +1631,8 @@ class BpfGen {
       p.store(8, R10, this.temp(0), R7);
       this.value(u.increment, 1);
       this.convert(shapeOf(u.increment.type!)!, { size: 8, signed: true });
-      p.store(8, R10, this.temp(1), R9).mov(R9, R7).load(8, R7, R10, this.temp(0));
+      if (this.probe.id === null) p.store(8, R10, this.temp(1), R9);
+      p.mov(R9, R7).load(8, R7, R10, this.temp(0));
     }
     const map = maps.aggregation(u.agg);
     const have = `${prefix}have`;
@@ -1664,7 +1665,7 @@ class BpfGen {
     p.label(lost);
     this.countDrop(maps, DROPS_AGGREGATION, done);
     p.label(done);
-    if (u.increment !== null) p.load(8, R9, R10, this.temp(1));
+    if (u.increment !== null && this.probe.id === null) p.load(8, R9, R10, this.temp(1));
   }
 
   /** Adds one to this CPU's drop counter `slot` (per-CPU: no atomics); `done` if it has none. */

@@ -64,6 +64,8 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { self->n = arg2; @[self->n % 7 == 0] = count(); } syscall::read:return /pid == $target/ { @r[self->n > 100] = count(); @z = sum(0); }',
   // every system call: one program on raw_syscalls finds the call's probe by its number
   'syscall:::entry /pid == $target/ { @[probefunc] = count(); }',
+  // an increment beside the probe's name as a key: that program keeps the firing probe in a register the increment passes through
+  'syscall:::entry /pid == $target/ { @[probefunc] = lquantize(1, 0, 10, 1, 3); @q[probefunc] = quantize(2, 5); @c[probefunc] = count(); }',
   'syscall:::entry /pid == $target/ { self->t = timestamp; } syscall:::return /self->t/ { @[probefunc, arg0 < 0, arg1 == arg0] = count(); self->t = 0; }',
   // a clause that compares probefunc, and an argument read from calls that have it or not
   'syscall:::entry /pid == $target && probefunc == "lseek"/ { @[arg0, arg2] = count(); } syscall:::entry /pid == $target/ { @a[probefunc, arg5] = count(); }',
