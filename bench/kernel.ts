@@ -12,13 +12,13 @@
 //      tracefs path (DTRACE_TS_NO_BPF=1) and bpftrace's;
 //   6. print: ns each getppid() call gains under the classic latency script (a thread-local set
 //      at entry, printed at return), printing every call and printing none (a predicate no
-//      call passes): in the kernel, on the tracefs path and bpftrace's, with the lines printed
-//      and the drops reported.
+//      call passes): in the kernel, on the tracefs path and bpftrace's, with the lines printed,
+//      the drops reported and the tracer's CPU seconds over the 5 x N calls.
 // Needs root, tracefs and cc; bpftrace is optional. BENCH_RUNS, BENCH_BPFTRACE=0 to skip it,
 // BENCH_ONLY=consumer,idle (any of startup, effect, consumer, idle, inkernel, print) to run some parts only.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,11 +91,25 @@ function timeRun(cmd: string, args: string[]): number {
 class Tracer {
   readonly child: ChildProcess;
   stderr = '';
-  stdout = '';
-  constructor(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    this.child.stdout!.on('data', (b: Buffer) => (this.stdout += b.toString('latin1')));
+  private out = '';
+  /**
+   * `outFile`: its standard output goes to that file, not a pipe (a pipe the benchmark, blocked
+   * in the workload's spawnSync, does not read would stop a tracer that prints on every event)
+   */
+  constructor(
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+    private readonly outFile: string | null = null,
+  ) {
+    const fd = outFile === null ? 'pipe' : openSync(outFile, 'w');
+    this.child = spawn(cmd, args, { stdio: ['ignore', fd, 'pipe'], env });
+    if (typeof fd === 'number') closeSync(fd);
+    this.child.stdout?.on('data', (b: Buffer) => (this.out += b.toString('latin1')));
     this.child.stderr!.on('data', (b: Buffer) => (this.stderr += b.toString('latin1')));
+  }
+  get stdout(): string {
+    return this.outFile === null ? this.out : readFileSync(this.outFile, 'latin1');
   }
   async ready(marker: RegExp, timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -142,21 +156,27 @@ async function printing(line: (s: string) => void, bin: string): Promise<void> {
     const base = nsPerCall(bin, N);
     const run = async (t: Tracer, timeoutMs: number) => {
       await t.ready(/ready/, timeoutMs);
+      const cpu0 = cpuSeconds(t.child.pid!);
       const ns = nsPerCall(bin, N);
+      // what the tracer's process spent meanwhile (its output written, the events it read)
+      await sleep(500);
+      const cpu = cpuSeconds(t.child.pid!) - cpu0;
       await t.stop();
       const lines = t.stdout.split('\n').filter((l) => /^\d+$/.test(l)).length;
       let drops = 0;
       for (const m of t.stderr.matchAll(/(\d+) drops? on CPU/g)) drops += Number(m[1]);
-      for (const m of t.stderr.matchAll(/Lost (\d+) events/g)) drops += Number(m[1]);
-      return `+${(ns - base).toFixed(1)} ns, ${lines} lines, ${drops} drops`;
+      // bpftrace says "Lost N events" on standard output
+      for (const m of (t.stdout + t.stderr).matchAll(/Lost (\d+) events/g)) drops += Number(m[1]);
+      return `+${(ns - base).toFixed(1)} ns, ${lines} lines, ${drops} drops, tracer ${cpu.toFixed(2)} CPU-s`;
     };
     const prog = `syscall::getppid:entry { self->ts = timestamp; } syscall::getppid:return ${dp} { printf("%d\\n", timestamp - self->ts); self->ts = 0; } BEGIN { printf("ready\\n"); }`;
-    const k = await run(new Tracer(process.execPath, [cli, '-q', '-n', prog]), 30_000);
-    const t = await run(new Tracer(process.execPath, [cli, '-q', '-n', prog], { ...process.env, DTRACE_TS_NO_BPF: '1' }), 30_000);
+    const out = join(work, 'printed');
+    const k = await run(new Tracer(process.execPath, [cli, '-q', '-n', prog], process.env, out), 30_000);
+    const t = await run(new Tracer(process.execPath, [cli, '-q', '-n', prog], { ...process.env, DTRACE_TS_NO_BPF: '1' }, out), 30_000);
     let bt = 'not run';
     if (withBpftrace) {
       const b = `tracepoint:syscalls:sys_enter_getppid { @ts[tid] = nsecs; } tracepoint:syscalls:sys_exit_getppid ${bp} { printf("%d\\n", nsecs - @ts[tid]); delete(@ts[tid]); } BEGIN { printf("ready\\n"); }`;
-      bt = await run(new Tracer('bpftrace', ['-e', b]), 120_000);
+      bt = await run(new Tracer('bpftrace', ['-e', b], process.env, out), 120_000);
     }
     line(`getppid() x ${N}, latency printed for ${name}: dtrace-ts in the kernel ${k}; on tracefs ${t}; bpftrace ${bt} (untraced ${base.toFixed(1)} ns)`);
   }
