@@ -10,8 +10,10 @@ import { READY_MS, kprobesOf, skipUnless, workload } from './lab.js';
 import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 
 test('an fbt clause that prints reads the file vfs_read() reads, and who read it, as the probe fired', { skip: skipUnless('kprobes') || bpfUnavailable() || false }, async () => {
-  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { printf("%s %s uid=%d\\n", execname, stringof(args[0]->f_path.dentry->d_name.name), uid); }']);
+  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { printf("%s %s uid=%d\\n", execname, stringof(args[0]->f_path.dentry->d_name.name), uid); }', '-n', 'BEGIN { printf("begun\\n"); }']);
   await d.ready(READY_MS);
+  // under emulation dtrace can look ready before all its events are on: BEGIN fires after
+  await d.until(/^begun$/m, READY_MS);
   workload('dd if=/proc/version of=/dev/null 2>/dev/null');
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);
