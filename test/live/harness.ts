@@ -2,10 +2,12 @@
 // its tracefs instance is tracing, run a workload, stop it with a signal, collect what it said.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, '..', '..', '..');
@@ -20,6 +22,26 @@ export function liveUnavailable(): string | null {
     if (!existsSync(join(TRACEFS, 'events'))) return 'tracefs is not available';
   }
   return null;
+}
+
+/**
+ * For a test file of BPF clauses on the syscall-mix workload (test/live/programs/syscall-mix.c):
+ * a directory of its own (removed after its tests), the workload built there, and why its tests
+ * cannot run here (false: they can).
+ */
+export function syscallMixWorkload(name: string): { work: string; prog: string; skip: string | false } {
+  const work = mkdtempSync(join(tmpdir(), `dtrace-ts-${name}-`));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const prog = join(work, 'syscall-mix');
+  const why = (): string | false => {
+    const live = liveUnavailable();
+    if (live) return live;
+    const bpf = bpfUnavailable();
+    if (bpf) return `no BPF: ${bpf}`;
+    const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
+    return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
+  };
+  return { work, prog, skip: why() };
 }
 
 export interface Result {

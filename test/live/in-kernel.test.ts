@@ -5,26 +5,12 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { Tracing, bpfPrograms, liveUnavailable, root, runDtrace } from './harness.js';
-import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+import { test } from 'node:test';
+import { Tracing, bpfPrograms, root, runDtrace, syscallMixWorkload } from './harness.js';
 
-const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-in-kernel-'));
-after(() => rmSync(work, { recursive: true, force: true }));
-const prog = join(work, 'syscall-mix');
-
-function unavailable(): string | false {
-  const live = liveUnavailable();
-  if (live) return live;
-  const bpf = bpfUnavailable();
-  if (bpf) return `no BPF: ${bpf}`;
-  const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
-  return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
-}
-const skip = unavailable();
+const { work, prog, skip } = syscallMixWorkload('in-kernel');
 
 /** Runs a program under -c on the workload, with BPF or without; stdout (sorted: equal rows of a
  * sum may print in either order) and stderr. */

@@ -4,27 +4,10 @@
 // a full ring's records are counted as drops; a fault is reported in its place.
 
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { liveUnavailable, root, runDtrace } from './harness.js';
-import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+import { test } from 'node:test';
+import { runDtrace, syscallMixWorkload } from './harness.js';
 
-const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-kernel-print-'));
-after(() => rmSync(work, { recursive: true, force: true }));
-const prog = join(work, 'syscall-mix');
-
-function unavailable(): string | false {
-  const live = liveUnavailable();
-  if (live) return live;
-  const bpf = bpfUnavailable();
-  if (bpf) return `no BPF: ${bpf}`;
-  const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
-  return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
-}
-const skip = unavailable();
+const { prog, skip } = syscallMixWorkload('kernel-print');
 
 /** Runs a program under -c on the workload (`n` rounds), with BPF or without. */
 function run(args: string[], n: number, bpf: boolean): { out: string; err: string; code: number | null } {

@@ -6,27 +6,12 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { TRACEFS, Tracing, liveUnavailable, root, runDtrace } from './harness.js';
-import { bpfUnavailable } from '../../src/kernel/bpf/sys.js';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { test } from 'node:test';
+import { TRACEFS, Tracing, liveUnavailable, runDtrace, syscallMixWorkload } from './harness.js';
 import { kernelBtf } from '../../src/kernel/btf.js';
 
-const work = mkdtempSync(join(tmpdir(), 'dtrace-ts-rawtp-'));
-after(() => rmSync(work, { recursive: true, force: true }));
-const prog = join(work, 'syscall-mix');
-
-function unavailable(): string | false {
-  const live = liveUnavailable();
-  if (live) return live;
-  const bpf = bpfUnavailable();
-  if (bpf) return `no BPF: ${bpf}`;
-  const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
-  return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
-}
-const skip = unavailable();
+const { prog, skip } = syscallMixWorkload('rawtp');
 
 const N = 3000;
 const SYS_READ = 0;
