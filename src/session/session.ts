@@ -352,7 +352,12 @@ export class Session implements FiringEnv {
     this.startKernel();
     this.inKernelState?.start();
     for (const p of this.enabledProviders) p.start?.();
+    // a kernel clause's record of a firing before this (its program runs from the moment it
+    // is attached) is not one: in DTrace no probe fires before BEGIN
+    if (this.kernel && this.kernel.base > 0n) this.beginTs = Number(process.hrtime.bigint() - this.kernel.base);
+    this.firingBegin = true;
     this.fireOnCpu(this.dtrace.begin);
+    this.firingBegin = false;
     if (!this.rt.exitReq.requested && !this.stopping) {
       this.onLive?.();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
@@ -555,6 +560,11 @@ export class Session implements FiringEnv {
     if (rt.exitReq.requested && !this.stopping) this.stop();
   }
 
+  /** when BEGIN fired, as a record's time (ns after the tracer's base) */
+  private beginTs = 0;
+  /** BEGIN's clauses are running */
+  private firingBegin = false;
+
   /** the decoders of the kernel clauses' records, by clause */
   private readonly outputDecoders = new Map<KernelClause, OutputDecoder>();
 
@@ -571,7 +581,7 @@ export class Session implements FiringEnv {
       const e = k === undefined ? undefined : this.inKernelEnablings.get(k);
       const def = this.registry.byId(view.getUint32(off + OUTPUT_PROBE, true));
       if (k === undefined || e === undefined || def === undefined || e.clause.output === null || k.output === null) return;
-      if (this.stopped || (this.stopping && !(ts <= this.stopTs))) return;
+      if (this.stopped || ts < this.beginTs || (this.stopping && !(ts <= this.stopTs))) return;
       if (this.held && !this.stopping) {
         this.heldDrops[cpu] = (this.heldDrops[cpu] ?? 0) + 1;
         return;
@@ -676,7 +686,8 @@ export class Session implements FiringEnv {
     this.stopping = true;
     if (this.rt.exitReq.requested) {
       const ts = this.ctx.eventTs;
-      this.stopTs = ts >= 0 ? ts : this.kernel ? Number(process.hrtime.bigint() - this.kernel.base) : -1;
+      // exit() in BEGIN: no other probe fires after it (DTrace drains from there)
+      this.stopTs = ts >= 0 ? ts : this.firingBegin ? this.beginTs : this.kernel ? Number(process.hrtime.bigint() - this.kernel.base) : -1;
     }
     this.rt.principal?.stop();
     for (const p of this.enabledProviders) p.disable();
