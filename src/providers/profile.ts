@@ -216,7 +216,9 @@ export class ProfileProvider implements Provider {
     // print the same, and it keeps the rate where the event lets a period pass)
     for (const def of timed) {
       if (!def.probe.name.startsWith('tick-')) continue;
-      const plans = env.plans(def).filter((plan) => readsSampleContext([plan]));
+      // (one that prints stays too: the timer fires a period the event let pass, and its output
+      // must come then)
+      const plans = env.plans(def).filter((plan) => readsSampleContext([plan]) && plan.inKernel?.output == null);
       if (plans.length > 0) tickInKernel(env, def, plans, this.tickCpu, Number(periodOf(def.probe.name)));
     }
     // a probe whose clauses all run in the kernel has nothing left for the timer
