@@ -14,8 +14,10 @@ export function disassemble(c: CompiledClause): string {
   const width = String(lines.length).length;
   let s = `\nDisassembly of clause ${descs}, <dt_clause_${c.index}>:\n`;
   const probes = `${c.probes.length} probe${c.probes.length === 1 ? '' : 's'}`;
-  // BEGIN, END and ERROR fire in dtrace itself
-  const k = c.probes.every((p) => p.probe.provider === 'dtrace') ? null : c.plan.inKernel;
+  // BEGIN, END and ERROR fire in dtrace itself, and so does a tick's clause that prints (with
+  // the timer that fires the periods the CPU's event lets pass)
+  const inDtrace = (p: CompiledClause['probes'][number]): boolean => p.probe.provider === 'dtrace' || (p.probe.provider === 'profile' && p.probe.name.startsWith('tick-') && c.plan.inKernel?.output != null);
+  const k = c.probes.every(inDtrace) ? null : c.plan.inKernel;
   if (k === null) {
     s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;
     const f = c.plan.firing;
