@@ -29,7 +29,7 @@
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
-import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, type Size } from '../kernel/bpf/asm.js';
+import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import { type CheckedClause, promoteTypes } from '../lang/check.js';
 import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
@@ -107,6 +107,9 @@ const RECORD_AT = -(STACK + 8);
 export const MAX_RECORD = 8192;
 /** bpf_perf_event_output()'s error for a ring with no room (-ENOSPC); one with no ring yet (before tracing starts) is no loss */
 const RING_FULL = -28;
+
+/** an aggregation's increment, while its entry is found: the second temporary (the first holds the value as the increment is computed) */
+const INCREMENT_AT = -16;
 
 /** A clause-local's stack slot's offset from the frame pointer. */
 function localAt(slot: number): number {
@@ -441,13 +444,6 @@ function printOf(s: A.Stmt, vars: Vars, at: { next: number; slot: number }): Upd
   return { kind: 'print', values, value: null };
 }
 
-/** The printed expressions of kernel clauses, by clause: where the consumer's code finds each in ctx.firing. */
-const printedOf = new WeakMap<KernelClause, ReadonlyMap<A.Expr, FiringValue>>();
-
-/** A kernel clause's printed expressions (empty: it prints none). */
-export function printedExpressions(k: KernelClause): ReadonlyMap<A.Expr, FiringValue> {
-  return printedOf.get(k) ?? new Map();
-}
 
 /** The aggregation update a statement is, if it is one the kernel can make. */
 /**
@@ -713,7 +709,7 @@ export function kernelClause(
   }
   const printed = new Map<A.Expr, FiringValue>();
   for (const u of updates) if (u.kind === 'print') for (const [e, v] of u.values) printed.set(e, v);
-  const output: KernelOutput | null = body.length === 0 || updates.some((u) => u.kind === 'print') ? { values: [...printed.values()], bytes: layout.next } : null;
+  const output: KernelOutput | null = body.length === 0 || updates.some((u) => u.kind === 'print') ? { printed, bytes: layout.next } : null;
   if (output !== null && output.bytes > MAX_RECORD) return null;
   const predicate = c.predicate;
   const locals = cc.locals.length;
@@ -752,7 +748,7 @@ export function kernelClause(
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
-  const kernel: KernelClause = {
+  return {
     line: c.line,
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
@@ -789,8 +785,6 @@ export function kernelClause(
       return true;
     },
   };
-  if (printed.size > 0) printedOf.set(kernel, printed);
-  return kernel;
 }
 
 /** Whether an expression reads kernel memory (a member, *p) or names curthread. */
@@ -1361,8 +1355,7 @@ class BpfGen {
     p.call(Helper.GetCurrentPidTgid).store(4, R7, OUTPUT_TID, R0).aluImm(Alu.Rsh, R0, 32).store(4, R7, OUTPUT_PID, R0);
     p.mov(R1, R6).loadMap(R2, out.perf).movImm32(R3, CURRENT_CPU).mov(R4, R7).movImm(R5, bytes).call(Helper.PerfEventOutput);
     p.jmpImm(Jmp.Ne, R0, RING_FULL, sent);
-    p.storeImm(4, R10, -COMM_AT, 0).loadMap(R1, out.lost).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
-    p.jmpImm(Jmp.Eq, R0, 0, sent).load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1);
+    this.countDrop(out.lost, 0, sent);
   }
 
   /** Where code that meets a fault (DTrace's FLT_*; R7 its address or value) goes. */
@@ -1537,7 +1530,7 @@ class BpfGen {
     if (keys.length > 0) p.load(8, R7, R10, this.temp(0)).jmpImm(Jmp.Eq, R7, 0, del);
     p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R10).addImm(R3, this.temp(0)).movImm(R4, 0).call(Helper.MapUpdateElem);
     p.jmpImm(Jmp.Eq, R0, 0, done);
-    this.countDrop(maps, DROPS_DYNAMIC, done);
+    this.countDrop(maps.drops, DROPS_DYNAMIC, done);
     p.ja(done);
     if (keys.length > 0) p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem);
     p.label(done);
@@ -1565,7 +1558,7 @@ class BpfGen {
     p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R10).addImm(R3, -COMM_AT + 8).movImm(R4, 0).call(Helper.MapUpdateElem);
     p.jmpImm(Jmp.Eq, R0, 0, done);
     // no room for another thread's variable: a dynamic variable drop on this CPU
-    this.countDrop(maps, DROPS_DYNAMIC, done);
+    this.countDrop(maps.drops, DROPS_DYNAMIC, done);
     p.ja(done);
     p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem).label(done);
   }
@@ -1625,14 +1618,13 @@ class BpfGen {
       // sum(), avg(), min(), max() and quantize() take their value as int64
       this.convert(shapeOf(u.value.type!)!, { size: 8, signed: true });
     }
-    // the increment, as int64, in R9 for the update, computed after the value as in dtrace; R9
-    // is PROBE_ID_REGISTER in a program that serves several probes: kept meanwhile, and put back
+    // the increment, as int64, in the second temporary for the update (INCREMENT_AT),
+    // computed after the value as in dtrace
     if (u.increment !== null) {
       p.store(8, R10, this.temp(0), R7);
       this.value(u.increment, 1);
       this.convert(shapeOf(u.increment.type!)!, { size: 8, signed: true });
-      if (this.probe.id === null) p.store(8, R10, this.temp(1), R9);
-      p.mov(R9, R7).load(8, R7, R10, this.temp(0));
+      p.store(8, R10, INCREMENT_AT, R7).load(8, R7, R10, this.temp(0));
     }
     const map = maps.aggregation(u.agg);
     const have = `${prefix}have`;
@@ -1663,16 +1655,15 @@ class BpfGen {
     p.ja(done);
     // the map is full: an aggregation drop on this CPU
     p.label(lost);
-    this.countDrop(maps, DROPS_AGGREGATION, done);
+    this.countDrop(maps.drops, DROPS_AGGREGATION, done);
     p.label(done);
-    if (u.increment !== null && this.probe.id === null) p.load(8, R9, R10, this.temp(1));
   }
 
-  /** Adds one to this CPU's drop counter `slot` (per-CPU: no atomics); `done` if it has none. */
-  private countDrop(maps: KernelMaps, slot: number, done: string): void {
+  /** Adds one to this CPU's counter `slot` of a per-CPU u64 array (no atomics); `done` if it has none. */
+  private countDrop(counters: number, slot: number, done: string): void {
     this.p
       .storeImm(4, R10, -COMM_AT, slot)
-      .loadMap(R1, maps.drops)
+      .loadMap(R1, counters)
       .mov(R2, R10)
       .addImm(R2, -COMM_AT)
       .call(Helper.MapLookupElem)
@@ -1684,7 +1675,7 @@ class BpfGen {
 
   /**
    * The function on the entry R0 points to, with the value in R7 and (`increment`) a
-   * histogram's increment in R9, else 1 (per-CPU values: no atomics).
+   * histogram's increment at INCREMENT_AT, else 1 (per-CPU values: no atomics).
    */
   private apply(fn: KernelAggregation['fn'], buckets: Buckets | null, increment: boolean, prefix: string): void {
     const p = this.p;
@@ -1723,7 +1714,7 @@ class BpfGen {
         p.jmpImm(Jmp.Gt, R1, nb - 1, `${prefix}done`);
         // R1 = bucket index * 8
         p.aluImm(Alu.Lsh, R1, 3).alu(Alu.Add, R1, R0).load(8, R2, R1, 0);
-        if (increment) p.alu(Alu.Add, R2, R9);
+        if (increment) p.load(8, R3, R10, INCREMENT_AT).alu(Alu.Add, R2, R3);
         else p.addImm(R2, 1);
         p.store(8, R1, 0, R2);
         return;

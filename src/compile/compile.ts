@@ -28,7 +28,6 @@ import {
   firingValues,
   firingValuesOf,
   kernelClause,
-  printedExpressions,
   variablesUsed,
 } from './bpfgen.js';
 import { type RecordLayout, type RecordOptions, recordLayout } from './records.js';
@@ -294,11 +293,11 @@ export class Compiler {
     const make = (source: string): ClauseFn => new Function('rt', 'G', 'D', 'AG', 'K', `return function clause(ctx) {\n${source}\n};`)(bind.rt, bind.G, bind.D, bind.AG, this.K.items) as ClauseFn;
     for (const c of clauses) {
       c.fn = make(c.source);
-      const k = c.plan.inKernel;
+      const out = c.plan.inKernel?.output;
       // the kernel's record of a firing: the clause's output actions alone, their values read from it
-      if (k?.output == null) continue;
+      if (out == null) continue;
       const gen = this.clauseGen();
-      gen.firing = printedExpressions(k);
+      gen.firing = out.printed;
       c.output = make(gen.clause(c.checked, { printedOnly: true }).source);
     }
   }

@@ -44,7 +44,7 @@ export function disassemble(c: CompiledClause): string {
     if (g > 0) what.push(`${g} global variable${g === 1 ? '' : 's'} in maps shared by the CPUs`);
     const o = k.output;
     if (o !== null) {
-      const v = o.values.length;
+      const v = o.printed.size;
       what.push(`a ${o.bytes}-byte record of each firing with ${v} printed value${v === 1 ? '' : 's'}, which the consumer formats with the clause's output actions`);
     }
     s += `runs in the kernel, as BPF (${what.join(', ')}), on those of its ${probes} that BPF programs run on (tracepoints, kprobes, uprobes, CPU samples); elsewhere in the consumer, as JavaScript:\n`;

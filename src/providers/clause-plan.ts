@@ -5,6 +5,7 @@
 // the clause as BPF code where all of it can run in the kernel.
 
 import type { Program } from '../kernel/bpf/asm.js';
+import type { Expr } from '../lang/ast.js';
 
 /** A predicate conjunct of the form <built-in> <op> <constant>. */
 export interface KernelTest {
@@ -207,7 +208,8 @@ export interface KernelOutputMaps {
  * in ctx.firing). A fault in the clause discards the record, as DTrace discards the ECB's data.
  */
 export interface KernelOutput {
-  values: FiringValue[];
+  /** the printed expressions the record holds, in order */
+  printed: ReadonlyMap<Expr, FiringValue>;
   /** bytes of the record (8-byte aligned) */
   bytes: number;
 }

@@ -28,11 +28,10 @@ import {
 import { kernelAddress, kernelOffsetOf, kernelSymbols } from '../kernel/ksyms.js';
 import { ProgramOutput } from '../kernel/bpf/output.js';
 import type { EventSink } from '../kernel/ringbuf.js';
-import { type ProgramRecords, cstring } from '../kernel/tracer.js';
-import type { ProbeContext } from '../runtime/context.js';
+import type { ProgramRecords } from '../kernel/tracer.js';
 import { type Aggregation, MASK128 } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
-import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelOutput, type KernelOutputMaps, type KernelProbe, FAULT_RECORD_BYTES, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
+import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelOutputMaps, type KernelProbe, FAULT_RECORD_BYTES, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
 
 /** the verifier's log did not fit its buffer */
 const ENOSPC = 28;
@@ -676,23 +675,3 @@ export function stddevDelta(values: Buffer, ncpus: number, last: bigint[] | unde
   const dq = last === undefined ? totals[2] : (totals[2] - last[2]) & MASK128;
   return { totals, delta: [dc, ds, dq & (TWO64 - 1n), dq >> 64n] };
 }
-
-/** Puts a kernel clause's record's printed values in ctx.firing (the record at `off` in `view`). */
-export type OutputDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext) => void;
-
-/** The decoder of a kernel clause's records (KernelOutput: each value at its `at`, by its slot). */
-export function outputDecoder(out: KernelOutput): OutputDecoder {
-  let fill = '';
-  for (const v of out.values) {
-    const at = `o + ${v.at}`;
-    let read: string;
-    if (v.kind === 'str') read = `cstring(page, ${at}, ${v.size})`;
-    else if (v.kind === 'bytes') read = `new Uint8Array(page.subarray(${at}, ${at} + ${v.size}))`;
-    else if (v.size === 8) read = `v.get${v.signed ? 'BigInt64' : 'BigUint64'}(${at}, true)`;
-    // a narrower integer is held sign- or zero-extended: its low 32 bits are its value
-    else read = `v.get${v.signed ? 'Int32' : 'Uint32'}(${at}, true)`;
-    fill += `ctx.firingFault[${v.slot}] = 0; ctx.firing[${v.slot}] = ${read};\n`;
-  }
-  return new Function('cstring', `return function printed(page, v, o, ctx) {\n${fill}};`)(cstring) as OutputDecoder;
-}
-

@@ -4,7 +4,7 @@
 
 import { fillFiredTask, readsTask, taskValues } from './task-fields.js';
 import { attachFile, fdArgsOf, fileCopy } from './kernel-files.js';
-import { FIRING_HEADER, type ClausePlan, type FiringValues, type KernelArg, type KernelClause, type KernelProbe, type KernelTest } from './clause-plan.js';
+import { FIRING_HEADER, type ClausePlan, type FiringValue, type FiringValues, type KernelArg, type KernelClause, type KernelOutput, type KernelProbe, type KernelTest } from './clause-plan.js';
 import type { AttachResult, InKernel } from './in-kernel.js';
 import { DFatalError } from '../errors.js';
 import { Program } from '../kernel/bpf/asm.js';
@@ -502,13 +502,7 @@ export function firingDecoder(all: FiringValues[], usable: FiringValues[], areas
   usable.forEach((f, k) => {
     for (const v of f.values) {
       const at = `o + ${areas[k] + v.at}`;
-      const data = `o + ${areas[k] + v.at + FIRING_HEADER}`;
-      let read: string;
-      if (v.kind === 'str') read = `cstring(page, ${data}, ${v.size})`;
-      else if (v.kind === 'bytes') read = `new Uint8Array(page.subarray(${data}, ${data} + ${v.size}))`;
-      else if (v.size === 8) read = `v.get${v.signed ? 'BigInt64' : 'BigUint64'}(${data}, true)`;
-      // a narrower integer is held sign- or zero-extended: its low 32 bits are its value
-      else read = `v.get${v.signed ? 'Int32' : 'Uint32'}(${data}, true)`;
+      const read = valueRead(v, `o + ${areas[k] + v.at + FIRING_HEADER}`);
       fill += `{ const f = v.getUint32(${at}, true); ctx.firingFault[${v.slot}] = f; ctx.firing[${v.slot}] = f === 0 ? ${read} : v.getBigUint64(${at} + 8, true); }\n`;
     }
   });
@@ -521,6 +515,25 @@ export function firingDecoder(all: FiringValues[], usable: FiringValues[], areas
     }
   }
   return new Function('cstring', `return function firing(page, v, r, ctx, at) {\nif (at < 0) {\n${bad}return;\n}\nconst o = r + at;\n${unusable}${fill}};`)(cstring) as FiringDecoder;
+}
+
+/** The code that reads a value the kernel computed, whose bytes are at `data` (code) in page/v. */
+function valueRead(v: FiringValue, data: string): string {
+  if (v.kind === 'str') return `cstring(page, ${data}, ${v.size})`;
+  if (v.kind === 'bytes') return `new Uint8Array(page.subarray(${data}, ${data} + ${v.size}))`;
+  if (v.size === 8) return `v.get${v.signed ? 'BigInt64' : 'BigUint64'}(${data}, true)`;
+  // a narrower integer is held sign- or zero-extended: its low 32 bits are its value
+  return `v.get${v.signed ? 'Int32' : 'Uint32'}(${data}, true)`;
+}
+
+/** Puts a kernel clause's record's printed values in ctx.firing (the record at `off` in `view`). */
+export type OutputDecoder = (page: Buffer, view: DataView, off: number, ctx: ProbeContext) => void;
+
+/** The decoder of a kernel clause's records (KernelOutput: each value at its `at`, by its slot). */
+export function outputDecoder(out: KernelOutput): OutputDecoder {
+  let fill = '';
+  for (const v of out.printed.values()) fill += `ctx.firingFault[${v.slot}] = 0; ctx.firing[${v.slot}] = ${valueRead(v, `o + ${v.at}`)};\n`;
+  return new Function('cstring', `return function printed(page, v, o, ctx) {\n${fill}};`)(cstring) as OutputDecoder;
 }
 
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */
