@@ -25,7 +25,8 @@
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
-//   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp.
+//   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp;
+//   printa() (the consumer prints the aggregations as it reads the record).
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -399,8 +400,12 @@ type Update =
 /** A value a kernel clause prints, and how the kernel computes it into the record. */
 type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' };
 
-/** The actions whose values a kernel clause writes into its record for the consumer to format. */
-const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit']);
+/**
+ * The actions whose values a kernel clause writes into its record for the consumer to format
+ * (printa()'s record holds none: the consumer prints the aggregations as it reads the record,
+ * as DTrace's consumer prints them from its last snapshot).
+ */
+const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit', 'printa']);
 
 /** Whether a statement is one of OUTPUT_ACTIONS (in a kernel clause: its values are in the record, the consumer runs it). */
 export function isOutputStatement(s: A.Stmt): boolean {
@@ -431,8 +436,8 @@ function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null
 function printOf(s: A.Stmt, vars: Vars, at: { next: number; slot: number }): Update | null {
   if (!isOutputStatement(s)) return null;
   const call = (s as A.ExprStmt).expr as A.Call;
-  // printf's first argument is its format
-  const args = call.name === 'printf' ? call.args.slice(1) : call.args;
+  // printf's first argument is its format; printa()'s are a format and aggregations
+  const args = call.name === 'printf' ? call.args.slice(1) : call.name === 'printa' ? [] : call.args;
   const values: Array<[A.Expr, Printed]> = [];
   for (const a of args) {
     const k = printedKind(a, vars);

@@ -51,6 +51,19 @@ for (const [i, program] of SAME.entries()) {
   });
 }
 
+test('printa() in a clause in the kernel prints the aggregations as dtrace does', { skip }, () => {
+  // the process's last call: every read() it made is counted by then
+  const program =
+    'syscall::read:entry /pid == $target/ { @r[arg0] = count(); @s[arg0] = sum(arg2); } ' +
+    'syscall::exit_group:entry /pid == $target/ { printa("%d %@d %@d\\n", @r, @s); printa(@r); exit(0); }';
+  assert.ok(clauseInKernel(program, 1), 'the printa() clause runs in the kernel');
+  const k = run(['-q', '-n', program], 40, true);
+  const t = run(['-q', '-n', program], 40, false);
+  assert.equal(k.code, 0, k.err);
+  assert.equal(k.out, t.out);
+  assert.match(k.out, /^100 8 1180$/m);
+});
+
 test('the default action of a clause in the kernel prints the probe, as in dtrace', { skip }, () => {
   const program = 'syscall::getppid:entry /pid == $target/ {}';
   assert.ok(clauseInKernel(program, 0));
