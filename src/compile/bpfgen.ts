@@ -26,7 +26,8 @@
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
 //   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp;
-//   printa() (the consumer prints the aggregations as it reads the record).
+//   printa() (the consumer prints the aggregations as it reads the record); stack() and stack(N)
+//   on tracepoints and sampling probes (bpf_get_stack()'s frames).
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -398,14 +399,22 @@ type Update =
   | { kind: 'print'; values: Array<[A.Expr, Printed]>; value: null };
 
 /** A value a kernel clause prints, and how the kernel computes it into the record. */
-type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' };
+type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' | 'kstack' };
 
 /**
  * The actions whose values a kernel clause writes into its record for the consumer to format
  * (printa()'s record holds none: the consumer prints the aggregations as it reads the record,
  * as DTrace's consumer prints them from its last snapshot).
  */
-const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit', 'printa']);
+const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit', 'printa', 'stack']);
+
+/**
+ * Frames a tracepoint program's stack holds above the probe's own (tracing's perf handler and
+ * the tracepoint's iterator, which the consumer passes over): stack() records this many more.
+ */
+const TRACING_FRAMES_ROOM = 4;
+/** the most frames the consumer keeps of a stack (runtime/context.ts MAX_STACK_FRAMES) */
+const MAX_STACK_FRAMES = 128;
 
 /** Whether a statement is one of OUTPUT_ACTIONS (in a kernel clause: its values are in the record, the consumer runs it). */
 export function isOutputStatement(s: A.Stmt): boolean {
@@ -433,9 +442,19 @@ function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null
 }
 
 /** An output action's update: its values, laid out from `at` in the record (null if one cannot be computed in the kernel). */
-function printOf(s: A.Stmt, vars: Vars, at: { next: number; slot: number }): Update | null {
+function printOf(s: A.Stmt, vars: Vars, at: { next: number; slot: number }, stackFrames: number): Update | null {
   if (!isOutputStatement(s)) return null;
   const call = (s as A.ExprStmt).expr as A.Call;
+  if (call.name === 'stack') {
+    // stack() or stack(N): the firing's kernel stack, N frames (stackframes') and the room
+    // for tracing's own frames above them
+    const frames = call.args.length === 0 ? stackFrames : call.args[0].kind === A.N.Int ? Number(call.args[0].value) : 0;
+    if (frames <= 0 || frames + TRACING_FRAMES_ROOM > MAX_STACK_FRAMES) return null;
+    const size = (frames + TRACING_FRAMES_ROOM) * 8;
+    const v: Printed = { kind: 'kstack', size, signed: false, how: 'kstack', slot: at.slot++, at: at.next };
+    at.next += size;
+    return { kind: 'print', values: [[call, v]], value: null };
+  }
   // printf's first argument is its format; printa()'s are a format and aggregations
   const args = call.name === 'printf' ? call.args.slice(1) : call.name === 'printa' ? [] : call.args;
   const values: Array<[A.Expr, Printed]> = [];
@@ -708,7 +727,7 @@ export function kernelClause(
   const layout = { next: OUTPUT_HEADER, slot: 0 };
   const body = c.body ?? [];
   for (const s of body) {
-    const u = updateOf(s, avoid, vars, stackFrames) ?? printOf(s, vars, layout);
+    const u = updateOf(s, avoid, vars, stackFrames) ?? printOf(s, vars, layout, stackFrames);
     if (u === null) return null;
     updates.push(u);
   }
@@ -935,6 +954,9 @@ class BpfGen {
       if (u.kind === 'agg' && u.increment !== null) visit(u.increment);
       if (u.value !== null) visit(u.value);
       if (u.kind === 'agg' && this.probe.context !== 'sample' && u.agg.keys.some((k) => k.kind === 'stack')) ok = false;
+      // stack() prints where the consumer knows what a program's stack begins with: a
+      // tracepoint's (tracing's own frames), a sample's (the interrupted code)
+      if (u.kind === 'print' && this.probe.context !== 'record' && this.probe.context !== 'sample' && u.values.some(([, v]) => v.kind === 'kstack')) ok = false;
     }
     return ok;
   }
@@ -1330,6 +1352,10 @@ class BpfGen {
         this.recordBytes(v, v.kind === 'str' ? Helper.ProbeReadKernelStr : Helper.ProbeReadKernel);
         return;
       }
+      case 'kstack':
+        // the helper zeroes what it does not fill, and all of it if it fails: no frames
+        p.mov(R1, R6).load(8, R2, R10, RECORD_AT).addImm(R2, v.at).movImm(R3, v.size).movImm(R4, 0).call(Helper.GetStack);
+        return;
     }
   }
 

@@ -58,9 +58,12 @@ export const FIRING_HEADER = 16;
 /** One value a clause reads that the kernel computes when the probe fires, into ctx.firing[slot]. */
 export interface FiringValue {
   slot: number;
-  /** an integer (canonical 64 bits), a char array's bytes, or a string (NUL-terminated) */
-  kind: 'int' | 'bytes' | 'str';
-  /** int: its type's bytes; bytes and str: the most bytes it holds */
+  /**
+   * an integer (canonical 64 bits), a char array's bytes, a string (NUL-terminated), or the
+   * kernel stack stack() prints (bpf_get_stack()'s addresses, zero past the last)
+   */
+  kind: 'int' | 'bytes' | 'str' | 'kstack';
+  /** int: its type's bytes; bytes, str and kstack: the most bytes it holds */
   size: number;
   signed: boolean;
   /** where its area is in the clause's (FIRING_HEADER, then the data) */

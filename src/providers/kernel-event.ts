@@ -14,6 +14,7 @@ import type { EventField, EventFormat } from '../kernel/event-format.js';
 import type { ProcessTable } from '../kernel/proctable.js';
 import type { OptionalArea, RecordCopies } from '../kernel/user-memory.js';
 import { cstring } from '../kernel/tracer.js';
+import { kernelSymbols } from '../kernel/ksyms.js';
 import type { TypeScope } from '../lang/typescope.js';
 import { DType, Kind, VOID, arrayOf, intType, pointerTo } from '../lang/types.js';
 import type { ProbeContext } from '../runtime/context.js';
@@ -532,8 +533,12 @@ export type OutputDecoder = (page: Buffer, view: DataView, off: number, ctx: Pro
 /** The decoder of a kernel clause's records (KernelOutput: each value at its `at`, by its slot). */
 export function outputDecoder(out: KernelOutput): OutputDecoder {
   let fill = '';
-  for (const v of out.printed.values()) fill += `ctx.firingFault[${v.slot}] = 0; ctx.firing[${v.slot}] = ${valueRead(v, `o + ${v.at}`)};\n`;
-  return new Function('cstring', `return function printed(page, v, o, ctx) {\n${fill}};`)(cstring) as OutputDecoder;
+  for (const v of out.printed.values()) {
+    // stack() reads the firing's kernel stack, as it does an event's
+    if (v.kind === 'kstack') fill += `ctx.kstackLen = kernelSymbols.recordedStack(v, o + ${v.at}, ${v.size / 8}, ctx.kstack);\n`;
+    else fill += `ctx.firingFault[${v.slot}] = 0; ctx.firing[${v.slot}] = ${valueRead(v, `o + ${v.at}`)};\n`;
+  }
+  return new Function('cstring', 'kernelSymbols', `return function printed(page, v, o, ctx) {\n${fill}};`)(cstring, kernelSymbols) as OutputDecoder;
 }
 
 /** How a probe reads its event's record: which field a D argument is, and the decoder. */

@@ -34,6 +34,8 @@ const SAME = [
   'syscall::getppid:entry /pid == $target/ { @n = count(); n++; printf("%d\\n", n); }',
   // an empty clause: the default action (-q prints nothing for it; beside another that prints)
   'syscall::getppid:entry /pid == $target/ { } syscall::getppid:entry /pid == $target/ { printf("p\\n"); }',
+  // stack(): the firing's kernel stack, from where the probe is (tracing's own frames passed over)
+  'syscall::getppid:entry /pid == $target/ { stack(); printf("%s\\n", probefunc); } syscall::getppid:return /pid == $target/ { stack(2); }',
   // a predicate on a global, updated in the kernel
   'syscall::read:entry /pid == $target/ { k = arg0; } syscall::lseek:entry /k == 103/ { printf("after 103: %d\\n", arg0); }',
 ];
@@ -62,6 +64,15 @@ test('printa() in a clause in the kernel prints the aggregations as dtrace does'
   assert.equal(k.code, 0, k.err);
   assert.equal(k.out, t.out);
   assert.match(k.out, /^100 8 1180$/m);
+});
+
+test('stack() on a sampling probe in the kernel prints the interrupted kernel stack', { skip }, () => {
+  const program = 'profile-997 /pid == $target/ { stack(); }';
+  assert.ok(clauseInKernel(program, 0));
+  const r = run(['-q', '-n', program], 300_000, true);
+  assert.equal(r.code, 0, r.err);
+  // the workload spends its time in system calls: some samples are in the kernel's entry code
+  assert.match(r.out, /^ +vmlinux`entry_SYSCALL_64\S*\+0x[0-9a-f]+$/m);
 });
 
 test('the default action of a clause in the kernel prints the probe, as in dtrace', { skip }, () => {
