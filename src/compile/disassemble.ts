@@ -3,6 +3,7 @@
 // on the probes BPF programs run on: tracepoints, kprobes, uprobes, CPU samples).
 
 import { MAX_OPTIONAL_CAPTURES } from '../kernel/user-memory.js';
+import { runsOnTickSamples } from '../providers/profile.js';
 import { TASK_BYTES, TASK_READS } from '../providers/task-fields.js';
 import { computesFiringValues } from './bpfgen.js';
 import type { CompiledClause } from './compile.js';
@@ -14,9 +15,9 @@ export function disassemble(c: CompiledClause): string {
   const width = String(lines.length).length;
   let s = `\nDisassembly of clause ${descs}, <dt_clause_${c.index}>:\n`;
   const probes = `${c.probes.length} probe${c.probes.length === 1 ? '' : 's'}`;
-  // BEGIN, END and ERROR fire in dtrace itself, and so does a tick's clause that prints (with
-  // the timer that fires the periods the CPU's event lets pass)
-  const inDtrace = (p: CompiledClause['probes'][number]): boolean => p.probe.provider === 'dtrace' || (p.probe.provider === 'profile' && p.probe.name.startsWith('tick-') && c.plan.inKernel?.output != null);
+  // BEGIN, END and ERROR fire in dtrace itself, and so does a tick's clause that stays with the
+  // timer (one that prints, or reads nothing of the sample)
+  const inDtrace = (p: CompiledClause['probes'][number]): boolean => p.probe.provider === 'dtrace' || (p.probe.provider === 'profile' && p.probe.name.startsWith('tick-') && !runsOnTickSamples(c.plan));
   const k = c.probes.every(inDtrace) ? null : c.plan.inKernel;
   if (k === null) {
     s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;

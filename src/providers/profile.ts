@@ -149,6 +149,16 @@ export function readsSampleContext(plans: ClausePlan[]): boolean {
   return false;
 }
 
+/**
+ * Whether a tick's clause runs on the samples of its CPU's event (in the kernel where it
+ * compiled to BPF): it reads the sample's context and prints nothing. Others stay with dtrace's
+ * timer: they print the same, and it keeps the rate where the event lets a period pass; one that
+ * prints must print when the timer fires such a period.
+ */
+export function runsOnTickSamples(plan: ClausePlan): boolean {
+  return readsSampleContext([plan]) && plan.inKernel?.output == null;
+}
+
 /** ns a sampled tick's timer waits for the sample of a period: half a period, 100 ms at least (the rings are read every 10-40 ms). */
 export function tickGraceNs(periodNs: number): number {
   return Math.max(periodNs / 2, 100_000_000);
@@ -212,13 +222,10 @@ export class ProfileProvider implements Provider {
     const online = onlineCpus();
     this.tickCpu = env.cpu >= 0 ? env.cpu : online[Math.floor(Math.random() * online.length)];
     // a tick's clauses that read the sample's context and compiled to BPF run in the kernel on
-    // the samples of its CPU, as Oracle's do (those that read none of it stay with the timer: they
-    // print the same, and it keeps the rate where the event lets a period pass)
+    // the samples of its CPU, as Oracle's do
     for (const def of timed) {
       if (!def.probe.name.startsWith('tick-')) continue;
-      // (one that prints stays too: the timer fires a period the event let pass, and its output
-      // must come then)
-      const plans = env.plans(def).filter((plan) => readsSampleContext([plan]) && plan.inKernel?.output == null);
+      const plans = env.plans(def).filter(runsOnTickSamples);
       if (plans.length > 0) tickInKernel(env, def, plans, this.tickCpu, Number(periodOf(def.probe.name)));
     }
     // a probe whose clauses all run in the kernel has nothing left for the timer

@@ -123,11 +123,14 @@ test('records a full ring could not take are drops; printed plus dropped is ever
   assert.equal(printed + dropped, n, `printed ${printed}, dropped ${dropped}\n${r.err}`);
 });
 
-test('-S: a tick clause that prints runs in dtrace (its timer fires the periods the CPU\'s event lets pass); a profile-N one in the kernel', { skip }, () => {
-  const r = runDtrace(['-S', '-q', '-n', 'tick-1s { printf("%d\\n", arg0); exit(0); } profile-99 /arg0 == 1/ { printf("%d\\n", arg0); }']);
+test('-S: a tick clause that prints, or reads nothing of the sample, runs in dtrace (with its timer); a profile-N one in the kernel', { skip }, () => {
+  const r = runDtrace(['-S', '-q', '-n', 'tick-1s { printf("%d\\n", arg0); exit(0); } profile-99 /arg0 == 1/ { printf("%d\\n", arg0); } tick-1s { @ = count(); } tick-1s /arg0 != 0/ { @k = count(); }']);
   assert.equal(r.code, 0, r.stderr);
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
   assert.match(blocks[0], /^tick-1s, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
   assert.match(blocks[1], /^profile-99, <dt_clause_\d+>:\nruns in the kernel, as BPF/);
+  // one that reads nothing of the sample stays with the timer too; one that reads it runs on the samples
+  assert.match(blocks[2], /^tick-1s, <dt_clause_\d+>:\nruns in the consumer, as JavaScript/);
+  assert.match(blocks[3], /^tick-1s, <dt_clause_\d+>:\nruns in the kernel, as BPF/);
 });
 
