@@ -28,8 +28,9 @@
 //   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp;
 //   printa() (the consumer prints the aggregations as it reads the record); stack() and stack(N)
 //   on tracepoints and sampling probes (bpf_get_stack()'s frames).
-// Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
-// arithmetic is D's (C's) at every width.
+// Values are held in 64-bit registers: a loaded value as its D type's value sign- or
+// zero-extended; an arithmetic result in all 64 bits, as DTrace's registers and the consumer's
+// values hold it, narrowed to its type where it is stored, printed, compared or cast.
 
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
@@ -969,7 +970,12 @@ class BpfGen {
     return -8 * (depth + 1);
   }
 
-  /** R7 = the value of `from` as `to` (both shapes of registers holding canonical values). */
+  /**
+   * R7 = the value of `from` as `to` holds it (the consumer's toStorage()): a type narrower than
+   * 64 bits takes the value's low bits, sign- or zero-extended, whatever `from` is, since an
+   * arithmetic result of a narrower type keeps all 64 bits (as DTrace's registers, and the
+   * consumer's values, do) until it is stored, printed, compared or cast.
+   */
   private convert(from: IntShape, to: IntShape): void {
     if (to.bool === true) {
       if (from.bool === true) return;
@@ -978,9 +984,6 @@ class BpfGen {
       return;
     }
     if (to.size === 8) return;
-    // same width and signedness, or a narrower value that fits the wider one unchanged
-    if (from.size === to.size && from.signed === to.signed) return;
-    if (from.size < to.size && (from.signed === to.signed || !from.signed)) return;
     const sh = 64 - to.size * 8;
     this.p.aluImm(Alu.Lsh, R7, sh).aluImm(to.signed ? Alu.Arsh : Alu.Rsh, R7, sh);
   }
@@ -1086,15 +1089,13 @@ class BpfGen {
           return;
         }
         this.value(e.operand, depth);
-        const from = shapeOf(e.operand.type!)!;
         if (e.op === '!') {
           this.truth(true);
           return;
         }
-        this.convert(from, shape);
+        // in 64 bits, as the consumer negates and complements
         if (e.op === '-') p.neg(R7);
         else if (e.op === '~') p.aluImm(Alu.Xor, R7, -1);
-        this.convert({ size: 8, signed: shape.signed }, shape);
         return;
       }
       case A.N.Logical: {
@@ -1115,11 +1116,10 @@ class BpfGen {
         const done = this.label('td');
         this.value(e.cond, depth);
         p.jmpImm(Jmp.Eq, R7, 0, other);
+        // either arm's value as it is (the consumer joins them unconverted)
         this.value(e.then, depth);
-        this.convert(shapeOf(e.then.type!)!, shape);
         p.ja(done).label(other);
         this.value(e.otherwise, depth);
-        this.convert(shapeOf(e.otherwise.type!)!, shape);
         p.label(done);
         return;
       }
@@ -1146,41 +1146,41 @@ class BpfGen {
     const compare = e.op === '<' || e.op === '>' || e.op === '<=' || e.op === '>=' || e.op === '==' || e.op === '!=';
     const ls = shapeOf(e.left.type!)!;
     const rs = shapeOf(e.right.type!)!;
-    const divides = e.op === '/' || e.op === '%';
-    // comparisons are made in the operands' common type; arithmetic in the result's, but a
-    // quotient is of the operands' 64-bit values, as DTrace's registers hold them (and the
-    // consumer divides): (int)-500 / 2u is 0xffffff06, not 0x7fffff06
-    const as = compare ? commonShape(ls, rs) : divides ? { size: 8 as const, signed: shape.signed } : shape;
+    // arithmetic is on the operands' 64-bit values, as DTrace's registers hold them and the
+    // consumer computes: (int)x + 0x7fffffff keeps its carry, (int)-500 / 2u is 0xffffff06
+    // (the value is narrowed where it is stored, printed, compared or cast: convert());
+    // a comparison is of each operand as its own type holds it, in their common type
+    const operand = (from: IntShape): void => {
+      if (!compare) return;
+      this.convert(from, from);
+      this.convert(from, commonShape(ls, rs));
+    };
     if (e.op === '<<' || e.op === '>>') {
       this.value(e.left, depth);
-      this.convert(ls, shape);
       const n = Number((e.right as A.IntLit).value);
       p.aluImm(e.op === '<<' ? Alu.Lsh : shape.signed ? Alu.Arsh : Alu.Rsh, R7, n);
-      this.convert({ size: 8, signed: shape.signed }, shape);
       return;
     }
     this.value(e.left, depth);
-    this.convert(ls, as);
+    operand(ls);
     p.store(8, R10, this.temp(depth), R7);
     this.value(e.right, depth + 1);
-    this.convert(rs, as);
+    operand(rs);
     p.mov(R8, R7).load(8, R7, R10, this.temp(depth));
     if (compare) {
-      const jmp: Record<string, Jmp> = as.signed
+      const jmp: Record<string, Jmp> = commonShape(ls, rs).signed
         ? { '<': Jmp.Slt, '>': Jmp.Sgt, '<=': Jmp.Sle, '>=': Jmp.Sge, '==': Jmp.Eq, '!=': Jmp.Ne }
         : { '<': Jmp.Lt, '>': Jmp.Gt, '<=': Jmp.Le, '>=': Jmp.Ge, '==': Jmp.Eq, '!=': Jmp.Ne };
       const t = this.label('c');
       p.mov(R0, R7).movImm(R7, 1).jmp(jmp[e.op], R0, R8, t).movImm(R7, 0).label(t);
       return;
     }
-    if (divides) {
+    if (e.op === '/' || e.op === '%') {
       this.divide(e.op, shape.signed);
-      this.convert({ size: 8, signed: shape.signed }, shape);
       return;
     }
     const alu: Record<string, Alu> = { '+': Alu.Add, '-': Alu.Sub, '*': Alu.Mul, '&': Alu.And, '|': Alu.Or, '^': Alu.Xor };
     p.alu(alu[e.op], R7, R8);
-    this.convert({ size: 8, signed: shape.signed }, shape);
   }
 
   /**

@@ -83,6 +83,8 @@ const SAME = [
   'syscall::read:entry /pid == $target/ { self->q = (int)arg2; self->q /= 7; self->r = arg2; self->r %= -5; this->s = (short)arg2; this->s >>= 3; this->c = (char)arg2; this->c /= 3u; g = arg2; g >>= 2; ug = (unsigned int)arg2; ug >>= 4; ug /= 3; u = (unsigned long)arg2; u /= 3; u %= 1000000; a[arg0] = arg2; a[arg0] %= arg0 - 98; a[arg0] /= (arg0 - 99) * -2; @l = sum(this->s); @c = sum(this->c); } syscall::lseek:entry /pid == $target/ { @[self->q, self->r, g, ug, u, a[101], a[103]] = count(); }',
   // a zero divisor of /= faults, and the variable keeps its value
   'syscall::read:entry /pid == $target/ { self->d = arg2; self->d /= arg0 - 100; @[self->d] = count(); }',
+  // arithmetic keeps 64 bits until a value is stored, compared or cast, as in dtrace: the carry of (int)x + 0x7fffffff, char and short products, ~ and - of narrow values
+  'syscall::lseek:entry /pid == $target/ { @s = sum((int)arg1 + 0x7fffffff); @m = max((int)arg0 * 0x40000000); @k[(short)arg1 + 40000, (char)arg0 - 200, (int)arg1 + 0x7fffffff > 0L] = sum((unsigned int)arg1 * 2u); @n = min(-(int)arg1); @c = min(~(unsigned int)arg1); @a = avg((char)arg1 * (char)arg1 * 1000000); @t = sum(arg1 & 1 ? (int)arg1 + 0x7fffffff : (unsigned short)arg1); }',
   // trunc() at the end; keys from arithmetic
   'syscall::read:entry /pid == $target/ { @m = sum(arg2); @k[arg0 * 1000 + 7, arg0 - 100 + arg2 * 3] = sum(arg0 << 2); } END { trunc(@k, 3); }',
 ];
