@@ -168,6 +168,15 @@ export function compileDecoder(fields: EventField[], wanted: Set<number> | null,
       body += decodeField(f, i) + '\n';
     }
   });
+  // arguments past the probe's own read 0, as in DTrace, not what an earlier event left (a
+  // provider's code, which may set some, reads them as BigInts)
+  for (let i = fields.length; i <= 9; i++) {
+    if (extra !== '') body += `a[${i}] = 0n;\n`;
+    else if (wanted === null || wanted.has(i)) {
+      body += `n[${i}] = 0;\na[${i}] = 0n;\n`;
+      mask |= 1 << i;
+    }
+  }
   // a block of its own: a provider's code may declare what it likes
   if (extra !== '') body += `{\n${extra}}\n`;
   const head = `const a = ctx.args;\nconst n = ctx.argn;\nctx.argnSet = ${mask};\n`;

@@ -38,6 +38,8 @@ const SAME = [
   'syscall::getppid:entry /pid == $target/ { stack(); printf("%s\\n", probefunc); } syscall::getppid:return /pid == $target/ { stack(2); }',
   // arithmetic keeps 64 bits until a value is stored, printed, compared or cast, as in dtrace
   'syscall::lseek:entry /pid == $target/ { this->c = (char)arg1; this->u = (unsigned int)arg1; printf("%d %d %d %d %u %d %d %d\\n", this->c * 3, -this->c, ~(short)arg1, (unsigned char)arg1 << 30, this->u * 2u, (long)(this->u + 1u), (int)arg0 - 1, (long)((int)arg1 + 0x7fffffff)); printf("%d %d %d %d %d %d\\n", (int)arg1 + 0x7fffffff > 0L, (int)arg1 * 4 < (long)arg1, arg0 == -1, (unsigned int)arg0 == -1, ((int)arg1 + 0x7fffffff) >> 1, (arg1 & 1 ? (int)arg1 + 0x7fffffff : (unsigned short)arg1) + 1L); self->s = (short)arg1; self->s += 30000; self->s *= 3; self->s >>= 2; self->i = (int)arg1; self->i -= 0x7fffffff; self->i /= 3; self->i %= 1000; printf("%d %d %d\\n", self->s, self->i, (int)(self->i + 0x7fffffff) == self->i + 0x7fffffff); }',
+  // arguments past a system call's own are 0 (as in Oracle's DTrace), both ways
+  'syscall::getppid:entry /pid == $target/ { printf("%d %d %d\\n", arg0, arg5, arg9); } syscall::read:return /pid == $target/ { printf("%d %d %d\\n", arg1, arg2, arg5); }',
   // a predicate on a global, updated in the kernel
   'syscall::read:entry /pid == $target/ { k = arg0; } syscall::lseek:entry /k == 103/ { printf("after 103: %d\\n", arg0); }',
 ];
