@@ -41,13 +41,17 @@ test('decoders fill each integer argument as a Number, and as a BigInt where a c
     const { page, view } = record(v, BigInt.asIntN(64, -v));
     const ctx = new ProbeContext();
     all(page, view, 0, ctx);
-    assert.equal(ctx.argnSet, 0b111111);
-    assert.deepEqual([...ctx.argn.slice(0, 6)], [Number(v), Number(BigInt.asIntN(64, -v)), -7, 0xfffffff0, -300, 200], String(v));
-    assert.deepEqual(ctx.args.slice(0, 6), [v, BigInt.asIntN(64, -v), -7n, 0xfffffff0n, -300n, 200n], String(v));
+    // arguments past the six fields are 0, whatever the context held
+    assert.equal(ctx.argnSet, 0b1111111111);
+    assert.deepEqual([...ctx.argn.slice(0, 10)], [Number(v), Number(BigInt.asIntN(64, -v)), -7, 0xfffffff0, -300, 200, 0, 0, 0, 0], String(v));
+    assert.deepEqual(ctx.args.slice(0, 10), [v, BigInt.asIntN(64, -v), -7n, 0xfffffff0n, -300n, 200n, 0n, 0n, 0n, 0n], String(v));
 
     const c2 = new ProbeContext();
     c2.args.fill(42n);
+    c2.argn.fill(42);
     numbersOnly(page, view, 0, c2);
+    assert.equal(c2.args[7], 0n);
+    assert.equal(c2.argn[7], 0);
     assert.equal(c2.argn[0], Number(v));
     // a 64-bit BigInt is made only when the Number is not exact; arg3 is read as a BigInt
     const exact = v >= -SAFE && v <= SAFE;
@@ -61,9 +65,11 @@ test('a decoder with code of its own (return probes) fills every BigInt and no N
   const d = compileDecoder(FIELDS.slice(0, 1), null, 'a[1] = a[0];\n', new Set());
   const { page, view } = record(SAFE + 2n, 0n);
   const ctx = new ProbeContext();
+  ctx.args.fill(42n);
   d(page, view, 0, ctx);
   assert.equal(ctx.argnSet, 0);
-  assert.deepEqual(ctx.args.slice(0, 2), [SAFE + 2n, SAFE + 2n]);
+  // and the arguments past its fields 0, before its code sets what it sets
+  assert.deepEqual(ctx.args.slice(0, 10), [SAFE + 2n, SAFE + 2n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
 });
 
 test('an argument\'s Number compares with a constant within 2^53 exactly as its 64-bit value does', () => {
