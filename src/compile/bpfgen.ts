@@ -805,7 +805,7 @@ export function kernelClause(
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       if (output !== null) g.sendRecord(maps.output!, clause, output.bytes);
-      g.faultExits(maps, clause, output !== null);
+      if (!g.faultExits(maps, clause)) return false;
       p.label(`${prefix}end`);
       return true;
     },
@@ -1397,31 +1397,24 @@ class BpfGen {
   }
 
   /**
-   * The clause's exits for a bad kernel address (R7): counted, with the last one's address,
-   * probe and place, in this CPU's fault record, which dtrace reports as DTrace reports
-   * faults; the clause ends there, as in DTrace.
+   * The clause's exits for a bad kernel address (R7) or a zero divisor: a record of the fault,
+   * in place of the clause's record if it prints, which dtrace reports in its place among the
+   * output as DTrace reports a fault, each with its own address; the clause ends there, as in
+   * DTrace. False: there is nowhere to send it.
    */
-  faultExits(maps: KernelMaps, clause: number, prints: boolean): void {
-    if (this.faulting.size === 0) return;
+  faultExits(maps: KernelMaps, clause: number): boolean {
+    if (this.faulting.size === 0) return true;
+    const out = maps.output ?? maps.faultOutput();
+    if (out === null) return false;
     const p = this.p;
     const end = `${this.prefix}end`;
     const record = `${this.prefix}faulted`;
     p.ja(end);
-    if (prints && maps.output !== null) {
-      // in place of the clause's record: a record of the fault, reported in its place in the output
-      for (const place of this.faulting) p.label(`${this.prefix}fault${place}`).movImm(R8, place).ja(record);
-      p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, maps.output.record).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
-      p.jmpImm(Jmp.Eq, R0, 0, end).store(8, R0, FAULT_VALUE, R7).store(8, R0, FAULT_PLACE, R8).mov(R7, R0);
-      this.send(maps.output, (clause | OUTPUT_FAULT) | 0, FAULT_RECORD_BYTES, end);
-      return;
-    }
-    for (const place of this.faulting) p.label(`${this.prefix}fault${place}`).movImm(R8, clause * 4096 + place).ja(record);
-    p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, maps.faults).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
-    p.jmpImm(Jmp.Eq, R0, 0, end);
-    p.load(8, R1, R0, 0).addImm(R1, 1).store(8, R0, 0, R1).store(8, R0, 8, R7);
-    if (this.probe.id === null) p.store(8, R0, 16, PROBE_ID_REGISTER);
-    else p.movImm(R1, this.probe.id).store(8, R0, 16, R1);
-    p.store(8, R0, 24, R8);
+    for (const place of this.faulting) p.label(`${this.prefix}fault${place}`).movImm(R8, place).ja(record);
+    p.label(record).storeImm(4, R10, -COMM_AT, 0).loadMap(R1, out.record).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, end).store(8, R0, FAULT_VALUE, R7).store(8, R0, FAULT_PLACE, R8).mov(R7, R0);
+    this.send(out, (clause | OUTPUT_FAULT) | 0, FAULT_RECORD_BYTES, end);
+    return true;
   }
 
   /** R7 = argument i, as `to`. */

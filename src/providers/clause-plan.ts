@@ -188,10 +188,10 @@ export interface KernelMaps {
   /** where records of what clauses print go (null: no clause prints in the kernel) */
   output: KernelOutputMaps | null;
   /**
-   * per-CPU array of one fault record: [faults, the last one's address, its probe's id, its
-   * clause * 4096 + fault (FLT_*) * 256 + where (0: the predicate, N: action #N)]
+   * where a clause that may fault sends its fault's record: the output's maps, made now if no
+   * clause printed yet (null: there is no reader for them)
    */
-  faults: number;
+  faultOutput(): KernelOutputMaps | null;
 }
 
 /** The maps a clause that prints in the kernel writes its record with. */

@@ -84,19 +84,6 @@ const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
   sample: BPF_PROG_TYPE_PERF_EVENT,
 };
 
-/** Faults of one clause on one CPU since the last look: a bad kernel address, a zero divisor. */
-export interface KernelFault {
-  count: number;
-  cpu: number;
-  /** DTrace's fault code (FLT_*) */
-  fault: number;
-  /** the last one's address (0 for a divide-by-zero) */
-  value: bigint;
-  probeId: number;
-  clause: KernelClause;
-  /** 0: in the predicate; N: in action #N */
-  where: number;
-}
 
 /** One kernel map of an aggregation (an aggregation updated with differently made keys has more than one). */
 interface AggMap {
@@ -267,8 +254,8 @@ export class InKernel {
       global: (id, keys) => this.globalMap(id, keys),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
-      output: this.outputMaps(clauses),
-      faults: this.faultsMap(),
+      output: clauses.some((c) => c.output !== null) ? this.outputMaps(Math.max(...clauses.map((c) => c.output?.bytes ?? 0))) : this.output,
+      faultOutput: () => this.outputMaps(FAULT_RECORD_BYTES),
     };
     const guard = this.onlyCpu >= 0 && !('sampling' in target);
     if (guard) p.call(Helper.GetSmpProcessorId).jmpImm(Jmp.Ne, R0, this.onlyCpu, 'other_cpu');
@@ -350,12 +337,15 @@ export class InKernel {
   /** the records' rings, once tracing starts */
   private records: ProgramOutput | null = null;
 
-  /** The maps the clauses' records need (null: none prints), made on first use; the record's room grows with the largest. */
-  private outputMaps(clauses: readonly KernelClause[]): KernelOutputMaps | null {
-    if (clauses.every((c) => c.output === null)) return this.output;
+  /**
+   * The maps the clauses' records (and faults' records) go through, with room for one of
+   * `recordBytes` bytes: made on first use (null: there is no reader), the record's room grows
+   * with the largest.
+   */
+  private outputMaps(recordBytes: number): KernelOutputMaps | null {
     if (this.recordSink === null || this.onRecords === null) return null;
     // room for a fault's record too
-    const bytes = Math.max(FAULT_RECORD_BYTES, ...clauses.map((c) => c.output?.bytes ?? 0));
+    const bytes = Math.max(FAULT_RECORD_BYTES, recordBytes);
     if (this.output === null) {
       this.output = {
         perf: this.objects.createMap(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, this.ncpus),
@@ -393,39 +383,8 @@ export class InKernel {
     return this.clauses[n];
   }
 
-  /** the clauses the programs run, by the number their fault records name them by */
+  /** the clauses the programs run, by the number their records name them by */
   private readonly clauses: KernelClause[] = [];
-  private faults = -1;
-  private readonly faultsSeen: number[] = [];
-
-  private faultsMap(): number {
-    if (this.faults < 0) this.faults = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 32, 1);
-    return this.faults;
-  }
-
-  /**
-   * Faults the programs met since the last look (bad kernel addresses), each reported as
-   * DTrace reports a fault: the count by CPU, with the last one's address, probe and place.
-   */
-  private checkFaults(): void {
-    if (this.faults < 0 || this.onFault === null) return;
-    const values = Buffer.alloc(32 * this.ncpus);
-    if (!mapLookup(this.faults, Buffer.alloc(4), values)) return;
-    for (let c = 0; c < this.ncpus; c++) {
-      const n = Number(values.readBigUInt64LE(c * 32));
-      const seen = this.faultsSeen[c] ?? 0;
-      if (n <= seen) continue;
-      this.faultsSeen[c] = n;
-      const place = Number(values.readBigUInt64LE(c * 32 + 24));
-      const clause = this.clauses[Math.floor(place / 4096)];
-      const probe = this.probes.get(Number(values.readBigUInt64LE(c * 32 + 16)));
-      if (clause === undefined || probe === undefined || probe.id === null) continue;
-      this.onFault({ count: n - seen, cpu: c, fault: Math.floor(place / 256) % 16, value: values.readBigUInt64LE(c * 32 + 8), probeId: probe.id, clause, where: place % 256 });
-    }
-  }
-
-  /** where faults in the kernel are reported (the session's fault report, ERROR probe and all) */
-  onFault: ((f: KernelFault) => void) | null = null;
 
   private dropsMap(): number {
     if (this.drops < 0) this.drops = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);
@@ -469,7 +428,6 @@ export class InKernel {
     if (this.closed) return;
     for (const m of this.maps.values()) this.syncMap(m);
     this.checkDrops();
-    this.checkFaults();
   }
 
   private syncMap(m: AggMap): void {

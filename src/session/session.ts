@@ -9,7 +9,7 @@ import type { DtraceProvider } from '../providers/dtrace.js';
 import { type ClausePlan, FAULT_PLACE, FAULT_VALUE, type KernelClause, OUTPUT_CLAUSE, OUTPUT_FAULT, OUTPUT_PID, OUTPUT_PROBE, OUTPUT_TID } from '../providers/clause-plan.js';
 import { KernelTracer } from '../kernel/tracer.js';
 import { bindToCpu, bpfUnavailable } from '../kernel/bpf/sys.js';
-import { DEFAULT_AGG_BYTES, InKernel, type KernelFault } from '../providers/in-kernel.js';
+import { DEFAULT_AGG_BYTES, InKernel } from '../providers/in-kernel.js';
 import { type OutputDecoder, outputDecoder } from '../providers/kernel-event.js';
 import type { FiringEnv, ProbeDef, Provider } from '../providers/provider.js';
 import { type ProbeRegistry, globMatch } from '../providers/registry.js';
@@ -241,8 +241,6 @@ export class Session implements FiringEnv {
 
   /** the enablings whose clauses run in the kernel, by their BPF code (their faults name them) */
   private readonly inKernelEnablings = new Map<KernelClause, Enabling>();
-  /** where a fault the kernel reports is put, for the message and the ERROR probe */
-  private readonly kernelFaultCtx = new ProbeContext();
 
   ranInKernel(def: ProbeDef, plans: ClausePlan[]): void {
     const id = def.probe.id;
@@ -266,7 +264,6 @@ export class Session implements FiringEnv {
     ik.onlyCpu = this.cpu;
     rt.aggSync = () => ik.sync();
     ik.stackText = (frames, len, n) => rt.kernelStackText(frames, len, n);
-    ik.onFault = (f) => this.kernelFault(f);
     // the first clause that prints in the kernel: the tracer reads its records (from the start, or at once)
     ik.onRecords = (records) => this.tracer().addProgramRecords(records);
     ik.recordSink = this.kernelRecords;
@@ -581,7 +578,12 @@ export class Session implements FiringEnv {
       const k = ik?.clauseNumbered(word & ~OUTPUT_FAULT);
       const e = k === undefined ? undefined : this.inKernelEnablings.get(k);
       const def = this.registry.byId(view.getUint32(off + OUTPUT_PROBE, true));
-      if (k === undefined || e === undefined || def === undefined || e.clause.output === null || k.output === null) return;
+      if (k === undefined || e === undefined || def === undefined) return;
+      // a fault's record comes from any clause; another from a clause that prints
+      const fault = (word & OUTPUT_FAULT) !== 0;
+      const output = e.clause.output;
+      const printed = k.output;
+      if (!fault && (output === null || printed === null)) return;
       if (this.stopped || ts < this.beginTs || (this.stopping && !(ts <= this.stopTs))) return;
       if (this.held && !this.stopping) {
         this.heldDrops[cpu] = (this.heldDrops[cpu] ?? 0) + 1;
@@ -596,7 +598,7 @@ export class Session implements FiringEnv {
       ctx.taskFired = false;
       ctx.errno = 0;
       const epid = e.clause.epids.get(def.probe.id) ?? e.epid;
-      if ((word & OUTPUT_FAULT) !== 0) {
+      if (fault) {
         const place = Number(view.getBigUint64(off + FAULT_PLACE, true));
         ctx.probe = def.probe;
         ctx.epid = epid;
@@ -605,11 +607,12 @@ export class Session implements FiringEnv {
         return;
       }
       let decode = this.outputDecoders.get(k);
-      if (decode === undefined) this.outputDecoders.set(k, (decode = outputDecoder(k.output)));
+      // (not a fault's: the clause prints)
+      if (decode === undefined) this.outputDecoders.set(k, (decode = outputDecoder(printed!)));
       decode(page, view, off, ctx);
       ctx.probe = def.probe;
       this.rt.startFiring(ctx);
-      this.runClause(ctx, e, epid, e.clause.output);
+      this.runClause(ctx, e, epid, output!);
       this.endFiring(ctx);
     },
   };
@@ -627,21 +630,6 @@ export class Session implements FiringEnv {
     else {
       if (process.env.DTRACE_TS_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
       this.rt.libraryError(ctx, `internal error: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-
-  /** Faults of a clause that ran in the kernel: each reported as one in dtrace is. */
-  private kernelFault(f: KernelFault): void {
-    const e = this.inKernelEnablings.get(f.clause);
-    const def = this.registry.byId(f.probeId);
-    if (e === undefined || def === undefined) return;
-    const ctx = this.kernelFaultCtx;
-    ctx.probe = def.probe;
-    ctx.cpu = f.cpu;
-    ctx.epid = e.clause.epids.get(f.probeId) ?? e.epid;
-    for (let i = 0; i < f.count; i++) {
-      ctx.action = f.where;
-      this.fault(ctx, e, new DFault(f.fault, f.value));
     }
   }
 

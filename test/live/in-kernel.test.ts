@@ -293,6 +293,9 @@ test('a bad kernel address in a clause that runs in the kernel is a DTrace fault
   const lines = k.err.split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 6, k.err);
   for (const l of lines) assert.match(l, /^dtrace: error on enabled probe ID 1 \(ID \d+: syscall:vmlinux:read:entry\): invalid address \(0x[0-9a-f]+\) in action #1 at DIF offset 8$/);
+  // each fault with its own address, in order: the pid member of the "tasks" at 100..104, 100
+  const addrs = lines.map((l) => Number.parseInt(/\(0x([0-9a-f]+)\)/.exec(l)![1], 16));
+  assert.deepEqual(addrs.map((a) => a - addrs[0]), [0, 1, 2, 3, 4, 0], k.err);
   assert.equal(k.out.trim(), 'errors 6');
 });
 
