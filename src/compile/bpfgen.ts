@@ -16,6 +16,11 @@
 //   clause-local integers (this->x, up to 4, that no other clause names: stack slots); global
 //   integers and associative arrays of integers by one or two integer keys (x, a[k]: maps all
 //   CPUs share, where every clause that uses them runs in the kernel);
+//   thread-local strings (self->s, strsize bytes at most 256, in a kernel map by thread as the
+//   integers are): assigned copyinstr() of an integer, execname, a literal, stringof() of a
+//   kernel char pointer, a kernel char array (or stringof() of one) shorter than strsize,
+//   another such variable, or 0 (which frees it); used as a key, printed, and compared (== !=)
+//   with a literal, with NULL (whether it is set) and with another such variable;
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
@@ -25,7 +30,8 @@
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
-//   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp.
+//   arrays and stringof() of kernel strings, thread-local strings, string literals, the probe's
+//   names and walltimestamp.
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -99,6 +105,8 @@ const COMM_AT = LOCALS_END + 16;
 /** where keys are built, below that */
 const KEY_BASE = COMM_AT;
 const MAX_KEY = 288;
+/** where a string variable's value is made, in the keys' room (an assignment builds no key) */
+const STRING_AT = -(KEY_BASE + MAX_KEY);
 /** the key's byte count plus what lies above it must stay within BPF's 512-byte stack */
 const STACK = KEY_BASE + MAX_KEY + 8;
 /** a clause that prints: the pointer to the record it makes, below all that */
@@ -240,6 +248,80 @@ export function threadLocalOf(e: A.Expr): A.VarInfo | null {
   return v;
 }
 
+/** A thread-local string variable, as self->s names it. */
+export function threadLocalStringOf(e: A.Expr): A.VarInfo | null {
+  if (e.kind !== A.N.SelfVar || e.ref === null || 'fn' in e.ref) return null;
+  const v = e.ref;
+  if (v.scope !== 'self' || v.kind !== 'scalar' || v.type === null || !isString(v.type)) return null;
+  return v;
+}
+
+/** A thread-local string variable that lives in the kernel, where strings can (strsize at most STRSIZE); else null. */
+function kernelStringVar(e: A.Expr, vars: Vars): A.VarInfo | null {
+  const v = threadLocalStringOf(e);
+  return v !== null && vars.strsize > 0 && vars.self(v.id) ? v : null;
+}
+
+/** 0 or NULL as written: the value that frees a string variable, and what one unset compares equal to (jsgen.ts isLiteralZero). */
+function isLiteralZero(e: A.Expr): boolean {
+  return (e.kind === A.N.Int && e.value === 0n) || (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && e.constValue === 0n);
+}
+
+/** A string literal's bytes, where a string variable can hold them (no NUL, and room for one after them); else null. */
+function literalBytes(e: A.Expr, strsize: number): Buffer | null {
+  if (e.kind !== A.N.Str) return null;
+  const bytes = Buffer.from(e.value, 'latin1');
+  return bytes.includes(0) || bytes.length + 1 > strsize ? null : bytes;
+}
+
+/**
+ * What a string variable can be assigned in the kernel: copyinstr() of an integer, execname, a
+ * literal, a kernel string (stringof() of a char pointer, a char array shorter than strsize,
+ * stringof() of one), another such variable, or 0 (freed); else null.
+ */
+type StringSource =
+  | { kind: 'user'; addr: A.Expr }
+  | { kind: 'comm' }
+  | { kind: 'literal'; bytes: Buffer }
+  | { kind: 'kernel'; place: A.Expr; pointer: boolean; size: number }
+  | { kind: 'var'; v: A.VarInfo }
+  | { kind: 'free' };
+
+function stringSource(e: A.Expr, vars: Vars): StringSource | null {
+  if (isLiteralZero(e)) return { kind: 'free' };
+  const v = kernelStringVar(e, vars);
+  if (v !== null) return { kind: 'var', v };
+  const addr = copyinstrOf(e, newBudget(vars));
+  if (addr !== null) return { kind: 'user', addr };
+  // comm is 16 bytes, its NUL included
+  if (isBuiltin(e, 'execname')) return vars.strsize >= 16 ? { kind: 'comm' } : null;
+  const bytes = literalBytes(e, vars.strsize);
+  if (bytes !== null) return { kind: 'literal', bytes };
+  const str = kernelString(e);
+  if (str === null) return null;
+  // a char array's bytes up to its first NUL, or all of them: room for a NUL after them
+  if (!str.pointer) return str.size < vars.strsize ? { kind: 'kernel', ...str } : null;
+  return { kind: 'kernel', ...str, size: vars.strsize };
+}
+
+/**
+ * A string equality the kernel can compute with a string variable on one side: against a
+ * literal, 0 or NULL (whether it is unset), or another string variable; else null.
+ */
+function stringVarEquality(e: A.Binary, vars: Vars): { v: A.VarInfo; other: { kind: 'literal'; bytes: Buffer | null } | { kind: 'null' } | { kind: 'var'; v: A.VarInfo } } | null {
+  if (e.op !== '==' && e.op !== '!=') return null;
+  for (const [a, b] of [[e.left, e.right], [e.right, e.left]]) {
+    const v = kernelStringVar(a, vars);
+    if (v === null) continue;
+    if (isLiteralZero(b)) return { v, other: { kind: 'null' } };
+    const w = kernelStringVar(b, vars);
+    if (w !== null) return { v, other: { kind: 'var', v: w } };
+    // a literal a variable cannot hold is never equal to it
+    if (b.kind === A.N.Str) return { v, other: { kind: 'literal', bytes: literalBytes(b, vars.strsize) } };
+  }
+  return null;
+}
+
 /** Whether an integer expression compiles (`depth`: how many values are held above it). */
 function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean {
   if (--budget.nodes < 0 || depth >= MAX_DEPTH || e.type === null || shapeOf(e.type) === null) return false;
@@ -267,6 +349,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       // value of it is not always 0 or 1 (in sum() it is the arithmetic's)
       if (shapeOf(e.type)!.bool === true) return false;
       if (e.op === '==' || e.op === '!=') {
+        if (stringVarEquality(e, budget.vars) !== null) return true;
         if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left, budget) && stringOperand(e.right, budget) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
       }
       if (e.op === '<<' || e.op === '>>') {
@@ -339,6 +422,11 @@ function keyParts(args: A.Expr[], keyTypes: DType[], vars: Vars, stackFrames: nu
       parts.push(kernel);
       continue;
     }
+    // a string variable's bytes (zero-padded as it holds them)
+    if (kernelStringVar(a, vars) !== null) {
+      parts.push({ kind: 'kstr', size: vars.strsize });
+      continue;
+    }
     // a user string, as the probe fires
     if (copyinstrOf(a, newBudget(vars)) !== null) {
       parts.push({ kind: 'kstr', size: vars.strsize, user: true });
@@ -391,13 +479,14 @@ function keySize(parts: KernelKeyPart[]): number {
 type Update =
   | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null; increment: A.Expr | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
+  | { kind: 'selfString'; v: A.VarInfo; source: StringSource; value: A.Expr }
   | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr }
   /** printf(), trace(), exit(): their values into the clause's record (the consumer formats them) */
   | { kind: 'print'; values: Array<[A.Expr, Printed]>; value: null };
 
 /** A value a kernel clause prints, and how the kernel computes it into the record. */
-type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' };
+type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' | 'var' };
 
 /** The actions whose values a kernel clause writes into its record for the consumer to format. */
 const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit']);
@@ -418,6 +507,7 @@ function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null
   // the consumer reads the clock as it formats the record, as it does for a clause in dtrace
   if (isBuiltin(e, 'walltimestamp')) return null;
   if (isBuiltin(e, 'execname')) return { kind: 'str', size: 16, signed: false, how: 'comm' };
+  if (kernelStringVar(e, vars) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'var' };
   if (copyinstrOf(e, newBudget(vars)) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'user' };
   const str = kernelString(e);
   // a char array itself is its bytes; stringof() of one, or of a pointer, a string (as firingKind())
@@ -490,6 +580,11 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
 }
 
 function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
+  if (s.kind === 'expr' && s.expr.kind === A.N.Assign && s.expr.op === '=' && threadLocalStringOf(s.expr.target) !== null) {
+    const v = kernelStringVar(s.expr.target, vars);
+    const source = stringSource(s.expr.value, vars);
+    return v === null || source === null ? null : { kind: 'selfString', v, source, value: s.expr.value };
+  }
   const assigned = variableAssignment(s);
   if (assigned !== null && (threadLocalOf(assigned.target) ?? globalOf(assigned.target) ?? globalArrayOf(assigned.target) ?? clauseLocalOf(assigned.target)) !== null) {
     return variableUpdate(assigned.target, assigned.value, vars);
@@ -721,7 +816,7 @@ export function kernelClause(
   const args = new Set<number>();
   const compared = new Set<'provider' | 'module' | 'func' | 'name'>();
   const visit = (e: A.Expr): void => {
-    const v = threadLocalOf(e);
+    const v = threadLocalOf(e) ?? threadLocalStringOf(e);
     if (v !== null) threadLocals.add(v.id);
     const g = globalOf(e) ?? globalArrayOf(e);
     if (g !== null) globals.add(g.id);
@@ -737,7 +832,7 @@ export function kernelClause(
   };
   if (predicate !== null) visit(predicate);
   for (const u of updates) {
-    if (u.kind === 'self') threadLocals.add(u.v.id);
+    if (u.kind === 'self' || u.kind === 'selfString') threadLocals.add(u.v.id);
     else if (u.kind === 'global') {
       globals.add(u.v.id);
       u.keys.forEach(visit);
@@ -760,8 +855,7 @@ export function kernelClause(
     sampleOnly,
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
-      g.localSlot = vars.local;
-      g.strsize = vars.strsize;
+      g.vars = vars;
       if (!g.usable(predicate, updates)) return false;
       if (output !== null && maps.output === null) return false;
       g.maps = maps;
@@ -777,6 +871,7 @@ export function kernelClause(
         else if (u.kind === 'local') g.assignLocal(u.v, u.slot, u.value);
         else if (u.kind === 'global') g.assignGlobal(u.v, u.keys, u.value, maps, `${prefix}u${i}`);
         else if (u.kind === 'print') for (const [e, v] of u.values) g.printed(e, v as Printed);
+        else if (u.kind === 'selfString') g.assignString(u.v, u.source, maps, `${prefix}u${i}`);
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       if (output !== null) g.sendRecord(maps.output!, clause, output.bytes);
@@ -896,10 +991,8 @@ class BpfGen {
   private labels = 0;
   /** the maps, for thread-local reads inside expressions */
   maps: KernelMaps | null = null;
-  /** the clause's clause-locals' stack slots */
-  localSlot: (v: A.VarInfo) => number = () => -1;
-  /** the strsize option (copyinstr()'s most bytes) */
-  strsize = 0;
+  /** the variables the clause's code may name (its clause-locals' stack slots), and the strsize option */
+  vars: Vars = NO_VARS;
   /** what the code being made is, for a fault's message: 0 the predicate, N action #N */
   where = 0;
   /** the faults the code may meet, as fault * 256 + where */
@@ -1045,7 +1138,7 @@ class BpfGen {
         return;
       case A.N.ThisVar: {
         const v = clauseLocalOf(e)!;
-        p.load(8, R7, R10, localAt(this.localSlot(v)));
+        p.load(8, R7, R10, localAt(this.vars.local(v)));
         this.convert(shapeOf(v.type!)!, shape);
         return;
       }
@@ -1112,6 +1205,12 @@ class BpfGen {
 
   private binary(e: A.Binary, shape: IntShape, depth: number): void {
     const p = this.p;
+    const withVariable = stringVarEquality(e, this.vars);
+    if (withVariable !== null) {
+      this.stringVarEquals(withVariable, depth);
+      if (e.op === '!=') p.aluImm(Alu.Xor, R7, 1);
+      return;
+    }
     if ((e.op === '==' || e.op === '!=') && isString(e.left.type!)) {
       this.stringEquality(e);
       return;
@@ -1210,22 +1309,22 @@ class BpfGen {
   private userStringEquals(addr: A.Expr, s: string): void {
     const p = this.p;
     const bytes = Buffer.from(s, 'latin1');
-    if (bytes.includes(0) || bytes.length + 1 > this.strsize) {
+    if (bytes.includes(0) || bytes.length + 1 > this.vars.strsize) {
       // copyinstr() gives no NUL and at most strsize - 1 characters: never equal
       p.movImm(R7, 0);
       return;
     }
     const at = -(KEY_BASE + MAX_KEY);
     this.value(addr, 0);
-    p.mov(R1, R10).addImm(R1, at).movImm(R2, Math.min(bytes.length + 2, this.strsize)).mov(R3, R7).call(Helper.ProbeReadUserStr);
+    p.mov(R1, R10).addImm(R1, at).movImm(R2, Math.min(bytes.length + 2, this.vars.strsize)).mov(R3, R7).call(Helper.ProbeReadUserStr);
     p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
     const want = Buffer.alloc(bytes.length + 1 + 3);
     bytes.copy(want);
     this.bytesEqual(at, want, bytes.length + 1);
   }
 
-  /** R7 = 1 if the `n` bytes at `at` (from the frame pointer) are `want`'s first `n`, else 0. */
-  private bytesEqual(at: number, want: Buffer, n: number): void {
+  /** R7 = 1 if the `n` bytes at `at` (from the frame pointer, or from `base`) are `want`'s first `n`, else 0. */
+  private bytesEqual(at: number, want: Buffer, n: number, base = R10): void {
     const p = this.p;
     const no = this.label('ne');
     const done = this.label('eq');
@@ -1233,7 +1332,7 @@ class BpfGen {
       const word = want.readInt32LE(i);
       const take = Math.min(4, n - i);
       const mask = take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff;
-      p.load(4, R7, R10, at + i);
+      p.load(4, R7, base, at + i);
       if (take < 4) p.aluImm(Alu.And, R7, mask);
       p.movImm(R8, take < 4 ? word & mask : word);
       // 32-bit loads zero-extend: compare the low 32 bits of the constant the same way
@@ -1241,6 +1340,66 @@ class BpfGen {
       p.jmp(Jmp.Ne, R7, R8, no);
     }
     p.movImm(R7, 1).ja(done).label(no).movImm(R7, 0).label(done);
+  }
+
+  /**
+   * R7 = 1 if a string variable equals the other side, else 0: an unset one equals only 0
+   * (NULL) and another unset one, as the consumer's strcmp() orders NULL (a set one holds its
+   * string zero-padded: two are equal if all their bytes are).
+   */
+  private stringVarEquals(eq: NonNullable<ReturnType<typeof stringVarEquality>>, depth: number): void {
+    const p = this.p;
+    const done = this.label('se');
+    const other = eq.other;
+    if (other.kind === 'literal' && other.bytes === null) {
+      p.movImm(R7, 0);
+      return;
+    }
+    if (other.kind === 'var') {
+      this.findString(other.v);
+      p.store(8, R10, this.temp(depth), R0);
+    }
+    this.findString(eq.v);
+    if (other.kind === 'null') {
+      p.movImm(R7, 1).jmpImm(Jmp.Eq, R0, 0, done).movImm(R7, 0).label(done);
+      return;
+    }
+    if (other.kind === 'literal') {
+      const want = Buffer.alloc(other.bytes!.length + 1 + 3);
+      other.bytes!.copy(want);
+      p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, done);
+      this.bytesEqual(0, want, other.bytes!.length + 1, R0);
+      p.label(done);
+      return;
+    }
+    const no = this.label('sn');
+    const unset = this.label('su');
+    p.load(8, R8, R10, this.temp(depth)).jmpImm(Jmp.Eq, R0, 0, unset).jmpImm(Jmp.Eq, R8, 0, no);
+    for (let at = 0; at < this.stringBytes; at += 8) p.load(8, R1, R0, at).load(8, R2, R8, at).jmp(Jmp.Ne, R1, R2, no);
+    p.movImm(R7, 1).ja(done);
+    // this one unset: equal if the other is too
+    p.label(unset).movImm(R7, 1).jmpImm(Jmp.Eq, R8, 0, done);
+    p.label(no).movImm(R7, 0).label(done);
+  }
+
+  /** Bytes of a string variable's value: strsize, zero-padded to 8. */
+  private get stringBytes(): number {
+    return (this.vars.strsize + 7) & ~7;
+  }
+
+  /** R0 = the current thread's string variable's bytes in its map, or 0 where it is unset. */
+  private findString(v: A.VarInfo): void {
+    this.threadKey();
+    this.p.loadMap(R1, this.maps!.threadLocal(v.id, this.stringBytes)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+  }
+
+  /**
+   * R0 = a string variable's bytes, as findString(); an unset one is a bad address (0) where its
+   * string is read, as in dtrace (DTrace reads NULL).
+   */
+  private stringOf(v: A.VarInfo): void {
+    this.findString(v);
+    this.p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, this.faultLabel());
   }
 
   /** R7 = 1 if the current task's comm is `s`, else 0 (comm holds at most 15 bytes and a NUL). */
@@ -1325,6 +1484,10 @@ class BpfGen {
         this.recordBytes(v, v.kind === 'str' ? Helper.ProbeReadKernelStr : Helper.ProbeReadKernel);
         return;
       }
+      case 'var':
+        this.stringOf(threadLocalStringOf(e)!);
+        p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, this.stringBytes).mov(R3, R0).call(Helper.ProbeReadKernel);
+        return;
     }
   }
 
@@ -1479,7 +1642,7 @@ class BpfGen {
     const p = this.p;
     const none = this.label('tl');
     this.threadKey();
-    p.loadMap(R1, this.maps!.threadLocal(v.id)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.loadMap(R1, this.maps!.threadLocal(v.id, 8)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
     this.convert(shapeOf(v.type!)!, to);
   }
@@ -1548,7 +1711,7 @@ class BpfGen {
     const p = this.p;
     this.value(value, 0);
     this.convert(shapeOf(value.type!)!, shapeOf(v.type!)!);
-    const map = maps.threadLocal(v.id);
+    const map = maps.threadLocal(v.id, 8);
     const del = `${prefix}del`;
     const done = `${prefix}done`;
     // the value beside the key (R7 survives the helper calls)
@@ -1561,6 +1724,71 @@ class BpfGen {
     this.countDrop(maps.drops, DROPS_DYNAMIC, done);
     p.ja(done);
     p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem).label(done);
+  }
+
+  /**
+   * self->s = a string: its bytes made in the room keys are built in (zeroed first, so a value
+   * is its string zero-padded) and stored for the current thread, or another variable's copied;
+   * 0, or an unset variable, frees it. A fault reading the string leaves it as it was.
+   */
+  assignString(v: A.VarInfo, source: StringSource, maps: KernelMaps, prefix: string): void {
+    const p = this.p;
+    const map = maps.threadLocal(v.id, this.stringBytes);
+    const del = `${prefix}del`;
+    const done = `${prefix}done`;
+    if (source.kind === 'var') {
+      this.findString(source.v);
+      p.jmpImm(Jmp.Eq, R0, 0, del).mov(R7, R0);
+    } else if (source.kind !== 'free') {
+      for (let at = 0; at < this.stringBytes; at += 8) p.storeImm(8, R10, STRING_AT + at, 0);
+      this.makeString(source);
+      p.mov(R7, R10).addImm(R7, STRING_AT);
+    }
+    if (source.kind !== 'free') {
+      this.threadKey();
+      p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R7).movImm(R4, 0).call(Helper.MapUpdateElem);
+      p.jmpImm(Jmp.Eq, R0, 0, done);
+      // no room for another thread's variable: a dynamic variable drop on this CPU
+      this.countDrop(maps.drops, DROPS_DYNAMIC, done);
+    }
+    if (source.kind === 'var' || source.kind === 'free') {
+      if (source.kind === 'var') p.ja(done);
+      p.label(del);
+      this.threadKey();
+      p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem);
+    }
+    p.label(done);
+  }
+
+  /** Writes a string's bytes at STRING_AT (zeroed: a literal's NUL and padding are there). */
+  private makeString(source: Exclude<StringSource, { kind: 'var' } | { kind: 'free' }>): void {
+    const p = this.p;
+    switch (source.kind) {
+      case 'user':
+        this.value(source.addr, 0);
+        this.kernelString(STRING_AT, this.vars.strsize, Helper.ProbeReadUserStr);
+        return;
+      case 'comm':
+        p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
+        return;
+      case 'literal': {
+        const padded = Buffer.alloc((source.bytes.length + 3) & ~3);
+        source.bytes.copy(padded);
+        for (let at = 0; at < padded.length; at += 4) p.storeImm(4, R10, STRING_AT + at, padded.readInt32LE(at));
+        return;
+      }
+      case 'kernel':
+        if (source.pointer) {
+          this.value(source.place, 0);
+          this.kernelString(STRING_AT, source.size);
+          return;
+        }
+        // a char array's bytes: the string is what comes before its first NUL
+        this.address(source.place, 0);
+        p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, source.size).mov(R3, R7).call(Helper.ProbeReadKernel);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        return;
+    }
   }
 
   /** Builds the key, finds or makes the entry, and applies the function to it. */
@@ -1576,6 +1804,12 @@ class BpfGen {
       if (part.kind === 'comm') {
         p.mov(R1, R10).addImm(R1, at).movImm(R2, 16).call(Helper.GetCurrentComm);
         at += 16;
+        return;
+      }
+      if (part.kind === 'kstr' && threadLocalStringOf(k) !== null) {
+        this.stringOf(threadLocalStringOf(k)!);
+        p.mov(R1, R10).addImm(R1, at).movImm(R2, keyPartSize(part)).mov(R3, R0).call(Helper.ProbeReadKernel);
+        at += keyPartSize(part);
         return;
       }
       if (part.kind === 'kstr' && part.user === true) {

@@ -173,8 +173,8 @@ export interface KernelMaps {
   aggregation(agg: KernelAggregation): number;
   /** per-CPU u64 array: [0] updates lost to full aggregation maps, [1] thread-local stores lost to a full map */
   drops: number;
-  /** a thread-local variable's map (thread id -> its value) */
-  threadLocal(id: number): number;
+  /** a thread-local variable's map (thread id -> its value, `bytes` long: 8 for an integer, a string's room) */
+  threadLocal(id: number, bytes: number): number;
   /**
    * a global variable's map, one for all CPUs: a scalar's (one entry) or an associative
    * array's (`keys` integer keys, 8 bytes each -> its value)

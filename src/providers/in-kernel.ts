@@ -263,7 +263,7 @@ export class InKernel {
   private finish(p: Program, target: AttachTarget, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string, cookies?: number[]): AttachResult {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
-      threadLocal: (id) => this.threadLocalMap(id),
+      threadLocal: (id, bytes) => this.threadLocalMap(id, bytes),
       global: (id, keys) => this.globalMap(id, keys),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
@@ -445,11 +445,11 @@ export class InKernel {
     return fd;
   }
 
-  /** a thread-local variable's map: thread id -> value, one for all CPUs */
-  private threadLocalMap(id: number): number {
+  /** a thread-local variable's map: thread id -> value (`bytes` long), one for all CPUs */
+  private threadLocalMap(id: number, bytes: number): number {
     let fd = this.threadLocals.get(id);
     if (fd === undefined) {
-      fd = this.objects.createMap(BPF_MAP_TYPE_HASH, 4, 8, THREAD_LOCAL_ENTRIES);
+      fd = this.objects.createMap(BPF_MAP_TYPE_HASH, 4, bytes, THREAD_LOCAL_ENTRIES);
       this.threadLocals.set(id, fd);
     }
     return fd;

@@ -4,8 +4,9 @@
 // a full ring's records are counted as drops; a fault is reported in its place.
 
 import { strict as assert } from 'node:assert';
+import { basename } from 'node:path';
 import { test } from 'node:test';
-import { runDtrace, syscallMixWorkload } from './harness.js';
+import { root, runDtrace, syscallMixWorkload } from './harness.js';
 
 const { prog, skip } = syscallMixWorkload('kernel-print');
 
@@ -107,3 +108,58 @@ test('-S: a tick clause that prints runs in dtrace (its timer fires the periods 
   assert.match(blocks[1], /^profile-99, <dt_clause_\d+>:\nruns in the kernel, as BPF/);
 });
 
+
+const userMemory = syscallMixWorkload('kernel-print-strings', 'user-memory');
+
+/** Runs a program under -c on the user-memory workload (`n` rounds), with BPF or without. */
+function runOnUserMemory(args: string[], n: number, bpf: boolean): { out: string; err: string; code: number | null } {
+  const r = runDtrace([...args, '-c', `${userMemory.prog} ${n}`], { env: bpf ? {} : { DTRACE_TS_NO_BPF: '1' }, timeout: 60_000 });
+  // without BPF dtrace says that it reads user memory late
+  return { out: r.stdout, err: r.stderr.replace(/^dtrace: copyin\(\) and copyinstr\(\) read user memory when events are handled.*\n/m, ''), code: r.code };
+}
+
+/** Which clauses -S says run in the kernel, in program order. */
+function clausesInKernel(args: string[]): boolean[] {
+  const r = runDtrace(['-S', ...args, '-c', `${userMemory.prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stderr
+    .split('\nDisassembly of clause ')
+    .slice(1)
+    .map((block) => /^[^\n]*\nruns in the kernel, as BPF/.test(block));
+}
+
+const STRINGS = [
+  // the issue's script: a path kept from entry to return, printed and counted, then freed
+  'syscall::openat:entry /pid == $target/ { self->path = copyinstr(arg1); } syscall::openat:return /self->path != NULL/ { printf("%s %d\\n", self->path, arg1); @[self->path] = count(); self->path = 0; }',
+  // assigned a literal, execname, another variable (an unset one frees it); compared with
+  // literals, NULL and each other (unset ones equal only each other and NULL)
+  'self string x, y; syscall::openat:entry /pid == $target/ { self->p = copyinstr(arg1); self->e = execname; self->l = "/nonexistent/a"; self->q = self->p; } syscall::openat:return /pid == $target && (self->p == self->l || self->q == "/nonexistent/bb/ccc" || self->q == "")/ { printf("[%s] %s %d %d %d %d\\n", self->q, self->e, self->p != self->l, self->e == "user-memory", self->x == NULL, NULL != self->p); } syscall::openat:return /pid == $target/ { self->p = 0; self->q = self->x; @[self->q == NULL, self->p == NULL, self->l == self->x, self->x == self->y, self->l != self->e, self->q != "", self->y == "/nonexistent/a", self->l == "/nonexistent/ab"] = count(); }',
+  // an unset variable read is an invalid address (0), reported in its place; the record goes
+  'self string never; syscall::openat:return /pid == $target/ { printf("%s\\n", self->never); } syscall::openat:return /pid == $target/ { trace(arg1); trace(self->never); }',
+];
+
+for (const [i, program] of STRINGS.entries()) {
+  test(`thread-local strings in the kernel hold and print what they do in dtrace: program ${i + 1}`, { skip: userMemory.skip }, () => {
+    for (const strsize of ['256', '20']) {
+      const args = ['-q', '-x', `strsize=${strsize}`, '-n', program];
+      assert.ok(clausesInKernel(args).every((k) => k), `every clause runs in the kernel at strsize=${strsize}`);
+      const k = runOnUserMemory(args, 10, true);
+      const t = runOnUserMemory(args, 10, false);
+      assert.equal(k.code, 0, k.err);
+      assert.equal(t.code, 0, t.err);
+      assert.equal(k.err, t.err);
+      assert.equal(k.out, t.out);
+    }
+  });
+}
+
+test('thread-local strings from kernel memory, in the kernel: the firing task\'s comm and directory', { skip: userMemory.skip }, () => {
+  // without BPF dtrace cannot read kernel memory: the values are the workload's own
+  const program = 'syscall::openat:entry /pid == $target/ { self->c = stringof(curthread->comm); self->d = stringof(curthread->fs->pwd.dentry->d_name.name); self->p = copyinstr(arg1); } syscall::openat:return /self->p == "/nonexistent/a"/ { printf("%s|%s|%s\\n", self->c, self->d, self->p); @[self->d] = count(); }';
+  assert.deepEqual(clausesInKernel(['-q', '-n', program]), [true, true]);
+  const r = runDtrace(['-q', '-n', program, '-c', `${userMemory.prog} 10`], { timeout: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  // runDtrace runs dtrace, and so the workload, in the repository's root
+  const dir = basename(root);
+  assert.equal(r.stdout, `user-memory|${dir}|/nonexistent/a\nuser-memory|${dir}|/nonexistent/a\n\n  ${dir.padEnd(50)}${'2'.padStart(17)}\n`);
+});
