@@ -21,6 +21,10 @@
 //   kernel char pointer, a kernel char array (or stringof() of one) shorter than strsize,
 //   another such variable, or 0 (which frees it); used as a key, printed, and compared (== !=)
 //   with a literal, with NULL (whether it is set) and with another such variable;
+//   copyin(addr, n) of an integer address and a constant n (an integer or sizeof (type)), read
+//   as the probe fires: *(T *)copyin(), ((struct s *)copyin())->m and members of that member
+//   (within the n bytes, each call's copy in a per-CPU map), and stringof(copyin()) of fewer
+//   bytes than strsize (printed, a key, assigned to a thread-local string);
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
@@ -191,6 +195,11 @@ interface Vars {
    * any key is built (the string is read into the keys' room)
    */
   userCompare?: boolean;
+  /**
+   * copyin() may be read: its copies go to KernelMaps.userCopy (a kernel clause's; the programs
+   * that compute firing values for clauses in dtrace have no such map)
+   */
+  copyin?: boolean;
 }
 
 const NO_VARS: Vars = { self: () => false, global: () => false, local: () => -1, strsize: 0 };
@@ -220,6 +229,72 @@ export function globalArrayOf(e: A.Expr): A.VarInfo | null {
 function copyinstrOf(e: A.Expr, budget: Budget): A.Expr | null {
   if (e.kind !== A.N.Call || e.name !== 'copyinstr' || e.args.length !== 1 || budget.vars.strsize <= 0) return null;
   return intOk(e.args[0], 0, budget) ? e.args[0] : null;
+}
+
+/** the most bytes one clause's copyin() calls may copy (their room in a per-CPU map's value) */
+const MAX_COPYIN = 4096;
+
+/** A size as written: an integer constant, sizeof (type), or a cast of one; else null. */
+function constantSize(e: A.Expr): number | null {
+  if (e.kind === A.N.Cast) return constantSize(e.operand);
+  if (e.kind === A.N.Int) return e.value <= BigInt(MAX_COPYIN) ? Number(e.value) : null;
+  if (e.kind === A.N.SizeofType) return resolve(e.of).size;
+  return null;
+}
+
+/** copyin(addr, n) of a constant size, under casts to pointers: the call and n; else null (not checked to compile: copyinOf). */
+function copiedFrom(e: A.Expr): { call: A.Call; size: number } | null {
+  while (e.kind === A.N.Cast && e.type !== null && resolve(e.type).kind === Kind.Pointer) e = e.operand;
+  if (e.kind !== A.N.Call || e.name !== 'copyin' || e.args.length !== 2) return null;
+  const size = constantSize(e.args[1]);
+  return size !== null && size > 0 && size <= MAX_COPYIN ? { call: e, size } : null;
+}
+
+/** copyin(addr, n) of an integer address and a constant size, where the clause may copy: as copiedFrom(); else null. */
+function copyinOf(e: A.Expr, depth: number, budget: Budget): { call: A.Call; size: number } | null {
+  const copy = copiedFrom(e);
+  return copy !== null && budget.vars.copyin === true && intOk(copy.call.args[0], depth, budget) ? copy : null;
+}
+
+/**
+ * A place in copyin()'s copy: *(T *)copyin(a, n), ((struct s *)copyin(a, n))->m, and members of
+ * such a member reached with `.`, within the n bytes (not a bit-field): the copy, and the
+ * place's offset in it; else null.
+ */
+function copyPlace(e: A.Expr): { call: A.Call; size: number; offset: number } | null {
+  if (e.type === null) return null;
+  let offset = 0;
+  let x = e;
+  for (; x.kind === A.N.Member && !x.arrow; x = x.base) {
+    const m = memberOf(x);
+    if (m === undefined || m.bitWidth >= 0) return null;
+    offset += m.offset;
+  }
+  let base: A.Expr;
+  if (x.kind === A.N.Unary && x.op === '*') base = x.operand;
+  else if (x.kind === A.N.Member && x.arrow && x.base.type !== null) {
+    const m = memberOf(x);
+    if (m === undefined || m.bitWidth >= 0) return null;
+    offset += m.offset;
+    base = x.base;
+  } else return null;
+  const copy = copiedFrom(base);
+  return copy !== null && offset + resolve(e.type).size <= copy.size ? { ...copy, offset } : null;
+}
+
+/**
+ * stringof(copyin(addr, n)) of fewer bytes than strsize: the string is the n bytes up to the
+ * first NUL (as the consumer reads its copy, which has zeros after it); else null.
+ */
+function copiedString(e: A.Expr): { call: A.Call; size: number } | null {
+  return e.kind === A.N.Stringof ? copiedFrom(e.operand) : null;
+}
+
+/** copiedString(), where the clause may copy and the string fits strsize; else null. */
+function copyinString(e: A.Expr, vars: Vars): { call: A.Call; size: number } | null {
+  if (e.kind !== A.N.Stringof) return null;
+  const copy = copyinOf(e.operand, 0, newBudget(vars));
+  return copy !== null && copy.size < vars.strsize ? copy : null;
 }
 
 /** What an expression may still use: nodes, and which variables. */
@@ -275,12 +350,14 @@ function literalBytes(e: A.Expr, strsize: number): Buffer | null {
 }
 
 /**
- * What a string variable can be assigned in the kernel: copyinstr() of an integer, execname, a
+ * What a string variable can be assigned in the kernel: copyinstr() of an integer (or
+ * stringof(copyin()) of one and a size less than strsize), execname, a
  * literal, a kernel string (stringof() of a char pointer, a char array shorter than strsize,
  * stringof() of one), another such variable, or 0 (freed); else null.
  */
 type StringSource =
   | { kind: 'user'; addr: A.Expr }
+  | { kind: 'copyin'; addr: A.Expr; size: number }
   | { kind: 'comm' }
   | { kind: 'literal'; bytes: Buffer }
   | { kind: 'kernel'; place: A.Expr; pointer: boolean; size: number }
@@ -293,6 +370,8 @@ function stringSource(e: A.Expr, vars: Vars): StringSource | null {
   if (v !== null) return { kind: 'var', v };
   const addr = copyinstrOf(e, newBudget(vars));
   if (addr !== null) return { kind: 'user', addr };
+  const copied = copyinString(e, vars);
+  if (copied !== null) return { kind: 'copyin', addr: copied.call.args[0], size: copied.size };
   // comm is 16 bytes, its NUL included
   if (isBuiltin(e, 'execname')) return vars.strsize >= 16 ? { kind: 'comm' } : null;
   const bytes = literalBytes(e, vars.strsize);
@@ -378,6 +457,8 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
  */
 function placeOk(e: A.Expr, depth: number, budget: Budget): boolean {
   if (--budget.nodes < 0 || e.type === null) return false;
+  const copy = copyPlace(e);
+  if (copy !== null) return copyinOf(copy.call, depth, budget) !== null;
   if (e.kind === A.N.Unary && e.op === '*') return intOk(e.operand, depth, budget);
   if (e.kind !== A.N.Member || e.base.type === null) return false;
   const m = memberOf(e);
@@ -425,6 +506,12 @@ function keyParts(args: A.Expr[], keyTypes: DType[], vars: Vars, stackFrames: nu
     // a string variable's bytes (zero-padded as it holds them)
     if (kernelStringVar(a, vars) !== null) {
       parts.push({ kind: 'kstr', size: vars.strsize });
+      continue;
+    }
+    // a user string copied with copyin(), as the probe fires
+    const copied = copyinString(a, vars);
+    if (copied !== null) {
+      parts.push({ kind: 'kstr', size: copied.size + 1, user: true });
       continue;
     }
     // a user string, as the probe fires
@@ -486,7 +573,7 @@ type Update =
   | { kind: 'print'; values: Array<[A.Expr, Printed]>; value: null };
 
 /** A value a kernel clause prints, and how the kernel computes it into the record. */
-type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' | 'var' };
+type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'copyin' | 'kernel' | 'var' };
 
 /** The actions whose values a kernel clause writes into its record for the consumer to format. */
 const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit']);
@@ -509,6 +596,8 @@ function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null
   if (isBuiltin(e, 'execname')) return { kind: 'str', size: 16, signed: false, how: 'comm' };
   if (kernelStringVar(e, vars) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'var' };
   if (copyinstrOf(e, newBudget(vars)) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'user' };
+  const copied = copyinString(e, vars);
+  if (copied !== null) return { kind: 'str', size: copied.size + 1, signed: false, how: 'copyin' };
   const str = kernelString(e);
   // a char array itself is its bytes; stringof() of one, or of a pointer, a string (as firingKind())
   if (str !== null) return { kind: e.kind === A.N.Stringof || str.pointer ? 'str' : 'bytes', size: str.size, signed: false, how: 'kernel' };
@@ -790,7 +879,7 @@ export function kernelClause(
   // firing's clause-locals start out in dtrace)
   if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
   // a user string key takes strsize bytes of the key (at most STRSIZE: the key's room)
-  const vars: Vars = { self: selfOk, global: globalOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
+  const vars: Vars = { self: selfOk, global: globalOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0, copyin: true };
   if (c.predicate !== null && !intOk(c.predicate, 0, newBudget({ ...vars, userCompare: true }))) return null;
   const updates: Update[] = [];
   // what it prints: a record of the values, laid out in order (an empty clause's default
@@ -815,7 +904,11 @@ export function kernelClause(
   const globals = new Set<number>();
   const args = new Set<number>();
   const compared = new Set<'provider' | 'module' | 'func' | 'name'>();
+  // copyin() calls whose copies are read in place, each with its own room
+  const copies = new Map<A.Call, number>();
   const visit = (e: A.Expr): void => {
+    const copy = copyPlace(e);
+    if (copy !== null) copies.set(copy.call, copy.size);
     const v = threadLocalOf(e) ?? threadLocalStringOf(e);
     if (v !== null) threadLocals.add(v.id);
     const g = globalOf(e) ?? globalArrayOf(e);
@@ -843,12 +936,16 @@ export function kernelClause(
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
+  let copyinBytes = 0;
+  for (const size of copies.values()) copyinBytes += (size + 7) & ~7;
+  if (copyinBytes > MAX_COPYIN) return null;
   return {
     line: c.line,
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     globals: [...globals],
     stack: output === null ? STACK : -RECORD_AT,
+    copyinBytes,
     args: [...args],
     comparedProbeFields: [...compared],
     output,
@@ -1432,9 +1529,15 @@ class BpfGen {
 
   /** R7 = the integer at a place in kernel memory (a member, *p), as `to`. */
   private readPlace(e: A.Expr, depth: number, to: IntShape): void {
-    this.address(e, depth);
     const from = shapeOf(e.type!)!;
-    this.readKernel(from.size as Size);
+    const copy = copyPlace(e);
+    if (copy !== null) {
+      this.copyin(copy.call, copy.size, depth);
+      this.p.load(from.size as Size, R7, R7, copy.offset);
+    } else {
+      this.address(e, depth);
+      this.readKernel(from.size as Size);
+    }
     if (from.signed && from.size < 8) this.p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
     this.convert(from, to);
   }
@@ -1447,6 +1550,30 @@ class BpfGen {
     this.p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadKernel);
     this.p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
     this.p.load(size, R7, R10, -COMM_AT);
+  }
+
+  /** each copyin() call's room in KernelMaps.userCopy, as the code meets them */
+  private readonly copyRooms = new Map<A.Call, number>();
+  private copyRoomsEnd = 0;
+
+  /**
+   * R7 = the address of copyin(addr, n)'s copy of the n user bytes: the call's own room in this
+   * CPU's userCopy value; a byte that cannot be read is a bad address (the address), as in dtrace.
+   */
+  private copyin(call: A.Call, size: number, depth: number): void {
+    const p = this.p;
+    let room = this.copyRooms.get(call);
+    if (room === undefined) {
+      room = this.copyRoomsEnd;
+      this.copyRooms.set(call, room);
+      this.copyRoomsEnd += (size + 7) & ~7;
+    }
+    this.value(call.args[0], depth);
+    p.storeImm(4, R10, -COMM_AT, 0).loadMap(R1, this.maps!.userCopy).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, `${this.prefix}end`);
+    p.mov(R8, R0).mov(R1, R0).addImm(R1, room).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadUser);
+    p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+    p.mov(R7, R8).addImm(R7, room);
   }
 
   /** Copies the NUL-terminated string of at most `size` bytes at kernel address R7 to the stack at `at`. */
@@ -1482,6 +1609,15 @@ class BpfGen {
         if (str.pointer) this.value(str.place, 0);
         else this.address(str.place, 0);
         this.recordBytes(v, v.kind === 'str' ? Helper.ProbeReadKernelStr : Helper.ProbeReadKernel);
+        return;
+      }
+      case 'copyin': {
+        // the n bytes, and a NUL after them (the record's room holds what the last one left)
+        const copy = copiedString(e)!;
+        this.value(copy.call.args[0], 0);
+        p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, copy.size).mov(R3, R7).call(Helper.ProbeReadUser);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        p.load(8, R1, R10, RECORD_AT).storeImm(1, R1, v.at + copy.size, 0);
         return;
       }
       case 'var':
@@ -1768,6 +1904,11 @@ class BpfGen {
         this.value(source.addr, 0);
         this.kernelString(STRING_AT, this.vars.strsize, Helper.ProbeReadUserStr);
         return;
+      case 'copyin':
+        this.value(source.addr, 0);
+        p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, source.size).mov(R3, R7).call(Helper.ProbeReadUser);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        return;
       case 'comm':
         p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
         return;
@@ -1809,6 +1950,15 @@ class BpfGen {
       if (part.kind === 'kstr' && threadLocalStringOf(k) !== null) {
         this.stringOf(threadLocalStringOf(k)!);
         p.mov(R1, R10).addImm(R1, at).movImm(R2, keyPartSize(part)).mov(R3, R0).call(Helper.ProbeReadKernel);
+        at += keyPartSize(part);
+        return;
+      }
+      const copied = copiedString(k);
+      if (part.kind === 'kstr' && copied !== null) {
+        // the n bytes; the zeroed key has a NUL after them
+        this.value(copied.call.args[0], 0);
+        p.mov(R1, R10).addImm(R1, at).movImm(R2, copied.size).mov(R3, R7).call(Helper.ProbeReadUser);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
         at += keyPartSize(part);
         return;
       }

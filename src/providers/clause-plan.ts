@@ -182,6 +182,8 @@ export interface KernelMaps {
   global(id: number, keys: number): number;
   /** per-CPU scratch at least the size of the clause's largest value: where a new entry's first value is made */
   scratch: number;
+  /** per-CPU array of one value at least as large as the clauses' copyinBytes: where copyin() puts its copies (-1: none copies) */
+  userCopy: number;
   /** where records of what clauses print go (null: no clause prints in the kernel) */
   output: KernelOutputMaps | null;
   /**
@@ -243,6 +245,8 @@ export interface KernelClause {
   globals: number[];
   /** bytes of stack the code uses below the frame pointer */
   stack: number;
+  /** bytes its copyin() calls take in KernelMaps.userCopy (each its own room: a copy is read after another is made) */
+  copyinBytes: number;
   /** the arguments it reads (argN and args[N]) */
   args: number[];
   /** the probe's names it compares with strings (a program serving several probes needs them alike) */

@@ -267,6 +267,7 @@ export class InKernel {
       global: (id, keys) => this.globalMap(id, keys),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
+      userCopy: this.userCopyMap(Math.max(0, ...clauses.map((c) => c.copyinBytes))),
       output: this.outputMaps(clauses),
       faults: this.faultsMap(),
     };
@@ -462,6 +463,19 @@ export class InKernel {
       this.scratch = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, this.scratchWords * 8, 1);
     }
     return this.scratch;
+  }
+
+  private userCopy = -1;
+  private userCopyBytes = 0;
+
+  /** copyin()'s per-CPU room, at least `bytes` (the largest made so far; -1 where no clause copies) */
+  private userCopyMap(bytes: number): number {
+    if (bytes > this.userCopyBytes) {
+      // programs loaded before keep the smaller one
+      this.userCopy = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, bytes, 1);
+      this.userCopyBytes = bytes;
+    }
+    return this.userCopy;
   }
 
   /** Folds what the kernel aggregated since the last read into the runtime's aggregations. */

@@ -163,3 +163,31 @@ test('thread-local strings from kernel memory, in the kernel: the firing task\'s
   const dir = basename(root);
   assert.equal(r.stdout, `user-memory|${dir}|/nonexistent/a\nuser-memory|${dir}|/nonexistent/a\n\n  ${dir.padEnd(50)}${'2'.padStart(17)}\n`);
 });
+
+const COPYIN = [
+  // an integer, a struct's members (its size by sizeof), in a predicate, printed and as keys;
+  // stringof(copyin()) printed, as a key and assigned to a thread-local string
+  'struct rec { int id; short kind; char name[10]; long value; }; syscall::openat:entry /pid == $target/ { printf("[%s] [%s] %d %x\\n", stringof(copyin(arg1, 5)), stringof(copyin(arg1, 40)), *(int *)copyin(arg1, 4), *(unsigned char *)copyin(arg1, 1)); } syscall::write:entry /pid == $target && ((struct rec *)copyin(arg1, sizeof (struct rec)))->kind != 0/ { printf("%d %d %d %s\\n", ((struct rec *)copyin(arg1, sizeof (struct rec)))->id, ((struct rec *)copyin(arg1, 24))->kind, ((struct rec *)copyin(arg1, 24))->value, stringof(copyin(arg1 + 6, 10))); @[stringof(copyin(arg1 + 6, 10)), *(short *)copyin(arg1 + 4, 2)] = sum(((struct rec *)copyin(arg1, 24))->value); self->s = stringof(copyin(arg1 + 6, 8)); } syscall::write:return /self->s != NULL/ { printf("%s\\n", self->s); self->s = 0; }',
+  // a bad address is DTrace's fault at that address, reported in its place; the clause's record goes
+  'syscall::openat:entry /pid == $target/ { printf("%d\\n", *(int *)copyin(8, 4)); } syscall::openat:return /pid == $target/ { printf("%d %s\\n", arg1, stringof(copyin(16, 4))); } syscall::openat:return /pid == $target/ { printf("%d\\n", arg1); }',
+  // in a clause that does not print (its faults are reported as dtrace polls the kernel's count)
+  'syscall::openat:entry /pid == $target/ { @[*(char *)copyin(0, 1)] = count(); } syscall::openat:entry /pid == $target/ { @[*(char *)copyin(arg1, 1)] = count(); }',
+];
+
+for (const [i, program] of COPYIN.entries()) {
+  test(`copyin() in the kernel copies what dtrace copies: program ${i + 1}`, { skip: userMemory.skip }, () => {
+    const args = ['-q', '-n', program];
+    assert.ok(clausesInKernel(args).every((k) => k), 'every clause runs in the kernel');
+    const k = runOnUserMemory(args, 10, true);
+    const t = runOnUserMemory(args, 10, false);
+    assert.equal(k.code, 0, k.err);
+    assert.equal(t.code, 0, t.err);
+    assert.equal(k.err, t.err);
+    assert.ok(k.out.length > 0);
+    assert.equal(k.out, t.out);
+  });
+}
+
+test('copyin() of a size that is no constant stays in dtrace', { skip: userMemory.skip }, () => {
+  assert.deepEqual(clausesInKernel(['-q', '-n', 'syscall::write:entry /pid == $target/ { @[*(int *)copyin(arg1, arg2)] = count(); } syscall::write:entry /pid == $target/ { @[*(int *)copyin(arg1, 4)] = count(); }']), [false, true]);
+});
