@@ -16,15 +16,17 @@
 //   clause-local integers (this->x, up to 4, that no other clause names: stack slots); global
 //   integers and associative arrays of integers by one or two integer keys (x, a[k]: maps all
 //   CPUs share, where every clause that uses them runs in the kernel);
-//   thread-local strings (self->s, strsize bytes at most 256, in a kernel map by thread as the
-//   integers are): assigned copyinstr() of an integer, execname, a literal, stringof() of a
+//   thread-local and global strings (self->s, s: strsize bytes at most 256, in kernel maps as
+//   the integers are): assigned copyinstr() of an integer, execname, a literal, stringof() of a
 //   kernel char pointer, a kernel char array (or stringof() of one) shorter than strsize,
-//   another such variable, or 0 (which frees it); used as a key, printed, and compared (== !=)
-//   with a literal, with NULL (whether it is set) and with another such variable;
+//   another such variable, or 0 (which frees a thread-local; a global, never unset in its
+//   map, is not assigned 0 or a thread-local in the kernel); used as a key, printed, and
+//   compared (== !=) with a literal, with NULL (whether it is set) and with another such
+//   variable (clause-local strings, this->s, stay in dtrace: the stack has no room for them);
 //   copyin(addr, n) of an integer address and a constant n (an integer or sizeof (type)), read
 //   as the probe fires: *(T *)copyin(), ((struct s *)copyin())->m and members of that member
 //   (within the n bytes, each call's copy in a per-CPU map), and stringof(copyin()) of fewer
-//   bytes than strsize (printed, a key, assigned to a thread-local string);
+//   bytes than strsize (printed, a key, assigned to a string variable);
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
@@ -34,8 +36,8 @@
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
-//   arrays and stringof() of kernel strings, thread-local strings, string literals, the probe's
-//   names and walltimestamp.
+//   arrays and stringof() of kernel strings, those string variables, string literals, the
+//   probe's names and walltimestamp.
 // Values are held in 64-bit registers as their D type's value sign- or zero-extended, so the
 // arithmetic is D's (C's) at every width.
 
@@ -282,15 +284,16 @@ function copyPlace(e: A.Expr): { call: A.Call; size: number; offset: number } | 
   return copy !== null && offset + resolve(e.type).size <= copy.size ? { ...copy, offset } : null;
 }
 
-/**
- * stringof(copyin(addr, n)) of fewer bytes than strsize: the string is the n bytes up to the
- * first NUL (as the consumer reads its copy, which has zeros after it); else null.
- */
+/** stringof(copyin(addr, n)): the copy, as copiedFrom() (not checked to compile: copyinString); else null. */
 function copiedString(e: A.Expr): { call: A.Call; size: number } | null {
   return e.kind === A.N.Stringof ? copiedFrom(e.operand) : null;
 }
 
-/** copiedString(), where the clause may copy and the string fits strsize; else null. */
+/**
+ * stringof(copyin(addr, n)) where the clause may copy and n is less than strsize: the string
+ * is the n bytes up to the first NUL (as the consumer reads its copy, which has zeros after
+ * it), the kernel's a NUL after them; else null.
+ */
 function copyinString(e: A.Expr, vars: Vars): { call: A.Call; size: number } | null {
   if (e.kind !== A.N.Stringof) return null;
   const copy = copyinOf(e.operand, 0, newBudget(vars));
@@ -323,18 +326,19 @@ export function threadLocalOf(e: A.Expr): A.VarInfo | null {
   return v;
 }
 
-/** A thread-local string variable, as self->s names it. */
-export function threadLocalStringOf(e: A.Expr): A.VarInfo | null {
-  if (e.kind !== A.N.SelfVar || e.ref === null || 'fn' in e.ref) return null;
+/** A thread-local or global string variable, as self->s or s names it. */
+export function stringVariableOf(e: A.Expr): A.VarInfo | null {
+  if ((e.kind !== A.N.SelfVar && (e.kind !== A.N.Ident || e.resolved !== A.IdentKind.Global)) || e.ref === null || 'fn' in e.ref) return null;
   const v = e.ref;
-  if (v.scope !== 'self' || v.kind !== 'scalar' || v.type === null || !isString(v.type)) return null;
+  if ((v.scope !== 'self' && v.scope !== 'global') || v.kind !== 'scalar' || v.type === null || !isString(v.type)) return null;
   return v;
 }
 
-/** A thread-local string variable that lives in the kernel, where strings can (strsize at most STRSIZE); else null. */
+/** A string variable that lives in the kernel, where strings can (strsize at most STRSIZE); else null. */
 function kernelStringVar(e: A.Expr, vars: Vars): A.VarInfo | null {
-  const v = threadLocalStringOf(e);
-  return v !== null && vars.strsize > 0 && vars.self(v.id) ? v : null;
+  const v = stringVariableOf(e);
+  if (v === null || vars.strsize <= 0) return null;
+  return (v.scope === 'self' ? vars.self(v.id) : vars.global(v.id)) ? v : null;
 }
 
 /** 0 or NULL as written: the value that frees a string variable, and what one unset compares equal to (jsgen.ts isLiteralZero). */
@@ -364,10 +368,12 @@ type StringSource =
   | { kind: 'var'; v: A.VarInfo }
   | { kind: 'free' };
 
-function stringSource(e: A.Expr, vars: Vars): StringSource | null {
-  if (isLiteralZero(e)) return { kind: 'free' };
+function stringSource(e: A.Expr, vars: Vars, target: A.VarInfo): StringSource | null {
+  // a global is never unset in the kernel (its map's one entry): what would unset it stays in dtrace
+  const global = target.scope === 'global';
+  if (isLiteralZero(e)) return global ? null : { kind: 'free' };
   const v = kernelStringVar(e, vars);
-  if (v !== null) return { kind: 'var', v };
+  if (v !== null) return global && v.scope !== 'global' ? null : { kind: 'var', v };
   const addr = copyinstrOf(e, newBudget(vars));
   if (addr !== null) return { kind: 'user', addr };
   const copied = copyinString(e, vars);
@@ -566,7 +572,7 @@ function keySize(parts: KernelKeyPart[]): number {
 type Update =
   | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null; increment: A.Expr | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
-  | { kind: 'selfString'; v: A.VarInfo; source: StringSource; value: A.Expr }
+  | { kind: 'string'; v: A.VarInfo; source: StringSource; value: A.Expr }
   | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr }
   /** printf(), trace(), exit(): their values into the clause's record (the consumer formats them) */
@@ -669,10 +675,10 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
 }
 
 function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
-  if (s.kind === 'expr' && s.expr.kind === A.N.Assign && s.expr.op === '=' && threadLocalStringOf(s.expr.target) !== null) {
+  if (s.kind === 'expr' && s.expr.kind === A.N.Assign && s.expr.op === '=' && stringVariableOf(s.expr.target) !== null) {
     const v = kernelStringVar(s.expr.target, vars);
-    const source = stringSource(s.expr.value, vars);
-    return v === null || source === null ? null : { kind: 'selfString', v, source, value: s.expr.value };
+    const source = v === null ? null : stringSource(s.expr.value, vars, v);
+    return v === null || source === null ? null : { kind: 'string', v, source, value: s.expr.value };
   }
   const assigned = variableAssignment(s);
   if (assigned !== null && (threadLocalOf(assigned.target) ?? globalOf(assigned.target) ?? globalArrayOf(assigned.target) ?? clauseLocalOf(assigned.target)) !== null) {
@@ -909,10 +915,12 @@ export function kernelClause(
   const visit = (e: A.Expr): void => {
     const copy = copyPlace(e);
     if (copy !== null) copies.set(copy.call, copy.size);
-    const v = threadLocalOf(e) ?? threadLocalStringOf(e);
+    const v = threadLocalOf(e);
     if (v !== null) threadLocals.add(v.id);
     const g = globalOf(e) ?? globalArrayOf(e);
     if (g !== null) globals.add(g.id);
+    const s = stringVariableOf(e);
+    if (s !== null) (s.scope === 'self' ? threadLocals : globals).add(s.id);
     const i = argIndex(e);
     if (i >= 0) args.add(i);
     if (e.kind === A.N.Binary && (e.op === '==' || e.op === '!=')) {
@@ -925,7 +933,8 @@ export function kernelClause(
   };
   if (predicate !== null) visit(predicate);
   for (const u of updates) {
-    if (u.kind === 'self' || u.kind === 'selfString') threadLocals.add(u.v.id);
+    if (u.kind === 'self') threadLocals.add(u.v.id);
+    else if (u.kind === 'string') (u.v.scope === 'self' ? threadLocals : globals).add(u.v.id);
     else if (u.kind === 'global') {
       globals.add(u.v.id);
       u.keys.forEach(visit);
@@ -968,7 +977,7 @@ export function kernelClause(
         else if (u.kind === 'local') g.assignLocal(u.v, u.slot, u.value);
         else if (u.kind === 'global') g.assignGlobal(u.v, u.keys, u.value, maps, `${prefix}u${i}`);
         else if (u.kind === 'print') for (const [e, v] of u.values) g.printed(e, v as Printed);
-        else if (u.kind === 'selfString') g.assignString(u.v, u.source, maps, `${prefix}u${i}`);
+        else if (u.kind === 'string') g.assignString(u.v, u.source, maps, `${prefix}u${i}`);
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       if (output !== null) g.sendRecord(maps.output!, clause, output.bytes);
@@ -1484,10 +1493,16 @@ class BpfGen {
     return (this.vars.strsize + 7) & ~7;
   }
 
-  /** R0 = the current thread's string variable's bytes in its map, or 0 where it is unset. */
+  /** R0 = a string variable's bytes in its map (the current thread's), or 0 where it is unset. */
   private findString(v: A.VarInfo): void {
-    this.threadKey();
-    this.p.loadMap(R1, this.maps!.threadLocal(v.id, this.stringBytes)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    if (v.scope === 'self') this.threadKey();
+    else this.p.storeImm(4, R10, -COMM_AT, 0);
+    this.p.loadMap(R1, this.stringMap(v)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+  }
+
+  /** A string variable's map: a thread-local's (by thread), a global's (one entry, all CPUs share it). */
+  private stringMap(v: A.VarInfo): number {
+    return v.scope === 'self' ? this.maps!.threadLocal(v.id, this.stringBytes) : this.maps!.global(v.id, 0, this.stringBytes);
   }
 
   /**
@@ -1621,7 +1636,7 @@ class BpfGen {
         return;
       }
       case 'var':
-        this.stringOf(threadLocalStringOf(e)!);
+        this.stringOf(stringVariableOf(e)!);
         p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, this.stringBytes).mov(R3, R0).call(Helper.ProbeReadKernel);
         return;
     }
@@ -1807,7 +1822,7 @@ class BpfGen {
     const p = this.p;
     const none = this.label('gv');
     this.globalKey(v, keys, depth);
-    p.loadMap(R1, this.maps!.global(v.id, keys.length)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.loadMap(R1, this.maps!.global(v.id, keys.length, 8)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
     this.convert(shapeOf(v.type!)!, to);
   }
@@ -1823,7 +1838,7 @@ class BpfGen {
     // the value kept while the key is made
     p.store(8, R10, this.temp(0), R7);
     this.globalKey(v, keys, 1);
-    const map = maps.global(v.id, keys.length);
+    const map = maps.global(v.id, keys.length, 8);
     const done = `${prefix}done`;
     const del = `${prefix}del`;
     if (keys.length > 0) p.load(8, R7, R10, this.temp(0)).jmpImm(Jmp.Eq, R7, 0, del);
@@ -1863,31 +1878,34 @@ class BpfGen {
   }
 
   /**
-   * self->s = a string: its bytes made in the room keys are built in (zeroed first, so a value
-   * is its string zero-padded) and stored for the current thread, or another variable's copied;
-   * 0, or an unset variable, frees it. A fault reading the string leaves it as it was.
+   * self->s = a string, or s = one: its bytes made in the room keys are built in (zeroed first,
+   * so a value is its string zero-padded) and stored for the current thread (or in the global's
+   * one entry), or another variable's copied; 0, or an unset variable, frees a thread-local
+   * (never a global: stringSource). A fault reading the string leaves it as it was.
    */
   assignString(v: A.VarInfo, source: StringSource, maps: KernelMaps, prefix: string): void {
     const p = this.p;
-    const map = maps.threadLocal(v.id, this.stringBytes);
+    const map = this.stringMap(v);
+    const frees = v.scope === 'self' && (source.kind === 'var' || source.kind === 'free');
     const del = `${prefix}del`;
     const done = `${prefix}done`;
     if (source.kind === 'var') {
       this.findString(source.v);
-      p.jmpImm(Jmp.Eq, R0, 0, del).mov(R7, R0);
+      p.jmpImm(Jmp.Eq, R0, 0, frees ? del : done).mov(R7, R0);
     } else if (source.kind !== 'free') {
       for (let at = 0; at < this.stringBytes; at += 8) p.storeImm(8, R10, STRING_AT + at, 0);
       this.makeString(source);
       p.mov(R7, R10).addImm(R7, STRING_AT);
     }
     if (source.kind !== 'free') {
-      this.threadKey();
+      if (v.scope === 'self') this.threadKey();
+      else p.storeImm(4, R10, -COMM_AT, 0);
       p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R7).movImm(R4, 0).call(Helper.MapUpdateElem);
       p.jmpImm(Jmp.Eq, R0, 0, done);
       // no room for another thread's variable: a dynamic variable drop on this CPU
       this.countDrop(maps.drops, DROPS_DYNAMIC, done);
     }
-    if (source.kind === 'var' || source.kind === 'free') {
+    if (frees) {
       if (source.kind === 'var') p.ja(done);
       p.label(del);
       this.threadKey();
@@ -1947,8 +1965,8 @@ class BpfGen {
         at += 16;
         return;
       }
-      if (part.kind === 'kstr' && threadLocalStringOf(k) !== null) {
-        this.stringOf(threadLocalStringOf(k)!);
+      if (part.kind === 'kstr' && stringVariableOf(k) !== null) {
+        this.stringOf(stringVariableOf(k)!);
         p.mov(R1, R10).addImm(R1, at).movImm(R2, keyPartSize(part)).mov(R3, R0).call(Helper.ProbeReadKernel);
         at += keyPartSize(part);
         return;

@@ -177,9 +177,10 @@ export interface KernelMaps {
   threadLocal(id: number, bytes: number): number;
   /**
    * a global variable's map, one for all CPUs: a scalar's (one entry) or an associative
-   * array's (`keys` integer keys, 8 bytes each -> its value)
+   * array's (`keys` integer keys, 8 bytes each -> its value); `bytes` its value's (8 for an
+   * integer, a string's room)
    */
-  global(id: number, keys: number): number;
+  global(id: number, keys: number, bytes: number): number;
   /** per-CPU scratch at least the size of the clause's largest value: where a new entry's first value is made */
   scratch: number;
   /** per-CPU array of one value at least as large as the clauses' copyinBytes: where copyin() puts its copies (-1: none copies) */

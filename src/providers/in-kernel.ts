@@ -264,7 +264,7 @@ export class InKernel {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
       threadLocal: (id, bytes) => this.threadLocalMap(id, bytes),
-      global: (id, keys) => this.globalMap(id, keys),
+      global: (id, keys, bytes) => this.globalMap(id, keys, bytes),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
       userCopy: this.userCopyMap(Math.max(0, ...clauses.map((c) => c.copyinBytes))),
@@ -436,11 +436,11 @@ export class InKernel {
   private readonly threadLocals = new Map<number, number>();
   private readonly globals = new Map<number, number>();
 
-  /** a global variable's map: one entry (a scalar), or its elements by their integer keys (an associative array) */
-  private globalMap(id: number, keys: number): number {
+  /** a global variable's map: one entry (a scalar), or its elements by their integer keys (an associative array); values `bytes` long */
+  private globalMap(id: number, keys: number, bytes: number): number {
     let fd = this.globals.get(id);
     if (fd === undefined) {
-      fd = keys === 0 ? this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, 8, 1) : this.objects.createMap(BPF_MAP_TYPE_HASH, keys * 8, 8, GLOBAL_ARRAY_ENTRIES);
+      fd = keys === 0 ? this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, bytes, 1) : this.objects.createMap(BPF_MAP_TYPE_HASH, keys * 8, bytes, GLOBAL_ARRAY_ENTRIES);
       this.globals.set(id, fd);
     }
     return fd;

@@ -82,7 +82,7 @@ test('copyinstr() and kernel strings are read in the kernel as the probe fires',
 });
 
 test('a printing clause beside one that cannot run in the kernel stays in dtrace, so the firing prints in clause order', { skip }, () => {
-  const program = 'syscall::getppid:entry /pid == $target/ { printf("a"); } syscall::getppid:entry /pid == $target/ { s = "x"; printf("b\\n"); }';
+  const program = 'syscall::getppid:entry /pid == $target/ { printf("a"); } syscall::getppid:entry /pid == $target/ { this->s = "x"; printf("b\\n"); }';
   assert.ok(!clauseInKernel(program, 0));
   const k = run(['-q', '-n', program], 3, true);
   assert.equal(k.code, 0, k.err);
@@ -134,12 +134,14 @@ const STRINGS = [
   // assigned a literal, execname, another variable (an unset one frees it); compared with
   // literals, NULL and each other (unset ones equal only each other and NULL)
   'self string x, y; syscall::openat:entry /pid == $target/ { self->p = copyinstr(arg1); self->e = execname; self->l = "/nonexistent/a"; self->q = self->p; } syscall::openat:return /pid == $target && (self->p == self->l || self->q == "/nonexistent/bb/ccc" || self->q == "")/ { printf("[%s] %s %d %d %d %d\\n", self->q, self->e, self->p != self->l, self->e == "user-memory", self->x == NULL, NULL != self->p); } syscall::openat:return /pid == $target/ { self->p = 0; self->q = self->x; @[self->q == NULL, self->p == NULL, self->l == self->x, self->x == self->y, self->l != self->e, self->q != "", self->y == "/nonexistent/a", self->l == "/nonexistent/ab"] = count(); }',
+  // global strings: "" until assigned (never NULL), assigned from strings and each other
+  'string g, h, never; syscall::openat:entry /pid == $target/ { g = copyinstr(arg1); h = g; self->s = h; } syscall::openat:return /pid == $target && g != "/nonexistent/a"/ { printf("%s|%s|%s|%d %d %d %d\\n", g, h, self->s, g == h, h == NULL, never == "", never == NULL); @[g] = count(); @n[never] = count(); h = "lit"; g = execname; }',
   // an unset variable read is an invalid address (0), reported in its place; the record goes
   'self string never; syscall::openat:return /pid == $target/ { printf("%s\\n", self->never); } syscall::openat:return /pid == $target/ { trace(arg1); trace(self->never); }',
 ];
 
 for (const [i, program] of STRINGS.entries()) {
-  test(`thread-local strings in the kernel hold and print what they do in dtrace: program ${i + 1}`, { skip: userMemory.skip }, () => {
+  test(`string variables in the kernel hold and print what they do in dtrace: program ${i + 1}`, { skip: userMemory.skip }, () => {
     for (const strsize of ['256', '20']) {
       const args = ['-q', '-x', `strsize=${strsize}`, '-n', program];
       assert.ok(clausesInKernel(args).every((k) => k), `every clause runs in the kernel at strsize=${strsize}`);
@@ -153,7 +155,7 @@ for (const [i, program] of STRINGS.entries()) {
   });
 }
 
-test('thread-local strings from kernel memory, in the kernel: the firing task\'s comm and directory', { skip: userMemory.skip }, () => {
+test('string variables from kernel memory, in the kernel: the firing task\'s comm and directory', { skip: userMemory.skip }, () => {
   // without BPF dtrace cannot read kernel memory: the values are the workload's own
   const program = 'syscall::openat:entry /pid == $target/ { self->c = stringof(curthread->comm); self->d = stringof(curthread->fs->pwd.dentry->d_name.name); self->p = copyinstr(arg1); } syscall::openat:return /self->p == "/nonexistent/a"/ { printf("%s|%s|%s\\n", self->c, self->d, self->p); @[self->d] = count(); }';
   assert.deepEqual(clausesInKernel(['-q', '-n', program]), [true, true]);
