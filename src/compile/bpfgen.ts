@@ -16,6 +16,17 @@
 //   clause-local integers (this->x, up to 4, that no other clause names: stack slots); global
 //   integers and associative arrays of integers by one or two integer keys (x, a[k]: maps all
 //   CPUs share, where every clause that uses them runs in the kernel);
+//   thread-local and global strings (self->s, s: strsize bytes at most 256, in kernel maps as
+//   the integers are): assigned copyinstr() of an integer, execname, a literal, stringof() of a
+//   kernel char pointer, a kernel char array (or stringof() of one) shorter than strsize,
+//   another such variable, or 0 (which frees a thread-local; a global, never unset in its
+//   map, is not assigned 0 or a thread-local in the kernel); used as a key, printed, and
+//   compared (== !=) with a literal, with NULL (whether it is set) and with another such
+//   variable (clause-local strings, this->s, stay in dtrace: the stack has no room for them);
+//   copyin(addr, n) of an integer address and a constant n (an integer or sizeof (type)), read
+//   as the probe fires: *(T *)copyin(), ((struct s *)copyin())->m and members of that member
+//   (within the n bytes, each call's copy in a per-CPU map), and stringof(copyin()) of fewer
+//   bytes than strsize (printed, a key, assigned to a string variable);
 //   execname compared (== !=) with a string or used as a key; copyinstr() compared with a
 //   string in the predicate; string literals as keys; probeprov,
 //   probemod, probefunc, probename compared with a string or used as a key; + - * / % & | ^, <<
@@ -25,9 +36,9 @@
 //   integer (the user string read as the probe fires, strsize bytes at most), by
 //   func(), sym() and mod() of an integer, and, on sampling probes (profile-N), by stack();
 //   printf(), trace() and exit() of integers, execname, copyinstr() of an integer, kernel char
-//   arrays and stringof() of kernel strings, string literals, the probe's names and walltimestamp;
-//   printa() (the consumer prints the aggregations as it reads the record); stack() and stack(N)
-//   on tracepoints and sampling probes (bpf_get_stack()'s frames).
+//   arrays and stringof() of kernel strings, those string variables, string literals, the
+//   probe's names and walltimestamp; printa() (the consumer prints the aggregations as it reads
+//   the record); stack() and stack(N) on tracepoints and sampling probes (bpf_get_stack()'s frames).
 // Values are held in 64-bit registers: a loaded value as its D type's value sign- or
 // zero-extended; an arithmetic result in all 64 bits, as DTrace's registers and the consumer's
 // values hold it, narrowed to its type where it is stored, printed, compared or cast.
@@ -102,6 +113,8 @@ const COMM_AT = LOCALS_END + 16;
 /** where keys are built, below that */
 const KEY_BASE = COMM_AT;
 const MAX_KEY = 288;
+/** where a string variable's value is made, in the keys' room (an assignment builds no key) */
+const STRING_AT = -(KEY_BASE + MAX_KEY);
 /** the key's byte count plus what lies above it must stay within BPF's 512-byte stack */
 const STACK = KEY_BASE + MAX_KEY + 8;
 /** a clause that prints: the pointer to the record it makes, below all that */
@@ -186,6 +199,11 @@ interface Vars {
    * any key is built (the string is read into the keys' room)
    */
   userCompare?: boolean;
+  /**
+   * copyin() may be read: its copies go to KernelMaps.userCopy (a kernel clause's; the programs
+   * that compute firing values for clauses in dtrace have no such map)
+   */
+  copyin?: boolean;
 }
 
 const NO_VARS: Vars = { self: () => false, global: () => false, local: () => -1, strsize: 0 };
@@ -217,6 +235,73 @@ function copyinstrOf(e: A.Expr, budget: Budget): A.Expr | null {
   return intOk(e.args[0], 0, budget) ? e.args[0] : null;
 }
 
+/** the most bytes one clause's copyin() calls may copy (their room in a per-CPU map's value) */
+const MAX_COPYIN = 4096;
+
+/** A size as written: an integer constant, sizeof (type), or a cast of one; else null. */
+function constantSize(e: A.Expr): number | null {
+  if (e.kind === A.N.Cast) return constantSize(e.operand);
+  if (e.kind === A.N.Int) return e.value <= BigInt(MAX_COPYIN) ? Number(e.value) : null;
+  if (e.kind === A.N.SizeofType) return resolve(e.of).size;
+  return null;
+}
+
+/** copyin(addr, n) of a constant size, under casts to pointers: the call and n; else null (not checked to compile: copyinOf). */
+function copiedFrom(e: A.Expr): { call: A.Call; size: number } | null {
+  while (e.kind === A.N.Cast && e.type !== null && resolve(e.type).kind === Kind.Pointer) e = e.operand;
+  if (e.kind !== A.N.Call || e.name !== 'copyin' || e.args.length !== 2) return null;
+  const size = constantSize(e.args[1]);
+  return size !== null && size > 0 && size <= MAX_COPYIN ? { call: e, size } : null;
+}
+
+/** copyin(addr, n) of an integer address and a constant size, where the clause may copy: as copiedFrom(); else null. */
+function copyinOf(e: A.Expr, depth: number, budget: Budget): { call: A.Call; size: number } | null {
+  const copy = copiedFrom(e);
+  return copy !== null && budget.vars.copyin === true && intOk(copy.call.args[0], depth, budget) ? copy : null;
+}
+
+/**
+ * A place in copyin()'s copy: *(T *)copyin(a, n), ((struct s *)copyin(a, n))->m, and members of
+ * such a member reached with `.`, within the n bytes (not a bit-field): the copy, and the
+ * place's offset in it; else null.
+ */
+function copyPlace(e: A.Expr): { call: A.Call; size: number; offset: number } | null {
+  if (e.type === null) return null;
+  let offset = 0;
+  let x = e;
+  for (; x.kind === A.N.Member && !x.arrow; x = x.base) {
+    const m = memberOf(x);
+    if (m === undefined || m.bitWidth >= 0) return null;
+    offset += m.offset;
+  }
+  let base: A.Expr;
+  if (x.kind === A.N.Unary && x.op === '*') base = x.operand;
+  else if (x.kind === A.N.Member && x.arrow && x.base.type !== null) {
+    const m = memberOf(x);
+    if (m === undefined || m.bitWidth >= 0) return null;
+    offset += m.offset;
+    base = x.base;
+  } else return null;
+  const copy = copiedFrom(base);
+  return copy !== null && offset + resolve(e.type).size <= copy.size ? { ...copy, offset } : null;
+}
+
+/** stringof(copyin(addr, n)): the copy, as copiedFrom() (not checked to compile: copyinString); else null. */
+function copiedString(e: A.Expr): { call: A.Call; size: number } | null {
+  return e.kind === A.N.Stringof ? copiedFrom(e.operand) : null;
+}
+
+/**
+ * stringof(copyin(addr, n)) where the clause may copy and n is less than strsize: the string
+ * is the n bytes up to the first NUL (as the consumer reads its copy, which has zeros after
+ * it), the kernel's a NUL after them; else null.
+ */
+function copyinString(e: A.Expr, vars: Vars): { call: A.Call; size: number } | null {
+  if (e.kind !== A.N.Stringof) return null;
+  const copy = copyinOf(e.operand, 0, newBudget(vars));
+  return copy !== null && copy.size < vars.strsize ? copy : null;
+}
+
 /** What an expression may still use: nodes, and which variables. */
 interface Budget {
   nodes: number;
@@ -241,6 +326,87 @@ export function threadLocalOf(e: A.Expr): A.VarInfo | null {
   const v = e.ref;
   if (v.scope !== 'self' || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null) return null;
   return v;
+}
+
+/** A thread-local or global string variable, as self->s or s names it. */
+export function stringVariableOf(e: A.Expr): A.VarInfo | null {
+  if ((e.kind !== A.N.SelfVar && (e.kind !== A.N.Ident || e.resolved !== A.IdentKind.Global)) || e.ref === null || 'fn' in e.ref) return null;
+  const v = e.ref;
+  if ((v.scope !== 'self' && v.scope !== 'global') || v.kind !== 'scalar' || v.type === null || !isString(v.type)) return null;
+  return v;
+}
+
+/** A string variable that lives in the kernel, where strings can (strsize at most STRSIZE); else null. */
+function kernelStringVar(e: A.Expr, vars: Vars): A.VarInfo | null {
+  const v = stringVariableOf(e);
+  if (v === null || vars.strsize <= 0) return null;
+  return (v.scope === 'self' ? vars.self(v.id) : vars.global(v.id)) ? v : null;
+}
+
+/** 0 or NULL as written: the value that frees a string variable, and what one unset compares equal to (jsgen.ts isLiteralZero). */
+function isLiteralZero(e: A.Expr): boolean {
+  return (e.kind === A.N.Int && e.value === 0n) || (e.kind === A.N.Ident && e.resolved === A.IdentKind.EnumConst && e.constValue === 0n);
+}
+
+/** A string literal's bytes, where a string variable can hold them (no NUL, and room for one after them); else null. */
+function literalBytes(e: A.Expr, strsize: number): Buffer | null {
+  if (e.kind !== A.N.Str) return null;
+  const bytes = Buffer.from(e.value, 'latin1');
+  return bytes.includes(0) || bytes.length + 1 > strsize ? null : bytes;
+}
+
+/**
+ * What a string variable can be assigned in the kernel: copyinstr() of an integer (or
+ * stringof(copyin()) of one and a size less than strsize), execname, a
+ * literal, a kernel string (stringof() of a char pointer, a char array shorter than strsize,
+ * stringof() of one), another such variable, or 0 (freed); else null.
+ */
+type StringSource =
+  | { kind: 'user'; addr: A.Expr }
+  | { kind: 'copyin'; addr: A.Expr; size: number }
+  | { kind: 'comm' }
+  | { kind: 'literal'; bytes: Buffer }
+  | { kind: 'kernel'; place: A.Expr; pointer: boolean; size: number }
+  | { kind: 'var'; v: A.VarInfo }
+  | { kind: 'free' };
+
+function stringSource(e: A.Expr, vars: Vars, target: A.VarInfo): StringSource | null {
+  // a global is never unset in the kernel (its map's one entry): what would unset it stays in dtrace
+  const global = target.scope === 'global';
+  if (isLiteralZero(e)) return global ? null : { kind: 'free' };
+  const v = kernelStringVar(e, vars);
+  if (v !== null) return global && v.scope !== 'global' ? null : { kind: 'var', v };
+  const addr = copyinstrOf(e, newBudget(vars));
+  if (addr !== null) return { kind: 'user', addr };
+  const copied = copyinString(e, vars);
+  if (copied !== null) return { kind: 'copyin', addr: copied.call.args[0], size: copied.size };
+  // comm is 16 bytes, its NUL included
+  if (isBuiltin(e, 'execname')) return vars.strsize >= 16 ? { kind: 'comm' } : null;
+  const bytes = literalBytes(e, vars.strsize);
+  if (bytes !== null) return { kind: 'literal', bytes };
+  const str = kernelString(e);
+  if (str === null) return null;
+  // a char array's bytes up to its first NUL, or all of them: room for a NUL after them
+  if (!str.pointer) return str.size < vars.strsize ? { kind: 'kernel', ...str } : null;
+  return { kind: 'kernel', ...str, size: vars.strsize };
+}
+
+/**
+ * A string equality the kernel can compute with a string variable on one side: against a
+ * literal, 0 or NULL (whether it is unset), or another string variable; else null.
+ */
+function stringVarEquality(e: A.Binary, vars: Vars): { v: A.VarInfo; other: { kind: 'literal'; bytes: Buffer | null } | { kind: 'null' } | { kind: 'var'; v: A.VarInfo } } | null {
+  if (e.op !== '==' && e.op !== '!=') return null;
+  for (const [a, b] of [[e.left, e.right], [e.right, e.left]]) {
+    const v = kernelStringVar(a, vars);
+    if (v === null) continue;
+    if (isLiteralZero(b)) return { v, other: { kind: 'null' } };
+    const w = kernelStringVar(b, vars);
+    if (w !== null) return { v, other: { kind: 'var', v: w } };
+    // a literal a variable cannot hold is never equal to it
+    if (b.kind === A.N.Str) return { v, other: { kind: 'literal', bytes: literalBytes(b, vars.strsize) } };
+  }
+  return null;
 }
 
 /** Whether an integer expression compiles (`depth`: how many values are held above it). */
@@ -270,6 +436,7 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
       // value of it is not always 0 or 1 (in sum() it is the arithmetic's)
       if (shapeOf(e.type)!.bool === true) return false;
       if (e.op === '==' || e.op === '!=') {
+        if (stringVarEquality(e, budget.vars) !== null) return true;
         if (e.left.type !== null && isString(e.left.type)) return stringOperand(e.left, budget) && stringOperand(e.right, budget) && (e.left.kind === A.N.Str || e.right.kind === A.N.Str);
       }
       if (e.op === '<<' || e.op === '>>') {
@@ -298,6 +465,8 @@ function intOk(e: A.Expr, depth: number, budget: Budget = newBudget()): boolean 
  */
 function placeOk(e: A.Expr, depth: number, budget: Budget): boolean {
   if (--budget.nodes < 0 || e.type === null) return false;
+  const copy = copyPlace(e);
+  if (copy !== null) return copyinOf(copy.call, depth, budget) !== null;
   if (e.kind === A.N.Unary && e.op === '*') return intOk(e.operand, depth, budget);
   if (e.kind !== A.N.Member || e.base.type === null) return false;
   const m = memberOf(e);
@@ -340,6 +509,17 @@ function keyParts(args: A.Expr[], keyTypes: DType[], vars: Vars, stackFrames: nu
     const kernel = kernelKey(a, vars, stackFrames);
     if (kernel !== null) {
       parts.push(kernel);
+      continue;
+    }
+    // a string variable's bytes (zero-padded as it holds them)
+    if (kernelStringVar(a, vars) !== null) {
+      parts.push({ kind: 'kstr', size: vars.strsize });
+      continue;
+    }
+    // a user string copied with copyin(), as the probe fires
+    const copied = copyinString(a, vars);
+    if (copied !== null) {
+      parts.push({ kind: 'kstr', size: copied.size + 1, user: true });
       continue;
     }
     // a user string, as the probe fires
@@ -394,13 +574,14 @@ function keySize(parts: KernelKeyPart[]): number {
 type Update =
   | { kind: 'agg'; agg: KernelAggregation; keys: A.Expr[]; value: A.Expr | null; buckets: Buckets | null; increment: A.Expr | null }
   | { kind: 'self'; v: A.VarInfo; value: A.Expr }
+  | { kind: 'string'; v: A.VarInfo; source: StringSource; value: A.Expr }
   | { kind: 'local'; v: A.VarInfo; slot: number; value: A.Expr }
   | { kind: 'global'; v: A.VarInfo; keys: A.Expr[]; value: A.Expr }
   /** printf(), trace(), exit(): their values into the clause's record (the consumer formats them) */
   | { kind: 'print'; values: Array<[A.Expr, Printed]>; value: null };
 
 /** A value a kernel clause prints, and how the kernel computes it into the record. */
-type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'kernel' | 'kstack' };
+type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'copyin' | 'kernel' | 'var' | 'kstack' };
 
 /**
  * The actions whose values a kernel clause writes into its record for the consumer to format
@@ -433,7 +614,10 @@ function printedKind(e: A.Expr, vars: Vars): Omit<Printed, 'slot' | 'at'> | null
   // the consumer reads the clock as it formats the record, as it does for a clause in dtrace
   if (isBuiltin(e, 'walltimestamp')) return null;
   if (isBuiltin(e, 'execname')) return { kind: 'str', size: 16, signed: false, how: 'comm' };
+  if (kernelStringVar(e, vars) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'var' };
   if (copyinstrOf(e, newBudget(vars)) !== null) return { kind: 'str', size: vars.strsize, signed: false, how: 'user' };
+  const copied = copyinString(e, vars);
+  if (copied !== null) return { kind: 'str', size: copied.size + 1, signed: false, how: 'copyin' };
   const str = kernelString(e);
   // a char array itself is its bytes; stringof() of one, or of a pointer, a string (as firingKind())
   if (str !== null) return { kind: e.kind === A.N.Stringof || str.pointer ? 'str' : 'bytes', size: str.size, signed: false, how: 'kernel' };
@@ -515,6 +699,11 @@ function variableAssignment(s: A.Stmt): { target: A.Expr; value: A.Expr } | null
 }
 
 function updateOf(s: A.Stmt, avoid: ReadonlySet<number>, vars: Vars, stackFrames: number): Update | null {
+  if (s.kind === 'expr' && s.expr.kind === A.N.Assign && s.expr.op === '=' && stringVariableOf(s.expr.target) !== null) {
+    const v = kernelStringVar(s.expr.target, vars);
+    const source = v === null ? null : stringSource(s.expr.value, vars, v);
+    return v === null || source === null ? null : { kind: 'string', v, source, value: s.expr.value };
+  }
   const assigned = variableAssignment(s);
   if (assigned !== null && (threadLocalOf(assigned.target) ?? globalOf(assigned.target) ?? globalArrayOf(assigned.target) ?? clauseLocalOf(assigned.target)) !== null) {
     return variableUpdate(assigned.target, assigned.value, vars);
@@ -720,7 +909,7 @@ export function kernelClause(
   // firing's clause-locals start out in dtrace)
   if (cc.locals.length > LOCAL_SLOTS || cc.locals.some((v) => !localOk(v) || v.kind !== 'scalar' || v.type === null || shapeOf(v.type) === null)) return null;
   // a user string key takes strsize bytes of the key (at most STRSIZE: the key's room)
-  const vars: Vars = { self: selfOk, global: globalOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0 };
+  const vars: Vars = { self: selfOk, global: globalOk, local: (v) => cc.locals.indexOf(v), strsize: strsize <= STRSIZE ? strsize : 0, copyin: true };
   if (c.predicate !== null && !intOk(c.predicate, 0, newBudget({ ...vars, userCompare: true }))) return null;
   const updates: Update[] = [];
   // what it prints: a record of the values, laid out in order (an empty clause's default
@@ -745,11 +934,17 @@ export function kernelClause(
   const globals = new Set<number>();
   const args = new Set<number>();
   const compared = new Set<'provider' | 'module' | 'func' | 'name'>();
+  // copyin() calls whose copies are read in place, each with its own room
+  const copies = new Map<A.Call, number>();
   const visit = (e: A.Expr): void => {
+    const copy = copyPlace(e);
+    if (copy !== null) copies.set(copy.call, copy.size);
     const v = threadLocalOf(e);
     if (v !== null) threadLocals.add(v.id);
     const g = globalOf(e) ?? globalArrayOf(e);
     if (g !== null) globals.add(g.id);
+    const s = stringVariableOf(e);
+    if (s !== null) (s.scope === 'self' ? threadLocals : globals).add(s.id);
     const i = argIndex(e);
     if (i >= 0) args.add(i);
     if (e.kind === A.N.Binary && (e.op === '==' || e.op === '!=')) {
@@ -763,6 +958,7 @@ export function kernelClause(
   if (predicate !== null) visit(predicate);
   for (const u of updates) {
     if (u.kind === 'self') threadLocals.add(u.v.id);
+    else if (u.kind === 'string') (u.v.scope === 'self' ? threadLocals : globals).add(u.v.id);
     else if (u.kind === 'global') {
       globals.add(u.v.id);
       u.keys.forEach(visit);
@@ -773,20 +969,23 @@ export function kernelClause(
     if (u.value !== null) visit(u.value);
   }
   if (sampleOnly && (threadLocals.size > 0 || globals.size > 0)) return null;
+  let copyinBytes = 0;
+  for (const size of copies.values()) copyinBytes += (size + 7) & ~7;
+  if (copyinBytes > MAX_COPYIN) return null;
   return {
     line: c.line,
     aggregations: updates.flatMap((u) => (u.kind === 'agg' ? [u.agg] : [])),
     threadLocals: [...threadLocals],
     globals: [...globals],
     stack: output === null ? STACK : -RECORD_AT,
+    copyinBytes,
     args: [...args],
     comparedProbeFields: [...compared],
     output,
     sampleOnly,
     emit(p: Program, probe: KernelProbe, maps: KernelMaps, prefix: string, clause: number): boolean {
       const g = new BpfGen(p, probe, prefix);
-      g.localSlot = vars.local;
-      g.strsize = vars.strsize;
+      g.vars = vars;
       if (!g.usable(predicate, updates)) return false;
       if (output !== null && maps.output === null) return false;
       g.maps = maps;
@@ -802,6 +1001,7 @@ export function kernelClause(
         else if (u.kind === 'local') g.assignLocal(u.v, u.slot, u.value);
         else if (u.kind === 'global') g.assignGlobal(u.v, u.keys, u.value, maps, `${prefix}u${i}`);
         else if (u.kind === 'print') for (const [e, v] of u.values) g.printed(e, v as Printed);
+        else if (u.kind === 'string') g.assignString(u.v, u.source, maps, `${prefix}u${i}`);
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       if (output !== null) g.sendRecord(maps.output!, clause, output.bytes);
@@ -921,10 +1121,8 @@ class BpfGen {
   private labels = 0;
   /** the maps, for thread-local reads inside expressions */
   maps: KernelMaps | null = null;
-  /** the clause's clause-locals' stack slots */
-  localSlot: (v: A.VarInfo) => number = () => -1;
-  /** the strsize option (copyinstr()'s most bytes) */
-  strsize = 0;
+  /** the variables the clause's code may name (its clause-locals' stack slots), and the strsize option */
+  vars: Vars = NO_VARS;
   /** what the code being made is, for a fault's message: 0 the predicate, N action #N */
   where = 0;
   /** the faults the code may meet, as fault * 256 + where */
@@ -1075,7 +1273,7 @@ class BpfGen {
         return;
       case A.N.ThisVar: {
         const v = clauseLocalOf(e)!;
-        p.load(8, R7, R10, localAt(this.localSlot(v)));
+        p.load(8, R7, R10, localAt(this.vars.local(v)));
         this.convert(shapeOf(v.type!)!, shape);
         return;
       }
@@ -1139,6 +1337,12 @@ class BpfGen {
 
   private binary(e: A.Binary, shape: IntShape, depth: number): void {
     const p = this.p;
+    const withVariable = stringVarEquality(e, this.vars);
+    if (withVariable !== null) {
+      this.stringVarEquals(withVariable, depth);
+      if (e.op === '!=') p.aluImm(Alu.Xor, R7, 1);
+      return;
+    }
     if ((e.op === '==' || e.op === '!=') && isString(e.left.type!)) {
       this.stringEquality(e);
       return;
@@ -1237,22 +1441,22 @@ class BpfGen {
   private userStringEquals(addr: A.Expr, s: string): void {
     const p = this.p;
     const bytes = Buffer.from(s, 'latin1');
-    if (bytes.includes(0) || bytes.length + 1 > this.strsize) {
+    if (bytes.includes(0) || bytes.length + 1 > this.vars.strsize) {
       // copyinstr() gives no NUL and at most strsize - 1 characters: never equal
       p.movImm(R7, 0);
       return;
     }
     const at = -(KEY_BASE + MAX_KEY);
     this.value(addr, 0);
-    p.mov(R1, R10).addImm(R1, at).movImm(R2, Math.min(bytes.length + 2, this.strsize)).mov(R3, R7).call(Helper.ProbeReadUserStr);
+    p.mov(R1, R10).addImm(R1, at).movImm(R2, Math.min(bytes.length + 2, this.vars.strsize)).mov(R3, R7).call(Helper.ProbeReadUserStr);
     p.jmpImm(Jmp.Slt, R0, 0, this.faultLabel());
     const want = Buffer.alloc(bytes.length + 1 + 3);
     bytes.copy(want);
     this.bytesEqual(at, want, bytes.length + 1);
   }
 
-  /** R7 = 1 if the `n` bytes at `at` (from the frame pointer) are `want`'s first `n`, else 0. */
-  private bytesEqual(at: number, want: Buffer, n: number): void {
+  /** R7 = 1 if the `n` bytes at `at` (from the frame pointer, or from `base`) are `want`'s first `n`, else 0. */
+  private bytesEqual(at: number, want: Buffer, n: number, base = R10): void {
     const p = this.p;
     const no = this.label('ne');
     const done = this.label('eq');
@@ -1260,7 +1464,7 @@ class BpfGen {
       const word = want.readInt32LE(i);
       const take = Math.min(4, n - i);
       const mask = take === 1 ? 0xff : take === 2 ? 0xffff : 0xffffff;
-      p.load(4, R7, R10, at + i);
+      p.load(4, R7, base, at + i);
       if (take < 4) p.aluImm(Alu.And, R7, mask);
       p.movImm(R8, take < 4 ? word & mask : word);
       // 32-bit loads zero-extend: compare the low 32 bits of the constant the same way
@@ -1268,6 +1472,72 @@ class BpfGen {
       p.jmp(Jmp.Ne, R7, R8, no);
     }
     p.movImm(R7, 1).ja(done).label(no).movImm(R7, 0).label(done);
+  }
+
+  /**
+   * R7 = 1 if a string variable equals the other side, else 0: an unset one equals only 0
+   * (NULL) and another unset one, as the consumer's strcmp() orders NULL (a set one holds its
+   * string zero-padded: two are equal if all their bytes are).
+   */
+  private stringVarEquals(eq: NonNullable<ReturnType<typeof stringVarEquality>>, depth: number): void {
+    const p = this.p;
+    const done = this.label('se');
+    const other = eq.other;
+    if (other.kind === 'literal' && other.bytes === null) {
+      p.movImm(R7, 0);
+      return;
+    }
+    if (other.kind === 'var') {
+      this.findString(other.v);
+      p.store(8, R10, this.temp(depth), R0);
+    }
+    this.findString(eq.v);
+    if (other.kind === 'null') {
+      p.movImm(R7, 1).jmpImm(Jmp.Eq, R0, 0, done).movImm(R7, 0).label(done);
+      return;
+    }
+    if (other.kind === 'literal') {
+      const want = Buffer.alloc(other.bytes!.length + 1 + 3);
+      other.bytes!.copy(want);
+      p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, done);
+      this.bytesEqual(0, want, other.bytes!.length + 1, R0);
+      p.label(done);
+      return;
+    }
+    const no = this.label('sn');
+    const unset = this.label('su');
+    p.load(8, R8, R10, this.temp(depth)).jmpImm(Jmp.Eq, R0, 0, unset).jmpImm(Jmp.Eq, R8, 0, no);
+    for (let at = 0; at < this.stringBytes; at += 8) p.load(8, R1, R0, at).load(8, R2, R8, at).jmp(Jmp.Ne, R1, R2, no);
+    p.movImm(R7, 1).ja(done);
+    // this one unset: equal if the other is too
+    p.label(unset).movImm(R7, 1).jmpImm(Jmp.Eq, R8, 0, done);
+    p.label(no).movImm(R7, 0).label(done);
+  }
+
+  /** Bytes of a string variable's value: strsize, zero-padded to 8. */
+  private get stringBytes(): number {
+    return (this.vars.strsize + 7) & ~7;
+  }
+
+  /** R0 = a string variable's bytes in its map (the current thread's), or 0 where it is unset. */
+  private findString(v: A.VarInfo): void {
+    if (v.scope === 'self') this.threadKey();
+    else this.p.storeImm(4, R10, -COMM_AT, 0);
+    this.p.loadMap(R1, this.stringMap(v)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+  }
+
+  /** A string variable's map: a thread-local's (by thread), a global's (one entry, all CPUs share it). */
+  private stringMap(v: A.VarInfo): number {
+    return v.scope === 'self' ? this.maps!.threadLocal(v.id, this.stringBytes) : this.maps!.global(v.id, 0, this.stringBytes);
+  }
+
+  /**
+   * R0 = a string variable's bytes, as findString(); an unset one is a bad address (0) where its
+   * string is read, as in dtrace (DTrace reads NULL).
+   */
+  private stringOf(v: A.VarInfo): void {
+    this.findString(v);
+    this.p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, this.faultLabel());
   }
 
   /** R7 = 1 if the current task's comm is `s`, else 0 (comm holds at most 15 bytes and a NUL). */
@@ -1300,9 +1570,15 @@ class BpfGen {
 
   /** R7 = the integer at a place in kernel memory (a member, *p), as `to`. */
   private readPlace(e: A.Expr, depth: number, to: IntShape): void {
-    this.address(e, depth);
     const from = shapeOf(e.type!)!;
-    this.readKernel(from.size as Size);
+    const copy = copyPlace(e);
+    if (copy !== null) {
+      this.copyin(copy.call, copy.size, depth);
+      this.p.load(from.size as Size, R7, R7, copy.offset);
+    } else {
+      this.address(e, depth);
+      this.readKernel(from.size as Size);
+    }
     if (from.signed && from.size < 8) this.p.aluImm(Alu.Lsh, R7, 64 - from.size * 8).aluImm(Alu.Arsh, R7, 64 - from.size * 8);
     this.convert(from, to);
   }
@@ -1315,6 +1591,30 @@ class BpfGen {
     this.p.mov(R1, R10).addImm(R1, -COMM_AT).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadKernel);
     this.p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
     this.p.load(size, R7, R10, -COMM_AT);
+  }
+
+  /** each copyin() call's room in KernelMaps.userCopy, as the code meets them */
+  private readonly copyRooms = new Map<A.Call, number>();
+  private copyRoomsEnd = 0;
+
+  /**
+   * R7 = the address of copyin(addr, n)'s copy of the n user bytes: the call's own room in this
+   * CPU's userCopy value; a byte that cannot be read is a bad address (the address), as in dtrace.
+   */
+  private copyin(call: A.Call, size: number, depth: number): void {
+    const p = this.p;
+    let room = this.copyRooms.get(call);
+    if (room === undefined) {
+      room = this.copyRoomsEnd;
+      this.copyRooms.set(call, room);
+      this.copyRoomsEnd += (size + 7) & ~7;
+    }
+    this.value(call.args[0], depth);
+    p.storeImm(4, R10, -COMM_AT, 0).loadMap(R1, this.maps!.userCopy).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, `${this.prefix}end`);
+    p.mov(R8, R0).mov(R1, R0).addImm(R1, room).movImm(R2, size).mov(R3, R7).call(Helper.ProbeReadUser);
+    p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+    p.mov(R7, R8).addImm(R7, room);
   }
 
   /** Copies the NUL-terminated string of at most `size` bytes at kernel address R7 to the stack at `at`. */
@@ -1355,6 +1655,19 @@ class BpfGen {
       case 'kstack':
         // the helper zeroes what it does not fill, and all of it if it fails: no frames
         p.mov(R1, R6).load(8, R2, R10, RECORD_AT).addImm(R2, v.at).movImm(R3, v.size).movImm(R4, 0).call(Helper.GetStack);
+        return;
+      case 'copyin': {
+        // the n bytes, and a NUL after them (the record's room holds what the last one left)
+        const copy = copiedString(e)!;
+        this.value(copy.call.args[0], 0);
+        p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, copy.size).mov(R3, R7).call(Helper.ProbeReadUser);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        p.load(8, R1, R10, RECORD_AT).storeImm(1, R1, v.at + copy.size, 0);
+        return;
+      }
+      case 'var':
+        this.stringOf(stringVariableOf(e)!);
+        p.load(8, R1, R10, RECORD_AT).addImm(R1, v.at).movImm(R2, this.stringBytes).mov(R3, R0).call(Helper.ProbeReadKernel);
         return;
     }
   }
@@ -1503,7 +1816,7 @@ class BpfGen {
     const p = this.p;
     const none = this.label('tl');
     this.threadKey();
-    p.loadMap(R1, this.maps!.threadLocal(v.id)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.loadMap(R1, this.maps!.threadLocal(v.id, 8)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
     this.convert(shapeOf(v.type!)!, to);
   }
@@ -1532,7 +1845,7 @@ class BpfGen {
     const p = this.p;
     const none = this.label('gv');
     this.globalKey(v, keys, depth);
-    p.loadMap(R1, this.maps!.global(v.id, keys.length)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
+    p.loadMap(R1, this.maps!.global(v.id, keys.length, 8)).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapLookupElem);
     p.movImm(R7, 0).jmpImm(Jmp.Eq, R0, 0, none).load(8, R7, R0, 0).label(none);
     this.convert(shapeOf(v.type!)!, to);
   }
@@ -1548,7 +1861,7 @@ class BpfGen {
     // the value kept while the key is made
     p.store(8, R10, this.temp(0), R7);
     this.globalKey(v, keys, 1);
-    const map = maps.global(v.id, keys.length);
+    const map = maps.global(v.id, keys.length, 8);
     const done = `${prefix}done`;
     const del = `${prefix}del`;
     if (keys.length > 0) p.load(8, R7, R10, this.temp(0)).jmpImm(Jmp.Eq, R7, 0, del);
@@ -1572,7 +1885,7 @@ class BpfGen {
     const p = this.p;
     this.value(value, 0);
     this.convert(shapeOf(value.type!)!, shapeOf(v.type!)!);
-    const map = maps.threadLocal(v.id);
+    const map = maps.threadLocal(v.id, 8);
     const del = `${prefix}del`;
     const done = `${prefix}done`;
     // the value beside the key (R7 survives the helper calls)
@@ -1585,6 +1898,79 @@ class BpfGen {
     this.countDrop(maps.drops, DROPS_DYNAMIC, done);
     p.ja(done);
     p.label(del).loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem).label(done);
+  }
+
+  /**
+   * self->s = a string, or s = one: its bytes made in the room keys are built in (zeroed first,
+   * so a value is its string zero-padded) and stored for the current thread (or in the global's
+   * one entry), or another variable's copied; 0, or an unset variable, frees a thread-local
+   * (never a global: stringSource). A fault reading the string leaves it as it was.
+   */
+  assignString(v: A.VarInfo, source: StringSource, maps: KernelMaps, prefix: string): void {
+    const p = this.p;
+    const map = this.stringMap(v);
+    const frees = v.scope === 'self' && (source.kind === 'var' || source.kind === 'free');
+    const del = `${prefix}del`;
+    const done = `${prefix}done`;
+    if (source.kind === 'var') {
+      this.findString(source.v);
+      p.jmpImm(Jmp.Eq, R0, 0, frees ? del : done).mov(R7, R0);
+    } else if (source.kind !== 'free') {
+      for (let at = 0; at < this.stringBytes; at += 8) p.storeImm(8, R10, STRING_AT + at, 0);
+      this.makeString(source);
+      p.mov(R7, R10).addImm(R7, STRING_AT);
+    }
+    if (source.kind !== 'free') {
+      if (v.scope === 'self') this.threadKey();
+      else p.storeImm(4, R10, -COMM_AT, 0);
+      p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).mov(R3, R7).movImm(R4, 0).call(Helper.MapUpdateElem);
+      p.jmpImm(Jmp.Eq, R0, 0, done);
+      // no room for another thread's variable: a dynamic variable drop on this CPU
+      this.countDrop(maps.drops, DROPS_DYNAMIC, done);
+    }
+    if (frees) {
+      if (source.kind === 'var') p.ja(done);
+      p.label(del);
+      this.threadKey();
+      p.loadMap(R1, map).mov(R2, R10).addImm(R2, -COMM_AT).call(Helper.MapDeleteElem);
+    }
+    p.label(done);
+  }
+
+  /** Writes a string's bytes at STRING_AT (zeroed: a literal's NUL and padding are there). */
+  private makeString(source: Exclude<StringSource, { kind: 'var' } | { kind: 'free' }>): void {
+    const p = this.p;
+    switch (source.kind) {
+      case 'user':
+        this.value(source.addr, 0);
+        this.kernelString(STRING_AT, this.vars.strsize, Helper.ProbeReadUserStr);
+        return;
+      case 'copyin':
+        this.value(source.addr, 0);
+        p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, source.size).mov(R3, R7).call(Helper.ProbeReadUser);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        return;
+      case 'comm':
+        p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, 16).call(Helper.GetCurrentComm);
+        return;
+      case 'literal': {
+        const padded = Buffer.alloc((source.bytes.length + 3) & ~3);
+        source.bytes.copy(padded);
+        for (let at = 0; at < padded.length; at += 4) p.storeImm(4, R10, STRING_AT + at, padded.readInt32LE(at));
+        return;
+      }
+      case 'kernel':
+        if (source.pointer) {
+          this.value(source.place, 0);
+          this.kernelString(STRING_AT, source.size);
+          return;
+        }
+        // a char array's bytes: the string is what comes before its first NUL
+        this.address(source.place, 0);
+        p.mov(R1, R10).addImm(R1, STRING_AT).movImm(R2, source.size).mov(R3, R7).call(Helper.ProbeReadKernel);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        return;
+    }
   }
 
   /** Builds the key, finds or makes the entry, and applies the function to it. */
@@ -1600,6 +1986,21 @@ class BpfGen {
       if (part.kind === 'comm') {
         p.mov(R1, R10).addImm(R1, at).movImm(R2, 16).call(Helper.GetCurrentComm);
         at += 16;
+        return;
+      }
+      if (part.kind === 'kstr' && stringVariableOf(k) !== null) {
+        this.stringOf(stringVariableOf(k)!);
+        p.mov(R1, R10).addImm(R1, at).movImm(R2, keyPartSize(part)).mov(R3, R0).call(Helper.ProbeReadKernel);
+        at += keyPartSize(part);
+        return;
+      }
+      const copied = copiedString(k);
+      if (part.kind === 'kstr' && copied !== null) {
+        // the n bytes; the zeroed key has a NUL after them
+        this.value(copied.call.args[0], 0);
+        p.mov(R1, R10).addImm(R1, at).movImm(R2, copied.size).mov(R3, R7).call(Helper.ProbeReadUser);
+        p.jmpImm(Jmp.Ne, R0, 0, this.faultLabel());
+        at += keyPartSize(part);
         return;
       }
       if (part.kind === 'kstr' && part.user === true) {

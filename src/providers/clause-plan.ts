@@ -176,15 +176,18 @@ export interface KernelMaps {
   aggregation(agg: KernelAggregation): number;
   /** per-CPU u64 array: [0] updates lost to full aggregation maps, [1] thread-local stores lost to a full map */
   drops: number;
-  /** a thread-local variable's map (thread id -> its value) */
-  threadLocal(id: number): number;
+  /** a thread-local variable's map (thread id -> its value, `bytes` long: 8 for an integer, a string's room) */
+  threadLocal(id: number, bytes: number): number;
   /**
    * a global variable's map, one for all CPUs: a scalar's (one entry) or an associative
-   * array's (`keys` integer keys, 8 bytes each -> its value)
+   * array's (`keys` integer keys, 8 bytes each -> its value); `bytes` its value's (8 for an
+   * integer, a string's room)
    */
-  global(id: number, keys: number): number;
+  global(id: number, keys: number, bytes: number): number;
   /** per-CPU scratch at least the size of the clause's largest value: where a new entry's first value is made */
   scratch: number;
+  /** per-CPU array of one value at least as large as the clauses' copyinBytes: where copyin() puts its copies (-1: none copies) */
+  userCopy: number;
   /** where records of what clauses print go (null: no clause prints in the kernel) */
   output: KernelOutputMaps | null;
   /**
@@ -246,6 +249,8 @@ export interface KernelClause {
   globals: number[];
   /** bytes of stack the code uses below the frame pointer */
   stack: number;
+  /** bytes its copyin() calls take in KernelMaps.userCopy (each its own room: a copy is read after another is made) */
+  copyinBytes: number;
   /** the arguments it reads (argN and args[N]) */
   args: number[];
   /** the probe's names it compares with strings (a program serving several probes needs them alike) */

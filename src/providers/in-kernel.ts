@@ -250,10 +250,11 @@ export class InKernel {
   private finish(p: Program, target: AttachTarget, probe: KernelProbe, clauses: KernelClause[], label: string, exitLabel?: string, cookies?: number[]): AttachResult {
     const maps: KernelMaps = {
       aggregation: (agg) => this.mapOf(agg).fd,
-      threadLocal: (id) => this.threadLocalMap(id),
-      global: (id, keys) => this.globalMap(id, keys),
+      threadLocal: (id, bytes) => this.threadLocalMap(id, bytes),
+      global: (id, keys, bytes) => this.globalMap(id, keys, bytes),
       drops: this.dropsMap(),
       scratch: this.scratchMap(Math.max(0, ...clauses.flatMap((c) => c.aggregations.map((a) => a.words)))),
+      userCopy: this.userCopyMap(Math.max(0, ...clauses.map((c) => c.copyinBytes))),
       output: clauses.some((c) => c.output !== null) ? this.outputMaps(Math.max(...clauses.map((c) => c.output?.bytes ?? 0))) : this.output,
       faultOutput: () => this.outputMaps(FAULT_RECORD_BYTES),
     };
@@ -394,21 +395,21 @@ export class InKernel {
   private readonly threadLocals = new Map<number, number>();
   private readonly globals = new Map<number, number>();
 
-  /** a global variable's map: one entry (a scalar), or its elements by their integer keys (an associative array) */
-  private globalMap(id: number, keys: number): number {
+  /** a global variable's map: one entry (a scalar), or its elements by their integer keys (an associative array); values `bytes` long */
+  private globalMap(id: number, keys: number, bytes: number): number {
     let fd = this.globals.get(id);
     if (fd === undefined) {
-      fd = keys === 0 ? this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, 8, 1) : this.objects.createMap(BPF_MAP_TYPE_HASH, keys * 8, 8, GLOBAL_ARRAY_ENTRIES);
+      fd = keys === 0 ? this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, bytes, 1) : this.objects.createMap(BPF_MAP_TYPE_HASH, keys * 8, bytes, GLOBAL_ARRAY_ENTRIES);
       this.globals.set(id, fd);
     }
     return fd;
   }
 
-  /** a thread-local variable's map: thread id -> value, one for all CPUs */
-  private threadLocalMap(id: number): number {
+  /** a thread-local variable's map: thread id -> value (`bytes` long), one for all CPUs */
+  private threadLocalMap(id: number, bytes: number): number {
     let fd = this.threadLocals.get(id);
     if (fd === undefined) {
-      fd = this.objects.createMap(BPF_MAP_TYPE_HASH, 4, 8, THREAD_LOCAL_ENTRIES);
+      fd = this.objects.createMap(BPF_MAP_TYPE_HASH, 4, bytes, THREAD_LOCAL_ENTRIES);
       this.threadLocals.set(id, fd);
     }
     return fd;
@@ -421,6 +422,19 @@ export class InKernel {
       this.scratch = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, this.scratchWords * 8, 1);
     }
     return this.scratch;
+  }
+
+  private userCopy = -1;
+  private userCopyBytes = 0;
+
+  /** copyin()'s per-CPU room, at least `bytes` (the largest made so far; -1 where no clause copies) */
+  private userCopyMap(bytes: number): number {
+    if (bytes > this.userCopyBytes) {
+      // programs loaded before keep the smaller one
+      this.userCopy = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, bytes, 1);
+      this.userCopyBytes = bytes;
+    }
+    return this.userCopy;
   }
 
   /** Folds what the kernel aggregated since the last read into the runtime's aggregations. */

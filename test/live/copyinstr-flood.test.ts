@@ -93,8 +93,8 @@ test('copyinstr() of an address no probe copied reads it late, and says so', { s
   writeFileSync(script, 'exec 3</etc/hostname\nsleep 0.5\n');
   const r = runDtrace([
     '-q',
-    // (a string variable keeps the clause in dtrace, where such a copy is read late)
-    '-n', 'syscall::openat:entry /pid == $target && copyinstr(arg1) == "/etc/hostname"/ { s = "x"; printf("%s\\n", copyinstr(arg1 + 5)); }',
+    // (a clause-local string keeps the clause in dtrace, where such a copy is read late)
+    '-n', 'syscall::openat:entry /pid == $target && copyinstr(arg1) == "/etc/hostname"/ { this->s = "x"; printf("%s\\n", copyinstr(arg1 + 5)); }',
     '-c', `/bin/sh ${script}`,
   ]);
   assert.equal(r.code, 0, r.stderr);

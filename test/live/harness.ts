@@ -25,20 +25,20 @@ export function liveUnavailable(): string | null {
 }
 
 /**
- * For a test file of BPF clauses on the syscall-mix workload (test/live/programs/syscall-mix.c):
- * a directory of its own (removed after its tests), the workload built there, and why its tests
- * cannot run here (false: they can).
+ * For a test file of BPF clauses on the syscall-mix workload (test/live/programs/syscall-mix.c),
+ * or another of test/live/programs: a directory of its own (removed after its tests), the
+ * workload built there, and why its tests cannot run here (false: they can).
  */
-export function syscallMixWorkload(name: string): { work: string; prog: string; skip: string | false } {
+export function syscallMixWorkload(name: string, program = 'syscall-mix'): { work: string; prog: string; skip: string | false } {
   const work = mkdtempSync(join(tmpdir(), `dtrace-ts-${name}-`));
   after(() => rmSync(work, { recursive: true, force: true }));
-  const prog = join(work, 'syscall-mix');
+  const prog = join(work, program);
   const why = (): string | false => {
     const live = liveUnavailable();
     if (live) return live;
     const bpf = bpfUnavailable();
     if (bpf) return `no BPF: ${bpf}`;
-    const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', 'syscall-mix.c')], { encoding: 'latin1' });
+    const cc = spawnSync('cc', ['-O2', '-o', prog, join(root, 'test', 'live', 'programs', `${program}.c`)], { encoding: 'latin1' });
     return cc.error || cc.status !== 0 ? `no C compiler: ${cc.error?.message ?? cc.stderr}` : false;
   };
   return { work, prog, skip: why() };

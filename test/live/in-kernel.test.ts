@@ -176,9 +176,9 @@ test('the clauses run as BPF programs, one that prints too; one that cannot keep
   assert.ok(held2 >= 1, `BPF programs held: ${held2}`);
   assert.equal(b.stdout, `${'x'.repeat(10)}\n               10\n`);
 
-  // a string variable does not compile: the probe's clauses stay in dtrace (copyinstr's
+  // a clause-local string does not compile: the probe's clauses stay in dtrace (copyinstr's
   // capture programs are not involved: nothing reads user memory)
-  const inDtrace = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); printf("x"); s = "x"; }', '-c', `${prog} 10 3000`]);
+  const inDtrace = new Tracing(['-q', '-n', 'syscall::getppid:entry /pid == $target/ { @ = count(); printf("x"); this->s = "x"; }', '-c', `${prog} 10 3000`]);
   await inDtrace.ready(30_000);
   const held3 = bpfPrograms(inDtrace.child.pid!);
   const c = await inDtrace.finished();
@@ -380,8 +380,8 @@ test('a bad kernel address read for a clause in dtrace is its fault: the address
 });
 
 test('-S says which kernel memory a clause in dtrace has read as the probe fires', { skip }, () => {
-  // (a string variable keeps the clause in dtrace)
-  const r = runDtrace(['-S', '-q', '-n', 'syscall::getppid:entry /pid == $target/ { s = execname; printf("%s %d\\n", stringof(curthread->comm), curthread->real_parent->tgid); }', '-c', `${prog} 1`]);
+  // (a clause-local string keeps the clause in dtrace)
+  const r = runDtrace(['-S', '-q', '-n', 'syscall::getppid:entry /pid == $target/ { this->s = execname; printf("%s %d\\n", stringof(curthread->comm), curthread->real_parent->tgid); }', '-c', `${prog} 1`]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /runs in the consumer, as JavaScript, on each event of its 1 probe\nwith 2 values of kernel memory \(ctx\.firing\) that each probe's BPF program reads as it fires, \d+ bytes a record\n/);
   assert.match(r.stdout, /^syscall-mix \d+$/m);

@@ -4,8 +4,9 @@
 // a full ring's records are counted as drops; a fault is reported in its place.
 
 import { strict as assert } from 'node:assert';
+import { basename } from 'node:path';
 import { test } from 'node:test';
-import { runDtrace, syscallMixWorkload } from './harness.js';
+import { root, runDtrace, syscallMixWorkload } from './harness.js';
 
 const { prog, skip } = syscallMixWorkload('kernel-print');
 
@@ -109,7 +110,7 @@ test('copyinstr() and kernel strings are read in the kernel as the probe fires',
 });
 
 test('a printing clause beside one that cannot run in the kernel stays in dtrace, so the firing prints in clause order', { skip }, () => {
-  const program = 'syscall::getppid:entry /pid == $target/ { printf("a"); } syscall::getppid:entry /pid == $target/ { s = "x"; printf("b\\n"); }';
+  const program = 'syscall::getppid:entry /pid == $target/ { printf("a"); } syscall::getppid:entry /pid == $target/ { this->s = "x"; printf("b\\n"); }';
   assert.ok(!clauseInKernel(program, 0));
   const k = run(['-q', '-n', program], 3, true);
   assert.equal(k.code, 0, k.err);
@@ -138,3 +139,88 @@ test('-S: a tick clause that prints, or reads nothing of the sample, runs in dtr
   assert.match(blocks[3], /^tick-1s, <dt_clause_\d+>:\nruns in the kernel, as BPF/);
 });
 
+
+const userMemory = syscallMixWorkload('kernel-print-strings', 'user-memory');
+
+/** Runs a program under -c on the user-memory workload (`n` rounds), with BPF or without. */
+function runOnUserMemory(args: string[], n: number, bpf: boolean): { out: string; err: string; code: number | null } {
+  const r = runDtrace([...args, '-c', `${userMemory.prog} ${n}`], { env: bpf ? {} : { DTRACE_TS_NO_BPF: '1' }, timeout: 60_000 });
+  // without BPF dtrace says that it reads user memory late
+  return { out: r.stdout, err: r.stderr.replace(/^dtrace: copyin\(\) and copyinstr\(\) read user memory when events are handled.*\n/m, ''), code: r.code };
+}
+
+/** Which clauses -S says run in the kernel, in program order. */
+function clausesInKernel(args: string[]): boolean[] {
+  const r = runDtrace(['-S', ...args, '-c', `${userMemory.prog} 1`]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stderr
+    .split('\nDisassembly of clause ')
+    .slice(1)
+    .map((block) => /^[^\n]*\nruns in the kernel, as BPF/.test(block));
+}
+
+const STRINGS = [
+  // the issue's script: a path kept from entry to return, printed and counted, then freed
+  'syscall::openat:entry /pid == $target/ { self->path = copyinstr(arg1); } syscall::openat:return /self->path != NULL/ { printf("%s %d\\n", self->path, arg1); @[self->path] = count(); self->path = 0; }',
+  // assigned a literal, execname, another variable (an unset one frees it); compared with
+  // literals, NULL and each other (unset ones equal only each other and NULL)
+  'self string x, y; syscall::openat:entry /pid == $target/ { self->p = copyinstr(arg1); self->e = execname; self->l = "/nonexistent/a"; self->q = self->p; } syscall::openat:return /pid == $target && (self->p == self->l || self->q == "/nonexistent/bb/ccc" || self->q == "")/ { printf("[%s] %s %d %d %d %d\\n", self->q, self->e, self->p != self->l, self->e == "user-memory", self->x == NULL, NULL != self->p); } syscall::openat:return /pid == $target/ { self->p = 0; self->q = self->x; @[self->q == NULL, self->p == NULL, self->l == self->x, self->x == self->y, self->l != self->e, self->q != "", self->y == "/nonexistent/a", self->l == "/nonexistent/ab"] = count(); }',
+  // global strings: "" until assigned (never NULL), assigned from strings and each other
+  'string g, h, never; syscall::openat:entry /pid == $target/ { g = copyinstr(arg1); h = g; self->s = h; } syscall::openat:return /pid == $target && g != "/nonexistent/a"/ { printf("%s|%s|%s|%d %d %d %d\\n", g, h, self->s, g == h, h == NULL, never == "", never == NULL); @[g] = count(); @n[never] = count(); h = "lit"; g = execname; }',
+  // an unset variable read is an invalid address (0), reported in its place; the record goes
+  'self string never; syscall::openat:return /pid == $target/ { printf("%s\\n", self->never); } syscall::openat:return /pid == $target/ { trace(arg1); trace(self->never); }',
+];
+
+for (const [i, program] of STRINGS.entries()) {
+  test(`string variables in the kernel hold and print what they do in dtrace: program ${i + 1}`, { skip: userMemory.skip }, () => {
+    for (const strsize of ['256', '20']) {
+      const args = ['-q', '-x', `strsize=${strsize}`, '-n', program];
+      assert.ok(clausesInKernel(args).every((k) => k), `every clause runs in the kernel at strsize=${strsize}`);
+      const k = runOnUserMemory(args, 10, true);
+      const t = runOnUserMemory(args, 10, false);
+      assert.equal(k.code, 0, k.err);
+      assert.equal(t.code, 0, t.err);
+      assert.equal(k.err, t.err);
+      assert.equal(k.out, t.out);
+    }
+  });
+}
+
+test('string variables from kernel memory, in the kernel: the firing task\'s comm and directory', { skip: userMemory.skip }, () => {
+  // without BPF dtrace cannot read kernel memory: the values are the workload's own
+  const program = 'syscall::openat:entry /pid == $target/ { self->c = stringof(curthread->comm); self->d = stringof(curthread->fs->pwd.dentry->d_name.name); self->p = copyinstr(arg1); } syscall::openat:return /self->p == "/nonexistent/a"/ { printf("%s|%s|%s\\n", self->c, self->d, self->p); @[self->d] = count(); }';
+  assert.deepEqual(clausesInKernel(['-q', '-n', program]), [true, true]);
+  const r = runDtrace(['-q', '-n', program, '-c', `${userMemory.prog} 10`], { timeout: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  // runDtrace runs dtrace, and so the workload, in the repository's root
+  const dir = basename(root);
+  assert.equal(r.stdout, `user-memory|${dir}|/nonexistent/a\nuser-memory|${dir}|/nonexistent/a\n\n  ${dir.padEnd(50)}${'2'.padStart(17)}\n`);
+});
+
+const COPYIN = [
+  // an integer, a struct's members (its size by sizeof), in a predicate, printed and as keys;
+  // stringof(copyin()) printed, as a key and assigned to a thread-local string
+  'struct rec { int id; short kind; char name[10]; long value; }; syscall::openat:entry /pid == $target/ { printf("[%s] [%s] %d %x\\n", stringof(copyin(arg1, 5)), stringof(copyin(arg1, 40)), *(int *)copyin(arg1, 4), *(unsigned char *)copyin(arg1, 1)); } syscall::write:entry /pid == $target && ((struct rec *)copyin(arg1, sizeof (struct rec)))->kind != 0/ { printf("%d %d %d %s\\n", ((struct rec *)copyin(arg1, sizeof (struct rec)))->id, ((struct rec *)copyin(arg1, 24))->kind, ((struct rec *)copyin(arg1, 24))->value, stringof(copyin(arg1 + 6, 10))); @[stringof(copyin(arg1 + 6, 10)), *(short *)copyin(arg1 + 4, 2)] = sum(((struct rec *)copyin(arg1, 24))->value); self->s = stringof(copyin(arg1 + 6, 8)); } syscall::write:return /self->s != NULL/ { printf("%s\\n", self->s); self->s = 0; }',
+  // a bad address is DTrace's fault at that address, reported in its place; the clause's record goes
+  'syscall::openat:entry /pid == $target/ { printf("%d\\n", *(int *)copyin(8, 4)); } syscall::openat:return /pid == $target/ { printf("%d %s\\n", arg1, stringof(copyin(16, 4))); } syscall::openat:return /pid == $target/ { printf("%d\\n", arg1); }',
+  // in a clause that does not print (its faults are reported as dtrace polls the kernel's count)
+  'syscall::openat:entry /pid == $target/ { @[*(char *)copyin(0, 1)] = count(); } syscall::openat:entry /pid == $target/ { @[*(char *)copyin(arg1, 1)] = count(); }',
+];
+
+for (const [i, program] of COPYIN.entries()) {
+  test(`copyin() in the kernel copies what dtrace copies: program ${i + 1}`, { skip: userMemory.skip }, () => {
+    const args = ['-q', '-n', program];
+    assert.ok(clausesInKernel(args).every((k) => k), 'every clause runs in the kernel');
+    const k = runOnUserMemory(args, 10, true);
+    const t = runOnUserMemory(args, 10, false);
+    assert.equal(k.code, 0, k.err);
+    assert.equal(t.code, 0, t.err);
+    assert.equal(k.err, t.err);
+    assert.ok(k.out.length > 0);
+    assert.equal(k.out, t.out);
+  });
+}
+
+test('copyin() of a size that is no constant stays in dtrace', { skip: userMemory.skip }, () => {
+  assert.deepEqual(clausesInKernel(['-q', '-n', 'syscall::write:entry /pid == $target/ { @[*(int *)copyin(arg1, arg2)] = count(); } syscall::write:entry /pid == $target/ { @[*(int *)copyin(arg1, 4)] = count(); }']), [false, true]);
+});

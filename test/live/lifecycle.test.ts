@@ -12,8 +12,8 @@ const skip = liveUnavailable() ?? false;
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   test(`${sig} ends tracing, prints the aggregations and removes the instance`, { skip }, async () => {
-    // a string variable keeps the clause in dtrace: its events come through tracefs instances
-    const d = new Tracing(['-n', 'syscall::chdir:entry { x = execname; @ = count(); }']);
+    // a clause-local string keeps the clause in dtrace: its events come through tracefs instances
+    const d = new Tracing(['-n', 'syscall::chdir:entry { this->x = execname; @ = count(); }']);
     await d.ready();
     // one instance for the probes' events, one for the process table's
     assert.equal(instancesOf(d.child.pid!).length, 2);
@@ -38,8 +38,8 @@ test('a program whose clauses all run in the kernel makes no instance, and leave
 });
 
 test('an instance left by a dtrace killed with SIGKILL is removed by the next one', { skip }, async () => {
-  // (a string variable keeps the clause in dtrace: its events come through tracefs instances)
-  const d = new Tracing(['-n', 'syscall::chdir:entry { x = execname; }']);
+  // (a clause-local string keeps the clause in dtrace: its events come through tracefs instances)
+  const d = new Tracing(['-n', 'syscall::chdir:entry { this->x = execname; }']);
   await d.ready();
   const r = await d.stop('SIGKILL', 0);
   assert.equal(r.signal, 'SIGKILL');

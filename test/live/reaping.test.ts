@@ -64,8 +64,8 @@ test('a BEGIN-only run removes an instance of a live pid that started at another
 });
 
 test('a live dtrace\'s instance is not removed by another dtrace starting', { skip }, async () => {
-  // a string variable keeps the clause in dtrace: its events come through tracefs instances
-  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry { x = execname; @ = count(); }']);
+  // a clause-local string keeps the clause in dtrace: its events come through tracefs instances
+  const d = new Tracing(['-q', '-n', 'syscall::chdir:entry { this->x = execname; @ = count(); }']);
   await d.ready();
   const mine = instancesOf(d.child.pid!);
   // one for the probes' events, one for the process table's

@@ -60,8 +60,8 @@ async function until<T>(what: string, f: () => T | null | false): Promise<T> {
 
 for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGTRAP'] as const) {
   test(`${sig} removes the instance, then ends dtrace by ${sig}, as its default action ends DTrace`, { skip }, async () => {
-    // a string variable keeps the clause in dtrace: its events come through tracefs instances
-    const d = new Tracing(['-n', 'syscall::chdir:entry { x = execname; @ = count(); }']);
+    // a clause-local string keeps the clause in dtrace: its events come through tracefs instances
+    const d = new Tracing(['-n', 'syscall::chdir:entry { this->x = execname; @ = count(); }']);
     noCore(d.child.pid!);
     await d.ready();
     assert.equal(instancesOf(d.child.pid!).length, 2);
@@ -109,8 +109,8 @@ test('with --inspect in NODE_OPTIONS or in node\'s flags, the inspector is close
 });
 
 test('run as a command, dtrace starts without NODE_OPTIONS: --inspect-brk neither waits nor opens a port', { skip }, async () => {
-  // (a string variable keeps the clause in dtrace, whose events come through an instance)
-  const child = spawn(cli, ['-n', 'syscall::chdir:entry { x = execname; }'], { cwd: root, env: { ...process.env, NODE_OPTIONS: '--inspect-brk=127.0.0.1:0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // (a clause-local string keeps the clause in dtrace, whose events come through an instance)
+  const child = spawn(cli, ['-n', 'syscall::chdir:entry { this->x = execname; }'], { cwd: root, env: { ...process.env, NODE_OPTIONS: '--inspect-brk=127.0.0.1:0' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const pid = child.pid!;

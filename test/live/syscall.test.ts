@@ -125,8 +125,8 @@ test('copyinstr(addr, size) and strsize: a string of that many bytes, its NUL am
 });
 
 test('copyinstr() on every system call, in dtrace: one perf event runs their capture programs, and dtrace exits at once', { skip: skip || bpfUnavailable() || false }, async () => {
-  // (a string variable keeps the clause in dtrace)
-  const d = new Tracing(['-q', '-n', 'syscall:::entry /execname == "sh"/ { s = "x"; printf("%s %s\\n", probefunc, copyinstr(arg1)); }']);
+  // (a clause-local string keeps the clause in dtrace)
+  const d = new Tracing(['-q', '-n', 'syscall:::entry /execname == "sh"/ { this->s = "x"; printf("%s %s\\n", probefunc, copyinstr(arg1)); }']);
   await d.ready(30_000);
   // the program on raw_syscalls:sys_enter runs every call's, beside the rings (one a CPU): a
   // perf event a system call took half a minute to close, past finished()'s timeout
@@ -141,8 +141,8 @@ test('copyinstr() on every system call, in dtrace: one perf event runs their cap
 });
 
 test('-S shows the programs on raw_syscalls that run the system calls\' capture programs', { skip: skip || bpfUnavailable() || false }, () => {
-  // (string variables keep the clauses in dtrace)
-  const r = runDtrace(['-S', '-q', '-n', 'syscall:::entry /execname == "no-such-task"/ { s = "x"; printf("%s\\n", copyinstr(arg0)); } syscall:::return /execname == "no-such-task"/ { s = "x"; printf("%s\\n", execname); } BEGIN { exit(0); }']);
+  // (clause-local strings keep the clauses in dtrace)
+  const r = runDtrace(['-S', '-q', '-n', 'syscall:::entry /execname == "no-such-task"/ { this->s = "x"; printf("%s\\n", copyinstr(arg0)); } syscall:::return /execname == "no-such-task"/ { this->s = "x"; printf("%s\\n", execname); } BEGIN { exit(0); }']);
   assert.equal(r.code, 0, r.stderr);
   const numbers = syscallNumbers();
   const events = readFileSync(join(TRACEFS, 'available_events'), 'latin1').split('\n');

@@ -106,7 +106,7 @@ test('a predicate the tracefs filter held is tested by the capture program that 
 });
 
 test('-S says which clauses read who fired the probe from its record', { skip: skip || false }, () => {
-  const r = spawnSync(process.execPath, [cli, '-S', '-q', '-n', 'syscall::getppid:entry { s = "x"; printf("%s %d\\n", execname, uid); } syscall::getppid:return { s = "x"; printf("%d\\n", arg1); } BEGIN { exit(0); }'], { cwd: root, encoding: 'latin1', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [cli, '-S', '-q', '-n', 'syscall::getppid:entry { this->s = "x"; printf("%s %d\\n", execname, uid); } syscall::getppid:return { this->s = "x"; printf("%d\\n", arg1); } BEGIN { exit(0); }'], { cwd: root, encoding: 'latin1', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const blocks = r.stderr.split('\nDisassembly of clause ').slice(1);
   assert.match(blocks[0], /\nwith who fired the probe \(execname, uid\) as each probe's BPF program writes it, 40 bytes a record/);

@@ -35,8 +35,8 @@ for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGALRM', 'SIGXCPU', 'SIGVT
 }
 
 test('kprobe events left by a dtrace killed with SIGKILL are removed by the next one', { skip: skipUnless('kprobes') }, async () => {
-  // (a string variable keeps the clause in dtrace: its events come through tracefs instances)
-  const d = new Tracing(['-n', 'fbt::vfs_read:entry { x = "x"; }']);
+  // (a clause-local string keeps the clause in dtrace: its events come through tracefs instances)
+  const d = new Tracing(['-n', 'fbt::vfs_read:entry { this->x = "x"; }']);
   await d.ready(READY_MS);
   const r = await d.stop('SIGKILL', 0);
   assert.equal(r.signal, 'SIGKILL');

@@ -133,7 +133,7 @@ test("a provider's own decoder code may declare any name (fbt's string copies de
 
 /** A clause in the kernel at `line`, with thread-locals there or not. */
 function kernelClauseAt(line: number, threadLocals: number[]): KernelClause {
-  return { line, aggregations: [], threadLocals, globals: [], stack: 0, args: [], comparedProbeFields: [], output: null, emit: () => true };
+  return { line, aggregations: [], threadLocals, globals: [], stack: 0, copyinBytes: 0, args: [], comparedProbeFields: [], output: null, emit: () => true };
 }
 
 test("a refused program whose variables live in the kernel is an error naming its clauses' lines; without such variables its clauses run in dtrace", () => {
