@@ -509,7 +509,9 @@ export class ClauseGen {
     return args.map((a, i) => {
       const kt = keyTypes[i] ?? a.type!;
       const code = this.valueAs(a, kt);
-      return reprOf(kt) === Repr.Bytes ? rtCall('bytesKey', code) : code;
+      if (reprOf(kt) === Repr.Bytes) return rtCall('bytesKey', code);
+      // an unset string variable as a key is a NULL string: DTrace's fault
+      return reprOf(kt) === Repr.Str && !neverNull(a) ? rtCall('strKey', code) : code;
     });
   }
 

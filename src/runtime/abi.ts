@@ -94,6 +94,7 @@ export interface ClauseAbi {
   bytesStr(b: Uint8Array | string | null): string | null;
   strBytes(s: string | null, size: number): Uint8Array;
   bytesKey(b: Uint8Array): string;
+  strKey(s: string | null): string;
   bytesAddr(b: Uint8Array): bigint;
   strAddr(s: string | null): bigint;
   strByte(s: string | null, i: number): number;

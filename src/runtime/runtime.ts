@@ -570,6 +570,12 @@ export class Runtime implements ClauseAbi {
     return s.length > this.strsize ? s.slice(0, this.strsize) : s;
   }
 
+  /** A string as a key: NULL (an unset variable) is the invalid address 0, as in DTrace. */
+  strKey(s: string | null): string {
+    if (s === null) throw new S.DFault(S.FLT_BADADDR, 0n);
+    return s;
+  }
+
   strBytes(s: string | null, size: number): Uint8Array {
     if (s === null) throw new S.DFault(S.FLT_BADADDR, 0n);
     return strToBytes(s, size);

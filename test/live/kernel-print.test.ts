@@ -169,6 +169,8 @@ const STRINGS = [
   'string g, h, never; syscall::openat:entry /pid == $target/ { g = copyinstr(arg1); h = g; self->s = h; } syscall::openat:return /pid == $target && g != "/nonexistent/a"/ { printf("%s|%s|%s|%d %d %d %d\\n", g, h, self->s, g == h, h == NULL, never == "", never == NULL); @[g] = count(); @n[never] = count(); h = "lit"; g = execname; }',
   // an unset variable read is an invalid address (0), reported in its place; the record goes
   'self string never; syscall::openat:return /pid == $target/ { printf("%s\\n", self->never); } syscall::openat:return /pid == $target/ { trace(arg1); trace(self->never); }',
+  // and so is an unset variable as a key (dtrace's was an internal error)
+  'self string never; syscall::openat:return /pid == $target/ { @[self->never] = count(); @n = count(); }',
 ];
 
 for (const [i, program] of STRINGS.entries()) {
