@@ -31,8 +31,11 @@ test('a system call wrapper\'s arguments (behind the pointer to the caller\'s re
     '-n', 'fbt::sys_openat:entry /execname == "cat"/ { @[copyinstr(arg1)] = count(); }',
     '-n', 'fbt::sys_openat:entry /execname == "cat" && arg1 != 0/ { printf("open %s %d\\n", stringof(curthread->comm), arg2 & 3); }',
     '-n', 'END { printa("path %s %@d\\n", @); }',
+    '-n', 'BEGIN { printf("begun\\n"); }',
   ]);
   await d.ready(READY_MS);
+  // under emulation dtrace can look ready before BEGIN: a record stamped before it is not printed
+  await d.until(/^begun$/m, READY_MS);
   workload('cat /etc/hostname > /dev/null');
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);
