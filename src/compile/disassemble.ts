@@ -16,8 +16,12 @@ export function disassemble(c: CompiledClause): string {
   let s = `\nDisassembly of clause ${descs}, <dt_clause_${c.index}>:\n`;
   const probes = `${c.probes.length} probe${c.probes.length === 1 ? '' : 's'}`;
   // BEGIN, END and ERROR fire in dtrace itself, and so does a tick's clause that stays with the
-  // timer (one that prints, or reads nothing of the sample)
-  const inDtrace = (p: CompiledClause['probes'][number]): boolean => p.probe.provider === 'dtrace' || (p.probe.provider === 'profile' && p.probe.name.startsWith('tick-') && !runsOnTickSamples(c.plan));
+  // timer (one that prints, or reads nothing of the sample); one with stack() runs in the kernel
+  // on sampling probes only (profile, cpc)
+  const inDtrace = (p: CompiledClause['probes'][number]): boolean =>
+    p.probe.provider === 'dtrace' ||
+    (p.probe.provider === 'profile' && p.probe.name.startsWith('tick-') && !runsOnTickSamples(c.plan)) ||
+    (c.plan.inKernel?.sampleOnly === true && p.probe.provider !== 'profile' && p.probe.provider !== 'cpc');
   const k = c.probes.every(inDtrace) ? null : c.plan.inKernel;
   if (k === null) {
     s += `runs in the consumer, as JavaScript, on each event of its ${probes}\n`;

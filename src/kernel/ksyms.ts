@@ -112,33 +112,16 @@ export class KernelSymbols {
 
   /**
    * A kernel stack a BPF program recorded with bpf_get_stack() (`n` addresses at `at`, zero past
-   * the last) into `frames` as kernelOffset()s, past the frames of tracing's own that a
-   * tracepoint's program sees first (its perf handler, the tracepoint's iterator), so that it
-   * begins where the probe is, as the stack tracefs records with an event; returns how many.
+   * the last) into `frames` as kernelOffset()s; returns how many.
    */
   recordedStack(view: DataView, at: number, n: number, frames: Float64Array): number {
     let k = 0;
-    let leading = true;
     for (let i = 0; i < n && k < frames.length; i++) {
       const f = kernelOffset(view, at + i * 8);
       if (f < 0) break;
-      if (leading && this.isTracingFrame(f)) continue;
-      leading = false;
       frames[k++] = f;
     }
     return k;
-  }
-
-  private readonly tracingFrames = new Map<number, boolean>();
-
-  private isTracingFrame(off: number): boolean {
-    let is = this.tracingFrames.get(off);
-    if (is === undefined) {
-      const s = this.symbol(off);
-      is = s !== null && TRACING_FRAME.test(s.slice(s.indexOf('`') + 1));
-      this.tracingFrames.set(off, is);
-    }
-    return is;
   }
 
   /** An address (as kernelOffset() gives it) as DTrace prints a frame; hex if no symbol covers it. */
@@ -173,9 +156,6 @@ export function kernelOffsetOf(addr: bigint): number {
 export function kernelAddress(off: number): bigint {
   return KERNEL_BASE + BigInt(off);
 }
-
-/** The functions of tracing's own that run a tracepoint's BPF program (perf_trace_sched_switch, __traceiter_sys_enter, ...). */
-const TRACING_FRAME = /^(perf_trace_|perf_syscall_(enter|exit)$|__traceiter_|__bpf_trace_|bpf_trace_run|trace_call_bpf$|perf_tp_event$)/;
 
 export const kernelSymbols = new KernelSymbols();
 

@@ -42,11 +42,11 @@ test('fbt args[] are typed from BTF and read in the kernel: the name of the file
   assert.deepEqual(kprobesOf(r.pid), []);
 });
 
-test('string variables, copyin() and a printing clause with stack() pass this kernel\'s verifier: the cd loop\'s path, counted and printed', { skip: skipUnless('kernel') || bpfUnavailable() || false }, async () => {
+test('string variables, copyin() and a printing clause pass this kernel\'s verifier: the cd loop\'s path, counted and printed', { skip: skipUnless('kernel') || bpfUnavailable() || false }, async () => {
   const program =
     'syscall::chdir:entry /execname == "sh"/ { self->p = copyinstr(arg0); self->c = *(char *)copyin(arg0, 1); } ' +
     'syscall::chdir:return /self->p != NULL/ { @[self->p, self->c] = count(); self->p = 0; } ' +
-    'syscall::chdir:return /execname == "sh" && !shown/ { shown = 1; stack(); printf("[%s]\\n", execname); }';
+    'syscall::chdir:return /execname == "sh" && !shown/ { shown = 1; printf("[%s]\\n", execname); }';
   const s = runDtrace(['-S', '-e', '-q', '-n', program], { timeout: READY_MS });
   assert.equal(s.code, 0, s.stderr);
   assert.equal(s.stderr.split('\n').filter((l) => l.startsWith('runs in the kernel, as BPF')).length, 3, s.stderr);
@@ -58,12 +58,8 @@ test('string variables, copyin() and a printing clause with stack() pass this ke
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
-  // the kernel stack from where the probe is (no tracing frames above it), then the line
-  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && l !== 'begun');
-  const at = lines.indexOf('[sh]');
-  assert.ok(at >= 2, r.stdout);
-  for (const l of lines.slice(0, at)) assert.match(l, /^ +\S+`\S+\+0x[0-9a-f]+$/, r.stdout);
-  assert.doesNotMatch(lines[0], /`(perf_|__traceiter_|__bpf_trace_|bpf_trace_run)/, r.stdout);
+  // the first cd's line, once
+  assert.equal(r.stdout.split('\n').filter((l) => l === '[sh]').length, 1, r.stdout);
   // "/" and its first byte, once for each cd
   assert.match(r.stdout, new RegExp(`^ +/ +47 +${LOOPS}$`, 'm'), r.stdout);
   assert.deepEqual(instancesOf(r.pid), []);
