@@ -1148,7 +1148,7 @@ class BpfGen {
       if (u.value !== null) visit(u.value);
       if (u.kind === 'agg' && this.probe.context !== 'sample' && u.agg.keys.some((k) => k.kind === 'stack')) ok = false;
       // stack() prints in sample programs only, the interrupted code's stack: a tracepoint
-      // program's bpf_get_stack() came back empty on the lab's Linux 6.1 Xen guests, where
+      // program's bpf_get_stack() came back empty on the lab's Linux 6.1 guests, where
       // tracefs's stack of the event is whole
       if (u.kind === 'print' && this.probe.context !== 'sample' && u.values.some(([, v]) => v.kind === 'kstack')) ok = false;
     }
