@@ -84,7 +84,6 @@ const PROGRAM_TYPES: Record<KernelProbe['context'], number> = {
   sample: BPF_PROG_TYPE_PERF_EVENT,
 };
 
-
 /** One kernel map of an aggregation (an aggregation updated with differently made keys has more than one). */
 interface AggMap {
   agg: KernelAggregation;
@@ -321,13 +320,7 @@ export class InKernel {
 
   /** A stack() key part's text: its frames (zero past the last) at `at` in a key. */
   private stackOf(key: Buffer, at: number, frames: number): string {
-    let len = 0;
-    for (let i = 0; i < frames && len < MAX_KEY_FRAMES; i++) {
-      const addr = key.readBigUInt64LE(at + i * 8);
-      if (addr === 0n) break;
-      const off = kernelOffsetOf(addr);
-      if (off >= 0) this.stackFrames[len++] = off;
-    }
+    const len = kernelSymbols.recordedStack(new DataView(key.buffer, key.byteOffset, key.length), at, frames, this.stackFrames);
     return this.stackText === null ? '' : this.stackText(this.stackFrames, len, frames);
   }
 
