@@ -46,6 +46,7 @@
 import { Alu, CURRENT_CPU, Helper, Jmp, Program, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, type Size } from '../kernel/bpf/asm.js';
 import * as A from '../lang/ast.js';
 import { type CheckedClause, promoteTypes } from '../lang/check.js';
+import { MAX_STACK_FRAMES } from '../runtime/context.js';
 import { LLQuantizeParams, LQuantizeParams } from '../runtime/histogram.js';
 import { type DType, Kind, findMember, intType, isCharArray, isCharPointer, isString, resolve } from '../lang/types.js';
 import {
@@ -589,9 +590,6 @@ type Printed = FiringValue & { how: 'int' | 'comm' | 'user' | 'copyin' | 'kernel
  * as DTrace's consumer prints them from its last snapshot).
  */
 const OUTPUT_ACTIONS: ReadonlySet<string> = new Set(['printf', 'trace', 'exit', 'printa', 'stack']);
-
-/** the most frames the consumer keeps of a stack (runtime/context.ts MAX_STACK_FRAMES) */
-const MAX_STACK_FRAMES = 128;
 
 /** Whether a statement is one of OUTPUT_ACTIONS (in a kernel clause: its values are in the record, the consumer runs it). */
 export function isOutputStatement(s: A.Stmt): boolean {
