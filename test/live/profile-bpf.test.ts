@@ -86,13 +86,23 @@ test('a kernel-heavy load: the same hot function dominates @[func(arg0)], and @[
     for (const env of [{}, NO_BPF]) {
       const r = runDtrace(['-q', '-n', `profile-997 /pid == ${pid} && arg0 != 0/ { @f[func(arg0)] = count(); @s[stack()] = count(); } tick-1s { exit(0); }`], { env });
       assert.equal(r.code, 0, r.stderr);
-      const [funcs, stacks] = r.stdout.split(/\n\n(?= {14})/);
+      // @f's rows, then @s's entries: each a blank line, its frames and its count
+      const [funcs, ...stacks] = r.stdout.split(/\n\n(?= {14})/);
       const f = rows(funcs);
       tops.push(top(f));
       // func(): vmlinux`name, no offset
       for (const k of f.keys()) assert.match(k, /^vmlinux`[\w.]+$/);
-      assert.match(stacks, /^ {14}vmlinux`\w+\+0x[0-9a-f]+$/m);
-      assert.match(stacks, /vmlinux`(ksys_read|vfs_read|do_syscall_64)\+0x/);
+      // the kernel's unwinder now and then gives a short stack (one frame, in a retpoline thunk):
+      // most samples, not each, reach the system call
+      let samples = 0;
+      let reaching = 0;
+      for (const entry of stacks) {
+        assert.match(entry, /^( {14}vmlinux`[\w.]+(\+0x[0-9a-f]+)?\n)+ +\d+\n*$/, entry);
+        const n = Number(/(\d+)\n*$/.exec(entry)![1]);
+        samples += n;
+        if (/vmlinux`(ksys_read|vfs_read|do_syscall_64)\+0x/.test(entry)) reaching += n;
+      }
+      assert.ok(samples > 0 && reaching >= samples * 0.8, `${reaching} of ${samples} samples reach the system call:\n${r.stdout}`);
     }
     if (x64) assert.equal(tops[0], tops[1], `hot function: ${tops.join(' vs ')}`);
     assert.match(tops[1], /chacha|copy/);
