@@ -60,6 +60,7 @@ import {
   type KernelOutput,
   type KernelOutputMaps,
   type KernelProbe,
+  ACTIVITY_DRAINING,
   FAULT_PLACE,
   FAULT_RECORD_BYTES,
   FAULT_VALUE,
@@ -71,6 +72,7 @@ import {
   OUTPUT_TID,
   OUTPUT_TIME,
   PROBE_ID_REGISTER,
+  PROGRAM_END,
   keyPartSize,
 } from '../providers/clause-plan.js';
 
@@ -919,6 +921,7 @@ export function kernelClause(
   if (output !== null && output.bytes > MAX_RECORD) return null;
   const predicate = c.predicate;
   const locals = cc.locals.length;
+  const exits = body.some((s) => isOutputStatement(s) && ((s as A.ExprStmt).expr as A.Call).name === 'exit');
   // stack() runs in sample programs only (a key, or printed): a clause whose thread-locals
   // would live in the kernel must be able to run there on any probe
   const sampleOnly = updates.some((u) => (u.kind === 'agg' && u.agg.keys.some((k) => k.kind === 'stack')) || (u.kind === 'print' && u.values.some(([, v]) => v.kind === 'kstack')));
@@ -997,6 +1000,7 @@ export function kernelClause(
         else g.assign(u.v, u.value, maps, `${prefix}u${i}`);
       });
       if (output !== null) g.sendRecord(maps.output!, clause, output.bytes);
+      if (exits) g.drain(maps.activity);
       if (!g.faultExits(maps, clause)) return false;
       p.label(`${prefix}end`);
       return true;
@@ -1693,6 +1697,20 @@ class BpfGen {
     p.mov(R1, R6).loadMap(R2, out.perf).movImm32(R3, CURRENT_CPU).mov(R4, R7).movImm(R5, bytes).call(Helper.PerfEventOutput);
     p.jmpImm(Jmp.Ne, R0, RING_FULL, sent);
     this.countDrop(out.lost, 0, sent);
+  }
+
+  /**
+   * exit(): the session is DRAINING, so no probe acts after this one, on any CPU; the rest of
+   * this firing's clauses do not run (DTrace's exit() action)
+   */
+  drain(activity: number): void {
+    const p = this.p;
+    p.storeImm(4, R10, -8, 0).loadMap(R1, activity).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, PROGRAM_END).storeImm(4, R0, 0, ACTIVITY_DRAINING);
+    // always taken (R0 is the element's address), but conditional: the code after it (the next
+    // clause, the fault exits) stays reachable in the verifier's walk of the jumps, which
+    // refuses a program with an instruction no path reaches
+    p.jmpImm(Jmp.Ne, R0, 0, PROGRAM_END);
   }
 
   /** Where code that meets a fault (DTrace's FLT_*; R7 its address or value) goes. */

@@ -195,7 +195,22 @@ export interface KernelMaps {
    * clause printed yet (null: there is no reader for them)
    */
   faultOutput(): KernelOutputMaps | null;
+  /**
+   * the session's activity (an array of one u32, ACTIVITY_*): every program acts only while it
+   * is ACTIVE, and exit() makes it DRAINING
+   */
+  activity: number;
 }
+
+/**
+ * The session's activity, as DTrace's: INACTIVE until BEGIN has fired (no probe fires before
+ * it), ACTIVE while tracing, DRAINING once exit() ran (no probe fires after it).
+ */
+export const ACTIVITY_INACTIVE = 0;
+export const ACTIVITY_ACTIVE = 1;
+export const ACTIVITY_DRAINING = 2;
+/** the label every kernel program ends at: a clause's exit() ends its firing there */
+export const PROGRAM_END = 'program_end';
 
 /** The maps a clause that prints in the kernel writes its record with. */
 export interface KernelOutputMaps {

@@ -31,7 +31,19 @@ import type { EventSink } from '../kernel/ringbuf.js';
 import type { ProgramRecords } from '../kernel/tracer.js';
 import { type Aggregation, MASK128 } from '../runtime/aggregate.js';
 import type { Value } from '../runtime/values.js';
-import { type KernelAggregation, type KernelClause, type KernelKeyPart, type KernelMaps, type KernelOutputMaps, type KernelProbe, FAULT_RECORD_BYTES, PROBE_ID_REGISTER, keyPartSize } from './clause-plan.js';
+import {
+  type KernelAggregation,
+  type KernelClause,
+  type KernelKeyPart,
+  type KernelMaps,
+  type KernelOutputMaps,
+  type KernelProbe,
+  ACTIVITY_ACTIVE,
+  FAULT_RECORD_BYTES,
+  PROBE_ID_REGISTER,
+  PROGRAM_END,
+  keyPartSize,
+} from './clause-plan.js';
 
 /** the verifier's log did not fit its buffer */
 const ENOSPC = 28;
@@ -256,9 +268,13 @@ export class InKernel {
       userCopy: this.userCopyMap(Math.max(0, ...clauses.map((c) => c.copyinBytes))),
       output: clauses.some((c) => c.output !== null) ? this.outputMaps(Math.max(...clauses.map((c) => c.output?.bytes ?? 0))) : this.output,
       faultOutput: () => this.outputMaps(FAULT_RECORD_BYTES),
+      activity: this.activityMap(),
     };
     const guard = this.onlyCpu >= 0 && !('sampling' in target);
-    if (guard) p.call(Helper.GetSmpProcessorId).jmpImm(Jmp.Ne, R0, this.onlyCpu, 'other_cpu');
+    if (guard) p.call(Helper.GetSmpProcessorId).jmpImm(Jmp.Ne, R0, this.onlyCpu, PROGRAM_END);
+    // nothing before BEGIN or after exit(): the clauses run only while the session is active
+    p.storeImm(4, R10, -8, 0).loadMap(R1, maps.activity).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem);
+    p.jmpImm(Jmp.Eq, R0, 0, PROGRAM_END).load(4, R1, R0, 0).jmpImm(Jmp.Ne, R1, ACTIVITY_ACTIVE, PROGRAM_END);
     const starts: number[] = [];
     for (let i = 0; i < clauses.length; i++) {
       let token = this.clauses.indexOf(clauses[i]);
@@ -268,7 +284,7 @@ export class InKernel {
     }
     const end = p.length;
     if (exitLabel !== undefined) p.label(exitLabel);
-    if (guard) p.label('other_cpu');
+    p.label(PROGRAM_END);
     // 0 ends the hit (a perf event's record of it is not made); 1 lets the event's perf events
     // record it too, for the probe's clauses that run in dtrace (a uprobe's come from those)
     p.movImm(R0, 'tracepointId' in target && target.passOn === true ? 1 : 0).exit();
@@ -379,6 +395,31 @@ export class InKernel {
 
   /** the clauses the programs run, by the number their records name them by */
   private readonly clauses: KernelClause[] = [];
+
+  private activity = -1;
+  /** BEGIN has fired (a program attached later, on a probe made while tracing, acts at once) */
+  private active = false;
+
+  /** the session's activity (ACTIVITY_*), one u32 all programs read: INACTIVE until activate() */
+  private activityMap(): number {
+    if (this.activity < 0) {
+      this.activity = this.objects.createMap(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
+      if (this.active) this.writeActivity();
+    }
+    return this.activity;
+  }
+
+  /** BEGIN has fired: the programs act from now on (until exit() or detach()). */
+  activate(): void {
+    this.active = true;
+    if (!this.closed && this.activity >= 0) this.writeActivity();
+  }
+
+  private writeActivity(): void {
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(ACTIVITY_ACTIVE, 0);
+    mapUpdate(this.activity, Buffer.alloc(4), value);
+  }
 
   private dropsMap(): number {
     if (this.drops < 0) this.drops = this.objects.createMap(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2);

@@ -269,6 +269,8 @@ export class Session implements FiringEnv {
     ik.recordSink = this.kernelRecords;
     const show = this.showKernelCode;
     if (show !== null) ik.showProgram = (probe, listing) => show(`\nDisassembly of the BPF program on ${probe} (the probe's clauses that compiled to BPF):\n${listing}`);
+    // made for probes made while tracing: their programs act at once
+    if (this.activeTs !== Infinity) ik.activate();
     return (this.inKernelState = ik);
   }
 
@@ -350,13 +352,15 @@ export class Session implements FiringEnv {
     this.startKernel();
     this.inKernelState?.start();
     for (const p of this.enabledProviders) p.start?.();
-    // a kernel clause's record of a firing before this (its program runs from the moment it
-    // is attached) is not one: in DTrace no probe fires before BEGIN
     if (this.kernel && this.kernel.base > 0n) this.beginTs = Number(process.hrtime.bigint() - this.kernel.base);
     this.firingBegin = true;
     this.fireOnCpu(this.dtrace.begin);
     this.firingBegin = false;
     if (!this.rt.exitReq.requested && !this.stopping) {
+      // the probes, enabled before BEGIN, fire from now on: in DTrace no probe fires before
+      // BEGIN has (and none after an exit() in it); the kernel programs act from now on
+      this.activeTs = this.kernel && this.kernel.base > 0n ? Number(process.hrtime.bigint() - this.kernel.base) : 0;
+      this.inKernelState?.activate();
       this.onLive?.();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
       this.statusTimer = setInterval(() => this.statusCheck(), Math.max(10, rate));
@@ -519,6 +523,7 @@ export class Session implements FiringEnv {
     const list = this.ecbsById[def.probe.id];
     if (list === undefined) return;
     if (this.stopping && def !== this.dtrace.end && !(ctx.eventTs >= 0 && ctx.eventTs <= this.stopTs)) return;
+    if (ctx.eventTs >= 0 && ctx.eventTs < this.activeTs) return;
     const rt = this.rt;
     ctx.probe = def.probe;
     rt.startFiring(ctx);
@@ -560,6 +565,11 @@ export class Session implements FiringEnv {
 
   /** when BEGIN fired, as a record's time (ns after the tracer's base) */
   private beginTs = 0;
+  /**
+   * when BEGIN had fired, without exit(), as an event's time: no event before it fires a probe
+   * (Infinity until then, and after an exit() in BEGIN)
+   */
+  private activeTs = Infinity;
   /** BEGIN's clauses are running */
   private firingBegin = false;
 
@@ -584,7 +594,7 @@ export class Session implements FiringEnv {
       const output = e.clause.output;
       const printed = k.output;
       if (!fault && (output === null || printed === null)) return;
-      if (this.stopped || ts < this.beginTs || (this.stopping && !(ts <= this.stopTs))) return;
+      if (this.stopped || (this.stopping && !(ts <= this.stopTs))) return;
       if (this.held && !this.stopping) {
         this.heldDrops[cpu] = (this.heldDrops[cpu] ?? 0) + 1;
         return;

@@ -4,7 +4,7 @@
 // in dtrace.
 
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -195,6 +195,46 @@ test('without BPF the same program runs in dtrace, holding no BPF program', { sk
   assert.equal(r.code, 0, r.stderr);
   assert.equal(held, 0);
   assert.equal(r.stdout.trim(), '1000');
+});
+
+test('no probe acts before BEGIN: after an exit() in BEGIN, a flood of calls attached before it is not counted', { skip }, async () => {
+  // the programs are attached before BEGIN fires; the flood runs from before dtrace starts
+  const flood = spawn(prog, ['1000000000'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const env of [{}, { DTRACE_TS_NO_BPF: '1' }]) {
+      const r = runDtrace(['-q', '-n', `syscall::getppid:entry,syscall::read:entry /pid == ${flood.pid}/ { @[probefunc] = count(); } BEGIN { exit(0); }`], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /\d/, JSON.stringify(env));
+    }
+  } finally {
+    flood.kill('SIGKILL');
+  }
+});
+
+test('exit() in a clause in the kernel: no probe acts after it, and its firing\'s later clauses do not run', { skip }, () => {
+  // the target goes on calling getppid() long after the 100th; each program runs in the kernel (-S)
+  const stopsCounting = 'syscall::getppid:entry /pid == $target/ { @ = count(); n++; } syscall::getppid:entry /n == 100/ { exit(0); }';
+  const skipsTheRest = 'syscall::getppid:entry /pid == $target/ { n++; } syscall::getppid:entry /n == 100/ { exit(0); } syscall::getppid:entry /pid == $target/ { @ = count(); }';
+  for (const [program, count] of [[stopsCounting, 100], [skipsTheRest, 99]] as const) {
+    const shown = runDtrace(['-S', '-q', '-n', program, '-c', `${prog} 1`]);
+    assert.doesNotMatch(shown.stderr, /runs in the consumer/, shown.stderr);
+    for (const bpf of [true, false]) {
+      const r = run(program, 200_000, bpf);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trim(), String(count), `BPF: ${bpf}`);
+    }
+  }
+  // an exit() no predicate guards, before another clause: the program passes the verifier, and nothing is counted
+  const first = 'syscall::getppid:entry { exit(3); } syscall::getppid:entry { @ = count(); }';
+  const shown = runDtrace(['-S', '-q', '-n', first, '-c', `${prog} 1`]);
+  assert.doesNotMatch(shown.stderr, /runs in the consumer/, shown.stderr);
+  for (const bpf of [true, false]) {
+    const r = run(first, 1000, bpf);
+    assert.equal(r.code, 3, r.err);
+    assert.doesNotMatch(r.out, /\d/);
+    assert.equal(r.err, '');
+  }
 });
 
 test('printa() and clear() in a tick see the kernel counts, and none is lost between them', { skip }, () => {
