@@ -48,8 +48,39 @@ export class OutputSink {
     if (this.buf.length >= FLUSH_AT) this.flush();
   }
 
+  /** while held: each action, with the text written before it */
+  private held: Array<{ before: string; action: OutputAction }> | null = null;
+
+  /**
+   * Keeps what is written and the actions until release(): BEGIN's output, whose system()
+   * commands DTrace's consumer runs once tracing is active (it reads BEGIN's buffer then).
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Writes and carries out, in order, what was kept since hold(). */
+  release(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    const rest = this.buf;
+    this.buf = '';
+    for (const h of held) {
+      this.buf += h.before;
+      this.act(h.action);
+    }
+    this.buf += rest;
+    this.flush();
+  }
+
   /** Carries out an output-side action, after everything written before it. */
   act(a: OutputAction): void {
+    if (this.held !== null) {
+      this.held.push({ before: this.buf, action: a });
+      this.buf = '';
+      return;
+    }
     this.flush();
     switch (a.kind) {
       case OutputActionKind.System:
@@ -88,7 +119,7 @@ export class OutputSink {
   }
 
   flush(): void {
-    if (this.buf === '') return;
+    if (this.buf === '' || this.held !== null) return;
     const data = Buffer.from(this.buf, 'latin1');
     this.buf = '';
     let off = 0;

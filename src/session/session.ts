@@ -292,6 +292,12 @@ export class Session implements FiringEnv {
 
   /** Fires a probe in dtrace's own context, with arg0 (profile's) or no arguments. */
   fireLocal(def: ProbeDef, arg0?: bigint): void {
+    this.fireHere(def, arg0);
+    this.rt.out.flush();
+  }
+
+  /** fireLocal() without passing its output on (the caller does, when it should). */
+  private fireHere(def: ProbeDef, arg0?: bigint): void {
     const ctx = this.ctx;
     this.local(ctx);
 
@@ -299,7 +305,6 @@ export class Session implements FiringEnv {
     for (let i = 0; i < args.length; i++) args[i] = 0n;
     if (arg0 !== undefined) args[0] = arg0;
     this.fire(def);
-    this.rt.out.flush();
   }
 
   /**
@@ -309,14 +314,14 @@ export class Session implements FiringEnv {
   private fireOnCpu(def: ProbeDef): void {
     const restore = this.cpu >= 0 ? bindToCpu(this.cpu) : null;
     if (restore === null) {
-      this.fireLocal(def);
+      this.fireHere(def);
       return;
     }
     const me = this.self;
     const was = me.cpu;
     me.cpu = this.cpu;
     try {
-      this.fireLocal(def);
+      this.fireHere(def);
     } finally {
       me.cpu = was;
       restore();
@@ -354,20 +359,26 @@ export class Session implements FiringEnv {
     for (const p of this.enabledProviders) p.start?.();
     if (this.kernel && this.kernel.base > 0n) this.beginTs = Number(process.hrtime.bigint() - this.kernel.base);
     this.firingBegin = true;
+    this.rt.out.hold();
     this.fireOnCpu(this.dtrace.begin);
     this.firingBegin = false;
-    if (!this.rt.exitReq.requested && !this.stopping) {
+    const live = !this.rt.exitReq.requested && !this.stopping;
+    if (live) {
       // the probes, enabled before BEGIN, fire from now on: in DTrace no probe fires before
       // BEGIN has (and none after an exit() in it); the kernel programs act from now on
       this.activeTs = this.kernel && this.kernel.base > 0n ? Number(process.hrtime.bigint() - this.kernel.base) : 0;
       this.inKernelState?.activate();
+    }
+    // BEGIN's output, once tracing is active: its system() commands are traced, as DTrace's
+    // consumer runs them when it reads BEGIN's buffer
+    this.rt.out.release();
+    if (live) {
       this.onLive?.();
       const rate = Number(this.rt.opts.get('statusrate')) / 1e6;
       this.statusTimer = setInterval(() => this.statusCheck(), Math.max(10, rate));
     } else {
       this.stop();
     }
-    this.rt.out.flush();
     await done;
     return this.rt.exitReq.status;
   }
@@ -741,6 +752,7 @@ export class Session implements FiringEnv {
     this.reportKernelDrops();
     this.teardown();
     this.fireOnCpu(this.dtrace.end);
+    this.rt.out.flush();
     this.stopped = true;
     this.reportDrops();
     const rt = this.rt;

@@ -212,6 +212,15 @@ test('no probe acts before BEGIN: after an exit() in BEGIN, a flood of calls att
   }
 });
 
+test('BEGIN\'s system() runs once tracing is active: the command\'s calls are traced', { skip }, () => {
+  const program = `BEGIN { system("${prog} 5"); } syscall::getppid:entry /execname == "syscall-mix"/ { @ = count(); } syscall::exit_group:entry /execname == "syscall-mix"/ { exit(0); }`;
+  for (const env of [{}, { DTRACE_TS_NO_BPF: '1' }]) {
+    const r = runDtrace(['-w', '-q', '-n', program], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '\n                5\n', JSON.stringify(env));
+  }
+});
+
 test('exit() in a clause in the kernel: no probe acts after it, and its firing\'s later clauses do not run', { skip }, () => {
   // the target goes on calling getppid() long after the 100th; each program runs in the kernel (-S)
   const stopsCounting = 'syscall::getppid:entry /pid == $target/ { @ = count(); n++; } syscall::getppid:entry /n == 100/ { exit(0); }';

@@ -42,6 +42,24 @@ test('system() runs after the text written before it, its output in between', ()
   });
 });
 
+test('held output (BEGIN\'s): nothing is written or run until release(), then all of it in order', () => {
+  withSink((sink, dir, read) => {
+    const ran = join(dir, 'ran');
+    sink.hold();
+    sink.write('before\n');
+    sink.act(new OutputAction(OutputActionKind.System, `echo from system; touch ${ran}`));
+    sink.write('after\n');
+    sink.flush();
+    assert.equal(read(), '');
+    assert.throws(() => readFileSync(ran));
+    sink.release();
+    assert.equal(read(), 'before\nfrom system\nafter\n');
+    // released: what follows is written and run at once again
+    sink.act(new OutputAction(OutputActionKind.System, 'echo again'));
+    assert.equal(read(), 'before\nfrom system\nafter\nagain\n');
+  });
+});
+
 test('freopen() redirects what follows; freopen("") restores the original output', () => {
   withSink((sink, dir, read) => {
     const other = join(dir, 'other');
