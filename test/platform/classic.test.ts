@@ -11,8 +11,10 @@ const LOOPS = 500;
 const loop = `i=0; while [ $i -lt ${LOOPS} ]; do cd /; i=$((i+1)); done`;
 
 async function countChdirs(probe: string): Promise<void> {
-  const d = new Tracing(['-n', `${probe} { @[execname] = count(); }`]);
+  const d = new Tracing(['-n', `${probe} { @[execname] = count(); }`, '-n', 'BEGIN { printf("begun\\n"); }']);
   await d.ready(READY_MS);
+  // no probe fires before BEGIN, which under emulation can come seconds after dtrace looks ready
+  await d.until(/begun$/m, READY_MS);
   workload(loop);
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);
@@ -49,8 +51,9 @@ test('fbt lists the kernel\'s functions, and probes one of them by its own name'
   const l = runDtrace(['-l', '-n', 'fbt::vfs_read:entry'], { timeout: READY_MS });
   assert.equal(l.code, 0, l.stderr);
   assert.match(l.stdout, /^ *\d+ +fbt +vmlinux +vfs_read +entry$/m);
-  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { @ = count(); } END { printa("reads %@d\\n", @); }']);
+  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { @ = count(); } END { printa("reads %@d\\n", @); }', '-n', 'BEGIN { printf("begun\\n"); }']);
   await d.ready(READY_MS);
+  await d.until(/^begun$/m, READY_MS);
   workload('dd if=/proc/version of=/dev/null 2>/dev/null');
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);

@@ -12,8 +12,10 @@ const LOOPS = 300;
 const loop = `i=0; while [ $i -lt ${LOOPS} ]; do cd /; i=$((i+1)); done`;
 
 async function shellName(probe: string): Promise<void> {
-  const d = new Tracing(['-q', '-n', `${probe} { @[stringof(curthread->comm), curthread->pid == pid, curthread->mm != NULL] = count(); }`]);
+  const d = new Tracing(['-q', '-n', `${probe} { @[stringof(curthread->comm), curthread->pid == pid, curthread->mm != NULL] = count(); }`, '-n', 'BEGIN { printf("begun\\n"); }']);
   await d.ready(READY_MS);
+  // its programs act once BEGIN has fired, which under emulation can be seconds after they are attached
+  await d.until(/^begun$/m, READY_MS);
   const programs = bpfPrograms(d.child.pid!);
   workload(loop);
   const r = await d.stop('SIGINT', 500);
@@ -31,8 +33,9 @@ test('syscall::chdir:entry runs in the kernel: curthread->comm is the shell\'s, 
 test('fbt::sys_chdir:entry runs in the kernel as a kprobe program: curthread->comm is the shell\'s', { skip: skipUnless('kprobes') }, () => shellName('fbt::sys_chdir:entry'));
 
 test('fbt args[] are typed from BTF and read in the kernel: the name of the file vfs_read() reads', { skip: skipUnless('kprobes') }, async () => {
-  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { @[stringof(args[0]->f_path.dentry->d_name.name)] = count(); }']);
+  const d = new Tracing(['-q', '-n', 'fbt::vfs_read:entry /execname == "dd"/ { @[stringof(args[0]->f_path.dentry->d_name.name)] = count(); }', '-n', 'BEGIN { printf("begun\\n"); }']);
   await d.ready(READY_MS);
+  await d.until(/^begun$/m, READY_MS);
   workload('dd if=/proc/version of=/dev/null 2>/dev/null');
   const r = await d.stop('SIGINT', 500);
   assert.equal(r.code, 0, r.stderr);
@@ -52,7 +55,7 @@ test('string variables, copyin() and a printing clause pass this kernel\'s verif
   assert.equal(s.stderr.split('\n').filter((l) => l.startsWith('runs in the kernel, as BPF')).length, 3, s.stderr);
   const d = new Tracing(['-q', '-n', program, '-n', 'BEGIN { printf("begun\\n"); }']);
   await d.ready(READY_MS);
-  // under emulation dtrace can look ready before BEGIN: a record stamped before it is not printed
+  // under emulation dtrace can look ready before BEGIN, and no probe fires before it
   await d.until(/^begun$/m, READY_MS);
   workload(loop);
   const r = await d.stop('SIGINT', 500);

@@ -54,8 +54,11 @@ async function latencies(entry: string, ret: string): Promise<void> {
     '-n', `${entry} /ppid == ${starter.pid} && execname == "sleep"/ { self->ts = timestamp; self->cpu = cpu; }`,
     '-n', `${ret} /self->ts/ { @n[self->cpu == cpu ? "stayed" : "migrated"] = count(); @lo = min(timestamp - self->ts); @hi = max(timestamp - self->ts); self->ts = 0; }`,
     '-n', 'END { printa("%s %@d\\n", @n); printa("min %@d\\n", @lo); printa("max %@d\\n", @hi); }',
+    '-n', 'BEGIN { printf("begun\\n"); }',
   ]);
   await d.ready(READY_MS);
+  // no probe fires before BEGIN, which under emulation can come seconds after dtrace looks ready
+  await d.until(/^begun$/m, READY_MS);
   try {
     await migratingSleeps(starter);
   } finally {
