@@ -74,6 +74,7 @@ import {
   PROBE_ID_REGISTER,
   PROGRAM_END,
   keyPartSize,
+  loadActivity,
 } from '../providers/clause-plan.js';
 
 /** An integer's width and signedness, as a register holds it. */
@@ -1705,8 +1706,8 @@ class BpfGen {
    */
   drain(activity: number): void {
     const p = this.p;
-    p.storeImm(4, R10, -8, 0).loadMap(R1, activity).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem);
-    p.jmpImm(Jmp.Eq, R0, 0, PROGRAM_END).storeImm(4, R0, 0, ACTIVITY_DRAINING);
+    loadActivity(p, activity);
+    p.storeImm(4, R0, 0, ACTIVITY_DRAINING);
     // always taken (R0 is the element's address), but conditional: the code after it (the next
     // clause, the fault exits) stays reachable in the verifier's walk of the jumps, which
     // refuses a program with an instruction no path reaches

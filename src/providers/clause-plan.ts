@@ -4,7 +4,7 @@
 // before an event ever reaches user space (e.g. the tracefs filter "common_pid == 42"), and
 // the clause as BPF code where all of it can run in the kernel.
 
-import type { Program } from '../kernel/bpf/asm.js';
+import { Helper, Jmp, type Program, R0, R1, R10, R2 } from '../kernel/bpf/asm.js';
 import type { Expr } from '../lang/ast.js';
 
 /** A predicate conjunct of the form <built-in> <op> <constant>. */
@@ -211,6 +211,15 @@ export const ACTIVITY_ACTIVE = 1;
 export const ACTIVITY_DRAINING = 2;
 /** the label every kernel program ends at: a clause's exit() ends its firing there */
 export const PROGRAM_END = 'program_end';
+
+/**
+ * R0 = the address of the session's activity (the map's one element); to PROGRAM_END if the
+ * lookup fails (it does not: an array's element). Uses the stack word at fp-8 and R1-R5.
+ */
+export function loadActivity(p: Program, activity: number): void {
+  p.storeImm(4, R10, -8, 0).loadMap(R1, activity).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem);
+  p.jmpImm(Jmp.Eq, R0, 0, PROGRAM_END);
+}
 
 /** The maps a clause that prints in the kernel writes its record with. */
 export interface KernelOutputMaps {

@@ -43,6 +43,7 @@ import {
   PROBE_ID_REGISTER,
   PROGRAM_END,
   keyPartSize,
+  loadActivity,
 } from './clause-plan.js';
 
 /** the verifier's log did not fit its buffer */
@@ -273,8 +274,8 @@ export class InKernel {
     const guard = this.onlyCpu >= 0 && !('sampling' in target);
     if (guard) p.call(Helper.GetSmpProcessorId).jmpImm(Jmp.Ne, R0, this.onlyCpu, PROGRAM_END);
     // nothing before BEGIN or after exit(): the clauses run only while the session is active
-    p.storeImm(4, R10, -8, 0).loadMap(R1, maps.activity).mov(R2, R10).addImm(R2, -8).call(Helper.MapLookupElem);
-    p.jmpImm(Jmp.Eq, R0, 0, PROGRAM_END).load(4, R1, R0, 0).jmpImm(Jmp.Ne, R1, ACTIVITY_ACTIVE, PROGRAM_END);
+    loadActivity(p, maps.activity);
+    p.load(4, R1, R0, 0).jmpImm(Jmp.Ne, R1, ACTIVITY_ACTIVE, PROGRAM_END);
     const starts: number[] = [];
     for (let i = 0; i < clauses.length; i++) {
       let token = this.clauses.indexOf(clauses[i]);

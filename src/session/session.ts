@@ -357,11 +357,8 @@ export class Session implements FiringEnv {
     this.startKernel();
     this.inKernelState?.start();
     for (const p of this.enabledProviders) p.start?.();
-    if (this.kernel && this.kernel.base > 0n) this.beginTs = Number(process.hrtime.bigint() - this.kernel.base);
-    this.firingBegin = true;
     this.rt.out.hold();
     this.fireOnCpu(this.dtrace.begin);
-    this.firingBegin = false;
     const live = !this.rt.exitReq.requested && !this.stopping;
     if (live) {
       // the probes, enabled before BEGIN, fire from now on: in DTrace no probe fires before
@@ -574,15 +571,11 @@ export class Session implements FiringEnv {
     if (rt.exitReq.requested && !this.stopping) this.stop();
   }
 
-  /** when BEGIN fired, as a record's time (ns after the tracer's base) */
-  private beginTs = 0;
   /**
    * when BEGIN had fired, without exit(), as an event's time: no event before it fires a probe
    * (Infinity until then, and after an exit() in BEGIN)
    */
   private activeTs = Infinity;
-  /** BEGIN's clauses are running */
-  private firingBegin = false;
 
   /** the decoders of the kernel clauses' records, by clause */
   private readonly outputDecoders = new Map<KernelClause, OutputDecoder>();
@@ -696,8 +689,8 @@ export class Session implements FiringEnv {
     this.stopping = true;
     if (this.rt.exitReq.requested) {
       const ts = this.ctx.eventTs;
-      // exit() in BEGIN: no other probe fires after it (DTrace drains from there)
-      this.stopTs = ts >= 0 ? ts : this.firingBegin ? this.beginTs : this.kernel ? Number(process.hrtime.bigint() - this.kernel.base) : -1;
+      // (after an exit() in BEGIN no other probe fires at all: tracing never became active)
+      this.stopTs = ts >= 0 ? ts : this.kernel ? Number(process.hrtime.bigint() - this.kernel.base) : -1;
     }
     this.rt.principal?.stop();
     for (const p of this.enabledProviders) p.disable();
